@@ -1,0 +1,166 @@
+/* bench_conv.c - conv/<layer>/<pass>/<algo>/<isa>: one convolution layer, one pass.
+
+   GFLOPS counts direct-convolution work, 2 * N * K * C * Ho * Wo * kh * kw per pass, for
+   every pass and algorithm, so faster algorithms show as more GFLOP/s on the same layer. */
+#include "bench_cnn.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+typedef struct conv_layer {
+    const char *name;
+    int n, c, h, w;        /* input: batch, channels, rows, columns */
+    int k, kernel;         /* filters, square kernel                */
+    int stride, pad;       /* on both axes, pad on every side       */
+} conv_layer;
+
+/* M*: the digit model's three convolutions at batch 64. V*: VGG-like 3x3 layers at batch 1
+   (V4 at batch 8). S2: a stride-2 downsampling layer. K5: a 5x5 kernel. */
+static const conv_layer bench__layers[] = {
+    { "M1", 64,   1, 28, 28,  32, 3, 1, 0 },
+    { "M2", 64,  32, 13, 13,  64, 3, 1, 0 },
+    { "M3", 64,  64,  5,  5,  64, 3, 1, 0 },
+    { "V1",  1,  64, 56, 56,  64, 3, 1, 1 },
+    { "V2",  1, 128, 28, 28, 128, 3, 1, 1 },
+    { "V3",  1, 256, 14, 14, 256, 3, 1, 1 },
+    { "V4",  8,  64, 56, 56,  64, 3, 1, 1 },
+    { "S2",  1,  64, 56, 56, 128, 3, 2, 1 },
+    { "K5", 64,   1, 28, 28,  32, 5, 1, 0 },
+};
+#define LAYER_COUNT ((int)(sizeof bench__layers / sizeof bench__layers[0]))
+
+typedef enum conv_pass { PASS_FWD, PASS_BWD_DATA, PASS_BWD_WEIGHTS, PASS_COUNT } conv_pass;
+static const char *const bench__pass_names[PASS_COUNT] = { "fwd", "bwd_data", "bwd_weights" };
+
+/* Algorithms: only direct convolution exists; Winograd will be a second entry. */
+static const char *const bench__algos[] = { "direct" };
+#define ALGO_COUNT ((int)(sizeof bench__algos / sizeof bench__algos[0]))
+
+/* One registered benchmark: what its setup needs. Lives until the program ends. */
+typedef struct conv_case {
+    const conv_layer *layer;
+    conv_pass pass;
+    const bench_isa *isa;
+    char name[BENCH_NAME_MAX];
+    char label[BENCH_NAME_MAX];
+} conv_case;
+
+typedef struct conv_ctx {
+    cnn_arena arena;
+    cnn_conv2d_shape s;
+    conv_pass pass;
+    float *x, *w, *b, *y, *dy, *dx, *dw, *db;
+} conv_ctx;
+
+static cnn_conv2d_shape bench__shape(const conv_layer *l) {
+    cnn_conv2d_shape s;
+    s.n = l->n; s.c = l->c; s.h = l->h; s.w = l->w;
+    s.k = l->k; s.kh = l->kernel; s.kw = l->kernel;
+    s.stride_h = l->stride; s.stride_w = l->stride;
+    s.dilation_h = 1; s.dilation_w = 1;
+    s.pad_top = l->pad; s.pad_bottom = l->pad; s.pad_left = l->pad; s.pad_right = l->pad;
+    return s;
+}
+
+/* out = floor((in + 2 pad - kernel) / stride) + 1 */
+static int bench__out_size(int in, const conv_layer *l) {
+    return (in + 2 * l->pad - l->kernel) / l->stride + 1;
+}
+
+static void bench__conv_teardown(void *p) {
+    conv_ctx *ctx = (conv_ctx *)p;
+    if (ctx == NULL) return;
+    cnn_arena_free(&ctx->arena);
+    free(ctx);
+}
+
+static const char *bench__conv_setup(const void *arg, void **out) {
+    const conv_case *cc = (const conv_case *)arg;
+    conv_ctx *ctx;
+    cnn_status st;
+    cnn_rng rng;
+    int oh, ow;
+    size_t xs, ws, ys, bytes;
+
+    if (!cc->isa->select()) return "this code path is not available";
+    ctx = (conv_ctx *)calloc(1, sizeof *ctx);
+    if (ctx == NULL) return "out of memory";
+    *out = ctx;
+    ctx->s = bench__shape(cc->layer);
+    ctx->pass = cc->pass;
+    st = cnn_conv2d_check(&ctx->s, &oh, &ow);
+    if (st != CNN_OK) return bench_cnn_error("cnn_conv2d_check", st);
+
+    xs = (size_t)ctx->s.n * ctx->s.c * ctx->s.h * ctx->s.w;
+    ws = (size_t)ctx->s.k * ctx->s.c * ctx->s.kh * ctx->s.kw;
+    ys = (size_t)ctx->s.n * ctx->s.k * oh * ow;
+    /* x, dx; w, dw; b, db; y, dy; plus alignment padding for each of the 8 blocks */
+    bytes = sizeof(float) * 2 * (xs + ws + (size_t)ctx->s.k + ys) + 8 * CNN_ALIGNMENT;
+    st = cnn_arena_create(&ctx->arena, bytes, NULL);
+    if (st != CNN_OK) return bench_cnn_error("cnn_arena_create", st);
+
+    /* Inputs in [-1, 1); outputs filled too, so every page is touched before timing. */
+    cnn_rng_seed(&rng, 42);
+    ctx->x = bench_random_floats(&ctx->arena, xs, -1.f, 1.f, &rng);
+    ctx->w = bench_random_floats(&ctx->arena, ws, -0.1f, 0.1f, &rng);
+    ctx->b = bench_random_floats(&ctx->arena, (size_t)ctx->s.k, -0.1f, 0.1f, &rng);
+    ctx->y = bench_random_floats(&ctx->arena, ys, -1.f, 1.f, &rng);
+    ctx->dy = bench_random_floats(&ctx->arena, ys, -1.f, 1.f, &rng);
+    ctx->dx = bench_random_floats(&ctx->arena, xs, -1.f, 1.f, &rng);
+    ctx->dw = bench_random_floats(&ctx->arena, ws, -1.f, 1.f, &rng);
+    ctx->db = bench_random_floats(&ctx->arena, (size_t)ctx->s.k, -1.f, 1.f, &rng);
+    if (ctx->db == NULL) return bench_cnn_error("cnn_arena_push", CNN_ERR_OUT_OF_MEMORY);
+    return NULL;
+}
+
+static const char *bench__conv_run(void *p) {
+    conv_ctx *ctx = (conv_ctx *)p;
+    cnn_status st = CNN_OK;
+    switch (ctx->pass) {
+    case PASS_FWD:
+        st = cnn_conv2d_forward(&ctx->s, ctx->x, ctx->w, ctx->b, ctx->y);
+        break;
+    case PASS_BWD_DATA:
+        st = cnn_conv2d_backward_data(&ctx->s, ctx->dy, ctx->w, ctx->dx);
+        break;
+    case PASS_BWD_WEIGHTS:
+        st = cnn_conv2d_backward_weights(&ctx->s, ctx->x, ctx->dy, ctx->dw, ctx->db);
+        break;
+    default:
+        break;
+    }
+    return st == CNN_OK ? NULL : bench_cnn_error(bench__pass_names[ctx->pass], st);
+}
+
+void bench_register_conv(void) {
+    static conv_case *cases;   /* registered benchmarks keep pointers into it until exit */
+    int li, pi, ai, ii, count = 0;
+    cases = (conv_case *)calloc((size_t)LAYER_COUNT * PASS_COUNT * ALGO_COUNT * bench_isa_count,
+                                sizeof *cases);
+    if (cases == NULL) return;
+    for (li = 0; li < LAYER_COUNT; li++)
+        for (pi = 0; pi < PASS_COUNT; pi++)
+            for (ai = 0; ai < ALGO_COUNT; ai++)
+                for (ii = 0; ii < bench_isa_count; ii++) {
+                    const conv_layer *l = &bench__layers[li];
+                    conv_case *cc = &cases[count++];
+                    bench_desc d = {0};
+                    double ho = bench__out_size(l->h, l), wo = bench__out_size(l->w, l);
+                    if (!bench_isas[ii].select()) continue;
+                    cc->layer = l;
+                    cc->pass = (conv_pass)pi;
+                    cc->isa = &bench_isas[ii];
+                    snprintf(cc->name, sizeof cc->name, "conv/%s/%s/%s/%s", l->name,
+                             bench__pass_names[pi], bench__algos[ai], bench_isas[ii].name);
+                    snprintf(cc->label, sizeof cc->label, "N%d %d->%d %dx%d k%d s%d p%d",
+                             l->n, l->c, l->k, l->h, l->w, l->kernel, l->stride, l->pad);
+                    d.name = cc->name;
+                    d.label = cc->label;
+                    d.arg = cc;
+                    d.setup = bench__conv_setup;
+                    d.run = bench__conv_run;
+                    d.teardown = bench__conv_teardown;
+                    d.flops = 2.0 * l->n * l->k * l->c * ho * wo * l->kernel * l->kernel;
+                    bench_register(&d);
+                }
+}

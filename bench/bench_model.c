@@ -1,0 +1,154 @@
+/* bench_model.c - model/digits/<what>/<isa>: the whole digit model.
+
+   The model (93,322 parameters), for 1x28x28 images:
+     Conv(32, 3x3, relu) -> MaxPool 2x2 -> Conv(64, 3x3, relu) -> MaxPool 2x2
+     -> Conv(64, 3x3, relu) -> Flatten -> Dense(64, relu) -> Dense(10)
+   train_step: cnn_train_batch (forward, backward, SGD with momentum) on 64 images.
+   infer, infer_b1: cnn_forward in evaluation mode on 64 images, and on one. */
+#include "bench_cnn.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#define DIGITS_PARAMS 93322
+
+typedef struct model_kind {
+    const char *name;
+    int batch;
+    int train;
+} model_kind;
+
+static const model_kind bench__model_kinds[] = {
+    { "train_step", 64, 1 },
+    { "infer",      64, 0 },
+    { "infer_b1",    1, 0 },
+};
+#define KIND_COUNT ((int)(sizeof bench__model_kinds / sizeof bench__model_kinds[0]))
+
+typedef struct model_case {
+    const model_kind *kind;
+    const bench_isa *isa;
+    char name[BENCH_NAME_MAX];
+} model_case;
+
+typedef struct model_ctx {
+    cnn_net net;
+    const model_kind *kind;
+    cnn_sgd_opts sgd;
+    float *x;
+    int32_t *labels;
+} model_ctx;
+
+/* Describes the digit model in net (not built). */
+static cnn_status bench__digits_model(cnn_net *net) {
+    cnn_net_opts no = {0};
+    cnn_conv_opts c1 = {0}, c2 = {0}, c3 = {0};
+    cnn_pool_opts pool = {0};
+    cnn_dense_opts d1 = {0}, d2 = {0};
+    cnn_status st;
+    no.channels = 1; no.height = 28; no.width = 28;
+    c1.filters = 32; c1.kernel = 3; c1.activation = CNN_RELU;
+    c2.filters = 64; c2.kernel = 3; c2.activation = CNN_RELU;
+    c3.filters = 64; c3.kernel = 3; c3.activation = CNN_RELU;
+    pool.kind = CNN_POOL_MAX; pool.size = 2;
+    d1.units = 64; d1.activation = CNN_RELU;
+    d2.units = 10;
+    if ((st = cnn_net_init(net, &no)) != CNN_OK) return st;
+    if ((st = cnn_add_conv(net, &c1)) != CNN_OK) return st;
+    if ((st = cnn_add_pool(net, &pool)) != CNN_OK) return st;
+    if ((st = cnn_add_conv(net, &c2)) != CNN_OK) return st;
+    if ((st = cnn_add_pool(net, &pool)) != CNN_OK) return st;
+    if ((st = cnn_add_conv(net, &c3)) != CNN_OK) return st;
+    if ((st = cnn_add_flatten(net)) != CNN_OK) return st;
+    if ((st = cnn_add_dense(net, &d1)) != CNN_OK) return st;
+    return cnn_add_dense(net, &d2);
+}
+
+static void bench__model_teardown(void *p) {
+    model_ctx *ctx = (model_ctx *)p;
+    if (ctx == NULL) return;
+    cnn_net_free(&ctx->net);
+    free(ctx->x);
+    free(ctx->labels);
+    free(ctx);
+}
+
+static const char *bench__model_setup(const void *arg, void **out) {
+    static char msg[128];
+    const model_case *mc = (const model_case *)arg;
+    const int batch = mc->kind->batch, pixels = 28 * 28;
+    cnn_build_opts bo = {0};
+    model_ctx *ctx;
+    cnn_status st;
+    cnn_rng rng;
+    int i;
+
+    if (!mc->isa->select()) return "this code path is not available";
+    ctx = (model_ctx *)calloc(1, sizeof *ctx);
+    if (ctx == NULL) return "out of memory";
+    *out = ctx;
+    ctx->kind = mc->kind;
+    if ((st = bench__digits_model(&ctx->net)) != CNN_OK)
+        return bench_cnn_error("digit model", st);
+    if (cnn_net_param_count(&ctx->net) != DIGITS_PARAMS) {
+        snprintf(msg, sizeof msg, "digit model: %lu parameters, expected %d",
+                 (unsigned long)cnn_net_param_count(&ctx->net), DIGITS_PARAMS);
+        return msg;
+    }
+    bo.max_batch = batch;
+    bo.inference_only = !mc->kind->train;
+    bo.init = CNN_INIT_HE_NORMAL;
+    bo.seed = 1;
+    if ((st = cnn_net_build(&ctx->net, &bo)) != CNN_OK) return bench_cnn_error("cnn_net_build", st);
+
+    /* Images like MNIST's (pixels in [0, 1)) with random labels: the speed does not depend
+       on what is learnt, and a small learning rate keeps the loss finite however long. */
+    ctx->x = (float *)malloc(sizeof(float) * (size_t)batch * pixels);
+    ctx->labels = (int32_t *)malloc(sizeof(int32_t) * (size_t)batch);
+    if (ctx->x == NULL || ctx->labels == NULL) return "out of memory";
+    cnn_rng_seed(&rng, 5);
+    for (i = 0; i < batch * pixels; i++) ctx->x[i] = cnn_rng_uniform(&rng);
+    for (i = 0; i < batch; i++) ctx->labels[i] = (int32_t)cnn_rng_below(&rng, 10);
+    ctx->sgd.learning_rate = 0.001f;
+    ctx->sgd.momentum = 0.9f;
+    return NULL;
+}
+
+static const char *bench__model_run(void *p) {
+    model_ctx *ctx = (model_ctx *)p;
+    cnn_status st;
+    if (ctx->kind->train)
+        st = cnn_train_batch(&ctx->net, ctx->x, ctx->labels, ctx->kind->batch, &ctx->sgd, NULL);
+    else
+        st = cnn_forward(&ctx->net, ctx->x, ctx->kind->batch, 0);
+    return st == CNN_OK ? NULL : bench_cnn_error(ctx->kind->train ? "cnn_train_batch" : "cnn_forward", st);
+}
+
+void bench_register_model(void) {
+    static model_case *cases;
+    int ki, ii, count = 0;
+    cases = (model_case *)calloc((size_t)KIND_COUNT * bench_isa_count, sizeof *cases);
+    if (cases == NULL) return;
+    for (ki = 0; ki < KIND_COUNT; ki++)
+        for (ii = 0; ii < bench_isa_count; ii++) {
+            model_case *mc = &cases[count++];
+            bench_desc d = {0};
+            if (!bench_isas[ii].select()) continue;
+            mc->kind = &bench__model_kinds[ki];
+            mc->isa = &bench_isas[ii];
+            snprintf(mc->name, sizeof mc->name, "model/digits/%s/%s", mc->kind->name,
+                     bench_isas[ii].name);
+            d.name = mc->name;
+            d.label = mc->kind->train ? "batch 64, SGD momentum 0.9" :
+                      mc->kind->batch == 1 ? "batch 1, eval mode" : "batch 64, eval mode";
+            d.arg = mc;
+            d.setup = bench__model_setup;
+            d.run = bench__model_run;
+            d.teardown = bench__model_teardown;
+            d.unit = mc->kind->batch == 1 ? BENCH_US : BENCH_MS;
+            d.counters[0].name = "images_per_second";
+            d.counters[0].value = mc->kind->batch;
+            d.counters[0].flags = BENCH_RATE;
+            bench_register(&d);
+        }
+}
