@@ -134,7 +134,7 @@ typedef struct cnn_arena {
     size_t size;            /* bytes available                                           */
     size_t used;            /* bytes handed out (including alignment padding)           */
     size_t high_water;      /* the largest 'used' ever reached                           */
-    int owns_memory;        /* base came from CNN_MALLOC and is freed by cnn_arena_free */
+    void *allocation;       /* what CNN_MALLOC returned (NULL for a caller's buffer)     */
     void *alloc_ctx;
 } cnn_arena;
 
@@ -355,6 +355,7 @@ typedef struct cnn_layer {
     float alpha;                      /* leaky-ReLU slope                                  */
     float rate;                       /* dropout                                           */
     int has_bias;
+    int flat;                         /* the output is a vector, not a C x H x W map        */
     size_t weight_count, bias_count;
     /* Filled in by cnn_net_build: */
     float *w, *b;                     /* parameters                                        */
@@ -549,3 +550,2561 @@ CNNDEF cnn_status cnn_load_weights(cnn_net *net, const char *path);
 }
 #endif
 #endif /* CNN_H */
+
+/* ********************************************************************************************
+   IMPLEMENTATION
+   ******************************************************************************************** */
+#ifdef CNN_IMPLEMENTATION
+#ifndef CNN_IMPLEMENTATION_INCLUDED
+#define CNN_IMPLEMENTATION_INCLUDED
+
+#include <float.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <string.h>
+
+#if defined(CNN_MALLOC) && !defined(CNN_FREE) || !defined(CNN_MALLOC) && defined(CNN_FREE)
+#error "cnn.h: define both CNN_MALLOC and CNN_FREE, or neither"
+#endif
+#ifndef CNN_MALLOC
+#include <stdlib.h>
+#define CNN_MALLOC(size, ctx) ((void)(ctx), malloc(size))
+#define CNN_FREE(ptr, ctx) ((void)(ctx), free(ptr))
+#endif
+#ifndef CNN_ASSERT
+#include <assert.h>
+#define CNN_ASSERT(x) assert(x)
+#endif
+
+#if !defined(CNN_NO_STDIO)
+#if defined(__unix__) || defined(__APPLE__)
+#include <sys/time.h>
+#define CNN__HAVE_GETTIMEOFDAY 1
+#else
+#include <time.h>
+#endif
+#endif
+
+/* The error message is per thread where the compiler offers thread-local storage. */
+#if defined(__cplusplus) && __cplusplus >= 201103L
+#define CNN__THREAD_LOCAL thread_local
+#elif defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L && !defined(__STDC_NO_THREADS__)
+#define CNN__THREAD_LOCAL _Thread_local
+#elif defined(__GNUC__) || defined(__clang__)
+#define CNN__THREAD_LOCAL __thread
+#elif defined(_MSC_VER)
+#define CNN__THREAD_LOCAL __declspec(thread)
+#else
+#define CNN__THREAD_LOCAL
+#endif
+
+#define CNN__MIN(a, b) ((a) < (b) ? (a) : (b))
+#define CNN__MAX(a, b) ((a) > (b) ? (a) : (b))
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------------------------------------
+   Errors and a small formatter.
+   The formatter understands %d %i %u %s %c %f %% with '-', width, .precision and the length
+   modifiers l, ll, z. It needs no <stdio.h>, so messages and the summary table also work
+   under CNN_NO_STDIO.
+   --------------------------------------------------------------------------------------------- */
+
+typedef struct cnn__out { char *buf; size_t cap, len; } cnn__out;
+
+static void cnn__putc(cnn__out *o, char c) {
+    if (o->len + 1 < o->cap) o->buf[o->len] = c;
+    o->len++;
+}
+
+static void cnn__put_padded(cnn__out *o, const char *s, size_t n, int width, int left) {
+    size_t i;
+    int pad = width > (int)n ? width - (int)n : 0;
+    if (!left) while (pad-- > 0) cnn__putc(o, ' ');
+    for (i = 0; i < n; i++) cnn__putc(o, s[i]);
+    if (left) while (pad-- > 0) cnn__putc(o, ' ');
+}
+
+static size_t cnn__utoa_reversed(char *tmp, unsigned long long v) {
+    size_t n = 0;
+    do { tmp[n++] = (char)('0' + v % 10); v /= 10; } while (v);
+    return n;
+}
+
+static void cnn__vformat(cnn__out *o, const char *fmt, va_list ap) {
+    for (; *fmt; fmt++) {
+        char tmp[32], num[72];
+        int left = 0, width = 0, prec = -1, lng = 0, size_mod = 0, i;
+        size_t n = 0, k;
+        if (*fmt != '%') { cnn__putc(o, *fmt); continue; }
+        fmt++;
+        if (*fmt == '-') { left = 1; fmt++; }
+        while (*fmt >= '0' && *fmt <= '9') width = width * 10 + (*fmt++ - '0');
+        if (*fmt == '.') { prec = 0; fmt++; while (*fmt >= '0' && *fmt <= '9') prec = prec * 10 + (*fmt++ - '0'); }
+        while (*fmt == 'l') { lng++; fmt++; }
+        if (*fmt == 'z') { size_mod = 1; fmt++; }
+        switch (*fmt) {
+        case 'd': case 'i': {
+            long long v = size_mod ? (long long)va_arg(ap, ptrdiff_t)
+                        : lng >= 2 ? va_arg(ap, long long) : lng ? va_arg(ap, long) : va_arg(ap, int);
+            unsigned long long mag = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+            k = cnn__utoa_reversed(tmp, mag);
+            if (v < 0) num[n++] = '-';
+            while (k) num[n++] = tmp[--k];
+            cnn__put_padded(o, num, n, width, left);
+            break;
+        }
+        case 'u': {
+            unsigned long long v = size_mod ? (unsigned long long)va_arg(ap, size_t)
+                        : lng >= 2 ? va_arg(ap, unsigned long long)
+                        : lng ? va_arg(ap, unsigned long) : va_arg(ap, unsigned);
+            k = cnn__utoa_reversed(tmp, v);
+            while (k) num[n++] = tmp[--k];
+            cnn__put_padded(o, num, n, width, left);
+            break;
+        }
+        case 'f': {
+            double v = va_arg(ap, double), scale = 1.0;
+            unsigned long long whole, frac;
+            if (prec < 0) prec = 6;
+            if (prec > 9) prec = 9;
+            if (v != v) { cnn__put_padded(o, "nan", 3, width, left); break; }
+            if (v < 0) { num[n++] = '-'; v = -v; }
+            if (v >= 1e18) { memcpy(num + n, "inf", 3); n += 3; cnn__put_padded(o, num, n, width, left); break; }
+            for (i = 0; i < prec; i++) scale *= 10.0;
+            whole = (unsigned long long)v;
+            frac = (unsigned long long)((v - (double)whole) * scale + 0.5);   /* rounded */
+            if ((double)frac >= scale) { whole++; frac = 0; }
+            k = cnn__utoa_reversed(tmp, whole);
+            while (k) num[n++] = tmp[--k];
+            if (prec > 0) {
+                num[n++] = '.';
+                k = cnn__utoa_reversed(tmp, frac);
+                for (i = (int)k; i < prec; i++) num[n++] = '0';
+                while (k) num[n++] = tmp[--k];
+            }
+            cnn__put_padded(o, num, n, width, left);
+            break;
+        }
+        case 's': {
+            const char *s = va_arg(ap, const char *);
+            if (!s) s = "(null)";
+            n = strlen(s);
+            if (prec >= 0 && (size_t)prec < n) n = (size_t)prec;
+            cnn__put_padded(o, s, n, width, left);
+            break;
+        }
+        case 'c': num[0] = (char)va_arg(ap, int); cnn__put_padded(o, num, 1, width, left); break;
+        case '%': cnn__putc(o, '%'); break;
+        case '\0': return;
+        default: cnn__putc(o, *fmt); break;
+        }
+    }
+}
+
+/* Like snprintf: writes at most cap bytes (always terminated when cap > 0), returns the length
+   the whole text needs. */
+static size_t cnn__format(char *buf, size_t cap, const char *fmt, ...) {
+    cnn__out o;
+    va_list ap;
+    o.buf = buf; o.cap = cap; o.len = 0;
+    va_start(ap, fmt);
+    cnn__vformat(&o, fmt, ap);
+    va_end(ap);
+    if (cap) buf[CNN__MIN(o.len, cap - 1)] = '\0';
+    return o.len;
+}
+
+static CNN__THREAD_LOCAL char cnn__error_message[512];
+
+/* Records the message of a failure and returns its status:
+   `return cnn__fail(CNN_ERR_SHAPE, "...", ...);` */
+static cnn_status cnn__fail(cnn_status status, const char *fmt, ...) {
+    cnn__out o;
+    va_list ap;
+    o.buf = cnn__error_message; o.cap = sizeof cnn__error_message; o.len = 0;
+    va_start(ap, fmt);
+    cnn__vformat(&o, fmt, ap);
+    va_end(ap);
+    cnn__error_message[CNN__MIN(o.len, o.cap - 1)] = '\0';
+    return status;
+}
+
+CNNDEF const char *cnn_last_error(void) { return cnn__error_message; }
+
+CNNDEF const char *cnn_status_name(cnn_status status) {
+    static const char *const names[CNN_STATUS_COUNT] = {
+        "CNN_OK", "CNN_ERR_INVALID_ARGUMENT", "CNN_ERR_SHAPE", "CNN_ERR_OVERFLOW",
+        "CNN_ERR_OUT_OF_MEMORY", "CNN_ERR_STATE", "CNN_ERR_NUMERIC", "CNN_ERR_IO",
+        "CNN_ERR_FILE_MAGIC", "CNN_ERR_FILE_VERSION", "CNN_ERR_FILE_TRUNCATED",
+        "CNN_ERR_FILE_CORRUPT", "CNN_ERR_FILE_SHAPE", "CNN_ERR_FILE_CHECKSUM"
+    };
+    return (unsigned)status < CNN_STATUS_COUNT ? names[status] : "CNN_ERR_UNKNOWN";
+}
+
+/* a * b into *out; 0 when it overflows size_t. */
+static int cnn__mul(size_t a, size_t b, size_t *out) {
+    if (b && a > (size_t)-1 / b) return 0;
+    *out = a * b;
+    return 1;
+}
+
+/* The number of floats of a tensor with four dimensions (each >= 1), or 0 when the count or
+   its size in bytes would not fit: every index below is then safe in size_t and ptrdiff_t. */
+static size_t cnn__count4(int a, int b, int c, int d) {
+    size_t n = 1;
+    if (a < 1 || b < 1 || c < 1 || d < 1) return 0;
+    if (!cnn__mul(n, (size_t)a, &n) || !cnn__mul(n, (size_t)b, &n) ||
+        !cnn__mul(n, (size_t)c, &n) || !cnn__mul(n, (size_t)d, &n)) return 0;
+    if (n > (size_t)PTRDIFF_MAX / sizeof(float)) return 0;
+    return n;
+}
+
+/* ---------------------------------------------------------------------------------------------
+   Random numbers: PCG32 (O'Neill, 2014). A 64-bit linear congruential state whose output is
+   permuted by a xorshift and a data-dependent rotation: small, fast, the same everywhere.
+   --------------------------------------------------------------------------------------------- */
+
+CNNDEF uint32_t cnn_rng_u32(cnn_rng *rng) {
+    uint64_t old = rng->state;
+    uint32_t xorshifted, rot;
+    rng->state = old * 6364136223846793005ULL + rng->inc;
+    xorshifted = (uint32_t)(((old >> 18) ^ old) >> 27);
+    rot = (uint32_t)(old >> 59);
+    return (xorshifted >> rot) | (xorshifted << ((0u - rot) & 31));
+}
+
+CNNDEF void cnn_rng_seed(cnn_rng *rng, uint64_t seed) {
+    rng->state = 0;
+    rng->inc = (0x853c49e6748fea9bULL << 1) | 1u;
+    cnn_rng_u32(rng);
+    rng->state += seed;
+    cnn_rng_u32(rng);
+}
+
+CNNDEF float cnn_rng_uniform(cnn_rng *rng) {
+    return (float)(cnn_rng_u32(rng) >> 8) * (1.0f / 16777216.0f);   /* 24 random bits */
+}
+
+CNNDEF uint32_t cnn_rng_below(cnn_rng *rng, uint32_t n) {
+    /* Rejecting the lowest 2^32 mod n values keeps every result equally likely. */
+    uint32_t threshold, r;
+    if (n <= 1) return 0;
+    threshold = (0u - n) % n;
+    do r = cnn_rng_u32(rng); while (r < threshold);
+    return r % n;
+}
+
+CNNDEF float cnn_rng_normal(cnn_rng *rng) {
+    /* Box-Muller: two uniforms give one standard normal (the twin is dropped so the state is
+       all there is to save). u1 is in (0, 1], so the log is finite. */
+    double u1 = 1.0 - (double)cnn_rng_uniform(rng);
+    double u2 = (double)cnn_rng_uniform(rng);
+    return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
+}
+
+/* ============================================================================================
+   2. The arena
+   ============================================================================================ */
+
+static size_t cnn__align_up(size_t n) { return (n + (CNN_ALIGNMENT - 1)) & ~(size_t)(CNN_ALIGNMENT - 1); }
+
+CNNDEF cnn_status cnn_arena_init(cnn_arena *arena, void *buffer, size_t size) {
+    size_t skip;
+    if (!arena) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "arena: NULL arena");
+    memset(arena, 0, sizeof *arena);
+    if (!buffer) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "arena: NULL buffer");
+    /* Blocks are aligned relative to the base, so the base moves to the first aligned address
+       of the caller's buffer. */
+    skip = (size_t)(-(uintptr_t)buffer & (CNN_ALIGNMENT - 1));
+    if (size < skip) size = skip;
+    arena->base = (unsigned char *)buffer + skip;
+    arena->size = size - skip;
+    return CNN_OK;
+}
+
+CNNDEF cnn_status cnn_arena_create(cnn_arena *arena, size_t size, void *alloc_ctx) {
+    void *mem;
+    if (!arena) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "arena: NULL arena");
+    memset(arena, 0, sizeof *arena);
+    if (size > (size_t)-1 - CNN_ALIGNMENT)
+        return cnn__fail(CNN_ERR_OVERFLOW, "arena: %zu bytes is too large", size);
+    /* CNN_ALIGNMENT extra bytes leave room to move the base to an aligned address. */
+    mem = CNN_MALLOC(size + CNN_ALIGNMENT, alloc_ctx);
+    if (!mem)
+        return cnn__fail(CNN_ERR_OUT_OF_MEMORY, "arena: the allocator refused %zu bytes",
+                         size + CNN_ALIGNMENT);
+    cnn_arena_init(arena, mem, size + CNN_ALIGNMENT);
+    arena->size = size;
+    arena->allocation = mem;
+    arena->alloc_ctx = alloc_ctx;
+    return CNN_OK;
+}
+
+CNNDEF void cnn_arena_free(cnn_arena *arena) {
+    if (!arena) return;
+    if (arena->allocation) CNN_FREE(arena->allocation, arena->alloc_ctx);
+    memset(arena, 0, sizeof *arena);
+}
+
+/* A measuring arena has no memory: it only adds up what would be pushed, so the exact size of
+   a network can be known before anything is allocated (cnn_net_required_bytes). */
+static void cnn__arena_measuring(cnn_arena *arena) {
+    memset(arena, 0, sizeof *arena);
+    arena->size = (size_t)-1;
+}
+
+CNNDEF void *cnn_arena_push(cnn_arena *arena, size_t bytes) {
+    size_t start, end;
+    if (!arena) { cnn__fail(CNN_ERR_INVALID_ARGUMENT, "arena: NULL arena"); return NULL; }
+    start = cnn__align_up(arena->used);
+    if (start < arena->used || bytes > (size_t)-1 - start) {
+        cnn__fail(CNN_ERR_OVERFLOW, "arena: a block of %zu bytes overflows the address space", bytes);
+        return NULL;
+    }
+    end = start + bytes;
+    if (end > arena->size) {
+        cnn__fail(CNN_ERR_OUT_OF_MEMORY,
+                  "arena: out of memory: a block of %zu bytes needs %zu bytes in all, the arena has %zu (%zu in use)",
+                  bytes, end, arena->size, arena->used);
+        return NULL;
+    }
+    arena->used = end;
+    if (end > arena->high_water) arena->high_water = end;
+    /* A measuring arena hands out no memory; its callers know. */
+    return arena->base ? arena->base + start : NULL;
+}
+
+CNNDEF size_t cnn_arena_mark(const cnn_arena *arena) { return arena ? arena->used : 0; }
+
+CNNDEF void cnn_arena_rewind(cnn_arena *arena, size_t mark) {
+    if (arena && mark <= arena->used) arena->used = mark;
+}
+
+/* ============================================================================================
+   3. Shapes: padding and output sizes
+   ============================================================================================ */
+
+CNNDEF int cnn_conv_output_size(int in, int kernel, int stride, int dilation, int pad_total) {
+    long long extent, span;
+    if (in < 1 || kernel < 1 || stride < 1 || dilation < 1 || pad_total < 0) return 0;
+    extent = (long long)dilation * (kernel - 1) + 1;      /* the dilated kernel's reach */
+    span = (long long)in + pad_total - extent;
+    if (span < 0) return 0;
+    span = span / stride + 1;
+    return span > INT_MAX ? 0 : (int)span;
+}
+
+CNNDEF void cnn_padding_for(cnn_padding mode, int in, int kernel, int stride, int dilation,
+                            int *pad_before, int *pad_after) {
+    long long extent = (long long)CNN__MAX(dilation, 1) * (CNN__MAX(kernel, 1) - 1) + 1;
+    long long total = 0, out;
+    if (stride < 1) stride = 1;
+    switch (mode) {
+    case CNN_PAD_SAME:
+        out = ((long long)in + stride - 1) / stride;               /* ceil(in / stride) */
+        total = (out - 1) * stride + extent - in;
+        if (total < 0) total = 0;
+        break;
+    case CNN_PAD_FULL: total = 2 * (extent - 1); break;
+    default: total = 0; break;
+    }
+    if (total > INT_MAX) total = INT_MAX;
+    /* The odd row or column of 'same' goes at the end, as TensorFlow does. */
+    if (pad_before) *pad_before = (int)(total / 2);
+    if (pad_after) *pad_after = (int)(total - total / 2);
+}
+
+/* For one axis: the output positions o whose kernel tap at offset 'tap' (= r * dilation)
+   reads inside the input, i = o * stride - pad + tap in [0, in). Gives [*lo, *hi), maybe empty.
+   Every direct kernel below walks these ranges, so no inner loop tests bounds. */
+static void cnn__tap_range(int out, int in, int stride, int pad, int tap, int *lo, int *hi) {
+    long long first = (long long)pad - tap;                  /* need o * stride >= first  */
+    long long last = (long long)in - 1 + pad - tap;          /* need o * stride <= last   */
+    long long l = first <= 0 ? 0 : (first + stride - 1) / stride;
+    long long h = last < 0 ? 0 : last / stride + 1;
+    if (h > out) h = out;
+    if (l > h) l = h;
+    *lo = (int)l;
+    *hi = (int)h;
+}
+
+/* ============================================================================================
+   4. Convolution
+
+   A convolution layer slides K filters of shape C x KH x KW over the input. Output value
+   (k, i, j) is the inner product of filter k with the input patch under it, plus a bias:
+
+       y[n,k,i,j] = b[k] + sum_{c,r,s} w[k,c,r,s] * x[n, c, i*sh - pt + r*dh, j*sw - pl + s*dw]
+
+   (positions outside the input read as zero: that is what padding means). Read it the other
+   way round and each kernel tap (c, r, s) adds w[k,c,r,s] times a shifted copy of input plane
+   c to output plane k. The direct kernels below are written that way: one tap at a time, over
+   the range of outputs where the tap lands inside the input, so no inner loop tests bounds.
+
+   Backward, by the chain rule on the same sum:
+       dL/dx[n,c,ii,jj] = sum over (k,r,s) and every output (i,j) that read x[n,c,ii,jj]
+                          of w[k,c,r,s] * dy[n,k,i,j]     (the same taps, scattered back)
+       dL/dw[k,c,r,s]   = sum_{n,i,j} dy[n,k,i,j] * x[n,c, i*sh-pt+r*dh, j*sw-pl+s*dw]
+       dL/db[k]         = sum_{n,i,j} dy[n,k,i,j]
+   ============================================================================================ */
+
+CNNDEF cnn_status cnn_conv2d_check(const cnn_conv2d_shape *s, int *out_h, int *out_w) {
+    int oh, ow;
+    if (!s) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "conv2d: NULL shape");
+    if (s->n < 1 || s->c < 1 || s->h < 1 || s->w < 1)
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "conv2d: input %dx%dx%dx%d (NCHW) has a size below 1",
+                         s->n, s->c, s->h, s->w);
+    if (s->k < 1 || s->kh < 1 || s->kw < 1)
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "conv2d: %d filters of %dx%d: sizes must be at least 1",
+                         s->k, s->kh, s->kw);
+    if (s->stride_h < 1 || s->stride_w < 1)
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "conv2d: stride %dx%d: strides must be at least 1",
+                         s->stride_h, s->stride_w);
+    if (s->dilation_h < 1 || s->dilation_w < 1)
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "conv2d: dilation %dx%d: dilations must be at least 1",
+                         s->dilation_h, s->dilation_w);
+    if (s->pad_top < 0 || s->pad_bottom < 0 || s->pad_left < 0 || s->pad_right < 0)
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "conv2d: padding (top %d, bottom %d, left %d, right %d) is negative",
+                         s->pad_top, s->pad_bottom, s->pad_left, s->pad_right);
+    if ((long long)s->pad_top + s->pad_bottom > INT_MAX || (long long)s->pad_left + s->pad_right > INT_MAX)
+        return cnn__fail(CNN_ERR_OVERFLOW, "conv2d: padding too large");
+    oh = cnn_conv_output_size(s->h, s->kh, s->stride_h, s->dilation_h, s->pad_top + s->pad_bottom);
+    ow = cnn_conv_output_size(s->w, s->kw, s->stride_w, s->dilation_w, s->pad_left + s->pad_right);
+    if (oh < 1 || ow < 1)
+        return cnn__fail(CNN_ERR_SHAPE,
+                         "conv2d: kernel %dx%d (dilation %dx%d) is larger than the padded input %dx%d (input %dx%d, pads %d+%d, %d+%d)",
+                         s->kh, s->kw, s->dilation_h, s->dilation_w,
+                         s->h + s->pad_top + s->pad_bottom, s->w + s->pad_left + s->pad_right,
+                         s->h, s->w, s->pad_top, s->pad_bottom, s->pad_left, s->pad_right);
+    if (!cnn__count4(s->n, s->c, s->h, s->w) || !cnn__count4(s->n, s->k, oh, ow) ||
+        !cnn__count4(s->k, s->c, s->kh, s->kw))
+        return cnn__fail(CNN_ERR_OVERFLOW, "conv2d: tensor sizes overflow (input %dx%dx%dx%d, %d filters %dx%d)",
+                         s->n, s->c, s->h, s->w, s->k, s->kh, s->kw);
+    if (out_h) *out_h = oh;
+    if (out_w) *out_w = ow;
+    return CNN_OK;
+}
+
+static void cnn__conv2d_forward_scalar(const cnn_conv2d_shape *s, const float *x, const float *w,
+                                       const float *b, float *y) {
+    int oh = cnn_conv_output_size(s->h, s->kh, s->stride_h, s->dilation_h, s->pad_top + s->pad_bottom);
+    int ow = cnn_conv_output_size(s->w, s->kw, s->stride_w, s->dilation_w, s->pad_left + s->pad_right);
+    size_t in_plane = (size_t)s->h * s->w, out_plane = (size_t)oh * ow;
+    int n, k, c, r, q, i, j;
+    for (n = 0; n < s->n; n++) {
+        for (k = 0; k < s->k; k++) {
+            float *yk = y + ((size_t)n * s->k + k) * out_plane;
+            float bias = b ? b[k] : 0.0f;
+            for (i = 0; i < (int)out_plane; i++) yk[i] = bias;
+            for (c = 0; c < s->c; c++) {
+                const float *xc = x + ((size_t)n * s->c + c) * in_plane;
+                const float *wkc = w + ((size_t)k * s->c + c) * s->kh * s->kw;
+                for (r = 0; r < s->kh; r++) {
+                    int i_lo, i_hi;
+                    cnn__tap_range(oh, s->h, s->stride_h, s->pad_top, r * s->dilation_h, &i_lo, &i_hi);
+                    for (q = 0; q < s->kw; q++) {
+                        const float wv = wkc[r * s->kw + q];
+                        int j_lo, j_hi;
+                        cnn__tap_range(ow, s->w, s->stride_w, s->pad_left, q * s->dilation_w, &j_lo, &j_hi);
+                        for (i = i_lo; i < i_hi; i++) {
+                            /* input row of output row i for this tap; output column j
+                               reads input column j * stride + col0 (>= 0 inside the range) */
+                            const float *xrow = xc + (size_t)(i * s->stride_h - s->pad_top + r * s->dilation_h) * s->w;
+                            const ptrdiff_t col0 = (ptrdiff_t)q * s->dilation_w - s->pad_left;
+                            float *yrow = yk + (size_t)i * ow;
+                            for (j = j_lo; j < j_hi; j++) yrow[j] += wv * xrow[(ptrdiff_t)j * s->stride_w + col0];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+static void cnn__conv2d_backward_data_scalar(const cnn_conv2d_shape *s, const float *dy,
+                                             const float *w, float *dx) {
+    int oh = cnn_conv_output_size(s->h, s->kh, s->stride_h, s->dilation_h, s->pad_top + s->pad_bottom);
+    int ow = cnn_conv_output_size(s->w, s->kw, s->stride_w, s->dilation_w, s->pad_left + s->pad_right);
+    size_t in_plane = (size_t)s->h * s->w, out_plane = (size_t)oh * ow;
+    int n, k, c, r, q, i, j;
+    memset(dx, 0, (size_t)s->n * s->c * in_plane * sizeof(float));
+    for (n = 0; n < s->n; n++) {
+        for (c = 0; c < s->c; c++) {
+            float *dxc = dx + ((size_t)n * s->c + c) * in_plane;
+            for (k = 0; k < s->k; k++) {
+                const float *dyk = dy + ((size_t)n * s->k + k) * out_plane;
+                const float *wkc = w + ((size_t)k * s->c + c) * s->kh * s->kw;
+                for (r = 0; r < s->kh; r++) {
+                    int i_lo, i_hi;
+                    cnn__tap_range(oh, s->h, s->stride_h, s->pad_top, r * s->dilation_h, &i_lo, &i_hi);
+                    for (q = 0; q < s->kw; q++) {
+                        const float wv = wkc[r * s->kw + q];
+                        int j_lo, j_hi;
+                        cnn__tap_range(ow, s->w, s->stride_w, s->pad_left, q * s->dilation_w, &j_lo, &j_hi);
+                        for (i = i_lo; i < i_hi; i++) {
+                            float *dxrow = dxc + (size_t)(i * s->stride_h - s->pad_top + r * s->dilation_h) * s->w;
+                            const ptrdiff_t col0 = (ptrdiff_t)q * s->dilation_w - s->pad_left;
+                            const float *dyrow = dyk + (size_t)i * ow;
+                            for (j = j_lo; j < j_hi; j++) dxrow[(ptrdiff_t)j * s->stride_w + col0] += wv * dyrow[j];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+static void cnn__conv2d_backward_weights_scalar(const cnn_conv2d_shape *s, const float *x,
+                                                const float *dy, float *dw, float *db) {
+    int oh = cnn_conv_output_size(s->h, s->kh, s->stride_h, s->dilation_h, s->pad_top + s->pad_bottom);
+    int ow = cnn_conv_output_size(s->w, s->kw, s->stride_w, s->dilation_w, s->pad_left + s->pad_right);
+    size_t in_plane = (size_t)s->h * s->w, out_plane = (size_t)oh * ow;
+    int n, k, c, r, q, i, j;
+    memset(dw, 0, (size_t)s->k * s->c * s->kh * s->kw * sizeof(float));
+    if (db) memset(db, 0, (size_t)s->k * sizeof(float));
+    for (n = 0; n < s->n; n++) {
+        for (k = 0; k < s->k; k++) {
+            const float *dyk = dy + ((size_t)n * s->k + k) * out_plane;
+            if (db) {
+                float sum = 0.0f;
+                for (i = 0; i < (int)out_plane; i++) sum += dyk[i];
+                db[k] += sum;
+            }
+            for (c = 0; c < s->c; c++) {
+                const float *xc = x + ((size_t)n * s->c + c) * in_plane;
+                float *dwkc = dw + ((size_t)k * s->c + c) * s->kh * s->kw;
+                for (r = 0; r < s->kh; r++) {
+                    int i_lo, i_hi;
+                    cnn__tap_range(oh, s->h, s->stride_h, s->pad_top, r * s->dilation_h, &i_lo, &i_hi);
+                    for (q = 0; q < s->kw; q++) {
+                        float sum = 0.0f;
+                        int j_lo, j_hi;
+                        cnn__tap_range(ow, s->w, s->stride_w, s->pad_left, q * s->dilation_w, &j_lo, &j_hi);
+                        for (i = i_lo; i < i_hi; i++) {
+                            const float *xrow = xc + (size_t)(i * s->stride_h - s->pad_top + r * s->dilation_h) * s->w;
+                            const ptrdiff_t col0 = (ptrdiff_t)q * s->dilation_w - s->pad_left;
+                            const float *dyrow = dyk + (size_t)i * ow;
+                            for (j = j_lo; j < j_hi; j++) sum += dyrow[j] * xrow[(ptrdiff_t)j * s->stride_w + col0];
+                        }
+                        dwkc[r * s->kw + q] += sum;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* The dispatch points: one per kernel. The SIMD paths plug in here; the scalar code above is
+   the reference they are tested against. */
+static void cnn__conv2d_forward(const cnn_conv2d_shape *s, const float *x, const float *w,
+                                const float *b, float *y) {
+    cnn__conv2d_forward_scalar(s, x, w, b, y);
+}
+static void cnn__conv2d_backward_data(const cnn_conv2d_shape *s, const float *dy, const float *w,
+                                      float *dx) {
+    cnn__conv2d_backward_data_scalar(s, dy, w, dx);
+}
+static void cnn__conv2d_backward_weights(const cnn_conv2d_shape *s, const float *x,
+                                         const float *dy, float *dw, float *db) {
+    cnn__conv2d_backward_weights_scalar(s, x, dy, dw, db);
+}
+
+CNNDEF cnn_status cnn_conv2d_forward(const cnn_conv2d_shape *s, const float *x, const float *w,
+                                     const float *b, float *y) {
+    cnn_status st = cnn_conv2d_check(s, NULL, NULL);
+    if (st) return st;
+    if (!x || !w || !y) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "conv2d forward: NULL x, w or y");
+    cnn__conv2d_forward(s, x, w, b, y);
+    return CNN_OK;
+}
+
+CNNDEF cnn_status cnn_conv2d_backward_data(const cnn_conv2d_shape *s, const float *dy,
+                                           const float *w, float *dx) {
+    cnn_status st = cnn_conv2d_check(s, NULL, NULL);
+    if (st) return st;
+    if (!dy || !w || !dx) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "conv2d backward_data: NULL dy, w or dx");
+    cnn__conv2d_backward_data(s, dy, w, dx);
+    return CNN_OK;
+}
+
+CNNDEF cnn_status cnn_conv2d_backward_weights(const cnn_conv2d_shape *s, const float *x,
+                                              const float *dy, float *dw, float *db) {
+    cnn_status st = cnn_conv2d_check(s, NULL, NULL);
+    if (st) return st;
+    if (!x || !dy || !dw) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "conv2d backward_weights: NULL x, dy or dw");
+    cnn__conv2d_backward_weights(s, x, dy, dw, db);
+    return CNN_OK;
+}
+
+/* ============================================================================================
+   5. Activations and dropout
+
+   An activation bends each value on its own. The derivative is written in terms of the
+   output y = f(x), which the network keeps anyway:
+       ReLU       y = max(0, x)          f' = 1 if y > 0, else 0   (0 at the kink)
+       leaky ReLU y = x or alpha*x       f' = 1 if y > 0, else alpha (alpha >= 0)
+       sigmoid    y = 1 / (1 + e^-x)     f' = y (1 - y)
+       tanh       y = tanh x             f' = 1 - y^2
+   ============================================================================================ */
+
+static float cnn__sigmoid(float x) {
+    /* Two forms so e^(something) never overflows. */
+    if (x >= 0.0f) return 1.0f / (1.0f + expf(-x));
+    else { float e = expf(x); return e / (1.0f + e); }
+}
+
+static void cnn__activation_forward(cnn_activation act, float alpha, size_t count, const float *x, float *y) {
+    size_t i;
+    switch (act) {
+    case CNN_RELU:       for (i = 0; i < count; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f; break;
+    case CNN_LEAKY_RELU: for (i = 0; i < count; i++) y[i] = x[i] > 0.0f ? x[i] : alpha * x[i]; break;
+    case CNN_SIGMOID:    for (i = 0; i < count; i++) y[i] = cnn__sigmoid(x[i]); break;
+    case CNN_TANH:       for (i = 0; i < count; i++) y[i] = tanhf(x[i]); break;
+    default:             if (y != x) memmove(y, x, count * sizeof(float)); break;
+    }
+}
+
+static void cnn__activation_backward(cnn_activation act, float alpha, size_t count, const float *y,
+                                     const float *dy, float *dx) {
+    size_t i;
+    switch (act) {
+    case CNN_RELU:       for (i = 0; i < count; i++) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f; break;
+    case CNN_LEAKY_RELU: for (i = 0; i < count; i++) dx[i] = y[i] > 0.0f ? dy[i] : alpha * dy[i]; break;
+    case CNN_SIGMOID:    for (i = 0; i < count; i++) dx[i] = dy[i] * y[i] * (1.0f - y[i]); break;
+    case CNN_TANH:       for (i = 0; i < count; i++) dx[i] = dy[i] * (1.0f - y[i] * y[i]); break;
+    default:             if (dx != dy) memmove(dx, dy, count * sizeof(float)); break;
+    }
+}
+
+static cnn_status cnn__check_activation(const char *who, cnn_activation act, float alpha) {
+    if ((unsigned)act >= CNN_ACTIVATION_COUNT)
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "%s: unknown activation %d", who, (int)act);
+    if (act == CNN_LEAKY_RELU && !(alpha >= 0.0f && alpha < 1.0f))
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "%s: leaky-ReLU slope %f must be in [0, 1)", who, (double)alpha);
+    return CNN_OK;
+}
+
+CNNDEF cnn_status cnn_activation_forward(cnn_activation act, float alpha, size_t count,
+                                         const float *x, float *y) {
+    cnn_status st = cnn__check_activation("activation forward", act, alpha);
+    if (st) return st;
+    if (count && (!x || !y)) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "activation forward: NULL x or y");
+    cnn__activation_forward(act, alpha, count, x, y);
+    return CNN_OK;
+}
+
+CNNDEF cnn_status cnn_activation_backward(cnn_activation act, float alpha, size_t count,
+                                          const float *y, const float *dy, float *dx) {
+    cnn_status st = cnn__check_activation("activation backward", act, alpha);
+    if (st) return st;
+    if (count && (!y || !dy || !dx)) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "activation backward: NULL y, dy or dx");
+    cnn__activation_backward(act, alpha, count, y, dy, dx);
+    return CNN_OK;
+}
+
+/* Softmax turns scores into probabilities: p_i = e^(z_i) / sum_j e^(z_j). Subtracting the
+   largest score first changes nothing mathematically and keeps every e^() in [0, 1]. */
+static void cnn__softmax_row(int classes, const float *z, float *p) {
+    float m = z[0], sum = 0.0f;
+    int i;
+    for (i = 1; i < classes; i++) m = z[i] > m ? z[i] : m;
+    for (i = 0; i < classes; i++) { p[i] = expf(z[i] - m); sum += p[i]; }
+    for (i = 0; i < classes; i++) p[i] /= sum;
+}
+
+CNNDEF cnn_status cnn_softmax(int n, int classes, const float *logits, float *probs) {
+    int i;
+    if (n < 1 || classes < 1) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "softmax: %d rows of %d classes", n, classes);
+    if (!logits || !probs) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "softmax: NULL logits or probs");
+    for (i = 0; i < n; i++) cnn__softmax_row(classes, logits + (size_t)i * classes, probs + (size_t)i * classes);
+    return CNN_OK;
+}
+
+/* Dropout: during training each value is kept with probability 1 - rate and then scaled by
+   1 / (1 - rate), so the expected value is unchanged and evaluation is the plain identity. */
+CNNDEF cnn_status cnn_dropout_forward(size_t count, float rate, int training, cnn_rng *rng,
+                                      const float *x, float *y, float *mask) {
+    size_t i;
+    if (!(rate >= 0.0f && rate < 1.0f))
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "dropout: rate %f must be in [0, 1)", (double)rate);
+    if (count && (!x || !y)) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "dropout: NULL x or y");
+    if (training && rate > 0.0f) {
+        const float keep_scale = 1.0f / (1.0f - rate);
+        if (!rng || !mask) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "dropout: training needs an rng and a mask");
+        for (i = 0; i < count; i++) {
+            mask[i] = cnn_rng_uniform(rng) < rate ? 0.0f : keep_scale;
+            y[i] = x[i] * mask[i];
+        }
+    } else {
+        if (y != x) memmove(y, x, count * sizeof(float));
+        if (mask) for (i = 0; i < count; i++) mask[i] = 1.0f;
+    }
+    return CNN_OK;
+}
+
+CNNDEF cnn_status cnn_dropout_backward(size_t count, const float *dy, const float *mask, float *dx) {
+    size_t i;
+    if (count && (!dy || !mask || !dx)) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "dropout backward: NULL dy, mask or dx");
+    for (i = 0; i < count; i++) dx[i] = dy[i] * mask[i];
+    return CNN_OK;
+}
+
+/* ============================================================================================
+   6. Pooling
+
+   Pooling summarises each window of a feature map by one number: its maximum (max pooling)
+   or its mean (average pooling). Channels are pooled independently; there are no weights.
+   Backward, max pooling routes each output gradient to the one input that was the maximum
+   (the others did not influence the output); average pooling spreads it evenly over the
+   window: dx += dy / divisor for every input of the window.
+   ============================================================================================ */
+
+static int cnn__pool_output_size(int in, int k, int stride, int pad_before, int pad_after, int ceil_mode) {
+    long long span = (long long)in + pad_before + pad_after - k, out;
+    if (span < 0) return 0;
+    out = (ceil_mode ? (span + stride - 1) / stride : span / stride) + 1;
+    /* In ceil mode the last window must start inside the input or the leading padding;
+       one that would start in the trailing padding only is dropped (PyTorch's rule). */
+    if (ceil_mode && (out - 1) * stride >= (long long)in + pad_before) out--;
+    return out > INT_MAX ? 0 : (int)out;
+}
+
+CNNDEF cnn_status cnn_pool2d_check(const cnn_pool2d_shape *s, int *out_h, int *out_w) {
+    int oh, ow;
+    if (!s) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "pool2d: NULL shape");
+    if (s->n < 1 || s->c < 1 || s->h < 1 || s->w < 1)
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "pool2d: input %dx%dx%dx%d (NCHW) has a size below 1", s->n, s->c, s->h, s->w);
+    if (s->kh < 1 || s->kw < 1 || s->stride_h < 1 || s->stride_w < 1)
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "pool2d: window %dx%d, stride %dx%d: each must be at least 1",
+                         s->kh, s->kw, s->stride_h, s->stride_w);
+    if (s->pad_top < 0 || s->pad_bottom < 0 || s->pad_left < 0 || s->pad_right < 0 ||
+        s->pad_top > s->kh / 2 || s->pad_bottom > s->kh / 2 || s->pad_left > s->kw / 2 || s->pad_right > s->kw / 2)
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT,
+                         "pool2d: padding (top %d, bottom %d, left %d, right %d) must be between 0 and half the %dx%d window",
+                         s->pad_top, s->pad_bottom, s->pad_left, s->pad_right, s->kh, s->kw);
+    oh = cnn__pool_output_size(s->h, s->kh, s->stride_h, s->pad_top, s->pad_bottom, s->ceil_mode);
+    ow = cnn__pool_output_size(s->w, s->kw, s->stride_w, s->pad_left, s->pad_right, s->ceil_mode);
+    if (oh < 1 || ow < 1)
+        return cnn__fail(CNN_ERR_SHAPE, "pool2d: window %dx%d is larger than the padded input %dx%d",
+                         s->kh, s->kw, s->h + s->pad_top + s->pad_bottom, s->w + s->pad_left + s->pad_right);
+    if (!cnn__count4(s->n, s->c, s->h, s->w) || !cnn__count4(s->n, s->c, oh, ow))
+        return cnn__fail(CNN_ERR_OVERFLOW, "pool2d: tensor sizes overflow");
+    if (out_h) *out_h = oh;
+    if (out_w) *out_w = ow;
+    return CNN_OK;
+}
+
+/* The window of output (i, j), clipped to the input: rows [*r0, *r1), columns [*c0, *c1). */
+static void cnn__pool_window(const cnn_pool2d_shape *s, int i, int j, int *r0, int *r1, int *c0, int *c1) {
+    int top = i * s->stride_h - s->pad_top, left = j * s->stride_w - s->pad_left;
+    *r0 = CNN__MAX(top, 0);  *r1 = CNN__MIN(top + s->kh, s->h);
+    *c0 = CNN__MAX(left, 0); *c1 = CNN__MIN(left + s->kw, s->w);
+}
+
+static void cnn__maxpool2d_forward(const cnn_pool2d_shape *s, int oh, int ow, const float *x, float *y, int32_t *argmax) {
+    size_t plane, planes = (size_t)s->n * s->c;
+    int i, j, r, c;
+    for (plane = 0; plane < planes; plane++) {
+        const float *xp = x + plane * s->h * s->w;
+        float *yp = y + plane * oh * ow;
+        for (i = 0; i < oh; i++) {
+            for (j = 0; j < ow; j++) {
+                int r0, r1, c0, c1, best_at;
+                float best;
+                cnn__pool_window(s, i, j, &r0, &r1, &c0, &c1);
+                best_at = r0 * s->w + c0;           /* windows always hold one real input */
+                best = xp[best_at];
+                for (r = r0; r < r1; r++)
+                    for (c = c0; c < c1; c++)
+                        if (xp[r * s->w + c] > best) { best = xp[r * s->w + c]; best_at = r * s->w + c; }
+                yp[i * ow + j] = best;
+                if (argmax) argmax[plane * oh * ow + i * ow + j] = best_at;
+            }
+        }
+    }
+}
+
+static void cnn__maxpool2d_backward(const cnn_pool2d_shape *s, int oh, int ow, const float *dy, const int32_t *argmax, float *dx) {
+    size_t plane, planes = (size_t)s->n * s->c, in_plane = (size_t)s->h * s->w, out_plane = (size_t)oh * ow, o;
+    memset(dx, 0, planes * in_plane * sizeof(float));
+    for (plane = 0; plane < planes; plane++)
+        for (o = 0; o < out_plane; o++)
+            dx[plane * in_plane + argmax[plane * out_plane + o]] += dy[plane * out_plane + o];
+}
+
+/* The divisor of average pooling for output (i, j): the window clipped to the padded input
+   when padding counts, else the number of real inputs in it. */
+static int cnn__avgpool_divisor(const cnn_pool2d_shape *s, int i, int j) {
+    int r0, r1, c0, c1;
+    if (s->count_pad) {
+        int top = i * s->stride_h - s->pad_top, left = j * s->stride_w - s->pad_left;
+        int bottom = CNN__MIN(top + s->kh, s->h + s->pad_bottom), right = CNN__MIN(left + s->kw, s->w + s->pad_right);
+        return (bottom - top) * (right - left);
+    }
+    cnn__pool_window(s, i, j, &r0, &r1, &c0, &c1);
+    return (r1 - r0) * (c1 - c0);
+}
+
+static void cnn__avgpool2d_forward(const cnn_pool2d_shape *s, int oh, int ow, const float *x, float *y) {
+    size_t plane, planes = (size_t)s->n * s->c;
+    int i, j, r, c;
+    for (plane = 0; plane < planes; plane++) {
+        const float *xp = x + plane * s->h * s->w;
+        float *yp = y + plane * oh * ow;
+        for (i = 0; i < oh; i++) {
+            for (j = 0; j < ow; j++) {
+                int r0, r1, c0, c1;
+                float sum = 0.0f;
+                cnn__pool_window(s, i, j, &r0, &r1, &c0, &c1);
+                for (r = r0; r < r1; r++)
+                    for (c = c0; c < c1; c++) sum += xp[r * s->w + c];
+                yp[i * ow + j] = sum / (float)cnn__avgpool_divisor(s, i, j);
+            }
+        }
+    }
+}
+
+static void cnn__avgpool2d_backward(const cnn_pool2d_shape *s, int oh, int ow, const float *dy, float *dx) {
+    size_t plane, planes = (size_t)s->n * s->c;
+    int i, j, r, c;
+    memset(dx, 0, planes * s->h * s->w * sizeof(float));
+    for (plane = 0; plane < planes; plane++) {
+        float *dxp = dx + plane * s->h * s->w;
+        const float *dyp = dy + plane * oh * ow;
+        for (i = 0; i < oh; i++) {
+            for (j = 0; j < ow; j++) {
+                int r0, r1, c0, c1;
+                float share = dyp[i * ow + j] / (float)cnn__avgpool_divisor(s, i, j);
+                cnn__pool_window(s, i, j, &r0, &r1, &c0, &c1);
+                for (r = r0; r < r1; r++)
+                    for (c = c0; c < c1; c++) dxp[r * s->w + c] += share;
+            }
+        }
+    }
+}
+
+CNNDEF cnn_status cnn_maxpool2d_forward(const cnn_pool2d_shape *s, const float *x, float *y, int32_t *argmax) {
+    int oh, ow;
+    cnn_status st = cnn_pool2d_check(s, &oh, &ow);
+    if (st) return st;
+    if (!x || !y) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "maxpool2d forward: NULL x or y");
+    cnn__maxpool2d_forward(s, oh, ow, x, y, argmax);
+    return CNN_OK;
+}
+
+CNNDEF cnn_status cnn_maxpool2d_backward(const cnn_pool2d_shape *s, const float *dy, const int32_t *argmax, float *dx) {
+    int oh, ow;
+    cnn_status st = cnn_pool2d_check(s, &oh, &ow);
+    if (st) return st;
+    if (!dy || !argmax || !dx)
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "maxpool2d backward: NULL dy, argmax or dx (the forward pass must record argmax)");
+    cnn__maxpool2d_backward(s, oh, ow, dy, argmax, dx);
+    return CNN_OK;
+}
+
+CNNDEF cnn_status cnn_avgpool2d_forward(const cnn_pool2d_shape *s, const float *x, float *y) {
+    int oh, ow;
+    cnn_status st = cnn_pool2d_check(s, &oh, &ow);
+    if (st) return st;
+    if (!x || !y) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "avgpool2d forward: NULL x or y");
+    cnn__avgpool2d_forward(s, oh, ow, x, y);
+    return CNN_OK;
+}
+
+CNNDEF cnn_status cnn_avgpool2d_backward(const cnn_pool2d_shape *s, const float *dy, float *dx) {
+    int oh, ow;
+    cnn_status st = cnn_pool2d_check(s, &oh, &ow);
+    if (st) return st;
+    if (!dy || !dx) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "avgpool2d backward: NULL dy or dx");
+    cnn__avgpool2d_backward(s, oh, ow, dy, dx);
+    return CNN_OK;
+}
+
+static cnn_status cnn__check_planes(const char *who, int n, int c, int hw) {
+    if (n < 1 || c < 1 || hw < 1) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "%s: n %d, c %d, hw %d must be at least 1", who, n, c, hw);
+    if (!cnn__count4(n, c, hw, 1)) return cnn__fail(CNN_ERR_OVERFLOW, "%s: %d x %d x %d overflows", who, n, c, hw);
+    return CNN_OK;
+}
+
+CNNDEF cnn_status cnn_global_avgpool_forward(int n, int c, int hw, const float *x, float *y) {
+    size_t p, planes;
+    int i;
+    cnn_status st = cnn__check_planes("global_avgpool forward", n, c, hw);
+    if (st) return st;
+    if (!x || !y) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "global_avgpool forward: NULL x or y");
+    planes = (size_t)n * c;
+    for (p = 0; p < planes; p++) {
+        float sum = 0.0f;
+        for (i = 0; i < hw; i++) sum += x[p * hw + i];
+        y[p] = sum / (float)hw;
+    }
+    return CNN_OK;
+}
+
+CNNDEF cnn_status cnn_global_avgpool_backward(int n, int c, int hw, const float *dy, float *dx) {
+    size_t p, planes;
+    int i;
+    cnn_status st = cnn__check_planes("global_avgpool backward", n, c, hw);
+    if (st) return st;
+    if (!dy || !dx) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "global_avgpool backward: NULL dy or dx");
+    planes = (size_t)n * c;
+    for (p = 0; p < planes; p++) {
+        float share = dy[p] / (float)hw;
+        for (i = 0; i < hw; i++) dx[p * hw + i] = share;
+    }
+    return CNN_OK;
+}
+
+/* ============================================================================================
+   7. Dense (fully connected) layers
+
+   Every output is a weighted sum of every input: y = W x + b, for each image of the batch.
+   With X the batch as rows (n x in) and W (out x in):   Y = X W^T + b
+   Backward:   dX = dY W       dW = dY^T X       db = column sums of dY
+   ============================================================================================ */
+
+static void cnn__dense_forward(int n, int in, int out, const float *x, const float *w, const float *b, float *y) {
+    int i, o, k;
+    for (i = 0; i < n; i++) {
+        const float *xi = x + (size_t)i * in;
+        for (o = 0; o < out; o++) {
+            const float *wo = w + (size_t)o * in;
+            float sum = b ? b[o] : 0.0f;
+            for (k = 0; k < in; k++) sum += wo[k] * xi[k];
+            y[(size_t)i * out + o] = sum;
+        }
+    }
+}
+
+static void cnn__dense_backward_data(int n, int in, int out, const float *dy, const float *w, float *dx) {
+    int i, o, k;
+    memset(dx, 0, (size_t)n * in * sizeof(float));
+    for (i = 0; i < n; i++) {
+        float *dxi = dx + (size_t)i * in;
+        for (o = 0; o < out; o++) {
+            const float g = dy[(size_t)i * out + o];
+            const float *wo = w + (size_t)o * in;
+            for (k = 0; k < in; k++) dxi[k] += g * wo[k];
+        }
+    }
+}
+
+static void cnn__dense_backward_weights(int n, int in, int out, const float *x, const float *dy, float *dw, float *db) {
+    int i, o, k;
+    memset(dw, 0, (size_t)out * in * sizeof(float));
+    if (db) memset(db, 0, (size_t)out * sizeof(float));
+    for (i = 0; i < n; i++) {
+        const float *xi = x + (size_t)i * in;
+        for (o = 0; o < out; o++) {
+            const float g = dy[(size_t)i * out + o];
+            float *dwo = dw + (size_t)o * in;
+            if (db) db[o] += g;
+            for (k = 0; k < in; k++) dwo[k] += g * xi[k];
+        }
+    }
+}
+
+static cnn_status cnn__check_dense(const char *who, int n, int in, int out) {
+    if (n < 1 || in < 1 || out < 1)
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "%s: batch %d, %d inputs, %d outputs: each must be at least 1", who, n, in, out);
+    if (!cnn__count4(n, in, 1, 1) || !cnn__count4(n, out, 1, 1) || !cnn__count4(out, in, 1, 1))
+        return cnn__fail(CNN_ERR_OVERFLOW, "%s: batch %d x %d -> %d overflows", who, n, in, out);
+    return CNN_OK;
+}
+
+CNNDEF cnn_status cnn_dense_forward(int n, int in, int out, const float *x, const float *w, const float *b, float *y) {
+    cnn_status st = cnn__check_dense("dense forward", n, in, out);
+    if (st) return st;
+    if (!x || !w || !y) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "dense forward: NULL x, w or y");
+    cnn__dense_forward(n, in, out, x, w, b, y);
+    return CNN_OK;
+}
+
+CNNDEF cnn_status cnn_dense_backward_data(int n, int in, int out, const float *dy, const float *w, float *dx) {
+    cnn_status st = cnn__check_dense("dense backward_data", n, in, out);
+    if (st) return st;
+    if (!dy || !w || !dx) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "dense backward_data: NULL dy, w or dx");
+    cnn__dense_backward_data(n, in, out, dy, w, dx);
+    return CNN_OK;
+}
+
+CNNDEF cnn_status cnn_dense_backward_weights(int n, int in, int out, const float *x, const float *dy, float *dw, float *db) {
+    cnn_status st = cnn__check_dense("dense backward_weights", n, in, out);
+    if (st) return st;
+    if (!x || !dy || !dw) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "dense backward_weights: NULL x, dy or dw");
+    cnn__dense_backward_weights(n, in, out, x, dy, dw, db);
+    return CNN_OK;
+}
+
+/* ============================================================================================
+   8. Loss functions
+
+   Softmax cross-entropy: with p = softmax(z) and the true class t,
+       loss = -log p_t = log sum_j e^(z_j) - z_t = (m + log sum_j e^(z_j - m)) - z_t
+   for any m (take the largest z: stable for logits of +-1000). Its gradient is simply
+       dloss/dz_j = p_j - [j == t]
+   and the batch mean divides both by n.
+   ============================================================================================ */
+
+CNNDEF cnn_status cnn_softmax_cross_entropy(int n, int classes, const float *logits, const int32_t *labels,
+                                            float *loss, float *dlogits) {
+    double total = 0.0;
+    int i, j;
+    if (n < 1 || classes < 1) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "softmax cross-entropy: %d rows of %d classes", n, classes);
+    if (!logits || !labels) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "softmax cross-entropy: NULL logits or labels");
+    for (i = 0; i < n; i++)
+        if (labels[i] < 0 || labels[i] >= classes)
+            return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "softmax cross-entropy: label %d of image %d is outside [0, %d)",
+                             (int)labels[i], i, classes);
+    for (i = 0; i < n; i++) {
+        const float *z = logits + (size_t)i * classes;
+        float m = z[0];
+        double sum = 0.0;
+        for (j = 1; j < classes; j++) m = z[j] > m ? z[j] : m;
+        for (j = 0; j < classes; j++) sum += exp((double)z[j] - m);
+        total += (double)m + log(sum) - z[labels[i]];
+        if (dlogits) {
+            float *d = dlogits + (size_t)i * classes;
+            for (j = 0; j < classes; j++) d[j] = (float)(exp((double)z[j] - m) / sum) / (float)n;
+            d[labels[i]] -= 1.0f / (float)n;
+        }
+    }
+    if (loss) *loss = (float)(total / n);
+    return CNN_OK;
+}
+
+/* Mean squared error: loss = mean (p - t)^2, dloss/dp = 2 (p - t) / count. */
+CNNDEF cnn_status cnn_mean_squared_error(int n, int size, const float *pred, const float *target,
+                                         float *loss, float *dpred) {
+    double total = 0.0;
+    size_t i, count;
+    if (n < 1 || size < 1 || !(count = cnn__count4(n, size, 1, 1)))
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "mean squared error: %d rows of %d values", n, size);
+    if (!pred || !target) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "mean squared error: NULL pred or target");
+    for (i = 0; i < count; i++) {
+        double d = (double)pred[i] - target[i];
+        total += d * d;
+        if (dpred) dpred[i] = (float)(2.0 * d / (double)count);
+    }
+    if (loss) *loss = (float)(total / (double)count);
+    return CNN_OK;
+}
+
+/* ============================================================================================
+   9. The network
+
+   A sequence of layers, each reading the previous layer's output. Adding a layer infers its
+   output shape and checks it, so a network that builds is a network that runs. Building
+   carves every tensor out of one arena:
+
+       params | grads | velocity | best params      (training builds: all four, same layout)
+       per layer: output activations for max_batch images, dropout masks, max-pool argmax
+       the fit batch (input images and labels) and two gradient buffers for backward
+
+   Forward keeps each layer's output: backward needs it (the input of the next layer, and
+   the output itself for the derivative of a fused activation).
+   ============================================================================================ */
+
+static const char *cnn__layer_name(cnn_layer_kind kind) {
+    switch (kind) {
+    case CNN_LAYER_CONV: return "conv";
+    case CNN_LAYER_POOL: return "pool";
+    case CNN_LAYER_GLOBAL_AVG_POOL: return "global_avg_pool";
+    case CNN_LAYER_DENSE: return "dense";
+    case CNN_LAYER_ACTIVATION: return "activation";
+    case CNN_LAYER_DROPOUT: return "dropout";
+    case CNN_LAYER_FLATTEN: return "flatten";
+    }
+    return "?";
+}
+
+static const char *cnn__activation_name(cnn_activation act) {
+    switch (act) {
+    case CNN_RELU: return "relu";
+    case CNN_LEAKY_RELU: return "leaky_relu";
+    case CNN_SIGMOID: return "sigmoid";
+    case CNN_TANH: return "tanh";
+    default: return "linear";
+    }
+}
+
+static size_t cnn__layer_in_size(const cnn_layer *l) { return (size_t)l->in_c * l->in_h * l->in_w; }
+static size_t cnn__layer_out_size(const cnn_layer *l) { return (size_t)l->out_c * l->out_h * l->out_w; }
+
+/* The current end of the network: the shape the next layer receives, and whether it is a
+   vector (after dense, flatten or global pooling) rather than a C x H x W map. */
+static void cnn__net_tail(const cnn_net *net, int *c, int *h, int *w, int *flat) {
+    if (net->layer_count == 0) {
+        *c = net->in_c; *h = net->in_h; *w = net->in_w; *flat = 0;
+    } else {
+        const cnn_layer *l = &net->layers[net->layer_count - 1];
+        *c = l->out_c; *h = l->out_h; *w = l->out_w; *flat = l->flat;
+    }
+}
+
+/* Every layer error names the layer: "layer 3 (conv, input 64x5x5): ...". The network is then
+   marked invalid, so a half-described network can never be built and run. */
+static cnn_status cnn__layer_fail(cnn_net *net, cnn_layer_kind kind, cnn_status status, const char *what) {
+    int c, h, w, flat;
+    char why[400];
+    cnn__format(why, sizeof why, "%s", what);
+    cnn__net_tail(net, &c, &h, &w, &flat);
+    net->invalid = 1;
+    if (flat) return cnn__fail(status, "layer %d (%s, input vector of %d): %s", net->layer_count, cnn__layer_name(kind), c, why);
+    return cnn__fail(status, "layer %d (%s, input %dx%dx%d): %s", net->layer_count, cnn__layer_name(kind), c, h, w, why);
+}
+
+/* Checks that a layer may be added and gives the slot it goes into. */
+static cnn_status cnn__begin_layer(cnn_net *net, cnn_layer_kind kind, cnn_layer **out) {
+    if (!net) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "add %s: NULL network", cnn__layer_name(kind));
+    if (net->in_c < 1) return cnn__fail(CNN_ERR_STATE, "add %s: call cnn_net_init first", cnn__layer_name(kind));
+    if (net->built) return cnn__fail(CNN_ERR_STATE, "add %s: the network is already built; cnn_net_free it first", cnn__layer_name(kind));
+    if (net->invalid) return cnn__fail(CNN_ERR_STATE, "add %s: an earlier layer failed to add; describe the network again", cnn__layer_name(kind));
+    if (net->layer_count >= CNN_MAX_LAYERS) {
+        net->invalid = 1;
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "add %s: the network already has CNN_MAX_LAYERS = %d layers (define CNN_MAX_LAYERS larger)",
+                         cnn__layer_name(kind), CNN_MAX_LAYERS);
+    }
+    *out = &net->layers[net->layer_count];
+    memset(*out, 0, sizeof **out);
+    (*out)->kind = kind;
+    cnn__net_tail(net, &(*out)->in_c, &(*out)->in_h, &(*out)->in_w, &(*out)->flat);
+    return CNN_OK;
+}
+
+/* Finishes a layer whose fields are all set: checks the per-image sizes and counts it in. */
+static cnn_status cnn__end_layer(cnn_net *net, cnn_layer *l) {
+    if (!cnn__count4(l->out_c, l->out_h, l->out_w, 1) || cnn__layer_out_size(l) > INT_MAX)
+        return cnn__layer_fail(net, l->kind, CNN_ERR_OVERFLOW, "its output is too large");
+    net->layer_count++;
+    return CNN_OK;
+}
+
+CNNDEF cnn_status cnn_net_init(cnn_net *net, const cnn_net_opts *opts) {
+    if (!net || !opts) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "net init: NULL network or options");
+    memset(net, 0, sizeof *net);
+    if (opts->channels < 1 || opts->height < 1 || opts->width < 1)
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "net init: input %dx%dx%d (channels x height x width): each must be at least 1",
+                         opts->channels, opts->height, opts->width);
+    if (!cnn__count4(opts->channels, opts->height, opts->width, 1) || (size_t)opts->channels * opts->height * opts->width > INT_MAX)
+        return cnn__fail(CNN_ERR_OVERFLOW, "net init: input %dx%dx%d is too large", opts->channels, opts->height, opts->width);
+    if (opts->loss != CNN_LOSS_SOFTMAX_CROSS_ENTROPY && opts->loss != CNN_LOSS_MSE)
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "net init: unknown loss %d", (int)opts->loss);
+    net->in_c = opts->channels;
+    net->in_h = opts->height;
+    net->in_w = opts->width;
+    net->loss = opts->loss;
+    return CNN_OK;
+}
+
+/* Zero means default: the first nonzero of the per-axis value, the shared value, the default. */
+static int cnn__pick(int specific, int shared, int fallback) { return specific ? specific : shared ? shared : fallback; }
+
+CNNDEF cnn_status cnn_add_conv(cnn_net *net, const cnn_conv_opts *opts) {
+    cnn_conv_opts defaults;
+    const cnn_conv_opts *o = opts ? opts : (memset(&defaults, 0, sizeof defaults), &defaults);
+    cnn_layer *l;
+    cnn_conv2d_shape *s;
+    cnn_status st = cnn__begin_layer(net, CNN_LAYER_CONV, &l);
+    char why[300];
+    int oh, ow;
+    if (st) return st;
+    if (l->flat)
+        return cnn__layer_fail(net, CNN_LAYER_CONV, CNN_ERR_SHAPE, "convolution needs a C x H x W map, not a vector: convolve before flatten/dense");
+    if (o->filters < 1) {
+        cnn__format(why, sizeof why, "filters is %d; set .filters to the number of output channels (at least 1)", o->filters);
+        return cnn__layer_fail(net, CNN_LAYER_CONV, CNN_ERR_INVALID_ARGUMENT, why);
+    }
+    if (o->kernel < 0 || o->kernel_h < 0 || o->kernel_w < 0 || o->stride < 0 || o->stride_h < 0 || o->stride_w < 0 ||
+        o->dilation < 0 || o->dilation_h < 0 || o->dilation_w < 0) {
+        cnn__format(why, sizeof why, "kernel %d (%dx%d), stride %d (%dx%d), dilation %d (%dx%d): none may be negative",
+                    o->kernel, o->kernel_h, o->kernel_w, o->stride, o->stride_h, o->stride_w, o->dilation, o->dilation_h, o->dilation_w);
+        return cnn__layer_fail(net, CNN_LAYER_CONV, CNN_ERR_INVALID_ARGUMENT, why);
+    }
+    st = cnn__check_activation("conv", o->activation, o->alpha ? o->alpha : 0.01f);
+    if (st) return cnn__layer_fail(net, CNN_LAYER_CONV, st, cnn_last_error());
+    s = &l->conv;
+    s->n = 1; s->c = l->in_c; s->h = l->in_h; s->w = l->in_w;
+    s->k = o->filters;
+    s->kh = cnn__pick(o->kernel_h, o->kernel, 3);
+    s->kw = cnn__pick(o->kernel_w, o->kernel, 3);
+    s->stride_h = cnn__pick(o->stride_h, o->stride, 1);
+    s->stride_w = cnn__pick(o->stride_w, o->stride, 1);
+    s->dilation_h = cnn__pick(o->dilation_h, o->dilation, 1);
+    s->dilation_w = cnn__pick(o->dilation_w, o->dilation, 1);
+    switch (o->padding) {
+    case CNN_PAD_VALID: case CNN_PAD_SAME: case CNN_PAD_FULL:
+        cnn_padding_for(o->padding, s->h, s->kh, s->stride_h, s->dilation_h, &s->pad_top, &s->pad_bottom);
+        cnn_padding_for(o->padding, s->w, s->kw, s->stride_w, s->dilation_w, &s->pad_left, &s->pad_right);
+        break;
+    case CNN_PAD_EXPLICIT:
+        s->pad_top = o->pad_top; s->pad_bottom = o->pad_bottom; s->pad_left = o->pad_left; s->pad_right = o->pad_right;
+        break;
+    default:
+        cnn__format(why, sizeof why, "unknown padding mode %d", (int)o->padding);
+        return cnn__layer_fail(net, CNN_LAYER_CONV, CNN_ERR_INVALID_ARGUMENT, why);
+    }
+    st = cnn_conv2d_check(s, &oh, &ow);
+    if (st) return cnn__layer_fail(net, CNN_LAYER_CONV, st, cnn_last_error());
+    l->out_c = s->k; l->out_h = oh; l->out_w = ow;
+    l->act = o->activation;
+    l->alpha = o->alpha ? o->alpha : 0.01f;
+    l->has_bias = !o->no_bias;
+    l->weight_count = cnn__count4(s->k, s->c, s->kh, s->kw);
+    l->bias_count = l->has_bias ? (size_t)s->k : 0;
+    l->flat = 0;
+    return cnn__end_layer(net, l);
+}
+
+CNNDEF cnn_status cnn_add_pool(cnn_net *net, const cnn_pool_opts *opts) {
+    cnn_pool_opts defaults;
+    const cnn_pool_opts *o = opts ? opts : (memset(&defaults, 0, sizeof defaults), &defaults);
+    cnn_layer *l;
+    cnn_pool2d_shape *s;
+    cnn_status st = cnn__begin_layer(net, CNN_LAYER_POOL, &l);
+    char why[300];
+    int oh, ow;
+    if (st) return st;
+    if (l->flat) return cnn__layer_fail(net, CNN_LAYER_POOL, CNN_ERR_SHAPE, "pooling needs a C x H x W map, not a vector");
+    if (o->kind != CNN_POOL_MAX && o->kind != CNN_POOL_AVG) {
+        cnn__format(why, sizeof why, "unknown pooling kind %d", (int)o->kind);
+        return cnn__layer_fail(net, CNN_LAYER_POOL, CNN_ERR_INVALID_ARGUMENT, why);
+    }
+    if (o->size < 0 || o->size_h < 0 || o->size_w < 0 || o->stride < 0 || o->stride_h < 0 || o->stride_w < 0) {
+        cnn__format(why, sizeof why, "window %d (%dx%d) and stride %d (%dx%d) may not be negative",
+                    o->size, o->size_h, o->size_w, o->stride, o->stride_h, o->stride_w);
+        return cnn__layer_fail(net, CNN_LAYER_POOL, CNN_ERR_INVALID_ARGUMENT, why);
+    }
+    s = &l->pool;
+    s->n = 1; s->c = l->in_c; s->h = l->in_h; s->w = l->in_w;
+    s->kh = cnn__pick(o->size_h, o->size, 2);
+    s->kw = cnn__pick(o->size_w, o->size, 2);
+    s->stride_h = cnn__pick(o->stride_h, o->stride, s->kh);
+    s->stride_w = cnn__pick(o->stride_w, o->stride, s->kw);
+    if (o->pad_top || o->pad_bottom || o->pad_left || o->pad_right) {
+        s->pad_top = o->pad_top; s->pad_bottom = o->pad_bottom; s->pad_left = o->pad_left; s->pad_right = o->pad_right;
+    } else {
+        s->pad_top = s->pad_bottom = s->pad_left = s->pad_right = o->pad;
+    }
+    s->ceil_mode = o->ceil_mode != 0;
+    s->count_pad = o->count_pad != 0;
+    st = cnn_pool2d_check(s, &oh, &ow);
+    if (st) return cnn__layer_fail(net, CNN_LAYER_POOL, st, cnn_last_error());
+    l->pool_kind = o->kind;
+    l->out_c = l->in_c; l->out_h = oh; l->out_w = ow;
+    l->flat = 0;
+    return cnn__end_layer(net, l);
+}
+
+CNNDEF cnn_status cnn_add_global_avg_pool(cnn_net *net) {
+    cnn_layer *l;
+    cnn_status st = cnn__begin_layer(net, CNN_LAYER_GLOBAL_AVG_POOL, &l);
+    if (st) return st;
+    if (l->flat) return cnn__layer_fail(net, CNN_LAYER_GLOBAL_AVG_POOL, CNN_ERR_SHAPE, "global pooling needs a C x H x W map, not a vector");
+    l->out_c = l->in_c; l->out_h = 1; l->out_w = 1;
+    l->flat = 1;
+    return cnn__end_layer(net, l);
+}
+
+CNNDEF cnn_status cnn_add_dense(cnn_net *net, const cnn_dense_opts *opts) {
+    cnn_dense_opts defaults;
+    const cnn_dense_opts *o = opts ? opts : (memset(&defaults, 0, sizeof defaults), &defaults);
+    cnn_layer *l;
+    cnn_status st = cnn__begin_layer(net, CNN_LAYER_DENSE, &l);
+    char why[300];
+    size_t in;
+    if (st) return st;
+    if (o->units < 1) {
+        cnn__format(why, sizeof why, "units is %d; set .units to the number of outputs (at least 1)", o->units);
+        return cnn__layer_fail(net, CNN_LAYER_DENSE, CNN_ERR_INVALID_ARGUMENT, why);
+    }
+    st = cnn__check_activation("dense", o->activation, o->alpha ? o->alpha : 0.01f);
+    if (st) return cnn__layer_fail(net, CNN_LAYER_DENSE, st, cnn_last_error());
+    in = cnn__layer_in_size(l);         /* a map is flattened in C, H, W order */
+    l->out_c = o->units; l->out_h = 1; l->out_w = 1;
+    l->act = o->activation;
+    l->alpha = o->alpha ? o->alpha : 0.01f;
+    l->has_bias = !o->no_bias;
+    l->weight_count = cnn__count4(o->units, (int)in, 1, 1);
+    if (!l->weight_count) return cnn__layer_fail(net, CNN_LAYER_DENSE, CNN_ERR_OVERFLOW, "its weight matrix is too large");
+    l->bias_count = l->has_bias ? (size_t)o->units : 0;
+    l->flat = 1;
+    return cnn__end_layer(net, l);
+}
+
+CNNDEF cnn_status cnn_add_activation(cnn_net *net, cnn_activation act, float alpha) {
+    cnn_layer *l;
+    cnn_status st = cnn__begin_layer(net, CNN_LAYER_ACTIVATION, &l);
+    if (st) return st;
+    st = cnn__check_activation("activation", act, alpha ? alpha : 0.01f);
+    if (st) return cnn__layer_fail(net, CNN_LAYER_ACTIVATION, st, cnn_last_error());
+    l->act = act;
+    l->alpha = alpha ? alpha : 0.01f;
+    l->out_c = l->in_c; l->out_h = l->in_h; l->out_w = l->in_w;
+    return cnn__end_layer(net, l);
+}
+
+CNNDEF cnn_status cnn_add_dropout(cnn_net *net, float rate) {
+    cnn_layer *l;
+    cnn_status st = cnn__begin_layer(net, CNN_LAYER_DROPOUT, &l);
+    char why[100];
+    if (st) return st;
+    if (!(rate >= 0.0f && rate < 1.0f)) {
+        cnn__format(why, sizeof why, "rate %f must be in [0, 1)", (double)rate);
+        return cnn__layer_fail(net, CNN_LAYER_DROPOUT, CNN_ERR_INVALID_ARGUMENT, why);
+    }
+    l->rate = rate;
+    l->out_c = l->in_c; l->out_h = l->in_h; l->out_w = l->in_w;
+    return cnn__end_layer(net, l);
+}
+
+CNNDEF cnn_status cnn_add_flatten(cnn_net *net) {
+    cnn_layer *l;
+    cnn_status st = cnn__begin_layer(net, CNN_LAYER_FLATTEN, &l);
+    if (st) return st;
+    /* NCHW already stores each image as C, H, W in order: flattening moves no data. */
+    l->out_c = (int)CNN__MIN(cnn__layer_in_size(l), (size_t)INT_MAX);
+    l->out_h = 1; l->out_w = 1;
+    l->flat = 1;
+    return cnn__end_layer(net, l);
+}
+
+CNNDEF size_t cnn_net_param_count(const cnn_net *net) {
+    size_t total = 0;
+    int i;
+    if (!net) return 0;
+    for (i = 0; i < net->layer_count; i++) total += net->layers[i].weight_count + net->layers[i].bias_count;
+    return total;
+}
+
+CNNDEF int cnn_net_output_size(const cnn_net *net) {
+    if (!net) return 0;
+    if (net->layer_count == 0) return net->in_c * net->in_h * net->in_w;
+    return (int)cnn__layer_out_size(&net->layers[net->layer_count - 1]);
+}
+
+/* ---- building: one layout function serves both measuring and carving ---- */
+
+/* Pushes count elements of elem_size bytes. In a measuring arena (no memory) it only counts. */
+static cnn_status cnn__take(cnn_arena *a, size_t count, size_t elem_size, void **out) {
+    size_t bytes;
+    if (!cnn__mul(count, elem_size, &bytes))
+        return cnn__fail(CNN_ERR_OVERFLOW, "net build: a tensor of %zu elements overflows the address space", count);
+    if (!a->base) {
+        size_t start = cnn__align_up(a->used);
+        if (start < a->used || bytes > (size_t)-1 - start)
+            return cnn__fail(CNN_ERR_OVERFLOW, "net build: the network's memory overflows the address space");
+        a->used = start + bytes;
+        *out = NULL;
+        return CNN_OK;
+    }
+    *out = cnn_arena_push(a, bytes);
+    return *out ? CNN_OK : CNN_ERR_OUT_OF_MEMORY;   /* the arena wrote the message */
+}
+
+static size_t cnn__round16(size_t n) { return (n + 15) & ~(size_t)15; }  /* floats to 64 bytes */
+
+static cnn_status cnn__net_layout(cnn_net *net, cnn_arena *a, int max_batch, int training) {
+    size_t offset = 0, largest = 0, floats;
+    void *p;
+    cnn_status st;
+    int i;
+    net->params = net->grads = net->velocity = net->best_params = NULL;
+    for (i = 0; i < net->layer_count; i++)
+        offset += cnn__round16(net->layers[i].weight_count) + cnn__round16(net->layers[i].bias_count);
+    net->param_floats = offset;
+    if ((st = cnn__take(a, offset, sizeof(float), &p))) return st;
+    net->params = (float *)p;
+    if (training) {
+        if ((st = cnn__take(a, offset, sizeof(float), &p))) return st;
+        net->grads = (float *)p;
+        if ((st = cnn__take(a, offset, sizeof(float), &p))) return st;
+        net->velocity = (float *)p;
+        if ((st = cnn__take(a, offset, sizeof(float), &p))) return st;
+        net->best_params = (float *)p;
+    }
+    offset = 0;
+    for (i = 0; i < net->layer_count; i++) {
+        cnn_layer *l = &net->layers[i];
+        size_t per_image = cnn__layer_out_size(l);
+        l->w = l->b = l->dw = l->db = l->out = l->mask = NULL;
+        l->argmax = NULL;
+        if (l->weight_count) {
+            if (net->params) {
+                l->w = net->params + offset;
+                l->b = l->bias_count ? l->w + cnn__round16(l->weight_count) : NULL;
+            }
+            if (net->grads) {
+                l->dw = net->grads + offset;
+                l->db = l->bias_count ? l->dw + cnn__round16(l->weight_count) : NULL;
+            }
+            offset += cnn__round16(l->weight_count) + cnn__round16(l->bias_count);
+        }
+        if (!cnn__mul(per_image, (size_t)max_batch, &floats))
+            return cnn__fail(CNN_ERR_OVERFLOW, "net build: layer %d: %d images of %zu values overflow", i, max_batch, per_image);
+        largest = CNN__MAX(largest, CNN__MAX(per_image, cnn__layer_in_size(l)));
+        if (l->kind == CNN_LAYER_FLATTEN) continue;       /* a view of its input, set by forward */
+        if ((st = cnn__take(a, floats, sizeof(float), &p))) return st;
+        l->out = (float *)p;
+        if (l->kind == CNN_LAYER_DROPOUT) {
+            if ((st = cnn__take(a, floats, sizeof(float), &p))) return st;
+            l->mask = (float *)p;
+        }
+        if (l->kind == CNN_LAYER_POOL && l->pool_kind == CNN_POOL_MAX) {
+            if ((st = cnn__take(a, floats, sizeof(int32_t), &p))) return st;
+            l->argmax = (int32_t *)p;
+        }
+    }
+    if (!cnn__mul((size_t)net->in_c * net->in_h * net->in_w, (size_t)max_batch, &floats))
+        return cnn__fail(CNN_ERR_OVERFLOW, "net build: %d input images overflow", max_batch);
+    if ((st = cnn__take(a, floats, sizeof(float), &p))) return st;
+    net->input = (float *)p;
+    if ((st = cnn__take(a, (size_t)max_batch, sizeof(int32_t), &p))) return st;
+    net->labels = (int32_t *)p;
+    net->grad_a = net->grad_b = NULL;
+    if (training) {
+        if (!cnn__mul(largest, (size_t)max_batch, &floats))
+            return cnn__fail(CNN_ERR_OVERFLOW, "net build: gradient buffers overflow");
+        if ((st = cnn__take(a, floats, sizeof(float), &p))) return st;
+        net->grad_a = (float *)p;
+        if ((st = cnn__take(a, floats, sizeof(float), &p))) return st;
+        net->grad_b = (float *)p;
+    }
+    return CNN_OK;
+}
+
+static cnn_status cnn__build_settings(const cnn_net *net, const cnn_build_opts *opts, int *max_batch, int *training) {
+    if (!net) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "net build: NULL network");
+    if (net->invalid) return cnn__fail(CNN_ERR_STATE, "net build: a layer failed to add, so the network is incomplete");
+    if (net->layer_count < 1) return cnn__fail(CNN_ERR_STATE, "net build: the network has no layers");
+    *max_batch = opts && opts->max_batch ? opts->max_batch : 32;
+    *training = !(opts && opts->inference_only);
+    if (*max_batch < 1) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "net build: max_batch %d must be at least 1", *max_batch);
+    if (opts && opts->init != CNN_INIT_GLOROT_UNIFORM && opts->init != CNN_INIT_HE_NORMAL)
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "net build: unknown initialisation %d", (int)opts->init);
+    return CNN_OK;
+}
+
+CNNDEF size_t cnn_net_required_bytes(const cnn_net *net, const cnn_build_opts *opts) {
+    cnn_net probe;
+    cnn_arena measure;
+    int max_batch, training;
+    if (cnn__build_settings(net, opts, &max_batch, &training)) return 0;
+    probe = *net;                       /* the layout writes pointers: measure on a copy */
+    cnn__arena_measuring(&measure);
+    if (cnn__net_layout(&probe, &measure, max_batch, training)) return 0;
+    if (measure.used > (size_t)-1 - CNN_ALIGNMENT) { cnn__fail(CNN_ERR_OVERFLOW, "net build: size overflows"); return 0; }
+    return measure.used + CNN_ALIGNMENT;  /* room to align a caller's buffer */
+}
+
+CNNDEF void cnn_net_free(cnn_net *net) {
+    int i;
+    if (!net) return;
+    cnn_arena_free(&net->arena);
+    for (i = 0; i < net->layer_count; i++) {
+        cnn_layer *l = &net->layers[i];
+        l->w = l->b = l->dw = l->db = l->out = l->mask = NULL;
+        l->argmax = NULL;
+    }
+    net->params = net->grads = net->velocity = net->best_params = NULL;
+    net->input = net->grad_a = net->grad_b = NULL;
+    net->labels = NULL;
+    net->x = NULL;
+    net->built = net->training = net->max_batch = net->batch = 0;
+}
+
+/* Initialisation keeps the signal's variance steady from layer to layer:
+     Glorot uniform: w ~ U(-l, l), l = sqrt(6 / (fan_in + fan_out))     (Keras's default)
+     He normal:      w ~ N(0, 2 / fan_in)                             (for ReLU networks)
+   fan_in = inputs per output (C*KH*KW for a conv), fan_out = K*KH*KW for a conv. */
+CNNDEF cnn_status cnn_net_init_weights(cnn_net *net, cnn_init init, uint64_t seed) {
+    cnn_rng rng;
+    int i;
+    size_t j;
+    if (!net || !net->built) return cnn__fail(CNN_ERR_STATE, "init weights: the network is not built");
+    if (init != CNN_INIT_GLOROT_UNIFORM && init != CNN_INIT_HE_NORMAL)
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "init weights: unknown initialisation %d", (int)init);
+    cnn_rng_seed(&rng, seed);
+    memset(net->params, 0, net->param_floats * sizeof(float));
+    if (net->training) {
+        memset(net->grads, 0, net->param_floats * sizeof(float));
+        memset(net->velocity, 0, net->param_floats * sizeof(float));
+        memcpy(net->best_params, net->params, net->param_floats * sizeof(float));
+    }
+    for (i = 0; i < net->layer_count; i++) {
+        cnn_layer *l = &net->layers[i];
+        double fan_in, fan_out;
+        if (!l->weight_count) continue;
+        if (l->kind == CNN_LAYER_CONV) {
+            fan_in = (double)l->conv.c * l->conv.kh * l->conv.kw;
+            fan_out = (double)l->conv.k * l->conv.kh * l->conv.kw;
+        } else {
+            fan_in = (double)cnn__layer_in_size(l);
+            fan_out = (double)l->out_c;
+        }
+        if (init == CNN_INIT_HE_NORMAL) {
+            float std = (float)sqrt(2.0 / fan_in);
+            for (j = 0; j < l->weight_count; j++) l->w[j] = std * cnn_rng_normal(&rng);
+        } else {
+            float limit = (float)sqrt(6.0 / (fan_in + fan_out));
+            for (j = 0; j < l->weight_count; j++) l->w[j] = limit * (2.0f * cnn_rng_uniform(&rng) - 1.0f);
+        }
+    }
+    if (net->training) memcpy(net->best_params, net->params, net->param_floats * sizeof(float));
+    net->step = 0;
+    return CNN_OK;
+}
+
+CNNDEF cnn_status cnn_net_build(cnn_net *net, const cnn_build_opts *opts) {
+    int max_batch, training;
+    size_t need;
+    cnn_status st = cnn__build_settings(net, opts, &max_batch, &training);
+    if (st) return st;
+    if (net->built) cnn_net_free(net);
+    need = cnn_net_required_bytes(net, opts);
+    if (!need) return CNN_ERR_OVERFLOW;
+    if (opts && opts->buffer) {
+        if (opts->buffer_size < need)
+            return cnn__fail(CNN_ERR_OUT_OF_MEMORY,
+                             "net build: the buffer has %zu bytes, the network needs %zu (max_batch %d, %s; see cnn_net_required_bytes)",
+                             opts->buffer_size, need, max_batch, training ? "training" : "inference only");
+        st = cnn_arena_init(&net->arena, opts->buffer, opts->buffer_size);
+    } else {
+        st = cnn_arena_create(&net->arena, need - CNN_ALIGNMENT, opts ? opts->alloc_ctx : NULL);
+    }
+    if (st) return st;
+    st = cnn__net_layout(net, &net->arena, max_batch, training);
+    if (st) { cnn_net_free(net); return st; }
+    memset(net->arena.base, 0, net->arena.used);
+    net->built = 1;
+    net->training = training;
+    net->max_batch = max_batch;
+    net->batch = 0;
+    cnn_rng_seed(&net->rng, (opts ? opts->seed : 0) ^ 0x9e3779b97f4a7c15ULL);
+    return cnn_net_init_weights(net, opts ? opts->init : CNN_INIT_GLOROT_UNIFORM, opts ? opts->seed : 0);
+}
+
+/* ---- the summary table ---- */
+
+static void cnn__thousands(char *buf, size_t cap, size_t v) {
+    char digits[32];
+    size_t n = cnn__utoa_reversed(digits, v), i, o = 0;
+    for (i = n; i-- > 0;) {
+        if (o + 2 >= cap) break;
+        buf[o++] = digits[i];
+        if (i && i % 3 == 0) buf[o++] = ',';
+    }
+    buf[o] = '\0';
+}
+
+static void cnn__describe_layer(const cnn_layer *l, char *buf, size_t cap) {
+    char act[32] = "";
+    if (l->act) cnn__format(act, sizeof act, ", %s", cnn__activation_name(l->act));
+    switch (l->kind) {
+    case CNN_LAYER_CONV:
+        cnn__format(buf, cap, "conv %dx%d, %d%s%s%s", l->conv.kh, l->conv.kw, l->conv.k,
+                    l->conv.stride_h > 1 || l->conv.stride_w > 1 ? " /s" : "",
+                    l->conv.dilation_h > 1 || l->conv.dilation_w > 1 ? " dil" : "", act);
+        break;
+    case CNN_LAYER_POOL:
+        cnn__format(buf, cap, "%s %dx%d /%d%s", l->pool_kind == CNN_POOL_MAX ? "maxpool" : "avgpool",
+                    l->pool.kh, l->pool.kw, l->pool.stride_h, l->pool.ceil_mode ? " ceil" : "");
+        break;
+    case CNN_LAYER_DENSE: cnn__format(buf, cap, "dense %d%s", l->out_c, act); break;
+    case CNN_LAYER_ACTIVATION: cnn__format(buf, cap, "%s", cnn__activation_name(l->act)); break;
+    case CNN_LAYER_DROPOUT: cnn__format(buf, cap, "dropout %.2f", (double)l->rate); break;
+    default: cnn__format(buf, cap, "%s", cnn__layer_name(l->kind)); break;
+    }
+}
+
+CNNDEF size_t cnn_net_summary(const cnn_net *net, char *buf, size_t cap) {
+    static const char rule[] = "------------------------------------------------------------";
+    cnn__out o;
+    char desc[64], shape[48], count[32], line[160];
+    size_t n;
+    int i;
+    o.buf = buf; o.cap = buf ? cap : 0; o.len = 0;
+#define CNN__APPEND(text) do { const char *t_ = (text); while (*t_) cnn__putc(&o, *t_++); } while (0)
+    if (!net) { CNN__APPEND("(no network)\n"); goto done; }
+    cnn__format(line, sizeof line, "%-28s%-20s%12s\n%s\n", "Layer", "Output shape", "Params", rule);
+    CNN__APPEND(line);
+    cnn__format(shape, sizeof shape, "%d x %d x %d", net->in_c, net->in_h, net->in_w);
+    cnn__format(line, sizeof line, "%-28s%-20s%12s\n", "input", shape, "0");
+    CNN__APPEND(line);
+    for (i = 0; i < net->layer_count; i++) {
+        const cnn_layer *l = &net->layers[i];
+        cnn__describe_layer(l, desc, sizeof desc);
+        if (l->flat) cnn__format(shape, sizeof shape, "%d", l->out_c);
+        else cnn__format(shape, sizeof shape, "%d x %d x %d", l->out_c, l->out_h, l->out_w);
+        cnn__thousands(count, sizeof count, l->weight_count + l->bias_count);
+        cnn__format(line, sizeof line, "%-28s%-20s%12s\n", desc, shape, count);
+        CNN__APPEND(line);
+    }
+    cnn__thousands(count, sizeof count, cnn_net_param_count(net));
+    cnn__format(line, sizeof line, "%s\nTotal params: %s\n", rule, count);
+    CNN__APPEND(line);
+#undef CNN__APPEND
+done:
+    n = o.len;
+    if (buf && cap) buf[CNN__MIN(n, cap - 1)] = '\0';
+    return n;
+}
+
+#ifndef CNN_NO_STDIO
+CNNDEF void cnn_net_print_summary(const cnn_net *net, FILE *out) {
+    char buf[8192];
+    size_t need = cnn_net_summary(net, buf, sizeof buf);
+    if (!out) out = stdout;
+    fputs(buf, out);
+    if (need >= sizeof buf) fputs("...\n", out);
+}
+#endif
+
+/* ---- forward and backward ---- */
+
+static cnn_status cnn__check_ready(const cnn_net *net, const char *who, int need_training) {
+    if (!net) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "%s: NULL network", who);
+    if (!net->built) return cnn__fail(CNN_ERR_STATE, "%s: the network is not built (cnn_net_build)", who);
+    if (need_training && !net->training)
+        return cnn__fail(CNN_ERR_STATE, "%s: the network was built with inference_only: it has no gradients", who);
+    return CNN_OK;
+}
+
+CNNDEF cnn_status cnn_forward(cnn_net *net, const float *x, int n, int training) {
+    const float *cur = x;
+    int i;
+    cnn_status st = cnn__check_ready(net, "forward", 0);
+    if (st) return st;
+    if (!x) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "forward: NULL input");
+    if (n < 1 || n > net->max_batch)
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "forward: a batch of %d images; the network was built for 1 to %d (cnn_build_opts.max_batch)",
+                         n, net->max_batch);
+    for (i = 0; i < net->layer_count; i++) {
+        cnn_layer *l = &net->layers[i];
+        size_t count = (size_t)n * cnn__layer_out_size(l);
+        switch (l->kind) {
+        case CNN_LAYER_CONV: {
+            cnn_conv2d_shape s = l->conv;
+            s.n = n;
+            cnn__conv2d_forward(&s, cur, l->w, l->b, l->out);
+            cnn__activation_forward(l->act, l->alpha, count, l->out, l->out);
+            break;
+        }
+        case CNN_LAYER_POOL: {
+            cnn_pool2d_shape s = l->pool;
+            s.n = n;
+            if (l->pool_kind == CNN_POOL_MAX) cnn__maxpool2d_forward(&s, l->out_h, l->out_w, cur, l->out, l->argmax);
+            else cnn__avgpool2d_forward(&s, l->out_h, l->out_w, cur, l->out);
+            break;
+        }
+        case CNN_LAYER_GLOBAL_AVG_POOL:
+            cnn_global_avgpool_forward(n, l->in_c, l->in_h * l->in_w, cur, l->out);
+            break;
+        case CNN_LAYER_DENSE:
+            cnn__dense_forward(n, (int)cnn__layer_in_size(l), l->out_c, cur, l->w, l->b, l->out);
+            cnn__activation_forward(l->act, l->alpha, count, l->out, l->out);
+            break;
+        case CNN_LAYER_ACTIVATION:
+            cnn__activation_forward(l->act, l->alpha, count, cur, l->out);
+            break;
+        case CNN_LAYER_DROPOUT:
+            cnn_dropout_forward(count, l->rate, training, &net->rng, cur, l->out, l->mask);
+            break;
+        case CNN_LAYER_FLATTEN:
+            l->out = (float *)(uintptr_t)cur;   /* a view: the network never writes through it */
+            break;
+        }
+        cur = l->out;
+    }
+    net->x = x;
+    net->batch = n;
+    net->forward_training = training;
+    return CNN_OK;
+}
+
+CNNDEF const float *cnn_output(const cnn_net *net) {
+    if (!net || !net->built || !net->batch) return NULL;
+    return net->layers[net->layer_count - 1].out;
+}
+
+/* The backward pass proper: net->grad_a holds dL/d(output of the last layer). Walking the
+   layers from last to first, each turns dL/d(its output) into its parameter gradients and
+   dL/d(its input), which is the previous layer's dL/d(output). The first layer's input is
+   the data: nobody needs its gradient, so it is not computed. */
+static void cnn__backward(cnn_net *net) {
+    float *g = net->grad_a, *spare = net->grad_b, *t;
+    int n = net->batch, i;
+    for (i = net->layer_count - 1; i >= 0; i--) {
+        cnn_layer *l = &net->layers[i];
+        const float *in = i ? net->layers[i - 1].out : net->x;
+        size_t count = (size_t)n * cnn__layer_out_size(l);
+        int need_dx = i > 0, wrote_spare = 0;
+        switch (l->kind) {
+        case CNN_LAYER_CONV: {
+            cnn_conv2d_shape s = l->conv;
+            s.n = n;
+            cnn__activation_backward(l->act, l->alpha, count, l->out, g, g);
+            cnn__conv2d_backward_weights(&s, in, g, l->dw, l->db);
+            if (need_dx) { cnn__conv2d_backward_data(&s, g, l->w, spare); wrote_spare = 1; }
+            break;
+        }
+        case CNN_LAYER_DENSE: {
+            int in_size = (int)cnn__layer_in_size(l);
+            cnn__activation_backward(l->act, l->alpha, count, l->out, g, g);
+            cnn__dense_backward_weights(n, in_size, l->out_c, in, g, l->dw, l->db);
+            if (need_dx) { cnn__dense_backward_data(n, in_size, l->out_c, g, l->w, spare); wrote_spare = 1; }
+            break;
+        }
+        case CNN_LAYER_POOL:
+            if (need_dx) {
+                cnn_pool2d_shape s = l->pool;
+                s.n = n;
+                if (l->pool_kind == CNN_POOL_MAX) cnn__maxpool2d_backward(&s, l->out_h, l->out_w, g, l->argmax, spare);
+                else cnn__avgpool2d_backward(&s, l->out_h, l->out_w, g, spare);
+                wrote_spare = 1;
+            }
+            break;
+        case CNN_LAYER_GLOBAL_AVG_POOL:
+            if (need_dx) { cnn_global_avgpool_backward(n, l->in_c, l->in_h * l->in_w, g, spare); wrote_spare = 1; }
+            break;
+        case CNN_LAYER_ACTIVATION:
+            cnn__activation_backward(l->act, l->alpha, count, l->out, g, g);
+            break;
+        case CNN_LAYER_DROPOUT:
+            cnn_dropout_backward(count, g, l->mask, g);
+            break;
+        case CNN_LAYER_FLATTEN:
+            break;                          /* same numbers, same order */
+        }
+        if (wrote_spare) { t = g; g = spare; spare = t; }
+    }
+}
+
+static cnn_status cnn__check_labels(const char *who, const int32_t *labels, int n, int classes) {
+    int i;
+    if (!labels) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "%s: NULL labels", who);
+    for (i = 0; i < n; i++)
+        if (labels[i] < 0 || labels[i] >= classes)
+            return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "%s: label %d of image %d is outside [0, %d)", who, (int)labels[i], i, classes);
+    return CNN_OK;
+}
+
+/* The loss of a batch of outputs against class labels. With MSE the targets are one-hot. */
+static cnn_status cnn__batch_loss(const cnn_net *net, const float *out, const int32_t *labels, int n, float *loss, float *dout) {
+    int classes = cnn_net_output_size(net), i, j;
+    double total = 0.0;
+    cnn_status st;
+    if (net->loss == CNN_LOSS_SOFTMAX_CROSS_ENTROPY) return cnn_softmax_cross_entropy(n, classes, out, labels, loss, dout);
+    if ((st = cnn__check_labels("mse loss", labels, n, classes))) return st;
+    for (i = 0; i < n; i++) {
+        for (j = 0; j < classes; j++) {
+            size_t at = (size_t)i * classes + j;
+            double d = (double)out[at] - (labels[i] == j ? 1.0 : 0.0);
+            total += d * d;
+            if (dout) dout[at] = (float)(2.0 * d / ((double)n * classes));
+        }
+    }
+    *loss = (float)(total / ((double)n * classes));
+    return CNN_OK;
+}
+
+CNNDEF cnn_status cnn_backward(cnn_net *net, const int32_t *labels, float *loss) {
+    float value = 0.0f;
+    cnn_status st = cnn__check_ready(net, "backward", 1);
+    if (st) return st;
+    if (!net->batch) return cnn__fail(CNN_ERR_STATE, "backward: no forward pass to go back through");
+    st = cnn__batch_loss(net, cnn_output(net), labels, net->batch, &value, net->grad_a);
+    if (st) return st;
+    if (loss) *loss = value;
+    cnn__backward(net);
+    return CNN_OK;
+}
+
+CNNDEF cnn_status cnn_backward_from(cnn_net *net, const float *doutput) {
+    cnn_status st = cnn__check_ready(net, "backward", 1);
+    if (st) return st;
+    if (!net->batch) return cnn__fail(CNN_ERR_STATE, "backward: no forward pass to go back through");
+    if (!doutput) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "backward: NULL output gradient");
+    memmove(net->grad_a, doutput, (size_t)net->batch * cnn_net_output_size(net) * sizeof(float));
+    cnn__backward(net);
+    return CNN_OK;
+}
+
+/* ============================================================================================
+   10. Training
+
+   Mini-batch stochastic gradient descent: for each batch, forward, backward, then move every
+   parameter a small step against its gradient. Momentum keeps a running sum of past steps
+   (velocity), which damps zig-zags and speeds travel along shallow valleys. Weight decay adds
+   lambda * w to the gradient of each weight: the gradient of (lambda/2) * |w|^2, which keeps
+   weights small. Biases are not decayed.
+   ============================================================================================ */
+
+static cnn_status cnn__sgd_settings(const cnn_sgd_opts *opts, cnn_sgd_opts *out) {
+    if (opts) *out = *opts;
+    else memset(out, 0, sizeof *out);
+    if (out->learning_rate == 0.0f) out->learning_rate = 0.01f;
+    if (!(out->learning_rate > 0.0f) || out->learning_rate > 1e6f)
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "sgd: learning rate %f must be positive and finite", (double)out->learning_rate);
+    if (!(out->momentum >= 0.0f && out->momentum < 1.0f))
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "sgd: momentum %f must be in [0, 1)", (double)out->momentum);
+    if (!(out->weight_decay >= 0.0f && out->weight_decay < 1e6f))
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "sgd: weight decay %f must be zero or positive", (double)out->weight_decay);
+    return CNN_OK;
+}
+
+static void cnn__sgd_update(float *w, const float *dw, float *v, size_t count, const cnn_sgd_opts *o, float decay) {
+    const float lr = o->learning_rate, mu = o->momentum;
+    size_t i;
+    if (mu == 0.0f) {
+        for (i = 0; i < count; i++) w[i] -= lr * (dw[i] + decay * w[i]);
+    } else if (o->nesterov) {
+        for (i = 0; i < count; i++) {
+            float g = dw[i] + decay * w[i];
+            v[i] = mu * v[i] + g;
+            w[i] -= lr * (g + mu * v[i]);
+        }
+    } else {
+        for (i = 0; i < count; i++) {
+            v[i] = mu * v[i] + dw[i] + decay * w[i];
+            w[i] -= lr * v[i];
+        }
+    }
+}
+
+CNNDEF cnn_status cnn_sgd_step(cnn_net *net, const cnn_sgd_opts *opts) {
+    cnn_sgd_opts o;
+    int i;
+    cnn_status st = cnn__check_ready(net, "sgd step", 1);
+    if (st) return st;
+    if ((st = cnn__sgd_settings(opts, &o))) return st;
+    for (i = 0; i < net->layer_count; i++) {
+        cnn_layer *l = &net->layers[i];
+        float *v;
+        if (!l->weight_count) continue;
+        v = net->velocity + (l->w - net->params);
+        cnn__sgd_update(l->w, l->dw, v, l->weight_count, &o, o.weight_decay);
+        if (l->bias_count) cnn__sgd_update(l->b, l->db, net->velocity + (l->b - net->params), l->bias_count, &o, 0.0f);
+    }
+    net->step++;
+    return CNN_OK;
+}
+
+CNNDEF cnn_status cnn_train_batch(cnn_net *net, const float *x, const int32_t *labels, int n,
+                                  const cnn_sgd_opts *opts, float *loss) {
+    cnn_sgd_opts o;
+    cnn_status st = cnn__check_ready(net, "train batch", 1);
+    if (st) return st;
+    if ((st = cnn__sgd_settings(opts, &o))) return st;
+    if ((st = cnn_forward(net, x, n, 1))) return st;
+    if ((st = cnn_backward(net, labels, loss))) return st;
+    return cnn_sgd_step(net, &o);
+}
+
+static int cnn__argmax(const float *v, int n) {
+    int i, best = 0;
+    for (i = 1; i < n; i++) if (v[i] > v[best]) best = i;
+    return best;
+}
+
+CNNDEF cnn_status cnn_predict(cnn_net *net, const float *x, int n, float *probs, int32_t *classes) {
+    size_t in_size;
+    int start, k, out;
+    cnn_status st = cnn__check_ready(net, "predict", 0);
+    if (st) return st;
+    if (!x || n < 1) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "predict: NULL input or %d images", n);
+    in_size = (size_t)net->in_c * net->in_h * net->in_w;
+    out = cnn_net_output_size(net);
+    for (start = 0; start < n; start += net->max_batch) {
+        int b = CNN__MIN(net->max_batch, n - start);
+        const float *logits;
+        if ((st = cnn_forward(net, x + (size_t)start * in_size, b, 0))) return st;
+        logits = cnn_output(net);
+        if (probs) {
+            if (net->loss == CNN_LOSS_SOFTMAX_CROSS_ENTROPY) cnn_softmax(b, out, logits, probs + (size_t)start * out);
+            else memcpy(probs + (size_t)start * out, logits, (size_t)b * out * sizeof(float));
+        }
+        if (classes) for (k = 0; k < b; k++) classes[start + k] = cnn__argmax(logits + (size_t)k * out, out);
+    }
+    return CNN_OK;
+}
+
+/* Loss and accuracy over 'count' images, either consecutive (index NULL) or those listed in
+   index (gathered into the network's batch buffer). */
+static cnn_status cnn__evaluate(cnn_net *net, const float *images, const int32_t *labels, const int *index,
+                                int count, float *loss, float *accuracy) {
+    size_t in_size = (size_t)net->in_c * net->in_h * net->in_w;
+    int out = cnn_net_output_size(net), start, k, correct = 0;
+    double total = 0.0;
+    cnn_status st;
+    for (start = 0; start < count; start += net->max_batch) {
+        int b = CNN__MIN(net->max_batch, count - start);
+        const float *x = images + (size_t)start * in_size;
+        const int32_t *y = labels + start;
+        const float *logits;
+        float batch_loss;
+        if (index) {
+            for (k = 0; k < b; k++) {
+                memcpy(net->input + (size_t)k * in_size, images + (size_t)index[start + k] * in_size, in_size * sizeof(float));
+                net->labels[k] = labels[index[start + k]];
+            }
+            x = net->input;
+            y = net->labels;
+        }
+        if ((st = cnn_forward(net, x, b, 0))) return st;
+        logits = cnn_output(net);
+        if ((st = cnn__batch_loss(net, logits, y, b, &batch_loss, NULL))) return st;
+        total += (double)batch_loss * b;
+        for (k = 0; k < b; k++) correct += cnn__argmax(logits + (size_t)k * out, out) == y[k];
+    }
+    if (loss) *loss = (float)(total / count);
+    if (accuracy) *accuracy = (float)correct / (float)count;
+    return CNN_OK;
+}
+
+static cnn_status cnn__check_dataset(const char *who, const cnn_dataset *d) {
+    if (!d) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "%s: NULL dataset", who);
+    if (!d->images || !d->labels || d->count < 1)
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "%s: the dataset needs images, labels and a count >= 1 (count %d)", who, d->count);
+    return CNN_OK;
+}
+
+CNNDEF cnn_status cnn_evaluate(cnn_net *net, const cnn_dataset *data, float *loss, float *accuracy) {
+    cnn_status st = cnn__check_ready(net, "evaluate", 0);
+    if (st) return st;
+    if ((st = cnn__check_dataset("evaluate", data))) return st;
+    return cnn__evaluate(net, data->images, data->labels, NULL, data->count, loss, accuracy);
+}
+
+/* Seconds from some fixed point: wall-clock where the platform has it, else CPU time. */
+static double cnn__seconds(void) {
+#if defined(CNN__HAVE_GETTIMEOFDAY)
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (double)tv.tv_sec + 1e-6 * (double)tv.tv_usec;
+#elif !defined(CNN_NO_STDIO)
+    return (double)clock() / CLOCKS_PER_SEC;
+#else
+    return 0.0;
+#endif
+}
+
+CNNDEF float cnn_schedule_lr(const cnn_fit_opts *opts, int epoch) {
+    float lr = opts && opts->sgd.learning_rate > 0.0f ? opts->sgd.learning_rate : 0.01f;
+    if (!opts) return lr;
+    switch (opts->schedule) {
+    case CNN_SCHEDULE_STEP: {
+        float gamma = opts->gamma > 0.0f ? opts->gamma : 0.1f;
+        int period = opts->step_epochs > 0 ? opts->step_epochs : 10;
+        return lr * (float)pow((double)gamma, (double)(epoch / period));
+    }
+    case CNN_SCHEDULE_COSINE: {
+        int epochs = opts->epochs > 0 ? opts->epochs : 10;
+        return lr * 0.5f * (float)(1.0 + cos(3.141592653589793 * (double)epoch / (double)epochs));
+    }
+    default: return lr;
+    }
+}
+
+#ifndef CNN_NO_STDIO
+/* The default progress display: one line per epoch on stderr, redrawn as batches finish. */
+static int cnn__progress_bar(const cnn_progress *p, void *user) {
+    enum { WIDTH = 24 };
+    char bar[WIDTH + 1];
+    int filled = p->batches ? (int)((long long)WIDTH * p->batch / p->batches) : WIDTH, i;
+    (void)user;
+    if (!p->epoch_done) {
+        /* Redraw about 40 times an epoch, not after every batch. */
+        int every = p->batches / 40 + 1;
+        if (p->batch != 1 && p->batch != p->batches && p->batch % every) return 0;
+    }
+    for (i = 0; i < WIDTH; i++) bar[i] = i < filled ? '=' : (i == filled ? '>' : ' ');
+    bar[WIDTH] = '\0';
+    if (!p->epoch_done) {
+        double left = p->images_per_second > 0 && p->batch ? p->seconds * (p->batches - p->batch) / p->batch : 0.0;
+        fprintf(stderr, "\repoch %d/%d [%s] %d/%d  loss %.4f  acc %.2f%%  %.0f img/s  %.0fs left   ",
+                p->epoch, p->epochs, bar, p->batch, p->batches, (double)p->loss, 100.0 * p->accuracy,
+                p->images_per_second, left);
+    } else if (p->val_loss >= 0.0f) {
+        fprintf(stderr, "\repoch %d/%d [%s] loss %.4f  acc %.2f%%  val_loss %.4f  val_acc %.2f%%  %.1fs  %.0f img/s%s\n",
+                p->epoch, p->epochs, bar, (double)p->loss, 100.0 * p->accuracy, (double)p->val_loss,
+                100.0 * p->val_accuracy, p->seconds, p->images_per_second, p->improved ? "  *" : "");
+    } else {
+        fprintf(stderr, "\repoch %d/%d [%s] loss %.4f  acc %.2f%%  %.1fs  %.0f img/s\n",
+                p->epoch, p->epochs, bar, (double)p->loss, 100.0 * p->accuracy, p->seconds, p->images_per_second);
+    }
+    fflush(stderr);
+    return 0;
+}
+#endif
+
+static int cnn__report(const cnn_fit_opts *o, const cnn_progress *p) {
+    if (o->progress) return o->progress(p, o->user);
+#ifndef CNN_NO_STDIO
+    if (!o->quiet) return cnn__progress_bar(p, NULL);
+#endif
+    return 0;
+}
+
+CNNDEF cnn_status cnn_fit(cnn_net *net, const cnn_dataset *train, const cnn_fit_opts *opts, cnn_fit_result *result) {
+    cnn_fit_opts o;
+    cnn_fit_result res;
+    cnn_progress p;
+    cnn_rng shuffle;
+    size_t in_size;
+    int *index = NULL, n_train, n_val = 0, batch, epoch, since_best = 0, stop = 0, has_val, k;
+    float best_val = FLT_MAX;
+    cnn_status st = cnn__check_ready(net, "fit", 1);
+    if (st) return st;
+    if (opts) o = *opts;
+    else memset(&o, 0, sizeof o);
+    if ((st = cnn__check_dataset("fit", train))) return st;
+    if (o.validation && (st = cnn__check_dataset("fit (validation set)", o.validation))) return st;
+    if ((st = cnn__sgd_settings(&o.sgd, &o.sgd))) return st;
+    if (o.epochs == 0) o.epochs = 10;
+    batch = o.batch_size ? o.batch_size : net->max_batch;
+    if (o.epochs < 0 || batch < 1 || batch > net->max_batch)
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "fit: %d epochs of batches of %d; the batch must be 1 to max_batch %d",
+                         o.epochs, batch, net->max_batch);
+    if (o.schedule != CNN_SCHEDULE_CONSTANT && o.schedule != CNN_SCHEDULE_STEP && o.schedule != CNN_SCHEDULE_COSINE)
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "fit: unknown schedule %d", (int)o.schedule);
+    if (!(o.validation_fraction >= 0.0f && o.validation_fraction < 1.0f))
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "fit: validation_fraction %f must be in [0, 1)", (double)o.validation_fraction);
+    if (!o.validation && o.validation_fraction > 0.0f) {
+        n_val = (int)((double)train->count * o.validation_fraction + 0.5);
+        if (n_val < 1) n_val = 1;
+        if (n_val >= train->count)
+            return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "fit: validation_fraction %f of %d images leaves none to train on",
+                             (double)o.validation_fraction, train->count);
+    }
+    has_val = o.validation != NULL || n_val > 0;
+    if (o.patience < 0 || (o.patience > 0 && !has_val))
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "fit: early stopping (patience %d) needs a validation set or validation_fraction", o.patience);
+    n_train = train->count - n_val;
+    in_size = (size_t)net->in_c * net->in_h * net->in_w;
+
+    index = (int *)CNN_MALLOC((size_t)train->count * sizeof(int), net->arena.alloc_ctx);
+    if (!index) return cnn__fail(CNN_ERR_OUT_OF_MEMORY, "fit: cannot allocate the index of %d images", train->count);
+    for (k = 0; k < train->count; k++) index[k] = k;
+    cnn_rng_seed(&shuffle, o.seed);
+    if (n_val) {   /* one seeded permutation; its tail is the validation set for every epoch */
+        for (k = train->count - 1; k > 0; k--) {
+            int j = (int)cnn_rng_below(&shuffle, (uint32_t)k + 1), t = index[k];
+            index[k] = index[j]; index[j] = t;
+        }
+    }
+    memset(&res, 0, sizeof res);
+    res.val_loss = res.val_accuracy = -1.0f;
+
+    for (epoch = 0; epoch < o.epochs && !stop; epoch++) {
+        cnn_sgd_opts sgd = o.sgd;
+        double t0 = cnn__seconds(), loss_sum = 0.0;
+        int correct = 0, seen = 0, b, batches = (n_train + batch - 1) / batch;
+        sgd.learning_rate = cnn_schedule_lr(&o, epoch);
+        for (k = n_train - 1; k > 0; k--) {       /* Fisher-Yates over the training part */
+            int j = (int)cnn_rng_below(&shuffle, (uint32_t)k + 1), t = index[k];
+            index[k] = index[j]; index[j] = t;
+        }
+        memset(&p, 0, sizeof p);
+        p.epoch = epoch + 1; p.epochs = o.epochs; p.batches = batches; p.learning_rate = sgd.learning_rate;
+        p.val_loss = p.val_accuracy = -1.0f;
+        for (b = 0; b < batches; b++) {
+            int start = b * batch, size = CNN__MIN(batch, n_train - start), out = cnn_net_output_size(net);
+            float loss;
+            const float *logits;
+            for (k = 0; k < size; k++) {
+                memcpy(net->input + (size_t)k * in_size, train->images + (size_t)index[start + k] * in_size, in_size * sizeof(float));
+                net->labels[k] = train->labels[index[start + k]];
+            }
+            if ((st = cnn_forward(net, net->input, size, 1))) goto done;
+            logits = cnn_output(net);
+            for (k = 0; k < size; k++) correct += cnn__argmax(logits + (size_t)k * out, out) == net->labels[k];
+            if ((st = cnn_backward(net, net->labels, &loss))) goto done;
+            if (!(loss > -FLT_MAX && loss < FLT_MAX)) {
+                st = cnn__fail(CNN_ERR_NUMERIC, "fit: epoch %d, batch %d: the loss is %f; lower the learning rate (now %f) or check the data",
+                               epoch + 1, b + 1, (double)loss, (double)sgd.learning_rate);
+                goto done;
+            }
+            if ((st = cnn_sgd_step(net, &sgd))) goto done;
+            loss_sum += (double)loss * size;
+            seen += size;
+            p.batch = b + 1;
+            p.loss = (float)(loss_sum / seen);
+            p.accuracy = (float)correct / (float)seen;
+            p.seconds = cnn__seconds() - t0;
+            p.images_per_second = p.seconds > 0 ? seen / p.seconds : 0.0;
+            if (cnn__report(&o, &p)) { stop = 1; break; }
+        }
+        if (has_val) {
+            if (o.validation) st = cnn__evaluate(net, o.validation->images, o.validation->labels, NULL, o.validation->count, &p.val_loss, &p.val_accuracy);
+            else st = cnn__evaluate(net, train->images, train->labels, index + n_train, n_val, &p.val_loss, &p.val_accuracy);
+            if (st) goto done;
+            p.improved = p.val_loss < best_val;
+            if (p.improved) {
+                best_val = p.val_loss;
+                res.best_epoch = epoch + 1;
+                res.val_loss = p.val_loss;
+                res.val_accuracy = p.val_accuracy;
+                since_best = 0;
+                memcpy(net->best_params, net->params, net->param_floats * sizeof(float));
+            } else {
+                since_best++;
+            }
+        }
+        p.epoch_done = 1;
+        p.seconds = cnn__seconds() - t0;
+        p.images_per_second = p.seconds > 0 ? seen / p.seconds : 0.0;
+        res.epochs_run = epoch + 1;
+        res.loss = p.loss;
+        res.accuracy = p.accuracy;
+        if (cnn__report(&o, &p)) stop = 1;
+        if (o.patience > 0 && since_best >= o.patience) { res.stopped_early = 1; stop = 1; }
+    }
+    /* With early stopping, keep the weights of the best validation loss, not the last. */
+    if (o.patience > 0 && res.best_epoch > 0) memcpy(net->params, net->best_params, net->param_floats * sizeof(float));
+done:
+    CNN_FREE(index, net->arena.alloc_ctx);
+    if (result) *result = res;
+    return st;
+}
+
+/* ============================================================================================
+   11. Save and load
+
+   The file, every integer a little-endian uint32 and every float a little-endian IEEE-754
+   float32 (see docs/design.md):
+       magic        8 bytes "CNNH\r\n\x1a\n" (the \r\n and \x1a catch text-mode mangling)
+       version      1
+       loss, input channels, height, width, layer count
+       per layer    20 fields: kind, activation, alpha (float bits), dropout rate (float
+                    bits), has_bias, filters/units, kernel or window h, w, stride h, w,
+                    dilation h, w, pad top, bottom, left, right, pool kind, ceil mode,
+                    count_pad, 0
+       tensor count, then per tensor: ndim, dims[ndim], the floats
+                    (conv weights K,C,KH,KW then bias K; dense weights OUT,IN then bias OUT)
+       CRC-32 (IEEE 802.3, as zlib) of every byte before it
+   ============================================================================================ */
+
+#ifndef CNN_NO_STDIO
+#include <errno.h>
+
+#define CNN__RECORD_FIELDS 20
+static const unsigned char cnn__magic[8] = {'C', 'N', 'N', 'H', '\r', '\n', 0x1a, '\n'};
+
+typedef struct cnn__file {
+    FILE *f;
+    uint32_t crc;
+    uint32_t table[256];
+    int failed;
+} cnn__file;
+
+static void cnn__file_start(cnn__file *io, FILE *f) {
+    uint32_t i, c;
+    int k;
+    io->f = f;
+    io->crc = 0xffffffffu;
+    io->failed = 0;
+    for (i = 0; i < 256; i++) {         /* the reflected CRC-32 polynomial 0xEDB88320 */
+        for (c = i, k = 0; k < 8; k++) c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
+        io->table[i] = c;
+    }
+}
+
+static void cnn__crc_update(cnn__file *io, const unsigned char *p, size_t n) {
+    size_t i;
+    for (i = 0; i < n; i++) io->crc = io->table[(io->crc ^ p[i]) & 0xff] ^ (io->crc >> 8);
+}
+
+static void cnn__put_u32_le(unsigned char *p, uint32_t v) {
+    p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8); p[2] = (unsigned char)(v >> 16); p[3] = (unsigned char)(v >> 24);
+}
+static uint32_t cnn__get_u32_le(const unsigned char *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static uint32_t cnn__float_bits(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
+static float cnn__bits_float(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
+
+static void cnn__write(cnn__file *io, const void *p, size_t n) {
+    if (io->failed) return;
+    cnn__crc_update(io, (const unsigned char *)p, n);
+    if (fwrite(p, 1, n, io->f) != n) io->failed = 1;
+}
+static void cnn__write_u32(cnn__file *io, uint32_t v) { unsigned char b[4]; cnn__put_u32_le(b, v); cnn__write(io, b, 4); }
+static void cnn__write_floats(cnn__file *io, const float *v, size_t n) {
+    unsigned char buf[4096];
+    size_t i, k;
+    for (i = 0; i < n; i += k) {
+        size_t chunk = CNN__MIN(n - i, sizeof buf / 4);
+        for (k = 0; k < chunk; k++) cnn__put_u32_le(buf + 4 * k, cnn__float_bits(v[i + k]));
+        cnn__write(io, buf, 4 * chunk);
+    }
+}
+
+/* A layer as its 20-field record: what the file stores and what architectures compare by. */
+static void cnn__layer_record(const cnn_layer *l, uint32_t r[CNN__RECORD_FIELDS]) {
+    memset(r, 0, CNN__RECORD_FIELDS * sizeof(uint32_t));
+    r[0] = (uint32_t)l->kind;
+    r[1] = (uint32_t)l->act;
+    r[2] = cnn__float_bits(l->act == CNN_LEAKY_RELU ? l->alpha : 0.0f);
+    r[3] = cnn__float_bits(l->rate);
+    r[4] = (uint32_t)l->has_bias;
+    if (l->kind == CNN_LAYER_CONV) {
+        r[5] = (uint32_t)l->conv.k;
+        r[6] = (uint32_t)l->conv.kh; r[7] = (uint32_t)l->conv.kw;
+        r[8] = (uint32_t)l->conv.stride_h; r[9] = (uint32_t)l->conv.stride_w;
+        r[10] = (uint32_t)l->conv.dilation_h; r[11] = (uint32_t)l->conv.dilation_w;
+        r[12] = (uint32_t)l->conv.pad_top; r[13] = (uint32_t)l->conv.pad_bottom;
+        r[14] = (uint32_t)l->conv.pad_left; r[15] = (uint32_t)l->conv.pad_right;
+    } else if (l->kind == CNN_LAYER_POOL) {
+        r[6] = (uint32_t)l->pool.kh; r[7] = (uint32_t)l->pool.kw;
+        r[8] = (uint32_t)l->pool.stride_h; r[9] = (uint32_t)l->pool.stride_w;
+        r[12] = (uint32_t)l->pool.pad_top; r[13] = (uint32_t)l->pool.pad_bottom;
+        r[14] = (uint32_t)l->pool.pad_left; r[15] = (uint32_t)l->pool.pad_right;
+        r[16] = (uint32_t)l->pool_kind; r[17] = (uint32_t)l->pool.ceil_mode; r[18] = (uint32_t)l->pool.count_pad;
+    } else if (l->kind == CNN_LAYER_DENSE) {
+        r[5] = (uint32_t)l->out_c;
+    }
+}
+
+/* Adds the layer a record describes (its own checks reject impossible values). */
+static cnn_status cnn__add_from_record(cnn_net *net, const uint32_t r[CNN__RECORD_FIELDS]) {
+    int i;
+    for (i = 5; i < CNN__RECORD_FIELDS; i++)
+        if (r[i] > (uint32_t)INT_MAX) return cnn__fail(CNN_ERR_FILE_CORRUPT, "field %d holds %u", i, (unsigned)r[i]);
+    if (r[1] >= (uint32_t)CNN_ACTIVATION_COUNT || r[4] > 1)
+        return cnn__fail(CNN_ERR_FILE_CORRUPT, "activation %u or bias flag %u is out of range", (unsigned)r[1], (unsigned)r[4]);
+    switch (r[0]) {
+    case CNN_LAYER_CONV: {
+        cnn_conv_opts o;
+        memset(&o, 0, sizeof o);
+        o.filters = (int)r[5];
+        o.kernel_h = (int)r[6]; o.kernel_w = (int)r[7];
+        o.stride_h = (int)r[8]; o.stride_w = (int)r[9];
+        o.dilation_h = (int)r[10]; o.dilation_w = (int)r[11];
+        o.padding = CNN_PAD_EXPLICIT;
+        o.pad_top = (int)r[12]; o.pad_bottom = (int)r[13]; o.pad_left = (int)r[14]; o.pad_right = (int)r[15];
+        o.no_bias = !r[4];
+        o.activation = (cnn_activation)r[1];
+        o.alpha = cnn__bits_float(r[2]);
+        if (!o.kernel_h || !o.kernel_w || !o.stride_h || !o.stride_w || !o.dilation_h || !o.dilation_w)
+            return cnn__fail(CNN_ERR_FILE_CORRUPT, "a conv layer with a zero kernel, stride or dilation");
+        return cnn_add_conv(net, &o);
+    }
+    case CNN_LAYER_POOL: {
+        cnn_pool_opts o;
+        memset(&o, 0, sizeof o);
+        if (r[16] > 1 || r[17] > 1 || r[18] > 1) return cnn__fail(CNN_ERR_FILE_CORRUPT, "pool flags out of range");
+        o.kind = (cnn_pool_kind)r[16];
+        o.size_h = (int)r[6]; o.size_w = (int)r[7];
+        o.stride_h = (int)r[8]; o.stride_w = (int)r[9];
+        o.pad_top = (int)r[12]; o.pad_bottom = (int)r[13]; o.pad_left = (int)r[14]; o.pad_right = (int)r[15];
+        o.ceil_mode = (int)r[17]; o.count_pad = (int)r[18];
+        if (!o.size_h || !o.size_w || !o.stride_h || !o.stride_w)
+            return cnn__fail(CNN_ERR_FILE_CORRUPT, "a pool layer with a zero window or stride");
+        return cnn_add_pool(net, &o);
+    }
+    case CNN_LAYER_GLOBAL_AVG_POOL: return cnn_add_global_avg_pool(net);
+    case CNN_LAYER_DENSE: {
+        cnn_dense_opts o;
+        memset(&o, 0, sizeof o);
+        o.units = (int)r[5];
+        o.no_bias = !r[4];
+        o.activation = (cnn_activation)r[1];
+        o.alpha = cnn__bits_float(r[2]);
+        return cnn_add_dense(net, &o);
+    }
+    case CNN_LAYER_ACTIVATION: return cnn_add_activation(net, (cnn_activation)r[1], cnn__bits_float(r[2]));
+    case CNN_LAYER_DROPOUT: return cnn_add_dropout(net, cnn__bits_float(r[3]));
+    case CNN_LAYER_FLATTEN: return cnn_add_flatten(net);
+    default: return cnn__fail(CNN_ERR_FILE_CORRUPT, "unknown layer kind %u", (unsigned)r[0]);
+    }
+}
+
+/* The tensors of a layer in file order: weights then bias, with their dimensions. */
+static int cnn__layer_tensors(const cnn_layer *l, uint32_t dims[2][4], uint32_t ndim[2], float *data[2], size_t count[2]) {
+    int n = 0;
+    if (!l->weight_count) return 0;
+    if (l->kind == CNN_LAYER_CONV) {
+        ndim[0] = 4;
+        dims[0][0] = (uint32_t)l->conv.k; dims[0][1] = (uint32_t)l->conv.c;
+        dims[0][2] = (uint32_t)l->conv.kh; dims[0][3] = (uint32_t)l->conv.kw;
+    } else {
+        ndim[0] = 2;
+        dims[0][0] = (uint32_t)l->out_c; dims[0][1] = (uint32_t)cnn__layer_in_size(l);
+    }
+    data[0] = l->w; count[0] = l->weight_count; n = 1;
+    if (l->bias_count) { ndim[1] = 1; dims[1][0] = (uint32_t)l->bias_count; data[1] = l->b; count[1] = l->bias_count; n = 2; }
+    return n;
+}
+
+static cnn_status cnn__save_to(const cnn_net *net, FILE *f) {
+    cnn__file io;
+    uint32_t r[CNN__RECORD_FIELDS], dims[2][4], ndim[2], tensors = 0;
+    float *data[2];
+    size_t count[2];
+    int i, t, d, n;
+    unsigned char crc[4];
+    cnn__file_start(&io, f);
+    cnn__write(&io, cnn__magic, sizeof cnn__magic);
+    cnn__write_u32(&io, CNN_FILE_VERSION);
+    cnn__write_u32(&io, (uint32_t)net->loss);
+    cnn__write_u32(&io, (uint32_t)net->in_c);
+    cnn__write_u32(&io, (uint32_t)net->in_h);
+    cnn__write_u32(&io, (uint32_t)net->in_w);
+    cnn__write_u32(&io, (uint32_t)net->layer_count);
+    for (i = 0; i < net->layer_count; i++) {
+        cnn__layer_record(&net->layers[i], r);
+        for (t = 0; t < CNN__RECORD_FIELDS; t++) cnn__write_u32(&io, r[t]);
+        tensors += (uint32_t)cnn__layer_tensors(&net->layers[i], dims, ndim, data, count);
+    }
+    cnn__write_u32(&io, tensors);
+    for (i = 0; i < net->layer_count; i++) {
+        n = cnn__layer_tensors(&net->layers[i], dims, ndim, data, count);
+        for (t = 0; t < n; t++) {
+            cnn__write_u32(&io, ndim[t]);
+            for (d = 0; d < (int)ndim[t]; d++) cnn__write_u32(&io, dims[t][d]);
+            cnn__write_floats(&io, data[t], count[t]);
+        }
+    }
+    cnn__put_u32_le(crc, io.crc ^ 0xffffffffu);
+    if (!io.failed && fwrite(crc, 1, 4, f) != 4) io.failed = 1;
+    return io.failed ? CNN_ERR_IO : CNN_OK;
+}
+
+CNNDEF cnn_status cnn_save(const cnn_net *net, const char *path) {
+    char tmp[4096];
+    FILE *f;
+    size_t len;
+    cnn_status st;
+    if (!net || !path) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "save: NULL network or path");
+    if (!net->built) return cnn__fail(CNN_ERR_STATE, "save: the network is not built, so it has no weights");
+    len = strlen(path);
+    if (len == 0 || len + 5 > sizeof tmp) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "save: the path is empty or longer than %d bytes", (int)sizeof tmp - 5);
+    memcpy(tmp, path, len);
+    memcpy(tmp + len, ".tmp", 5);
+    /* Write a temporary file beside the target and rename it over the target only once it is
+       complete: whatever fails, the previous model file is still there. */
+    f = fopen(tmp, "wb");
+    if (!f) return cnn__fail(CNN_ERR_IO, "save: cannot create '%s': %s", tmp, strerror(errno));
+    st = cnn__save_to(net, f);
+    if (st == CNN_OK && fflush(f) != 0) st = CNN_ERR_IO;
+    if (fclose(f) != 0) st = CNN_ERR_IO;
+    if (st) {
+        int err = errno;
+        remove(tmp);
+        return cnn__fail(CNN_ERR_IO, "save: writing '%s' failed (%s); '%s' is unchanged", tmp, strerror(err), path);
+    }
+    if (rename(tmp, path) != 0) {
+#ifdef _WIN32
+        /* Windows' rename does not replace an existing file. */
+        if (remove(path) == 0 && rename(tmp, path) == 0) return CNN_OK;
+#endif
+        {
+            int err = errno;
+            remove(tmp);
+            return cnn__fail(CNN_ERR_IO, "save: cannot rename '%s' to '%s': %s", tmp, path, strerror(err));
+        }
+    }
+    return CNN_OK;
+}
+
+/* Reads exactly n bytes into p (and the checksum), or fails as a truncated file. */
+static cnn_status cnn__read(cnn__file *io, void *p, size_t n, const char *what) {
+    if (fread(p, 1, n, io->f) != n)
+        return cnn__fail(ferror(io->f) ? CNN_ERR_IO : CNN_ERR_FILE_TRUNCATED, "load: the file ends in the middle of %s", what);
+    cnn__crc_update(io, (const unsigned char *)p, n);
+    return CNN_OK;
+}
+static cnn_status cnn__read_u32(cnn__file *io, uint32_t *v, const char *what) {
+    unsigned char b[4];
+    cnn_status st = cnn__read(io, b, 4, what);
+    if (!st) *v = cnn__get_u32_le(b);
+    return st;
+}
+
+/* Parses a whole model file. desc receives the described (unbuilt) network. When target is
+   not NULL (a built network with the same architecture), the weights are stored into it;
+   otherwise they are only checked. Every count is checked against the architecture before
+   anything is read into memory, so no file can make the reader go out of bounds. */
+static cnn_status cnn__parse_model(FILE *f, cnn_net *desc, cnn_net *target) {
+    cnn__file io;
+    unsigned char magic[8], buf[4096];
+    uint32_t version, header[5], r[CNN__RECORD_FIELDS], tensors, expect_tensors = 0, ndim, dim, stored_crc, computed;
+    uint32_t dims[2][4], ndims[2];
+    float *data[2];
+    size_t count[2];
+    cnn_net_opts nopts;
+    cnn_status st;
+    int i, t, d, n;
+    char msg[400];
+    cnn__file_start(&io, f);
+    if (fread(magic, 1, 8, f) != 8 || memcmp(magic, cnn__magic, 8) != 0)
+        return cnn__fail(CNN_ERR_FILE_MAGIC, "load: not a cnn.h model file (wrong magic bytes)");
+    cnn__crc_update(&io, magic, 8);
+    if ((st = cnn__read_u32(&io, &version, "the header"))) return st;
+    if (version != CNN_FILE_VERSION)
+        return cnn__fail(CNN_ERR_FILE_VERSION, "load: file format version %u, this cnn.h reads version %d", (unsigned)version, CNN_FILE_VERSION);
+    for (i = 0; i < 5; i++) if ((st = cnn__read_u32(&io, &header[i], "the header"))) return st;
+    if (header[0] > 1 || header[1] > (uint32_t)INT_MAX || header[2] > (uint32_t)INT_MAX || header[3] > (uint32_t)INT_MAX ||
+        header[4] < 1 || header[4] > (uint32_t)CNN_MAX_LAYERS)
+        return cnn__fail(CNN_ERR_FILE_CORRUPT, "load: impossible header (loss %u, input %ux%ux%u, %u layers; at most CNN_MAX_LAYERS = %d)",
+                         (unsigned)header[0], (unsigned)header[1], (unsigned)header[2], (unsigned)header[3], (unsigned)header[4], CNN_MAX_LAYERS);
+    memset(&nopts, 0, sizeof nopts);
+    nopts.loss = (cnn_loss)header[0];
+    nopts.channels = (int)header[1]; nopts.height = (int)header[2]; nopts.width = (int)header[3];
+    if (cnn_net_init(desc, &nopts)) {
+        cnn__format(msg, sizeof msg, "%s", cnn_last_error());
+        return cnn__fail(CNN_ERR_FILE_CORRUPT, "load: %s", msg);
+    }
+    for (i = 0; i < (int)header[4]; i++) {
+        for (t = 0; t < CNN__RECORD_FIELDS; t++) if ((st = cnn__read_u32(&io, &r[t], "a layer record"))) return st;
+        if (cnn__add_from_record(desc, r)) {
+            cnn__format(msg, sizeof msg, "%s", cnn_last_error());
+            return cnn__fail(CNN_ERR_FILE_CORRUPT, "load: layer %d: %s", i, msg);
+        }
+        expect_tensors += (uint32_t)(desc->layers[i].weight_count ? 1 + (desc->layers[i].bias_count != 0) : 0);
+    }
+    if ((st = cnn__read_u32(&io, &tensors, "the tensor count"))) return st;
+    if (tensors != expect_tensors)
+        return cnn__fail(CNN_ERR_FILE_SHAPE, "load: the file has %u tensors, its architecture needs %u", (unsigned)tensors, (unsigned)expect_tensors);
+    for (i = 0; i < desc->layer_count; i++) {
+        n = cnn__layer_tensors(&desc->layers[i], dims, ndims, data, count);
+        if (target) cnn__layer_tensors(&target->layers[i], dims, ndims, data, count);
+        for (t = 0; t < n; t++) {
+            size_t done, k;
+            if ((st = cnn__read_u32(&io, &ndim, "a tensor header"))) return st;
+            if (ndim != ndims[t])
+                return cnn__fail(CNN_ERR_FILE_SHAPE, "load: layer %d (%s) %s has %u dimensions, expected %u",
+                                 i, cnn__layer_name(desc->layers[i].kind), t ? "bias" : "weights", (unsigned)ndim, (unsigned)ndims[t]);
+            for (d = 0; d < (int)ndim; d++) {
+                if ((st = cnn__read_u32(&io, &dim, "a tensor header"))) return st;
+                if (dim != dims[t][d])
+                    return cnn__fail(CNN_ERR_FILE_SHAPE, "load: layer %d (%s) %s dimension %d is %u, expected %u",
+                                     i, cnn__layer_name(desc->layers[i].kind), t ? "bias" : "weights", d, (unsigned)dim, (unsigned)dims[t][d]);
+            }
+            for (done = 0; done < count[t]; done += k) {
+                size_t chunk = CNN__MIN(count[t] - done, sizeof buf / 4);
+                if ((st = cnn__read(&io, buf, 4 * chunk, "a tensor's values"))) return st;
+                for (k = 0; k < chunk; k++) {
+                    float v = cnn__bits_float(cnn__get_u32_le(buf + 4 * k));
+                    if (!(v > -FLT_MAX && v < FLT_MAX) && !(v == FLT_MAX || v == -FLT_MAX))
+                        return cnn__fail(CNN_ERR_FILE_CORRUPT, "load: layer %d holds a NaN or infinite parameter", i);
+                    if (target) data[t][done + k] = v;
+                }
+            }
+        }
+    }
+    computed = io.crc ^ 0xffffffffu;
+    if (fread(buf, 1, 4, f) != 4) return cnn__fail(CNN_ERR_FILE_TRUNCATED, "load: the file ends before its checksum");
+    stored_crc = cnn__get_u32_le(buf);
+    if (stored_crc != computed)
+        return cnn__fail(CNN_ERR_FILE_CHECKSUM, "load: checksum mismatch (stored %u, computed %u): the file is damaged",
+                         (unsigned)stored_crc, (unsigned)computed);
+    if (fgetc(f) != EOF) return cnn__fail(CNN_ERR_FILE_CORRUPT, "load: unexpected bytes after the checksum");
+    return CNN_OK;
+}
+
+static FILE *cnn__open_model(const char *path, cnn_status *st) {
+    FILE *f;
+    if (!path) { *st = cnn__fail(CNN_ERR_INVALID_ARGUMENT, "load: NULL path"); return NULL; }
+    f = fopen(path, "rb");
+    if (!f) *st = cnn__fail(CNN_ERR_IO, "load: cannot open '%s': %s", path, strerror(errno));
+    return f;
+}
+
+/* Loads weights from f, already validated by a first parse, into the built network. */
+static cnn_status cnn__fill_from(FILE *f, cnn_net *net) {
+    cnn_net scratch;
+    if (fseek(f, 0, SEEK_SET) != 0) return cnn__fail(CNN_ERR_IO, "load: cannot seek back to the start");
+    return cnn__parse_model(f, &scratch, net);
+}
+
+CNNDEF cnn_status cnn_load(cnn_net *net, const char *path, const cnn_build_opts *build) {
+    cnn_net desc;
+    cnn_status st = CNN_OK;
+    FILE *f;
+    if (!net) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "load: NULL network");
+    if (!(f = cnn__open_model(path, &st))) return st;
+    st = cnn__parse_model(f, &desc, NULL);
+    if (!st) {
+        if (net->built) cnn_net_free(net);
+        *net = desc;
+        st = cnn_net_build(net, build);
+        if (!st) st = cnn__fill_from(f, net);
+    }
+    fclose(f);
+    return st;
+}
+
+CNNDEF cnn_status cnn_load_weights(cnn_net *net, const char *path) {
+    cnn_net desc;
+    cnn_status st = cnn__check_ready(net, "load weights", 0);
+    uint32_t a[CNN__RECORD_FIELDS], b[CNN__RECORD_FIELDS];
+    FILE *f;
+    int i;
+    if (st) return st;
+    if (!(f = cnn__open_model(path, &st))) return st;
+    st = cnn__parse_model(f, &desc, NULL);
+    if (!st && (desc.in_c != net->in_c || desc.in_h != net->in_h || desc.in_w != net->in_w || desc.layer_count != net->layer_count))
+        st = cnn__fail(CNN_ERR_FILE_SHAPE, "load weights: the file's network takes %dx%dx%d with %d layers, this one %dx%dx%d with %d layers",
+                       desc.in_c, desc.in_h, desc.in_w, desc.layer_count, net->in_c, net->in_h, net->in_w, net->layer_count);
+    for (i = 0; !st && i < desc.layer_count; i++) {
+        cnn__layer_record(&desc.layers[i], a);
+        cnn__layer_record(&net->layers[i], b);
+        if (memcmp(a, b, sizeof a) != 0) {
+            char fd[64], nd[64];
+            cnn__describe_layer(&desc.layers[i], fd, sizeof fd);
+            cnn__describe_layer(&net->layers[i], nd, sizeof nd);
+            st = cnn__fail(CNN_ERR_FILE_SHAPE, "load weights: layer %d differs: the file has '%s', this network '%s'", i, fd, nd);
+        }
+    }
+    if (!st) st = cnn__fill_from(f, net);
+    fclose(f);
+    return st;
+}
+#endif /* CNN_NO_STDIO */
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CNN_IMPLEMENTATION_INCLUDED */
+#endif /* CNN_IMPLEMENTATION */
+
+/*
+------------------------------------------------------------------------------
+This software is available under 2 licenses -- choose whichever you prefer.
+------------------------------------------------------------------------------
+ALTERNATIVE A - MIT License
+Copyright (c) 2026 the cnn.h authors
+Permission is hereby granted, free of charge, to any person obtaining a copy of
+this software and associated documentation files (the "Software"), to deal in
+the Software without restriction, including without limitation the rights to
+use, copy, modify, merge, publish, distribute, sublicense, and/or sell copies
+of the Software, and to permit persons to whom the Software is furnished to do
+so, subject to the following conditions:
+The above copyright notice and this permission notice shall be included in all
+copies or substantial portions of the Software.
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
+FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
+AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER
+LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,
+OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE
+SOFTWARE.
+------------------------------------------------------------------------------
+ALTERNATIVE B - Public Domain (www.unlicense.org)
+This is free and unencumbered software released into the public domain.
+Anyone is free to copy, modify, publish, use, compile, sell, or distribute this
+software, either in source code form or as a compiled binary, for any purpose,
+commercial or non-commercial, and by any means.
+In jurisdictions that recognize copyright law, the author or authors of this
+software dedicate any and all copyright interest in the software to the public
+domain. We make this dedication in the spirit of advancing the interest of
+scientific knowledge. We believe that this act of dedication is
+anti-dictionary.
+------------------------------------------------------------------------------
+*/
