@@ -36,6 +36,7 @@ std::deque<Entry> g_entries;      // a deque: the lambdas keep pointers to its e
 Entry *g_active = nullptr;        // the benchmark whose data is alive
 bool g_user_min_time = false;     // --benchmark_min_time or BENCHMARK_MIN_TIME was given
 double g_peak_gflops = 0.0;
+std::vector<std::string> g_failed;  // benchmarks that reported an error, for the exit status
 
 void deactivate() {
     if (g_active == nullptr) return;
@@ -74,6 +75,7 @@ void run_entry(benchmark::State &state, Entry *e) {
     const char *err = activate(e);
     if (err != nullptr) {
         state.SkipWithError(err);
+        g_failed.push_back(e->desc.name);
         return;
     }
     const double t0 = thread_cpu_seconds();
@@ -87,6 +89,7 @@ void run_entry(benchmark::State &state, Entry *e) {
     const double seconds = thread_cpu_seconds() - t0;
     if (err != nullptr) {
         deactivate();   // its data may be in a bad state: set up afresh next time
+        g_failed.push_back(e->desc.name);
         return;
     }
     const benchmark::Counter::Flags rate = benchmark::Counter::kIsIterationInvariantRate;
@@ -203,8 +206,19 @@ int main(int argc, char **argv) {
     if (commit != nullptr && commit[0] != '\0') benchmark::AddCustomContext("git_commit", commit);
 
     bench_register_all();
-    benchmark::RunSpecifiedBenchmarks();
+    size_t ran = benchmark::RunSpecifiedBenchmarks();
     deactivate();
     benchmark::Shutdown();
+    // Unlike Google Benchmark's own main(), fail when something went wrong, so that a
+    // script (or make) notices a broken benchmark or a filter that matches nothing.
+    if (ran == 0) return 1;
+    if (!g_failed.empty()) {
+        std::sort(g_failed.begin(), g_failed.end());
+        g_failed.erase(std::unique(g_failed.begin(), g_failed.end()), g_failed.end());
+        std::fprintf(stderr, "%d benchmark(s) failed:", int(g_failed.size()));
+        for (const std::string &name : g_failed) std::fprintf(stderr, " %s", name.c_str());
+        std::fprintf(stderr, "\n");
+        return 1;
+    }
     return 0;
 }

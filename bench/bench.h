@@ -16,6 +16,8 @@
        d.flops = 2.0 * n * n * n;       (adds the GFLOPS and peak_frac counters)
        bench_register(&d);
 
+   The program exits with status 1 when a benchmark failed or the filter matched none.
+
    SETUP AND TEARDOWN
        setup runs once before a benchmark's first timed run and teardown once after its last
        (when the next benchmark starts, or at exit), so only one benchmark's data is alive at a

@@ -26,7 +26,7 @@ BENCH_ROOT := $(patsubst %/,%,$(dir $(abspath $(dir $(lastword $(MAKEFILE_LIST))
 
 BENCH_CC ?= $(CC)
 BENCH_CXX ?= $(CXX)
-BENCH_CFLAGS ?= -std=c99 -O2 -Wall -Wextra
+BENCH_CFLAGS ?= -std=c99 -O2 -Wall -Wextra -Wpedantic
 BENCH_CXXFLAGS ?= -O2 -Wall -Wextra
 BENCH_LDLIBS ?= -lbenchmark -lpthread
 BENCH_PYTHON ?= python3
