@@ -1160,8 +1160,9 @@ static float cnn__sigmoid(float x) {
 static void cnn__activation_forward(cnn_activation act, float alpha, size_t count, const float *x, float *y) {
     size_t i;
     switch (act) {
-    case CNN_RELU:       for (i = 0; i < count; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f; break;
-    case CNN_LEAKY_RELU: for (i = 0; i < count; i++) y[i] = x[i] > 0.0f ? x[i] : alpha * x[i]; break;
+    /* Written so a NaN passes through (NaN < 0 is false): a diverging network must show it. */
+    case CNN_RELU:       for (i = 0; i < count; i++) y[i] = x[i] < 0.0f ? 0.0f : x[i]; break;
+    case CNN_LEAKY_RELU: for (i = 0; i < count; i++) y[i] = x[i] < 0.0f ? alpha * x[i] : x[i]; break;
     case CNN_SIGMOID:    for (i = 0; i < count; i++) y[i] = cnn__sigmoid(x[i]); break;
     case CNN_TANH:       for (i = 0; i < count; i++) y[i] = tanhf(x[i]); break;
     default:             if (y != x) memmove(y, x, count * sizeof(float)); break;
@@ -1319,8 +1320,10 @@ static void cnn__maxpool2d_forward(const cnn_pool2d_shape *s, int oh, int ow, co
                 best_at = r0 * s->w + c0;           /* windows always hold one real input */
                 best = xp[best_at];
                 for (r = r0; r < r1; r++)
-                    for (c = c0; c < c1; c++)
-                        if (xp[r * s->w + c] > best) { best = xp[r * s->w + c]; best_at = r * s->w + c; }
+                    for (c = c0; c < c1; c++) {
+                        float v = xp[r * s->w + c];
+                        if (v > best || (v != v && best == best)) { best = v; best_at = r * s->w + c; }  /* NaN wins */
+                    }
                 yp[i * ow + j] = best;
                 if (argmax) argmax[plane * oh * ow + i * ow + j] = best_at;
             }

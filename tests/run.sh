@@ -75,7 +75,7 @@ SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-poin
 for src in tests/test_*.c; do
     name=$(basename "$src" .c)
     check "build $name (asan+ubsan)" $CC -std=c99 -O1 -g $WARN $SAN -I. "$src" -o "$BUILD/$name.san" -lm
-    [ -x "$BUILD/$name.san" ] && ASAN_OPTIONS=detect_leaks=1 run_suite "$name (asan+ubsan)" "$BUILD/$name.san"
+    [ -x "$BUILD/$name.san" ] && ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 run_suite "$name (asan+ubsan)" "$BUILD/$name.san"
 done
 
 for src in examples/*.c; do
