@@ -44,7 +44,7 @@
        CNN_FREE(p,ctx)       /  given in cnn_build_opts.alloc_ctx (NULL elsewhere)
        CNN_ASSERT(x)         internal invariant checks (default: assert from <assert.h>)
        CNN_NO_STDIO          no <stdio.h>: drops save/load to files and printing
-       CNN_NO_SIMD           reserved: forces the portable scalar kernels
+       CNN_NO_SIMD           no intrinsics at all: only the portable scalar kernels
        CNN_MAX_LAYERS        layers per network (default 32)
 
    THREADS
@@ -106,6 +106,22 @@ typedef enum cnn_status {
 CNNDEF const char *cnn_status_name(cnn_status status);
 /* The message of the last failure in this thread ("conv2d: layer 2 ..."), "" if none. */
 CNNDEF const char *cnn_last_error(void);
+
+/* Kernel paths. Every kernel has a portable scalar reference; on x86-64 an AVX2+FMA path is
+   chosen at run time when the CPU and the OS support it (the same binary still runs on older
+   CPUs). Paths agree within floating-point rounding, not bit for bit: FMA and summation order
+   differ. The choice is process-wide; force a path only while no kernel is running. */
+typedef enum cnn_simd {
+    CNN_SIMD_AUTO = 0,   /* the best path this CPU offers */
+    CNN_SIMD_SCALAR,
+    CNN_SIMD_AVX2,       /* x86-64 AVX2 + FMA */
+    CNN_SIMD_NEON        /* AArch64 */
+} cnn_simd;
+/* Forces a path (CNN_SIMD_AUTO: back to the best). Fails if the CPU or build lacks it. */
+CNNDEF cnn_status  cnn_simd_force(cnn_simd path);
+CNNDEF cnn_simd    cnn_simd_active(void);
+CNNDEF int         cnn_simd_available(cnn_simd path);
+CNNDEF const char *cnn_simd_name(cnn_simd path);
 
 /* Activation functions. Zero means none (identity). */
 typedef enum cnn_activation {
@@ -806,6 +822,172 @@ CNNDEF float cnn_rng_normal(cnn_rng *rng) {
     return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
 }
 
+/* ---------------------------------------------------------------------------------------------
+   Kernel paths and the one dispatch decision.
+   On x86-64 the AVX2+FMA kernels are compiled with per-function target attributes, so a
+   plain -O2 build contains them, and chosen at run time from CPUID and XGETBV (read directly:
+   __builtin_cpu_supports has caused link errors in shared libraries). XGETBV tells whether
+   the OS saves the YMM registers on a context switch; without that, AVX is unusable even on
+   a CPU that has it.
+   --------------------------------------------------------------------------------------------- */
+
+#if !defined(CNN_NO_SIMD) && (defined(__x86_64__) || defined(_M_X64)) && (defined(__GNUC__) || defined(__clang__))
+#define CNN__X86_AVX2 1
+#include <immintrin.h>
+#include <cpuid.h>
+#define CNN__AVX2 __attribute__((target("avx2,fma")))
+#endif
+
+static int cnn__simd_forced;       /* 0: auto; else the cnn_simd value forced */
+static int cnn__simd_detected;     /* 0: not yet; else the best path + 100 */
+
+static int cnn__cpu_has_avx2_fma(void) {
+#ifdef CNN__X86_AVX2
+    unsigned a, b, c, d, xcr0_lo, xcr0_hi;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
+    /* FMA (bit 12), OSXSAVE (27) and AVX (28) in ECX of leaf 1 */
+    if ((c & (1u << 12)) == 0 || (c & (1u << 27)) == 0 || (c & (1u << 28)) == 0) return 0;
+    __asm__ volatile("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
+    (void)xcr0_hi;
+    if ((xcr0_lo & 6u) != 6u) return 0;            /* the OS saves XMM and YMM state */
+    if (__get_cpuid_max(0, NULL) < 7) return 0;
+    __cpuid_count(7, 0, a, b, c, d);
+    return (b & (1u << 5)) != 0;                   /* AVX2 in EBX of leaf 7 */
+#else
+    return 0;
+#endif
+}
+
+static cnn_simd cnn__simd_best(void) {
+    if (!cnn__simd_detected) cnn__simd_detected = 100 + (cnn__cpu_has_avx2_fma() ? CNN_SIMD_AVX2 : CNN_SIMD_SCALAR);
+    return (cnn_simd)(cnn__simd_detected - 100);
+}
+
+CNNDEF int cnn_simd_available(cnn_simd path) {
+    switch (path) {
+    case CNN_SIMD_AUTO: case CNN_SIMD_SCALAR: return 1;
+    case CNN_SIMD_AVX2: return cnn__simd_best() == CNN_SIMD_AVX2;
+    default: return 0;
+    }
+}
+
+CNNDEF cnn_simd cnn_simd_active(void) { return cnn__simd_forced ? (cnn_simd)cnn__simd_forced : cnn__simd_best(); }
+
+CNNDEF const char *cnn_simd_name(cnn_simd path) {
+    switch (path) {
+    case CNN_SIMD_AUTO: return "auto";
+    case CNN_SIMD_SCALAR: return "scalar";
+    case CNN_SIMD_AVX2: return "avx2";
+    case CNN_SIMD_NEON: return "neon";
+    }
+    return "?";
+}
+
+CNNDEF cnn_status cnn_simd_force(cnn_simd path) {
+    if (!cnn_simd_available(path))
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "simd: the %s path is not available on this CPU or build", cnn_simd_name(path));
+    cnn__simd_forced = path == CNN_SIMD_AUTO ? 0 : (int)path;
+    return CNN_OK;
+}
+
+#ifdef CNN__X86_AVX2
+/* ---------------------------------------------------------------------------------------------
+   The AVX2 matrix-multiply micro-kernel, shared by every convolution pass and the dense layer.
+
+   It computes one tile of C (up to 6 rows by 16 columns) of C += A * B over an inner
+   dimension of kc:
+       C[m][0..15] += sum_q A[m][q] * B[q][0..15]
+   keeping the 6 x 16 tile in 12 YMM registers for the whole loop: each step loads two vectors
+   of B, broadcasts six values of A and issues 12 independent FMAs, enough to keep both FMA
+   pipes busy (an FMA has 4 cycles of latency; two pipes need at least 8 independent chains).
+   B is a packed strip, kc rows of 16 floats. A is read in place: row m starts at
+   a + m * a_row and its q-th value is at q * a_col, or at a_off[q] when an offset table is
+   given (the backward-data pass reads the weights flipped and transposed that way).
+   Columns past nc are neither loaded from nor stored to C.
+   --------------------------------------------------------------------------------------------- */
+
+static const int32_t cnn__mask_table[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+
+/* The first n lanes (0..8) of a vector. */
+CNN__AVX2 static __m256i cnn__avx2_mask(int n) {
+    return _mm256_loadu_si256((const __m256i *)(const void *)(cnn__mask_table + 8 - CNN__MAX(0, CNN__MIN(n, 8))));
+}
+
+/* The rows are spelled out (CNN__ROWS) rather than looped over, so that even at -O2 every
+   accumulator is its own register: a loop over an accumulator array left un-unrolled keeps
+   them in memory and runs several times slower. Rows past MR are compiled away. */
+#define CNN__ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
+#define CNN__TILE_INIT(m) if (tile_rows > m) {                                                                   \
+        if (accumulate) {                                                                                 \
+            c0_##m = _mm256_maskload_ps(c + m * c_row, m0);                                               \
+            c1_##m = _mm256_maskload_ps(c + m * c_row + 8, m1);                                           \
+        } else {                                                                                          \
+            c0_##m = c1_##m = row_bias ? _mm256_set1_ps(row_bias[m]) : _mm256_setzero_ps();              \
+        } }
+#define CNN__TILE_FMA(m) if (tile_rows > m) {                                                                    \
+        const __m256 av = _mm256_broadcast_ss(aq + m * a_row);                                            \
+        c0_##m = _mm256_fmadd_ps(av, b0, c0_##m);                                                         \
+        c1_##m = _mm256_fmadd_ps(av, b1, c1_##m); }
+#define CNN__TILE_STORE(m) if (tile_rows > m) {                                                                  \
+        _mm256_maskstore_ps(c + m * c_row, m0, c0_##m);                                                   \
+        _mm256_maskstore_ps(c + m * c_row + 8, m1, c1_##m); }
+#define CNN__AVX2_TILE(MR)                                                                                \
+CNN__AVX2 static void cnn__avx2_tile_##MR(int kc, const float *a, ptrdiff_t a_row, ptrdiff_t a_col,       \
+                                          const int32_t *a_off, const float *b, float *c, ptrdiff_t c_row, \
+                                          int nc, int accumulate, const float *row_bias) {                \
+    __m256 c0_0, c1_0, c0_1, c1_1, c0_2, c1_2, c0_3, c1_3, c0_4, c1_4, c0_5, c1_5;                       \
+    const __m256i m0 = cnn__avx2_mask(nc), m1 = cnn__avx2_mask(nc - 8);                                   \
+    enum { tile_rows = MR };                                                                              \
+    int q;                                                                                                \
+    c0_0 = c1_0 = c0_1 = c1_1 = c0_2 = c1_2 = c0_3 = c1_3 = c0_4 = c1_4 = c0_5 = c1_5 = _mm256_setzero_ps(); \
+    CNN__ROWS(CNN__TILE_INIT)                                                                             \
+    if (a_off) {                                                                                          \
+        for (q = 0; q < kc; q++) {                                                                        \
+            const __m256 b0 = _mm256_load_ps(b + 16 * q), b1 = _mm256_load_ps(b + 16 * q + 8);           \
+            const float *aq = a + a_off[q];                                                               \
+            CNN__ROWS(CNN__TILE_FMA)                                                                      \
+        }                                                                                                 \
+    } else {                                                                                              \
+        for (q = 0; q < kc; q++) {                                                                        \
+            const __m256 b0 = _mm256_load_ps(b + 16 * q), b1 = _mm256_load_ps(b + 16 * q + 8);           \
+            const float *aq = a + q * a_col;                                                              \
+            CNN__ROWS(CNN__TILE_FMA)                                                                      \
+        }                                                                                                 \
+    }                                                                                                     \
+    CNN__ROWS(CNN__TILE_STORE)                                                                            \
+}
+CNN__AVX2_TILE(1)
+CNN__AVX2_TILE(2)
+CNN__AVX2_TILE(3)
+CNN__AVX2_TILE(4)
+CNN__AVX2_TILE(5)
+CNN__AVX2_TILE(6)
+#undef CNN__AVX2_TILE
+#undef CNN__TILE_INIT
+#undef CNN__TILE_FMA
+#undef CNN__TILE_STORE
+#undef CNN__ROWS
+
+/* C (rows x nc, nc <= 16) += A (rows x kc) * B (kc x 16, packed): six rows at a time. */
+CNN__AVX2 static void cnn__avx2_gemm_strip(int rows, int kc, const float *a, ptrdiff_t a_row, ptrdiff_t a_col,
+                                           const int32_t *a_off, const float *b, float *c, ptrdiff_t c_row,
+                                           int nc, int accumulate, const float *row_bias) {
+    int m0;
+    for (m0 = 0; m0 < rows; m0 += 6) {
+        const float *am = a + m0 * a_row, *bias = row_bias ? row_bias + m0 : NULL;
+        float *cm = c + m0 * c_row;
+        switch (CNN__MIN(6, rows - m0)) {
+        case 6: cnn__avx2_tile_6(kc, am, a_row, a_col, a_off, b, cm, c_row, nc, accumulate, bias); break;
+        case 5: cnn__avx2_tile_5(kc, am, a_row, a_col, a_off, b, cm, c_row, nc, accumulate, bias); break;
+        case 4: cnn__avx2_tile_4(kc, am, a_row, a_col, a_off, b, cm, c_row, nc, accumulate, bias); break;
+        case 3: cnn__avx2_tile_3(kc, am, a_row, a_col, a_off, b, cm, c_row, nc, accumulate, bias); break;
+        case 2: cnn__avx2_tile_2(kc, am, a_row, a_col, a_off, b, cm, c_row, nc, accumulate, bias); break;
+        default: cnn__avx2_tile_1(kc, am, a_row, a_col, a_off, b, cm, c_row, nc, accumulate, bias); break;
+        }
+    }
+}
+#endif /* CNN__X86_AVX2 */
+
 /* ============================================================================================
    2. The arena
    ============================================================================================ */
@@ -1098,18 +1280,185 @@ static void cnn__conv2d_backward_weights_scalar(const cnn_conv2d_shape *s, const
     }
 }
 
-/* The dispatch points: one per kernel. The SIMD paths plug in here; the scalar code above is
-   the reference they are tested against. */
+/* ---------------------------------------------------------------------------------------------
+   Convolution on the AVX2 micro-kernel: the direct convolution as a matrix product
+
+       Y[k][p] = b[k] + sum_q W[k][q] * X[q][p]       q = (c, r, s) taps, p = output pixels
+
+   where X[q][p] (im2col) is never built whole: strips of 16 pixels by up to CNN__QC taps are
+   packed as the kernel needs them (16 KB, in L1) and each strip serves every filter. Weights
+   are read in place. Backward-data of a stride-1 convolution is itself a convolution (of dy
+   with the flipped, transposed kernel, padded by extent-1-pad): the same code, reading the
+   weights through an offset table. Backward-weights is dW = dY * X^T: the same micro-kernel
+   with dY as A and a strip of X^T (pixels by 16 taps) as B.
+   --------------------------------------------------------------------------------------------- */
+#ifdef CNN__X86_AVX2
+#define CNN__QC 256
+
+/* strip[(q - q0) * 16 + t] = im2col value of tap q for pixel p0 + t of one image (zero in the
+   padding and for t >= np). When the 16 pixels lie on one output row and stride is 1, each
+   tap's values are 16 consecutive inputs: one copy instead of 16 bounds checks. */
+static void cnn__pack_im2col(const cnn_conv2d_shape *s, int ow, const float *xn, int p0, int np, int q0, int q1, float *strip) {
+    int row0[16], col0[16], t, q, c, r, sc, same_row;
+    for (t = 0; t < 16; t++) {
+        int p = p0 + CNN__MIN(t, np - 1);
+        row0[t] = (p / ow) * s->stride_h - s->pad_top;
+        col0[t] = (p % ow) * s->stride_w - s->pad_left;
+    }
+    same_row = np == 16 && s->stride_w == 1 && p0 / ow == (p0 + 15) / ow;
+    c = q0 / (s->kh * s->kw); r = (q0 / s->kw) % s->kh; sc = q0 % s->kw;
+    for (q = q0; q < q1; q++) {
+        const float *xc = xn + (size_t)c * s->h * s->w;
+        float *dst = strip + (size_t)(q - q0) * 16;
+        const int dy = r * s->dilation_h, dx = sc * s->dilation_w, iy = row0[0] + dy, ix = col0[0] + dx;
+        if (same_row && iy >= 0 && iy < s->h && ix >= 0 && ix + 15 < s->w) {
+            memcpy(dst, xc + (size_t)iy * s->w + ix, 16 * sizeof(float));
+        } else {
+            for (t = 0; t < 16; t++) {
+                const int yy = row0[t] + dy, xx = col0[t] + dx;
+                dst[t] = t < np && yy >= 0 && yy < s->h && xx >= 0 && xx < s->w ? xc[(size_t)yy * s->w + xx] : 0.0f;
+            }
+        }
+        if (++sc == s->kw) { sc = 0; if (++r == s->kh) { r = 0; c++; } }
+    }
+}
+
+/* strip[(p - p0) * 16 + t] = im2col value of tap q0 + t for pixel p (t < nq, else zero). */
+static void cnn__pack_im2col_transposed(const cnn_conv2d_shape *s, int ow, const float *xn, int p0, int np, int q0, int nq, float *strip) {
+    size_t plane_off[16];
+    int tap_dy[16], tap_dx[16], t, p;
+    for (t = 0; t < nq; t++) {
+        const int q = q0 + t;
+        plane_off[t] = (size_t)(q / (s->kh * s->kw)) * s->h * s->w;
+        tap_dy[t] = ((q / s->kw) % s->kh) * s->dilation_h;
+        tap_dx[t] = (q % s->kw) * s->dilation_w;
+    }
+    for (p = 0; p < np; p++) {
+        const int y0 = ((p0 + p) / ow) * s->stride_h - s->pad_top, x0 = ((p0 + p) % ow) * s->stride_w - s->pad_left;
+        float *dst = strip + (size_t)p * 16;
+        for (t = 0; t < nq; t++) {
+            const int yy = y0 + tap_dy[t], xx = x0 + tap_dx[t];
+            dst[t] = yy >= 0 && yy < s->h && xx >= 0 && xx < s->w ? xn[plane_off[t] + (size_t)yy * s->w + xx] : 0.0f;
+        }
+        for (; t < 16; t++) dst[t] = 0.0f;
+    }
+}
+
+CNN__AVX2 static void cnn__conv2d_forward_avx2(const cnn_conv2d_shape *s, const float *x, const float *w, const float *b, float *y) {
+    float strip[CNN__QC * 16] __attribute__((aligned(32)));
+    const int oh = cnn_conv_output_size(s->h, s->kh, s->stride_h, s->dilation_h, s->pad_top + s->pad_bottom);
+    const int ow = cnn_conv_output_size(s->w, s->kw, s->stride_w, s->dilation_w, s->pad_left + s->pad_right);
+    const int pixels = oh * ow, taps = s->c * s->kh * s->kw;
+    int n, p0, q0;
+    for (n = 0; n < s->n; n++) {
+        const float *xn = x + (size_t)n * s->c * s->h * s->w;
+        float *yn = y + (size_t)n * s->k * pixels;
+        for (p0 = 0; p0 < pixels; p0 += 16) {
+            const int np = CNN__MIN(16, pixels - p0);
+            for (q0 = 0; q0 < taps; q0 += CNN__QC) {
+                const int q1 = CNN__MIN(taps, q0 + CNN__QC);
+                cnn__pack_im2col(s, ow, xn, p0, np, q0, q1, strip);
+                cnn__avx2_gemm_strip(s->k, q1 - q0, w + q0, taps, 1, NULL, strip, yn + p0, pixels, np, q0 > 0, q0 == 0 ? b : NULL);
+            }
+        }
+    }
+}
+
+/* Returns 0 (and does nothing) for shapes it does not handle: strides above 1. */
+CNN__AVX2 static int cnn__conv2d_backward_data_avx2(const cnn_conv2d_shape *s, const float *dy, const float *w, float *dx) {
+    float strip[CNN__QC * 16] __attribute__((aligned(32)));
+    int32_t offsets[CNN__QC];
+    const int oh = cnn_conv_output_size(s->h, s->kh, s->stride_h, s->dilation_h, s->pad_top + s->pad_bottom);
+    const int ow = cnn_conv_output_size(s->w, s->kw, s->stride_w, s->dilation_w, s->pad_left + s->pad_right);
+    const int area = s->kh * s->kw, pixels = s->h * s->w, taps = s->k * area;
+    cnn_conv2d_shape t;          /* dx = conv(dy, flipped transposed w): a stride-1 forward shape */
+    int n, p0, q0, q;
+    if (s->stride_h != 1 || s->stride_w != 1) return 0;
+    t.n = s->n; t.c = s->k; t.h = oh; t.w = ow;
+    t.k = s->c; t.kh = s->kh; t.kw = s->kw;
+    t.stride_h = t.stride_w = 1;
+    t.dilation_h = s->dilation_h; t.dilation_w = s->dilation_w;
+    t.pad_top = s->dilation_h * (s->kh - 1) - s->pad_top;
+    t.pad_bottom = s->dilation_h * (s->kh - 1) - s->pad_bottom;
+    t.pad_left = s->dilation_w * (s->kw - 1) - s->pad_left;
+    t.pad_right = s->dilation_w * (s->kw - 1) - s->pad_right;
+    if (t.pad_top < 0 || t.pad_bottom < 0 || t.pad_left < 0 || t.pad_right < 0) return 0;
+    for (n = 0; n < s->n; n++) {
+        const float *dyn = dy + (size_t)n * s->k * oh * ow;
+        float *dxn = dx + (size_t)n * s->c * pixels;
+        for (p0 = 0; p0 < pixels; p0 += 16) {
+            const int np = CNN__MIN(16, pixels - p0);
+            for (q0 = 0; q0 < taps; q0 += CNN__QC) {
+                const int q1 = CNN__MIN(taps, q0 + CNN__QC);
+                /* tap q = (k, r, c') of the transposed kernel reads w[k][row m][kh-1-r][kw-1-c'] */
+                for (q = q0; q < q1; q++) {
+                    const int k = q / area, r = (q / s->kw) % s->kh, sc = q % s->kw;
+                    offsets[q - q0] = (int32_t)((size_t)k * s->c * area + (size_t)(s->kh - 1 - r) * s->kw + (s->kw - 1 - sc));
+                }
+                cnn__pack_im2col(&t, s->w, dyn, p0, np, q0, q1, strip);
+                cnn__avx2_gemm_strip(s->c, q1 - q0, w, area, 0, offsets, strip, dxn + p0, pixels, np, q0 > 0, NULL);
+            }
+        }
+    }
+    return 1;
+}
+
+CNN__AVX2 static void cnn__conv2d_backward_weights_avx2(const cnn_conv2d_shape *s, const float *x, const float *dy, float *dw, float *db) {
+    float strip[CNN__QC * 16] __attribute__((aligned(32)));
+    const int oh = cnn_conv_output_size(s->h, s->kh, s->stride_h, s->dilation_h, s->pad_top + s->pad_bottom);
+    const int ow = cnn_conv_output_size(s->w, s->kw, s->stride_w, s->dilation_w, s->pad_left + s->pad_right);
+    const int pixels = oh * ow, taps = s->c * s->kh * s->kw;
+    int n, p0, q0, k;
+    memset(dw, 0, (size_t)s->k * taps * sizeof(float));
+    if (db) memset(db, 0, (size_t)s->k * sizeof(float));
+    for (n = 0; n < s->n; n++) {
+        const float *xn = x + (size_t)n * s->c * s->h * s->w;
+        const float *dyn = dy + (size_t)n * s->k * pixels;
+        for (q0 = 0; q0 < taps; q0 += 16) {
+            const int nq = CNN__MIN(16, taps - q0);
+            for (p0 = 0; p0 < pixels; p0 += CNN__QC) {
+                const int np = CNN__MIN(CNN__QC, pixels - p0);
+                cnn__pack_im2col_transposed(s, ow, xn, p0, np, q0, nq, strip);
+                cnn__avx2_gemm_strip(s->k, np, dyn + p0, pixels, 1, NULL, strip, dw + q0, taps, nq, 1, NULL);
+            }
+        }
+        if (db) {
+            for (k = 0; k < s->k; k++) {
+                const float *row = dyn + (size_t)k * pixels;
+                __m256 acc = _mm256_setzero_ps();
+                float lanes[8], sum = 0.0f;
+                int i = 0;
+                for (; i + 8 <= pixels; i += 8) acc = _mm256_add_ps(acc, _mm256_loadu_ps(row + i));
+                _mm256_storeu_ps(lanes, acc);
+                for (; i < pixels; i++) sum += row[i];
+                db[k] += sum + ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+            }
+        }
+    }
+}
+#endif /* CNN__X86_AVX2 */
+
+/* The dispatch points: one per kernel. The scalar code above is the reference the SIMD paths
+   are tested against, and the fallback for what they do not handle. */
 static void cnn__conv2d_forward(const cnn_conv2d_shape *s, const float *x, const float *w,
                                 const float *b, float *y) {
+#ifdef CNN__X86_AVX2
+    if (cnn_simd_active() == CNN_SIMD_AVX2) { cnn__conv2d_forward_avx2(s, x, w, b, y); return; }
+#endif
     cnn__conv2d_forward_scalar(s, x, w, b, y);
 }
 static void cnn__conv2d_backward_data(const cnn_conv2d_shape *s, const float *dy, const float *w,
                                       float *dx) {
+#ifdef CNN__X86_AVX2
+    if (cnn_simd_active() == CNN_SIMD_AVX2 && cnn__conv2d_backward_data_avx2(s, dy, w, dx)) return;
+#endif
     cnn__conv2d_backward_data_scalar(s, dy, w, dx);
 }
 static void cnn__conv2d_backward_weights(const cnn_conv2d_shape *s, const float *x,
                                          const float *dy, float *dw, float *db) {
+#ifdef CNN__X86_AVX2
+    if (cnn_simd_active() == CNN_SIMD_AVX2) { cnn__conv2d_backward_weights_avx2(s, x, dy, dw, db); return; }
+#endif
     cnn__conv2d_backward_weights_scalar(s, x, dy, dw, db);
 }
 
