@@ -5,17 +5,21 @@
 #include "bench.h"
 #include "../cnn.h"
 
-/* A code path of cnn.h, the last part of a benchmark's name. select() makes the library use
-   this path from now on and returns nonzero, or returns 0 when this CPU (or this build)
-   does not have it: then its benchmarks are not registered. Every benchmark's setup calls
-   its path's select(), so benchmarks of different paths can run in one process. */
+/* A kernel path of cnn.h, the last part of a benchmark's name. The paths this CPU (or this
+   build) lacks are not registered. Every benchmark's setup forces its path, so benchmarks of
+   different paths run in one process. */
 typedef struct bench_isa {
     const char *name;
-    int (*select)(void);
+    cnn_simd path;
 } bench_isa;
 
 extern const bench_isa bench_isas[];
 extern const int bench_isa_count;
+
+/* Nonzero when this CPU and build have the path. */
+int bench_isa_available(const bench_isa *isa);
+/* Makes cnn.h use the path from now on: NULL, or a message saying why it cannot. */
+const char *bench_isa_select(const bench_isa *isa);
 
 /* Names are built into these (a benchmark's strings must outlive it). */
 #define BENCH_NAME_MAX 96

@@ -77,12 +77,13 @@ static void bench__conv_teardown(void *p) {
 static const char *bench__conv_setup(const void *arg, void **out) {
     const conv_case *cc = (const conv_case *)arg;
     conv_ctx *ctx;
+    const char *err;
     cnn_status st;
     cnn_rng rng;
     int oh, ow;
     size_t xs, ws, ys, bytes;
 
-    if (!cc->isa->select()) return "this code path is not available";
+    if ((err = bench_isa_select(cc->isa)) != NULL) return err;
     ctx = (conv_ctx *)calloc(1, sizeof *ctx);
     if (ctx == NULL) return "out of memory";
     *out = ctx;
@@ -146,7 +147,7 @@ void bench_register_conv(void) {
                     conv_case *cc = &cases[count++];
                     bench_desc d = {0};
                     double ho = bench__out_size(l->h, l), wo = bench__out_size(l->w, l);
-                    if (!bench_isas[ii].select()) continue;
+                    if (!bench_isa_available(&bench_isas[ii])) continue;
                     cc->layer = l;
                     cc->pass = (conv_pass)pi;
                     cc->isa = &bench_isas[ii];

@@ -45,11 +45,12 @@ static void bench__dense_teardown(void *p) {
 static const char *bench__dense_setup(const void *arg, void **out) {
     const dense_case *dc = (const dense_case *)arg;
     dense_ctx *ctx;
+    const char *err;
     cnn_status st;
     cnn_rng rng;
     size_t xs, ws, ys, bytes;
 
-    if (!dc->isa->select()) return "this code path is not available";
+    if ((err = bench_isa_select(dc->isa)) != NULL) return err;
     ctx = (dense_ctx *)calloc(1, sizeof *ctx);
     if (ctx == NULL) return "out of memory";
     *out = ctx;
@@ -107,7 +108,7 @@ void bench_register_dense(void) {
                 const dense_layer *l = &bench__dense_layers[li];
                 dense_case *dc = &cases[count++];
                 bench_desc d = {0};
-                if (!bench_isas[ii].select()) continue;
+                if (!bench_isa_available(&bench_isas[ii])) continue;
                 dc->layer = l;
                 dc->pass = (dense_pass)pi;
                 dc->isa = &bench_isas[ii];

@@ -79,11 +79,12 @@ static const char *bench__model_setup(const void *arg, void **out) {
     const int batch = mc->kind->batch, pixels = 28 * 28;
     cnn_build_opts bo = {0};
     model_ctx *ctx;
+    const char *err;
     cnn_status st;
     cnn_rng rng;
     int i;
 
-    if (!mc->isa->select()) return "this code path is not available";
+    if ((err = bench_isa_select(mc->isa)) != NULL) return err;
     ctx = (model_ctx *)calloc(1, sizeof *ctx);
     if (ctx == NULL) return "out of memory";
     *out = ctx;
@@ -133,7 +134,7 @@ void bench_register_model(void) {
         for (ii = 0; ii < bench_isa_count; ii++) {
             model_case *mc = &cases[count++];
             bench_desc d = {0};
-            if (!bench_isas[ii].select()) continue;
+            if (!bench_isa_available(&bench_isas[ii])) continue;
             mc->kind = &bench__model_kinds[ki];
             mc->isa = &bench_isas[ii];
             snprintf(mc->name, sizeof mc->name, "model/digits/%s/%s", mc->kind->name,

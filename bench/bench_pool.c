@@ -54,12 +54,13 @@ static void bench__pool_teardown(void *p) {
 static const char *bench__pool_setup(const void *arg, void **out) {
     const pool_case *pc = (const pool_case *)arg;
     pool_ctx *ctx;
+    const char *err;
     cnn_status st;
     cnn_rng rng;
     int oh, ow;
     size_t xs, ys, bytes;
 
-    if (!pc->isa->select()) return "this code path is not available";
+    if ((err = bench_isa_select(pc->isa)) != NULL) return err;
     ctx = (pool_ctx *)calloc(1, sizeof *ctx);
     if (ctx == NULL) return "out of memory";
     *out = ctx;
@@ -113,7 +114,7 @@ void bench_register_pool(void) {
                     bench_desc d = {0};
                     double xs = (double)m->n * m->c * m->h * m->w;
                     double ys = (double)m->n * m->c * (m->h / 2) * (m->w / 2);
-                    if (!bench_isas[ii].select()) continue;
+                    if (!bench_isa_available(&bench_isas[ii])) continue;
                     pc->map = m;
                     pc->avg = ki;
                     pc->backward = pi;

@@ -149,6 +149,7 @@ def markdown(doc, runs, source, png):
         ("FP32 FMA peak, one core", "%.1f GFLOP/s, measured (%s kernel; `peak/fma`)"
          % (peak, ctx.get("peak_kernel", "?"))),
         ("C compiler", "%s, `%s`" % (ctx.get("c_compiler", "?"), ctx.get("c_flags", "?"))),
+        ("cnn.h's own choice of path", ctx.get("cnn_simd_auto", "not recorded")),
         ("date", ctx.get("date", "?")),
         ("commit", "`%s`" % ctx["git_commit"] if "git_commit" in ctx else "not recorded"),
         ("figures", "median of %d repetitions, CPU time" % reps if reps > 1

@@ -3,18 +3,24 @@
 
 #include <stdio.h>
 
-/* The portable kernels: today cnn.h's only path, so there is nothing to force.
-   When cnn.h gains a path-forcing call, this becomes a call to it, and a vector path is one
-   more line in the table below, e.g. { "avx2", bench__select_avx2 } with
-       static int bench__select_avx2(void) { return <force the AVX2 path> == CNN_OK; }  */
-static int bench__select_scalar(void) { return 1; }
-
+/* The kernel paths to measure, each forced through cnn_simd_force(): one line per path. */
 const bench_isa bench_isas[] = {
-    { "scalar", bench__select_scalar },
+    { "scalar", CNN_SIMD_SCALAR },
+    { "avx2",   CNN_SIMD_AVX2 },
+    { "neon",   CNN_SIMD_NEON },
 };
 const int bench_isa_count = (int)(sizeof bench_isas / sizeof bench_isas[0]);
 
+int bench_isa_available(const bench_isa *isa) { return cnn_simd_available(isa->path); }
+
+const char *bench_isa_select(const bench_isa *isa) {
+    cnn_status st = cnn_simd_force(isa->path);
+    return st == CNN_OK ? NULL : bench_cnn_error(isa->name, st);
+}
+
 void bench_register_all(void) {
+    /* What a program that forces nothing gets: the path behind an unsuffixed figure. */
+    bench_add_context("cnn_simd_auto", cnn_simd_name(cnn_simd_active()));
     bench_register_peak();
     bench_register_conv();
     bench_register_dense();
