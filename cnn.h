@@ -47,6 +47,11 @@
        CNN_NO_SIMD           no intrinsics at all: only the portable scalar kernels
        CNN_MAX_LAYERS        layers per network (default 32)
 
+   KERNEL PATHS
+       On x86-64 the AVX2+FMA kernels are chosen at run time when the CPU has them; the portable
+       scalar kernels are the reference and the fallback. cnn_simd_force() picks a path for the
+       process; the environment variable CNN_SIMD=scalar makes the scalar path the default.
+
    THREADS
        A cnn_net is used by one thread at a time. Different networks may be used from different
        threads. cnn_last_error() is per thread where the compiler supports thread-local storage.
@@ -583,8 +588,8 @@ CNNDEF cnn_status cnn_load_weights(cnn_net *net, const char *path);
 #if defined(CNN_MALLOC) && !defined(CNN_FREE) || !defined(CNN_MALLOC) && defined(CNN_FREE)
 #error "cnn.h: define both CNN_MALLOC and CNN_FREE, or neither"
 #endif
-#ifndef CNN_MALLOC
 #include <stdlib.h>
+#ifndef CNN_MALLOC
 #define CNN_MALLOC(size, ctx) ((void)(ctx), malloc(size))
 #define CNN_FREE(ptr, ctx) ((void)(ctx), free(ptr))
 #endif
@@ -858,8 +863,16 @@ static int cnn__cpu_has_avx2_fma(void) {
 #endif
 }
 
+/* The best path of this CPU, or a lower one named in the environment variable CNN_SIMD
+   ("scalar"), as oneDNN's ONEDNN_MAX_CPU_ISA: so a whole program, its tests say, can be run
+   on the reference path without being changed. */
 static cnn_simd cnn__simd_best(void) {
-    if (!cnn__simd_detected) cnn__simd_detected = 100 + (cnn__cpu_has_avx2_fma() ? CNN_SIMD_AVX2 : CNN_SIMD_SCALAR);
+    if (!cnn__simd_detected) {
+        const char *env = getenv("CNN_SIMD");
+        cnn_simd best = cnn__cpu_has_avx2_fma() ? CNN_SIMD_AVX2 : CNN_SIMD_SCALAR;
+        if (env && strcmp(env, "scalar") == 0) best = CNN_SIMD_SCALAR;
+        cnn__simd_detected = 100 + (int)best;
+    }
     return (cnn_simd)(cnn__simd_detected - 100);
 }
 

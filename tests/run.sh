@@ -71,6 +71,13 @@ for src in tests/test_*.c; do
     [ -x "$BUILD/$name" ] && run_suite "$name" "$BUILD/$name"
 done
 
+# The same suites once more on the scalar reference path (CNN_SIMD=scalar), so the fallback
+# every CPU without AVX2 takes is tested too.
+for src in tests/test_*.c; do
+    name=$(basename "$src" .c)
+    [ -x "$BUILD/$name" ] && CNN_SIMD=scalar run_suite "$name (scalar path)" "$BUILD/$name"
+done
+
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
 for src in tests/test_*.c; do
     name=$(basename "$src" .c)

@@ -1,0 +1,175 @@
+/* test_simd.c - every SIMD kernel against the scalar reference, on many shapes including the
+   awkward ones: 1, 3, 7, 17 and 31..33 channels, odd, prime and 1-pixel sizes, H != W, every
+   stride, dilation and padding. Paths differ only in rounding (FMA and summation order), so
+   results must agree to a tolerance relative to the result's magnitude:
+       max |fast - reference| <= 2e-5 * max(1, max |reference|)   (float32, sums of <= 2304 terms) */
+#include <stdlib.h>
+#define CNN_IMPLEMENTATION
+#include "../cnn.h"
+#include "harness.h"
+
+static cnn_rng rng;
+
+static float *random_floats(size_t n) {
+    float *p = (float *)malloc((n ? n : 1) * sizeof(float));
+    size_t i;
+    for (i = 0; i < n; i++) p[i] = 2.0f * cnn_rng_uniform(&rng) - 1.0f;
+    return p;
+}
+
+static double max_error(const float *fast, const float *ref, size_t n) {
+    double worst = 0.0, magnitude = 1.0;
+    size_t i;
+    for (i = 0; i < n; i++) {
+        double d = fabs((double)fast[i] - ref[i]);
+        if (!(d <= worst)) worst = d;                 /* NaN counts as the worst */
+        if (fabs(ref[i]) > magnitude) magnitude = fabs(ref[i]);
+    }
+    return worst / magnitude;
+}
+
+#define TOLERANCE 2e-5
+
+static int fast_paths[4], fast_count;
+
+/* Runs the three convolution passes on every path and compares them with scalar. */
+static void compare_conv(const cnn_conv2d_shape *s) {
+    int oh, ow, p;
+    size_t nx, ny, nw;
+    float *x, *w, *b, *dy, *y_ref, *dx_ref, *dw_ref, *db_ref, *y, *dx, *dw, *db;
+    if (cnn_conv2d_check(s, &oh, &ow) != CNN_OK) return;
+    nx = (size_t)s->n * s->c * s->h * s->w; ny = (size_t)s->n * s->k * oh * ow; nw = (size_t)s->k * s->c * s->kh * s->kw;
+    x = random_floats(nx); w = random_floats(nw); b = random_floats((size_t)s->k); dy = random_floats(ny);
+    y_ref = random_floats(ny); dx_ref = random_floats(nx); dw_ref = random_floats(nw); db_ref = random_floats((size_t)s->k);
+    y = random_floats(ny); dx = random_floats(nx); dw = random_floats(nw); db = random_floats((size_t)s->k);
+    cnn_simd_force(CNN_SIMD_SCALAR);
+    CHECK_OK(cnn_conv2d_forward(s, x, w, b, y_ref));
+    CHECK_OK(cnn_conv2d_backward_data(s, dy, w, dx_ref));
+    CHECK_OK(cnn_conv2d_backward_weights(s, x, dy, dw_ref, db_ref));
+    for (p = 0; p < fast_count; p++) {
+        double e1, e2, e3, e4;
+        cnn_simd_force((cnn_simd)fast_paths[p]);
+        CHECK_OK(cnn_conv2d_forward(s, x, w, b, y));
+        CHECK_OK(cnn_conv2d_backward_data(s, dy, w, dx));
+        CHECK_OK(cnn_conv2d_backward_weights(s, x, dy, dw, db));
+        e1 = max_error(y, y_ref, ny); e2 = max_error(dx, dx_ref, nx); e3 = max_error(dw, dw_ref, nw); e4 = max_error(db, db_ref, (size_t)s->k);
+        CHECKF(e1 <= TOLERANCE && e2 <= TOLERANCE && e3 <= TOLERANCE && e4 <= TOLERANCE,
+               "%s conv n%d c%d %dx%d k%d %dx%d stride %d,%d dil %d,%d pads %d,%d,%d,%d: errors fwd %g dx %g dw %g db %g",
+               cnn_simd_name((cnn_simd)fast_paths[p]), s->n, s->c, s->h, s->w, s->k, s->kh, s->kw, s->stride_h, s->stride_w,
+               s->dilation_h, s->dilation_w, s->pad_top, s->pad_bottom, s->pad_left, s->pad_right, e1, e2, e3, e4);
+    }
+    cnn_simd_force(CNN_SIMD_AUTO);
+    free(x); free(w); free(b); free(dy); free(y_ref); free(dx_ref); free(dw_ref); free(db_ref); free(y); free(dx); free(dw); free(db);
+}
+
+static cnn_conv2d_shape conv_shape(int n, int c, int h, int w, int k, int kh, int kw, int stride, int pad) {
+    cnn_conv2d_shape s;
+    s.n = n; s.c = c; s.h = h; s.w = w; s.k = k; s.kh = kh; s.kw = kw;
+    s.stride_h = s.stride_w = stride; s.dilation_h = s.dilation_w = 1;
+    s.pad_top = s.pad_bottom = s.pad_left = s.pad_right = pad;
+    return s;
+}
+
+TEST(conv_awkward_channels_and_sizes) {
+    static const int channels[] = {1, 3, 7, 17, 31, 32, 33};
+    static const int sizes[] = {1, 2, 3, 5, 7, 13, 17, 31, 33};
+    int i, j, k;
+    for (i = 0; i < 7; i++)
+        for (j = 0; j < 9; j++)
+            for (k = 0; k < 7; k += 3) {
+                cnn_conv2d_shape s = conv_shape(1 + (i + j) % 3, channels[i], sizes[j], sizes[(j + 4) % 9], channels[k], 3, 3, 1, 1);
+                compare_conv(&s);
+            }
+}
+
+TEST(conv_strides_dilations_paddings) {
+    int it;
+    for (it = 0; it < 250; it++) {
+        cnn_conv2d_shape s;
+        s.n = 1 + (int)cnn_rng_below(&rng, 5);
+        s.c = 1 + (int)cnn_rng_below(&rng, 17);
+        s.h = 1 + (int)cnn_rng_below(&rng, 33);
+        s.w = 1 + (int)cnn_rng_below(&rng, 33);
+        s.k = 1 + (int)cnn_rng_below(&rng, 33);
+        s.kh = 1 + (int)cnn_rng_below(&rng, 5);
+        s.kw = 1 + (int)cnn_rng_below(&rng, 5);
+        s.stride_h = 1 + (int)cnn_rng_below(&rng, 3);
+        s.stride_w = it % 3 ? s.stride_h : 1 + (int)cnn_rng_below(&rng, 3);
+        s.dilation_h = 1 + (int)cnn_rng_below(&rng, 3);
+        s.dilation_w = 1 + (int)cnn_rng_below(&rng, 2);
+        s.pad_top = (int)cnn_rng_below(&rng, 4); s.pad_bottom = (int)cnn_rng_below(&rng, 4);
+        s.pad_left = (int)cnn_rng_below(&rng, 4); s.pad_right = (int)cnn_rng_below(&rng, 4);
+        compare_conv(&s);
+    }
+}
+
+TEST(conv_digit_model_and_vgg_like_layers) {
+    cnn_conv2d_shape m1 = conv_shape(3, 1, 28, 28, 32, 3, 3, 1, 0), m2 = conv_shape(3, 32, 13, 13, 64, 3, 3, 1, 0);
+    cnn_conv2d_shape m3 = conv_shape(5, 64, 5, 5, 64, 3, 3, 1, 0), v = conv_shape(1, 64, 20, 20, 64, 3, 3, 1, 1);
+    cnn_conv2d_shape s2 = conv_shape(1, 64, 21, 21, 128, 3, 3, 2, 1), k5 = conv_shape(2, 1, 28, 28, 32, 5, 5, 1, 0);
+    cnn_conv2d_shape deep = conv_shape(1, 300, 6, 6, 7, 3, 3, 1, 1);          /* more taps than one strip chunk */
+    compare_conv(&m1); compare_conv(&m2); compare_conv(&m3); compare_conv(&v); compare_conv(&s2); compare_conv(&k5);
+    compare_conv(&deep);
+}
+
+static void compare_dense(int n, int in, int out) {
+    float *x = random_floats((size_t)n * in), *w = random_floats((size_t)out * in), *b = random_floats((size_t)out);
+    float *dy = random_floats((size_t)n * out);
+    float *y_ref = random_floats((size_t)n * out), *dx_ref = random_floats((size_t)n * in), *dw_ref = random_floats((size_t)out * in), *db_ref = random_floats((size_t)out);
+    float *y = random_floats((size_t)n * out), *dx = random_floats((size_t)n * in), *dw = random_floats((size_t)out * in), *db = random_floats((size_t)out);
+    int p;
+    cnn_simd_force(CNN_SIMD_SCALAR);
+    CHECK_OK(cnn_dense_forward(n, in, out, x, w, b, y_ref));
+    CHECK_OK(cnn_dense_backward_data(n, in, out, dy, w, dx_ref));
+    CHECK_OK(cnn_dense_backward_weights(n, in, out, x, dy, dw_ref, db_ref));
+    for (p = 0; p < fast_count; p++) {
+        double e1, e2, e3, e4;
+        cnn_simd_force((cnn_simd)fast_paths[p]);
+        CHECK_OK(cnn_dense_forward(n, in, out, x, w, b, y));
+        CHECK_OK(cnn_dense_backward_data(n, in, out, dy, w, dx));
+        CHECK_OK(cnn_dense_backward_weights(n, in, out, x, dy, dw, db));
+        e1 = max_error(y, y_ref, (size_t)n * out); e2 = max_error(dx, dx_ref, (size_t)n * in);
+        e3 = max_error(dw, dw_ref, (size_t)out * in); e4 = max_error(db, db_ref, (size_t)out);
+        CHECKF(e1 <= TOLERANCE && e2 <= TOLERANCE && e3 <= TOLERANCE && e4 <= TOLERANCE,
+               "%s dense n%d %d->%d: errors fwd %g dx %g dw %g db %g", cnn_simd_name((cnn_simd)fast_paths[p]), n, in, out, e1, e2, e3, e4);
+    }
+    cnn_simd_force(CNN_SIMD_AUTO);
+    free(x); free(w); free(b); free(dy); free(y_ref); free(dx_ref); free(dw_ref); free(db_ref); free(y); free(dx); free(dw); free(db);
+}
+
+TEST(dense_many_shapes) {
+    static const int sizes[] = {1, 2, 3, 5, 7, 8, 9, 16, 17, 31, 33, 64, 100};
+    int i, j, k;
+    for (i = 0; i < 13; i++)
+        for (j = 0; j < 13; j += 2)
+            for (k = 0; k < 13; k += 3) compare_dense(sizes[k] % 6 + 1, sizes[i], sizes[j]);
+    compare_dense(64, 576, 64);
+    compare_dense(5, 1000, 10);
+}
+
+TEST(paths_can_be_forced_and_named) {
+    CHECK_OK(cnn_simd_force(CNN_SIMD_SCALAR));
+    CHECK(cnn_simd_active() == CNN_SIMD_SCALAR);
+    CHECK(strcmp(cnn_simd_name(CNN_SIMD_SCALAR), "scalar") == 0);
+    CHECK_OK(cnn_simd_force(CNN_SIMD_AUTO));
+    CHECK(cnn_simd_available(cnn_simd_active()));
+#if defined(__aarch64__)
+    CHECK_STATUS(cnn_simd_force(CNN_SIMD_AVX2), CNN_ERR_INVALID_ARGUMENT);
+#else
+    CHECK_STATUS(cnn_simd_force(CNN_SIMD_NEON), CNN_ERR_INVALID_ARGUMENT);
+#endif
+}
+
+int main(void) {
+    cnn_simd p;
+    cnn_rng_seed(&rng, 2026);
+    for (p = CNN_SIMD_AVX2; p <= CNN_SIMD_NEON; p = (cnn_simd)(p + 1))
+        if (cnn_simd_available(p)) fast_paths[fast_count++] = (int)p;
+    printf("paths compared with scalar: %d (%s)\n", fast_count, fast_count ? cnn_simd_name((cnn_simd)fast_paths[0]) : "none on this CPU/build");
+    RUN(paths_can_be_forced_and_named);
+    RUN(conv_awkward_channels_and_sizes);
+    RUN(conv_strides_dilations_paddings);
+    RUN(conv_digit_model_and_vgg_like_layers);
+    RUN(dense_many_shapes);
+    return harness_report();
+}
