@@ -1832,7 +1832,7 @@ CNNDEF cnn_status cnn_global_avgpool_backward(int n, int c, int hw, const float 
    Backward:   dX = dY W       dW = dY^T X       db = column sums of dY
    ============================================================================================ */
 
-static void cnn__dense_forward(int n, int in, int out, const float *x, const float *w, const float *b, float *y) {
+static void cnn__dense_forward_scalar(int n, int in, int out, const float *x, const float *w, const float *b, float *y) {
     int i, o, k;
     for (i = 0; i < n; i++) {
         const float *xi = x + (size_t)i * in;
@@ -1845,7 +1845,7 @@ static void cnn__dense_forward(int n, int in, int out, const float *x, const flo
     }
 }
 
-static void cnn__dense_backward_data(int n, int in, int out, const float *dy, const float *w, float *dx) {
+static void cnn__dense_backward_data_scalar(int n, int in, int out, const float *dy, const float *w, float *dx) {
     int i, o, k;
     memset(dx, 0, (size_t)n * in * sizeof(float));
     for (i = 0; i < n; i++) {
@@ -1858,7 +1858,7 @@ static void cnn__dense_backward_data(int n, int in, int out, const float *dy, co
     }
 }
 
-static void cnn__dense_backward_weights(int n, int in, int out, const float *x, const float *dy, float *dw, float *db) {
+static void cnn__dense_backward_weights_scalar(int n, int in, int out, const float *x, const float *dy, float *dw, float *db) {
     int i, o, k;
     memset(dw, 0, (size_t)out * in * sizeof(float));
     if (db) memset(db, 0, (size_t)out * sizeof(float));
@@ -1871,6 +1871,101 @@ static void cnn__dense_backward_weights(int n, int in, int out, const float *x, 
             for (k = 0; k < in; k++) dwo[k] += g * xi[k];
         }
     }
+}
+
+#ifdef CNN__X86_AVX2
+/* Dense on the same micro-kernel: all three products are matrix products, C = A * B, with
+   B packed 16 columns at a time (src is rows x cols, row-major; zero past ncols). */
+static void cnn__pack_columns(const float *src, ptrdiff_t src_row, int rows, int col0, int ncols, float *strip) {
+    int r, t;
+    for (r = 0; r < rows; r++) {
+        const float *row = src + r * src_row + col0;
+        float *dst = strip + (size_t)r * 16;
+        for (t = 0; t < ncols; t++) dst[t] = row[t];
+        for (; t < 16; t++) dst[t] = 0.0f;
+    }
+}
+
+/* strip[i * 16 + t] = w[(o0 + t) * in + i0 + i]: 16 rows of W, transposed. */
+static void cnn__pack_rows_transposed(const float *w, int in, int o0, int no, int i0, int ni, float *strip) {
+    int i, t;
+    for (i = 0; i < ni; i++) {
+        float *dst = strip + (size_t)i * 16;
+        for (t = 0; t < no; t++) dst[t] = w[(size_t)(o0 + t) * in + i0 + i];
+        for (; t < 16; t++) dst[t] = 0.0f;
+    }
+}
+
+/* Y (n x out) = X (n x in) * W^T + b */
+CNN__AVX2 static void cnn__dense_forward_avx2(int n, int in, int out, const float *x, const float *w, const float *b, float *y) {
+    float strip[CNN__QC * 16] __attribute__((aligned(32)));
+    int o0, i0, r;
+    for (r = 0; r < n; r++) {
+        if (b) memcpy(y + (size_t)r * out, b, (size_t)out * sizeof(float));
+        else memset(y + (size_t)r * out, 0, (size_t)out * sizeof(float));
+    }
+    for (o0 = 0; o0 < out; o0 += 16) {
+        const int no = CNN__MIN(16, out - o0);
+        for (i0 = 0; i0 < in; i0 += CNN__QC) {
+            const int ni = CNN__MIN(CNN__QC, in - i0);
+            cnn__pack_rows_transposed(w, in, o0, no, i0, ni, strip);
+            cnn__avx2_gemm_strip(n, ni, x + i0, in, 1, NULL, strip, y + o0, out, no, 1, NULL);
+        }
+    }
+}
+
+/* dX (n x in) = dY (n x out) * W (out x in) */
+CNN__AVX2 static void cnn__dense_backward_data_avx2(int n, int in, int out, const float *dy, const float *w, float *dx) {
+    float strip[CNN__QC * 16] __attribute__((aligned(32)));
+    int i0, o0;
+    for (i0 = 0; i0 < in; i0 += 16) {
+        const int ni = CNN__MIN(16, in - i0);
+        for (o0 = 0; o0 < out; o0 += CNN__QC) {
+            const int no = CNN__MIN(CNN__QC, out - o0);
+            cnn__pack_columns(w + (size_t)o0 * in, in, no, i0, ni, strip);
+            cnn__avx2_gemm_strip(n, no, dy + o0, out, 1, NULL, strip, dx + i0, in, ni, o0 > 0, NULL);
+        }
+    }
+}
+
+/* dW (out x in) = dY^T (out x n) * X (n x in); db = column sums of dY */
+CNN__AVX2 static void cnn__dense_backward_weights_avx2(int n, int in, int out, const float *x, const float *dy, float *dw, float *db) {
+    float strip[CNN__QC * 16] __attribute__((aligned(32)));
+    int i0, n0, o, r;
+    for (i0 = 0; i0 < in; i0 += 16) {
+        const int ni = CNN__MIN(16, in - i0);
+        for (n0 = 0; n0 < n; n0 += CNN__QC) {
+            const int nn = CNN__MIN(CNN__QC, n - n0);
+            cnn__pack_columns(x + (size_t)n0 * in, in, nn, i0, ni, strip);
+            /* A = dY^T: row o is column o of dY, so rows are 1 apart and steps are 'out' apart */
+            cnn__avx2_gemm_strip(out, nn, dy + (size_t)n0 * out, 1, out, NULL, strip, dw + i0, in, ni, n0 > 0, NULL);
+        }
+    }
+    if (db) {
+        for (o = 0; o < out; o++) db[o] = 0.0f;
+        for (r = 0; r < n; r++)
+            for (o = 0; o < out; o++) db[o] += dy[(size_t)r * out + o];
+    }
+}
+#endif /* CNN__X86_AVX2 */
+
+static void cnn__dense_forward(int n, int in, int out, const float *x, const float *w, const float *b, float *y) {
+#ifdef CNN__X86_AVX2
+    if (cnn_simd_active() == CNN_SIMD_AVX2) { cnn__dense_forward_avx2(n, in, out, x, w, b, y); return; }
+#endif
+    cnn__dense_forward_scalar(n, in, out, x, w, b, y);
+}
+static void cnn__dense_backward_data(int n, int in, int out, const float *dy, const float *w, float *dx) {
+#ifdef CNN__X86_AVX2
+    if (cnn_simd_active() == CNN_SIMD_AVX2) { cnn__dense_backward_data_avx2(n, in, out, dy, w, dx); return; }
+#endif
+    cnn__dense_backward_data_scalar(n, in, out, dy, w, dx);
+}
+static void cnn__dense_backward_weights(int n, int in, int out, const float *x, const float *dy, float *dw, float *db) {
+#ifdef CNN__X86_AVX2
+    if (cnn_simd_active() == CNN_SIMD_AVX2) { cnn__dense_backward_weights_avx2(n, in, out, x, dy, dw, db); return; }
+#endif
+    cnn__dense_backward_weights_scalar(n, in, out, x, dy, dw, db);
 }
 
 static cnn_status cnn__check_dense(const char *who, int n, int in, int out) {
