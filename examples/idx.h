@@ -262,6 +262,7 @@ static int idx__truncated(idx__inflater *z) {
 
 /* The next n (<= 32) bits as a number, least significant first. */
 static int idx__get_bits(idx__inflater *z, int n, uint32_t *value) {
+    *value = 0;  /* defined on failure too: optimisers cannot always see it is never used */
     if (z->bit_count < n) idx__refill(z);
     if (z->bit_count < n) return idx__truncated(z);
     *value = (uint32_t)(z->bits & (((uint64_t)1 << n) - 1));
@@ -319,6 +320,7 @@ static int idx__build_huffman(idx__inflater *z, idx__huffman *h, const unsigned 
 static int idx__decode(idx__inflater *z, const idx__huffman *h, int *symbol) {
     uint32_t entry, code = 0, first = 0, index = 0;
     int len;
+    *symbol = 0;  /* as in idx__get_bits */
     if (z->bit_count < IDX__MAX_CODE_BITS) idx__refill(z);
     entry = h->fast[z->bits & ((1u << IDX__FAST_BITS) - 1)];
     if (entry != 0) {
@@ -669,6 +671,11 @@ IDXDEF int idx_gunzip(const void *data, size_t size, unsigned char **out, size_t
     if (status == 0) status = idx__reserve(&z, 1);  /* never a NULL buffer, as in idx_inflate */
     do {
         if (status == 0) status = idx__gzip_member(&z, member++);
+        /* Another member must follow at once; anything else is not gzip data. */
+        if (status == 0 && z.in_pos < z.in_size &&
+            (z.in_size - z.in_pos < 2 || z.in[z.in_pos] != 0x1f || z.in[z.in_pos + 1] != 0x8b))
+            status = idx__fail(err, err_size, "%lu bytes that are not gzip data after the end of "
+                               "the gzip data", (unsigned long)(z.in_size - z.in_pos));
     } while (status == 0 && z.in_pos < z.in_size);
     return idx__inflater_finish(&z, status, out, out_size);
 }
