@@ -380,7 +380,7 @@ function main() {
     opts.out = shown(path.resolve(opts.out));
     opts.work = shown(path.resolve(opts.work));
     const problem = opts.force ? 'forced' : checkOutputs(opts.out);
-    if (problem !== null && fs.existsSync(path.join(opts.out, FILES.trainImages)))
+    if (problem !== null && !opts.force && fs.existsSync(path.join(opts.out, FILES.trainImages)))
         console.log(`mnist: converting again: ${problem}`);
     if (problem === null) {
         console.log(`mnist: ${shown(opts.out)} is up to date (${TRAIN_TOTAL} training, ${TEST_TOTAL} test images)`);
