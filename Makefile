@@ -6,11 +6,15 @@ CC      ?= cc
 CFLAGS  ?= -std=c99 -O2 -Wall -Wextra -Wpedantic -Werror
 BUILD   := build
 
-.PHONY: all test demo examples clean
+.PHONY: all test test-aarch64 demo examples clean
 all: examples
 
 test:
 	CC="$(CC)" bash tests/run.sh
+
+# Only the cross-compiled AArch64 (NEON) suites under qemu.
+test-aarch64:
+	CC="$(CC)" CNN_ONLY_AARCH64=1 bash tests/run.sh
 
 include mk/data.mk
 -include mk/bench.mk

@@ -842,10 +842,21 @@ CNNDEF float cnn_rng_normal(cnn_rng *rng) {
 #include <cpuid.h>
 #define CNN__AVX2 __attribute__((target("avx2,fma")))
 #endif
+/* AArch64: NEON is part of the base architecture, so it is always there. */
+#if !defined(CNN_NO_SIMD) && defined(__aarch64__) && (defined(__GNUC__) || defined(__clang__))
+#define CNN__ARM_NEON 1
+#include <arm_neon.h>
+#endif
+#if defined(CNN__X86_AVX2) || defined(CNN__ARM_NEON)
+#define CNN__SIMD 1
+#define CNN__ALIGN32 __attribute__((aligned(32)))
+#endif
 
 static int cnn__simd_forced;       /* 0: auto; else the cnn_simd value forced */
-static int cnn__simd_detected;     /* 0: not yet; else the best path + 100 */
+static int cnn__simd_detected;     /* 0: not yet; else the default path + 100 */
+static int cnn__avx2_present;      /* known once cnn__simd_detected is set */
 
+#ifndef CNN__ARM_NEON
 static int cnn__cpu_has_avx2_fma(void) {
 #ifdef CNN__X86_AVX2
     unsigned a, b, c, d, xcr0_lo, xcr0_hi;
@@ -862,6 +873,7 @@ static int cnn__cpu_has_avx2_fma(void) {
     return 0;
 #endif
 }
+#endif
 
 /* The best path of this CPU, or a lower one named in the environment variable CNN_SIMD
    ("scalar"), as oneDNN's ONEDNN_MAX_CPU_ISA: so a whole program, its tests say, can be run
@@ -869,7 +881,13 @@ static int cnn__cpu_has_avx2_fma(void) {
 static cnn_simd cnn__simd_best(void) {
     if (!cnn__simd_detected) {
         const char *env = getenv("CNN_SIMD");
-        cnn_simd best = cnn__cpu_has_avx2_fma() ? CNN_SIMD_AVX2 : CNN_SIMD_SCALAR;
+#ifdef CNN__ARM_NEON
+        cnn_simd best = CNN_SIMD_NEON;
+#else
+        cnn_simd best;
+        cnn__avx2_present = cnn__cpu_has_avx2_fma();
+        best = cnn__avx2_present ? CNN_SIMD_AVX2 : CNN_SIMD_SCALAR;
+#endif
         if (env && strcmp(env, "scalar") == 0) best = CNN_SIMD_SCALAR;
         cnn__simd_detected = 100 + (int)best;
     }
@@ -879,7 +897,10 @@ static cnn_simd cnn__simd_best(void) {
 CNNDEF int cnn_simd_available(cnn_simd path) {
     switch (path) {
     case CNN_SIMD_AUTO: case CNN_SIMD_SCALAR: return 1;
-    case CNN_SIMD_AVX2: return cnn__simd_best() == CNN_SIMD_AVX2;
+    case CNN_SIMD_AVX2: cnn__simd_best(); return cnn__avx2_present;
+#ifdef CNN__ARM_NEON
+    case CNN_SIMD_NEON: return 1;
+#endif
     default: return 0;
     }
 }
@@ -1000,6 +1021,100 @@ CNN__AVX2 static void cnn__avx2_gemm_strip(int rows, int kc, const float *a, ptr
     }
 }
 #endif /* CNN__X86_AVX2 */
+
+#ifdef CNN__ARM_NEON
+/* The same 6 x 16 tile on NEON: 24 accumulators of 4 floats (AArch64 has 32 vector
+   registers), vfmaq_n_f32 multiplying by the scalar A value directly. NEON has no masked
+   loads, so a partial tile (nc < 16) is computed in a small buffer and copied. */
+#define CNN__ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
+#define CNN__TILE_INIT(m) if (tile_rows > m) {                                                            \
+        if (accumulate) {                                                                                 \
+            c0_##m = vld1q_f32(c + m * c_row); c1_##m = vld1q_f32(c + m * c_row + 4);                     \
+            c2_##m = vld1q_f32(c + m * c_row + 8); c3_##m = vld1q_f32(c + m * c_row + 12);                \
+        } else {                                                                                          \
+            c0_##m = c1_##m = c2_##m = c3_##m = vdupq_n_f32(row_bias ? row_bias[m] : 0.0f);               \
+        } }
+#define CNN__TILE_FMA(m) if (tile_rows > m) {                                                             \
+        const float av = aq[m * a_row];                                                                   \
+        c0_##m = vfmaq_n_f32(c0_##m, b0, av); c1_##m = vfmaq_n_f32(c1_##m, b1, av);                       \
+        c2_##m = vfmaq_n_f32(c2_##m, b2, av); c3_##m = vfmaq_n_f32(c3_##m, b3, av); }
+#define CNN__TILE_STORE(m) if (tile_rows > m) {                                                           \
+        vst1q_f32(c + m * c_row, c0_##m); vst1q_f32(c + m * c_row + 4, c1_##m);                           \
+        vst1q_f32(c + m * c_row + 8, c2_##m); vst1q_f32(c + m * c_row + 12, c3_##m); }
+#define CNN__NEON_TILE(MR)                                                                                \
+static void cnn__neon_tile_##MR(int kc, const float *a, ptrdiff_t a_row, ptrdiff_t a_col,                 \
+                                const int32_t *a_off, const float *b, float *c, ptrdiff_t c_row,          \
+                                int accumulate, const float *row_bias) {                                  \
+    float32x4_t c0_0, c1_0, c2_0, c3_0, c0_1, c1_1, c2_1, c3_1, c0_2, c1_2, c2_2, c3_2;                   \
+    float32x4_t c0_3, c1_3, c2_3, c3_3, c0_4, c1_4, c2_4, c3_4, c0_5, c1_5, c2_5, c3_5;                   \
+    enum { tile_rows = MR };                                                                              \
+    int q;                                                                                                \
+    c0_0 = c1_0 = c2_0 = c3_0 = c0_1 = c1_1 = c2_1 = c3_1 = c0_2 = c1_2 = c2_2 = c3_2 = vdupq_n_f32(0.0f); \
+    c0_3 = c1_3 = c2_3 = c3_3 = c0_4 = c1_4 = c2_4 = c3_4 = c0_5 = c1_5 = c2_5 = c3_5 = vdupq_n_f32(0.0f); \
+    CNN__ROWS(CNN__TILE_INIT)                                                                             \
+    for (q = 0; q < kc; q++) {                                                                            \
+        const float32x4_t b0 = vld1q_f32(b + 16 * q), b1 = vld1q_f32(b + 16 * q + 4);                     \
+        const float32x4_t b2 = vld1q_f32(b + 16 * q + 8), b3 = vld1q_f32(b + 16 * q + 12);                \
+        const float *aq = a + (a_off ? a_off[q] : q * a_col);                                             \
+        CNN__ROWS(CNN__TILE_FMA)                                                                          \
+    }                                                                                                     \
+    CNN__ROWS(CNN__TILE_STORE)                                                                            \
+}
+CNN__NEON_TILE(1)
+CNN__NEON_TILE(2)
+CNN__NEON_TILE(3)
+CNN__NEON_TILE(4)
+CNN__NEON_TILE(5)
+CNN__NEON_TILE(6)
+#undef CNN__NEON_TILE
+#undef CNN__TILE_INIT
+#undef CNN__TILE_FMA
+#undef CNN__TILE_STORE
+#undef CNN__ROWS
+
+static void cnn__neon_gemm_strip(int rows, int kc, const float *a, ptrdiff_t a_row, ptrdiff_t a_col,
+                                 const int32_t *a_off, const float *b, float *c, ptrdiff_t c_row,
+                                 int nc, int accumulate, const float *row_bias) {
+    float partial[6 * 16];
+    int m0, m, t;
+    for (m0 = 0; m0 < rows; m0 += 6) {
+        const int mr = CNN__MIN(6, rows - m0);
+        const float *am = a + m0 * a_row, *bias = row_bias ? row_bias + m0 : NULL;
+        float *cm = c + m0 * c_row, *dst = cm;
+        ptrdiff_t dst_row = c_row;
+        if (nc < 16) {                      /* work on a full 16-wide copy of the tile */
+            for (m = 0; m < mr; m++)
+                for (t = 0; t < 16; t++) partial[m * 16 + t] = accumulate && t < nc ? cm[m * c_row + t] : 0.0f;
+            dst = partial;
+            dst_row = 16;
+        }
+        switch (mr) {
+        case 6: cnn__neon_tile_6(kc, am, a_row, a_col, a_off, b, dst, dst_row, accumulate, bias); break;
+        case 5: cnn__neon_tile_5(kc, am, a_row, a_col, a_off, b, dst, dst_row, accumulate, bias); break;
+        case 4: cnn__neon_tile_4(kc, am, a_row, a_col, a_off, b, dst, dst_row, accumulate, bias); break;
+        case 3: cnn__neon_tile_3(kc, am, a_row, a_col, a_off, b, dst, dst_row, accumulate, bias); break;
+        case 2: cnn__neon_tile_2(kc, am, a_row, a_col, a_off, b, dst, dst_row, accumulate, bias); break;
+        default: cnn__neon_tile_1(kc, am, a_row, a_col, a_off, b, dst, dst_row, accumulate, bias); break;
+        }
+        if (nc < 16)
+            for (m = 0; m < mr; m++)
+                for (t = 0; t < nc; t++) cm[m * c_row + t] = partial[m * 16 + t];
+    }
+}
+#endif /* CNN__ARM_NEON */
+
+#ifdef CNN__SIMD
+/* The one entry the convolution and dense drivers call: the build has one vector ISA. */
+static void cnn__simd_gemm_strip(int rows, int kc, const float *a, ptrdiff_t a_row, ptrdiff_t a_col,
+                                 const int32_t *a_off, const float *b, float *c, ptrdiff_t c_row,
+                                 int nc, int accumulate, const float *row_bias) {
+#ifdef CNN__X86_AVX2
+    cnn__avx2_gemm_strip(rows, kc, a, a_row, a_col, a_off, b, c, c_row, nc, accumulate, row_bias);
+#else
+    cnn__neon_gemm_strip(rows, kc, a, a_row, a_col, a_off, b, c, c_row, nc, accumulate, row_bias);
+#endif
+}
+#endif
 
 /* ============================================================================================
    2. The arena
@@ -1305,7 +1420,7 @@ static void cnn__conv2d_backward_weights_scalar(const cnn_conv2d_shape *s, const
    weights through an offset table. Backward-weights is dW = dY * X^T: the same micro-kernel
    with dY as A and a strip of X^T (pixels by 16 taps) as B.
    --------------------------------------------------------------------------------------------- */
-#ifdef CNN__X86_AVX2
+#ifdef CNN__SIMD
 #define CNN__QC 256
 
 /* strip[(q - q0) * 16 + t] = im2col value of tap q for pixel p0 + t of one image (zero in the
@@ -1357,8 +1472,8 @@ static void cnn__pack_im2col_transposed(const cnn_conv2d_shape *s, int ow, const
     }
 }
 
-CNN__AVX2 static void cnn__conv2d_forward_avx2(const cnn_conv2d_shape *s, const float *x, const float *w, const float *b, float *y) {
-    float strip[CNN__QC * 16] __attribute__((aligned(32)));
+static void cnn__conv2d_forward_simd(const cnn_conv2d_shape *s, const float *x, const float *w, const float *b, float *y) {
+    float strip[CNN__QC * 16] CNN__ALIGN32;
     const int oh = cnn_conv_output_size(s->h, s->kh, s->stride_h, s->dilation_h, s->pad_top + s->pad_bottom);
     const int ow = cnn_conv_output_size(s->w, s->kw, s->stride_w, s->dilation_w, s->pad_left + s->pad_right);
     const int pixels = oh * ow, taps = s->c * s->kh * s->kw;
@@ -1371,15 +1486,15 @@ CNN__AVX2 static void cnn__conv2d_forward_avx2(const cnn_conv2d_shape *s, const 
             for (q0 = 0; q0 < taps; q0 += CNN__QC) {
                 const int q1 = CNN__MIN(taps, q0 + CNN__QC);
                 cnn__pack_im2col(s, ow, xn, p0, np, q0, q1, strip);
-                cnn__avx2_gemm_strip(s->k, q1 - q0, w + q0, taps, 1, NULL, strip, yn + p0, pixels, np, q0 > 0, q0 == 0 ? b : NULL);
+                cnn__simd_gemm_strip(s->k, q1 - q0, w + q0, taps, 1, NULL, strip, yn + p0, pixels, np, q0 > 0, q0 == 0 ? b : NULL);
             }
         }
     }
 }
 
 /* Returns 0 (and does nothing) for shapes it does not handle: strides above 1. */
-CNN__AVX2 static int cnn__conv2d_backward_data_avx2(const cnn_conv2d_shape *s, const float *dy, const float *w, float *dx) {
-    float strip[CNN__QC * 16] __attribute__((aligned(32)));
+static int cnn__conv2d_backward_data_simd(const cnn_conv2d_shape *s, const float *dy, const float *w, float *dx) {
+    float strip[CNN__QC * 16] CNN__ALIGN32;
     int32_t offsets[CNN__QC];
     const int oh = cnn_conv_output_size(s->h, s->kh, s->stride_h, s->dilation_h, s->pad_top + s->pad_bottom);
     const int ow = cnn_conv_output_size(s->w, s->kw, s->stride_w, s->dilation_w, s->pad_left + s->pad_right);
@@ -1409,15 +1524,15 @@ CNN__AVX2 static int cnn__conv2d_backward_data_avx2(const cnn_conv2d_shape *s, c
                     offsets[q - q0] = (int32_t)((size_t)k * s->c * area + (size_t)(s->kh - 1 - r) * s->kw + (s->kw - 1 - sc));
                 }
                 cnn__pack_im2col(&t, s->w, dyn, p0, np, q0, q1, strip);
-                cnn__avx2_gemm_strip(s->c, q1 - q0, w, area, 0, offsets, strip, dxn + p0, pixels, np, q0 > 0, NULL);
+                cnn__simd_gemm_strip(s->c, q1 - q0, w, area, 0, offsets, strip, dxn + p0, pixels, np, q0 > 0, NULL);
             }
         }
     }
     return 1;
 }
 
-CNN__AVX2 static void cnn__conv2d_backward_weights_avx2(const cnn_conv2d_shape *s, const float *x, const float *dy, float *dw, float *db) {
-    float strip[CNN__QC * 16] __attribute__((aligned(32)));
+static void cnn__conv2d_backward_weights_simd(const cnn_conv2d_shape *s, const float *x, const float *dy, float *dw, float *db) {
+    float strip[CNN__QC * 16] CNN__ALIGN32;
     const int oh = cnn_conv_output_size(s->h, s->kh, s->stride_h, s->dilation_h, s->pad_top + s->pad_bottom);
     const int ow = cnn_conv_output_size(s->w, s->kw, s->stride_w, s->dilation_w, s->pad_left + s->pad_right);
     const int pixels = oh * ow, taps = s->c * s->kh * s->kw;
@@ -1432,45 +1547,42 @@ CNN__AVX2 static void cnn__conv2d_backward_weights_avx2(const cnn_conv2d_shape *
             for (p0 = 0; p0 < pixels; p0 += CNN__QC) {
                 const int np = CNN__MIN(CNN__QC, pixels - p0);
                 cnn__pack_im2col_transposed(s, ow, xn, p0, np, q0, nq, strip);
-                cnn__avx2_gemm_strip(s->k, np, dyn + p0, pixels, 1, NULL, strip, dw + q0, taps, nq, 1, NULL);
+                cnn__simd_gemm_strip(s->k, np, dyn + p0, pixels, 1, NULL, strip, dw + q0, taps, nq, 1, NULL);
             }
         }
         if (db) {
             for (k = 0; k < s->k; k++) {
                 const float *row = dyn + (size_t)k * pixels;
-                __m256 acc = _mm256_setzero_ps();
-                float lanes[8], sum = 0.0f;
-                int i = 0;
-                for (; i + 8 <= pixels; i += 8) acc = _mm256_add_ps(acc, _mm256_loadu_ps(row + i));
-                _mm256_storeu_ps(lanes, acc);
-                for (; i < pixels; i++) sum += row[i];
-                db[k] += sum + ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+                float sum = 0.0f;
+                int i;
+                for (i = 0; i < pixels; i++) sum += row[i];
+                db[k] += sum;
             }
         }
     }
 }
-#endif /* CNN__X86_AVX2 */
+#endif /* CNN__SIMD */
 
 /* The dispatch points: one per kernel. The scalar code above is the reference the SIMD paths
    are tested against, and the fallback for what they do not handle. */
 static void cnn__conv2d_forward(const cnn_conv2d_shape *s, const float *x, const float *w,
                                 const float *b, float *y) {
-#ifdef CNN__X86_AVX2
-    if (cnn_simd_active() == CNN_SIMD_AVX2) { cnn__conv2d_forward_avx2(s, x, w, b, y); return; }
+#ifdef CNN__SIMD
+    if (cnn_simd_active() != CNN_SIMD_SCALAR) { cnn__conv2d_forward_simd(s, x, w, b, y); return; }
 #endif
     cnn__conv2d_forward_scalar(s, x, w, b, y);
 }
 static void cnn__conv2d_backward_data(const cnn_conv2d_shape *s, const float *dy, const float *w,
                                       float *dx) {
-#ifdef CNN__X86_AVX2
-    if (cnn_simd_active() == CNN_SIMD_AVX2 && cnn__conv2d_backward_data_avx2(s, dy, w, dx)) return;
+#ifdef CNN__SIMD
+    if (cnn_simd_active() != CNN_SIMD_SCALAR && cnn__conv2d_backward_data_simd(s, dy, w, dx)) return;
 #endif
     cnn__conv2d_backward_data_scalar(s, dy, w, dx);
 }
 static void cnn__conv2d_backward_weights(const cnn_conv2d_shape *s, const float *x,
                                          const float *dy, float *dw, float *db) {
-#ifdef CNN__X86_AVX2
-    if (cnn_simd_active() == CNN_SIMD_AVX2) { cnn__conv2d_backward_weights_avx2(s, x, dy, dw, db); return; }
+#ifdef CNN__SIMD
+    if (cnn_simd_active() != CNN_SIMD_SCALAR) { cnn__conv2d_backward_weights_simd(s, x, dy, dw, db); return; }
 #endif
     cnn__conv2d_backward_weights_scalar(s, x, dy, dw, db);
 }
@@ -1873,7 +1985,7 @@ static void cnn__dense_backward_weights_scalar(int n, int in, int out, const flo
     }
 }
 
-#ifdef CNN__X86_AVX2
+#ifdef CNN__SIMD
 /* Dense on the same micro-kernel: all three products are matrix products, C = A * B, with
    B packed 16 columns at a time (src is rows x cols, row-major; zero past ncols). */
 static void cnn__pack_columns(const float *src, ptrdiff_t src_row, int rows, int col0, int ncols, float *strip) {
@@ -1897,8 +2009,8 @@ static void cnn__pack_rows_transposed(const float *w, int in, int o0, int no, in
 }
 
 /* Y (n x out) = X (n x in) * W^T + b */
-CNN__AVX2 static void cnn__dense_forward_avx2(int n, int in, int out, const float *x, const float *w, const float *b, float *y) {
-    float strip[CNN__QC * 16] __attribute__((aligned(32)));
+static void cnn__dense_forward_simd(int n, int in, int out, const float *x, const float *w, const float *b, float *y) {
+    float strip[CNN__QC * 16] CNN__ALIGN32;
     int o0, i0, r;
     for (r = 0; r < n; r++) {
         if (b) memcpy(y + (size_t)r * out, b, (size_t)out * sizeof(float));
@@ -1909,28 +2021,28 @@ CNN__AVX2 static void cnn__dense_forward_avx2(int n, int in, int out, const floa
         for (i0 = 0; i0 < in; i0 += CNN__QC) {
             const int ni = CNN__MIN(CNN__QC, in - i0);
             cnn__pack_rows_transposed(w, in, o0, no, i0, ni, strip);
-            cnn__avx2_gemm_strip(n, ni, x + i0, in, 1, NULL, strip, y + o0, out, no, 1, NULL);
+            cnn__simd_gemm_strip(n, ni, x + i0, in, 1, NULL, strip, y + o0, out, no, 1, NULL);
         }
     }
 }
 
 /* dX (n x in) = dY (n x out) * W (out x in) */
-CNN__AVX2 static void cnn__dense_backward_data_avx2(int n, int in, int out, const float *dy, const float *w, float *dx) {
-    float strip[CNN__QC * 16] __attribute__((aligned(32)));
+static void cnn__dense_backward_data_simd(int n, int in, int out, const float *dy, const float *w, float *dx) {
+    float strip[CNN__QC * 16] CNN__ALIGN32;
     int i0, o0;
     for (i0 = 0; i0 < in; i0 += 16) {
         const int ni = CNN__MIN(16, in - i0);
         for (o0 = 0; o0 < out; o0 += CNN__QC) {
             const int no = CNN__MIN(CNN__QC, out - o0);
             cnn__pack_columns(w + (size_t)o0 * in, in, no, i0, ni, strip);
-            cnn__avx2_gemm_strip(n, no, dy + o0, out, 1, NULL, strip, dx + i0, in, ni, o0 > 0, NULL);
+            cnn__simd_gemm_strip(n, no, dy + o0, out, 1, NULL, strip, dx + i0, in, ni, o0 > 0, NULL);
         }
     }
 }
 
 /* dW (out x in) = dY^T (out x n) * X (n x in); db = column sums of dY */
-CNN__AVX2 static void cnn__dense_backward_weights_avx2(int n, int in, int out, const float *x, const float *dy, float *dw, float *db) {
-    float strip[CNN__QC * 16] __attribute__((aligned(32)));
+static void cnn__dense_backward_weights_simd(int n, int in, int out, const float *x, const float *dy, float *dw, float *db) {
+    float strip[CNN__QC * 16] CNN__ALIGN32;
     int i0, n0, o, r;
     for (i0 = 0; i0 < in; i0 += 16) {
         const int ni = CNN__MIN(16, in - i0);
@@ -1938,7 +2050,7 @@ CNN__AVX2 static void cnn__dense_backward_weights_avx2(int n, int in, int out, c
             const int nn = CNN__MIN(CNN__QC, n - n0);
             cnn__pack_columns(x + (size_t)n0 * in, in, nn, i0, ni, strip);
             /* A = dY^T: row o is column o of dY, so rows are 1 apart and steps are 'out' apart */
-            cnn__avx2_gemm_strip(out, nn, dy + (size_t)n0 * out, 1, out, NULL, strip, dw + i0, in, ni, n0 > 0, NULL);
+            cnn__simd_gemm_strip(out, nn, dy + (size_t)n0 * out, 1, out, NULL, strip, dw + i0, in, ni, n0 > 0, NULL);
         }
     }
     if (db) {
@@ -1947,23 +2059,23 @@ CNN__AVX2 static void cnn__dense_backward_weights_avx2(int n, int in, int out, c
             for (o = 0; o < out; o++) db[o] += dy[(size_t)r * out + o];
     }
 }
-#endif /* CNN__X86_AVX2 */
+#endif /* CNN__SIMD */
 
 static void cnn__dense_forward(int n, int in, int out, const float *x, const float *w, const float *b, float *y) {
-#ifdef CNN__X86_AVX2
-    if (cnn_simd_active() == CNN_SIMD_AVX2) { cnn__dense_forward_avx2(n, in, out, x, w, b, y); return; }
+#ifdef CNN__SIMD
+    if (cnn_simd_active() != CNN_SIMD_SCALAR) { cnn__dense_forward_simd(n, in, out, x, w, b, y); return; }
 #endif
     cnn__dense_forward_scalar(n, in, out, x, w, b, y);
 }
 static void cnn__dense_backward_data(int n, int in, int out, const float *dy, const float *w, float *dx) {
-#ifdef CNN__X86_AVX2
-    if (cnn_simd_active() == CNN_SIMD_AVX2) { cnn__dense_backward_data_avx2(n, in, out, dy, w, dx); return; }
+#ifdef CNN__SIMD
+    if (cnn_simd_active() != CNN_SIMD_SCALAR) { cnn__dense_backward_data_simd(n, in, out, dy, w, dx); return; }
 #endif
     cnn__dense_backward_data_scalar(n, in, out, dy, w, dx);
 }
 static void cnn__dense_backward_weights(int n, int in, int out, const float *x, const float *dy, float *dw, float *db) {
-#ifdef CNN__X86_AVX2
-    if (cnn_simd_active() == CNN_SIMD_AVX2) { cnn__dense_backward_weights_avx2(n, in, out, x, dy, dw, db); return; }
+#ifdef CNN__SIMD
+    if (cnn_simd_active() != CNN_SIMD_SCALAR) { cnn__dense_backward_weights_simd(n, in, out, x, dy, dw, db); return; }
 #endif
     cnn__dense_backward_weights_scalar(n, in, out, x, dy, dw, db);
 }

@@ -46,6 +46,9 @@ check() {
 
 have() { command -v "$1" >/dev/null 2>&1; }
 
+native=1
+[ "${CNN_ONLY_AARCH64:-0}" = 1 ] && native=0
+if [ "$native" = 1 ]; then
 echo "== header: compiles cleanly as C and C++"
 CCS=("$CC"); have clang && [ "$CC" != clang ] && CCS+=(clang)
 CXXS=("$CXX"); have clang++ && [ "$CXX" != clang++ ] && CXXS+=(clang++)
@@ -85,7 +88,25 @@ for src in tests/test_*.c; do
     [ -x "$BUILD/$name.san" ] && ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 run_suite "$name (asan+ubsan)" "$BUILD/$name.san"
 done
 
-for src in examples/*.c; do
+fi   # native
+
+# AArch64: cross-compile the suites and run them under qemu, so the NEON path is tested for
+# real. Skipped (and said so) where the cross compiler or qemu is missing; `make test-aarch64`
+# runs only this part, and .ci/run installs both.
+if [ "${CNN_SKIP_AARCH64:-0}" != 1 ]; then
+    if have aarch64-linux-gnu-gcc && have qemu-aarch64; then
+        for src in tests/test_*.c; do
+            name=$(basename "$src" .c)
+            if check "build $name (aarch64)" aarch64-linux-gnu-gcc -std=c99 -O2 $WARN -I. "$src" -o "$BUILD/$name.aarch64" -lm; then
+                run_suite "$name (aarch64, qemu)" qemu-aarch64 -L /usr/aarch64-linux-gnu "$BUILD/$name.aarch64"
+            fi
+        done
+    else
+        echo "== aarch64: SKIPPED (needs aarch64-linux-gnu-gcc and qemu-aarch64: apt-get install gcc-aarch64-linux-gnu qemu-user)"
+    fi
+fi
+
+[ "$native" = 1 ] && for src in examples/*.c; do
     [ -e "$src" ] || continue
     check "build example $(basename "$src")" $CC -std=c99 -O2 $WARN -I. -Iexamples "$src" -o "$BUILD/example_$(basename "$src" .c)" -lm
 done
