@@ -1,0 +1,708 @@
+/* mnist.c - the lecture's digit classifier, trained, tested, saved and looked into with cnn.h.
+
+   `make demo` fetches the digits, builds this file and runs it. By hand:
+       cc -std=c99 -O2 -I. examples/mnist.c -o build/examples/mnist -lm
+       build/examples/mnist                          train on data/mnist, test, save, draw
+       build/examples/mnist predict out/mnist.cnn out/sample_digit.pgm
+
+   Training options (every one has a default that reaches about 98.5% on `make data`'s digits):
+       --data DIR    IDX files: train-images-idx3-ubyte, t10k-..., plain or .gz  (data/mnist)
+       --out DIR     where the model and the pictures go                           (out)
+       --epochs N    at most N epochs; early stopping may end sooner               (15)
+       --batch N     images per SGD step                                           (32)
+       --lr X        first learning rate, lowered along a cosine; momentum 0.9     (0.03)
+       --seed N      weights, shuffling and the validation split                   (1)
+       --limit N     train on the first N training images only                     (all)
+       --quiet       no model summary and no progress bar
+
+   What it writes into --out:
+       mnist.cnn              the trained model (cnn_load reads it back; see `predict`)
+       filters.png            the 32 learned 3x3 filters of the first layer
+       features_N_KIND.png    one test digit seen by each conv and pool layer
+       curves.png             loss and accuracy per epoch, training and validation
+       sample_digit.pgm/png   that test digit, for `mnist predict`
+*/
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(_WIN32)
+#include <direct.h>
+#define make_dir(path) _mkdir(path)
+#else
+#include <sys/stat.h>
+#define make_dir(path) mkdir(path, 0777)
+#endif
+
+#define CNN_IMPLEMENTATION
+#include "cnn.h"
+#define IDX_IMPLEMENTATION
+#include "examples/idx.h"
+#define IMG_IMPLEMENTATION
+#include "examples/image_io.h"
+
+/* mkdir -p: every directory along the path ("exists" and other errors are ignored here; a
+   file that then cannot be written says so). */
+static void make_dirs(const char *path) {
+    char buf[1024];
+    size_t i, n = strlen(path);
+    if (n >= sizeof buf) return;
+    memcpy(buf, path, n + 1);
+    for (i = 1; i <= n; i++)
+        if (buf[i] == '/' || buf[i] == '\0') {
+            char c = buf[i];
+            buf[i] = '\0';
+            make_dir(buf);
+            buf[i] = c;
+        }
+}
+
+/* ---- The model -------------------------------------------------------------------------------
+   The lecture's Keras model, layer for layer:
+       Conv2D(32, 3x3, relu) -> MaxPooling2D(2x2) -> Conv2D(64, 3x3, relu) -> MaxPooling2D(2x2)
+       -> Conv2D(64, 3x3, relu) -> Flatten -> Dense(64, relu) -> Dense(10, softmax)
+   In cnn.h the last layer outputs logits: the softmax lives in the loss (softmax cross-entropy)
+   and in cnn_predict, which returns probabilities. 28x28 -> 26 -> 13 -> 11 -> 5 -> 3, so the
+   flattened vector is 3 * 3 * 64 = 576 values and the model has 93,322 parameters. */
+static cnn_status add_model_layers(cnn_net *net, int rows, int cols) {
+    cnn_net_opts input = {0};
+    cnn_conv_opts conv32 = {0}, conv64 = {0};
+    cnn_pool_opts pool = {0};              /* zero: max pooling, 2x2 window, stride 2 */
+    cnn_dense_opts hidden = {0}, classes = {0};
+    cnn_status st;
+
+    input.channels = 1;
+    input.height = rows;
+    input.width = cols;
+    conv32.filters = 32;                   /* kernel 3x3, stride 1, valid padding: defaults */
+    conv32.activation = CNN_RELU;
+    conv64.filters = 64;
+    conv64.activation = CNN_RELU;
+    hidden.units = 64;
+    hidden.activation = CNN_RELU;
+    classes.units = 10;
+
+    /* Each call checks its shapes; the first failure is the one worth reporting. */
+    if ((st = cnn_net_init(net, &input)) || (st = cnn_add_conv(net, &conv32)) ||
+        (st = cnn_add_pool(net, &pool)) || (st = cnn_add_conv(net, &conv64)) ||
+        (st = cnn_add_pool(net, &pool)) || (st = cnn_add_conv(net, &conv64)) ||
+        (st = cnn_add_flatten(net)) || (st = cnn_add_dense(net, &hidden)) ||
+        (st = cnn_add_dense(net, &classes)))
+        return st;
+    return CNN_OK;
+}
+
+/* Prints what failed and why. Every cnn_ call that returns a status goes through this. */
+static int cnn_failed(const char *what, cnn_status st) {
+    fprintf(stderr, "mnist: %s failed: %s: %s\n", what, cnn_status_name(st), cnn_last_error());
+    return 1;
+}
+
+/* ---- Data ---------------------------------------------------------------------------------- */
+
+/* One split of an IDX dataset as cnn_fit wants it: pixels / 255 as floats, labels as int32.
+   limit > 0 keeps only the first 'limit' images. */
+typedef struct split_data {
+    cnn_dataset set;
+    float *images;
+    int32_t *labels;
+    int rows, cols, classes;
+} split_data;
+
+static int load_split(const char *dir, idx_split which, int limit, split_data *out) {
+    idx_dataset raw;
+    char err[512];
+    size_t pixels;
+    memset(out, 0, sizeof *out);
+    if (idx_load_dataset(dir, which, &raw, err, sizeof err) != 0) {
+        fprintf(stderr, "mnist: %s\n", err);
+        return 1;
+    }
+    if (limit > 0 && limit < raw.images.count) raw.images.count = raw.labels.count = limit;
+    pixels = (size_t)raw.images.count * raw.images.rows * raw.images.cols;
+    out->images = (float *)malloc(pixels * sizeof(float));
+    out->labels = (int32_t *)malloc((size_t)raw.labels.count * sizeof(int32_t));
+    if (!out->images || !out->labels) {
+        fprintf(stderr, "mnist: out of memory for %d images\n", raw.images.count);
+        idx_free_dataset(&raw);
+        return 1;
+    }
+    idx_images_to_float(&raw.images, out->images);
+    idx_labels_to_int32(&raw.labels, out->labels);
+    out->set.images = out->images;
+    out->set.labels = out->labels;
+    out->set.count = raw.images.count;
+    out->rows = raw.images.rows;
+    out->cols = raw.images.cols;
+    out->classes = raw.labels.classes;
+    idx_free_dataset(&raw);
+    return 0;
+}
+
+static void free_split(split_data *s) {
+    free(s->images);
+    free(s->labels);
+    memset(s, 0, sizeof *s);
+}
+
+/* ---- Training with a record of every epoch --------------------------------------------------
+   cnn_fit calls a progress function after every batch and at the end of every epoch. Giving
+   it one replaces the library's own progress bar, so this one draws the same kind of bar and
+   also keeps each epoch's figures for the training-curves picture. */
+typedef struct history {
+    int epochs;                                   /* recorded so far                     */
+    float *loss, *accuracy, *val_loss, *val_accuracy;
+    int quiet;
+} history;
+
+static int on_progress(const cnn_progress *p, void *user) {
+    static const char bar[] = "==============================";
+    const int width = (int)sizeof bar - 1;
+    history *h = (history *)user;
+    int filled = p->batches ? width * p->batch / p->batches : width;
+    if (p->epoch_done) {
+        h->loss[h->epochs] = p->loss;
+        h->accuracy[h->epochs] = p->accuracy;
+        h->val_loss[h->epochs] = p->val_loss;
+        h->val_accuracy[h->epochs] = p->val_accuracy;
+        h->epochs++;
+    }
+    if (h->quiet) return 0;                       /* nonzero would stop the training     */
+    if (!p->epoch_done) {
+        if (p->batch % 10 != 0 && p->batch != p->batches) return 0;   /* redraw now and then */
+        fprintf(stderr, "\repoch %2d/%d [%.*s>%*s] %5d/%d  loss %.4f  acc %6.2f%%  %.0f img/s ",
+                p->epoch, p->epochs, filled, bar, width - filled, "", p->batch, p->batches,
+                (double)p->loss, 100.0 * p->accuracy, p->images_per_second);
+    } else {
+        fprintf(stderr, "\repoch %2d/%d [%s] loss %.4f  acc %6.2f%%  val_loss %.4f  "
+                "val_acc %6.2f%%  lr %.4f  %.0fs%s\n", p->epoch, p->epochs, bar, (double)p->loss,
+                100.0 * p->accuracy, (double)p->val_loss, 100.0 * p->val_accuracy,
+                (double)p->learning_rate, p->seconds, p->improved ? "  *best" : "");
+    }
+    fflush(stderr);
+    return 0;
+}
+
+/* ---- Pictures ------------------------------------------------------------------------------ */
+
+static void join_path(char *buf, size_t size, const char *dir, const char *name) {
+    snprintf(buf, size, "%s/%s", dir, name);
+}
+
+/* Writes a gray image, and says so. */
+static int save_png(const char *dir, const char *name, const img_image *image) {
+    char path[1024], err[512];
+    join_path(path, sizeof path, dir, name);
+    if (img_write_png(path, image->pixels, image->width, image->height, image->channels, err,
+                      sizeof err) != 0) {
+        fprintf(stderr, "mnist: %s\n", err);
+        return 1;
+    }
+    printf("wrote %s (%dx%d)\n", path, image->width, image->height);
+    return 0;
+}
+
+/* 'count' maps of w x h bytes (0..255), each enlarged 'factor' times, framed by 'margin'
+   white pixels and laid out in a grid of 'columns' (white lines between the cells). */
+static int save_grid(const char *dir, const char *name, const unsigned char *bytes, int count,
+                     int w, int h, int factor, int margin, int columns) {
+    int tw = w * factor + 2 * margin, th = h * factor + 2 * margin, k, y, status = 1;
+    unsigned char *tiles = (unsigned char *)malloc((size_t)tw * th * count);
+    img_image grid = {0};
+    char err[512] = "";
+    if (!tiles) return 1;
+    memset(tiles, 255, (size_t)tw * th * count);
+    for (k = 0; k < count; k++) {
+        img_image small, large;
+        small.pixels = (unsigned char *)bytes + (size_t)k * w * h;
+        small.width = w;
+        small.height = h;
+        small.channels = 1;
+        if (img_upscale(&small, factor, &large, err, sizeof err) != 0) goto done;
+        for (y = 0; y < large.height; y++)      /* into the middle of tile k */
+            memcpy(tiles + ((size_t)k * th + margin + y) * tw + margin,
+                   large.pixels + (size_t)y * large.width, (size_t)large.width);
+        img_free(&large);
+    }
+    if (img_tile(tiles, count, tw, th, columns, 255, &grid, err, sizeof err) != 0) goto done;
+    status = save_png(dir, name, &grid);
+done:
+    if (status && err[0]) fprintf(stderr, "mnist: %s\n", err);
+    img_free(&grid);
+    free(tiles);
+    return status;
+}
+
+/* The first layer's 32 filters. Each is scaled on its own so that 0 is mid-gray: white
+   pixels are weights that respond to ink, black ones to background. */
+static int save_filters(const cnn_net *net, const char *dir) {
+    const cnn_layer *conv = &net->layers[0];
+    int k, i, size = conv->conv.kh * conv->conv.kw;
+    unsigned char bytes[64 * 25];
+    if (conv->conv.k > 64 || size > 25 || conv->conv.c != 1) return 0;  /* not this model */
+    for (k = 0; k < conv->conv.k; k++) {
+        const float *w = conv->w + (size_t)k * size;
+        float largest = 1e-12f;
+        for (i = 0; i < size; i++) largest = fabsf(w[i]) > largest ? fabsf(w[i]) : largest;
+        for (i = 0; i < size; i++)
+            bytes[k * size + i] = (unsigned char)(127.5f + 127.0f * w[i] / largest);
+    }
+    return save_grid(dir, "filters.png", bytes, conv->conv.k, conv->conv.kw, conv->conv.kh, 16, 3, 8);
+}
+
+/* Runs one image through the network and draws every channel of each conv and pool layer's
+   output (after its ReLU). Each map is scaled to its own maximum: black is 0, white is the
+   strongest response; an all-black map did not respond to this digit at all. */
+static int save_feature_maps(cnn_net *net, const float *image, const char *dir) {
+    cnn_status st = cnn_forward(net, image, 1, 0);
+    int i, stage = 0;
+    if (st) return cnn_failed("forward (feature maps)", st);
+    for (i = 0; i < net->layer_count; i++) {
+        const cnn_layer *l = &net->layers[i];
+        size_t plane = (size_t)l->out_h * l->out_w, j;
+        unsigned char *bytes;
+        char name[64];
+        int c, status;
+        if (l->kind != CNN_LAYER_CONV && l->kind != CNN_LAYER_POOL) continue;
+        bytes = (unsigned char *)malloc(plane * l->out_c);
+        if (!bytes) return 1;
+        for (c = 0; c < l->out_c; c++) {
+            const float *map = l->out + c * plane;   /* image 0 of the batch */
+            float top = 0.0f;
+            for (j = 0; j < plane; j++) top = map[j] > top ? map[j] : top;
+            for (j = 0; j < plane; j++)
+                bytes[c * plane + j] = top > 0.0f ? (unsigned char)(255.0f * map[j] / top + 0.5f) : 0;
+        }
+        snprintf(name, sizeof name, "features_%d_%s.png", ++stage,
+                 l->kind == CNN_LAYER_CONV ? "conv" : "pool");
+        /* about 80 pixels a map, 8 maps a row */
+        status = save_grid(dir, name, bytes, l->out_c, l->out_w, l->out_h,
+                           (80 + l->out_h - 1) / l->out_h, 2, 8);
+        free(bytes);
+        if (status) return status;
+    }
+    return 0;
+}
+
+/* A drawing surface for the training curves: RGB, white, with a few primitives. */
+typedef struct canvas {
+    unsigned char *rgb;
+    int width, height;
+} canvas;
+
+static const unsigned char BLACK[3] = {0, 0, 0}, GRID[3] = {225, 225, 225},
+                           BLUE[3] = {31, 119, 180}, ORANGE[3] = {255, 127, 14};
+
+static void fill_rect(canvas *c, int x0, int y0, int x1, int y1, const unsigned char color[3]) {
+    int x, y;
+    for (y = y0 < 0 ? 0 : y0; y <= y1 && y < c->height; y++)
+        for (x = x0 < 0 ? 0 : x0; x <= x1 && x < c->width; x++)
+            memcpy(c->rgb + ((size_t)y * c->width + x) * 3, color, 3);
+}
+
+/* Bresenham's line, every step stamped with a 2x2 square for a visible line. */
+static void draw_line(canvas *c, int x0, int y0, int x1, int y1, const unsigned char color[3]) {
+    int dx = abs(x1 - x0), dy = -abs(y1 - y0), sx = x0 < x1 ? 1 : -1, sy = y0 < y1 ? 1 : -1;
+    int error = dx + dy;
+    for (;;) {
+        fill_rect(c, x0, y0, x0 + 1, y0 + 1, color);
+        if (x0 == x1 && y0 == y1) break;
+        if (2 * error >= dy) { error += dy; x0 += sx; }
+        if (2 * error <= dx) { error += dx; y0 += sy; }
+    }
+}
+
+/* A 3x5 pixel font, just the characters the chart needs; '#' is ink. */
+static const char *glyph(char ch) {
+    static const struct { char ch; const char *rows; } font[] = {
+        {'0', "###" "# #" "# #" "# #" "###"}, {'1', " # " "## " " # " " # " "###"},
+        {'2', "###" "  #" "###" "#  " "###"}, {'3', "###" "  #" "###" "  #" "###"},
+        {'4', "# #" "# #" "###" "  #" "  #"}, {'5', "###" "#  " "###" "  #" "###"},
+        {'6', "###" "#  " "###" "# #" "###"}, {'7', "###" "  #" "  #" "  #" "  #"},
+        {'8', "###" "# #" "###" "# #" "###"}, {'9', "###" "# #" "###" "  #" "###"},
+        {'.', "   " "   " "   " "   " " # "}, {'%', "# #" "  #" " # " "#  " "# #"},
+        {'A', "###" "# #" "###" "# #" "# #"}, {'C', "###" "#  " "#  " "#  " "###"},
+        {'D', "## " "# #" "# #" "# #" "## "}, {'E', "###" "#  " "## " "#  " "###"},
+        {'H', "# #" "# #" "###" "# #" "# #"}, {'I', "###" " # " " # " " # " "###"},
+        {'L', "#  " "#  " "#  " "#  " "###"}, {'N', "###" "# #" "# #" "# #" "# #"},
+        {'O', "###" "# #" "# #" "# #" "###"}, {'P', "###" "# #" "###" "#  " "#  "},
+        {'R', "###" "# #" "## " "# #" "# #"}, {'S', "###" "#  " "###" "  #" "###"},
+        {'T', "###" " # " " # " " # " " # "}, {'U', "# #" "# #" "# #" "# #" "###"},
+        {'V', "# #" "# #" "# #" "# #" " # "}, {'Y', "# #" "# #" "###" " # " " # "},
+    };
+    size_t i;
+    for (i = 0; i < sizeof font / sizeof font[0]; i++)
+        if (font[i].ch == ch) return font[i].rows;
+    return "               ";                       /* space, or anything unknown */
+}
+
+/* Text at (x, y), the top left corner, each font pixel drawn 'scale' x 'scale'. */
+static void draw_text(canvas *c, int x, int y, const char *text, int scale) {
+    for (; *text; text++, x += 4 * scale) {
+        const char *rows = glyph(*text);
+        int i;
+        for (i = 0; i < 15; i++)
+            if (rows[i] == '#')
+                fill_rect(c, x + (i % 3) * scale, y + (i / 3) * scale,
+                          x + (i % 3 + 1) * scale - 1, y + (i / 3 + 1) * scale - 1, BLACK);
+    }
+}
+
+static int text_width(const char *text, int scale) { return (int)strlen(text) * 4 * scale - scale; }
+
+/* One chart: 'train' (blue) and 'val' (orange), n epochs, y from lo to hi with a grid line
+   every 'step', drawn in the box (x, y, w, h) of the canvas with room for labels around it. */
+static void draw_chart(canvas *c, int x, int y, int w, int h, const char *title,
+                       const float *train, const float *val, int n, float lo, float hi,
+                       float step, int decimals) {
+    int left = x + 44, top = y + 30, right = x + w - 12, bottom = y + h - 34, i, k;
+    float v;
+    char label[32];
+#define PX(epoch) (n > 1 ? left + (right - left) * (epoch) / (n - 1) : (left + right) / 2)
+#define PY(value) (bottom - (int)((float)(bottom - top) * ((value) - lo) / (hi - lo) + 0.5f))
+    draw_text(c, x + (w - text_width(title, 2)) / 2, y + 6, title, 2);
+    for (v = lo; v <= hi + step / 2; v += step) {           /* horizontal grid, y labels */
+        fill_rect(c, left, PY(v), right, PY(v), GRID);
+        snprintf(label, sizeof label, "%.*f", decimals, (double)v);
+        draw_text(c, left - 6 - text_width(label, 2), PY(v) - 5, label, 2);
+    }
+    for (i = 0; i < n; i++) {                               /* epoch ticks and labels */
+        if (n > 12 && (i + 1) % 5 != 0 && i != 0) continue;
+        fill_rect(c, PX(i), bottom, PX(i), bottom + 4, BLACK);
+        snprintf(label, sizeof label, "%d", i + 1);
+        draw_text(c, PX(i) - text_width(label, 2) / 2, bottom + 8, label, 2);
+    }
+    draw_text(c, (left + right - text_width("EPOCH", 2)) / 2, bottom + 22, "EPOCH", 2);
+    fill_rect(c, left, top, left, bottom, BLACK);           /* axes */
+    fill_rect(c, left, bottom, right, bottom, BLACK);
+    for (k = 0; k < 2; k++) {                               /* the two curves, dots on epochs */
+        const float *s = k == 0 ? train : val;
+        const unsigned char *color = k == 0 ? BLUE : ORANGE;
+        for (i = 0; i < n; i++) {
+            if (s[i] < 0.0f) continue;                      /* no validation set */
+            fill_rect(c, PX(i) - 2, PY(s[i]) - 2, PX(i) + 3, PY(s[i]) + 3, color);
+            if (i > 0 && s[i - 1] >= 0.0f) draw_line(c, PX(i - 1), PY(s[i - 1]), PX(i), PY(s[i]), color);
+        }
+    }
+#undef PX
+#undef PY
+}
+
+/* A step of 1, 2 or 5 times a power of ten giving at most 'most' intervals in 'range'. */
+static float nice_step(float range, int most) {
+    float unit = (float)pow(10.0, floor(log10((double)range / most))), m[3] = {1, 2, 5};
+    int i;
+    for (i = 0; i < 3; i++) if (range / (m[i] * unit) <= most) return m[i] * unit;
+    return 10.0f * unit;
+}
+
+/* Loss (left) and accuracy (right) per epoch, training in blue and validation in orange. */
+static int save_curves(const history *h, const char *dir) {
+    canvas c;
+    img_image image;
+    float loss_hi = 0.0f, acc_lo = 100.0f, step, *train_pct, *val_pct;
+    int i, status;
+    if (h->epochs < 1) return 0;
+    c.width = 900;
+    c.height = 360;
+    c.rgb = (unsigned char *)malloc((size_t)c.width * c.height * 3);
+    train_pct = (float *)malloc(sizeof(float) * 2 * h->epochs);
+    if (!c.rgb || !train_pct) { free(c.rgb); free(train_pct); return 1; }
+    val_pct = train_pct + h->epochs;
+    memset(c.rgb, 255, (size_t)c.width * c.height * 3);
+    for (i = 0; i < h->epochs; i++) {
+        train_pct[i] = 100.0f * h->accuracy[i];
+        val_pct[i] = h->val_accuracy[i] >= 0.0f ? 100.0f * h->val_accuracy[i] : -1.0f;
+        loss_hi = h->loss[i] > loss_hi ? h->loss[i] : loss_hi;
+        loss_hi = h->val_loss[i] > loss_hi ? h->val_loss[i] : loss_hi;
+        acc_lo = train_pct[i] < acc_lo ? train_pct[i] : acc_lo;
+        acc_lo = val_pct[i] >= 0.0f && val_pct[i] < acc_lo ? val_pct[i] : acc_lo;
+    }
+    step = nice_step(loss_hi > 0.0f ? loss_hi : 1.0f, 5);
+    draw_chart(&c, 0, 30, 450, 330, "LOSS", h->loss, h->val_loss, h->epochs, 0.0f,
+               step * (float)ceil(loss_hi / step - 1e-6), step, step < 0.1f ? 2 : 1);
+    step = nice_step(100.0f - acc_lo > 0.5f ? 100.0f - acc_lo : 0.5f, 5);
+    draw_chart(&c, 450, 30, 450, 330, "ACCURACY %", train_pct, val_pct, h->epochs,
+               step * (float)floor(acc_lo / step), 100.0f, step, step < 1.0f ? 1 : 0);
+    /* The legend: a swatch of each colour and its name. */
+    fill_rect(&c, 300, 12, 320, 20, BLUE);
+    draw_text(&c, 328, 11, "TRAIN", 2);
+    fill_rect(&c, 460, 12, 480, 20, ORANGE);
+    draw_text(&c, 488, 11, "VALIDATION", 2);
+    image.pixels = c.rgb;
+    image.width = c.width;
+    image.height = c.height;
+    image.channels = 3;
+    status = save_png(dir, "curves.png", &image);
+    free(c.rgb);
+    free(train_pct);
+    return status;
+}
+
+/* The digit as a PGM (what `mnist predict` reads) and an enlarged PNG to look at. */
+static int save_sample(const float *image, int rows, int cols, const char *dir) {
+    unsigned char bytes[64 * 64];
+    img_image small, big;
+    char path[1024], err[512];
+    int i, status;
+    if (rows * cols > 64 * 64) return 0;
+    for (i = 0; i < rows * cols; i++) bytes[i] = (unsigned char)(image[i] * 255.0f + 0.5f);
+    join_path(path, sizeof path, dir, "sample_digit.pgm");
+    if (img_write_pgm(path, bytes, cols, rows, err, sizeof err) != 0) {
+        fprintf(stderr, "mnist: %s\n", err);
+        return 1;
+    }
+    printf("wrote %s (%dx%d)\n", path, cols, rows);
+    small.pixels = bytes;
+    small.width = cols;
+    small.height = rows;
+    small.channels = 1;
+    if (img_upscale(&small, 8, &big, err, sizeof err) != 0) {
+        fprintf(stderr, "mnist: %s\n", err);
+        return 1;
+    }
+    status = save_png(dir, "sample_digit.png", &big);
+    img_free(&big);
+    return status;
+}
+
+/* ---- Evaluation ------------------------------------------------------------------------------
+   The confusion matrix counts, for every true class (row), what the network answered
+   (column): the diagonal is right, everything else shows which digits it mixes up. */
+static int test_model(cnn_net *net, const split_data *test, double *accuracy) {
+    int32_t *predicted = (int32_t *)malloc(sizeof(int32_t) * test->set.count);
+    int confusion[10][10] = {{0}}, i, j, correct = 0;
+    cnn_status st;
+    if (!predicted) return 1;
+    if ((st = cnn_predict(net, test->set.images, test->set.count, NULL, predicted))) {
+        free(predicted);
+        return cnn_failed("predict (test set)", st);
+    }
+    for (i = 0; i < test->set.count; i++) {
+        correct += predicted[i] == test->set.labels[i];
+        if (test->set.labels[i] < 10 && predicted[i] < 10) confusion[test->set.labels[i]][predicted[i]]++;
+    }
+    free(predicted);
+    printf("\nconfusion matrix (rows: true class, columns: predicted)\n      ");
+    for (j = 0; j < 10; j++) printf("%5d", j);
+    printf("\n");
+    for (i = 0; i < 10; i++) {
+        printf("  %2d  ", i);
+        for (j = 0; j < 10; j++) printf("%5d", confusion[i][j]);
+        printf("\n");
+    }
+    printf("\n");
+    *accuracy = (double)correct / test->set.count;
+    return 0;
+}
+
+/* ---- predict: classify one image file with a saved model ---------------------------------- */
+
+/* The image as the network's input: gray values / 255, resized to the model's size by
+   averaging the source pixels that fall into each target pixel (or taking the nearest one
+   when enlarging), and inverted when the background is light (MNIST is white ink on black). */
+static void to_input(const img_image *img, int rows, int cols, float *x) {
+    double mean = 0.0;
+    int r, c, i;
+    for (r = 0; r < rows; r++)
+        for (c = 0; c < cols; c++) {
+            int y0 = r * img->height / rows, y1 = (r + 1) * img->height / rows;
+            int x0 = c * img->width / cols, x1 = (c + 1) * img->width / cols, y, xx, n = 0;
+            double sum = 0.0;
+            if (y1 <= y0) y1 = y0 + 1;
+            if (x1 <= x0) x1 = x0 + 1;
+            for (y = y0; y < y1; y++)
+                for (xx = x0; xx < x1; xx++, n++) sum += img->pixels[(size_t)y * img->width + xx];
+            x[r * cols + c] = (float)(sum / n / 255.0);
+            mean += x[r * cols + c];
+        }
+    if (mean / (rows * cols) > 0.5)
+        for (i = 0; i < rows * cols; i++) x[i] = 1.0f - x[i];
+}
+
+/* The input in ASCII: darker characters for more ink. */
+static void print_ascii(const float *x, int rows, int cols) {
+    static const char shades[] = " .:-=+*#%@";
+    int r, c;
+    for (r = 0; r < rows; r++) {
+        printf("    ");
+        for (c = 0; c < cols; c++) {
+            int level = (int)(x[r * cols + c] * 9.0f + 0.5f);
+            level = level < 0 ? 0 : level > 9 ? 9 : level;
+            putchar(shades[level]);
+            putchar(shades[level]);                   /* two columns: terminal cells are tall */
+        }
+        printf("\n");
+    }
+}
+
+static int predict(const char *model_path, const char *image_path) {
+    cnn_net net;
+    cnn_build_opts build = {0};
+    img_image img;
+    float *x, probs[256];
+    char err[512];
+    int classes, top[3], i, j, k;
+    cnn_status st;
+
+    build.max_batch = 1;
+    build.inference_only = 1;                         /* no gradients: a smaller arena */
+    if ((st = cnn_load(&net, model_path, &build))) return cnn_failed("loading the model", st);
+    classes = cnn_net_output_size(&net);
+    if (net.in_c != 1 || classes > 256) {
+        fprintf(stderr, "mnist: %s is not a one-channel classifier\n", model_path);
+        cnn_net_free(&net);
+        return 1;
+    }
+    if (img_read_pgm(image_path, &img, err, sizeof err) != 0) {
+        fprintf(stderr, "mnist: %s\n", err);
+        cnn_net_free(&net);
+        return 1;
+    }
+    x = (float *)malloc(sizeof(float) * net.in_h * net.in_w);
+    if (!x) return 1;
+    to_input(&img, net.in_h, net.in_w, x);
+    img_free(&img);
+    if ((st = cnn_predict(&net, x, 1, probs, NULL))) {
+        free(x);
+        cnn_net_free(&net);
+        return cnn_failed("predict", st);
+    }
+    printf("%s, as the network sees it (%dx%d):\n", image_path, net.in_w, net.in_h);
+    print_ascii(x, net.in_h, net.in_w);
+    for (k = 0; k < 3 && k < classes; k++) {          /* the three most probable classes */
+        top[k] = -1;
+        for (i = 0; i < classes; i++) {
+            int taken = 0;
+            for (j = 0; j < k; j++) taken |= top[j] == i;
+            if (!taken && (top[k] < 0 || probs[i] > probs[top[k]])) top[k] = i;
+        }
+        printf("  %s %d  %6.2f%%\n", k == 0 ? "prediction:" : "      then:", top[k],
+               100.0 * probs[top[k]]);
+    }
+    free(x);
+    cnn_net_free(&net);
+    return 0;
+}
+
+/* ---- Training run -------------------------------------------------------------------------- */
+
+typedef struct options {
+    const char *data, *out;
+    int epochs, batch, limit, quiet;
+    float lr;
+    unsigned long seed;
+} options;
+
+static int usage(void) {
+    fprintf(stderr,
+            "usage: mnist [--data DIR] [--out DIR] [--epochs N] [--batch N] [--lr X] [--seed N]\n"
+            "             [--limit N] [--quiet]\n"
+            "       mnist predict MODEL IMAGE.pgm\n");
+    return 2;
+}
+
+static int parse_options(int argc, char **argv, options *o) {
+    int i;
+    o->data = "data/mnist";
+    o->out = "out";
+    o->epochs = 15;
+    o->batch = 32;
+    o->lr = 0.03f;
+    o->seed = 1;
+    o->limit = 0;
+    o->quiet = 0;
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--quiet")) { o->quiet = 1; continue; }
+        if (!v) return 1;                             /* every other option takes a value */
+        if (!strcmp(a, "--data")) o->data = v;
+        else if (!strcmp(a, "--out")) o->out = v;
+        else if (!strcmp(a, "--epochs")) o->epochs = atoi(v);
+        else if (!strcmp(a, "--batch")) o->batch = atoi(v);
+        else if (!strcmp(a, "--lr")) o->lr = (float)atof(v);
+        else if (!strcmp(a, "--seed")) o->seed = strtoul(v, NULL, 10);
+        else if (!strcmp(a, "--limit")) o->limit = atoi(v);
+        else return 1;
+        i++;
+    }
+    if (o->epochs < 1 || o->batch < 1 || !(o->lr > 0.0f) || o->limit < 0) return 1;
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    options opt;
+    split_data train, test;
+    cnn_net net;
+    cnn_build_opts build = {0};
+    cnn_fit_opts fit = {0};
+    cnn_fit_result result;
+    history h = {0};
+    char path[1024];
+    double accuracy = 0.0;
+    cnn_status st;
+    int failed = 0;
+
+    if (argc >= 2 && !strcmp(argv[1], "predict")) return argc == 4 ? predict(argv[2], argv[3]) : usage();
+    if (parse_options(argc, argv, &opt)) return usage();
+
+    /* 1. The data: IDX files, gzip-compressed or not, as floats in [0, 1]. */
+    if (load_split(opt.data, IDX_TRAIN, opt.limit, &train)) return 1;
+    if (load_split(opt.data, IDX_TEST, 0, &test)) return 1;
+    printf("%s: %d training and %d test images of %dx%d\n", opt.data, train.set.count,
+           test.set.count, train.cols, train.rows);
+
+    /* 2. The model, built for batches of opt.batch images, weights drawn from the seed. */
+    if ((st = add_model_layers(&net, train.rows, train.cols))) return cnn_failed("describing the model", st);
+    build.max_batch = opt.batch;
+    build.seed = opt.seed;
+    if ((st = cnn_net_build(&net, &build))) return cnn_failed("building the model", st);
+    if (!opt.quiet) cnn_net_print_summary(&net, stdout);
+
+    /* 3. Training: mini-batch SGD with momentum on shuffled data. 10% of the training images
+          are held out for validation; training stops when the validation loss has not
+          improved for 3 epochs, and the best weights are kept. The learning rate follows a
+          cosine from opt.lr down to 0 over opt.epochs: big steps first, fine ones at the end. */
+    fit.epochs = opt.epochs;
+    fit.batch_size = opt.batch;
+    fit.sgd.learning_rate = opt.lr;
+    fit.sgd.momentum = 0.9f;
+    fit.schedule = CNN_SCHEDULE_COSINE;
+    fit.validation_fraction = 0.1f;
+    fit.patience = 3;
+    fit.seed = opt.seed;
+    fit.progress = on_progress;
+    fit.user = &h;
+    h.quiet = opt.quiet;
+    h.loss = (float *)malloc(sizeof(float) * 4 * opt.epochs);
+    if (!h.loss) return 1;
+    h.accuracy = h.loss + opt.epochs;
+    h.val_loss = h.accuracy + opt.epochs;
+    h.val_accuracy = h.val_loss + opt.epochs;
+    fflush(stdout);
+    if ((st = cnn_fit(&net, &train.set, &fit, &result))) return cnn_failed("training", st);
+    printf("trained %d epochs%s; kept the weights of epoch %d (validation accuracy %.2f%%)\n",
+           result.epochs_run, result.stopped_early ? " (stopped early)" : "", result.best_epoch,
+           100.0 * result.val_accuracy);
+
+    /* 4. Test on images the network has never seen, and save the model. */
+    make_dirs(opt.out);
+    join_path(path, sizeof path, opt.out, "mnist.cnn");
+    if ((st = cnn_save(&net, path))) return cnn_failed("saving the model", st);
+    printf("saved %s\n", path);
+    if (test_model(&net, &test, &accuracy)) return 1;
+
+    /* 5. What the network learned, as pictures: the first test image goes through it. */
+    failed |= save_filters(&net, opt.out);
+    failed |= save_feature_maps(&net, test.set.images, opt.out);
+    failed |= save_curves(&h, opt.out);
+    failed |= save_sample(test.set.images, test.rows, test.cols, opt.out);
+
+    printf("test accuracy: %.2f%% (%d images)\n", 100.0 * accuracy, test.set.count);
+    free(h.loss);
+    cnn_net_free(&net);
+    free_split(&train);
+    free_split(&test);
+    return failed;
+}

@@ -1,0 +1,78 @@
+# mk/demo.mk - `make demo`: real handwritten digits in, a trained and explained network out.
+#
+# Included by the main Makefile; also works alone: make -f mk/demo.mk demo
+#   make examples       build build/examples/mnist and build/examples/filters
+#   make demo           fetch MNIST (make data), train the lecture's model, test it, save
+#                       out/mnist.cnn, draw what it learned into out/*.png, classify
+#                       out/sample_digit.pgm with the saved model, then run the fixed filters
+#                       (out/filters/*.png)
+#   make demo-fashion   the same model on the full Fashion-MNIST (60,000/10,000) from Debian's
+#                       package dataset-fashion-mnist, installed with apt-get when we are root;
+#                       results in out/fashion/
+#   make demo DEMO_ARGS='--epochs 5 --seed 7'      options for the training run
+#   make demo DEMO_DATA=~/mnist                   your own IDX files (60,000/10,000, .gz too)
+#
+# Only the targets demo, demo-fashion and examples are defined; every variable starts with
+# DEMO_, so the including Makefile's names are left alone.
+
+# Paths are relative to the repository root, wherever make was started from (make -C, -f).
+DEMO_ROOT := $(patsubst %/,%,$(dir $(abspath $(dir $(lastword $(MAKEFILE_LIST))))))
+
+DEMO_CC ?= $(CC)
+DEMO_CFLAGS ?= -std=c99 -O2 -Wall -Wextra -Wpedantic -Werror
+DEMO_LDLIBS ?= -lm
+DEMO_BUILD := $(DEMO_ROOT)/build/examples
+DEMO_OUT ?= $(DEMO_ROOT)/out
+DEMO_DATA ?= $(DEMO_ROOT)/data/mnist
+DEMO_ARGS ?=
+DEMO_FASHION_DATA ?= /usr/share/datasets/fashion-mnist
+DEMO_FASHION_ARGS ?= --epochs 15
+DEMO_HEADERS := $(DEMO_ROOT)/cnn.h $(DEMO_ROOT)/examples/idx.h $(DEMO_ROOT)/examples/image_io.h
+
+# Standalone (`make -f mk/demo.mk`) `demo` is the default goal; when included, the including
+# Makefile's default goal must not change.
+DEMO_STANDALONE := $(filter 1,$(words $(MAKEFILE_LIST)))
+DEMO_SAVED_DEFAULT_GOAL := $(.DEFAULT_GOAL)
+
+.PHONY: demo demo-fashion examples
+# `make data` only for our own digits: a DEMO_DATA of yours is used as it is.
+demo: examples
+ifeq ($(DEMO_DATA),$(DEMO_ROOT)/data/mnist)
+	@$(MAKE) --no-print-directory -f $(DEMO_ROOT)/mk/data.mk data
+endif
+	$(DEMO_BUILD)/mnist --data $(DEMO_DATA) --out $(DEMO_OUT) $(DEMO_ARGS)
+	$(DEMO_BUILD)/mnist predict $(DEMO_OUT)/mnist.cnn $(DEMO_OUT)/sample_digit.pgm
+	$(DEMO_BUILD)/filters --data $(DEMO_DATA) --out $(DEMO_OUT)/filters
+
+# The package puts train-images-idx3-ubyte.gz and the three others in DEMO_FASHION_DATA.
+demo-fashion: examples
+	@if [ ! -r $(DEMO_FASHION_DATA)/train-images-idx3-ubyte.gz ] && \
+	    [ ! -r $(DEMO_FASHION_DATA)/train-images-idx3-ubyte ]; then \
+	    if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	        echo "make demo-fashion: installing dataset-fashion-mnist with apt-get"; \
+	        DEBIAN_FRONTEND=noninteractive apt-get install -y -q dataset-fashion-mnist || \
+	        { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q dataset-fashion-mnist; } || exit 1; \
+	    else \
+	        echo "make demo-fashion: no Fashion-MNIST in $(DEMO_FASHION_DATA)." >&2; \
+	        echo "  Install it (Debian/Ubuntu, as root): apt-get install dataset-fashion-mnist" >&2; \
+	        echo "  or point DEMO_FASHION_DATA at a folder with its four IDX files (.gz or not)." >&2; \
+	        exit 1; \
+	    fi; \
+	fi
+	$(DEMO_BUILD)/mnist --data $(DEMO_FASHION_DATA) --out $(DEMO_OUT)/fashion $(DEMO_FASHION_ARGS)
+
+examples: $(DEMO_BUILD)/mnist $(DEMO_BUILD)/filters
+
+# One C file each, the header-only libraries compiled into it.
+$(DEMO_BUILD)/mnist: $(DEMO_ROOT)/examples/mnist.c $(DEMO_HEADERS)
+	@mkdir -p $(@D)
+	$(DEMO_CC) $(DEMO_CFLAGS) -I$(DEMO_ROOT) -o $@ $< $(DEMO_LDLIBS)
+
+$(DEMO_BUILD)/filters: $(DEMO_ROOT)/examples/filters.c $(DEMO_HEADERS)
+	@mkdir -p $(@D)
+	$(DEMO_CC) $(DEMO_CFLAGS) -I$(DEMO_ROOT) -o $@ $< $(DEMO_LDLIBS)
+
+# An empty .DEFAULT_GOAL makes make pick the next target it reads instead.
+ifeq ($(DEMO_STANDALONE),)
+.DEFAULT_GOAL := $(DEMO_SAVED_DEFAULT_GOAL)
+endif
