@@ -3,6 +3,8 @@
 #
 #   bash docs/check_snippets.sh          (from anywhere; CC=clang to use another compiler)
 #   bash docs/check_snippets.sh --sync   first copy every snippet file into its marked blocks
+#   CC=aarch64-linux-gnu-gcc RUNNER="qemu-aarch64 -L /usr/aarch64-linux-gnu" bash docs/check_snippets.sh
+#                                        cross-compile, and run each program through RUNNER
 #
 # 1. Every docs/snippets/NN_name.c is compiled as C99 with warnings as errors against the
 #    repository's cnn.h, run in an empty temporary directory (some save a model file), and its
@@ -66,7 +68,7 @@ for src in docs/snippets/*.c; do
         continue
     fi
     rm -rf "${run_dir:?}"/*
-    if ! (cd "$run_dir" && "$exe" > "$run_dir/stdout" 2> "$run_dir/stderr"); then
+    if ! (cd "$run_dir" && ${RUNNER:-} "$exe" > "$run_dir/stdout" 2> "$run_dir/stderr"); then
         fail "$name: exits with an error"
         head -n 20 "$run_dir/stderr"
         continue
