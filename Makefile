@@ -18,6 +18,7 @@ test-aarch64:
 
 include mk/data.mk
 -include mk/bench.mk
+include mk/demo.mk
 
 clean:
 	rm -rf $(BUILD) out

@@ -88,6 +88,9 @@ for src in tests/test_*.c; do
     [ -x "$BUILD/$name.san" ] && ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 run_suite "$name (asan+ubsan)" "$BUILD/$name.san"
 done
 
+# The documentation's programs compile, run and print what the docs show.
+run_suite "docs snippets" bash docs/check_snippets.sh
+
 fi   # native
 
 # AArch64: cross-compile the suites and run them under qemu, so the NEON path is tested for
