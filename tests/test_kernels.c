@@ -305,6 +305,12 @@ TEST(conv_forward_chosen_shapes) {
         { 2, 2, 9, 4, 3, 2, 2, 3, 3, 3, 2, 3, 3, 2, 2, 1 },    /* everything large at once        */
         { 1, 3, 5, 5, 2, 7, 7, 1, 1, 1, 1, 3, 3, 3, 3, 1 },    /* kernel larger than the image   */
         { 1, 1, 2, 3, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0 },
+        /* Larger ones, so blocked (SIMD) paths run full tiles and ragged tails. */
+        { 2, 17, 29, 31, 33, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1 },
+        { 3, 6, 16, 16, 16, 5, 5, 2, 2, 1, 1, 2, 2, 2, 2, 1 },
+        { 1, 32, 8, 9, 64, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1 },
+        { 2, 7, 13, 11, 19, 3, 3, 1, 2, 2, 1, 2, 0, 1, 3, 0 },
+        { 1, 24, 10, 7, 7, 2, 5, 3, 1, 1, 2, 0, 1, 4, 4, 1 },
     };
     cnn_rng rng;
     size_t t;
@@ -319,7 +325,7 @@ TEST(conv_forward_chosen_shapes) {
 }
 
 TEST(conv_forward_random_shapes) {
-    static const int chans[] = { 1, 3, 7, 17 }, sizes[] = { 1, 2, 3, 5, 6, 7, 11, 13 }, filters[] = { 1, 2, 3, 5 };
+    static const int chans[] = { 1, 3, 7, 17 }, sizes[] = { 1, 2, 3, 5, 6, 7, 11, 13 }, filters[] = { 1, 2, 3, 5, 8, 17 };
     static const int kernels[][2] = { { 1, 1 }, { 1, 3 }, { 3, 1 }, { 2, 2 }, { 3, 3 }, { 5, 2 }, { 2, 5 }, { 4, 3 }, { 5, 5 } };
     int iter, valid = 0, rejected = 0;
     int seen_c[4] = { 0, 0, 0, 0 }, seen_sh3 = 0, seen_sw3 = 0, seen_dh3 = 0, seen_dw3 = 0, seen_1x1 = 0;
@@ -329,7 +335,7 @@ TEST(conv_forward_random_shapes) {
     for (iter = 0; iter < 1000; iter++) {
         int ci = (int)cnn_rng_below(&rng, 4), ki = (int)cnn_rng_below(&rng, 9), bias = (int)cnn_rng_below(&rng, 2);
         cnn_conv2d_shape s = conv_shape(1 + (int)cnn_rng_below(&rng, 3), chans[ci], sizes[cnn_rng_below(&rng, 8)],
-                                        sizes[cnn_rng_below(&rng, 8)], filters[cnn_rng_below(&rng, 4)],
+                                        sizes[cnn_rng_below(&rng, 8)], filters[cnn_rng_below(&rng, 6)],
                                         kernels[ki][0], kernels[ki][1]);
         s.stride_h = 1 + (int)cnn_rng_below(&rng, 3);
         s.stride_w = 1 + (int)cnn_rng_below(&rng, 3);
@@ -576,8 +582,11 @@ TEST(dense_forward) {
     cnn_rng rng;
     int iter;
     cnn_rng_seed(&rng, 9);
-    for (iter = 0; iter < 60; iter++) {
-        int n = 1 + (int)cnn_rng_below(&rng, 3), in = 1 + (int)cnn_rng_below(&rng, 37), out = 1 + (int)cnn_rng_below(&rng, 13);
+    for (iter = 0; iter < 70; iter++) {
+        /* small random shapes, then every tenth a larger one (full SIMD tiles and tails) */
+        int large = iter % 10 == 9;
+        int n = 1 + (int)cnn_rng_below(&rng, large ? 9 : 3), in = 1 + (int)cnn_rng_below(&rng, large ? 300 : 37);
+        int out = 1 + (int)cnn_rng_below(&rng, large ? 70 : 13);
         int bias = iter % 2, i, o, k, pass;
         float *x = falloc((size_t)n * in), *w = falloc((size_t)out * in), *b = falloc((size_t)out), *y = falloc((size_t)n * out);
         for (pass = 0; pass < 2; pass++) {
