@@ -867,6 +867,45 @@ TEST(dense_softmax_errors) {
     CHECK_OK(cnn_softmax(2, 3, buf, buf));
 }
 
+/* Sizes at the edge of int: the padded input or the output no longer fits in an int. The
+   answer must be CNN_ERR_OVERFLOW (a kernel that does fit is not a shape error), and building
+   the message must not itself overflow (under -fsanitize=undefined that aborts). */
+static int names_overflow(const char *msg) { return mentions(msg, "overflow") || mentions(msg, "too large"); }
+
+TEST(sizes_at_int_limits) {
+    float buf[4] = { 0, 0, 0, 0 };
+    cnn_conv2d_shape s = conv_shape(1, 1, INT_MAX, 1, 1, 1, 1);
+    cnn_pool2d_shape p = pool_shape(1, 1, INT_MAX, 1, 2, 1, 1, 1);
+    /* 1x1 kernel on INT_MAX rows plus one row of padding: INT_MAX + 1 output rows. */
+    s.pad_bottom = 1;
+    CHECK_STATUS(cnn_conv2d_check(&s, NULL, NULL), CNN_ERR_OVERFLOW);
+    CHECKF(names_overflow(cnn_last_error()), "message '%s'", cnn_last_error());
+    /* A kernel that really does not fit, with padded sizes beyond INT_MAX in the message. */
+    s = conv_shape(1, 1, 10, 10, 1, 3, 1);
+    s.dilation_h = INT_MAX;
+    s.pad_top = s.pad_bottom = INT_MAX / 2;
+    CHECK_STATUS(cnn_conv2d_check(&s, NULL, NULL), CNN_ERR_SHAPE);
+    CHECKF(mentions(cnn_last_error(), "larger") && !strstr(cnn_last_error(), "-"),
+           "message '%s' should name the sizes, none negative", cnn_last_error());
+    /* 2-row window, stride 1, one pad each side on INT_MAX rows: INT_MAX + 1 outputs. */
+    p.pad_top = p.pad_bottom = 1;
+    CHECK_STATUS(cnn_pool2d_check(&p, NULL, NULL), CNN_ERR_OVERFLOW);
+    CHECKF(names_overflow(cnn_last_error()), "message '%s'", cnn_last_error());
+    /* INT_MAX x INT_MAX values do not fit in memory: overflow, as dense and conv say. */
+    CHECK_STATUS(cnn_mean_squared_error(INT_MAX, INT_MAX, buf, buf, NULL, NULL), CNN_ERR_OVERFLOW);
+    CHECKF(names_overflow(cnn_last_error()), "message '%s'", cnn_last_error());
+}
+
+/* Softmax and softmax cross-entropy must check n * classes like every other kernel before
+   reading anything. Last in main: the cnn.h this was written against reads past the buffers
+   here (a crash), and the other tests should report first. */
+TEST(softmax_sizes_overflow) {
+    float buf[4] = { 0, 0, 0, 0 };
+    int32_t label = 0;
+    CHECK_FAILS(cnn_softmax_cross_entropy(INT_MAX, INT_MAX, buf, &label, NULL, NULL), CNN_ERR_OVERFLOW, "overflow");
+    CHECK_FAILS(cnn_softmax(INT_MAX, INT_MAX, buf, buf), CNN_ERR_OVERFLOW, "overflow");
+}
+
 TEST(status_names) {
     int i;
     for (i = 0; i < CNN_STATUS_COUNT; i++) CHECK(strncmp(cnn_status_name((cnn_status)i), "CNN_", 4) == 0);
@@ -895,5 +934,7 @@ int main(void) {
     RUN(pool_errors);
     RUN(dense_softmax_errors);
     RUN(status_names);
+    RUN(sizes_at_int_limits);
+    RUN(softmax_sizes_overflow);
     return harness_report();
 }
