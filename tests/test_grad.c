@@ -621,6 +621,7 @@ typedef struct net_run {
     cnn_net *net;
     const float *x;
     const int32_t *labels;
+    const float *r;               /* not NULL: the loss is sum(output * r) (cnn_backward_from) */
     int n, training;
     cnn_rng rng0;                 /* the dropout stream of the analytic run */
     int32_t *pattern;
@@ -634,6 +635,7 @@ static double net_eval(net_run *run) {
     st = cnn_forward(run->net, run->x, run->n, run->training);
     CHECKF(st == CNN_OK, "forward: %s", cnn_last_error());
     net_pattern(run->net, run->n, run->pattern);
+    if (run->r) return dot(cnn_output(run->net), run->r, (size_t)run->n * cnn_net_output_size(run->net));
     return net_loss(run->net, run->n, run->labels);
 }
 
@@ -649,9 +651,12 @@ static double net_eval(net_run *run) {
 #define NET_RTOL 1e-2
 #define NET_ATOL 2e-2
 
-static void check_net(const char *name, cnn_net *net, int n, int training, uint64_t seed) {
+/* Builds the described network, checks every parameter gradient of one batch of n images,
+   and frees it (the description stays). from_output: backpropagate a random R through
+   cnn_backward_from, the loss being sum(output * R), instead of cnn_backward's loss. */
+static void check_net(const char *name, cnn_net *net, int n, int training, uint64_t seed, int from_output) {
     cnn_rng rng;
-    float *x, loss = -1.0f;
+    float *x, *r, loss = -1.0f;
     int32_t *labels, *base_pattern;
     float *grads[CNN_MAX_LAYERS][2];
     size_t in_size = (size_t)net->in_c * net->in_h * net->in_w, pat_len;
@@ -670,13 +675,17 @@ static void check_net(const char *name, cnn_net *net, int n, int training, uint6
         if (net->layers[i].b) fill_uniform(&rng, net->layers[i].b, net->layers[i].bias_count, -0.2f, 0.2f);
     x = falloc((size_t)n * in_size);
     labels = (int32_t *)xmalloc((size_t)n * sizeof(int32_t));
+    r = falloc((size_t)n * classes);
     fill_uniform(&rng, x, (size_t)n * in_size, -1, 1);
+    fill_uniform(&rng, r, (size_t)n * classes, -1, 1);
     for (i = 0; i < n; i++) labels[i] = (int32_t)cnn_rng_below(&rng, (uint32_t)classes);
 
     /* The analytic run. */
     run.net = net; run.x = x; run.labels = labels; run.n = n; run.training = training; run.rng0 = net->rng;
+    run.r = from_output ? r : NULL;
     CHECKF(cnn_forward(net, x, n, training) == CNN_OK, "%s: forward: %s", name, cnn_last_error());
-    CHECKF(cnn_backward(net, labels, &loss) == CNN_OK, "%s: backward: %s", name, cnn_last_error());
+    if (from_output) CHECKF(cnn_backward_from(net, r) == CNN_OK, "%s: backward_from: %s", name, cnn_last_error());
+    else CHECKF(cnn_backward(net, labels, &loss) == CNN_OK, "%s: backward: %s", name, cnn_last_error());
     memset(grads, 0, sizeof grads);
     for (i = 0; i < net->layer_count; i++) {
         const cnn_layer *l = &net->layers[i];
@@ -689,6 +698,16 @@ static void check_net(const char *name, cnn_net *net, int n, int training, uint6
             memcpy(grads[i][1], l->db, l->bias_count * sizeof(float));
         }
     }
+    /* Backward again from the same forward: the gradients are overwritten, not accumulated. */
+    if (from_output) CHECK_OK(cnn_backward_from(net, r));
+    else CHECK_OK(cnn_backward(net, labels, NULL));
+    for (i = 0; i < net->layer_count; i++) {
+        const cnn_layer *l = &net->layers[i];
+        CHECKF(!l->weight_count || memcmp(grads[i][0], l->dw, l->weight_count * sizeof(float)) == 0,
+               "%s: layer %d: a second backward changed dw", name, i);
+        CHECKF(!l->bias_count || memcmp(grads[i][1], l->db, l->bias_count * sizeof(float)) == 0,
+               "%s: layer %d: a second backward changed db", name, i);
+    }
     pat_len = net_pattern(net, n, NULL);
     run.pattern = (int32_t *)xmalloc((pat_len ? pat_len : 1) * sizeof(int32_t));
     base_pattern = (int32_t *)xmalloc((pat_len ? pat_len : 1) * sizeof(int32_t));
@@ -697,7 +716,8 @@ static void check_net(const char *name, cnn_net *net, int n, int training, uint6
 
     /* The same forward again gives the same loss, the one backward reported. */
     base = net_eval(&run);
-    CHECKF(fabs(base - loss) <= 1e-5 * fmax(1.0, fabs(base)), "%s: backward's loss %.9g, recomputed %.9g", name, (double)loss, base);
+    if (!from_output)
+        CHECKF(fabs(base - loss) <= 1e-5 * fmax(1.0, fabs(base)), "%s: backward's loss %.9g, recomputed %.9g", name, (double)loss, base);
     CHECKF(memcmp(run.pattern, base_pattern, (pat_len ? pat_len : 1) * sizeof(int32_t)) == 0 || !pat_len,
            "%s: the repeated forward took other kinks (dropout mask not fixed?)", name);
 
@@ -737,7 +757,7 @@ static void check_net(const char *name, cnn_net *net, int n, int training, uint6
     CHECKF(checked >= 0.8 * tried, "net %s: only %d of %d points checked, the rest on kinks", name, checked, tried);
     if (verbose) printf("     net %s: %d of %d points checked, %d on kinks\n", name, checked, tried, tried - checked);
     for (i = 0; i < net->layer_count; i++) { free(grads[i][0]); free(grads[i][1]); }
-    free(x); free(labels); free(run.pattern); free(base_pattern);
+    free(x); free(r); free(labels); free(run.pattern); free(base_pattern);
     cnn_net_free(net);
 }
 
@@ -774,7 +794,8 @@ TEST(net_conv_relu_maxpool_ceil_dense) {
     CHECK_OK(cnn_add_dense(&test_net, &dense));
     CHECK(test_net.layers[1].out_h == 4 && test_net.layers[1].out_w == 3);
     CHECK(test_net.layers[2].out_h == 2 && test_net.layers[2].out_w == 2);
-    check_net("conv relu, maxpool ceil, conv same 2x3/2 leaky, flatten, dense tanh, dense; CE", &test_net, 3, 0, 101);
+    check_net("conv relu, maxpool ceil, conv same 2x3/2 leaky, flatten, dense tanh, dense; CE", &test_net, 3, 0, 101, 0);
+    check_net("the same, through cnn_backward_from", &test_net, 3, 0, 111, 1);
 }
 
 TEST(net_full_dilated_sigmoid_avgpool_explicit_gap) {
@@ -801,7 +822,7 @@ TEST(net_full_dilated_sigmoid_avgpool_explicit_gap) {
     CHECK(test_net.layers[1].out_h == 7 && test_net.layers[1].out_w == 6);
     CHECK(test_net.layers[2].out_h == 6 && test_net.layers[2].out_w == 4);
     check_net("conv full dil 2 sigmoid, avgpool ceil count_pad, conv explicit tanh no bias, gap, dense; CE",
-              &test_net, 3, 0, 202);
+              &test_net, 3, 0, 202, 0);
 }
 
 TEST(net_stride3_relu_layer_dropout_eval_mse) {
@@ -826,7 +847,7 @@ TEST(net_stride3_relu_layer_dropout_eval_mse) {
     CHECK_OK(cnn_add_dense(&test_net, &dense));
     CHECK(test_net.layers[0].out_h == 3 && test_net.layers[0].out_w == 4);
     check_net("conv same /3, relu layer, dropout (eval), maxpool /1, dense sigmoid, dropout, dense; MSE",
-              &test_net, 3, 0, 303);
+              &test_net, 3, 0, 303, 0);
 }
 
 TEST(net_dilated_strided_leaky_avgpool_dropout_training) {
@@ -853,7 +874,7 @@ TEST(net_dilated_strided_leaky_avgpool_dropout_training) {
     /* Training mode: dropout draws a mask; every finite-difference forward restores the
        network's generator first, so it draws the same mask (a fixed mask). */
     check_net("conv dil 2x1 /1x2 tanh, leaky layer, avgpool ceil, dropout (training), dense relu, dense; CE",
-              &test_net, 3, 1, 404);
+              &test_net, 3, 1, 404, 0);
 }
 
 TEST(net_single_dense_mse_and_batch_one) {
@@ -863,7 +884,7 @@ TEST(net_single_dense_mse_and_batch_one) {
     memset(&dense, 0, sizeof dense);
     dense.units = 5;
     CHECK_OK(cnn_add_dense(&test_net, &dense));                                 /* flattens 1x3x4 */
-    check_net("dense on an image (implicit flatten); MSE", &test_net, 2, 0, 505);
+    check_net("dense on an image (implicit flatten); MSE", &test_net, 2, 0, 505, 0);
     net_begin(2, 5, 5, CNN_LOSS_SOFTMAX_CROSS_ENTROPY);
     memset(&conv, 0, sizeof conv);
     conv.filters = 3; conv.kernel = 5; conv.padding = CNN_PAD_VALID; conv.activation = CNN_SIGMOID;   /* 3x1x1 */
@@ -872,7 +893,39 @@ TEST(net_single_dense_mse_and_batch_one) {
     memset(&dense, 0, sizeof dense);
     dense.units = 2;
     CHECK_OK(cnn_add_dense(&test_net, &dense));
-    check_net("conv to 1x1 sigmoid, flatten, dense; CE; batch of 1", &test_net, 1, 0, 606);
+    check_net("conv to 1x1 sigmoid, flatten, dense; CE; batch of 1", &test_net, 1, 0, 606, 0);
+}
+
+TEST(net_parameterless_first_and_last_layers) {
+    cnn_conv_opts conv;
+    cnn_pool_opts pool;
+    cnn_dense_opts dense;
+    /* Layers without parameters at the ends: the first layer's input gradient is never
+       needed, and the loss may sit on an activation layer. */
+    net_begin(3, 8, 8, CNN_LOSS_SOFTMAX_CROSS_ENTROPY);
+    CHECK_OK(cnn_add_dropout(&test_net, 0.5f));
+    memset(&pool, 0, sizeof pool);
+    pool.kind = CNN_POOL_MAX; pool.size = 3; pool.stride = 2; pool.pad = 1; pool.ceil_mode = 1;    /* 3x4x4 */
+    CHECK_OK(cnn_add_pool(&test_net, &pool));
+    memset(&conv, 0, sizeof conv);
+    conv.filters = 4; conv.kernel = 3; conv.padding = CNN_PAD_SAME; conv.activation = CNN_RELU;
+    CHECK_OK(cnn_add_conv(&test_net, &conv));
+    CHECK_OK(cnn_add_global_avg_pool(&test_net));
+    memset(&dense, 0, sizeof dense);
+    dense.units = 3;
+    CHECK_OK(cnn_add_dense(&test_net, &dense));
+    check_net("dropout (training) first, maxpool ceil, conv same relu, gap, dense; CE", &test_net, 2, 1, 707, 0);
+
+    net_begin(1, 6, 6, CNN_LOSS_MSE);
+    memset(&conv, 0, sizeof conv);
+    conv.filters = 2; conv.kernel = 3;
+    CHECK_OK(cnn_add_conv(&test_net, &conv));
+    CHECK_OK(cnn_add_flatten(&test_net));
+    memset(&dense, 0, sizeof dense);
+    dense.units = 4;
+    CHECK_OK(cnn_add_dense(&test_net, &dense));
+    CHECK_OK(cnn_add_activation(&test_net, CNN_SIGMOID, 0.0f));
+    check_net("conv, flatten, dense, sigmoid layer last; MSE", &test_net, 3, 0, 808, 0);
 }
 
 int main(void) {
@@ -890,5 +943,6 @@ int main(void) {
     RUN(net_stride3_relu_layer_dropout_eval_mse);
     RUN(net_dilated_strided_leaky_avgpool_dropout_training);
     RUN(net_single_dense_mse_and_batch_one);
+    RUN(net_parameterless_first_and_last_layers);
     return harness_report();
 }
