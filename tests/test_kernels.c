@@ -482,6 +482,19 @@ TEST(pool_known_padding_values) {
         CHECK_OK(cnn_maxpool2d_forward(&s, neg, m, NULL));
         CHECK(m[0] == -5.0f && m[1] == -3.0f && m[2] == -2.0f && m[3] == -1.0f);
     }
+    /* A NaN in a window is passed on (wherever it is in the window), not hidden by a max. */
+    {
+        float v[9] = { 1, 2, 3, 4, 5, 6, 7, 8, 9 }, m[4];
+        int32_t arg[4];
+        cnn_pool2d_shape t = pool_shape(1, 1, 3, 3, 2, 2, 1, 1);   /* 2x2 windows, stride 1 */
+        v[4] = (float)NAN;                /* the centre: in all four windows */
+        CHECK_OK(cnn_maxpool2d_forward(&t, v, m, arg));
+        CHECK(isnan(m[0]) && isnan(m[1]) && isnan(m[2]) && isnan(m[3]));
+        CHECK(arg[0] == 4 && arg[3] == 4);
+        v[4] = 5.0f; v[0] = (float)NAN;   /* the first input: only window (0, 0) */
+        CHECK_OK(cnn_maxpool2d_forward(&t, v, m, arg));
+        CHECK(isnan(m[0]) && m[1] == 6.0f && m[2] == 8.0f && m[3] == 9.0f);
+    }
 }
 
 static void describe_pool(const cnn_pool2d_shape *s, char *buf, size_t cap) {
