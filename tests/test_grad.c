@@ -242,12 +242,12 @@ TEST(conv2d_gradients) {
         CHECKF(memcmp(dw, dw2, nw * sizeof(float)) == 0, "%s: dw depends on whether db is asked for", c->name);
 
         snprintf(what, sizeof what, "conv %s: dx", c->name);
-        check_tensor(what, conv_loss, &p, p.x, nx, dx, 40, LINEAR_STEP, NULL, &rng, LINEAR_RTOL, LINEAR_ATOL, 1e-2, 1.0);
+        check_tensor(what, conv_loss, &p, p.x, nx, dx, 120, LINEAR_STEP, NULL, &rng, LINEAR_RTOL, LINEAR_ATOL, 1e-2, 1.0);
         snprintf(what, sizeof what, "conv %s: dw", c->name);
-        check_tensor(what, conv_loss, &p, p.w, nw, dw, 40, LINEAR_STEP, NULL, &rng, LINEAR_RTOL, LINEAR_ATOL, 1e-2, 1.0);
+        check_tensor(what, conv_loss, &p, p.w, nw, dw, 120, LINEAR_STEP, NULL, &rng, LINEAR_RTOL, LINEAR_ATOL, 1e-2, 1.0);
         if (p.b) {
             snprintf(what, sizeof what, "conv %s: db", c->name);
-            check_tensor(what, conv_loss, &p, p.b, (size_t)c->k, db, 40, LINEAR_STEP, NULL, &rng, LINEAR_RTOL, LINEAR_ATOL, 1e-2, 1.0);
+            check_tensor(what, conv_loss, &p, p.b, (size_t)c->k, db, 120, LINEAR_STEP, NULL, &rng, LINEAR_RTOL, LINEAR_ATOL, 1e-2, 1.0);
         }
         /* db is the sum of dy over batch and positions, exactly what no bias would leave out */
         for (i = 0; i < (size_t)c->k; i++) {
@@ -416,12 +416,12 @@ TEST(dense_gradients) {
         CHECK_OK(cnn_dense_backward_weights(p.n, p.in, p.out, p.x, p.r, dw2, NULL));
         CHECK(memcmp(dw, dw2, nw * sizeof(float)) == 0);
         snprintf(what, sizeof what, "dense %dx%d -> %d: dx", p.n, p.in, p.out);
-        check_tensor(what, dense_loss, &p, p.x, nx, dx, 40, LINEAR_STEP, NULL, &rng, LINEAR_RTOL, LINEAR_ATOL, 1e-2, 1.0);
+        check_tensor(what, dense_loss, &p, p.x, nx, dx, 120, LINEAR_STEP, NULL, &rng, LINEAR_RTOL, LINEAR_ATOL, 1e-2, 1.0);
         snprintf(what, sizeof what, "dense %dx%d -> %d: dw", p.n, p.in, p.out);
-        check_tensor(what, dense_loss, &p, p.w, nw, dw, 40, LINEAR_STEP, NULL, &rng, LINEAR_RTOL, LINEAR_ATOL, 1e-2, 1.0);
+        check_tensor(what, dense_loss, &p, p.w, nw, dw, 120, LINEAR_STEP, NULL, &rng, LINEAR_RTOL, LINEAR_ATOL, 1e-2, 1.0);
         if (p.b) {
             snprintf(what, sizeof what, "dense %dx%d -> %d: db", p.n, p.in, p.out);
-            check_tensor(what, dense_loss, &p, p.b, (size_t)p.out, db, 40, LINEAR_STEP, NULL, &rng, LINEAR_RTOL, LINEAR_ATOL, 1e-2, 1.0);
+            check_tensor(what, dense_loss, &p, p.b, (size_t)p.out, db, 120, LINEAR_STEP, NULL, &rng, LINEAR_RTOL, LINEAR_ATOL, 1e-2, 1.0);
         }
         free(p.x); free(p.w); free(p.b); free(p.y); free(p.r); free(dx); free(dw); free(dw2); free(db);
     }
