@@ -1282,14 +1282,20 @@ CNNDEF cnn_status cnn_conv2d_check(const cnn_conv2d_shape *s, int *out_h, int *o
                          s->pad_top, s->pad_bottom, s->pad_left, s->pad_right);
     if ((long long)s->pad_top + s->pad_bottom > INT_MAX || (long long)s->pad_left + s->pad_right > INT_MAX)
         return cnn__fail(CNN_ERR_OVERFLOW, "conv2d: padding too large");
+    {   /* sizes in 64 bits: the padded input or the dilated kernel may not fit in an int */
+        const long long padded_h = (long long)s->h + s->pad_top + s->pad_bottom, padded_w = (long long)s->w + s->pad_left + s->pad_right;
+        const long long extent_h = (long long)s->dilation_h * (s->kh - 1) + 1, extent_w = (long long)s->dilation_w * (s->kw - 1) + 1;
+        if (extent_h > padded_h || extent_w > padded_w)
+            return cnn__fail(CNN_ERR_SHAPE,
+                             "conv2d: kernel %dx%d (dilation %dx%d, reach %lldx%lld) is larger than the padded input %lldx%lld (input %dx%d, pads %d+%d, %d+%d)",
+                             s->kh, s->kw, s->dilation_h, s->dilation_w, extent_h, extent_w, padded_h, padded_w,
+                             s->h, s->w, s->pad_top, s->pad_bottom, s->pad_left, s->pad_right);
+        if (padded_h > INT_MAX || padded_w > INT_MAX)
+            return cnn__fail(CNN_ERR_OVERFLOW, "conv2d: the padded input %lldx%lld overflows an int", padded_h, padded_w);
+    }
     oh = cnn_conv_output_size(s->h, s->kh, s->stride_h, s->dilation_h, s->pad_top + s->pad_bottom);
     ow = cnn_conv_output_size(s->w, s->kw, s->stride_w, s->dilation_w, s->pad_left + s->pad_right);
-    if (oh < 1 || ow < 1)
-        return cnn__fail(CNN_ERR_SHAPE,
-                         "conv2d: kernel %dx%d (dilation %dx%d) is larger than the padded input %dx%d (input %dx%d, pads %d+%d, %d+%d)",
-                         s->kh, s->kw, s->dilation_h, s->dilation_w,
-                         s->h + s->pad_top + s->pad_bottom, s->w + s->pad_left + s->pad_right,
-                         s->h, s->w, s->pad_top, s->pad_bottom, s->pad_left, s->pad_right);
+    if (oh < 1 || ow < 1) return cnn__fail(CNN_ERR_OVERFLOW, "conv2d: the output size overflows an int");
     if (!cnn__count4(s->n, s->c, s->h, s->w) || !cnn__count4(s->n, s->k, oh, ow) ||
         !cnn__count4(s->k, s->c, s->kh, s->kw))
         return cnn__fail(CNN_ERR_OVERFLOW, "conv2d: tensor sizes overflow (input %dx%dx%dx%d, %d filters %dx%d)",
@@ -1696,6 +1702,7 @@ static void cnn__softmax_row(int classes, const float *z, float *p) {
 CNNDEF cnn_status cnn_softmax(int n, int classes, const float *logits, float *probs) {
     int i;
     if (n < 1 || classes < 1) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "softmax: %d rows of %d classes", n, classes);
+    if (!cnn__count4(n, classes, 1, 1)) return cnn__fail(CNN_ERR_OVERFLOW, "softmax: %d rows of %d classes overflow", n, classes);
     if (!logits || !probs) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "softmax: NULL logits or probs");
     for (i = 0; i < n; i++) cnn__softmax_row(classes, logits + (size_t)i * classes, probs + (size_t)i * classes);
     return CNN_OK;
@@ -1763,11 +1770,17 @@ CNNDEF cnn_status cnn_pool2d_check(const cnn_pool2d_shape *s, int *out_h, int *o
         return cnn__fail(CNN_ERR_INVALID_ARGUMENT,
                          "pool2d: padding (top %d, bottom %d, left %d, right %d) must be between 0 and half the %dx%d window",
                          s->pad_top, s->pad_bottom, s->pad_left, s->pad_right, s->kh, s->kw);
+    {
+        const long long padded_h = (long long)s->h + s->pad_top + s->pad_bottom, padded_w = (long long)s->w + s->pad_left + s->pad_right;
+        if (s->kh > padded_h || s->kw > padded_w)
+            return cnn__fail(CNN_ERR_SHAPE, "pool2d: window %dx%d is larger than the padded input %lldx%lld",
+                             s->kh, s->kw, padded_h, padded_w);
+        if (padded_h > INT_MAX || padded_w > INT_MAX)
+            return cnn__fail(CNN_ERR_OVERFLOW, "pool2d: the padded input %lldx%lld overflows an int", padded_h, padded_w);
+    }
     oh = cnn__pool_output_size(s->h, s->kh, s->stride_h, s->pad_top, s->pad_bottom, s->ceil_mode);
     ow = cnn__pool_output_size(s->w, s->kw, s->stride_w, s->pad_left, s->pad_right, s->ceil_mode);
-    if (oh < 1 || ow < 1)
-        return cnn__fail(CNN_ERR_SHAPE, "pool2d: window %dx%d is larger than the padded input %dx%d",
-                         s->kh, s->kw, s->h + s->pad_top + s->pad_bottom, s->w + s->pad_left + s->pad_right);
+    if (oh < 1 || ow < 1) return cnn__fail(CNN_ERR_OVERFLOW, "pool2d: the output size overflows an int");
     if (!cnn__count4(s->n, s->c, s->h, s->w) || !cnn__count4(s->n, s->c, oh, ow))
         return cnn__fail(CNN_ERR_OVERFLOW, "pool2d: tensor sizes overflow");
     if (out_h) *out_h = oh;
@@ -2133,6 +2146,7 @@ CNNDEF cnn_status cnn_softmax_cross_entropy(int n, int classes, const float *log
     double total = 0.0;
     int i, j;
     if (n < 1 || classes < 1) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "softmax cross-entropy: %d rows of %d classes", n, classes);
+    if (!cnn__count4(n, classes, 1, 1)) return cnn__fail(CNN_ERR_OVERFLOW, "softmax cross-entropy: %d rows of %d classes overflow", n, classes);
     if (!logits || !labels) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "softmax cross-entropy: NULL logits or labels");
     for (i = 0; i < n; i++)
         if (labels[i] < 0 || labels[i] >= classes)
@@ -2160,8 +2174,10 @@ CNNDEF cnn_status cnn_mean_squared_error(int n, int size, const float *pred, con
                                          float *loss, float *dpred) {
     double total = 0.0;
     size_t i, count;
-    if (n < 1 || size < 1 || !(count = cnn__count4(n, size, 1, 1)))
+    if (n < 1 || size < 1)
         return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "mean squared error: %d rows of %d values", n, size);
+    if (!(count = cnn__count4(n, size, 1, 1)))
+        return cnn__fail(CNN_ERR_OVERFLOW, "mean squared error: %d rows of %d values overflow", n, size);
     if (!pred || !target) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "mean squared error: NULL pred or target");
     for (i = 0; i < count; i++) {
         double d = (double)pred[i] - target[i];
