@@ -48,8 +48,9 @@
        CNN_MAX_LAYERS        layers per network (default 32)
 
    KERNEL PATHS
-       On x86-64 the AVX2+FMA kernels are chosen at run time when the CPU has them; the portable
-       scalar kernels are the reference and the fallback. cnn_simd_force() picks a path for the
+       On x86-64 the AVX2+FMA kernels are chosen at run time when the CPU has them; on AArch64
+       the NEON kernels are always used; the portable scalar kernels are the reference and the
+       fallback. cnn_simd_force() picks a path for the
        process; the environment variable CNN_SIMD=scalar makes the scalar path the default.
 
    THREADS
@@ -386,8 +387,10 @@ typedef struct cnn_layer {
     int32_t *argmax;                  /* max-pool positions                                */
 } cnn_layer;
 
-/* A network. Its fields are readable; change it only through the functions. It may live in
-   static memory: nothing in it points to the heap unless the library allocated the arena. */
+/* A network. Its fields are readable; change its structure only through the functions. The
+   parameter values may be written directly (layers[i].w, layers[i].b, e.g. to set known
+   weights). It may live in static memory: nothing in it points to the heap unless the library
+   allocated the arena. cnn_net_init on a built network forgets its arena: cnn_net_free first. */
 typedef struct cnn_net {
     int in_c, in_h, in_w;
     cnn_loss loss;
@@ -405,7 +408,7 @@ typedef struct cnn_net {
     const float *x;               /* input of the last forward                               */
     int batch;                    /* its batch size (0: no forward yet)                      */
     int forward_training;
-    cnn_rng rng;                  /* dropout masks and fit shuffling                         */
+    cnn_rng rng;                  /* dropout masks                                           */
     uint32_t step;                /* SGD steps taken                                         */
 } cnn_net;
 
@@ -434,7 +437,7 @@ typedef struct cnn_build_opts {
     size_t buffer_size;
     void *alloc_ctx;              /* passed to CNN_MALLOC / CNN_FREE                         */
     cnn_init init;                /* weight initialisation, default Glorot uniform           */
-    uint64_t seed;                /* initialisation, dropout and shuffling                   */
+    uint64_t seed;                /* initialisation and dropout (fit shuffles with its own)  */
 } cnn_build_opts;
 
 /* Bytes of arena cnn_net_build needs for these options (0 and an error if it cannot). */
@@ -1296,6 +1299,9 @@ CNNDEF cnn_status cnn_conv2d_check(const cnn_conv2d_shape *s, int *out_h, int *o
     oh = cnn_conv_output_size(s->h, s->kh, s->stride_h, s->dilation_h, s->pad_top + s->pad_bottom);
     ow = cnn_conv_output_size(s->w, s->kw, s->stride_w, s->dilation_w, s->pad_left + s->pad_right);
     if (oh < 1 || ow < 1) return cnn__fail(CNN_ERR_OVERFLOW, "conv2d: the output size overflows an int");
+    /* The kernels index one image plane with int. */
+    if ((long long)s->h * s->w > INT_MAX || (long long)oh * ow > INT_MAX)
+        return cnn__fail(CNN_ERR_OVERFLOW, "conv2d: an image plane of %dx%d (output %dx%d) overflows an int", s->h, s->w, oh, ow);
     if (!cnn__count4(s->n, s->c, s->h, s->w) || !cnn__count4(s->n, s->k, oh, ow) ||
         !cnn__count4(s->k, s->c, s->kh, s->kw))
         return cnn__fail(CNN_ERR_OVERFLOW, "conv2d: tensor sizes overflow (input %dx%dx%dx%d, %d filters %dx%d)",
@@ -1781,6 +1787,8 @@ CNNDEF cnn_status cnn_pool2d_check(const cnn_pool2d_shape *s, int *out_h, int *o
     oh = cnn__pool_output_size(s->h, s->kh, s->stride_h, s->pad_top, s->pad_bottom, s->ceil_mode);
     ow = cnn__pool_output_size(s->w, s->kw, s->stride_w, s->pad_left, s->pad_right, s->ceil_mode);
     if (oh < 1 || ow < 1) return cnn__fail(CNN_ERR_OVERFLOW, "pool2d: the output size overflows an int");
+    if ((long long)s->h * s->w > INT_MAX || (long long)oh * ow > INT_MAX)
+        return cnn__fail(CNN_ERR_OVERFLOW, "pool2d: an image plane of %dx%d (output %dx%d) overflows an int", s->h, s->w, oh, ow);
     if (!cnn__count4(s->n, s->c, s->h, s->w) || !cnn__count4(s->n, s->c, oh, ow))
         return cnn__fail(CNN_ERR_OVERFLOW, "pool2d: tensor sizes overflow");
     if (out_h) *out_h = oh;
@@ -2667,12 +2675,14 @@ CNNDEF cnn_status cnn_net_build(cnn_net *net, const cnn_build_opts *opts) {
                              "net build: the buffer has %zu bytes, the network needs %zu (max_batch %d, %s; see cnn_net_required_bytes)",
                              opts->buffer_size, need, max_batch, training ? "training" : "inference only");
         st = cnn_arena_init(&net->arena, opts->buffer, opts->buffer_size);
+        net->arena.alloc_ctx = opts->alloc_ctx;     /* for what fit allocates */
     } else {
         st = cnn_arena_create(&net->arena, need - CNN_ALIGNMENT, opts ? opts->alloc_ctx : NULL);
     }
     if (st) return st;
     st = cnn__net_layout(net, &net->arena, max_batch, training);
     if (st) { cnn_net_free(net); return st; }
+    CNN_ASSERT(net->arena.used + CNN_ALIGNMENT <= need);   /* the measuring pass was exact */
     memset(net->arena.base, 0, net->arena.used);
     net->built = 1;
     net->training = training;
@@ -2832,6 +2842,7 @@ CNNDEF const float *cnn_output(const cnn_net *net) {
 static void cnn__backward(cnn_net *net) {
     float *g = net->grad_a, *spare = net->grad_b, *t;
     int n = net->batch, i;
+    CNN_ASSERT(net->training && g && spare && n >= 1 && n <= net->max_batch);
     for (i = net->layer_count - 1; i >= 0; i--) {
         cnn_layer *l = &net->layers[i];
         const float *in = i ? net->layers[i - 1].out : net->x;
@@ -3241,12 +3252,16 @@ CNNDEF cnn_status cnn_fit(cnn_net *net, const cnn_dataset *train, const cnn_fit_
             if (p.improved) {
                 best_val = p.val_loss;
                 res.best_epoch = epoch + 1;
-                res.val_loss = p.val_loss;
-                res.val_accuracy = p.val_accuracy;
                 since_best = 0;
                 memcpy(net->best_params, net->params, net->param_floats * sizeof(float));
             } else {
                 since_best++;
+            }
+            /* The figures of the weights fit leaves in the network: the best epoch's with
+               early stopping (they are restored below), else the last epoch's. */
+            if (p.improved || o.patience == 0) {
+                res.val_loss = p.val_loss;
+                res.val_accuracy = p.val_accuracy;
             }
         }
         p.epoch_done = 1;
@@ -3695,10 +3710,17 @@ This is free and unencumbered software released into the public domain.
 Anyone is free to copy, modify, publish, use, compile, sell, or distribute this
 software, either in source code form or as a compiled binary, for any purpose,
 commercial or non-commercial, and by any means.
-In jurisdictions that recognize copyright law, the author or authors of this
+In jurisdictions that recognize copyright laws, the author or authors of this
 software dedicate any and all copyright interest in the software to the public
-domain. We make this dedication in the spirit of advancing the interest of
-scientific knowledge. We believe that this act of dedication is
-anti-dictionary.
+domain. We make this dedication for the benefit of the public at large and to
+the detriment of our heirs and successors. We intend this dedication to be an
+overt act of relinquishment in perpetuity of all present and future rights to
+this software under copyright law.
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
+FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
+AUTHORS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER LIABILITY, WHETHER IN AN
+ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM, OUT OF OR IN CONNECTION
+WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE SOFTWARE.
 ------------------------------------------------------------------------------
 */
