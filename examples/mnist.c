@@ -5,13 +5,14 @@
        build/examples/mnist                          train on data/mnist, test, save, draw
        build/examples/mnist predict out/mnist.cnn out/sample_digit.pgm
 
-   Training options (every one has a default that reaches about 98.5% on `make data`'s digits):
+   Training options (the defaults reach 98.5% and more on `make data`'s 2,000 test digits):
        --data DIR    IDX files: train-images-idx3-ubyte, t10k-..., plain or .gz  (data/mnist)
        --out DIR     where the model and the pictures go                           (out)
-       --epochs N    at most N epochs; early stopping may end sooner               (15)
-       --batch N     images per SGD step                                           (32)
-       --lr X        first learning rate, lowered along a cosine; momentum 0.9     (0.03)
-       --seed N      weights, shuffling and the validation split                   (1)
+       --epochs N    at most N epochs; early stopping may end sooner               (12)
+       --batch N     images per SGD step                                           (64)
+       --lr X        first learning rate, lowered along a cosine; momentum 0.9     (0.05)
+       --seed N      weights, shuffling, the validation split and the shifts       (1)
+       --shifts N    train on N more copies of each image, moved by up to 2 pixels (2)
        --limit N     train on the first N training images only                     (all)
        --quiet       no model summary and no progress bar
 
@@ -146,12 +147,83 @@ static void free_split(split_data *s) {
     memset(s, 0, sizeof *s);
 }
 
+/* ---- Augmentation: shifted copies --------------------------------------------------------
+   8,000 digits are few for 93,322 parameters: trained on them alone the network soon knows
+   every training digit by heart (100% training accuracy) while test accuracy stalls near
+   97.5%. Handwriting is not always centred the same way, so we also show it each digit moved
+   by up to 2 pixels in each direction: 'shifts' copies, each with its own random move. The
+   copies are made once, before training, and cost time (3x the images per epoch for 2).
+
+   Validation must not see a digit that training saw, even shifted. So with copies we hold
+   out the validation images ourselves (a seeded 10%) and hand them to cnn_fit as
+   fit.validation; without copies cnn_fit takes validation_fraction of the set itself. */
+static void shift_image(const float *src, int rows, int cols, int dy, int dx, float *dst) {
+    int r, c;
+    for (r = 0; r < rows; r++)
+        for (c = 0; c < cols; c++) {
+            int from_r = r - dy, from_c = c - dx;
+            int inside = from_r >= 0 && from_r < rows && from_c >= 0 && from_c < cols;
+            dst[r * cols + c] = inside ? src[from_r * cols + from_c] : 0.0f;  /* 0: background */
+        }
+}
+
+/* all -> val (10%, unshifted) and train (the rest, followed by 'shifts' shifted copies). */
+static int split_and_augment(const split_data *all, int shifts, uint64_t seed, split_data *train,
+                             split_data *val) {
+    size_t size = (size_t)all->rows * all->cols;
+    int n_val = all->set.count / 10, n_train = all->set.count - n_val, i, k, copy;
+    int *order = (int *)malloc(sizeof(int) * all->set.count);
+    cnn_rng rng;
+    *train = *all;
+    *val = *all;
+    train->set.count = n_train * (1 + shifts);
+    val->set.count = n_val;
+    train->images = (float *)malloc(sizeof(float) * size * train->set.count);
+    train->labels = (int32_t *)malloc(sizeof(int32_t) * train->set.count);
+    val->images = (float *)malloc(sizeof(float) * size * (n_val ? n_val : 1));
+    val->labels = (int32_t *)malloc(sizeof(int32_t) * (n_val ? n_val : 1));
+    if (!order || !train->images || !train->labels || !val->images || !val->labels || n_val < 1) {
+        fprintf(stderr, "mnist: out of memory, or too few images (%d) to hold out 10%%\n", all->set.count);
+        free(order);
+        return 1;
+    }
+    cnn_rng_seed(&rng, seed);
+    for (i = 0; i < all->set.count; i++) order[i] = i;
+    for (i = all->set.count - 1; i > 0; i--) {        /* Fisher-Yates shuffle */
+        int j = (int)cnn_rng_below(&rng, (uint32_t)i + 1), t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+    }
+    for (i = 0; i < n_val; i++) {
+        memcpy(val->images + i * size, all->images + order[i] * size, size * sizeof(float));
+        val->labels[i] = all->labels[order[i]];
+    }
+    for (copy = 0, k = 0; copy <= shifts; copy++)
+        for (i = n_val; i < all->set.count; i++, k++) {
+            const float *src = all->images + order[i] * size;
+            int dy = 0, dx = 0;
+            while (copy > 0 && dy == 0 && dx == 0) {  /* copy 0 is the original */
+                dy = (int)cnn_rng_below(&rng, 5) - 2;
+                dx = (int)cnn_rng_below(&rng, 5) - 2;
+            }
+            shift_image(src, all->rows, all->cols, dy, dx, train->images + k * size);
+            train->labels[k] = all->labels[order[i]];
+        }
+    free(order);
+    train->set.images = train->images;
+    train->set.labels = train->labels;
+    val->set.images = val->images;
+    val->set.labels = val->labels;
+    return 0;
+}
+
 /* ---- Training with a record of every epoch --------------------------------------------------
    cnn_fit calls a progress function after every batch and at the end of every epoch. Giving
    it one replaces the library's own progress bar, so this one draws the same kind of bar and
    also keeps each epoch's figures for the training-curves picture. */
 typedef struct history {
     int epochs;                                   /* recorded so far                     */
+    int best;                                     /* the epoch whose weights were kept   */
     float *loss, *accuracy, *val_loss, *val_accuracy;
     int quiet;
 } history;
@@ -291,7 +363,7 @@ typedef struct canvas {
     int width, height;
 } canvas;
 
-static const unsigned char BLACK[3] = {0, 0, 0}, GRID[3] = {225, 225, 225},
+static const unsigned char BLACK[3] = {0, 0, 0}, GRID[3] = {225, 225, 225}, GRAY[3] = {140, 140, 140},
                            BLUE[3] = {31, 119, 180}, ORANGE[3] = {255, 127, 14};
 
 static void fill_rect(canvas *c, int x0, int y0, int x1, int y1, const unsigned char color[3]) {
@@ -304,12 +376,13 @@ static void fill_rect(canvas *c, int x0, int y0, int x1, int y1, const unsigned 
 /* Bresenham's line, every step stamped with a 2x2 square for a visible line. */
 static void draw_line(canvas *c, int x0, int y0, int x1, int y1, const unsigned char color[3]) {
     int dx = abs(x1 - x0), dy = -abs(y1 - y0), sx = x0 < x1 ? 1 : -1, sy = y0 < y1 ? 1 : -1;
-    int error = dx + dy;
+    int error = dx + dy, twice;
     for (;;) {
         fill_rect(c, x0, y0, x0 + 1, y0 + 1, color);
         if (x0 == x1 && y0 == y1) break;
-        if (2 * error >= dy) { error += dy; x0 += sx; }
-        if (2 * error <= dx) { error += dx; y0 += sy; }
+        twice = 2 * error;                  /* both tests on the error before this step */
+        if (twice >= dy) { error += dy; x0 += sx; }
+        if (twice <= dx) { error += dx; y0 += sy; }
     }
 }
 
@@ -322,7 +395,8 @@ static const char *glyph(char ch) {
         {'6', "###" "#  " "###" "# #" "###"}, {'7', "###" "  #" "  #" "  #" "  #"},
         {'8', "###" "# #" "###" "# #" "###"}, {'9', "###" "# #" "###" "  #" "###"},
         {'.', "   " "   " "   " "   " " # "}, {'%', "# #" "  #" " # " "#  " "# #"},
-        {'A', "###" "# #" "###" "# #" "# #"}, {'C', "###" "#  " "#  " "#  " "###"},
+        {'A', "###" "# #" "###" "# #" "# #"}, {'B', "## " "# #" "## " "# #" "## "},
+        {'C', "###" "#  " "#  " "#  " "###"}, {'K', "# #" "# #" "## " "# #" "# #"},
         {'D', "## " "# #" "# #" "# #" "## "}, {'E', "###" "#  " "## " "#  " "###"},
         {'H', "# #" "# #" "###" "# #" "# #"}, {'I', "###" " # " " # " " # " "###"},
         {'L', "#  " "#  " "#  " "#  " "###"}, {'N', "###" "# #" "# #" "# #" "# #"},
@@ -352,10 +426,11 @@ static void draw_text(canvas *c, int x, int y, const char *text, int scale) {
 static int text_width(const char *text, int scale) { return (int)strlen(text) * 4 * scale - scale; }
 
 /* One chart: 'train' (blue) and 'val' (orange), n epochs, y from lo to hi with a grid line
-   every 'step', drawn in the box (x, y, w, h) of the canvas with room for labels around it. */
+   every 'step', drawn in the box (x, y, w, h) of the canvas with room for labels around it.
+   A dashed line marks epoch 'best' (from 1; 0: none). */
 static void draw_chart(canvas *c, int x, int y, int w, int h, const char *title,
-                       const float *train, const float *val, int n, float lo, float hi,
-                       float step, int decimals) {
+                       const float *train, const float *val, int n, int best, float lo,
+                       float hi, float step, int decimals) {
     int left = x + 44, top = y + 30, right = x + w - 12, bottom = y + h - 34, i, k;
     float v;
     char label[32];
@@ -374,6 +449,7 @@ static void draw_chart(canvas *c, int x, int y, int w, int h, const char *title,
         draw_text(c, PX(i) - text_width(label, 2) / 2, bottom + 8, label, 2);
     }
     draw_text(c, (left + right - text_width("EPOCH", 2)) / 2, bottom + 22, "EPOCH", 2);
+    for (i = top; best > 0 && i < bottom; i += 8) fill_rect(c, PX(best - 1), i, PX(best - 1) + 1, i + 3, GRAY);
     fill_rect(c, left, top, left, bottom, BLACK);           /* axes */
     fill_rect(c, left, bottom, right, bottom, BLACK);
     for (k = 0; k < 2; k++) {                               /* the two curves, dots on epochs */
@@ -397,7 +473,8 @@ static float nice_step(float range, int most) {
     return 10.0f * unit;
 }
 
-/* Loss (left) and accuracy (right) per epoch, training in blue and validation in orange. */
+/* Loss (left) and accuracy (right) per epoch, training in blue and validation in orange; a
+   dashed line at the epoch whose weights early stopping kept. */
 static int save_curves(const history *h, const char *dir) {
     canvas c;
     img_image image;
@@ -420,16 +497,19 @@ static int save_curves(const history *h, const char *dir) {
         acc_lo = val_pct[i] >= 0.0f && val_pct[i] < acc_lo ? val_pct[i] : acc_lo;
     }
     step = nice_step(loss_hi > 0.0f ? loss_hi : 1.0f, 5);
-    draw_chart(&c, 0, 30, 450, 330, "LOSS", h->loss, h->val_loss, h->epochs, 0.0f,
+    draw_chart(&c, 0, 30, 450, 330, "LOSS", h->loss, h->val_loss, h->epochs, h->best, 0.0f,
                step * (float)ceil(loss_hi / step - 1e-6), step, step < 0.1f ? 2 : 1);
     step = nice_step(100.0f - acc_lo > 0.5f ? 100.0f - acc_lo : 0.5f, 5);
-    draw_chart(&c, 450, 30, 450, 330, "ACCURACY %", train_pct, val_pct, h->epochs,
+    draw_chart(&c, 450, 30, 450, 330, "ACCURACY %", train_pct, val_pct, h->epochs, h->best,
                step * (float)floor(acc_lo / step), 100.0f, step, step < 1.0f ? 1 : 0);
     /* The legend: a swatch of each colour and its name. */
-    fill_rect(&c, 300, 12, 320, 20, BLUE);
-    draw_text(&c, 328, 11, "TRAIN", 2);
-    fill_rect(&c, 460, 12, 480, 20, ORANGE);
-    draw_text(&c, 488, 11, "VALIDATION", 2);
+    fill_rect(&c, 200, 12, 220, 20, BLUE);
+    draw_text(&c, 228, 11, "TRAIN", 2);
+    fill_rect(&c, 340, 12, 360, 20, ORANGE);
+    draw_text(&c, 368, 11, "VALIDATION", 2);
+    fill_rect(&c, 540, 15, 545, 17, GRAY);
+    fill_rect(&c, 550, 15, 555, 17, GRAY);
+    draw_text(&c, 568, 11, "BEST EPOCH", 2);
     image.pixels = c.rgb;
     image.width = c.width;
     image.height = c.height;
@@ -590,7 +670,7 @@ static int predict(const char *model_path, const char *image_path) {
 
 typedef struct options {
     const char *data, *out;
-    int epochs, batch, limit, quiet;
+    int epochs, batch, shifts, limit, quiet;
     float lr;
     unsigned long seed;
 } options;
@@ -598,7 +678,7 @@ typedef struct options {
 static int usage(void) {
     fprintf(stderr,
             "usage: mnist [--data DIR] [--out DIR] [--epochs N] [--batch N] [--lr X] [--seed N]\n"
-            "             [--limit N] [--quiet]\n"
+            "             [--shifts N] [--limit N] [--quiet]\n"
             "       mnist predict MODEL IMAGE.pgm\n");
     return 2;
 }
@@ -607,10 +687,11 @@ static int parse_options(int argc, char **argv, options *o) {
     int i;
     o->data = "data/mnist";
     o->out = "out";
-    o->epochs = 15;
-    o->batch = 32;
-    o->lr = 0.03f;
+    o->epochs = 12;
+    o->batch = 64;
+    o->lr = 0.05f;
     o->seed = 1;
+    o->shifts = 2;
     o->limit = 0;
     o->quiet = 0;
     for (i = 1; i < argc; i++) {
@@ -623,17 +704,18 @@ static int parse_options(int argc, char **argv, options *o) {
         else if (!strcmp(a, "--batch")) o->batch = atoi(v);
         else if (!strcmp(a, "--lr")) o->lr = (float)atof(v);
         else if (!strcmp(a, "--seed")) o->seed = strtoul(v, NULL, 10);
+        else if (!strcmp(a, "--shifts")) o->shifts = atoi(v);
         else if (!strcmp(a, "--limit")) o->limit = atoi(v);
         else return 1;
         i++;
     }
-    if (o->epochs < 1 || o->batch < 1 || !(o->lr > 0.0f) || o->limit < 0) return 1;
+    if (o->epochs < 1 || o->batch < 1 || !(o->lr > 0.0f) || o->shifts < 0 || o->limit < 0) return 1;
     return 0;
 }
 
 int main(int argc, char **argv) {
     options opt;
-    split_data train, test;
+    split_data all, train, val, test;
     cnn_net net;
     cnn_build_opts build = {0};
     cnn_fit_opts fit = {0};
@@ -648,28 +730,42 @@ int main(int argc, char **argv) {
     if (parse_options(argc, argv, &opt)) return usage();
 
     /* 1. The data: IDX files, gzip-compressed or not, as floats in [0, 1]. */
-    if (load_split(opt.data, IDX_TRAIN, opt.limit, &train)) return 1;
+    if (load_split(opt.data, IDX_TRAIN, opt.limit, &all)) return 1;
     if (load_split(opt.data, IDX_TEST, 0, &test)) return 1;
-    printf("%s: %d training and %d test images of %dx%d\n", opt.data, train.set.count,
-           test.set.count, train.cols, train.rows);
+    printf("%s: %d training and %d test images of %dx%d\n", opt.data, all.set.count,
+           test.set.count, all.cols, all.rows);
+    if (opt.shifts > 0) {
+        if (split_and_augment(&all, opt.shifts, opt.seed, &train, &val)) return 1;
+        free_split(&all);
+        printf("training on %d images (%d shifted copies each), validating on %d\n",
+               train.set.count, opt.shifts, val.set.count);
+    } else {
+        train = all;                          /* cnn_fit holds out the validation images */
+        memset(&val, 0, sizeof val);
+    }
 
     /* 2. The model, built for batches of opt.batch images, weights drawn from the seed. */
-    if ((st = add_model_layers(&net, train.rows, train.cols))) return cnn_failed("describing the model", st);
+    if ((st = add_model_layers(&net, train.rows, train.cols)))
+        return cnn_failed("describing the model", st);
     build.max_batch = opt.batch;
     build.seed = opt.seed;
     if ((st = cnn_net_build(&net, &build))) return cnn_failed("building the model", st);
     if (!opt.quiet) cnn_net_print_summary(&net, stdout);
 
-    /* 3. Training: mini-batch SGD with momentum on shuffled data. 10% of the training images
-          are held out for validation; training stops when the validation loss has not
-          improved for 3 epochs, and the best weights are kept. The learning rate follows a
-          cosine from opt.lr down to 0 over opt.epochs: big steps first, fine ones at the end. */
+    /* 3. Training: mini-batch SGD with momentum on data shuffled every epoch. 10% of the
+          training images are held out for validation; training stops when the validation
+          loss has not improved for 3 epochs, and the weights of the best epoch are kept. The
+          learning rate follows a cosine from opt.lr down to 0 over opt.epochs (big steps
+          first, fine ones at the end), and a little weight decay keeps the weights small,
+          which keeps the validation loss a faithful guide for early stopping. */
     fit.epochs = opt.epochs;
     fit.batch_size = opt.batch;
     fit.sgd.learning_rate = opt.lr;
     fit.sgd.momentum = 0.9f;
+    fit.sgd.weight_decay = 0.002f;
     fit.schedule = CNN_SCHEDULE_COSINE;
-    fit.validation_fraction = 0.1f;
+    if (opt.shifts > 0) fit.validation = &val.set;
+    else fit.validation_fraction = 0.1f;
     fit.patience = 3;
     fit.seed = opt.seed;
     fit.progress = on_progress;
@@ -682,6 +778,7 @@ int main(int argc, char **argv) {
     h.val_accuracy = h.val_loss + opt.epochs;
     fflush(stdout);
     if ((st = cnn_fit(&net, &train.set, &fit, &result))) return cnn_failed("training", st);
+    h.best = result.best_epoch;
     printf("trained %d epochs%s; kept the weights of epoch %d (validation accuracy %.2f%%)\n",
            result.epochs_run, result.stopped_early ? " (stopped early)" : "", result.best_epoch,
            100.0 * result.val_accuracy);
@@ -703,6 +800,7 @@ int main(int argc, char **argv) {
     free(h.loss);
     cnn_net_free(&net);
     free_split(&train);
+    free_split(&val);
     free_split(&test);
     return failed;
 }
