@@ -120,24 +120,35 @@ static void to_gray(const float *map, int n, int is_signed, unsigned char *gray)
                                             : 255.0f * (map[i] > 0.0f ? map[i] : 0.0f) / top + 0.5f);
 }
 
-/* Writes a gray map enlarged 'factor' times as dir/name. */
-static int write_png(const char *dir, const char *name, const unsigned char *gray, int w, int h,
-                     int factor) {
-    img_image small, big;
+/* One picture: the map in gray, enlarged 'factor' times, written as dir/name (name NULL: no
+   file) and copied into 'cell' (cell_w x cell_h pixels) of the overview. */
+static int picture(const char *dir, const char *name, const float *map, int w, int h,
+                   int is_signed, int factor, unsigned char *cell, int cell_w, int cell_h) {
+    unsigned char *gray = (unsigned char *)malloc((size_t)w * h);
+    img_image small, big = {0};
     char path[1024], err[512];
-    small.pixels = (unsigned char *)gray;
+    int x, y, status = 0;
+    if (!gray) return 1;
+    to_gray(map, w * h, is_signed, gray);
+    small.pixels = gray;
     small.width = w;
     small.height = h;
     small.channels = 1;
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    if (img_upscale(&small, factor, &big, err, sizeof err) != 0 ||
-        img_write_png(path, big.pixels, big.width, big.height, 1, err, sizeof err) != 0) {
-        fprintf(stderr, "filters: %s\n", err);
-        img_free(&big);
-        return 1;
+    if (img_upscale(&small, factor, &big, err, sizeof err) != 0) status = 1;
+    if (!status && name) {
+        snprintf(path, sizeof path, "%s/%s", dir, name);
+        if (img_write_png(path, big.pixels, big.width, big.height, 1, err, sizeof err) != 0) status = 1;
     }
+    if (!status) {                      /* into the cell, black where it is smaller */
+        memset(cell, 0, (size_t)cell_w * cell_h);
+        for (y = 0; y < big.height && y < cell_h; y++)
+            for (x = 0; x < big.width && x < cell_w; x++)
+                cell[(size_t)y * cell_w + x] = big.pixels[(size_t)y * big.width + x];
+    }
+    if (status) fprintf(stderr, "filters: %s\n", err);
     img_free(&big);
-    return 0;
+    free(gray);
+    return status;
 }
 
 static int failed(const char *what, cnn_status st) {
@@ -147,13 +158,14 @@ static int failed(const char *what, cnn_status st) {
 
 int main(int argc, char **argv) {
     const char *data = "data/mnist", *out = "out/filters";
-    int index = 0, rows = 48, cols = 48, label = -1, i, k, oh, ow, ph, pw, factor, status = 0;
+    int index = 0, rows = 48, cols = 48, label = -1, i, k, oh, ow, ph, pw, status = 0;
+    int factor, cell_w, cell_h;
     float *image = NULL, *conv, *relu, *pool;
-    unsigned char *gray, *cells;
+    unsigned char *cells;
     cnn_conv2d_shape cs;
     cnn_pool2d_shape ps;
     cnn_status st;
-    char name[64], why[512];
+    char why[512];
 
     for (i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--data")) data = argv[i + 1];
@@ -199,57 +211,46 @@ int main(int argc, char **argv) {
     conv = (float *)malloc(sizeof(float) * FILTERS * oh * ow);
     relu = (float *)malloc(sizeof(float) * FILTERS * oh * ow);
     pool = (float *)malloc(sizeof(float) * FILTERS * ph * pw);
-    gray = (unsigned char *)malloc((size_t)FILTERS * oh * ow + (size_t)rows * cols);
-    if (!conv || !relu || !pool || !gray) return 1;
+    if (!conv || !relu || !pool) return 1;
 
     if ((st = cnn_conv2d_forward(&cs, image, filter_weights, NULL, conv))) return failed("conv2d", st);
     if ((st = cnn_activation_forward(CNN_RELU, 0.0f, (size_t)FILTERS * oh * ow, conv, relu)))
         return failed("relu", st);
     if ((st = cnn_maxpool2d_forward(&ps, relu, pool, NULL))) return failed("maxpool", st);
 
-    /* 4. Pictures, enlarged to about 224 pixels; pooled maps twice as much as the others. */
+    /* 4. Pictures, enlarged to about 224 pixels (pooled maps twice as much), each in its own
+          file and in the overview: one row per filter, input | conv | relu | pool. */
     make_dirs(out);
     factor = (224 + rows - 1) / rows;
-    to_gray(image, rows * cols, 0, gray);
-    status |= write_png(out, "input.png", gray, cols, rows, factor);
-    /* The overview: four cells per filter, each (ow * factor) x (oh * factor):
-       input | conv | relu | pool. */
-    cells = (unsigned char *)malloc((size_t)FILTERS * 4 * oh * ow * factor * factor);
+    cell_w = ow * factor;
+    cell_h = oh * factor;
+    cells = (unsigned char *)malloc((size_t)FILTERS * 4 * cell_w * cell_h);
     if (!cells) return 1;
     for (k = 0; k < FILTERS; k++) {
-        const float *maps[4];
-        int is_signed[4] = {0, 1, 0, 0}, sizes[4][2], step;
-        maps[0] = image;
-        maps[1] = conv + k * oh * ow;
-        maps[2] = relu + k * oh * ow;
-        maps[3] = pool + k * ph * pw;
-        sizes[0][0] = cols; sizes[0][1] = rows;
-        sizes[1][0] = sizes[2][0] = ow; sizes[1][1] = sizes[2][1] = oh;
-        sizes[3][0] = pw; sizes[3][1] = ph;
-        printf("%-10s [%2.0f %2.0f %2.0f; %2.0f %2.0f %2.0f; %2.0f %2.0f %2.0f]  conv %dx%d, relu, maxpool %dx%d\n",
-               filter_names[k], filter_weights[k * 9], filter_weights[k * 9 + 1],
-               filter_weights[k * 9 + 2], filter_weights[k * 9 + 3], filter_weights[k * 9 + 4],
-               filter_weights[k * 9 + 5], filter_weights[k * 9 + 6], filter_weights[k * 9 + 7],
-               filter_weights[k * 9 + 8], ow, oh, pw, ph);
-        for (step = 0; step < 4; step++) {
-            static const char *const suffix[4] = {"", "1_conv", "2_relu", "3_pool"};
-            int w = sizes[step][0], h = sizes[step][1], f = step == 3 ? 2 * factor : factor, y, x;
-            unsigned char *cell = cells + (size_t)(k * 4 + step) * oh * ow * factor * factor;
-            to_gray(maps[step], w * h, is_signed[step], gray);
-            snprintf(name, sizeof name, "%s_%s.png", filter_names[k], suffix[step]);
-            if (step > 0) status |= write_png(out, name, gray, w, h, f);
-            /* the same picture into the overview cell (an odd size leaves a black edge) */
-            memset(cell, 0, (size_t)oh * ow * factor * factor);
-            for (y = 0; y < h * f && y < oh * factor; y++)
-                for (x = 0; x < w * f && x < ow * factor; x++)
-                    cell[(size_t)y * ow * factor + x] = gray[(y / f) * w + x / f];
-        }
+        const float *w = filter_weights + 9 * k;
+        unsigned char *row = cells + (size_t)k * 4 * cell_w * cell_h;
+        size_t cell = (size_t)cell_w * cell_h;
+        char conv_name[64], relu_name[64], pool_name[64];
+        printf("%-10s [%2.0f %2.0f %2.0f; %2.0f %2.0f %2.0f; %2.0f %2.0f %2.0f]  conv %dx%d, relu, "
+               "maxpool %dx%d\n", filter_names[k], w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7],
+               w[8], ow, oh, pw, ph);
+        snprintf(conv_name, sizeof conv_name, "%s_1_conv.png", filter_names[k]);
+        snprintf(relu_name, sizeof relu_name, "%s_2_relu.png", filter_names[k]);
+        snprintf(pool_name, sizeof pool_name, "%s_3_pool.png", filter_names[k]);
+        status |= picture(out, k == 0 ? "input.png" : NULL, image, cols, rows, 0, factor, row,
+                          cell_w, cell_h);
+        status |= picture(out, conv_name, conv + k * oh * ow, ow, oh, 1, factor, row + cell,
+                          cell_w, cell_h);
+        status |= picture(out, relu_name, relu + k * oh * ow, ow, oh, 0, factor, row + 2 * cell,
+                          cell_w, cell_h);
+        status |= picture(out, pool_name, pool + k * ph * pw, pw, ph, 0, 2 * factor,
+                          row + 3 * cell, cell_w, cell_h);
     }
     {
         img_image grid;
         char path[1024], err[512];
         snprintf(path, sizeof path, "%s/overview.png", out);
-        if (img_tile(cells, FILTERS * 4, ow * factor, oh * factor, 4, 255, &grid, err, sizeof err) != 0 ||
+        if (img_tile(cells, FILTERS * 4, cell_w, cell_h, 4, 255, &grid, err, sizeof err) != 0 ||
             img_write_png(path, grid.pixels, grid.width, grid.height, 1, err, sizeof err) != 0) {
             fprintf(stderr, "filters: %s\n", err);
             status = 1;
@@ -258,7 +259,6 @@ int main(int argc, char **argv) {
         printf("wrote %s/*.png; %s: one row per filter: input, conv, relu, maxpool\n", out, path);
     }
     free(cells);
-    free(gray);
     free(pool);
     free(relu);
     free(conv);

@@ -232,7 +232,7 @@ static int on_progress(const cnn_progress *p, void *user) {
     static const char bar[] = "==============================";
     const int width = (int)sizeof bar - 1;
     history *h = (history *)user;
-    int filled = p->batches ? width * p->batch / p->batches : width;
+    int filled = p->batches ? (width - 1) * p->batch / p->batches : 0;   /* then the '>' */
     if (p->epoch_done) {
         h->loss[h->epochs] = p->loss;
         h->accuracy[h->epochs] = p->accuracy;
@@ -262,7 +262,7 @@ static void join_path(char *buf, size_t size, const char *dir, const char *name)
     snprintf(buf, size, "%s/%s", dir, name);
 }
 
-/* Writes a gray image, and says so. */
+/* Writes an image (gray or RGB) as dir/name, and says so. */
 static int save_png(const char *dir, const char *name, const img_image *image) {
     char path[1024], err[512];
     join_path(path, sizeof path, dir, name);
