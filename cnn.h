@@ -1436,51 +1436,72 @@ static void cnn__conv2d_backward_weights_scalar(const cnn_conv2d_shape *s, const
 #define CNN__QC 256
 
 /* strip[(q - q0) * 16 + t] = im2col value of tap q for pixel p0 + t of one image (zero in the
-   padding and for t >= np). When the 16 pixels lie on one output row and stride is 1, each
-   tap's values are 16 consecutive inputs: one copy instead of 16 bounds checks. */
+   padding and for t >= np). The 16 pixels fall into at most a few runs along output rows; in
+   each run, a tap reads a row of input at a constant stride, so the in-bounds part of the run
+   is found with two divisions and copied, and only the ends are zero-filled. */
 static void cnn__pack_im2col(const cnn_conv2d_shape *s, int ow, const float *xn, int p0, int np, int q0, int q1, float *strip) {
-    int row0[16], col0[16], t, q, c, r, sc, same_row;
-    for (t = 0; t < 16; t++) {
-        int p = p0 + CNN__MIN(t, np - 1);
-        row0[t] = (p / ow) * s->stride_h - s->pad_top;
-        col0[t] = (p % ow) * s->stride_w - s->pad_left;
+    int run_t[16], run_len[16], run_row[16], run_col[16], runs = 0, t, q, c, r, sc, k;
+    for (t = 0; t < np;) {                      /* split the strip into runs within one row */
+        const int i = (p0 + t) / ow, j = (p0 + t) % ow, len = CNN__MIN(np - t, ow - j);
+        run_t[runs] = t; run_len[runs] = len;
+        run_row[runs] = i * s->stride_h - s->pad_top;
+        run_col[runs] = j * s->stride_w - s->pad_left;
+        runs++;
+        t += len;
     }
-    same_row = np == 16 && s->stride_w == 1 && p0 / ow == (p0 + 15) / ow;
     c = q0 / (s->kh * s->kw); r = (q0 / s->kw) % s->kh; sc = q0 % s->kw;
     for (q = q0; q < q1; q++) {
         const float *xc = xn + (size_t)c * s->h * s->w;
         float *dst = strip + (size_t)(q - q0) * 16;
-        const int dy = r * s->dilation_h, dx = sc * s->dilation_w, iy = row0[0] + dy, ix = col0[0] + dx;
-        if (same_row && iy >= 0 && iy < s->h && ix >= 0 && ix + 15 < s->w) {
-            memcpy(dst, xc + (size_t)iy * s->w + ix, 16 * sizeof(float));
-        } else {
-            for (t = 0; t < 16; t++) {
-                const int yy = row0[t] + dy, xx = col0[t] + dx;
-                dst[t] = t < np && yy >= 0 && yy < s->h && xx >= 0 && xx < s->w ? xc[(size_t)yy * s->w + xx] : 0.0f;
+        for (k = 0; k < runs; k++) {
+            const int iy = run_row[k] + r * s->dilation_h, ix0 = run_col[k] + sc * s->dilation_w, sw = s->stride_w;
+            float *d = dst + run_t[k];
+            int lo = 0, hi = 0, u;
+            if (iy >= 0 && iy < s->h) {
+                /* columns ix0 + u * sw inside [0, w): u in [lo, hi) */
+                lo = ix0 >= 0 ? 0 : (-ix0 + sw - 1) / sw;
+                hi = ix0 >= s->w ? 0 : (s->w - 1 - ix0) / sw + 1;
+                lo = CNN__MIN(lo, run_len[k]);
+                hi = CNN__MAX(lo, CNN__MIN(hi, run_len[k]));
             }
+            for (u = 0; u < lo; u++) d[u] = 0.0f;
+            if (hi > lo) {
+                const float *src = xc + (size_t)iy * s->w + ix0;    /* ix0 + lo * sw >= 0 */
+                if (sw == 1) memcpy(d + lo, src + lo, (size_t)(hi - lo) * sizeof(float));
+                else for (u = lo; u < hi; u++) d[u] = src[(ptrdiff_t)u * sw];
+            }
+            for (u = hi; u < run_len[k]; u++) d[u] = 0.0f;
         }
+        for (t = np; t < 16; t++) dst[t] = 0.0f;
         if (++sc == s->kw) { sc = 0; if (++r == s->kh) { r = 0; c++; } }
     }
 }
 
-/* strip[(p - p0) * 16 + t] = im2col value of tap q0 + t for pixel p (t < nq, else zero). */
+/* strip[(p - p0) * 16 + t] = im2col value of tap q0 + t for pixel p (t < nq, else zero).
+   Pixels whose whole window lies inside the input (most of them) need no bounds checks. */
 static void cnn__pack_im2col_transposed(const cnn_conv2d_shape *s, int ow, const float *xn, int p0, int np, int q0, int nq, float *strip) {
-    size_t plane_off[16];
+    ptrdiff_t tap_off[16];
     int tap_dy[16], tap_dx[16], t, p;
+    const int reach_h = s->dilation_h * (s->kh - 1), reach_w = s->dilation_w * (s->kw - 1);
     for (t = 0; t < nq; t++) {
         const int q = q0 + t;
-        plane_off[t] = (size_t)(q / (s->kh * s->kw)) * s->h * s->w;
         tap_dy[t] = ((q / s->kw) % s->kh) * s->dilation_h;
         tap_dx[t] = (q % s->kw) * s->dilation_w;
+        tap_off[t] = (ptrdiff_t)(q / (s->kh * s->kw)) * s->h * s->w + (ptrdiff_t)tap_dy[t] * s->w + tap_dx[t];
     }
     for (p = 0; p < np; p++) {
         const int y0 = ((p0 + p) / ow) * s->stride_h - s->pad_top, x0 = ((p0 + p) % ow) * s->stride_w - s->pad_left;
         float *dst = strip + (size_t)p * 16;
-        for (t = 0; t < nq; t++) {
-            const int yy = y0 + tap_dy[t], xx = x0 + tap_dx[t];
-            dst[t] = yy >= 0 && yy < s->h && xx >= 0 && xx < s->w ? xn[plane_off[t] + (size_t)yy * s->w + xx] : 0.0f;
+        if (y0 >= 0 && y0 + reach_h < s->h && x0 >= 0 && x0 + reach_w < s->w) {
+            const float *base = xn + (size_t)y0 * s->w + x0;
+            for (t = 0; t < nq; t++) dst[t] = base[tap_off[t]];
+        } else {
+            for (t = 0; t < nq; t++) {
+                const int yy = y0 + tap_dy[t], xx = x0 + tap_dx[t];
+                dst[t] = yy >= 0 && yy < s->h && xx >= 0 && xx < s->w ? xn[tap_off[t] + (ptrdiff_t)y0 * s->w + x0] : 0.0f;
+            }
         }
-        for (; t < 16; t++) dst[t] = 0.0f;
+        for (t = nq; t < 16; t++) dst[t] = 0.0f;
     }
 }
 
