@@ -1544,18 +1544,18 @@ static int cnn__conv2d_backward_data_simd(const cnn_conv2d_shape *s, const float
     t.pad_left = s->dilation_w * (s->kw - 1) - s->pad_left;
     t.pad_right = s->dilation_w * (s->kw - 1) - s->pad_right;
     if (t.pad_top < 0 || t.pad_bottom < 0 || t.pad_left < 0 || t.pad_right < 0) return 0;
-    for (n = 0; n < s->n; n++) {
-        const float *dyn = dy + (size_t)n * s->k * oh * ow;
-        float *dxn = dx + (size_t)n * s->c * pixels;
-        for (p0 = 0; p0 < pixels; p0 += 16) {
-            const int np = CNN__MIN(16, pixels - p0);
-            for (q0 = 0; q0 < taps; q0 += CNN__QC) {
-                const int q1 = CNN__MIN(taps, q0 + CNN__QC);
-                /* tap q = (k, r, c') of the transposed kernel reads w[k][row m][kh-1-r][kw-1-c'] */
-                for (q = q0; q < q1; q++) {
-                    const int k = q / area, r = (q / s->kw) % s->kh, sc = q % s->kw;
-                    offsets[q - q0] = (int32_t)((size_t)k * s->c * area + (size_t)(s->kh - 1 - r) * s->kw + (s->kw - 1 - sc));
-                }
+    for (q0 = 0; q0 < taps; q0 += CNN__QC) {
+        const int q1 = CNN__MIN(taps, q0 + CNN__QC);
+        /* tap q = (k, r, c') of the transposed kernel reads w[k][row m][kh-1-r][kw-1-c'] */
+        for (q = q0; q < q1; q++) {
+            const int k = q / area, r = (q / s->kw) % s->kh, sc = q % s->kw;
+            offsets[q - q0] = (int32_t)((size_t)k * s->c * area + (size_t)(s->kh - 1 - r) * s->kw + (s->kw - 1 - sc));
+        }
+        for (n = 0; n < s->n; n++) {
+            const float *dyn = dy + (size_t)n * s->k * oh * ow;
+            float *dxn = dx + (size_t)n * s->c * pixels;
+            for (p0 = 0; p0 < pixels; p0 += 16) {
+                const int np = CNN__MIN(16, pixels - p0);
                 cnn__pack_im2col(&t, s->w, dyn, p0, np, q0, q1, strip);
                 cnn__simd_gemm_strip(s->c, q1 - q0, w, area, 0, offsets, strip, dxn + p0, pixels, np, q0 > 0, NULL);
             }
@@ -1836,6 +1836,20 @@ static void cnn__maxpool2d_forward(const cnn_pool2d_shape *s, int oh, int ow, co
                 float best;
                 cnn__pool_window(s, i, j, &r0, &r1, &c0, &c1);
                 best_at = r0 * s->w + c0;           /* windows always hold one real input */
+                if (r1 - r0 == 2 && c1 - c0 == 2) { /* the common 2x2 window, without loops */
+                    const float *p = xp + best_at, a = p[0], b = p[1], c = p[s->w], d = p[s->w + 1];
+                    const int ab = b > a, cd = d > c;
+                    const float top = ab ? b : a, bottom = cd ? d : c;
+                    best_at += bottom > top ? s->w + cd : ab;
+                    best = xp[best_at];
+                    if (a != a || b != b || c != c || d != d) {       /* NaN: the result */
+                        best_at = r0 * s->w + c0 + (a != a ? 0 : b != b ? 1 : c != c ? s->w : s->w + 1);
+                        best = xp[best_at];
+                    }
+                    yp[i * ow + j] = best;
+                    if (argmax) argmax[plane * oh * ow + i * ow + j] = best_at;
+                    continue;
+                }
                 best = xp[best_at];
                 for (r = r0; r < r1; r++)
                     for (c = c0; c < c1; c++) {
