@@ -11,6 +11,7 @@
        --epochs N    at most N epochs; early stopping may end sooner               (12)
        --batch N     images per SGD step                                           (64)
        --lr X        first learning rate, lowered along a cosine; momentum 0.9     (0.05)
+       --decay X     weight decay (L2), pulls every weight a little towards 0     (0.002)
        --seed N      weights, shuffling, the validation split and the shifts       (1)
        --shifts N    train on N more copies of each image, moved by up to 2 pixels (2)
        --limit N     train on the first N training images only                     (all)
@@ -671,14 +672,14 @@ static int predict(const char *model_path, const char *image_path) {
 typedef struct options {
     const char *data, *out;
     int epochs, batch, shifts, limit, quiet;
-    float lr;
+    float lr, decay;
     unsigned long seed;
 } options;
 
 static int usage(void) {
     fprintf(stderr,
             "usage: mnist [--data DIR] [--out DIR] [--epochs N] [--batch N] [--lr X] [--seed N]\n"
-            "             [--shifts N] [--limit N] [--quiet]\n"
+            "             [--decay X] [--shifts N] [--limit N] [--quiet]\n"
             "       mnist predict MODEL IMAGE.pgm\n");
     return 2;
 }
@@ -690,6 +691,7 @@ static int parse_options(int argc, char **argv, options *o) {
     o->epochs = 12;
     o->batch = 64;
     o->lr = 0.05f;
+    o->decay = 0.002f;
     o->seed = 1;
     o->shifts = 2;
     o->limit = 0;
@@ -703,13 +705,16 @@ static int parse_options(int argc, char **argv, options *o) {
         else if (!strcmp(a, "--epochs")) o->epochs = atoi(v);
         else if (!strcmp(a, "--batch")) o->batch = atoi(v);
         else if (!strcmp(a, "--lr")) o->lr = (float)atof(v);
+        else if (!strcmp(a, "--decay")) o->decay = (float)atof(v);
         else if (!strcmp(a, "--seed")) o->seed = strtoul(v, NULL, 10);
         else if (!strcmp(a, "--shifts")) o->shifts = atoi(v);
         else if (!strcmp(a, "--limit")) o->limit = atoi(v);
         else return 1;
         i++;
     }
-    if (o->epochs < 1 || o->batch < 1 || !(o->lr > 0.0f) || o->shifts < 0 || o->limit < 0) return 1;
+    if (o->epochs < 1 || o->batch < 1 || !(o->lr > 0.0f) || !(o->decay >= 0.0f) || o->shifts < 0 ||
+        o->limit < 0)
+        return 1;
     return 0;
 }
 
@@ -762,7 +767,7 @@ int main(int argc, char **argv) {
     fit.batch_size = opt.batch;
     fit.sgd.learning_rate = opt.lr;
     fit.sgd.momentum = 0.9f;
-    fit.sgd.weight_decay = 0.002f;
+    fit.sgd.weight_decay = opt.decay;
     fit.schedule = CNN_SCHEDULE_COSINE;
     if (opt.shifts > 0) fit.validation = &val.set;
     else fit.validation_fraction = 0.1f;
@@ -780,8 +785,8 @@ int main(int argc, char **argv) {
     if ((st = cnn_fit(&net, &train.set, &fit, &result))) return cnn_failed("training", st);
     h.best = result.best_epoch;
     printf("trained %d epochs%s; kept the weights of epoch %d (validation accuracy %.2f%%)\n",
-           result.epochs_run, result.stopped_early ? " (stopped early)" : "", result.best_epoch,
-           100.0 * result.val_accuracy);
+           result.epochs_run, result.epochs_run < opt.epochs ? " (stopped early)" : "",
+           result.best_epoch, 100.0 * result.val_accuracy);
 
     /* 4. Test on images the network has never seen, and save the model. */
     make_dirs(opt.out);
