@@ -11,11 +11,16 @@
        --epochs N    at most N epochs; early stopping may end sooner               (12)
        --batch N     images per SGD step                                           (32)
        --lr X        first learning rate, lowered along a cosine; momentum 0.9     (0.01)
-       --decay X     weight decay (L2), pulls every weight a little towards 0     (0.002)
+       --decay X     weight decay (L2), pulls every weight a little towards 0      (0.002)
        --seed N      weights, shuffling, the validation split and the shifts       (1)
        --shifts N    train on N more copies of each image, moved by up to 2 pixels (2)
        --limit N     train on the first N training images only                     (all)
        --quiet       no model summary and no progress bar
+
+   Any MNIST-style IDX files work: the full MNIST (60,000/10,000), or Fashion-MNIST, for
+   which `make demo-fashion` runs (60,000 images need no shifted copies and less decay)
+       build/examples/mnist --data /usr/share/datasets/fashion-mnist --out out/fashion \
+           --shifts 0 --decay 0.0005 --lr 0.02 --epochs 15
 
    What it writes into --out:
        mnist.cnn              the trained model (cnn_load reads it back; see `predict`)
