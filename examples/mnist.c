@@ -747,8 +747,8 @@ int main(int argc, char **argv) {
     if (opt.shifts > 0) {
         if (split_and_augment(&all, opt.shifts, opt.seed, &train, &val)) return 1;
         free_split(&all);
-        printf("training on %d images (%d shifted copies each), validating on %d\n",
-               train.set.count, opt.shifts, val.set.count);
+        printf("training on %d images (%d shifted cop%s of each), validating on %d\n",
+               train.set.count, opt.shifts, opt.shifts == 1 ? "y" : "ies", val.set.count);
     } else {
         train = all;                          /* cnn_fit holds out the validation images */
         memset(&val, 0, sizeof val);
