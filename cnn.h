@@ -1265,6 +1265,14 @@ static void cnn__tap_range(int out, int in, int stride, int pad, int tap, int *l
        dL/db[k]         = sum_{n,i,j} dy[n,k,i,j]
    ============================================================================================ */
 
+/* The output size of a shape that passed cnn_conv2d_check. */
+static int cnn__conv2d_out_h(const cnn_conv2d_shape *s) {
+    return cnn_conv_output_size(s->h, s->kh, s->stride_h, s->dilation_h, s->pad_top + s->pad_bottom);
+}
+static int cnn__conv2d_out_w(const cnn_conv2d_shape *s) {
+    return cnn_conv_output_size(s->w, s->kw, s->stride_w, s->dilation_w, s->pad_left + s->pad_right);
+}
+
 CNNDEF cnn_status cnn_conv2d_check(const cnn_conv2d_shape *s, int *out_h, int *out_w) {
     int oh, ow;
     if (!s) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "conv2d: NULL shape");
@@ -1296,8 +1304,8 @@ CNNDEF cnn_status cnn_conv2d_check(const cnn_conv2d_shape *s, int *out_h, int *o
         if (padded_h > INT_MAX || padded_w > INT_MAX)
             return cnn__fail(CNN_ERR_OVERFLOW, "conv2d: the padded input %lldx%lld overflows an int", padded_h, padded_w);
     }
-    oh = cnn_conv_output_size(s->h, s->kh, s->stride_h, s->dilation_h, s->pad_top + s->pad_bottom);
-    ow = cnn_conv_output_size(s->w, s->kw, s->stride_w, s->dilation_w, s->pad_left + s->pad_right);
+    oh = cnn__conv2d_out_h(s);
+    ow = cnn__conv2d_out_w(s);
     if (oh < 1 || ow < 1) return cnn__fail(CNN_ERR_OVERFLOW, "conv2d: the output size overflows an int");
     /* The kernels index one image plane with int. */
     if ((long long)s->h * s->w > INT_MAX || (long long)oh * ow > INT_MAX)
@@ -1313,8 +1321,7 @@ CNNDEF cnn_status cnn_conv2d_check(const cnn_conv2d_shape *s, int *out_h, int *o
 
 static void cnn__conv2d_forward_scalar(const cnn_conv2d_shape *s, const float *x, const float *w,
                                        const float *b, float *y) {
-    int oh = cnn_conv_output_size(s->h, s->kh, s->stride_h, s->dilation_h, s->pad_top + s->pad_bottom);
-    int ow = cnn_conv_output_size(s->w, s->kw, s->stride_w, s->dilation_w, s->pad_left + s->pad_right);
+    const int oh = cnn__conv2d_out_h(s), ow = cnn__conv2d_out_w(s);
     size_t in_plane = (size_t)s->h * s->w, out_plane = (size_t)oh * ow;
     int n, k, c, r, q, i, j;
     for (n = 0; n < s->n; n++) {
@@ -1349,8 +1356,7 @@ static void cnn__conv2d_forward_scalar(const cnn_conv2d_shape *s, const float *x
 
 static void cnn__conv2d_backward_data_scalar(const cnn_conv2d_shape *s, const float *dy,
                                              const float *w, float *dx) {
-    int oh = cnn_conv_output_size(s->h, s->kh, s->stride_h, s->dilation_h, s->pad_top + s->pad_bottom);
-    int ow = cnn_conv_output_size(s->w, s->kw, s->stride_w, s->dilation_w, s->pad_left + s->pad_right);
+    const int oh = cnn__conv2d_out_h(s), ow = cnn__conv2d_out_w(s);
     size_t in_plane = (size_t)s->h * s->w, out_plane = (size_t)oh * ow;
     int n, k, c, r, q, i, j;
     memset(dx, 0, (size_t)s->n * s->c * in_plane * sizeof(float));
@@ -1382,8 +1388,7 @@ static void cnn__conv2d_backward_data_scalar(const cnn_conv2d_shape *s, const fl
 
 static void cnn__conv2d_backward_weights_scalar(const cnn_conv2d_shape *s, const float *x,
                                                 const float *dy, float *dw, float *db) {
-    int oh = cnn_conv_output_size(s->h, s->kh, s->stride_h, s->dilation_h, s->pad_top + s->pad_bottom);
-    int ow = cnn_conv_output_size(s->w, s->kw, s->stride_w, s->dilation_w, s->pad_left + s->pad_right);
+    const int oh = cnn__conv2d_out_h(s), ow = cnn__conv2d_out_w(s);
     size_t in_plane = (size_t)s->h * s->w, out_plane = (size_t)oh * ow;
     int n, k, c, r, q, i, j;
     memset(dw, 0, (size_t)s->k * s->c * s->kh * s->kw * sizeof(float));
@@ -1507,8 +1512,7 @@ static void cnn__pack_im2col_transposed(const cnn_conv2d_shape *s, int ow, const
 
 static void cnn__conv2d_forward_simd(const cnn_conv2d_shape *s, const float *x, const float *w, const float *b, float *y) {
     float strip[CNN__QC * 16] CNN__ALIGN32;
-    const int oh = cnn_conv_output_size(s->h, s->kh, s->stride_h, s->dilation_h, s->pad_top + s->pad_bottom);
-    const int ow = cnn_conv_output_size(s->w, s->kw, s->stride_w, s->dilation_w, s->pad_left + s->pad_right);
+    const int oh = cnn__conv2d_out_h(s), ow = cnn__conv2d_out_w(s);
     const int pixels = oh * ow, taps = s->c * s->kh * s->kw;
     int n, p0, q0;
     for (n = 0; n < s->n; n++) {
@@ -1529,8 +1533,7 @@ static void cnn__conv2d_forward_simd(const cnn_conv2d_shape *s, const float *x, 
 static int cnn__conv2d_backward_data_simd(const cnn_conv2d_shape *s, const float *dy, const float *w, float *dx) {
     float strip[CNN__QC * 16] CNN__ALIGN32;
     int32_t offsets[CNN__QC];
-    const int oh = cnn_conv_output_size(s->h, s->kh, s->stride_h, s->dilation_h, s->pad_top + s->pad_bottom);
-    const int ow = cnn_conv_output_size(s->w, s->kw, s->stride_w, s->dilation_w, s->pad_left + s->pad_right);
+    const int oh = cnn__conv2d_out_h(s), ow = cnn__conv2d_out_w(s);
     const int area = s->kh * s->kw, pixels = s->h * s->w, taps = s->k * area;
     cnn_conv2d_shape t;          /* dx = conv(dy, flipped transposed w): a stride-1 forward shape */
     int n, p0, q0, q;
@@ -1566,8 +1569,7 @@ static int cnn__conv2d_backward_data_simd(const cnn_conv2d_shape *s, const float
 
 static void cnn__conv2d_backward_weights_simd(const cnn_conv2d_shape *s, const float *x, const float *dy, float *dw, float *db) {
     float strip[CNN__QC * 16] CNN__ALIGN32;
-    const int oh = cnn_conv_output_size(s->h, s->kh, s->stride_h, s->dilation_h, s->pad_top + s->pad_bottom);
-    const int ow = cnn_conv_output_size(s->w, s->kw, s->stride_w, s->dilation_w, s->pad_left + s->pad_right);
+    const int oh = cnn__conv2d_out_h(s), ow = cnn__conv2d_out_w(s);
     const int pixels = oh * ow, taps = s->c * s->kh * s->kw;
     int n, p0, q0, k;
     memset(dw, 0, (size_t)s->k * taps * sizeof(float));

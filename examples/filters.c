@@ -24,36 +24,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(_WIN32)
-#include <direct.h>
-#define make_dir(path) _mkdir(path)
-#else
-#include <sys/stat.h>
-#define make_dir(path) mkdir(path, 0777)
-#endif
-
 #define CNN_IMPLEMENTATION
 #include "cnn.h"
 #define IDX_IMPLEMENTATION
 #include "examples/idx.h"
 #define IMG_IMPLEMENTATION
 #include "examples/image_io.h"
-
-/* mkdir -p: every directory along the path ("exists" and other errors are ignored here; a
-   file that then cannot be written says so). */
-static void make_dirs(const char *path) {
-    char buf[1024];
-    size_t i, n = strlen(path);
-    if (n >= sizeof buf) return;
-    memcpy(buf, path, n + 1);
-    for (i = 1; i <= n; i++)
-        if (buf[i] == '/' || buf[i] == '\0') {
-            char c = buf[i];
-            buf[i] = '\0';
-            make_dir(buf);
-            buf[i] = c;
-        }
-}
 
 #define FILTERS 4
 
@@ -220,7 +196,7 @@ int main(int argc, char **argv) {
 
     /* 4. Pictures, enlarged to about 224 pixels (pooled maps twice as much), each in its own
           file and in the overview: one row per filter, input | conv | relu | pool. */
-    make_dirs(out);
+    img_make_dirs(out);
     factor = (224 + rows - 1) / rows;
     cell_w = ow * factor;
     cell_h = oh * factor;

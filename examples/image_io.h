@@ -95,6 +95,10 @@ IMGDEF int img_tile(const unsigned char *tiles, int count, int tile_width, int t
    for weights and activations of no fixed range. All equal: 128. NaN: 0. */
 IMGDEF void img_floats_to_bytes(const float *src, size_t n, unsigned char *dst);
 
+/* mkdir -p: creates every directory along path. Errors ("exists" among them) are ignored: a
+   file that then cannot be written says so itself. */
+IMGDEF void img_make_dirs(const char *path);
+
 #ifdef __cplusplus
 }
 #endif
@@ -120,6 +124,14 @@ IMGDEF void img_floats_to_bytes(const float *src, size_t n, unsigned char *dst);
 #define IMG_FREE(p) free(p)
 #else
 #error "image_io.h: define both IMG_MALLOC and IMG_FREE, or neither"
+#endif
+
+#if defined(_WIN32)
+#include <direct.h>
+#define img__mkdir(path) _mkdir(path)
+#else
+#include <sys/stat.h>
+#define img__mkdir(path) mkdir(path, 0777)
 #endif
 
 #ifndef IMG_MAX_PIXELS
@@ -595,6 +607,20 @@ IMGDEF void img_floats_to_bytes(const float *src, size_t n, unsigned char *dst) 
             dst[i] = (unsigned char)(scaled >= 255.0 ? 255 : scaled);
         }
     }
+}
+
+IMGDEF void img_make_dirs(const char *path) {
+    char buf[1024];
+    size_t i, n = strlen(path);
+    if (n >= sizeof buf) return;
+    memcpy(buf, path, n + 1);
+    for (i = 1; i <= n; i++)
+        if (buf[i] == '/' || buf[i] == '\0') {
+            char c = buf[i];
+            buf[i] = '\0';
+            img__mkdir(buf);
+            buf[i] = c;
+        }
 }
 
 #ifdef __cplusplus

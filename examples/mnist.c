@@ -34,36 +34,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(_WIN32)
-#include <direct.h>
-#define make_dir(path) _mkdir(path)
-#else
-#include <sys/stat.h>
-#define make_dir(path) mkdir(path, 0777)
-#endif
-
 #define CNN_IMPLEMENTATION
 #include "cnn.h"
 #define IDX_IMPLEMENTATION
 #include "examples/idx.h"
 #define IMG_IMPLEMENTATION
 #include "examples/image_io.h"
-
-/* mkdir -p: every directory along the path ("exists" and other errors are ignored here; a
-   file that then cannot be written says so). */
-static void make_dirs(const char *path) {
-    char buf[1024];
-    size_t i, n = strlen(path);
-    if (n >= sizeof buf) return;
-    memcpy(buf, path, n + 1);
-    for (i = 1; i <= n; i++)
-        if (buf[i] == '/' || buf[i] == '\0') {
-            char c = buf[i];
-            buf[i] = '\0';
-            make_dir(buf);
-            buf[i] = c;
-        }
-}
 
 /* ---- The model -------------------------------------------------------------------------------
    The lecture's Keras model, layer for layer:
@@ -796,7 +772,7 @@ int main(int argc, char **argv) {
            result.best_epoch, 100.0 * result.val_accuracy);
 
     /* 4. Test on images the network has never seen, and save the model. */
-    make_dirs(opt.out);
+    img_make_dirs(opt.out);
     join_path(path, sizeof path, opt.out, "mnist.cnn");
     if ((st = cnn_save(&net, path))) return cnn_failed("saving the model", st);
     printf("saved %s\n", path);
