@@ -227,6 +227,19 @@ CNNDEF cnn_status cnn_conv2d_backward_data(const cnn_conv2d_shape *s, const floa
 CNNDEF cnn_status cnn_conv2d_backward_weights(const cnn_conv2d_shape *s, const float *x,
                                               const float *dy, float *dw, float *db);
 
+/* The same three with a workspace: scratch memory that lets them take faster paths (at stride
+   1, a direct convolution over a padded copy instead of im2col packing; for the data
+   gradient, at every stride). cnn_conv2d_workspace_bytes(s) is what they can use (0 when
+   nothing would); with less, or NULL, they take the paths that need none. The workspace may
+   have any alignment and holds nothing between calls. The network keeps one in its arena. */
+CNNDEF size_t     cnn_conv2d_workspace_bytes(const cnn_conv2d_shape *s);
+CNNDEF cnn_status cnn_conv2d_forward_ws(const cnn_conv2d_shape *s, const float *x, const float *w,
+                                        const float *b, float *y, void *workspace, size_t workspace_bytes);
+CNNDEF cnn_status cnn_conv2d_backward_data_ws(const cnn_conv2d_shape *s, const float *dy, const float *w,
+                                              float *dx, void *workspace, size_t workspace_bytes);
+CNNDEF cnn_status cnn_conv2d_backward_weights_ws(const cnn_conv2d_shape *s, const float *x, const float *dy,
+                                                 float *dw, float *db, void *workspace, size_t workspace_bytes);
+
 /* ============================================================================================
    5. Activations, softmax, dropout
    ============================================================================================ */
@@ -405,6 +418,8 @@ typedef struct cnn_net {
     float *input;                 /* max_batch input images (fit gathers batches here)       */
     int32_t *labels;              /* max_batch labels                                        */
     float *grad_a, *grad_b;       /* ping-pong buffers for the backward pass                 */
+    void *scratch;                /* the convolutions' workspace (cnn_conv2d_workspace_bytes) */
+    size_t scratch_bytes;
     const float *x;               /* input of the last forward                               */
     int batch;                    /* its batch size (0: no forward yet)                      */
     int forward_training;
@@ -937,7 +952,9 @@ CNNDEF cnn_status cnn_simd_force(cnn_simd path) {
    keeping the 6 x 16 tile in 12 YMM registers for the whole loop: each step loads two vectors
    of B, broadcasts six values of A and issues 12 independent FMAs, enough to keep both FMA
    pipes busy (an FMA has 4 cycles of latency; two pipes need at least 8 independent chains).
-   B is a packed strip, kc rows of 16 floats. A is read in place: row m starts at
+   B is a packed strip, kc rows of 16 floats, or, when an offset table b_off is given, row q
+   is the 16 floats at b + b_off[q], read in place (the direct convolution reads its input
+   that way, without packing it). A is read in place: row m starts at
    a + m * a_row and its q-th value is at q * a_col, or at a_off[q] when an offset table is
    given (the backward-data pass reads the weights flipped and transposed that way).
    Columns past nc are neither loaded from nor stored to C.
@@ -970,8 +987,9 @@ CNN__AVX2 static __m256i cnn__avx2_mask(int n) {
         _mm256_maskstore_ps(c + m * c_row + 8, m1, c1_##m); }
 #define CNN__AVX2_TILE(MR)                                                                                \
 CNN__AVX2 static void cnn__avx2_tile_##MR(int kc, const float *a, ptrdiff_t a_row, ptrdiff_t a_col,       \
-                                          const int32_t *a_off, const float *b, float *c, ptrdiff_t c_row, \
-                                          int nc, int accumulate, const float *row_bias) {                \
+                                          const int32_t *a_off, const float *b, const int32_t *b_off,     \
+                                          float *c, ptrdiff_t c_row, int nc, int accumulate,              \
+                                          const float *row_bias) {                                        \
     __m256 c0_0, c1_0, c0_1, c1_1, c0_2, c1_2, c0_3, c1_3, c0_4, c1_4, c0_5, c1_5;                       \
     const __m256i m0 = cnn__avx2_mask(nc), m1 = cnn__avx2_mask(nc - 8);                                   \
     enum { tile_rows = MR };                                                                              \
@@ -982,6 +1000,13 @@ CNN__AVX2 static void cnn__avx2_tile_##MR(int kc, const float *a, ptrdiff_t a_ro
         for (q = 0; q < kc; q++) {                                                                        \
             const __m256 b0 = _mm256_load_ps(b + 16 * q), b1 = _mm256_load_ps(b + 16 * q + 8);           \
             const float *aq = a + a_off[q];                                                               \
+            CNN__ROWS(CNN__TILE_FMA)                                                                      \
+        }                                                                                                 \
+    } else if (b_off) {                                                                                   \
+        for (q = 0; q < kc; q++) {                                                                        \
+            const float *bq = b + b_off[q];                                                               \
+            const __m256 b0 = _mm256_loadu_ps(bq), b1 = _mm256_loadu_ps(bq + 8);                          \
+            const float *aq = a + q * a_col;                                                              \
             CNN__ROWS(CNN__TILE_FMA)                                                                      \
         }                                                                                                 \
     } else {                                                                                              \
@@ -1007,19 +1032,20 @@ CNN__AVX2_TILE(6)
 
 /* C (rows x nc, nc <= 16) += A (rows x kc) * B (kc x 16, packed): six rows at a time. */
 CNN__AVX2 static void cnn__avx2_gemm_strip(int rows, int kc, const float *a, ptrdiff_t a_row, ptrdiff_t a_col,
-                                           const int32_t *a_off, const float *b, float *c, ptrdiff_t c_row,
-                                           int nc, int accumulate, const float *row_bias) {
+                                           const int32_t *a_off, const float *b, const int32_t *b_off,
+                                           float *c, ptrdiff_t c_row, int nc, int accumulate,
+                                           const float *row_bias) {
     int m0;
     for (m0 = 0; m0 < rows; m0 += 6) {
         const float *am = a + m0 * a_row, *bias = row_bias ? row_bias + m0 : NULL;
         float *cm = c + m0 * c_row;
         switch (CNN__MIN(6, rows - m0)) {
-        case 6: cnn__avx2_tile_6(kc, am, a_row, a_col, a_off, b, cm, c_row, nc, accumulate, bias); break;
-        case 5: cnn__avx2_tile_5(kc, am, a_row, a_col, a_off, b, cm, c_row, nc, accumulate, bias); break;
-        case 4: cnn__avx2_tile_4(kc, am, a_row, a_col, a_off, b, cm, c_row, nc, accumulate, bias); break;
-        case 3: cnn__avx2_tile_3(kc, am, a_row, a_col, a_off, b, cm, c_row, nc, accumulate, bias); break;
-        case 2: cnn__avx2_tile_2(kc, am, a_row, a_col, a_off, b, cm, c_row, nc, accumulate, bias); break;
-        default: cnn__avx2_tile_1(kc, am, a_row, a_col, a_off, b, cm, c_row, nc, accumulate, bias); break;
+        case 6: cnn__avx2_tile_6(kc, am, a_row, a_col, a_off, b, b_off, cm, c_row, nc, accumulate, bias); break;
+        case 5: cnn__avx2_tile_5(kc, am, a_row, a_col, a_off, b, b_off, cm, c_row, nc, accumulate, bias); break;
+        case 4: cnn__avx2_tile_4(kc, am, a_row, a_col, a_off, b, b_off, cm, c_row, nc, accumulate, bias); break;
+        case 3: cnn__avx2_tile_3(kc, am, a_row, a_col, a_off, b, b_off, cm, c_row, nc, accumulate, bias); break;
+        case 2: cnn__avx2_tile_2(kc, am, a_row, a_col, a_off, b, b_off, cm, c_row, nc, accumulate, bias); break;
+        default: cnn__avx2_tile_1(kc, am, a_row, a_col, a_off, b, b_off, cm, c_row, nc, accumulate, bias); break;
         }
     }
 }
@@ -1046,8 +1072,8 @@ CNN__AVX2 static void cnn__avx2_gemm_strip(int rows, int kc, const float *a, ptr
         vst1q_f32(c + m * c_row + 8, c2_##m); vst1q_f32(c + m * c_row + 12, c3_##m); }
 #define CNN__NEON_TILE(MR)                                                                                \
 static void cnn__neon_tile_##MR(int kc, const float *a, ptrdiff_t a_row, ptrdiff_t a_col,                 \
-                                const int32_t *a_off, const float *b, float *c, ptrdiff_t c_row,          \
-                                int accumulate, const float *row_bias) {                                  \
+                                const int32_t *a_off, const float *b, const int32_t *b_off,               \
+                                float *c, ptrdiff_t c_row, int accumulate, const float *row_bias) {       \
     float32x4_t c0_0, c1_0, c2_0, c3_0, c0_1, c1_1, c2_1, c3_1, c0_2, c1_2, c2_2, c3_2;                   \
     float32x4_t c0_3, c1_3, c2_3, c3_3, c0_4, c1_4, c2_4, c3_4, c0_5, c1_5, c2_5, c3_5;                   \
     enum { tile_rows = MR };                                                                              \
@@ -1056,8 +1082,9 @@ static void cnn__neon_tile_##MR(int kc, const float *a, ptrdiff_t a_row, ptrdiff
     c0_3 = c1_3 = c2_3 = c3_3 = c0_4 = c1_4 = c2_4 = c3_4 = c0_5 = c1_5 = c2_5 = c3_5 = vdupq_n_f32(0.0f); \
     CNN__ROWS(CNN__TILE_INIT)                                                                             \
     for (q = 0; q < kc; q++) {                                                                            \
-        const float32x4_t b0 = vld1q_f32(b + 16 * q), b1 = vld1q_f32(b + 16 * q + 4);                     \
-        const float32x4_t b2 = vld1q_f32(b + 16 * q + 8), b3 = vld1q_f32(b + 16 * q + 12);                \
+        const float *bq = b_off ? b + b_off[q] : b + 16 * q;                                              \
+        const float32x4_t b0 = vld1q_f32(bq), b1 = vld1q_f32(bq + 4);                                     \
+        const float32x4_t b2 = vld1q_f32(bq + 8), b3 = vld1q_f32(bq + 12);                                \
         const float *aq = a + (a_off ? a_off[q] : q * a_col);                                             \
         CNN__ROWS(CNN__TILE_FMA)                                                                          \
     }                                                                                                     \
@@ -1076,8 +1103,8 @@ CNN__NEON_TILE(6)
 #undef CNN__ROWS
 
 static void cnn__neon_gemm_strip(int rows, int kc, const float *a, ptrdiff_t a_row, ptrdiff_t a_col,
-                                 const int32_t *a_off, const float *b, float *c, ptrdiff_t c_row,
-                                 int nc, int accumulate, const float *row_bias) {
+                                 const int32_t *a_off, const float *b, const int32_t *b_off,
+                                 float *c, ptrdiff_t c_row, int nc, int accumulate, const float *row_bias) {
     float partial[6 * 16];
     int m0, m, t;
     for (m0 = 0; m0 < rows; m0 += 6) {
@@ -1092,12 +1119,12 @@ static void cnn__neon_gemm_strip(int rows, int kc, const float *a, ptrdiff_t a_r
             dst_row = 16;
         }
         switch (mr) {
-        case 6: cnn__neon_tile_6(kc, am, a_row, a_col, a_off, b, dst, dst_row, accumulate, bias); break;
-        case 5: cnn__neon_tile_5(kc, am, a_row, a_col, a_off, b, dst, dst_row, accumulate, bias); break;
-        case 4: cnn__neon_tile_4(kc, am, a_row, a_col, a_off, b, dst, dst_row, accumulate, bias); break;
-        case 3: cnn__neon_tile_3(kc, am, a_row, a_col, a_off, b, dst, dst_row, accumulate, bias); break;
-        case 2: cnn__neon_tile_2(kc, am, a_row, a_col, a_off, b, dst, dst_row, accumulate, bias); break;
-        default: cnn__neon_tile_1(kc, am, a_row, a_col, a_off, b, dst, dst_row, accumulate, bias); break;
+        case 6: cnn__neon_tile_6(kc, am, a_row, a_col, a_off, b, b_off, dst, dst_row, accumulate, bias); break;
+        case 5: cnn__neon_tile_5(kc, am, a_row, a_col, a_off, b, b_off, dst, dst_row, accumulate, bias); break;
+        case 4: cnn__neon_tile_4(kc, am, a_row, a_col, a_off, b, b_off, dst, dst_row, accumulate, bias); break;
+        case 3: cnn__neon_tile_3(kc, am, a_row, a_col, a_off, b, b_off, dst, dst_row, accumulate, bias); break;
+        case 2: cnn__neon_tile_2(kc, am, a_row, a_col, a_off, b, b_off, dst, dst_row, accumulate, bias); break;
+        default: cnn__neon_tile_1(kc, am, a_row, a_col, a_off, b, b_off, dst, dst_row, accumulate, bias); break;
         }
         if (nc < 16)
             for (m = 0; m < mr; m++)
@@ -1109,12 +1136,12 @@ static void cnn__neon_gemm_strip(int rows, int kc, const float *a, ptrdiff_t a_r
 #ifdef CNN__SIMD
 /* The one entry the convolution and dense drivers call: the build has one vector ISA. */
 static void cnn__simd_gemm_strip(int rows, int kc, const float *a, ptrdiff_t a_row, ptrdiff_t a_col,
-                                 const int32_t *a_off, const float *b, float *c, ptrdiff_t c_row,
-                                 int nc, int accumulate, const float *row_bias) {
+                                 const int32_t *a_off, const float *b, const int32_t *b_off,
+                                 float *c, ptrdiff_t c_row, int nc, int accumulate, const float *row_bias) {
 #ifdef CNN__X86_AVX2
-    cnn__avx2_gemm_strip(rows, kc, a, a_row, a_col, a_off, b, c, c_row, nc, accumulate, row_bias);
+    cnn__avx2_gemm_strip(rows, kc, a, a_row, a_col, a_off, b, b_off, c, c_row, nc, accumulate, row_bias);
 #else
-    cnn__neon_gemm_strip(rows, kc, a, a_row, a_col, a_off, b, c, c_row, nc, accumulate, row_bias);
+    cnn__neon_gemm_strip(rows, kc, a, a_row, a_col, a_off, b, b_off, c, c_row, nc, accumulate, row_bias);
 #endif
 }
 #endif
@@ -1123,6 +1150,7 @@ static void cnn__simd_gemm_strip(int rows, int kc, const float *a, ptrdiff_t a_r
    2. The arena
    ============================================================================================ */
 
+static size_t cnn__round16(size_t n) { return (n + 15) & ~(size_t)15; }  /* floats to 64 bytes */
 static size_t cnn__align_up(size_t n) { return (n + (CNN_ALIGNMENT - 1)) & ~(size_t)(CNN_ALIGNMENT - 1); }
 
 CNNDEF cnn_status cnn_arena_init(cnn_arena *arena, void *buffer, size_t size) {
@@ -1523,7 +1551,7 @@ static void cnn__conv2d_forward_simd(const cnn_conv2d_shape *s, const float *x, 
             for (q0 = 0; q0 < taps; q0 += CNN__QC) {
                 const int q1 = CNN__MIN(taps, q0 + CNN__QC);
                 cnn__pack_im2col(s, ow, xn, p0, np, q0, q1, strip);
-                cnn__simd_gemm_strip(s->k, q1 - q0, w + q0, taps, 1, NULL, strip, yn + p0, pixels, np, q0 > 0, q0 == 0 ? b : NULL);
+                cnn__simd_gemm_strip(s->k, q1 - q0, w + q0, taps, 1, NULL, strip, NULL, yn + p0, pixels, np, q0 > 0, q0 == 0 ? b : NULL);
             }
         }
     }
@@ -1560,7 +1588,7 @@ static int cnn__conv2d_backward_data_simd(const cnn_conv2d_shape *s, const float
             for (p0 = 0; p0 < pixels; p0 += 16) {
                 const int np = CNN__MIN(16, pixels - p0);
                 cnn__pack_im2col(&t, s->w, dyn, p0, np, q0, q1, strip);
-                cnn__simd_gemm_strip(s->c, q1 - q0, w, area, 0, offsets, strip, dxn + p0, pixels, np, q0 > 0, NULL);
+                cnn__simd_gemm_strip(s->c, q1 - q0, w, area, 0, offsets, strip, NULL, dxn + p0, pixels, np, q0 > 0, NULL);
             }
         }
     }
@@ -1582,7 +1610,7 @@ static void cnn__conv2d_backward_weights_simd(const cnn_conv2d_shape *s, const f
             for (p0 = 0; p0 < pixels; p0 += CNN__QC) {
                 const int np = CNN__MIN(CNN__QC, pixels - p0);
                 cnn__pack_im2col_transposed(s, ow, xn, p0, np, q0, nq, strip);
-                cnn__simd_gemm_strip(s->k, np, dyn + p0, pixels, 1, NULL, strip, dw + q0, taps, nq, 1, NULL);
+                cnn__simd_gemm_strip(s->k, np, dyn + p0, pixels, 1, NULL, strip, NULL, dw + q0, taps, nq, 1, NULL);
             }
         }
         if (db) {
@@ -1596,59 +1624,232 @@ static void cnn__conv2d_backward_weights_simd(const cnn_conv2d_shape *s, const f
         }
     }
 }
+
+/* ---------------------------------------------------------------------------------------------
+   Direct convolution on a padded copy: stride 1, with a workspace, and no im2col packing.
+
+   At stride 1, output (i, j) of a convolution over a zero-padded input P (planes of hp x wp)
+   reads P[c][i + r*dh][j + s*dw]. Number the outputs with P's row length, p = i*wp + j: then
+   tap (c, r, s) reads P at p + off(c, r, s), off = c*hp*wp + r*dh*wp + s*dw, so 16 consecutive
+   positions read 16 consecutive floats for every tap, and the micro-kernel takes its B rows
+   straight from P through the offset table. The price: the positions with j >= ow (the last
+   wp - ow of each row, which wrap into the padding) are computed and dropped, so a row of
+   56 outputs padded to 58 wastes 2 lanes in 58. The 16 floats after the last plane are zero,
+   for the last strip's overreach.
+   --------------------------------------------------------------------------------------------- */
+
+/* The workspace in floats: P (chans planes of hp x wp, plus 16) and the wide output. */
+static size_t cnn__direct_floats(int chans, int hp, int wp, int rows, int oh) {
+    return cnn__round16((size_t)chans * hp * wp + 16) + cnn__round16((size_t)rows * oh * wp);
+}
+
+/* Whether the direct grid is worth it: it computes (oh - 1) * wp + ow positions where im2col
+   computes oh * ow, but packs nothing; packing costs about a quarter (measured on V1), so
+   the direct path wins unless its grid is more than a quarter larger, and the offsets must
+   fit in 32 bits. */
+static int cnn__direct_pays(int chans, int hp, int wp, int oh, int ow) {
+    const long long grid = ((long long)oh - 1) * wp + ow, dense = (long long)oh * ow;
+    if ((long long)chans * hp * wp + 16 > INT32_MAX) return 0;
+    return (grid + 15) / 16 * 4 <= (dense + 15) / 16 * 5;
+}
+
+/* out[m][i][j] = bias[m] + sum_q a[m][q] * P[i*wp + j + off(q)] for m < rows, where a is
+   rows x (chans*kh*kw), P is set up as above, and wide (rows x oh x wp) is scratch. */
+static void cnn__direct_conv(int rows, const float *a, const float *bias, const float *pin, int chans,
+                             int hp, int wp, int kh, int kw, int dh, int dw, float *wide, float *out) {
+    int32_t offsets[CNN__QC];
+    const int taps = chans * kh * kw, oh = hp - (kh - 1) * dh, ow = wp - (kw - 1) * dw;
+    const int positions = (oh - 1) * wp + ow;
+    int q0, q, p0, m, i;
+    /* Tap chunks outside, strips inside: the chunk of A (rows x 256) stays in L2 while every
+       strip of P streams past it. */
+    for (q0 = 0; q0 < taps; q0 += CNN__QC) {
+        const int q1 = CNN__MIN(taps, q0 + CNN__QC);
+        for (q = q0; q < q1; q++) {
+            const int c = q / (kh * kw), r = (q / kw) % kh, sc = q % kw;
+            offsets[q - q0] = (int32_t)((size_t)c * hp * wp + (size_t)r * dh * wp + (size_t)sc * dw);
+        }
+        for (p0 = 0; p0 < positions; p0 += 16)
+            cnn__simd_gemm_strip(rows, q1 - q0, a + q0, taps, 1, NULL, pin + p0, offsets, wide + p0,
+                                 (ptrdiff_t)oh * wp, CNN__MIN(16, positions - p0), q0 > 0, q0 == 0 ? bias : NULL);
+    }
+    for (m = 0; m < rows; m++)           /* drop the wrapped columns */
+        for (i = 0; i < oh; i++)
+            memcpy(out + ((size_t)m * oh + i) * ow, wide + ((size_t)m * oh + i) * wp, (size_t)ow * sizeof(float));
+}
+
+static float *cnn__workspace_floats(void *ws) {
+    return (float *)(void *)((unsigned char *)ws + (-(uintptr_t)ws & (CNN_ALIGNMENT - 1)));
+}
+
+/* The forward pass on the direct grid. Returns 0 (doing nothing) when it does not apply. */
+static int cnn__conv2d_forward_direct(const cnn_conv2d_shape *s, const float *x, const float *w, const float *b,
+                                      float *y, void *ws, size_t ws_bytes) {
+    const int oh = cnn__conv2d_out_h(s), ow = cnn__conv2d_out_w(s);
+    const int hp = s->h + s->pad_top + s->pad_bottom, wp = s->w + s->pad_left + s->pad_right;
+    float *pin, *wide;
+    int n, c, i;
+    if (s->stride_h != 1 || s->stride_w != 1 || !ws || !cnn__direct_pays(s->c, hp, wp, oh, ow)) return 0;
+    if (ws_bytes < cnn__direct_floats(s->c, hp, wp, s->k, oh) * sizeof(float) + CNN_ALIGNMENT) return 0;
+    pin = cnn__workspace_floats(ws);
+    wide = pin + cnn__round16((size_t)s->c * hp * wp + 16);
+    memset(pin, 0, ((size_t)s->c * hp * wp + 16) * sizeof(float));   /* the padding stays zero */
+    for (n = 0; n < s->n; n++) {
+        const float *xn = x + (size_t)n * s->c * s->h * s->w;
+        for (c = 0; c < s->c; c++)
+            for (i = 0; i < s->h; i++)
+                memcpy(pin + ((size_t)c * hp + s->pad_top + i) * wp + s->pad_left, xn + ((size_t)c * s->h + i) * s->w,
+                       (size_t)s->w * sizeof(float));
+        cnn__direct_conv(s->k, w, b, pin, s->c, hp, wp, s->kh, s->kw, s->dilation_h, s->dilation_w, wide,
+                         y + (size_t)n * s->k * oh * ow);
+    }
+    return 1;
+}
+
+/* The data gradient on the direct grid, for every stride. dx is the correlation of dy with
+   the filters flipped and transposed (wt[c][k][r][s] = w[k][c][kh-1-r][kw-1-s]) over dy
+   spread out by the stride (zeros between its values) and padded so that dy[k][i][j] sits
+   at P[k][i*sh + (kh-1)*dh - pt][j*sw + (kw-1)*dw - pl]. At stride 2 three quarters of P are
+   zeros that get multiplied: still several times the scalar loop. */
+static int cnn__conv2d_backward_data_direct(const cnn_conv2d_shape *s, const float *dy, const float *w, float *dx,
+                                            void *ws, size_t ws_bytes) {
+    const int oh = cnn__conv2d_out_h(s), ow = cnn__conv2d_out_w(s), area = s->kh * s->kw;
+    const int hp = s->h + (s->kh - 1) * s->dilation_h, wp = s->w + (s->kw - 1) * s->dilation_w;
+    const int top = (s->kh - 1) * s->dilation_h - s->pad_top, left = (s->kw - 1) * s->dilation_w - s->pad_left;
+    const size_t wt_floats = cnn__round16((size_t)s->c * s->k * area);
+    float *wt, *pin, *wide;
+    int n, k, c, i, j, lo, hi;
+    if (!ws || !cnn__direct_pays(s->k, hp, wp, s->h, s->w)) return 0;
+    if (ws_bytes < (wt_floats + cnn__direct_floats(s->k, hp, wp, s->c, s->h)) * sizeof(float) + CNN_ALIGNMENT) return 0;
+    wt = cnn__workspace_floats(ws);
+    pin = wt + wt_floats;
+    wide = pin + cnn__round16((size_t)s->k * hp * wp + 16);
+    for (c = 0; c < s->c; c++)
+        for (k = 0; k < s->k; k++)
+            for (i = 0; i < area; i++)
+                wt[((size_t)c * s->k + k) * area + i] = w[((size_t)k * s->c + c) * area + (area - 1 - i)];
+    /* dy's columns j with 0 <= j*sw + left < wp: [lo, hi) (its rows are checked one by one) */
+    cnn__tap_range(ow, wp, s->stride_w, -left, 0, &lo, &hi);
+    memset(pin, 0, ((size_t)s->k * hp * wp + 16) * sizeof(float));   /* the same cells are written for every image */
+    for (n = 0; n < s->n; n++) {
+        const float *dyn = dy + (size_t)n * s->k * oh * ow;
+        for (k = 0; k < s->k; k++)
+            for (i = 0; i < oh; i++) {
+                const int row = i * s->stride_h + top;
+                const float *src = dyn + ((size_t)k * oh + i) * ow + lo;
+                float *dst;
+                if (row < 0 || row >= hp || hi <= lo) continue;
+                dst = pin + ((size_t)k * hp + row) * wp + (lo * s->stride_w + left);
+                if (s->stride_w == 1) memcpy(dst, src, (size_t)(hi - lo) * sizeof(float));
+                else for (j = 0; j < hi - lo; j++) dst[(ptrdiff_t)j * s->stride_w] = src[j];
+            }
+        cnn__direct_conv(s->c, wt, NULL, pin, s->k, hp, wp, s->kh, s->kw, s->dilation_h, s->dilation_w, wide,
+                         dx + (size_t)n * s->c * s->h * s->w);
+    }
+    return 1;
+}
 #endif /* CNN__SIMD */
 
-/* The dispatch points: one per kernel. The scalar code above is the reference the SIMD paths
-   are tested against, and the fallback for what they do not handle. */
-static void cnn__conv2d_forward(const cnn_conv2d_shape *s, const float *x, const float *w,
-                                const float *b, float *y) {
+/* The workspace, in bytes, the direct paths use for the forward pass and (when wanted) the
+   data gradient; the weight gradient needs none. Zero when no path would use one. */
+static size_t cnn__conv2d_workspace(const cnn_conv2d_shape *s, int forward, int backward_data) {
 #ifdef CNN__SIMD
-    if (cnn_simd_active() != CNN_SIMD_SCALAR) { cnn__conv2d_forward_simd(s, x, w, b, y); return; }
+    size_t fwd = 0, bwd = 0;
+    int oh, ow, hp, wp;
+    if (!s || cnn_conv2d_check(s, &oh, &ow) != CNN_OK) return 0;
+    if (forward && s->stride_h == 1 && s->stride_w == 1)
+        fwd = cnn__direct_floats(s->c, s->h + s->pad_top + s->pad_bottom, s->w + s->pad_left + s->pad_right, s->k, oh);
+    if (backward_data) {
+        hp = s->h + (s->kh - 1) * s->dilation_h;
+        wp = s->w + (s->kw - 1) * s->dilation_w;
+        bwd = cnn__round16((size_t)s->c * s->k * s->kh * s->kw) + cnn__direct_floats(s->k, hp, wp, s->c, s->h);
+    }
+    return fwd || bwd ? CNN__MAX(fwd, bwd) * sizeof(float) + CNN_ALIGNMENT : 0;
+#else
+    (void)s; (void)forward; (void)backward_data;
+    return 0;
 #endif
+}
+
+CNNDEF size_t cnn_conv2d_workspace_bytes(const cnn_conv2d_shape *s) { return cnn__conv2d_workspace(s, 1, 1); }
+
+/* The dispatch points: one per kernel. The scalar code above is the reference the SIMD paths
+   are tested against, and the fallback for what they do not handle. With a workspace the
+   direct paths come first; without one (or for shapes they do not take) the im2col paths. */
+static void cnn__conv2d_forward(const cnn_conv2d_shape *s, const float *x, const float *w,
+                                const float *b, float *y, void *ws, size_t ws_bytes) {
+#ifdef CNN__SIMD
+    if (cnn_simd_active() != CNN_SIMD_SCALAR) {
+        if (!cnn__conv2d_forward_direct(s, x, w, b, y, ws, ws_bytes)) cnn__conv2d_forward_simd(s, x, w, b, y);
+        return;
+    }
+#endif
+    (void)ws; (void)ws_bytes;
     cnn__conv2d_forward_scalar(s, x, w, b, y);
 }
 static void cnn__conv2d_backward_data(const cnn_conv2d_shape *s, const float *dy, const float *w,
-                                      float *dx) {
+                                      float *dx, void *ws, size_t ws_bytes) {
 #ifdef CNN__SIMD
-    /* With fewer than 6 input channels the transposed product fills less than one 6-row tile
-       and the scalar loop is faster (measured: 1.5 against 5.6 GFLOP/s for 1 channel). */
-    if (cnn_simd_active() != CNN_SIMD_SCALAR && s->c >= 6 && cnn__conv2d_backward_data_simd(s, dy, w, dx)) return;
+    if (cnn_simd_active() != CNN_SIMD_SCALAR) {
+        if (cnn__conv2d_backward_data_direct(s, dy, w, dx, ws, ws_bytes)) return;
+        /* With fewer than 6 input channels the transposed im2col product fills less than one
+           6-row tile and the scalar loop is faster (measured: 1.5 against 5.6 GFLOP/s for 1
+           channel). */
+        if (s->c >= 6 && cnn__conv2d_backward_data_simd(s, dy, w, dx)) return;
+    }
 #endif
+    (void)ws; (void)ws_bytes;
     cnn__conv2d_backward_data_scalar(s, dy, w, dx);
 }
 static void cnn__conv2d_backward_weights(const cnn_conv2d_shape *s, const float *x,
-                                         const float *dy, float *dw, float *db) {
+                                         const float *dy, float *dw, float *db, void *ws, size_t ws_bytes) {
+    (void)ws; (void)ws_bytes;
 #ifdef CNN__SIMD
     if (cnn_simd_active() != CNN_SIMD_SCALAR) { cnn__conv2d_backward_weights_simd(s, x, dy, dw, db); return; }
 #endif
     cnn__conv2d_backward_weights_scalar(s, x, dy, dw, db);
 }
 
-CNNDEF cnn_status cnn_conv2d_forward(const cnn_conv2d_shape *s, const float *x, const float *w,
-                                     const float *b, float *y) {
+CNNDEF cnn_status cnn_conv2d_forward_ws(const cnn_conv2d_shape *s, const float *x, const float *w,
+                                        const float *b, float *y, void *workspace, size_t workspace_bytes) {
     cnn_status st = cnn_conv2d_check(s, NULL, NULL);
     if (st) return st;
     if (!x || !w || !y) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "conv2d forward: NULL x, w or y");
-    cnn__conv2d_forward(s, x, w, b, y);
+    cnn__conv2d_forward(s, x, w, b, y, workspace, workspace ? workspace_bytes : 0);
     return CNN_OK;
+}
+
+CNNDEF cnn_status cnn_conv2d_backward_data_ws(const cnn_conv2d_shape *s, const float *dy, const float *w,
+                                              float *dx, void *workspace, size_t workspace_bytes) {
+    cnn_status st = cnn_conv2d_check(s, NULL, NULL);
+    if (st) return st;
+    if (!dy || !w || !dx) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "conv2d backward_data: NULL dy, w or dx");
+    cnn__conv2d_backward_data(s, dy, w, dx, workspace, workspace ? workspace_bytes : 0);
+    return CNN_OK;
+}
+
+CNNDEF cnn_status cnn_conv2d_backward_weights_ws(const cnn_conv2d_shape *s, const float *x, const float *dy,
+                                                 float *dw, float *db, void *workspace, size_t workspace_bytes) {
+    cnn_status st = cnn_conv2d_check(s, NULL, NULL);
+    if (st) return st;
+    if (!x || !dy || !dw) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "conv2d backward_weights: NULL x, dy or dw");
+    cnn__conv2d_backward_weights(s, x, dy, dw, db, workspace, workspace ? workspace_bytes : 0);
+    return CNN_OK;
+}
+
+CNNDEF cnn_status cnn_conv2d_forward(const cnn_conv2d_shape *s, const float *x, const float *w,
+                                     const float *b, float *y) {
+    return cnn_conv2d_forward_ws(s, x, w, b, y, NULL, 0);
 }
 
 CNNDEF cnn_status cnn_conv2d_backward_data(const cnn_conv2d_shape *s, const float *dy,
                                            const float *w, float *dx) {
-    cnn_status st = cnn_conv2d_check(s, NULL, NULL);
-    if (st) return st;
-    if (!dy || !w || !dx) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "conv2d backward_data: NULL dy, w or dx");
-    cnn__conv2d_backward_data(s, dy, w, dx);
-    return CNN_OK;
+    return cnn_conv2d_backward_data_ws(s, dy, w, dx, NULL, 0);
 }
 
 CNNDEF cnn_status cnn_conv2d_backward_weights(const cnn_conv2d_shape *s, const float *x,
                                               const float *dy, float *dw, float *db) {
-    cnn_status st = cnn_conv2d_check(s, NULL, NULL);
-    if (st) return st;
-    if (!x || !dy || !dw) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "conv2d backward_weights: NULL x, dy or dw");
-    cnn__conv2d_backward_weights(s, x, dy, dw, db);
-    return CNN_OK;
+    return cnn_conv2d_backward_weights_ws(s, x, dy, dw, db, NULL, 0);
 }
 
 /* ============================================================================================
@@ -2085,7 +2286,7 @@ static void cnn__dense_forward_simd(int n, int in, int out, const float *x, cons
         for (i0 = 0; i0 < in; i0 += CNN__QC) {
             const int ni = CNN__MIN(CNN__QC, in - i0);
             cnn__pack_rows_transposed(w, in, o0, no, i0, ni, strip);
-            cnn__simd_gemm_strip(n, ni, x + i0, in, 1, NULL, strip, y + o0, out, no, 1, NULL);
+            cnn__simd_gemm_strip(n, ni, x + i0, in, 1, NULL, strip, NULL, y + o0, out, no, 1, NULL);
         }
     }
 }
@@ -2099,7 +2300,7 @@ static void cnn__dense_backward_data_simd(int n, int in, int out, const float *d
         for (o0 = 0; o0 < out; o0 += CNN__QC) {
             const int no = CNN__MIN(CNN__QC, out - o0);
             cnn__pack_columns(w + (size_t)o0 * in, in, no, i0, ni, strip);
-            cnn__simd_gemm_strip(n, no, dy + o0, out, 1, NULL, strip, dx + i0, in, ni, o0 > 0, NULL);
+            cnn__simd_gemm_strip(n, no, dy + o0, out, 1, NULL, strip, NULL, dx + i0, in, ni, o0 > 0, NULL);
         }
     }
 }
@@ -2114,7 +2315,7 @@ static void cnn__dense_backward_weights_simd(int n, int in, int out, const float
             const int nn = CNN__MIN(CNN__QC, n - n0);
             cnn__pack_columns(x + (size_t)n0 * in, in, nn, i0, ni, strip);
             /* A = dY^T: row o is column o of dY, so rows are 1 apart and steps are 'out' apart */
-            cnn__simd_gemm_strip(out, nn, dy + (size_t)n0 * out, 1, out, NULL, strip, dw + i0, in, ni, n0 > 0, NULL);
+            cnn__simd_gemm_strip(out, nn, dy + (size_t)n0 * out, 1, out, NULL, strip, NULL, dw + i0, in, ni, n0 > 0, NULL);
         }
     }
     if (db) {
@@ -2545,7 +2746,6 @@ static cnn_status cnn__take(cnn_arena *a, size_t count, size_t elem_size, void *
     return *out ? CNN_OK : CNN_ERR_OUT_OF_MEMORY;   /* the arena wrote the message */
 }
 
-static size_t cnn__round16(size_t n) { return (n + 15) & ~(size_t)15; }  /* floats to 64 bytes */
 
 static cnn_status cnn__net_layout(cnn_net *net, cnn_arena *a, int max_batch, int training) {
     size_t offset = 0, largest = 0, floats;
@@ -2605,6 +2805,18 @@ static cnn_status cnn__net_layout(cnn_net *net, cnn_arena *a, int max_batch, int
     if ((st = cnn__take(a, (size_t)max_batch, sizeof(int32_t), &p))) return st;
     net->labels = (int32_t *)p;
     net->grad_a = net->grad_b = NULL;
+    net->scratch = NULL;
+    net->scratch_bytes = 0;
+    for (i = 0; i < net->layer_count; i++) {       /* one workspace, shared by every conv layer */
+        cnn_conv2d_shape cs = net->layers[i].conv;
+        cs.n = 1;
+        if (net->layers[i].kind == CNN_LAYER_CONV)     /* the first layer needs no data gradient */
+            net->scratch_bytes = CNN__MAX(net->scratch_bytes, cnn__conv2d_workspace(&cs, 1, training && i > 0));
+    }
+    if (net->scratch_bytes) {
+        if ((st = cnn__take(a, net->scratch_bytes, 1, &p))) return st;
+        net->scratch = p;
+    }
     if (training) {
         if (!cnn__mul(largest, (size_t)max_batch, &floats))
             return cnn__fail(CNN_ERR_OVERFLOW, "net build: gradient buffers overflow");
@@ -2831,7 +3043,7 @@ CNNDEF cnn_status cnn_forward(cnn_net *net, const float *x, int n, int training)
         case CNN_LAYER_CONV: {
             cnn_conv2d_shape s = l->conv;
             s.n = n;
-            cnn__conv2d_forward(&s, cur, l->w, l->b, l->out);
+            cnn__conv2d_forward(&s, cur, l->w, l->b, l->out, net->scratch, net->scratch_bytes);
             cnn__activation_forward(l->act, l->alpha, count, l->out, l->out);
             break;
         }
@@ -2890,8 +3102,8 @@ static void cnn__backward(cnn_net *net) {
             cnn_conv2d_shape s = l->conv;
             s.n = n;
             cnn__activation_backward(l->act, l->alpha, count, l->out, g, g);
-            cnn__conv2d_backward_weights(&s, in, g, l->dw, l->db);
-            if (need_dx) { cnn__conv2d_backward_data(&s, g, l->w, spare); wrote_spare = 1; }
+            cnn__conv2d_backward_weights(&s, in, g, l->dw, l->db, net->scratch, net->scratch_bytes);
+            if (need_dx) { cnn__conv2d_backward_data(&s, g, l->w, spare, net->scratch, net->scratch_bytes); wrote_spare = 1; }
             break;
         }
         case CNN_LAYER_DENSE: {

@@ -6,6 +6,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 typedef struct conv_layer {
     const char *name;
@@ -32,14 +33,18 @@ static const conv_layer bench__layers[] = {
 typedef enum conv_pass { PASS_FWD, PASS_BWD_DATA, PASS_BWD_WEIGHTS, PASS_COUNT } conv_pass;
 static const char *const bench__pass_names[PASS_COUNT] = { "fwd", "bwd_data", "bwd_weights" };
 
-/* Algorithms: only direct convolution exists; Winograd will be a second entry. */
-static const char *const bench__algos[] = { "direct" };
+/* Algorithms. "direct" is what the network runs: the kernels with a workspace
+   (cnn_conv2d_workspace_bytes), which take the direct paths over a padded copy. "im2col" is
+   the same call without a workspace, where the vector paths pack im2col strips instead (the
+   scalar loop is the same either way, so it is not run twice). */
+static const char *const bench__algos[] = { "direct", "im2col" };
 #define ALGO_COUNT ((int)(sizeof bench__algos / sizeof bench__algos[0]))
 
 /* One registered benchmark: what its setup needs. Lives until the program ends. */
 typedef struct conv_case {
     const conv_layer *layer;
     conv_pass pass;
+    int algo;
     const bench_isa *isa;
     char name[BENCH_NAME_MAX];
     char label[BENCH_NAME_MAX];
@@ -50,6 +55,8 @@ typedef struct conv_ctx {
     cnn_conv2d_shape s;
     conv_pass pass;
     float *x, *w, *b, *y, *dy, *dx, *dw, *db;
+    void *workspace;
+    size_t workspace_bytes;
 } conv_ctx;
 
 static cnn_conv2d_shape bench__shape(const conv_layer *l) {
@@ -96,7 +103,8 @@ static const char *bench__conv_setup(const void *arg, void **out) {
     ws = (size_t)ctx->s.k * ctx->s.c * ctx->s.kh * ctx->s.kw;
     ys = (size_t)ctx->s.n * ctx->s.k * oh * ow;
     /* x, dx; w, dw; b, db; y, dy; plus alignment padding for each of the 8 blocks */
-    bytes = sizeof(float) * 2 * (xs + ws + (size_t)ctx->s.k + ys) + 8 * CNN_ALIGNMENT;
+    ctx->workspace_bytes = cc->algo == 0 ? cnn_conv2d_workspace_bytes(&ctx->s) : 0;
+    bytes = sizeof(float) * 2 * (xs + ws + (size_t)ctx->s.k + ys) + 8 * CNN_ALIGNMENT + ctx->workspace_bytes + CNN_ALIGNMENT;
     st = cnn_arena_create(&ctx->arena, bytes, NULL);
     if (st != CNN_OK) return bench_cnn_error("cnn_arena_create", st);
 
@@ -111,6 +119,10 @@ static const char *bench__conv_setup(const void *arg, void **out) {
     ctx->dw = bench_random_floats(&ctx->arena, ws, -1.f, 1.f, &rng);
     ctx->db = bench_random_floats(&ctx->arena, (size_t)ctx->s.k, -1.f, 1.f, &rng);
     if (ctx->db == NULL) return bench_cnn_error("cnn_arena_push", CNN_ERR_OUT_OF_MEMORY);
+    if (ctx->workspace_bytes) {
+        ctx->workspace = bench_random_floats(&ctx->arena, ctx->workspace_bytes / sizeof(float), 0.f, 1.f, &rng);
+        if (ctx->workspace == NULL) return bench_cnn_error("cnn_arena_push", CNN_ERR_OUT_OF_MEMORY);
+    }
     return NULL;
 }
 
@@ -119,13 +131,13 @@ static const char *bench__conv_run(void *p) {
     cnn_status st = CNN_OK;
     switch (ctx->pass) {
     case PASS_FWD:
-        st = cnn_conv2d_forward(&ctx->s, ctx->x, ctx->w, ctx->b, ctx->y);
+        st = cnn_conv2d_forward_ws(&ctx->s, ctx->x, ctx->w, ctx->b, ctx->y, ctx->workspace, ctx->workspace_bytes);
         break;
     case PASS_BWD_DATA:
-        st = cnn_conv2d_backward_data(&ctx->s, ctx->dy, ctx->w, ctx->dx);
+        st = cnn_conv2d_backward_data_ws(&ctx->s, ctx->dy, ctx->w, ctx->dx, ctx->workspace, ctx->workspace_bytes);
         break;
     case PASS_BWD_WEIGHTS:
-        st = cnn_conv2d_backward_weights(&ctx->s, ctx->x, ctx->dy, ctx->dw, ctx->db);
+        st = cnn_conv2d_backward_weights_ws(&ctx->s, ctx->x, ctx->dy, ctx->dw, ctx->db, ctx->workspace, ctx->workspace_bytes);
         break;
     default:
         break;
@@ -148,7 +160,9 @@ void bench_register_conv(void) {
                     bench_desc d = {0};
                     double ho = bench__out_size(l->h, l), wo = bench__out_size(l->w, l);
                     if (!bench_isa_available(&bench_isas[ii])) continue;
+                    if (ai > 0 && strcmp(bench_isas[ii].name, "scalar") == 0) continue;
                     cc->layer = l;
+                    cc->algo = ai;
                     cc->pass = (conv_pass)pi;
                     cc->isa = &bench_isas[ii];
                     snprintf(cc->name, sizeof cc->name, "conv/%s/%s/%s/%s", l->name,

@@ -31,13 +31,18 @@ static double max_error(const float *fast, const float *ref, size_t n) {
 #define TOLERANCE 2e-5
 
 static int fast_paths[4], fast_count;
+static int workspace_used;    /* shapes whose direct path wrote its workspace */
 
 /* Runs the three convolution passes on every path and compares them with scalar. */
 static void compare_conv(const cnn_conv2d_shape *s) {
     int oh, ow, p;
     size_t nx, ny, nw;
     float *x, *w, *b, *dy, *y_ref, *dx_ref, *dw_ref, *db_ref, *y, *dx, *dw, *db;
+    size_t ws_bytes = cnn_conv2d_workspace_bytes(s), i;
+    unsigned char *ws;
+    int trial;
     if (cnn_conv2d_check(s, &oh, &ow) != CNN_OK) return;
+    ws = (unsigned char *)malloc(ws_bytes + 1);
     nx = (size_t)s->n * s->c * s->h * s->w; ny = (size_t)s->n * s->k * oh * ow; nw = (size_t)s->k * s->c * s->kh * s->kw;
     x = random_floats(nx); w = random_floats(nw); b = random_floats((size_t)s->k); dy = random_floats(ny);
     y_ref = random_floats(ny); dx_ref = random_floats(nx); dw_ref = random_floats(nw); db_ref = random_floats((size_t)s->k);
@@ -57,7 +62,23 @@ static void compare_conv(const cnn_conv2d_shape *s) {
                "%s conv n%d c%d %dx%d k%d %dx%d stride %d,%d dil %d,%d pads %d,%d,%d,%d: errors fwd %g dx %g dw %g db %g",
                cnn_simd_name((cnn_simd)fast_paths[p]), s->n, s->c, s->h, s->w, s->k, s->kh, s->kw, s->stride_h, s->stride_w,
                s->dilation_h, s->dilation_w, s->pad_top, s->pad_bottom, s->pad_left, s->pad_right, e1, e2, e3, e4);
+        /* Again with a workspace (the direct paths), at an odd address and full of NaN, so a
+           cell the kernels forget to clear shows; then with one byte too few (the fallback). */
+        for (trial = 0; trial < 2 && ws_bytes; trial++) {
+            const size_t given = trial == 0 ? ws_bytes : ws_bytes - 1;
+            memset(ws, 0xff, ws_bytes + 1);
+            CHECK_OK(cnn_conv2d_forward_ws(s, x, w, b, y, ws + 1, given));
+            CHECK_OK(cnn_conv2d_backward_data_ws(s, dy, w, dx, ws + 1, given));
+            CHECK_OK(cnn_conv2d_backward_weights_ws(s, x, dy, dw, db, ws + 1, given));
+            if (trial == 0) { for (i = 1; i <= ws_bytes && ws[i] == 0xff; i++) {} workspace_used += i <= ws_bytes; }
+            e1 = max_error(y, y_ref, ny); e2 = max_error(dx, dx_ref, nx); e3 = max_error(dw, dw_ref, nw); e4 = max_error(db, db_ref, (size_t)s->k);
+            CHECKF(e1 <= TOLERANCE && e2 <= TOLERANCE && e3 <= TOLERANCE && e4 <= TOLERANCE,
+                   "%s conv (workspace %zu of %zu) n%d c%d %dx%d k%d %dx%d stride %d,%d dil %d,%d pads %d,%d,%d,%d: errors fwd %g dx %g dw %g db %g",
+                   cnn_simd_name((cnn_simd)fast_paths[p]), given, ws_bytes, s->n, s->c, s->h, s->w, s->k, s->kh, s->kw, s->stride_h, s->stride_w,
+                   s->dilation_h, s->dilation_w, s->pad_top, s->pad_bottom, s->pad_left, s->pad_right, e1, e2, e3, e4);
+        }
     }
+    free(ws);
     cnn_simd_force(CNN_SIMD_AUTO);
     free(x); free(w); free(b); free(dy); free(y_ref); free(dx_ref); free(dw_ref); free(db_ref); free(y); free(dx); free(dw); free(db);
 }
@@ -110,6 +131,8 @@ TEST(conv_digit_model_and_vgg_like_layers) {
     cnn_conv2d_shape deep = conv_shape(1, 300, 6, 6, 7, 3, 3, 1, 1);          /* more taps than one strip chunk */
     compare_conv(&m1); compare_conv(&m2); compare_conv(&m3); compare_conv(&v); compare_conv(&s2); compare_conv(&k5);
     compare_conv(&deep);
+    /* The direct paths ran: with a fast path, the digit and VGG-like layers wrote their workspace. */
+    CHECKF(fast_count == 0 || workspace_used >= 7, "the workspace was used for %d shapes", workspace_used);
 }
 
 static void compare_dense(int n, int in, int out) {
