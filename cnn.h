@@ -999,7 +999,8 @@ CNN__AVX2 static void cnn__avx2_tile_##MR(int kc, const float *a, ptrdiff_t a_ro
     CNN__ROWS(CNN__TILE_INIT)                                                                             \
     if (a_off) {                                                                                          \
         for (q = 0; q < kc; q++) {                                                                        \
-            const __m256 b0 = _mm256_load_ps(b + 16 * q), b1 = _mm256_load_ps(b + 16 * q + 8);           \
+            const float *bq = b_off ? b + b_off[q] : b + 16 * q;                                          \
+            const __m256 b0 = _mm256_loadu_ps(bq), b1 = _mm256_loadu_ps(bq + 8);                          \
             const float *aq = a + a_off[q];                                                               \
             CNN__ROWS(CNN__TILE_FMA)                                                                      \
         }                                                                                                 \
@@ -1780,9 +1781,9 @@ static int cnn__direct_pays(int chans, int hp, int wp, int oh, int ow) {
 
 /* out[m][i][j] = bias[m] + sum_q a[m][q] * P[i*wp + j + off(q)] for m < rows, where a is
    rows x (chans*kh*kw), P is set up as above, and wide (rows x oh x wp) is scratch. */
-static void cnn__direct_conv(int rows, const float *a, const float *bias, const float *pin, int chans,
+static void cnn__direct_conv(int rows, const float *a, int flipped, const float *bias, const float *pin, int chans,
                              int hp, int wp, int kh, int kw, int dh, int dw, float *wide, float *out) {
-    int32_t offsets[CNN__QC];
+    int32_t offsets[CNN__QC], a_offsets[CNN__QC];
     const int taps = chans * kh * kw, oh = hp - (kh - 1) * dh, ow = wp - (kw - 1) * dw;
     const int positions = (oh - 1) * wp + ow;
     int q0, q, p0, m, i;
@@ -1793,10 +1794,18 @@ static void cnn__direct_conv(int rows, const float *a, const float *bias, const 
         for (q = q0; q < q1; q++) {
             const int c = q / (kh * kw), r = (q / kw) % kh, sc = q % kw;
             offsets[q - q0] = (int32_t)((size_t)c * hp * wp + (size_t)r * dh * wp + (size_t)sc * dw);
+            /* flipped: a holds chans x rows filters of kh x kw (the forward's w, read as the data
+               gradient's), and tap (c, r, s) of row m is a[c][m][kh-1-r][kw-1-s] */
+            a_offsets[q - q0] = (int32_t)((size_t)c * rows * kh * kw + (size_t)(kh * kw - 1 - r * kw - sc));
         }
-        for (p0 = 0; p0 < positions; p0 += 16)
-            cnn__simd_gemm_strip(rows, q1 - q0, a + q0, taps, 1, NULL, pin + p0, offsets, wide + p0,
-                                 (ptrdiff_t)oh * wp, CNN__MIN(16, positions - p0), q0 > 0, q0 == 0 ? bias : NULL);
+        for (p0 = 0; p0 < positions; p0 += 16) {
+            if (flipped)
+                cnn__simd_gemm_strip(rows, q1 - q0, a, kh * kw, 0, a_offsets, pin + p0, offsets, wide + p0,
+                                     (ptrdiff_t)oh * wp, CNN__MIN(16, positions - p0), q0 > 0, q0 == 0 ? bias : NULL);
+            else
+                cnn__simd_gemm_strip(rows, q1 - q0, a + q0, taps, 1, NULL, pin + p0, offsets, wide + p0,
+                                     (ptrdiff_t)oh * wp, CNN__MIN(16, positions - p0), q0 > 0, q0 == 0 ? bias : NULL);
+        }
     }
     for (m = 0; m < rows; m++)           /* drop the wrapped columns */
         for (i = 0; i < oh; i++)
@@ -1825,34 +1834,29 @@ static int cnn__conv2d_forward_direct(const cnn_conv2d_shape *s, const float *x,
             for (i = 0; i < s->h; i++)
                 memcpy(pin + ((size_t)c * hp + s->pad_top + i) * wp + s->pad_left, xn + ((size_t)c * s->h + i) * s->w,
                        (size_t)s->w * sizeof(float));
-        cnn__direct_conv(s->k, w, b, pin, s->c, hp, wp, s->kh, s->kw, s->dilation_h, s->dilation_w, wide,
+        cnn__direct_conv(s->k, w, 0, b, pin, s->c, hp, wp, s->kh, s->kw, s->dilation_h, s->dilation_w, wide,
                          y + (size_t)n * s->k * oh * ow);
     }
     return 1;
 }
 
 /* The data gradient on the direct grid, for every stride. dx is the correlation of dy with
-   the filters flipped and transposed (wt[c][k][r][s] = w[k][c][kh-1-r][kw-1-s]) over dy
+   the filters flipped and transposed (wt[c][k][r][s] = w[k][c][kh-1-r][kw-1-s], read in place
+   through an offset table, not copied: copying V3's 2.4 MB of weights cost a fifth) over dy
    spread out by the stride (zeros between its values) and padded so that dy[k][i][j] sits
    at P[k][i*sh + (kh-1)*dh - pt][j*sw + (kw-1)*dw - pl]. At stride 2 three quarters of P are
    zeros that get multiplied: still several times the scalar loop. */
 static int cnn__conv2d_backward_data_direct(const cnn_conv2d_shape *s, const float *dy, const float *w, float *dx,
                                             void *ws, size_t ws_bytes) {
-    const int oh = cnn__conv2d_out_h(s), ow = cnn__conv2d_out_w(s), area = s->kh * s->kw;
+    const int oh = cnn__conv2d_out_h(s), ow = cnn__conv2d_out_w(s);
     const int hp = s->h + (s->kh - 1) * s->dilation_h, wp = s->w + (s->kw - 1) * s->dilation_w;
     const int top = (s->kh - 1) * s->dilation_h - s->pad_top, left = (s->kw - 1) * s->dilation_w - s->pad_left;
-    const size_t wt_floats = cnn__round16((size_t)s->c * s->k * area);
-    float *wt, *pin, *wide;
-    int n, k, c, i, j, lo, hi;
+    float *pin, *wide;
+    int n, k, i, j, lo, hi;
     if (!ws || !cnn__direct_pays(s->k, hp, wp, s->h, s->w)) return 0;
-    if (ws_bytes < (wt_floats + cnn__direct_floats(s->k, hp, wp, s->c, s->h)) * sizeof(float) + CNN_ALIGNMENT) return 0;
-    wt = cnn__workspace_floats(ws);
-    pin = wt + wt_floats;
+    if (ws_bytes < cnn__direct_floats(s->k, hp, wp, s->c, s->h) * sizeof(float) + CNN_ALIGNMENT) return 0;
+    pin = cnn__workspace_floats(ws);
     wide = pin + cnn__round16((size_t)s->k * hp * wp + 16);
-    for (c = 0; c < s->c; c++)
-        for (k = 0; k < s->k; k++)
-            for (i = 0; i < area; i++)
-                wt[((size_t)c * s->k + k) * area + i] = w[((size_t)k * s->c + c) * area + (area - 1 - i)];
     /* dy's columns j with 0 <= j*sw + left < wp: [lo, hi) (its rows are checked one by one) */
     cnn__tap_range(ow, wp, s->stride_w, -left, 0, &lo, &hi);
     memset(pin, 0, ((size_t)s->k * hp * wp + 16) * sizeof(float));   /* the same cells are written for every image */
@@ -1868,11 +1872,146 @@ static int cnn__conv2d_backward_data_direct(const cnn_conv2d_shape *s, const flo
                 if (s->stride_w == 1) memcpy(dst, src, (size_t)(hi - lo) * sizeof(float));
                 else for (j = 0; j < hi - lo; j++) dst[(ptrdiff_t)j * s->stride_w] = src[j];
             }
-        cnn__direct_conv(s->c, wt, NULL, pin, s->k, hp, wp, s->kh, s->kw, s->dilation_h, s->dilation_w, wide,
+        cnn__direct_conv(s->c, w, 1, NULL, pin, s->k, hp, wp, s->kh, s->kw, s->dilation_h, s->dilation_w, wide,
                          dx + (size_t)n * s->c * s->h * s->w);
     }
     return 1;
 }
+/* ---------------------------------------------------------------------------------------------
+   Convolution with pixels as rows (with a workspace), for small planes.
+
+   The direct grid puts pixels in the vector lanes: a 3 x 3 output fills 9 lanes of 16. Turned
+   round, y^T = X^T W^T: rows are 6 output pixels (any images), read in place at
+   P + pix(o) + off(q) by the gathered micro-kernel; lanes are 16 filters of W^T, packed once
+   per call; the steps run over all the taps, so each tile is finished in registers and
+   scattered to the NCHW output with its bias. Every lane is a filter and every row a pixel.
+   --------------------------------------------------------------------------------------------- */
+
+/* out[img][k][o] = bias[k] + sum_q W[k][q] * pin[img * image + pix(o) + tap_off[q]] for
+   'images' images of oh x ow outputs, pix(o) = i * row_step + j * col_step. bt is W^T packed
+   16 filters wide: bt[k0 * taps + q * 16 + l] = W[k0 + l][q]. */
+static void cnn__gather_conv(int filters, int taps, const float *bt, const float *bias, const float *pin,
+                             const int32_t *tap_off, int images, int image, int oh, int ow, int row_step,
+                             int col_step, float *out) {
+    float tile[6 * 16] CNN__ALIGN32;
+    int32_t pix[6];
+    const int pixels = oh * ow, total = images * pixels;
+    int o0, m, k0, l;
+    for (o0 = 0; o0 < total; o0 += 6) {
+        const int mr = CNN__MIN(6, total - o0);
+        for (m = 0; m < mr; m++) {
+            const int o = o0 + m, img = o / pixels, p = o % pixels;
+            pix[m] = (int32_t)(img * image + (p / ow) * row_step + (p % ow) * col_step);
+        }
+        for (k0 = 0; k0 < filters; k0 += 16) {
+            const int nk = CNN__MIN(16, filters - k0);
+            cnn__simd_gemm_gather(mr, taps, pin, pix, tap_off, bt + (size_t)k0 * taps, tile, 16, nk, 0);
+            for (m = 0; m < mr; m++) {
+                const int o = o0 + m, img = o / pixels, p = o % pixels;
+                float *dst = out + ((size_t)img * filters + k0) * pixels + p;
+                for (l = 0; l < nk; l++) dst[(size_t)l * pixels] = tile[m * 16 + l] + (bias ? bias[k0 + l] : 0.0f);
+            }
+        }
+    }
+}
+
+/* The floats the pixel-row paths need: W^T packed, the tap offsets, and a padded copy. */
+static size_t cnn__gather_floats(int filters, int taps, size_t copy) {
+    return cnn__round16((size_t)taps * ((filters + 15) / 16 * 16)) + cnn__round16((size_t)taps) + cnn__round16(copy + 16);
+}
+
+/* Whether pixels as rows beat the direct grid: compares the lanes each fills, the scatter and
+   the gathered loads costing about 15% (measured: on V3, 14 x 14 padded to 16, the two paths
+   are even; M3's 3 x 3 output runs 3x faster with pixels as rows). */
+static int cnn__gather_pays(int filters, int hp, int wp, int oh, int ow) {
+    const double grid = (((double)oh - 1) * wp + ow + 15) / 16 * 16, lanes_direct = (double)oh * ow / grid;
+    const double lanes_gather = (double)filters / ((filters + 15) / 16 * 16);
+    (void)hp;
+    return lanes_gather * 0.85 > lanes_direct;
+}
+
+static int cnn__conv2d_forward_gather(const cnn_conv2d_shape *s, const float *x, const float *w, const float *b,
+                                      float *y, void *ws, size_t ws_bytes) {
+    const int oh = cnn__conv2d_out_h(s), ow = cnn__conv2d_out_w(s), pixels = oh * ow;
+    const int taps = s->c * s->kh * s->kw, area = s->kh * s->kw, k16 = (s->k + 15) / 16 * 16;
+    const int padded = s->pad_top || s->pad_bottom || s->pad_left || s->pad_right;
+    const int hp = s->h + s->pad_top + s->pad_bottom, wp = s->w + s->pad_left + s->pad_right;
+    const long long image = (long long)s->c * hp * wp;
+    float *bt, *pin;
+    int32_t *tap_off;
+    int n, q, k0, l, c, i;
+    if (!ws || ws_bytes < cnn__gather_floats(s->k, taps, padded ? (size_t)image : 0) * sizeof(float) + CNN_ALIGNMENT) return 0;
+    if ((padded ? image : image * s->n) + 16 > INT32_MAX) return 0;
+    bt = cnn__workspace_floats(ws);
+    tap_off = (int32_t *)(void *)(bt + cnn__round16((size_t)taps * k16));
+    pin = padded ? bt + cnn__round16((size_t)taps * k16) + cnn__round16((size_t)taps) : NULL;
+    for (k0 = 0; k0 < s->k; k0 += 16)
+        for (q = 0; q < taps; q++)
+            for (l = 0; l < 16; l++)
+                bt[(size_t)k0 * taps + q * 16 + l] = k0 + l < s->k ? w[(size_t)(k0 + l) * taps + q] : 0.0f;
+    for (q = 0; q < taps; q++)
+        tap_off[q] = (int32_t)((q / area) * hp * wp + ((q / s->kw) % s->kh) * s->dilation_h * wp + (q % s->kw) * s->dilation_w);
+    if (!padded) {                        /* the whole batch in place */
+        cnn__gather_conv(s->k, taps, bt, b, x, tap_off, s->n, (int)image, oh, ow, s->stride_h * wp, s->stride_w, y);
+        return 1;
+    }
+    memset(pin, 0, (size_t)image * sizeof(float));                   /* the padding stays zero */
+    for (n = 0; n < s->n; n++) {
+        const float *xn = x + (size_t)n * s->c * s->h * s->w;
+        for (c = 0; c < s->c; c++)
+            for (i = 0; i < s->h; i++)
+                memcpy(pin + ((size_t)c * hp + s->pad_top + i) * wp + s->pad_left, xn + ((size_t)c * s->h + i) * s->w,
+                       (size_t)s->w * sizeof(float));
+        cnn__gather_conv(s->k, taps, bt, b, pin, tap_off, 1, 0, oh, ow, s->stride_h * wp, s->stride_w,
+                         y + (size_t)n * s->k * pixels);
+    }
+    return 1;
+}
+
+/* The data gradient with pixels as rows: the direct path's spread, padded dy and flipped
+   filters, with dx's pixels as rows and its channels as lanes. */
+static int cnn__conv2d_backward_data_gather(const cnn_conv2d_shape *s, const float *dy, const float *w, float *dx,
+                                            void *ws, size_t ws_bytes) {
+    const int oh = cnn__conv2d_out_h(s), ow = cnn__conv2d_out_w(s), area = s->kh * s->kw;
+    const int taps = s->k * area, c16 = (s->c + 15) / 16 * 16;
+    const int hp = s->h + (s->kh - 1) * s->dilation_h, wp = s->w + (s->kw - 1) * s->dilation_w;
+    const int top = (s->kh - 1) * s->dilation_h - s->pad_top, left = (s->kw - 1) * s->dilation_w - s->pad_left;
+    const size_t image = (size_t)s->k * hp * wp;
+    float *bt, *pin;
+    int32_t *tap_off;
+    int n, q, c0, l, k, i, j, lo, hi;
+    if (!ws || ws_bytes < cnn__gather_floats(s->c, taps, image) * sizeof(float) + CNN_ALIGNMENT) return 0;
+    if (image + 16 > INT32_MAX) return 0;
+    bt = cnn__workspace_floats(ws);
+    tap_off = (int32_t *)(void *)(bt + cnn__round16((size_t)taps * c16));
+    pin = bt + cnn__round16((size_t)taps * c16) + cnn__round16((size_t)taps);
+    /* tap q = (k, r, s) of the flipped filter of channel c is w[k][c][kh-1-r][kw-1-s] */
+    for (c0 = 0; c0 < s->c; c0 += 16)
+        for (q = 0; q < taps; q++)
+            for (l = 0; l < 16; l++)
+                bt[(size_t)c0 * taps + q * 16 + l] = c0 + l < s->c
+                    ? w[((size_t)(q / area) * s->c + c0 + l) * area + (area - 1 - q % area)] : 0.0f;
+    for (q = 0; q < taps; q++)
+        tap_off[q] = (int32_t)((q / area) * hp * wp + ((q / s->kw) % s->kh) * s->dilation_h * wp + (q % s->kw) * s->dilation_w);
+    cnn__tap_range(ow, wp, s->stride_w, -left, 0, &lo, &hi);
+    memset(pin, 0, (image + 16) * sizeof(float));   /* the same cells are written for every image */
+    for (n = 0; n < s->n; n++) {
+        const float *dyn = dy + (size_t)n * s->k * oh * ow;
+        for (k = 0; k < s->k; k++)
+            for (i = 0; i < oh; i++) {
+                const int row = i * s->stride_h + top;
+                const float *src = dyn + ((size_t)k * oh + i) * ow + lo;
+                float *dst;
+                if (row < 0 || row >= hp || hi <= lo) continue;
+                dst = pin + ((size_t)k * hp + row) * wp + (lo * s->stride_w + left);
+                if (s->stride_w == 1) memcpy(dst, src, (size_t)(hi - lo) * sizeof(float));
+                else for (j = 0; j < hi - lo; j++) dst[(ptrdiff_t)j * s->stride_w] = src[j];
+            }
+        cnn__gather_conv(s->c, taps, bt, NULL, pin, tap_off, 1, 0, s->h, s->w, wp, 1, dx + (size_t)n * s->c * s->h * s->w);
+    }
+    return 1;
+}
+
 /* ---------------------------------------------------------------------------------------------
    The weight gradient with gathered rows (with a workspace, every shape).
 
@@ -1992,8 +2131,16 @@ static size_t cnn__conv2d_workspace(const cnn_conv2d_shape *s, int forward, int 
     if (backward_data) {
         hp = s->h + (s->kh - 1) * s->dilation_h;
         wp = s->w + (s->kw - 1) * s->dilation_w;
-        bwd = cnn__round16((size_t)s->c * s->k * s->kh * s->kw) + cnn__direct_floats(s->k, hp, wp, s->c, s->h);
+        bwd = cnn__direct_floats(s->k, hp, wp, s->c, s->h);
     }
+    if (forward) {
+        const int padded = s->pad_top || s->pad_bottom || s->pad_left || s->pad_right;
+        const size_t copy = padded ? (size_t)s->c * (s->h + s->pad_top + s->pad_bottom) * (s->w + s->pad_left + s->pad_right) : 0;
+        fwd = CNN__MAX(fwd, cnn__gather_floats(s->k, s->c * s->kh * s->kw, copy));
+    }
+    if (backward_data)
+        bwd = CNN__MAX(bwd, cnn__gather_floats(s->c, s->k * s->kh * s->kw,
+                                               (size_t)s->k * (s->h + (s->kh - 1) * s->dilation_h) * (s->w + (s->kw - 1) * s->dilation_w)));
     if (backward_weights) bww = cnn__bwd_weights_floats(s);
     fwd = CNN__MAX(fwd, CNN__MAX(bwd, bww));
     return fwd ? fwd * sizeof(float) + CNN_ALIGNMENT : 0;
@@ -2012,7 +2159,12 @@ static void cnn__conv2d_forward(const cnn_conv2d_shape *s, const float *x, const
                                 const float *b, float *y, void *ws, size_t ws_bytes) {
 #ifdef CNN__SIMD
     if (cnn_simd_active() != CNN_SIMD_SCALAR) {
-        if (!cnn__conv2d_forward_direct(s, x, w, b, y, ws, ws_bytes)) cnn__conv2d_forward_simd(s, x, w, b, y);
+        const int oh = cnn__conv2d_out_h(s), ow = cnn__conv2d_out_w(s);
+        const int hp = s->h + s->pad_top + s->pad_bottom, wp = s->w + s->pad_left + s->pad_right;
+        const int gather_first = s->stride_h != 1 || s->stride_w != 1 || cnn__gather_pays(s->k, hp, wp, oh, ow);
+        if (gather_first && cnn__conv2d_forward_gather(s, x, w, b, y, ws, ws_bytes)) return;
+        if (cnn__conv2d_forward_direct(s, x, w, b, y, ws, ws_bytes)) return;
+        cnn__conv2d_forward_simd(s, x, w, b, y);
         return;
     }
 #endif
@@ -2023,6 +2175,8 @@ static void cnn__conv2d_backward_data(const cnn_conv2d_shape *s, const float *dy
                                       float *dx, void *ws, size_t ws_bytes) {
 #ifdef CNN__SIMD
     if (cnn_simd_active() != CNN_SIMD_SCALAR) {
+        const int hp = s->h + (s->kh - 1) * s->dilation_h, wp = s->w + (s->kw - 1) * s->dilation_w;
+        if (cnn__gather_pays(s->c, hp, wp, s->h, s->w) && cnn__conv2d_backward_data_gather(s, dy, w, dx, ws, ws_bytes)) return;
         if (cnn__conv2d_backward_data_direct(s, dy, w, dx, ws, ws_bytes)) return;
         /* With fewer than 6 input channels the transposed im2col product fills less than one
            6-row tile and the scalar loop is faster (measured: 1.5 against 5.6 GFLOP/s for 1
