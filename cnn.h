@@ -1706,6 +1706,7 @@ CNN__AVX2 static void cnn__v_store2(float *p, int m, cnn__vec even, cnn__vec odd
 CNN__AVX2 static cnn__vec cnn__v_set(float f) { return _mm256_set1_ps(f); }
 CNN__AVX2 static cnn__vec cnn__v_add(cnn__vec a, cnn__vec b) { return _mm256_add_ps(a, b); }
 CNN__AVX2 static cnn__vec cnn__v_mul(cnn__vec a, cnn__vec b) { return _mm256_mul_ps(a, b); }
+CNN__AVX2 static cnn__vmask cnn__v_lt(cnn__vec a, cnn__vec b) { return _mm256_cmp_ps(a, b, _CMP_LT_OQ); }
 CNN__AVX2 static cnn__vmask cnn__v_gt(cnn__vec a, cnn__vec b) { return _mm256_cmp_ps(a, b, _CMP_GT_OQ); }
 CNN__AVX2 static cnn__vmask cnn__v_unordered(cnn__vec a, cnn__vec b) { return _mm256_cmp_ps(a, b, _CMP_UNORD_Q); }
 CNN__AVX2 static cnn__vmask cnn__v_or(cnn__vmask a, cnn__vmask b) { return _mm256_or_ps(a, b); }
@@ -1760,6 +1761,7 @@ static void cnn__v_store2(float *p, int m, cnn__vec even, cnn__vec odd) {
 static cnn__vec cnn__v_set(float f) { return vdupq_n_f32(f); }
 static cnn__vec cnn__v_add(cnn__vec a, cnn__vec b) { return vaddq_f32(a, b); }
 static cnn__vec cnn__v_mul(cnn__vec a, cnn__vec b) { return vmulq_f32(a, b); }
+static cnn__vmask cnn__v_lt(cnn__vec a, cnn__vec b) { return vcltq_f32(a, b); }
 static cnn__vmask cnn__v_gt(cnn__vec a, cnn__vec b) { return vcgtq_f32(a, b); }
 static cnn__vmask cnn__v_unordered(cnn__vec a, cnn__vec b) { return vmvnq_u32(vandq_u32(vceqq_f32(a, a), vceqq_f32(b, b))); }
 static cnn__vmask cnn__v_or(cnn__vmask a, cnn__vmask b) { return vorrq_u32(a, b); }
@@ -1770,6 +1772,8 @@ static cnn__veci cnn__v_lanes(int32_t step) { const int32_t t[4] = {0, step, 2 *
 static cnn__veci cnn__v_addi(cnn__veci a, cnn__veci b) { return vaddq_s32(a, b); }
 static cnn__veci cnn__v_selecti(cnn__vmask m, cnn__veci a, cnn__veci b) { return vbslq_s32(m, a, b); }
 #endif
+/* The lanes left from i to count, at most CNN__VL. */
+static int cnn__v_left(size_t i, size_t count) { return count - i < CNN__VL ? (int)(count - i) : CNN__VL; }
 #endif /* CNN__SIMD */
 
 static float cnn__sigmoid(float x) {
@@ -1778,7 +1782,7 @@ static float cnn__sigmoid(float x) {
     else { float e = expf(x); return e / (1.0f + e); }
 }
 
-static void cnn__activation_forward(cnn_activation act, float alpha, size_t count, const float *x, float *y) {
+static void cnn__activation_forward_scalar(cnn_activation act, float alpha, size_t count, const float *x, float *y) {
     size_t i;
     switch (act) {
     /* Written so a NaN passes through (NaN < 0 is false): a diverging network must show it. */
@@ -1790,8 +1794,8 @@ static void cnn__activation_forward(cnn_activation act, float alpha, size_t coun
     }
 }
 
-static void cnn__activation_backward(cnn_activation act, float alpha, size_t count, const float *y,
-                                     const float *dy, float *dx) {
+static void cnn__activation_backward_scalar(cnn_activation act, float alpha, size_t count, const float *y,
+                                            const float *dy, float *dx) {
     size_t i;
     switch (act) {
     case CNN_RELU:       for (i = 0; i < count; i++) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f; break;
@@ -1800,6 +1804,55 @@ static void cnn__activation_backward(cnn_activation act, float alpha, size_t cou
     case CNN_TANH:       for (i = 0; i < count; i++) dx[i] = dy[i] * (1.0f - y[i] * y[i]); break;
     default:             if (dx != dy) memmove(dx, dy, count * sizeof(float)); break;
     }
+}
+
+#ifdef CNN__SIMD
+/* ReLU and leaky ReLU, CNN__VL values at a time, through the scalar code's comparisons: a NaN
+   is not below zero, so it passes through forward; nor above, so backward it gets the slope of
+   the negative side, as in the scalar code. (Sigmoid and tanh stay scalar: they need exp.) */
+CNN__VEC static void cnn__activation_forward_simd(cnn_activation act, float alpha, size_t count, const float *x, float *y) {
+    const cnn__vec zero = cnn__v_set(0.0f), slope = cnn__v_set(alpha);
+    size_t i;
+    for (i = 0; i < count; i += CNN__VL) {
+        const int n = cnn__v_left(i, count);
+        const cnn__vec v = cnn__v_load(x + i, n);
+        const cnn__vmask negative = cnn__v_lt(v, zero);
+        cnn__v_store(y + i, n, cnn__v_select(negative, act == CNN_RELU ? zero : cnn__v_mul(slope, v), v));
+    }
+}
+
+CNN__VEC static void cnn__activation_backward_simd(cnn_activation act, float alpha, size_t count, const float *y,
+                                                   const float *dy, float *dx) {
+    const cnn__vec zero = cnn__v_set(0.0f), slope = cnn__v_set(alpha);
+    size_t i;
+    for (i = 0; i < count; i += CNN__VL) {
+        const int n = cnn__v_left(i, count);
+        const cnn__vec g = cnn__v_load(dy + i, n);
+        const cnn__vmask positive = cnn__v_gt(cnn__v_load(y + i, n), zero);
+        cnn__v_store(dx + i, n, cnn__v_select(positive, g, act == CNN_RELU ? zero : cnn__v_mul(slope, g)));
+    }
+}
+#endif /* CNN__SIMD */
+
+static void cnn__activation_forward(cnn_activation act, float alpha, size_t count, const float *x, float *y) {
+#ifdef CNN__SIMD
+    if ((act == CNN_RELU || act == CNN_LEAKY_RELU) && cnn_simd_active() != CNN_SIMD_SCALAR) {
+        cnn__activation_forward_simd(act, alpha, count, x, y);
+        return;
+    }
+#endif
+    cnn__activation_forward_scalar(act, alpha, count, x, y);
+}
+
+static void cnn__activation_backward(cnn_activation act, float alpha, size_t count, const float *y,
+                                     const float *dy, float *dx) {
+#ifdef CNN__SIMD
+    if ((act == CNN_RELU || act == CNN_LEAKY_RELU) && cnn_simd_active() != CNN_SIMD_SCALAR) {
+        cnn__activation_backward_simd(act, alpha, count, y, dy, dx);
+        return;
+    }
+#endif
+    cnn__activation_backward_scalar(act, alpha, count, y, dy, dx);
 }
 
 static cnn_status cnn__check_activation(const char *who, cnn_activation act, float alpha) {

@@ -83,6 +83,61 @@ TEST(paths_to_compare) {
 }
 #endif
 
+/* ReLU and leaky ReLU, forward and backward, out of place and in place, every count 0..33
+   and some large ones, with NaNs, infinities and signed zeros. */
+TEST(activations_match_scalar) {
+    static const size_t counts_big[] = {63, 64, 65, 100, 1000, 4099, 100003};
+    static const float alphas[] = {0.0f, 0.01f, 0.3f};
+    size_t k;
+    for (k = 0; k < 34 + 7; k++) {
+        const size_t count = k < 34 ? k : counts_big[k - 34];
+        int act_i, a, p;
+        for (act_i = 0; act_i < 2; act_i++)
+            for (a = 0; a < 3; a++) {
+                const cnn_activation act = act_i ? CNN_LEAKY_RELU : CNN_RELU;
+                const float alpha = act == CNN_RELU ? 0.0f : alphas[a];
+                float *x = values(count, (int)(k & 1), 5), *dy = values(count, 0, 7);
+                float *y_ref = output(count), *dx_ref = output(count), *y = output(count), *dx = output(count);
+                float *inplace = output(count);
+                size_t i;
+                if (act == CNN_RELU && a > 0) { free(x); free(dy); free(y_ref); free(dx_ref); free(y); free(dx); free(inplace); continue; }
+                if (count > 2) { x[0] = INFINITY; x[1] = -INFINITY; x[2] = -0.0f; }
+                cnn_simd_force(CNN_SIMD_SCALAR);
+                CHECK_OK(cnn_activation_forward(act, alpha, count, x, y_ref));
+                CHECK_OK(cnn_activation_backward(act, alpha, count, y_ref, dy, dx_ref));
+                for (p = 0; p < fast_count; p++) {
+                    const char *path = cnn_simd_name((cnn_simd)fast_paths[p]);
+                    long d1, d2, d3, d4;
+                    cnn_simd_force((cnn_simd)fast_paths[p]);
+                    CHECK_OK(cnn_activation_forward(act, alpha, count, x, y));
+                    CHECK_OK(cnn_activation_backward(act, alpha, count, y_ref, dy, dx));
+                    d1 = first_difference(y, y_ref, count);
+                    d2 = first_difference(dx, dx_ref, count);
+                    memcpy(inplace, x, count * sizeof(float));
+                    CHECK_OK(cnn_activation_forward(act, alpha, count, inplace, inplace));
+                    d3 = first_difference(inplace, y_ref, count);
+                    memcpy(inplace, dy, count * sizeof(float));
+                    CHECK_OK(cnn_activation_backward(act, alpha, count, y_ref, inplace, inplace));
+                    d4 = first_difference(inplace, dx_ref, count);
+                    CHECKF(d1 < 0 && d2 < 0 && d3 < 0 && d4 < 0,
+                           "%s %s alpha %g count %lu: first difference forward %ld, backward %ld, in place %ld, %ld",
+                           path, act == CNN_RELU ? "relu" : "leaky", (double)alpha, (unsigned long)count, d1, d2, d3, d4);
+                    CHECKF(guard_intact(y, count) && guard_intact(dx, count) && guard_intact(inplace, count),
+                           "%s count %lu: written past the end", path, (unsigned long)count);
+                }
+                /* What the reference itself promises: NaN passes forward, negatives bend
+                   (ReLU to +0: not 0 * x, which is NaN for -infinity). */
+                for (i = 0; i < count; i++) {
+                    const float expect = x[i] < 0.0f ? (act == CNN_RELU ? 0.0f : alpha * x[i]) : x[i];
+                    CHECKF(memcmp(&y_ref[i], &expect, sizeof(float)) == 0 || (expect != expect && y_ref[i] != y_ref[i]),
+                           "alpha %g: f(%g) = %g", (double)alpha, (double)x[i], (double)y_ref[i]);
+                }
+                cnn_simd_force(CNN_SIMD_AUTO);
+                free(x); free(dy); free(y_ref); free(dx_ref); free(y); free(dx); free(inplace);
+            }
+    }
+}
+
 /* Pools one shape on every path, forward and backward, max and average, and compares. */
 static void compare_pool(const cnn_pool2d_shape *s, int ties, int nan_every) {
     int oh, ow, p;
@@ -227,6 +282,7 @@ int main(void) {
 #if defined(__aarch64__) && !defined(CNN_NO_SIMD)
     RUN(paths_to_compare);
 #endif
+    RUN(activations_match_scalar);
     RUN(pool_2x2_stride_2_matches_scalar);
     RUN(pool_model_maps_and_modes);
     RUN(pool_other_shapes_still_agree);
