@@ -1705,6 +1705,7 @@ CNN__AVX2 static void cnn__v_store2(float *p, int m, cnn__vec even, cnn__vec odd
 }
 CNN__AVX2 static cnn__vec cnn__v_set(float f) { return _mm256_set1_ps(f); }
 CNN__AVX2 static cnn__vec cnn__v_add(cnn__vec a, cnn__vec b) { return _mm256_add_ps(a, b); }
+CNN__AVX2 static cnn__vec cnn__v_sub(cnn__vec a, cnn__vec b) { return _mm256_sub_ps(a, b); }
 CNN__AVX2 static cnn__vec cnn__v_mul(cnn__vec a, cnn__vec b) { return _mm256_mul_ps(a, b); }
 CNN__AVX2 static cnn__vmask cnn__v_lt(cnn__vec a, cnn__vec b) { return _mm256_cmp_ps(a, b, _CMP_LT_OQ); }
 CNN__AVX2 static cnn__vmask cnn__v_gt(cnn__vec a, cnn__vec b) { return _mm256_cmp_ps(a, b, _CMP_GT_OQ); }
@@ -1760,6 +1761,7 @@ static void cnn__v_store2(float *p, int m, cnn__vec even, cnn__vec odd) {
 }
 static cnn__vec cnn__v_set(float f) { return vdupq_n_f32(f); }
 static cnn__vec cnn__v_add(cnn__vec a, cnn__vec b) { return vaddq_f32(a, b); }
+static cnn__vec cnn__v_sub(cnn__vec a, cnn__vec b) { return vsubq_f32(a, b); }
 static cnn__vec cnn__v_mul(cnn__vec a, cnn__vec b) { return vmulq_f32(a, b); }
 static cnn__vmask cnn__v_lt(cnn__vec a, cnn__vec b) { return vcltq_f32(a, b); }
 static cnn__vmask cnn__v_gt(cnn__vec a, cnn__vec b) { return vcgtq_f32(a, b); }
@@ -3298,7 +3300,7 @@ static cnn_status cnn__sgd_settings(const cnn_sgd_opts *opts, cnn_sgd_opts *out)
     return CNN_OK;
 }
 
-static void cnn__sgd_update(float *w, const float *dw, float *v, size_t count, const cnn_sgd_opts *o, float decay) {
+static void cnn__sgd_update_scalar(float *w, const float *dw, float *v, size_t count, const cnn_sgd_opts *o, float decay) {
     const float lr = o->learning_rate, mu = o->momentum;
     size_t i;
     if (mu == 0.0f) {
@@ -3315,6 +3317,39 @@ static void cnn__sgd_update(float *w, const float *dw, float *v, size_t count, c
             w[i] -= lr * v[i];
         }
     }
+}
+
+#ifdef CNN__SIMD
+/* The same three updates, CNN__VL parameters at a time, with the scalar code's operations in
+   its order (no fused multiply-add), so the weights come out the same. */
+CNN__VEC static void cnn__sgd_update_simd(float *w, const float *dw, float *v, size_t count, const cnn_sgd_opts *o, float decay) {
+    const cnn__vec lr = cnn__v_set(o->learning_rate), mu = cnn__v_set(o->momentum), wd = cnn__v_set(decay);
+    size_t i;
+    for (i = 0; i < count; i += CNN__VL) {
+        const int n = cnn__v_left(i, count);
+        const cnn__vec wi = cnn__v_load(w + i, n), gi = cnn__v_load(dw + i, n);
+        cnn__vec vi, g;
+        if (o->momentum == 0.0f) {
+            cnn__v_store(w + i, n, cnn__v_sub(wi, cnn__v_mul(lr, cnn__v_add(gi, cnn__v_mul(wd, wi)))));
+        } else if (o->nesterov) {
+            g = cnn__v_add(gi, cnn__v_mul(wd, wi));
+            vi = cnn__v_add(cnn__v_mul(mu, cnn__v_load(v + i, n)), g);
+            cnn__v_store(v + i, n, vi);
+            cnn__v_store(w + i, n, cnn__v_sub(wi, cnn__v_mul(lr, cnn__v_add(g, cnn__v_mul(mu, vi)))));
+        } else {
+            vi = cnn__v_add(cnn__v_add(cnn__v_mul(mu, cnn__v_load(v + i, n)), gi), cnn__v_mul(wd, wi));
+            cnn__v_store(v + i, n, vi);
+            cnn__v_store(w + i, n, cnn__v_sub(wi, cnn__v_mul(lr, vi)));
+        }
+    }
+}
+#endif /* CNN__SIMD */
+
+static void cnn__sgd_update(float *w, const float *dw, float *v, size_t count, const cnn_sgd_opts *o, float decay) {
+#ifdef CNN__SIMD
+    if (cnn_simd_active() != CNN_SIMD_SCALAR) { cnn__sgd_update_simd(w, dw, v, count, o, decay); return; }
+#endif
+    cnn__sgd_update_scalar(w, dw, v, count, o, decay);
 }
 
 CNNDEF cnn_status cnn_sgd_step(cnn_net *net, const cnn_sgd_opts *opts) {

@@ -273,6 +273,64 @@ TEST(pool_nan_and_ties_by_hand) {
     cnn_simd_force(CNN_SIMD_AUTO);
 }
 
+/* The SGD update through cnn_sgd_step: dense layers whose weight and bias counts run through
+   1..33 and some large ones, plain, momentum and Nesterov, with and without weight decay. */
+TEST(sgd_update_matches_scalar) {
+    static const int shapes[][2] = {{1, 1}, {1, 2}, {1, 3}, {1, 5}, {1, 7}, {1, 8}, {1, 9}, {1, 15}, {1, 16}, {1, 17},
+                                    {2, 11}, {3, 11}, {1, 31}, {1, 32}, {1, 33}, {4, 7}, {300, 37}, {1000, 19}};
+    int si, mode, decay, p;
+    for (si = 0; si < (int)(sizeof shapes / sizeof shapes[0]); si++)
+        for (mode = 0; mode < 3; mode++)
+            for (decay = 0; decay < 2; decay++) {
+                cnn_net net;
+                cnn_net_opts no = {0};
+                cnn_dense_opts d = {0};
+                cnn_build_opts bo = {0};
+                cnn_sgd_opts o = {0};
+                size_t count, i;
+                float *w0, *v0, *w_ref, *v_ref;
+                double worst = 0.0, moved = 0.0;
+                no.channels = shapes[si][0]; no.height = 1; no.width = 1;
+                d.units = shapes[si][1];
+                bo.max_batch = 1;
+                CHECK_OK(cnn_net_init(&net, &no));
+                CHECK_OK(cnn_add_dense(&net, &d));
+                CHECK_OK(cnn_add_dense(&net, &d));      /* a second layer: its biases follow */
+                CHECK_OK(cnn_net_build(&net, &bo));
+                count = cnn_net_param_count(&net);
+                for (i = 0; i < count; i++) {
+                    net.grads[i] = 2.0f * cnn_rng_uniform(&rng) - 1.0f;
+                    net.velocity[i] = mode ? 2.0f * cnn_rng_uniform(&rng) - 1.0f : 0.0f;
+                }
+                w0 = (float *)malloc(count * sizeof(float)); v0 = (float *)malloc(count * sizeof(float));
+                w_ref = (float *)malloc(count * sizeof(float)); v_ref = (float *)malloc(count * sizeof(float));
+                memcpy(w0, net.params, count * sizeof(float)); memcpy(v0, net.velocity, count * sizeof(float));
+                o.learning_rate = 0.05f; o.momentum = mode ? 0.9f : 0.0f; o.nesterov = mode == 2;
+                o.weight_decay = decay ? 0.01f : 0.0f;
+                cnn_simd_force(CNN_SIMD_SCALAR);
+                CHECK_OK(cnn_sgd_step(&net, &o));
+                memcpy(w_ref, net.params, count * sizeof(float)); memcpy(v_ref, net.velocity, count * sizeof(float));
+                for (i = 0; i < count; i++) moved = fabs((double)w_ref[i] - w0[i]) > moved ? fabs((double)w_ref[i] - w0[i]) : moved;
+                CHECK(moved > 1e-3);            /* the step did something to compare */
+                for (p = 0; p < fast_count; p++) {
+                    memcpy(net.params, w0, count * sizeof(float)); memcpy(net.velocity, v0, count * sizeof(float));
+                    cnn_simd_force((cnn_simd)fast_paths[p]);
+                    CHECK_OK(cnn_sgd_step(&net, &o));
+                    for (i = 0; i < count; i++) {
+                        double ew = fabs((double)net.params[i] - w_ref[i]) / (fabs(w_ref[i]) > 1.0 ? fabs(w_ref[i]) : 1.0);
+                        double ev = fabs((double)net.velocity[i] - v_ref[i]) / (fabs(v_ref[i]) > 1.0 ? fabs(v_ref[i]) : 1.0);
+                        if (!(ew <= worst)) worst = ew;
+                        if (!(ev <= worst)) worst = ev;
+                    }
+                    CHECKF(worst <= 1e-6, "%s sgd %d->%d->%d mode %d decay %d: error %g", cnn_simd_name((cnn_simd)fast_paths[p]),
+                           shapes[si][0], shapes[si][1], shapes[si][1], mode, decay, worst);
+                }
+                cnn_simd_force(CNN_SIMD_AUTO);
+                cnn_net_free(&net);
+                free(w0); free(v0); free(w_ref); free(v_ref);
+            }
+}
+
 int main(void) {
     cnn_simd p;
     cnn_rng_seed(&rng, 505);
@@ -287,5 +345,6 @@ int main(void) {
     RUN(pool_model_maps_and_modes);
     RUN(pool_other_shapes_still_agree);
     RUN(pool_nan_and_ties_by_hand);
+    RUN(sgd_update_matches_scalar);
     return harness_report();
 }
