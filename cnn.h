@@ -955,9 +955,12 @@ CNNDEF cnn_status cnn_simd_force(cnn_simd path) {
    pipes busy (an FMA has 4 cycles of latency; two pipes need at least 8 independent chains).
    B is a packed strip, kc rows of 16 floats, or, when an offset table b_off is given, row q
    is the 16 floats at b + b_off[q], read in place (the direct convolution reads its input
-   that way, without packing it). A is read in place: row m starts at
-   a + m * a_row and its q-th value is at q * a_col, or at a_off[q] when an offset table is
-   given (the backward-data pass reads the weights flipped and transposed that way).
+   that way, without packing it). A is read in place too, at
+       A[m][q] = a[row(m) + col(q)],  row(m) = a_rows ? a_rows[m] : m * a_row,
+                                      col(q) = a_off ? a_off[q] : q * a_col,
+   so with offset tables a row of the product need not be a row of any array: the data
+   gradient reads the filters flipped and transposed (a_off), the weight gradient has kernel
+   taps as rows and small-plane convolutions have output pixels as rows (a_rows and a_off).
    Columns past nc are neither loaded from nor stored to C.
    --------------------------------------------------------------------------------------------- */
 
@@ -972,6 +975,8 @@ CNN__AVX2 static __m256i cnn__avx2_mask(int n) {
    accumulator is its own register: a loop over an accumulator array left un-unrolled keeps
    them in memory and runs several times slower. Rows past MR are compiled away. */
 #define CNN__ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
+/* row(m) of A, read only for the tile's own rows */
+#define CNN__TILE_ROW(m) const ptrdiff_t r##m = tile_rows > m ? (a_rows ? a_rows[m] : m * a_row) : 0;
 #define CNN__TILE_INIT(m) if (tile_rows > m) {                                                                   \
         if (accumulate) {                                                                                 \
             c0_##m = _mm256_maskload_ps(c + m * c_row, m0);                                               \
@@ -980,7 +985,7 @@ CNN__AVX2 static __m256i cnn__avx2_mask(int n) {
             c0_##m = c1_##m = row_bias ? _mm256_set1_ps(row_bias[m]) : _mm256_setzero_ps();              \
         } }
 #define CNN__TILE_FMA(m) if (tile_rows > m) {                                                                    \
-        const __m256 av = _mm256_broadcast_ss(aq + m * a_row);                                            \
+        const __m256 av = _mm256_broadcast_ss(aq + r##m);                                                 \
         c0_##m = _mm256_fmadd_ps(av, b0, c0_##m);                                                         \
         c1_##m = _mm256_fmadd_ps(av, b1, c1_##m); }
 #define CNN__TILE_STORE(m) if (tile_rows > m) {                                                                  \
@@ -988,12 +993,13 @@ CNN__AVX2 static __m256i cnn__avx2_mask(int n) {
         _mm256_maskstore_ps(c + m * c_row + 8, m1, c1_##m); }
 #define CNN__AVX2_TILE(MR)                                                                                \
 CNN__AVX2 static void cnn__avx2_tile_##MR(int kc, const float *a, ptrdiff_t a_row, ptrdiff_t a_col,       \
-                                          const int32_t *a_off, const float *b, const int32_t *b_off,     \
-                                          float *c, ptrdiff_t c_row, int nc, int accumulate,              \
-                                          const float *row_bias) {                                        \
+                                          const int32_t *a_rows, const int32_t *a_off, const float *b,    \
+                                          const int32_t *b_off, float *c, ptrdiff_t c_row, int nc,        \
+                                          int accumulate, const float *row_bias) {                        \
     __m256 c0_0, c1_0, c0_1, c1_1, c0_2, c1_2, c0_3, c1_3, c0_4, c1_4, c0_5, c1_5;                       \
     const __m256i m0 = cnn__avx2_mask(nc), m1 = cnn__avx2_mask(nc - 8);                                   \
     enum { tile_rows = MR };                                                                              \
+    CNN__ROWS(CNN__TILE_ROW)                                                                              \
     int q;                                                                                                \
     c0_0 = c1_0 = c0_1 = c1_1 = c0_2 = c1_2 = c0_3 = c1_3 = c0_4 = c1_4 = c0_5 = c1_5 = _mm256_setzero_ps(); \
     CNN__ROWS(CNN__TILE_INIT)                                                                             \
@@ -1027,79 +1033,30 @@ CNN__AVX2_TILE(4)
 CNN__AVX2_TILE(5)
 CNN__AVX2_TILE(6)
 
-/* The gathered variant: A[m][q] = a[a_rows[m] + a_off[q]], any row and column offsets, so the
-   rows can be output pixels (offsets of their windows) and the steps kernel taps, or the other
-   way round. The convolution drivers use it where a row of the product is not a row of any
-   array: the weight gradient (rows: taps) and convolutions over small planes (rows: pixels). */
-#define CNN__GTILE_FMA(m) if (tile_rows > m) {                                                                   \
-        const __m256 av = _mm256_broadcast_ss(aq + r##m);                                                 \
-        c0_##m = _mm256_fmadd_ps(av, b0, c0_##m);                                                         \
-        c1_##m = _mm256_fmadd_ps(av, b1, c1_##m); }
-#define CNN__AVX2_GTILE(MR)                                                                               \
-CNN__AVX2 static void cnn__avx2_gtile_##MR(int kc, const float *a, const int32_t *a_rows,                 \
-                                           const int32_t *a_off, const float *b, float *c, ptrdiff_t c_row, \
-                                           int nc, int accumulate) {                                       \
-    __m256 c0_0, c1_0, c0_1, c1_1, c0_2, c1_2, c0_3, c1_3, c0_4, c1_4, c0_5, c1_5;                       \
-    const __m256i m0 = cnn__avx2_mask(nc), m1 = cnn__avx2_mask(nc - 8);                                   \
-    const ptrdiff_t r0 = a_rows[0], r1 = MR > 1 ? a_rows[MR > 1 ? 1 : 0] : 0;                             \
-    const ptrdiff_t r2 = MR > 2 ? a_rows[MR > 2 ? 2 : 0] : 0, r3 = MR > 3 ? a_rows[MR > 3 ? 3 : 0] : 0;   \
-    const ptrdiff_t r4 = MR > 4 ? a_rows[MR > 4 ? 4 : 0] : 0, r5 = MR > 5 ? a_rows[MR > 5 ? 5 : 0] : 0;   \
-    const float *row_bias = NULL;                                                                         \
-    enum { tile_rows = MR };                                                                              \
-    int q;                                                                                                \
-    (void)r1; (void)r2; (void)r3; (void)r4; (void)r5;                                                     \
-    c0_0 = c1_0 = c0_1 = c1_1 = c0_2 = c1_2 = c0_3 = c1_3 = c0_4 = c1_4 = c0_5 = c1_5 = _mm256_setzero_ps(); \
-    CNN__ROWS(CNN__TILE_INIT)                                                                             \
-    for (q = 0; q < kc; q++) {                                                                            \
-        const __m256 b0 = _mm256_load_ps(b + 16 * q), b1 = _mm256_load_ps(b + 16 * q + 8);               \
-        const float *aq = a + a_off[q];                                                                   \
-        CNN__ROWS(CNN__GTILE_FMA)                                                                         \
-    }                                                                                                     \
-    CNN__ROWS(CNN__TILE_STORE)                                                                            \
-}
-CNN__AVX2_GTILE(1)
-CNN__AVX2_GTILE(2)
-CNN__AVX2_GTILE(3)
-CNN__AVX2_GTILE(4)
-CNN__AVX2_GTILE(5)
-CNN__AVX2_GTILE(6)
-#undef CNN__AVX2_GTILE
-#undef CNN__GTILE_FMA
 #undef CNN__AVX2_TILE
 #undef CNN__TILE_INIT
 #undef CNN__TILE_FMA
 #undef CNN__TILE_STORE
+#undef CNN__TILE_ROW
 #undef CNN__ROWS
 
-/* C (rows <= 6 x nc) (+)= A * B with A gathered as above and B packed (kc x 16). */
-CNN__AVX2 static void cnn__avx2_gemm_gather(int rows, int kc, const float *a, const int32_t *a_rows, const int32_t *a_off,
-                                            const float *b, float *c, ptrdiff_t c_row, int nc, int accumulate) {
-    switch (rows) {
-    case 6: cnn__avx2_gtile_6(kc, a, a_rows, a_off, b, c, c_row, nc, accumulate); break;
-    case 5: cnn__avx2_gtile_5(kc, a, a_rows, a_off, b, c, c_row, nc, accumulate); break;
-    case 4: cnn__avx2_gtile_4(kc, a, a_rows, a_off, b, c, c_row, nc, accumulate); break;
-    case 3: cnn__avx2_gtile_3(kc, a, a_rows, a_off, b, c, c_row, nc, accumulate); break;
-    case 2: cnn__avx2_gtile_2(kc, a, a_rows, a_off, b, c, c_row, nc, accumulate); break;
-    default: cnn__avx2_gtile_1(kc, a, a_rows, a_off, b, c, c_row, nc, accumulate); break;
-    }
-}
-
-/* C (rows x nc, nc <= 16) += A (rows x kc) * B (kc x 16, packed): six rows at a time. */
+/* C (rows x nc, nc <= 16) (+)= A (rows x kc) * B (kc x 16): six rows at a time. */
 CNN__AVX2 static void cnn__avx2_gemm_strip(int rows, int kc, const float *a, ptrdiff_t a_row, ptrdiff_t a_col,
-                                           const int32_t *a_off, const float *b, const int32_t *b_off,
-                                           float *c, ptrdiff_t c_row, int nc, int accumulate,
-                                           const float *row_bias) {
+                                           const int32_t *a_rows, const int32_t *a_off, const float *b,
+                                           const int32_t *b_off, float *c, ptrdiff_t c_row, int nc,
+                                           int accumulate, const float *row_bias) {
     int m0;
     for (m0 = 0; m0 < rows; m0 += 6) {
-        const float *am = a + m0 * a_row, *bias = row_bias ? row_bias + m0 : NULL;
+        const float *am = a_rows ? a : a + m0 * a_row, *bias = row_bias ? row_bias + m0 : NULL;
+        const int32_t *rm = a_rows ? a_rows + m0 : NULL;
         float *cm = c + m0 * c_row;
         switch (CNN__MIN(6, rows - m0)) {
-        case 6: cnn__avx2_tile_6(kc, am, a_row, a_col, a_off, b, b_off, cm, c_row, nc, accumulate, bias); break;
-        case 5: cnn__avx2_tile_5(kc, am, a_row, a_col, a_off, b, b_off, cm, c_row, nc, accumulate, bias); break;
-        case 4: cnn__avx2_tile_4(kc, am, a_row, a_col, a_off, b, b_off, cm, c_row, nc, accumulate, bias); break;
-        case 3: cnn__avx2_tile_3(kc, am, a_row, a_col, a_off, b, b_off, cm, c_row, nc, accumulate, bias); break;
-        case 2: cnn__avx2_tile_2(kc, am, a_row, a_col, a_off, b, b_off, cm, c_row, nc, accumulate, bias); break;
-        default: cnn__avx2_tile_1(kc, am, a_row, a_col, a_off, b, b_off, cm, c_row, nc, accumulate, bias); break;
+        case 6: cnn__avx2_tile_6(kc, am, a_row, a_col, rm, a_off, b, b_off, cm, c_row, nc, accumulate, bias); break;
+        case 5: cnn__avx2_tile_5(kc, am, a_row, a_col, rm, a_off, b, b_off, cm, c_row, nc, accumulate, bias); break;
+        case 4: cnn__avx2_tile_4(kc, am, a_row, a_col, rm, a_off, b, b_off, cm, c_row, nc, accumulate, bias); break;
+        case 3: cnn__avx2_tile_3(kc, am, a_row, a_col, rm, a_off, b, b_off, cm, c_row, nc, accumulate, bias); break;
+        case 2: cnn__avx2_tile_2(kc, am, a_row, a_col, rm, a_off, b, b_off, cm, c_row, nc, accumulate, bias); break;
+        default: cnn__avx2_tile_1(kc, am, a_row, a_col, rm, a_off, b, b_off, cm, c_row, nc, accumulate, bias); break;
         }
     }
 }
@@ -1110,6 +1067,8 @@ CNN__AVX2 static void cnn__avx2_gemm_strip(int rows, int kc, const float *a, ptr
    registers), vfmaq_n_f32 multiplying by the scalar A value directly. NEON has no masked
    loads, so a partial tile (nc < 16) is computed in a small buffer and copied. */
 #define CNN__ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
+/* row(m) of A, read only for the tile's own rows */
+#define CNN__TILE_ROW(m) const ptrdiff_t r##m = tile_rows > m ? (a_rows ? a_rows[m] : m * a_row) : 0;
 #define CNN__TILE_INIT(m) if (tile_rows > m) {                                                            \
         if (accumulate) {                                                                                 \
             c0_##m = vld1q_f32(c + m * c_row); c1_##m = vld1q_f32(c + m * c_row + 4);                     \
@@ -1118,7 +1077,7 @@ CNN__AVX2 static void cnn__avx2_gemm_strip(int rows, int kc, const float *a, ptr
             c0_##m = c1_##m = c2_##m = c3_##m = vdupq_n_f32(row_bias ? row_bias[m] : 0.0f);               \
         } }
 #define CNN__TILE_FMA(m) if (tile_rows > m) {                                                             \
-        const float av = aq[m * a_row];                                                                   \
+        const float av = aq[r##m];                                                                        \
         c0_##m = vfmaq_n_f32(c0_##m, b0, av); c1_##m = vfmaq_n_f32(c1_##m, b1, av);                       \
         c2_##m = vfmaq_n_f32(c2_##m, b2, av); c3_##m = vfmaq_n_f32(c3_##m, b3, av); }
 #define CNN__TILE_STORE(m) if (tile_rows > m) {                                                           \
@@ -1126,11 +1085,13 @@ CNN__AVX2 static void cnn__avx2_gemm_strip(int rows, int kc, const float *a, ptr
         vst1q_f32(c + m * c_row + 8, c2_##m); vst1q_f32(c + m * c_row + 12, c3_##m); }
 #define CNN__NEON_TILE(MR)                                                                                \
 static void cnn__neon_tile_##MR(int kc, const float *a, ptrdiff_t a_row, ptrdiff_t a_col,                 \
-                                const int32_t *a_off, const float *b, const int32_t *b_off,               \
-                                float *c, ptrdiff_t c_row, int accumulate, const float *row_bias) {       \
+                                const int32_t *a_rows, const int32_t *a_off, const float *b,              \
+                                const int32_t *b_off, float *c, ptrdiff_t c_row, int accumulate,          \
+                                const float *row_bias) {                                                  \
     float32x4_t c0_0, c1_0, c2_0, c3_0, c0_1, c1_1, c2_1, c3_1, c0_2, c1_2, c2_2, c3_2;                   \
     float32x4_t c0_3, c1_3, c2_3, c3_3, c0_4, c1_4, c2_4, c3_4, c0_5, c1_5, c2_5, c3_5;                   \
     enum { tile_rows = MR };                                                                              \
+    CNN__ROWS(CNN__TILE_ROW)                                                                              \
     int q;                                                                                                \
     c0_0 = c1_0 = c2_0 = c3_0 = c0_1 = c1_1 = c2_1 = c3_1 = c0_2 = c1_2 = c2_2 = c3_2 = vdupq_n_f32(0.0f); \
     c0_3 = c1_3 = c2_3 = c3_3 = c0_4 = c1_4 = c2_4 = c3_4 = c0_5 = c1_5 = c2_5 = c3_5 = vdupq_n_f32(0.0f); \
@@ -1151,81 +1112,22 @@ CNN__NEON_TILE(4)
 CNN__NEON_TILE(5)
 CNN__NEON_TILE(6)
 
-/* The gathered variant (see the AVX2 one): A[m][q] = a[a_rows[m] + a_off[q]]. */
-#define CNN__GTILE_FMA(m) if (tile_rows > m) {                                                            \
-        const float av = aq[r##m];                                                                        \
-        c0_##m = vfmaq_n_f32(c0_##m, b0, av); c1_##m = vfmaq_n_f32(c1_##m, b1, av);                       \
-        c2_##m = vfmaq_n_f32(c2_##m, b2, av); c3_##m = vfmaq_n_f32(c3_##m, b3, av); }
-#define CNN__NEON_GTILE(MR)                                                                               \
-static void cnn__neon_gtile_##MR(int kc, const float *a, const int32_t *a_rows, const int32_t *a_off,     \
-                                 const float *b, float *c, ptrdiff_t c_row, int accumulate) {             \
-    float32x4_t c0_0, c1_0, c2_0, c3_0, c0_1, c1_1, c2_1, c3_1, c0_2, c1_2, c2_2, c3_2;                   \
-    float32x4_t c0_3, c1_3, c2_3, c3_3, c0_4, c1_4, c2_4, c3_4, c0_5, c1_5, c2_5, c3_5;                   \
-    const ptrdiff_t r0 = a_rows[0], r1 = MR > 1 ? a_rows[MR > 1 ? 1 : 0] : 0;                             \
-    const ptrdiff_t r2 = MR > 2 ? a_rows[MR > 2 ? 2 : 0] : 0, r3 = MR > 3 ? a_rows[MR > 3 ? 3 : 0] : 0;   \
-    const ptrdiff_t r4 = MR > 4 ? a_rows[MR > 4 ? 4 : 0] : 0, r5 = MR > 5 ? a_rows[MR > 5 ? 5 : 0] : 0;   \
-    const float *row_bias = NULL;                                                                         \
-    enum { tile_rows = MR };                                                                              \
-    int q;                                                                                                \
-    (void)r1; (void)r2; (void)r3; (void)r4; (void)r5;                                                     \
-    c0_0 = c1_0 = c2_0 = c3_0 = c0_1 = c1_1 = c2_1 = c3_1 = c0_2 = c1_2 = c2_2 = c3_2 = vdupq_n_f32(0.0f); \
-    c0_3 = c1_3 = c2_3 = c3_3 = c0_4 = c1_4 = c2_4 = c3_4 = c0_5 = c1_5 = c2_5 = c3_5 = vdupq_n_f32(0.0f); \
-    CNN__ROWS(CNN__TILE_INIT)                                                                             \
-    for (q = 0; q < kc; q++) {                                                                            \
-        const float32x4_t b0 = vld1q_f32(b + 16 * q), b1 = vld1q_f32(b + 16 * q + 4);                     \
-        const float32x4_t b2 = vld1q_f32(b + 16 * q + 8), b3 = vld1q_f32(b + 16 * q + 12);                \
-        const float *aq = a + a_off[q];                                                                   \
-        CNN__ROWS(CNN__GTILE_FMA)                                                                         \
-    }                                                                                                     \
-    CNN__ROWS(CNN__TILE_STORE)                                                                            \
-}
-CNN__NEON_GTILE(1)
-CNN__NEON_GTILE(2)
-CNN__NEON_GTILE(3)
-CNN__NEON_GTILE(4)
-CNN__NEON_GTILE(5)
-CNN__NEON_GTILE(6)
-#undef CNN__NEON_GTILE
-#undef CNN__GTILE_FMA
 #undef CNN__NEON_TILE
 #undef CNN__TILE_INIT
 #undef CNN__TILE_FMA
 #undef CNN__TILE_STORE
+#undef CNN__TILE_ROW
 #undef CNN__ROWS
 
-static void cnn__neon_gemm_gather(int rows, int kc, const float *a, const int32_t *a_rows, const int32_t *a_off,
-                                  const float *b, float *c, ptrdiff_t c_row, int nc, int accumulate) {
-    float partial[6 * 16];
-    float *dst = c;
-    ptrdiff_t dst_row = c_row;
-    int m, t;
-    if (nc < 16) {                          /* work on a full 16-wide copy of the tile */
-        for (m = 0; m < rows; m++)
-            for (t = 0; t < 16; t++) partial[m * 16 + t] = accumulate && t < nc ? c[m * c_row + t] : 0.0f;
-        dst = partial;
-        dst_row = 16;
-    }
-    switch (rows) {
-    case 6: cnn__neon_gtile_6(kc, a, a_rows, a_off, b, dst, dst_row, accumulate); break;
-    case 5: cnn__neon_gtile_5(kc, a, a_rows, a_off, b, dst, dst_row, accumulate); break;
-    case 4: cnn__neon_gtile_4(kc, a, a_rows, a_off, b, dst, dst_row, accumulate); break;
-    case 3: cnn__neon_gtile_3(kc, a, a_rows, a_off, b, dst, dst_row, accumulate); break;
-    case 2: cnn__neon_gtile_2(kc, a, a_rows, a_off, b, dst, dst_row, accumulate); break;
-    default: cnn__neon_gtile_1(kc, a, a_rows, a_off, b, dst, dst_row, accumulate); break;
-    }
-    if (nc < 16)
-        for (m = 0; m < rows; m++)
-            for (t = 0; t < nc; t++) c[m * c_row + t] = partial[m * 16 + t];
-}
-
 static void cnn__neon_gemm_strip(int rows, int kc, const float *a, ptrdiff_t a_row, ptrdiff_t a_col,
-                                 const int32_t *a_off, const float *b, const int32_t *b_off,
+                                 const int32_t *a_rows, const int32_t *a_off, const float *b, const int32_t *b_off,
                                  float *c, ptrdiff_t c_row, int nc, int accumulate, const float *row_bias) {
     float partial[6 * 16];
     int m0, m, t;
     for (m0 = 0; m0 < rows; m0 += 6) {
         const int mr = CNN__MIN(6, rows - m0);
-        const float *am = a + m0 * a_row, *bias = row_bias ? row_bias + m0 : NULL;
+        const float *am = a_rows ? a : a + m0 * a_row, *bias = row_bias ? row_bias + m0 : NULL;
+        const int32_t *rm = a_rows ? a_rows + m0 : NULL;
         float *cm = c + m0 * c_row, *dst = cm;
         ptrdiff_t dst_row = c_row;
         if (nc < 16) {                      /* work on a full 16-wide copy of the tile */
@@ -1235,12 +1137,12 @@ static void cnn__neon_gemm_strip(int rows, int kc, const float *a, ptrdiff_t a_r
             dst_row = 16;
         }
         switch (mr) {
-        case 6: cnn__neon_tile_6(kc, am, a_row, a_col, a_off, b, b_off, dst, dst_row, accumulate, bias); break;
-        case 5: cnn__neon_tile_5(kc, am, a_row, a_col, a_off, b, b_off, dst, dst_row, accumulate, bias); break;
-        case 4: cnn__neon_tile_4(kc, am, a_row, a_col, a_off, b, b_off, dst, dst_row, accumulate, bias); break;
-        case 3: cnn__neon_tile_3(kc, am, a_row, a_col, a_off, b, b_off, dst, dst_row, accumulate, bias); break;
-        case 2: cnn__neon_tile_2(kc, am, a_row, a_col, a_off, b, b_off, dst, dst_row, accumulate, bias); break;
-        default: cnn__neon_tile_1(kc, am, a_row, a_col, a_off, b, b_off, dst, dst_row, accumulate, bias); break;
+        case 6: cnn__neon_tile_6(kc, am, a_row, a_col, rm, a_off, b, b_off, dst, dst_row, accumulate, bias); break;
+        case 5: cnn__neon_tile_5(kc, am, a_row, a_col, rm, a_off, b, b_off, dst, dst_row, accumulate, bias); break;
+        case 4: cnn__neon_tile_4(kc, am, a_row, a_col, rm, a_off, b, b_off, dst, dst_row, accumulate, bias); break;
+        case 3: cnn__neon_tile_3(kc, am, a_row, a_col, rm, a_off, b, b_off, dst, dst_row, accumulate, bias); break;
+        case 2: cnn__neon_tile_2(kc, am, a_row, a_col, rm, a_off, b, b_off, dst, dst_row, accumulate, bias); break;
+        default: cnn__neon_tile_1(kc, am, a_row, a_col, rm, a_off, b, b_off, dst, dst_row, accumulate, bias); break;
         }
         if (nc < 16)
             for (m = 0; m < mr; m++)
@@ -1252,22 +1154,12 @@ static void cnn__neon_gemm_strip(int rows, int kc, const float *a, ptrdiff_t a_r
 #ifdef CNN__SIMD
 /* The one entry the convolution and dense drivers call: the build has one vector ISA. */
 static void cnn__simd_gemm_strip(int rows, int kc, const float *a, ptrdiff_t a_row, ptrdiff_t a_col,
-                                 const int32_t *a_off, const float *b, const int32_t *b_off,
+                                 const int32_t *a_rows, const int32_t *a_off, const float *b, const int32_t *b_off,
                                  float *c, ptrdiff_t c_row, int nc, int accumulate, const float *row_bias) {
 #ifdef CNN__X86_AVX2
-    cnn__avx2_gemm_strip(rows, kc, a, a_row, a_col, a_off, b, b_off, c, c_row, nc, accumulate, row_bias);
+    cnn__avx2_gemm_strip(rows, kc, a, a_row, a_col, a_rows, a_off, b, b_off, c, c_row, nc, accumulate, row_bias);
 #else
-    cnn__neon_gemm_strip(rows, kc, a, a_row, a_col, a_off, b, b_off, c, c_row, nc, accumulate, row_bias);
-#endif
-}
-
-/* C (rows <= 6 x nc, nc <= 16) (+)= A * B, A[m][q] = a[a_rows[m] + a_off[q]], B packed. */
-static void cnn__simd_gemm_gather(int rows, int kc, const float *a, const int32_t *a_rows, const int32_t *a_off,
-                                  const float *b, float *c, ptrdiff_t c_row, int nc, int accumulate) {
-#ifdef CNN__X86_AVX2
-    cnn__avx2_gemm_gather(rows, kc, a, a_rows, a_off, b, c, c_row, nc, accumulate);
-#else
-    cnn__neon_gemm_gather(rows, kc, a, a_rows, a_off, b, c, c_row, nc, accumulate);
+    cnn__neon_gemm_strip(rows, kc, a, a_row, a_col, a_rows, a_off, b, b_off, c, c_row, nc, accumulate, row_bias);
 #endif
 }
 #endif
@@ -1541,20 +1433,14 @@ static void cnn__conv2d_backward_data_scalar(const cnn_conv2d_shape *s, const fl
 }
 
 static void cnn__conv2d_backward_weights_scalar(const cnn_conv2d_shape *s, const float *x,
-                                                const float *dy, float *dw, float *db) {
+                                                const float *dy, float *dw) {
     const int oh = cnn__conv2d_out_h(s), ow = cnn__conv2d_out_w(s);
     size_t in_plane = (size_t)s->h * s->w, out_plane = (size_t)oh * ow;
     int n, k, c, r, q, i, j;
     memset(dw, 0, (size_t)s->k * s->c * s->kh * s->kw * sizeof(float));
-    if (db) memset(db, 0, (size_t)s->k * sizeof(float));
     for (n = 0; n < s->n; n++) {
         for (k = 0; k < s->k; k++) {
             const float *dyk = dy + ((size_t)n * s->k + k) * out_plane;
-            if (db) {
-                float sum = 0.0f;
-                for (i = 0; i < (int)out_plane; i++) sum += dyk[i];
-                db[k] += sum;
-            }
             for (c = 0; c < s->c; c++) {
                 const float *xc = x + ((size_t)n * s->c + c) * in_plane;
                 float *dwkc = dw + ((size_t)k * s->c + c) * s->kh * s->kw;
@@ -1677,7 +1563,7 @@ static void cnn__conv2d_forward_simd(const cnn_conv2d_shape *s, const float *x, 
             for (q0 = 0; q0 < taps; q0 += CNN__QC) {
                 const int q1 = CNN__MIN(taps, q0 + CNN__QC);
                 cnn__pack_im2col(s, ow, xn, p0, np, q0, q1, strip);
-                cnn__simd_gemm_strip(s->k, q1 - q0, w + q0, taps, 1, NULL, strip, NULL, yn + p0, pixels, np, q0 > 0, q0 == 0 ? b : NULL);
+                cnn__simd_gemm_strip(s->k, q1 - q0, w + q0, taps, 1, NULL, NULL, strip, NULL, yn + p0, pixels, np, q0 > 0, q0 == 0 ? b : NULL);
             }
         }
     }
@@ -1714,20 +1600,19 @@ static int cnn__conv2d_backward_data_simd(const cnn_conv2d_shape *s, const float
             for (p0 = 0; p0 < pixels; p0 += 16) {
                 const int np = CNN__MIN(16, pixels - p0);
                 cnn__pack_im2col(&t, s->w, dyn, p0, np, q0, q1, strip);
-                cnn__simd_gemm_strip(s->c, q1 - q0, w, area, 0, offsets, strip, NULL, dxn + p0, pixels, np, q0 > 0, NULL);
+                cnn__simd_gemm_strip(s->c, q1 - q0, w, area, 0, NULL, offsets, strip, NULL, dxn + p0, pixels, np, q0 > 0, NULL);
             }
         }
     }
     return 1;
 }
 
-static void cnn__conv2d_backward_weights_simd(const cnn_conv2d_shape *s, const float *x, const float *dy, float *dw, float *db) {
+static void cnn__conv2d_backward_weights_simd(const cnn_conv2d_shape *s, const float *x, const float *dy, float *dw) {
     float strip[CNN__QC * 16] CNN__ALIGN32;
     const int oh = cnn__conv2d_out_h(s), ow = cnn__conv2d_out_w(s);
     const int pixels = oh * ow, taps = s->c * s->kh * s->kw;
-    int n, p0, q0, k;
+    int n, p0, q0;
     memset(dw, 0, (size_t)s->k * taps * sizeof(float));
-    if (db) memset(db, 0, (size_t)s->k * sizeof(float));
     for (n = 0; n < s->n; n++) {
         const float *xn = x + (size_t)n * s->c * s->h * s->w;
         const float *dyn = dy + (size_t)n * s->k * pixels;
@@ -1736,16 +1621,7 @@ static void cnn__conv2d_backward_weights_simd(const cnn_conv2d_shape *s, const f
             for (p0 = 0; p0 < pixels; p0 += CNN__QC) {
                 const int np = CNN__MIN(CNN__QC, pixels - p0);
                 cnn__pack_im2col_transposed(s, ow, xn, p0, np, q0, nq, strip);
-                cnn__simd_gemm_strip(s->k, np, dyn + p0, pixels, 1, NULL, strip, NULL, dw + q0, taps, nq, 1, NULL);
-            }
-        }
-        if (db) {
-            for (k = 0; k < s->k; k++) {
-                const float *row = dyn + (size_t)k * pixels;
-                float sum = 0.0f;
-                int i;
-                for (i = 0; i < pixels; i++) sum += row[i];
-                db[k] += sum;
+                cnn__simd_gemm_strip(s->k, np, dyn + p0, pixels, 1, NULL, NULL, strip, NULL, dw + q0, taps, nq, 1, NULL);
             }
         }
     }
@@ -1764,6 +1640,67 @@ static void cnn__conv2d_backward_weights_simd(const cnn_conv2d_shape *s, const f
    for the last strip's overreach.
    --------------------------------------------------------------------------------------------- */
 
+/* Pieces every path with a workspace shares. */
+static float *cnn__workspace_floats(void *ws) {
+    return (float *)(void *)((unsigned char *)ws + (-(uintptr_t)ws & (CNN_ALIGNMENT - 1)));
+}
+static int cnn__workspace_fits(size_t ws_bytes, size_t floats) { return floats * sizeof(float) + CNN_ALIGNMENT <= ws_bytes; }
+static int cnn__has_padding(const cnn_conv2d_shape *s) { return s->pad_top || s->pad_bottom || s->pad_left || s->pad_right; }
+
+/* The planes the forward pass and the weight gradient read: the input inside its padding. */
+static void cnn__padded_size(const cnn_conv2d_shape *s, int *hp, int *wp) {
+    *hp = s->h + s->pad_top + s->pad_bottom;
+    *wp = s->w + s->pad_left + s->pad_right;
+}
+/* The planes the data gradient reads: dy spread out by the stride, inside the kernel's reach. */
+static void cnn__spread_size(const cnn_conv2d_shape *s, int *hp, int *wp) {
+    *hp = s->h + (s->kh - 1) * s->dilation_h;
+    *wp = s->w + (s->kw - 1) * s->dilation_w;
+}
+
+/* out[q - q0] for taps q0..q1-1 = (c, r, s) in planes of hp x wp: c*hp*wp + r*dh*wp + s*dw. */
+static void cnn__tap_offsets(int q0, int q1, int kh, int kw, int dh, int dw, int hp, int wp, int32_t *out) {
+    int q;
+    for (q = q0; q < q1; q++)
+        out[q - q0] = (int32_t)((size_t)(q / (kh * kw)) * hp * wp + (size_t)((q / kw) % kh) * dh * wp + (size_t)(q % kw) * dw);
+}
+
+/* Copies one image (chans planes of h x w) into planes of hp x wp at (top, left). The padding
+   around it is not touched: the callers clear the buffer once per call, and every image
+   writes the same cells. */
+static void cnn__copy_into_padding(const float *xn, int chans, int h, int w, int top, int left, int hp, int wp, float *pin) {
+    int c, i;
+    for (c = 0; c < chans; c++)
+        for (i = 0; i < h; i++)
+            memcpy(pin + ((size_t)c * hp + top + i) * wp + left, xn + ((size_t)c * h + i) * w, (size_t)w * sizeof(float));
+}
+
+/* The data gradient's input for one image: dy[k][i][j] at P[k][i*sh + (kh-1)*dh - pt][j*sw +
+   (kw-1)*dw - pl] in planes of cnn__spread_size, zeros between (cleared by the caller, as
+   above). Values that land outside belong to outputs whose windows lie wholly in the padding:
+   they reach no input and are dropped. */
+static void cnn__spread_gradient(const cnn_conv2d_shape *s, const float *dyn, float *pin) {
+    const int oh = cnn__conv2d_out_h(s), ow = cnn__conv2d_out_w(s);
+    const int top = (s->kh - 1) * s->dilation_h - s->pad_top, left = (s->kw - 1) * s->dilation_w - s->pad_left;
+    int hp, wp, k, i, j, lo, hi;
+    cnn__spread_size(s, &hp, &wp);
+    cnn__tap_range(ow, wp, s->stride_w, -left, 0, &lo, &hi);    /* columns j with 0 <= j*sw + left < wp */
+    if (hi <= lo) return;
+    for (k = 0; k < s->k; k++)
+        for (i = 0; i < oh; i++) {
+            const int row = i * s->stride_h + top;
+            const float *src = dyn + ((size_t)k * oh + i) * ow + lo;
+            float *dst;
+            if (row < 0 || row >= hp) continue;
+            dst = pin + ((size_t)k * hp + row) * wp + (lo * s->stride_w + left);
+            if (s->stride_w == 1) memcpy(dst, src, (size_t)(hi - lo) * sizeof(float));
+            else for (j = 0; j < hi - lo; j++) dst[(ptrdiff_t)j * s->stride_w] = src[j];
+        }
+}
+
+/* The direct grid's strips: positions (oh - 1) * wp + ow, 16 to a strip. */
+static long long cnn__grid_strips(int oh, int ow, int wp) { return (((long long)oh - 1) * wp + ow + 15) / 16; }
+
 /* The workspace in floats: P (chans planes of hp x wp, plus 16) and the wide output. */
 static size_t cnn__direct_floats(int chans, int hp, int wp, int rows, int oh) {
     return cnn__round16((size_t)chans * hp * wp + 16) + cnn__round16((size_t)rows * oh * wp);
@@ -1774,117 +1711,102 @@ static size_t cnn__direct_floats(int chans, int hp, int wp, int rows, int oh) {
    the direct path wins unless its grid is more than a quarter larger, and the offsets must
    fit in 32 bits. */
 static int cnn__direct_pays(int chans, int hp, int wp, int oh, int ow) {
-    const long long grid = ((long long)oh - 1) * wp + ow, dense = (long long)oh * ow;
     if ((long long)chans * hp * wp + 16 > INT32_MAX) return 0;
-    return (grid + 15) / 16 * 4 <= (dense + 15) / 16 * 5;
+    return cnn__grid_strips(oh, ow, wp) * 4 <= ((long long)oh * ow + 15) / 16 * 5;
 }
 
-/* out[m][i][j] = bias[m] + sum_q a[m][q] * P[i*wp + j + off(q)] for m < rows, where a is
-   rows x (chans*kh*kw), P is set up as above, and wide (rows x oh x wp) is scratch. */
+/* out[m][i][j] = bias[m] + sum_q A[m][q] * P[i*wp + j + off(q)] for m < rows, where P is set
+   up as above, wide (rows x oh x wp) is scratch, and A is a (rows x chans*kh*kw), or, when
+   flipped, the forward's filters read as the data gradient's: a holds chans x rows filters
+   of kh x kw and A[m][(c, r, s)] = a[c][m][kh-1-r][kw-1-s]. */
 static void cnn__direct_conv(int rows, const float *a, int flipped, const float *bias, const float *pin, int chans,
                              int hp, int wp, int kh, int kw, int dh, int dw, float *wide, float *out) {
     int32_t offsets[CNN__QC], a_offsets[CNN__QC];
-    const int taps = chans * kh * kw, oh = hp - (kh - 1) * dh, ow = wp - (kw - 1) * dw;
+    const int taps = chans * kh * kw, area = kh * kw, oh = hp - (kh - 1) * dh, ow = wp - (kw - 1) * dw;
     const int positions = (oh - 1) * wp + ow;
     int q0, q, p0, m, i;
     /* Tap chunks outside, strips inside: the chunk of A (rows x 256) stays in L2 while every
        strip of P streams past it. */
     for (q0 = 0; q0 < taps; q0 += CNN__QC) {
         const int q1 = CNN__MIN(taps, q0 + CNN__QC);
-        for (q = q0; q < q1; q++) {
-            const int c = q / (kh * kw), r = (q / kw) % kh, sc = q % kw;
-            offsets[q - q0] = (int32_t)((size_t)c * hp * wp + (size_t)r * dh * wp + (size_t)sc * dw);
-            /* flipped: a holds chans x rows filters of kh x kw (the forward's w, read as the data
-               gradient's), and tap (c, r, s) of row m is a[c][m][kh-1-r][kw-1-s] */
-            a_offsets[q - q0] = (int32_t)((size_t)c * rows * kh * kw + (size_t)(kh * kw - 1 - r * kw - sc));
-        }
-        for (p0 = 0; p0 < positions; p0 += 16) {
-            if (flipped)
-                cnn__simd_gemm_strip(rows, q1 - q0, a, kh * kw, 0, a_offsets, pin + p0, offsets, wide + p0,
-                                     (ptrdiff_t)oh * wp, CNN__MIN(16, positions - p0), q0 > 0, q0 == 0 ? bias : NULL);
-            else
-                cnn__simd_gemm_strip(rows, q1 - q0, a + q0, taps, 1, NULL, pin + p0, offsets, wide + p0,
-                                     (ptrdiff_t)oh * wp, CNN__MIN(16, positions - p0), q0 > 0, q0 == 0 ? bias : NULL);
-        }
+        cnn__tap_offsets(q0, q1, kh, kw, dh, dw, hp, wp, offsets);
+        if (flipped)
+            for (q = q0; q < q1; q++) a_offsets[q - q0] = (int32_t)((size_t)(q / area) * rows * area + (area - 1 - q % area));
+        for (p0 = 0; p0 < positions; p0 += 16)
+            cnn__simd_gemm_strip(rows, q1 - q0, flipped ? a : a + q0, flipped ? area : taps, 1, NULL,
+                                 flipped ? a_offsets : NULL, pin + p0, offsets, wide + p0, (ptrdiff_t)oh * wp,
+                                 CNN__MIN(16, positions - p0), q0 > 0, q0 == 0 ? bias : NULL);
     }
     for (m = 0; m < rows; m++)           /* drop the wrapped columns */
         for (i = 0; i < oh; i++)
             memcpy(out + ((size_t)m * oh + i) * ow, wide + ((size_t)m * oh + i) * wp, (size_t)ow * sizeof(float));
 }
 
-static float *cnn__workspace_floats(void *ws) {
-    return (float *)(void *)((unsigned char *)ws + (-(uintptr_t)ws & (CNN_ALIGNMENT - 1)));
+static size_t cnn__forward_direct_floats(const cnn_conv2d_shape *s) {
+    int hp, wp;
+    if (s->stride_h != 1 || s->stride_w != 1) return 0;
+    cnn__padded_size(s, &hp, &wp);
+    return cnn__direct_floats(s->c, hp, wp, s->k, cnn__conv2d_out_h(s));
 }
 
 /* The forward pass on the direct grid. Returns 0 (doing nothing) when it does not apply. */
 static int cnn__conv2d_forward_direct(const cnn_conv2d_shape *s, const float *x, const float *w, const float *b,
                                       float *y, void *ws, size_t ws_bytes) {
     const int oh = cnn__conv2d_out_h(s), ow = cnn__conv2d_out_w(s);
-    const int hp = s->h + s->pad_top + s->pad_bottom, wp = s->w + s->pad_left + s->pad_right;
     float *pin, *wide;
-    int n, c, i;
+    int hp, wp, n;
+    cnn__padded_size(s, &hp, &wp);
     if (s->stride_h != 1 || s->stride_w != 1 || !ws || !cnn__direct_pays(s->c, hp, wp, oh, ow)) return 0;
-    if (ws_bytes < cnn__direct_floats(s->c, hp, wp, s->k, oh) * sizeof(float) + CNN_ALIGNMENT) return 0;
+    if (!cnn__workspace_fits(ws_bytes, cnn__forward_direct_floats(s))) return 0;
     pin = cnn__workspace_floats(ws);
     wide = pin + cnn__round16((size_t)s->c * hp * wp + 16);
-    memset(pin, 0, ((size_t)s->c * hp * wp + 16) * sizeof(float));   /* the padding stays zero */
+    memset(pin, 0, ((size_t)s->c * hp * wp + 16) * sizeof(float));
     for (n = 0; n < s->n; n++) {
-        const float *xn = x + (size_t)n * s->c * s->h * s->w;
-        for (c = 0; c < s->c; c++)
-            for (i = 0; i < s->h; i++)
-                memcpy(pin + ((size_t)c * hp + s->pad_top + i) * wp + s->pad_left, xn + ((size_t)c * s->h + i) * s->w,
-                       (size_t)s->w * sizeof(float));
+        cnn__copy_into_padding(x + (size_t)n * s->c * s->h * s->w, s->c, s->h, s->w, s->pad_top, s->pad_left, hp, wp, pin);
         cnn__direct_conv(s->k, w, 0, b, pin, s->c, hp, wp, s->kh, s->kw, s->dilation_h, s->dilation_w, wide,
                          y + (size_t)n * s->k * oh * ow);
     }
     return 1;
 }
 
-/* The data gradient on the direct grid, for every stride. dx is the correlation of dy with
-   the filters flipped and transposed (wt[c][k][r][s] = w[k][c][kh-1-r][kw-1-s], read in place
-   through an offset table, not copied: copying V3's 2.4 MB of weights cost a fifth) over dy
-   spread out by the stride (zeros between its values) and padded so that dy[k][i][j] sits
-   at P[k][i*sh + (kh-1)*dh - pt][j*sw + (kw-1)*dw - pl]. At stride 2 three quarters of P are
-   zeros that get multiplied: still several times the scalar loop. */
+static size_t cnn__backward_data_direct_floats(const cnn_conv2d_shape *s) {
+    int hp, wp;
+    cnn__spread_size(s, &hp, &wp);
+    return cnn__direct_floats(s->k, hp, wp, s->c, s->h);
+}
+
+/* The data gradient on the direct grid, for every stride: dx is the correlation of the
+   spread-out dy (cnn__spread_gradient) with the filters flipped and transposed,
+   wt[c][k][r][s] = w[k][c][kh-1-r][kw-1-s], which the micro-kernel reads in place. At stride 2
+   three quarters of the spread dy are zeros that get multiplied. */
 static int cnn__conv2d_backward_data_direct(const cnn_conv2d_shape *s, const float *dy, const float *w, float *dx,
                                             void *ws, size_t ws_bytes) {
     const int oh = cnn__conv2d_out_h(s), ow = cnn__conv2d_out_w(s);
-    const int hp = s->h + (s->kh - 1) * s->dilation_h, wp = s->w + (s->kw - 1) * s->dilation_w;
-    const int top = (s->kh - 1) * s->dilation_h - s->pad_top, left = (s->kw - 1) * s->dilation_w - s->pad_left;
     float *pin, *wide;
-    int n, k, i, j, lo, hi;
+    int hp, wp, n;
+    cnn__spread_size(s, &hp, &wp);
     if (!ws || !cnn__direct_pays(s->k, hp, wp, s->h, s->w)) return 0;
-    if (ws_bytes < cnn__direct_floats(s->k, hp, wp, s->c, s->h) * sizeof(float) + CNN_ALIGNMENT) return 0;
+    if (!cnn__workspace_fits(ws_bytes, cnn__backward_data_direct_floats(s))) return 0;
     pin = cnn__workspace_floats(ws);
     wide = pin + cnn__round16((size_t)s->k * hp * wp + 16);
-    /* dy's columns j with 0 <= j*sw + left < wp: [lo, hi) (its rows are checked one by one) */
-    cnn__tap_range(ow, wp, s->stride_w, -left, 0, &lo, &hi);
-    memset(pin, 0, ((size_t)s->k * hp * wp + 16) * sizeof(float));   /* the same cells are written for every image */
+    memset(pin, 0, ((size_t)s->k * hp * wp + 16) * sizeof(float));
     for (n = 0; n < s->n; n++) {
-        const float *dyn = dy + (size_t)n * s->k * oh * ow;
-        for (k = 0; k < s->k; k++)
-            for (i = 0; i < oh; i++) {
-                const int row = i * s->stride_h + top;
-                const float *src = dyn + ((size_t)k * oh + i) * ow + lo;
-                float *dst;
-                if (row < 0 || row >= hp || hi <= lo) continue;
-                dst = pin + ((size_t)k * hp + row) * wp + (lo * s->stride_w + left);
-                if (s->stride_w == 1) memcpy(dst, src, (size_t)(hi - lo) * sizeof(float));
-                else for (j = 0; j < hi - lo; j++) dst[(ptrdiff_t)j * s->stride_w] = src[j];
-            }
+        cnn__spread_gradient(s, dy + (size_t)n * s->k * oh * ow, pin);
         cnn__direct_conv(s->c, w, 1, NULL, pin, s->k, hp, wp, s->kh, s->kw, s->dilation_h, s->dilation_w, wide,
                          dx + (size_t)n * s->c * s->h * s->w);
     }
     return 1;
 }
+
 /* ---------------------------------------------------------------------------------------------
    Convolution with pixels as rows (with a workspace), for small planes.
 
    The direct grid puts pixels in the vector lanes: a 3 x 3 output fills 9 lanes of 16. Turned
    round, y^T = X^T W^T: rows are 6 output pixels (any images), read in place at
-   P + pix(o) + off(q) by the gathered micro-kernel; lanes are 16 filters of W^T, packed once
-   per call; the steps run over all the taps, so each tile is finished in registers and
-   scattered to the NCHW output with its bias. Every lane is a filter and every row a pixel.
+   P + pix(o) + off(q) by the micro-kernel's offset tables; lanes are 16 filters of W^T,
+   packed once per call; the steps run over all the taps, so each tile is finished in
+   registers and scattered to the NCHW output with its bias. Every lane is a filter and every
+   row a pixel.
    --------------------------------------------------------------------------------------------- */
 
 /* out[img][k][o] = bias[k] + sum_q W[k][q] * pin[img * image + pix(o) + tap_off[q]] for
@@ -1895,21 +1817,22 @@ static void cnn__gather_conv(int filters, int taps, const float *bt, const float
                              int col_step, float *out) {
     float tile[6 * 16] CNN__ALIGN32;
     int32_t pix[6];
+    size_t dst[6];                        /* where pixel m of the tile goes in out, for filter 0 */
     const int pixels = oh * ow, total = images * pixels;
     int o0, m, k0, l;
     for (o0 = 0; o0 < total; o0 += 6) {
         const int mr = CNN__MIN(6, total - o0);
         for (m = 0; m < mr; m++) {
-            const int o = o0 + m, img = o / pixels, p = o % pixels;
+            const int img = (o0 + m) / pixels, p = (o0 + m) % pixels;
             pix[m] = (int32_t)(img * image + (p / ow) * row_step + (p % ow) * col_step);
+            dst[m] = (size_t)img * filters * pixels + p;
         }
         for (k0 = 0; k0 < filters; k0 += 16) {
             const int nk = CNN__MIN(16, filters - k0);
-            cnn__simd_gemm_gather(mr, taps, pin, pix, tap_off, bt + (size_t)k0 * taps, tile, 16, nk, 0);
+            cnn__simd_gemm_strip(mr, taps, pin, 0, 0, pix, tap_off, bt + (size_t)k0 * taps, NULL, tile, 16, nk, 0, NULL);
             for (m = 0; m < mr; m++) {
-                const int o = o0 + m, img = o / pixels, p = o % pixels;
-                float *dst = out + ((size_t)img * filters + k0) * pixels + p;
-                for (l = 0; l < nk; l++) dst[(size_t)l * pixels] = tile[m * 16 + l] + (bias ? bias[k0 + l] : 0.0f);
+                float *o = out + dst[m] + (size_t)k0 * pixels;
+                for (l = 0; l < nk; l++) o[(size_t)l * pixels] = tile[m * 16 + l] + (bias ? bias[k0 + l] : 0.0f);
             }
         }
     }
@@ -1922,65 +1845,71 @@ static size_t cnn__gather_floats(int filters, int taps, size_t copy) {
 
 /* Whether pixels as rows beat the direct grid: compares the lanes each fills, the scatter and
    the gathered loads costing about 15% (measured: on V3, 14 x 14 padded to 16, the two paths
-   are even; M3's 3 x 3 output runs 3x faster with pixels as rows). */
-static int cnn__gather_pays(int filters, int hp, int wp, int oh, int ow) {
-    const double grid = (((double)oh - 1) * wp + ow + 15) / 16 * 16, lanes_direct = (double)oh * ow / grid;
+   are even; M3's 3 x 3 output runs more than twice as fast with pixels as rows). */
+static int cnn__gather_pays(int filters, int wp, int oh, int ow) {
+    const double lanes_direct = (double)oh * ow / (16.0 * (double)cnn__grid_strips(oh, ow, wp));
     const double lanes_gather = (double)filters / ((filters + 15) / 16 * 16);
-    (void)hp;
     return lanes_gather * 0.85 > lanes_direct;
+}
+
+static size_t cnn__forward_gather_floats(const cnn_conv2d_shape *s) {
+    int hp, wp;
+    cnn__padded_size(s, &hp, &wp);
+    return cnn__gather_floats(s->k, s->c * s->kh * s->kw, cnn__has_padding(s) ? (size_t)s->c * hp * wp : 0);
 }
 
 static int cnn__conv2d_forward_gather(const cnn_conv2d_shape *s, const float *x, const float *w, const float *b,
                                       float *y, void *ws, size_t ws_bytes) {
     const int oh = cnn__conv2d_out_h(s), ow = cnn__conv2d_out_w(s), pixels = oh * ow;
-    const int taps = s->c * s->kh * s->kw, area = s->kh * s->kw, k16 = (s->k + 15) / 16 * 16;
-    const int padded = s->pad_top || s->pad_bottom || s->pad_left || s->pad_right;
-    const int hp = s->h + s->pad_top + s->pad_bottom, wp = s->w + s->pad_left + s->pad_right;
-    const long long image = (long long)s->c * hp * wp;
+    const int taps = s->c * s->kh * s->kw, k16 = (s->k + 15) / 16 * 16, padded = cnn__has_padding(s);
     float *bt, *pin;
     int32_t *tap_off;
-    int n, q, k0, l, c, i;
-    if (!ws || ws_bytes < cnn__gather_floats(s->k, taps, padded ? (size_t)image : 0) * sizeof(float) + CNN_ALIGNMENT) return 0;
+    int hp, wp, n, q, k0, l;
+    long long image;
+    cnn__padded_size(s, &hp, &wp);
+    image = (long long)s->c * hp * wp;
+    if (!ws || !cnn__workspace_fits(ws_bytes, cnn__forward_gather_floats(s))) return 0;
     if ((padded ? image : image * s->n) + 16 > INT32_MAX) return 0;
     bt = cnn__workspace_floats(ws);
     tap_off = (int32_t *)(void *)(bt + cnn__round16((size_t)taps * k16));
-    pin = padded ? bt + cnn__round16((size_t)taps * k16) + cnn__round16((size_t)taps) : NULL;
+    pin = bt + cnn__round16((size_t)taps * k16) + cnn__round16((size_t)taps);
     for (k0 = 0; k0 < s->k; k0 += 16)
         for (q = 0; q < taps; q++)
             for (l = 0; l < 16; l++)
                 bt[(size_t)k0 * taps + q * 16 + l] = k0 + l < s->k ? w[(size_t)(k0 + l) * taps + q] : 0.0f;
-    for (q = 0; q < taps; q++)
-        tap_off[q] = (int32_t)((q / area) * hp * wp + ((q / s->kw) % s->kh) * s->dilation_h * wp + (q % s->kw) * s->dilation_w);
+    cnn__tap_offsets(0, taps, s->kh, s->kw, s->dilation_h, s->dilation_w, hp, wp, tap_off);
     if (!padded) {                        /* the whole batch in place */
         cnn__gather_conv(s->k, taps, bt, b, x, tap_off, s->n, (int)image, oh, ow, s->stride_h * wp, s->stride_w, y);
         return 1;
     }
-    memset(pin, 0, (size_t)image * sizeof(float));                   /* the padding stays zero */
+    memset(pin, 0, (size_t)image * sizeof(float));
     for (n = 0; n < s->n; n++) {
-        const float *xn = x + (size_t)n * s->c * s->h * s->w;
-        for (c = 0; c < s->c; c++)
-            for (i = 0; i < s->h; i++)
-                memcpy(pin + ((size_t)c * hp + s->pad_top + i) * wp + s->pad_left, xn + ((size_t)c * s->h + i) * s->w,
-                       (size_t)s->w * sizeof(float));
+        cnn__copy_into_padding(x + (size_t)n * s->c * s->h * s->w, s->c, s->h, s->w, s->pad_top, s->pad_left, hp, wp, pin);
         cnn__gather_conv(s->k, taps, bt, b, pin, tap_off, 1, 0, oh, ow, s->stride_h * wp, s->stride_w,
                          y + (size_t)n * s->k * pixels);
     }
     return 1;
 }
 
-/* The data gradient with pixels as rows: the direct path's spread, padded dy and flipped
-   filters, with dx's pixels as rows and its channels as lanes. */
+static size_t cnn__backward_data_gather_floats(const cnn_conv2d_shape *s) {
+    int hp, wp;
+    cnn__spread_size(s, &hp, &wp);
+    return cnn__gather_floats(s->c, s->k * s->kh * s->kw, (size_t)s->k * hp * wp);
+}
+
+/* The data gradient with pixels as rows: the direct path's spread dy and flipped filters,
+   with dx's pixels as rows and its channels as lanes. */
 static int cnn__conv2d_backward_data_gather(const cnn_conv2d_shape *s, const float *dy, const float *w, float *dx,
                                             void *ws, size_t ws_bytes) {
     const int oh = cnn__conv2d_out_h(s), ow = cnn__conv2d_out_w(s), area = s->kh * s->kw;
     const int taps = s->k * area, c16 = (s->c + 15) / 16 * 16;
-    const int hp = s->h + (s->kh - 1) * s->dilation_h, wp = s->w + (s->kw - 1) * s->dilation_w;
-    const int top = (s->kh - 1) * s->dilation_h - s->pad_top, left = (s->kw - 1) * s->dilation_w - s->pad_left;
-    const size_t image = (size_t)s->k * hp * wp;
     float *bt, *pin;
     int32_t *tap_off;
-    int n, q, c0, l, k, i, j, lo, hi;
-    if (!ws || ws_bytes < cnn__gather_floats(s->c, taps, image) * sizeof(float) + CNN_ALIGNMENT) return 0;
+    int hp, wp, n, q, c0, l;
+    size_t image;
+    cnn__spread_size(s, &hp, &wp);
+    image = (size_t)s->k * hp * wp;
+    if (!ws || !cnn__workspace_fits(ws_bytes, cnn__backward_data_gather_floats(s))) return 0;
     if (image + 16 > INT32_MAX) return 0;
     bt = cnn__workspace_floats(ws);
     tap_off = (int32_t *)(void *)(bt + cnn__round16((size_t)taps * c16));
@@ -1991,29 +1920,17 @@ static int cnn__conv2d_backward_data_gather(const cnn_conv2d_shape *s, const flo
             for (l = 0; l < 16; l++)
                 bt[(size_t)c0 * taps + q * 16 + l] = c0 + l < s->c
                     ? w[((size_t)(q / area) * s->c + c0 + l) * area + (area - 1 - q % area)] : 0.0f;
-    for (q = 0; q < taps; q++)
-        tap_off[q] = (int32_t)((q / area) * hp * wp + ((q / s->kw) % s->kh) * s->dilation_h * wp + (q % s->kw) * s->dilation_w);
-    cnn__tap_range(ow, wp, s->stride_w, -left, 0, &lo, &hi);
-    memset(pin, 0, (image + 16) * sizeof(float));   /* the same cells are written for every image */
+    cnn__tap_offsets(0, taps, s->kh, s->kw, s->dilation_h, s->dilation_w, hp, wp, tap_off);
+    memset(pin, 0, (image + 16) * sizeof(float));
     for (n = 0; n < s->n; n++) {
-        const float *dyn = dy + (size_t)n * s->k * oh * ow;
-        for (k = 0; k < s->k; k++)
-            for (i = 0; i < oh; i++) {
-                const int row = i * s->stride_h + top;
-                const float *src = dyn + ((size_t)k * oh + i) * ow + lo;
-                float *dst;
-                if (row < 0 || row >= hp || hi <= lo) continue;
-                dst = pin + ((size_t)k * hp + row) * wp + (lo * s->stride_w + left);
-                if (s->stride_w == 1) memcpy(dst, src, (size_t)(hi - lo) * sizeof(float));
-                else for (j = 0; j < hi - lo; j++) dst[(ptrdiff_t)j * s->stride_w] = src[j];
-            }
+        cnn__spread_gradient(s, dy + (size_t)n * s->k * oh * ow, pin);
         cnn__gather_conv(s->c, taps, bt, NULL, pin, tap_off, 1, 0, s->h, s->w, wp, 1, dx + (size_t)n * s->c * s->h * s->w);
     }
     return 1;
 }
 
 /* ---------------------------------------------------------------------------------------------
-   The weight gradient with gathered rows (with a workspace, every shape).
+   The weight gradient with taps as rows (with a workspace, every shape).
 
        dw[k][q] = sum over outputs o = (n, i, j) of dy[n][k][i][j] * X(q, o),
        X(q, o) = P[off(q) + pix(o)],   off(q) = c*hp*wp + r*dh*wp + s*dw,
@@ -2022,60 +1939,53 @@ static int cnn__conv2d_backward_data_gather(const cnn_conv2d_shape *s, const flo
    where P is the input, zero-padded (a copy per image, S = 0) or, without padding, x itself
    (S = c*h*w, so a chunk of steps may run across images). The product is computed
    transposed, dw^T (taps x filters): rows are 6 taps, read in place at P + off(q) + pix(o)
-   by the gathered micro-kernel; lanes are 16 filters, whose dy values are packed per chunk of
-   256 outputs; the steps run over the outputs. Nothing of X is ever packed, and every lane is
-   a real filter whatever the image size.
+   through the micro-kernel's offset tables; lanes are 16 filters, whose dy values are packed
+   per chunk of 256 outputs; the steps run over the outputs. Nothing of X is ever packed, and
+   every lane is a real filter whatever the image size. The bias gradient is the dispatch
+   point's (cnn__conv2d_bias_gradient).
    --------------------------------------------------------------------------------------------- */
 
-static size_t cnn__bwd_weights_floats(const cnn_conv2d_shape *s) {
-    const int padded = s->pad_top || s->pad_bottom || s->pad_left || s->pad_right;
+static size_t cnn__backward_weights_floats(const cnn_conv2d_shape *s) {
     const size_t taps = (size_t)s->c * s->kh * s->kw, k16 = ((size_t)s->k + 15) / 16 * 16;
-    const size_t hp = (size_t)s->h + s->pad_top + s->pad_bottom, wp = (size_t)s->w + s->pad_left + s->pad_right;
-    return cnn__round16(taps * k16) + cnn__round16(taps) + k16 * CNN__QC + (padded ? cnn__round16((size_t)s->c * hp * wp) : 0);
+    int hp, wp;
+    cnn__padded_size(s, &hp, &wp);
+    return cnn__round16(taps * k16) + cnn__round16(taps) + k16 * CNN__QC + (cnn__has_padding(s) ? cnn__round16((size_t)s->c * hp * wp) : 0);
 }
 
 static int cnn__conv2d_backward_weights_gather(const cnn_conv2d_shape *s, const float *x, const float *dy, float *dw,
-                                               float *db, void *ws, size_t ws_bytes) {
+                                               void *ws, size_t ws_bytes) {
     int32_t pix[CNN__QC], dyoff[CNN__QC];
     const int oh = cnn__conv2d_out_h(s), ow = cnn__conv2d_out_w(s), pixels = oh * ow;
-    const int taps = s->c * s->kh * s->kw, k16 = (s->k + 15) / 16 * 16, area = s->kh * s->kw;
-    const int padded = s->pad_top || s->pad_bottom || s->pad_left || s->pad_right;
-    const int hp = s->h + s->pad_top + s->pad_bottom, wp = s->w + s->pad_left + s->pad_right;
-    const long long image = (long long)s->c * (padded ? (long long)hp * wp : (long long)s->h * s->w);
+    const int taps = s->c * s->kh * s->kw, k16 = (s->k + 15) / 16 * 16, padded = cnn__has_padding(s);
     float *dwt, *pin, *strips;
     int32_t *tap_off;
-    int n, n_end, q, k, k0, q0, t, len, i, j, first = 1;
-    if (!ws || ws_bytes < cnn__bwd_weights_floats(s) * sizeof(float) + CNN_ALIGNMENT) return 0;
+    int hp, wp, n, n_end, q, k, k0, q0, t, len, first = 1;
+    long long image;
+    cnn__padded_size(s, &hp, &wp);       /* without padding: h x w, and P is x itself */
+    image = (long long)s->c * hp * wp;
+    if (!ws || !cnn__workspace_fits(ws_bytes, cnn__backward_weights_floats(s))) return 0;
     if ((padded ? image : image * s->n) + 16 > INT32_MAX) return 0;
     if ((long long)s->n * s->k * pixels > INT32_MAX) return 0;
     dwt = cnn__workspace_floats(ws);
     tap_off = (int32_t *)(void *)(dwt + cnn__round16((size_t)taps * k16));
     strips = dwt + cnn__round16((size_t)taps * k16) + cnn__round16((size_t)taps);
-    pin = padded ? strips + (size_t)k16 * CNN__QC : NULL;
-    for (q = 0; q < taps; q++)
-        tap_off[q] = (int32_t)((q / area) * (padded ? hp * wp : s->h * s->w) + ((q / s->kw) % s->kh) * s->dilation_h * (padded ? wp : s->w)
-                               + (q % s->kw) * s->dilation_w);
-    if (padded) memset(pin, 0, (size_t)image * sizeof(float));   /* the padding stays zero */
+    pin = strips + (size_t)k16 * CNN__QC;
+    cnn__tap_offsets(0, taps, s->kh, s->kw, s->dilation_h, s->dilation_w, hp, wp, tap_off);
+    if (padded) memset(pin, 0, (size_t)image * sizeof(float));
     for (n = 0; n < s->n; n = n_end) {
-        const float *a;
-        int row_len, next = 0;            /* next: the scope's next output, numbered over its images */
-        if (padded) {                     /* one image at a time, copied inside its padding */
-            int c;
-            const float *xn = x + (size_t)n * s->c * s->h * s->w;
-            for (c = 0; c < s->c; c++)
-                for (i = 0; i < s->h; i++)
-                    memcpy(pin + ((size_t)c * hp + s->pad_top + i) * wp + s->pad_left, xn + ((size_t)c * s->h + i) * s->w,
-                           (size_t)s->w * sizeof(float));
-            a = pin; n_end = n + 1; row_len = wp;
-        } else {                          /* the whole batch in place */
-            a = x; n_end = s->n; row_len = s->w;
+        const float *a = x;               /* the whole batch in place ... */
+        int next = 0;                     /* the scope's next output, numbered over its images */
+        n_end = s->n;
+        if (padded) {                     /* ... or one image at a time, copied inside its padding */
+            cnn__copy_into_padding(x + (size_t)n * s->c * s->h * s->w, s->c, s->h, s->w, s->pad_top, s->pad_left, hp, wp, pin);
+            a = pin;
+            n_end = n + 1;
         }
         while (next < (n_end - n) * pixels) {
             len = CNN__MIN(CNN__QC, (n_end - n) * pixels - next);
             for (t = 0; t < len; t++) {   /* where output t of the chunk reads, and its dy */
-                const int o = next + t, img = o / pixels, p = o % pixels;
-                i = p / ow; j = p % ow;
-                pix[t] = (int32_t)(img * image + (long long)i * s->stride_h * row_len + (long long)j * s->stride_w);
+                const int img = (next + t) / pixels, p = (next + t) % pixels;
+                pix[t] = (int32_t)(img * image + (long long)(p / ow) * s->stride_h * wp + (long long)(p % ow) * s->stride_w);
                 dyoff[t] = (int32_t)((long long)(n + img) * s->k * pixels + p);
             }
             /* dy of the chunk, 16 filters wide: strips[k0 / 16][t][k - k0], zero past the last filter */
@@ -2090,13 +2000,12 @@ static int cnn__conv2d_backward_weights_gather(const cnn_conv2d_shape *s, const 
                 }
             }
             /* Taps outside, filters inside: the 6 rows of A stay in L1 across the filter strips,
-               and the tile of dw^T written is one contiguous block of 6 x k16. */
+               and the tile of dw^T written is one contiguous block of 6 x k16. The first chunk
+               writes dw^T rather than adding to it, so it needs no zeroing pass. */
             for (q0 = 0; q0 < taps; q0 += 6)
                 for (k0 = 0; k0 < s->k; k0 += 16)
-                    cnn__simd_gemm_gather(CNN__MIN(6, taps - q0), len, a, tap_off + q0, pix, strips + (size_t)k0 * len,
-                                          dwt + (size_t)q0 * k16 + k0, k16, CNN__MIN(16, s->k - k0), !first);
-            /* The first chunk writes dw^T rather than adding to it: no zeroing pass, and no
-               wait for a tile of C that is not in cache (dw^T of V3 is 2.4 MB). */
+                    cnn__simd_gemm_strip(CNN__MIN(6, taps - q0), len, a, 0, 0, tap_off + q0, pix, strips + (size_t)k0 * len, NULL,
+                                         dwt + (size_t)q0 * k16 + k0, k16, CNN__MIN(16, s->k - k0), !first, NULL);
             first = 0;
             next += len;
         }
@@ -2104,46 +2013,36 @@ static int cnn__conv2d_backward_weights_gather(const cnn_conv2d_shape *s, const 
     for (q0 = 0; q0 < taps; q0 += 16)     /* dw = (dw^T)^T, in 16 x 16 blocks so both sides stay in cache */
         for (k = 0; k < s->k; k++)
             for (q = q0; q < CNN__MIN(taps, q0 + 16); q++) dw[(size_t)k * taps + q] = dwt[(size_t)q * k16 + k];
-    if (db) {
-        memset(db, 0, (size_t)s->k * sizeof(float));
-        for (n = 0; n < s->n; n++)
-            for (k = 0; k < s->k; k++) {
-                const float *row = dy + ((size_t)n * s->k + k) * pixels;
-                float sum = 0.0f;
-                for (i = 0; i < pixels; i++) sum += row[i];
-                db[k] += sum;
-            }
-    }
     return 1;
 }
 
 #endif /* CNN__SIMD */
 
-/* The workspace, in bytes, the direct paths use for the forward pass and (when wanted) the
-   data gradient and the weight gradient, as wanted. Zero when no path would use one. */
+/* db[k] = sum over n, i, j of dy[n][k][i][j]: the same for every path. */
+static void cnn__conv2d_bias_gradient(const cnn_conv2d_shape *s, const float *dy, float *db) {
+    const size_t pixels = (size_t)cnn__conv2d_out_h(s) * cnn__conv2d_out_w(s);
+    size_t i;
+    int n, k;
+    memset(db, 0, (size_t)s->k * sizeof(float));
+    for (n = 0; n < s->n; n++)
+        for (k = 0; k < s->k; k++) {
+            const float *row = dy + ((size_t)n * s->k + k) * pixels;
+            float sum = 0.0f;
+            for (i = 0; i < pixels; i++) sum += row[i];
+            db[k] += sum;
+        }
+}
+
+/* The workspace, in floats, of the vector paths for the passes wanted: the largest any of
+   them takes. Zero when no path would use one. */
 static size_t cnn__conv2d_workspace(const cnn_conv2d_shape *s, int forward, int backward_data, int backward_weights) {
 #ifdef CNN__SIMD
-    size_t fwd = 0, bwd = 0, bww = 0;
-    int oh, ow, hp, wp;
-    if (!s || cnn_conv2d_check(s, &oh, &ow) != CNN_OK) return 0;
-    if (forward && s->stride_h == 1 && s->stride_w == 1)
-        fwd = cnn__direct_floats(s->c, s->h + s->pad_top + s->pad_bottom, s->w + s->pad_left + s->pad_right, s->k, oh);
-    if (backward_data) {
-        hp = s->h + (s->kh - 1) * s->dilation_h;
-        wp = s->w + (s->kw - 1) * s->dilation_w;
-        bwd = cnn__direct_floats(s->k, hp, wp, s->c, s->h);
-    }
-    if (forward) {
-        const int padded = s->pad_top || s->pad_bottom || s->pad_left || s->pad_right;
-        const size_t copy = padded ? (size_t)s->c * (s->h + s->pad_top + s->pad_bottom) * (s->w + s->pad_left + s->pad_right) : 0;
-        fwd = CNN__MAX(fwd, cnn__gather_floats(s->k, s->c * s->kh * s->kw, copy));
-    }
-    if (backward_data)
-        bwd = CNN__MAX(bwd, cnn__gather_floats(s->c, s->k * s->kh * s->kw,
-                                               (size_t)s->k * (s->h + (s->kh - 1) * s->dilation_h) * (s->w + (s->kw - 1) * s->dilation_w)));
-    if (backward_weights) bww = cnn__bwd_weights_floats(s);
-    fwd = CNN__MAX(fwd, CNN__MAX(bwd, bww));
-    return fwd ? fwd * sizeof(float) + CNN_ALIGNMENT : 0;
+    size_t floats = 0;
+    if (!s || cnn_conv2d_check(s, NULL, NULL) != CNN_OK) return 0;
+    if (forward) floats = CNN__MAX(cnn__forward_direct_floats(s), cnn__forward_gather_floats(s));
+    if (backward_data) floats = CNN__MAX(floats, CNN__MAX(cnn__backward_data_direct_floats(s), cnn__backward_data_gather_floats(s)));
+    if (backward_weights) floats = CNN__MAX(floats, cnn__backward_weights_floats(s));
+    return floats ? floats * sizeof(float) + CNN_ALIGNMENT : 0;
 #else
     (void)s; (void)forward; (void)backward_data; (void)backward_weights;
     return 0;
@@ -2159,9 +2058,9 @@ static void cnn__conv2d_forward(const cnn_conv2d_shape *s, const float *x, const
                                 const float *b, float *y, void *ws, size_t ws_bytes) {
 #ifdef CNN__SIMD
     if (cnn_simd_active() != CNN_SIMD_SCALAR) {
-        const int oh = cnn__conv2d_out_h(s), ow = cnn__conv2d_out_w(s);
-        const int hp = s->h + s->pad_top + s->pad_bottom, wp = s->w + s->pad_left + s->pad_right;
-        const int gather_first = s->stride_h != 1 || s->stride_w != 1 || cnn__gather_pays(s->k, hp, wp, oh, ow);
+        int hp, wp, gather_first;
+        cnn__padded_size(s, &hp, &wp);
+        gather_first = s->stride_h != 1 || s->stride_w != 1 || cnn__gather_pays(s->k, wp, cnn__conv2d_out_h(s), cnn__conv2d_out_w(s));
         if (gather_first && cnn__conv2d_forward_gather(s, x, w, b, y, ws, ws_bytes)) return;
         if (cnn__conv2d_forward_direct(s, x, w, b, y, ws, ws_bytes)) return;
         cnn__conv2d_forward_simd(s, x, w, b, y);
@@ -2175,8 +2074,9 @@ static void cnn__conv2d_backward_data(const cnn_conv2d_shape *s, const float *dy
                                       float *dx, void *ws, size_t ws_bytes) {
 #ifdef CNN__SIMD
     if (cnn_simd_active() != CNN_SIMD_SCALAR) {
-        const int hp = s->h + (s->kh - 1) * s->dilation_h, wp = s->w + (s->kw - 1) * s->dilation_w;
-        if (cnn__gather_pays(s->c, hp, wp, s->h, s->w) && cnn__conv2d_backward_data_gather(s, dy, w, dx, ws, ws_bytes)) return;
+        int hp, wp;
+        cnn__spread_size(s, &hp, &wp);
+        if (cnn__gather_pays(s->c, wp, s->h, s->w) && cnn__conv2d_backward_data_gather(s, dy, w, dx, ws, ws_bytes)) return;
         if (cnn__conv2d_backward_data_direct(s, dy, w, dx, ws, ws_bytes)) return;
         /* With fewer than 6 input channels the transposed im2col product fills less than one
            6-row tile and the scalar loop is faster (measured: 1.5 against 5.6 GFLOP/s for 1
@@ -2189,14 +2089,16 @@ static void cnn__conv2d_backward_data(const cnn_conv2d_shape *s, const float *dy
 }
 static void cnn__conv2d_backward_weights(const cnn_conv2d_shape *s, const float *x,
                                          const float *dy, float *dw, float *db, void *ws, size_t ws_bytes) {
-    (void)ws; (void)ws_bytes;
+    /* db is the same sum on every path: computed once, here. */
+    if (db) cnn__conv2d_bias_gradient(s, dy, db);
 #ifdef CNN__SIMD
     if (cnn_simd_active() != CNN_SIMD_SCALAR) {
-        if (!cnn__conv2d_backward_weights_gather(s, x, dy, dw, db, ws, ws_bytes)) cnn__conv2d_backward_weights_simd(s, x, dy, dw, db);
+        if (!cnn__conv2d_backward_weights_gather(s, x, dy, dw, ws, ws_bytes)) cnn__conv2d_backward_weights_simd(s, x, dy, dw);
         return;
     }
 #endif
-    cnn__conv2d_backward_weights_scalar(s, x, dy, dw, db);
+    (void)ws; (void)ws_bytes;
+    cnn__conv2d_backward_weights_scalar(s, x, dy, dw);
 }
 
 CNNDEF cnn_status cnn_conv2d_forward_ws(const cnn_conv2d_shape *s, const float *x, const float *w,
@@ -2976,7 +2878,7 @@ static void cnn__dense_forward_simd(int n, int in, int out, const float *x, cons
         for (i0 = 0; i0 < in; i0 += CNN__QC) {
             const int ni = CNN__MIN(CNN__QC, in - i0);
             cnn__pack_rows_transposed(w, in, o0, no, i0, ni, strip);
-            cnn__simd_gemm_strip(n, ni, x + i0, in, 1, NULL, strip, NULL, y + o0, out, no, 1, NULL);
+            cnn__simd_gemm_strip(n, ni, x + i0, in, 1, NULL, NULL, strip, NULL, y + o0, out, no, 1, NULL);
         }
     }
 }
@@ -2990,7 +2892,7 @@ static void cnn__dense_backward_data_simd(int n, int in, int out, const float *d
         for (o0 = 0; o0 < out; o0 += CNN__QC) {
             const int no = CNN__MIN(CNN__QC, out - o0);
             cnn__pack_columns(w + (size_t)o0 * in, in, no, i0, ni, strip);
-            cnn__simd_gemm_strip(n, no, dy + o0, out, 1, NULL, strip, NULL, dx + i0, in, ni, o0 > 0, NULL);
+            cnn__simd_gemm_strip(n, no, dy + o0, out, 1, NULL, NULL, strip, NULL, dx + i0, in, ni, o0 > 0, NULL);
         }
     }
 }
@@ -3005,7 +2907,7 @@ static void cnn__dense_backward_weights_simd(int n, int in, int out, const float
             const int nn = CNN__MIN(CNN__QC, n - n0);
             cnn__pack_columns(x + (size_t)n0 * in, in, nn, i0, ni, strip);
             /* A = dY^T: row o is column o of dY, so rows are 1 apart and steps are 'out' apart */
-            cnn__simd_gemm_strip(out, nn, dy + (size_t)n0 * out, 1, out, NULL, strip, NULL, dw + i0, in, ni, n0 > 0, NULL);
+            cnn__simd_gemm_strip(out, nn, dy + (size_t)n0 * out, 1, out, NULL, NULL, strip, NULL, dw + i0, in, ni, n0 > 0, NULL);
         }
     }
     if (db) {

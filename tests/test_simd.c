@@ -51,33 +51,26 @@ static void compare_conv(const cnn_conv2d_shape *s) {
     CHECK_OK(cnn_conv2d_forward(s, x, w, b, y_ref));
     CHECK_OK(cnn_conv2d_backward_data(s, dy, w, dx_ref));
     CHECK_OK(cnn_conv2d_backward_weights(s, x, dy, dw_ref, db_ref));
-    for (p = 0; p < fast_count; p++) {
-        double e1, e2, e3, e4;
-        cnn_simd_force((cnn_simd)fast_paths[p]);
-        CHECK_OK(cnn_conv2d_forward(s, x, w, b, y));
-        CHECK_OK(cnn_conv2d_backward_data(s, dy, w, dx));
-        CHECK_OK(cnn_conv2d_backward_weights(s, x, dy, dw, db));
-        e1 = max_error(y, y_ref, ny); e2 = max_error(dx, dx_ref, nx); e3 = max_error(dw, dw_ref, nw); e4 = max_error(db, db_ref, (size_t)s->k);
-        CHECKF(e1 <= TOLERANCE && e2 <= TOLERANCE && e3 <= TOLERANCE && e4 <= TOLERANCE,
-               "%s conv n%d c%d %dx%d k%d %dx%d stride %d,%d dil %d,%d pads %d,%d,%d,%d: errors fwd %g dx %g dw %g db %g",
-               cnn_simd_name((cnn_simd)fast_paths[p]), s->n, s->c, s->h, s->w, s->k, s->kh, s->kw, s->stride_h, s->stride_w,
-               s->dilation_h, s->dilation_w, s->pad_top, s->pad_bottom, s->pad_left, s->pad_right, e1, e2, e3, e4);
-        /* Again with a workspace (the direct paths), at an odd address and full of NaN, so a
-           cell the kernels forget to clear shows; then with one byte too few (the fallback). */
-        for (trial = 0; trial < 2 && ws_bytes; trial++) {
-            const size_t given = trial == 0 ? ws_bytes : ws_bytes - 1;
+    /* Each fast path three times: without a workspace (the im2col paths); with one (the
+       direct paths) at an odd address and full of NaN, so a cell the kernels forget to clear
+       shows; and with one byte too few (the fallback). */
+    for (p = 0; p < fast_count; p++)
+        for (trial = 0; trial < (ws_bytes ? 3 : 1); trial++) {
+            const size_t given = trial == 0 ? 0 : trial == 1 ? ws_bytes : ws_bytes - 1;
+            unsigned char *space = trial == 0 ? NULL : ws + 1;
+            double e1, e2, e3, e4;
+            cnn_simd_force((cnn_simd)fast_paths[p]);
             memset(ws, 0xff, ws_bytes + 1);
-            CHECK_OK(cnn_conv2d_forward_ws(s, x, w, b, y, ws + 1, given));
-            CHECK_OK(cnn_conv2d_backward_data_ws(s, dy, w, dx, ws + 1, given));
-            CHECK_OK(cnn_conv2d_backward_weights_ws(s, x, dy, dw, db, ws + 1, given));
-            if (trial == 0) { for (i = 1; i <= ws_bytes && ws[i] == 0xff; i++) {} workspace_used += i <= ws_bytes; }
+            CHECK_OK(cnn_conv2d_forward_ws(s, x, w, b, y, space, given));
+            CHECK_OK(cnn_conv2d_backward_data_ws(s, dy, w, dx, space, given));
+            CHECK_OK(cnn_conv2d_backward_weights_ws(s, x, dy, dw, db, space, given));
+            if (trial == 1) { for (i = 1; i <= ws_bytes && ws[i] == 0xff; i++) {} workspace_used += i <= ws_bytes; }
             e1 = max_error(y, y_ref, ny); e2 = max_error(dx, dx_ref, nx); e3 = max_error(dw, dw_ref, nw); e4 = max_error(db, db_ref, (size_t)s->k);
             CHECKF(e1 <= TOLERANCE && e2 <= TOLERANCE && e3 <= TOLERANCE && e4 <= TOLERANCE,
                    "%s conv (workspace %zu of %zu) n%d c%d %dx%d k%d %dx%d stride %d,%d dil %d,%d pads %d,%d,%d,%d: errors fwd %g dx %g dw %g db %g",
                    cnn_simd_name((cnn_simd)fast_paths[p]), given, ws_bytes, s->n, s->c, s->h, s->w, s->k, s->kh, s->kw, s->stride_h, s->stride_w,
                    s->dilation_h, s->dilation_w, s->pad_top, s->pad_bottom, s->pad_left, s->pad_right, e1, e2, e3, e4);
         }
-    }
     free(ws);
     cnn_simd_force(CNN_SIMD_AUTO);
     free(x); free(w); free(b); free(dy); free(y_ref); free(dx_ref); free(dw_ref); free(db_ref); free(y); free(dx); free(dw); free(db);
