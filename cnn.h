@@ -46,6 +46,7 @@
        CNN_NO_STDIO          no <stdio.h>: drops save/load to files and printing
        CNN_NO_SIMD           no intrinsics at all: only the portable scalar kernels
        CNN_MAX_LAYERS        layers per network (default 32)
+       CNN_L2_BYTES          the per-core L2 cache the kernels block for (default 1 MB)
 
    KERNEL PATHS
        On x86-64 the AVX2+FMA kernels are chosen at run time when the CPU has them; on AArch64
@@ -611,6 +612,9 @@ CNNDEF cnn_status cnn_load_weights(cnn_net *net, const char *path);
 #ifndef CNN_MALLOC
 #define CNN_MALLOC(size, ctx) ((void)(ctx), malloc(size))
 #define CNN_FREE(ptr, ctx) ((void)(ctx), free(ptr))
+#endif
+#ifndef CNN_L2_BYTES
+#define CNN_L2_BYTES (1024 * 1024)
 #endif
 #ifndef CNN_ASSERT
 #include <assert.h>
@@ -1809,33 +1813,56 @@ static int cnn__conv2d_backward_data_direct(const cnn_conv2d_shape *s, const flo
    row a pixel.
    --------------------------------------------------------------------------------------------- */
 
+/* One tile of a pixel-row product: for mr pixels (rows) and channels c_lo..c_hi-1, 16 at a time,
+       out[dst[m] + ch * plane] = bias[ch] + sum_q A[m][q] * B[q][ch],   A[m][q] = a[rows[m] + a_off[q]]
+   with B packed 16 channels wide, bt[c0 * block + q * 16 + l] for channel c0 + l (read through
+   b_off when given). The tile is finished in registers and scattered to NCHW. */
+static void cnn__gather_tile(int mr, int steps, const float *a, const int32_t *rows, const int32_t *a_off,
+                             const float *bt, size_t block, const int32_t *b_off, const float *bias, int c_lo,
+                             int c_hi, const size_t *dst, size_t plane, float *out) {
+    float tile[6 * 16] CNN__ALIGN32;
+    int c0, m, l;
+    for (c0 = c_lo; c0 < c_hi; c0 += 16) {
+        const int nc = CNN__MIN(16, c_hi - c0);
+        cnn__simd_gemm_strip(mr, steps, a, 0, 0, rows, a_off, bt + (size_t)c0 / 16 * block, b_off, tile, 16, nc, 0, NULL);
+        for (m = 0; m < mr; m++) {
+            float *o = out + dst[m] + (size_t)c0 * plane;
+            for (l = 0; l < nc; l++) o[(size_t)l * plane] = tile[m * 16 + l] + (bias ? bias[c0 + l] : 0.0f);
+        }
+    }
+}
+
+/* Channels per pass over the pixels: as many 16-channel blocks of B (block floats each) as
+   fit in CNN__PASS_BYTES, at least one. A tile reads every block of its pass, so when B is
+   larger than L2 (V3: 2.4 MB) passes keep it from being streamed from L3 once per tile; when
+   it fits, one pass keeps the tile's A values in L1 across all channels. */
+#define CNN__PASS_BYTES (CNN_L2_BYTES / 2)
+static int cnn__channels_per_pass(size_t block, int chans) {
+    const size_t blocks = CNN__PASS_BYTES / (block * sizeof(float));
+    return blocks >= (size_t)(chans + 15) / 16 ? chans : 16 * (int)CNN__MAX(1, blocks);
+}
+
 /* out[img][k][o] = bias[k] + sum_q W[k][q] * pin[img * image + pix(o) + tap_off[q]] for
    'images' images of oh x ow outputs, pix(o) = i * row_step + j * col_step. bt is W^T packed
    16 filters wide: bt[k0 * taps + q * 16 + l] = W[k0 + l][q]. */
 static void cnn__gather_conv(int filters, int taps, const float *bt, const float *bias, const float *pin,
                              const int32_t *tap_off, int images, int image, int oh, int ow, int row_step,
                              int col_step, float *out) {
-    float tile[6 * 16] CNN__ALIGN32;
     int32_t pix[6];
     size_t dst[6];                        /* where pixel m of the tile goes in out, for filter 0 */
-    const int pixels = oh * ow, total = images * pixels;
-    int o0, m, k0, l;
-    for (o0 = 0; o0 < total; o0 += 6) {
-        const int mr = CNN__MIN(6, total - o0);
-        for (m = 0; m < mr; m++) {
-            const int img = (o0 + m) / pixels, p = (o0 + m) % pixels;
-            pix[m] = (int32_t)(img * image + (p / ow) * row_step + (p % ow) * col_step);
-            dst[m] = (size_t)img * filters * pixels + p;
-        }
-        for (k0 = 0; k0 < filters; k0 += 16) {
-            const int nk = CNN__MIN(16, filters - k0);
-            cnn__simd_gemm_strip(mr, taps, pin, 0, 0, pix, tap_off, bt + (size_t)k0 * taps, NULL, tile, 16, nk, 0, NULL);
+    const int pixels = oh * ow, total = images * pixels, per_pass = cnn__channels_per_pass((size_t)taps * 16, filters);
+    int o0, m, k0;
+    for (k0 = 0; k0 < filters; k0 += per_pass)
+        for (o0 = 0; o0 < total; o0 += 6) {
+            const int mr = CNN__MIN(6, total - o0);
             for (m = 0; m < mr; m++) {
-                float *o = out + dst[m] + (size_t)k0 * pixels;
-                for (l = 0; l < nk; l++) o[(size_t)l * pixels] = tile[m * 16 + l] + (bias ? bias[k0 + l] : 0.0f);
+                const int img = (o0 + m) / pixels, p = (o0 + m) % pixels;
+                pix[m] = (int32_t)(img * image + (p / ow) * row_step + (p % ow) * col_step);
+                dst[m] = (size_t)img * filters * pixels + p;
             }
+            cnn__gather_tile(mr, taps, pin, pix, tap_off, bt, (size_t)taps * 16, NULL, bias, k0,
+                             CNN__MIN(filters, k0 + per_pass), dst, (size_t)pixels, out);
         }
-    }
 }
 
 /* The floats the pixel-row paths need: W^T packed, the tap offsets, and a padded copy. */
@@ -1891,41 +1918,154 @@ static int cnn__conv2d_forward_gather(const cnn_conv2d_shape *s, const float *x,
     return 1;
 }
 
-static size_t cnn__backward_data_gather_floats(const cnn_conv2d_shape *s) {
-    int hp, wp;
-    cnn__spread_size(s, &hp, &wp);
-    return cnn__gather_floats(s->c, s->k * s->kh * s->kw, (size_t)s->k * hp * wp);
+/* ---------------------------------------------------------------------------------------------
+   The data gradient with pixels as rows (with a workspace), gathered from dy itself.
+
+       dx[n][c][y][x] = sum over the taps (k, r, s) reaching (y, x) of dy[n][k][i][j] * w[k][c][r][s],
+       i = (y + pt - r*dh) / sh,   j = (x + pl - s*dw) / sw,
+
+   where kernel row r reaches input row y when y + pt - r*dh is a multiple of sh and i lands in
+   0..oh-1 (and likewise for columns). Spreading dy out by the stride and correlating it with
+   the flipped filters computes the same sum, but multiplies every zero between and around the
+   spread values: two thirds of the products for a 3 x 3 output, three quarters at stride 2.
+   Here only the reaching taps are summed.
+
+   The kernel rows reaching y form a run first, first + step, ... of 'count' rows, where
+   step = sh / gcd(sh, dh) (the rows whose reach is a multiple of the stride), cut short at the
+   edges. So the input rows fall into a few classes by (first, count), and so do the columns;
+   away from the edges every pixel is in one class. Within a class (a row class by a column
+   class) every pixel reads the same taps, at the same offsets from a base of its own in dy.
+   The micro-kernel takes 6 pixels of a class (of any images) as rows, through their bases
+   (a_rows) and the class's tap offsets (a_off), and 16 input channels as lanes, from W packed
+   once per call with channels last, wc[c0][(k, r, s)][16], read through b_off. Each tile sums
+   all of its taps in registers, so every value of dx is written once.
+   --------------------------------------------------------------------------------------------- */
+
+static int cnn__gcd(int a, int b) {
+    while (b) { const int t = a % b; a = b; b = t; }
+    return a;
 }
 
-/* The data gradient with pixels as rows: the direct path's spread dy and flipped filters,
-   with dx's pixels as rows and its channels as lanes. */
+/* The kernel rows (or columns) reaching input row y: their count, and the first in *first. */
+static int cnn__reaching(int y, int pad, int stride, int dil, int taps, int out, int *first) {
+    int r, count = 0;
+    for (r = 0, *first = 0; r < taps; r++) {
+        const int t = y + pad - r * dil;
+        if (t >= 0 && t % stride == 0 && t / stride < out && count++ == 0) *first = r;
+    }
+    return count;
+}
+
+/* The classes of the input rows (or columns): cls[y] = first * taps + count - 1 for the kernel
+   rows reaching row y, or -1 where none does. Returns whether any row is reached by none. */
+static int cnn__reaching_classes(int len, int pad, int stride, int dil, int taps, int out, int32_t *cls) {
+    int y, first, count, holes = 0;
+    for (y = 0; y < len; y++) {
+        count = cnn__reaching(y, pad, stride, dil, taps, out, &first);
+        cls[y] = count ? first * taps + count - 1 : -1;
+        holes |= !count;
+    }
+    return holes;
+}
+
+/* Whether gathering beats the direct grid over the spread dy. Of the grid's products, the
+   share that are not zeros is (sum over y of the rows reaching y) * (the same for columns) /
+   (its positions * kh * kw); gathering fills c / c16 of its lanes and loses about a quarter to
+   its scattered reads once a tile's W no longer fits in L1 (measured: even at V3, where 79%
+   of the grid's products count; M2's 58% runs twice as fast gathered). */
+static int cnn__gather_data_pays(const cnn_conv2d_shape *s) {
+    const int oh = cnn__conv2d_out_h(s), ow = cnn__conv2d_out_w(s);
+    double rows = 0.0, cols = 0.0;
+    int hp, wp, y, first;
+    cnn__spread_size(s, &hp, &wp);
+    for (y = 0; y < s->h; y++) rows += cnn__reaching(y, s->pad_top, s->stride_h, s->dilation_h, s->kh, oh, &first);
+    for (y = 0; y < s->w; y++) cols += cnn__reaching(y, s->pad_left, s->stride_w, s->dilation_w, s->kw, ow, &first);
+    return 0.75 * s->c / ((s->c + 15) / 16 * 16) > rows * cols / (16.0 * (double)cnn__grid_strips(s->h, s->w, wp) * s->kh * s->kw);
+}
+
+static size_t cnn__backward_data_gather_floats(const cnn_conv2d_shape *s) {
+    const size_t taps = (size_t)s->k * s->kh * s->kw, c16 = ((size_t)s->c + 15) / 16 * 16;
+    return cnn__round16(taps * c16) + 2 * cnn__round16(taps) + cnn__round16((size_t)s->h) + cnn__round16((size_t)s->w);
+}
+
+/* dx for the pixels of one class, the rows y with rows[y] == rc by the columns x with
+   cols[x] == cc, in every image. a_off and b_off are room for the class's tap tables. */
+static void cnn__gather_class(const cnn_conv2d_shape *s, const float *dy, const float *wc, const int32_t *rows,
+                              const int32_t *cols, int rc, int cc, int32_t *a_off, int32_t *b_off, float *dx) {
+    int32_t base[6];
+    size_t dst[6];
+    const int oh = cnn__conv2d_out_h(s), ow = cnn__conv2d_out_w(s);
+    const int r0 = rc / s->kh, nr = rc % s->kh + 1, s0 = cc / s->kw, ns = cc % s->kw + 1;
+    /* from one reaching kernel row to the next: step_r kernel rows, step_i rows of dy back */
+    const int g_h = cnn__gcd(s->stride_h, s->dilation_h), g_w = cnn__gcd(s->stride_w, s->dilation_w);
+    const int step_r = s->stride_h / g_h, step_i = s->dilation_h / g_h;
+    const int step_s = s->stride_w / g_w, step_j = s->dilation_w / g_w;
+    const int r_last = r0 + (nr - 1) * step_r, s_last = s0 + (ns - 1) * step_s;
+    const size_t block = (size_t)s->k * s->kh * s->kw * 16;   /* floats per 16 channels of wc */
+    const int per_pass = cnn__channels_per_pass(block, s->c);
+    int steps = 0, k, tr, ts, n, y, x, m, c0, any_row = 0, any_col = 0;
+    for (y = 0; y < s->h; y++) any_row |= rows[y] == rc;
+    for (x = 0; x < s->w; x++) any_col |= cols[x] == cc;
+    if (!any_row || !any_col) return;
+    /* A pixel's base is where its last reaching tap reads dy; tap (k, r, s) reads dy at
+       base + a_off (earlier kernel rows read later rows of dy) and w at b_off in its block. */
+    for (k = 0; k < s->k; k++)
+        for (tr = 0; tr < nr; tr++)
+            for (ts = 0; ts < ns; ts++, steps++) {
+                a_off[steps] = (int32_t)(k * oh * ow + (nr - 1 - tr) * step_i * ow + (ns - 1 - ts) * step_j);
+                b_off[steps] = (int32_t)(((k * s->kh + r0 + tr * step_r) * s->kw + s0 + ts * step_s) * 16);
+            }
+    for (c0 = 0; c0 < s->c; c0 += per_pass) {
+        const int c1 = CNN__MIN(s->c, c0 + per_pass);
+        m = 0;
+        for (n = 0; n < s->n; n++)
+            for (y = 0; y < s->h; y++) {
+                if (rows[y] != rc) continue;
+                for (x = 0; x < s->w; x++) {
+                    if (cols[x] != cc) continue;
+                    base[m] = (int32_t)((n * s->k * oh + (y + s->pad_top - r_last * s->dilation_h) / s->stride_h) * ow
+                                        + (x + s->pad_left - s_last * s->dilation_w) / s->stride_w);
+                    dst[m] = ((size_t)n * s->c * s->h + y) * s->w + x;
+                    if (++m == 6) {
+                        cnn__gather_tile(6, steps, dy, base, a_off, wc, block, b_off, NULL, c0, c1, dst, (size_t)s->h * s->w, dx);
+                        m = 0;
+                    }
+                }
+            }
+        if (m) cnn__gather_tile(m, steps, dy, base, a_off, wc, block, b_off, NULL, c0, c1, dst, (size_t)s->h * s->w, dx);
+    }
+}
+
 static int cnn__conv2d_backward_data_gather(const cnn_conv2d_shape *s, const float *dy, const float *w, float *dx,
                                             void *ws, size_t ws_bytes) {
     const int oh = cnn__conv2d_out_h(s), ow = cnn__conv2d_out_w(s), area = s->kh * s->kw;
     const int taps = s->k * area, c16 = (s->c + 15) / 16 * 16;
-    float *bt, *pin;
-    int32_t *tap_off;
-    int hp, wp, n, q, c0, l;
-    size_t image;
-    cnn__spread_size(s, &hp, &wp);
-    image = (size_t)s->k * hp * wp;
+    float *wc;
+    int32_t *a_off, *b_off, *rows, *cols;
+    int c0, q, l, rc, cc, holes, n, c, y, x;
     if (!ws || !cnn__workspace_fits(ws_bytes, cnn__backward_data_gather_floats(s))) return 0;
-    if (image + 16 > INT32_MAX) return 0;
-    bt = cnn__workspace_floats(ws);
-    tap_off = (int32_t *)(void *)(bt + cnn__round16((size_t)taps * c16));
-    pin = bt + cnn__round16((size_t)taps * c16) + cnn__round16((size_t)taps);
-    /* tap q = (k, r, s) of the flipped filter of channel c is w[k][c][kh-1-r][kw-1-s] */
+    if ((long long)s->n * s->k * oh * ow > INT32_MAX || (long long)taps * c16 > INT32_MAX) return 0;
+    wc = cnn__workspace_floats(ws);
+    a_off = (int32_t *)(void *)(wc + cnn__round16((size_t)taps * c16));
+    b_off = a_off + cnn__round16((size_t)taps);
+    rows = b_off + cnn__round16((size_t)taps);
+    cols = rows + cnn__round16((size_t)s->h);
+    /* tap q = (k, r, s): wc[c0 * taps + q * 16 + l] = w[k][c0 + l][r][s], zero past the last channel */
     for (c0 = 0; c0 < s->c; c0 += 16)
         for (q = 0; q < taps; q++)
             for (l = 0; l < 16; l++)
-                bt[(size_t)c0 * taps + q * 16 + l] = c0 + l < s->c
-                    ? w[((size_t)(q / area) * s->c + c0 + l) * area + (area - 1 - q % area)] : 0.0f;
-    cnn__tap_offsets(0, taps, s->kh, s->kw, s->dilation_h, s->dilation_w, hp, wp, tap_off);
-    memset(pin, 0, (image + 16) * sizeof(float));
-    for (n = 0; n < s->n; n++) {
-        cnn__spread_gradient(s, dy + (size_t)n * s->k * oh * ow, pin);
-        cnn__gather_conv(s->c, taps, bt, NULL, pin, tap_off, 1, 0, s->h, s->w, wp, 1, dx + (size_t)n * s->c * s->h * s->w);
-    }
+                wc[(size_t)c0 * taps + q * 16 + l] = c0 + l < s->c ? w[((size_t)(q / area) * s->c + c0 + l) * area + q % area] : 0.0f;
+    holes = cnn__reaching_classes(s->h, s->pad_top, s->stride_h, s->dilation_h, s->kh, oh, rows);
+    holes |= cnn__reaching_classes(s->w, s->pad_left, s->stride_w, s->dilation_w, s->kw, ow, cols);
+    for (rc = 0; rc < s->kh * s->kh; rc++)
+        for (cc = 0; cc < s->kw * s->kw; cc++)
+            cnn__gather_class(s, dy, wc, rows, cols, rc, cc, a_off, b_off, dx);
+    if (holes)                            /* pixels no tap reaches (a stride past the kernel's reach) */
+        for (n = 0; n < s->n; n++)
+            for (c = 0; c < s->c; c++)
+                for (y = 0; y < s->h; y++)
+                    for (x = 0; x < s->w; x++)
+                        if (rows[y] < 0 || cols[x] < 0) dx[(((size_t)n * s->c + c) * s->h + y) * s->w + x] = 0.0f;
     return 1;
 }
 
@@ -2074,9 +2214,7 @@ static void cnn__conv2d_backward_data(const cnn_conv2d_shape *s, const float *dy
                                       float *dx, void *ws, size_t ws_bytes) {
 #ifdef CNN__SIMD
     if (cnn_simd_active() != CNN_SIMD_SCALAR) {
-        int hp, wp;
-        cnn__spread_size(s, &hp, &wp);
-        if (cnn__gather_pays(s->c, wp, s->h, s->w) && cnn__conv2d_backward_data_gather(s, dy, w, dx, ws, ws_bytes)) return;
+        if (cnn__gather_data_pays(s) && cnn__conv2d_backward_data_gather(s, dy, w, dx, ws, ws_bytes)) return;
         if (cnn__conv2d_backward_data_direct(s, dy, w, dx, ws, ws_bytes)) return;
         /* With fewer than 6 input channels the transposed im2col product fills less than one
            6-row tile and the scalar loop is faster (measured: 1.5 against 5.6 GFLOP/s for 1
