@@ -2099,7 +2099,7 @@ static int cnn__conv2d_backward_weights_gather(const cnn_conv2d_shape *s, const 
     const int taps = s->c * s->kh * s->kw, k16 = (s->k + 15) / 16 * 16, padded = cnn__has_padding(s);
     float *dwt, *pin, *strips;
     int32_t *tap_off;
-    int hp, wp, n, n_end, q, k, k0, q0, t, len, first = 1;
+    int hp, wp, n, n_end, q, k, k0, q0, t, len, img, i, j, first = 1;
     long long image;
     cnn__padded_size(s, &hp, &wp);       /* without padding: h x w, and P is x itself */
     image = (long long)s->c * hp * wp;
@@ -2123,10 +2123,13 @@ static int cnn__conv2d_backward_weights_gather(const cnn_conv2d_shape *s, const 
         }
         while (next < (n_end - n) * pixels) {
             len = CNN__MIN(CNN__QC, (n_end - n) * pixels - next);
-            for (t = 0; t < len; t++) {   /* where output t of the chunk reads, and its dy */
-                const int img = (next + t) / pixels, p = (next + t) % pixels;
-                pix[t] = (int32_t)(img * image + (long long)(p / ow) * s->stride_h * wp + (long long)(p % ow) * s->stride_w);
-                dyoff[t] = (int32_t)((long long)(n + img) * s->k * pixels + p);
+            /* Where output t of the chunk reads, and its dy: walking (img, i, j) on from the
+               chunk's first output, as divisions per output cost more than the product at 9 taps. */
+            img = next / pixels; i = next % pixels / ow; j = next % ow;
+            for (t = 0; t < len; t++) {
+                pix[t] = (int32_t)(img * image + (long long)i * s->stride_h * wp + (long long)j * s->stride_w);
+                dyoff[t] = (int32_t)((long long)(n + img) * s->k * pixels + i * ow + j);
+                if (++j == ow && (j = 0, ++i == oh)) { i = 0; img++; }
             }
             /* dy of the chunk, 16 filters wide: strips[k0 / 16][t][k - k0], zero past the last filter */
             for (k0 = 0; k0 < s->k; k0 += 16) {
@@ -2158,19 +2161,27 @@ static int cnn__conv2d_backward_weights_gather(const cnn_conv2d_shape *s, const 
 
 #endif /* CNN__SIMD */
 
+/* The sum of count floats, in eight running sums: one sum is a chain of dependent additions,
+   each waiting for the last (3-4 cycles), and for M1's 676-pixel planes it took longer than
+   the weight gradient itself. Eight chains keep the adders busy (and the compiler may turn
+   them into one vector). */
+static float cnn__sum(const float *v, size_t count) {
+    float part[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
+    size_t i = 0;
+    int l;
+    for (; i + 8 <= count; i += 8)
+        for (l = 0; l < 8; l++) part[l] += v[i + l];
+    for (; i < count; i++) part[0] += v[i];
+    return ((part[0] + part[4]) + (part[1] + part[5])) + ((part[2] + part[6]) + (part[3] + part[7]));
+}
+
 /* db[k] = sum over n, i, j of dy[n][k][i][j]: the same for every path. */
 static void cnn__conv2d_bias_gradient(const cnn_conv2d_shape *s, const float *dy, float *db) {
     const size_t pixels = (size_t)cnn__conv2d_out_h(s) * cnn__conv2d_out_w(s);
-    size_t i;
     int n, k;
     memset(db, 0, (size_t)s->k * sizeof(float));
     for (n = 0; n < s->n; n++)
-        for (k = 0; k < s->k; k++) {
-            const float *row = dy + ((size_t)n * s->k + k) * pixels;
-            float sum = 0.0f;
-            for (i = 0; i < pixels; i++) sum += row[i];
-            db[k] += sum;
-        }
+        for (k = 0; k < s->k; k++) db[k] += cnn__sum(dy + ((size_t)n * s->k + k) * pixels, pixels);
 }
 
 /* The workspace, in floats, of the vector paths for the passes wanted: the largest any of
