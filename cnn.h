@@ -2946,8 +2946,12 @@ static void cnn__pack_columns(const float *src, ptrdiff_t src_row, int rows, int
     for (r = 0; r < rows; r++) {
         const float *row = src + r * src_row + col0;
         float *dst = strip + (size_t)r * 16;
-        for (t = 0; t < ncols; t++) dst[t] = row[t];
-        for (; t < 16; t++) dst[t] = 0.0f;
+        if (ncols == 16) {      /* a constant-size copy: compilers emit vector moves, not 16 scalar ones */
+            memcpy(dst, row, 16 * sizeof(float));
+        } else {
+            for (t = 0; t < ncols; t++) dst[t] = row[t];
+            for (; t < 16; t++) dst[t] = 0.0f;
+        }
     }
 }
 
