@@ -1168,6 +1168,102 @@ static void cnn__simd_gemm_strip(int rows, int kc, const float *a, ptrdiff_t a_r
 }
 #endif
 
+#ifdef CNN__SIMD
+/* ---------------------------------------------------------------------------------------------
+   Packing B transposed: the micro-kernel wants B as rows of 16 floats, but where B is the
+   transpose of a stored matrix (the dense weights W^T, say) its 16 columns are 16 rows of
+   the source, src_row apart:
+       strip[t * 16 + r] = src[r * src_row + t]   (r < rows <= 16, t < len),   0 for r >= rows
+   One element at a time, this is a gather from 16 distant rows, as slow as the product it
+   feeds for short inner dimensions. The vector paths transpose square blocks in registers
+   (8 x 8 on AVX2, 4 x 4 on NEON): each row is read a vector at a time, and the columns past
+   the last whole block are left to the scalar loop, which is also the definition.
+   --------------------------------------------------------------------------------------------- */
+static void cnn__pack_transposed_scalar(const float *src, ptrdiff_t src_row, int rows, int len, float *strip) {
+    int t, r;
+    for (t = 0; t < len; t++)
+        for (r = 0; r < 16; r++) strip[t * 16 + r] = r < rows ? src[r * src_row + t] : 0.0f;
+}
+
+#ifdef CNN__X86_AVX2
+/* dst[i * 16 + r] = src[r * src_row + i] for an 8 x 8 block; rows past 'rows' read as zero.
+   Three rounds of shuffles, each interleaving twice as many rows as the last: pairs of rows
+   (unpack), then fours (shuffle), then the two 128-bit halves (permute2f128). */
+CNN__AVX2 static void cnn__avx2_transpose_8x8(const float *src, ptrdiff_t src_row, int rows, float *dst) {
+    const __m256 z = _mm256_setzero_ps();
+    const __m256 a = _mm256_loadu_ps(src), b = rows > 1 ? _mm256_loadu_ps(src + src_row) : z;
+    const __m256 c = rows > 2 ? _mm256_loadu_ps(src + 2 * src_row) : z, d = rows > 3 ? _mm256_loadu_ps(src + 3 * src_row) : z;
+    const __m256 e = rows > 4 ? _mm256_loadu_ps(src + 4 * src_row) : z, f = rows > 5 ? _mm256_loadu_ps(src + 5 * src_row) : z;
+    const __m256 g = rows > 6 ? _mm256_loadu_ps(src + 6 * src_row) : z, h = rows > 7 ? _mm256_loadu_ps(src + 7 * src_row) : z;
+    /* ab0 = a0 b0 a1 b1 | a4 b4 a5 b5,  ab2 = a2 b2 a3 b3 | a6 b6 a7 b7, ... */
+    const __m256 ab0 = _mm256_unpacklo_ps(a, b), ab2 = _mm256_unpackhi_ps(a, b);
+    const __m256 cd0 = _mm256_unpacklo_ps(c, d), cd2 = _mm256_unpackhi_ps(c, d);
+    const __m256 ef0 = _mm256_unpacklo_ps(e, f), ef2 = _mm256_unpackhi_ps(e, f);
+    const __m256 gh0 = _mm256_unpacklo_ps(g, h), gh2 = _mm256_unpackhi_ps(g, h);
+    /* ad0 = a0 b0 c0 d0 | a4 b4 c4 d4,  ad1 = a1 b1 c1 d1 | a5 b5 c5 d5, ... */
+    const __m256 ad0 = _mm256_shuffle_ps(ab0, cd0, 0x44), ad1 = _mm256_shuffle_ps(ab0, cd0, 0xEE);
+    const __m256 ad2 = _mm256_shuffle_ps(ab2, cd2, 0x44), ad3 = _mm256_shuffle_ps(ab2, cd2, 0xEE);
+    const __m256 eh0 = _mm256_shuffle_ps(ef0, gh0, 0x44), eh1 = _mm256_shuffle_ps(ef0, gh0, 0xEE);
+    const __m256 eh2 = _mm256_shuffle_ps(ef2, gh2, 0x44), eh3 = _mm256_shuffle_ps(ef2, gh2, 0xEE);
+    /* column i = the low halves (i < 4) or the high halves (i >= 4) of ad and eh */
+    _mm256_store_ps(dst + 0 * 16, _mm256_permute2f128_ps(ad0, eh0, 0x20));
+    _mm256_store_ps(dst + 1 * 16, _mm256_permute2f128_ps(ad1, eh1, 0x20));
+    _mm256_store_ps(dst + 2 * 16, _mm256_permute2f128_ps(ad2, eh2, 0x20));
+    _mm256_store_ps(dst + 3 * 16, _mm256_permute2f128_ps(ad3, eh3, 0x20));
+    _mm256_store_ps(dst + 4 * 16, _mm256_permute2f128_ps(ad0, eh0, 0x31));
+    _mm256_store_ps(dst + 5 * 16, _mm256_permute2f128_ps(ad1, eh1, 0x31));
+    _mm256_store_ps(dst + 6 * 16, _mm256_permute2f128_ps(ad2, eh2, 0x31));
+    _mm256_store_ps(dst + 7 * 16, _mm256_permute2f128_ps(ad3, eh3, 0x31));
+}
+
+/* Rows 0..7, then rows 8..15: each source row is read front to back, a cache line at a time. */
+CNN__AVX2 static void cnn__avx2_pack_transposed(const float *src, ptrdiff_t src_row, int rows, int len, float *strip) {
+    const int whole = len - len % 8;
+    int g, t, i;
+    for (g = 0; g < 16; g += 8)
+        for (t = 0; t < whole; t += 8) {
+            if (rows > g) cnn__avx2_transpose_8x8(src + g * src_row + t, src_row, rows - g, strip + t * 16 + g);
+            else for (i = 0; i < 8; i++) _mm256_store_ps(strip + (t + i) * 16 + g, _mm256_setzero_ps());
+        }
+    cnn__pack_transposed_scalar(src + whole, src_row, rows, len - whole, strip + whole * 16);
+}
+#else
+/* dst[i * 16 + r] = src[r * src_row + i] for a 4 x 4 block; rows past 'rows' read as zero.
+   vtrnq transposes the 2 x 2 blocks of two rows; the 64-bit halves then swap places. */
+static void cnn__neon_transpose_4x4(const float *src, ptrdiff_t src_row, int rows, float *dst) {
+    const float32x4_t z = vdupq_n_f32(0.0f);
+    const float32x4_t a = vld1q_f32(src), b = rows > 1 ? vld1q_f32(src + src_row) : z;
+    const float32x4_t c = rows > 2 ? vld1q_f32(src + 2 * src_row) : z, d = rows > 3 ? vld1q_f32(src + 3 * src_row) : z;
+    const float32x4x2_t ab = vtrnq_f32(a, b), cd = vtrnq_f32(c, d);   /* a0 b0 a2 b2, a1 b1 a3 b3 */
+    vst1q_f32(dst + 0 * 16, vcombine_f32(vget_low_f32(ab.val[0]), vget_low_f32(cd.val[0])));
+    vst1q_f32(dst + 1 * 16, vcombine_f32(vget_low_f32(ab.val[1]), vget_low_f32(cd.val[1])));
+    vst1q_f32(dst + 2 * 16, vcombine_f32(vget_high_f32(ab.val[0]), vget_high_f32(cd.val[0])));
+    vst1q_f32(dst + 3 * 16, vcombine_f32(vget_high_f32(ab.val[1]), vget_high_f32(cd.val[1])));
+}
+
+static void cnn__neon_pack_transposed(const float *src, ptrdiff_t src_row, int rows, int len, float *strip) {
+    const int whole = len - len % 4;
+    int g, t, i;
+    for (g = 0; g < 16; g += 4)
+        for (t = 0; t < whole; t += 4) {
+            if (rows > g) cnn__neon_transpose_4x4(src + g * src_row + t, src_row, rows - g, strip + t * 16 + g);
+            else for (i = 0; i < 4; i++) vst1q_f32(strip + (t + i) * 16 + g, vdupq_n_f32(0.0f));
+        }
+    cnn__pack_transposed_scalar(src + whole, src_row, rows, len - whole, strip + whole * 16);
+}
+#endif
+
+/* strip[t * 16 + r] = src[r * src_row + t] for r < rows (rows <= 16) and t < len; strip[t * 16 + r] = 0 for rows <= r < 16.
+   strip is 32-byte aligned. */
+static void cnn__pack_transposed(const float *src, ptrdiff_t src_row, int rows, int len, float *strip) {
+#ifdef CNN__X86_AVX2
+    cnn__avx2_pack_transposed(src, src_row, rows, len, strip);
+#else
+    cnn__neon_pack_transposed(src, src_row, rows, len, strip);
+#endif
+}
+#endif /* CNN__SIMD */
+
 /* ============================================================================================
    2. The arena
    ============================================================================================ */
@@ -2999,18 +3095,12 @@ static void cnn__pack_columns(const float *src, ptrdiff_t src_row, int rows, int
     for (r = 0; r < rows; r++) {
         const float *row = src + r * src_row + col0;
         float *dst = strip + (size_t)r * 16;
-        for (t = 0; t < ncols; t++) dst[t] = row[t];
-        for (; t < 16; t++) dst[t] = 0.0f;
-    }
-}
-
-/* strip[i * 16 + t] = w[(o0 + t) * in + i0 + i]: 16 rows of W, transposed. */
-static void cnn__pack_rows_transposed(const float *w, int in, int o0, int no, int i0, int ni, float *strip) {
-    int i, t;
-    for (i = 0; i < ni; i++) {
-        float *dst = strip + (size_t)i * 16;
-        for (t = 0; t < no; t++) dst[t] = w[(size_t)(o0 + t) * in + i0 + i];
-        for (; t < 16; t++) dst[t] = 0.0f;
+        if (ncols == 16) {      /* a constant-size copy: compilers emit vector moves, not 16 scalar ones */
+            memcpy(dst, row, 16 * sizeof(float));
+        } else {
+            for (t = 0; t < ncols; t++) dst[t] = row[t];
+            for (; t < 16; t++) dst[t] = 0.0f;
+        }
     }
 }
 
@@ -3026,7 +3116,7 @@ static void cnn__dense_forward_simd(int n, int in, int out, const float *x, cons
         const int no = CNN__MIN(16, out - o0);
         for (i0 = 0; i0 < in; i0 += CNN__QC) {
             const int ni = CNN__MIN(CNN__QC, in - i0);
-            cnn__pack_rows_transposed(w, in, o0, no, i0, ni, strip);
+            cnn__pack_transposed(w + (size_t)o0 * in + i0, in, no, ni, strip);   /* 16 rows of W, transposed */
             cnn__simd_gemm_strip(n, ni, x + i0, in, 1, NULL, NULL, strip, NULL, y + o0, out, no, 1, NULL);
         }
     }

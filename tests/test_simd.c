@@ -163,6 +163,30 @@ TEST(dense_many_shapes) {
     compare_dense(5, 1000, 10);
 }
 
+/* The transposed pack is a copy, so it must match its definition exactly, on every row count,
+   lengths around the vector blocks (4 and 8 wide), an odd row stride and a misaligned source;
+   nothing past the last row of the strip may be written. */
+TEST(pack_transposed_matches_its_definition) {
+#ifdef CNN__SIMD
+    static float strip[41 * 16] CNN__ALIGN32;
+    float *src = random_floats(16 * 45 + 1);
+    int rows, len, r, t, wrong = 0;
+    for (rows = 1; rows <= 16; rows++)
+        for (len = 1; len <= 40; len++) {
+            const ptrdiff_t src_row = len % 2 ? len : len + 5;       /* always odd */
+            for (t = 0; t < 41 * 16; t++) strip[t] = -99.0f;
+            cnn__pack_transposed(src + 1, src_row, rows, len, strip);
+            for (t = 0; t < len; t++)
+                for (r = 0; r < 16; r++)
+                    wrong += strip[t * 16 + r] != (r < rows ? src[1 + r * src_row + t] : 0.0f);
+            for (t = len * 16; t < 41 * 16; t++) wrong += strip[t] != -99.0f;
+            CHECKF(wrong == 0, "rows %d, len %d: %d cells wrong", rows, len, wrong);
+            if (wrong) { free(src); return; }
+        }
+    free(src);
+#endif
+}
+
 TEST(paths_can_be_forced_and_named) {
     CHECK_OK(cnn_simd_force(CNN_SIMD_SCALAR));
     CHECK(cnn_simd_active() == CNN_SIMD_SCALAR);
@@ -187,5 +211,6 @@ int main(void) {
     RUN(conv_strides_dilations_paddings);
     RUN(conv_digit_model_and_vgg_like_layers);
     RUN(dense_many_shapes);
+    RUN(pack_transposed_matches_its_definition);
     return harness_report();
 }
