@@ -2195,7 +2195,7 @@ static int cnn__conv2d_backward_weights_gather(const cnn_conv2d_shape *s, const 
     const int taps = s->c * s->kh * s->kw, k16 = (s->k + 15) / 16 * 16, padded = cnn__has_padding(s);
     float *dwt, *pin, *strips;
     int32_t *tap_off;
-    int hp, wp, n, n_end, q, k, k0, q0, t, len, img, i, j, first = 1;
+    int hp, wp, n, n_end, q, k, k0, q0, t, run, len, img, i, j, first = 1;
     long long image;
     cnn__padded_size(s, &hp, &wp);       /* without padding: h x w, and P is x itself */
     image = (long long)s->c * hp * wp;
@@ -2227,17 +2227,15 @@ static int cnn__conv2d_backward_weights_gather(const cnn_conv2d_shape *s, const 
                 dyoff[t] = (int32_t)((long long)(n + img) * s->k * pixels + i * ow + j);
                 if (++j == ow && (j = 0, ++i == oh)) { i = 0; img++; }
             }
-            /* dy of the chunk, 16 filters wide: strips[k0 / 16][t][k - k0], zero past the last filter */
-            for (k0 = 0; k0 < s->k; k0 += 16) {
-                const int nk = CNN__MIN(16, s->k - k0);
-                float *strip = strips + (size_t)k0 * len;
-                for (t = 0; t < len; t++) {
-                    const float *src = dy + dyoff[t] + (size_t)k0 * pixels;
-                    float *dst = strip + (size_t)t * 16;
-                    for (k = 0; k < nk; k++) dst[k] = src[(size_t)k * pixels];
-                    for (; k < 16; k++) dst[k] = 0.0f;
+            /* dy of the chunk, 16 filters wide: strips[k0 / 16][t][k - k0], zero past the last
+               filter. Within an image the chunk's outputs are consecutive in each plane of dy,
+               so the part of the chunk in each image is one transposed pack. */
+            for (k0 = 0; k0 < s->k; k0 += 16)
+                for (t = 0; t < len; t += run) {
+                    run = CNN__MIN(len - t, pixels - (next + t) % pixels);
+                    cnn__pack_transposed(dy + dyoff[t] + (size_t)k0 * pixels, pixels, CNN__MIN(16, s->k - k0), run,
+                                         strips + (size_t)k0 * len + (size_t)t * 16);
                 }
-            }
             /* Taps outside, filters inside: the 6 rows of A stay in L1 across the filter strips,
                and the tile of dw^T written is one contiguous block of 6 x k16. The first chunk
                writes dw^T rather than adding to it, so it needs no zeroing pass. */
