@@ -1987,7 +1987,7 @@ static int cnn__conv2d_forward_gather(const cnn_conv2d_shape *s, const float *x,
     const int taps = s->c * s->kh * s->kw, k16 = (s->k + 15) / 16 * 16, padded = cnn__has_padding(s);
     float *bt, *pin;
     int32_t *tap_off;
-    int hp, wp, n, q, k0, l;
+    int hp, wp, n, k0;
     long long image;
     cnn__padded_size(s, &hp, &wp);
     image = (long long)s->c * hp * wp;
@@ -1996,10 +1996,8 @@ static int cnn__conv2d_forward_gather(const cnn_conv2d_shape *s, const float *x,
     bt = cnn__workspace_floats(ws);
     tap_off = (int32_t *)(void *)(bt + cnn__round16((size_t)taps * k16));
     pin = bt + cnn__round16((size_t)taps * k16) + cnn__round16((size_t)taps);
-    for (k0 = 0; k0 < s->k; k0 += 16)
-        for (q = 0; q < taps; q++)
-            for (l = 0; l < 16; l++)
-                bt[(size_t)k0 * taps + q * 16 + l] = k0 + l < s->k ? w[(size_t)(k0 + l) * taps + q] : 0.0f;
+    for (k0 = 0; k0 < s->k; k0 += 16)     /* W^T, 16 filters wide */
+        cnn__pack_transposed(w + (size_t)k0 * taps, taps, CNN__MIN(16, s->k - k0), taps, bt + (size_t)k0 * taps);
     cnn__tap_offsets(0, taps, s->kh, s->kw, s->dilation_h, s->dilation_w, hp, wp, tap_off);
     if (!padded) {                        /* the whole batch in place */
         cnn__gather_conv(s->k, taps, bt, b, x, tap_off, s->n, (int)image, oh, ow, s->stride_h * wp, s->stride_w, y);
@@ -2138,7 +2136,7 @@ static int cnn__conv2d_backward_data_gather(const cnn_conv2d_shape *s, const flo
     const int taps = s->k * area, c16 = (s->c + 15) / 16 * 16;
     float *wc;
     int32_t *a_off, *b_off, *rows, *cols;
-    int c0, q, l, rc, cc, holes, n, c, y, x;
+    int c0, k, rc, cc, holes, n, c, y, x;
     if (!ws || !cnn__workspace_fits(ws_bytes, cnn__backward_data_gather_floats(s))) return 0;
     if ((long long)s->n * s->k * oh * ow > INT32_MAX || (long long)taps * c16 > INT32_MAX) return 0;
     wc = cnn__workspace_floats(ws);
@@ -2148,9 +2146,9 @@ static int cnn__conv2d_backward_data_gather(const cnn_conv2d_shape *s, const flo
     cols = rows + cnn__round16((size_t)s->h);
     /* tap q = (k, r, s): wc[c0 * taps + q * 16 + l] = w[k][c0 + l][r][s], zero past the last channel */
     for (c0 = 0; c0 < s->c; c0 += 16)
-        for (q = 0; q < taps; q++)
-            for (l = 0; l < 16; l++)
-                wc[(size_t)c0 * taps + q * 16 + l] = c0 + l < s->c ? w[((size_t)(q / area) * s->c + c0 + l) * area + q % area] : 0.0f;
+        for (k = 0; k < s->k; k++)
+            cnn__pack_transposed(w + ((size_t)k * s->c + c0) * area, area, CNN__MIN(16, s->c - c0), area,
+                                 wc + (size_t)c0 * taps + (size_t)k * area * 16);
     holes = cnn__reaching_classes(s->h, s->pad_top, s->stride_h, s->dilation_h, s->kh, oh, rows);
     holes |= cnn__reaching_classes(s->w, s->pad_left, s->stride_w, s->dilation_w, s->kw, ow, cols);
     for (rc = 0; rc < s->kh * s->kh; rc++)
