@@ -2963,10 +2963,13 @@ static void cnn__dense_forward_simd(int n, int in, int out, const float *x, cons
         if (b) memcpy(y + (size_t)r * out, b, (size_t)out * sizeof(float));
         else memset(y + (size_t)r * out, 0, (size_t)out * sizeof(float));
     }
-    for (o0 = 0; o0 < out; o0 += 16) {
-        const int no = CNN__MIN(16, out - o0);
-        for (i0 = 0; i0 < in; i0 += CNN__QC) {
-            const int ni = CNN__MIN(CNN__QC, in - i0);
+    /* Chunks of the inner dimension outermost: a chunk of X (n x CNN__QC) then stays in the
+       L2 cache while every strip of W passes over it, where the other order would read the
+       whole of X from memory again for every 16 outputs. */
+    for (i0 = 0; i0 < in; i0 += CNN__QC) {
+        const int ni = CNN__MIN(CNN__QC, in - i0);
+        for (o0 = 0; o0 < out; o0 += 16) {
+            const int no = CNN__MIN(16, out - o0);
             cnn__pack_transposed(w + (size_t)o0 * in + i0, in, no, ni, strip);   /* 16 rows of W, transposed */
             cnn__simd_gemm_strip(n, ni, x + i0, in, 1, NULL, NULL, strip, NULL, y + o0, out, no, 1, NULL);
         }
