@@ -2940,11 +2940,12 @@ static void cnn__dense_backward_weights_scalar(int n, int in, int out, const flo
 
 #ifdef CNN__SIMD
 /* Dense on the same micro-kernel: all three products are matrix products, C = A * B, with
-   B packed 16 columns at a time (src is rows x cols, row-major; zero past ncols). */
-static void cnn__pack_columns(const float *src, ptrdiff_t src_row, int rows, int col0, int ncols, float *strip) {
+   B packed 16 columns at a time: strip[r * 16 + t] = src[r * cols + col0 + t] for t < ncols,
+   0 past ncols (src is rows x cols, row-major). */
+static void cnn__pack_columns(const float *src, int cols, int rows, int col0, int ncols, float *strip) {
     int r, t;
     for (r = 0; r < rows; r++) {
-        const float *row = src + r * src_row + col0;
+        const float *row = src + (size_t)r * cols + col0;
         float *dst = strip + (size_t)r * 16;
         if (ncols == 16) {      /* a constant-size copy: compilers emit vector moves, not 16 scalar ones */
             memcpy(dst, row, 16 * sizeof(float));
@@ -2952,6 +2953,9 @@ static void cnn__pack_columns(const float *src, ptrdiff_t src_row, int rows, int
             for (t = 0; t < ncols; t++) dst[t] = row[t];
             for (; t < 16; t++) dst[t] = 0.0f;
         }
+        /* The next strip's piece of this row, fetched while this strip is multiplied: each row
+           is a stream of its own, more of them than the hardware prefetcher follows. */
+        if (col0 + 16 < cols) __builtin_prefetch(row + 16, 0, 2);
     }
 }
 
