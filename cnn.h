@@ -3085,11 +3085,12 @@ static void cnn__dense_backward_weights_scalar(int n, int in, int out, const flo
 
 #ifdef CNN__SIMD
 /* Dense on the same micro-kernel: all three products are matrix products, C = A * B, with
-   B packed 16 columns at a time (src is rows x cols, row-major; zero past ncols). */
-static void cnn__pack_columns(const float *src, ptrdiff_t src_row, int rows, int col0, int ncols, float *strip) {
+   B packed 16 columns at a time: strip[r * 16 + t] = src[r * cols + col0 + t] for t < ncols,
+   0 past ncols (src is rows x cols, row-major). */
+static void cnn__pack_columns(const float *src, int cols, int rows, int col0, int ncols, float *strip) {
     int r, t;
     for (r = 0; r < rows; r++) {
-        const float *row = src + r * src_row + col0;
+        const float *row = src + (size_t)r * cols + col0;
         float *dst = strip + (size_t)r * 16;
         if (ncols == 16) {      /* a constant-size copy: compilers emit vector moves, not 16 scalar ones */
             memcpy(dst, row, 16 * sizeof(float));
@@ -3097,6 +3098,9 @@ static void cnn__pack_columns(const float *src, ptrdiff_t src_row, int rows, int
             for (t = 0; t < ncols; t++) dst[t] = row[t];
             for (; t < 16; t++) dst[t] = 0.0f;
         }
+        /* The next strip's piece of this row, fetched while this strip is multiplied: each row
+           is a stream of its own, more of them than the hardware prefetcher follows. */
+        if (col0 + 16 < cols) __builtin_prefetch(row + 16, 0, 2);
     }
 }
 
@@ -3108,10 +3112,13 @@ static void cnn__dense_forward_simd(int n, int in, int out, const float *x, cons
         if (b) memcpy(y + (size_t)r * out, b, (size_t)out * sizeof(float));
         else memset(y + (size_t)r * out, 0, (size_t)out * sizeof(float));
     }
-    for (o0 = 0; o0 < out; o0 += 16) {
-        const int no = CNN__MIN(16, out - o0);
-        for (i0 = 0; i0 < in; i0 += CNN__QC) {
-            const int ni = CNN__MIN(CNN__QC, in - i0);
+    /* Chunks of the inner dimension outermost: a chunk of X (n x CNN__QC) then stays in the
+       L2 cache while every strip of W passes over it, where the other order would read the
+       whole of X from memory again for every 16 outputs. */
+    for (i0 = 0; i0 < in; i0 += CNN__QC) {
+        const int ni = CNN__MIN(CNN__QC, in - i0);
+        for (o0 = 0; o0 < out; o0 += 16) {
+            const int no = CNN__MIN(16, out - o0);
             cnn__pack_transposed(w + (size_t)o0 * in + i0, in, no, ni, strip);   /* 16 rows of W, transposed */
             cnn__simd_gemm_strip(n, ni, x + i0, in, 1, NULL, NULL, strip, NULL, y + o0, out, no, 1, NULL);
         }
