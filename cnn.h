@@ -1930,8 +1930,10 @@ static void cnn__gather_tile(int mr, int steps, const float *a, const int32_t *r
 
 /* Channels per pass over the pixels: as many 16-channel blocks of B (block floats each) as
    fit in CNN__PASS_BYTES, at least one. A tile reads every block of its pass, so when B is
-   larger than L2 (V3: 2.4 MB) passes keep it from being streamed from L3 once per tile; when
-   it fits, one pass keeps the tile's A values in L1 across all channels. */
+   larger than L2, passes keep it from being read from L3 once per tile (measured, forward and
+   data gradient of a stride-2 256 -> 512 layer on 28 x 28, W 4.7 MB: best of 30 8.1-8.2 ms,
+   8.6-10.9 ms in one pass); when B fits, one pass keeps each tile's A values in L1 across
+   all the channels. */
 #define CNN__PASS_BYTES (CNN_L2_BYTES / 2)
 static int cnn__channels_per_pass(size_t block, int chans) {
     const size_t blocks = CNN__PASS_BYTES / (block * sizeof(float));
@@ -1961,10 +1963,6 @@ static void cnn__gather_conv(int filters, int taps, const float *bt, const float
         }
 }
 
-/* The floats the pixel-row paths need: W^T packed, the tap offsets, and a padded copy. */
-static size_t cnn__gather_floats(int filters, int taps, size_t copy) {
-    return cnn__round16((size_t)taps * ((filters + 15) / 16 * 16)) + cnn__round16((size_t)taps) + cnn__round16(copy + 16);
-}
 
 /* Whether pixels as rows beat the direct grid: compares the lanes each fills, the scatter and
    the gathered loads costing about 15% (measured: on V3, 14 x 14 padded to 16, the two paths
@@ -1975,10 +1973,12 @@ static int cnn__gather_pays(int filters, int wp, int oh, int ow) {
     return lanes_gather * 0.85 > lanes_direct;
 }
 
+/* The forward pass with pixels as rows needs W^T packed, the tap offsets, and a padded copy. */
 static size_t cnn__forward_gather_floats(const cnn_conv2d_shape *s) {
+    const size_t taps = (size_t)s->c * s->kh * s->kw, k16 = ((size_t)s->k + 15) / 16 * 16;
     int hp, wp;
     cnn__padded_size(s, &hp, &wp);
-    return cnn__gather_floats(s->k, s->c * s->kh * s->kw, cnn__has_padding(s) ? (size_t)s->c * hp * wp : 0);
+    return cnn__round16(taps * k16) + cnn__round16(taps) + cnn__round16((cnn__has_padding(s) ? (size_t)s->c * hp * wp : 0) + 16);
 }
 
 static int cnn__conv2d_forward_gather(const cnn_conv2d_shape *s, const float *x, const float *w, const float *b,
@@ -2064,9 +2064,10 @@ static int cnn__reaching_classes(int len, int pad, int stride, int dil, int taps
 
 /* Whether gathering beats the direct grid over the spread dy. Of the grid's products, the
    share that are not zeros is (sum over y of the rows reaching y) * (the same for columns) /
-   (its positions * kh * kw); gathering fills c / c16 of its lanes and loses about a quarter to
-   its scattered reads once a tile's W no longer fits in L1 (measured: even at V3, where 79%
-   of the grid's products count; M2's 58% runs twice as fast gathered). */
+   (its positions * kh * kw); gathering fills c / c16 of its lanes, at a cost (scattered reads
+   and stores) set by measurement to a quarter: the grid wins at V3, where 79% of its products
+   count (2.28 against 2.98 ms), the two tie at V1, V2 and V4 (over 88%), and gathering wins
+   at M2's 58% (2.77 against 5.03 ms) and below. */
 static int cnn__gather_data_pays(const cnn_conv2d_shape *s) {
     const int oh = cnn__conv2d_out_h(s), ow = cnn__conv2d_out_w(s);
     double rows = 0.0, cols = 0.0;
@@ -2188,7 +2189,7 @@ static size_t cnn__backward_weights_floats(const cnn_conv2d_shape *s) {
 
 static int cnn__conv2d_backward_weights_gather(const cnn_conv2d_shape *s, const float *x, const float *dy, float *dw,
                                                void *ws, size_t ws_bytes) {
-    int32_t pix[CNN__QC], dyoff[CNN__QC];
+    int32_t pix[CNN__QC];
     const int oh = cnn__conv2d_out_h(s), ow = cnn__conv2d_out_w(s), pixels = oh * ow;
     const int taps = s->c * s->kh * s->kw, k16 = (s->k + 15) / 16 * 16, padded = cnn__has_padding(s);
     float *dwt, *pin, *strips;
@@ -2199,7 +2200,6 @@ static int cnn__conv2d_backward_weights_gather(const cnn_conv2d_shape *s, const 
     image = (long long)s->c * hp * wp;
     if (!ws || !cnn__workspace_fits(ws_bytes, cnn__backward_weights_floats(s))) return 0;
     if ((padded ? image : image * s->n) + 16 > INT32_MAX) return 0;
-    if ((long long)s->n * s->k * pixels > INT32_MAX) return 0;
     dwt = cnn__workspace_floats(ws);
     tap_off = (int32_t *)(void *)(dwt + cnn__round16((size_t)taps * k16));
     strips = dwt + cnn__round16((size_t)taps * k16) + cnn__round16((size_t)taps);
@@ -2217,12 +2217,11 @@ static int cnn__conv2d_backward_weights_gather(const cnn_conv2d_shape *s, const 
         }
         while (next < (n_end - n) * pixels) {
             len = CNN__MIN(CNN__QC, (n_end - n) * pixels - next);
-            /* Where output t of the chunk reads, and its dy: walking (img, i, j) on from the
-               chunk's first output, as divisions per output cost more than the product at 9 taps. */
+            /* Where output t of the chunk reads: walking (img, i, j) on from the chunk's first
+               output: four divisions per output made M1's pass take 1.40-1.61 ms, 1.25-1.30 without. */
             img = next / pixels; i = next % pixels / ow; j = next % ow;
             for (t = 0; t < len; t++) {
                 pix[t] = (int32_t)(img * image + (long long)i * s->stride_h * wp + (long long)j * s->stride_w);
-                dyoff[t] = (int32_t)((long long)(n + img) * s->k * pixels + i * ow + j);
                 if (++j == ow && (j = 0, ++i == oh)) { i = 0; img++; }
             }
             /* dy of the chunk, 16 filters wide: strips[k0 / 16][t][k - k0], zero past the last
@@ -2230,8 +2229,9 @@ static int cnn__conv2d_backward_weights_gather(const cnn_conv2d_shape *s, const 
                so the part of the chunk in each image is one transposed pack. */
             for (k0 = 0; k0 < s->k; k0 += 16)
                 for (t = 0; t < len; t += run) {
-                    run = CNN__MIN(len - t, pixels - (next + t) % pixels);
-                    cnn__pack_transposed(dy + dyoff[t] + (size_t)k0 * pixels, pixels, CNN__MIN(16, s->k - k0), run,
+                    const int img_t = n + (next + t) / pixels, p = (next + t) % pixels;
+                    run = CNN__MIN(len - t, pixels - p);
+                    cnn__pack_transposed(dy + ((size_t)img_t * s->k + k0) * pixels + p, pixels, CNN__MIN(16, s->k - k0), run,
                                          strips + (size_t)k0 * len + (size_t)t * 16);
                 }
             /* Taps outside, filters inside: the 6 rows of A stay in L1 across the filter strips,
@@ -2254,8 +2254,8 @@ static int cnn__conv2d_backward_weights_gather(const cnn_conv2d_shape *s, const 
 #endif /* CNN__SIMD */
 
 /* The sum of count floats, in eight running sums: one sum is a chain of dependent additions,
-   each waiting for the last (3-4 cycles), and for M1's 676-pixel planes it took longer than
-   the weight gradient itself. Eight chains keep the adders busy (and the compiler may turn
+   each waiting for the last (3-4 cycles), and over M1's 676-pixel planes it took 40% of the
+   weight-gradient pass (perf). Eight chains keep the adders busy (and the compiler may turn
    them into one vector). */
 static float cnn__sum(const float *v, size_t count) {
     float part[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
