@@ -1964,13 +1964,21 @@ static void cnn__gather_conv(int filters, int taps, const float *bt, const float
 }
 
 
-/* Whether pixels as rows beat the direct grid: compares the lanes each fills, the scatter and
-   the gathered loads costing about 15% (measured: on V3, 14 x 14 padded to 16, the two paths
-   are even; M3's 3 x 3 output runs more than twice as fast with pixels as rows). */
-static int cnn__gather_pays(int filters, int wp, int oh, int ow) {
+/* The useful share of a pixel-row product's time, for choosing it over the direct grid:
+   chans of its (chans rounded up to 16) lanes are real, and scattering a finished 6 x 16
+   tile to NCHW costs about as much as 16 of its steps. That constant is fitted to the
+   forward pass, where each path's time follows the share it fills: with one input channel
+   (9 steps, M1) pixel rows took 2.5x the grid's time (0.96 against 0.39 ms), and with 2304
+   steps (V3) 9% less (1.98 against 2.17 ms), the grid filling 14 of 16 lanes there. */
+static double cnn__gather_share(int chans, int steps) {
+    return (double)chans / ((chans + 15) / 16 * 16) / (1.0 + 16.0 / steps);
+}
+
+/* Whether pixels as rows beat the direct grid, which fills the lanes of its strips that are
+   real outputs (14 of 16 at V3, 9 of 16 for M3's 3 x 3 output). */
+static int cnn__gather_pays(int filters, int taps, int wp, int oh, int ow) {
     const double lanes_direct = (double)oh * ow / (16.0 * (double)cnn__grid_strips(oh, ow, wp));
-    const double lanes_gather = (double)filters / ((filters + 15) / 16 * 16);
-    return lanes_gather * 0.85 > lanes_direct;
+    return cnn__gather_share(filters, taps) > lanes_direct;
 }
 
 /* The forward pass with pixels as rows needs W^T packed, the tap offsets, and a padded copy. */
@@ -2064,10 +2072,10 @@ static int cnn__reaching_classes(int len, int pad, int stride, int dil, int taps
 
 /* Whether gathering beats the direct grid over the spread dy. Of the grid's products, the
    share that are not zeros is (sum over y of the rows reaching y) * (the same for columns) /
-   (its positions * kh * kw); gathering fills c / c16 of its lanes, at a cost (scattered reads
-   and stores) set by measurement to a quarter: the grid wins at V3, where 79% of its products
-   count (2.28 against 2.98 ms), the two tie at V1, V2 and V4 (over 88%), and gathering wins
-   at M2's 58% (2.77 against 5.03 ms) and below. */
+   (its positions * kh * kw); gathering's share is cnn__gather_share's, with k times the
+   average number of reaching taps as its steps. Measured: gathering wins at V3, where 79% of
+   the grid's products count (1.88 against 2.20 ms), and at V2 (1.87 against 2.06 ms), ties
+   at V1 and V4, and wins at M2's 58% (2.77 against 5.03 ms) and below. */
 static int cnn__gather_data_pays(const cnn_conv2d_shape *s) {
     const int oh = cnn__conv2d_out_h(s), ow = cnn__conv2d_out_w(s);
     double rows = 0.0, cols = 0.0;
@@ -2075,7 +2083,8 @@ static int cnn__gather_data_pays(const cnn_conv2d_shape *s) {
     cnn__spread_size(s, &hp, &wp);
     for (y = 0; y < s->h; y++) rows += cnn__reaching(y, s->pad_top, s->stride_h, s->dilation_h, s->kh, oh, &first);
     for (y = 0; y < s->w; y++) cols += cnn__reaching(y, s->pad_left, s->stride_w, s->dilation_w, s->kw, ow, &first);
-    return 0.75 * s->c / ((s->c + 15) / 16 * 16) > rows * cols / (16.0 * (double)cnn__grid_strips(s->h, s->w, wp) * s->kh * s->kw);
+    return cnn__gather_share(s->c, (int)CNN__MAX(1.0, s->k * rows * cols / ((double)s->h * s->w)))
+           > rows * cols / (16.0 * (double)cnn__grid_strips(s->h, s->w, wp) * s->kh * s->kw);
 }
 
 static size_t cnn__backward_data_gather_floats(const cnn_conv2d_shape *s) {
@@ -2303,7 +2312,7 @@ static void cnn__conv2d_forward(const cnn_conv2d_shape *s, const float *x, const
     if (cnn_simd_active() != CNN_SIMD_SCALAR) {
         int hp, wp, gather_first;
         cnn__padded_size(s, &hp, &wp);
-        gather_first = s->stride_h != 1 || s->stride_w != 1 || cnn__gather_pays(s->k, wp, cnn__conv2d_out_h(s), cnn__conv2d_out_w(s));
+        gather_first = s->stride_h != 1 || s->stride_w != 1 || cnn__gather_pays(s->k, s->c * s->kh * s->kw, wp, cnn__conv2d_out_h(s), cnn__conv2d_out_w(s));
         if (gather_first && cnn__conv2d_forward_gather(s, x, w, b, y, ws, ws_bytes)) return;
         if (cnn__conv2d_forward_direct(s, x, w, b, y, ws, ws_bytes)) return;
         cnn__conv2d_forward_simd(s, x, w, b, y);
