@@ -1178,18 +1178,27 @@ static void cnn__simd_gemm_strip(int rows, int kc, const float *a, ptrdiff_t a_r
    feeds for short inner dimensions. The vector paths transpose square blocks in registers
    (8 x 8 on AVX2, 4 x 4 on NEON): each row is read a vector at a time, and the columns past
    the last whole block are left to the scalar loop, which is also the definition.
+
+   When sums is given, each row's sum is added to it as the row goes by, sums[r] += sum over
+   t of src[r * src_row + t]: the weight gradient's bias sum then costs no second read of dy.
+   In registers this is free: the transposed block's columns are summed, and lane r of that
+   sum is row r's.
    --------------------------------------------------------------------------------------------- */
-static void cnn__pack_transposed_scalar(const float *src, ptrdiff_t src_row, int rows, int len, float *strip) {
+static void cnn__pack_transposed_scalar(const float *src, ptrdiff_t src_row, int rows, int len, float *strip, float *sums) {
     int t, r;
     for (t = 0; t < len; t++)
         for (r = 0; r < 16; r++) strip[t * 16 + r] = r < rows ? src[r * src_row + t] : 0.0f;
+    if (sums)
+        for (r = 0; r < rows; r++)
+            for (t = 0; t < len; t++) sums[r] += src[r * src_row + t];
 }
 
 #ifdef CNN__X86_AVX2
 /* dst[i * 16 + r] = src[r * src_row + i] for an 8 x 8 block; rows past 'rows' read as zero.
    Three rounds of shuffles, each interleaving twice as many rows as the last: pairs of rows
-   (unpack), then fours (shuffle), then the two 128-bit halves (permute2f128). */
-CNN__AVX2 static void cnn__avx2_transpose_8x8(const float *src, ptrdiff_t src_row, int rows, float *dst) {
+   (unpack), then fours (shuffle), then the two 128-bit halves (permute2f128). Returns the
+   sum of the 8 columns: lane r is the sum of row r. */
+CNN__AVX2 static __m256 cnn__avx2_transpose_8x8(const float *src, ptrdiff_t src_row, int rows, float *dst) {
     const __m256 z = _mm256_setzero_ps();
     const __m256 a = _mm256_loadu_ps(src), b = rows > 1 ? _mm256_loadu_ps(src + src_row) : z;
     const __m256 c = rows > 2 ? _mm256_loadu_ps(src + 2 * src_row) : z, d = rows > 3 ? _mm256_loadu_ps(src + 3 * src_row) : z;
@@ -1206,60 +1215,82 @@ CNN__AVX2 static void cnn__avx2_transpose_8x8(const float *src, ptrdiff_t src_ro
     const __m256 eh0 = _mm256_shuffle_ps(ef0, gh0, 0x44), eh1 = _mm256_shuffle_ps(ef0, gh0, 0xEE);
     const __m256 eh2 = _mm256_shuffle_ps(ef2, gh2, 0x44), eh3 = _mm256_shuffle_ps(ef2, gh2, 0xEE);
     /* column i = the low halves (i < 4) or the high halves (i >= 4) of ad and eh */
-    _mm256_store_ps(dst + 0 * 16, _mm256_permute2f128_ps(ad0, eh0, 0x20));
-    _mm256_store_ps(dst + 1 * 16, _mm256_permute2f128_ps(ad1, eh1, 0x20));
-    _mm256_store_ps(dst + 2 * 16, _mm256_permute2f128_ps(ad2, eh2, 0x20));
-    _mm256_store_ps(dst + 3 * 16, _mm256_permute2f128_ps(ad3, eh3, 0x20));
-    _mm256_store_ps(dst + 4 * 16, _mm256_permute2f128_ps(ad0, eh0, 0x31));
-    _mm256_store_ps(dst + 5 * 16, _mm256_permute2f128_ps(ad1, eh1, 0x31));
-    _mm256_store_ps(dst + 6 * 16, _mm256_permute2f128_ps(ad2, eh2, 0x31));
-    _mm256_store_ps(dst + 7 * 16, _mm256_permute2f128_ps(ad3, eh3, 0x31));
+    const __m256 c0 = _mm256_permute2f128_ps(ad0, eh0, 0x20), c1 = _mm256_permute2f128_ps(ad1, eh1, 0x20);
+    const __m256 c2 = _mm256_permute2f128_ps(ad2, eh2, 0x20), c3 = _mm256_permute2f128_ps(ad3, eh3, 0x20);
+    const __m256 c4 = _mm256_permute2f128_ps(ad0, eh0, 0x31), c5 = _mm256_permute2f128_ps(ad1, eh1, 0x31);
+    const __m256 c6 = _mm256_permute2f128_ps(ad2, eh2, 0x31), c7 = _mm256_permute2f128_ps(ad3, eh3, 0x31);
+    _mm256_store_ps(dst + 0 * 16, c0);
+    _mm256_store_ps(dst + 1 * 16, c1);
+    _mm256_store_ps(dst + 2 * 16, c2);
+    _mm256_store_ps(dst + 3 * 16, c3);
+    _mm256_store_ps(dst + 4 * 16, c4);
+    _mm256_store_ps(dst + 5 * 16, c5);
+    _mm256_store_ps(dst + 6 * 16, c6);
+    _mm256_store_ps(dst + 7 * 16, c7);
+    return _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(c0, c1), _mm256_add_ps(c2, c3)),
+                         _mm256_add_ps(_mm256_add_ps(c4, c5), _mm256_add_ps(c6, c7)));
 }
 
 /* Rows 0..7, then rows 8..15: each source row is read front to back, a cache line at a time. */
-CNN__AVX2 static void cnn__avx2_pack_transposed(const float *src, ptrdiff_t src_row, int rows, int len, float *strip) {
+CNN__AVX2 static void cnn__avx2_pack_transposed(const float *src, ptrdiff_t src_row, int rows, int len, float *strip, float *sums) {
     const int whole = len - len % 8;
+    float part[8];
     int g, t, i;
-    for (g = 0; g < 16; g += 8)
+    for (g = 0; g < 16; g += 8) {
+        __m256 sum = _mm256_setzero_ps();
         for (t = 0; t < whole; t += 8) {
-            if (rows > g) cnn__avx2_transpose_8x8(src + g * src_row + t, src_row, rows - g, strip + t * 16 + g);
+            if (rows > g) sum = _mm256_add_ps(sum, cnn__avx2_transpose_8x8(src + g * src_row + t, src_row, rows - g, strip + t * 16 + g));
             else for (i = 0; i < 8; i++) _mm256_store_ps(strip + (t + i) * 16 + g, _mm256_setzero_ps());
         }
-    cnn__pack_transposed_scalar(src + whole, src_row, rows, len - whole, strip + whole * 16);
+        if (sums && whole)
+            for (_mm256_storeu_ps(part, sum), i = 0; i < CNN__MIN(8, rows - g); i++) sums[g + i] += part[i];
+    }
+    cnn__pack_transposed_scalar(src + whole, src_row, rows, len - whole, strip + whole * 16, sums);
 }
 #else
 /* dst[i * 16 + r] = src[r * src_row + i] for a 4 x 4 block; rows past 'rows' read as zero.
-   vtrnq transposes the 2 x 2 blocks of two rows; the 64-bit halves then swap places. */
-static void cnn__neon_transpose_4x4(const float *src, ptrdiff_t src_row, int rows, float *dst) {
+   vtrnq transposes the 2 x 2 blocks of two rows; the 64-bit halves then swap places. Returns
+   the sum of the 4 columns: lane r is the sum of row r. */
+static float32x4_t cnn__neon_transpose_4x4(const float *src, ptrdiff_t src_row, int rows, float *dst) {
     const float32x4_t z = vdupq_n_f32(0.0f);
     const float32x4_t a = vld1q_f32(src), b = rows > 1 ? vld1q_f32(src + src_row) : z;
     const float32x4_t c = rows > 2 ? vld1q_f32(src + 2 * src_row) : z, d = rows > 3 ? vld1q_f32(src + 3 * src_row) : z;
     const float32x4x2_t ab = vtrnq_f32(a, b), cd = vtrnq_f32(c, d);   /* a0 b0 a2 b2, a1 b1 a3 b3 */
-    vst1q_f32(dst + 0 * 16, vcombine_f32(vget_low_f32(ab.val[0]), vget_low_f32(cd.val[0])));
-    vst1q_f32(dst + 1 * 16, vcombine_f32(vget_low_f32(ab.val[1]), vget_low_f32(cd.val[1])));
-    vst1q_f32(dst + 2 * 16, vcombine_f32(vget_high_f32(ab.val[0]), vget_high_f32(cd.val[0])));
-    vst1q_f32(dst + 3 * 16, vcombine_f32(vget_high_f32(ab.val[1]), vget_high_f32(cd.val[1])));
+    const float32x4_t c0 = vcombine_f32(vget_low_f32(ab.val[0]), vget_low_f32(cd.val[0]));
+    const float32x4_t c1 = vcombine_f32(vget_low_f32(ab.val[1]), vget_low_f32(cd.val[1]));
+    const float32x4_t c2 = vcombine_f32(vget_high_f32(ab.val[0]), vget_high_f32(cd.val[0]));
+    const float32x4_t c3 = vcombine_f32(vget_high_f32(ab.val[1]), vget_high_f32(cd.val[1]));
+    vst1q_f32(dst + 0 * 16, c0);
+    vst1q_f32(dst + 1 * 16, c1);
+    vst1q_f32(dst + 2 * 16, c2);
+    vst1q_f32(dst + 3 * 16, c3);
+    return vaddq_f32(vaddq_f32(c0, c1), vaddq_f32(c2, c3));
 }
 
-static void cnn__neon_pack_transposed(const float *src, ptrdiff_t src_row, int rows, int len, float *strip) {
+static void cnn__neon_pack_transposed(const float *src, ptrdiff_t src_row, int rows, int len, float *strip, float *sums) {
     const int whole = len - len % 4;
+    float part[4];
     int g, t, i;
-    for (g = 0; g < 16; g += 4)
+    for (g = 0; g < 16; g += 4) {
+        float32x4_t sum = vdupq_n_f32(0.0f);
         for (t = 0; t < whole; t += 4) {
-            if (rows > g) cnn__neon_transpose_4x4(src + g * src_row + t, src_row, rows - g, strip + t * 16 + g);
+            if (rows > g) sum = vaddq_f32(sum, cnn__neon_transpose_4x4(src + g * src_row + t, src_row, rows - g, strip + t * 16 + g));
             else for (i = 0; i < 4; i++) vst1q_f32(strip + (t + i) * 16 + g, vdupq_n_f32(0.0f));
         }
-    cnn__pack_transposed_scalar(src + whole, src_row, rows, len - whole, strip + whole * 16);
+        if (sums && whole)
+            for (vst1q_f32(part, sum), i = 0; i < CNN__MIN(4, rows - g); i++) sums[g + i] += part[i];
+    }
+    cnn__pack_transposed_scalar(src + whole, src_row, rows, len - whole, strip + whole * 16, sums);
 }
 #endif
 
-/* strip[t * 16 + r] = src[r * src_row + t] for r < rows (rows <= 16) and t < len; strip[t * 16 + r] = 0 for rows <= r < 16.
-   strip is 32-byte aligned. */
-static void cnn__pack_transposed(const float *src, ptrdiff_t src_row, int rows, int len, float *strip) {
+/* strip[t * 16 + r] = src[r * src_row + t] for r < rows (rows <= 16) and t < len; strip[t * 16 + r] = 0 for rows <= r < 16;
+   and, when sums is not NULL, sums[r] += the sum of row r's len values. strip is 32-byte aligned. */
+static void cnn__pack_transposed(const float *src, ptrdiff_t src_row, int rows, int len, float *strip, float *sums) {
 #ifdef CNN__X86_AVX2
-    cnn__avx2_pack_transposed(src, src_row, rows, len, strip);
+    cnn__avx2_pack_transposed(src, src_row, rows, len, strip, sums);
 #else
-    cnn__neon_pack_transposed(src, src_row, rows, len, strip);
+    cnn__neon_pack_transposed(src, src_row, rows, len, strip, sums);
 #endif
 }
 #endif /* CNN__SIMD */
@@ -2005,7 +2036,7 @@ static int cnn__conv2d_forward_gather(const cnn_conv2d_shape *s, const float *x,
     tap_off = (int32_t *)(void *)(bt + cnn__round16((size_t)taps * k16));
     pin = bt + cnn__round16((size_t)taps * k16) + cnn__round16((size_t)taps);
     for (k0 = 0; k0 < s->k; k0 += 16)     /* W^T, 16 filters wide */
-        cnn__pack_transposed(w + (size_t)k0 * taps, taps, CNN__MIN(16, s->k - k0), taps, bt + (size_t)k0 * taps);
+        cnn__pack_transposed(w + (size_t)k0 * taps, taps, CNN__MIN(16, s->k - k0), taps, bt + (size_t)k0 * taps, NULL);
     cnn__tap_offsets(0, taps, s->kh, s->kw, s->dilation_h, s->dilation_w, hp, wp, tap_off);
     if (!padded) {                        /* the whole batch in place */
         cnn__gather_conv(s->k, taps, bt, b, x, tap_off, s->n, (int)image, oh, ow, s->stride_h * wp, s->stride_w, y);
@@ -2158,7 +2189,7 @@ static int cnn__conv2d_backward_data_gather(const cnn_conv2d_shape *s, const flo
     for (c0 = 0; c0 < s->c; c0 += 16)
         for (k = 0; k < s->k; k++)
             cnn__pack_transposed(w + ((size_t)k * s->c + c0) * area, area, CNN__MIN(16, s->c - c0), area,
-                                 wc + (size_t)c0 * taps + (size_t)k * area * 16);
+                                 wc + (size_t)c0 * taps + (size_t)k * area * 16, NULL);
     holes = cnn__reaching_classes(s->h, s->pad_top, s->stride_h, s->dilation_h, s->kh, oh, rows);
     holes |= cnn__reaching_classes(s->w, s->pad_left, s->stride_w, s->dilation_w, s->kw, ow, cols);
     for (rc = 0; rc < s->kh * s->kh; rc++)
@@ -2185,8 +2216,8 @@ static int cnn__conv2d_backward_data_gather(const cnn_conv2d_shape *s, const flo
    transposed, dw^T (taps x filters): rows are 6 taps, read in place at P + off(q) + pix(o)
    through the micro-kernel's offset tables; lanes are 16 filters, whose dy values are packed
    per chunk of 256 outputs; the steps run over the outputs. Nothing of X is ever packed, and
-   every lane is a real filter whatever the image size. The bias gradient is the dispatch
-   point's (cnn__conv2d_bias_gradient).
+   every lane is a real filter whatever the image size. The bias gradient, when wanted, is
+   summed by the pack as it reads dy.
    --------------------------------------------------------------------------------------------- */
 
 static size_t cnn__backward_weights_floats(const cnn_conv2d_shape *s) {
@@ -2197,7 +2228,7 @@ static size_t cnn__backward_weights_floats(const cnn_conv2d_shape *s) {
 }
 
 static int cnn__conv2d_backward_weights_gather(const cnn_conv2d_shape *s, const float *x, const float *dy, float *dw,
-                                               void *ws, size_t ws_bytes) {
+                                               float *db, void *ws, size_t ws_bytes) {
     int32_t pix[CNN__QC];
     const int oh = cnn__conv2d_out_h(s), ow = cnn__conv2d_out_w(s), pixels = oh * ow;
     const int taps = s->c * s->kh * s->kw, k16 = (s->k + 15) / 16 * 16, padded = cnn__has_padding(s);
@@ -2215,6 +2246,7 @@ static int cnn__conv2d_backward_weights_gather(const cnn_conv2d_shape *s, const 
     pin = strips + (size_t)k16 * CNN__QC;
     cnn__tap_offsets(0, taps, s->kh, s->kw, s->dilation_h, s->dilation_w, hp, wp, tap_off);
     if (padded) memset(pin, 0, (size_t)image * sizeof(float));
+    if (db) memset(db, 0, (size_t)s->k * sizeof(float));
     for (n = 0; n < s->n; n = n_end) {
         const float *a = x;               /* the whole batch in place ... */
         int next = 0;                     /* the scope's next output, numbered over its images */
@@ -2226,22 +2258,26 @@ static int cnn__conv2d_backward_weights_gather(const cnn_conv2d_shape *s, const 
         }
         while (next < (n_end - n) * pixels) {
             len = CNN__MIN(CNN__QC, (n_end - n) * pixels - next);
-            /* Where output t of the chunk reads: walking (img, i, j) on from the chunk's first
-               output: four divisions per output made M1's pass take 1.40-1.61 ms, 1.25-1.30 without. */
+            /* Where output t of the chunk reads, walking (img, i, j) on from the chunk's first
+               output a row at a time: four divisions per output made M1's pass take 1.40-1.61
+               ms, 1.25-1.30 without, and a test per output still took 9% of it (perf). */
             img = next / pixels; i = next % pixels / ow; j = next % ow;
-            for (t = 0; t < len; t++) {
-                pix[t] = (int32_t)(img * image + (long long)i * s->stride_h * wp + (long long)j * s->stride_w);
-                if (++j == ow && (j = 0, ++i == oh)) { i = 0; img++; }
+            for (t = 0; t < len;) {
+                const int32_t row = (int32_t)(img * image + (long long)i * s->stride_h * wp);
+                const int end = CNN__MIN(len, t + ow - j);
+                for (; t < end; t++, j++) pix[t] = row + j * s->stride_w;
+                if (j == ow && (j = 0, ++i == oh)) { i = 0; img++; }
             }
             /* dy of the chunk, 16 filters wide: strips[k0 / 16][t][k - k0], zero past the last
                filter. Within an image the chunk's outputs are consecutive in each plane of dy,
-               so the part of the chunk in each image is one transposed pack. */
+               so the part of the chunk in each image is one transposed pack, which also adds
+               each filter's dy to its bias gradient. */
             for (k0 = 0; k0 < s->k; k0 += 16)
                 for (t = 0; t < len; t += run) {
                     const int img_t = n + (next + t) / pixels, p = (next + t) % pixels;
                     run = CNN__MIN(len - t, pixels - p);
                     cnn__pack_transposed(dy + ((size_t)img_t * s->k + k0) * pixels + p, pixels, CNN__MIN(16, s->k - k0), run,
-                                         strips + (size_t)k0 * len + (size_t)t * 16);
+                                         strips + (size_t)k0 * len + (size_t)t * 16, db ? db + k0 : NULL);
                 }
             /* Taps outside, filters inside: the 6 rows of A stay in L1 across the filter strips,
                and the tile of dw^T written is one contiguous block of 6 x k16. The first chunk
@@ -2339,15 +2375,16 @@ static void cnn__conv2d_backward_data(const cnn_conv2d_shape *s, const float *dy
 }
 static void cnn__conv2d_backward_weights(const cnn_conv2d_shape *s, const float *x,
                                          const float *dy, float *dw, float *db, void *ws, size_t ws_bytes) {
-    /* db is the same sum on every path: computed once, here. */
-    if (db) cnn__conv2d_bias_gradient(s, dy, db);
 #ifdef CNN__SIMD
     if (cnn_simd_active() != CNN_SIMD_SCALAR) {
-        if (!cnn__conv2d_backward_weights_gather(s, x, dy, dw, ws, ws_bytes)) cnn__conv2d_backward_weights_simd(s, x, dy, dw);
+        if (cnn__conv2d_backward_weights_gather(s, x, dy, dw, db, ws, ws_bytes)) return;
+        if (db) cnn__conv2d_bias_gradient(s, dy, db);
+        cnn__conv2d_backward_weights_simd(s, x, dy, dw);
         return;
     }
 #endif
     (void)ws; (void)ws_bytes;
+    if (db) cnn__conv2d_bias_gradient(s, dy, db);
     cnn__conv2d_backward_weights_scalar(s, x, dy, dw);
 }
 
@@ -3128,7 +3165,7 @@ static void cnn__dense_forward_simd(int n, int in, int out, const float *x, cons
         const int ni = CNN__MIN(CNN__QC, in - i0);
         for (o0 = 0; o0 < out; o0 += 16) {
             const int no = CNN__MIN(16, out - o0);
-            cnn__pack_transposed(w + (size_t)o0 * in + i0, in, no, ni, strip);   /* 16 rows of W, transposed */
+            cnn__pack_transposed(w + (size_t)o0 * in + i0, in, no, ni, strip, NULL);   /* 16 rows of W, transposed */
             cnn__simd_gemm_strip(n, ni, x + i0, in, 1, NULL, NULL, strip, NULL, y + o0, out, no, 1, NULL);
         }
     }

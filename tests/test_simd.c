@@ -165,24 +165,37 @@ TEST(dense_many_shapes) {
 
 /* The transposed pack is a copy, so it must match its definition exactly, on every row count,
    lengths around the vector blocks (4 and 8 wide), an odd row stride and a misaligned source;
-   nothing past the last row of the strip may be written. */
+   nothing past the last row of the strip may be written. The row sums it can add on the way
+   are sums in another order: they must match to 1e-5 of the sum of magnitudes, be added to
+   what was there, and leave the entries past the last row alone. */
 TEST(pack_transposed_matches_its_definition) {
 #ifdef CNN__SIMD
     static float strip[41 * 16] CNN__ALIGN32;
+    float sums[17];
     float *src = random_floats(16 * 45 + 1);
-    int rows, len, r, t, wrong = 0;
-    for (rows = 1; rows <= 16; rows++)
-        for (len = 1; len <= 40; len++) {
-            const ptrdiff_t src_row = len % 2 ? len : len + 5;       /* always odd */
-            for (t = 0; t < 41 * 16; t++) strip[t] = -99.0f;
-            cnn__pack_transposed(src + 1, src_row, rows, len, strip);
-            for (t = 0; t < len; t++)
-                for (r = 0; r < 16; r++)
-                    wrong += strip[t * 16 + r] != (r < rows ? src[1 + r * src_row + t] : 0.0f);
-            for (t = len * 16; t < 41 * 16; t++) wrong += strip[t] != -99.0f;
-            CHECKF(wrong == 0, "rows %d, len %d: %d cells wrong", rows, len, wrong);
-            if (wrong) { free(src); return; }
-        }
+    int rows, len, r, t, wrong = 0, with_sums;
+    for (with_sums = 0; with_sums < 2; with_sums++)
+        for (rows = 1; rows <= 16; rows++)
+            for (len = 1; len <= 40; len++) {
+                const ptrdiff_t src_row = len % 2 ? len : len + 5;       /* always odd */
+                for (t = 0; t < 41 * 16; t++) strip[t] = -99.0f;
+                for (r = 0; r < 17; r++) sums[r] = (float)r;
+                cnn__pack_transposed(src + 1, src_row, rows, len, strip, with_sums ? sums : NULL);
+                for (t = 0; t < len; t++)
+                    for (r = 0; r < 16; r++)
+                        wrong += strip[t * 16 + r] != (r < rows ? src[1 + r * src_row + t] : 0.0f);
+                for (t = len * 16; t < 41 * 16; t++) wrong += strip[t] != -99.0f;
+                for (r = 0; r < 17; r++) {
+                    double want = r, size = fabs((double)r);
+                    for (t = 0; with_sums && r < rows && t < len; t++) {
+                        want += src[1 + r * src_row + t];
+                        size += fabs(src[1 + r * src_row + t]);
+                    }
+                    wrong += fabs(sums[r] - want) > 1e-5 * size;
+                }
+                CHECKF(wrong == 0, "rows %d, len %d, sums %d: %d cells wrong", rows, len, with_sums, wrong);
+                if (wrong) { free(src); return; }
+            }
     free(src);
 #endif
 }
