@@ -1064,6 +1064,33 @@ CNN__AVX2 static void cnn__avx2_gemm_strip(int rows, int kc, const float *a, ptr
         }
     }
 }
+
+/* One row of C, 64 columns wide: c[0..63] (+)= sum_q A[q] * B[q][0..63], with
+   A[q] = a[a_off ? a_off[q] : q * a_col] and row q of B the 64 floats at b + b_off[q]. A
+   product with one row (a one-channel data gradient) gives the 6 x 16 tile two chains of
+   FMAs, each waiting 4 cycles for the last; eight 8-float accumulators here keep both pipes
+   busy, and each step's one broadcast of A serves eight loads of B. */
+CNN__AVX2 static void cnn__avx2_gemm_row(int kc, const float *a, ptrdiff_t a_col, const int32_t *a_off, const float *b,
+                                         const int32_t *b_off, float *c, int accumulate, float bias) {
+    __m256 c0, c1, c2, c3, c4, c5, c6, c7;
+    int q;
+    if (accumulate) {
+        c0 = _mm256_loadu_ps(c);      c1 = _mm256_loadu_ps(c + 8);  c2 = _mm256_loadu_ps(c + 16); c3 = _mm256_loadu_ps(c + 24);
+        c4 = _mm256_loadu_ps(c + 32); c5 = _mm256_loadu_ps(c + 40); c6 = _mm256_loadu_ps(c + 48); c7 = _mm256_loadu_ps(c + 56);
+    } else {
+        c0 = c1 = c2 = c3 = c4 = c5 = c6 = c7 = _mm256_set1_ps(bias);
+    }
+    for (q = 0; q < kc; q++) {
+        const __m256 av = _mm256_broadcast_ss(a + (a_off ? a_off[q] : q * a_col));
+        const float *bq = b + b_off[q];
+        c0 = _mm256_fmadd_ps(av, _mm256_loadu_ps(bq), c0);      c1 = _mm256_fmadd_ps(av, _mm256_loadu_ps(bq + 8), c1);
+        c2 = _mm256_fmadd_ps(av, _mm256_loadu_ps(bq + 16), c2); c3 = _mm256_fmadd_ps(av, _mm256_loadu_ps(bq + 24), c3);
+        c4 = _mm256_fmadd_ps(av, _mm256_loadu_ps(bq + 32), c4); c5 = _mm256_fmadd_ps(av, _mm256_loadu_ps(bq + 40), c5);
+        c6 = _mm256_fmadd_ps(av, _mm256_loadu_ps(bq + 48), c6); c7 = _mm256_fmadd_ps(av, _mm256_loadu_ps(bq + 56), c7);
+    }
+    _mm256_storeu_ps(c, c0);      _mm256_storeu_ps(c + 8, c1);  _mm256_storeu_ps(c + 16, c2); _mm256_storeu_ps(c + 24, c3);
+    _mm256_storeu_ps(c + 32, c4); _mm256_storeu_ps(c + 40, c5); _mm256_storeu_ps(c + 48, c6); _mm256_storeu_ps(c + 56, c7);
+}
 #endif /* CNN__X86_AVX2 */
 
 #ifdef CNN__ARM_NEON
@@ -1153,6 +1180,20 @@ static void cnn__neon_gemm_strip(int rows, int kc, const float *a, ptrdiff_t a_r
                 for (t = 0; t < nc; t++) cm[m * c_row + t] = partial[m * 16 + t];
     }
 }
+
+/* One row of C, 64 columns wide, as on AVX2: sixteen 4-float accumulators. */
+static void cnn__neon_gemm_row(int kc, const float *a, ptrdiff_t a_col, const int32_t *a_off, const float *b,
+                               const int32_t *b_off, float *c, int accumulate, float bias) {
+    float32x4_t acc[16];
+    int q, v;
+    for (v = 0; v < 16; v++) acc[v] = accumulate ? vld1q_f32(c + 4 * v) : vdupq_n_f32(bias);
+    for (q = 0; q < kc; q++) {
+        const float av = a[a_off ? a_off[q] : q * a_col];
+        const float *bq = b + b_off[q];
+        for (v = 0; v < 16; v++) acc[v] = vfmaq_n_f32(acc[v], vld1q_f32(bq + 4 * v), av);
+    }
+    for (v = 0; v < 16; v++) vst1q_f32(c + 4 * v, acc[v]);
+}
 #endif /* CNN__ARM_NEON */
 
 #ifdef CNN__SIMD
@@ -1165,6 +1206,30 @@ static void cnn__simd_gemm_strip(int rows, int kc, const float *a, ptrdiff_t a_r
 #else
     cnn__neon_gemm_strip(rows, kc, a, a_row, a_col, a_rows, a_off, b, b_off, c, c_row, nc, accumulate, row_bias);
 #endif
+}
+
+static void cnn__simd_gemm_row(int kc, const float *a, ptrdiff_t a_col, const int32_t *a_off, const float *b,
+                               const int32_t *b_off, float *c, int accumulate, float bias) {
+#ifdef CNN__X86_AVX2
+    cnn__avx2_gemm_row(kc, a, a_col, a_off, b, b_off, c, accumulate, bias);
+#else
+    cnn__neon_gemm_row(kc, a, a_col, a_off, b, b_off, c, accumulate, bias);
+#endif
+}
+
+/* One row over n >= 64 columns, 64 at a time. The last window overlaps the one before it,
+   so it is computed aside and only its new columns are kept: none is summed twice. */
+static void cnn__simd_gemm_row_run(int kc, const float *a, ptrdiff_t a_col, const int32_t *a_off, const float *b,
+                                   const int32_t *b_off, float *c, int n, int accumulate, float bias) {
+    float last[64];
+    int p0;
+    for (p0 = 0; p0 + 64 <= n; p0 += 64) cnn__simd_gemm_row(kc, a, a_col, a_off, b + p0, b_off, c + p0, accumulate, bias);
+    if (p0 < n) {
+        const int start = n - 64;
+        if (accumulate) memcpy(last, c + start, sizeof last);
+        cnn__simd_gemm_row(kc, a, a_col, a_off, b + start, b_off, last, accumulate, bias);
+        memcpy(c + p0, last + (p0 - start), (size_t)(n - p0) * sizeof(float));
+    }
 }
 #endif
 
@@ -1791,9 +1856,11 @@ static void cnn__spread_size(const cnn_conv2d_shape *s, int *hp, int *wp) {
 
 /* out[q - q0] for taps q0..q1-1 = (c, r, s) in planes of hp x wp: c*hp*wp + r*dh*wp + s*dw. */
 static void cnn__tap_offsets(int q0, int q1, int kh, int kw, int dh, int dw, int hp, int wp, int32_t *out) {
-    int q;
-    for (q = q0; q < q1; q++)
-        out[q - q0] = (int32_t)((size_t)(q / (kh * kw)) * hp * wp + (size_t)((q / kw) % kh) * dh * wp + (size_t)(q % kw) * dw);
+    int q, c = q0 / (kh * kw), r = q0 / kw % kh, s = q0 % kw;  /* tap q = (c, r, s), walked on without dividing */
+    for (q = q0; q < q1; q++) {
+        out[q - q0] = (int32_t)(((size_t)c * hp + (size_t)r * dh) * wp + (size_t)s * dw);
+        if (++s == kw && (s = 0, ++r == kh)) { r = 0; c++; }
+    }
 }
 
 /* Copies one image (chans planes of h x w) into planes of hp x wp at (top, left). The padding
@@ -1860,13 +1927,19 @@ static void cnn__direct_conv(int rows, const float *a, int flipped, const float 
        strip of P streams past it. */
     for (q0 = 0; q0 < taps; q0 += CNN__QC) {
         const int q1 = CNN__MIN(taps, q0 + CNN__QC);
+        const float *a0 = flipped ? a : a + q0;
+        const ptrdiff_t a_row = flipped ? area : taps;
         cnn__tap_offsets(q0, q1, kh, kw, dh, dw, hp, wp, offsets);
         if (flipped)
             for (q = q0; q < q1; q++) a_offsets[q - q0] = (int32_t)((size_t)(q / area) * rows * area + (area - 1 - q % area));
-        for (p0 = 0; p0 < positions; p0 += 16)
-            cnn__simd_gemm_strip(rows, q1 - q0, flipped ? a : a + q0, flipped ? area : taps, 1, NULL,
-                                 flipped ? a_offsets : NULL, pin + p0, offsets, wide + p0, (ptrdiff_t)oh * wp,
-                                 CNN__MIN(16, positions - p0), q0 > 0, q0 == 0 ? bias : NULL);
+        if (rows <= 2 && positions >= 64)  /* one or two rows (a one-channel data gradient): 64 wide */
+            for (m = 0; m < rows; m++)
+                cnn__simd_gemm_row_run(q1 - q0, a0 + m * a_row, 1, flipped ? a_offsets : NULL, pin, offsets,
+                                       wide + (size_t)m * oh * wp, positions, q0 > 0, q0 == 0 && bias ? bias[m] : 0.0f);
+        else
+            for (p0 = 0; p0 < positions; p0 += 16)
+                cnn__simd_gemm_strip(rows, q1 - q0, a0, a_row, 1, NULL, flipped ? a_offsets : NULL, pin + p0, offsets,
+                                     wide + p0, (ptrdiff_t)oh * wp, CNN__MIN(16, positions - p0), q0 > 0, q0 == 0 ? bias : NULL);
     }
     for (m = 0; m < rows; m++)           /* drop the wrapped columns */
         for (i = 0; i < oh; i++)
