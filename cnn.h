@@ -2571,6 +2571,15 @@ CNN__AVX2 static cnn__veci cnn__v_addi(cnn__veci a, cnn__veci b) { return _mm256
 CNN__AVX2 static cnn__veci cnn__v_selecti(cnn__vmask m, cnn__veci a, cnn__veci b) {
     return _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(b), _mm256_castsi256_ps(a), m));
 }
+CNN__AVX2 static cnn__vec cnn__v_div(cnn__vec a, cnn__vec b) { return _mm256_div_ps(a, b); }
+CNN__AVX2 static cnn__vec cnn__v_min(cnn__vec a, cnn__vec b) { return _mm256_min_ps(a, b); }
+CNN__AVX2 static cnn__vec cnn__v_max(cnn__vec a, cnn__vec b) { return _mm256_max_ps(a, b); }
+CNN__AVX2 static cnn__vec cnn__v_abs(cnn__vec a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a); }
+CNN__AVX2 static cnn__vec cnn__v_round(cnn__vec a) { return _mm256_round_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+/* 2^n for whole numbers n in -126..127: n + 127 is the float's exponent field. */
+CNN__AVX2 static cnn__vec cnn__v_pow2(cnn__vec n) {
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23));
+}
 #else /* CNN__ARM_NEON */
 #define CNN__VL 4
 #define CNN__VEC
@@ -2625,6 +2634,12 @@ static cnn__veci cnn__v_seti(int32_t i) { return vdupq_n_s32(i); }
 static cnn__veci cnn__v_lanes(int32_t step) { const int32_t t[4] = {0, step, 2 * step, 3 * step}; return vld1q_s32(t); }
 static cnn__veci cnn__v_addi(cnn__veci a, cnn__veci b) { return vaddq_s32(a, b); }
 static cnn__veci cnn__v_selecti(cnn__vmask m, cnn__veci a, cnn__veci b) { return vbslq_s32(m, a, b); }
+static cnn__vec cnn__v_div(cnn__vec a, cnn__vec b) { return vdivq_f32(a, b); }
+static cnn__vec cnn__v_min(cnn__vec a, cnn__vec b) { return vminq_f32(a, b); }
+static cnn__vec cnn__v_max(cnn__vec a, cnn__vec b) { return vmaxq_f32(a, b); }
+static cnn__vec cnn__v_abs(cnn__vec a) { return vabsq_f32(a); }
+static cnn__vec cnn__v_round(cnn__vec a) { return vrndnq_f32(a); }
+static cnn__vec cnn__v_pow2(cnn__vec n) { return vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(vcvtq_s32_f32(n), vdupq_n_s32(127)), 23)); }
 #endif
 /* The lanes left from i to count, at most CNN__VL. */
 static int cnn__v_left(size_t i, size_t count) { return count - i < CNN__VL ? (int)(count - i) : CNN__VL; }
@@ -2661,36 +2676,87 @@ static void cnn__activation_backward_scalar(cnn_activation act, float alpha, siz
 }
 
 #ifdef CNN__SIMD
-/* ReLU and leaky ReLU, CNN__VL values at a time, through the scalar code's comparisons: a NaN
-   is not below zero, so it passes through forward; nor above, so backward it gets the slope of
-   the negative side, as in the scalar code. (Sigmoid and tanh stay scalar: they need exp.) */
+/* ---------------------------------------------------------------------------------------------
+   e^x for a vector, for sigmoid and tanh. Split x = n ln 2 + r with n whole and |r| <= ln2 / 2,
+   so e^x = 2^n e^r: 2^n is built in the exponent field, and e^r is a degree-7 polynomial,
+   1 + r + r^2 (1/2 + r (1/6 + ...)), with the coefficients of Cephes' expf (minimax on that
+   interval, within about one unit in the last place). ln 2 is subtracted in two pieces: the
+   first has few enough bits that n * ln2_hi is exact. Below -87.33 the result (a subnormal
+   float, or zero) is taken as 0; above 88 the input is clamped (e^88 = 1.65e38, under
+   FLT_MAX), which sigmoid and tanh only ever need as "large".
+   --------------------------------------------------------------------------------------------- */
+CNN__VEC static cnn__vec cnn__v_exp(cnn__vec x) {
+    const cnn__vec lo = cnn__v_set(-87.33654f);
+    const cnn__vec c = cnn__v_min(cnn__v_max(x, lo), cnn__v_set(88.0f));
+    const cnn__vec n = cnn__v_round(cnn__v_mul(c, cnn__v_set(1.44269504f)));          /* log2(e) */
+    const cnn__vec r = cnn__v_sub(cnn__v_sub(c, cnn__v_mul(n, cnn__v_set(0.693359375f))), cnn__v_mul(n, cnn__v_set(-2.12194440e-4f)));
+    cnn__vec p = cnn__v_set(1.9875691500e-4f);
+    p = cnn__v_add(cnn__v_mul(p, r), cnn__v_set(1.3981999507e-3f));
+    p = cnn__v_add(cnn__v_mul(p, r), cnn__v_set(8.3334519073e-3f));
+    p = cnn__v_add(cnn__v_mul(p, r), cnn__v_set(4.1665795894e-2f));
+    p = cnn__v_add(cnn__v_mul(p, r), cnn__v_set(1.6666665459e-1f));
+    p = cnn__v_add(cnn__v_mul(p, r), cnn__v_set(5.0000001201e-1f));
+    p = cnn__v_add(cnn__v_add(cnn__v_mul(cnn__v_mul(p, r), r), r), cnn__v_set(1.0f));
+    return cnn__v_select(cnn__v_lt(x, lo), cnn__v_set(0.0f), cnn__v_mul(p, cnn__v_pow2(n)));
+}
+
+/* sigmoid(x) = 1 / (1 + e^-|x|) for x >= 0, e^-|x| / (1 + e^-|x|) below: as the scalar code,
+   e is never large. A NaN passes through. */
+CNN__VEC static cnn__vec cnn__v_sigmoid(cnn__vec x) {
+    const cnn__vec one = cnn__v_set(1.0f), e = cnn__v_exp(cnn__v_sub(cnn__v_set(0.0f), cnn__v_abs(x)));
+    const cnn__vec s = cnn__v_div(one, cnn__v_add(one, e));
+    return cnn__v_select(cnn__v_unordered(x, x), x, cnn__v_select(cnn__v_lt(x, cnn__v_set(0.0f)), cnn__v_mul(e, s), s));
+}
+
+/* tanh |x| = 1 - 2 / (e^2|x| + 1), which loses no digits to cancellation once |x| >= 0.625
+   (the result is then above 0.55); below, the odd polynomial x + x^3 P(x^2) of Cephes' tanhf.
+   The sign is put back last; a NaN passes through. */
+CNN__VEC static cnn__vec cnn__v_tanh(cnn__vec x) {
+    const cnn__vec zero = cnn__v_set(0.0f), one = cnn__v_set(1.0f), a = cnn__v_abs(x), a2 = cnn__v_mul(a, a);
+    const cnn__vec big = cnn__v_sub(one, cnn__v_div(cnn__v_set(2.0f), cnn__v_add(cnn__v_exp(cnn__v_add(a, a)), one)));
+    cnn__vec p = cnn__v_set(-5.70498872745e-3f), t;
+    p = cnn__v_add(cnn__v_mul(p, a2), cnn__v_set(2.06390887954e-2f));
+    p = cnn__v_add(cnn__v_mul(p, a2), cnn__v_set(-5.37397155531e-2f));
+    p = cnn__v_add(cnn__v_mul(p, a2), cnn__v_set(1.33314422036e-1f));
+    p = cnn__v_add(cnn__v_mul(p, a2), cnn__v_set(-3.33332819422e-1f));
+    t = cnn__v_select(cnn__v_lt(a, cnn__v_set(0.625f)), cnn__v_add(a, cnn__v_mul(cnn__v_mul(a, a2), p)), big);
+    return cnn__v_select(cnn__v_unordered(x, x), x, cnn__v_select(cnn__v_lt(x, zero), cnn__v_sub(zero, t), t));
+}
+
+/* The activations CNN__VL values at a time. ReLU and leaky ReLU go through the scalar code's
+   comparisons: a NaN is not below zero, so it passes through forward; nor above, so backward
+   it gets the slope of the negative side, as in the scalar code. Sigmoid and tanh forward use
+   the polynomial e^x above (within a few units in the last place of the scalar results, not
+   bit for bit); their backward formulas are the scalar code's operations, in its order. */
 CNN__VEC static void cnn__activation_forward_simd(cnn_activation act, float alpha, size_t count, const float *x, float *y) {
     const cnn__vec zero = cnn__v_set(0.0f), slope = cnn__v_set(alpha);
     size_t i;
     for (i = 0; i < count; i += CNN__VL) {
         const int n = cnn__v_left(i, count);
         const cnn__vec v = cnn__v_load(x + i, n);
-        const cnn__vmask negative = cnn__v_lt(v, zero);
-        cnn__v_store(y + i, n, cnn__v_select(negative, act == CNN_RELU ? zero : cnn__v_mul(slope, v), v));
+        if (act == CNN_SIGMOID) cnn__v_store(y + i, n, cnn__v_sigmoid(v));
+        else if (act == CNN_TANH) cnn__v_store(y + i, n, cnn__v_tanh(v));
+        else cnn__v_store(y + i, n, cnn__v_select(cnn__v_lt(v, zero), act == CNN_RELU ? zero : cnn__v_mul(slope, v), v));
     }
 }
 
 CNN__VEC static void cnn__activation_backward_simd(cnn_activation act, float alpha, size_t count, const float *y,
                                                    const float *dy, float *dx) {
-    const cnn__vec zero = cnn__v_set(0.0f), slope = cnn__v_set(alpha);
+    const cnn__vec zero = cnn__v_set(0.0f), one = cnn__v_set(1.0f), slope = cnn__v_set(alpha);
     size_t i;
     for (i = 0; i < count; i += CNN__VL) {
         const int n = cnn__v_left(i, count);
-        const cnn__vec g = cnn__v_load(dy + i, n);
-        const cnn__vmask positive = cnn__v_gt(cnn__v_load(y + i, n), zero);
-        cnn__v_store(dx + i, n, cnn__v_select(positive, g, act == CNN_RELU ? zero : cnn__v_mul(slope, g)));
+        const cnn__vec g = cnn__v_load(dy + i, n), v = cnn__v_load(y + i, n);
+        if (act == CNN_SIGMOID) cnn__v_store(dx + i, n, cnn__v_mul(cnn__v_mul(g, v), cnn__v_sub(one, v)));
+        else if (act == CNN_TANH) cnn__v_store(dx + i, n, cnn__v_mul(g, cnn__v_sub(one, cnn__v_mul(v, v))));
+        else cnn__v_store(dx + i, n, cnn__v_select(cnn__v_gt(v, zero), g, act == CNN_RELU ? zero : cnn__v_mul(slope, g)));
     }
 }
 #endif /* CNN__SIMD */
 
 static void cnn__activation_forward(cnn_activation act, float alpha, size_t count, const float *x, float *y) {
 #ifdef CNN__SIMD
-    if ((act == CNN_RELU || act == CNN_LEAKY_RELU) && cnn_simd_active() != CNN_SIMD_SCALAR) {
+    if (act != CNN_ACT_NONE && cnn_simd_active() != CNN_SIMD_SCALAR) {
         cnn__activation_forward_simd(act, alpha, count, x, y);
         return;
     }
@@ -2701,7 +2767,7 @@ static void cnn__activation_forward(cnn_activation act, float alpha, size_t coun
 static void cnn__activation_backward(cnn_activation act, float alpha, size_t count, const float *y,
                                      const float *dy, float *dx) {
 #ifdef CNN__SIMD
-    if ((act == CNN_RELU || act == CNN_LEAKY_RELU) && cnn_simd_active() != CNN_SIMD_SCALAR) {
+    if (act != CNN_ACT_NONE && cnn_simd_active() != CNN_SIMD_SCALAR) {
         cnn__activation_backward_simd(act, alpha, count, y, dy, dx);
         return;
     }

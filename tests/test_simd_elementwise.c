@@ -1,7 +1,12 @@
-/* test_simd_elementwise.c - the SIMD element-wise kernels (ReLU and leaky ReLU, 2x2 stride-2
-   max and average pooling, the SGD update) against the scalar reference.
+/* test_simd_elementwise.c - the SIMD element-wise kernels (the activations, 2x2 stride-2 max
+   and average pooling, the SGD update) against the scalar reference.
 
-   These kernels do the scalar code's operations in its order, so they must agree bit for bit:
+   Sigmoid and tanh forward compute e^x with a polynomial where the scalar code calls expf, so
+   they must agree to
+       |fast - reference| <= 1e-6 * |reference| + FLT_MIN
+   (a few units in the last place, 6e-8 each; FLT_MIN for the subnormal sigmoid of x < -87,
+   which the vector path flushes to 0). The other kernels, sigmoid and tanh backward included,
+   do the scalar code's operations in its order, so they must agree bit for bit:
    the same values, the same max-pool positions on ties, the same NaN (payload and sign
    included), +0 where the scalar code writes +0. The one exception is the SGD update, where a
    compiler may fuse the scalar code's multiply-adds: there the weights must agree to
@@ -136,6 +141,57 @@ TEST(activations_match_scalar) {
                 free(x); free(dy); free(y_ref); free(dx_ref); free(y); free(dx); free(inplace);
             }
     }
+}
+
+/* Sigmoid and tanh: inputs of every scale from 1e-8 to 100 (both signs), the points where the
+   vector code changes method (tanh at |x| = 0.625, e^x clamped at -87.34 and 88), infinities,
+   signed zeros and NaNs; every count 0..33 and some large ones. The largest error seen is
+   printed, in units of 6e-8 (one unit in the last place of a number near 1). */
+TEST(sigmoid_and_tanh_match_scalar) {
+    static const float special[] = {INFINITY, -INFINITY, 0.0f, -0.0f, 0.625f, -0.625f, 0.62499994f, -0.62500006f,
+                                    -87.33654f, -87.4f, 87.33654f, 88.0f, -88.0f, 88.5f, -88.5f, 100.0f, -100.0f,
+                                    9.0f, -9.0f, 1e-30f, -1e-30f, 44.0f, -44.0f};
+    static const size_t counts_big[] = {1000, 4099, 100003};
+    const int nspecial = (int)(sizeof special / sizeof special[0]);
+    double worst[2] = {0.0, 0.0};
+    size_t k;
+    for (k = 0; k < 34 + 3; k++) {
+        const size_t count = k < 34 ? k : counts_big[k - 34];
+        int act_i, p;
+        for (act_i = 0; act_i < 2; act_i++) {
+            const cnn_activation act = act_i ? CNN_TANH : CNN_SIGMOID;
+            float *x = values(count, 0, 17), *dy = values(count, 0, 0);
+            float *y_ref = output(count), *dx_ref = output(count), *y = output(count), *dx = output(count);
+            size_t i;
+            for (i = 0; i < count; i++) {        /* every scale: (-1, 1) times 10^-8 .. 10^2 */
+                if (x[i] != x[i]) continue;
+                x[i] *= powf(10.0f, (float)(cnn_rng_below(&rng, 11)) - 8.0f);
+                if (cnn_rng_below(&rng, 8) == 0) x[i] = special[cnn_rng_below(&rng, (uint32_t)nspecial)];
+            }
+            cnn_simd_force(CNN_SIMD_SCALAR);
+            CHECK_OK(cnn_activation_forward(act, 0.0f, count, x, y_ref));
+            CHECK_OK(cnn_activation_backward(act, 0.0f, count, y_ref, dy, dx_ref));
+            for (p = 0; p < fast_count; p++) {
+                long bad = -1, d2;
+                cnn_simd_force((cnn_simd)fast_paths[p]);
+                CHECK_OK(cnn_activation_forward(act, 0.0f, count, x, y));
+                CHECK_OK(cnn_activation_backward(act, 0.0f, count, y_ref, dy, dx));
+                for (i = 0; i < count; i++) {
+                    const double ref = y_ref[i], err = fabs((double)y[i] - ref);
+                    if (ref != ref ? y[i] == y[i] : !(err <= 1e-6 * fabs(ref) + FLT_MIN)) { if (bad < 0) bad = (long)i; }
+                    else if (ref == ref && fabs(ref) > FLT_MIN && err / fabs(ref) / 5.96e-8 > worst[act_i]) worst[act_i] = err / fabs(ref) / 5.96e-8;
+                }
+                d2 = first_difference(dx, dx_ref, count);
+                CHECKF(bad < 0 && d2 < 0, "%s %s count %lu: forward wrong at %ld (f(%.9g) = %.9g, scalar %.9g), backward differs at %ld",
+                       cnn_simd_name((cnn_simd)fast_paths[p]), act_i ? "tanh" : "sigmoid", (unsigned long)count, bad,
+                       bad < 0 ? 0.0 : (double)x[bad], bad < 0 ? 0.0 : (double)y[bad], bad < 0 ? 0.0 : (double)y_ref[bad], d2);
+                CHECKF(guard_intact(y, count) && guard_intact(dx, count), "count %lu: written past the end", (unsigned long)count);
+            }
+            cnn_simd_force(CNN_SIMD_AUTO);
+            free(x); free(dy); free(y_ref); free(dx_ref); free(y); free(dx);
+        }
+    }
+    if (fast_count) printf("largest relative error: sigmoid %.2f, tanh %.2f units of 6e-8\n", worst[0], worst[1]);
 }
 
 /* Pools one shape on every path, forward and backward, max and average, and compares. */
@@ -341,6 +397,7 @@ int main(void) {
     RUN(paths_to_compare);
 #endif
     RUN(activations_match_scalar);
+    RUN(sigmoid_and_tanh_match_scalar);
     RUN(pool_2x2_stride_2_matches_scalar);
     RUN(pool_model_maps_and_modes);
     RUN(pool_other_shapes_still_agree);
