@@ -31,11 +31,16 @@ float *bench_random_floats(cnn_arena *arena, size_t count, float lo, float hi, c
    static buffer (benchmarks run one at a time). */
 const char *bench_cnn_error(const char *what, cnn_status status);
 
+/* The digit model (bench_model.c), described in net but not built: 93,322 parameters. */
+#define BENCH_DIGITS_PARAMS 93322
+cnn_status bench_digits_model(cnn_net *net);
+
 /* The registration functions of each file, called by bench_register_all() (suite.c). */
 void bench_register_peak(void);
 void bench_register_conv(void);
 void bench_register_dense(void);
 void bench_register_pool(void);
 void bench_register_model(void);
+void bench_register_elementwise(void);
 
 #endif /* BENCH_CNN_H */

@@ -10,8 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#define DIGITS_PARAMS 93322
-
 typedef struct model_kind {
     const char *name;
     int batch;
@@ -39,8 +37,8 @@ typedef struct model_ctx {
     int32_t *labels;
 } model_ctx;
 
-/* Describes the digit model in net (not built). */
-static cnn_status bench__digits_model(cnn_net *net) {
+/* Describes the digit model in net (not built); bench_elementwise.c updates its parameters. */
+cnn_status bench_digits_model(cnn_net *net) {
     cnn_net_opts no = {0};
     cnn_conv_opts c1 = {0}, c2 = {0}, c3 = {0};
     cnn_pool_opts pool = {0};
@@ -89,11 +87,11 @@ static const char *bench__model_setup(const void *arg, void **out) {
     if (ctx == NULL) return "out of memory";
     *out = ctx;
     ctx->kind = mc->kind;
-    if ((st = bench__digits_model(&ctx->net)) != CNN_OK)
+    if ((st = bench_digits_model(&ctx->net)) != CNN_OK)
         return bench_cnn_error("digit model", st);
-    if (cnn_net_param_count(&ctx->net) != DIGITS_PARAMS) {
+    if (cnn_net_param_count(&ctx->net) != BENCH_DIGITS_PARAMS) {
         snprintf(msg, sizeof msg, "digit model: %lu parameters, expected %d",
-                 (unsigned long)cnn_net_param_count(&ctx->net), DIGITS_PARAMS);
+                 (unsigned long)cnn_net_param_count(&ctx->net), BENCH_DIGITS_PARAMS);
         return msg;
     }
     bo.max_batch = batch;

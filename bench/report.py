@@ -82,6 +82,14 @@ def split_name(name):
         return {"family": p[0], "layer": p[1], "pass": p[2], "path": path}
     if p[0] == "model" and len(p) == 4:
         return {"family": "model", "layer": p[1], "pass": p[2], "path": p[3]}
+    # The element-wise kernels: act/<fn>/<pass>/<isa>, loss/<what>/<isa>, sgd/<what>/<isa>.
+    # Their "layer" is the kernel, the name without the pass and the isa.
+    if p[0] == "act" and len(p) == 4:
+        return {"family": "elem", "layer": p[0] + "/" + p[1], "pass": p[2], "path": p[3]}
+    if p[0] in ("loss", "sgd") and len(p) == 3:
+        # One call each: the loss with its gradient; the update of every parameter.
+        return {"family": "elem", "layer": p[0] + "/" + p[1],
+                "pass": "fwd+bwd" if p[0] == "loss" else "step", "path": p[2]}
     return {"family": p[0], "layer": "/".join(p[1:]), "pass": "", "path": ""}
 
 
@@ -126,7 +134,7 @@ def fmt(v, digits=2):
 
 def table(header, rows):
     out = ["| " + " | ".join(header) + " |",
-           "|" + "|".join("---:" if h.startswith(("time", "GFLOP", "%", "GiB", "images")) else "---"
+           "|" + "|".join("---:" if h.startswith(("time", "GFLOP", "%", "GiB", "images", "vs")) else "---"
                           for h in header) + "|"]
     for r in rows:
         out.append("| " + " | ".join(r) + " |")
@@ -207,6 +215,34 @@ def markdown(doc, runs, source, png):
                            fmt(r["bytes_per_second"] / 2**30, 1) if "bytes_per_second" in r else ""])
                 for r in by_family["pool"]]
         lines += table(["pooling", "pass", "isa", "time (ms)", "GiB/s"], rows) + [""]
+
+    if "elem" in by_family:
+        lines += ["## Element-wise kernels", "",
+                  "`act/`: `cnn_activation_forward` and `_backward` on the digit model's first "
+                  "activation map at batch 64 (64x32x26x26 floats, inputs uniform in [-4, 4), "
+                  "backward from the forward output). `loss/`: `cnn_softmax_cross_entropy`, the "
+                  "loss and its gradient in one call, at the digit model's 64x10 and an "
+                  "ImageNet-size 256x1000. `sgd/`: `cnn_sgd_step` on the digit model, momentum "
+                  "0.9 and weight decay 5e-4, with fixed random gradients. GiB/s count the bytes "
+                  "a pass must read and write. \"vs scalar\" is the scalar path's time over the "
+                  "row's for the same kernel and pass; near 1 where a path runs the same code "
+                  "as the scalar one.", ""]
+        scalar_ms = {(r["layer"], r["pass"]): r["ms"] for r in by_family["elem"]
+                     if r["path"] == "scalar" and not r["error"] and r.get("ms")}
+
+        def vs_scalar(r):
+            base = scalar_ms.get((r["layer"], r["pass"]))
+            if r["path"] == "scalar" or base is None or not r.get("ms"):
+                return ""
+            return "%.2fx" % (base / r["ms"])
+
+        # Microseconds: the small loss takes a few, the slowest activation thousands.
+        rows = [err_or(r, [r["layer"], r["pass"], r["path"],
+                           fmt(1e3 * r["ms"], 1) if "ms" in r else "",
+                           fmt(r["bytes_per_second"] / 2**30, 1) if "bytes_per_second" in r else "",
+                           vs_scalar(r)])
+                for r in by_family["elem"]]
+        lines += table(["kernel", "pass", "isa", "time (µs)", "GiB/s", "vs scalar"], rows) + [""]
 
     if "model" in by_family:
         lines += ["## The digit model", "",
