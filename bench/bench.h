@@ -109,6 +109,9 @@ void bench_register_all(void);
 /* Runs 'iterations' rounds of independent FMA chains and returns the FLOPs done (2 per
    lane per FMA). The result of the arithmetic goes to a volatile sink. */
 double bench_fma_kernel(int64_t iterations);
+/* The same with AVX-512 (16-float vectors); 0 without doing anything when the CPU or the OS
+   lacks it. */
+double bench_fma_avx512_kernel(int64_t iterations);
 /* "avx2+fma", "neon" or "scalar": the variant bench_fma_kernel uses on this CPU. */
 const char *bench_fma_variant(void);
 /* The CPU's model name ("AMD EPYC 9R14 ...") into buf; "unknown" when it cannot tell. */

@@ -180,8 +180,11 @@ def markdown(doc, runs, source, png):
     if "peak" in by_family:
         lines += ["## Peak", "",
                   "`peak/fma`: 12 independent FMA chains, as many FLOP per cycle as the core "
-                  "can retire; every `peak_frac` is a fraction of the peak measured at "
-                  "the start of the same run.", ""]
+                  "can retire with the vectors cnn.h uses; every `peak_frac` is a fraction of "
+                  "the peak measured at the start of the same run. `peak/fma_avx512`, where the "
+                  "CPU has AVX-512, is the same with 512-bit vectors, which cnn.h does not use: "
+                  "on a core with 512-bit FMA pipes it is twice `peak/fma`, and cnn.h's figures "
+                  "are then half as large a fraction of that.", ""]
         rows = [err_or(r, [r["name"], fmt(r.get("GFLOPS"), 1), r.get("label", "")])
                 for r in by_family["peak"]]
         lines += table(["benchmark", "GFLOP/s", "kernel"], rows) + [""]
