@@ -1044,17 +1044,25 @@ CNN__AVX2_TILE(6)
 #undef CNN__TILE_ROW
 #undef CNN__ROWS
 
-/* C (rows x nc, nc <= 16) (+)= A (rows x kc) * B (kc x 16): six rows at a time. */
+/* How many rows the tile starting at row m0 takes: the rows are split into as few tiles as
+   six rows allow, of sizes differing by at most one. 32 rows as 6,6,5,5,5,5 rather than
+   6,6,6,6,6,2: a 2-row tile has only four chains of FMAs, each waiting on the last. */
+static int cnn__tile_rows(int rows, int m0) {
+    const int tiles = (rows + 5) / 6, small = rows / tiles, big_tiles = rows % tiles;
+    return m0 < big_tiles * (small + 1) ? small + 1 : small;
+}
+
+/* C (rows x nc, nc <= 16) (+)= A (rows x kc) * B (kc x 16): up to six rows at a time. */
 CNN__AVX2 static void cnn__avx2_gemm_strip(int rows, int kc, const float *a, ptrdiff_t a_row, ptrdiff_t a_col,
                                            const int32_t *a_rows, const int32_t *a_off, const float *b,
                                            const int32_t *b_off, float *c, ptrdiff_t c_row, int nc,
                                            int accumulate, const float *row_bias) {
-    int m0;
-    for (m0 = 0; m0 < rows; m0 += 6) {
+    int m0, mr;
+    for (m0 = 0; m0 < rows; m0 += mr) {
         const float *am = a_rows ? a : a + m0 * a_row, *bias = row_bias ? row_bias + m0 : NULL;
         const int32_t *rm = a_rows ? a_rows + m0 : NULL;
         float *cm = c + m0 * c_row;
-        switch (CNN__MIN(6, rows - m0)) {
+        switch (mr = cnn__tile_rows(rows, m0)) {
         case 6: cnn__avx2_tile_6(kc, am, a_row, a_col, rm, a_off, b, b_off, cm, c_row, nc, accumulate, bias); break;
         case 5: cnn__avx2_tile_5(kc, am, a_row, a_col, rm, a_off, b, b_off, cm, c_row, nc, accumulate, bias); break;
         case 4: cnn__avx2_tile_4(kc, am, a_row, a_col, rm, a_off, b, b_off, cm, c_row, nc, accumulate, bias); break;
