@@ -947,6 +947,17 @@ CNNDEF cnn_status cnn_simd_force(cnn_simd path) {
     return CNN_OK;
 }
 
+#ifdef CNN__SIMD
+/* How many rows of a product the micro-kernel tile starting at row m0 takes (both ISAs): the
+   rows are split into as few tiles as six rows allow, of sizes differing by at most one. 32
+   rows run as 6,6,5,5,5,5 rather than 6,6,6,6,6,2: on AVX2 a 2-row tile has only four chains
+   of FMAs, each waiting on the last. */
+static int cnn__tile_rows(int rows, int m0) {
+    const int tiles = (rows + 5) / 6, small = rows / tiles, big_tiles = rows % tiles;
+    return m0 < big_tiles * (small + 1) ? small + 1 : small;
+}
+#endif
+
 #ifdef CNN__X86_AVX2
 /* ---------------------------------------------------------------------------------------------
    The AVX2 matrix-multiply micro-kernel, shared by every convolution pass and the dense layer.
@@ -1043,14 +1054,6 @@ CNN__AVX2_TILE(6)
 #undef CNN__TILE_STORE
 #undef CNN__TILE_ROW
 #undef CNN__ROWS
-
-/* How many rows the tile starting at row m0 takes: the rows are split into as few tiles as
-   six rows allow, of sizes differing by at most one. 32 rows as 6,6,5,5,5,5 rather than
-   6,6,6,6,6,2: a 2-row tile has only four chains of FMAs, each waiting on the last. */
-static int cnn__tile_rows(int rows, int m0) {
-    const int tiles = (rows + 5) / 6, small = rows / tiles, big_tiles = rows % tiles;
-    return m0 < big_tiles * (small + 1) ? small + 1 : small;
-}
 
 /* C (rows x nc, nc <= 16) (+)= A (rows x kc) * B (kc x 16): up to six rows at a time. */
 CNN__AVX2 static void cnn__avx2_gemm_strip(int rows, int kc, const float *a, ptrdiff_t a_row, ptrdiff_t a_col,
@@ -1162,13 +1165,13 @@ static void cnn__neon_gemm_strip(int rows, int kc, const float *a, ptrdiff_t a_r
                                  const int32_t *a_rows, const int32_t *a_off, const float *b, const int32_t *b_off,
                                  float *c, ptrdiff_t c_row, int nc, int accumulate, const float *row_bias) {
     float partial[6 * 16];
-    int m0, m, t;
-    for (m0 = 0; m0 < rows; m0 += 6) {
-        const int mr = CNN__MIN(6, rows - m0);
+    int m0, m, t, mr;
+    for (m0 = 0; m0 < rows; m0 += mr) {
         const float *am = a_rows ? a : a + m0 * a_row, *bias = row_bias ? row_bias + m0 : NULL;
         const int32_t *rm = a_rows ? a_rows + m0 : NULL;
         float *cm = c + m0 * c_row, *dst = cm;
         ptrdiff_t dst_row = c_row;
+        mr = cnn__tile_rows(rows, m0);
         if (nc < 16) {                      /* work on a full 16-wide copy of the tile */
             for (m = 0; m < mr; m++)
                 for (t = 0; t < 16; t++) partial[m * 16 + t] = accumulate && t < nc ? cm[m * c_row + t] : 0.0f;
@@ -1774,13 +1777,21 @@ static void cnn__conv2d_forward_simd(const cnn_conv2d_shape *s, const float *x, 
 }
 
 /* Returns 0 (and does nothing) for shapes it does not handle: strides above 1. */
+/* The data gradient reads the forward's filters w[k][c][r][s] flipped and transposed, as the
+   filters of a convolution of dy: row c of its A, tap q = (k, r, s), is w[k][c][kh-1-r][kw-1-s],
+   which is a[c * area + out[q - q0]] for taps q0..q1-1 (chans = the forward's input channels). */
+static void cnn__flipped_offsets(int q0, int q1, int area, int chans, int32_t *out) {
+    int q;
+    for (q = q0; q < q1; q++) out[q - q0] = (int32_t)((size_t)(q / area) * chans * area + (area - 1 - q % area));
+}
+
 static int cnn__conv2d_backward_data_simd(const cnn_conv2d_shape *s, const float *dy, const float *w, float *dx) {
     float strip[CNN__QC * 16] CNN__ALIGN32;
     int32_t offsets[CNN__QC];
     const int oh = cnn__conv2d_out_h(s), ow = cnn__conv2d_out_w(s);
     const int area = s->kh * s->kw, pixels = s->h * s->w, taps = s->k * area;
     cnn_conv2d_shape t;          /* dx = conv(dy, flipped transposed w): a stride-1 forward shape */
-    int n, p0, q0, q;
+    int n, p0, q0;
     if (s->stride_h != 1 || s->stride_w != 1) return 0;
     t.n = s->n; t.c = s->k; t.h = oh; t.w = ow;
     t.k = s->c; t.kh = s->kh; t.kw = s->kw;
@@ -1793,11 +1804,7 @@ static int cnn__conv2d_backward_data_simd(const cnn_conv2d_shape *s, const float
     if (t.pad_top < 0 || t.pad_bottom < 0 || t.pad_left < 0 || t.pad_right < 0) return 0;
     for (q0 = 0; q0 < taps; q0 += CNN__QC) {
         const int q1 = CNN__MIN(taps, q0 + CNN__QC);
-        /* tap q = (k, r, c') of the transposed kernel reads w[k][row m][kh-1-r][kw-1-c'] */
-        for (q = q0; q < q1; q++) {
-            const int k = q / area, r = (q / s->kw) % s->kh, sc = q % s->kw;
-            offsets[q - q0] = (int32_t)((size_t)k * s->c * area + (size_t)(s->kh - 1 - r) * s->kw + (s->kw - 1 - sc));
-        }
+        cnn__flipped_offsets(q0, q1, area, s->c, offsets);
         for (n = 0; n < s->n; n++) {
             const float *dyn = dy + (size_t)n * s->k * oh * ow;
             float *dxn = dx + (size_t)n * s->c * pixels;
@@ -1930,7 +1937,7 @@ static void cnn__direct_conv(int rows, const float *a, int flipped, const float 
     int32_t offsets[CNN__QC], a_offsets[CNN__QC];
     const int taps = chans * kh * kw, area = kh * kw, oh = hp - (kh - 1) * dh, ow = wp - (kw - 1) * dw;
     const int positions = (oh - 1) * wp + ow;
-    int q0, q, p0, m, i;
+    int q0, p0, m, i;
     /* Tap chunks outside, strips inside: the chunk of A (rows x 256) stays in L2 while every
        strip of P streams past it. */
     for (q0 = 0; q0 < taps; q0 += CNN__QC) {
@@ -1938,8 +1945,7 @@ static void cnn__direct_conv(int rows, const float *a, int flipped, const float 
         const float *a0 = flipped ? a : a + q0;
         const ptrdiff_t a_row = flipped ? area : taps;
         cnn__tap_offsets(q0, q1, kh, kw, dh, dw, hp, wp, offsets);
-        if (flipped)
-            for (q = q0; q < q1; q++) a_offsets[q - q0] = (int32_t)((size_t)(q / area) * rows * area + (area - 1 - q % area));
+        if (flipped) cnn__flipped_offsets(q0, q1, area, rows, a_offsets);
         if (rows <= 2 && positions >= 64)  /* one or two rows (a one-channel data gradient): 64 wide */
             for (m = 0; m < rows; m++)
                 cnn__simd_gemm_row_run(q1 - q0, a0 + m * a_row, 1, flipped ? a_offsets : NULL, pin, offsets,
@@ -2011,7 +2017,8 @@ static int cnn__conv2d_backward_data_direct(const cnn_conv2d_shape *s, const flo
 }
 
 /* ---------------------------------------------------------------------------------------------
-   Convolution with pixels as rows (with a workspace), for small planes.
+   Convolution with pixels as rows (with a workspace): strided forward passes, and stride 1
+   where the grid's rows fill few lanes (see cnn__gather_pays).
 
    The direct grid puts pixels in the vector lanes: a 3 x 3 output fills 9 lanes of 16. Turned
    round, y^T = X^T W^T: rows are 6 output pixels (any images), read in place at
@@ -2380,9 +2387,9 @@ static int cnn__conv2d_backward_weights_gather(const cnn_conv2d_shape *s, const 
 #endif /* CNN__SIMD */
 
 /* The sum of count floats, in eight running sums: one sum is a chain of dependent additions,
-   each waiting for the last (3-4 cycles), and over M1's 676-pixel planes it took 40% of the
-   weight-gradient pass (perf). Eight chains keep the adders busy (and the compiler may turn
-   them into one vector). */
+   each waiting for the last (3-4 cycles); over M1's 676-pixel planes it once took 40% of the
+   vector weight-gradient pass (perf). Eight chains keep the adders busy (and the compiler may
+   turn them into one vector). */
 static float cnn__sum(const float *v, size_t count) {
     float part[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
     size_t i = 0;
@@ -2393,7 +2400,8 @@ static float cnn__sum(const float *v, size_t count) {
     return ((part[0] + part[4]) + (part[1] + part[5])) + ((part[2] + part[6]) + (part[3] + part[7]));
 }
 
-/* db[k] = sum over n, i, j of dy[n][k][i][j]: the same for every path. */
+/* db[k] = sum over n, i, j of dy[n][k][i][j], for the paths that do not sum it on the way
+   (the scalar one and the im2col paths; the workspace path sums it in its pack of dy). */
 static void cnn__conv2d_bias_gradient(const cnn_conv2d_shape *s, const float *dy, float *db) {
     const size_t pixels = (size_t)cnn__conv2d_out_h(s) * cnn__conv2d_out_w(s);
     int n, k;
