@@ -42,11 +42,14 @@
        CNN_STATIC            make every function static (private to the including file)
        CNN_MALLOC(sz,ctx)    \  allocator hooks, define both or neither; ctx is the pointer
        CNN_FREE(p,ctx)       /  given in cnn_build_opts.alloc_ctx (NULL elsewhere)
-       CNN_ASSERT(x)         internal invariant checks (default: assert from <assert.h>)
+       CNN_ASSERT(x)         internal invariant checks, default none; define it as assert(x)
+                             to check them (a failed one then aborts: a bug in cnn.h)
        CNN_NO_STDIO          no <stdio.h>: drops save/load to files and printing
        CNN_NO_SIMD           no intrinsics at all: only the portable scalar kernels
        CNN_MAX_LAYERS        layers per network (default 32)
-       CNN_L2_BYTES          the per-core L2 cache the kernels block for (default 1 MB)
+       CNN_L2_BYTES          the per-core L2 cache the kernels block for (default 1 MB);
+                             a convolution whose packed weights pass half of it works
+                             through its filters in several passes over the pixels
 
    KERNEL PATHS
        On x86-64 the AVX2+FMA kernels are chosen at run time when the CPU has them; on AArch64
@@ -201,7 +204,7 @@ CNNDEF void cnn_padding_for(cnn_padding mode, int in, int kernel, int stride, in
 CNNDEF int cnn_conv_output_size(int in, int kernel, int stride, int dilation, int pad_total);
 
 /* ============================================================================================
-   4. Convolution (direct)
+   4. Convolution
    ============================================================================================ */
 
 /* The shape of one 2-D convolution. Every field must be set (strides and dilations >= 1):
@@ -559,7 +562,8 @@ typedef struct cnn_fit_result {
     int epochs_run;
     int best_epoch;               /* epoch of the best validation loss (0: no validation)   */
     float loss, accuracy;         /* last epoch's training figures                           */
-    float val_loss, val_accuracy; /* of the weights kept (the best with early stopping)      */
+    float val_loss, val_accuracy; /* last epoch's; with patience, the best epoch's (whose
+                                     weights are restored). -1 without validation           */
     int stopped_early;
 } cnn_fit_result;
 
@@ -616,9 +620,11 @@ CNNDEF cnn_status cnn_load_weights(cnn_net *net, const char *path);
 #ifndef CNN_L2_BYTES
 #define CNN_L2_BYTES (1024 * 1024)
 #endif
+/* Internal invariants (true unless cnn.h has a bug) are not checked by default: assert()
+   would abort in every build without NDEBUG, and the library promises never to abort.
+   The test suite's sanitizer build defines CNN_ASSERT(x) as assert(x). */
 #ifndef CNN_ASSERT
-#include <assert.h>
-#define CNN_ASSERT(x) assert(x)
+#define CNN_ASSERT(x) ((void)0)
 #endif
 
 #if !defined(CNN_NO_STDIO)
