@@ -92,6 +92,8 @@ done
 
 # The documentation's programs compile, run and print what the docs show.
 run_suite "docs snippets" bash docs/check_snippets.sh
+# docs/api.md names every public name of cnn.h, and nothing else.
+run_suite "docs api names" bash docs/check_api.sh
 
 fi   # native
 
