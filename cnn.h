@@ -133,15 +133,21 @@ CNNDEF cnn_simd    cnn_simd_active(void);
 CNNDEF int         cnn_simd_available(cnn_simd path);
 CNNDEF const char *cnn_simd_name(cnn_simd path);
 
-/* Activation functions. Zero means none (identity). */
+/* Activation functions. Zero means none (identity). Like every enum here, the values carry
+   their type's prefix (CNN_ACT_); the names without it are aliases kept for older code. */
 typedef enum cnn_activation {
     CNN_ACT_NONE = 0,
-    CNN_RELU,          /* max(0, x)                                   */
-    CNN_LEAKY_RELU,    /* x > 0 ? x : alpha * x   (alpha default 0.01) */
-    CNN_SIGMOID,       /* 1 / (1 + e^-x)                              */
-    CNN_TANH,          /* tanh(x)                                     */
-    CNN_ACTIVATION_COUNT
+    CNN_ACT_RELU,          /* max(0, x)                                   */
+    CNN_ACT_LEAKY_RELU,    /* x > 0 ? x : alpha * x   (alpha default 0.01) */
+    CNN_ACT_SIGMOID,       /* 1 / (1 + e^-x)                              */
+    CNN_ACT_TANH,          /* tanh(x)                                     */
+    CNN_ACTIVATION_COUNT,
+    CNN_RELU = CNN_ACT_RELU, CNN_LEAKY_RELU = CNN_ACT_LEAKY_RELU,     /* aliases */
+    CNN_SIGMOID = CNN_ACT_SIGMOID, CNN_TANH = CNN_ACT_TANH
 } cnn_activation;
+/* In the layers' options an alpha of 0 means the default slope 0.01; this negative zero asks
+   for a slope of exactly 0 (a leaky ReLU that computes what CNN_ACT_RELU does). */
+#define CNN_ALPHA_ZERO (-0.0f)
 
 /* A small seeded random number generator (PCG32): same seed, same numbers, on every machine. */
 typedef struct cnn_rng { uint64_t state, inc; } cnn_rng;
@@ -333,11 +339,12 @@ CNNDEF cnn_status cnn_mean_squared_error(int n, int size, const float *pred, con
 typedef enum cnn_layer_kind {
     CNN_LAYER_CONV = 1,
     CNN_LAYER_POOL,
-    CNN_LAYER_GLOBAL_AVG_POOL,
+    CNN_LAYER_GLOBAL_AVGPOOL,
     CNN_LAYER_DENSE,
     CNN_LAYER_ACTIVATION,
     CNN_LAYER_DROPOUT,
-    CNN_LAYER_FLATTEN
+    CNN_LAYER_FLATTEN,
+    CNN_LAYER_GLOBAL_AVG_POOL = CNN_LAYER_GLOBAL_AVGPOOL     /* alias, the earlier name */
 } cnn_layer_kind;
 
 typedef enum cnn_pool_kind { CNN_POOL_MAX = 0, CNN_POOL_AVG } cnn_pool_kind;
@@ -362,7 +369,7 @@ typedef struct cnn_conv_opts {
     int pad_top, pad_bottom, pad_left, pad_right;   /* with CNN_PAD_EXPLICIT              */
     int no_bias;                  /* set to leave out the bias                             */
     cnn_activation activation;    /* fused activation, default none                        */
-    float alpha;                  /* leaky-ReLU slope, default 0.01                        */
+    float alpha;                  /* leaky-ReLU slope, default 0.01 (CNN_ALPHA_ZERO: 0)    */
 } cnn_conv_opts;
 
 typedef struct cnn_pool_opts {
@@ -381,8 +388,17 @@ typedef struct cnn_dense_opts {
     int units;                    /* outputs (required)                                    */
     int no_bias;
     cnn_activation activation;
-    float alpha;
+    float alpha;                  /* leaky-ReLU slope, default 0.01 (CNN_ALPHA_ZERO: 0)    */
 } cnn_dense_opts;
+
+typedef struct cnn_activation_opts {
+    cnn_activation activation;    /* default none (the layer passes its input on)          */
+    float alpha;                  /* leaky-ReLU slope, default 0.01 (CNN_ALPHA_ZERO: 0)    */
+} cnn_activation_opts;
+
+typedef struct cnn_dropout_opts {
+    float rate;                   /* probability of zeroing a value, in [0, 1); default 0  */
+} cnn_dropout_opts;
 
 typedef struct cnn_layer {
     cnn_layer_kind kind;
@@ -439,11 +455,16 @@ CNNDEF cnn_status cnn_net_init(cnn_net *net, const cnn_net_opts *opts);
    (C, H, W order), as cnn_add_flatten does. */
 CNNDEF cnn_status cnn_add_conv(cnn_net *net, const cnn_conv_opts *opts);
 CNNDEF cnn_status cnn_add_pool(cnn_net *net, const cnn_pool_opts *opts);
-CNNDEF cnn_status cnn_add_global_avg_pool(cnn_net *net);
+CNNDEF cnn_status cnn_add_global_avgpool(cnn_net *net);
 CNNDEF cnn_status cnn_add_dense(cnn_net *net, const cnn_dense_opts *opts);
+CNNDEF cnn_status cnn_add_activation_ex(cnn_net *net, const cnn_activation_opts *opts);
+CNNDEF cnn_status cnn_add_dropout_ex(cnn_net *net, const cnn_dropout_opts *opts);
+CNNDEF cnn_status cnn_add_flatten(cnn_net *net);
+/* The earlier forms, kept for older code: plain arguments (an alpha of 0 means 0.01 here too),
+   and the global pooling layer's earlier name. */
 CNNDEF cnn_status cnn_add_activation(cnn_net *net, cnn_activation act, float alpha);
 CNNDEF cnn_status cnn_add_dropout(cnn_net *net, float rate);
-CNNDEF cnn_status cnn_add_flatten(cnn_net *net);
+#define cnn_add_global_avg_pool cnn_add_global_avgpool
 
 /* Trainable parameters (weights and biases), known before building. */
 CNNDEF size_t cnn_net_param_count(const cnn_net *net);
@@ -2677,10 +2698,10 @@ static void cnn__activation_forward_scalar(cnn_activation act, float alpha, size
     size_t i;
     switch (act) {
     /* Written so a NaN passes through (NaN < 0 is false): a diverging network must show it. */
-    case CNN_RELU:       for (i = 0; i < count; i++) y[i] = x[i] < 0.0f ? 0.0f : x[i]; break;
-    case CNN_LEAKY_RELU: for (i = 0; i < count; i++) y[i] = x[i] < 0.0f ? alpha * x[i] : x[i]; break;
-    case CNN_SIGMOID:    for (i = 0; i < count; i++) y[i] = cnn__sigmoid(x[i]); break;
-    case CNN_TANH:       for (i = 0; i < count; i++) y[i] = tanhf(x[i]); break;
+    case CNN_ACT_RELU:       for (i = 0; i < count; i++) y[i] = x[i] < 0.0f ? 0.0f : x[i]; break;
+    case CNN_ACT_LEAKY_RELU: for (i = 0; i < count; i++) y[i] = x[i] < 0.0f ? alpha * x[i] : x[i]; break;
+    case CNN_ACT_SIGMOID:    for (i = 0; i < count; i++) y[i] = cnn__sigmoid(x[i]); break;
+    case CNN_ACT_TANH:       for (i = 0; i < count; i++) y[i] = tanhf(x[i]); break;
     default:             if (y != x) memmove(y, x, count * sizeof(float)); break;
     }
 }
@@ -2689,10 +2710,10 @@ static void cnn__activation_backward_scalar(cnn_activation act, float alpha, siz
                                             const float *dy, float *dx) {
     size_t i;
     switch (act) {
-    case CNN_RELU:       for (i = 0; i < count; i++) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f; break;
-    case CNN_LEAKY_RELU: for (i = 0; i < count; i++) dx[i] = y[i] > 0.0f ? dy[i] : alpha * dy[i]; break;
-    case CNN_SIGMOID:    for (i = 0; i < count; i++) dx[i] = dy[i] * y[i] * (1.0f - y[i]); break;
-    case CNN_TANH:       for (i = 0; i < count; i++) dx[i] = dy[i] * (1.0f - y[i] * y[i]); break;
+    case CNN_ACT_RELU:       for (i = 0; i < count; i++) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f; break;
+    case CNN_ACT_LEAKY_RELU: for (i = 0; i < count; i++) dx[i] = y[i] > 0.0f ? dy[i] : alpha * dy[i]; break;
+    case CNN_ACT_SIGMOID:    for (i = 0; i < count; i++) dx[i] = dy[i] * y[i] * (1.0f - y[i]); break;
+    case CNN_ACT_TANH:       for (i = 0; i < count; i++) dx[i] = dy[i] * (1.0f - y[i] * y[i]); break;
     default:             if (dx != dy) memmove(dx, dy, count * sizeof(float)); break;
     }
 }
@@ -2800,7 +2821,7 @@ static void cnn__activation_backward(cnn_activation act, float alpha, size_t cou
 static cnn_status cnn__check_activation(const char *who, cnn_activation act, float alpha) {
     if ((unsigned)act >= CNN_ACTIVATION_COUNT)
         return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "%s: unknown activation %d", who, (int)act);
-    if (act == CNN_LEAKY_RELU && !(alpha >= 0.0f && alpha < 1.0f))
+    if (act == CNN_ACT_LEAKY_RELU && !(alpha >= 0.0f && alpha < 1.0f))
         return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "%s: leaky-ReLU slope %f must be in [0, 1)", who, (double)alpha);
     return CNN_OK;
 }
@@ -3494,7 +3515,7 @@ static const char *cnn__layer_name(cnn_layer_kind kind) {
     switch (kind) {
     case CNN_LAYER_CONV: return "conv";
     case CNN_LAYER_POOL: return "pool";
-    case CNN_LAYER_GLOBAL_AVG_POOL: return "global_avg_pool";
+    case CNN_LAYER_GLOBAL_AVGPOOL: return "global_avgpool";
     case CNN_LAYER_DENSE: return "dense";
     case CNN_LAYER_ACTIVATION: return "activation";
     case CNN_LAYER_DROPOUT: return "dropout";
@@ -3505,10 +3526,10 @@ static const char *cnn__layer_name(cnn_layer_kind kind) {
 
 static const char *cnn__activation_name(cnn_activation act) {
     switch (act) {
-    case CNN_RELU: return "relu";
-    case CNN_LEAKY_RELU: return "leaky_relu";
-    case CNN_SIGMOID: return "sigmoid";
-    case CNN_TANH: return "tanh";
+    case CNN_ACT_RELU: return "relu";
+    case CNN_ACT_LEAKY_RELU: return "leaky_relu";
+    case CNN_ACT_SIGMOID: return "sigmoid";
+    case CNN_ACT_TANH: return "tanh";
     default: return "linear";
     }
 }
@@ -3556,6 +3577,11 @@ static cnn_status cnn__begin_layer(cnn_net *net, cnn_layer_kind kind, cnn_layer 
     cnn__net_tail(net, &(*out)->in_c, &(*out)->in_h, &(*out)->in_w, &(*out)->flat);
     return CNN_OK;
 }
+
+/* A layer's leaky-ReLU slope from its options: 0 means the default 0.01, since options are
+   zero-initialised; the negative zero CNN_ALPHA_ZERO is how a caller asks for exactly 0. It
+   is kept as -0.0f (a slope of 0 all the same), so a saved model loads with it again. */
+static float cnn__slope(float alpha) { return alpha == 0.0f && !signbit(alpha) ? 0.01f : alpha; }
 
 /* Finishes a layer whose fields are all set: checks the per-image sizes and counts it in. */
 static cnn_status cnn__end_layer(cnn_net *net, cnn_layer *l) {
@@ -3606,7 +3632,7 @@ CNNDEF cnn_status cnn_add_conv(cnn_net *net, const cnn_conv_opts *opts) {
                     o->kernel, o->kernel_h, o->kernel_w, o->stride, o->stride_h, o->stride_w, o->dilation, o->dilation_h, o->dilation_w);
         return cnn__layer_fail(net, CNN_LAYER_CONV, CNN_ERR_INVALID_ARGUMENT, why);
     }
-    st = cnn__check_activation("conv", o->activation, o->alpha ? o->alpha : 0.01f);
+    st = cnn__check_activation("conv", o->activation, cnn__slope(o->alpha));
     if (st) return cnn__layer_fail(net, CNN_LAYER_CONV, st, cnn_last_error());
     s = &l->conv;
     s->n = 1; s->c = l->in_c; s->h = l->in_h; s->w = l->in_w;
@@ -3633,7 +3659,7 @@ CNNDEF cnn_status cnn_add_conv(cnn_net *net, const cnn_conv_opts *opts) {
     if (st) return cnn__layer_fail(net, CNN_LAYER_CONV, st, cnn_last_error());
     l->out_c = s->k; l->out_h = oh; l->out_w = ow;
     l->act = o->activation;
-    l->alpha = o->alpha ? o->alpha : 0.01f;
+    l->alpha = cnn__slope(o->alpha);
     l->has_bias = !o->no_bias;
     l->weight_count = cnn__count4(s->k, s->c, s->kh, s->kw);
     l->bias_count = l->has_bias ? (size_t)s->k : 0;
@@ -3681,11 +3707,11 @@ CNNDEF cnn_status cnn_add_pool(cnn_net *net, const cnn_pool_opts *opts) {
     return cnn__end_layer(net, l);
 }
 
-CNNDEF cnn_status cnn_add_global_avg_pool(cnn_net *net) {
+CNNDEF cnn_status cnn_add_global_avgpool(cnn_net *net) {
     cnn_layer *l;
-    cnn_status st = cnn__begin_layer(net, CNN_LAYER_GLOBAL_AVG_POOL, &l);
+    cnn_status st = cnn__begin_layer(net, CNN_LAYER_GLOBAL_AVGPOOL, &l);
     if (st) return st;
-    if (l->flat) return cnn__layer_fail(net, CNN_LAYER_GLOBAL_AVG_POOL, CNN_ERR_SHAPE, "global pooling needs a C x H x W map, not a vector");
+    if (l->flat) return cnn__layer_fail(net, CNN_LAYER_GLOBAL_AVGPOOL, CNN_ERR_SHAPE, "global pooling needs a C x H x W map, not a vector");
     l->out_c = l->in_c; l->out_h = 1; l->out_w = 1;
     l->flat = 1;
     return cnn__end_layer(net, l);
@@ -3703,12 +3729,12 @@ CNNDEF cnn_status cnn_add_dense(cnn_net *net, const cnn_dense_opts *opts) {
         cnn__format(why, sizeof why, "units is %d; set .units to the number of outputs (at least 1)", o->units);
         return cnn__layer_fail(net, CNN_LAYER_DENSE, CNN_ERR_INVALID_ARGUMENT, why);
     }
-    st = cnn__check_activation("dense", o->activation, o->alpha ? o->alpha : 0.01f);
+    st = cnn__check_activation("dense", o->activation, cnn__slope(o->alpha));
     if (st) return cnn__layer_fail(net, CNN_LAYER_DENSE, st, cnn_last_error());
     in = cnn__layer_in_size(l);         /* a map is flattened in C, H, W order */
     l->out_c = o->units; l->out_h = 1; l->out_w = 1;
     l->act = o->activation;
-    l->alpha = o->alpha ? o->alpha : 0.01f;
+    l->alpha = cnn__slope(o->alpha);
     l->has_bias = !o->no_bias;
     l->weight_count = cnn__count4(o->units, (int)in, 1, 1);
     if (!l->weight_count) return cnn__layer_fail(net, CNN_LAYER_DENSE, CNN_ERR_OVERFLOW, "its weight matrix is too large");
@@ -3717,19 +3743,22 @@ CNNDEF cnn_status cnn_add_dense(cnn_net *net, const cnn_dense_opts *opts) {
     return cnn__end_layer(net, l);
 }
 
-CNNDEF cnn_status cnn_add_activation(cnn_net *net, cnn_activation act, float alpha) {
+CNNDEF cnn_status cnn_add_activation_ex(cnn_net *net, const cnn_activation_opts *opts) {
+    cnn_activation act = opts ? opts->activation : CNN_ACT_NONE;
+    float alpha = cnn__slope(opts ? opts->alpha : 0.0f);
     cnn_layer *l;
     cnn_status st = cnn__begin_layer(net, CNN_LAYER_ACTIVATION, &l);
     if (st) return st;
-    st = cnn__check_activation("activation", act, alpha ? alpha : 0.01f);
+    st = cnn__check_activation("activation", act, alpha);
     if (st) return cnn__layer_fail(net, CNN_LAYER_ACTIVATION, st, cnn_last_error());
     l->act = act;
-    l->alpha = alpha ? alpha : 0.01f;
+    l->alpha = alpha;
     l->out_c = l->in_c; l->out_h = l->in_h; l->out_w = l->in_w;
     return cnn__end_layer(net, l);
 }
 
-CNNDEF cnn_status cnn_add_dropout(cnn_net *net, float rate) {
+CNNDEF cnn_status cnn_add_dropout_ex(cnn_net *net, const cnn_dropout_opts *opts) {
+    float rate = opts ? opts->rate : 0.0f;
     cnn_layer *l;
     cnn_status st = cnn__begin_layer(net, CNN_LAYER_DROPOUT, &l);
     char why[100];
@@ -3741,6 +3770,19 @@ CNNDEF cnn_status cnn_add_dropout(cnn_net *net, float rate) {
     l->rate = rate;
     l->out_c = l->in_c; l->out_h = l->in_h; l->out_w = l->in_w;
     return cnn__end_layer(net, l);
+}
+
+CNNDEF cnn_status cnn_add_activation(cnn_net *net, cnn_activation act, float alpha) {
+    cnn_activation_opts o;
+    o.activation = act;
+    o.alpha = alpha;
+    return cnn_add_activation_ex(net, &o);
+}
+
+CNNDEF cnn_status cnn_add_dropout(cnn_net *net, float rate) {
+    cnn_dropout_opts o;
+    o.rate = rate;
+    return cnn_add_dropout_ex(net, &o);
 }
 
 CNNDEF cnn_status cnn_add_flatten(cnn_net *net) {
@@ -4095,7 +4137,7 @@ CNNDEF cnn_status cnn_forward(cnn_net *net, const float *x, int n, int training)
             else cnn__avgpool2d_forward(&s, l->out_h, l->out_w, cur, l->out);
             break;
         }
-        case CNN_LAYER_GLOBAL_AVG_POOL:
+        case CNN_LAYER_GLOBAL_AVGPOOL:
             cnn_global_avgpool_forward(n, l->in_c, l->in_h * l->in_w, cur, l->out);
             break;
         case CNN_LAYER_DENSE:
@@ -4163,7 +4205,7 @@ static void cnn__backward(cnn_net *net) {
                 wrote_spare = 1;
             }
             break;
-        case CNN_LAYER_GLOBAL_AVG_POOL:
+        case CNN_LAYER_GLOBAL_AVGPOOL:
             if (need_dx) { cnn_global_avgpool_backward(n, l->in_c, l->in_h * l->in_w, g, spare); wrote_spare = 1; }
             break;
         case CNN_LAYER_ACTIVATION:

@@ -45,11 +45,11 @@ cnn_status bench_digits_model(cnn_net *net) {
     cnn_dense_opts d1 = {0}, d2 = {0};
     cnn_status st;
     no.channels = 1; no.height = 28; no.width = 28;
-    c1.filters = 32; c1.kernel = 3; c1.activation = CNN_RELU;
-    c2.filters = 64; c2.kernel = 3; c2.activation = CNN_RELU;
-    c3.filters = 64; c3.kernel = 3; c3.activation = CNN_RELU;
+    c1.filters = 32; c1.kernel = 3; c1.activation = CNN_ACT_RELU;
+    c2.filters = 64; c2.kernel = 3; c2.activation = CNN_ACT_RELU;
+    c3.filters = 64; c3.kernel = 3; c3.activation = CNN_ACT_RELU;
     pool.kind = CNN_POOL_MAX; pool.size = 2;
-    d1.units = 64; d1.activation = CNN_RELU;
+    d1.units = 64; d1.activation = CNN_ACT_RELU;
     d2.units = 10;
     if ((st = cnn_net_init(net, &no)) != CNN_OK) return st;
     if ((st = cnn_add_conv(net, &c1)) != CNN_OK) return st;

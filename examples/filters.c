@@ -190,7 +190,7 @@ int main(int argc, char **argv) {
     if (!conv || !relu || !pool) return 1;
 
     if ((st = cnn_conv2d_forward(&cs, image, filter_weights, NULL, conv))) return failed("conv2d", st);
-    if ((st = cnn_activation_forward(CNN_RELU, 0.0f, (size_t)FILTERS * oh * ow, conv, relu)))
+    if ((st = cnn_activation_forward(CNN_ACT_RELU, 0.0f, (size_t)FILTERS * oh * ow, conv, relu)))
         return failed("relu", st);
     if ((st = cnn_maxpool2d_forward(&ps, relu, pool, NULL))) return failed("maxpool", st);
 

@@ -59,11 +59,11 @@ static cnn_status add_model_layers(cnn_net *net, int rows, int cols) {
     input.height = rows;
     input.width = cols;
     conv32.filters = 32;                   /* kernel 3x3, stride 1, valid padding: defaults */
-    conv32.activation = CNN_RELU;
+    conv32.activation = CNN_ACT_RELU;
     conv64.filters = 64;
-    conv64.activation = CNN_RELU;
+    conv64.activation = CNN_ACT_RELU;
     hidden.units = 64;
-    hidden.activation = CNN_RELU;
+    hidden.activation = CNN_ACT_RELU;
     classes.units = 10;
 
     /* Each call checks its shapes; the first failure is the one worth reporting. */

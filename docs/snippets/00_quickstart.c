@@ -11,7 +11,7 @@ int main(void) {
     }
     cnn_net net;
     cnn_net_init(&net, &(cnn_net_opts){ .channels = 1, .height = 8, .width = 8 });
-    cnn_add_conv(&net, &(cnn_conv_opts){ .filters = 4, .kernel = 3, .activation = CNN_RELU });
+    cnn_add_conv(&net, &(cnn_conv_opts){ .filters = 4, .kernel = 3, .activation = CNN_ACT_RELU });
     cnn_add_pool(&net, &(cnn_pool_opts){ .kind = CNN_POOL_MAX, .size = 2 });
     cnn_add_dense(&net, &(cnn_dense_opts){ .units = 2 });
     cnn_dataset data = { x, y, 64 };

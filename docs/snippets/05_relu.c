@@ -21,11 +21,11 @@ int main(void) {
     const float *maps;
     cnn_net net;
     cnn_net_opts in = { .channels = 1, .height = 6, .width = 6 };
-    cnn_conv_opts conv = { .filters = 2, .kernel = 3, .no_bias = 1, .activation = CNN_RELU };
+    cnn_conv_opts conv = { .filters = 2, .kernel = 3, .no_bias = 1, .activation = CNN_ACT_RELU };
     cnn_build_opts build = { .max_batch = 1, .inference_only = 1 };
     int k, i, j;
 
-    cnn_activation_forward(CNN_RELU, 0.0f, 5, v, r);
+    cnn_activation_forward(CNN_ACT_RELU, 0.0f, 5, v, r);
     printf("relu:");
     for (i = 0; i < 5; i++) printf(" %g", r[i]);
     printf("\n");

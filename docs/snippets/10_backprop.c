@@ -46,7 +46,7 @@ int main(void) {
           gradient is compared with (L(w + h) - L(w - h)) / 2h. */
     {
         cnn_net_opts in2 = { .channels = 1, .height = 6, .width = 6 };
-        cnn_conv_opts conv = { .filters = 2, .kernel = 3, .activation = CNN_TANH };
+        cnn_conv_opts conv = { .filters = 2, .kernel = 3, .activation = CNN_ACT_TANH };
         cnn_pool_opts pool = { .kind = CNN_POOL_AVG };
         cnn_dense_opts out = { .units = 3 };
         const int32_t labels[2] = { 2, 0 };

@@ -12,7 +12,7 @@ int main(void) {
     int32_t labels[N];
     cnn_net net;
     cnn_net_opts in = { .channels = 1, .height = 8, .width = 8 };
-    cnn_conv_opts conv = { .filters = 4, .kernel = 3, .activation = CNN_RELU };
+    cnn_conv_opts conv = { .filters = 4, .kernel = 3, .activation = CNN_ACT_RELU };
     cnn_dense_opts dense = { .units = 2 };
     cnn_build_opts build = { .max_batch = BATCH, .seed = 1 };
     cnn_sgd_opts sgd = { .learning_rate = 0.05f, .momentum = 0.9f };

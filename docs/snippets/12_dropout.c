@@ -30,11 +30,12 @@ int main(void) {
         cnn_net net;
         cnn_net_opts in = { .channels = 1, .height = 8, .width = 8 };
         cnn_build_opts build = { .max_batch = 1, .seed = 5 };
+        cnn_dropout_opts dropout = { .rate = 0.2f };
         const float *out;
         float kept = 0.0f;
         int zeros;
         for (i = 0; i < 64; i++) image[i] = 1.0f;
-        if (cnn_net_init(&net, &in) || cnn_add_pool(&net, NULL) || cnn_add_dropout(&net, 0.2f) ||
+        if (cnn_net_init(&net, &in) || cnn_add_pool(&net, NULL) || cnn_add_dropout_ex(&net, &dropout) ||
             cnn_add_flatten(&net) || cnn_net_build(&net, &build)) {
             fprintf(stderr, "%s\n", cnn_last_error());
             return 1;

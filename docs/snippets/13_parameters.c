@@ -7,10 +7,10 @@
 int main(void) {
     cnn_net net;
     cnn_net_opts mnist = { .channels = 1, .height = 28, .width = 28 };
-    cnn_conv_opts c32 = { .filters = 32, .kernel = 3, .activation = CNN_RELU };
-    cnn_conv_opts c64 = { .filters = 64, .kernel = 3, .activation = CNN_RELU };
-    cnn_dense_opts d64 = { .units = 64, .activation = CNN_RELU };
-    cnn_dense_opts d128 = { .units = 128, .activation = CNN_RELU };
+    cnn_conv_opts c32 = { .filters = 32, .kernel = 3, .activation = CNN_ACT_RELU };
+    cnn_conv_opts c64 = { .filters = 64, .kernel = 3, .activation = CNN_ACT_RELU };
+    cnn_dense_opts d64 = { .units = 64, .activation = CNN_ACT_RELU };
+    cnn_dense_opts d128 = { .units = 128, .activation = CNN_ACT_RELU };
     cnn_dense_opts d10 = { .units = 10 };       /* logits: the softmax is part of the loss */
 
     /* The lecture's digit model (Keras):

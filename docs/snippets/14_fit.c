@@ -19,8 +19,9 @@ int main(void) {
     static int32_t labels[N], predicted[N];
     cnn_net net, loaded;
     cnn_net_opts in = { .channels = 1, .height = 8, .width = 8 };
-    cnn_conv_opts conv = { .filters = 8, .kernel = 3, .activation = CNN_RELU };
+    cnn_conv_opts conv = { .filters = 8, .kernel = 3, .activation = CNN_ACT_RELU };
     cnn_dense_opts dense = { .units = 2 };
+    cnn_dropout_opts dropout = { .rate = 0.2f };
     cnn_build_opts build = { .max_batch = 16, .seed = 1 };
     cnn_fit_opts fit = { .epochs = 5, .batch_size = 16, .validation_fraction = 0.2f,
                          .sgd = { .learning_rate = 0.05f, .momentum = 0.9f },
@@ -38,7 +39,7 @@ int main(void) {
         for (k = 0; k < 8; k++) img[labels[i] ? k * 8 + (i / 2) % 8 : (i / 2) % 8 * 8 + k] = 1.0f;
     }
     if (cnn_net_init(&net, &in) || cnn_add_conv(&net, &conv) || cnn_add_pool(&net, NULL) ||
-        cnn_add_dropout(&net, 0.2f) || cnn_add_dense(&net, &dense) || cnn_net_build(&net, &build) ||
+        cnn_add_dropout_ex(&net, &dropout) || cnn_add_dense(&net, &dense) || cnn_net_build(&net, &build) ||
         cnn_fit(&net, &data, &fit, &result) || cnn_save(&net, "bars.cnn")) {
         fprintf(stderr, "%s\n", cnn_last_error());
         return 1;

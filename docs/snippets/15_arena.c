@@ -9,9 +9,9 @@ static unsigned char memory[1 << 20];            /* 1 MiB, no malloc */
 int main(void) {
     cnn_net net;
     cnn_net_opts mnist = { .channels = 1, .height = 28, .width = 28 };
-    cnn_conv_opts c32 = { .filters = 32, .activation = CNN_RELU };
-    cnn_conv_opts c64 = { .filters = 64, .activation = CNN_RELU };
-    cnn_dense_opts d64 = { .units = 64, .activation = CNN_RELU }, d10 = { .units = 10 };
+    cnn_conv_opts c32 = { .filters = 32, .activation = CNN_ACT_RELU };
+    cnn_conv_opts c64 = { .filters = 64, .activation = CNN_ACT_RELU };
+    cnn_dense_opts d64 = { .units = 64, .activation = CNN_ACT_RELU }, d10 = { .units = 10 };
     cnn_build_opts train32 = { .max_batch = 32 };
     cnn_build_opts infer32 = { .max_batch = 32, .inference_only = 1 };
     cnn_build_opts infer1 = { .max_batch = 1, .inference_only = 1,

@@ -31,7 +31,7 @@ int main(void) {
     const float dense_w[8] = { 1, -1, 0.25f, 0, 0, 0, 0, 2 }, dense_b[2] = { 0, -1 };
     cnn_net net;
     cnn_net_opts in = { .channels = 1, .height = 3, .width = 3 };
-    cnn_conv_opts conv = { .filters = 1, .kernel = 2, .activation = CNN_RELU };
+    cnn_conv_opts conv = { .filters = 1, .kernel = 2, .activation = CNN_ACT_RELU };
     cnn_dense_opts dense = { .units = 2 };
     cnn_build_opts build = { .max_batch = 1, .inference_only = 1 };
     uint32_t layers, tensors, i, t, d, f;
