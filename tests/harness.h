@@ -4,8 +4,11 @@
    TEST(name) { CHECK(cond); CHECK_NEAR(a, b, tol); ... }
    int main(void) { RUN(name); ...; return harness_report(); }
 
-   A test passes when none of its checks fail. The last line printed is
-   "N passed, N failed"; the exit status is non-zero on any failure. */
+   A test passes when none of its checks fail. A test with nothing to check here (no vector
+   path to compare with the scalar reference, say) calls SKIP_IF(cond, why): it prints
+   SKIPPED and counts neither as passed nor as failed; so does a test that made no checks at
+   all, since it could not have failed. The last line printed is "N passed, N failed"; the
+   exit status is non-zero on any failure. */
 #ifndef HARNESS_H
 #define HARNESS_H
 
@@ -13,7 +16,11 @@
 #include <stdio.h>
 #include <string.h>
 
-static int harness_tests_passed, harness_tests_failed, harness_current_failed, harness_checks;
+static int harness_tests_passed, harness_tests_failed, harness_tests_skipped, harness_current_failed, harness_checks;
+static const char *harness_current_skipped;
+
+/* Ends the current test, uncounted, when cond holds. */
+#define SKIP_IF(cond, why) do { if (cond) { harness_current_skipped = (why); return; } } while (0)
 
 #define TEST(name) static void name(void)
 
@@ -44,11 +51,16 @@ static int harness_tests_passed, harness_tests_failed, harness_current_failed, h
     fprintf(stderr, "  FAIL %s:%d: %s -> %s, expected %s (%s)\n", __FILE__, __LINE__, #call, \
             cnn_status_name(st_), cnn_status_name(expected), cnn_last_error()); } } while (0)
 
-#define RUN(name) do { harness_current_failed = 0; name(); \
+#define RUN(name) do { int checks_before_ = harness_checks; \
+    harness_current_failed = 0; harness_current_skipped = NULL; name(); \
+    if (!harness_current_failed && !harness_current_skipped && harness_checks == checks_before_) \
+        harness_current_skipped = "it made no checks"; \
     if (harness_current_failed) { harness_tests_failed++; fprintf(stderr, "FAIL %s\n", #name); } \
+    else if (harness_current_skipped) { harness_tests_skipped++; printf("SKIPPED %s: %s\n", #name, harness_current_skipped); } \
     else { harness_tests_passed++; printf("ok   %s\n", #name); } fflush(stdout); } while (0)
 
 static int harness_report(void) {
+    if (harness_tests_skipped) printf("%d skipped (not counted)\n", harness_tests_skipped);
     printf("%d passed, %d failed\n", harness_tests_passed, harness_tests_failed);
     return harness_tests_failed ? 1 : 0;
 }

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: every tests/test_*.c built normally (warnings are errors) and
 # under AddressSanitizer + UndefinedBehaviorSanitizer, plus checks that cnn.h compiles cleanly
-# as C99 and C++ with every compiler present. The last line is the total: "N passed, N failed".
+# as C99 and C++ with every compiler present. The last line is the total: "N passed, N failed";
+# the line above it splits it into cnn.h's own tests and those of the examples' code
+# (tests/test_*.c that do not include cnn.h, and the example programs' builds).
 set -u
 cd "$(dirname "$0")/.."
 
@@ -12,7 +14,20 @@ WARN="-Wall -Wextra -Wpedantic -Werror"
 mkdir -p "$BUILD"
 passed=0
 failed=0
+skipped=0
 failures=()
+group=library                   # what the next results count towards: library or examples
+examples_passed=0
+examples_failed=0
+
+# Adds p passes and f failures to the totals and to the examples' share when they are theirs.
+count() {
+    passed=$((passed + $1)); failed=$((failed + $2))
+    if [ "$group" = examples ]; then examples_passed=$((examples_passed + $1)); examples_failed=$((examples_failed + $2)); fi
+}
+
+# The group of a test source: the suites of the examples' code do not include cnn.h.
+group_of() { if grep -q 'include "\.\./cnn\.h"' "$1"; then echo library; else echo examples; fi; }
 
 # Adds a suite's "N passed, N failed" line to the totals; a suite that crashes or prints no
 # summary counts as one failure.
@@ -25,11 +40,12 @@ run_suite() {
     line=$(printf '%s\n' "$out" | grep -E '^[0-9]+ passed, [0-9]+ failed' | tail -n 1)
     if [ -n "$line" ]; then
         p=${line%% passed*}; f=${line#*, }; f=${f%% failed*}
-        passed=$((passed + p)); failed=$((failed + f))
+        count "$p" "$f"
+        skipped=$((skipped + $(printf '%s\n' "$out" | grep -c '^SKIPPED ')))
         [ "$f" -gt 0 ] && failures+=("$label")
-        if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then failed=$((failed + 1)); failures+=("$label (exit $rc)"); fi
+        if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then count 0 1; failures+=("$label (exit $rc)"); fi
     else
-        failed=$((failed + 1)); failures+=("$label (no summary, exit $rc)")
+        count 0 1; failures+=("$label (no summary, exit $rc)")
     fi
 }
 
@@ -38,9 +54,9 @@ check() {
     local label=$1; shift
     local out
     if out=$("$@" 2>&1); then
-        passed=$((passed + 1)); echo "ok   $label"
+        count 1 0; echo "ok   $label"
     else
-        failed=$((failed + 1)); failures+=("$label"); echo "FAIL $label"; printf '%s\n' "$out" | head -n 20
+        count 0 1; failures+=("$label"); echo "FAIL $label"; printf '%s\n' "$out" | head -n 20
     fi
 }
 
@@ -69,26 +85,39 @@ for cxx in "${CXXS[@]}"; do
 done
 
 for src in tests/test_*.c; do
-    name=$(basename "$src" .c)
+    name=$(basename "$src" .c); group=$(group_of "$src")
     if check "build $name" $CC -std=c99 -O2 -g $WARN -I. "$src" -o "$BUILD/$name" -lm; then :; fi
     [ -x "$BUILD/$name" ] && run_suite "$name" "$BUILD/$name"
 done
+group=library
 
 # The same suites once more on the scalar reference path (CNN_SIMD=scalar), so the fallback
-# every CPU without AVX2 takes is tested too.
+# every CPU without AVX2 takes is tested too. Not the SIMD suites, which force each path
+# themselves (scalar as the reference, then every vector path), nor the examples' code,
+# which has no kernel paths: that rerun would repeat the same run.
 for src in tests/test_*.c; do
     name=$(basename "$src" .c)
+    case $name in test_simd*) continue ;; esac
+    [ "$(group_of "$src")" = library ] || continue
     [ -x "$BUILD/$name" ] && CNN_SIMD=scalar run_suite "$name (scalar path)" "$BUILD/$name"
 done
+
+# The convolution suite with a small L2 (CNN_L2_BYTES): at the default 1 MB no tested shape
+# is large enough for the kernels to split their channels into several passes, so this is
+# where the multi-pass loops run.
+if check "build test_simd (CNN_L2_BYTES=2048)" $CC -std=c99 -O2 -g $WARN -DCNN_L2_BYTES=2048 -I. tests/test_simd.c -o "$BUILD/test_simd.l2small" -lm; then
+    run_suite "test_simd (CNN_L2_BYTES=2048)" "$BUILD/test_simd.l2small"
+fi
 
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
 # The sanitizer build also checks cnn.h's internal invariants (off by default: see CNN_ASSERT).
 ASSERTS='-DCNN_ASSERT(x)=((x)?(void)0:__builtin_trap())'
 for src in tests/test_*.c; do
-    name=$(basename "$src" .c)
+    name=$(basename "$src" .c); group=$(group_of "$src")
     check "build $name (asan+ubsan)" $CC -std=c99 -O1 -g $WARN $SAN "$ASSERTS" -I. "$src" -o "$BUILD/$name.san" -lm
     [ -x "$BUILD/$name.san" ] && ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 run_suite "$name (asan+ubsan)" "$BUILD/$name.san"
 done
+group=library
 
 # The documentation's programs compile, run and print what the docs show.
 run_suite "docs snippets" bash docs/check_snippets.sh
@@ -103,24 +132,29 @@ fi   # native
 if [ "${CNN_SKIP_AARCH64:-0}" != 1 ]; then
     if have aarch64-linux-gnu-gcc && have qemu-aarch64; then
         for src in tests/test_*.c; do
-            name=$(basename "$src" .c)
+            name=$(basename "$src" .c); group=$(group_of "$src")
             if check "build $name (aarch64)" aarch64-linux-gnu-gcc -std=c99 -O2 $WARN -I. "$src" -o "$BUILD/$name.aarch64" -lm; then
                 run_suite "$name (aarch64, qemu)" qemu-aarch64 -L /usr/aarch64-linux-gnu "$BUILD/$name.aarch64"
             fi
         done
+        group=library
     else
         echo "== aarch64: SKIPPED (needs aarch64-linux-gnu-gcc and qemu-aarch64: apt-get install gcc-aarch64-linux-gnu qemu-user)"
     fi
 fi
 
+group=examples
 [ "$native" = 1 ] && for src in examples/*.c; do
     [ -e "$src" ] || continue
     check "build example $(basename "$src")" $CC -std=c99 -O2 $WARN -I. -Iexamples "$src" -o "$BUILD/example_$(basename "$src" .c)" -lm
 done
+group=library
 
 echo
 if [ ${#failures[@]} -gt 0 ]; then
     echo "failed:"; printf '  %s\n' "${failures[@]}"
 fi
+[ "$skipped" -gt 0 ] && echo "skipped, not counted: $skipped tests with nothing to check on this machine (SKIPPED above)"
+echo "of which cnn.h: $((passed - examples_passed)) passed, $((failed - examples_failed)) failed; the examples' code: $examples_passed passed, $examples_failed failed"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -4,8 +4,10 @@
        cc -std=c99 -Wall -Wextra -Wpedantic -Werror tests/test_data.c -o test_data && ./test_data
 
    Needs no data files and no network: the compressed inputs are embedded below and every
-   other file is written by the test itself into a fresh temporary directory. The last line
-   is "N passed, N failed"; the exit status is non-zero if anything failed. */
+   other file is written by the test itself into a fresh temporary directory. Each test_*
+   function counts once, passed when none of its checks failed (a loop of checks is one
+   test, not one pass per iteration). The last line is "N passed, N failed"; the exit status
+   is non-zero if anything failed. */
 #define _POSIX_C_SOURCE 200809L /* mkdtemp and rmdir, for that temporary directory */
 
 #include <math.h>
@@ -19,14 +21,13 @@
 #define IMG_IMPLEMENTATION
 #include "../examples/image_io.h"
 
-static int passed, failed;
+static int passed, failed, checks, current_failed;
 
 #define CHECK(cond, ...)                                                                   \
     do {                                                                                   \
-        if (cond) {                                                                        \
-            passed++;                                                                      \
-        } else {                                                                           \
-            failed++;                                                                      \
+        checks++;                                                                          \
+        if (!(cond)) {                                                                     \
+            current_failed++;                                                              \
             printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                         \
             printf(__VA_ARGS__);                                                           \
             printf("\n");                                                                  \
@@ -902,6 +903,21 @@ static void test_floats_to_bytes(void) {
     CHECK(out[0] == 0 && out[1] == 0 && out[2] == 255, "NaN: %d %d %d", out[0], out[1], out[2]);
 }
 
+/* A test passes when it made checks and none failed. */
+#define RUN(test)                                                                          \
+    do {                                                                                   \
+        int before = checks;                                                               \
+        current_failed = 0;                                                                \
+        test();                                                                            \
+        if (current_failed || checks == before) {                                          \
+            failed++;                                                                      \
+            printf("FAIL %s (%d checks failed of %d)\n", #test, current_failed, checks - before); \
+        } else {                                                                           \
+            passed++;                                                                      \
+            printf("ok   %s (%d checks)\n", #test, checks - before);                       \
+        }                                                                                  \
+    } while (0)
+
 int main(void) {
     const char *base = getenv("TMPDIR");
     snprintf(temp_dir, sizeof temp_dir, "%s/test_data.XXXXXX", base && base[0] ? base : "/tmp");
@@ -910,19 +926,19 @@ int main(void) {
         printf("0 passed, 1 failed\n");
         return 1;
     }
-    test_crc32();
-    test_block_types();
-    test_embedded_gzip();
-    test_multi_member_gzip();
-    test_inflate_raw();
-    test_bad_idx();
-    test_bad_gzip();
-    test_garbled();
-    test_idx_files();
-    test_png();
-    test_pgm();
-    test_upscale_and_tile();
-    test_floats_to_bytes();
+    RUN(test_crc32);
+    RUN(test_block_types);
+    RUN(test_embedded_gzip);
+    RUN(test_multi_member_gzip);
+    RUN(test_inflate_raw);
+    RUN(test_bad_idx);
+    RUN(test_bad_gzip);
+    RUN(test_garbled);
+    RUN(test_idx_files);
+    RUN(test_png);
+    RUN(test_pgm);
+    RUN(test_upscale_and_tile);
+    RUN(test_floats_to_bytes);
     remove_temp_files();
     printf("%d passed, %d failed\n", passed, failed);
     return failed != 0;

@@ -98,8 +98,186 @@ TEST(global_avgpool_names) {
     CHECK(net.layers[0].kind == CNN_LAYER_GLOBAL_AVG_POOL && CNN_LAYER_GLOBAL_AVG_POOL == CNN_LAYER_GLOBAL_AVGPOOL);
 }
 
+/* Mean, variance, the share within one standard deviation, skewness and kurtosis of n draws:
+   the moments a normal distribution fixes (0, 1, 0.6827, 0, 3 for a standard one). */
+typedef struct moments { double mean, var, within1, skew, kurt; } moments;
+static moments moments_of(const float *v, size_t n) {
+    moments m;
+    double sum = 0.0, m2 = 0.0, m3 = 0.0, m4 = 0.0, sd;
+    size_t i, within = 0;
+    for (i = 0; i < n; i++) sum += v[i];
+    m.mean = sum / (double)n;
+    for (i = 0; i < n; i++) {
+        double d = v[i] - m.mean;
+        m2 += d * d; m3 += d * d * d; m4 += d * d * d * d;
+    }
+    m.var = m2 / (double)n;
+    sd = sqrt(m.var);
+    for (i = 0; i < n; i++) within += fabs(v[i] - m.mean) <= sd;
+    m.within1 = (double)within / (double)n;
+    m.skew = m3 / (double)n / (m.var * sd);
+    m.kurt = m4 / (double)n / (m.var * m.var);
+    return m;
+}
+
+/* cnn_rng_normal draws N(0, 1): 200,000 draws have its moments to within about four
+   standard errors of each estimate (mean 0.0022, variance 0.0032, share 0.001, skewness
+   0.0055, kurtosis 0.011), for two seeds. */
+TEST(rng_normal_is_standard_normal) {
+    static float v[200000];
+    const size_t n = sizeof v / sizeof v[0];
+    uint64_t seed;
+    for (seed = 1; seed <= 2; seed++) {
+        cnn_rng rng;
+        moments m;
+        size_t i, far = 0;
+        cnn_rng_seed(&rng, seed);
+        for (i = 0; i < n; i++) {
+            v[i] = cnn_rng_normal(&rng);
+            far += !(fabsf(v[i]) < 10.0f);                  /* also catches NaN and inf */
+        }
+        m = moments_of(v, n);
+        CHECK(far == 0);
+        CHECK_NEAR(m.mean, 0.0, 0.01);
+        CHECK_NEAR(m.var, 1.0, 0.015);
+        CHECK_NEAR(m.within1, 0.6827, 0.005);
+        CHECK_NEAR(m.skew, 0.0, 0.025);
+        CHECK_NEAR(m.kurt, 3.0, 0.05);
+    }
+}
+
+/* He normal draws each weight from N(0, 2 / fan_in), fan_in = C*KH*KW for a convolution and
+   the inputs for a dense layer; biases start at 0. The share within one standard deviation
+   tells a normal distribution (0.683) from a uniform one of the same variance (0.577), and
+   the variance tells He (2/72 here) from Glorot (2/(72+576)). */
+TEST(he_normal_initialisation_statistics) {
+    cnn_net net;
+    cnn_net_opts in = input(8, 6, 6);
+    cnn_conv_opts c;
+    cnn_dense_opts d;
+    cnn_build_opts b;
+    memset(&c, 0, sizeof c); memset(&d, 0, sizeof d); memset(&b, 0, sizeof b);
+    c.filters = 256; c.kernel = 3;                          /* fan_in 72, 18,432 weights */
+    d.units = 400;                                          /* fan_in 256*4*4 = 4096, 1,638,400 weights */
+    b.init = CNN_INIT_HE_NORMAL; b.seed = 11; b.max_batch = 1; b.inference_only = 1;
+    CHECK_OK(cnn_net_init(&net, &in));
+    CHECK_OK(cnn_add_conv(&net, &c));
+    CHECK_OK(cnn_add_dense(&net, &d));
+    CHECK_OK(cnn_net_build(&net, &b));
+    if (net.built) {
+        const cnn_layer *conv = &net.layers[0], *dense = &net.layers[1];
+        moments mc = moments_of(conv->w, conv->weight_count), md = moments_of(dense->w, dense->weight_count);
+        size_t i, nonzero_bias = 0;
+        CHECK(conv->weight_count == 256 * 72 && dense->weight_count == 400 * 4096);
+        CHECK_NEAR(mc.mean, 0.0, 4.0 * sqrt(2.0 / 72 / 18432));
+        CHECK_NEAR(mc.var / (2.0 / 72), 1.0, 0.05);
+        CHECK_NEAR(mc.within1, 0.6827, 0.015);
+        CHECK_NEAR(md.mean, 0.0, 4.0 * sqrt(2.0 / 4096 / 1638400));
+        CHECK_NEAR(md.var / (2.0 / 4096), 1.0, 0.01);
+        CHECK_NEAR(md.within1, 0.6827, 0.002);
+        for (i = 0; i < 256; i++) nonzero_bias += conv->b[i] != 0.0f;
+        for (i = 0; i < 400; i++) nonzero_bias += dense->b[i] != 0.0f;
+        CHECK(nonzero_bias == 0);
+        /* Glorot uniform on the same layers: another variance, and uniform. */
+        CHECK_OK(cnn_net_init_weights(&net, CNN_INIT_GLOROT_UNIFORM, 11));
+        mc = moments_of(conv->w, conv->weight_count);
+        CHECK_NEAR(mc.var / (2.0 / (72 + 256 * 9)), 1.0, 0.05);
+        CHECK_NEAR(mc.within1, 0.5774, 0.015);
+    }
+    cnn_net_free(&net);
+}
+
+/* Saves net, loads it with another build seed, and compares both networks layer by layer and
+   output by output, in evaluation and (with the same dropout generator) in training mode. */
+static void check_round_trip(cnn_net *net, const float *x, int n) {
+    static float before[2][512], after[2][512];
+    cnn_net loaded;
+    cnn_build_opts b;
+    int i, mode;
+    size_t outputs = (size_t)n * (size_t)cnn_net_output_size(net);
+    memset(&b, 0, sizeof b);
+    b.max_batch = net->max_batch; b.seed = 999;
+    memset(&loaded, 0, sizeof loaded);
+    CHECK(outputs <= 512);
+    CHECK_OK(cnn_save(net, TMP_MODEL));
+    CHECK_OK(cnn_load(&loaded, TMP_MODEL, &b));
+    if (!loaded.built || outputs > 512) return;
+    CHECK(loaded.layer_count == net->layer_count);
+    for (i = 0; i < net->layer_count && i < loaded.layer_count; i++) {
+        const cnn_layer *a = &net->layers[i], *l = &loaded.layers[i];
+        CHECKF(a->kind == l->kind && a->act == l->act && a->rate == l->rate && a->flat == l->flat &&
+               a->out_c == l->out_c && a->out_h == l->out_h && a->out_w == l->out_w &&
+               (a->act != CNN_ACT_LEAKY_RELU || memcmp(&a->alpha, &l->alpha, sizeof(float)) == 0),
+               "layer %d: kind %d/%d act %d/%d alpha %g/%g rate %g/%g", i, (int)a->kind, (int)l->kind,
+               (int)a->act, (int)l->act, (double)a->alpha, (double)l->alpha, (double)a->rate, (double)l->rate);
+    }
+    for (mode = 0; mode < 2; mode++) {                     /* 0: evaluation, 1: training (dropout) */
+        cnn_rng_seed(&net->rng, 5);
+        cnn_rng_seed(&loaded.rng, 5);
+        CHECK_OK(cnn_forward(net, x, n, mode));
+        memcpy(before[mode], cnn_output(net), outputs * sizeof(float));
+        CHECK_OK(cnn_forward(&loaded, x, n, mode));
+        memcpy(after[mode], cnn_output(&loaded), outputs * sizeof(float));
+        CHECK(memcmp(before[mode], after[mode], outputs * sizeof(float)) == 0);
+    }
+    /* Dropout did something in training mode, so the comparison above tested its rate. */
+    CHECK(memcmp(before[0], before[1], outputs * sizeof(float)) != 0);
+    cnn_net_free(&loaded);
+}
+
+/* The layers without weights survive save and load: activation (its kind and slope, the
+   exact-zero slope included), dropout (its rate), flatten and global average pooling. */
+TEST(weightless_layers_save_and_load) {
+    static float x[3 * 2 * 7 * 7];
+    cnn_net net;
+    cnn_net_opts in = input(2, 7, 7);
+    cnn_conv_opts c;
+    cnn_dense_opts d;
+    cnn_activation_opts leaky, zero, sig;
+    cnn_dropout_opts drop;
+    cnn_build_opts b;
+    cnn_rng rng;
+    size_t i;
+    cnn_rng_seed(&rng, 3);
+    for (i = 0; i < sizeof x / sizeof x[0]; i++) x[i] = 2.0f * cnn_rng_uniform(&rng) - 1.0f;
+    memset(&c, 0, sizeof c); memset(&d, 0, sizeof d); memset(&b, 0, sizeof b);
+    memset(&leaky, 0, sizeof leaky); memset(&zero, 0, sizeof zero); memset(&sig, 0, sizeof sig);
+    c.filters = 4; c.kernel = 3; d.units = 5;
+    leaky.activation = CNN_ACT_LEAKY_RELU; leaky.alpha = 0.2f;
+    zero.activation = CNN_ACT_LEAKY_RELU; zero.alpha = CNN_ALPHA_ZERO;
+    sig.activation = CNN_ACT_SIGMOID;
+    drop.rate = 0.3f;
+    b.max_batch = 3; b.seed = 1;
+
+    /* conv, leaky ReLU, dropout, flatten, dense */
+    CHECK_OK(cnn_net_init(&net, &in));
+    CHECK_OK(cnn_add_conv(&net, &c));
+    CHECK_OK(cnn_add_activation_ex(&net, &leaky));
+    CHECK_OK(cnn_add_dropout_ex(&net, &drop));
+    CHECK_OK(cnn_add_flatten(&net));
+    CHECK_OK(cnn_add_dense(&net, &d));
+    CHECK_OK(cnn_net_build(&net, &b));
+    if (net.built) check_round_trip(&net, x, 3);
+    cnn_net_free(&net);
+
+    /* conv, leaky ReLU with slope exactly 0, dropout, global average pooling, sigmoid, dense */
+    CHECK_OK(cnn_net_init(&net, &in));
+    CHECK_OK(cnn_add_conv(&net, &c));
+    CHECK_OK(cnn_add_activation_ex(&net, &zero));
+    CHECK_OK(cnn_add_dropout_ex(&net, &drop));
+    CHECK_OK(cnn_add_global_avgpool(&net));
+    CHECK_OK(cnn_add_activation_ex(&net, &sig));
+    CHECK_OK(cnn_add_dense(&net, &d));
+    CHECK_OK(cnn_net_build(&net, &b));
+    if (net.built) check_round_trip(&net, x, 3);
+    cnn_net_free(&net);
+}
+
 int main(void) {
     RUN(activation_and_dropout_option_structs);
     RUN(global_avgpool_names);
+    RUN(rng_normal_is_standard_normal);
+    RUN(he_normal_initialisation_statistics);
+    RUN(weightless_layers_save_and_load);
     return harness_report();
 }

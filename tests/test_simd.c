@@ -88,6 +88,7 @@ TEST(conv_awkward_channels_and_sizes) {
     static const int channels[] = {1, 3, 7, 17, 31, 32, 33};
     static const int sizes[] = {1, 2, 3, 5, 7, 13, 17, 31, 33};
     int i, j, k;
+    SKIP_IF(!fast_count, "no vector path on this CPU/build to compare with the scalar reference");
     for (i = 0; i < 7; i++)
         for (j = 0; j < 9; j++)
             for (k = 0; k < 7; k += 3) {
@@ -98,6 +99,7 @@ TEST(conv_awkward_channels_and_sizes) {
 
 TEST(conv_strides_dilations_paddings) {
     int it;
+    SKIP_IF(!fast_count, "no vector path on this CPU/build to compare with the scalar reference");
     for (it = 0; it < 250; it++) {
         cnn_conv2d_shape s;
         s.n = 1 + (int)cnn_rng_below(&rng, 5);
@@ -122,6 +124,7 @@ TEST(conv_digit_model_and_vgg_like_layers) {
     cnn_conv2d_shape m3 = conv_shape(5, 64, 5, 5, 64, 3, 3, 1, 0), v = conv_shape(1, 64, 20, 20, 64, 3, 3, 1, 1);
     cnn_conv2d_shape s2 = conv_shape(1, 64, 21, 21, 128, 3, 3, 2, 1), k5 = conv_shape(2, 1, 28, 28, 32, 5, 5, 1, 0);
     cnn_conv2d_shape deep = conv_shape(1, 300, 6, 6, 7, 3, 3, 1, 1);          /* more taps than one strip chunk */
+    SKIP_IF(!fast_count, "no vector path on this CPU/build to compare with the scalar reference");
     compare_conv(&m1); compare_conv(&m2); compare_conv(&m3); compare_conv(&v); compare_conv(&s2); compare_conv(&k5);
     compare_conv(&deep);
     /* The direct paths ran: with a fast path, the digit and VGG-like layers wrote their workspace. */
@@ -156,6 +159,7 @@ static void compare_dense(int n, int in, int out) {
 TEST(dense_many_shapes) {
     static const int sizes[] = {1, 2, 3, 5, 7, 8, 9, 16, 17, 31, 33, 64, 100};
     int i, j, k;
+    SKIP_IF(!fast_count, "no vector path on this CPU/build to compare with the scalar reference");
     for (i = 0; i < 13; i++)
         for (j = 0; j < 13; j += 2)
             for (k = 0; k < 13; k += 3) compare_dense(sizes[k] % 6 + 1, sizes[i], sizes[j]);

@@ -94,6 +94,7 @@ TEST(activations_match_scalar) {
     static const size_t counts_big[] = {63, 64, 65, 100, 1000, 4099, 100003};
     static const float alphas[] = {0.0f, 0.01f, 0.3f};
     size_t k;
+    SKIP_IF(!fast_count, "no vector path on this CPU/build to compare with the scalar reference");
     for (k = 0; k < 34 + 7; k++) {
         const size_t count = k < 34 ? k : counts_big[k - 34];
         int act_i, a, p;
@@ -155,6 +156,7 @@ TEST(sigmoid_and_tanh_match_scalar) {
     const int nspecial = (int)(sizeof special / sizeof special[0]);
     double worst[2] = {0.0, 0.0};
     size_t k;
+    SKIP_IF(!fast_count, "no vector path on this CPU/build to compare with the scalar reference");
     for (k = 0; k < 34 + 3; k++) {
         const size_t count = k < 34 ? k : counts_big[k - 34];
         int act_i, p;
@@ -256,6 +258,7 @@ static cnn_pool2d_shape pool_shape(int n, int c, int h, int w, int k, int stride
    H != W), batches 1..5, ties, signed zeros and NaNs. */
 TEST(pool_2x2_stride_2_matches_scalar) {
     int h, w;
+    SKIP_IF(!fast_count, "no vector path on this CPU/build to compare with the scalar reference");
     for (h = 2; h <= 33; h++)
         for (w = 2; w <= 33; w += (h % 3) + 1) {
             cnn_pool2d_shape s = pool_shape(1 + (h + w) % 5, 1 + (h * w) % 3, h, w, 2, 2);
@@ -269,6 +272,7 @@ TEST(pool_2x2_stride_2_matches_scalar) {
    fast path) and odd ones (clipped windows: scalar), with and without counting padding. */
 TEST(pool_model_maps_and_modes) {
     cnn_pool2d_shape s = pool_shape(3, 32, 26, 26, 2, 2);
+    SKIP_IF(!fast_count, "no vector path on this CPU/build to compare with the scalar reference");
     compare_pool(&s, 0, 0);
     compare_pool(&s, 1, 50);
     s = pool_shape(5, 64, 11, 11, 2, 2);
@@ -287,6 +291,7 @@ TEST(pool_model_maps_and_modes) {
 /* Shapes the fast path must leave to the scalar code: they still agree (through it). */
 TEST(pool_other_shapes_still_agree) {
     cnn_pool2d_shape s = pool_shape(2, 3, 9, 11, 3, 2);
+    SKIP_IF(!fast_count, "no vector path on this CPU/build to compare with the scalar reference");
     compare_pool(&s, 1, 8);
     s = pool_shape(2, 3, 9, 11, 2, 1);
     compare_pool(&s, 1, 8);
@@ -335,6 +340,7 @@ TEST(sgd_update_matches_scalar) {
     static const int shapes[][2] = {{1, 1}, {1, 2}, {1, 3}, {1, 5}, {1, 7}, {1, 8}, {1, 9}, {1, 15}, {1, 16}, {1, 17},
                                     {2, 11}, {3, 11}, {1, 31}, {1, 32}, {1, 33}, {4, 7}, {300, 37}, {1000, 19}};
     int si, mode, decay, p;
+    SKIP_IF(!fast_count, "no vector path on this CPU/build to compare with the scalar reference");
     for (si = 0; si < (int)(sizeof shapes / sizeof shapes[0]); si++)
         for (mode = 0; mode < 3; mode++)
             for (decay = 0; decay < 2; decay++) {
