@@ -162,7 +162,7 @@ CNNDEF uint32_t cnn_rng_below(cnn_rng *rng, uint32_t n); /* [0, n), unbiased */
    ============================================================================================ */
 
 typedef struct cnn_arena {
-    unsigned char *base;    /* NULL in a measuring arena: it only counts bytes          */
+    unsigned char *base;    /* NULL: no memory (cnn_net_required_bytes measures so)     */
     size_t size;            /* bytes available                                           */
     size_t used;            /* bytes handed out (including alignment padding)           */
     size_t high_water;      /* the largest 'used' ever reached                           */
@@ -443,7 +443,6 @@ typedef struct cnn_net {
     size_t scratch_bytes;
     const float *x;               /* input of the last forward                               */
     int batch;                    /* its batch size (0: no forward yet)                      */
-    int forward_training;
     cnn_rng rng;                  /* dropout masks                                           */
     uint32_t step;                /* SGD steps taken                                         */
 } cnn_net;
@@ -1450,25 +1449,29 @@ static void cnn__arena_measuring(cnn_arena *arena) {
     arena->size = (size_t)-1;
 }
 
-CNNDEF void *cnn_arena_push(cnn_arena *arena, size_t bytes) {
-    size_t start, end;
-    if (!arena) { cnn__fail(CNN_ERR_INVALID_ARGUMENT, "arena: NULL arena"); return NULL; }
-    start = cnn__align_up(arena->used);
-    if (start < arena->used || bytes > (size_t)-1 - start) {
-        cnn__fail(CNN_ERR_OVERFLOW, "arena: a block of %zu bytes overflows the address space", bytes);
-        return NULL;
-    }
-    end = start + bytes;
-    if (end > arena->size) {
-        cnn__fail(CNN_ERR_OUT_OF_MEMORY,
-                  "arena: out of memory: a block of %zu bytes needs %zu bytes in all, the arena has %zu (%zu in use)",
-                  bytes, end, arena->size, arena->used);
-        return NULL;
-    }
+/* The bump rule, for real and measuring arenas alike: the next block starts at the next
+   aligned offset. *start receives that offset. */
+static cnn_status cnn__arena_bump(cnn_arena *arena, size_t bytes, size_t *start) {
+    size_t end;
+    *start = cnn__align_up(arena->used);
+    if (*start < arena->used || bytes > (size_t)-1 - *start)
+        return cnn__fail(CNN_ERR_OVERFLOW, "arena: a block of %zu bytes overflows the address space", bytes);
+    end = *start + bytes;
+    if (end > arena->size)
+        return cnn__fail(CNN_ERR_OUT_OF_MEMORY,
+                         "arena: out of memory: a block of %zu bytes needs %zu bytes in all, the arena has %zu (%zu in use)",
+                         bytes, end, arena->size, arena->used);
     arena->used = end;
     if (end > arena->high_water) arena->high_water = end;
-    /* A measuring arena hands out no memory; its callers know. */
-    return arena->base ? arena->base + start : NULL;
+    return CNN_OK;
+}
+
+CNNDEF void *cnn_arena_push(cnn_arena *arena, size_t bytes) {
+    size_t start;
+    if (!arena) { cnn__fail(CNN_ERR_INVALID_ARGUMENT, "arena: NULL arena"); return NULL; }
+    if (!arena->base) { cnn__fail(CNN_ERR_STATE, "arena: no memory (cnn_arena_init or cnn_arena_create first)"); return NULL; }
+    if (cnn__arena_bump(arena, bytes, &start)) return NULL;
+    return arena->base + start;
 }
 
 CNNDEF size_t cnn_arena_mark(const cnn_arena *arena) { return arena ? arena->used : 0; }
@@ -3814,19 +3817,13 @@ CNNDEF int cnn_net_output_size(const cnn_net *net) {
 
 /* Pushes count elements of elem_size bytes. In a measuring arena (no memory) it only counts. */
 static cnn_status cnn__take(cnn_arena *a, size_t count, size_t elem_size, void **out) {
-    size_t bytes;
+    size_t bytes, start;
+    cnn_status st;
     if (!cnn__mul(count, elem_size, &bytes))
         return cnn__fail(CNN_ERR_OVERFLOW, "net build: a tensor of %zu elements overflows the address space", count);
-    if (!a->base) {
-        size_t start = cnn__align_up(a->used);
-        if (start < a->used || bytes > (size_t)-1 - start)
-            return cnn__fail(CNN_ERR_OVERFLOW, "net build: the network's memory overflows the address space");
-        a->used = start + bytes;
-        *out = NULL;
-        return CNN_OK;
-    }
-    *out = cnn_arena_push(a, bytes);
-    return *out ? CNN_OK : CNN_ERR_OUT_OF_MEMORY;   /* the arena wrote the message */
+    if ((st = cnn__arena_bump(a, bytes, &start))) return st;   /* the arena wrote the message */
+    *out = a->base ? a->base + start : NULL;
+    return CNN_OK;
 }
 
 
@@ -3967,7 +3964,6 @@ CNNDEF cnn_status cnn_net_init_weights(cnn_net *net, cnn_init init, uint64_t see
     if (net->training) {
         memset(net->grads, 0, net->param_floats * sizeof(float));
         memset(net->velocity, 0, net->param_floats * sizeof(float));
-        memcpy(net->best_params, net->params, net->param_floats * sizeof(float));
     }
     for (i = 0; i < net->layer_count; i++) {
         cnn_layer *l = &net->layers[i];
@@ -4158,7 +4154,6 @@ CNNDEF cnn_status cnn_forward(cnn_net *net, const float *x, int n, int training)
     }
     net->x = x;
     net->batch = n;
-    net->forward_training = training;
     return CNN_OK;
 }
 

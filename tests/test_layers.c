@@ -273,11 +273,42 @@ TEST(weightless_layers_save_and_load) {
     cnn_net_free(&net);
 }
 
+/* An arena without memory (zeroed, or freed) gives no block and says why; the network's
+   measured size is what its build uses (cnn_net_required_bytes and cnn_net_build share the
+   arena's bump rule). */
+TEST(arena_without_memory_and_exact_measure) {
+    static unsigned char buffer[1 << 16];
+    cnn_arena a;
+    cnn_net net;
+    cnn_net_opts in = input(1, 8, 8);
+    cnn_conv_opts c;
+    cnn_build_opts b;
+    size_t need;
+    memset(&a, 0, sizeof a);
+    CHECK(cnn_arena_push(&a, 0) == NULL && cnn_arena_push(&a, 16) == NULL);
+    CHECK(strstr(cnn_last_error(), "no memory") != NULL);
+    CHECK_OK(cnn_arena_init(&a, buffer, sizeof buffer));
+    CHECK(cnn_arena_push(&a, 16) != NULL);
+    cnn_arena_free(&a);
+    CHECK(cnn_arena_push(&a, 16) == NULL);
+    memset(&c, 0, sizeof c); memset(&b, 0, sizeof b);
+    c.filters = 3;
+    b.max_batch = 2; b.buffer = buffer; b.buffer_size = sizeof buffer;
+    CHECK_OK(cnn_net_init(&net, &in));
+    CHECK_OK(cnn_add_conv(&net, &c));
+    need = cnn_net_required_bytes(&net, &b);
+    CHECK(need > 0 && need <= sizeof buffer);
+    CHECK_OK(cnn_net_build(&net, &b));
+    CHECK(net.arena.used + CNN_ALIGNMENT == need);    /* measured exactly, plus the alignment slack */
+    cnn_net_free(&net);
+}
+
 int main(void) {
     RUN(activation_and_dropout_option_structs);
     RUN(global_avgpool_names);
     RUN(rng_normal_is_standard_normal);
     RUN(he_normal_initialisation_statistics);
     RUN(weightless_layers_save_and_load);
+    RUN(arena_without_memory_and_exact_measure);
     return harness_report();
 }
