@@ -251,7 +251,9 @@ def markdown(doc, runs, source, png):
         lines += ["## The digit model", "",
                   "93,322 parameters: Conv(32,3x3,relu), MaxPool 2, Conv(64,3x3,relu), "
                   "MaxPool 2, Conv(64,3x3,relu), Flatten, Dense(64,relu), Dense(10). "
-                  "`train_step` is `cnn_train_batch` (forward, backward, SGD with momentum); "
+                  "`train_step` is `cnn_train_batch` (forward, backward, SGD with momentum) "
+                  "on the same 64 cached images; `fit` is one epoch of `cnn_fit` over 16,384 "
+                  "shuffled images (51 MB, more than the caches); "
                   "`infer` is `cnn_forward` in evaluation mode.", ""]
         rows = [err_or(r, [r["pass"], r.get("label", ""), r["path"], fmt(r.get("ms"), 3),
                            fmt(r.get("images_per_second"), 0)])
