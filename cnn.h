@@ -642,7 +642,8 @@ CNNDEF cnn_status cnn_load_weights(cnn_net *net, const char *path);
 #endif
 /* Internal invariants (true unless cnn.h has a bug) are not checked by default: assert()
    would abort in every build without NDEBUG, and the library promises never to abort.
-   The test suite's sanitizer build defines CNN_ASSERT(x) as assert(x). */
+   Define CNN_ASSERT(x) as assert(x) to check them; the test suite's sanitizer build makes
+   them trap. */
 #ifndef CNN_ASSERT
 #define CNN_ASSERT(x) ((void)0)
 #endif
@@ -2705,7 +2706,7 @@ static void cnn__activation_forward_scalar(cnn_activation act, float alpha, size
     case CNN_ACT_LEAKY_RELU: for (i = 0; i < count; i++) y[i] = x[i] < 0.0f ? alpha * x[i] : x[i]; break;
     case CNN_ACT_SIGMOID:    for (i = 0; i < count; i++) y[i] = cnn__sigmoid(x[i]); break;
     case CNN_ACT_TANH:       for (i = 0; i < count; i++) y[i] = tanhf(x[i]); break;
-    default:             if (y != x) memmove(y, x, count * sizeof(float)); break;
+    default:                 if (y != x) memmove(y, x, count * sizeof(float)); break;
     }
 }
 
@@ -2717,7 +2718,7 @@ static void cnn__activation_backward_scalar(cnn_activation act, float alpha, siz
     case CNN_ACT_LEAKY_RELU: for (i = 0; i < count; i++) dx[i] = y[i] > 0.0f ? dy[i] : alpha * dy[i]; break;
     case CNN_ACT_SIGMOID:    for (i = 0; i < count; i++) dx[i] = dy[i] * y[i] * (1.0f - y[i]); break;
     case CNN_ACT_TANH:       for (i = 0; i < count; i++) dx[i] = dy[i] * (1.0f - y[i] * y[i]); break;
-    default:             if (dx != dy) memmove(dx, dy, count * sizeof(float)); break;
+    default:                 if (dx != dy) memmove(dx, dy, count * sizeof(float)); break;
     }
 }
 
