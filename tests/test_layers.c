@@ -303,6 +303,40 @@ TEST(arena_without_memory_and_exact_measure) {
     cnn_net_free(&net);
 }
 
+/* A model file whose CRC is right but which holds a NaN or infinite weight is refused by both
+   loaders, before anything changes: the weights of a network that loads must be usable. */
+TEST(non_finite_weights_are_refused_on_load) {
+    static const float bad[2] = { NAN, -INFINITY };
+    cnn_net net, target;
+    cnn_net_opts in = input(1, 4, 4);
+    cnn_dense_opts d;
+    cnn_build_opts b;
+    int k;
+    memset(&d, 0, sizeof d); memset(&b, 0, sizeof b);
+    d.units = 3; b.max_batch = 1; b.seed = 4;
+    for (k = 0; k < 2; k++) {
+        float kept;
+        CHECK_OK(cnn_net_init(&net, &in));
+        CHECK_OK(cnn_add_dense(&net, &d));
+        CHECK_OK(cnn_net_build(&net, &b));
+        if (!net.built) return;
+        net.layers[0].w[7] = bad[k];
+        CHECK_OK(cnn_save(&net, TMP_MODEL));               /* saving writes what there is */
+        memset(&target, 0, sizeof target);
+        CHECK_STATUS(cnn_load(&target, TMP_MODEL, &b), CNN_ERR_FILE_CORRUPT);
+        CHECK(!target.built);
+        CHECK(strstr(cnn_last_error(), "NaN") != NULL);
+        CHECK_OK(cnn_net_init(&target, &in));
+        CHECK_OK(cnn_add_dense(&target, &d));
+        CHECK_OK(cnn_net_build(&target, &b));
+        kept = target.layers[0].w[7];
+        CHECK_STATUS(cnn_load_weights(&target, TMP_MODEL), CNN_ERR_FILE_CORRUPT);
+        CHECK(target.layers[0].w[7] == kept);              /* untouched */
+        cnn_net_free(&target);
+        cnn_net_free(&net);
+    }
+}
+
 int main(void) {
     RUN(activation_and_dropout_option_structs);
     RUN(global_avgpool_names);
@@ -310,5 +344,6 @@ int main(void) {
     RUN(he_normal_initialisation_statistics);
     RUN(weightless_layers_save_and_load);
     RUN(arena_without_memory_and_exact_measure);
+    RUN(non_finite_weights_are_refused_on_load);
     return harness_report();
 }
