@@ -7,6 +7,7 @@
 const bench_isa bench_isas[] = {
     { "scalar", CNN_SIMD_SCALAR },
     { "avx2",   CNN_SIMD_AVX2 },
+    { "avx512", CNN_SIMD_AVX512 },
     { "neon",   CNN_SIMD_NEON },
 };
 const int bench_isa_count = (int)(sizeof bench_isas / sizeof bench_isas[0]);
