@@ -49,10 +49,10 @@
        CNN_L2_BYTES          the per-core L2 cache the kernels block for (default 1 MB)
 
    KERNEL PATHS
-       On x86-64 the AVX2+FMA kernels are chosen at run time when the CPU has them; on AArch64
-       the NEON kernels are always used; the portable scalar kernels are the reference and the
-       fallback. cnn_simd_force() picks a path for the
-       process; the environment variable CNN_SIMD=scalar makes the scalar path the default.
+       On x86-64 the AVX-512 kernels, else the AVX2+FMA ones, are chosen at run time when the
+       CPU (and the OS) has them; on AArch64 the NEON kernels are always used; the portable
+       scalar kernels are the reference and the fallback. cnn_simd_force() picks a path for the
+       process; the environment variable CNN_SIMD=scalar (or avx2) makes that path the default.
 
    THREADS
        A cnn_net is used by one thread at a time. Different networks may be used from different
@@ -114,9 +114,9 @@ CNNDEF const char *cnn_status_name(cnn_status status);
 /* The message of the last failure in this thread ("conv2d: layer 2 ..."), "" if none. */
 CNNDEF const char *cnn_last_error(void);
 
-/* Kernel paths. Every kernel has a portable scalar reference; on x86-64 an AVX2+FMA path is
-   chosen at run time when the CPU and the OS support it (the same binary still runs on older
-   CPUs). Paths agree within floating-point rounding, not bit for bit: FMA and summation order
+/* Kernel paths. Every kernel has a portable scalar reference; on x86-64 an AVX-512 path, else
+   an AVX2+FMA one, is chosen at run time when the CPU and the OS support it (the same binary
+   still runs on older CPUs). Paths agree within floating-point rounding, not bit for bit: FMA and summation order
    differ. The choice is process-wide; force a path only while no kernel is running. */
 typedef enum cnn_simd {
     CNN_SIMD_AUTO = 0,   /* the best path this CPU offers */
@@ -1488,7 +1488,9 @@ static void cnn__neon_pack_transposed(const float *src, ptrdiff_t src_row, int r
 #endif
 
 /* strip[t * 16 + r] = src[r * src_row + t] for r < rows (rows <= 16) and t < len; strip[t * 16 + r] = 0 for rows <= r < 16;
-   and, when sums is not NULL, sums[r] += the sum of row r's len values. strip is 32-byte aligned. */
+   and, when sums is not NULL, sums[r] += the sum of row r's len values. strip is 32-byte aligned.
+   The AVX-512 path uses the AVX2 transpose: a strip row is 16 floats, one 8 x 8 block's
+   two halves, and the pack costs a few percent of the products it feeds. */
 static void cnn__pack_transposed(const float *src, ptrdiff_t src_row, int rows, int len, float *strip, float *sums) {
 #ifdef CNN__X86_AVX2
     cnn__avx2_pack_transposed(src, src_row, rows, len, strip, sums);
@@ -1800,7 +1802,7 @@ static void cnn__conv2d_backward_weights_scalar(const cnn_conv2d_shape *s, const
 }
 
 /* ---------------------------------------------------------------------------------------------
-   Convolution on the AVX2 micro-kernel: the direct convolution as a matrix product
+   Convolution on the vector micro-kernel: the direct convolution as a matrix product
 
        Y[k][p] = b[k] + sum_q W[k][q] * X[q][p]       q = (c, r, s) taps, p = output pixels
 
