@@ -1068,7 +1068,7 @@ typedef void (*cnn__tile_fn)(int kc, const float *a, ptrdiff_t a_row, ptrdiff_t 
    vector of a row (nv == 1), are compiled away. */
 #define CNN__ROWS(X, P) X(P, 0) X(P, 1) X(P, 2) X(P, 3) X(P, 4) X(P, 5) X(P, 6) X(P, 7) X(P, 8) X(P, 9) X(P, 10) X(P, 11)
 /* row(m) of A, read only for the tile's own rows */
-#define CNN__TILE_ROW(P, m) const ptrdiff_t r##m = tile_rows > m ? (a_rows ? a_rows[m] : m * a_row) : 0;
+#define CNN__TILE_ROW(P, m) const ptrdiff_t r##m = tile_rows > m && a_rows ? a_rows[m] : 0;
 #define CNN__TILE_INIT(P, m) if (tile_rows > m) {                                                        \
         if (accumulate) {                                                                                 \
             c0_##m = P##_loadm(c + m * c_row, m0);                                                        \
@@ -1080,9 +1080,46 @@ typedef void (*cnn__tile_fn)(int kc, const float *a, ptrdiff_t a_row, ptrdiff_t 
         const P##_vec av = P##_bcast(aq + r##m);                                                          \
         c0_##m = P##_fma(av, b0, c0_##m);                                                                 \
         if (nv > 1) c1_##m = P##_fma(av, b1, c1_##m); }
+#define CNN__TILE_FMA_STRIDED(P, m) if (tile_rows > m) {                                                 \
+        const P##_vec av = P##_bcast(aq + m * a_row);                                                     \
+        c0_##m = P##_fma(av, b0, c0_##m);                                                                 \
+        if (nv > 1) c1_##m = P##_fma(av, b1, c1_##m); }
 #define CNN__TILE_STORE(P, m) if (tile_rows > m) {                                                       \
         P##_storem(c + m * c_row, m0, c0_##m);                                                            \
         if (nv > 1) P##_storem(c + m * c_row + vl, m1, c1_##m); }
+/* The four loops over q, by whether B rows (b_off) and A columns (a_off) come from tables;
+   FMA is the step of one row, read through a_rows (CNN__TILE_FMA) or m * a_row away
+   (CNN__TILE_FMA_STRIDED: no register per row, which leaves the 12-row tile room). */
+#define CNN__TILE_LOOPS(P, FMA)                                                                           \
+    if (a_off && b_off) {                                                                                 \
+        for (q = 0; q < kc; q++) {                                                                        \
+            const float *bq = b + b_off[q];                                                               \
+            const P##_vec b0 = P##_loadu(bq), b1 = nv > 1 ? P##_loadu(bq + vl) : b0;                      \
+            const float *aq = a + a_off[q];                                                               \
+            CNN__ROWS(FMA, P)                                                                             \
+        }                                                                                                 \
+    } else if (a_off) {                                                                                   \
+        for (q = 0; q < kc; q++) {                                                                        \
+            const float *bq = b + (ptrdiff_t)16 * q;                                                      \
+            const P##_vec b0 = P##_loadu(bq), b1 = nv > 1 ? P##_loadu(bq + vl) : b0;                      \
+            const float *aq = a + a_off[q];                                                               \
+            CNN__ROWS(FMA, P)                                                                             \
+        }                                                                                                 \
+    } else if (b_off) {                                                                                   \
+        for (q = 0; q < kc; q++) {                                                                        \
+            const float *bq = b + b_off[q];                                                               \
+            const P##_vec b0 = P##_loadu(bq), b1 = nv > 1 ? P##_loadu(bq + vl) : b0;                      \
+            const float *aq = a + q * a_col;                                                              \
+            CNN__ROWS(FMA, P)                                                                             \
+        }                                                                                                 \
+    } else {                                                                                              \
+        for (q = 0; q < kc; q++) {                                                                        \
+            const float *bq = b + (ptrdiff_t)16 * q;                                                      \
+            const P##_vec b0 = P##_loadu(bq), b1 = nv > 1 ? P##_loadu(bq + vl) : b0;                      \
+            const float *aq = a + q * a_col;                                                              \
+            CNN__ROWS(FMA, P)                                                                             \
+        }                                                                                                 \
+    }
 #define CNN__X86_TILE(P, ATTR, VL, MR)                                                                    \
 ATTR static void P##_tile_##MR(int kc, const float *a, ptrdiff_t a_row, ptrdiff_t a_col,                  \
                                const int32_t *a_rows, const int32_t *a_off, const float *b,               \
@@ -1091,40 +1128,16 @@ ATTR static void P##_tile_##MR(int kc, const float *a, ptrdiff_t a_row, ptrdiff_
     enum { tile_rows = MR, vl = VL, nv = 16 / VL };                                                       \
     P##_vec c0_0, c1_0, c0_1, c1_1, c0_2, c1_2, c0_3, c1_3, c0_4, c1_4, c0_5, c1_5;                       \
     P##_vec c0_6, c1_6, c0_7, c1_7, c0_8, c1_8, c0_9, c1_9, c0_10, c1_10, c0_11, c1_11;                   \
-    const P##_tailmask m0 = P##_tail(nc), m1 = P##_tail(nc - vl);                                            \
+    const P##_tailmask m0 = P##_tail(nc), m1 = P##_tail(nc - vl);                                         \
     CNN__ROWS(CNN__TILE_ROW, P)                                                                           \
     int q;                                                                                                \
     c0_0 = c1_0 = c0_1 = c1_1 = c0_2 = c1_2 = c0_3 = c1_3 = c0_4 = c1_4 = c0_5 = c1_5 = P##_zero();       \
     c0_6 = c1_6 = c0_7 = c1_7 = c0_8 = c1_8 = c0_9 = c1_9 = c0_10 = c1_10 = c0_11 = c1_11 = P##_zero();   \
     CNN__ROWS(CNN__TILE_INIT, P)                                                                          \
-    if (a_off && b_off) {                                                                                 \
-        for (q = 0; q < kc; q++) {                                                                        \
-            const float *bq = b + b_off[q];                                                               \
-            const P##_vec b0 = P##_loadu(bq), b1 = nv > 1 ? P##_loadu(bq + vl) : b0;                      \
-            const float *aq = a + a_off[q];                                                               \
-            CNN__ROWS(CNN__TILE_FMA, P)                                                                   \
-        }                                                                                                 \
-    } else if (a_off) {                                                                                   \
-        for (q = 0; q < kc; q++) {                                                                        \
-            const float *bq = b + (ptrdiff_t)16 * q;                                                      \
-            const P##_vec b0 = P##_loadu(bq), b1 = nv > 1 ? P##_loadu(bq + vl) : b0;                      \
-            const float *aq = a + a_off[q];                                                               \
-            CNN__ROWS(CNN__TILE_FMA, P)                                                                   \
-        }                                                                                                 \
-    } else if (b_off) {                                                                                   \
-        for (q = 0; q < kc; q++) {                                                                        \
-            const float *bq = b + b_off[q];                                                               \
-            const P##_vec b0 = P##_loadu(bq), b1 = nv > 1 ? P##_loadu(bq + vl) : b0;                      \
-            const float *aq = a + q * a_col;                                                              \
-            CNN__ROWS(CNN__TILE_FMA, P)                                                                   \
-        }                                                                                                 \
+    if (a_rows) {                                                                                         \
+        CNN__TILE_LOOPS(P, CNN__TILE_FMA)                                                                 \
     } else {                                                                                              \
-        for (q = 0; q < kc; q++) {                                                                        \
-            const float *bq = b + (ptrdiff_t)16 * q;                                                      \
-            const P##_vec b0 = P##_loadu(bq), b1 = nv > 1 ? P##_loadu(bq + vl) : b0;                      \
-            const float *aq = a + q * a_col;                                                              \
-            CNN__ROWS(CNN__TILE_FMA, P)                                                                   \
-        }                                                                                                 \
+        CNN__TILE_LOOPS(P, CNN__TILE_FMA_STRIDED)                                                         \
     }                                                                                                     \
     CNN__ROWS(CNN__TILE_STORE, P)                                                                         \
 }
@@ -1204,6 +1217,8 @@ CNN__X86_GEMM_ROW(cnn__avx512, CNN__AVX512, 16)
 #endif
 
 #undef CNN__X86_TILE
+#undef CNN__TILE_LOOPS
+#undef CNN__TILE_FMA_STRIDED
 #undef CNN__X86_GEMM_STRIP
 #undef CNN__X86_GEMM_ROW
 #undef CNN__TILE_INIT
