@@ -2180,10 +2180,17 @@ static void cnn__gather_tile(int mr, int steps, const float *a, const int32_t *r
                              const float *bt, size_t block, const int32_t *b_off, const float *bias, int c_lo,
                              int c_hi, const size_t *dst, size_t plane, float *out) {
     float tile[CNN__TILE_MAX * 16] CNN__ALIGN32;
-    int c0, m, l;
+    int c0, m, l, strided = mr > 1;
+    /* Pixels evenly spaced (in one output row, most tiles of a wide image) are read m * step
+       from the first: the micro-kernel then needs no register per row (measured on AVX-512). */
+    for (m = 2; m < mr; m++) strided &= rows[m] - rows[m - 1] == rows[1] - rows[0];
     for (c0 = c_lo; c0 < c_hi; c0 += 16) {
         const int nc = CNN__MIN(16, c_hi - c0);
-        cnn__simd_gemm_strip(mr, steps, a, 0, 0, rows, a_off, bt + (size_t)c0 / 16 * block, b_off, tile, 16, nc, 0, NULL);
+        if (strided)
+            cnn__simd_gemm_strip(mr, steps, a + rows[0], rows[1] - rows[0], 0, NULL, a_off, bt + (size_t)c0 / 16 * block, b_off,
+                                 tile, 16, nc, 0, NULL);
+        else
+            cnn__simd_gemm_strip(mr, steps, a, 0, 0, rows, a_off, bt + (size_t)c0 / 16 * block, b_off, tile, 16, nc, 0, NULL);
         for (m = 0; m < mr; m++) {
             float *o = out + dst[m] + (size_t)c0 * plane;
             for (l = 0; l < nc; l++) o[(size_t)l * plane] = tile[m * 16 + l] + (bias ? bias[c0 + l] : 0.0f);
