@@ -2191,9 +2191,11 @@ static void cnn__gather_tile(int mr, int steps, const float *a, const int32_t *r
                                  tile, 16, nc, 0, NULL);
         else
             cnn__simd_gemm_strip(mr, steps, a, 0, 0, rows, a_off, bt + (size_t)c0 / 16 * block, b_off, tile, 16, nc, 0, NULL);
-        for (m = 0; m < mr; m++) {
-            float *o = out + dst[m] + (size_t)c0 * plane;
-            for (l = 0; l < nc; l++) o[(size_t)l * plane] = tile[m * 16 + l] + (bias ? bias[c0 + l] : 0.0f);
+        /* channel by channel: a channel's pixels of the tile are near one another in out */
+        for (l = 0; l < nc; l++) {
+            float *o = out + (size_t)(c0 + l) * plane;
+            const float add = bias ? bias[c0 + l] : 0.0f;
+            for (m = 0; m < mr; m++) o[dst[m]] = tile[m * 16 + l] + add;
         }
     }
 }
