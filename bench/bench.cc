@@ -34,7 +34,8 @@ struct Entry {
 std::deque<Entry> g_entries;      // a deque: the lambdas keep pointers to its elements
 Entry *g_active = nullptr;        // the benchmark whose data is alive
 bool g_user_min_time = false;     // --benchmark_min_time or BENCHMARK_MIN_TIME was given
-double g_peak_gflops = 0.0;
+double g_peak_gflops = 0.0;        // peak/fma's kernel (AVX2+FMA, NEON or scalar)
+double g_peak_avx512 = 0.0;        // peak/fma_avx512's, 0 without AVX-512
 std::vector<std::string> g_failed;  // benchmarks that reported an error, for the exit status
 
 void deactivate() {
@@ -94,10 +95,15 @@ void run_entry(benchmark::State &state, Entry *e) {
     const benchmark::Counter::Flags rate = benchmark::Counter::kIsIterationInvariantRate;
     if (e->desc.flops > 0) {
         state.counters["GFLOPS"] = benchmark::Counter(e->desc.flops * 1e-9, rate);
-        // A plain value, not a rate: the console would print a rate as "0.0123/s".
-        if (g_peak_gflops > 0 && seconds > 0)
-            state.counters["peak_frac"] = double(state.iterations()) * e->desc.flops /
-                                          (seconds * g_peak_gflops * 1e9);
+        // Plain values, not rates: the console would print a rate as "0.0123/s". peak_frac
+        // is against the peak of the benchmark's own instruction set, peak_frac_cpu against
+        // the best this CPU has.
+        const double own = e->desc.peak == BENCH_PEAK_AVX512 ? g_peak_avx512 : g_peak_gflops;
+        const double best = std::max(g_peak_gflops, g_peak_avx512);
+        if (own > 0 && seconds > 0)
+            state.counters["peak_frac"] = double(state.iterations()) * e->desc.flops / (seconds * own * 1e9);
+        if (best > 0 && seconds > 0)
+            state.counters["peak_frac_cpu"] = double(state.iterations()) * e->desc.flops / (seconds * best * 1e9);
     }
     for (int i = 0; i < BENCH_MAX_COUNTERS && e->desc.counters[i].name != nullptr; i++) {
         const bench_counter &c = e->desc.counters[i];
@@ -123,19 +129,20 @@ bool starts_with(const char *s, const char *prefix) {
 // Best of several short runs: the peak is what the core can do, so noise only lowers it.
 // Timed in thread CPU time, like the benchmarks: on a busy machine, wall time would count the
 // time other processes hold the core and report half the peak.
-double measure_peak_gflops() {
+double measure_peak_gflops(double (*kernel)(int64_t)) {
     int64_t iters = 1 << 12;
+    if (kernel(1) <= 0.0) return 0.0;   // the CPU lacks it
     // Grow the chunk until it takes about 10 ms, then keep the best of a few chunks.
     for (;;) {
         const double t0 = thread_cpu_seconds();
-        bench_fma_kernel(iters);
+        kernel(iters);
         if (thread_cpu_seconds() - t0 > 0.01 || iters > (int64_t(1) << 40)) break;
         iters *= 2;
     }
     double best = 0.0;
     for (int rep = 0; rep < 10; rep++) {
         const double t0 = thread_cpu_seconds();
-        const double flops = bench_fma_kernel(iters);
+        const double flops = kernel(iters);
         const double s = thread_cpu_seconds() - t0;
         if (s > 0) best = std::max(best, flops / s * 1e-9);
     }
@@ -166,7 +173,9 @@ extern "C" void bench_add_context(const char *key, const char *value) {
     benchmark::AddCustomContext(key, value);
 }
 
-extern "C" double bench_peak_gflops(void) { return g_peak_gflops; }
+extern "C" double bench_peak_gflops(int peak) {
+    return peak == BENCH_PEAK_AVX512 ? g_peak_avx512 : peak < 0 ? std::max(g_peak_gflops, g_peak_avx512) : g_peak_gflops;
+}
 
 int main(int argc, char **argv) {
     // The suite's default --benchmark_min_time, unless the user gave one (flag or variable).
@@ -190,11 +199,16 @@ int main(int argc, char **argv) {
     benchmark::Initialize(&argc, argv);
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
 
-    g_peak_gflops = measure_peak_gflops();
+    g_peak_gflops = measure_peak_gflops(bench_fma_kernel);
+    g_peak_avx512 = measure_peak_gflops(bench_fma_avx512_kernel);
     char buf[256];
     std::snprintf(buf, sizeof buf, "%.2f", g_peak_gflops);
     benchmark::AddCustomContext("peak_gflops", buf);
     benchmark::AddCustomContext("peak_kernel", bench_fma_variant());
+    if (g_peak_avx512 > 0) {
+        std::snprintf(buf, sizeof buf, "%.2f", g_peak_avx512);
+        benchmark::AddCustomContext("peak_gflops_avx512", buf);
+    }
     bench_cpu_model(buf, sizeof buf);
     benchmark::AddCustomContext("cpu_model", buf);
     benchmark::AddCustomContext("c_compiler", bench_c_compiler());

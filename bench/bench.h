@@ -30,11 +30,14 @@
        (Google Benchmark's kIsIterationInvariantRate: 'images: 64' reports images per second);
        plain ones are reported as given. The console prints rates with a '/s' suffix and SI
        prefixes ('1.2k/s', '17m/s' = 0.017/s); the JSON output holds the plain numbers.
-       flops > 0 adds two counters:
+       flops > 0 adds three counters:
          GFLOPS     a rate, flops / 1e9 per iteration: GFLOP/s
-         peak_frac  GFLOPS over the peak the process measured at start-up
-                    (bench_peak_gflops()), computed from the same CPU time; plain, since the
-                    console would print it as a rate ("0.0123/s").
+         peak_frac  GFLOPS over the peak of the instruction set the benchmark runs (its
+                    desc.peak: the AVX2+FMA, NEON or scalar kernel of peak/fma, or the
+                    AVX-512 one of peak/fma_avx512), measured at start-up, computed from the
+                    same CPU time; plain, since the console would print it as a rate.
+         peak_frac_cpu  GFLOPS over the best of those peaks on this CPU: for an AVX2
+                    benchmark on a CPU with full-width AVX-512, the headroom it leaves.
 
    TIME
        The suite runs every benchmark for --benchmark_min_time=0.25 (the default passed to
@@ -68,6 +71,12 @@ enum {
 
 #define BENCH_MAX_COUNTERS 4
 
+/* Which FMA peak a benchmark's peak_frac is measured against. */
+enum {
+    BENCH_PEAK_BASE = 0,     /* peak/fma: AVX2+FMA on x86, NEON on AArch64, else scalar  */
+    BENCH_PEAK_AVX512 = 1    /* peak/fma_avx512: 16-float vectors (0 without AVX-512)     */
+};
+
 typedef struct bench_counter {
     const char *name;        /* NULL ends the list                                     */
     double value;            /* per iteration                                          */
@@ -90,6 +99,7 @@ typedef struct bench_desc {
     double min_time;                  /* seconds; 0: the suite default               */
     int64_t iterations;               /* a fixed count instead of min_time; 0: off   */
     bench_unit unit;                  /* default milliseconds                        */
+    int peak;                         /* BENCH_PEAK_BASE or BENCH_PEAK_AVX512        */
 } bench_desc;
 
 /* Copies the description (not the strings it points to). */
@@ -98,8 +108,10 @@ void bench_register(const bench_desc *desc);
 /* Adds a key: value pair to the run's context (the "context" object of the JSON output). */
 void bench_add_context(const char *key, const char *value);
 
-/* The FP32 FMA peak measured when the program started, in GFLOP/s. */
-double bench_peak_gflops(void);
+/* The FP32 FMA peak measured when the program started, in GFLOP/s: of the kernel 'peak'
+   names (BENCH_PEAK_BASE, BENCH_PEAK_AVX512; 0 when the CPU lacks it), or, for -1, the best
+   of them. */
+double bench_peak_gflops(int peak);
 
 /* Written by the benchmark sources: registers every benchmark. Called once by main(). */
 void bench_register_all(void);

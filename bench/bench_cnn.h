@@ -11,6 +11,7 @@
 typedef struct bench_isa {
     const char *name;
     cnn_simd path;
+    int peak;              /* the FMA peak its peak_frac is against: BENCH_PEAK_BASE or _AVX512 */
 } bench_isa;
 
 extern const bench_isa bench_isas[];

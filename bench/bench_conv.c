@@ -175,6 +175,7 @@ void bench_register_conv(void) {
                     d.setup = bench__conv_setup;
                     d.run = bench__conv_run;
                     d.teardown = bench__conv_teardown;
+                    d.peak = bench_isas[ii].peak;
                     d.flops = 2.0 * l->n * l->k * l->c * ho * wo * l->kernel * l->kernel;
                     bench_register(&d);
                 }

@@ -121,6 +121,7 @@ void bench_register_dense(void) {
                 d.setup = bench__dense_setup;
                 d.run = bench__dense_run;
                 d.teardown = bench__dense_teardown;
+                d.peak = bench_isas[ii].peak;
                 d.flops = 2.0 * l->n * l->in * l->out;
                 bench_register(&d);
             }

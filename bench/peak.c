@@ -73,8 +73,8 @@ __attribute__((target("avx2,fma"))) static double bench__fma_avx2(int64_t iterat
     return 2.0 * 8 * CHAINS * (double)iterations;
 }
 
-/* The same 12 chains 16 floats wide. cnn.h has no AVX-512 path: this says what the core could
-   do with one (on Zen 4 the same FLOP per cycle as AVX2; on Zen 5, with 512-bit pipes, twice). */
+/* The same 12 chains 16 floats wide: the peak of cnn.h's AVX-512 path (on Zen 4 the same
+   FLOP per cycle as AVX2; on Zen 5, with 512-bit pipes, twice). */
 __attribute__((target("avx512f"))) static double bench__fma_avx512(int64_t iterations) {
     const __m512 a = _mm512_set1_ps(0.999999f), b = _mm512_set1_ps(1e-6f);
     __m512 c[CHAINS];

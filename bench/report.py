@@ -65,7 +65,7 @@ def fields(row):
     out = {"label": row.get("label", "")}
     scale = UNIT_TO_MS.get(row.get("time_unit", "ns"), 1e-6)
     out["ms"] = row.get("cpu_time", 0.0) * scale
-    for k in ("GFLOPS", "peak_frac", "images_per_second", "bytes_per_second"):
+    for k in ("GFLOPS", "peak_frac", "peak_frac_cpu", "images_per_second", "bytes_per_second"):
         if k in row:
             out[k] = row[k]
     return out
@@ -134,11 +134,59 @@ def fmt(v, digits=2):
 
 def table(header, rows):
     out = ["| " + " | ".join(header) + " |",
-           "|" + "|".join("---:" if h.startswith(("time", "GFLOP", "%", "GiB", "images", "vs")) else "---"
+           "|" + "|".join("---:" if h.startswith(("time", "GFLOP", "%", "GiB", "images", "vs"))
+                          or any(s in h for s in ("(ms)", "GFLOP", "% of", " vs ")) else "---"
                           for h in header) + "|"]
     for r in rows:
         out.append("| " + " | ".join(r) + " |")
     return out
+
+
+def side_by_side(rows, key, first_cols):
+    """One line per key(r) (a layer's pass and algorithm), the vector paths side by side:
+    for each, time, GFLOP/s and % of its own ISA's peak (and of the CPU's best peak where
+    that differs), then the AVX-512 speed-up over AVX2 where both ran. The scalar path keeps
+    its time only. first_cols(r) gives the leading cells."""
+    order, groups, isas = [], {}, []
+    for r in rows:
+        isa = r["path"].split("/")[-1]
+        k = key(r)
+        if k not in groups:
+            groups[k] = {}
+            order.append(k)
+        groups[k][isa] = r
+        if isa not in isas:
+            isas.append(isa)
+    vector = [i for i in isas if i != "scalar"]
+    header = first_cols(None) + (["scalar (ms)"] if "scalar" in isas else [])
+    for i in vector:
+        header += ["%s (ms)" % i, "%s GFLOP/s" % i, "%s %% of peak" % i]
+    both = "avx2" in vector and "avx512" in vector
+    if both:
+        header.append("avx512 vs avx2")
+    out = []
+    for k in order:
+        g = groups[k]
+        any_r = next(iter(g.values()))
+        cells = first_cols(any_r)
+        if "scalar" in isas:
+            s = g.get("scalar")
+            cells.append("" if s is None else ("error" if s["error"] else fmt(s.get("ms"), 3)))
+        for i in vector:
+            r = g.get(i)
+            if r is None or r["error"]:
+                cells += ["error: " + r["error"] if r else "", "", ""]
+                continue
+            pct = fmt(100 * r["peak_frac"], 1) if "peak_frac" in r else ""
+            if "peak_frac_cpu" in r and abs(r["peak_frac_cpu"] - r.get("peak_frac", 0)) > 1e-9:
+                pct += " (%s of CPU)" % fmt(100 * r["peak_frac_cpu"], 1)
+            cells += [fmt(r.get("ms"), 3), fmt(r.get("GFLOPS")), pct]
+        if both:
+            a, b = g.get("avx2"), g.get("avx512")
+            ok = a and b and not a["error"] and not b["error"] and a.get("ms") and b.get("ms")
+            cells.append("%.2fx" % (a["ms"] / b["ms"]) if ok else "")
+        out.append(cells)
+    return table(header, out)
 
 
 def markdown(doc, runs, source, png):
@@ -155,7 +203,9 @@ def markdown(doc, runs, source, png):
                                                       ctx.get("mhz_per_cpu", "?"))),
         ("caches", caches(ctx)),
         ("FP32 FMA peak, one core", "%.1f GFLOP/s, measured (%s kernel; `peak/fma`)"
-         % (peak, ctx.get("peak_kernel", "?"))),
+         % (peak, ctx.get("peak_kernel", "?"))
+         + ("; %.1f GFLOP/s with AVX-512 (`peak/fma_avx512`)" % float(ctx["peak_gflops_avx512"])
+            if ctx.get("peak_gflops_avx512") else "")),
         ("C compiler", "%s, `%s`" % (ctx.get("c_compiler", "?"), ctx.get("c_flags", "?"))),
         ("cnn.h's own choice of path", ctx.get("cnn_simd_auto", "not recorded")),
         ("date", ctx.get("date", "?")),
@@ -180,11 +230,12 @@ def markdown(doc, runs, source, png):
     if "peak" in by_family:
         lines += ["## Peak", "",
                   "`peak/fma`: 12 independent FMA chains, as many FLOP per cycle as the core "
-                  "can retire with the vectors cnn.h uses; every `peak_frac` is a fraction of "
-                  "the peak measured at the start of the same run. `peak/fma_avx512`, where the "
-                  "CPU has AVX-512, is the same with 512-bit vectors, which cnn.h does not use: "
-                  "on a core with 512-bit FMA pipes it is twice `peak/fma`, and cnn.h's figures "
-                  "are then half as large a fraction of that.", ""]
+                  "can retire with AVX2+FMA (NEON, scalar); `peak/fma_avx512`, where the CPU "
+                  "has AVX-512, the same with 512-bit vectors: on a core with 512-bit FMA pipes "
+                  "it is twice `peak/fma`. Every \"% of peak\" is a fraction of the peak of the "
+                  "instruction set the benchmark runs (the avx512 path's of `peak/fma_avx512`), "
+                  "measured at the start of the same run; \"of CPU\" is the fraction of the "
+                  "best peak of this CPU, the headroom an AVX2 figure leaves.", ""]
         rows = [err_or(r, [r["name"], fmt(r.get("GFLOPS"), 1), r.get("label", "")])
                 for r in by_family["peak"]]
         lines += table(["benchmark", "GFLOP/s", "kernel"], rows) + [""]
@@ -195,20 +246,16 @@ def markdown(doc, runs, source, png):
                   "pass and algorithm. Layers: M1-M3 are the digit model's convolutions at "
                   "batch 64, V1-V4 VGG-like 3x3 layers, S2 a stride-2 layer, K5 a 5x5 kernel.",
                   ""]
-        rows = [err_or(r, [r["layer"], r.get("label", ""), r["pass"], r["path"],
-                           fmt(r.get("ms"), 3), fmt(r.get("GFLOPS")),
-                           fmt(100 * r["peak_frac"], 1) if "peak_frac" in r else ""])
-                for r in by_family["conv"]]
-        lines += table(["layer", "shape", "pass", "path", "time (ms)", "GFLOP/s", "% of peak"],
-                       rows) + [""]
+        lines += side_by_side(
+            by_family["conv"], lambda r: (r["layer"], r["pass"], r["path"].split("/")[0]),
+            lambda r: ["layer", "shape", "pass", "algorithm"] if r is None else
+            [r["layer"], r.get("label", ""), r["pass"], r["path"].split("/")[0]]) + [""]
 
     if "dense" in by_family:
         lines += ["## Dense", "", "Batch 64; GFLOP/s count 2·N·in·out per pass.", ""]
-        rows = [err_or(r, [r["layer"], r["pass"], r["path"].split("/")[-1], fmt(r.get("ms"), 3),
-                           fmt(r.get("GFLOPS")),
-                           fmt(100 * r["peak_frac"], 1) if "peak_frac" in r else ""])
-                for r in by_family["dense"]]
-        lines += table(["layer", "pass", "isa", "time (ms)", "GFLOP/s", "% of peak"], rows) + [""]
+        lines += side_by_side(
+            by_family["dense"], lambda r: (r["layer"], r["pass"]),
+            lambda r: ["layer", "pass"] if r is None else [r["layer"], r["pass"]]) + [""]
 
     if "pool" in by_family:
         lines += ["## Pooling", "",
@@ -255,10 +302,19 @@ def markdown(doc, runs, source, png):
                   "on the same 64 cached images; `fit` is one epoch of `cnn_fit` over 16,384 "
                   "shuffled images (51 MB, more than the caches); "
                   "`infer` is `cnn_forward` in evaluation mode.", ""]
+        avx2_ms = {r["pass"]: r["ms"] for r in by_family["model"]
+                   if r["path"] == "avx2" and not r["error"] and r.get("ms")}
+
+        def vs_avx2(r):
+            base = avx2_ms.get(r["pass"])
+            if r["path"] != "avx512" or base is None or not r.get("ms"):
+                return ""
+            return "%.2fx" % (base / r["ms"])
+
         rows = [err_or(r, [r["pass"], r.get("label", ""), r["path"], fmt(r.get("ms"), 3),
-                           fmt(r.get("images_per_second"), 0)])
+                           fmt(r.get("images_per_second"), 0), vs_avx2(r)])
                 for r in by_family["model"]]
-        lines += table(["what", "setting", "isa", "time (ms)", "images/s"], rows) + [""]
+        lines += table(["what", "setting", "isa", "time (ms)", "images/s", "vs avx2"], rows) + [""]
 
     if png:
         lines += ["## Chart", "", "![GFLOP/s per layer, pass and path](%s)" % png, ""]
@@ -284,7 +340,9 @@ def chart(doc, runs, png_path, gnuplot):
     value = {(r["chart_layer"], r["pass"], r["path"]): r["GFLOPS"] for r in flops}
     top = max(value.values())
     reps = max([r["reps"] for r in runs] + [1])
-    peak = float(ctx.get("peak_gflops", "0") or 0)
+    # The right axis is against the best peak of the CPU (AVX-512 where it has it), so bars
+    # of different paths read on one scale.
+    peak = max(float(ctx.get("peak_gflops", "0") or 0), float(ctx.get("peak_gflops_avx512", "0") or 0))
 
     script = ["set terminal pngcairo size 1400,1050 font 'Sans,11'",
               "set output '%s'" % png_path.replace("'", "''"),

@@ -5,9 +5,10 @@
 
 /* The kernel paths to measure, each forced through cnn_simd_force(): one line per path. */
 const bench_isa bench_isas[] = {
-    { "scalar", CNN_SIMD_SCALAR },
-    { "avx2",   CNN_SIMD_AVX2 },
-    { "neon",   CNN_SIMD_NEON },
+    { "scalar", CNN_SIMD_SCALAR, BENCH_PEAK_BASE },
+    { "avx2",   CNN_SIMD_AVX2,   BENCH_PEAK_BASE },
+    { "avx512", CNN_SIMD_AVX512, BENCH_PEAK_AVX512 },
+    { "neon",   CNN_SIMD_NEON,   BENCH_PEAK_BASE },
 };
 const int bench_isa_count = (int)(sizeof bench_isas / sizeof bench_isas[0]);
 

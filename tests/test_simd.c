@@ -30,7 +30,7 @@ static double max_error(const float *fast, const float *ref, size_t n) {
 
 #define TOLERANCE 2e-5
 
-static int fast_paths[4], fast_count;
+static int fast_paths[8], fast_count;
 static int workspace_used;    /* shapes whose direct path wrote its workspace */
 
 /* Runs the three convolution passes on every path and compares them with scalar. */
@@ -210,6 +210,18 @@ TEST(paths_can_be_forced_and_named) {
     CHECK(strcmp(cnn_simd_name(CNN_SIMD_SCALAR), "scalar") == 0);
     CHECK_OK(cnn_simd_force(CNN_SIMD_AUTO));
     CHECK(cnn_simd_available(cnn_simd_active()));
+    CHECK(strcmp(cnn_simd_name(CNN_SIMD_AVX512), "avx512") == 0);
+    /* AVX-512 comes ahead of AVX2 when the CPU has it (unless CNN_SIMD names a lower path) */
+    if (cnn_simd_available(CNN_SIMD_AVX512) && !getenv("CNN_SIMD")) CHECK(cnn_simd_active() == CNN_SIMD_AVX512);
+    if (cnn_simd_available(CNN_SIMD_AVX512)) {
+        CHECK_OK(cnn_simd_force(CNN_SIMD_AVX512));
+        CHECK(cnn_simd_active() == CNN_SIMD_AVX512);
+        CHECK_OK(cnn_simd_force(CNN_SIMD_AVX2));
+        CHECK(cnn_simd_active() == CNN_SIMD_AVX2);
+        CHECK_OK(cnn_simd_force(CNN_SIMD_AUTO));
+    } else {
+        CHECK_STATUS(cnn_simd_force(CNN_SIMD_AVX512), CNN_ERR_INVALID_ARGUMENT);
+    }
 #if defined(__aarch64__)
     CHECK_STATUS(cnn_simd_force(CNN_SIMD_AVX2), CNN_ERR_INVALID_ARGUMENT);
 #else
@@ -219,10 +231,18 @@ TEST(paths_can_be_forced_and_named) {
 
 int main(void) {
     cnn_simd p;
+    int i;
     cnn_rng_seed(&rng, 2026);
-    for (p = CNN_SIMD_AVX2; p <= CNN_SIMD_NEON; p = (cnn_simd)(p + 1))
+    for (p = CNN_SIMD_AVX2; p <= CNN_SIMD_AVX512; p = (cnn_simd)(p + 1))
         if (cnn_simd_available(p)) fast_paths[fast_count++] = (int)p;
-    printf("paths compared with scalar: %d (%s)\n", fast_count, fast_count ? cnn_simd_name((cnn_simd)fast_paths[0]) : "none on this CPU/build");
+    printf("paths compared with scalar: %d", fast_count);
+    for (i = 0; i < fast_count; i++) printf(" %s", cnn_simd_name((cnn_simd)fast_paths[i]));
+    printf("%s\n", fast_count ? "" : " (none on this CPU/build)");
+#if defined(__x86_64__) && !defined(CNN_NO_SIMD)
+    /* Each x86 path this CPU has is compared; the ones it lacks are said to be skipped. */
+    if (!cnn_simd_available(CNN_SIMD_AVX512)) printf("avx512: SKIPPED (this CPU, OS or compiler has no AVX-512F)\n");
+    if (!cnn_simd_available(CNN_SIMD_AVX2)) printf("avx2: SKIPPED (this CPU or OS has no AVX2+FMA)\n");
+#endif
     RUN(paths_can_be_forced_and_named);
     RUN(conv_awkward_channels_and_sizes);
     RUN(conv_strides_dilations_paddings);

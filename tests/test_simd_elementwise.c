@@ -20,7 +20,7 @@
 #include "harness.h"
 
 static cnn_rng rng;
-static int fast_paths[4], fast_count;
+static int fast_paths[8], fast_count;
 
 #define GUARD 16                                 /* floats after each output buffer */
 static const float guard_value = 1234.5f;
@@ -395,10 +395,18 @@ TEST(sgd_update_matches_scalar) {
 
 int main(void) {
     cnn_simd p;
+    int i;
     cnn_rng_seed(&rng, 505);
-    for (p = CNN_SIMD_AVX2; p <= CNN_SIMD_NEON; p = (cnn_simd)(p + 1))
+    for (p = CNN_SIMD_AVX2; p <= CNN_SIMD_AVX512; p = (cnn_simd)(p + 1))
         if (cnn_simd_available(p)) fast_paths[fast_count++] = (int)p;
-    printf("paths compared with scalar: %d (%s)\n", fast_count, fast_count ? cnn_simd_name((cnn_simd)fast_paths[0]) : "none on this CPU/build");
+    printf("paths compared with scalar: %d", fast_count);
+    for (i = 0; i < fast_count; i++) printf(" %s", cnn_simd_name((cnn_simd)fast_paths[i]));
+    printf("%s\n", fast_count ? "" : " (none on this CPU/build)");
+#if defined(__x86_64__) && !defined(CNN_NO_SIMD)
+    /* Each x86 path this CPU has is compared; the ones it lacks are said to be skipped. */
+    if (!cnn_simd_available(CNN_SIMD_AVX512)) printf("avx512: SKIPPED (this CPU, OS or compiler has no AVX-512F)\n");
+    if (!cnn_simd_available(CNN_SIMD_AVX2)) printf("avx2: SKIPPED (this CPU or OS has no AVX2+FMA)\n");
+#endif
 #if defined(__aarch64__) && !defined(CNN_NO_SIMD)
     RUN(paths_to_compare);
 #endif
