@@ -1371,6 +1371,137 @@ static void cnn__pack_transposed(const float *src, ptrdiff_t src_row, int rows, 
 }
 #endif /* CNN__SIMD */
 
+#ifdef CNN__SIMD
+/* ---------------------------------------------------------------------------------------------
+   The element-wise vector vocabulary. The SIMD twins of the activations, of 2x2 pooling and of
+   the SGD update are written once against these few operations, which each ISA defines:
+       cnn__vec    CNN__VL floats (AVX2: 8, NEON: 4)     cnn__veci   CNN__VL int32s
+       cnn__vmask  CNN__VL lanes, each all ones or all zeros (the result of a comparison)
+   Loads and stores take how many lanes are real (1..CNN__VL), so a row's tail needs no scalar
+   loop: AVX2 masks the other lanes out, NEON goes through a small buffer. Comparisons are the
+   scalar code's (ordered: false when a NaN is involved), select(m, a, b) is m ? a : b, and no
+   multiply-add is fused: each kernel rounds exactly as its scalar twin does when that is
+   compiled without FMA contraction (the default for ISO C).
+   --------------------------------------------------------------------------------------------- */
+#ifdef CNN__X86_AVX2
+#define CNN__VL 8
+#define CNN__VEC CNN__AVX2
+typedef __m256 cnn__vec;
+typedef __m256i cnn__veci;
+typedef __m256 cnn__vmask;
+CNN__AVX2 static cnn__vec cnn__v_load(const float *p, int n) {
+    return n >= 8 ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, cnn__avx2_mask(n));
+}
+CNN__AVX2 static void cnn__v_store(float *p, int n, cnn__vec v) {
+    if (n >= 8) _mm256_storeu_ps(p, v);
+    else _mm256_maskstore_ps(p, cnn__avx2_mask(n), v);
+}
+CNN__AVX2 static void cnn__v_storei(int32_t *p, int n, cnn__veci v) {
+    if (n >= 8) _mm256_storeu_si256((__m256i *)(void *)p, v);
+    else _mm256_maskstore_epi32((int *)(void *)p, cnn__avx2_mask(n), v);
+}
+/* n pairs p[2t], p[2t + 1] into even[t] and odd[t]; and back, storing m floats (up to 16). */
+CNN__AVX2 static void cnn__v_load2(const float *p, int n, cnn__vec *even, cnn__vec *odd) {
+    const __m256 lo = cnn__v_load(p, 2 * n), hi = n > 4 ? cnn__v_load(p + 8, 2 * n - 8) : _mm256_setzero_ps();
+    /* the shuffles stay within 128-bit halves; the permutes put the 64-bit pieces in order */
+    *even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0))), _MM_SHUFFLE(3, 1, 2, 0)));
+    *odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1))), _MM_SHUFFLE(3, 1, 2, 0)));
+}
+CNN__AVX2 static void cnn__v_store2(float *p, int m, cnn__vec even, cnn__vec odd) {
+    const __m256 lo = _mm256_unpacklo_ps(even, odd), hi = _mm256_unpackhi_ps(even, odd);
+    cnn__v_store(p, m, _mm256_permute2f128_ps(lo, hi, 0x20));
+    if (m > 8) cnn__v_store(p + 8, m - 8, _mm256_permute2f128_ps(lo, hi, 0x31));
+}
+CNN__AVX2 static cnn__vec cnn__v_set(float f) { return _mm256_set1_ps(f); }
+CNN__AVX2 static cnn__vec cnn__v_add(cnn__vec a, cnn__vec b) { return _mm256_add_ps(a, b); }
+CNN__AVX2 static cnn__vec cnn__v_sub(cnn__vec a, cnn__vec b) { return _mm256_sub_ps(a, b); }
+CNN__AVX2 static cnn__vec cnn__v_mul(cnn__vec a, cnn__vec b) { return _mm256_mul_ps(a, b); }
+CNN__AVX2 static cnn__vmask cnn__v_lt(cnn__vec a, cnn__vec b) { return _mm256_cmp_ps(a, b, _CMP_LT_OQ); }
+CNN__AVX2 static cnn__vmask cnn__v_gt(cnn__vec a, cnn__vec b) { return _mm256_cmp_ps(a, b, _CMP_GT_OQ); }
+CNN__AVX2 static cnn__vmask cnn__v_unordered(cnn__vec a, cnn__vec b) { return _mm256_cmp_ps(a, b, _CMP_UNORD_Q); }
+CNN__AVX2 static cnn__vmask cnn__v_or(cnn__vmask a, cnn__vmask b) { return _mm256_or_ps(a, b); }
+CNN__AVX2 static int cnn__v_any(cnn__vmask m) { return _mm256_movemask_ps(m) != 0; }
+CNN__AVX2 static cnn__vec cnn__v_select(cnn__vmask m, cnn__vec a, cnn__vec b) { return _mm256_blendv_ps(b, a, m); }
+CNN__AVX2 static cnn__veci cnn__v_seti(int32_t i) { return _mm256_set1_epi32(i); }
+CNN__AVX2 static cnn__veci cnn__v_lanes(int32_t step) { return _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(step)); }
+CNN__AVX2 static cnn__veci cnn__v_addi(cnn__veci a, cnn__veci b) { return _mm256_add_epi32(a, b); }
+CNN__AVX2 static cnn__veci cnn__v_selecti(cnn__vmask m, cnn__veci a, cnn__veci b) {
+    return _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(b), _mm256_castsi256_ps(a), m));
+}
+CNN__AVX2 static cnn__vec cnn__v_div(cnn__vec a, cnn__vec b) { return _mm256_div_ps(a, b); }
+CNN__AVX2 static cnn__vec cnn__v_min(cnn__vec a, cnn__vec b) { return _mm256_min_ps(a, b); }
+CNN__AVX2 static cnn__vec cnn__v_max(cnn__vec a, cnn__vec b) { return _mm256_max_ps(a, b); }
+CNN__AVX2 static cnn__vec cnn__v_abs(cnn__vec a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a); }
+CNN__AVX2 static cnn__vec cnn__v_round(cnn__vec a) { return _mm256_round_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+/* 2^n for whole numbers n in -126..127: n + 127 is the float's exponent field. */
+CNN__AVX2 static cnn__vec cnn__v_pow2(cnn__vec n) {
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23));
+}
+#else /* CNN__ARM_NEON */
+#define CNN__VL 4
+#define CNN__VEC
+typedef float32x4_t cnn__vec;
+typedef int32x4_t cnn__veci;
+typedef uint32x4_t cnn__vmask;
+static cnn__vec cnn__v_load(const float *p, int n) {
+    float t[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    if (n >= 4) return vld1q_f32(p);
+    memcpy(t, p, (size_t)n * sizeof(float));
+    return vld1q_f32(t);
+}
+static void cnn__v_store(float *p, int n, cnn__vec v) {
+    float t[4];
+    if (n >= 4) { vst1q_f32(p, v); return; }
+    vst1q_f32(t, v);
+    memcpy(p, t, (size_t)n * sizeof(float));
+}
+static void cnn__v_storei(int32_t *p, int n, cnn__veci v) {
+    int32_t t[4];
+    if (n >= 4) { vst1q_s32(p, v); return; }
+    vst1q_s32(t, v);
+    memcpy(p, t, (size_t)n * sizeof(int32_t));
+}
+static void cnn__v_load2(const float *p, int n, cnn__vec *even, cnn__vec *odd) {
+    float t[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
+    float32x4x2_t v;
+    if (n < 4) memcpy(t, p, (size_t)(2 * n) * sizeof(float));
+    v = vld2q_f32(n >= 4 ? p : t);
+    *even = v.val[0];
+    *odd = v.val[1];
+}
+static void cnn__v_store2(float *p, int m, cnn__vec even, cnn__vec odd) {
+    float t[8];
+    float32x4x2_t v;
+    v.val[0] = even;
+    v.val[1] = odd;
+    vst2q_f32(m >= 8 ? p : t, v);
+    if (m < 8) memcpy(p, t, (size_t)m * sizeof(float));
+}
+static cnn__vec cnn__v_set(float f) { return vdupq_n_f32(f); }
+static cnn__vec cnn__v_add(cnn__vec a, cnn__vec b) { return vaddq_f32(a, b); }
+static cnn__vec cnn__v_sub(cnn__vec a, cnn__vec b) { return vsubq_f32(a, b); }
+static cnn__vec cnn__v_mul(cnn__vec a, cnn__vec b) { return vmulq_f32(a, b); }
+static cnn__vmask cnn__v_lt(cnn__vec a, cnn__vec b) { return vcltq_f32(a, b); }
+static cnn__vmask cnn__v_gt(cnn__vec a, cnn__vec b) { return vcgtq_f32(a, b); }
+static cnn__vmask cnn__v_unordered(cnn__vec a, cnn__vec b) { return vmvnq_u32(vandq_u32(vceqq_f32(a, a), vceqq_f32(b, b))); }
+static cnn__vmask cnn__v_or(cnn__vmask a, cnn__vmask b) { return vorrq_u32(a, b); }
+static int cnn__v_any(cnn__vmask m) { return vmaxvq_u32(m) != 0; }
+static cnn__vec cnn__v_select(cnn__vmask m, cnn__vec a, cnn__vec b) { return vbslq_f32(m, a, b); }
+static cnn__veci cnn__v_seti(int32_t i) { return vdupq_n_s32(i); }
+static cnn__veci cnn__v_lanes(int32_t step) { const int32_t t[4] = {0, step, 2 * step, 3 * step}; return vld1q_s32(t); }
+static cnn__veci cnn__v_addi(cnn__veci a, cnn__veci b) { return vaddq_s32(a, b); }
+static cnn__veci cnn__v_selecti(cnn__vmask m, cnn__veci a, cnn__veci b) { return vbslq_s32(m, a, b); }
+static cnn__vec cnn__v_div(cnn__vec a, cnn__vec b) { return vdivq_f32(a, b); }
+static cnn__vec cnn__v_min(cnn__vec a, cnn__vec b) { return vminq_f32(a, b); }
+static cnn__vec cnn__v_max(cnn__vec a, cnn__vec b) { return vmaxq_f32(a, b); }
+static cnn__vec cnn__v_abs(cnn__vec a) { return vabsq_f32(a); }
+static cnn__vec cnn__v_round(cnn__vec a) { return vrndnq_f32(a); }
+static cnn__vec cnn__v_pow2(cnn__vec n) { return vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(vcvtq_s32_f32(n), vdupq_n_s32(127)), 23)); }
+#endif
+/* The lanes left from i to count, at most CNN__VL. */
+static int cnn__v_left(size_t i, size_t count) { return count - i < CNN__VL ? (int)(count - i) : CNN__VL; }
+#endif /* CNN__SIMD */
+
 /* ============================================================================================
    2. The arena
    ============================================================================================ */
@@ -2529,137 +2660,6 @@ CNNDEF cnn_status cnn_conv2d_backward_weights(const cnn_conv2d_shape *s, const f
        sigmoid    y = 1 / (1 + e^-x)     f' = y (1 - y)
        tanh       y = tanh x             f' = 1 - y^2
    ============================================================================================ */
-
-#ifdef CNN__SIMD
-/* ---------------------------------------------------------------------------------------------
-   The element-wise vector vocabulary. The SIMD twins of the activations, of 2x2 pooling and of
-   the SGD update are written once against these few operations, which each ISA defines:
-       cnn__vec    CNN__VL floats (AVX2: 8, NEON: 4)     cnn__veci   CNN__VL int32s
-       cnn__vmask  CNN__VL lanes, each all ones or all zeros (the result of a comparison)
-   Loads and stores take how many lanes are real (1..CNN__VL), so a row's tail needs no scalar
-   loop: AVX2 masks the other lanes out, NEON goes through a small buffer. Comparisons are the
-   scalar code's (ordered: false when a NaN is involved), select(m, a, b) is m ? a : b, and no
-   multiply-add is fused: each kernel rounds exactly as its scalar twin does when that is
-   compiled without FMA contraction (the default for ISO C).
-   --------------------------------------------------------------------------------------------- */
-#ifdef CNN__X86_AVX2
-#define CNN__VL 8
-#define CNN__VEC CNN__AVX2
-typedef __m256 cnn__vec;
-typedef __m256i cnn__veci;
-typedef __m256 cnn__vmask;
-CNN__AVX2 static cnn__vec cnn__v_load(const float *p, int n) {
-    return n >= 8 ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, cnn__avx2_mask(n));
-}
-CNN__AVX2 static void cnn__v_store(float *p, int n, cnn__vec v) {
-    if (n >= 8) _mm256_storeu_ps(p, v);
-    else _mm256_maskstore_ps(p, cnn__avx2_mask(n), v);
-}
-CNN__AVX2 static void cnn__v_storei(int32_t *p, int n, cnn__veci v) {
-    if (n >= 8) _mm256_storeu_si256((__m256i *)(void *)p, v);
-    else _mm256_maskstore_epi32((int *)(void *)p, cnn__avx2_mask(n), v);
-}
-/* n pairs p[2t], p[2t + 1] into even[t] and odd[t]; and back, storing m floats (up to 16). */
-CNN__AVX2 static void cnn__v_load2(const float *p, int n, cnn__vec *even, cnn__vec *odd) {
-    const __m256 lo = cnn__v_load(p, 2 * n), hi = n > 4 ? cnn__v_load(p + 8, 2 * n - 8) : _mm256_setzero_ps();
-    /* the shuffles stay within 128-bit halves; the permutes put the 64-bit pieces in order */
-    *even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0))), _MM_SHUFFLE(3, 1, 2, 0)));
-    *odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1))), _MM_SHUFFLE(3, 1, 2, 0)));
-}
-CNN__AVX2 static void cnn__v_store2(float *p, int m, cnn__vec even, cnn__vec odd) {
-    const __m256 lo = _mm256_unpacklo_ps(even, odd), hi = _mm256_unpackhi_ps(even, odd);
-    cnn__v_store(p, m, _mm256_permute2f128_ps(lo, hi, 0x20));
-    if (m > 8) cnn__v_store(p + 8, m - 8, _mm256_permute2f128_ps(lo, hi, 0x31));
-}
-CNN__AVX2 static cnn__vec cnn__v_set(float f) { return _mm256_set1_ps(f); }
-CNN__AVX2 static cnn__vec cnn__v_add(cnn__vec a, cnn__vec b) { return _mm256_add_ps(a, b); }
-CNN__AVX2 static cnn__vec cnn__v_sub(cnn__vec a, cnn__vec b) { return _mm256_sub_ps(a, b); }
-CNN__AVX2 static cnn__vec cnn__v_mul(cnn__vec a, cnn__vec b) { return _mm256_mul_ps(a, b); }
-CNN__AVX2 static cnn__vmask cnn__v_lt(cnn__vec a, cnn__vec b) { return _mm256_cmp_ps(a, b, _CMP_LT_OQ); }
-CNN__AVX2 static cnn__vmask cnn__v_gt(cnn__vec a, cnn__vec b) { return _mm256_cmp_ps(a, b, _CMP_GT_OQ); }
-CNN__AVX2 static cnn__vmask cnn__v_unordered(cnn__vec a, cnn__vec b) { return _mm256_cmp_ps(a, b, _CMP_UNORD_Q); }
-CNN__AVX2 static cnn__vmask cnn__v_or(cnn__vmask a, cnn__vmask b) { return _mm256_or_ps(a, b); }
-CNN__AVX2 static int cnn__v_any(cnn__vmask m) { return _mm256_movemask_ps(m) != 0; }
-CNN__AVX2 static cnn__vec cnn__v_select(cnn__vmask m, cnn__vec a, cnn__vec b) { return _mm256_blendv_ps(b, a, m); }
-CNN__AVX2 static cnn__veci cnn__v_seti(int32_t i) { return _mm256_set1_epi32(i); }
-CNN__AVX2 static cnn__veci cnn__v_lanes(int32_t step) { return _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(step)); }
-CNN__AVX2 static cnn__veci cnn__v_addi(cnn__veci a, cnn__veci b) { return _mm256_add_epi32(a, b); }
-CNN__AVX2 static cnn__veci cnn__v_selecti(cnn__vmask m, cnn__veci a, cnn__veci b) {
-    return _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(b), _mm256_castsi256_ps(a), m));
-}
-CNN__AVX2 static cnn__vec cnn__v_div(cnn__vec a, cnn__vec b) { return _mm256_div_ps(a, b); }
-CNN__AVX2 static cnn__vec cnn__v_min(cnn__vec a, cnn__vec b) { return _mm256_min_ps(a, b); }
-CNN__AVX2 static cnn__vec cnn__v_max(cnn__vec a, cnn__vec b) { return _mm256_max_ps(a, b); }
-CNN__AVX2 static cnn__vec cnn__v_abs(cnn__vec a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a); }
-CNN__AVX2 static cnn__vec cnn__v_round(cnn__vec a) { return _mm256_round_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
-/* 2^n for whole numbers n in -126..127: n + 127 is the float's exponent field. */
-CNN__AVX2 static cnn__vec cnn__v_pow2(cnn__vec n) {
-    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23));
-}
-#else /* CNN__ARM_NEON */
-#define CNN__VL 4
-#define CNN__VEC
-typedef float32x4_t cnn__vec;
-typedef int32x4_t cnn__veci;
-typedef uint32x4_t cnn__vmask;
-static cnn__vec cnn__v_load(const float *p, int n) {
-    float t[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-    if (n >= 4) return vld1q_f32(p);
-    memcpy(t, p, (size_t)n * sizeof(float));
-    return vld1q_f32(t);
-}
-static void cnn__v_store(float *p, int n, cnn__vec v) {
-    float t[4];
-    if (n >= 4) { vst1q_f32(p, v); return; }
-    vst1q_f32(t, v);
-    memcpy(p, t, (size_t)n * sizeof(float));
-}
-static void cnn__v_storei(int32_t *p, int n, cnn__veci v) {
-    int32_t t[4];
-    if (n >= 4) { vst1q_s32(p, v); return; }
-    vst1q_s32(t, v);
-    memcpy(p, t, (size_t)n * sizeof(int32_t));
-}
-static void cnn__v_load2(const float *p, int n, cnn__vec *even, cnn__vec *odd) {
-    float t[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
-    float32x4x2_t v;
-    if (n < 4) memcpy(t, p, (size_t)(2 * n) * sizeof(float));
-    v = vld2q_f32(n >= 4 ? p : t);
-    *even = v.val[0];
-    *odd = v.val[1];
-}
-static void cnn__v_store2(float *p, int m, cnn__vec even, cnn__vec odd) {
-    float t[8];
-    float32x4x2_t v;
-    v.val[0] = even;
-    v.val[1] = odd;
-    vst2q_f32(m >= 8 ? p : t, v);
-    if (m < 8) memcpy(p, t, (size_t)m * sizeof(float));
-}
-static cnn__vec cnn__v_set(float f) { return vdupq_n_f32(f); }
-static cnn__vec cnn__v_add(cnn__vec a, cnn__vec b) { return vaddq_f32(a, b); }
-static cnn__vec cnn__v_sub(cnn__vec a, cnn__vec b) { return vsubq_f32(a, b); }
-static cnn__vec cnn__v_mul(cnn__vec a, cnn__vec b) { return vmulq_f32(a, b); }
-static cnn__vmask cnn__v_lt(cnn__vec a, cnn__vec b) { return vcltq_f32(a, b); }
-static cnn__vmask cnn__v_gt(cnn__vec a, cnn__vec b) { return vcgtq_f32(a, b); }
-static cnn__vmask cnn__v_unordered(cnn__vec a, cnn__vec b) { return vmvnq_u32(vandq_u32(vceqq_f32(a, a), vceqq_f32(b, b))); }
-static cnn__vmask cnn__v_or(cnn__vmask a, cnn__vmask b) { return vorrq_u32(a, b); }
-static int cnn__v_any(cnn__vmask m) { return vmaxvq_u32(m) != 0; }
-static cnn__vec cnn__v_select(cnn__vmask m, cnn__vec a, cnn__vec b) { return vbslq_f32(m, a, b); }
-static cnn__veci cnn__v_seti(int32_t i) { return vdupq_n_s32(i); }
-static cnn__veci cnn__v_lanes(int32_t step) { const int32_t t[4] = {0, step, 2 * step, 3 * step}; return vld1q_s32(t); }
-static cnn__veci cnn__v_addi(cnn__veci a, cnn__veci b) { return vaddq_s32(a, b); }
-static cnn__veci cnn__v_selecti(cnn__vmask m, cnn__veci a, cnn__veci b) { return vbslq_s32(m, a, b); }
-static cnn__vec cnn__v_div(cnn__vec a, cnn__vec b) { return vdivq_f32(a, b); }
-static cnn__vec cnn__v_min(cnn__vec a, cnn__vec b) { return vminq_f32(a, b); }
-static cnn__vec cnn__v_max(cnn__vec a, cnn__vec b) { return vmaxq_f32(a, b); }
-static cnn__vec cnn__v_abs(cnn__vec a) { return vabsq_f32(a); }
-static cnn__vec cnn__v_round(cnn__vec a) { return vrndnq_f32(a); }
-static cnn__vec cnn__v_pow2(cnn__vec n) { return vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(vcvtq_s32_f32(n), vdupq_n_s32(127)), 23)); }
-#endif
-/* The lanes left from i to count, at most CNN__VL. */
-static int cnn__v_left(size_t i, size_t count) { return count - i < CNN__VL ? (int)(count - i) : CNN__VL; }
-#endif /* CNN__SIMD */
 
 static float cnn__sigmoid(float x) {
     /* Two forms so e^(something) never overflows. */
