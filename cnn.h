@@ -204,8 +204,23 @@ CNNDEF int cnn_conv_output_size(int in, int kernel, int stride, int dilation, in
    4. Convolution (direct)
    ============================================================================================ */
 
-/* The shape of one 2-D convolution. Every field must be set (strides and dilations >= 1):
-   this is a kernel description, not an options struct.
+/* How a convolution is computed. Zero (auto) lets the library pick per layer and pass: direct
+   where Winograd does not pay (few input channels, small outputs), Winograd where it does
+   (the rule is in docs/design.md). Winograd serves only 3x3 kernels at stride 1 and dilation 1;
+   asking for it elsewhere is CNN_ERR_INVALID_ARGUMENT. Auto never fails. */
+typedef enum cnn_conv_algo {
+    CNN_CONV_AUTO = 0,
+    CNN_CONV_DIRECT,             /* the direct (and im2col) kernels                          */
+    CNN_CONV_WINOGRAD_2X2,       /* F(2x2, 3x3): 16 products per 4 outputs instead of 36     */
+    CNN_CONV_WINOGRAD_4X4,       /* F(4x4, 3x3): 36 products per 16 outputs instead of 144   */
+    CNN_CONV_ALGO_COUNT
+} cnn_conv_algo;
+/* "auto", "direct", "wino2", "wino4". */
+CNNDEF const char *cnn_conv_algo_name(cnn_conv_algo algo);
+
+/* The shape of one 2-D convolution. Every size field must be set (strides and dilations >= 1):
+   zero-initialise the struct (memset or = {0}) and fill it in, so that fields added later
+   (algo) keep their default.
      x: n * c * h * w        w: k * c * kh * kw      b: k (or NULL: no bias)
      y: n * k * out_h * out_w                        */
 typedef struct cnn_conv2d_shape {
@@ -214,7 +229,12 @@ typedef struct cnn_conv2d_shape {
     int stride_h, stride_w;
     int dilation_h, dilation_w;
     int pad_top, pad_bottom, pad_left, pad_right;
+    cnn_conv_algo algo;             /* zero: auto. Winograd needs the workspace (_ws below)  */
 } cnn_conv2d_shape;
+
+/* The algorithm a pass of this shape runs (pass 0 forward, 1 data gradient, 2 weight
+   gradient): algo resolved by the auto rule, and direct where Winograd cannot serve. */
+CNNDEF cnn_conv_algo cnn_conv2d_algo_chosen(const cnn_conv2d_shape *s, int pass);
 
 /* Checks a shape; out_h and out_w (either may be NULL) receive the output size. */
 CNNDEF cnn_status cnn_conv2d_check(const cnn_conv2d_shape *s, int *out_h, int *out_w);
@@ -360,6 +380,7 @@ typedef struct cnn_conv_opts {
     int no_bias;                  /* set to leave out the bias                             */
     cnn_activation activation;    /* fused activation, default none                        */
     float alpha;                  /* leaky-ReLU slope, default 0.01                        */
+    cnn_conv_algo algo;           /* default auto; Winograd only for 3x3, stride 1, dil 1  */
 } cnn_conv_opts;
 
 typedef struct cnn_pool_opts {
@@ -400,6 +421,8 @@ typedef struct cnn_layer {
     float *out;                       /* max_batch * out_size activations                  */
     float *mask;                      /* dropout factors                                   */
     int32_t *argmax;                  /* max-pool positions                                */
+    float *wino_u;                    /* Winograd-transformed filters (forward), or NULL   */
+    uint64_t wino_stamp;              /* fingerprint of w when wino_u was computed (0: none) */
 } cnn_layer;
 
 /* A network. Its fields are readable; change its structure only through the functions. The
@@ -1649,6 +1672,21 @@ static void cnn__tap_range(int out, int in, int stride, int pad, int tap, int *l
        dL/db[k]         = sum_{n,i,j} dy[n,k,i,j]
    ============================================================================================ */
 
+CNNDEF const char *cnn_conv_algo_name(cnn_conv_algo algo) {
+    switch (algo) {
+    case CNN_CONV_AUTO: return "auto";
+    case CNN_CONV_DIRECT: return "direct";
+    case CNN_CONV_WINOGRAD_2X2: return "wino2";
+    case CNN_CONV_WINOGRAD_4X4: return "wino4";
+    default: return "?";
+    }
+}
+
+/* Whether Winograd F(m x m, 3 x 3) can compute this convolution at all. */
+static int cnn__wino_serves(const cnn_conv2d_shape *s) {
+    return s->kh == 3 && s->kw == 3 && s->stride_h == 1 && s->stride_w == 1 && s->dilation_h == 1 && s->dilation_w == 1;
+}
+
 /* The output size of a shape that passed cnn_conv2d_check. */
 static int cnn__conv2d_out_h(const cnn_conv2d_shape *s) {
     return cnn_conv_output_size(s->h, s->kh, s->stride_h, s->dilation_h, s->pad_top + s->pad_bottom);
@@ -1675,6 +1713,12 @@ CNNDEF cnn_status cnn_conv2d_check(const cnn_conv2d_shape *s, int *out_h, int *o
     if (s->pad_top < 0 || s->pad_bottom < 0 || s->pad_left < 0 || s->pad_right < 0)
         return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "conv2d: padding (top %d, bottom %d, left %d, right %d) is negative",
                          s->pad_top, s->pad_bottom, s->pad_left, s->pad_right);
+    if ((unsigned)s->algo >= CNN_CONV_ALGO_COUNT)
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "conv2d: unknown algorithm %d", (int)s->algo);
+    if ((s->algo == CNN_CONV_WINOGRAD_2X2 || s->algo == CNN_CONV_WINOGRAD_4X4) && !cnn__wino_serves(s))
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "conv2d: %s (Winograd) needs a 3x3 kernel at stride 1 and dilation 1; "
+                         "this one is %dx%d at stride %dx%d, dilation %dx%d (use auto or direct)",
+                         cnn_conv_algo_name(s->algo), s->kh, s->kw, s->stride_h, s->stride_w, s->dilation_h, s->dilation_w);
     if ((long long)s->pad_top + s->pad_bottom > INT_MAX || (long long)s->pad_left + s->pad_right > INT_MAX)
         return cnn__fail(CNN_ERR_OVERFLOW, "conv2d: padding too large");
     {   /* sizes in 64 bits: the padded input or the dilated kernel may not fit in an int */
@@ -1801,6 +1845,407 @@ static void cnn__conv2d_backward_weights_scalar(const cnn_conv2d_shape *s, const
             }
         }
     }
+}
+
+/* ---------------------------------------------------------------------------------------------
+   Winograd convolution, F(2x2, 3x3) and F(4x4, 3x3) (Lavin & Gray, "Fast Algorithms for
+   Convolutional Neural Networks", 2016): 3x3 kernels at stride 1 and dilation 1.
+
+   One dimension first. m outputs of a 3-tap correlation, y[i] = sum_{r<3} g[r] d[i+r], read
+   a = m + 2 inputs and take 3m multiplications. Winograd's minimal filtering takes a. The
+   idea is polynomial: the convolution of g (3 terms) with an m-term sequence h is the product
+   g(x) h(x), of degree m + 1, so its a coefficients are fixed by its values at a points.
+   Evaluate g and h at the points (linear maps, no products of data), multiply the a values
+   pointwise (the only a multiplications) and interpolate. Correlation is the transpose of that
+   convolution (seen as a linear map, g fixed), and transposing the recipe gives
+        y = A^T [ (G g) .* (B^T d) ]
+   G (a x 3) evaluates g at the points, A^T (m x a) is the transposed evaluation of h (row j
+   holds the points' j-th powers), B^T (a x a) the transposed interpolation. The point
+   "infinity" stands for the leading coefficient, hence the rows (0 0 1) and (0 .. 0 1).
+   Nesting the 1-D algorithm in itself gives the 2-D one, tile by tile:
+        Y (m x m) = A^T [ U .* V ] A,     U = G g G^T,   V = B^T d B     (a x a each)
+   and, the transforms being linear, the sum over input channels moves inside:
+        Y[k] = A^T [ sum_c U[k][c] .* V[c] ] A
+   For each of the a*a elements e that sum is a matrix product over all the tiles,
+        M_e[k][tile] = sum_c U_e[k][c] * V_e[c][tile]
+   where the time goes, on the micro-kernel direct convolution uses. An output then costs
+   a^2 / m^2 products of length C instead of 9: 36/16 = 2.25 for F(4x4) (4x fewer), 16/4 = 4
+   for F(2x2) (2.25x fewer). The transforms cost O(a^2) per tile and channel: the overhead
+   that few channels do not pay back.
+
+   The points. F(2x2) uses 0, 1, -1, infinity; F(4x4) 0, 1, -1, 2, -2, infinity: the smallest
+   magnitudes there are. In float32 each transform rounds, and the products' rounding errors
+   come out multiplied by the matrices' entries: A^T holds the points' powers (up to 2^3 = 8
+   in F(4x4)), G the inverses of products of point differences (1/4, 1/6, 1/24), B^T the
+   interpolation (entries up to 5). With +-3 as points A^T would hold 27 and the error would
+   grow with it; the next points worth taking (for F(6x6), which needs two more) are +-1/2,
+   whose powers are exact in binary and small. F(4x4)'s error is about ten times F(2x2)'s,
+   which is about direct convolution's; the tests hold them, against a double-precision direct
+   convolution, to max|got - ref| / max|ref| <= 1e-5 (F(2x2)) and 5e-5 (F(4x4)) up to 512
+   channels.
+
+   Borders: the output is cut in m x m tiles from its top left; tile (ti, tj) reads the a x a
+   input window at (ti*m - pad_top, tj*m - pad_left), zero outside the image (the padding, and
+   the overreach of the last, partial tiles), and writes only its outputs inside the output.
+   An image smaller than one tile is one partial tile. Any padding works, even negative (the
+   data gradient's, 2 - pad, when pad > 2).
+
+   Layout. The tiles of all images are numbered in one sequence and taken in chunks that keep
+   a chunk's V and M in L2; in a chunk, strips of 16 tiles (the micro-kernel's 16 columns):
+        U[e][k][c]                   transformed filters: A of element e's product (K x C)
+        V[e][strip][c][16 tiles]     transformed input: B, packed strips of C rows of 16
+        M[e][k][tile]                the products
+   Each transform works on 16 tiles (or filters) at once, one per lane, so the one routine
+   Y = L X L^T and its vector twin serve all three transforms.
+   --------------------------------------------------------------------------------------------- */
+#define CNN__WL 16   /* tiles (or filters) transformed together */
+
+typedef struct cnn__wino {
+    int m, a;                    /* m x m outputs from an a x a input tile, a = m + 2 */
+    const float *bt, *g, *at;    /* B^T (a x a), G (a x 3), A^T (m x a), row-major    */
+} cnn__wino;
+
+/* F(2x2, 3x3): points 0, 1, -1, infinity. */
+static const float cnn__wino2_bt[16] = { 1,  0, -1,  0,
+                                         0,  1,  1,  0,
+                                         0, -1,  1,  0,
+                                         0,  1,  0, -1 };
+static const float cnn__wino2_g[12] = { 1.0f,  0.0f, 0.0f,
+                                        0.5f,  0.5f, 0.5f,
+                                        0.5f, -0.5f, 0.5f,
+                                        0.0f,  0.0f, 1.0f };
+static const float cnn__wino2_at[8] = { 1, 1,  1,  0,
+                                        0, 1, -1, -1 };
+/* F(4x4, 3x3): points 0, 1, -1, 2, -2, infinity. */
+static const float cnn__wino4_bt[36] = { 4,  0, -5,  0, 1, 0,
+                                         0, -4, -4,  1, 1, 0,
+                                         0,  4, -4, -1, 1, 0,
+                                         0, -2, -1,  2, 1, 0,
+                                         0,  2, -1, -2, 1, 0,
+                                         0,  4,  0, -5, 0, 1 };
+static const float cnn__wino4_g[18] = {  1.0f / 4,   0.0f,       0.0f,
+                                        -1.0f / 6,  -1.0f / 6,  -1.0f / 6,
+                                        -1.0f / 6,   1.0f / 6,  -1.0f / 6,
+                                         1.0f / 24,  1.0f / 12,  1.0f / 6,
+                                         1.0f / 24, -1.0f / 12,  1.0f / 6,
+                                         0.0f,       0.0f,       1.0f };
+static const float cnn__wino4_at[24] = { 1, 1,  1, 1,  1, 0,
+                                         0, 1, -1, 2, -2, 0,
+                                         0, 1,  1, 4,  4, 0,
+                                         0, 1, -1, 8, -8, 1 };
+static const cnn__wino cnn__wino_f2 = { 2, 4, cnn__wino2_bt, cnn__wino2_g, cnn__wino2_at };
+static const cnn__wino cnn__wino_f4 = { 4, 6, cnn__wino4_bt, cnn__wino4_g, cnn__wino4_at };
+
+/* Y = L X L^T for CNN__WL lanes at once. L is p x q, X is q x q, Y is p x p (p, q <= 6), and
+   element (r, s) of X is the CNN__WL floats at X + (r*q + s) * x_step (of Y, y_step). Zeros
+   of L are skipped: they are a third to a half of the entries. */
+static void cnn__wino_sandwich_scalar(int p, int q, const float *L, const float *X, ptrdiff_t x_step,
+                                      float *Y, ptrdiff_t y_step) {
+    float lx[6 * 6 * CNN__WL];   /* L X, p x q */
+    int i, j, r, t;
+    for (i = 0; i < p; i++)
+        for (j = 0; j < q; j++) {
+            float *out = lx + (i * q + j) * CNN__WL;
+            for (t = 0; t < CNN__WL; t++) out[t] = 0.0f;
+            for (r = 0; r < q; r++) {
+                const float l = L[i * q + r], *in = X + (r * q + j) * x_step;
+                if (l != 0.0f)
+                    for (t = 0; t < CNN__WL; t++) out[t] += l * in[t];
+            }
+        }
+    for (i = 0; i < p; i++)
+        for (j = 0; j < p; j++) {
+            float *out = Y + (i * p + j) * y_step;
+            for (t = 0; t < CNN__WL; t++) out[t] = 0.0f;
+            for (r = 0; r < q; r++) {
+                const float l = L[j * q + r], *in = lx + (i * q + r) * CNN__WL;
+                if (l != 0.0f)
+                    for (t = 0; t < CNN__WL; t++) out[t] += l * in[t];
+            }
+        }
+}
+
+/* M_e[k][t] = sum_c U_e[k][c] * V_e[strip][c][t] for every element e and strip: plain loops.
+   u is U[a2][rows][kc]; v is V[a2][strips][kc][16]; m_out is M[a2][rows][strips * 16]. */
+static void cnn__wino_products_scalar(int a2, int rows, int kc, int strips, const float *u, const float *v, float *m_out) {
+    const ptrdiff_t ldm = (ptrdiff_t)strips * CNN__WL;
+    int e, j, k, c, t;
+    for (e = 0; e < a2; e++)
+        for (j = 0; j < strips; j++)
+            for (k = 0; k < rows; k++) {
+                const float *uk = u + ((size_t)e * rows + k) * kc;
+                const float *vj = v + ((size_t)e * strips + j) * kc * CNN__WL;
+                float *out = m_out + ((size_t)e * rows + k) * ldm + j * CNN__WL;
+                for (t = 0; t < CNN__WL; t++) out[t] = 0.0f;
+                for (c = 0; c < kc; c++)
+                    for (t = 0; t < CNN__WL; t++) out[t] += uk[c] * vj[c * CNN__WL + t];
+            }
+}
+
+/* The dispatch of the transform and of the products (defined after the vector twins). */
+static void cnn__wino_sandwich(int p, int q, const float *L, const float *X, ptrdiff_t x_step, float *Y, ptrdiff_t y_step);
+static void cnn__wino_products(int a2, int rows, int kc, int strips, const float *u, const float *v, float *m_out);
+static void cnn__activation_forward(cnn_activation act, float alpha, size_t count, const float *x, float *y);
+
+/* The filter transform, U[e][row][col] = (G g G^T)[e], for rows x cols filters g, 16 at a
+   time. Forward: row k, column c, g = w[k][c]. For the data gradient (flipped), row c, column
+   k, and g[r][s] = w[k][c][2-r][2-s]: the filters flipped and transposed. */
+static void cnn__wino_filters(const cnn__wino *wt, int rows, int cols, const float *w, int flipped, float *u) {
+    float x[9 * CNN__WL], y[36 * CNN__WL];
+    const size_t count = (size_t)rows * cols;
+    size_t i0;
+    int t, r, e;
+    for (i0 = 0; i0 < count; i0 += CNN__WL) {
+        const int lanes = (int)CNN__MIN((size_t)CNN__WL, count - i0);
+        for (t = 0; t < CNN__WL; t++) {
+            const size_t i = i0 + (size_t)t, row = i / cols, col = i % cols;
+            const float *g = flipped ? w + (col * rows + row) * 9 : w + i * 9;
+            for (r = 0; r < 9; r++) x[r * CNN__WL + t] = t < lanes ? (flipped ? g[8 - r] : g[r]) : 0.0f;
+        }
+        cnn__wino_sandwich(wt->a, 3, wt->g, x, CNN__WL, y, CNN__WL);
+        for (e = 0; e < wt->a * wt->a; e++) memcpy(u + e * count + i0, y + e * CNN__WL, (size_t)lanes * sizeof(float));
+    }
+}
+
+/* The workspace, which may have any alignment, as 64-byte aligned floats; whether it holds
+   'floats' of them. Every path with a workspace uses these. */
+static float *cnn__workspace_floats(void *ws) {
+    return (float *)(void *)((unsigned char *)ws + (-(uintptr_t)ws & (CNN_ALIGNMENT - 1)));
+}
+static int cnn__workspace_fits(size_t ws_bytes, size_t floats) { return floats * sizeof(float) + CNN_ALIGNMENT <= ws_bytes; }
+
+/* One Winograd problem: an ordinary stride-1 3x3 convolution, but with pads that may be
+   negative (the data gradient's), so it carries its output size. */
+typedef struct cnn__wino_shape {
+    int n, c, h, w;              /* input: images, channels, rows, columns */
+    int k;                       /* output channels */
+    int pad_top, pad_left;
+    int out_h, out_w;
+} cnn__wino_shape;
+
+/* Tiles per chunk: V and M of a chunk, a^2 (c + k) floats a tile, fill about half of L2. */
+static int cnn__wino_chunk(const cnn__wino *wt, const cnn__wino_shape *s) {
+    const long long tiles = (long long)s->n * ((s->out_h + wt->m - 1) / wt->m) * ((s->out_w + wt->m - 1) / wt->m);
+    const long long per_tile = (long long)wt->a * wt->a * (s->c + s->k) * (long long)sizeof(float);
+    const long long fit = (long long)CNN_L2_BYTES / 2 / per_tile / CNN__WL * CNN__WL;
+    return (int)CNN__MIN(CNN__MAX(fit, (long long)CNN__WL), (tiles + CNN__WL - 1) / CNN__WL * CNN__WL);
+}
+
+/* The workspace: U (unless the caller keeps it), then V and M of one chunk. */
+static size_t cnn__wino_floats(const cnn__wino *wt, const cnn__wino_shape *s) {
+    const size_t a2 = (size_t)wt->a * wt->a, chunk = (size_t)cnn__wino_chunk(wt, s);
+    return cnn__round16(a2 * s->k * s->c) + a2 * s->c * chunk + a2 * s->k * chunk;
+}
+
+/* Lane t of the input transform's X: the a x a window at (row0, col0) of one plane, zero
+   outside it. */
+static void cnn__wino_gather(const float *plane, int h, int w, int row0, int col0, int a, float *x, int t) {
+    int r, q;
+    if (row0 >= 0 && col0 >= 0 && row0 + a <= h && col0 + a <= w) {   /* inside: no tests */
+        for (r = 0; r < a; r++) {
+            const float *src = plane + (size_t)(row0 + r) * w + col0;
+            for (q = 0; q < a; q++) x[(r * a + q) * CNN__WL + t] = src[q];
+        }
+        return;
+    }
+    for (r = 0; r < a; r++)
+        for (q = 0; q < a; q++) {
+            const int i = row0 + r, j = col0 + q;
+            x[(r * a + q) * CNN__WL + t] = i >= 0 && i < h && j >= 0 && j < w ? plane[(size_t)i * w + j] : 0.0f;
+        }
+}
+
+/* y = act(conv(x, filters) + bias) through Winograd, with u the transformed filters
+   (cnn__wino_filters) and work the chunk's V and M (cnn__wino_floats minus U). */
+static void cnn__wino_conv(const cnn__wino *wt, const cnn__wino_shape *s, const float *x, const float *u,
+                           const float *bias, cnn_activation act, float alpha, float *y, float *work) {
+    const int m = wt->m, a = wt->a, a2 = a * a, chunk = cnn__wino_chunk(wt, s);
+    const int th = (s->out_h + m - 1) / m, tw = (s->out_w + m - 1) / m;
+    const long long per_image = (long long)th * tw, total = s->n * per_image;
+    const size_t in_plane = (size_t)s->h * s->w, out_plane = (size_t)s->out_h * s->out_w;
+    float *v = work, *prod = work + (size_t)a2 * s->c * chunk;
+    float x_lanes[36 * CNN__WL], y_lanes[16 * CNN__WL];
+    int img[CNN__WL], row0[CNN__WL], col0[CNN__WL];
+    long long g0;
+    for (g0 = 0; g0 < total; g0 += chunk) {
+        const int tiles = (int)CNN__MIN((long long)chunk, total - g0), strips = (tiles + CNN__WL - 1) / CNN__WL;
+        const ptrdiff_t v_step = (ptrdiff_t)strips * s->c * CNN__WL, ldm = (ptrdiff_t)strips * CNN__WL;
+        const ptrdiff_t m_step = (ptrdiff_t)s->k * ldm;
+        int j, t, c, k, i, q, lanes;
+        for (j = 0; j < strips; j++) {
+            /* The strip's tiles: image, and the top-left output (input: minus the pads). */
+            lanes = CNN__MIN(CNN__WL, tiles - j * CNN__WL);
+            for (t = 0; t < lanes; t++) {
+                const long long g = g0 + (long long)j * CNN__WL + t;
+                img[t] = (int)(g / per_image);
+                row0[t] = (int)(g % per_image / tw) * m;
+                col0[t] = (int)(g % per_image % tw) * m;
+            }
+            /* V = B^T d B, one channel of 16 tiles at a time, stored as the strip's row c */
+            for (c = 0; c < s->c; c++) {
+                for (t = 0; t < CNN__WL; t++) {
+                    if (t < lanes) cnn__wino_gather(x + ((size_t)img[t] * s->c + c) * in_plane, s->h, s->w,
+                                                    row0[t] - s->pad_top, col0[t] - s->pad_left, a, x_lanes, t);
+                    else for (i = 0; i < a2; i++) x_lanes[i * CNN__WL + t] = 0.0f;
+                }
+                cnn__wino_sandwich(a, a, wt->bt, x_lanes, CNN__WL, v + ((size_t)j * s->c + c) * CNN__WL, v_step);
+            }
+        }
+        cnn__wino_products(a2, s->k, s->c, strips, u, v, prod);
+        for (j = 0; j < strips; j++) {
+            lanes = CNN__MIN(CNN__WL, tiles - j * CNN__WL);
+            for (t = 0; t < lanes; t++) {
+                const long long g = g0 + (long long)j * CNN__WL + t;
+                img[t] = (int)(g / per_image);
+                row0[t] = (int)(g % per_image / tw) * m;
+                col0[t] = (int)(g % per_image % tw) * m;
+            }
+            /* Y = A^T M A, plus the bias, through the activation, into the tiles' outputs */
+            for (k = 0; k < s->k; k++) {
+                cnn__wino_sandwich(m, a, wt->at, prod + k * ldm + j * CNN__WL, m_step, y_lanes, CNN__WL);
+                if (bias)
+                    for (i = 0; i < m * m * CNN__WL; i++) y_lanes[i] += bias[k];
+                if (act != CNN_ACT_NONE) cnn__activation_forward(act, alpha, (size_t)m * m * CNN__WL, y_lanes, y_lanes);
+                for (t = 0; t < lanes; t++) {
+                    float *yk = y + ((size_t)img[t] * s->k + k) * out_plane;
+                    const int rows = CNN__MIN(m, s->out_h - row0[t]), cols = CNN__MIN(m, s->out_w - col0[t]);
+                    for (i = 0; i < rows; i++)
+                        for (q = 0; q < cols; q++)
+                            yk[(size_t)(row0[t] + i) * s->out_w + col0[t] + q] = y_lanes[(i * m + q) * CNN__WL + t];
+                }
+            }
+        }
+    }
+}
+
+/* The Winograd tile (2 or 4) pass 'pass' of s runs (0 forward, 1 data gradient), 0 for
+   direct. Explicit requests are honoured (cnn_conv2d_check refused those Winograd cannot
+   serve); auto follows the rule measured on the benchmark layers (docs/design.md). */
+static int cnn__wino_tile(const cnn_conv2d_shape *s, int pass) {
+    int in_c, out_c, oh, ow;
+    if (pass > 1 || !cnn__wino_serves(s) || s->algo == CNN_CONV_DIRECT) return 0;
+    if (s->algo == CNN_CONV_WINOGRAD_2X2) return 2;
+    if (s->algo == CNN_CONV_WINOGRAD_4X4) return 4;
+    in_c = pass == 0 ? s->c : s->k;
+    out_c = pass == 0 ? s->k : s->c;
+    oh = pass == 0 ? cnn__conv2d_out_h(s) : s->h;
+    ow = pass == 0 ? cnn__conv2d_out_w(s) : s->w;
+    if (in_c < 16 || out_c < 16 || oh < 4 || ow < 4) return 0;
+    return 4;
+}
+
+/* The Winograd problem of a pass. The data gradient of a stride-1 3x3 convolution is the
+   convolution of dy with the flipped, transposed filters, padded by 2 - pad on each side: its
+   output is the input's h x w. */
+static void cnn__wino_problem(const cnn_conv2d_shape *s, int pass, cnn__wino_shape *p) {
+    p->n = s->n;
+    if (pass == 0) {
+        p->c = s->c; p->h = s->h; p->w = s->w; p->k = s->k;
+        p->pad_top = s->pad_top; p->pad_left = s->pad_left;
+        p->out_h = cnn__conv2d_out_h(s); p->out_w = cnn__conv2d_out_w(s);
+    } else {
+        p->c = s->k; p->h = cnn__conv2d_out_h(s); p->w = cnn__conv2d_out_w(s); p->k = s->c;
+        p->pad_top = 2 - s->pad_top; p->pad_left = 2 - s->pad_left;
+        p->out_h = s->h; p->out_w = s->w;
+    }
+}
+
+static const cnn__wino *cnn__wino_of(int m) { return m == 2 ? &cnn__wino_f2 : &cnn__wino_f4; }
+
+static size_t cnn__wino_workspace_floats(const cnn_conv2d_shape *s, int pass) {
+    cnn__wino_shape p;
+    const int m = cnn__wino_tile(s, pass);
+    if (!m) return 0;
+    cnn__wino_problem(s, pass, &p);
+    return cnn__wino_floats(cnn__wino_of(m), &p);
+}
+
+/* Pass 0 (y = act(conv(x, w) + b)) or 1 (dx from dy, with x = dy, y = dx, no bias) through
+   Winograd, if the pass runs it and the workspace holds it; 0, doing nothing, otherwise. u:
+   the forward's transformed filters when the caller keeps them (the network), else NULL. */
+static int cnn__conv2d_wino(const cnn_conv2d_shape *s, int pass, const float *x, const float *w, const float *u,
+                            const float *b, cnn_activation act, float alpha, float *y, void *ws, size_t ws_bytes) {
+    const int m = cnn__wino_tile(s, pass);
+    const cnn__wino *wt = cnn__wino_of(m);
+    cnn__wino_shape p;
+    float *work;
+    if (!m || !ws) return 0;
+    cnn__wino_problem(s, pass, &p);
+    if (!cnn__workspace_fits(ws_bytes, cnn__wino_floats(wt, &p))) return 0;
+    work = cnn__workspace_floats(ws);
+    if (!u) {
+        cnn__wino_filters(wt, p.k, p.c, w, pass == 1, work);
+        u = work;
+    }
+    cnn__wino_conv(wt, &p, x, u, pass == 0 ? b : NULL, act, alpha, y, work + cnn__round16((size_t)wt->a * wt->a * p.k * p.c));
+    return 1;
+}
+
+#ifdef CNN__SIMD
+/* The vector twin of cnn__wino_sandwich_scalar, written once on the element-wise vocabulary:
+   lanes are tiles (or filters), CNN__VL at a time. */
+CNN__VEC static void cnn__wino_sandwich_simd(int p, int q, const float *L, const float *X, ptrdiff_t x_step,
+                                             float *Y, ptrdiff_t y_step) {
+    cnn__vec lx[6 * 6];
+    int t0, i, j, r;
+    for (t0 = 0; t0 < CNN__WL; t0 += CNN__VL) {
+        for (i = 0; i < p; i++)
+            for (j = 0; j < q; j++) {
+                cnn__vec acc = cnn__v_set(0.0f);
+                for (r = 0; r < q; r++) {
+                    const float l = L[i * q + r];
+                    const cnn__vec in = cnn__v_load(X + (r * q + j) * x_step + t0, CNN__VL);
+                    if (l == 1.0f) acc = cnn__v_add(acc, in);
+                    else if (l == -1.0f) acc = cnn__v_sub(acc, in);
+                    else if (l != 0.0f) acc = cnn__v_add(acc, cnn__v_mul(cnn__v_set(l), in));
+                }
+                lx[i * q + j] = acc;
+            }
+        for (i = 0; i < p; i++)
+            for (j = 0; j < p; j++) {
+                cnn__vec acc = cnn__v_set(0.0f);
+                for (r = 0; r < q; r++) {
+                    const float l = L[j * q + r];
+                    if (l == 1.0f) acc = cnn__v_add(acc, lx[i * q + r]);
+                    else if (l == -1.0f) acc = cnn__v_sub(acc, lx[i * q + r]);
+                    else if (l != 0.0f) acc = cnn__v_add(acc, cnn__v_mul(cnn__v_set(l), lx[i * q + r]));
+                }
+                cnn__v_store(Y + (i * p + j) * y_step + t0, CNN__VL, acc);
+            }
+    }
+}
+
+/* The products on the micro-kernel: for each element e and strip, C (K x 16) = U_e (K x C,
+   read in place) * the strip (C rows of 16). */
+static void cnn__wino_products_simd(int a2, int rows, int kc, int strips, const float *u, const float *v, float *m_out) {
+    const ptrdiff_t ldm = (ptrdiff_t)strips * CNN__WL;
+    int e, j;
+    for (e = 0; e < a2; e++)
+        for (j = 0; j < strips; j++)
+            cnn__simd_gemm_strip(rows, kc, u + (size_t)e * rows * kc, kc, 1, NULL, NULL,
+                                 v + ((size_t)e * strips + j) * kc * CNN__WL, NULL,
+                                 m_out + (size_t)e * rows * ldm + j * CNN__WL, ldm, CNN__WL, 0, NULL);
+}
+#endif
+
+static void cnn__wino_sandwich(int p, int q, const float *L, const float *X, ptrdiff_t x_step, float *Y, ptrdiff_t y_step) {
+#ifdef CNN__SIMD
+    if (cnn_simd_active() != CNN_SIMD_SCALAR) {
+        cnn__wino_sandwich_simd(p, q, L, X, x_step, Y, y_step);
+        return;
+    }
+#endif
+    cnn__wino_sandwich_scalar(p, q, L, X, x_step, Y, y_step);
+}
+
+static void cnn__wino_products(int a2, int rows, int kc, int strips, const float *u, const float *v, float *m_out) {
+#ifdef CNN__SIMD
+    if (cnn_simd_active() != CNN_SIMD_SCALAR) {
+        cnn__wino_products_simd(a2, rows, kc, strips, u, v, m_out);
+        return;
+    }
+#endif
+    cnn__wino_products_scalar(a2, rows, kc, strips, u, v, m_out);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -1982,11 +2427,7 @@ static void cnn__conv2d_backward_weights_simd(const cnn_conv2d_shape *s, const f
    for the last strip's overreach.
    --------------------------------------------------------------------------------------------- */
 
-/* Pieces every path with a workspace shares. */
-static float *cnn__workspace_floats(void *ws) {
-    return (float *)(void *)((unsigned char *)ws + (-(uintptr_t)ws & (CNN_ALIGNMENT - 1)));
-}
-static int cnn__workspace_fits(size_t ws_bytes, size_t floats) { return floats * sizeof(float) + CNN_ALIGNMENT <= ws_bytes; }
+/* Pieces every path with a workspace shares (and cnn__workspace_floats, _fits above). */
 static int cnn__has_padding(const cnn_conv2d_shape *s) { return s->pad_top || s->pad_bottom || s->pad_left || s->pad_right; }
 
 /* The planes the forward pass and the weight gradient read: the input inside its padding. */
@@ -2544,26 +2985,38 @@ static void cnn__conv2d_bias_gradient(const cnn_conv2d_shape *s, const float *dy
 /* The workspace, in floats, of the vector paths for the passes wanted: the largest any of
    them takes. Zero when no path would use one. */
 static size_t cnn__conv2d_workspace(const cnn_conv2d_shape *s, int forward, int backward_data, int backward_weights) {
-#ifdef CNN__SIMD
     size_t floats = 0;
     if (!s || cnn_conv2d_check(s, NULL, NULL) != CNN_OK) return 0;
-    if (forward) floats = CNN__MAX(cnn__forward_direct_floats(s), cnn__forward_gather_floats(s));
+    if (forward) floats = cnn__wino_workspace_floats(s, 0);          /* on every path */
+    if (backward_data) floats = CNN__MAX(floats, cnn__wino_workspace_floats(s, 1));
+#ifdef CNN__SIMD
+    if (forward) floats = CNN__MAX(floats, CNN__MAX(cnn__forward_direct_floats(s), cnn__forward_gather_floats(s)));
     if (backward_data) floats = CNN__MAX(floats, CNN__MAX(cnn__backward_data_direct_floats(s), cnn__backward_data_gather_floats(s)));
     if (backward_weights) floats = CNN__MAX(floats, cnn__backward_weights_floats(s));
-    return floats ? floats * sizeof(float) + CNN_ALIGNMENT : 0;
 #else
-    (void)s; (void)forward; (void)backward_data; (void)backward_weights;
-    return 0;
+    (void)backward_weights;
 #endif
+    return floats ? floats * sizeof(float) + CNN_ALIGNMENT : 0;
 }
 
 CNNDEF size_t cnn_conv2d_workspace_bytes(const cnn_conv2d_shape *s) { return cnn__conv2d_workspace(s, 1, 1, 1); }
 
+CNNDEF cnn_conv_algo cnn_conv2d_algo_chosen(const cnn_conv2d_shape *s, int pass) {
+    if (!s || cnn_conv2d_check(s, NULL, NULL) != CNN_OK) return CNN_CONV_DIRECT;
+    switch (cnn__wino_tile(s, pass)) {
+    case 2: return CNN_CONV_WINOGRAD_2X2;
+    case 4: return CNN_CONV_WINOGRAD_4X4;
+    default: return CNN_CONV_DIRECT;
+    }
+}
+
 /* The dispatch points: one per kernel. The scalar code above is the reference the SIMD paths
    are tested against, and the fallback for what they do not handle. With a workspace the
-   direct paths come first; without one (or for shapes they do not take) the im2col paths. */
+   direct paths come first; without one (or for shapes they do not take) the im2col paths.
+   Winograd, where chosen and the workspace holds it, comes before all, on every path. */
 static void cnn__conv2d_forward(const cnn_conv2d_shape *s, const float *x, const float *w,
                                 const float *b, float *y, void *ws, size_t ws_bytes) {
+    if (cnn__conv2d_wino(s, 0, x, w, NULL, b, CNN_ACT_NONE, 0.0f, y, ws, ws_bytes)) return;
 #ifdef CNN__SIMD
     if (cnn_simd_active() != CNN_SIMD_SCALAR) {
         int hp, wp, gather_first;
@@ -2580,6 +3033,7 @@ static void cnn__conv2d_forward(const cnn_conv2d_shape *s, const float *x, const
 }
 static void cnn__conv2d_backward_data(const cnn_conv2d_shape *s, const float *dy, const float *w,
                                       float *dx, void *ws, size_t ws_bytes) {
+    if (cnn__conv2d_wino(s, 1, dy, w, NULL, NULL, CNN_ACT_NONE, 0.0f, dx, ws, ws_bytes)) return;
 #ifdef CNN__SIMD
     if (cnn_simd_active() != CNN_SIMD_SCALAR) {
         if (cnn__gather_data_pays(s) && cnn__conv2d_backward_data_gather(s, dy, w, dx, ws, ws_bytes)) return;

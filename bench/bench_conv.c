@@ -61,6 +61,7 @@ typedef struct conv_ctx {
 
 static cnn_conv2d_shape bench__shape(const conv_layer *l) {
     cnn_conv2d_shape s;
+    memset(&s, 0, sizeof s);                 /* zero: defaults for every other field (algo) */
     s.n = l->n; s.c = l->c; s.h = l->h; s.w = l->w;
     s.k = l->k; s.kh = l->kernel; s.kw = l->kernel;
     s.stride_h = l->stride; s.stride_w = l->stride;
