@@ -2040,19 +2040,24 @@ static size_t cnn__wino_floats(const cnn__wino *wt, const cnn__wino_shape *s) {
 /* Lane t of the input transform's X: the a x a window at (row0, col0) of one plane, zero
    outside it. */
 static void cnn__wino_gather(const float *plane, int h, int w, int row0, int col0, int a, float *x, int t) {
+    const int r_lo = CNN__MAX(0, -row0), r_hi = CNN__MIN(a, h - row0), q_lo = CNN__MAX(0, -col0), q_hi = CNN__MIN(a, w - col0);
     int r, q;
-    if (row0 >= 0 && col0 >= 0 && row0 + a <= h && col0 + a <= w) {   /* inside: no tests */
-        for (r = 0; r < a; r++) {
+    float *xt = x + t;
+    if (a == 6 && r_lo == 0 && q_lo == 0 && r_hi == 6 && q_hi == 6) {   /* inside, the common case */
+        for (r = 0; r < 6; r++, xt += 6 * CNN__WL) {
             const float *src = plane + (size_t)(row0 + r) * w + col0;
-            for (q = 0; q < a; q++) x[(r * a + q) * CNN__WL + t] = src[q];
+            xt[0] = src[0]; xt[CNN__WL] = src[1]; xt[2 * CNN__WL] = src[2];
+            xt[3 * CNN__WL] = src[3]; xt[4 * CNN__WL] = src[4]; xt[5 * CNN__WL] = src[5];
         }
         return;
     }
-    for (r = 0; r < a; r++)
-        for (q = 0; q < a; q++) {
-            const int i = row0 + r, j = col0 + q;
-            x[(r * a + q) * CNN__WL + t] = i >= 0 && i < h && j >= 0 && j < w ? plane[(size_t)i * w + j] : 0.0f;
-        }
+    for (r = 0; r < a; r++, xt += a * CNN__WL) {     /* the part inside the image, zeros around */
+        const float *src = plane + (ptrdiff_t)(row0 + r) * w + col0;
+        const int lo = r >= r_lo && r < r_hi ? q_lo : a, hi = r >= r_lo && r < r_hi ? q_hi : a;
+        for (q = 0; q < lo; q++) xt[q * CNN__WL] = 0.0f;
+        for (; q < hi; q++) xt[q * CNN__WL] = src[q];
+        for (; q < a; q++) xt[q * CNN__WL] = 0.0f;
+    }
 }
 
 /* y = act(conv(x, filters) + bias) through Winograd, with u the transformed filters
@@ -2100,18 +2105,26 @@ static void cnn__wino_conv(const cnn__wino *wt, const cnn__wino_shape *s, const 
                 row0[t] = (int)(g % per_image / tw) * m;
                 col0[t] = (int)(g % per_image % tw) * m;
             }
-            /* Y = A^T M A, plus the bias, through the activation, into the tiles' outputs */
+            /* Y = A^T M A + bias, through the activation, into the tiles' outputs. Column 1 of
+               A^T (the point 1) is all ones, so b added to element (1, 1) of M comes out
+               added to every output: 16 additions instead of 256. */
             for (k = 0; k < s->k; k++) {
-                cnn__wino_sandwich(m, a, wt->at, prod + k * ldm + j * CNN__WL, m_step, y_lanes, CNN__WL);
+                float *mk = prod + k * ldm + j * CNN__WL;
                 if (bias)
-                    for (i = 0; i < m * m * CNN__WL; i++) y_lanes[i] += bias[k];
+                    for (t = 0; t < CNN__WL; t++) mk[(a + 1) * m_step + t] += bias[k];
+                cnn__wino_sandwich(m, a, wt->at, mk, m_step, y_lanes, CNN__WL);
                 if (act != CNN_ACT_NONE) cnn__activation_forward(act, alpha, (size_t)m * m * CNN__WL, y_lanes, y_lanes);
                 for (t = 0; t < lanes; t++) {
-                    float *yk = y + ((size_t)img[t] * s->k + k) * out_plane;
+                    float *out = y + ((size_t)img[t] * s->k + k) * out_plane + (size_t)row0[t] * s->out_w + col0[t];
+                    const float *yt = y_lanes + t;
                     const int rows = CNN__MIN(m, s->out_h - row0[t]), cols = CNN__MIN(m, s->out_w - col0[t]);
-                    for (i = 0; i < rows; i++)
-                        for (q = 0; q < cols; q++)
-                            yk[(size_t)(row0[t] + i) * s->out_w + col0[t] + q] = y_lanes[(i * m + q) * CNN__WL + t];
+                    if (m == 4 && rows == 4 && cols == 4)          /* a whole tile, the common case */
+                        for (i = 0; i < 4; i++, out += s->out_w, yt += 4 * CNN__WL) {
+                            out[0] = yt[0]; out[1] = yt[CNN__WL]; out[2] = yt[2 * CNN__WL]; out[3] = yt[3 * CNN__WL];
+                        }
+                    else
+                        for (i = 0; i < rows; i++)
+                            for (q = 0; q < cols; q++) out[(size_t)i * s->out_w + q] = yt[(i * m + q) * CNN__WL];
                 }
             }
         }
@@ -2152,12 +2165,14 @@ static void cnn__wino_problem(const cnn_conv2d_shape *s, int pass, cnn__wino_sha
 
 static const cnn__wino *cnn__wino_of(int m) { return m == 2 ? &cnn__wino_f2 : &cnn__wino_f4; }
 
-static size_t cnn__wino_workspace_floats(const cnn_conv2d_shape *s, int pass) {
+/* The workspace of a pass through Winograd; without U when the caller keeps it (u_kept). */
+static size_t cnn__wino_workspace_floats(const cnn_conv2d_shape *s, int pass, int u_kept) {
     cnn__wino_shape p;
     const int m = cnn__wino_tile(s, pass);
+    const size_t a = m ? (size_t)cnn__wino_of(m)->a : 0;
     if (!m) return 0;
     cnn__wino_problem(s, pass, &p);
-    return cnn__wino_floats(cnn__wino_of(m), &p);
+    return cnn__wino_floats(cnn__wino_of(m), &p) - (u_kept ? cnn__round16(a * a * p.k * p.c) : 0);
 }
 
 /* Pass 0 (y = act(conv(x, w) + b)) or 1 (dx from dy, with x = dy, y = dx, no bias) through
@@ -2169,50 +2184,109 @@ static int cnn__conv2d_wino(const cnn_conv2d_shape *s, int pass, const float *x,
     const cnn__wino *wt = cnn__wino_of(m);
     cnn__wino_shape p;
     float *work;
-    if (!m || !ws) return 0;
+    if (!m || !ws || !cnn__workspace_fits(ws_bytes, cnn__wino_workspace_floats(s, pass, u != NULL))) return 0;
     cnn__wino_problem(s, pass, &p);
-    if (!cnn__workspace_fits(ws_bytes, cnn__wino_floats(wt, &p))) return 0;
     work = cnn__workspace_floats(ws);
     if (!u) {
         cnn__wino_filters(wt, p.k, p.c, w, pass == 1, work);
         u = work;
+        work += cnn__round16((size_t)wt->a * wt->a * p.k * p.c);
     }
-    cnn__wino_conv(wt, &p, x, u, pass == 0 ? b : NULL, act, alpha, y, work + cnn__round16((size_t)wt->a * wt->a * p.k * p.c));
+    cnn__wino_conv(wt, &p, x, u, pass == 0 ? b : NULL, act, alpha, y, work);
     return 1;
 }
 
 #ifdef CNN__SIMD
-/* The vector twin of cnn__wino_sandwich_scalar, written once on the element-wise vocabulary:
-   lanes are tiles (or filters), CNN__VL at a time. */
-CNN__VEC static void cnn__wino_sandwich_simd(int p, int q, const float *L, const float *X, ptrdiff_t x_step,
-                                             float *Y, ptrdiff_t y_step) {
-    cnn__vec lx[6 * 6];
-    int t0, i, j, r;
-    for (t0 = 0; t0 < CNN__WL; t0 += CNN__VL) {
-        for (i = 0; i < p; i++)
-            for (j = 0; j < q; j++) {
-                cnn__vec acc = cnn__v_set(0.0f);
-                for (r = 0; r < q; r++) {
-                    const float l = L[i * q + r];
-                    const cnn__vec in = cnn__v_load(X + (r * q + j) * x_step + t0, CNN__VL);
-                    if (l == 1.0f) acc = cnn__v_add(acc, in);
-                    else if (l == -1.0f) acc = cnn__v_sub(acc, in);
-                    else if (l != 0.0f) acc = cnn__v_add(acc, cnn__v_mul(cnn__v_set(l), in));
-                }
-                lx[i * q + j] = acc;
-            }
-        for (i = 0; i < p; i++)
-            for (j = 0; j < p; j++) {
-                cnn__vec acc = cnn__v_set(0.0f);
-                for (r = 0; r < q; r++) {
-                    const float l = L[j * q + r];
-                    if (l == 1.0f) acc = cnn__v_add(acc, lx[i * q + r]);
-                    else if (l == -1.0f) acc = cnn__v_sub(acc, lx[i * q + r]);
-                    else if (l != 0.0f) acc = cnn__v_add(acc, cnn__v_mul(cnn__v_set(l), lx[i * q + r]));
-                }
-                cnn__v_store(Y + (i * p + j) * y_step + t0, CNN__VL, acc);
-            }
-    }
+/* The vector twins of the transforms, written once on the element-wise vocabulary (lanes are
+   tiles or filters, CNN__VL at a time). Each is the scalar sandwich Y = L X L^T applied as two
+   rounds of the 1-D transform (columns, then rows), with the 1-D transforms written out by
+   hand: the zeros and ones of the matrices cost nothing, and rows that share terms share them
+   (B^T's rows 1 and 2 are (d4 - 4 d2) +- (d3 - 4 d1), rows 3 and 4 (d4 - d2) +- 2 (d3 - d1)). */
+#define CNN__V(x) cnn__v_set(x)
+#define CNN__INLINE inline __attribute__((always_inline))   /* into the 2-D loops below */
+CNN__VEC static CNN__INLINE void cnn__wino2_bt_1d(const cnn__vec *d, cnn__vec *o) {
+    o[0] = cnn__v_sub(d[0], d[2]);
+    o[1] = cnn__v_add(d[1], d[2]);
+    o[2] = cnn__v_sub(d[2], d[1]);
+    o[3] = cnn__v_sub(d[1], d[3]);
+}
+CNN__VEC static CNN__INLINE void cnn__wino2_at_1d(const cnn__vec *d, cnn__vec *o) {
+    o[0] = cnn__v_add(cnn__v_add(d[0], d[1]), d[2]);
+    o[1] = cnn__v_sub(cnn__v_sub(d[1], d[2]), d[3]);
+}
+CNN__VEC static CNN__INLINE void cnn__wino2_g_1d(const cnn__vec *g, cnn__vec *o) {
+    const cnn__vec half = CNN__V(0.5f), g02 = cnn__v_add(g[0], g[2]);
+    o[0] = g[0];
+    o[1] = cnn__v_mul(half, cnn__v_add(g02, g[1]));
+    o[2] = cnn__v_mul(half, cnn__v_sub(g02, g[1]));
+    o[3] = g[2];
+}
+CNN__VEC static CNN__INLINE void cnn__wino4_bt_1d(const cnn__vec *d, cnn__vec *o) {
+    const cnn__vec four = CNN__V(4.0f), five = CNN__V(5.0f);
+    const cnn__vec t1 = cnn__v_sub(d[4], cnn__v_mul(four, d[2])), t2 = cnn__v_sub(d[3], cnn__v_mul(four, d[1]));
+    const cnn__vec t3 = cnn__v_sub(d[4], d[2]), t4 = cnn__v_mul(CNN__V(2.0f), cnn__v_sub(d[3], d[1]));
+    o[0] = cnn__v_add(cnn__v_sub(cnn__v_mul(four, d[0]), cnn__v_mul(five, d[2])), d[4]);
+    o[1] = cnn__v_add(t1, t2);
+    o[2] = cnn__v_sub(t1, t2);
+    o[3] = cnn__v_add(t3, t4);
+    o[4] = cnn__v_sub(t3, t4);
+    o[5] = cnn__v_add(cnn__v_sub(cnn__v_mul(four, d[1]), cnn__v_mul(five, d[3])), d[5]);
+}
+CNN__VEC static CNN__INLINE void cnn__wino4_at_1d(const cnn__vec *d, cnn__vec *o) {
+    const cnn__vec s12 = cnn__v_add(d[1], d[2]), d12 = cnn__v_sub(d[1], d[2]);
+    const cnn__vec s34 = cnn__v_add(d[3], d[4]), d34 = cnn__v_sub(d[3], d[4]);
+    o[0] = cnn__v_add(cnn__v_add(d[0], s12), s34);
+    o[1] = cnn__v_add(d12, cnn__v_mul(CNN__V(2.0f), d34));
+    o[2] = cnn__v_add(s12, cnn__v_mul(CNN__V(4.0f), s34));
+    o[3] = cnn__v_add(cnn__v_add(d12, cnn__v_mul(CNN__V(8.0f), d34)), d[5]);
+}
+CNN__VEC static CNN__INLINE void cnn__wino4_g_1d(const cnn__vec *g, cnn__vec *o) {
+    const cnn__vec g02 = cnn__v_add(g[0], g[2]);
+    const cnn__vec a = cnn__v_add(cnn__v_mul(CNN__V(1.0f / 24), g[0]), cnn__v_mul(CNN__V(1.0f / 6), g[2]));
+    const cnn__vec b = cnn__v_mul(CNN__V(1.0f / 12), g[1]);
+    o[0] = cnn__v_mul(CNN__V(1.0f / 4), g[0]);
+    o[1] = cnn__v_mul(CNN__V(-1.0f / 6), cnn__v_add(g02, g[1]));
+    o[2] = cnn__v_mul(CNN__V(-1.0f / 6), cnn__v_sub(g02, g[1]));
+    o[3] = cnn__v_add(a, b);
+    o[4] = cnn__v_sub(a, b);
+    o[5] = g[2];
+}
+#undef CNN__V
+
+/* Y (p x p) = L X L^T from the 1-D transform ONE_D of L (p x q): columns, then rows. */
+#define CNN__WINO_2D(name, P, Q, ONE_D)                                                                   \
+CNN__VEC static void name(const float *X, ptrdiff_t x_step, float *Y, ptrdiff_t y_step) {                \
+    cnn__vec in[Q], out[P], lx[P * Q];                                                                    \
+    int t0, i, j;                                                                                         \
+    for (t0 = 0; t0 < CNN__WL; t0 += CNN__VL) {                                                           \
+        for (j = 0; j < Q; j++) {                                                                         \
+            for (i = 0; i < Q; i++) in[i] = cnn__v_load(X + (i * Q + j) * x_step + t0, CNN__VL);          \
+            ONE_D(in, out);                                                                               \
+            for (i = 0; i < P; i++) lx[i * Q + j] = out[i];                                               \
+        }                                                                                                 \
+        for (i = 0; i < P; i++) {                                                                         \
+            ONE_D(lx + i * Q, out);                                                                       \
+            for (j = 0; j < P; j++) cnn__v_store(Y + (i * P + j) * y_step + t0, CNN__VL, out[j]);         \
+        }                                                                                                 \
+    }                                                                                                     \
+}
+CNN__WINO_2D(cnn__wino2_input_simd, 4, 4, cnn__wino2_bt_1d)
+CNN__WINO_2D(cnn__wino2_output_simd, 2, 4, cnn__wino2_at_1d)
+CNN__WINO_2D(cnn__wino2_filter_simd, 4, 3, cnn__wino2_g_1d)
+CNN__WINO_2D(cnn__wino4_input_simd, 6, 6, cnn__wino4_bt_1d)
+CNN__WINO_2D(cnn__wino4_output_simd, 4, 6, cnn__wino4_at_1d)
+CNN__WINO_2D(cnn__wino4_filter_simd, 6, 3, cnn__wino4_g_1d)
+#undef CNN__WINO_2D
+#undef CNN__INLINE
+
+/* The vector sandwich of one of the six matrices (L says which; p and q follow from it). */
+static void cnn__wino_sandwich_simd(const float *L, const float *X, ptrdiff_t x_step, float *Y, ptrdiff_t y_step) {
+    if (L == cnn__wino2_bt) cnn__wino2_input_simd(X, x_step, Y, y_step);
+    else if (L == cnn__wino2_at) cnn__wino2_output_simd(X, x_step, Y, y_step);
+    else if (L == cnn__wino2_g) cnn__wino2_filter_simd(X, x_step, Y, y_step);
+    else if (L == cnn__wino4_bt) cnn__wino4_input_simd(X, x_step, Y, y_step);
+    else if (L == cnn__wino4_at) cnn__wino4_output_simd(X, x_step, Y, y_step);
+    else cnn__wino4_filter_simd(X, x_step, Y, y_step);
 }
 
 /* The products on the micro-kernel: for each element e and strip, C (K x 16) = U_e (K x C,
@@ -2231,7 +2305,7 @@ static void cnn__wino_products_simd(int a2, int rows, int kc, int strips, const 
 static void cnn__wino_sandwich(int p, int q, const float *L, const float *X, ptrdiff_t x_step, float *Y, ptrdiff_t y_step) {
 #ifdef CNN__SIMD
     if (cnn_simd_active() != CNN_SIMD_SCALAR) {
-        cnn__wino_sandwich_simd(p, q, L, X, x_step, Y, y_step);
+        cnn__wino_sandwich_simd(L, X, x_step, Y, y_step);
         return;
     }
 #endif
@@ -2982,13 +3056,14 @@ static void cnn__conv2d_bias_gradient(const cnn_conv2d_shape *s, const float *dy
         for (k = 0; k < s->k; k++) db[k] += cnn__sum(dy + ((size_t)n * s->k + k) * pixels, pixels);
 }
 
-/* The workspace, in floats, of the vector paths for the passes wanted: the largest any of
-   them takes. Zero when no path would use one. */
-static size_t cnn__conv2d_workspace(const cnn_conv2d_shape *s, int forward, int backward_data, int backward_weights) {
+/* The workspace, in bytes, of the paths for the passes wanted: the largest any of them takes
+   (Winograd's without its filters when the caller keeps them). Zero when no path uses one. */
+static size_t cnn__conv2d_workspace(const cnn_conv2d_shape *s, int forward, int backward_data, int backward_weights,
+                                    int wino_filters_kept) {
     size_t floats = 0;
     if (!s || cnn_conv2d_check(s, NULL, NULL) != CNN_OK) return 0;
-    if (forward) floats = cnn__wino_workspace_floats(s, 0);          /* on every path */
-    if (backward_data) floats = CNN__MAX(floats, cnn__wino_workspace_floats(s, 1));
+    if (forward) floats = cnn__wino_workspace_floats(s, 0, wino_filters_kept);      /* on every path */
+    if (backward_data) floats = CNN__MAX(floats, cnn__wino_workspace_floats(s, 1, 0));
 #ifdef CNN__SIMD
     if (forward) floats = CNN__MAX(floats, CNN__MAX(cnn__forward_direct_floats(s), cnn__forward_gather_floats(s)));
     if (backward_data) floats = CNN__MAX(floats, CNN__MAX(cnn__backward_data_direct_floats(s), cnn__backward_data_gather_floats(s)));
@@ -2999,7 +3074,7 @@ static size_t cnn__conv2d_workspace(const cnn_conv2d_shape *s, int forward, int 
     return floats ? floats * sizeof(float) + CNN_ALIGNMENT : 0;
 }
 
-CNNDEF size_t cnn_conv2d_workspace_bytes(const cnn_conv2d_shape *s) { return cnn__conv2d_workspace(s, 1, 1, 1); }
+CNNDEF size_t cnn_conv2d_workspace_bytes(const cnn_conv2d_shape *s) { return cnn__conv2d_workspace(s, 1, 1, 1, 0); }
 
 CNNDEF cnn_conv_algo cnn_conv2d_algo_chosen(const cnn_conv2d_shape *s, int pass) {
     if (!s || cnn_conv2d_check(s, NULL, NULL) != CNN_OK) return CNN_CONV_DIRECT;
@@ -4065,6 +4140,7 @@ CNNDEF cnn_status cnn_add_conv(cnn_net *net, const cnn_conv_opts *opts) {
     s->stride_w = cnn__pick(o->stride_w, o->stride, 1);
     s->dilation_h = cnn__pick(o->dilation_h, o->dilation, 1);
     s->dilation_w = cnn__pick(o->dilation_w, o->dilation, 1);
+    s->algo = o->algo;
     switch (o->padding) {
     case CNN_PAD_VALID: case CNN_PAD_SAME: case CNN_PAD_FULL:
         cnn_padding_for(o->padding, s->h, s->kh, s->stride_h, s->dilation_h, &s->pad_top, &s->pad_bottom);
@@ -4259,8 +4335,14 @@ static cnn_status cnn__net_layout(cnn_net *net, cnn_arena *a, int max_batch, int
     for (i = 0; i < net->layer_count; i++) {
         cnn_layer *l = &net->layers[i];
         size_t per_image = cnn__layer_out_size(l);
-        l->w = l->b = l->dw = l->db = l->out = l->mask = NULL;
+        l->w = l->b = l->dw = l->db = l->out = l->mask = l->wino_u = NULL;
         l->argmax = NULL;
+        l->wino_stamp = 0;
+        if (l->kind == CNN_LAYER_CONV && cnn__wino_tile(&l->conv, 0)) {   /* Winograd's filters, kept */
+            const size_t tile_in = (size_t)cnn__wino_of(cnn__wino_tile(&l->conv, 0))->a;
+            if ((st = cnn__take(a, tile_in * tile_in * l->conv.k * l->conv.c, sizeof(float), &p))) return st;
+            l->wino_u = (float *)p;
+        }
         if (l->weight_count) {
             if (net->params) {
                 l->w = net->params + offset;
@@ -4298,9 +4380,9 @@ static cnn_status cnn__net_layout(cnn_net *net, cnn_arena *a, int max_batch, int
     net->scratch_bytes = 0;
     for (i = 0; i < net->layer_count; i++) {       /* one workspace, shared by every conv layer */
         cnn_conv2d_shape cs = net->layers[i].conv;
-        cs.n = 1;
+        cs.n = max_batch;                                   /* Winograd's chunks span images */
         if (net->layers[i].kind == CNN_LAYER_CONV)     /* the first layer needs no data gradient */
-            net->scratch_bytes = CNN__MAX(net->scratch_bytes, cnn__conv2d_workspace(&cs, 1, training && i > 0, training));
+            net->scratch_bytes = CNN__MAX(net->scratch_bytes, cnn__conv2d_workspace(&cs, 1, training && i > 0, training, 1));
     }
     if (net->scratch_bytes) {
         if ((st = cnn__take(a, net->scratch_bytes, 1, &p))) return st;
@@ -4347,8 +4429,9 @@ CNNDEF void cnn_net_free(cnn_net *net) {
     cnn_arena_free(&net->arena);
     for (i = 0; i < net->layer_count; i++) {
         cnn_layer *l = &net->layers[i];
-        l->w = l->b = l->dw = l->db = l->out = l->mask = NULL;
+        l->w = l->b = l->dw = l->db = l->out = l->mask = l->wino_u = NULL;
         l->argmax = NULL;
+        l->wino_stamp = 0;
     }
     net->params = net->grads = net->velocity = net->best_params = NULL;
     net->input = net->grad_a = net->grad_b = NULL;
@@ -4447,10 +4530,11 @@ static void cnn__describe_layer(const cnn_layer *l, char *buf, size_t cap) {
     char act[32] = "";
     if (l->act) cnn__format(act, sizeof act, ", %s", cnn__activation_name(l->act));
     switch (l->kind) {
-    case CNN_LAYER_CONV:
-        cnn__format(buf, cap, "conv %dx%d, %d%s%s%s", l->conv.kh, l->conv.kw, l->conv.k,
+    case CNN_LAYER_CONV:   /* with the algorithm its forward pass runs */
+        cnn__format(buf, cap, "conv %dx%d, %d%s%s%s, %s", l->conv.kh, l->conv.kw, l->conv.k,
                     l->conv.stride_h > 1 || l->conv.stride_w > 1 ? " /s" : "",
-                    l->conv.dilation_h > 1 || l->conv.dilation_w > 1 ? " dil" : "", act);
+                    l->conv.dilation_h > 1 || l->conv.dilation_w > 1 ? " dil" : "", act,
+                    cnn_conv_algo_name(cnn_conv2d_algo_chosen(&l->conv, 0)));
         break;
     case CNN_LAYER_POOL:
         cnn__format(buf, cap, "%s %dx%d /%d%s", l->pool_kind == CNN_POOL_MAX ? "maxpool" : "avgpool",
@@ -4516,6 +4600,43 @@ static cnn_status cnn__check_ready(const cnn_net *net, const char *who, int need
     return CNN_OK;
 }
 
+/* A fingerprint of a layer's filters: four interleaved chains of h = h * P + bits, P odd, so
+   changing any one weight always changes it (P^j is invertible modulo 2^64), and the chains
+   keep the multiplies from waiting on each other. Top bit set: never 0, which means none. */
+static uint64_t cnn__fingerprint(const float *w, size_t count) {
+    uint64_t h[4] = {1, 2, 3, 4};
+    const uint64_t prime = 0x100000001b3ull;
+    size_t i;
+    for (i = 0; i + 4 <= count; i += 4) {
+        uint32_t b[4];
+        memcpy(b, w + i, sizeof b);
+        h[0] = h[0] * prime + b[0]; h[1] = h[1] * prime + b[1]; h[2] = h[2] * prime + b[2]; h[3] = h[3] * prime + b[3];
+    }
+    for (; i < count; i++) {
+        uint32_t b;
+        memcpy(&b, w + i, sizeof b);
+        h[0] = h[0] * prime + b;
+    }
+    return (((h[0] * prime + h[1]) * prime + h[2]) * prime + h[3]) | (uint64_t)1 << 63;
+}
+
+/* A conv layer's forward pass through Winograd, if it runs one: the transformed filters are
+   kept in the arena and computed again only when the weights changed since. That takes one
+   pass over the weights to see (the fingerprint), because the library is not the only writer:
+   SGD steps, loading and initialising write them, and so may the caller (layers[i].w). Bias
+   and activation are applied in the output transform. */
+static int cnn__conv_layer_wino(cnn_net *net, cnn_layer *l, const cnn_conv2d_shape *s, const float *x) {
+    const int m = cnn__wino_tile(s, 0);
+    uint64_t stamp;
+    if (!m || !l->wino_u) return 0;
+    stamp = cnn__fingerprint(l->w, l->weight_count);
+    if (stamp != l->wino_stamp) {
+        cnn__wino_filters(cnn__wino_of(m), s->k, s->c, l->w, 0, l->wino_u);
+        l->wino_stamp = stamp;
+    }
+    return cnn__conv2d_wino(s, 0, x, l->w, l->wino_u, l->b, l->act, l->alpha, l->out, net->scratch, net->scratch_bytes);
+}
+
 CNNDEF cnn_status cnn_forward(cnn_net *net, const float *x, int n, int training) {
     const float *cur = x;
     int i;
@@ -4532,6 +4653,7 @@ CNNDEF cnn_status cnn_forward(cnn_net *net, const float *x, int n, int training)
         case CNN_LAYER_CONV: {
             cnn_conv2d_shape s = l->conv;
             s.n = n;
+            if (cnn__conv_layer_wino(net, l, &s, cur)) break;    /* bias and activation fused */
             cnn__conv2d_forward(&s, cur, l->w, l->b, l->out, net->scratch, net->scratch_bytes);
             cnn__activation_forward(l->act, l->alpha, count, l->out, l->out);
             break;

@@ -306,6 +306,89 @@ TEST(auto_choice_and_workspace) {
     free(x); free(w); free(y_wino); free(y_plain); free(ws);
 }
 
+/* A small network whose second convolution runs the given algorithm. */
+static int build_net(cnn_net *net, cnn_conv_algo algo) {
+    cnn_net_opts no;
+    cnn_conv_opts c1, c2;
+    cnn_dense_opts d;
+    cnn_build_opts bo;
+    memset(&no, 0, sizeof no); memset(&c1, 0, sizeof c1); memset(&c2, 0, sizeof c2);
+    memset(&d, 0, sizeof d); memset(&bo, 0, sizeof bo);
+    no.channels = 3; no.height = 11; no.width = 9;
+    c1.filters = 16; c1.kernel = 3; c1.padding = CNN_PAD_SAME; c1.activation = CNN_RELU;   /* 3 channels in: auto is direct */
+    c2.filters = 17; c2.kernel = 3; c2.padding = CNN_PAD_SAME; c2.activation = CNN_LEAKY_RELU; c2.algo = algo;
+    d.units = 5;
+    bo.max_batch = 4; bo.seed = 7;
+    if (cnn_net_init(net, &no) || cnn_add_conv(net, &c1) || cnn_add_conv(net, &c2) || cnn_add_flatten(net) ||
+        cnn_add_dense(net, &d))
+        return 0;
+    return cnn_net_build(net, &bo) == CNN_OK;
+}
+
+static double largest_output_difference(const cnn_net *a, const cnn_net *b, int n) {
+    double top = 0.0;
+    return largest_difference(cnn_output(a), cnn_output(b), (size_t)n * 5, &top);
+}
+
+/* The network's Winograd layer (transformed filters kept in the arena, bias and activation
+   fused) against the same network run directly: after building, after the caller writes a
+   weight, after SGD steps, and after loading the weights back. */
+TEST(network_winograd_matches_direct_twin) {
+    static cnn_net wino, direct;
+    float x[4 * 3 * 11 * 9];
+    int32_t labels[4] = {0, 1, 2, 3};
+    cnn_sgd_opts sgd;
+    char summary[2048];
+    size_t i, used;
+    int step;
+    memset(&sgd, 0, sizeof sgd);
+    for (i = 0; i < sizeof x / sizeof x[0]; i++) x[i] = cnn_rng_normal(&rng);
+    CHECK(build_net(&wino, CNN_CONV_WINOGRAD_4X4));
+    CHECK(build_net(&direct, CNN_CONV_DIRECT));
+    CHECK(wino.layers[1].wino_u != NULL && direct.layers[1].wino_u == NULL && wino.layers[0].wino_u == NULL);
+    CHECK_OK(cnn_forward(&wino, x, 4, 0));
+    CHECK_OK(cnn_forward(&direct, x, 4, 0));
+    CHECK(largest_output_difference(&wino, &direct, 4) < 1e-4);
+    CHECK(wino.layers[1].wino_stamp != 0);   /* the forward pass did transform the filters */
+    /* written by the caller: the kept transform must follow */
+    wino.layers[1].w[40] += 0.75f;
+    direct.layers[1].w[40] += 0.75f;
+    used = wino.arena.used;
+    CHECK_OK(cnn_forward(&wino, x, 4, 0));
+    CHECK_OK(cnn_forward(&direct, x, 4, 0));
+    CHECK(wino.arena.used == used);
+    CHECK(largest_output_difference(&wino, &direct, 4) < 1e-4);
+    for (step = 0; step < 3; step++) {
+        CHECK_OK(cnn_train_batch(&wino, x, labels, 4, &sgd, NULL));
+        CHECK_OK(cnn_train_batch(&direct, x, labels, 4, &sgd, NULL));
+    }
+    CHECK_OK(cnn_forward(&wino, x, 4, 0));
+    CHECK_OK(cnn_forward(&direct, x, 4, 0));
+    CHECK(largest_output_difference(&wino, &direct, 4) < 1e-3);
+    cnn_net_summary(&wino, summary, sizeof summary);
+    CHECKF(strstr(summary, "conv 3x3, 17, leaky_relu, wino4") && strstr(summary, "conv 3x3, 16, relu, direct"), "%s", summary);
+    cnn_net_free(&wino);
+    cnn_net_free(&direct);
+}
+
+/* Asking for Winograd on a layer it cannot serve fails when the layer is added, naming it. */
+TEST(network_refuses_winograd_where_it_cannot_serve) {
+    cnn_net net;
+    cnn_net_opts no;
+    cnn_conv_opts c;
+    memset(&no, 0, sizeof no); memset(&c, 0, sizeof c);
+    no.channels = 2; no.height = 16; no.width = 16;
+    CHECK_OK(cnn_net_init(&net, &no));
+    c.filters = 4; c.kernel = 3; c.algo = CNN_CONV_WINOGRAD_2X2;
+    CHECK_OK(cnn_add_conv(&net, &c));
+    c.stride = 2;
+    CHECK_STATUS(cnn_add_conv(&net, &c), CNN_ERR_INVALID_ARGUMENT);
+    CHECKF(strstr(cnn_last_error(), "layer 1") && strstr(cnn_last_error(), "stride 2x2"), "%s", cnn_last_error());
+    CHECK_OK(cnn_net_init(&net, &no));
+    c.stride = 1; c.kernel = 5; c.algo = CNN_CONV_AUTO;
+    CHECK_OK(cnn_add_conv(&net, &c));
+}
+
 int main(void) {
     cnn_rng_seed(&rng, 12);
     RUN(matrices_compute_a_correlation);
@@ -315,5 +398,7 @@ int main(void) {
     RUN(vector_paths_match_scalar);
     RUN(winograd_refused_where_it_cannot_serve);
     RUN(auto_choice_and_workspace);
+    RUN(network_winograd_matches_direct_twin);
+    RUN(network_refuses_winograd_where_it_cannot_serve);
     return harness_report();
 }
