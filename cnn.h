@@ -1892,7 +1892,7 @@ static void cnn__conv2d_backward_weights_scalar(const cnn_conv2d_shape *s, const
 
    Layout. The tiles of all images are numbered in one sequence and taken in chunks that keep
    a chunk's V and M in L2; in a chunk, strips of 16 tiles (the micro-kernel's 16 columns):
-        U[e][k][c]                   transformed filters: A of element e's product (K x C)
+        U[k][e][c]                   transformed filters: A of element e's product (K x C)
         V[e][strip][c][16 tiles]     transformed input: B, packed strips of C rows of 16
         M[e][k][tile]                the products
    Each transform works on 16 tiles (or filters) at once, one per lane, so the one routine
@@ -1966,14 +1966,14 @@ static void cnn__wino_sandwich_scalar(int p, int q, const float *L, const float 
 }
 
 /* M_e[k][t] = sum_c U_e[k][c] * V_e[strip][c][t] for every element e and strip: plain loops.
-   u is U[a2][rows][kc]; v is V[a2][strips][kc][16]; m_out is M[a2][rows][strips * 16]. */
+   u is U[rows][a2][kc]; v is V[a2][strips][kc][16]; m_out is M[a2][rows][strips * 16]. */
 static void cnn__wino_products_scalar(int a2, int rows, int kc, int strips, const float *u, const float *v, float *m_out) {
     const ptrdiff_t ldm = (ptrdiff_t)strips * CNN__WL;
     int e, j, k, c, t;
     for (e = 0; e < a2; e++)
         for (j = 0; j < strips; j++)
             for (k = 0; k < rows; k++) {
-                const float *uk = u + ((size_t)e * rows + k) * kc;
+                const float *uk = u + ((size_t)k * a2 + e) * kc;
                 const float *vj = v + ((size_t)e * strips + j) * kc * CNN__WL;
                 float *out = m_out + ((size_t)e * rows + k) * ldm + j * CNN__WL;
                 for (t = 0; t < CNN__WL; t++) out[t] = 0.0f;
@@ -1987,24 +1987,33 @@ static void cnn__wino_sandwich(int p, int q, const float *L, const float *X, ptr
 static void cnn__wino_products(int a2, int rows, int kc, int strips, const float *u, const float *v, float *m_out);
 static void cnn__activation_forward(cnn_activation act, float alpha, size_t count, const float *x, float *y);
 
-/* The filter transform, U[e][row][col] = (G g G^T)[e], for rows x cols filters g, 16 at a
-   time. Forward: row k, column c, g = w[k][c]. For the data gradient (flipped), row c, column
-   k, and g[r][s] = w[k][c][2-r][2-s]: the filters flipped and transposed. */
+/* The filter transform, U[row][e][col] = (G g G^T)[e] for rows x cols filters g, 16 of a row
+   at a time. Forward: row k, column c, g = w[k][c]. For the data gradient (flipped), row c,
+   column k, and g[r][s] = w[k][c][2-r][2-s]: the filters flipped and transposed. (Row-major
+   by filter, so a row's a^2 transformed elements are written to one place; the products
+   read U_e[row][col] at row * a^2 * cols + e * cols + col.) */
 static void cnn__wino_filters(const cnn__wino *wt, int rows, int cols, const float *w, int flipped, float *u) {
     float x[9 * CNN__WL], y[36 * CNN__WL];
-    const size_t count = (size_t)rows * cols;
-    size_t i0;
-    int t, r, e;
-    for (i0 = 0; i0 < count; i0 += CNN__WL) {
-        const int lanes = (int)CNN__MIN((size_t)CNN__WL, count - i0);
-        for (t = 0; t < CNN__WL; t++) {
-            const size_t i = i0 + (size_t)t, row = i / cols, col = i % cols;
-            const float *g = flipped ? w + (col * rows + row) * 9 : w + i * 9;
-            for (r = 0; r < 9; r++) x[r * CNN__WL + t] = t < lanes ? (flipped ? g[8 - r] : g[r]) : 0.0f;
+    const int a2 = wt->a * wt->a;
+    int row, c0, t, r, e;
+    for (row = 0; row < rows; row++)
+        for (c0 = 0; c0 < cols; c0 += CNN__WL) {
+            const int lanes = CNN__MIN(CNN__WL, cols - c0);
+            float *out = u + ((size_t)row * a2) * cols + c0;
+            for (t = 0; t < CNN__WL; t++) {
+                const int col = c0 + t;
+                const float *g = flipped ? w + ((size_t)col * rows + row) * 9 : w + ((size_t)row * cols + col) * 9;
+                if (t >= lanes) for (r = 0; r < 9; r++) x[r * CNN__WL + t] = 0.0f;
+                else if (flipped) for (r = 0; r < 9; r++) x[r * CNN__WL + t] = g[8 - r];
+                else for (r = 0; r < 9; r++) x[r * CNN__WL + t] = g[r];
+            }
+            if (lanes == CNN__WL) {
+                cnn__wino_sandwich(wt->a, 3, wt->g, x, CNN__WL, out, cols);
+                continue;
+            }
+            cnn__wino_sandwich(wt->a, 3, wt->g, x, CNN__WL, y, CNN__WL);
+            for (e = 0; e < a2; e++) memcpy(out + (size_t)e * cols, y + e * CNN__WL, (size_t)lanes * sizeof(float));
         }
-        cnn__wino_sandwich(wt->a, 3, wt->g, x, CNN__WL, y, CNN__WL);
-        for (e = 0; e < wt->a * wt->a; e++) memcpy(u + e * count + i0, y + e * CNN__WL, (size_t)lanes * sizeof(float));
-    }
 }
 
 /* The workspace, which may have any alignment, as 64-byte aligned floats; whether it holds
@@ -2136,6 +2145,7 @@ static void cnn__wino_conv(const cnn__wino *wt, const cnn__wino_shape *s, const 
    serve); auto follows the rule measured on the benchmark layers (docs/design.md). */
 static int cnn__wino_tile(const cnn_conv2d_shape *s, int pass) {
     int in_c, out_c, oh, ow;
+    long long tiles;
     if (pass > 1 || !cnn__wino_serves(s) || s->algo == CNN_CONV_DIRECT) return 0;
     if (s->algo == CNN_CONV_WINOGRAD_2X2) return 2;
     if (s->algo == CNN_CONV_WINOGRAD_4X4) return 4;
@@ -2143,7 +2153,17 @@ static int cnn__wino_tile(const cnn_conv2d_shape *s, int pass) {
     out_c = pass == 0 ? s->k : s->c;
     oh = pass == 0 ? cnn__conv2d_out_h(s) : s->h;
     ow = pass == 0 ? cnn__conv2d_out_w(s) : s->w;
-    if (in_c < 16 || out_c < 16 || oh < 4 || ow < 4) return 0;
+    tiles = (long long)((oh + 3) / 4) * ((ow + 3) / 4);
+    /* Auto: F(4x4) where all of these hold, else direct (F(2x2) never won on the benchmark
+       layers: where it beats direct, F(4x4) beats it):
+       - 32 channels or more in and out: the transforms cost per tile and channel what the
+         product costs per tile, channel and filter, so with few channels they are not paid
+         back (a 1-channel first layer runs 6x slower);
+       - 80% or more of the tiles' outputs are kept: 11 x 11 outputs keep 84% (121 of 144),
+         13 x 13 keep 66% and run 2x slower than direct, 3 x 3 keep 56%;
+       - 32 tiles or more in the batch: U (4x the weights) is written and read once per call,
+         which 16 tiles of 256 x 256 channels (V3) do not pay back. */
+    if (in_c < 32 || out_c < 32 || (long long)oh * ow * 10 < tiles * 16 * 8 || tiles * s->n < 32) return 0;
     return 4;
 }
 
@@ -2290,13 +2310,13 @@ static void cnn__wino_sandwich_simd(const float *L, const float *X, ptrdiff_t x_
 }
 
 /* The products on the micro-kernel: for each element e and strip, C (K x 16) = U_e (K x C,
-   read in place) * the strip (C rows of 16). */
+   read in place, rows a^2 C apart) * the strip (C rows of 16). */
 static void cnn__wino_products_simd(int a2, int rows, int kc, int strips, const float *u, const float *v, float *m_out) {
     const ptrdiff_t ldm = (ptrdiff_t)strips * CNN__WL;
     int e, j;
     for (e = 0; e < a2; e++)
         for (j = 0; j < strips; j++)
-            cnn__simd_gemm_strip(rows, kc, u + (size_t)e * rows * kc, kc, 1, NULL, NULL,
+            cnn__simd_gemm_strip(rows, kc, u + (size_t)e * kc, (ptrdiff_t)a2 * kc, 1, NULL, NULL,
                                  v + ((size_t)e * strips + j) * kc * CNN__WL, NULL,
                                  m_out + (size_t)e * rows * ldm + j * CNN__WL, ldm, CNN__WL, 0, NULL);
 }
@@ -4338,10 +4358,14 @@ static cnn_status cnn__net_layout(cnn_net *net, cnn_arena *a, int max_batch, int
         l->w = l->b = l->dw = l->db = l->out = l->mask = l->wino_u = NULL;
         l->argmax = NULL;
         l->wino_stamp = 0;
-        if (l->kind == CNN_LAYER_CONV && cnn__wino_tile(&l->conv, 0)) {   /* Winograd's filters, kept */
-            const size_t tile_in = (size_t)cnn__wino_of(cnn__wino_tile(&l->conv, 0))->a;
-            if ((st = cnn__take(a, tile_in * tile_in * l->conv.k * l->conv.c, sizeof(float), &p))) return st;
-            l->wino_u = (float *)p;
+        if (l->kind == CNN_LAYER_CONV) {   /* Winograd's filters, kept if a batch may run it */
+            cnn_conv2d_shape cs = l->conv;
+            cs.n = max_batch;
+            if (cnn__wino_tile(&cs, 0)) {
+                const size_t tile_in = (size_t)cnn__wino_of(cnn__wino_tile(&cs, 0))->a;
+                if ((st = cnn__take(a, tile_in * tile_in * l->conv.k * l->conv.c, sizeof(float), &p))) return st;
+                l->wino_u = (float *)p;
+            }
         }
         if (l->weight_count) {
             if (net->params) {
@@ -4526,15 +4550,17 @@ static void cnn__thousands(char *buf, size_t cap, size_t v) {
     buf[o] = '\0';
 }
 
-static void cnn__describe_layer(const cnn_layer *l, char *buf, size_t cap) {
+static void cnn__describe_layer(const cnn_layer *l, int batch, char *buf, size_t cap) {
+    cnn_conv2d_shape cs = l->conv;
     char act[32] = "";
+    cs.n = CNN__MAX(batch, 1);
     if (l->act) cnn__format(act, sizeof act, ", %s", cnn__activation_name(l->act));
     switch (l->kind) {
-    case CNN_LAYER_CONV:   /* with the algorithm its forward pass runs */
-        cnn__format(buf, cap, "conv %dx%d, %d%s%s%s, %s", l->conv.kh, l->conv.kw, l->conv.k,
+    case CNN_LAYER_CONV:   /* with the algorithm its forward pass runs on a batch of 'batch' (if > 0) */
+        cnn__format(buf, cap, "conv %dx%d, %d%s%s%s%s%s", l->conv.kh, l->conv.kw, l->conv.k,
                     l->conv.stride_h > 1 || l->conv.stride_w > 1 ? " /s" : "",
-                    l->conv.dilation_h > 1 || l->conv.dilation_w > 1 ? " dil" : "", act,
-                    cnn_conv_algo_name(cnn_conv2d_algo_chosen(&l->conv, 0)));
+                    l->conv.dilation_h > 1 || l->conv.dilation_w > 1 ? " dil" : "", act, batch > 0 ? ", " : "",
+                    batch > 0 ? cnn_conv_algo_name(cnn_conv2d_algo_chosen(&cs, 0)) : "");
         break;
     case CNN_LAYER_POOL:
         cnn__format(buf, cap, "%s %dx%d /%d%s", l->pool_kind == CNN_POOL_MAX ? "maxpool" : "avgpool",
@@ -4563,7 +4589,7 @@ CNNDEF size_t cnn_net_summary(const cnn_net *net, char *buf, size_t cap) {
     CNN__APPEND(line);
     for (i = 0; i < net->layer_count; i++) {
         const cnn_layer *l = &net->layers[i];
-        cnn__describe_layer(l, desc, sizeof desc);
+        cnn__describe_layer(l, net->built ? net->max_batch : 1, desc, sizeof desc);
         if (l->flat) cnn__format(shape, sizeof shape, "%d", l->out_c);
         else cnn__format(shape, sizeof shape, "%d x %d x %d", l->out_c, l->out_h, l->out_w);
         cnn__thousands(count, sizeof count, l->weight_count + l->bias_count);
@@ -5559,8 +5585,8 @@ CNNDEF cnn_status cnn_load_weights(cnn_net *net, const char *path) {
         cnn__layer_record(&net->layers[i], b);
         if (memcmp(a, b, sizeof a) != 0) {
             char fd[64], nd[64];
-            cnn__describe_layer(&desc.layers[i], fd, sizeof fd);
-            cnn__describe_layer(&net->layers[i], nd, sizeof nd);
+            cnn__describe_layer(&desc.layers[i], 0, fd, sizeof fd);   /* files hold no algorithm */
+            cnn__describe_layer(&net->layers[i], 0, nd, sizeof nd);
             st = cnn__fail(CNN_ERR_FILE_SHAPE, "load weights: layer %d differs: the file has '%s', this network '%s'", i, fd, nd);
         }
     }
