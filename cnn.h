@@ -2061,11 +2061,12 @@ static void cnn__wino_gather(const float *plane, int h, int w, int row0, int col
         return;
     }
     for (r = 0; r < a; r++, xt += a * CNN__WL) {     /* the part inside the image, zeros around */
-        const float *src = plane + (ptrdiff_t)(row0 + r) * w + col0;
-        const int lo = r >= r_lo && r < r_hi ? q_lo : a, hi = r >= r_lo && r < r_hi ? q_hi : a;
-        for (q = 0; q < lo; q++) xt[q * CNN__WL] = 0.0f;
-        for (; q < hi; q++) xt[q * CNN__WL] = src[q];
-        for (; q < a; q++) xt[q * CNN__WL] = 0.0f;
+        if (r < r_lo || r >= r_hi) {
+            for (q = 0; q < a; q++) xt[q * CNN__WL] = 0.0f;
+        } else {
+            const float *row = plane + (size_t)(row0 + r) * w;
+            for (q = 0; q < a; q++) xt[q * CNN__WL] = q >= q_lo && q < q_hi ? row[col0 + q] : 0.0f;
+        }
     }
 }
 
