@@ -2161,9 +2161,9 @@ static int cnn__wino_tile(const cnn_conv2d_shape *s, int pass) {
          product costs per tile, channel and filter, so with few channels they are not paid
          back (a 1-channel first layer runs 6x slower);
        - 80% or more of the tiles' outputs are kept: 11 x 11 outputs keep 84% (121 of 144),
-         13 x 13 keep 66% and run 2x slower than direct, 3 x 3 keep 56%;
+         13 x 13 keep 66% and run 1.2-2x slower than direct, 3 x 3 keep 56%;
        - 32 tiles or more in the batch: U (4x the weights) is written and read once per call,
-         which 16 tiles of 256 x 256 channels (V3) do not pay back. */
+         which 16 tiles of 256 x 256 channels (V3) do not pay back (a wash, within 5%). */
     if (in_c < 32 || out_c < 32 || (long long)oh * ow * 10 < tiles * 16 * 8 || tiles * s->n < 32) return 0;
     return 4;
 }
