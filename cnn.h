@@ -201,7 +201,7 @@ CNNDEF void cnn_padding_for(cnn_padding mode, int in, int kernel, int stride, in
 CNNDEF int cnn_conv_output_size(int in, int kernel, int stride, int dilation, int pad_total);
 
 /* ============================================================================================
-   4. Convolution (direct)
+   4. Convolution (direct and Winograd)
    ============================================================================================ */
 
 /* How a convolution is computed. Zero (auto) lets the library pick per layer and pass: direct
@@ -1670,6 +1670,9 @@ static void cnn__tap_range(int out, int in, int stride, int pad, int tap, int *l
                           of w[k,c,r,s] * dy[n,k,i,j]     (the same taps, scattered back)
        dL/dw[k,c,r,s]   = sum_{n,i,j} dy[n,k,i,j] * x[n,c, i*sh-pt+r*dh, j*sw-pl+s*dw]
        dL/db[k]         = sum_{n,i,j} dy[n,k,i,j]
+
+   For 3x3 kernels at stride 1, Winograd's minimal filtering (after the direct scalar code)
+   computes the same sums with a quarter of the multiplications; cnn_conv_algo chooses.
    ============================================================================================ */
 
 CNNDEF const char *cnn_conv_algo_name(cnn_conv_algo algo) {
