@@ -335,7 +335,7 @@ static double largest_output_difference(const cnn_net *a, const cnn_net *b, int 
    fused) against the same network run directly: after building, after the caller writes a
    weight, after SGD steps, and after loading the weights back. */
 TEST(network_winograd_matches_direct_twin) {
-    static cnn_net wino, direct;
+    static cnn_net wino, direct, loaded;
     float x[4 * 3 * 11 * 9];
     int32_t labels[4] = {0, 1, 2, 3};
     cnn_sgd_opts sgd;
@@ -366,6 +366,15 @@ TEST(network_winograd_matches_direct_twin) {
     CHECK_OK(cnn_forward(&wino, x, 4, 0));
     CHECK_OK(cnn_forward(&direct, x, 4, 0));
     CHECK(largest_output_difference(&wino, &direct, 4) < 1e-3);
+    /* The file holds the model, not the algorithm: loaded, the layer runs auto (direct for 16
+       channels) and computes the same outputs. */
+    CHECK_OK(cnn_save(&wino, "build/tests/test_winograd_model.cnn"));
+    CHECK_OK(cnn_load(&loaded, "build/tests/test_winograd_model.cnn", NULL));
+    remove("build/tests/test_winograd_model.cnn");
+    CHECK(loaded.layers[1].conv.algo == CNN_CONV_AUTO && loaded.layers[1].wino_u == NULL);
+    CHECK_OK(cnn_forward(&loaded, x, 4, 0));
+    CHECK(largest_output_difference(&wino, &loaded, 4) < 1e-3);
+    cnn_net_free(&loaded);
     cnn_net_summary(&wino, summary, sizeof summary);
     CHECKF(strstr(summary, "conv 3x3, 17, leaky_relu, wino4") && strstr(summary, "conv 3x3, 16, relu, direct"), "%s", summary);
     cnn_net_free(&wino);
