@@ -2165,9 +2165,10 @@ static int cnn__wino_tile(const cnn_conv2d_shape *s, int pass) {
          back (a 1-channel first layer runs 6x slower);
        - 80% or more of the tiles' outputs are kept: 11 x 11 outputs keep 84% (121 of 144),
          13 x 13 keep 66% and run 1.2-2x slower than direct, 3 x 3 keep 56%;
-       - 32 tiles or more in the batch: U (4x the weights) is written and read once per call,
-         which 16 tiles of 256 x 256 channels (V3) do not pay back (a wash, within 5%). */
-    if (in_c < 32 || out_c < 32 || (long long)oh * ow * 10 < tiles * 16 * 8 || tiles * s->n < 32) return 0;
+       - 16 tiles or more in the batch (one strip of the products): U, 4x the weights, is
+         written and read once per call; 16 tiles of 256 x 256 channels (V3) still gain
+         1.0-1.2x, fewer tiles leave lanes of every product empty. */
+    if (in_c < 32 || out_c < 32 || (long long)oh * ow * 10 < tiles * 16 * 8 || tiles * s->n < 16) return 0;
     return 4;
 }
 
