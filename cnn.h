@@ -211,11 +211,26 @@ CNNDEF void cnn_padding_for(cnn_padding mode, int in, int kernel, int stride, in
 CNNDEF int cnn_conv_output_size(int in, int kernel, int stride, int dilation, int pad_total);
 
 /* ============================================================================================
-   4. Convolution
+   4. Convolution (direct and Winograd)
    ============================================================================================ */
 
-/* The shape of one 2-D convolution. Every field must be set (strides and dilations >= 1):
-   this is a kernel description, not an options struct.
+/* How a convolution is computed. Zero (auto) lets the library pick per layer and pass: direct
+   where Winograd does not pay (few input channels, small outputs), Winograd where it does
+   (the rule is in docs/design.md). Winograd serves only 3x3 kernels at stride 1 and dilation 1;
+   asking for it elsewhere is CNN_ERR_INVALID_ARGUMENT. Auto never fails. */
+typedef enum cnn_conv_algo {
+    CNN_CONV_AUTO = 0,
+    CNN_CONV_DIRECT,             /* the direct (and im2col) kernels                          */
+    CNN_CONV_WINOGRAD_2X2,       /* F(2x2, 3x3): 16 products per 4 outputs instead of 36     */
+    CNN_CONV_WINOGRAD_4X4,       /* F(4x4, 3x3): 36 products per 16 outputs instead of 144   */
+    CNN_CONV_ALGO_COUNT
+} cnn_conv_algo;
+/* "auto", "direct", "wino2", "wino4". */
+CNNDEF const char *cnn_conv_algo_name(cnn_conv_algo algo);
+
+/* The shape of one 2-D convolution. Every size field must be set (strides and dilations >= 1):
+   zero-initialise the struct (memset or = {0}) and fill it in, so that fields added later
+   (algo) keep their default.
      x: n * c * h * w        w: k * c * kh * kw      b: k (or NULL: no bias)
      y: n * k * out_h * out_w                        */
 typedef struct cnn_conv2d_shape {
@@ -224,7 +239,12 @@ typedef struct cnn_conv2d_shape {
     int stride_h, stride_w;
     int dilation_h, dilation_w;
     int pad_top, pad_bottom, pad_left, pad_right;
+    cnn_conv_algo algo;             /* zero: auto. Winograd needs the workspace (_ws below)  */
 } cnn_conv2d_shape;
+
+/* The algorithm a pass of this shape runs (pass 0 forward, 1 data gradient, 2 weight
+   gradient): algo resolved by the auto rule, and direct where Winograd cannot serve. */
+CNNDEF cnn_conv_algo cnn_conv2d_algo_chosen(const cnn_conv2d_shape *s, int pass);
 
 /* Checks a shape; out_h and out_w (either may be NULL) receive the output size. */
 CNNDEF cnn_status cnn_conv2d_check(const cnn_conv2d_shape *s, int *out_h, int *out_w);
@@ -371,6 +391,7 @@ typedef struct cnn_conv_opts {
     int no_bias;                  /* set to leave out the bias                             */
     cnn_activation activation;    /* fused activation, default none                        */
     float alpha;                  /* leaky-ReLU slope, default 0.01 (CNN_ALPHA_ZERO: 0)    */
+    cnn_conv_algo algo;           /* default auto; Winograd only for 3x3, stride 1, dil 1  */
 } cnn_conv_opts;
 
 typedef struct cnn_pool_opts {
@@ -420,6 +441,8 @@ typedef struct cnn_layer {
     float *out;                       /* max_batch * out_size activations                  */
     float *mask;                      /* dropout factors                                   */
     int32_t *argmax;                  /* max-pool positions                                */
+    float *wino_u;                    /* Winograd-transformed filters (forward), or NULL   */
+    uint64_t wino_stamp;              /* fingerprint of w when wino_u was computed (0: none) */
 } cnn_layer;
 
 /* A network. Its fields are readable; change its structure only through the functions. The
@@ -1545,6 +1568,269 @@ static void cnn__pack_transposed(const float *src, ptrdiff_t src_row, int rows, 
 }
 #endif /* CNN__SIMD */
 
+#ifdef CNN__SIMD
+/* ---------------------------------------------------------------------------------------------
+   The element-wise vector vocabulary. The SIMD twins of the activations, of 2x2 pooling and of
+   the SGD update are written once against these few operations, which each ISA defines:
+       cnn__vec    CNN__VL floats (AVX2: 8, AVX-512: 16, NEON: 4)   cnn__veci   CNN__VL int32s
+       cnn__vmask  CNN__VL lanes, each on or off (the result of a comparison: all-ones lanes
+                   on AVX2 and NEON, an opmask on AVX-512)
+   Loads and stores take how many lanes are real (1..CNN__VL), so a row's tail needs no scalar
+   loop: AVX2 and AVX-512 mask the other lanes out, NEON goes through a small buffer.
+   Comparisons are the scalar code's (ordered: false when a NaN is involved), select(m, a, b)
+   is m ? a : b, and no multiply-add is fused: each kernel rounds exactly as its scalar twin
+   does when that is compiled without FMA contraction (the default for ISO C).
+
+   One source, every width. Each name above (cnn__v_load, cnn__vec, CNN__VL, and CNN__VEC,
+   the target attribute) is a macro that pastes the current width's prefix CNN__W onto it:
+   cnn__v_load is cnn__avx2_v_load while CNN__W is cnn__avx2_ (the default on x86-64), and
+   cnn__neon_v_load on AArch64. A kernel written as a macro body (CNN__ACTIVATION_KERNELS,
+   CNN__POOL_KERNELS, CNN__SGD_KERNELS) is expanded once with the default width and, on x86,
+   once more with CNN__W set to cnn__avx512_; its functions are named CNN__WN(name), so the
+   two expansions give cnn__avx2_name and cnn__avx512_name, and CNN__VCALL(name, args) calls
+   the one of the active path. Code written outside such a macro with these names (a plain
+   function) gets the default width: AVX2 or NEON.
+   --------------------------------------------------------------------------------------------- */
+#define CNN__WN(f) CNN__WCAT(CNN__W, f)
+#define CNN__WCAT(w, f) CNN__WCAT_(w, f)
+#define CNN__WCAT_(w, f) w##f
+#ifdef CNN__X86_AVX2
+#define CNN__W cnn__avx2_
+#else
+#define CNN__W cnn__neon_
+#endif
+#define CNN__VL CNN__WN(VL)
+#define CNN__VEC CNN__WN(ATTR)
+#define cnn__vec CNN__WN(vec)
+#define cnn__veci CNN__WN(veci)
+#define cnn__vmask CNN__WN(vmask)
+#define cnn__v_load CNN__WN(v_load)
+#define cnn__v_store CNN__WN(v_store)
+#define cnn__v_storei CNN__WN(v_storei)
+#define cnn__v_load2 CNN__WN(v_load2)
+#define cnn__v_store2 CNN__WN(v_store2)
+#define cnn__v_set CNN__WN(v_set)
+#define cnn__v_add CNN__WN(v_add)
+#define cnn__v_sub CNN__WN(v_sub)
+#define cnn__v_mul CNN__WN(v_mul)
+#define cnn__v_lt CNN__WN(v_lt)
+#define cnn__v_gt CNN__WN(v_gt)
+#define cnn__v_unordered CNN__WN(v_unordered)
+#define cnn__v_or CNN__WN(v_or)
+#define cnn__v_any CNN__WN(v_any)
+#define cnn__v_select CNN__WN(v_select)
+#define cnn__v_seti CNN__WN(v_seti)
+#define cnn__v_lanes CNN__WN(v_lanes)
+#define cnn__v_addi CNN__WN(v_addi)
+#define cnn__v_selecti CNN__WN(v_selecti)
+#define cnn__v_div CNN__WN(v_div)
+#define cnn__v_min CNN__WN(v_min)
+#define cnn__v_max CNN__WN(v_max)
+#define cnn__v_abs CNN__WN(v_abs)
+#define cnn__v_round CNN__WN(v_round)
+#define cnn__v_pow2 CNN__WN(v_pow2)
+#define cnn__v_left CNN__WN(v_left)
+#define cnn__v_exp CNN__WN(v_exp)
+#define cnn__v_sigmoid CNN__WN(v_sigmoid)
+#define cnn__v_tanh CNN__WN(v_tanh)
+
+/* The kernel of the active vector path: cnn__avx512_name on the AVX-512 path, else
+   cnn__avx2_name (cnn__neon_name on AArch64). CNN__VCALL_IF takes the AVX-512 kernel only
+   where 'wide' holds: for rows too short to fill 16 lanes the AVX2 kernel is faster. */
+#if defined(CNN__X86_AVX512)
+#define CNN__VCALL_IF(wide, name, args) \
+    ((wide) && cnn_simd_active() == CNN_SIMD_AVX512 ? cnn__avx512_##name args : cnn__avx2_##name args)
+#elif defined(CNN__X86_AVX2)
+#define CNN__VCALL_IF(wide, name, args) cnn__avx2_##name args
+#else
+#define CNN__VCALL_IF(wide, name, args) cnn__neon_##name args
+#endif
+#define CNN__VCALL(name, args) CNN__VCALL_IF(1, name, args)
+
+#ifdef CNN__X86_AVX2
+#define cnn__avx2_VL 8
+#define cnn__avx2_ATTR CNN__AVX2
+/* cnn__avx2_vec (__m256) is the micro-kernel's */
+typedef __m256i cnn__veci;
+typedef __m256 cnn__vmask;
+CNN__AVX2 static cnn__vec cnn__v_load(const float *p, int n) {
+    return n >= 8 ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, cnn__avx2_mask(n));
+}
+CNN__AVX2 static void cnn__v_store(float *p, int n, cnn__vec v) {
+    if (n >= 8) _mm256_storeu_ps(p, v);
+    else _mm256_maskstore_ps(p, cnn__avx2_mask(n), v);
+}
+CNN__AVX2 static void cnn__v_storei(int32_t *p, int n, cnn__veci v) {
+    if (n >= 8) _mm256_storeu_si256((__m256i *)(void *)p, v);
+    else _mm256_maskstore_epi32((int *)(void *)p, cnn__avx2_mask(n), v);
+}
+/* n pairs p[2t], p[2t + 1] into even[t] and odd[t]; and back, storing m floats (up to 16). */
+CNN__AVX2 static void cnn__v_load2(const float *p, int n, cnn__vec *even, cnn__vec *odd) {
+    const __m256 lo = cnn__v_load(p, 2 * n), hi = n > 4 ? cnn__v_load(p + 8, 2 * n - 8) : _mm256_setzero_ps();
+    /* the shuffles stay within 128-bit halves; the permutes put the 64-bit pieces in order */
+    *even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0))), _MM_SHUFFLE(3, 1, 2, 0)));
+    *odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1))), _MM_SHUFFLE(3, 1, 2, 0)));
+}
+CNN__AVX2 static void cnn__v_store2(float *p, int m, cnn__vec even, cnn__vec odd) {
+    const __m256 lo = _mm256_unpacklo_ps(even, odd), hi = _mm256_unpackhi_ps(even, odd);
+    cnn__v_store(p, m, _mm256_permute2f128_ps(lo, hi, 0x20));
+    if (m > 8) cnn__v_store(p + 8, m - 8, _mm256_permute2f128_ps(lo, hi, 0x31));
+}
+CNN__AVX2 static cnn__vec cnn__v_set(float f) { return _mm256_set1_ps(f); }
+CNN__AVX2 static cnn__vec cnn__v_add(cnn__vec a, cnn__vec b) { return _mm256_add_ps(a, b); }
+CNN__AVX2 static cnn__vec cnn__v_sub(cnn__vec a, cnn__vec b) { return _mm256_sub_ps(a, b); }
+CNN__AVX2 static cnn__vec cnn__v_mul(cnn__vec a, cnn__vec b) { return _mm256_mul_ps(a, b); }
+CNN__AVX2 static cnn__vmask cnn__v_lt(cnn__vec a, cnn__vec b) { return _mm256_cmp_ps(a, b, _CMP_LT_OQ); }
+CNN__AVX2 static cnn__vmask cnn__v_gt(cnn__vec a, cnn__vec b) { return _mm256_cmp_ps(a, b, _CMP_GT_OQ); }
+CNN__AVX2 static cnn__vmask cnn__v_unordered(cnn__vec a, cnn__vec b) { return _mm256_cmp_ps(a, b, _CMP_UNORD_Q); }
+CNN__AVX2 static cnn__vmask cnn__v_or(cnn__vmask a, cnn__vmask b) { return _mm256_or_ps(a, b); }
+CNN__AVX2 static int cnn__v_any(cnn__vmask m) { return _mm256_movemask_ps(m) != 0; }
+CNN__AVX2 static cnn__vec cnn__v_select(cnn__vmask m, cnn__vec a, cnn__vec b) { return _mm256_blendv_ps(b, a, m); }
+CNN__AVX2 static cnn__veci cnn__v_seti(int32_t i) { return _mm256_set1_epi32(i); }
+CNN__AVX2 static cnn__veci cnn__v_lanes(int32_t step) { return _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(step)); }
+CNN__AVX2 static cnn__veci cnn__v_addi(cnn__veci a, cnn__veci b) { return _mm256_add_epi32(a, b); }
+CNN__AVX2 static cnn__veci cnn__v_selecti(cnn__vmask m, cnn__veci a, cnn__veci b) {
+    return _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(b), _mm256_castsi256_ps(a), m));
+}
+CNN__AVX2 static cnn__vec cnn__v_div(cnn__vec a, cnn__vec b) { return _mm256_div_ps(a, b); }
+CNN__AVX2 static cnn__vec cnn__v_min(cnn__vec a, cnn__vec b) { return _mm256_min_ps(a, b); }
+CNN__AVX2 static cnn__vec cnn__v_max(cnn__vec a, cnn__vec b) { return _mm256_max_ps(a, b); }
+CNN__AVX2 static cnn__vec cnn__v_abs(cnn__vec a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a); }
+CNN__AVX2 static cnn__vec cnn__v_round(cnn__vec a) { return _mm256_round_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+/* 2^n for whole numbers n in -126..127: n + 127 is the float's exponent field. */
+CNN__AVX2 static cnn__vec cnn__v_pow2(cnn__vec n) {
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23));
+}
+CNN__AVX2 static int cnn__v_left(size_t i, size_t count) { return count - i < 8 ? (int)(count - i) : 8; }
+
+#ifdef CNN__X86_AVX512
+/* The same vocabulary 16 floats wide. Comparisons give an opmask (a bit per lane), which
+   select and the masked loads and stores take directly; load2 and store2 (de)interleave with
+   one two-source permute each way instead of AVX2's in-lane shuffles and cross-lane fixes. */
+#define cnn__avx512_VL 16
+#define cnn__avx512_ATTR CNN__AVX512
+typedef __m512i cnn__avx512_veci;
+typedef __mmask16 cnn__avx512_vmask;
+CNN__AVX512 static __m512 cnn__avx512_v_load(const float *p, int n) {
+    return n >= 16 ? _mm512_loadu_ps(p) : _mm512_maskz_loadu_ps(cnn__avx512_tail(n), p);
+}
+CNN__AVX512 static void cnn__avx512_v_store(float *p, int n, __m512 v) {
+    if (n >= 16) _mm512_storeu_ps(p, v);
+    else _mm512_mask_storeu_ps(p, cnn__avx512_tail(n), v);
+}
+CNN__AVX512 static void cnn__avx512_v_storei(int32_t *p, int n, __m512i v) {
+    if (n >= 16) _mm512_storeu_si512((void *)p, v);
+    else _mm512_mask_storeu_epi32((void *)p, cnn__avx512_tail(n), v);
+}
+CNN__AVX512 static void cnn__avx512_v_load2(const float *p, int n, __m512 *even, __m512 *odd) {
+    const __m512 lo = cnn__avx512_v_load(p, 2 * n), hi = n > 8 ? cnn__avx512_v_load(p + 16, 2 * n - 16) : _mm512_setzero_ps();
+    const __m512i evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    *even = _mm512_permutex2var_ps(lo, evens, hi);
+    *odd = _mm512_permutex2var_ps(lo, _mm512_add_epi32(evens, _mm512_set1_epi32(1)), hi);
+}
+CNN__AVX512 static void cnn__avx512_v_store2(float *p, int m, __m512 even, __m512 odd) {
+    const __m512i first = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    cnn__avx512_v_store(p, m, _mm512_permutex2var_ps(even, first, odd));
+    if (m > 16) cnn__avx512_v_store(p + 16, m - 16, _mm512_permutex2var_ps(even, _mm512_add_epi32(first, _mm512_set1_epi32(8)), odd));
+}
+CNN__AVX512 static __m512 cnn__avx512_v_set(float f) { return _mm512_set1_ps(f); }
+/* a + b with a as the first source: of two NaNs, a's comes out, as in the scalar code. The
+   compilers swap the operands of an addition intrinsic at will (clang does here), which
+   changes which NaN an average-pooling window returns; the instruction keeps the order. */
+CNN__AVX512 static __m512 cnn__avx512_v_add(__m512 a, __m512 b) {
+    __m512 r;
+    __asm__("vaddps %2, %1, %0" : "=v"(r) : "v"(a), "v"(b));
+    return r;
+}
+CNN__AVX512 static __m512 cnn__avx512_v_sub(__m512 a, __m512 b) { return _mm512_sub_ps(a, b); }
+CNN__AVX512 static __m512 cnn__avx512_v_mul(__m512 a, __m512 b) { return _mm512_mul_ps(a, b); }
+CNN__AVX512 static __mmask16 cnn__avx512_v_lt(__m512 a, __m512 b) { return _mm512_cmp_ps_mask(a, b, _CMP_LT_OQ); }
+CNN__AVX512 static __mmask16 cnn__avx512_v_gt(__m512 a, __m512 b) { return _mm512_cmp_ps_mask(a, b, _CMP_GT_OQ); }
+CNN__AVX512 static __mmask16 cnn__avx512_v_unordered(__m512 a, __m512 b) { return _mm512_cmp_ps_mask(a, b, _CMP_UNORD_Q); }
+CNN__AVX512 static __mmask16 cnn__avx512_v_or(__mmask16 a, __mmask16 b) { return (__mmask16)(a | b); }
+CNN__AVX512 static int cnn__avx512_v_any(__mmask16 m) { return m != 0; }
+CNN__AVX512 static __m512 cnn__avx512_v_select(__mmask16 m, __m512 a, __m512 b) { return _mm512_mask_blend_ps(m, b, a); }
+CNN__AVX512 static __m512i cnn__avx512_v_seti(int32_t i) { return _mm512_set1_epi32(i); }
+CNN__AVX512 static __m512i cnn__avx512_v_lanes(int32_t step) {
+    return _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_epi32(step));
+}
+CNN__AVX512 static __m512i cnn__avx512_v_addi(__m512i a, __m512i b) { return _mm512_add_epi32(a, b); }
+CNN__AVX512 static __m512i cnn__avx512_v_selecti(__mmask16 m, __m512i a, __m512i b) { return _mm512_mask_blend_epi32(m, b, a); }
+CNN__AVX512 static __m512 cnn__avx512_v_div(__m512 a, __m512 b) { return _mm512_div_ps(a, b); }
+CNN__AVX512 static __m512 cnn__avx512_v_min(__m512 a, __m512 b) { return _mm512_maskz_min_ps(0xffff, a, b); }
+CNN__AVX512 static __m512 cnn__avx512_v_max(__m512 a, __m512 b) { return _mm512_maskz_max_ps(0xffff, a, b); }
+CNN__AVX512 static __m512 cnn__avx512_v_abs(__m512 a) { return _mm512_abs_ps(a); }
+CNN__AVX512 static __m512 cnn__avx512_v_round(__m512 a) { return _mm512_maskz_roundscale_ps(0xffff, a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+CNN__AVX512 static __m512 cnn__avx512_v_pow2(__m512 n) {
+    return _mm512_castsi512_ps(_mm512_maskz_slli_epi32(0xffff, _mm512_add_epi32(_mm512_maskz_cvtps_epi32(0xffff, n), _mm512_set1_epi32(127)), 23));
+}
+CNN__AVX512 static int cnn__avx512_v_left(size_t i, size_t count) { return count - i < 16 ? (int)(count - i) : 16; }
+#endif /* CNN__X86_AVX512 */
+#else /* CNN__ARM_NEON */
+#define cnn__neon_VL 4
+#define cnn__neon_ATTR
+typedef float32x4_t cnn__vec;
+typedef int32x4_t cnn__veci;
+typedef uint32x4_t cnn__vmask;
+static cnn__vec cnn__v_load(const float *p, int n) {
+    float t[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    if (n >= 4) return vld1q_f32(p);
+    memcpy(t, p, (size_t)n * sizeof(float));
+    return vld1q_f32(t);
+}
+static void cnn__v_store(float *p, int n, cnn__vec v) {
+    float t[4];
+    if (n >= 4) { vst1q_f32(p, v); return; }
+    vst1q_f32(t, v);
+    memcpy(p, t, (size_t)n * sizeof(float));
+}
+static void cnn__v_storei(int32_t *p, int n, cnn__veci v) {
+    int32_t t[4];
+    if (n >= 4) { vst1q_s32(p, v); return; }
+    vst1q_s32(t, v);
+    memcpy(p, t, (size_t)n * sizeof(int32_t));
+}
+static void cnn__v_load2(const float *p, int n, cnn__vec *even, cnn__vec *odd) {
+    float t[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
+    float32x4x2_t v;
+    if (n < 4) memcpy(t, p, (size_t)(2 * n) * sizeof(float));
+    v = vld2q_f32(n >= 4 ? p : t);
+    *even = v.val[0];
+    *odd = v.val[1];
+}
+static void cnn__v_store2(float *p, int m, cnn__vec even, cnn__vec odd) {
+    float t[8];
+    float32x4x2_t v;
+    v.val[0] = even;
+    v.val[1] = odd;
+    vst2q_f32(m >= 8 ? p : t, v);
+    if (m < 8) memcpy(p, t, (size_t)m * sizeof(float));
+}
+static cnn__vec cnn__v_set(float f) { return vdupq_n_f32(f); }
+static cnn__vec cnn__v_add(cnn__vec a, cnn__vec b) { return vaddq_f32(a, b); }
+static cnn__vec cnn__v_sub(cnn__vec a, cnn__vec b) { return vsubq_f32(a, b); }
+static cnn__vec cnn__v_mul(cnn__vec a, cnn__vec b) { return vmulq_f32(a, b); }
+static cnn__vmask cnn__v_lt(cnn__vec a, cnn__vec b) { return vcltq_f32(a, b); }
+static cnn__vmask cnn__v_gt(cnn__vec a, cnn__vec b) { return vcgtq_f32(a, b); }
+static cnn__vmask cnn__v_unordered(cnn__vec a, cnn__vec b) { return vmvnq_u32(vandq_u32(vceqq_f32(a, a), vceqq_f32(b, b))); }
+static cnn__vmask cnn__v_or(cnn__vmask a, cnn__vmask b) { return vorrq_u32(a, b); }
+static int cnn__v_any(cnn__vmask m) { return vmaxvq_u32(m) != 0; }
+static cnn__vec cnn__v_select(cnn__vmask m, cnn__vec a, cnn__vec b) { return vbslq_f32(m, a, b); }
+static cnn__veci cnn__v_seti(int32_t i) { return vdupq_n_s32(i); }
+static cnn__veci cnn__v_lanes(int32_t step) { const int32_t t[4] = {0, step, 2 * step, 3 * step}; return vld1q_s32(t); }
+static cnn__veci cnn__v_addi(cnn__veci a, cnn__veci b) { return vaddq_s32(a, b); }
+static cnn__veci cnn__v_selecti(cnn__vmask m, cnn__veci a, cnn__veci b) { return vbslq_s32(m, a, b); }
+static cnn__vec cnn__v_div(cnn__vec a, cnn__vec b) { return vdivq_f32(a, b); }
+static cnn__vec cnn__v_min(cnn__vec a, cnn__vec b) { return vminq_f32(a, b); }
+static cnn__vec cnn__v_max(cnn__vec a, cnn__vec b) { return vmaxq_f32(a, b); }
+static cnn__vec cnn__v_abs(cnn__vec a) { return vabsq_f32(a); }
+static cnn__vec cnn__v_round(cnn__vec a) { return vrndnq_f32(a); }
+static cnn__vec cnn__v_pow2(cnn__vec n) { return vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(vcvtq_s32_f32(n), vdupq_n_s32(127)), 23)); }
+/* The lanes left from i to count, at most CNN__VL. */
+static int cnn__v_left(size_t i, size_t count) { return count - i < 4 ? (int)(count - i) : 4; }
+#endif
+#endif /* CNN__SIMD */
+
 /* ============================================================================================
    2. The arena
    ============================================================================================ */
@@ -1694,7 +1980,25 @@ static void cnn__tap_range(int out, int in, int stride, int pad, int tap, int *l
                           of w[k,c,r,s] * dy[n,k,i,j]     (the same taps, scattered back)
        dL/dw[k,c,r,s]   = sum_{n,i,j} dy[n,k,i,j] * x[n,c, i*sh-pt+r*dh, j*sw-pl+s*dw]
        dL/db[k]         = sum_{n,i,j} dy[n,k,i,j]
+
+   For 3x3 kernels at stride 1, Winograd's minimal filtering (after the direct scalar code)
+   computes the same sums with a quarter of the multiplications; cnn_conv_algo chooses.
    ============================================================================================ */
+
+CNNDEF const char *cnn_conv_algo_name(cnn_conv_algo algo) {
+    switch (algo) {
+    case CNN_CONV_AUTO: return "auto";
+    case CNN_CONV_DIRECT: return "direct";
+    case CNN_CONV_WINOGRAD_2X2: return "wino2";
+    case CNN_CONV_WINOGRAD_4X4: return "wino4";
+    default: return "?";
+    }
+}
+
+/* Whether Winograd F(m x m, 3 x 3) can compute this convolution at all. */
+static int cnn__wino_serves(const cnn_conv2d_shape *s) {
+    return s->kh == 3 && s->kw == 3 && s->stride_h == 1 && s->stride_w == 1 && s->dilation_h == 1 && s->dilation_w == 1;
+}
 
 /* The output size of a shape that passed cnn_conv2d_check. */
 static int cnn__conv2d_out_h(const cnn_conv2d_shape *s) {
@@ -1722,6 +2026,12 @@ CNNDEF cnn_status cnn_conv2d_check(const cnn_conv2d_shape *s, int *out_h, int *o
     if (s->pad_top < 0 || s->pad_bottom < 0 || s->pad_left < 0 || s->pad_right < 0)
         return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "conv2d: padding (top %d, bottom %d, left %d, right %d) is negative",
                          s->pad_top, s->pad_bottom, s->pad_left, s->pad_right);
+    if ((unsigned)s->algo >= CNN_CONV_ALGO_COUNT)
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "conv2d: unknown algorithm %d", (int)s->algo);
+    if ((s->algo == CNN_CONV_WINOGRAD_2X2 || s->algo == CNN_CONV_WINOGRAD_4X4) && !cnn__wino_serves(s))
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "conv2d: %s (Winograd) needs a 3x3 kernel at stride 1 and dilation 1; "
+                         "this one is %dx%d at stride %dx%d, dilation %dx%d (use auto or direct)",
+                         cnn_conv_algo_name(s->algo), s->kh, s->kw, s->stride_h, s->stride_w, s->dilation_h, s->dilation_w);
     if ((long long)s->pad_top + s->pad_bottom > INT_MAX || (long long)s->pad_left + s->pad_right > INT_MAX)
         return cnn__fail(CNN_ERR_OVERFLOW, "conv2d: padding too large");
     {   /* sizes in 64 bits: the padded input or the dilated kernel may not fit in an int */
@@ -1848,6 +2158,503 @@ static void cnn__conv2d_backward_weights_scalar(const cnn_conv2d_shape *s, const
             }
         }
     }
+}
+
+/* ---------------------------------------------------------------------------------------------
+   Winograd convolution, F(2x2, 3x3) and F(4x4, 3x3) (Lavin & Gray, "Fast Algorithms for
+   Convolutional Neural Networks", 2016): 3x3 kernels at stride 1 and dilation 1.
+
+   One dimension first. m outputs of a 3-tap correlation, y[i] = sum_{r<3} g[r] d[i+r], read
+   a = m + 2 inputs and take 3m multiplications. Winograd's minimal filtering takes a. The
+   idea is polynomial: the convolution of g (3 terms) with an m-term sequence h is the product
+   g(x) h(x), of degree m + 1, so its a coefficients are fixed by its values at a points.
+   Evaluate g and h at the points (linear maps, no products of data), multiply the a values
+   pointwise (the only a multiplications) and interpolate. Correlation is the transpose of that
+   convolution (seen as a linear map, g fixed), and transposing the recipe gives
+        y = A^T [ (G g) .* (B^T d) ]
+   G (a x 3) evaluates g at the points, A^T (m x a) is the transposed evaluation of h (row j
+   holds the points' j-th powers), B^T (a x a) the transposed interpolation. The point
+   "infinity" stands for the leading coefficient, hence the rows (0 0 1) and (0 .. 0 1).
+   Nesting the 1-D algorithm in itself gives the 2-D one, tile by tile:
+        Y (m x m) = A^T [ U .* V ] A,     U = G g G^T,   V = B^T d B     (a x a each)
+   and, the transforms being linear, the sum over input channels moves inside:
+        Y[k] = A^T [ sum_c U[k][c] .* V[c] ] A
+   For each of the a*a elements e that sum is a matrix product over all the tiles,
+        M_e[k][tile] = sum_c U_e[k][c] * V_e[c][tile]
+   where the time goes, on the micro-kernel direct convolution uses. An output then costs
+   a^2 / m^2 products of length C instead of 9: 36/16 = 2.25 for F(4x4) (4x fewer), 16/4 = 4
+   for F(2x2) (2.25x fewer). The transforms cost O(a^2) per tile and channel: the overhead
+   that few channels do not pay back.
+
+   The points. F(2x2) uses 0, 1, -1, infinity; F(4x4) 0, 1, -1, 2, -2, infinity: the smallest
+   magnitudes there are. In float32 each transform rounds, and the products' rounding errors
+   come out multiplied by the matrices' entries: A^T holds the points' powers (up to 2^3 = 8
+   in F(4x4)), G the inverses of products of point differences (1/4, 1/6, 1/24), B^T the
+   interpolation (entries up to 5). With +-3 as points A^T would hold 27 and the error would
+   grow with it; the next points worth taking (for F(6x6), which needs two more) are +-1/2,
+   whose powers are exact in binary and small. Measured against a double-precision direct
+   convolution as max|got - ref| / max|ref|, F(2x2) stays under 1e-6 and F(4x4) under 2e-5
+   (tests/test_winograd.c holds them to 1e-5 and 5e-5, up to 512 channels).
+
+   Borders: the output is cut in m x m tiles from its top left; tile (ti, tj) reads the a x a
+   input window at (ti*m - pad_top, tj*m - pad_left), zero outside the image (the padding, and
+   the overreach of the last, partial tiles), and writes only its outputs inside the output.
+   An image smaller than one tile is one partial tile. Any padding works, even negative (the
+   data gradient's, 2 - pad, when pad > 2).
+
+   Layout. The tiles of all images are numbered in one sequence and taken in chunks that keep
+   a chunk's V and M in L2; in a chunk, strips of 16 tiles (the micro-kernel's 16 columns):
+        U[k][e][c]                   transformed filters: A of element e's product (K x C)
+        V[e][strip][c][16 tiles]     transformed input: B, packed strips of C rows of 16
+        M[e][k][tile]                the products
+   Each transform works on 16 tiles (or filters) at once, one per lane, so the one scalar
+   routine Y = L X L^T serves all three transforms; its vector twins (one body on the
+   element-wise vocabulary, expanded for the six matrices) follow the scalar code.
+   --------------------------------------------------------------------------------------------- */
+#define CNN__WL 16   /* tiles (or filters) transformed together */
+
+typedef struct cnn__wino {
+    int m, a;                    /* m x m outputs from an a x a input tile, a = m + 2 */
+    const float *bt, *g, *at;    /* B^T (a x a), G (a x 3), A^T (m x a), row-major    */
+} cnn__wino;
+
+/* F(2x2, 3x3): points 0, 1, -1, infinity. */
+static const float cnn__wino2_bt[16] = { 1,  0, -1,  0,
+                                         0,  1,  1,  0,
+                                         0, -1,  1,  0,
+                                         0,  1,  0, -1 };
+static const float cnn__wino2_g[12] = { 1.0f,  0.0f, 0.0f,
+                                        0.5f,  0.5f, 0.5f,
+                                        0.5f, -0.5f, 0.5f,
+                                        0.0f,  0.0f, 1.0f };
+static const float cnn__wino2_at[8] = { 1, 1,  1,  0,
+                                        0, 1, -1, -1 };
+/* F(4x4, 3x3): points 0, 1, -1, 2, -2, infinity. */
+static const float cnn__wino4_bt[36] = { 4,  0, -5,  0, 1, 0,
+                                         0, -4, -4,  1, 1, 0,
+                                         0,  4, -4, -1, 1, 0,
+                                         0, -2, -1,  2, 1, 0,
+                                         0,  2, -1, -2, 1, 0,
+                                         0,  4,  0, -5, 0, 1 };
+static const float cnn__wino4_g[18] = {  1.0f / 4,   0.0f,       0.0f,
+                                        -1.0f / 6,  -1.0f / 6,  -1.0f / 6,
+                                        -1.0f / 6,   1.0f / 6,  -1.0f / 6,
+                                         1.0f / 24,  1.0f / 12,  1.0f / 6,
+                                         1.0f / 24, -1.0f / 12,  1.0f / 6,
+                                         0.0f,       0.0f,       1.0f };
+static const float cnn__wino4_at[24] = { 1, 1,  1, 1,  1, 0,
+                                         0, 1, -1, 2, -2, 0,
+                                         0, 1,  1, 4,  4, 0,
+                                         0, 1, -1, 8, -8, 1 };
+static const cnn__wino cnn__wino_f2 = { 2, 4, cnn__wino2_bt, cnn__wino2_g, cnn__wino2_at };
+static const cnn__wino cnn__wino_f4 = { 4, 6, cnn__wino4_bt, cnn__wino4_g, cnn__wino4_at };
+
+/* Y = L X L^T for CNN__WL lanes at once. L is p x q, X is q x q, Y is p x p (p, q <= 6), and
+   element (r, s) of X is the CNN__WL floats at X + (r*q + s) * x_step (of Y, y_step). Zeros
+   of L are skipped: they are a third to a half of the entries. */
+static void cnn__wino_sandwich_scalar(int p, int q, const float *L, const float *X, ptrdiff_t x_step,
+                                      float *Y, ptrdiff_t y_step) {
+    float lx[6 * 6 * CNN__WL];   /* L X, p x q */
+    int i, j, r, t;
+    for (i = 0; i < p; i++)
+        for (j = 0; j < q; j++) {
+            float *out = lx + (i * q + j) * CNN__WL;
+            for (t = 0; t < CNN__WL; t++) out[t] = 0.0f;
+            for (r = 0; r < q; r++) {
+                const float l = L[i * q + r], *in = X + (r * q + j) * x_step;
+                if (l != 0.0f)
+                    for (t = 0; t < CNN__WL; t++) out[t] += l * in[t];
+            }
+        }
+    for (i = 0; i < p; i++)
+        for (j = 0; j < p; j++) {
+            float *out = Y + (i * p + j) * y_step;
+            for (t = 0; t < CNN__WL; t++) out[t] = 0.0f;
+            for (r = 0; r < q; r++) {
+                const float l = L[j * q + r], *in = lx + (i * q + r) * CNN__WL;
+                if (l != 0.0f)
+                    for (t = 0; t < CNN__WL; t++) out[t] += l * in[t];
+            }
+        }
+}
+
+/* M_e[k][t] = sum_c U_e[k][c] * V_e[strip][c][t] for every element e and strip: plain loops.
+   u is U[rows][a2][kc]; v is V[a2][strips][kc][16]; m_out is M[a2][rows][strips * 16]. */
+static void cnn__wino_products_scalar(int a2, int rows, int kc, int strips, const float *u, const float *v, float *m_out) {
+    const ptrdiff_t ldm = (ptrdiff_t)strips * CNN__WL;
+    int e, j, k, c, t;
+    for (e = 0; e < a2; e++)
+        for (j = 0; j < strips; j++)
+            for (k = 0; k < rows; k++) {
+                const float *uk = u + ((size_t)k * a2 + e) * kc;
+                const float *vj = v + ((size_t)e * strips + j) * kc * CNN__WL;
+                float *out = m_out + ((size_t)e * rows + k) * ldm + j * CNN__WL;
+                for (t = 0; t < CNN__WL; t++) out[t] = 0.0f;
+                for (c = 0; c < kc; c++)
+                    for (t = 0; t < CNN__WL; t++) out[t] += uk[c] * vj[c * CNN__WL + t];
+            }
+}
+
+/* The dispatch of the transform and of the products (defined after the vector twins). */
+static void cnn__wino_sandwich(int p, int q, const float *L, const float *X, ptrdiff_t x_step, float *Y, ptrdiff_t y_step);
+static void cnn__wino_products(int a2, int rows, int kc, int strips, const float *u, const float *v, float *m_out);
+static void cnn__activation_forward(cnn_activation act, float alpha, size_t count, const float *x, float *y);
+
+/* The filter transform, U[row][e][col] = (G g G^T)[e] for rows x cols filters g, 16 of a row
+   at a time. Forward: row k, column c, g = w[k][c]. For the data gradient (flipped), row c,
+   column k, and g[r][s] = w[k][c][2-r][2-s]: the filters flipped and transposed. (Row-major
+   by filter, so a row's a^2 transformed elements are written to one place; the products
+   read U_e[row][col] at row * a^2 * cols + e * cols + col.) */
+static void cnn__wino_filters(const cnn__wino *wt, int rows, int cols, const float *w, int flipped, float *u) {
+    float x[9 * CNN__WL], y[36 * CNN__WL];
+    const int a2 = wt->a * wt->a;
+    int row, c0, t, r, e;
+    for (row = 0; row < rows; row++)
+        for (c0 = 0; c0 < cols; c0 += CNN__WL) {
+            const int lanes = CNN__MIN(CNN__WL, cols - c0);
+            float *out = u + ((size_t)row * a2) * cols + c0;
+            for (t = 0; t < CNN__WL; t++) {
+                const int col = c0 + t;
+                const float *g = flipped ? w + ((size_t)col * rows + row) * 9 : w + ((size_t)row * cols + col) * 9;
+                if (t >= lanes) for (r = 0; r < 9; r++) x[r * CNN__WL + t] = 0.0f;
+                else if (flipped) for (r = 0; r < 9; r++) x[r * CNN__WL + t] = g[8 - r];
+                else for (r = 0; r < 9; r++) x[r * CNN__WL + t] = g[r];
+            }
+            if (lanes == CNN__WL) {
+                cnn__wino_sandwich(wt->a, 3, wt->g, x, CNN__WL, out, cols);
+                continue;
+            }
+            cnn__wino_sandwich(wt->a, 3, wt->g, x, CNN__WL, y, CNN__WL);
+            for (e = 0; e < a2; e++) memcpy(out + (size_t)e * cols, y + e * CNN__WL, (size_t)lanes * sizeof(float));
+        }
+}
+
+/* The workspace, which may have any alignment, as 64-byte aligned floats; whether it holds
+   'floats' of them. Every path with a workspace uses these. */
+static float *cnn__workspace_floats(void *ws) {
+    return (float *)(void *)((unsigned char *)ws + (-(uintptr_t)ws & (CNN_ALIGNMENT - 1)));
+}
+static int cnn__workspace_fits(size_t ws_bytes, size_t floats) { return floats * sizeof(float) + CNN_ALIGNMENT <= ws_bytes; }
+
+/* One Winograd problem: an ordinary stride-1 3x3 convolution, but with pads that may be
+   negative (the data gradient's), so it carries its output size. */
+typedef struct cnn__wino_shape {
+    int n, c, h, w;              /* input: images, channels, rows, columns */
+    int k;                       /* output channels */
+    int pad_top, pad_left;
+    int out_h, out_w;
+} cnn__wino_shape;
+
+/* Tiles per chunk: V and M of a chunk, a^2 (c + k) floats a tile, fill about half of L2. */
+static int cnn__wino_chunk(const cnn__wino *wt, const cnn__wino_shape *s) {
+    const long long tiles = (long long)s->n * ((s->out_h + wt->m - 1) / wt->m) * ((s->out_w + wt->m - 1) / wt->m);
+    const long long per_tile = (long long)wt->a * wt->a * (s->c + s->k) * (long long)sizeof(float);
+    const long long fit = (long long)CNN_L2_BYTES / 2 / per_tile / CNN__WL * CNN__WL;
+    return (int)CNN__MIN(CNN__MAX(fit, (long long)CNN__WL), (tiles + CNN__WL - 1) / CNN__WL * CNN__WL);
+}
+
+/* The workspace: U (unless the caller keeps it), then V and M of one chunk. */
+static size_t cnn__wino_floats(const cnn__wino *wt, const cnn__wino_shape *s) {
+    const size_t a2 = (size_t)wt->a * wt->a, chunk = (size_t)cnn__wino_chunk(wt, s);
+    return cnn__round16(a2 * s->k * s->c) + a2 * s->c * chunk + a2 * s->k * chunk;
+}
+
+/* Lane t of the input transform's X: the a x a window at (row0, col0) of one plane, zero
+   outside it. */
+static void cnn__wino_gather(const float *plane, int h, int w, int row0, int col0, int a, float *x, int t) {
+    const int r_lo = CNN__MAX(0, -row0), r_hi = CNN__MIN(a, h - row0), q_lo = CNN__MAX(0, -col0), q_hi = CNN__MIN(a, w - col0);
+    int r, q;
+    float *xt = x + t;
+    if (a == 6 && r_lo == 0 && q_lo == 0 && r_hi == 6 && q_hi == 6) {   /* inside, the common case */
+        for (r = 0; r < 6; r++, xt += 6 * CNN__WL) {
+            const float *src = plane + (size_t)(row0 + r) * w + col0;
+            xt[0] = src[0]; xt[CNN__WL] = src[1]; xt[2 * CNN__WL] = src[2];
+            xt[3 * CNN__WL] = src[3]; xt[4 * CNN__WL] = src[4]; xt[5 * CNN__WL] = src[5];
+        }
+        return;
+    }
+    for (r = 0; r < a; r++, xt += a * CNN__WL) {     /* the part inside the image, zeros around */
+        if (r < r_lo || r >= r_hi) {
+            for (q = 0; q < a; q++) xt[q * CNN__WL] = 0.0f;
+        } else {
+            const float *row = plane + (size_t)(row0 + r) * w;
+            for (q = 0; q < a; q++) xt[q * CNN__WL] = q >= q_lo && q < q_hi ? row[col0 + q] : 0.0f;
+        }
+    }
+}
+
+/* y = act(conv(x, filters) + bias) through Winograd, with u the transformed filters
+   (cnn__wino_filters) and work the chunk's V and M (cnn__wino_floats minus U). */
+static void cnn__wino_conv(const cnn__wino *wt, const cnn__wino_shape *s, const float *x, const float *u,
+                           const float *bias, cnn_activation act, float alpha, float *y, float *work) {
+    const int m = wt->m, a = wt->a, a2 = a * a, chunk = cnn__wino_chunk(wt, s);
+    const int th = (s->out_h + m - 1) / m, tw = (s->out_w + m - 1) / m;
+    const long long per_image = (long long)th * tw, total = s->n * per_image;
+    const size_t in_plane = (size_t)s->h * s->w, out_plane = (size_t)s->out_h * s->out_w;
+    float *v = work, *prod = work + (size_t)a2 * s->c * chunk;
+    float x_lanes[36 * CNN__WL], y_lanes[16 * CNN__WL];
+    int img[CNN__WL], row0[CNN__WL], col0[CNN__WL];
+    long long g0;
+    for (g0 = 0; g0 < total; g0 += chunk) {
+        const int tiles = (int)CNN__MIN((long long)chunk, total - g0), strips = (tiles + CNN__WL - 1) / CNN__WL;
+        const ptrdiff_t v_step = (ptrdiff_t)strips * s->c * CNN__WL, ldm = (ptrdiff_t)strips * CNN__WL;
+        const ptrdiff_t m_step = (ptrdiff_t)s->k * ldm;
+        int j, t, c, k, i, q, lanes;
+        for (j = 0; j < strips; j++) {
+            /* The strip's tiles: image, and the top-left output (input: minus the pads). */
+            lanes = CNN__MIN(CNN__WL, tiles - j * CNN__WL);
+            for (t = 0; t < lanes; t++) {
+                const long long g = g0 + (long long)j * CNN__WL + t;
+                img[t] = (int)(g / per_image);
+                row0[t] = (int)(g % per_image / tw) * m;
+                col0[t] = (int)(g % per_image % tw) * m;
+            }
+            /* V = B^T d B, one channel of 16 tiles at a time, stored as the strip's row c */
+            for (c = 0; c < s->c; c++) {
+                for (t = 0; t < CNN__WL; t++) {
+                    if (t < lanes) cnn__wino_gather(x + ((size_t)img[t] * s->c + c) * in_plane, s->h, s->w,
+                                                    row0[t] - s->pad_top, col0[t] - s->pad_left, a, x_lanes, t);
+                    else for (i = 0; i < a2; i++) x_lanes[i * CNN__WL + t] = 0.0f;
+                }
+                cnn__wino_sandwich(a, a, wt->bt, x_lanes, CNN__WL, v + ((size_t)j * s->c + c) * CNN__WL, v_step);
+            }
+        }
+        cnn__wino_products(a2, s->k, s->c, strips, u, v, prod);
+        for (j = 0; j < strips; j++) {
+            lanes = CNN__MIN(CNN__WL, tiles - j * CNN__WL);
+            for (t = 0; t < lanes; t++) {
+                const long long g = g0 + (long long)j * CNN__WL + t;
+                img[t] = (int)(g / per_image);
+                row0[t] = (int)(g % per_image / tw) * m;
+                col0[t] = (int)(g % per_image % tw) * m;
+            }
+            /* Y = A^T M A + bias, through the activation, into the tiles' outputs. Column 1 of
+               A^T (the point 1) is all ones, so b added to element (1, 1) of M comes out
+               added to every output: 16 additions instead of 256. */
+            for (k = 0; k < s->k; k++) {
+                float *mk = prod + k * ldm + j * CNN__WL;
+                if (bias)
+                    for (t = 0; t < CNN__WL; t++) mk[(a + 1) * m_step + t] += bias[k];
+                cnn__wino_sandwich(m, a, wt->at, mk, m_step, y_lanes, CNN__WL);
+                if (act != CNN_ACT_NONE) cnn__activation_forward(act, alpha, (size_t)m * m * CNN__WL, y_lanes, y_lanes);
+                for (t = 0; t < lanes; t++) {
+                    float *out = y + ((size_t)img[t] * s->k + k) * out_plane + (size_t)row0[t] * s->out_w + col0[t];
+                    const float *yt = y_lanes + t;
+                    const int rows = CNN__MIN(m, s->out_h - row0[t]), cols = CNN__MIN(m, s->out_w - col0[t]);
+                    if (m == 4 && rows == 4 && cols == 4)          /* a whole tile, the common case */
+                        for (i = 0; i < 4; i++, out += s->out_w, yt += 4 * CNN__WL) {
+                            out[0] = yt[0]; out[1] = yt[CNN__WL]; out[2] = yt[2 * CNN__WL]; out[3] = yt[3 * CNN__WL];
+                        }
+                    else
+                        for (i = 0; i < rows; i++)
+                            for (q = 0; q < cols; q++) out[(size_t)i * s->out_w + q] = yt[(i * m + q) * CNN__WL];
+                }
+            }
+        }
+    }
+}
+
+/* The Winograd tile (2 or 4) pass 'pass' of s runs (0 forward, 1 data gradient), 0 for
+   direct. Explicit requests are honoured (cnn_conv2d_check refused those Winograd cannot
+   serve); auto follows the rule measured on the benchmark layers (docs/design.md). */
+static int cnn__wino_tile(const cnn_conv2d_shape *s, int pass) {
+    int in_c, out_c, oh, ow;
+    long long tiles;
+    if (pass > 1 || !cnn__wino_serves(s) || s->algo == CNN_CONV_DIRECT) return 0;
+    if (s->algo == CNN_CONV_WINOGRAD_2X2) return 2;
+    if (s->algo == CNN_CONV_WINOGRAD_4X4) return 4;
+    in_c = pass == 0 ? s->c : s->k;
+    out_c = pass == 0 ? s->k : s->c;
+    oh = pass == 0 ? cnn__conv2d_out_h(s) : s->h;
+    ow = pass == 0 ? cnn__conv2d_out_w(s) : s->w;
+    tiles = (long long)((oh + 3) / 4) * ((ow + 3) / 4);
+    /* Auto: F(4x4) where all of these hold, else direct (F(2x2) never won on the benchmark
+       layers: where it beats direct, F(4x4) beats it):
+       - 32 channels or more in and out: the transforms cost per tile and channel what the
+         product costs per tile, channel and filter, so with few channels they are not paid
+         back (a 1-channel first layer runs 6x slower);
+       - 80% or more of the tiles' outputs are kept: 11 x 11 outputs keep 84% (121 of 144),
+         13 x 13 keep 66% and run 1.2-2x slower than direct, 3 x 3 keep 56%;
+       - 16 tiles or more in the batch (one strip of the products): U, 4x the weights, is
+         written and read once per call; 16 tiles of 256 x 256 channels (V3) still gain
+         1.0-1.2x, fewer tiles leave lanes of every product empty. */
+    if (in_c < 32 || out_c < 32 || (long long)oh * ow * 10 < tiles * 16 * 8 || tiles * s->n < 16) return 0;
+    return 4;
+}
+
+/* The Winograd problem of a pass. The data gradient of a stride-1 3x3 convolution is the
+   convolution of dy with the flipped, transposed filters, padded by 2 - pad on each side: its
+   output is the input's h x w. */
+static void cnn__wino_problem(const cnn_conv2d_shape *s, int pass, cnn__wino_shape *p) {
+    p->n = s->n;
+    if (pass == 0) {
+        p->c = s->c; p->h = s->h; p->w = s->w; p->k = s->k;
+        p->pad_top = s->pad_top; p->pad_left = s->pad_left;
+        p->out_h = cnn__conv2d_out_h(s); p->out_w = cnn__conv2d_out_w(s);
+    } else {
+        p->c = s->k; p->h = cnn__conv2d_out_h(s); p->w = cnn__conv2d_out_w(s); p->k = s->c;
+        p->pad_top = 2 - s->pad_top; p->pad_left = 2 - s->pad_left;
+        p->out_h = s->h; p->out_w = s->w;
+    }
+}
+
+static const cnn__wino *cnn__wino_of(int m) { return m == 2 ? &cnn__wino_f2 : &cnn__wino_f4; }
+
+/* The workspace of a pass through Winograd; without U when the caller keeps it (u_kept). */
+static size_t cnn__wino_workspace_floats(const cnn_conv2d_shape *s, int pass, int u_kept) {
+    cnn__wino_shape p;
+    const int m = cnn__wino_tile(s, pass);
+    const size_t a = m ? (size_t)cnn__wino_of(m)->a : 0;
+    if (!m) return 0;
+    cnn__wino_problem(s, pass, &p);
+    return cnn__wino_floats(cnn__wino_of(m), &p) - (u_kept ? cnn__round16(a * a * p.k * p.c) : 0);
+}
+
+/* Pass 0 (y = act(conv(x, w) + b)) or 1 (dx from dy, with x = dy, y = dx, no bias) through
+   Winograd, if the pass runs it and the workspace holds it; 0, doing nothing, otherwise. u:
+   the forward's transformed filters when the caller keeps them (the network), else NULL. */
+static int cnn__conv2d_wino(const cnn_conv2d_shape *s, int pass, const float *x, const float *w, const float *u,
+                            const float *b, cnn_activation act, float alpha, float *y, void *ws, size_t ws_bytes) {
+    const int m = cnn__wino_tile(s, pass);
+    const cnn__wino *wt = cnn__wino_of(m);
+    cnn__wino_shape p;
+    float *work;
+    if (!m || !ws || !cnn__workspace_fits(ws_bytes, cnn__wino_workspace_floats(s, pass, u != NULL))) return 0;
+    cnn__wino_problem(s, pass, &p);
+    work = cnn__workspace_floats(ws);
+    if (!u) {
+        cnn__wino_filters(wt, p.k, p.c, w, pass == 1, work);
+        u = work;
+        work += cnn__round16((size_t)wt->a * wt->a * p.k * p.c);
+    }
+    cnn__wino_conv(wt, &p, x, u, pass == 0 ? b : NULL, act, alpha, y, work);
+    return 1;
+}
+
+#ifdef CNN__SIMD
+/* The vector twins of the transforms, written once on the element-wise vocabulary (lanes are
+   tiles or filters, CNN__VL at a time). Each is the scalar sandwich Y = L X L^T applied as two
+   rounds of the 1-D transform (columns, then rows), with the 1-D transforms written out by
+   hand: the zeros and ones of the matrices cost nothing, and rows that share terms share them
+   (B^T's rows 1 and 2 are (d4 - 4 d2) +- (d3 - 4 d1), rows 3 and 4 (d4 - d2) +- 2 (d3 - d1)). */
+#define CNN__V(x) cnn__v_set(x)
+#define CNN__INLINE inline __attribute__((always_inline))   /* into the 2-D loops below */
+CNN__VEC static CNN__INLINE void cnn__wino2_bt_1d(const cnn__vec *d, cnn__vec *o) {
+    o[0] = cnn__v_sub(d[0], d[2]);
+    o[1] = cnn__v_add(d[1], d[2]);
+    o[2] = cnn__v_sub(d[2], d[1]);
+    o[3] = cnn__v_sub(d[1], d[3]);
+}
+CNN__VEC static CNN__INLINE void cnn__wino2_at_1d(const cnn__vec *d, cnn__vec *o) {
+    o[0] = cnn__v_add(cnn__v_add(d[0], d[1]), d[2]);
+    o[1] = cnn__v_sub(cnn__v_sub(d[1], d[2]), d[3]);
+}
+CNN__VEC static CNN__INLINE void cnn__wino2_g_1d(const cnn__vec *g, cnn__vec *o) {
+    const cnn__vec half = CNN__V(0.5f), g02 = cnn__v_add(g[0], g[2]);
+    o[0] = g[0];
+    o[1] = cnn__v_mul(half, cnn__v_add(g02, g[1]));
+    o[2] = cnn__v_mul(half, cnn__v_sub(g02, g[1]));
+    o[3] = g[2];
+}
+CNN__VEC static CNN__INLINE void cnn__wino4_bt_1d(const cnn__vec *d, cnn__vec *o) {
+    const cnn__vec four = CNN__V(4.0f), five = CNN__V(5.0f);
+    const cnn__vec t1 = cnn__v_sub(d[4], cnn__v_mul(four, d[2])), t2 = cnn__v_sub(d[3], cnn__v_mul(four, d[1]));
+    const cnn__vec t3 = cnn__v_sub(d[4], d[2]), t4 = cnn__v_mul(CNN__V(2.0f), cnn__v_sub(d[3], d[1]));
+    o[0] = cnn__v_add(cnn__v_sub(cnn__v_mul(four, d[0]), cnn__v_mul(five, d[2])), d[4]);
+    o[1] = cnn__v_add(t1, t2);
+    o[2] = cnn__v_sub(t1, t2);
+    o[3] = cnn__v_add(t3, t4);
+    o[4] = cnn__v_sub(t3, t4);
+    o[5] = cnn__v_add(cnn__v_sub(cnn__v_mul(four, d[1]), cnn__v_mul(five, d[3])), d[5]);
+}
+CNN__VEC static CNN__INLINE void cnn__wino4_at_1d(const cnn__vec *d, cnn__vec *o) {
+    const cnn__vec s12 = cnn__v_add(d[1], d[2]), d12 = cnn__v_sub(d[1], d[2]);
+    const cnn__vec s34 = cnn__v_add(d[3], d[4]), d34 = cnn__v_sub(d[3], d[4]);
+    o[0] = cnn__v_add(cnn__v_add(d[0], s12), s34);
+    o[1] = cnn__v_add(d12, cnn__v_mul(CNN__V(2.0f), d34));
+    o[2] = cnn__v_add(s12, cnn__v_mul(CNN__V(4.0f), s34));
+    o[3] = cnn__v_add(cnn__v_add(d12, cnn__v_mul(CNN__V(8.0f), d34)), d[5]);
+}
+CNN__VEC static CNN__INLINE void cnn__wino4_g_1d(const cnn__vec *g, cnn__vec *o) {
+    const cnn__vec g02 = cnn__v_add(g[0], g[2]);
+    const cnn__vec a = cnn__v_add(cnn__v_mul(CNN__V(1.0f / 24), g[0]), cnn__v_mul(CNN__V(1.0f / 6), g[2]));
+    const cnn__vec b = cnn__v_mul(CNN__V(1.0f / 12), g[1]);
+    o[0] = cnn__v_mul(CNN__V(1.0f / 4), g[0]);
+    o[1] = cnn__v_mul(CNN__V(-1.0f / 6), cnn__v_add(g02, g[1]));
+    o[2] = cnn__v_mul(CNN__V(-1.0f / 6), cnn__v_sub(g02, g[1]));
+    o[3] = cnn__v_add(a, b);
+    o[4] = cnn__v_sub(a, b);
+    o[5] = g[2];
+}
+#undef CNN__V
+
+/* Y (p x p) = L X L^T from the 1-D transform ONE_D of L (p x q): columns, then rows. */
+#define CNN__WINO_2D(name, P, Q, ONE_D)                                                                   \
+CNN__VEC static void name(const float *X, ptrdiff_t x_step, float *Y, ptrdiff_t y_step) {                \
+    cnn__vec in[Q], out[P], lx[P * Q];                                                                    \
+    int t0, i, j;                                                                                         \
+    for (t0 = 0; t0 < CNN__WL; t0 += CNN__VL) {                                                           \
+        for (j = 0; j < Q; j++) {                                                                         \
+            for (i = 0; i < Q; i++) in[i] = cnn__v_load(X + (i * Q + j) * x_step + t0, CNN__VL);          \
+            ONE_D(in, out);                                                                               \
+            for (i = 0; i < P; i++) lx[i * Q + j] = out[i];                                               \
+        }                                                                                                 \
+        for (i = 0; i < P; i++) {                                                                         \
+            ONE_D(lx + i * Q, out);                                                                       \
+            for (j = 0; j < P; j++) cnn__v_store(Y + (i * P + j) * y_step + t0, CNN__VL, out[j]);         \
+        }                                                                                                 \
+    }                                                                                                     \
+}
+CNN__WINO_2D(cnn__wino2_input_simd, 4, 4, cnn__wino2_bt_1d)
+CNN__WINO_2D(cnn__wino2_output_simd, 2, 4, cnn__wino2_at_1d)
+CNN__WINO_2D(cnn__wino2_filter_simd, 4, 3, cnn__wino2_g_1d)
+CNN__WINO_2D(cnn__wino4_input_simd, 6, 6, cnn__wino4_bt_1d)
+CNN__WINO_2D(cnn__wino4_output_simd, 4, 6, cnn__wino4_at_1d)
+CNN__WINO_2D(cnn__wino4_filter_simd, 6, 3, cnn__wino4_g_1d)
+#undef CNN__WINO_2D
+#undef CNN__INLINE
+
+/* The vector sandwich of one of the six matrices (L says which; p and q follow from it). */
+static void cnn__wino_sandwich_simd(const float *L, const float *X, ptrdiff_t x_step, float *Y, ptrdiff_t y_step) {
+    if (L == cnn__wino2_bt) cnn__wino2_input_simd(X, x_step, Y, y_step);
+    else if (L == cnn__wino2_at) cnn__wino2_output_simd(X, x_step, Y, y_step);
+    else if (L == cnn__wino2_g) cnn__wino2_filter_simd(X, x_step, Y, y_step);
+    else if (L == cnn__wino4_bt) cnn__wino4_input_simd(X, x_step, Y, y_step);
+    else if (L == cnn__wino4_at) cnn__wino4_output_simd(X, x_step, Y, y_step);
+    else cnn__wino4_filter_simd(X, x_step, Y, y_step);
+}
+
+/* The products on the micro-kernel: for each element e and strip, C (K x 16) = U_e (K x C,
+   read in place, rows a^2 C apart) * the strip (C rows of 16). */
+static void cnn__wino_products_simd(int a2, int rows, int kc, int strips, const float *u, const float *v, float *m_out) {
+    const ptrdiff_t ldm = (ptrdiff_t)strips * CNN__WL;
+    int e, j;
+    for (e = 0; e < a2; e++)
+        for (j = 0; j < strips; j++)
+            cnn__simd_gemm_strip(rows, kc, u + (size_t)e * kc, (ptrdiff_t)a2 * kc, 1, NULL, NULL,
+                                 v + ((size_t)e * strips + j) * kc * CNN__WL, NULL,
+                                 m_out + (size_t)e * rows * ldm + j * CNN__WL, ldm, CNN__WL, 0, NULL);
+}
+#endif
+
+static void cnn__wino_sandwich(int p, int q, const float *L, const float *X, ptrdiff_t x_step, float *Y, ptrdiff_t y_step) {
+#ifdef CNN__SIMD
+    if (cnn_simd_active() != CNN_SIMD_SCALAR) {
+        cnn__wino_sandwich_simd(L, X, x_step, Y, y_step);
+        return;
+    }
+#endif
+    cnn__wino_sandwich_scalar(p, q, L, X, x_step, Y, y_step);
+}
+
+static void cnn__wino_products(int a2, int rows, int kc, int strips, const float *u, const float *v, float *m_out) {
+#ifdef CNN__SIMD
+    if (cnn_simd_active() != CNN_SIMD_SCALAR) {
+        cnn__wino_products_simd(a2, rows, kc, strips, u, v, m_out);
+        return;
+    }
+#endif
+    cnn__wino_products_scalar(a2, rows, kc, strips, u, v, m_out);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -2029,11 +2836,7 @@ static void cnn__conv2d_backward_weights_simd(const cnn_conv2d_shape *s, const f
    for the last strip's overreach.
    --------------------------------------------------------------------------------------------- */
 
-/* Pieces every path with a workspace shares. */
-static float *cnn__workspace_floats(void *ws) {
-    return (float *)(void *)((unsigned char *)ws + (-(uintptr_t)ws & (CNN_ALIGNMENT - 1)));
-}
-static int cnn__workspace_fits(size_t ws_bytes, size_t floats) { return floats * sizeof(float) + CNN_ALIGNMENT <= ws_bytes; }
+/* Pieces every path with a workspace shares (and cnn__workspace_floats, _fits above). */
 static int cnn__has_padding(const cnn_conv2d_shape *s) { return s->pad_top || s->pad_bottom || s->pad_left || s->pad_right; }
 
 /* The planes the forward pass and the weight gradient read: the input inside its padding. */
@@ -2615,29 +3418,42 @@ static void cnn__conv2d_bias_gradient(const cnn_conv2d_shape *s, const float *dy
         for (k = 0; k < s->k; k++) db[k] += cnn__sum(dy + ((size_t)n * s->k + k) * pixels, pixels);
 }
 
-/* The workspace, in floats, of the vector paths for the passes wanted: the largest any of
-   them takes. Zero when no path would use one. */
-static size_t cnn__conv2d_workspace(const cnn_conv2d_shape *s, int forward, int backward_data, int backward_weights) {
-#ifdef CNN__SIMD
+/* The workspace, in bytes, of the paths for the passes wanted: the largest any of them takes
+   (Winograd's without its filters when the caller keeps them). Zero when no path uses one. */
+static size_t cnn__conv2d_workspace(const cnn_conv2d_shape *s, int forward, int backward_data, int backward_weights,
+                                    int wino_filters_kept) {
     size_t floats = 0;
     if (!s || cnn_conv2d_check(s, NULL, NULL) != CNN_OK) return 0;
-    if (forward) floats = CNN__MAX(cnn__forward_direct_floats(s), cnn__forward_gather_floats(s));
+    if (forward) floats = cnn__wino_workspace_floats(s, 0, wino_filters_kept);      /* on every path */
+    if (backward_data) floats = CNN__MAX(floats, cnn__wino_workspace_floats(s, 1, 0));
+#ifdef CNN__SIMD
+    if (forward) floats = CNN__MAX(floats, CNN__MAX(cnn__forward_direct_floats(s), cnn__forward_gather_floats(s)));
     if (backward_data) floats = CNN__MAX(floats, CNN__MAX(cnn__backward_data_direct_floats(s), cnn__backward_data_gather_floats(s)));
     if (backward_weights) floats = CNN__MAX(floats, cnn__backward_weights_floats(s));
-    return floats ? floats * sizeof(float) + CNN_ALIGNMENT : 0;
 #else
-    (void)s; (void)forward; (void)backward_data; (void)backward_weights;
-    return 0;
+    (void)backward_weights;
 #endif
+    return floats ? floats * sizeof(float) + CNN_ALIGNMENT : 0;
 }
 
-CNNDEF size_t cnn_conv2d_workspace_bytes(const cnn_conv2d_shape *s) { return cnn__conv2d_workspace(s, 1, 1, 1); }
+CNNDEF size_t cnn_conv2d_workspace_bytes(const cnn_conv2d_shape *s) { return cnn__conv2d_workspace(s, 1, 1, 1, 0); }
+
+CNNDEF cnn_conv_algo cnn_conv2d_algo_chosen(const cnn_conv2d_shape *s, int pass) {
+    if (!s || cnn_conv2d_check(s, NULL, NULL) != CNN_OK) return CNN_CONV_DIRECT;
+    switch (cnn__wino_tile(s, pass)) {
+    case 2: return CNN_CONV_WINOGRAD_2X2;
+    case 4: return CNN_CONV_WINOGRAD_4X4;
+    default: return CNN_CONV_DIRECT;
+    }
+}
 
 /* The dispatch points: one per kernel. The scalar code above is the reference the SIMD paths
    are tested against, and the fallback for what they do not handle. With a workspace the
-   direct paths come first; without one (or for shapes they do not take) the im2col paths. */
+   direct paths come first; without one (or for shapes they do not take) the im2col paths.
+   Winograd, where chosen and the workspace holds it, comes before all, on every path. */
 static void cnn__conv2d_forward(const cnn_conv2d_shape *s, const float *x, const float *w,
                                 const float *b, float *y, void *ws, size_t ws_bytes) {
+    if (cnn__conv2d_wino(s, 0, x, w, NULL, b, CNN_ACT_NONE, 0.0f, y, ws, ws_bytes)) return;
 #ifdef CNN__SIMD
     if (cnn_simd_active() != CNN_SIMD_SCALAR) {
         int hp, wp, gather_first;
@@ -2654,6 +3470,7 @@ static void cnn__conv2d_forward(const cnn_conv2d_shape *s, const float *x, const
 }
 static void cnn__conv2d_backward_data(const cnn_conv2d_shape *s, const float *dy, const float *w,
                                       float *dx, void *ws, size_t ws_bytes) {
+    if (cnn__conv2d_wino(s, 1, dy, w, NULL, NULL, CNN_ACT_NONE, 0.0f, dx, ws, ws_bytes)) return;
 #ifdef CNN__SIMD
     if (cnn_simd_active() != CNN_SIMD_SCALAR) {
         if (cnn__gather_data_pays(s) && cnn__conv2d_backward_data_gather(s, dy, w, dx, ws, ws_bytes)) return;
@@ -2734,269 +3551,6 @@ CNNDEF cnn_status cnn_conv2d_backward_weights(const cnn_conv2d_shape *s, const f
        sigmoid    y = 1 / (1 + e^-x)     f' = y (1 - y)
        tanh       y = tanh x             f' = 1 - y^2
    ============================================================================================ */
-
-#ifdef CNN__SIMD
-/* ---------------------------------------------------------------------------------------------
-   The element-wise vector vocabulary. The SIMD twins of the activations, of 2x2 pooling and of
-   the SGD update are written once against these few operations, which each ISA defines:
-       cnn__vec    CNN__VL floats (AVX2: 8, AVX-512: 16, NEON: 4)   cnn__veci   CNN__VL int32s
-       cnn__vmask  CNN__VL lanes, each on or off (the result of a comparison: all-ones lanes
-                   on AVX2 and NEON, an opmask on AVX-512)
-   Loads and stores take how many lanes are real (1..CNN__VL), so a row's tail needs no scalar
-   loop: AVX2 and AVX-512 mask the other lanes out, NEON goes through a small buffer.
-   Comparisons are the scalar code's (ordered: false when a NaN is involved), select(m, a, b)
-   is m ? a : b, and no multiply-add is fused: each kernel rounds exactly as its scalar twin
-   does when that is compiled without FMA contraction (the default for ISO C).
-
-   One source, every width. Each name above (cnn__v_load, cnn__vec, CNN__VL, and CNN__VEC,
-   the target attribute) is a macro that pastes the current width's prefix CNN__W onto it:
-   cnn__v_load is cnn__avx2_v_load while CNN__W is cnn__avx2_ (the default on x86-64), and
-   cnn__neon_v_load on AArch64. A kernel written as a macro body (CNN__ACTIVATION_KERNELS,
-   CNN__POOL_KERNELS, CNN__SGD_KERNELS) is expanded once with the default width and, on x86,
-   once more with CNN__W set to cnn__avx512_; its functions are named CNN__WN(name), so the
-   two expansions give cnn__avx2_name and cnn__avx512_name, and CNN__VCALL(name, args) calls
-   the one of the active path. Code written outside such a macro with these names (a plain
-   function) gets the default width: AVX2 or NEON.
-   --------------------------------------------------------------------------------------------- */
-#define CNN__WN(f) CNN__WCAT(CNN__W, f)
-#define CNN__WCAT(w, f) CNN__WCAT_(w, f)
-#define CNN__WCAT_(w, f) w##f
-#ifdef CNN__X86_AVX2
-#define CNN__W cnn__avx2_
-#else
-#define CNN__W cnn__neon_
-#endif
-#define CNN__VL CNN__WN(VL)
-#define CNN__VEC CNN__WN(ATTR)
-#define cnn__vec CNN__WN(vec)
-#define cnn__veci CNN__WN(veci)
-#define cnn__vmask CNN__WN(vmask)
-#define cnn__v_load CNN__WN(v_load)
-#define cnn__v_store CNN__WN(v_store)
-#define cnn__v_storei CNN__WN(v_storei)
-#define cnn__v_load2 CNN__WN(v_load2)
-#define cnn__v_store2 CNN__WN(v_store2)
-#define cnn__v_set CNN__WN(v_set)
-#define cnn__v_add CNN__WN(v_add)
-#define cnn__v_sub CNN__WN(v_sub)
-#define cnn__v_mul CNN__WN(v_mul)
-#define cnn__v_lt CNN__WN(v_lt)
-#define cnn__v_gt CNN__WN(v_gt)
-#define cnn__v_unordered CNN__WN(v_unordered)
-#define cnn__v_or CNN__WN(v_or)
-#define cnn__v_any CNN__WN(v_any)
-#define cnn__v_select CNN__WN(v_select)
-#define cnn__v_seti CNN__WN(v_seti)
-#define cnn__v_lanes CNN__WN(v_lanes)
-#define cnn__v_addi CNN__WN(v_addi)
-#define cnn__v_selecti CNN__WN(v_selecti)
-#define cnn__v_div CNN__WN(v_div)
-#define cnn__v_min CNN__WN(v_min)
-#define cnn__v_max CNN__WN(v_max)
-#define cnn__v_abs CNN__WN(v_abs)
-#define cnn__v_round CNN__WN(v_round)
-#define cnn__v_pow2 CNN__WN(v_pow2)
-#define cnn__v_left CNN__WN(v_left)
-#define cnn__v_exp CNN__WN(v_exp)
-#define cnn__v_sigmoid CNN__WN(v_sigmoid)
-#define cnn__v_tanh CNN__WN(v_tanh)
-
-/* The kernel of the active vector path: cnn__avx512_name on the AVX-512 path, else
-   cnn__avx2_name (cnn__neon_name on AArch64). CNN__VCALL_IF takes the AVX-512 kernel only
-   where 'wide' holds: for rows too short to fill 16 lanes the AVX2 kernel is faster. */
-#if defined(CNN__X86_AVX512)
-#define CNN__VCALL_IF(wide, name, args) \
-    ((wide) && cnn_simd_active() == CNN_SIMD_AVX512 ? cnn__avx512_##name args : cnn__avx2_##name args)
-#elif defined(CNN__X86_AVX2)
-#define CNN__VCALL_IF(wide, name, args) cnn__avx2_##name args
-#else
-#define CNN__VCALL_IF(wide, name, args) cnn__neon_##name args
-#endif
-#define CNN__VCALL(name, args) CNN__VCALL_IF(1, name, args)
-
-#ifdef CNN__X86_AVX2
-#define cnn__avx2_VL 8
-#define cnn__avx2_ATTR CNN__AVX2
-/* cnn__avx2_vec (__m256) is the micro-kernel's */
-typedef __m256i cnn__veci;
-typedef __m256 cnn__vmask;
-CNN__AVX2 static cnn__vec cnn__v_load(const float *p, int n) {
-    return n >= 8 ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, cnn__avx2_mask(n));
-}
-CNN__AVX2 static void cnn__v_store(float *p, int n, cnn__vec v) {
-    if (n >= 8) _mm256_storeu_ps(p, v);
-    else _mm256_maskstore_ps(p, cnn__avx2_mask(n), v);
-}
-CNN__AVX2 static void cnn__v_storei(int32_t *p, int n, cnn__veci v) {
-    if (n >= 8) _mm256_storeu_si256((__m256i *)(void *)p, v);
-    else _mm256_maskstore_epi32((int *)(void *)p, cnn__avx2_mask(n), v);
-}
-/* n pairs p[2t], p[2t + 1] into even[t] and odd[t]; and back, storing m floats (up to 16). */
-CNN__AVX2 static void cnn__v_load2(const float *p, int n, cnn__vec *even, cnn__vec *odd) {
-    const __m256 lo = cnn__v_load(p, 2 * n), hi = n > 4 ? cnn__v_load(p + 8, 2 * n - 8) : _mm256_setzero_ps();
-    /* the shuffles stay within 128-bit halves; the permutes put the 64-bit pieces in order */
-    *even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0))), _MM_SHUFFLE(3, 1, 2, 0)));
-    *odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1))), _MM_SHUFFLE(3, 1, 2, 0)));
-}
-CNN__AVX2 static void cnn__v_store2(float *p, int m, cnn__vec even, cnn__vec odd) {
-    const __m256 lo = _mm256_unpacklo_ps(even, odd), hi = _mm256_unpackhi_ps(even, odd);
-    cnn__v_store(p, m, _mm256_permute2f128_ps(lo, hi, 0x20));
-    if (m > 8) cnn__v_store(p + 8, m - 8, _mm256_permute2f128_ps(lo, hi, 0x31));
-}
-CNN__AVX2 static cnn__vec cnn__v_set(float f) { return _mm256_set1_ps(f); }
-CNN__AVX2 static cnn__vec cnn__v_add(cnn__vec a, cnn__vec b) { return _mm256_add_ps(a, b); }
-CNN__AVX2 static cnn__vec cnn__v_sub(cnn__vec a, cnn__vec b) { return _mm256_sub_ps(a, b); }
-CNN__AVX2 static cnn__vec cnn__v_mul(cnn__vec a, cnn__vec b) { return _mm256_mul_ps(a, b); }
-CNN__AVX2 static cnn__vmask cnn__v_lt(cnn__vec a, cnn__vec b) { return _mm256_cmp_ps(a, b, _CMP_LT_OQ); }
-CNN__AVX2 static cnn__vmask cnn__v_gt(cnn__vec a, cnn__vec b) { return _mm256_cmp_ps(a, b, _CMP_GT_OQ); }
-CNN__AVX2 static cnn__vmask cnn__v_unordered(cnn__vec a, cnn__vec b) { return _mm256_cmp_ps(a, b, _CMP_UNORD_Q); }
-CNN__AVX2 static cnn__vmask cnn__v_or(cnn__vmask a, cnn__vmask b) { return _mm256_or_ps(a, b); }
-CNN__AVX2 static int cnn__v_any(cnn__vmask m) { return _mm256_movemask_ps(m) != 0; }
-CNN__AVX2 static cnn__vec cnn__v_select(cnn__vmask m, cnn__vec a, cnn__vec b) { return _mm256_blendv_ps(b, a, m); }
-CNN__AVX2 static cnn__veci cnn__v_seti(int32_t i) { return _mm256_set1_epi32(i); }
-CNN__AVX2 static cnn__veci cnn__v_lanes(int32_t step) { return _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(step)); }
-CNN__AVX2 static cnn__veci cnn__v_addi(cnn__veci a, cnn__veci b) { return _mm256_add_epi32(a, b); }
-CNN__AVX2 static cnn__veci cnn__v_selecti(cnn__vmask m, cnn__veci a, cnn__veci b) {
-    return _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(b), _mm256_castsi256_ps(a), m));
-}
-CNN__AVX2 static cnn__vec cnn__v_div(cnn__vec a, cnn__vec b) { return _mm256_div_ps(a, b); }
-CNN__AVX2 static cnn__vec cnn__v_min(cnn__vec a, cnn__vec b) { return _mm256_min_ps(a, b); }
-CNN__AVX2 static cnn__vec cnn__v_max(cnn__vec a, cnn__vec b) { return _mm256_max_ps(a, b); }
-CNN__AVX2 static cnn__vec cnn__v_abs(cnn__vec a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a); }
-CNN__AVX2 static cnn__vec cnn__v_round(cnn__vec a) { return _mm256_round_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
-/* 2^n for whole numbers n in -126..127: n + 127 is the float's exponent field. */
-CNN__AVX2 static cnn__vec cnn__v_pow2(cnn__vec n) {
-    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23));
-}
-CNN__AVX2 static int cnn__v_left(size_t i, size_t count) { return count - i < 8 ? (int)(count - i) : 8; }
-
-#ifdef CNN__X86_AVX512
-/* The same vocabulary 16 floats wide. Comparisons give an opmask (a bit per lane), which
-   select and the masked loads and stores take directly; load2 and store2 (de)interleave with
-   one two-source permute each way instead of AVX2's in-lane shuffles and cross-lane fixes. */
-#define cnn__avx512_VL 16
-#define cnn__avx512_ATTR CNN__AVX512
-typedef __m512i cnn__avx512_veci;
-typedef __mmask16 cnn__avx512_vmask;
-CNN__AVX512 static __m512 cnn__avx512_v_load(const float *p, int n) {
-    return n >= 16 ? _mm512_loadu_ps(p) : _mm512_maskz_loadu_ps(cnn__avx512_tail(n), p);
-}
-CNN__AVX512 static void cnn__avx512_v_store(float *p, int n, __m512 v) {
-    if (n >= 16) _mm512_storeu_ps(p, v);
-    else _mm512_mask_storeu_ps(p, cnn__avx512_tail(n), v);
-}
-CNN__AVX512 static void cnn__avx512_v_storei(int32_t *p, int n, __m512i v) {
-    if (n >= 16) _mm512_storeu_si512((void *)p, v);
-    else _mm512_mask_storeu_epi32((void *)p, cnn__avx512_tail(n), v);
-}
-CNN__AVX512 static void cnn__avx512_v_load2(const float *p, int n, __m512 *even, __m512 *odd) {
-    const __m512 lo = cnn__avx512_v_load(p, 2 * n), hi = n > 8 ? cnn__avx512_v_load(p + 16, 2 * n - 16) : _mm512_setzero_ps();
-    const __m512i evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    *even = _mm512_permutex2var_ps(lo, evens, hi);
-    *odd = _mm512_permutex2var_ps(lo, _mm512_add_epi32(evens, _mm512_set1_epi32(1)), hi);
-}
-CNN__AVX512 static void cnn__avx512_v_store2(float *p, int m, __m512 even, __m512 odd) {
-    const __m512i first = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-    cnn__avx512_v_store(p, m, _mm512_permutex2var_ps(even, first, odd));
-    if (m > 16) cnn__avx512_v_store(p + 16, m - 16, _mm512_permutex2var_ps(even, _mm512_add_epi32(first, _mm512_set1_epi32(8)), odd));
-}
-CNN__AVX512 static __m512 cnn__avx512_v_set(float f) { return _mm512_set1_ps(f); }
-/* a + b with a as the first source: of two NaNs, a's comes out, as in the scalar code. The
-   compilers swap the operands of an addition intrinsic at will (clang does here), which
-   changes which NaN an average-pooling window returns; the instruction keeps the order. */
-CNN__AVX512 static __m512 cnn__avx512_v_add(__m512 a, __m512 b) {
-    __m512 r;
-    __asm__("vaddps %2, %1, %0" : "=v"(r) : "v"(a), "v"(b));
-    return r;
-}
-CNN__AVX512 static __m512 cnn__avx512_v_sub(__m512 a, __m512 b) { return _mm512_sub_ps(a, b); }
-CNN__AVX512 static __m512 cnn__avx512_v_mul(__m512 a, __m512 b) { return _mm512_mul_ps(a, b); }
-CNN__AVX512 static __mmask16 cnn__avx512_v_lt(__m512 a, __m512 b) { return _mm512_cmp_ps_mask(a, b, _CMP_LT_OQ); }
-CNN__AVX512 static __mmask16 cnn__avx512_v_gt(__m512 a, __m512 b) { return _mm512_cmp_ps_mask(a, b, _CMP_GT_OQ); }
-CNN__AVX512 static __mmask16 cnn__avx512_v_unordered(__m512 a, __m512 b) { return _mm512_cmp_ps_mask(a, b, _CMP_UNORD_Q); }
-CNN__AVX512 static __mmask16 cnn__avx512_v_or(__mmask16 a, __mmask16 b) { return (__mmask16)(a | b); }
-CNN__AVX512 static int cnn__avx512_v_any(__mmask16 m) { return m != 0; }
-CNN__AVX512 static __m512 cnn__avx512_v_select(__mmask16 m, __m512 a, __m512 b) { return _mm512_mask_blend_ps(m, b, a); }
-CNN__AVX512 static __m512i cnn__avx512_v_seti(int32_t i) { return _mm512_set1_epi32(i); }
-CNN__AVX512 static __m512i cnn__avx512_v_lanes(int32_t step) {
-    return _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_epi32(step));
-}
-CNN__AVX512 static __m512i cnn__avx512_v_addi(__m512i a, __m512i b) { return _mm512_add_epi32(a, b); }
-CNN__AVX512 static __m512i cnn__avx512_v_selecti(__mmask16 m, __m512i a, __m512i b) { return _mm512_mask_blend_epi32(m, b, a); }
-CNN__AVX512 static __m512 cnn__avx512_v_div(__m512 a, __m512 b) { return _mm512_div_ps(a, b); }
-CNN__AVX512 static __m512 cnn__avx512_v_min(__m512 a, __m512 b) { return _mm512_maskz_min_ps(0xffff, a, b); }
-CNN__AVX512 static __m512 cnn__avx512_v_max(__m512 a, __m512 b) { return _mm512_maskz_max_ps(0xffff, a, b); }
-CNN__AVX512 static __m512 cnn__avx512_v_abs(__m512 a) { return _mm512_abs_ps(a); }
-CNN__AVX512 static __m512 cnn__avx512_v_round(__m512 a) { return _mm512_maskz_roundscale_ps(0xffff, a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
-CNN__AVX512 static __m512 cnn__avx512_v_pow2(__m512 n) {
-    return _mm512_castsi512_ps(_mm512_maskz_slli_epi32(0xffff, _mm512_add_epi32(_mm512_maskz_cvtps_epi32(0xffff, n), _mm512_set1_epi32(127)), 23));
-}
-CNN__AVX512 static int cnn__avx512_v_left(size_t i, size_t count) { return count - i < 16 ? (int)(count - i) : 16; }
-#endif /* CNN__X86_AVX512 */
-#else /* CNN__ARM_NEON */
-#define cnn__neon_VL 4
-#define cnn__neon_ATTR
-typedef float32x4_t cnn__vec;
-typedef int32x4_t cnn__veci;
-typedef uint32x4_t cnn__vmask;
-static cnn__vec cnn__v_load(const float *p, int n) {
-    float t[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-    if (n >= 4) return vld1q_f32(p);
-    memcpy(t, p, (size_t)n * sizeof(float));
-    return vld1q_f32(t);
-}
-static void cnn__v_store(float *p, int n, cnn__vec v) {
-    float t[4];
-    if (n >= 4) { vst1q_f32(p, v); return; }
-    vst1q_f32(t, v);
-    memcpy(p, t, (size_t)n * sizeof(float));
-}
-static void cnn__v_storei(int32_t *p, int n, cnn__veci v) {
-    int32_t t[4];
-    if (n >= 4) { vst1q_s32(p, v); return; }
-    vst1q_s32(t, v);
-    memcpy(p, t, (size_t)n * sizeof(int32_t));
-}
-static void cnn__v_load2(const float *p, int n, cnn__vec *even, cnn__vec *odd) {
-    float t[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
-    float32x4x2_t v;
-    if (n < 4) memcpy(t, p, (size_t)(2 * n) * sizeof(float));
-    v = vld2q_f32(n >= 4 ? p : t);
-    *even = v.val[0];
-    *odd = v.val[1];
-}
-static void cnn__v_store2(float *p, int m, cnn__vec even, cnn__vec odd) {
-    float t[8];
-    float32x4x2_t v;
-    v.val[0] = even;
-    v.val[1] = odd;
-    vst2q_f32(m >= 8 ? p : t, v);
-    if (m < 8) memcpy(p, t, (size_t)m * sizeof(float));
-}
-static cnn__vec cnn__v_set(float f) { return vdupq_n_f32(f); }
-static cnn__vec cnn__v_add(cnn__vec a, cnn__vec b) { return vaddq_f32(a, b); }
-static cnn__vec cnn__v_sub(cnn__vec a, cnn__vec b) { return vsubq_f32(a, b); }
-static cnn__vec cnn__v_mul(cnn__vec a, cnn__vec b) { return vmulq_f32(a, b); }
-static cnn__vmask cnn__v_lt(cnn__vec a, cnn__vec b) { return vcltq_f32(a, b); }
-static cnn__vmask cnn__v_gt(cnn__vec a, cnn__vec b) { return vcgtq_f32(a, b); }
-static cnn__vmask cnn__v_unordered(cnn__vec a, cnn__vec b) { return vmvnq_u32(vandq_u32(vceqq_f32(a, a), vceqq_f32(b, b))); }
-static cnn__vmask cnn__v_or(cnn__vmask a, cnn__vmask b) { return vorrq_u32(a, b); }
-static int cnn__v_any(cnn__vmask m) { return vmaxvq_u32(m) != 0; }
-static cnn__vec cnn__v_select(cnn__vmask m, cnn__vec a, cnn__vec b) { return vbslq_f32(m, a, b); }
-static cnn__veci cnn__v_seti(int32_t i) { return vdupq_n_s32(i); }
-static cnn__veci cnn__v_lanes(int32_t step) { const int32_t t[4] = {0, step, 2 * step, 3 * step}; return vld1q_s32(t); }
-static cnn__veci cnn__v_addi(cnn__veci a, cnn__veci b) { return vaddq_s32(a, b); }
-static cnn__veci cnn__v_selecti(cnn__vmask m, cnn__veci a, cnn__veci b) { return vbslq_s32(m, a, b); }
-static cnn__vec cnn__v_div(cnn__vec a, cnn__vec b) { return vdivq_f32(a, b); }
-static cnn__vec cnn__v_min(cnn__vec a, cnn__vec b) { return vminq_f32(a, b); }
-static cnn__vec cnn__v_max(cnn__vec a, cnn__vec b) { return vmaxq_f32(a, b); }
-static cnn__vec cnn__v_abs(cnn__vec a) { return vabsq_f32(a); }
-static cnn__vec cnn__v_round(cnn__vec a) { return vrndnq_f32(a); }
-static cnn__vec cnn__v_pow2(cnn__vec n) { return vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(vcvtq_s32_f32(n), vdupq_n_s32(127)), 23)); }
-/* The lanes left from i to count, at most CNN__VL. */
-static int cnn__v_left(size_t i, size_t count) { return count - i < 4 ? (int)(count - i) : 4; }
-#endif
-#endif /* CNN__SIMD */
 
 static float cnn__sigmoid(float x) {
     /* Two forms so e^(something) never overflows. */
@@ -3973,6 +4527,7 @@ CNNDEF cnn_status cnn_add_conv(cnn_net *net, const cnn_conv_opts *opts) {
     s->stride_w = cnn__pick(o->stride_w, o->stride, 1);
     s->dilation_h = cnn__pick(o->dilation_h, o->dilation, 1);
     s->dilation_w = cnn__pick(o->dilation_w, o->dilation, 1);
+    s->algo = o->algo;
     switch (o->padding) {
     case CNN_PAD_VALID: case CNN_PAD_SAME: case CNN_PAD_FULL:
         cnn_padding_for(o->padding, s->h, s->kh, s->stride_h, s->dilation_h, &s->pad_top, &s->pad_bottom);
@@ -4177,8 +4732,18 @@ static cnn_status cnn__net_layout(cnn_net *net, cnn_arena *a, int max_batch, int
     for (i = 0; i < net->layer_count; i++) {
         cnn_layer *l = &net->layers[i];
         size_t per_image = cnn__layer_out_size(l);
-        l->w = l->b = l->dw = l->db = l->out = l->mask = NULL;
+        l->w = l->b = l->dw = l->db = l->out = l->mask = l->wino_u = NULL;
         l->argmax = NULL;
+        l->wino_stamp = 0;
+        if (l->kind == CNN_LAYER_CONV) {   /* Winograd's filters, kept if a batch may run it */
+            cnn_conv2d_shape cs = l->conv;
+            cs.n = max_batch;
+            if (cnn__wino_tile(&cs, 0)) {
+                const size_t tile_in = (size_t)cnn__wino_of(cnn__wino_tile(&cs, 0))->a;
+                if ((st = cnn__take(a, tile_in * tile_in * l->conv.k * l->conv.c, sizeof(float), &p))) return st;
+                l->wino_u = (float *)p;
+            }
+        }
         if (l->weight_count) {
             if (net->params) {
                 l->w = net->params + offset;
@@ -4216,9 +4781,9 @@ static cnn_status cnn__net_layout(cnn_net *net, cnn_arena *a, int max_batch, int
     net->scratch_bytes = 0;
     for (i = 0; i < net->layer_count; i++) {       /* one workspace, shared by every conv layer */
         cnn_conv2d_shape cs = net->layers[i].conv;
-        cs.n = 1;
+        cs.n = max_batch;                                   /* Winograd's chunks span images */
         if (net->layers[i].kind == CNN_LAYER_CONV)     /* the first layer needs no data gradient */
-            net->scratch_bytes = CNN__MAX(net->scratch_bytes, cnn__conv2d_workspace(&cs, 1, training && i > 0, training));
+            net->scratch_bytes = CNN__MAX(net->scratch_bytes, cnn__conv2d_workspace(&cs, 1, training && i > 0, training, 1));
     }
     if (net->scratch_bytes) {
         if ((st = cnn__take(a, net->scratch_bytes, 1, &p))) return st;
@@ -4265,8 +4830,9 @@ CNNDEF void cnn_net_free(cnn_net *net) {
     cnn_arena_free(&net->arena);
     for (i = 0; i < net->layer_count; i++) {
         cnn_layer *l = &net->layers[i];
-        l->w = l->b = l->dw = l->db = l->out = l->mask = NULL;
+        l->w = l->b = l->dw = l->db = l->out = l->mask = l->wino_u = NULL;
         l->argmax = NULL;
+        l->wino_stamp = 0;
     }
     net->params = net->grads = net->velocity = net->best_params = NULL;
     net->input = net->grad_a = net->grad_b = NULL;
@@ -4360,14 +4926,17 @@ static void cnn__thousands(char *buf, size_t cap, size_t v) {
     buf[o] = '\0';
 }
 
-static void cnn__describe_layer(const cnn_layer *l, char *buf, size_t cap) {
+static void cnn__describe_layer(const cnn_layer *l, int batch, char *buf, size_t cap) {
+    cnn_conv2d_shape cs = l->conv;
     char act[32] = "";
+    cs.n = CNN__MAX(batch, 1);
     if (l->act) cnn__format(act, sizeof act, ", %s", cnn__activation_name(l->act));
     switch (l->kind) {
-    case CNN_LAYER_CONV:
-        cnn__format(buf, cap, "conv %dx%d, %d%s%s%s", l->conv.kh, l->conv.kw, l->conv.k,
+    case CNN_LAYER_CONV:   /* with the algorithm its forward pass runs on a batch of 'batch' (if > 0) */
+        cnn__format(buf, cap, "conv %dx%d, %d%s%s%s%s%s", l->conv.kh, l->conv.kw, l->conv.k,
                     l->conv.stride_h > 1 || l->conv.stride_w > 1 ? " /s" : "",
-                    l->conv.dilation_h > 1 || l->conv.dilation_w > 1 ? " dil" : "", act);
+                    l->conv.dilation_h > 1 || l->conv.dilation_w > 1 ? " dil" : "", act, batch > 0 ? ", " : "",
+                    batch > 0 ? cnn_conv_algo_name(cnn_conv2d_algo_chosen(&cs, 0)) : "");
         break;
     case CNN_LAYER_POOL:
         cnn__format(buf, cap, "%s %dx%d /%d%s", l->pool_kind == CNN_POOL_MAX ? "maxpool" : "avgpool",
@@ -4396,7 +4965,7 @@ CNNDEF size_t cnn_net_summary(const cnn_net *net, char *buf, size_t cap) {
     CNN__APPEND(line);
     for (i = 0; i < net->layer_count; i++) {
         const cnn_layer *l = &net->layers[i];
-        cnn__describe_layer(l, desc, sizeof desc);
+        cnn__describe_layer(l, net->built ? net->max_batch : 1, desc, sizeof desc);
         if (l->flat) cnn__format(shape, sizeof shape, "%d", l->out_c);
         else cnn__format(shape, sizeof shape, "%d x %d x %d", l->out_c, l->out_h, l->out_w);
         cnn__thousands(count, sizeof count, l->weight_count + l->bias_count);
@@ -4433,6 +5002,43 @@ static cnn_status cnn__check_ready(const cnn_net *net, const char *who, int need
     return CNN_OK;
 }
 
+/* A fingerprint of a layer's filters: four interleaved chains of h = h * P + bits, P odd, so
+   changing any one weight always changes it (P^j is invertible modulo 2^64), and the chains
+   keep the multiplies from waiting on each other. Top bit set: never 0, which means none. */
+static uint64_t cnn__fingerprint(const float *w, size_t count) {
+    uint64_t h[4] = {1, 2, 3, 4};
+    const uint64_t prime = 0x100000001b3ull;
+    size_t i;
+    for (i = 0; i + 4 <= count; i += 4) {
+        uint32_t b[4];
+        memcpy(b, w + i, sizeof b);
+        h[0] = h[0] * prime + b[0]; h[1] = h[1] * prime + b[1]; h[2] = h[2] * prime + b[2]; h[3] = h[3] * prime + b[3];
+    }
+    for (; i < count; i++) {
+        uint32_t b;
+        memcpy(&b, w + i, sizeof b);
+        h[0] = h[0] * prime + b;
+    }
+    return (((h[0] * prime + h[1]) * prime + h[2]) * prime + h[3]) | (uint64_t)1 << 63;
+}
+
+/* A conv layer's forward pass through Winograd, if it runs one: the transformed filters are
+   kept in the arena and computed again only when the weights changed since. That takes one
+   pass over the weights to see (the fingerprint), because the library is not the only writer:
+   SGD steps, loading and initialising write them, and so may the caller (layers[i].w). Bias
+   and activation are applied in the output transform. */
+static int cnn__conv_layer_wino(cnn_net *net, cnn_layer *l, const cnn_conv2d_shape *s, const float *x) {
+    const int m = cnn__wino_tile(s, 0);
+    uint64_t stamp;
+    if (!m || !l->wino_u) return 0;
+    stamp = cnn__fingerprint(l->w, l->weight_count);
+    if (stamp != l->wino_stamp) {
+        cnn__wino_filters(cnn__wino_of(m), s->k, s->c, l->w, 0, l->wino_u);
+        l->wino_stamp = stamp;
+    }
+    return cnn__conv2d_wino(s, 0, x, l->w, l->wino_u, l->b, l->act, l->alpha, l->out, net->scratch, net->scratch_bytes);
+}
+
 CNNDEF cnn_status cnn_forward(cnn_net *net, const float *x, int n, int training) {
     const float *cur = x;
     int i;
@@ -4449,6 +5055,7 @@ CNNDEF cnn_status cnn_forward(cnn_net *net, const float *x, int n, int training)
         case CNN_LAYER_CONV: {
             cnn_conv2d_shape s = l->conv;
             s.n = n;
+            if (cnn__conv_layer_wino(net, l, &s, cur)) break;    /* bias and activation fused */
             cnn__conv2d_forward(&s, cur, l->w, l->b, l->out, net->scratch, net->scratch_bytes);
             cnn__activation_forward(l->act, l->alpha, count, l->out, l->out);
             break;
@@ -5362,8 +5969,8 @@ CNNDEF cnn_status cnn_load_weights(cnn_net *net, const char *path) {
         cnn__layer_record(&net->layers[i], b);
         if (memcmp(a, b, sizeof a) != 0) {
             char fd[64], nd[64];
-            cnn__describe_layer(&desc.layers[i], fd, sizeof fd);
-            cnn__describe_layer(&net->layers[i], nd, sizeof nd);
+            cnn__describe_layer(&desc.layers[i], 0, fd, sizeof fd);   /* files hold no algorithm */
+            cnn__describe_layer(&net->layers[i], 0, nd, sizeof nd);
             st = cnn__fail(CNN_ERR_FILE_SHAPE, "load weights: layer %d differs: the file has '%s', this network '%s'", i, fd, nd);
         }
     }

@@ -33,11 +33,16 @@ static const conv_layer bench__layers[] = {
 typedef enum conv_pass { PASS_FWD, PASS_BWD_DATA, PASS_BWD_WEIGHTS, PASS_COUNT } conv_pass;
 static const char *const bench__pass_names[PASS_COUNT] = { "fwd", "bwd_data", "bwd_weights" };
 
-/* Algorithms. "direct" is what the network runs: the kernels with a workspace
-   (cnn_conv2d_workspace_bytes), which take the direct paths over a padded copy. "im2col" is
-   the same call without a workspace, where the vector paths pack im2col strips instead (the
-   scalar loop is the same either way, so it is not run twice). */
-static const char *const bench__algos[] = { "direct", "im2col" };
+/* Algorithms. "direct" forces direct convolution with a workspace
+   (cnn_conv2d_workspace_bytes): the direct paths over a padded copy. "im2col" is the same
+   call without a workspace, where the vector paths pack im2col strips instead (the scalar
+   loop is the same either way, so it is not run twice). "wino2" and "wino4" force Winograd
+   F(2x2, 3x3) and F(4x4, 3x3), only on the layers and passes it serves (3x3, stride 1;
+   forward and data gradient), the filter transform included in every call. "auto" is what
+   the network runs: the library's choice, on every layer and pass. */
+static const char *const bench__algos[] = { "direct", "im2col", "wino2", "wino4", "auto" };
+static const cnn_conv_algo bench__algo_values[] = { CNN_CONV_DIRECT, CNN_CONV_DIRECT, CNN_CONV_WINOGRAD_2X2,
+                                                    CNN_CONV_WINOGRAD_4X4, CNN_CONV_AUTO };
 #define ALGO_COUNT ((int)(sizeof bench__algos / sizeof bench__algos[0]))
 
 /* One registered benchmark: what its setup needs. Lives until the program ends. */
@@ -61,6 +66,7 @@ typedef struct conv_ctx {
 
 static cnn_conv2d_shape bench__shape(const conv_layer *l) {
     cnn_conv2d_shape s;
+    memset(&s, 0, sizeof s);                 /* zero: defaults for every other field (algo) */
     s.n = l->n; s.c = l->c; s.h = l->h; s.w = l->w;
     s.k = l->k; s.kh = l->kernel; s.kw = l->kernel;
     s.stride_h = l->stride; s.stride_w = l->stride;
@@ -95,6 +101,7 @@ static const char *bench__conv_setup(const void *arg, void **out) {
     if (ctx == NULL) return "out of memory";
     *out = ctx;
     ctx->s = bench__shape(cc->layer);
+    ctx->s.algo = bench__algo_values[cc->algo];
     ctx->pass = cc->pass;
     st = cnn_conv2d_check(&ctx->s, &oh, &ow);
     if (st != CNN_OK) return bench_cnn_error("cnn_conv2d_check", st);
@@ -103,7 +110,7 @@ static const char *bench__conv_setup(const void *arg, void **out) {
     ws = (size_t)ctx->s.k * ctx->s.c * ctx->s.kh * ctx->s.kw;
     ys = (size_t)ctx->s.n * ctx->s.k * oh * ow;
     /* x, dx; w, dw; b, db; y, dy; plus alignment padding for each of the 8 blocks */
-    ctx->workspace_bytes = cc->algo == 0 ? cnn_conv2d_workspace_bytes(&ctx->s) : 0;
+    ctx->workspace_bytes = cc->algo != 1 ? cnn_conv2d_workspace_bytes(&ctx->s) : 0;
     bytes = sizeof(float) * 2 * (xs + ws + (size_t)ctx->s.k + ys) + 8 * CNN_ALIGNMENT + ctx->workspace_bytes + CNN_ALIGNMENT;
     st = cnn_arena_create(&ctx->arena, bytes, NULL);
     if (st != CNN_OK) return bench_cnn_error("cnn_arena_create", st);
@@ -161,6 +168,7 @@ void bench_register_conv(void) {
                     double ho = bench__out_size(l->h, l), wo = bench__out_size(l->w, l);
                     if (!bench_isa_available(&bench_isas[ii])) continue;
                     if (ai > 0 && strcmp(bench_isas[ii].name, "scalar") == 0) continue;
+                    if ((ai == 2 || ai == 3) && (l->kernel != 3 || l->stride != 1 || pi == PASS_BWD_WEIGHTS)) continue;
                     cc->layer = l;
                     cc->algo = ai;
                     cc->pass = (conv_pass)pi;

@@ -1,4 +1,6 @@
-/* bench_model.c - model/digits/<what>/<isa>: the whole digit model.
+/* bench_model.c - model/digits/<what>/<isa>: the whole digit model, with every convolution
+   on the library's choice (auto); model/digits_direct/<what>/<isa> the same model with every
+   convolution forced to direct, so the gain of Winograd shows in one run.
 
    The model (93,322 parameters), for 1x28x28 images:
      Conv(32, 3x3, relu) -> MaxPool 2x2 -> Conv(64, 3x3, relu) -> MaxPool 2x2
@@ -35,6 +37,7 @@ static const model_kind bench__model_kinds[] = {
 
 typedef struct model_case {
     const model_kind *kind;
+    cnn_conv_algo algo;
     const bench_isa *isa;
     char name[BENCH_NAME_MAX];
 } model_case;
@@ -49,8 +52,8 @@ typedef struct model_ctx {
     int32_t *labels;
 } model_ctx;
 
-/* Describes the digit model in net (not built); bench_elementwise.c updates its parameters. */
-cnn_status bench_digits_model(cnn_net *net) {
+/* Describes the digit model in net (not built), its convolutions on algorithm algo. */
+static cnn_status bench__digits_model(cnn_net *net, cnn_conv_algo algo) {
     cnn_net_opts no = {0};
     cnn_conv_opts c1 = {0}, c2 = {0}, c3 = {0};
     cnn_pool_opts pool = {0};
@@ -60,6 +63,7 @@ cnn_status bench_digits_model(cnn_net *net) {
     c1.filters = 32; c1.kernel = 3; c1.activation = CNN_ACT_RELU;
     c2.filters = 64; c2.kernel = 3; c2.activation = CNN_ACT_RELU;
     c3.filters = 64; c3.kernel = 3; c3.activation = CNN_ACT_RELU;
+    c1.algo = c2.algo = c3.algo = algo;
     pool.kind = CNN_POOL_MAX; pool.size = 2;
     d1.units = 64; d1.activation = CNN_ACT_RELU;
     d2.units = 10;
@@ -73,6 +77,9 @@ cnn_status bench_digits_model(cnn_net *net) {
     if ((st = cnn_add_dense(net, &d1)) != CNN_OK) return st;
     return cnn_add_dense(net, &d2);
 }
+
+/* The digit model on auto; bench_elementwise.c updates its parameters. */
+cnn_status bench_digits_model(cnn_net *net) { return bench__digits_model(net, CNN_CONV_AUTO); }
 
 static void bench__model_teardown(void *p) {
     model_ctx *ctx = (model_ctx *)p;
@@ -99,7 +106,7 @@ static const char *bench__model_setup(const void *arg, void **out) {
     if (ctx == NULL) return "out of memory";
     *out = ctx;
     ctx->kind = mc->kind;
-    if ((st = bench_digits_model(&ctx->net)) != CNN_OK)
+    if ((st = bench__digits_model(&ctx->net, mc->algo)) != CNN_OK)
         return bench_cnn_error("digit model", st);
     if (cnn_net_param_count(&ctx->net) != BENCH_DIGITS_PARAMS) {
         snprintf(msg, sizeof msg, "digit model: %lu parameters, expected %d",
@@ -149,9 +156,10 @@ static const char *bench__model_run(void *p) {
 
 void bench_register_model(void) {
     static model_case *cases;
-    int ki, ii, count = 0;
-    cases = (model_case *)calloc((size_t)KIND_COUNT * bench_isa_count, sizeof *cases);
+    int ki, ii, di, count = 0;
+    cases = (model_case *)calloc((size_t)2 * KIND_COUNT * bench_isa_count, sizeof *cases);
     if (cases == NULL) return;
+    for (di = 0; di < 2; di++)
     for (ki = 0; ki < KIND_COUNT; ki++)
         for (ii = 0; ii < bench_isa_count; ii++) {
             model_case *mc = &cases[count++];
@@ -162,8 +170,9 @@ void bench_register_model(void) {
             if (bench__model_kinds[ki].images > bench__model_kinds[ki].batch && bench_isas[ii].path == CNN_SIMD_SCALAR) continue;
             mc->kind = &bench__model_kinds[ki];
             mc->isa = &bench_isas[ii];
-            snprintf(mc->name, sizeof mc->name, "model/digits/%s/%s", mc->kind->name,
-                     bench_isas[ii].name);
+            mc->algo = di ? CNN_CONV_DIRECT : CNN_CONV_AUTO;
+            snprintf(mc->name, sizeof mc->name, "model/%s/%s/%s", di ? "digits_direct" : "digits",
+                     mc->kind->name, bench_isas[ii].name);
             d.name = mc->name;
             d.label = mc->kind->images > mc->kind->batch ? "one epoch of 16384 shuffled images, batch 64, SGD momentum 0.9" :
                       mc->kind->train ? "batch 64, SGD momentum 0.9" :

@@ -78,6 +78,7 @@ static void compare_conv(const cnn_conv2d_shape *s) {
 
 static cnn_conv2d_shape conv_shape(int n, int c, int h, int w, int k, int kh, int kw, int stride, int pad) {
     cnn_conv2d_shape s;
+    memset(&s, 0, sizeof s);                 /* zero: defaults for every other field (algo) */
     s.n = n; s.c = c; s.h = h; s.w = w; s.k = k; s.kh = kh; s.kw = kw;
     s.stride_h = s.stride_w = stride; s.dilation_h = s.dilation_w = 1;
     s.pad_top = s.pad_bottom = s.pad_left = s.pad_right = pad;
@@ -102,6 +103,7 @@ TEST(conv_strides_dilations_paddings) {
     SKIP_IF(!fast_count, "no vector path on this CPU/build to compare with the scalar reference");
     for (it = 0; it < 250; it++) {
         cnn_conv2d_shape s;
+        memset(&s, 0, sizeof s);
         s.n = 1 + (int)cnn_rng_below(&rng, 5);
         s.c = 1 + (int)cnn_rng_below(&rng, 17);
         s.h = 1 + (int)cnn_rng_below(&rng, 33);
