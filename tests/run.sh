@@ -124,6 +124,13 @@ run_suite "docs snippets" bash docs/check_snippets.sh
 # docs/api.md names every public name of cnn.h, and nothing else.
 run_suite "docs api names" bash docs/check_api.sh
 
+# ---- Interoperability: models to and from PyTorch ----
+# tools/cnnh_torch.py converts a cnn.h model file to a torch.nn.Sequential and back; this checks
+# that both give the same predictions on the same inputs (within 1e-5 of the largest output).
+# Needs a python3 that imports torch and numpy (.ci/run installs Debian's python3-torch);
+# without one it says SKIPPED.
+run_suite "torch interop" bash tests/torch_interop.sh
+
 fi   # native
 
 # AArch64: cross-compile the suites and run them under qemu, so the NEON path is tested for
