@@ -131,6 +131,12 @@ run_suite "docs api names" bash docs/check_api.sh
 # without one it says SKIPPED.
 run_suite "torch interop" bash tests/torch_interop.sh
 
+# ---- Install and build systems ----
+# make install into a temporary prefix (and with DESTDIR), then a program built with
+# pkg-config, with CMake's find_package(cnn) and with add_subdirectory on the repository.
+# Each part says SKIPPED where pkg-config or cmake is missing (.ci/run installs both).
+run_suite "install, pkg-config, cmake" bash tests/install_test.sh
+
 fi   # native
 
 # AArch64: cross-compile the suites and run them under qemu, so the NEON path is tested for
