@@ -571,6 +571,15 @@ typedef struct cnn_progress {
 
 /* Called after every batch and at every epoch end. Return nonzero to stop training. */
 typedef int (*cnn_progress_fn)(const cnn_progress *progress, void *user);
+#ifndef CNN_NO_STDIO
+/* The progress bar cnn_fit draws on stderr when opts->progress is NULL, as a cnn_progress_fn
+   to reuse: call it from your own callback to keep the bar and add to it (logging, a stop
+   rule). While an epoch runs it redraws one line about 40 times (bar, batches done, running
+   loss and accuracy, images per second, the seconds left at that rate); at the epoch's end it
+   ends the line with the epoch's figures (validation, time, rate). user is not used (NULL).
+   Returns 0 (never stops training). */
+CNNDEF int cnn_progress_bar(const cnn_progress *progress, void *user);
+#endif
 
 typedef struct cnn_fit_opts {
     int epochs;                   /* default 10                                              */
@@ -4518,7 +4527,7 @@ CNNDEF float cnn_schedule_lr(const cnn_fit_opts *opts, int epoch) {
 
 #ifndef CNN_NO_STDIO
 /* The default progress display: one line per epoch on stderr, redrawn as batches finish. */
-static int cnn__progress_bar(const cnn_progress *p, void *user) {
+CNNDEF int cnn_progress_bar(const cnn_progress *p, void *user) {
     enum { WIDTH = 24 };
     char bar[WIDTH + 1];
     int filled = p->batches ? (int)((long long)WIDTH * p->batch / p->batches) : WIDTH, i;
@@ -4551,7 +4560,7 @@ static int cnn__progress_bar(const cnn_progress *p, void *user) {
 static int cnn__report(const cnn_fit_opts *o, const cnn_progress *p) {
     if (o->progress) return o->progress(p, o->user);
 #ifndef CNN_NO_STDIO
-    if (!o->quiet) return cnn__progress_bar(p, NULL);
+    if (!o->quiet) return cnn_progress_bar(p, NULL);
 #endif
     return 0;
 }

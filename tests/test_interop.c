@@ -1,6 +1,8 @@
 /* test_interop.c - what crosses the library's edge: the version, model files written by an
-   earlier cnn.h (tests/data), and NumPy .npy tensors. */
+   earlier cnn.h (tests/data), NumPy .npy tensors, and the progress bar as a public callback. */
+#define _POSIX_C_SOURCE 200809L           /* dup, dup2: stderr into a file and back */
 #include <stdlib.h>
+#include <unistd.h>
 #define CNN_IMPLEMENTATION
 #include "../cnn.h"
 #include "harness.h"
@@ -266,6 +268,88 @@ TEST(npy_whole_network) {
     cnn_net_free(&b);
 }
 
+/* ---- the progress bar ---- */
+
+/* Runs fn with stderr going to a file; returns what it wrote. */
+static char captured[4096];
+static const char *capture_stderr(void (*fn)(void)) {
+    FILE *f = fopen(TMP "stderr.txt", "w+");
+    int saved;
+    size_t n;
+    captured[0] = '\0';
+    if (!f) return captured;
+    fflush(stderr);
+    saved = dup(2);
+    dup2(fileno(f), 2);
+    fn();
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    rewind(f);
+    n = fread(captured, 1, sizeof captured - 1, f);
+    captured[n] = '\0';
+    fclose(f);
+    remove(TMP "stderr.txt");
+    return captured;
+}
+
+static int bar_returns;
+static void draw_epoch_end(void) {
+    cnn_progress p;
+    memset(&p, 0, sizeof p);
+    p.epoch = 2; p.epochs = 5; p.batch = p.batches = 40; p.epoch_done = 1;
+    p.loss = 0.5f; p.accuracy = 0.8f; p.val_loss = 0.25f; p.val_accuracy = 0.9f;
+    p.seconds = 3.0; p.images_per_second = 1234.0; p.learning_rate = 0.01f;
+    bar_returns = cnn_progress_bar(&p, NULL);
+}
+
+TEST(progress_bar_is_public) {
+    const char *text = capture_stderr(draw_epoch_end);
+    CHECK(bar_returns == 0);
+    CHECKF(strstr(text, "epoch 2/5") && strstr(text, "0.5000") && strstr(text, "0.2500") && strstr(text, "1234"), "drew: %s", text);
+    CHECK(strchr(text, '\n') != NULL);           /* an epoch's line ends */
+}
+
+/* A callback of one's own that keeps the bar: counts the calls, stops after the first epoch. */
+typedef struct bar_user { int calls, epochs_seen; } bar_user;
+static int count_then_bar(const cnn_progress *p, void *user) {
+    bar_user *u = (bar_user *)user;
+    u->calls++;
+    if (p->epoch_done) u->epochs_seen++;
+    cnn_progress_bar(p, NULL);
+    return p->epoch_done;                         /* stop after epoch 1 */
+}
+static bar_user fit_user;
+static cnn_fit_result fit_result;
+static cnn_status fit_status;
+static void fit_with_wrapped_bar(void) {
+    static float x[16 * 3 * 9 * 8];
+    static int32_t y[16];
+    cnn_net net;
+    cnn_dataset data;
+    cnn_fit_opts fit;
+    cnn_rng rng;
+    int i;
+    cnn_rng_seed(&rng, 5);
+    for (i = 0; i < 16 * 3 * 9 * 8; i++) x[i] = cnn_rng_uniform(&rng);
+    for (i = 0; i < 16; i++) y[i] = i % 3;
+    memset(&fit, 0, sizeof fit);
+    fit.epochs = 3; fit.batch_size = 4; fit.progress = count_then_bar; fit.user = &fit_user;
+    data.images = x; data.labels = y; data.count = 16;
+    fit_status = model_v1_describe(&net);
+    if (!fit_status) fit_status = cnn_net_build(&net, NULL);
+    if (!fit_status) fit_status = cnn_fit(&net, &data, &fit, &fit_result);
+    cnn_net_free(&net);
+}
+
+TEST(progress_bar_inside_ones_own_callback) {
+    const char *text = capture_stderr(fit_with_wrapped_bar);
+    CHECK(fit_status == CNN_OK);
+    CHECK(fit_result.epochs_run == 1);
+    CHECK(fit_user.epochs_seen == 1 && fit_user.calls == 5);     /* 4 batches and the epoch end */
+    CHECKF(strstr(text, "epoch 1/3") != NULL, "drew: %s", text);
+}
+
 int main(void) {
     RUN(version_macros_and_run_time_agree);
     RUN(model_file_version_1_still_loads);
@@ -275,5 +359,7 @@ int main(void) {
     RUN(npy_decode_names_every_bad_file);
     RUN(npy_files_save_load_and_refuse);
     RUN(npy_whole_network);
+    RUN(progress_bar_is_public);
+    RUN(progress_bar_inside_ones_own_callback);
     return harness_report();
 }
