@@ -65,8 +65,19 @@ have() { command -v "$1" >/dev/null 2>&1; }
 # Libraries a source links with: the examples' IDX reader (examples/idx.h) inflates gzip with
 # zlib; every program needs libm.
 libs_of() { if grep -q 'examples/idx\.h\|include "idx\.h"' "$1"; then echo "-lm -lz"; else echo "-lm"; fi; }
-# The include flags for stb (Debian's libstb-dev puts its headers in /usr/include/stb).
+# The include flags for stb (Debian's libstb-dev puts its headers in /usr/include/stb), which
+# the examples' image code (examples/image_io.h, examples/classify.c) uses.
 STB_CFLAGS=$(pkg-config --cflags stb 2>/dev/null || echo -I/usr/include/stb)
+have_stb() { printf '#include "stb_image.h"\n#include "stb_image_write.h"\n' | $CC $STB_CFLAGS -E -x c - >/dev/null 2>&1; }
+# Says SKIPPED (and counts it) when a source needs stb and its headers are missing.
+skip_without_stb() {
+    if grep -q 'stb_image\|image_io\.h' "$1" && ! have_stb; then
+        echo "SKIPPED $2: needs stb_image.h and stb_image_write.h (apt-get install libstb-dev)"
+        skipped=$((skipped + 1))
+        return 0
+    fi
+    return 1
+}
 
 native=1
 [ "${CNN_ONLY_AARCH64:-0}" = 1 ] && native=0
@@ -92,7 +103,9 @@ done
 
 for src in tests/test_*.c; do
     name=$(basename "$src" .c); group=$(group_of "$src")
-    if check "build $name" $CC -std=c99 -O2 -g $WARN -I. "$src" -o "$BUILD/$name" $(libs_of "$src"); then :; fi
+    rm -f "$BUILD/$name" "$BUILD/$name.san"
+    skip_without_stb "$src" "$name" && continue
+    if check "build $name" $CC -std=c99 -O2 -g $WARN -I. $STB_CFLAGS "$src" -o "$BUILD/$name" $(libs_of "$src"); then :; fi
     [ -x "$BUILD/$name" ] && run_suite "$name" "$BUILD/$name"
 done
 group=library
@@ -120,7 +133,8 @@ SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-poin
 ASSERTS='-DCNN_ASSERT(x)=((x)?(void)0:__builtin_trap())'
 for src in tests/test_*.c; do
     name=$(basename "$src" .c); group=$(group_of "$src")
-    check "build $name (asan+ubsan)" $CC -std=c99 -O1 -g $WARN $SAN "$ASSERTS" -I. "$src" -o "$BUILD/$name.san" $(libs_of "$src")
+    skip_without_stb "$src" "$name (asan+ubsan)" && continue
+    check "build $name (asan+ubsan)" $CC -std=c99 -O1 -g $WARN $SAN "$ASSERTS" -I. $STB_CFLAGS "$src" -o "$BUILD/$name.san" $(libs_of "$src")
     [ -x "$BUILD/$name.san" ] && ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 run_suite "$name (asan+ubsan)" "$BUILD/$name.san"
 done
 group=library
@@ -161,7 +175,8 @@ if [ "${CNN_SKIP_AARCH64:-0}" != 1 ]; then
                 skipped=$((skipped + 1))
                 continue
             fi
-            if check "build $name (aarch64)" aarch64-linux-gnu-gcc -std=c99 -O2 $WARN -I. "$src" -o "$BUILD/$name.aarch64" $(libs_of "$src"); then
+            skip_without_stb "$src" "$name (aarch64)" && continue
+            if check "build $name (aarch64)" aarch64-linux-gnu-gcc -std=c99 -O2 $WARN -I. $STB_CFLAGS "$src" -o "$BUILD/$name.aarch64" $(libs_of "$src"); then
                 run_suite "$name (aarch64, qemu)" qemu-aarch64 -L /usr/aarch64-linux-gnu "$BUILD/$name.aarch64"
             fi
         done
@@ -176,11 +191,7 @@ group=examples
     [ -e "$src" ] || continue
     # Examples that read or write images use stb_image (libstb-dev; .ci/run and make demo
     # install it); without its headers they are skipped, said so.
-    if grep -q 'stb_image' "$src" && ! printf '#include "stb_image.h"\n' | $CC $STB_CFLAGS -E -x c - >/dev/null 2>&1; then
-        echo "SKIPPED example $(basename "$src"): needs stb_image.h (apt-get install libstb-dev)"
-        skipped=$((skipped + 1))
-        continue
-    fi
+    skip_without_stb "$src" "example $(basename "$src")" && continue
     check "build example $(basename "$src")" $CC -std=c99 -O2 $WARN -I. -Iexamples $STB_CFLAGS "$src" -o "$BUILD/example_$(basename "$src" .c)" $(libs_of "$src")
 done
 group=library
