@@ -94,6 +94,17 @@ extern "C" {
    1. Configuration and types
    ============================================================================================ */
 
+/* The version of this header (semantic versioning: a new MAJOR breaks source compatibility,
+   a new MINOR adds, a new PATCH fixes). CHANGELOG.md lists what each release changed. The
+   model file format has its own number, CNN_FILE_VERSION (section 11). */
+#define CNN_VERSION_MAJOR 0
+#define CNN_VERSION_MINOR 1
+#define CNN_VERSION_PATCH 0
+#define CNN_VERSION_STRING "0.1.0"
+/* The version the implementation was compiled from, CNN_VERSION_STRING there: a program
+   linked against a cnn.h built elsewhere can compare it with the header it was compiled with. */
+CNNDEF const char *cnn_version(void);
+
 typedef enum cnn_status {
     CNN_OK = 0,
     CNN_ERR_INVALID_ARGUMENT,   /* NULL pointer, zero or negative size, bad option value      */
@@ -584,6 +595,15 @@ typedef struct cnn_progress {
 
 /* Called after every batch and at every epoch end. Return nonzero to stop training. */
 typedef int (*cnn_progress_fn)(const cnn_progress *progress, void *user);
+#ifndef CNN_NO_STDIO
+/* The progress bar cnn_fit draws on stderr when opts->progress is NULL, as a cnn_progress_fn
+   to reuse: call it from your own callback to keep the bar and add to it (logging, a stop
+   rule). While an epoch runs it redraws one line about 40 times (bar, batches done, running
+   loss and accuracy, images per second, the seconds left at that rate); at the epoch's end it
+   ends the line with the epoch's figures (validation, time, rate). user is not used (NULL).
+   Returns 0 (never stops training). */
+CNNDEF int cnn_progress_bar(const cnn_progress *progress, void *user);
+#endif
 
 typedef struct cnn_fit_opts {
     int epochs;                   /* default 10                                              */
@@ -633,6 +653,33 @@ CNNDEF cnn_status cnn_save(const cnn_net *net, const char *path);
 CNNDEF cnn_status cnn_load(cnn_net *net, const char *path, const cnn_build_opts *build);
 /* Fills the weights of a built net from a file whose architecture must match. */
 CNNDEF cnn_status cnn_load_weights(cnn_net *net, const char *path);
+#endif
+
+/* NumPy .npy files, one parameter tensor each, in cnn.h's layouts (conv weights KCRS, dense
+   weights (out, in), biases (out)): what numpy.load and torch.from_numpy read directly.
+   The format (version 1.0 written; 1.0, 2.0 and 3.0 read): the 6 bytes "\x93NUMPY", major and
+   minor version bytes, the header length (u16 little-endian; u32 from 2.0), then a Python dict
+   literal {'descr': '<f4', 'fortran_order': False, 'shape': (K, C, R, S), } padded with spaces
+   and a newline so the values start at a multiple of 64 bytes, then the values as raw
+   little-endian float32 in C order. Only that dtype and order are accepted; a reader is told
+   the shape it expects and refuses any other. At most CNN_NPY_MAX_DIMS dimensions. */
+#define CNN_NPY_MAX_DIMS 8
+/* Writes the .npy image of data (ndim dimensions of the given sizes) into buf when cap is
+   enough; returns the bytes it needs either way (like snprintf), 0 for bad arguments. */
+CNNDEF size_t     cnn_npy_encode(const float *data, int ndim, const int *shape, void *buf, size_t cap);
+/* Reads a .npy image that must hold float32 values of exactly this shape. data may be NULL
+   to only check the image. Everything is checked before data is written. */
+CNNDEF cnn_status cnn_npy_decode(const void *buf, size_t size, int ndim, const int *shape, float *data);
+#ifndef CNN_NO_STDIO
+/* The same to and from a file (the file is checked completely before data is written). */
+CNNDEF cnn_status cnn_npy_save(const char *path, const float *data, int ndim, const int *shape);
+CNNDEF cnn_status cnn_npy_load(const char *path, int ndim, const int *shape, float *data);
+/* Every parameter tensor of a built network, one file each: <prefix>layer<i>.weight.npy and
+   <prefix>layer<i>.bias.npy, i the layer's index (from 0, as in cnn_net_summary). prefix is
+   prepended as given ("dir/" for a directory, which must exist). Loading checks every file
+   before it changes any weight. */
+CNNDEF cnn_status cnn_save_npy(const cnn_net *net, const char *prefix);
+CNNDEF cnn_status cnn_load_npy(cnn_net *net, const char *prefix);
 #endif
 
 #ifdef __cplusplus
@@ -827,6 +874,8 @@ static cnn_status cnn__fail(cnn_status status, const char *fmt, ...) {
     cnn__error_message[CNN__MIN(o.len, o.cap - 1)] = '\0';
     return status;
 }
+
+CNNDEF const char *cnn_version(void) { return CNN_VERSION_STRING; }
 
 CNNDEF const char *cnn_last_error(void) { return cnn__error_message; }
 
@@ -5420,7 +5469,7 @@ CNNDEF float cnn_schedule_lr(const cnn_fit_opts *opts, int epoch) {
 
 #ifndef CNN_NO_STDIO
 /* The default progress display: one line per epoch on stderr, redrawn as batches finish. */
-static int cnn__progress_bar(const cnn_progress *p, void *user) {
+CNNDEF int cnn_progress_bar(const cnn_progress *p, void *user) {
     enum { WIDTH = 24 };
     char bar[WIDTH + 1];
     int filled = p->batches ? (int)((long long)WIDTH * p->batch / p->batches) : WIDTH, i;
@@ -5453,7 +5502,7 @@ static int cnn__progress_bar(const cnn_progress *p, void *user) {
 static int cnn__report(const cnn_fit_opts *o, const cnn_progress *p) {
     if (o->progress) return o->progress(p, o->user);
 #ifndef CNN_NO_STDIO
-    if (!o->quiet) return cnn__progress_bar(p, NULL);
+    if (!o->quiet) return cnn_progress_bar(p, NULL);
 #endif
     return 0;
 }
@@ -5976,6 +6025,336 @@ CNNDEF cnn_status cnn_load_weights(cnn_net *net, const char *path) {
     }
     if (!st) st = cnn__fill_from(f, net);
     fclose(f);
+    return st;
+}
+#endif /* CNN_NO_STDIO */
+
+/* --------------------------------------------------------------------------------------------
+   11b. NumPy .npy files
+
+   The header is a Python dict literal; this parser reads the three keys numpy writes, in any
+   order, with either quote character, and refuses anything else by name. The checks follow
+   cnn_load's: the magic, the version, the dtype (only '<f4'), the order (only C order), the
+   shape against the expected one, the length of the values (a short file is truncated, a long
+   one corrupt), and every value finite.
+   -------------------------------------------------------------------------------------------- */
+
+static const unsigned char cnn__npy_magic[6] = {0x93, 'N', 'U', 'M', 'P', 'Y'};
+/* numpy itself refuses headers past 10,000 bytes (max_header_size); these are never near. */
+#define CNN__NPY_MAX_HEADER 4096
+
+static cnn_status cnn__npy_check_shape(const char *who, int ndim, const int *shape, size_t *count) {
+    int d;
+    if (ndim < 0 || ndim > CNN_NPY_MAX_DIMS || (ndim && !shape))
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "%s: %d dimensions (0 to CNN_NPY_MAX_DIMS = %d, with a shape array)", who, ndim, CNN_NPY_MAX_DIMS);
+    *count = 1;
+    for (d = 0; d < ndim; d++) {
+        if (shape[d] < 0) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "%s: dimension %d is %d", who, d, shape[d]);
+        if (!cnn__mul(*count, (size_t)shape[d], count) || *count > ((size_t)-1 - CNN__NPY_MAX_HEADER) / 4)
+            return cnn__fail(CNN_ERR_OVERFLOW, "%s: the shape's values do not fit in memory sizes", who);
+    }
+    return CNN_OK;
+}
+
+/* "(3, 4)", "(5,)", "()": Python's spelling of a shape tuple. */
+static void cnn__npy_shape_text(char *buf, size_t cap, int ndim, const long long *dims) {
+    size_t n = cnn__format(buf, cap, "(");
+    int d;
+    for (d = 0; d < ndim && n < cap; d++) n += cnn__format(buf + n, cap - n, d ? ", %lld" : "%lld", dims[d]);
+    if (n < cap) cnn__format(buf + n, cap - n, ndim == 1 ? ",)" : ")");
+}
+
+/* The header dict padded so that the values start at a multiple of 64 (numpy's alignment):
+   writes the 10-byte prefix and the text into out (at least 10 + 256 bytes), returns the
+   offset of the values. */
+static size_t cnn__npy_header(unsigned char *out, int ndim, const int *shape) {
+    long long dims[CNN_NPY_MAX_DIMS];
+    char tuple[160];
+    size_t len, total;
+    int d;
+    for (d = 0; d < ndim; d++) dims[d] = shape[d];
+    cnn__npy_shape_text(tuple, sizeof tuple, ndim, dims);
+    len = cnn__format((char *)out + 10, 256, "{'descr': '<f4', 'fortran_order': False, 'shape': %s, }", tuple);
+    total = (10 + len + 1 + 63) / 64 * 64;       /* + the newline, rounded up to 64 */
+    memset(out + 10 + len, ' ', total - 10 - len - 1);
+    out[total - 1] = '\n';
+    memcpy(out, cnn__npy_magic, 6);
+    out[6] = 1; out[7] = 0;
+    out[8] = (unsigned char)((total - 10) & 0xff); out[9] = (unsigned char)((total - 10) >> 8);
+    return total;
+}
+
+/* n floats as little-endian bytes, whatever the machine's byte order. */
+static void cnn__npy_put_floats(unsigned char *out, const float *v, size_t n) {
+    size_t i;
+    for (i = 0; i < n; i++, out += 4) {
+        uint32_t u;
+        memcpy(&u, &v[i], 4);
+        out[0] = (unsigned char)u; out[1] = (unsigned char)(u >> 8); out[2] = (unsigned char)(u >> 16); out[3] = (unsigned char)(u >> 24);
+    }
+}
+
+CNNDEF size_t cnn_npy_encode(const float *data, int ndim, const int *shape, void *buf, size_t cap) {
+    unsigned char header[10 + 256], *out = (unsigned char *)buf;
+    size_t count, at;
+    if (cnn__npy_check_shape("npy encode", ndim, shape, &count)) return 0;
+    if (count && !data) { cnn__fail(CNN_ERR_INVALID_ARGUMENT, "npy encode: NULL data"); return 0; }
+    at = cnn__npy_header(header, ndim, shape);
+    if (!buf || cap < at + 4 * count) return at + 4 * count;
+    memcpy(out, header, at);
+    cnn__npy_put_floats(out + at, data, count);
+    return at + 4 * count;
+}
+
+typedef struct cnn__npy_lex { const char *p, *end, *who; } cnn__npy_lex;
+
+static void cnn__npy_space(cnn__npy_lex *l) { while (l->p < l->end && (*l->p == ' ' || *l->p == '\t')) l->p++; }
+static int cnn__npy_eat(cnn__npy_lex *l, char c) {
+    cnn__npy_space(l);
+    if (l->p < l->end && *l->p == c) { l->p++; return 1; }
+    return 0;
+}
+/* A quoted Python string (no escapes: dtype strings and keys have none) into buf. */
+static int cnn__npy_string(cnn__npy_lex *l, char *buf, size_t cap) {
+    char q;
+    size_t n = 0;
+    cnn__npy_space(l);
+    if (l->p >= l->end || (*l->p != '\'' && *l->p != '"')) return 0;
+    q = *l->p++;
+    while (l->p < l->end && *l->p != q) { if (n + 1 < cap) buf[n++] = *l->p; l->p++; }
+    buf[n] = '\0';
+    if (l->p >= l->end) return 0;
+    l->p++;
+    return 1;
+}
+
+/* Parses the header dict and compares it with the expected shape. */
+static cnn_status cnn__npy_parse(const char *text, size_t len, const char *who, int ndim, const int *shape) {
+    cnn__npy_lex l;
+    char key[32], descr[32], got[200], want[200];
+    long long dims[CNN_NPY_MAX_DIMS + 1], expect[CNN_NPY_MAX_DIMS];
+    int have_descr = 0, have_order = 0, have_shape = 0, fortran = 0, n = 0, d;
+    l.p = text; l.end = text + len; l.who = who;
+    if (!cnn__npy_eat(&l, '{')) return cnn__fail(CNN_ERR_FILE_CORRUPT, "%s: the header is not a Python dict", who);
+    while (!cnn__npy_eat(&l, '}')) {
+        if (!cnn__npy_string(&l, key, sizeof key) || !cnn__npy_eat(&l, ':'))
+            return cnn__fail(CNN_ERR_FILE_CORRUPT, "%s: the header dict cannot be parsed", who);
+        cnn__npy_space(&l);
+        if (!strcmp(key, "descr")) {
+            if (!cnn__npy_string(&l, descr, sizeof descr)) return cnn__fail(CNN_ERR_FILE_CORRUPT, "%s: 'descr' is not a string", who);
+            have_descr = 1;
+        } else if (!strcmp(key, "fortran_order")) {
+            if ((size_t)(l.end - l.p) >= 4 && !memcmp(l.p, "True", 4)) { fortran = 1; l.p += 4; }
+            else if ((size_t)(l.end - l.p) >= 5 && !memcmp(l.p, "False", 5)) { fortran = 0; l.p += 5; }
+            else return cnn__fail(CNN_ERR_FILE_CORRUPT, "%s: 'fortran_order' is neither True nor False", who);
+            have_order = 1;
+        } else if (!strcmp(key, "shape")) {
+            if (!cnn__npy_eat(&l, '(')) return cnn__fail(CNN_ERR_FILE_CORRUPT, "%s: 'shape' is not a tuple", who);
+            while (!cnn__npy_eat(&l, ')')) {
+                long long v = 0;
+                cnn__npy_space(&l);
+                if (l.p >= l.end || *l.p < '0' || *l.p > '9' || n > CNN_NPY_MAX_DIMS)
+                    return cnn__fail(CNN_ERR_FILE_CORRUPT, "%s: 'shape' is not a tuple of at most %d sizes", who, CNN_NPY_MAX_DIMS);
+                while (l.p < l.end && *l.p >= '0' && *l.p <= '9') {
+                    if (v > (LLONG_MAX - 9) / 10) return cnn__fail(CNN_ERR_FILE_CORRUPT, "%s: a size in 'shape' is too large", who);
+                    v = v * 10 + (*l.p++ - '0');
+                }
+                dims[n++] = v;
+                if (!cnn__npy_eat(&l, ',') && (cnn__npy_space(&l), l.p >= l.end || *l.p != ')'))
+                    return cnn__fail(CNN_ERR_FILE_CORRUPT, "%s: 'shape' is not a tuple", who);
+            }
+            have_shape = 1;
+        } else {
+            return cnn__fail(CNN_ERR_FILE_CORRUPT, "%s: unknown key '%s' in the header", who, key);
+        }
+        if (!cnn__npy_eat(&l, ',') && (cnn__npy_space(&l), l.p >= l.end || *l.p != '}'))
+            return cnn__fail(CNN_ERR_FILE_CORRUPT, "%s: the header dict cannot be parsed", who);
+    }
+    if (!have_descr || !have_order || !have_shape)
+        return cnn__fail(CNN_ERR_FILE_CORRUPT, "%s: the header lacks %s", who, !have_descr ? "'descr'" : !have_order ? "'fortran_order'" : "'shape'");
+    if (strcmp(descr, "<f4") != 0)
+        return cnn__fail(CNN_ERR_FILE_CORRUPT, "%s: dtype '%s', expected '<f4' (little-endian float32; numpy: a.astype('<f4'))", who, descr);
+    if (fortran)
+        return cnn__fail(CNN_ERR_FILE_CORRUPT, "%s: the values are in Fortran order, expected C order (numpy: np.ascontiguousarray)", who);
+    for (d = 0; d < ndim; d++) expect[d] = shape[d];
+    for (d = 0; d < ndim && n == ndim; d++) if (dims[d] != expect[d]) break;
+    if (n != ndim || d < ndim) {
+        cnn__npy_shape_text(got, sizeof got, n, dims);
+        cnn__npy_shape_text(want, sizeof want, ndim, expect);
+        return cnn__fail(CNN_ERR_FILE_SHAPE, "%s: shape %s, expected %s", who, got, want);
+    }
+    return CNN_OK;
+}
+
+/* The prefix: magic, version, header length. *at is where the header text starts. */
+static cnn_status cnn__npy_prefix(const unsigned char *p, size_t size, const char *who, size_t *at, size_t *header_len) {
+    if (size < 6 || memcmp(p, cnn__npy_magic, 6) != 0)
+        return cnn__fail(CNN_ERR_FILE_MAGIC, "%s: not a .npy file (wrong magic bytes)", who);
+    if (size < 10) return cnn__fail(CNN_ERR_FILE_TRUNCATED, "%s: the file ends in its prefix", who);
+    if (p[6] < 1 || p[6] > 3)
+        return cnn__fail(CNN_ERR_FILE_VERSION, "%s: .npy format version %u.%u, this cnn.h reads 1.0 to 3.0", who, (unsigned)p[6], (unsigned)p[7]);
+    if (p[6] == 1) { *at = 10; *header_len = (size_t)p[8] | (size_t)p[9] << 8; return CNN_OK; }
+    if (size < 12) return cnn__fail(CNN_ERR_FILE_TRUNCATED, "%s: the file ends in its prefix", who);
+    *at = 12;
+    *header_len = (size_t)p[8] | (size_t)p[9] << 8 | (size_t)p[10] << 16 | (size_t)p[11] << 24;
+    return CNN_OK;
+}
+
+/* Converts count little-endian values, refusing NaN and infinity (as cnn_load does); stores
+   them when out is not NULL. */
+static cnn_status cnn__npy_values(const unsigned char *p, size_t count, const char *who, size_t first, float *out) {
+    size_t i;
+    for (i = 0; i < count; i++, p += 4) {
+        uint32_t u = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+        float v;
+        memcpy(&v, &u, 4);
+        if (!(v >= -FLT_MAX && v <= FLT_MAX))
+            return cnn__fail(CNN_ERR_FILE_CORRUPT, "%s: value %zu is NaN or infinite", who, first + i);
+        if (out) out[i] = v;
+    }
+    return CNN_OK;
+}
+
+CNNDEF cnn_status cnn_npy_decode(const void *buf, size_t size, int ndim, const int *shape, float *data) {
+    const unsigned char *p = (const unsigned char *)buf;
+    const char *who = "npy decode";
+    size_t count, at, header_len;
+    cnn_status st;
+    if ((st = cnn__npy_check_shape(who, ndim, shape, &count))) return st;
+    if (!buf) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "%s: NULL buffer", who);
+    if ((st = cnn__npy_prefix(p, size, who, &at, &header_len))) return st;
+    if (header_len > size - at) return cnn__fail(CNN_ERR_FILE_TRUNCATED, "%s: the data ends in its header", who);
+    if ((st = cnn__npy_parse((const char *)p + at, header_len, who, ndim, shape))) return st;
+    at += header_len;
+    if (size - at < 4 * count)
+        return cnn__fail(CNN_ERR_FILE_TRUNCATED, "%s: %zu bytes of values, the shape needs %zu", who, size - at, 4 * count);
+    if (size - at > 4 * count)
+        return cnn__fail(CNN_ERR_FILE_CORRUPT, "%s: %zu bytes after the %zu values", who, size - at - 4 * count, count);
+    if ((st = cnn__npy_values(p + at, count, who, 0, NULL))) return st;
+    if (data) cnn__npy_values(p + at, count, who, 0, data);
+    return CNN_OK;
+}
+
+#ifndef CNN_NO_STDIO
+CNNDEF cnn_status cnn_npy_save(const char *path, const float *data, int ndim, const int *shape) {
+    unsigned char header[10 + 256], buf[4096];
+    size_t count, at, i, k;
+    cnn_status st;
+    FILE *f;
+    int failed;
+    if ((st = cnn__npy_check_shape("npy save", ndim, shape, &count))) return st;
+    if (!path || (count && !data)) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "npy save: NULL path or data");
+    if (!(f = fopen(path, "wb"))) return cnn__fail(CNN_ERR_IO, "npy save: cannot create '%s': %s", path, strerror(errno));
+    at = cnn__npy_header(header, ndim, shape);
+    failed = fwrite(header, 1, at, f) != at;
+    for (i = 0; i < count && !failed; i += k) {
+        k = CNN__MIN(count - i, sizeof buf / 4);
+        cnn__npy_put_floats(buf, data + i, k);
+        failed = fwrite(buf, 1, 4 * k, f) != 4 * k;
+    }
+    if (fclose(f) != 0) failed = 1;
+    if (failed) {
+        int err = errno;
+        remove(path);
+        return cnn__fail(CNN_ERR_IO, "npy save: writing '%s' failed: %s", path, strerror(err));
+    }
+    return CNN_OK;
+}
+
+/* One pass over a .npy file: everything checked; the values stored when data is not NULL. */
+static cnn_status cnn__npy_read(FILE *f, const char *who, int ndim, const int *shape, size_t count, float *data) {
+    unsigned char buf[CNN__NPY_MAX_HEADER];
+    size_t got, at, header_len, done, k;
+    cnn_status st;
+    got = fread(buf, 1, 10, f);
+    if (got == 10 && buf[6] >= 2 && buf[6] <= 3) got += fread(buf + 10, 1, 2, f);
+    if ((st = cnn__npy_prefix(buf, got, who, &at, &header_len))) return st;
+    if (header_len > sizeof buf)
+        return cnn__fail(CNN_ERR_FILE_CORRUPT, "%s: a header of %zu bytes (at most %d read)", who, header_len, CNN__NPY_MAX_HEADER);
+    if (fread(buf, 1, header_len, f) != header_len)
+        return cnn__fail(ferror(f) ? CNN_ERR_IO : CNN_ERR_FILE_TRUNCATED, "%s: the file ends in its header", who);
+    if ((st = cnn__npy_parse((const char *)buf, header_len, who, ndim, shape))) return st;
+    for (done = 0; done < count; done += k) {
+        k = CNN__MIN(count - done, sizeof buf / 4);
+        got = fread(buf, 1, 4 * k, f);
+        if (got != 4 * k)
+            return cnn__fail(ferror(f) ? CNN_ERR_IO : CNN_ERR_FILE_TRUNCATED, "%s: the file ends after %zu of its %zu values", who, done + got / 4, count);
+        if ((st = cnn__npy_values(buf, k, who, done, data ? data + done : NULL))) return st;
+    }
+    if (fgetc(f) != EOF) return cnn__fail(CNN_ERR_FILE_CORRUPT, "%s: unexpected bytes after the %zu values", who, count);
+    return CNN_OK;
+}
+
+CNNDEF cnn_status cnn_npy_load(const char *path, int ndim, const int *shape, float *data) {
+    char who[300];
+    size_t count;
+    cnn_status st;
+    FILE *f;
+    if ((st = cnn__npy_check_shape("npy load", ndim, shape, &count))) return st;
+    if (!path || (count && !data)) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "npy load: NULL path or data");
+    if (!(f = fopen(path, "rb"))) return cnn__fail(CNN_ERR_IO, "npy load: cannot open '%s': %s", path, strerror(errno));
+    cnn__format(who, sizeof who, "npy load '%s'", path);
+    /* A first pass checks the whole file, the second stores: a bad file leaves data as it was. */
+    st = cnn__npy_read(f, who, ndim, shape, count, NULL);
+    if (!st && fseek(f, 0, SEEK_SET) != 0) st = cnn__fail(CNN_ERR_IO, "%s: cannot seek back to the start", who);
+    if (!st) st = cnn__npy_read(f, who, ndim, shape, count, data);
+    fclose(f);
+    return st;
+}
+
+/* The path of tensor t (0 weights, 1 bias) of layer i. */
+static cnn_status cnn__npy_path(char *buf, size_t cap, const char *who, const char *prefix, int layer, int t) {
+    if (!prefix) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "%s: NULL prefix", who);
+    if (cnn__format(buf, cap, "%slayer%d.%s.npy", prefix, layer, t ? "bias" : "weight") >= cap)
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "%s: the prefix is longer than %zu bytes", who, cap - 32);
+    return CNN_OK;
+}
+
+CNNDEF cnn_status cnn_save_npy(const cnn_net *net, const char *prefix) {
+    uint32_t dims[2][4], ndim[2];
+    float *data[2];
+    size_t count[2];
+    char path[4096];
+    int i, t, d, n, shape[4];
+    cnn_status st = cnn__check_ready(net, "save npy", 0);
+    for (i = 0; !st && i < net->layer_count; i++) {
+        n = cnn__layer_tensors(&net->layers[i], dims, ndim, data, count);
+        for (t = 0; !st && t < n; t++) {
+            for (d = 0; d < (int)ndim[t]; d++) shape[d] = (int)dims[t][d];
+            if (!(st = cnn__npy_path(path, sizeof path, "save npy", prefix, i, t)))
+                st = cnn_npy_save(path, data[t], (int)ndim[t], shape);
+        }
+    }
+    return st;
+}
+
+CNNDEF cnn_status cnn_load_npy(cnn_net *net, const char *prefix) {
+    uint32_t dims[2][4], ndim[2];
+    float *data[2];
+    size_t count[2];
+    char path[4096];
+    int i, t, d, n, pass, shape[4];
+    cnn_status st = cnn__check_ready(net, "load npy", 0);
+    /* Pass 0 checks every file, pass 1 stores: a bad file changes no weight. */
+    for (pass = 0; !st && pass < 2; pass++) {
+        for (i = 0; !st && i < net->layer_count; i++) {
+            n = cnn__layer_tensors(&net->layers[i], dims, ndim, data, count);
+            for (t = 0; !st && t < n; t++) {
+                FILE *f;
+                char who[4200];
+                for (d = 0; d < (int)ndim[t]; d++) shape[d] = (int)dims[t][d];
+                if ((st = cnn__npy_path(path, sizeof path, "load npy", prefix, i, t))) break;
+                if (!(f = fopen(path, "rb"))) {
+                    st = cnn__fail(CNN_ERR_IO, "load npy: layer %d (%s) %s: cannot open '%s': %s", i,
+                                   cnn__layer_name(net->layers[i].kind), t ? "bias" : "weights", path, strerror(errno));
+                    break;
+                }
+                cnn__format(who, sizeof who, "load npy: layer %d (%s) %s '%s'", i, cnn__layer_name(net->layers[i].kind), t ? "bias" : "weights", path);
+                st = cnn__npy_read(f, who, (int)ndim[t], shape, count[t], pass ? data[t] : NULL);
+                fclose(f);
+            }
+        }
+    }
     return st;
 }
 #endif /* CNN_NO_STDIO */

@@ -17,9 +17,8 @@
        and Fashion-MNIST's ".gz" files, are the same format.
 
        A file that starts with the gzip magic bytes 1f 8b is decompressed first, whatever its
-       name, by the small inflate below (RFC 1951 DEFLATE: stored, fixed and dynamic Huffman
-       blocks; RFC 1952 gzip: header fields, CRC-32 and length checked, several members
-       allowed). No zlib needed.
+       name, by zlib (RFC 1952 gzip: CRC-32 and length checked, several members allowed).
+       Link with -lz (Debian: zlib1g-dev).
 
    EXAMPLE
        idx_dataset train;
@@ -124,8 +123,8 @@ IDXDEF int idx_load_dataset(const char *dir, idx_split split, idx_dataset *datas
                             size_t err_size);
 IDXDEF void idx_free_dataset(idx_dataset *dataset);
 
-/* The decompressors, public because they are useful on their own (a PNG's IDAT is a zlib
-   stream: 2 header bytes, DEFLATE data, Adler-32). Output is allocated with IDX_MALLOC and freed
+/* The decompressors (zlib underneath), public because they are useful on their own (a PNG's
+   IDAT is a zlib stream: 2 header bytes, DEFLATE data, Adler-32). Output is allocated with IDX_MALLOC and freed
    with IDX_FREE (free() by default). */
 /* Raw DEFLATE (RFC 1951). *consumed (may be NULL) gets the bytes of input used: the data may
    be followed by something else. */
@@ -152,6 +151,7 @@ IDXDEF uint32_t idx_crc32(uint32_t crc, const void *data, size_t size);
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <zlib.h>
 
 #if defined(IDX_MALLOC) && defined(IDX_REALLOC) && defined(IDX_FREE)
 /* all three given */
@@ -198,486 +198,141 @@ static uint32_t idx__le32(const unsigned char *p) {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-/* ---- CRC-32 ----------------------------------------------------------------------------------
-   The reflected CRC with polynomial 0xEDB88320 (gzip, PNG, zip). Four bits at a time from a
-   16-entry table: a fixed table, so no initialisation and no shared mutable state, and fast
-   enough (two lookups per byte) for files of tens of megabytes. */
+/* ---- Decompression: zlib ---------------------------------------------------------------------
+   gzip (RFC 1952) and raw DEFLATE (RFC 1951) through zlib, the library every system has
+   (Debian: zlib1g-dev; link with -lz). What zlib does not say in its own words is checked
+   here: the gzip magic, method and reserved flags (with messages that name them), several
+   members one after the other, nothing else after the last one, and the size limit. */
 
 IDXDEF uint32_t idx_crc32(uint32_t crc, const void *data, size_t size) {
-    static const uint32_t nibble[16] = {
-        0x00000000u, 0x1db71064u, 0x3b6e20c8u, 0x26d930acu, 0x76dc4190u, 0x6b6b51f4u,
-        0x4db26158u, 0x5005713cu, 0xedb88320u, 0xf00f9344u, 0xd6d6a3e8u, 0xcb61b38cu,
-        0x9b64c2b0u, 0x86d3d2d4u, 0xa00ae278u, 0xbdbdf21cu};
     const unsigned char *p = (const unsigned char *)data;
-    size_t i;
-    crc = ~crc;
-    for (i = 0; i < size; i++) {
-        crc ^= p[i];
-        crc = nibble[crc & 15] ^ (crc >> 4);
-        crc = nibble[crc & 15] ^ (crc >> 4);
+    uLong c = crc;
+    while (size > 0) {  /* zlib takes uInt lengths */
+        uInt n = size > 0x40000000u ? 0x40000000u : (uInt)size;
+        c = crc32(c, p, n);
+        p += n;
+        size -= n;
     }
-    return ~crc;
+    return (uint32_t)c;
 }
 
-/* ---- Inflate (RFC 1951) ----------------------------------------------------------------------
-   A DEFLATE stream is a sequence of blocks. Each starts with 3 bits: BFINAL, then BTYPE
-   (0 stored, 1 fixed Huffman codes, 2 dynamic Huffman codes sent in the block header).
-   Huffman blocks hold literal bytes and (length, distance) pairs meaning "copy length bytes
-   from distance bytes back in the output". Bits are packed starting at the least significant
-   bit of each byte; Huffman codes are sent most significant bit first, other fields least
-   significant bit first. */
+typedef struct idx__sink {
+    unsigned char *out;
+    size_t size, capacity;
+} idx__sink;
 
-#define IDX__FAST_BITS 10  /* codes up to this length are decoded by one table lookup */
-#define IDX__MAX_CODE_BITS 15
-
-typedef struct idx__huffman {
-    /* fast[next FAST_BITS input bits] = (code length << 9) | symbol, 0 when the code is longer.
-       Indexed by the bits as they arrive, i.e. by the bit-reversed code. */
-    uint16_t fast[1 << IDX__FAST_BITS];
-    uint16_t count[IDX__MAX_CODE_BITS + 1];  /* how many codes have each length              */
-    uint16_t symbol[288];                    /* symbols sorted by (length, symbol): canonical */
-} idx__huffman;
-
-typedef struct idx__inflater {
-    const unsigned char *in;
-    size_t in_size, in_pos;
-    uint64_t bits;          /* input bits not yet used, the next one in bit 0 */
-    int bit_count;
-    unsigned char *out;     /* grows; IDX_MAX_BYTES at most */
-    size_t out_size, out_capacity;
-    char *err;
-    size_t err_size;
-} idx__inflater;
-
-static void idx__refill(idx__inflater *z) {
-    while (z->bit_count <= 56 && z->in_pos < z->in_size) {
-        z->bits |= (uint64_t)z->in[z->in_pos++] << z->bit_count;
-        z->bit_count += 8;
-    }
-}
-
-static int idx__truncated(idx__inflater *z) {
-    return idx__fail(z->err, z->err_size, "truncated: the DEFLATE data ends inside a block");
-}
-
-/* The next n (<= 32) bits as a number, least significant first. */
-static int idx__get_bits(idx__inflater *z, int n, uint32_t *value) {
-    *value = 0;  /* defined on failure too: optimisers cannot always see it is never used */
-    if (z->bit_count < n) idx__refill(z);
-    if (z->bit_count < n) return idx__truncated(z);
-    *value = (uint32_t)(z->bits & (((uint64_t)1 << n) - 1));
-    z->bits >>= n;
-    z->bit_count -= n;
-    return 0;
-}
-
-/* Build the decoding tables of a canonical Huffman code given each symbol's code length
-   (0: symbol unused). RFC 1951 3.2.2: codes of one length are consecutive integers in symbol
-   order, and the first code of length L+1 is (last code of length L + 1) * 2.
-   An over-subscribed set of lengths (more codes than fit) cannot come from a real encoder and
-   is rejected; an incomplete one is accepted (the unused codes fail when met). */
-static int idx__build_huffman(idx__inflater *z, idx__huffman *h, const unsigned char *lengths,
-                              int n, const char *what) {
-    uint16_t offset[IDX__MAX_CODE_BITS + 2];
-    uint32_t next_code[IDX__MAX_CODE_BITS + 1];
-    int len, s, left = 1;
-    uint32_t code = 0;
-
-    memset(h, 0, sizeof *h);
-    for (s = 0; s < n; s++) h->count[lengths[s]]++;
-    h->count[0] = 0;
-    for (len = 1; len <= IDX__MAX_CODE_BITS; len++) {
-        left = left * 2 - h->count[len];
-        if (left < 0)
-            return idx__fail(z->err, z->err_size, "corrupt: over-subscribed %s Huffman code", what);
-    }
-    offset[1] = 0;
-    for (len = 1; len <= IDX__MAX_CODE_BITS; len++) {
-        offset[len + 1] = (uint16_t)(offset[len] + h->count[len]);
-        next_code[len] = code;
-        code = (code + h->count[len]) << 1;
-    }
-    for (s = 0; s < n; s++) {
-        int l = lengths[s];
-        if (l == 0) continue;
-        h->symbol[offset[l]++] = (uint16_t)s;
-        if (l <= IDX__FAST_BITS) {
-            /* Reverse the code's bits (it is sent MSB first) and fill every table slot whose low
-               l bits are that code: the higher bits belong to whatever follows. */
-            uint32_t c = next_code[l], reversed = 0;
-            int i;
-            for (i = 0; i < l; i++) reversed |= ((c >> i) & 1u) << (l - 1 - i);
-            for (; reversed < (1u << IDX__FAST_BITS); reversed += 1u << l)
-                h->fast[reversed] = (uint16_t)(l << 9 | s);
-        }
-        next_code[l]++;
-    }
-    return 0;
-}
-
-/* Decode one symbol. Codes longer than FAST_BITS walk the canonical code one bit at a time:
-   at length L the codes are first .. first + count[L] - 1, listed in 'symbol' from 'index'. */
-static int idx__decode(idx__inflater *z, const idx__huffman *h, int *symbol) {
-    uint32_t entry, code = 0, first = 0, index = 0;
-    int len;
-    *symbol = 0;  /* as in idx__get_bits */
-    if (z->bit_count < IDX__MAX_CODE_BITS) idx__refill(z);
-    entry = h->fast[z->bits & ((1u << IDX__FAST_BITS) - 1)];
-    if (entry != 0) {
-        len = (int)(entry >> 9);
-        if (len > z->bit_count) return idx__truncated(z);
-        z->bits >>= len;
-        z->bit_count -= len;
-        *symbol = (int)(entry & 511);
-        return 0;
-    }
-    for (len = 1; len <= IDX__MAX_CODE_BITS; len++) {
-        if (len > z->bit_count) return idx__truncated(z);
-        code |= (uint32_t)(z->bits >> (len - 1)) & 1u;
-        if (code - first < h->count[len]) {
-            z->bits >>= len;
-            z->bit_count -= len;
-            *symbol = h->symbol[index + code - first];
-            return 0;
-        }
-        index += h->count[len];
-        first = (first + h->count[len]) << 1;
-        code <<= 1;
-    }
-    return idx__fail(z->err, z->err_size, "corrupt: a Huffman code that the block does not define");
-}
-
-/* Room for n more output bytes, growing by doubling up to IDX_MAX_BYTES. */
-static int idx__reserve(idx__inflater *z, size_t n) {
-    size_t need = z->out_size + n, capacity = z->out_capacity;
-    unsigned char *grown;
-    if (need <= capacity) return 0;
-    if (n > IDX_MAX_BYTES || need > IDX_MAX_BYTES)
-        return idx__fail(z->err, z->err_size,
-                         "decompressed data larger than the limit of %lu bytes (IDX_MAX_BYTES)",
+/* Room for at least n more bytes, doubling, within IDX_MAX_BYTES. */
+static int idx__grow(idx__sink *s, size_t n, char *err, size_t err_size) {
+    size_t want = s->capacity ? s->capacity : 1024;
+    unsigned char *bigger;
+    if (s->size + n <= s->capacity) return 0;
+    if (n > IDX_MAX_BYTES - s->size)
+        return idx__fail(err, err_size, "the data inflates to more than the limit of %lu bytes (IDX_MAX_BYTES)",
                          (unsigned long)IDX_MAX_BYTES);
-    if (capacity < 4096) capacity = 4096;
-    while (capacity < need) capacity = capacity > IDX_MAX_BYTES / 2 ? IDX_MAX_BYTES : capacity * 2;
-    grown = (unsigned char *)IDX_REALLOC(z->out, capacity);
-    if (!grown)
-        return idx__fail(z->err, z->err_size, "out of memory for %lu bytes of decompressed data",
-                         (unsigned long)capacity);
-    z->out = grown;
-    z->out_capacity = capacity;
+    while (want < s->size + n) want = want > IDX_MAX_BYTES / 2 ? IDX_MAX_BYTES : want * 2;
+    bigger = (unsigned char *)IDX_REALLOC(s->out, want);
+    if (!bigger) return idx__fail(err, err_size, "out of memory for %lu bytes", (unsigned long)want);
+    s->out = bigger;
+    s->capacity = want;
     return 0;
 }
 
-static int idx__stored_block(idx__inflater *z) {
-    uint32_t len, nlen;
-    /* The block starts at the next byte boundary. The bytes already pulled into the bit buffer
-       are handed back to the input, so the data can be copied straight from it. */
-    z->bits >>= z->bit_count % 8;
-    z->bit_count -= z->bit_count % 8;
-    z->in_pos -= (size_t)(z->bit_count / 8);
-    z->bits = 0;
-    z->bit_count = 0;
-    if (z->in_size - z->in_pos < 4) return idx__truncated(z);
-    len = (uint32_t)z->in[z->in_pos] | (uint32_t)z->in[z->in_pos + 1] << 8;
-    nlen = (uint32_t)z->in[z->in_pos + 2] | (uint32_t)z->in[z->in_pos + 3] << 8;
-    z->in_pos += 4;
-    if ((len ^ 0xffffu) != nlen)
-        return idx__fail(z->err, z->err_size,
-                         "corrupt: stored block length %u does not match its complement %u",
-                         (unsigned)len, (unsigned)nlen);
-    if (z->in_size - z->in_pos < len) return idx__truncated(z);
-    if (len == 0) return 0;  /* an empty block (flush marker): the output may not exist yet */
-    if (idx__reserve(z, len) != 0) return -1;
-    memcpy(z->out + z->out_size, z->in + z->in_pos, len);
-    z->out_size += len;
-    z->in_pos += len;
-    return 0;
-}
-
-/* Lengths 3..258 and distances 1..32768: a base plus extra bits read after the symbol. */
-static const uint16_t idx__length_base[29] = {
-    3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31,
-    35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258};
-static const unsigned char idx__length_extra[29] = {
-    0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0};
-static const uint16_t idx__dist_base[30] = {
-    1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193,
-    257, 385, 513, 769, 1025, 1537, 2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577};
-static const unsigned char idx__dist_extra[30] = {
-    0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6,
-    7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13};
-
-static int idx__huffman_block(idx__inflater *z, const idx__huffman *lit, const idx__huffman *dist) {
-    for (;;) {
-        int symbol, dsym;
-        uint32_t extra, length, distance;
-        if (idx__decode(z, lit, &symbol) != 0) return -1;
-        if (symbol < 256) {
-            if (idx__reserve(z, 1) != 0) return -1;
-            z->out[z->out_size++] = (unsigned char)symbol;
-            continue;
-        }
-        if (symbol == 256) return 0;  /* end of block */
-        symbol -= 257;
-        if (symbol >= 29)
-            return idx__fail(z->err, z->err_size, "corrupt: invalid length symbol %d", symbol + 257);
-        if (idx__get_bits(z, idx__length_extra[symbol], &extra) != 0) return -1;
-        length = idx__length_base[symbol] + extra;
-        if (idx__decode(z, dist, &dsym) != 0) return -1;
-        if (dsym >= 30)
-            return idx__fail(z->err, z->err_size, "corrupt: invalid distance symbol %d", dsym);
-        if (idx__get_bits(z, idx__dist_extra[dsym], &extra) != 0) return -1;
-        distance = idx__dist_base[dsym] + extra;
-        if (distance > z->out_size)
-            return idx__fail(z->err, z->err_size,
-                             "corrupt: a match reaches %u bytes back, before the start of the data",
-                             (unsigned)distance);
-        if (idx__reserve(z, length) != 0) return -1;
-        {
-            /* Byte by byte on purpose: source and destination overlap when distance < length
-               (a run: distance 1 repeats the last byte). */
-            unsigned char *dst = z->out + z->out_size;
-            const unsigned char *src = dst - distance;
-            uint32_t i;
-            for (i = 0; i < length; i++) dst[i] = src[i];
-            z->out_size += length;
-        }
-    }
-}
-
-static int idx__fixed_block(idx__inflater *z) {
-    /* RFC 1951 3.2.6: literal/length codes of 8, 9, 7 and 8 bits; distance codes all 5 bits.
-       Built per block: it costs less than the block's own decoding and needs no shared state. */
-    unsigned char lengths[288 + 30];
-    idx__huffman lit, dist;
-    int i;
-    for (i = 0; i < 144; i++) lengths[i] = 8;
-    for (; i < 256; i++) lengths[i] = 9;
-    for (; i < 280; i++) lengths[i] = 7;
-    for (; i < 288; i++) lengths[i] = 8;
-    for (i = 0; i < 30; i++) lengths[288 + i] = 5;
-    if (idx__build_huffman(z, &lit, lengths, 288, "fixed literal/length") != 0) return -1;
-    if (idx__build_huffman(z, &dist, lengths + 288, 30, "fixed distance") != 0) return -1;
-    return idx__huffman_block(z, &lit, &dist);
-}
-
-static int idx__dynamic_block(idx__inflater *z) {
-    /* The header sends the code lengths of the literal/length and distance codes, themselves
-       Huffman-coded with a small "code length code" whose lengths come first, 3 bits each, in
-       this order (the lengths most likely to be zero come last, so they can be left out). */
-    static const unsigned char order[19] = {16, 17, 18, 0, 8, 7, 9, 6, 10, 5,
-                                            11, 4, 12, 3, 13, 2, 14, 1, 15};
-    unsigned char lengths[286 + 30];
-    unsigned char code_lengths[19];
-    idx__huffman lengths_code, lit, dist;
-    uint32_t hlit, hdist, hclen, value;
-    int i, n;
-
-    if (idx__get_bits(z, 5, &hlit) != 0 || idx__get_bits(z, 5, &hdist) != 0 ||
-        idx__get_bits(z, 4, &hclen) != 0)
-        return -1;
-    hlit += 257;
-    hdist += 1;
-    hclen += 4;
-    if (hlit > 286 || hdist > 30)
-        return idx__fail(z->err, z->err_size,
-                         "corrupt: dynamic block declares %u literal/length and %u distance codes "
-                         "(at most 286 and 30)", (unsigned)hlit, (unsigned)hdist);
-    memset(code_lengths, 0, sizeof code_lengths);
-    for (i = 0; i < (int)hclen; i++) {
-        if (idx__get_bits(z, 3, &value) != 0) return -1;
-        code_lengths[order[i]] = (unsigned char)value;
-    }
-    if (idx__build_huffman(z, &lengths_code, code_lengths, 19, "code length") != 0) return -1;
-
-    n = (int)(hlit + hdist);
-    for (i = 0; i < n;) {
-        int symbol, repeat;
-        unsigned char fill;
-        if (idx__decode(z, &lengths_code, &symbol) != 0) return -1;
-        if (symbol < 16) {
-            lengths[i++] = (unsigned char)symbol;
-            continue;
-        }
-        if (symbol == 16) {  /* repeat the previous length 3..6 times */
-            if (i == 0)
-                return idx__fail(z->err, z->err_size, "corrupt: length repeat with no previous length");
-            fill = lengths[i - 1];
-            if (idx__get_bits(z, 2, &value) != 0) return -1;
-            repeat = 3 + (int)value;
-        } else if (symbol == 17) {  /* 3..10 zeros */
-            fill = 0;
-            if (idx__get_bits(z, 3, &value) != 0) return -1;
-            repeat = 3 + (int)value;
-        } else {  /* 18: 11..138 zeros */
-            fill = 0;
-            if (idx__get_bits(z, 7, &value) != 0) return -1;
-            repeat = 11 + (int)value;
-        }
-        if (repeat > n - i)
-            return idx__fail(z->err, z->err_size, "corrupt: code lengths run past their count");
-        while (repeat--) lengths[i++] = fill;
-    }
-    if (lengths[256] == 0)
-        return idx__fail(z->err, z->err_size, "corrupt: dynamic block has no end-of-block code");
-    if (idx__build_huffman(z, &lit, lengths, (int)hlit, "literal/length") != 0) return -1;
-    if (idx__build_huffman(z, &dist, lengths + hlit, (int)hdist, "distance") != 0) return -1;
-    return idx__huffman_block(z, &lit, &dist);
-}
-
-/* Inflate from z->in[z->in_pos] on, appending to z->out. Leaves in_pos at the first byte
-   after the stream (the rest of the last byte is padding). */
-static int idx__inflate_stream(idx__inflater *z) {
-    uint32_t final, type;
-    z->bits = 0;
-    z->bit_count = 0;
+/* Inflates one zlib stream (raw DEFLATE or one gzip member, by window_bits) from *pos,
+   appending to the sink; *pos moves past what the stream used. */
+static int idx__zinflate(const unsigned char *in, size_t size, size_t *pos, int window_bits, idx__sink *s,
+                         const char *what, char *err, size_t err_size) {
+    z_stream z;
+    int status;
+    memset(&z, 0, sizeof z);
+    if (inflateInit2(&z, window_bits) != Z_OK) return idx__fail(err, err_size, "zlib: cannot start inflating");
+    z.next_in = (Bytef *)(in + *pos);
     do {
-        int status;
-        if (idx__get_bits(z, 1, &final) != 0 || idx__get_bits(z, 2, &type) != 0) return -1;
-        if (type == 0) status = idx__stored_block(z);
-        else if (type == 1) status = idx__fixed_block(z);
-        else if (type == 2) status = idx__dynamic_block(z);
-        else status = idx__fail(z->err, z->err_size, "corrupt: DEFLATE block type 3 does not exist");
-        if (status != 0) return -1;
-    } while (!final);
-    z->in_pos -= (size_t)(z->bit_count / 8);  /* whole bytes read ahead are not ours */
-    z->bits = 0;
-    z->bit_count = 0;
-    return 0;
-}
-
-static void idx__inflater_init(idx__inflater *z, const void *data, size_t size, char *err,
-                               size_t err_size) {
-    memset(z, 0, sizeof *z);
-    z->in = (const unsigned char *)data;
-    z->in_size = size;
-    z->err = err;
-    z->err_size = err_size;
-}
-
-static int idx__inflater_finish(idx__inflater *z, int status, unsigned char **out,
-                                size_t *out_size) {
-    if (status != 0) {
-        IDX_FREE(z->out);
-        return -1;
-    }
-    *out = z->out;
-    *out_size = z->out_size;
-    return 0;
+        if (z.avail_in == 0) {  /* zlib counts in uInt: feed a very large input in pieces */
+            size_t left = size - (size_t)((const unsigned char *)z.next_in - in);
+            z.avail_in = (uInt)(left > 0x40000000u ? 0x40000000u : left);
+        }
+        if (s->size == s->capacity && idx__grow(s, 1, err, err_size) != 0) { inflateEnd(&z); return -1; }
+        z.next_out = s->out + s->size;
+        z.avail_out = (uInt)(s->capacity - s->size > 0x40000000u ? 0x40000000u : s->capacity - s->size);
+        {
+            size_t before = z.avail_out;
+            status = inflate(&z, Z_NO_FLUSH);
+            s->size += before - z.avail_out;
+        }
+    } while (status == Z_OK);
+    *pos = (size_t)((const unsigned char *)z.next_in - in);
+    inflateEnd(&z);
+    if (status == Z_STREAM_END) return 0;
+    if (status == Z_BUF_ERROR)   /* no progress possible: the input ended inside the stream */
+        return idx__fail(err, err_size, "truncated: %s ends before its end", what);
+    if (z.msg && strstr(z.msg, "incorrect data check"))
+        return idx__fail(err, err_size, "corrupt: CRC-32 of %s does not match its data", what);
+    if (z.msg && strstr(z.msg, "incorrect length check"))
+        return idx__fail(err, err_size, "corrupt: the length %s's trailer says differs from its data", what);
+    return idx__fail(err, err_size, "corrupt: %s: %s", what, z.msg ? z.msg : "zlib error");
 }
 
 IDXDEF int idx_inflate(const void *data, size_t size, unsigned char **out, size_t *out_size,
                        size_t *consumed, char *err, size_t err_size) {
-    idx__inflater z;
-    int status;
+    idx__sink s;
+    size_t pos = 0;
     if (!out || !out_size || (!data && size > 0))
         return idx__fail(err, err_size, "idx_inflate: NULL argument");
     *out = NULL;
     *out_size = 0;
-    idx__inflater_init(&z, data, size, err, err_size);
-    /* Allocated from the start, even for empty output: success always means *out != NULL,
-       and no code below ever does arithmetic on a NULL buffer. */
-    status = idx__reserve(&z, 1);
-    if (status == 0) status = idx__inflate_stream(&z);
-    if (status == 0 && consumed) *consumed = z.in_pos;
-    return idx__inflater_finish(&z, status, out, out_size);
-}
-
-/* ---- gzip (RFC 1952) -------------------------------------------------------------------------
-   member = header (1f 8b, method 8, flags, mtime, xfl, os, optional fields), DEFLATE data,
-   CRC-32 of the uncompressed data, its length mod 2^32 (both little-endian). A .gz file may
-   hold several members one after the other; their contents are concatenated. */
-
-enum { IDX__FHCRC = 2, IDX__FEXTRA = 4, IDX__FNAME = 8, IDX__FCOMMENT = 16 };
-
-static int idx__gzip_member(idx__inflater *z, int member) {
-    const unsigned char *in = z->in;
-    size_t pos = z->in_pos, start = z->in_pos, out_start = z->out_size;
-    unsigned flags;
-    uint32_t crc, isize;
-
-    if (z->in_size - pos < 10)
-        return idx__fail(z->err, z->err_size, "truncated: gzip member %d header is cut off", member);
-    if (in[pos] != 0x1f || in[pos + 1] != 0x8b)
-        return idx__fail(z->err, z->err_size, "not gzip data (member %d lacks the 1f 8b magic)", member);
-    if (in[pos + 2] != 8)
-        return idx__fail(z->err, z->err_size, "gzip compression method %d is not DEFLATE (8)", in[pos + 2]);
-    flags = in[pos + 3];
-    if (flags & 0xe0)
-        return idx__fail(z->err, z->err_size, "corrupt: reserved gzip header flags 0x%02x set", flags);
-    pos += 10;
-    if (flags & IDX__FEXTRA) {
-        size_t xlen;
-        if (z->in_size - pos < 2) goto truncated;
-        xlen = (size_t)in[pos] | (size_t)in[pos + 1] << 8;
-        pos += 2;
-        if (z->in_size - pos < xlen) goto truncated;
-        pos += xlen;
+    memset(&s, 0, sizeof s);
+    if (idx__zinflate((const unsigned char *)data, size, &pos, -15, &s, "the DEFLATE data", err, err_size) != 0) {
+        IDX_FREE(s.out);
+        return -1;
     }
-    if (flags & IDX__FNAME) {  /* zero-terminated file name */
-        while (pos < z->in_size && in[pos] != 0) pos++;
-        if (pos == z->in_size) goto truncated;
-        pos++;
-    }
-    if (flags & IDX__FCOMMENT) {
-        while (pos < z->in_size && in[pos] != 0) pos++;
-        if (pos == z->in_size) goto truncated;
-        pos++;
-    }
-    if (flags & IDX__FHCRC) {  /* low 16 bits of the CRC-32 of the header so far */
-        uint32_t want;
-        if (z->in_size - pos < 2) goto truncated;
-        want = (uint32_t)in[pos] | (uint32_t)in[pos + 1] << 8;
-        if ((idx_crc32(0, in + start, pos - start) & 0xffffu) != want)
-            return idx__fail(z->err, z->err_size, "corrupt: gzip header CRC mismatch");
-        pos += 2;
-    }
-    z->in_pos = pos;
-    if (idx__inflate_stream(z) != 0) return -1;
-    if (z->in_size - z->in_pos < 8)
-        return idx__fail(z->err, z->err_size,
-                         "truncated: gzip member %d ends before its CRC-32 and length", member);
-    crc = idx__le32(in + z->in_pos);
-    isize = idx__le32(in + z->in_pos + 4);
-    z->in_pos += 8;
-    if (idx_crc32(0, z->out + out_start, z->out_size - out_start) != crc)
-        return idx__fail(z->err, z->err_size,
-                         "corrupt: CRC-32 of gzip member %d does not match its data", member);
-    if ((uint32_t)(z->out_size - out_start) != isize)
-        return idx__fail(z->err, z->err_size,
-                         "corrupt: gzip member %d inflates to %lu bytes, its trailer says %lu",
-                         member, (unsigned long)(z->out_size - out_start), (unsigned long)isize);
+    *out = s.out;   /* never NULL on success: the sink was grown before inflating */
+    *out_size = s.size;
+    if (consumed) *consumed = pos;
     return 0;
-truncated:
-    return idx__fail(z->err, z->err_size, "truncated: gzip member %d header is cut off", member);
 }
+
+enum { IDX__FRESERVED = 0xe0 };
 
 IDXDEF int idx_gunzip(const void *data, size_t size, unsigned char **out, size_t *out_size,
                       char *err, size_t err_size) {
-    idx__inflater z;
-    int status = 0, member = 1;
+    const unsigned char *in = (const unsigned char *)data;
+    idx__sink s;
+    size_t pos = 0;
+    int member = 1;
+    char what[40];
     if (!out || !out_size || (!data && size > 0))
         return idx__fail(err, err_size, "idx_gunzip: NULL argument");
     *out = NULL;
     *out_size = 0;
-    idx__inflater_init(&z, data, size, err, err_size);
-    /* The last member's ISIZE is the whole size for a single-member file (mod 2^32): allocate
-       it at once rather than doubling through a 47 MB file. Only a hint: capped by the limit,
-       and ignored when larger than DEFLATE's best ratio (258 bytes from 2 bits, about 1032:1)
-       allows, which only a corrupt trailer claims. */
+    memset(&s, 0, sizeof s);
+    /* The last member's ISIZE is the whole size of a single-member file (mod 2^32): one
+       allocation instead of doubling through a 47 MB file. A hint only, capped by the limit
+       and ignored past DEFLATE's best ratio (about 1032:1). */
     if (size >= 18) {
-        size_t hint = idx__le32(z.in + size - 4);
-        if (hint > 0 && hint <= IDX_MAX_BYTES && hint / 1032 <= size) status = idx__reserve(&z, hint);
+        size_t hint = idx__le32(in + size - 4);
+        if (hint > 0 && hint <= IDX_MAX_BYTES && hint / 1032 <= size && idx__grow(&s, hint, err, err_size) != 0) return -1;
     }
-    if (status == 0) status = idx__reserve(&z, 1);  /* never a NULL buffer, as in idx_inflate */
     do {
-        if (status == 0) status = idx__gzip_member(&z, member++);
+        snprintf(what, sizeof what, "gzip member %d", member);
+        if (size - pos < 10) { idx__fail(err, err_size, "truncated: %s header is cut off", what); goto fail; }
+        if (in[pos] != 0x1f || in[pos + 1] != 0x8b) { idx__fail(err, err_size, "not gzip data (%s lacks the 1f 8b magic)", what); goto fail; }
+        if (in[pos + 2] != 8) { idx__fail(err, err_size, "gzip compression method %d is not DEFLATE (8)", in[pos + 2]); goto fail; }
+        if (in[pos + 3] & IDX__FRESERVED) { idx__fail(err, err_size, "corrupt: reserved gzip header flags 0x%02x set", in[pos + 3]); goto fail; }
+        if (idx__zinflate(in, size, &pos, 16 + 15, &s, what, err, err_size) != 0) goto fail;
+        member++;
         /* Another member must follow at once; anything else is not gzip data. */
-        if (status == 0 && z.in_pos < z.in_size &&
-            (z.in_size - z.in_pos < 2 || z.in[z.in_pos] != 0x1f || z.in[z.in_pos + 1] != 0x8b))
-            status = idx__fail(err, err_size, "%lu bytes that are not gzip data after the end of "
-                               "the gzip data", (unsigned long)(z.in_size - z.in_pos));
-    } while (status == 0 && z.in_pos < z.in_size);
-    return idx__inflater_finish(&z, status, out, out_size);
+        if (pos < size && (size - pos < 2 || in[pos] != 0x1f || in[pos + 1] != 0x8b)) {
+            idx__fail(err, err_size, "%lu bytes that are not gzip data after the end of the gzip data", (unsigned long)(size - pos));
+            goto fail;
+        }
+    } while (pos < size);
+    if (!s.out && idx__grow(&s, 1, err, err_size) != 0) goto fail;
+    *out = s.out;
+    *out_size = s.size;
+    return 0;
+fail:
+    IDX_FREE(s.out);
+    return -1;
 }
 
 /* ---- IDX parsing ---------------------------------------------------------------------------- */

@@ -8,9 +8,9 @@
 
    WHAT IT IS FOR
        Looking at what a network sees and learns: write an input digit, a grid of the first
-       layer's filters or a layer's feature maps as a PNG any viewer opens. No library: the PNG
-       holds its pixels in uncompressed ("stored") DEFLATE blocks, which every PNG reader must
-       accept. Files are a little larger than compressed ones; for 28x28 digits that is nothing.
+       layer's filters or a layer's feature maps as a PNG any viewer opens. The PNG encoder is
+       stb_image_write's (Debian: libstb-dev; compile with -I/usr/include/stb), compiled into
+       the implementation as static functions.
 
    PIXELS
        8 bits per sample, rows top to bottom, each row width * channels bytes, no padding.
@@ -198,140 +198,42 @@ static int img__write_file(const char *path, const unsigned char *data, size_t s
 }
 
 /* ---- PNG -------------------------------------------------------------------------------------
-   signature, then chunks of: length (4 bytes, big-endian), type (4 letters), data, CRC-32 of
-   type + data. IHDR (size, depth, colour type), IDAT (the zlib-compressed pixels), IEND.
-   The pixels are compressed as rows each preceded by a filter byte (0: none), and the zlib
-   stream is: header 78 01, DEFLATE stored blocks (a 1-byte header with BFINAL and type 00,
-   LEN and ~LEN little-endian, then up to 65535 bytes as they are), Adler-32 big-endian. */
+   stb_image_write (nothings/stb; Debian: libstb-dev, headers in /usr/include/stb) compresses
+   the rows with zlib-style DEFLATE and PNG's per-row filters. Its implementation is compiled
+   here, static (private to this file), so a program may also use stb_image_write itself. */
 
-static uint32_t img__crc32(uint32_t crc, const unsigned char *p, size_t n) {
-    /* Reflected CRC-32, polynomial 0xEDB88320, four bits per table lookup. */
-    static const uint32_t nibble[16] = {
-        0x00000000u, 0x1db71064u, 0x3b6e20c8u, 0x26d930acu, 0x76dc4190u, 0x6b6b51f4u,
-        0x4db26158u, 0x5005713cu, 0xedb88320u, 0xf00f9344u, 0xd6d6a3e8u, 0xcb61b38cu,
-        0x9b64c2b0u, 0x86d3d2d4u, 0xa00ae278u, 0xbdbdf21cu};
-    size_t i;
-    crc = ~crc;
-    for (i = 0; i < n; i++) {
-        crc ^= p[i];
-        crc = nibble[crc & 15] ^ (crc >> 4);
-        crc = nibble[crc & 15] ^ (crc >> 4);
-    }
-    return ~crc;
-}
-
-/* Adler-32 (zlib): a = 1 + sum of bytes, b = sum of the a's, both mod 65521. The modulo is
-   taken every 5552 bytes, the most that cannot overflow 32 bits. */
-typedef struct img__adler { uint32_t a, b; } img__adler;
-
-static void img__adler_add(img__adler *s, const unsigned char *p, size_t n) {
-    while (n > 0) {
-        size_t chunk = n < 5552 ? n : 5552, i;
-        for (i = 0; i < chunk; i++) {
-            s->a += p[i];
-            s->b += s->a;
-        }
-        s->a %= 65521u;
-        s->b %= 65521u;
-        p += chunk;
-        n -= chunk;
-    }
-}
-
-static unsigned char *img__put32(unsigned char *p, uint32_t v) {
-    p[0] = (unsigned char)(v >> 24);
-    p[1] = (unsigned char)(v >> 16);
-    p[2] = (unsigned char)(v >> 8);
-    p[3] = (unsigned char)v;
-    return p + 4;
-}
-
-/* Write a chunk's length and type at p; the caller writes the data; img__end_chunk adds the
-   CRC over type and data. */
-static unsigned char *img__begin_chunk(unsigned char *p, uint32_t length, const char *type) {
-    p = img__put32(p, length);
-    memcpy(p, type, 4);
-    return p + 4;
-}
-
-static unsigned char *img__end_chunk(unsigned char *chunk_type, unsigned char *end) {
-    return img__put32(end, img__crc32(0, chunk_type, (size_t)(end - chunk_type)));
-}
+#if defined(__GNUC__) || defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"  /* the writers of other formats */
+#endif
+#define STB_IMAGE_WRITE_STATIC
+#define STB_IMAGE_WRITE_IMPLEMENTATION
+#include "stb_image_write.h"
+#if defined(__GNUC__) || defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 IMGDEF int img_encode_png(const unsigned char *pixels, int width, int height, int channels,
                           unsigned char **png, size_t *png_size, char *err, size_t err_size) {
-    /* PNG colour type for 1, 2, 3, 4 channels: gray, gray+alpha, RGB, RGBA. */
-    static const unsigned char color_type[5] = {0, 0, 4, 2, 6};
-    static const unsigned char signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
-    size_t row_bytes, raw_size, blocks, zlib_size, total, y, offset;
-    unsigned char *raw, *out, *p, *type;
-    img__adler adler = {1, 0};
-
+    unsigned char *encoded;
+    int size = 0;
     if (!pixels || !png || !png_size) return img__fail(err, err_size, "png: NULL argument");
     *png = NULL;
     *png_size = 0;
     if (img__check_size(width, height, channels, "png", err, err_size) != 0) return -1;
-    row_bytes = 1 + (size_t)width * (size_t)channels;
-    raw_size = row_bytes * (size_t)height;
-    blocks = (raw_size + 65534) / 65535;
-    zlib_size = 2 + blocks * 5 + raw_size + 4;
-    if (zlib_size > 0x7fffffffu)  /* a chunk length is at most 2^31 - 1 */
-        return img__fail(err, err_size, "png: %d x %d x %d is too large for one IDAT chunk",
-                         width, height, channels);
-    total = 8 + (12 + 13) + (12 + zlib_size) + 12;
-    raw = (unsigned char *)IMG_MALLOC(raw_size);
-    out = (unsigned char *)IMG_MALLOC(total);
-    if (!raw || !out) {
-        IMG_FREE(raw);
-        IMG_FREE(out);
-        return img__fail(err, err_size, "png: out of memory for %lu bytes", (unsigned long)total);
+    if ((size_t)width * (size_t)channels > 0x7fffffffu / (size_t)height)  /* stb counts in int */
+        return img__fail(err, err_size, "png: %d x %d x %d is too large", width, height, channels);
+    encoded = stbi_write_png_to_mem(pixels, width * channels, width, height, channels, &size);
+    if (!encoded) return img__fail(err, err_size, "png: stb_image_write failed (out of memory?)");
+    /* Handed over in memory from IMG_MALLOC, as documented. */
+    *png = (unsigned char *)IMG_MALLOC((size_t)size);
+    if (!*png) {
+        STBIW_FREE(encoded);
+        return img__fail(err, err_size, "png: out of memory for %d bytes", size);
     }
-    /* The data to compress: every row preceded by its filter type, 0 (none). */
-    for (y = 0; y < (size_t)height; y++) {
-        raw[y * row_bytes] = 0;
-        memcpy(raw + y * row_bytes + 1, pixels + y * (row_bytes - 1), row_bytes - 1);
-    }
-    img__adler_add(&adler, raw, raw_size);
-
-    memcpy(out, signature, 8);
-    p = out + 8;
-
-    type = p + 4;
-    p = img__begin_chunk(p, 13, "IHDR");
-    p = img__put32(p, (uint32_t)width);
-    p = img__put32(p, (uint32_t)height);
-    *p++ = 8;                     /* bits per sample      */
-    *p++ = color_type[channels];
-    *p++ = 0;                     /* compression: DEFLATE */
-    *p++ = 0;                     /* filter method 0      */
-    *p++ = 0;                     /* not interlaced       */
-    p = img__end_chunk(type, p);
-
-    type = p + 4;
-    p = img__begin_chunk(p, (uint32_t)zlib_size, "IDAT");
-    *p++ = 0x78;  /* CMF: DEFLATE with a 32 KiB window                              */
-    *p++ = 0x01;  /* FLG: no dictionary, fastest level; (0x78 * 256 + 0x01) % 31 == 0 */
-    for (offset = 0; offset < raw_size;) {
-        size_t len = raw_size - offset < 65535 ? raw_size - offset : 65535;
-        *p++ = (unsigned char)(offset + len == raw_size);  /* BFINAL on the last; BTYPE 00 */
-        *p++ = (unsigned char)(len & 0xff);
-        *p++ = (unsigned char)(len >> 8);
-        *p++ = (unsigned char)(~len & 0xff);
-        *p++ = (unsigned char)((~len >> 8) & 0xff);
-        memcpy(p, raw + offset, len);
-        p += len;
-        offset += len;
-    }
-    p = img__put32(p, adler.b << 16 | adler.a);
-    p = img__end_chunk(type, p);
-
-    type = p + 4;
-    p = img__begin_chunk(p, 0, "IEND");
-    p = img__end_chunk(type, p);
-
-    IMG_FREE(raw);
-    *png = out;
-    *png_size = (size_t)(p - out);
+    memcpy(*png, encoded, (size_t)size);
+    STBIW_FREE(encoded);
+    *png_size = (size_t)size;
     return 0;
 }
 

@@ -201,8 +201,8 @@ static int split_and_augment(const split_data *all, int shifts, uint64_t seed, s
 
 /* ---- Training with a record of every epoch --------------------------------------------------
    cnn_fit calls a progress function after every batch and at the end of every epoch. Giving
-   it one replaces the library's own progress bar, so this one draws the same kind of bar and
-   also keeps each epoch's figures for the training-curves picture. */
+   it one replaces the library's own progress bar, so this one keeps each epoch's figures for
+   the training-curves picture and then hands over to that bar, cnn_progress_bar. */
 typedef struct history {
     int epochs;                                   /* recorded so far                     */
     int best;                                     /* the epoch whose weights were kept   */
@@ -211,10 +211,7 @@ typedef struct history {
 } history;
 
 static int on_progress(const cnn_progress *p, void *user) {
-    static const char bar[] = "==============================";
-    const int width = (int)sizeof bar - 1;
     history *h = (history *)user;
-    int filled = p->batches ? (width - 1) * p->batch / p->batches : 0;   /* then the '>' */
     if (p->epoch_done) {
         h->loss[h->epochs] = p->loss;
         h->accuracy[h->epochs] = p->accuracy;
@@ -222,20 +219,7 @@ static int on_progress(const cnn_progress *p, void *user) {
         h->val_accuracy[h->epochs] = p->val_accuracy;
         h->epochs++;
     }
-    if (h->quiet) return 0;                       /* nonzero would stop the training     */
-    if (!p->epoch_done) {
-        if (p->batch % 10 != 0 && p->batch != p->batches) return 0;   /* redraw now and then */
-        fprintf(stderr, "\repoch %2d/%d [%.*s>%*s] %5d/%d  loss %.4f  acc %6.2f%%  %.0f img/s ",
-                p->epoch, p->epochs, filled, bar, width - filled, "", p->batch, p->batches,
-                (double)p->loss, 100.0 * p->accuracy, p->images_per_second);
-    } else {
-        fprintf(stderr, "\repoch %2d/%d [%s] loss %.4f  acc %6.2f%%  val_loss %.4f  "
-                "val_acc %6.2f%%  lr %.4f  %.0fs%s\n", p->epoch, p->epochs, bar, (double)p->loss,
-                100.0 * p->accuracy, (double)p->val_loss, 100.0 * p->val_accuracy,
-                (double)p->learning_rate, p->seconds, p->improved ? "  *best" : "");
-    }
-    fflush(stderr);
-    return 0;
+    return h->quiet ? 0 : cnn_progress_bar(p, NULL);   /* nonzero would stop the training */
 }
 
 /* ---- Pictures ------------------------------------------------------------------------------ */

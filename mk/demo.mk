@@ -4,23 +4,29 @@
 #   make examples       build build/examples/mnist and build/examples/filters
 #   make demo           fetch MNIST (make data), train the lecture's model, test it, save
 #                       out/mnist.cnn, draw what it learned into out/*.png, classify
-#                       out/sample_digit.pgm with the saved model, then run the fixed filters
-#                       (out/filters/*.png)
+#                       out/sample_digit.pgm with the saved model, classify the enlarged
+#                       out/sample_digit.png as any picture would be (examples/classify.c),
+#                       then run the fixed filters (out/filters/*.png)
+#   build/examples/classify out/mnist.cnn my_digit.jpg     your own picture of a digit
 #   make demo-fashion   the same model on the full Fashion-MNIST (60,000/10,000) from Debian's
 #                       package dataset-fashion-mnist, installed with apt-get when we are root;
 #                       results in out/fashion/
 #   make demo DEMO_ARGS='--epochs 5 --seed 7'      options for the training run
 #   make demo DEMO_DATA=~/mnist                   your own IDX files (60,000/10,000, .gz too)
 #
-# Only the targets demo, demo-fashion and examples are defined; every variable starts with
-# DEMO_, so the including Makefile's names are left alone.
+# The examples read gzip'd data through zlib and images through stb_image (Debian: zlib1g-dev,
+# libstb-dev); both are installed with apt-get when missing and we are root, else named.
+#
+# Only the targets demo, demo-fashion, examples and demo-deps are defined; every variable
+# starts with DEMO_, so the including Makefile's names are left alone.
 
 # Paths are relative to the repository root, wherever make was started from (make -C, -f).
 DEMO_ROOT := $(patsubst %/,%,$(dir $(abspath $(dir $(lastword $(MAKEFILE_LIST))))))
 
 DEMO_CC ?= $(CC)
 DEMO_CFLAGS ?= -std=c99 -O2 -Wall -Wextra -Wpedantic -Werror
-DEMO_LDLIBS ?= -lm
+DEMO_LDLIBS ?= -lm -lz
+DEMO_STB_CFLAGS ?= $(shell pkg-config --cflags stb 2>/dev/null || echo -I/usr/include/stb)
 DEMO_BUILD := $(DEMO_ROOT)/build/examples
 DEMO_OUT ?= $(DEMO_ROOT)/out
 DEMO_DATA ?= $(DEMO_ROOT)/data/mnist
@@ -30,14 +36,15 @@ DEMO_FASHION_DATA ?= /usr/share/datasets/fashion-mnist
 # the full Fashion-MNIST reaches 91.97% on its 10,000 test images (about 10 minutes here;
 # '--shifts 0 --epochs 15' takes 7 and reaches 91.61%).
 DEMO_FASHION_ARGS ?= --shifts 1 --decay 0.0005 --lr 0.02
-DEMO_HEADERS := $(DEMO_ROOT)/cnn.h $(DEMO_ROOT)/examples/idx.h $(DEMO_ROOT)/examples/image_io.h
+DEMO_HEADERS := $(DEMO_ROOT)/cnn.h $(DEMO_ROOT)/examples/idx.h $(DEMO_ROOT)/examples/image_io.h \
+                $(DEMO_ROOT)/examples/digit_image.h
 
 # Standalone (`make -f mk/demo.mk`) `demo` is the default goal; when included, the including
 # Makefile's default goal must not change.
 DEMO_STANDALONE := $(filter 1,$(words $(MAKEFILE_LIST)))
 DEMO_SAVED_DEFAULT_GOAL := $(.DEFAULT_GOAL)
 
-.PHONY: demo demo-fashion examples
+.PHONY: demo demo-fashion examples demo-deps
 # `make data` only for our own digits: a DEMO_DATA of yours is used as it is.
 demo: examples
 ifeq ($(DEMO_DATA),$(DEMO_ROOT)/data/mnist)
@@ -45,6 +52,7 @@ ifeq ($(DEMO_DATA),$(DEMO_ROOT)/data/mnist)
 endif
 	$(DEMO_BUILD)/mnist --data $(DEMO_DATA) --out $(DEMO_OUT) $(DEMO_ARGS)
 	$(DEMO_BUILD)/mnist predict $(DEMO_OUT)/mnist.cnn $(DEMO_OUT)/sample_digit.pgm
+	$(DEMO_BUILD)/classify $(DEMO_OUT)/mnist.cnn $(DEMO_OUT)/sample_digit.png --save $(DEMO_OUT)/sample_digit_prepared.png
 	$(DEMO_BUILD)/filters --data $(DEMO_DATA) --out $(DEMO_OUT)/filters
 
 # The package puts train-images-idx3-ubyte.gz and the three others in DEMO_FASHION_DATA.
@@ -64,16 +72,35 @@ demo-fashion: examples
 	fi
 	$(DEMO_BUILD)/mnist --data $(DEMO_FASHION_DATA) --out $(DEMO_OUT)/fashion $(DEMO_FASHION_ARGS)
 
-examples: $(DEMO_BUILD)/mnist $(DEMO_BUILD)/filters
+examples: $(DEMO_BUILD)/mnist $(DEMO_BUILD)/filters $(DEMO_BUILD)/classify
+
+# zlib and stb's headers, installed when missing (root with apt-get), else named.
+demo-deps:
+	@if ! printf '#include <zlib.h>\n#include "stb_image.h"\n#include "stb_image_write.h"\n' | \
+	    $(DEMO_CC) $(DEMO_STB_CFLAGS) -E -x c - >/dev/null 2>&1; then \
+	    if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	        echo "make examples: zlib or stb is missing: apt-get install zlib1g-dev libstb-dev"; \
+	        DEBIAN_FRONTEND=noninteractive apt-get install -y -q zlib1g-dev libstb-dev || \
+	        { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q zlib1g-dev libstb-dev; } || exit 1; \
+	    else \
+	        echo "make examples: the examples need zlib and stb_image (headers not found)." >&2; \
+	        echo "  Install them (Debian/Ubuntu, as root): apt-get install zlib1g-dev libstb-dev" >&2; \
+	        exit 1; \
+	    fi; \
+	fi
 
 # One C file each, the header-only libraries compiled into it.
-$(DEMO_BUILD)/mnist: $(DEMO_ROOT)/examples/mnist.c $(DEMO_HEADERS)
+$(DEMO_BUILD)/mnist: $(DEMO_ROOT)/examples/mnist.c $(DEMO_HEADERS) | demo-deps
 	@mkdir -p $(@D)
-	$(DEMO_CC) $(DEMO_CFLAGS) -I$(DEMO_ROOT) -o $@ $< $(DEMO_LDLIBS)
+	$(DEMO_CC) $(DEMO_CFLAGS) -I$(DEMO_ROOT) $(DEMO_STB_CFLAGS) -o $@ $< $(DEMO_LDLIBS)
 
-$(DEMO_BUILD)/filters: $(DEMO_ROOT)/examples/filters.c $(DEMO_HEADERS)
+$(DEMO_BUILD)/filters: $(DEMO_ROOT)/examples/filters.c $(DEMO_HEADERS) | demo-deps
 	@mkdir -p $(@D)
-	$(DEMO_CC) $(DEMO_CFLAGS) -I$(DEMO_ROOT) -o $@ $< $(DEMO_LDLIBS)
+	$(DEMO_CC) $(DEMO_CFLAGS) -I$(DEMO_ROOT) $(DEMO_STB_CFLAGS) -o $@ $< $(DEMO_LDLIBS)
+
+$(DEMO_BUILD)/classify: $(DEMO_ROOT)/examples/classify.c $(DEMO_HEADERS) | demo-deps
+	@mkdir -p $(@D)
+	$(DEMO_CC) $(DEMO_CFLAGS) -I$(DEMO_ROOT) -I$(DEMO_ROOT)/examples $(DEMO_STB_CFLAGS) -o $@ $< $(DEMO_LDLIBS)
 
 # An empty .DEFAULT_GOAL makes make pick the next target it reads instead.
 ifeq ($(DEMO_STANDALONE),)

@@ -62,6 +62,23 @@ check() {
 
 have() { command -v "$1" >/dev/null 2>&1; }
 
+# Libraries a source links with: the examples' IDX reader (examples/idx.h) inflates gzip with
+# zlib; every program needs libm.
+libs_of() { if grep -q 'examples/idx\.h\|include "idx\.h"' "$1"; then echo "-lm -lz"; else echo "-lm"; fi; }
+# The include flags for stb (Debian's libstb-dev puts its headers in /usr/include/stb), which
+# the examples' image code (examples/image_io.h, examples/classify.c) uses.
+STB_CFLAGS=$(pkg-config --cflags stb 2>/dev/null || echo -I/usr/include/stb)
+have_stb() { printf '#include "stb_image.h"\n#include "stb_image_write.h"\n' | $CC $STB_CFLAGS -E -x c - >/dev/null 2>&1; }
+# Says SKIPPED (and counts it) when a source needs stb and its headers are missing.
+skip_without_stb() {
+    if grep -q 'stb_image\|image_io\.h' "$1" && ! have_stb; then
+        echo "SKIPPED $2: needs stb_image.h and stb_image_write.h (apt-get install libstb-dev)"
+        skipped=$((skipped + 1))
+        return 0
+    fi
+    return 1
+}
+
 native=1
 [ "${CNN_ONLY_AARCH64:-0}" = 1 ] && native=0
 if [ "$native" = 1 ]; then
@@ -86,7 +103,9 @@ done
 
 for src in tests/test_*.c; do
     name=$(basename "$src" .c); group=$(group_of "$src")
-    if check "build $name" $CC -std=c99 -O2 -g $WARN -I. "$src" -o "$BUILD/$name" -lm; then :; fi
+    rm -f "$BUILD/$name" "$BUILD/$name.san"
+    skip_without_stb "$src" "$name" && continue
+    if check "build $name" $CC -std=c99 -O2 -g $WARN -I. $STB_CFLAGS "$src" -o "$BUILD/$name" $(libs_of "$src"); then :; fi
     [ -x "$BUILD/$name" ] && run_suite "$name" "$BUILD/$name"
 done
 group=library
@@ -114,7 +133,8 @@ SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-poin
 ASSERTS='-DCNN_ASSERT(x)=((x)?(void)0:__builtin_trap())'
 for src in tests/test_*.c; do
     name=$(basename "$src" .c); group=$(group_of "$src")
-    check "build $name (asan+ubsan)" $CC -std=c99 -O1 -g $WARN $SAN "$ASSERTS" -I. "$src" -o "$BUILD/$name.san" -lm
+    skip_without_stb "$src" "$name (asan+ubsan)" && continue
+    check "build $name (asan+ubsan)" $CC -std=c99 -O1 -g $WARN $SAN "$ASSERTS" -I. $STB_CFLAGS "$src" -o "$BUILD/$name.san" $(libs_of "$src")
     [ -x "$BUILD/$name.san" ] && ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 run_suite "$name (asan+ubsan)" "$BUILD/$name.san"
 done
 group=library
@@ -123,6 +143,19 @@ group=library
 run_suite "docs snippets" bash docs/check_snippets.sh
 # docs/api.md names every public name of cnn.h, and nothing else.
 run_suite "docs api names" bash docs/check_api.sh
+
+# ---- Interoperability: models to and from PyTorch ----
+# tools/cnnh_torch.py converts a cnn.h model file to a torch.nn.Sequential and back; this checks
+# that both give the same predictions on the same inputs (within 1e-5 of the largest output).
+# Needs a python3 that imports torch and numpy (.ci/run installs Debian's python3-torch);
+# without one it says SKIPPED.
+run_suite "torch interop" bash tests/torch_interop.sh
+
+# ---- Install and build systems ----
+# make install into a temporary prefix (and with DESTDIR), then a program built with
+# pkg-config, with CMake's find_package(cnn) and with add_subdirectory on the repository.
+# Each part says SKIPPED where pkg-config or cmake is missing (.ci/run installs both).
+run_suite "install, pkg-config, cmake" bash tests/install_test.sh
 
 fi   # native
 
@@ -133,7 +166,17 @@ if [ "${CNN_SKIP_AARCH64:-0}" != 1 ]; then
     if have aarch64-linux-gnu-gcc && have qemu-aarch64; then
         for src in tests/test_*.c; do
             name=$(basename "$src" .c); group=$(group_of "$src")
-            if check "build $name (aarch64)" aarch64-linux-gnu-gcc -std=c99 -O2 $WARN -I. "$src" -o "$BUILD/$name.aarch64" -lm; then
+            # zlib for AArch64 is rarely installed (zlib1g-dev:arm64); the examples' reader has
+            # no per-architecture code, so its suite is skipped there rather than failed.
+            if [ "$(libs_of "$src")" != -lm ] &&
+               ! printf '#include <zlib.h>\nint main(void) { return zlibVersion()[0] == 0; }\n' |
+                 aarch64-linux-gnu-gcc -x c - -o "$BUILD/zlib_probe.aarch64" -lz >/dev/null 2>&1; then
+                echo "SKIPPED $name (aarch64): no zlib for aarch64 (dpkg --add-architecture arm64; apt-get install zlib1g-dev:arm64)"
+                skipped=$((skipped + 1))
+                continue
+            fi
+            skip_without_stb "$src" "$name (aarch64)" && continue
+            if check "build $name (aarch64)" aarch64-linux-gnu-gcc -std=c99 -O2 $WARN -I. $STB_CFLAGS "$src" -o "$BUILD/$name.aarch64" $(libs_of "$src"); then
                 run_suite "$name (aarch64, qemu)" qemu-aarch64 -L /usr/aarch64-linux-gnu "$BUILD/$name.aarch64"
             fi
         done
@@ -146,7 +189,10 @@ fi
 group=examples
 [ "$native" = 1 ] && for src in examples/*.c; do
     [ -e "$src" ] || continue
-    check "build example $(basename "$src")" $CC -std=c99 -O2 $WARN -I. -Iexamples "$src" -o "$BUILD/example_$(basename "$src" .c)" -lm
+    # Examples that read or write images use stb_image (libstb-dev; .ci/run and make demo
+    # install it); without its headers they are skipped, said so.
+    skip_without_stb "$src" "example $(basename "$src")" && continue
+    check "build example $(basename "$src")" $CC -std=c99 -O2 $WARN -I. -Iexamples $STB_CFLAGS "$src" -o "$BUILD/example_$(basename "$src" .c)" $(libs_of "$src")
 done
 group=library
 

@@ -1,0 +1,420 @@
+#!/usr/bin/env python3
+"""cnnh_torch.py - cnn.h model files to and from PyTorch torch.nn.Sequential.
+
+usage:
+    python3 tools/cnnh_torch.py to-torch   model.cnn model.pt        # torch.save of the Sequential
+    python3 tools/cnnh_torch.py from-torch model.pt  model.cnn --input C,H,W [--loss mse]
+    python3 tools/cnnh_torch.py to-onnx    model.cnn model.onnx      # needs the onnx package
+    python3 tools/cnnh_torch.py show       model.cnn                 # the layers, as torch modules
+
+or as a module (tools/ on sys.path):
+    import cnnh_torch
+    seq = cnnh_torch.load_torch("model.cnn")          # torch.nn.Sequential, eval mode
+    cnnh_torch.save_torch(seq, "model.cnn", (1, 28, 28))
+
+Needs torch and numpy (Debian: apt-get install python3-torch python3-numpy). The model file
+format is described in docs/design.md; this reader and writer are written from it and check its
+CRC-32. Weights move without conversion: cnn.h's layouts (conv KCRS, dense (out, in) with the
+input flattened in C, H, W order) are PyTorch's.
+
+cnn.h -> torch: a conv or dense layer with a fused activation becomes Conv2d/Linear followed by
+the activation module; padding that differs between the two sides becomes a ZeroPad2d before
+the Conv2d; global average pooling becomes AdaptiveAvgPool2d(1) + Flatten (cnn.h's output of
+that layer is a vector); a dense layer after a feature map gets the Flatten cnn.h does
+implicitly. The loss is kept as the attribute `cnn_loss` ("cross_entropy" or "mse").
+
+torch -> cnn.h: the modules cnn.h has: Conv2d (groups 1, zero padding; int, tuple, "valid" or
+"same"), ZeroPad2d right before a Conv2d, MaxPool2d (dilation 1), AvgPool2d (no
+divisor_override), AdaptiveAvgPool2d(1), Linear, ReLU, LeakyReLU, Sigmoid, Tanh, Dropout,
+Flatten, Identity. An activation right after a Conv2d or Linear is fused into it. Anything else
+is refused with the module's index and name.
+"""
+import struct
+import sys
+import zlib
+
+MAGIC = b"CNNH\r\n\x1a\n"
+FILE_VERSION = 1
+FIELDS = 20
+CONV, POOL, GLOBAL_AVGPOOL, DENSE, ACTIVATION, DROPOUT, FLATTEN = 1, 2, 3, 4, 5, 6, 7
+ACT_NONE, ACT_RELU, ACT_LEAKY, ACT_SIGMOID, ACT_TANH = 0, 1, 2, 3, 4
+LOSSES = {0: "cross_entropy", 1: "mse"}
+
+
+class FormatError(ValueError):
+    pass
+
+
+def f32_bits(x):
+    return struct.unpack("<I", struct.pack("<f", x))[0]
+
+
+def bits_f32(u):
+    return struct.unpack("<f", struct.pack("<I", u))[0]
+
+
+# ---- the model file -------------------------------------------------------------------------
+
+def read_model(path):
+    """The file as a dict: loss, input (c, h, w), layers (lists of 20 ints), tensors (numpy
+    arrays, in file order)."""
+    import numpy as np
+    data = open(path, "rb").read()
+    if data[:8] != MAGIC:
+        raise FormatError("%s: not a cnn.h model file (wrong magic bytes)" % path)
+    if len(data) < 36:
+        raise FormatError("%s: the file ends in its header" % path)
+    stored = struct.unpack_from("<I", data, len(data) - 4)[0]
+    if zlib.crc32(data[:-4]) & 0xFFFFFFFF != stored:
+        raise FormatError("%s: checksum mismatch: the file is damaged or truncated" % path)
+    at = 8
+
+    def u32(n=1):
+        nonlocal at
+        if at + 4 * n > len(data) - 4:
+            raise FormatError("%s: the file ends early" % path)
+        v = struct.unpack_from("<%dI" % n, data, at)
+        at += 4 * n
+        return v
+
+    (version,) = u32()
+    if version != FILE_VERSION:
+        raise FormatError("%s: format version %d, this tool reads %d" % (path, version, FILE_VERSION))
+    loss, c, h, w, count = u32(5)
+    layers = [list(u32(FIELDS)) for _ in range(count)]
+    (ntensors,) = u32()
+    tensors = []
+    for _ in range(ntensors):
+        (ndim,) = u32()
+        dims = u32(ndim)
+        n = int(np.prod(dims)) if dims else 1
+        if at + 4 * n > len(data) - 4:
+            raise FormatError("%s: the file ends in a tensor" % path)
+        tensors.append(np.frombuffer(data, dtype="<f4", count=n, offset=at).reshape(dims).copy())
+        at += 4 * n
+    if at != len(data) - 4:
+        raise FormatError("%s: unexpected bytes before the checksum" % path)
+    return {"loss": LOSSES.get(loss, loss), "input": (c, h, w), "layers": layers, "tensors": tensors}
+
+
+def write_model(path, model):
+    """Writes the dict read_model returns (layers as 20-int records, tensors in file order)."""
+    import numpy as np
+    loss = {v: k for k, v in LOSSES.items()}[model["loss"]]
+    out = bytearray(MAGIC)
+    out += struct.pack("<6I", FILE_VERSION, loss, *model["input"], len(model["layers"]))
+    for r in model["layers"]:
+        out += struct.pack("<%dI" % FIELDS, *r)
+    out += struct.pack("<I", len(model["tensors"]))
+    for t in model["tensors"]:
+        t = np.ascontiguousarray(t, dtype="<f4")
+        if not np.isfinite(t).all():
+            raise FormatError("a tensor holds NaN or infinite values; cnn.h refuses them")
+        out += struct.pack("<%dI" % (1 + t.ndim), t.ndim, *t.shape)
+        out += t.tobytes()
+    out += struct.pack("<I", zlib.crc32(bytes(out)) & 0xFFFFFFFF)
+    with open(path, "wb") as f:
+        f.write(out)
+
+
+# ---- cnn.h -> torch ---------------------------------------------------------------------------
+
+def _activation_module(act, alpha_bits):
+    import torch.nn as nn
+    if act == ACT_NONE:
+        return None
+    if act == ACT_RELU:
+        return nn.ReLU()
+    if act == ACT_LEAKY:
+        alpha = bits_f32(alpha_bits)
+        # 0 in a record means cnn.h's default slope 0.01; -0.0 (CNN_ALPHA_ZERO) means 0.
+        if alpha == 0.0:
+            alpha = 0.0 if alpha_bits == 0x80000000 else 0.01
+        return nn.LeakyReLU(alpha)
+    if act == ACT_SIGMOID:
+        return nn.Sigmoid()
+    if act == ACT_TANH:
+        return nn.Tanh()
+    raise FormatError("unknown activation %d" % act)
+
+
+def model_to_torch(model):
+    import torch
+    import torch.nn as nn
+    c, h, w = model["input"]
+    flat = False
+    mods = []
+    tensors = iter(model["tensors"])
+    for i, r in enumerate(model["layers"]):
+        kind, act, alpha_bits, rate_bits, has_bias = r[0], r[1], r[2], r[3], r[4]
+        if kind == CONV:
+            k, kh, kw, sh, sw, dh, dw, pt, pb, pl, pr = r[5:16]
+            weight = next(tensors)
+            bias = next(tensors) if has_bias else None
+            if pt == pb and pl == pr:
+                padding = (pt, pl)
+            else:
+                mods.append(nn.ZeroPad2d((pl, pr, pt, pb)))
+                padding = (0, 0)
+            conv = nn.Conv2d(c, k, (kh, kw), stride=(sh, sw), padding=padding, dilation=(dh, dw), bias=bool(has_bias))
+            with torch.no_grad():
+                conv.weight.copy_(torch.from_numpy(weight))
+                if has_bias:
+                    conv.bias.copy_(torch.from_numpy(bias))
+            mods.append(conv)
+            h = (h + pt + pb - dh * (kh - 1) - 1) // sh + 1
+            w = (w + pl + pr - dw * (kw - 1) - 1) // sw + 1
+            c = k
+        elif kind == POOL:
+            kh, kw, sh, sw = r[6:10]
+            pt, pb, pl, pr = r[12:16]
+            pool_kind, ceil_mode, count_pad = r[16], r[17], r[18]
+            if pt != pb or pl != pr:
+                raise FormatError("layer %d: pooling with padding %d,%d,%d,%d differs between sides; torch pools pad both sides alike" % (i, pt, pb, pl, pr))
+            if pool_kind == 0:
+                mods.append(nn.MaxPool2d((kh, kw), (sh, sw), (pt, pl), ceil_mode=bool(ceil_mode)))
+            else:
+                mods.append(nn.AvgPool2d((kh, kw), (sh, sw), (pt, pl), ceil_mode=bool(ceil_mode), count_include_pad=bool(count_pad)))
+            h, w = _pool_out(h, kh, sh, pt + pb, pt, ceil_mode), _pool_out(w, kw, sw, pl + pr, pl, ceil_mode)
+        elif kind == GLOBAL_AVGPOOL:
+            mods += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+            flat, h, w = True, 1, 1
+        elif kind == DENSE:
+            units = r[5]
+            weight = next(tensors)
+            bias = next(tensors) if has_bias else None
+            if not flat:
+                mods.append(nn.Flatten())
+                flat = True
+            lin = nn.Linear(c * h * w, units, bias=bool(has_bias))
+            with torch.no_grad():
+                lin.weight.copy_(torch.from_numpy(weight))
+                if has_bias:
+                    lin.bias.copy_(torch.from_numpy(bias))
+            mods.append(lin)
+            c, h, w = units, 1, 1
+        elif kind == ACTIVATION:
+            mods.append(_activation_module(act, alpha_bits) or nn.Identity())
+            act = ACT_NONE
+        elif kind == DROPOUT:
+            mods.append(nn.Dropout(bits_f32(rate_bits)))
+        elif kind == FLATTEN:
+            mods.append(nn.Flatten())
+            c, h, w, flat = c * h * w, 1, 1, True
+        else:
+            raise FormatError("layer %d: unknown layer kind %d" % (i, kind))
+        if kind in (CONV, DENSE):
+            m = _activation_module(act, alpha_bits)
+            if m is not None:
+                mods.append(m)
+    seq = nn.Sequential(*mods)
+    seq.cnn_loss = model["loss"]
+    seq.cnn_input = tuple(model["input"])
+    return seq.eval()
+
+
+def _pool_out(n, k, s, pad_total, pad_before, ceil_mode):
+    if not ceil_mode:
+        return (n + pad_total - k) // s + 1
+    out = -(-(n + pad_total - k) // s) + 1
+    # as PyTorch: the last window must start inside the input or the left padding
+    if (out - 1) * s >= n + pad_before:
+        out -= 1
+    return out
+
+
+def load_torch(path):
+    """A cnn.h model file as a torch.nn.Sequential (in eval mode)."""
+    return model_to_torch(read_model(path))
+
+
+# ---- torch -> cnn.h ---------------------------------------------------------------------------
+
+def _pair(v):
+    return (v, v) if isinstance(v, int) else tuple(v)
+
+
+def _record(kind, **f):
+    r = [0] * FIELDS
+    r[0] = kind
+    names = {"act": 1, "alpha": 2, "rate": 3, "bias": 4, "units": 5, "kh": 6, "kw": 7, "sh": 8, "sw": 9,
+             "dh": 10, "dw": 11, "pt": 12, "pb": 13, "pl": 14, "pr": 15, "pool": 16, "ceil": 17, "count_pad": 18}
+    for k, v in f.items():
+        r[names[k]] = int(v)
+    return r
+
+
+def torch_to_model(seq, input_shape, loss="cross_entropy"):
+    """The model-file dict of a torch.nn.Sequential for inputs of input_shape (C, H, W)."""
+    import numpy as np
+    import torch.nn as nn
+    c, h, w = input_shape
+    flat = False
+    layers, tensors = [], []
+    pending_pad = None
+    last_fusable = None          # index in layers of a conv/dense with no activation yet
+    mods = list(seq.children()) if isinstance(seq, nn.Sequential) else [seq]
+
+    def refuse(i, m, why):
+        raise FormatError("module %d (%s): %s" % (i, type(m).__name__, why))
+
+    for i, m in enumerate(mods):
+        if pending_pad is not None and not isinstance(m, nn.Conv2d):
+            refuse(i - 1, mods[i - 1], "ZeroPad2d is converted only right before a Conv2d")
+        fusable = None
+        if isinstance(m, nn.ZeroPad2d):
+            pending_pad = tuple(m.padding)  # left, right, top, bottom
+            continue
+        if isinstance(m, nn.Conv2d):
+            if flat:
+                refuse(i, m, "a convolution after the data was flattened")
+            if m.groups != 1 or m.padding_mode != "zeros":
+                refuse(i, m, "only groups=1 and zero padding exist in cnn.h")
+            if m.in_channels != c:
+                refuse(i, m, "in_channels %d, but the input has %d channels" % (m.in_channels, c))
+            kh, kw = m.kernel_size
+            sh, sw = m.stride
+            dh, dw = m.dilation
+            if isinstance(m.padding, str):
+                if m.padding == "valid":
+                    pt = pb = pl = pr = 0
+                else:  # "same", stride 1: PyTorch puts the odd one at the bottom/right
+                    th, tw = dh * (kh - 1), dw * (kw - 1)
+                    pt, pl = th // 2, tw // 2
+                    pb, pr = th - pt, tw - pl
+            else:
+                ph, pw = m.padding
+                pt = pb = ph
+                pl = pr = pw
+            if pending_pad is not None:
+                pl, pr, pt, pb = pl + pending_pad[0], pr + pending_pad[1], pt + pending_pad[2], pb + pending_pad[3]
+                pending_pad = None
+            has_bias = m.bias is not None
+            layers.append(_record(CONV, bias=has_bias, units=m.out_channels, kh=kh, kw=kw, sh=sh, sw=sw,
+                                  dh=dh, dw=dw, pt=pt, pb=pb, pl=pl, pr=pr))
+            tensors.append(m.weight.detach().cpu().numpy())
+            if has_bias:
+                tensors.append(m.bias.detach().cpu().numpy())
+            h = (h + pt + pb - dh * (kh - 1) - 1) // sh + 1
+            w = (w + pl + pr - dw * (kw - 1) - 1) // sw + 1
+            c = m.out_channels
+            if h < 1 or w < 1:
+                refuse(i, m, "the kernel does not fit in the input")
+            fusable = len(layers) - 1
+        elif isinstance(m, (nn.MaxPool2d, nn.AvgPool2d)):
+            if flat:
+                refuse(i, m, "pooling after the data was flattened")
+            kh, kw = _pair(m.kernel_size)
+            sh, sw = _pair(m.stride if m.stride is not None else m.kernel_size)
+            ph, pw = _pair(m.padding)
+            ceil = bool(m.ceil_mode)
+            if isinstance(m, nn.MaxPool2d):
+                if _pair(m.dilation) != (1, 1) or m.return_indices:
+                    refuse(i, m, "only dilation 1 and no return_indices")
+                layers.append(_record(POOL, kh=kh, kw=kw, sh=sh, sw=sw, pt=ph, pb=ph, pl=pw, pr=pw, pool=0, ceil=ceil))
+            else:
+                if m.divisor_override is not None:
+                    refuse(i, m, "divisor_override does not exist in cnn.h")
+                layers.append(_record(POOL, kh=kh, kw=kw, sh=sh, sw=sw, pt=ph, pb=ph, pl=pw, pr=pw, pool=1, ceil=ceil,
+                                      count_pad=bool(m.count_include_pad)))
+            h, w = _pool_out(h, kh, sh, 2 * ph, ph, ceil), _pool_out(w, kw, sw, 2 * pw, pw, ceil)
+        elif isinstance(m, nn.AdaptiveAvgPool2d):
+            if _pair(m.output_size) != (1, 1) or flat:
+                refuse(i, m, "only AdaptiveAvgPool2d(1) (global average pooling) on a feature map")
+            layers.append(_record(GLOBAL_AVGPOOL))
+            flat, h, w = True, 1, 1
+        elif isinstance(m, nn.Flatten):
+            if m.start_dim != 1 or m.end_dim != -1:
+                refuse(i, m, "only Flatten(1, -1)")
+            if not flat:  # after global pooling the data is already a vector in cnn.h
+                layers.append(_record(FLATTEN))
+                c, h, w, flat = c * h * w, 1, 1, True
+        elif isinstance(m, nn.Linear):
+            if not flat:
+                refuse(i, m, "a Linear on a feature map: add nn.Flatten() before it")
+            if m.in_features != c * h * w:
+                refuse(i, m, "in_features %d, but the input has %d values" % (m.in_features, c * h * w))
+            has_bias = m.bias is not None
+            layers.append(_record(DENSE, bias=has_bias, units=m.out_features))
+            tensors.append(m.weight.detach().cpu().numpy())
+            if has_bias:
+                tensors.append(m.bias.detach().cpu().numpy())
+            c, h, w, flat = m.out_features, 1, 1, True
+            fusable = len(layers) - 1
+        elif isinstance(m, (nn.ReLU, nn.LeakyReLU, nn.Sigmoid, nn.Tanh)):
+            if isinstance(m, nn.ReLU):
+                act, alpha = ACT_RELU, 0
+            elif isinstance(m, nn.LeakyReLU):
+                slope = float(m.negative_slope)
+                # cnn.h reads a stored 0 as its default 0.01; a slope of 0 is stored as -0.0
+                act, alpha = ACT_LEAKY, (0x80000000 if slope == 0.0 else f32_bits(slope))
+            elif isinstance(m, nn.Sigmoid):
+                act, alpha = ACT_SIGMOID, 0
+            else:
+                act, alpha = ACT_TANH, 0
+            if last_fusable is not None:
+                layers[last_fusable][1], layers[last_fusable][2] = act, alpha
+            else:
+                layers.append(_record(ACTIVATION, act=act, alpha=alpha))
+        elif isinstance(m, nn.Dropout):
+            layers.append(_record(DROPOUT, rate=f32_bits(float(m.p))))
+        elif isinstance(m, nn.Identity):
+            pass
+        else:
+            refuse(i, m, "no such layer in cnn.h")
+        last_fusable = fusable if fusable is not None else (last_fusable if isinstance(m, nn.Identity) else None)
+    if pending_pad is not None:
+        raise FormatError("a ZeroPad2d at the end")
+    if not layers:
+        raise FormatError("no layers")
+    if len(layers) > 32:
+        print("note: %d layers; cnn.h must be compiled with CNN_MAX_LAYERS >= %d" % (len(layers), len(layers)), file=sys.stderr)
+    tensors = [np.ascontiguousarray(t, dtype=np.float32) for t in tensors]
+    return {"loss": loss, "input": tuple(input_shape), "layers": layers, "tensors": tensors}
+
+
+def save_torch(seq, path, input_shape, loss="cross_entropy"):
+    """Writes a torch.nn.Sequential as a cnn.h model file for inputs of input_shape (C, H, W)."""
+    write_model(path, torch_to_model(seq, input_shape, loss))
+
+
+# ---- command line -----------------------------------------------------------------------------
+
+def main(argv):
+    import argparse
+    import torch
+    ap = argparse.ArgumentParser(description="cnn.h model files to and from PyTorch")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("to-torch", help="model.cnn -> a torch.save'd torch.nn.Sequential")
+    p.add_argument("model"); p.add_argument("out")
+    p = sub.add_parser("from-torch", help="a torch.save'd torch.nn.Sequential -> model.cnn")
+    p.add_argument("model"); p.add_argument("out")
+    p.add_argument("--input", required=True, help="C,H,W of one input image, e.g. 1,28,28")
+    p.add_argument("--loss", default="cross_entropy", choices=["cross_entropy", "mse"])
+    p = sub.add_parser("to-onnx", help="model.cnn -> ONNX through torch.onnx.export")
+    p.add_argument("model"); p.add_argument("out")
+    p = sub.add_parser("show", help="print a model file's layers as torch modules")
+    p.add_argument("model")
+    a = ap.parse_args(argv)
+    try:
+        if a.cmd == "to-torch":
+            torch.save(load_torch(a.model), a.out)
+        elif a.cmd == "from-torch":
+            seq = torch.load(a.model)
+            if isinstance(seq, dict):
+                raise FormatError("%s holds a state_dict, not a module: torch.save(model) the Sequential itself" % a.model)
+            save_torch(seq, a.out, tuple(int(v) for v in a.input.split(",")), a.loss)
+        elif a.cmd == "to-onnx":
+            seq = load_torch(a.model)
+            torch.onnx.export(seq, torch.zeros((1,) + seq.cnn_input), a.out, input_names=["input"],
+                              output_names=["output"], dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}})
+        else:
+            print(load_torch(a.model))
+    except (FormatError, OSError) as e:
+        print("cnnh_torch: %s" % e, file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
