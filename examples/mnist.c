@@ -15,6 +15,7 @@
        --seed N      weights, shuffling, the validation split and the shifts       (1)
        --shifts N    train on N more copies of each image, moved by up to 2 pixels (2)
        --limit N     train on the first N training images only                     (all)
+       --algo A      how the convolutions run: auto, direct, wino2 or wino4       (auto)
        --quiet       no model summary and no progress bar
 
    Any MNIST-style IDX files work: the full MNIST (60,000/10,000), or Fashion-MNIST, for
@@ -48,7 +49,7 @@
    In cnn.h the last layer outputs logits: the softmax lives in the loss (softmax cross-entropy)
    and in cnn_predict, which returns probabilities. 28x28 -> 26 -> 13 -> 11 -> 5 -> 3, so the
    flattened vector is 3 * 3 * 64 = 576 values and the model has 93,322 parameters. */
-static cnn_status add_model_layers(cnn_net *net, int rows, int cols) {
+static cnn_status add_model_layers(cnn_net *net, int rows, int cols, cnn_conv_algo algo) {
     cnn_net_opts input = {0};
     cnn_conv_opts conv32 = {0}, conv64 = {0};
     cnn_pool_opts pool = {0};              /* zero: max pooling, 2x2 window, stride 2 */
@@ -62,6 +63,7 @@ static cnn_status add_model_layers(cnn_net *net, int rows, int cols) {
     conv32.activation = CNN_ACT_RELU;
     conv64.filters = 64;
     conv64.activation = CNN_ACT_RELU;
+    conv32.algo = conv64.algo = algo;      /* auto: Winograd only where it measured faster */
     hidden.units = 64;
     hidden.activation = CNN_ACT_RELU;
     classes.units = 10;
@@ -637,6 +639,7 @@ static int predict(const char *model_path, const char *image_path) {
 typedef struct options {
     const char *data, *out;
     int epochs, batch, shifts, limit, quiet;
+    cnn_conv_algo algo;
     float lr, decay;
     unsigned long seed;
 } options;
@@ -644,7 +647,7 @@ typedef struct options {
 static int usage(void) {
     fprintf(stderr,
             "usage: mnist [--data DIR] [--out DIR] [--epochs N] [--batch N] [--lr X] [--seed N]\n"
-            "             [--decay X] [--shifts N] [--limit N] [--quiet]\n"
+            "             [--decay X] [--shifts N] [--limit N] [--algo A] [--quiet]\n"
             "       mnist predict MODEL IMAGE.pgm\n");
     return 2;
 }
@@ -661,6 +664,7 @@ static int parse_options(int argc, char **argv, options *o) {
     o->shifts = 2;
     o->limit = 0;
     o->quiet = 0;
+    o->algo = CNN_CONV_AUTO;
     for (i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--quiet")) { o->quiet = 1; continue; }
@@ -674,6 +678,12 @@ static int parse_options(int argc, char **argv, options *o) {
         else if (!strcmp(a, "--seed")) o->seed = strtoul(v, NULL, 10);
         else if (!strcmp(a, "--shifts")) o->shifts = atoi(v);
         else if (!strcmp(a, "--limit")) o->limit = atoi(v);
+        else if (!strcmp(a, "--algo")) {
+            int k;
+            for (k = 0; k < CNN_CONV_ALGO_COUNT && strcmp(v, cnn_conv_algo_name((cnn_conv_algo)k)); k++) {}
+            if (k == CNN_CONV_ALGO_COUNT) return 1;
+            o->algo = (cnn_conv_algo)k;
+        }
         else return 1;
         i++;
     }
@@ -715,7 +725,7 @@ int main(int argc, char **argv) {
     }
 
     /* 2. The model, built for batches of opt.batch images, weights drawn from the seed. */
-    if ((st = add_model_layers(&net, train.rows, train.cols)))
+    if ((st = add_model_layers(&net, train.rows, train.cols, opt.algo)))
         return cnn_failed("describing the model", st);
     build.max_batch = opt.batch;
     build.seed = opt.seed;
