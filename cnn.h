@@ -1560,9 +1560,11 @@ CNNDEF cnn_status cnn_conv2d_check(const cnn_conv2d_shape *s, int *out_h, int *o
     oh = cnn__conv2d_out_h(s);
     ow = cnn__conv2d_out_w(s);
     if (oh < 1 || ow < 1) return cnn__fail(CNN_ERR_OVERFLOW, "conv2d: the output size overflows an int");
-    /* The kernels index one image plane with int. */
+    /* The kernels index one image plane, and the filter bank, with int. */
     if ((long long)s->h * s->w > INT_MAX || (long long)oh * ow > INT_MAX)
         return cnn__fail(CNN_ERR_OVERFLOW, "conv2d: an image plane of %dx%d (output %dx%d) overflows an int", s->h, s->w, oh, ow);
+    if ((double)s->k * s->c * s->kh * s->kw > (double)INT_MAX)
+        return cnn__fail(CNN_ERR_OVERFLOW, "conv2d: %d filters of %dx%dx%d overflow an int", s->k, s->c, s->kh, s->kw);
     if (!cnn__count4(s->n, s->c, s->h, s->w) || !cnn__count4(s->n, s->k, oh, ow) ||
         !cnn__count4(s->k, s->c, s->kh, s->kw))
         return cnn__fail(CNN_ERR_OVERFLOW, "conv2d: tensor sizes overflow (input %dx%dx%dx%d, %d filters %dx%d)",
@@ -1711,7 +1713,7 @@ static void cnn__pack_im2col(const cnn_conv2d_shape *s, int ow, const float *xn,
             int lo = 0, hi = 0, u;
             if (iy >= 0 && iy < s->h) {
                 /* columns ix0 + u * sw inside [0, w): u in [lo, hi) */
-                lo = ix0 >= 0 ? 0 : (-ix0 + sw - 1) / sw;
+                lo = ix0 >= 0 ? 0 : (int)(((ptrdiff_t)sw - 1 - ix0) / sw);   /* sw - 1 - ix0 may pass INT_MAX */
                 hi = ix0 >= s->w ? 0 : (s->w - 1 - ix0) / sw + 1;
                 lo = CNN__MIN(lo, run_len[k]);
                 hi = CNN__MAX(lo, CNN__MIN(hi, run_len[k]));
@@ -1863,10 +1865,14 @@ static void cnn__padded_size(const cnn_conv2d_shape *s, int *hp, int *wp) {
     *hp = s->h + s->pad_top + s->pad_bottom;
     *wp = s->w + s->pad_left + s->pad_right;
 }
-/* The planes the data gradient reads: dy spread out by the stride, inside the kernel's reach. */
-static void cnn__spread_size(const cnn_conv2d_shape *s, int *hp, int *wp) {
-    *hp = s->h + (s->kh - 1) * s->dilation_h;
-    *wp = s->w + (s->kw - 1) * s->dilation_w;
+/* The planes the data gradient reads: dy spread out by the stride, inside the kernel's reach.
+   Returns 0 (sizes 0) when they do not fit in an int: the reach alone may be near INT_MAX. */
+static int cnn__spread_size(const cnn_conv2d_shape *s, int *hp, int *wp) {
+    const long long h = s->h + (long long)(s->kh - 1) * s->dilation_h, w = s->w + (long long)(s->kw - 1) * s->dilation_w;
+    const int fits = h <= INT_MAX && w <= INT_MAX;
+    *hp = fits ? (int)h : 0;
+    *wp = fits ? (int)w : 0;
+    return fits;
 }
 
 /* out[q - q0] for taps q0..q1-1 = (c, r, s) in planes of hp x wp: c*hp*wp + r*dh*wp + s*dw. */
@@ -1989,7 +1995,7 @@ static int cnn__conv2d_forward_direct(const cnn_conv2d_shape *s, const float *x,
 
 static size_t cnn__backward_data_direct_floats(const cnn_conv2d_shape *s) {
     int hp, wp;
-    cnn__spread_size(s, &hp, &wp);
+    if (!cnn__spread_size(s, &hp, &wp)) return 0;
     return cnn__direct_floats(s->k, hp, wp, s->c, s->h);
 }
 
@@ -2002,8 +2008,7 @@ static int cnn__conv2d_backward_data_direct(const cnn_conv2d_shape *s, const flo
     const int oh = cnn__conv2d_out_h(s), ow = cnn__conv2d_out_w(s);
     float *pin, *wide;
     int hp, wp, n;
-    cnn__spread_size(s, &hp, &wp);
-    if (!ws || !cnn__direct_pays(s->k, hp, wp, s->h, s->w)) return 0;
+    if (!cnn__spread_size(s, &hp, &wp) || !ws || !cnn__direct_pays(s->k, hp, wp, s->h, s->w)) return 0;
     if (!cnn__workspace_fits(ws_bytes, cnn__backward_data_direct_floats(s))) return 0;
     pin = cnn__workspace_floats(ws);
     wide = pin + cnn__round16((size_t)s->k * hp * wp + 16);
@@ -2063,8 +2068,8 @@ static int cnn__channels_per_pass(size_t block, int chans) {
    'images' images of oh x ow outputs, pix(o) = i * row_step + j * col_step. bt is W^T packed
    16 filters wide: bt[k0 * taps + q * 16 + l] = W[k0 + l][q]. */
 static void cnn__gather_conv(int filters, int taps, const float *bt, const float *bias, const float *pin,
-                             const int32_t *tap_off, int images, int image, int oh, int ow, int row_step,
-                             int col_step, float *out) {
+                             const int32_t *tap_off, int images, int image, int oh, int ow, ptrdiff_t row_step,
+                             ptrdiff_t col_step, float *out) {
     int32_t pix[6];
     size_t dst[6];                        /* where pixel m of the tile goes in out, for filter 0 */
     const int pixels = oh * ow, total = images * pixels, per_pass = cnn__channels_per_pass((size_t)taps * 16, filters);
@@ -2074,7 +2079,7 @@ static void cnn__gather_conv(int filters, int taps, const float *bt, const float
             const int mr = CNN__MIN(6, total - o0);
             for (m = 0; m < mr; m++) {
                 const int img = (o0 + m) / pixels, p = (o0 + m) % pixels;
-                pix[m] = (int32_t)(img * image + (p / ow) * row_step + (p % ow) * col_step);
+                pix[m] = (int32_t)((ptrdiff_t)img * image + (p / ow) * row_step + (p % ow) * col_step);
                 dst[m] = (size_t)img * filters * pixels + p;
             }
             cnn__gather_tile(mr, taps, pin, pix, tap_off, bt, (size_t)taps * 16, NULL, bias, k0,
@@ -2127,13 +2132,13 @@ static int cnn__conv2d_forward_gather(const cnn_conv2d_shape *s, const float *x,
         cnn__pack_transposed(w + (size_t)k0 * taps, taps, CNN__MIN(16, s->k - k0), taps, bt + (size_t)k0 * taps, NULL);
     cnn__tap_offsets(0, taps, s->kh, s->kw, s->dilation_h, s->dilation_w, hp, wp, tap_off);
     if (!padded) {                        /* the whole batch in place */
-        cnn__gather_conv(s->k, taps, bt, b, x, tap_off, s->n, (int)image, oh, ow, s->stride_h * wp, s->stride_w, y);
+        cnn__gather_conv(s->k, taps, bt, b, x, tap_off, s->n, (int)image, oh, ow, (ptrdiff_t)s->stride_h * wp, s->stride_w, y);
         return 1;
     }
     memset(pin, 0, (size_t)image * sizeof(float));
     for (n = 0; n < s->n; n++) {
         cnn__copy_into_padding(x + (size_t)n * s->c * s->h * s->w, s->c, s->h, s->w, s->pad_top, s->pad_left, hp, wp, pin);
-        cnn__gather_conv(s->k, taps, bt, b, pin, tap_off, 1, 0, oh, ow, s->stride_h * wp, s->stride_w,
+        cnn__gather_conv(s->k, taps, bt, b, pin, tap_off, 1, 0, oh, ow, (ptrdiff_t)s->stride_h * wp, s->stride_w,
                          y + (size_t)n * s->k * pixels);
     }
     return 1;
@@ -2199,7 +2204,7 @@ static int cnn__gather_data_pays(const cnn_conv2d_shape *s) {
     const int oh = cnn__conv2d_out_h(s), ow = cnn__conv2d_out_w(s);
     double rows = 0.0, cols = 0.0;
     int hp, wp, y, first;
-    cnn__spread_size(s, &hp, &wp);
+    if (!cnn__spread_size(s, &hp, &wp)) return 1;   /* no direct grid to compare with */
     for (y = 0; y < s->h; y++) rows += cnn__reaching(y, s->pad_top, s->stride_h, s->dilation_h, s->kh, oh, &first);
     for (y = 0; y < s->w; y++) cols += cnn__reaching(y, s->pad_left, s->stride_w, s->dilation_w, s->kw, ow, &first);
     return cnn__gather_share(s->c, (int)CNN__MAX(1.0, s->k * rows * cols / ((double)s->h * s->w)))
@@ -2920,9 +2925,10 @@ CNNDEF cnn_status cnn_pool2d_check(const cnn_pool2d_shape *s, int *out_h, int *o
 
 /* The window of output (i, j), clipped to the input: rows [*r0, *r1), columns [*c0, *c1). */
 static void cnn__pool_window(const cnn_pool2d_shape *s, int i, int j, int *r0, int *r1, int *c0, int *c1) {
-    int top = i * s->stride_h - s->pad_top, left = j * s->stride_w - s->pad_left;
-    *r0 = CNN__MAX(top, 0);  *r1 = CNN__MIN(top + s->kh, s->h);
-    *c0 = CNN__MAX(left, 0); *c1 = CNN__MIN(left + s->kw, s->w);
+    /* in 64 bits: top + kh may pass INT_MAX when the window is about as large as a tall input */
+    const long long top = (long long)i * s->stride_h - s->pad_top, left = (long long)j * s->stride_w - s->pad_left;
+    *r0 = (int)CNN__MAX(top, 0);  *r1 = (int)CNN__MIN(top + s->kh, (long long)s->h);
+    *c0 = (int)CNN__MAX(left, 0); *c1 = (int)CNN__MIN(left + s->kw, (long long)s->w);
 }
 
 /* The maximum of the 2x2 window at p (its rows w apart) and where it is, as an offset from p:
@@ -2983,11 +2989,12 @@ static void cnn__maxpool2d_backward(const cnn_pool2d_shape *s, int oh, int ow, c
 
 /* The divisor of average pooling for output (i, j): the window clipped to the padded input
    when padding counts, else the number of real inputs in it. */
-static int cnn__avgpool_divisor(const cnn_pool2d_shape *s, int i, int j) {
+static long long cnn__avgpool_divisor(const cnn_pool2d_shape *s, int i, int j) {
     int r0, r1, c0, c1;
     if (s->count_pad) {
-        int top = i * s->stride_h - s->pad_top, left = j * s->stride_w - s->pad_left;
-        int bottom = CNN__MIN(top + s->kh, s->h + s->pad_bottom), right = CNN__MIN(left + s->kw, s->w + s->pad_right);
+        const long long top = (long long)i * s->stride_h - s->pad_top, left = (long long)j * s->stride_w - s->pad_left;
+        const long long bottom = CNN__MIN(top + s->kh, (long long)s->h + s->pad_bottom);
+        const long long right = CNN__MIN(left + s->kw, (long long)s->w + s->pad_right);
         return (bottom - top) * (right - left);
     }
     cnn__pool_window(s, i, j, &r0, &r1, &c0, &c1);
