@@ -455,7 +455,15 @@ typedef struct cnn_build_opts {
     void *alloc_ctx;              /* passed to CNN_MALLOC / CNN_FREE                         */
     cnn_init init;                /* weight initialisation, default Glorot uniform           */
     uint64_t seed;                /* initialisation and dropout (fit shuffles with its own)  */
+    size_t max_arena_bytes;       /* the largest arena to allocate (checked before asking the
+                                     allocator): default CNN_DEFAULT_MAX_ARENA_BYTES, 1 GiB;
+                                     CNN_NO_ARENA_LIMIT lifts it. A caller's buffer is bounded
+                                     by its own size instead. Guards cnn_load against files
+                                     that describe enormous networks.                         */
 } cnn_build_opts;
+
+#define CNN_DEFAULT_MAX_ARENA_BYTES ((size_t)1 << 30)
+#define CNN_NO_ARENA_LIMIT ((size_t)-1)
 
 /* Bytes of arena cnn_net_build needs for these options (0 and an error if it cannot). */
 CNNDEF size_t     cnn_net_required_bytes(const cnn_net *net, const cnn_build_opts *opts);
@@ -578,10 +586,15 @@ CNNDEF float cnn_schedule_lr(const cnn_fit_opts *opts, int epoch);
 #define CNN_FILE_VERSION 1
 
 #ifndef CNN_NO_STDIO
-/* Writes path.tmp, then renames it over path: a failed save leaves the old file. */
+/* Writes a temporary file beside path (a fresh name, created exclusively), flushes it to
+   disk and renames it over path: a failed save (or a power cut) leaves the old file. Refuses
+   NaN or infinite parameters (CNN_ERR_NUMERIC), which cnn_load would refuse. */
 CNNDEF cnn_status cnn_save(const cnn_net *net, const char *path);
-/* Reads a model: describes 'net' from the file's architecture, builds it with 'build'
-   (NULL: defaults) and fills the weights. Everything is validated before net is touched. */
+/* Reads a model: the network described by the file's architecture, built with 'build' (NULL:
+   defaults; its max_arena_bytes bounds what a file may make it allocate) and holding the
+   file's weights. 'net' is an output only: it is never read (it may be uninitialised) and is
+   written only on success; on any failure it is left exactly as it was. To replace a built
+   network, load into another cnn_net, then cnn_net_free the old one. */
 CNNDEF cnn_status cnn_load(cnn_net *net, const char *path, const cnn_build_opts *build);
 /* Fills the weights of a built net from a file whose architecture must match. */
 CNNDEF cnn_status cnn_load_weights(cnn_net *net, const char *path);
@@ -3968,6 +3981,11 @@ CNNDEF cnn_status cnn_net_build(cnn_net *net, const cnn_build_opts *opts) {
         st = cnn_arena_init(&net->arena, opts->buffer, opts->buffer_size);
         net->arena.alloc_ctx = opts->alloc_ctx;     /* for what fit allocates */
     } else {
+        const size_t limit = opts && opts->max_arena_bytes ? opts->max_arena_bytes : CNN_DEFAULT_MAX_ARENA_BYTES;
+        if (need - CNN_ALIGNMENT > limit)
+            return cnn__fail(CNN_ERR_OUT_OF_MEMORY,
+                             "net build: the network needs %zu bytes of arena, more than the %zu allowed (max_batch %d, %s; raise cnn_build_opts.max_arena_bytes, or CNN_NO_ARENA_LIMIT)",
+                             need - CNN_ALIGNMENT, limit, max_batch, training ? "training" : "inference only");
         st = cnn_arena_create(&net->arena, need - CNN_ALIGNMENT, opts ? opts->alloc_ctx : NULL);
     }
     if (st) return st;
@@ -4624,23 +4642,36 @@ done:
 
 #ifndef CNN_NO_STDIO
 #include <errno.h>
+/* POSIX systems get the safe save (a temporary file created exclusively, fsync before the
+   rename, fsync of the directory) and a regular-file check on load; elsewhere only C's stdio. */
+#if defined(__unix__) || defined(__unix) || (defined(__APPLE__) && defined(__MACH__))
+#define CNN__POSIX_FILES 1
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#endif
 
 #define CNN__RECORD_FIELDS 20
 static const unsigned char cnn__magic[8] = {'C', 'N', 'N', 'H', '\r', '\n', 0x1a, '\n'};
 
 typedef struct cnn__file {
-    FILE *f;
+    FILE *f;                    /* reading, and writing where there is no POSIX */
+    int fd;                     /* writing on POSIX: the temporary file's descriptor, or -1 */
     uint32_t crc;
     uint32_t table[256];
     int failed;
+    size_t buffered;            /* bytes waiting in out[] (fd mode) */
+    unsigned char out[4096];
 } cnn__file;
 
 static void cnn__file_start(cnn__file *io, FILE *f) {
     uint32_t i, c;
     int k;
     io->f = f;
+    io->fd = -1;
     io->crc = 0xffffffffu;
     io->failed = 0;
+    io->buffered = 0;
     for (i = 0; i < 256; i++) {         /* the reflected CRC-32 polynomial 0xEDB88320 */
         for (c = i, k = 0; k < 8; k++) c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
         io->table[i] = c;
@@ -4661,10 +4692,35 @@ static uint32_t cnn__get_u32_le(const unsigned char *p) {
 static uint32_t cnn__float_bits(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
 static float cnn__bits_float(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
 
+/* Writes what is buffered to the descriptor, retrying short writes. */
+static void cnn__flush(cnn__file *io) {
+#ifdef CNN__POSIX_FILES
+    size_t done = 0;
+    while (!io->failed && done < io->buffered) {
+        const ssize_t k = write(io->fd, io->out + done, io->buffered - done);
+        if (k > 0) done += (size_t)k;
+        else if (k < 0 && errno == EINTR) continue;
+        else io->failed = 1;
+    }
+#endif
+    io->buffered = 0;
+}
+
 static void cnn__write(cnn__file *io, const void *p, size_t n) {
     if (io->failed) return;
     cnn__crc_update(io, (const unsigned char *)p, n);
-    if (fwrite(p, 1, n, io->f) != n) io->failed = 1;
+    if (io->fd < 0) {
+        if (fwrite(p, 1, n, io->f) != n) io->failed = 1;
+        return;
+    }
+    while (n && !io->failed) {
+        const size_t k = CNN__MIN(n, sizeof io->out - io->buffered);
+        memcpy(io->out + io->buffered, p, k);
+        io->buffered += k;
+        p = (const unsigned char *)p + k;
+        n -= k;
+        if (io->buffered == sizeof io->out) cnn__flush(io);
+    }
 }
 static void cnn__write_u32(cnn__file *io, uint32_t v) { unsigned char b[4]; cnn__put_u32_le(b, v); cnn__write(io, b, 4); }
 static void cnn__write_floats(cnn__file *io, const float *v, size_t n) {
@@ -4703,13 +4759,15 @@ static void cnn__layer_record(const cnn_layer *l, uint32_t r[CNN__RECORD_FIELDS]
     }
 }
 
-/* Adds the layer a record describes (its own checks reject impossible values). */
-static cnn_status cnn__add_from_record(cnn_net *net, const uint32_t r[CNN__RECORD_FIELDS]) {
+/* Adds the layer a record describes (its own checks reject impossible values). Every
+   message names the layer once: the cnn_add_* calls' own ("layer 1 (conv, input ...): ...")
+   or, for what is checked here, "layer <index>: ...". */
+static cnn_status cnn__add_from_record(cnn_net *net, int index, const uint32_t r[CNN__RECORD_FIELDS]) {
     int i;
     for (i = 5; i < CNN__RECORD_FIELDS; i++)
-        if (r[i] > (uint32_t)INT_MAX) return cnn__fail(CNN_ERR_FILE_CORRUPT, "field %d holds %u", i, (unsigned)r[i]);
+        if (r[i] > (uint32_t)INT_MAX) return cnn__fail(CNN_ERR_FILE_CORRUPT, "layer %d: field %d holds %u", index, i, (unsigned)r[i]);
     if (r[1] >= (uint32_t)CNN_ACTIVATION_COUNT || r[4] > 1)
-        return cnn__fail(CNN_ERR_FILE_CORRUPT, "activation %u or bias flag %u is out of range", (unsigned)r[1], (unsigned)r[4]);
+        return cnn__fail(CNN_ERR_FILE_CORRUPT, "layer %d: activation %u or bias flag %u is out of range", index, (unsigned)r[1], (unsigned)r[4]);
     switch (r[0]) {
     case CNN_LAYER_CONV: {
         cnn_conv_opts o;
@@ -4724,20 +4782,20 @@ static cnn_status cnn__add_from_record(cnn_net *net, const uint32_t r[CNN__RECOR
         o.activation = (cnn_activation)r[1];
         o.alpha = cnn__bits_float(r[2]);
         if (!o.kernel_h || !o.kernel_w || !o.stride_h || !o.stride_w || !o.dilation_h || !o.dilation_w)
-            return cnn__fail(CNN_ERR_FILE_CORRUPT, "a conv layer with a zero kernel, stride or dilation");
+            return cnn__fail(CNN_ERR_FILE_CORRUPT, "layer %d: a conv layer with a zero kernel, stride or dilation", index);
         return cnn_add_conv(net, &o);
     }
     case CNN_LAYER_POOL: {
         cnn_pool_opts o;
         memset(&o, 0, sizeof o);
-        if (r[16] > 1 || r[17] > 1 || r[18] > 1) return cnn__fail(CNN_ERR_FILE_CORRUPT, "pool flags out of range");
+        if (r[16] > 1 || r[17] > 1 || r[18] > 1) return cnn__fail(CNN_ERR_FILE_CORRUPT, "layer %d: pool flags out of range", index);
         o.kind = (cnn_pool_kind)r[16];
         o.size_h = (int)r[6]; o.size_w = (int)r[7];
         o.stride_h = (int)r[8]; o.stride_w = (int)r[9];
         o.pad_top = (int)r[12]; o.pad_bottom = (int)r[13]; o.pad_left = (int)r[14]; o.pad_right = (int)r[15];
         o.ceil_mode = (int)r[17]; o.count_pad = (int)r[18];
         if (!o.size_h || !o.size_w || !o.stride_h || !o.stride_w)
-            return cnn__fail(CNN_ERR_FILE_CORRUPT, "a pool layer with a zero window or stride");
+            return cnn__fail(CNN_ERR_FILE_CORRUPT, "layer %d: a pool layer with a zero window or stride", index);
         return cnn_add_pool(net, &o);
     }
     case CNN_LAYER_GLOBAL_AVG_POOL: return cnn_add_global_avg_pool(net);
@@ -4753,7 +4811,7 @@ static cnn_status cnn__add_from_record(cnn_net *net, const uint32_t r[CNN__RECOR
     case CNN_LAYER_ACTIVATION: return cnn_add_activation(net, (cnn_activation)r[1], cnn__bits_float(r[2]));
     case CNN_LAYER_DROPOUT: return cnn_add_dropout(net, cnn__bits_float(r[3]));
     case CNN_LAYER_FLATTEN: return cnn_add_flatten(net);
-    default: return cnn__fail(CNN_ERR_FILE_CORRUPT, "unknown layer kind %u", (unsigned)r[0]);
+    default: return cnn__fail(CNN_ERR_FILE_CORRUPT, "layer %d: unknown layer kind %u", index, (unsigned)r[0]);
     }
 }
 
@@ -4774,60 +4832,144 @@ static int cnn__layer_tensors(const cnn_layer *l, uint32_t dims[2][4], uint32_t 
     return n;
 }
 
-static cnn_status cnn__save_to(const cnn_net *net, FILE *f) {
-    cnn__file io;
+static cnn_status cnn__save_to(const cnn_net *net, cnn__file *io) {
     uint32_t r[CNN__RECORD_FIELDS], dims[2][4], ndim[2], tensors = 0;
     float *data[2];
     size_t count[2];
     int i, t, d, n;
     unsigned char crc[4];
-    cnn__file_start(&io, f);
-    cnn__write(&io, cnn__magic, sizeof cnn__magic);
-    cnn__write_u32(&io, CNN_FILE_VERSION);
-    cnn__write_u32(&io, (uint32_t)net->loss);
-    cnn__write_u32(&io, (uint32_t)net->in_c);
-    cnn__write_u32(&io, (uint32_t)net->in_h);
-    cnn__write_u32(&io, (uint32_t)net->in_w);
-    cnn__write_u32(&io, (uint32_t)net->layer_count);
+    cnn__write(io, cnn__magic, sizeof cnn__magic);
+    cnn__write_u32(io, CNN_FILE_VERSION);
+    cnn__write_u32(io, (uint32_t)net->loss);
+    cnn__write_u32(io, (uint32_t)net->in_c);
+    cnn__write_u32(io, (uint32_t)net->in_h);
+    cnn__write_u32(io, (uint32_t)net->in_w);
+    cnn__write_u32(io, (uint32_t)net->layer_count);
     for (i = 0; i < net->layer_count; i++) {
         cnn__layer_record(&net->layers[i], r);
-        for (t = 0; t < CNN__RECORD_FIELDS; t++) cnn__write_u32(&io, r[t]);
+        for (t = 0; t < CNN__RECORD_FIELDS; t++) cnn__write_u32(io, r[t]);
         tensors += (uint32_t)cnn__layer_tensors(&net->layers[i], dims, ndim, data, count);
     }
-    cnn__write_u32(&io, tensors);
+    cnn__write_u32(io, tensors);
     for (i = 0; i < net->layer_count; i++) {
         n = cnn__layer_tensors(&net->layers[i], dims, ndim, data, count);
         for (t = 0; t < n; t++) {
-            cnn__write_u32(&io, ndim[t]);
-            for (d = 0; d < (int)ndim[t]; d++) cnn__write_u32(&io, dims[t][d]);
-            cnn__write_floats(&io, data[t], count[t]);
+            cnn__write_u32(io, ndim[t]);
+            for (d = 0; d < (int)ndim[t]; d++) cnn__write_u32(io, dims[t][d]);
+            cnn__write_floats(io, data[t], count[t]);
         }
     }
-    cnn__put_u32_le(crc, io.crc ^ 0xffffffffu);
-    if (!io.failed && fwrite(crc, 1, 4, f) != 4) io.failed = 1;
-    return io.failed ? CNN_ERR_IO : CNN_OK;
+    cnn__put_u32_le(crc, io->crc ^ 0xffffffffu);
+    cnn__write(io, crc, 4);              /* (the CRC it adds to is not used again) */
+    if (io->fd >= 0) cnn__flush(io);
+    return io->failed ? CNN_ERR_IO : CNN_OK;
+}
+
+/* The first parameter that is NaN or infinite: its layer (-1 if none) and its index there.
+   cnn_load refuses such a file, so cnn_save refuses to write one. */
+static int cnn__nonfinite_parameter(const cnn_net *net, const char **which, size_t *at) {
+    int i, t;
+    size_t j;
+    for (i = 0; i < net->layer_count; i++) {
+        const cnn_layer *l = &net->layers[i];
+        for (t = 0; t < 2; t++) {
+            const float *v = t ? l->b : l->w;
+            const size_t n = t ? l->bias_count : l->weight_count;
+            for (j = 0; j < n; j++)
+                if (!(v[j] - v[j] == 0.0f)) { *which = t ? "bias" : "weights"; *at = j; return i; }
+        }
+    }
+    return -1;
+}
+
+/* Creates the temporary file beside 'path' (same directory, so the rename cannot cross file
+   systems), under a name nobody else uses: path.tmp-XXXXXXXX with random hex digits. On POSIX
+   it is created with O_CREAT | O_EXCL, which fails on any existing name, a planted symlink
+   included (never followed), so no other file can be overwritten through it and two saves
+   to one path never share it; on a name collision it tries another. Elsewhere C99 has no
+   exclusive creation: the name is checked free first (a race remains, said in the docs). */
+static cnn_status cnn__create_temp(const char *path, size_t len, char *tmp, cnn__file *io, FILE **f) {
+    static unsigned long counter;
+    cnn_rng rng;
+    int attempt, k;
+    int err = 0;
+    cnn_rng_seed(&rng, (uint64_t)(uintptr_t)tmp ^ (uint64_t)(cnn__seconds() * 1e6) ^ ((uint64_t)++counter << 40)
+#ifdef CNN__POSIX_FILES
+                           ^ ((uint64_t)getpid() << 20)
+#endif
+    );
+    memcpy(tmp, path, len);
+    memcpy(tmp + len, ".tmp-", 5);
+    for (attempt = 0; attempt < 100; attempt++) {
+        uint32_t bits = cnn_rng_u32(&rng);
+        for (k = 0; k < 8; k++) tmp[len + 5 + k] = "0123456789abcdef"[(bits >> (4 * k)) & 15];
+        tmp[len + 13] = '\0';
+#ifdef CNN__POSIX_FILES
+        {
+            const int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0666);   /* 0666 & ~umask, as fopen */
+            if (fd >= 0) { cnn__file_start(io, NULL); io->fd = fd; *f = NULL; return CNN_OK; }
+            err = errno;
+            if (err != EEXIST && err != EINTR) break;
+        }
+#else
+        {
+            FILE *probe = fopen(tmp, "rb");
+            if (probe) { fclose(probe); continue; }
+            if ((*f = fopen(tmp, "wb")) != NULL) { cnn__file_start(io, *f); return CNN_OK; }
+            err = errno;
+            break;
+        }
+#endif
+    }
+    return cnn__fail(CNN_ERR_IO, "save: cannot create a temporary file '%s' beside '%s': %s", tmp, path,
+                     err ? strerror(err) : "every name tried exists");
+}
+
+/* After the rename: the directory entry itself must reach the disk for the new file to
+   survive a power cut (POSIX; elsewhere nothing to do). Best effort: the file is in place. */
+static void cnn__sync_directory(const char *path, size_t len, char *dir) {
+#ifdef CNN__POSIX_FILES
+    size_t cut = len;
+    int fd;
+    while (cut > 0 && path[cut - 1] != '/') cut--;
+    if (cut == 0) { dir[0] = '.'; dir[1] = '\0'; }
+    else { memcpy(dir, path, cut); dir[cut] = '\0'; }
+    fd = open(dir, O_RDONLY);
+    if (fd >= 0) { (void)fsync(fd); (void)close(fd); }
+#else
+    (void)path; (void)len; (void)dir;
+#endif
 }
 
 CNNDEF cnn_status cnn_save(const cnn_net *net, const char *path) {
     char tmp[4096];
-    FILE *f;
-    size_t len;
+    cnn__file io;
+    FILE *f = NULL;
+    const char *which = "";
+    size_t len, at = 0;
+    int layer, err = 0;
     cnn_status st;
     if (!net || !path) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "save: NULL network or path");
     if (!net->built) return cnn__fail(CNN_ERR_STATE, "save: the network is not built, so it has no weights");
     len = strlen(path);
-    if (len == 0 || len + 5 > sizeof tmp) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "save: the path is empty or longer than %d bytes", (int)sizeof tmp - 5);
-    memcpy(tmp, path, len);
-    memcpy(tmp + len, ".tmp", 5);
-    /* Write a temporary file beside the target and rename it over the target only once it is
-       complete: whatever fails, the previous model file is still there. */
-    f = fopen(tmp, "wb");
-    if (!f) return cnn__fail(CNN_ERR_IO, "save: cannot create '%s': %s", tmp, strerror(errno));
-    st = cnn__save_to(net, f);
-    if (st == CNN_OK && fflush(f) != 0) st = CNN_ERR_IO;
-    if (fclose(f) != 0) st = CNN_ERR_IO;
+    if (len == 0 || len + 14 > sizeof tmp) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "save: the path is empty or longer than %d bytes", (int)sizeof tmp - 14);
+    if ((layer = cnn__nonfinite_parameter(net, &which, &at)) >= 0)
+        return cnn__fail(CNN_ERR_NUMERIC, "save: layer %d (%s) %s[%zu] is NaN or infinite; cnn_load would refuse the file, so '%s' is not written",
+                         layer, cnn__layer_name(net->layers[layer].kind), which, at, path);
+    /* Write a temporary file beside the target, make it durable, and rename it over the
+       target only then: whatever fails, and whenever the power goes, the path holds the old
+       model or the new one, never neither and never half of one. */
+    if ((st = cnn__create_temp(path, len, tmp, &io, &f))) return st;
+    st = cnn__save_to(net, &io);
+    if (st) err = errno;
+#ifdef CNN__POSIX_FILES
+    if (!st && fsync(io.fd) != 0) { st = CNN_ERR_IO; err = errno; }
+    if (close(io.fd) != 0 && !st) { st = CNN_ERR_IO; err = errno; }
+#else
+    if (!st && fflush(f) != 0) { st = CNN_ERR_IO; err = errno; }
+    if (fclose(f) != 0 && !st) { st = CNN_ERR_IO; err = errno; }
+#endif
     if (st) {
-        int err = errno;
         remove(tmp);
         return cnn__fail(CNN_ERR_IO, "save: writing '%s' failed (%s); '%s' is unchanged", tmp, strerror(err), path);
     }
@@ -4836,12 +4978,11 @@ CNNDEF cnn_status cnn_save(const cnn_net *net, const char *path) {
         /* Windows' rename does not replace an existing file. */
         if (remove(path) == 0 && rename(tmp, path) == 0) return CNN_OK;
 #endif
-        {
-            int err = errno;
-            remove(tmp);
-            return cnn__fail(CNN_ERR_IO, "save: cannot rename '%s' to '%s': %s", tmp, path, strerror(err));
-        }
+        err = errno;
+        remove(tmp);
+        return cnn__fail(CNN_ERR_IO, "save: cannot rename '%s' to '%s': %s", tmp, path, strerror(err));
     }
+    cnn__sync_directory(path, len, tmp);
     return CNN_OK;
 }
 
@@ -4874,8 +5015,13 @@ static cnn_status cnn__parse_model(FILE *f, cnn_net *desc, cnn_net *target) {
     cnn_status st;
     int i, t, d, n;
     char msg[400];
+    size_t got;
     cnn__file_start(&io, f);
-    if (fread(magic, 1, 8, f) != 8 || memcmp(magic, cnn__magic, 8) != 0)
+    got = fread(magic, 1, 8, f);
+    if (got == 0 && ferror(f))          /* a directory opens on some systems, then fails to read */
+        return cnn__fail(CNN_ERR_IO, "load: the file cannot be read (%s): not a regular file?", strerror(errno));
+    if (got == 0) return cnn__fail(CNN_ERR_FILE_MAGIC, "load: the file is empty, not a cnn.h model file");
+    if (got != 8 || memcmp(magic, cnn__magic, 8) != 0)
         return cnn__fail(CNN_ERR_FILE_MAGIC, "load: not a cnn.h model file (wrong magic bytes)");
     cnn__crc_update(&io, magic, 8);
     if ((st = cnn__read_u32(&io, &version, "the header"))) return st;
@@ -4895,9 +5041,9 @@ static cnn_status cnn__parse_model(FILE *f, cnn_net *desc, cnn_net *target) {
     }
     for (i = 0; i < (int)header[4]; i++) {
         for (t = 0; t < CNN__RECORD_FIELDS; t++) if ((st = cnn__read_u32(&io, &r[t], "a layer record"))) return st;
-        if (cnn__add_from_record(desc, r)) {
+        if (cnn__add_from_record(desc, i, r)) {
             cnn__format(msg, sizeof msg, "%s", cnn_last_error());
-            return cnn__fail(CNN_ERR_FILE_CORRUPT, "load: layer %d: %s", i, msg);
+            return cnn__fail(CNN_ERR_FILE_CORRUPT, "load: %s", msg);
         }
         expect_tensors += (uint32_t)(desc->layers[i].weight_count ? 1 + (desc->layers[i].bias_count != 0) : 0);
     }
@@ -4943,7 +5089,16 @@ static cnn_status cnn__parse_model(FILE *f, cnn_net *desc, cnn_net *target) {
 
 static FILE *cnn__open_model(const char *path, cnn_status *st) {
     FILE *f;
+#ifdef CNN__POSIX_FILES
+    struct stat info;
+#endif
     if (!path) { *st = cnn__fail(CNN_ERR_INVALID_ARGUMENT, "load: NULL path"); return NULL; }
+#ifdef CNN__POSIX_FILES
+    if (stat(path, &info) == 0 && !S_ISREG(info.st_mode)) {
+        *st = cnn__fail(CNN_ERR_IO, "load: '%s' is %s, not a model file", path, S_ISDIR(info.st_mode) ? "a directory" : "not a regular file");
+        return NULL;
+    }
+#endif
     f = fopen(path, "rb");
     if (!f) *st = cnn__fail(CNN_ERR_IO, "load: cannot open '%s': %s", path, strerror(errno));
     return f;
@@ -4956,20 +5111,22 @@ static cnn_status cnn__fill_from(FILE *f, cnn_net *net) {
     return cnn__parse_model(f, &scratch, net);
 }
 
+/* The network is parsed, built and filled in a local cnn_net and copied out only when all
+   of it worked (a cnn_net holds no pointer into itself, so the copy is the network): the
+   caller's 'net' is never read, and a failure at any step leaves it as it was. */
 CNNDEF cnn_status cnn_load(cnn_net *net, const char *path, const cnn_build_opts *build) {
-    cnn_net desc;
+    cnn_net loaded;
     cnn_status st = CNN_OK;
     FILE *f;
     if (!net) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "load: NULL network");
     if (!(f = cnn__open_model(path, &st))) return st;
-    st = cnn__parse_model(f, &desc, NULL);
+    st = cnn__parse_model(f, &loaded, NULL);
     if (!st) {
-        if (net->built) cnn_net_free(net);
-        *net = desc;
-        st = cnn_net_build(net, build);
-        if (!st) st = cnn__fill_from(f, net);
+        st = cnn_net_build(&loaded, build);
+        if (!st && (st = cnn__fill_from(f, &loaded)) != CNN_OK) cnn_net_free(&loaded);
     }
     fclose(f);
+    if (!st) *net = loaded;
     return st;
 }
 
