@@ -98,7 +98,7 @@ typedef enum cnn_status {
     CNN_ERR_OVERFLOW,           /* sizes whose products do not fit in memory sizes             */
     CNN_ERR_OUT_OF_MEMORY,      /* the arena (or the allocator) has not enough bytes           */
     CNN_ERR_STATE,              /* call out of order: backward before forward, net not built  */
-    CNN_ERR_NUMERIC,            /* a NaN or infinite loss                                      */
+    CNN_ERR_NUMERIC,            /* a NaN or infinite loss or update, NaN outputs, NaN weights  */
     CNN_ERR_IO,                 /* the file could not be opened, read, written or renamed      */
     CNN_ERR_FILE_MAGIC,         /* not a cnn.h model file                                      */
     CNN_ERR_FILE_VERSION,       /* a model file of a version this code does not know           */
@@ -640,6 +640,15 @@ CNNDEF cnn_status cnn_load_weights(cnn_net *net, const char *path);
 #define CNN__HAVE_GETTIMEOFDAY 1
 #else
 #include <time.h>
+#endif
+/* POSIX systems get the safe save (a temporary file created exclusively, fsync before the
+   rename, fsync of the directory), a regular-file check on load, and a progress bar that
+   knows whether stderr is a terminal; elsewhere only C's stdio. */
+#if defined(__unix__) || defined(__unix) || (defined(__APPLE__) && defined(__MACH__))
+#define CNN__POSIX_FILES 1
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #endif
 #endif
 
@@ -2837,10 +2846,19 @@ CNNDEF cnn_status cnn_activation_backward(cnn_activation act, float alpha, size_
 
 /* Softmax turns scores into probabilities: p_i = e^(z_i) / sum_j e^(z_j). Subtracting the
    largest score first changes nothing mathematically and keeps every e^() in [0, 1]. */
+/* Infinities as the limits say: softmax(z + t * e_k) -> e_k as t -> +inf, so the +inf
+   logits share the probability equally and every other class gets 0; a -inf logit gets 0;
+   when all are -inf they are equal, and equal logits give equal probabilities. A NaN logit
+   makes the row NaN. */
 static void cnn__softmax_row(int classes, const float *z, float *p) {
     float m = z[0], sum = 0.0f;
-    int i;
-    for (i = 1; i < classes; i++) m = z[i] > m ? z[i] : m;
+    int i, nan = 0, top = 0;
+    for (i = 0; i < classes; i++) { m = z[i] > m ? z[i] : m; nan |= z[i] != z[i]; }
+    if (nan || m == (float)HUGE_VAL || m == -(float)HUGE_VAL) {
+        for (i = 0; i < classes; i++) top += z[i] == m;
+        for (i = 0; i < classes; i++) p[i] = nan ? z[0] - z[0] + (float)NAN : z[i] == m ? 1.0f / (float)top : 0.0f;
+        return;
+    }
     for (i = 0; i < classes; i++) { p[i] = expf(z[i] - m); sum += p[i]; }
     for (i = 0; i < classes; i++) p[i] /= sum;
 }
@@ -3442,6 +3460,14 @@ CNNDEF cnn_status cnn_dense_backward_weights(int n, int in, int out, const float
    and the batch mean divides both by n.
    ============================================================================================ */
 
+/* CNN_ERR_NUMERIC for a NaN or infinite loss: wherever a loss is computed, a diverging network
+   is an error, not a number to train on. (The values are written all the same.) */
+static int cnn__finite(float v) { return v - v == 0.0f; }
+static cnn_status cnn__check_loss(const char *who, float loss) {
+    if (cnn__finite(loss)) return CNN_OK;
+    return cnn__fail(CNN_ERR_NUMERIC, "%s: the loss is %f (NaN or infinite outputs: a diverging network, or NaN in the data)", who, (double)loss);
+}
+
 CNNDEF cnn_status cnn_softmax_cross_entropy(int n, int classes, const float *logits, const int32_t *labels,
                                             float *loss, float *dlogits) {
     double total = 0.0;
@@ -3467,7 +3493,7 @@ CNNDEF cnn_status cnn_softmax_cross_entropy(int n, int classes, const float *log
         }
     }
     if (loss) *loss = (float)(total / n);
-    return CNN_OK;
+    return cnn__check_loss("softmax cross-entropy", (float)(total / n));
 }
 
 /* Mean squared error: loss = mean (p - t)^2, dloss/dp = 2 (p - t) / count. */
@@ -3486,7 +3512,7 @@ CNNDEF cnn_status cnn_mean_squared_error(int n, int size, const float *pred, con
         if (dpred) dpred[i] = (float)(2.0 * d / (double)count);
     }
     if (loss) *loss = (float)(total / (double)count);
-    return CNN_OK;
+    return cnn__check_loss("mean squared error", (float)(total / (double)count));
 }
 
 /* ============================================================================================
@@ -4223,7 +4249,7 @@ static cnn_status cnn__batch_loss(const cnn_net *net, const float *out, const in
         }
     }
     *loss = (float)(total / ((double)n * classes));
-    return CNN_OK;
+    return cnn__check_loss("mse loss", *loss);
 }
 
 CNNDEF cnn_status cnn_backward(cnn_net *net, const int32_t *labels, float *loss) {
@@ -4232,8 +4258,12 @@ CNNDEF cnn_status cnn_backward(cnn_net *net, const int32_t *labels, float *loss)
     if (st) return st;
     if (!net->batch) return cnn__fail(CNN_ERR_STATE, "backward: no forward pass to go back through");
     st = cnn__batch_loss(net, cnn_output(net), labels, net->batch, &value, net->grad_a);
+    if (loss && (st == CNN_OK || st == CNN_ERR_NUMERIC)) *loss = value;
+    if (st == CNN_ERR_NUMERIC) {   /* no gradients from a NaN loss; the old ones must not be stepped on */
+        size_t i;
+        for (i = 0; i < net->param_floats; i++) net->grads[i] = (float)NAN;
+    }
     if (st) return st;
-    if (loss) *loss = value;
     cnn__backward(net);
     return CNN_OK;
 }
@@ -4323,22 +4353,58 @@ static void cnn__sgd_update(float *w, const float *dw, float *v, size_t count, c
     cnn__sgd_update_scalar(w, dw, v, count, o, decay);
 }
 
-CNNDEF cnn_status cnn_sgd_step(cnn_net *net, const cnn_sgd_opts *opts) {
-    cnn_sgd_opts o;
-    int i;
-    cnn_status st = cnn__check_ready(net, "sgd step", 1);
-    if (st) return st;
-    if ((st = cnn__sgd_settings(opts, &o))) return st;
+/* The first parameter whose update would not be finite (its new weight or velocity NaN or
+   infinite: a NaN gradient, or a finite one that a large learning rate carries past FLT_MAX),
+   or count. The scalar update's operations in its order, which the vector update repeats, so
+   this predicts both exactly. */
+static size_t cnn__sgd_first_nonfinite(const float *w, const float *dw, const float *v, size_t count,
+                                       const cnn_sgd_opts *o, float decay) {
+    const float lr = o->learning_rate, mu = o->momentum;
+    size_t i;
+    for (i = 0; i < count; i++) {
+        float g = dw[i] + decay * w[i], vi = g, wi;
+        if (mu != 0.0f) vi = o->nesterov ? mu * v[i] + g : mu * v[i] + dw[i] + decay * w[i];
+        wi = mu == 0.0f ? w[i] - lr * g : o->nesterov ? w[i] - lr * (g + mu * vi) : w[i] - lr * vi;
+        if (!cnn__finite(wi) || !cnn__finite(vi)) return i;
+    }
+    return count;
+}
+
+/* The step for settled options (cnn__sgd_settings). Every update is checked before any weight
+   changes: a step that would make one NaN or infinite is refused whole, so the network keeps
+   the weights of its last good step. */
+static cnn_status cnn__sgd_step(cnn_net *net, const cnn_sgd_opts *o) {
+    int i, t;
+    for (i = 0; i < net->layer_count; i++) {
+        const cnn_layer *l = &net->layers[i];
+        for (t = 0; t < 2; t++) {
+            const float *w = t ? l->b : l->w, *dw = t ? l->db : l->dw;
+            const size_t count = t ? l->bias_count : l->weight_count;
+            size_t at;
+            if (!count) continue;
+            at = cnn__sgd_first_nonfinite(w, dw, net->velocity + (w - net->params), count, o, t ? 0.0f : o->weight_decay);
+            if (at < count)
+                return cnn__fail(CNN_ERR_NUMERIC,
+                                 "sgd step: layer %d (%s) %s[%zu]: gradient %g, learning rate %g: the update would be NaN or infinite; no weight was changed",
+                                 i, cnn__layer_name(l->kind), t ? "bias" : "weights", at, (double)dw[at], (double)o->learning_rate);
+        }
+    }
     for (i = 0; i < net->layer_count; i++) {
         cnn_layer *l = &net->layers[i];
-        float *v;
         if (!l->weight_count) continue;
-        v = net->velocity + (l->w - net->params);
-        cnn__sgd_update(l->w, l->dw, v, l->weight_count, &o, o.weight_decay);
-        if (l->bias_count) cnn__sgd_update(l->b, l->db, net->velocity + (l->b - net->params), l->bias_count, &o, 0.0f);
+        cnn__sgd_update(l->w, l->dw, net->velocity + (l->w - net->params), l->weight_count, o, o->weight_decay);
+        if (l->bias_count) cnn__sgd_update(l->b, l->db, net->velocity + (l->b - net->params), l->bias_count, o, 0.0f);
     }
     net->step++;
     return CNN_OK;
+}
+
+CNNDEF cnn_status cnn_sgd_step(cnn_net *net, const cnn_sgd_opts *opts) {
+    cnn_sgd_opts o;
+    cnn_status st = cnn__check_ready(net, "sgd step", 1);
+    if (st) return st;
+    if ((st = cnn__sgd_settings(opts, &o))) return st;
+    return cnn__sgd_step(net, &o);
 }
 
 CNNDEF cnn_status cnn_train_batch(cnn_net *net, const float *x, const int32_t *labels, int n,
@@ -4349,13 +4415,30 @@ CNNDEF cnn_status cnn_train_batch(cnn_net *net, const float *x, const int32_t *l
     if ((st = cnn__sgd_settings(opts, &o))) return st;
     if ((st = cnn_forward(net, x, n, 1))) return st;
     if ((st = cnn_backward(net, labels, loss))) return st;
-    return cnn_sgd_step(net, &o);
+    return cnn__sgd_step(net, &o);
 }
 
 static int cnn__argmax(const float *v, int n) {
     int i, best = 0;
     for (i = 1; i < n; i++) if (v[i] > v[best]) best = i;
     return best;
+}
+
+/* The first of n rows of 'out' values holding a NaN, or -1: a class cannot be read from it. */
+static int cnn__nan_row(const float *v, int n, int out) {
+    size_t i;
+    for (i = 0; i < (size_t)n * out; i++) if (v[i] != v[i]) return (int)(i / (size_t)out);
+    return -1;
+}
+
+/* Copies the images listed in index[0..b) and their labels into the network's batch buffers. */
+static void cnn__gather_batch(cnn_net *net, const float *images, const int32_t *labels, const int *index, int b) {
+    const size_t in_size = (size_t)net->in_c * net->in_h * net->in_w;
+    int k;
+    for (k = 0; k < b; k++) {
+        memcpy(net->input + (size_t)k * in_size, images + (size_t)index[k] * in_size, in_size * sizeof(float));
+        net->labels[k] = labels[index[k]];
+    }
 }
 
 CNNDEF cnn_status cnn_predict(cnn_net *net, const float *x, int n, float *probs, int32_t *classes) {
@@ -4371,6 +4454,8 @@ CNNDEF cnn_status cnn_predict(cnn_net *net, const float *x, int n, float *probs,
         const float *logits;
         if ((st = cnn_forward(net, x + (size_t)start * in_size, b, 0))) return st;
         logits = cnn_output(net);
+        if ((k = cnn__nan_row(logits, b, out)) >= 0)
+            return cnn__fail(CNN_ERR_NUMERIC, "predict: image %d: the network's outputs are NaN (NaN in the image or the weights)", start + k);
         if (probs) {
             if (net->loss == CNN_LOSS_SOFTMAX_CROSS_ENTROPY) cnn_softmax(b, out, logits, probs + (size_t)start * out);
             else memcpy(probs + (size_t)start * out, logits, (size_t)b * out * sizeof(float));
@@ -4395,16 +4480,18 @@ static cnn_status cnn__evaluate(cnn_net *net, const float *images, const int32_t
         const float *logits;
         float batch_loss;
         if (index) {
-            for (k = 0; k < b; k++) {
-                memcpy(net->input + (size_t)k * in_size, images + (size_t)index[start + k] * in_size, in_size * sizeof(float));
-                net->labels[k] = labels[index[start + k]];
-            }
+            cnn__gather_batch(net, images, labels, index + start, b);
             x = net->input;
             y = net->labels;
         }
         if ((st = cnn_forward(net, x, b, 0))) return st;
         logits = cnn_output(net);
-        if ((st = cnn__batch_loss(net, logits, y, b, &batch_loss, NULL))) return st;
+        if ((st = cnn__batch_loss(net, logits, y, b, &batch_loss, NULL))) {
+            char why[400];
+            if (st != CNN_ERR_NUMERIC) return st;
+            cnn__format(why, sizeof why, "%s", cnn_last_error());
+            return cnn__fail(st, "evaluate: images %d to %d: %s", start, start + b - 1, why);
+        }
         total += (double)batch_loss * b;
         for (k = 0; k < b; k++) correct += cnn__argmax(logits + (size_t)k * out, out) == y[k];
     }
@@ -4445,7 +4532,7 @@ CNNDEF float cnn_schedule_lr(const cnn_fit_opts *opts, int epoch) {
     if (!opts) return lr;
     switch (opts->schedule) {
     case CNN_SCHEDULE_STEP: {
-        float gamma = opts->gamma > 0.0f ? opts->gamma : 0.1f;
+        float gamma = opts->gamma != 0.0f ? opts->gamma : 0.1f;   /* NaN stays NaN: cnn_fit refuses it */
         int period = opts->step_epochs > 0 ? opts->step_epochs : 10;
         return lr * (float)pow((double)gamma, (double)(epoch / period));
     }
@@ -4463,7 +4550,15 @@ static int cnn__progress_bar(const cnn_progress *p, void *user) {
     enum { WIDTH = 24 };
     char bar[WIDTH + 1];
     int filled = p->batches ? (int)((long long)WIDTH * p->batch / p->batches) : WIDTH, i;
+    const char *cr = "\r";
     (void)user;
+#ifdef CNN__POSIX_FILES
+    /* Carriage-return redraws only on a terminal; a log file gets one line per epoch. */
+    if (!isatty(STDERR_FILENO)) {
+        if (!p->epoch_done) return 0;
+        cr = "";
+    }
+#endif
     if (!p->epoch_done) {
         /* Redraw about 40 times an epoch, not after every batch. */
         int every = p->batches / 40 + 1;
@@ -4477,12 +4572,12 @@ static int cnn__progress_bar(const cnn_progress *p, void *user) {
                 p->epoch, p->epochs, bar, p->batch, p->batches, (double)p->loss, 100.0 * p->accuracy,
                 p->images_per_second, left);
     } else if (p->val_loss >= 0.0f) {
-        fprintf(stderr, "\repoch %d/%d [%s] loss %.4f  acc %.2f%%  val_loss %.4f  val_acc %.2f%%  %.1fs  %.0f img/s%s\n",
-                p->epoch, p->epochs, bar, (double)p->loss, 100.0 * p->accuracy, (double)p->val_loss,
+        fprintf(stderr, "%sepoch %d/%d [%s] loss %.4f  acc %.2f%%  val_loss %.4f  val_acc %.2f%%  %.1fs  %.0f img/s%s\n",
+                cr, p->epoch, p->epochs, bar, (double)p->loss, 100.0 * p->accuracy, (double)p->val_loss,
                 100.0 * p->val_accuracy, p->seconds, p->images_per_second, p->improved ? "  *" : "");
     } else {
-        fprintf(stderr, "\repoch %d/%d [%s] loss %.4f  acc %.2f%%  %.1fs  %.0f img/s\n",
-                p->epoch, p->epochs, bar, (double)p->loss, 100.0 * p->accuracy, p->seconds, p->images_per_second);
+        fprintf(stderr, "%sepoch %d/%d [%s] loss %.4f  acc %.2f%%  %.1fs  %.0f img/s\n",
+                cr, p->epoch, p->epochs, bar, (double)p->loss, 100.0 * p->accuracy, p->seconds, p->images_per_second);
     }
     fflush(stderr);
     return 0;
@@ -4502,7 +4597,6 @@ CNNDEF cnn_status cnn_fit(cnn_net *net, const cnn_dataset *train, const cnn_fit_
     cnn_fit_result res;
     cnn_progress p;
     cnn_rng shuffle;
-    size_t in_size;
     int *index = NULL, n_train, n_val = 0, batch, epoch, since_best = 0, stop = 0, has_val, k;
     float best_val = FLT_MAX;
     cnn_status st = cnn__check_ready(net, "fit", 1);
@@ -4514,11 +4608,21 @@ CNNDEF cnn_status cnn_fit(cnn_net *net, const cnn_dataset *train, const cnn_fit_
     if ((st = cnn__sgd_settings(&o.sgd, &o.sgd))) return st;
     if (o.epochs == 0) o.epochs = 10;
     batch = o.batch_size ? o.batch_size : net->max_batch;
-    if (o.epochs < 0 || batch < 1 || batch > net->max_batch)
-        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "fit: %d epochs of batches of %d; the batch must be 1 to max_batch %d",
-                         o.epochs, batch, net->max_batch);
+    if (o.epochs < 0) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "fit: %d epochs: must be at least 1 (0: the default 10)", o.epochs);
+    if (batch < 1 || batch > net->max_batch)
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "fit: batch_size %d: must be 1 to the network's max_batch %d", batch, net->max_batch);
     if (o.schedule != CNN_SCHEDULE_CONSTANT && o.schedule != CNN_SCHEDULE_STEP && o.schedule != CNN_SCHEDULE_COSINE)
         return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "fit: unknown schedule %d", (int)o.schedule);
+    if (!(o.gamma >= 0.0f && o.gamma < FLT_MAX) || o.step_epochs < 0)
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "fit: schedule gamma %f and step_epochs %d must be positive and finite (0: the defaults 0.1 and 10)",
+                         (double)o.gamma, o.step_epochs);
+    {   /* the step schedule's rates run monotonically from the first epoch to the last */
+        const float first = cnn_schedule_lr(&o, 0), last = cnn_schedule_lr(&o, o.epochs - 1);
+        if (!(first > 0.0f && first <= 1e6f && last > 0.0f && last <= 1e6f))
+            return cnn__fail(CNN_ERR_INVALID_ARGUMENT,
+                             "fit: the schedule takes the learning rate from %g (epoch 1) to %g (epoch %d): it must stay in (0, 1e6]; lower gamma (%g) or step_epochs (%d)",
+                             (double)first, (double)last, o.epochs, (double)(o.gamma ? o.gamma : 0.1f), o.step_epochs ? o.step_epochs : 10);
+    }
     if (!(o.validation_fraction >= 0.0f && o.validation_fraction < 1.0f))
         return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "fit: validation_fraction %f must be in [0, 1)", (double)o.validation_fraction);
     if (!o.validation && o.validation_fraction > 0.0f) {
@@ -4532,7 +4636,6 @@ CNNDEF cnn_status cnn_fit(cnn_net *net, const cnn_dataset *train, const cnn_fit_
     if (o.patience < 0 || (o.patience > 0 && !has_val))
         return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "fit: early stopping (patience %d) needs a validation set or validation_fraction", o.patience);
     n_train = train->count - n_val;
-    in_size = (size_t)net->in_c * net->in_h * net->in_w;
 
     index = (int *)CNN_MALLOC((size_t)train->count * sizeof(int), net->arena.alloc_ctx);
     if (!index) return cnn__fail(CNN_ERR_OUT_OF_MEMORY, "fit: cannot allocate the index of %d images", train->count);
@@ -4548,7 +4651,7 @@ CNNDEF cnn_status cnn_fit(cnn_net *net, const cnn_dataset *train, const cnn_fit_
     res.val_loss = res.val_accuracy = -1.0f;
 
     for (epoch = 0; epoch < o.epochs && !stop; epoch++) {
-        cnn_sgd_opts sgd = o.sgd;
+        cnn_sgd_opts sgd = o.sgd;      /* settled above; only the rate changes, checked above */
         double t0 = cnn__seconds(), loss_sum = 0.0;
         int correct = 0, seen = 0, b, batches = (n_train + batch - 1) / batch;
         sgd.learning_rate = cnn_schedule_lr(&o, epoch);
@@ -4563,20 +4666,18 @@ CNNDEF cnn_status cnn_fit(cnn_net *net, const cnn_dataset *train, const cnn_fit_
             int start = b * batch, size = CNN__MIN(batch, n_train - start), out = cnn_net_output_size(net);
             float loss;
             const float *logits;
-            for (k = 0; k < size; k++) {
-                memcpy(net->input + (size_t)k * in_size, train->images + (size_t)index[start + k] * in_size, in_size * sizeof(float));
-                net->labels[k] = train->labels[index[start + k]];
-            }
+            cnn__gather_batch(net, train->images, train->labels, index + start, size);
             if ((st = cnn_forward(net, net->input, size, 1))) goto done;
             logits = cnn_output(net);
             for (k = 0; k < size; k++) correct += cnn__argmax(logits + (size_t)k * out, out) == net->labels[k];
-            if ((st = cnn_backward(net, net->labels, &loss))) goto done;
-            if (!(loss > -FLT_MAX && loss < FLT_MAX)) {
-                st = cnn__fail(CNN_ERR_NUMERIC, "fit: epoch %d, batch %d: the loss is %f; lower the learning rate (now %f) or check the data",
-                               epoch + 1, b + 1, (double)loss, (double)sgd.learning_rate);
-                goto done;
+            if ((st = cnn_backward(net, net->labels, &loss)) == CNN_OK) st = cnn__sgd_step(net, &sgd);
+            if (st == CNN_ERR_NUMERIC) {   /* the weights are those of the last good step */
+                char why[400];
+                cnn__format(why, sizeof why, "%s", cnn_last_error());
+                st = cnn__fail(CNN_ERR_NUMERIC, "fit: epoch %d, batch %d: %s; lower the learning rate (now %g) or check the data",
+                               epoch + 1, b + 1, why, (double)sgd.learning_rate);
             }
-            if ((st = cnn_sgd_step(net, &sgd))) goto done;
+            if (st) goto done;
             loss_sum += (double)loss * size;
             seen += size;
             p.batch = b + 1;
@@ -4642,14 +4743,6 @@ done:
 
 #ifndef CNN_NO_STDIO
 #include <errno.h>
-/* POSIX systems get the safe save (a temporary file created exclusively, fsync before the
-   rename, fsync of the directory) and a regular-file check on load; elsewhere only C's stdio. */
-#if defined(__unix__) || defined(__unix) || (defined(__APPLE__) && defined(__MACH__))
-#define CNN__POSIX_FILES 1
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-#endif
 
 #define CNN__RECORD_FIELDS 20
 static const unsigned char cnn__magic[8] = {'C', 'N', 'N', 'H', '\r', '\n', 0x1a, '\n'};

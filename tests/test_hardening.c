@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -433,6 +434,264 @@ TEST(load_messages_say_what_is_wrong) {
     cnn_net_free(&net);
 }
 
+/* ---- numbers: NaN and infinities wherever a loss is computed (defect 5) ---- */
+
+static void fill(float *x, size_t n, float v) { size_t i; for (i = 0; i < n; i++) x[i] = v; }
+
+TEST(softmax_of_infinities_follows_the_limits) {
+    const float inf = (float)HUGE_VAL;
+    float z[4][3] = { { inf, 1.0f, -2.0f }, { inf, inf, 0.0f }, { -inf, -inf, -inf }, { -inf, 3.0f, 3.0f } };
+    float nan_row[3] = { 0.0f, (float)NAN, 1.0f }, p[4][3], q[3];
+    CHECK_OK(cnn_softmax(4, 3, &z[0][0], &p[0][0]));
+    CHECK(p[0][0] == 1.0f && p[0][1] == 0.0f && p[0][2] == 0.0f);
+    CHECK(p[1][0] == 0.5f && p[1][1] == 0.5f && p[1][2] == 0.0f);
+    CHECK_NEAR(p[2][0], 1.0 / 3, 1e-7); CHECK(p[2][0] == p[2][1] && p[2][1] == p[2][2]);
+    CHECK(p[3][0] == 0.0f && p[3][1] == 0.5f && p[3][2] == 0.5f);
+    CHECK_OK(cnn_softmax(1, 3, nan_row, q));
+    CHECK(q[0] != q[0] && q[1] != q[1] && q[2] != q[2]);
+}
+
+TEST(losses_refuse_nan_and_infinity) {
+    float z[2] = { (float)NAN, 1.0f }, d[2], loss = 0.0f, t[2] = { 0.0f, 0.0f }, big[2] = { 3e38f, -3e38f };
+    int32_t label = 1;
+    CHECK_STATUS(cnn_softmax_cross_entropy(1, 2, z, &label, &loss, d), CNN_ERR_NUMERIC);
+    CHECK(loss != loss);
+    CHECK_STATUS(cnn_mean_squared_error(1, 2, big, t, &loss, NULL), CNN_ERR_NUMERIC);   /* (3e38)^2 overflows a float */
+    CHECKF(strstr(cnn_last_error(), "mean squared error: the loss is inf") != NULL, "%s", cnn_last_error());
+}
+
+/* NaN in the input: backward, train_batch, evaluate and predict all say so, and the weights are
+   those before the call. */
+TEST(nan_is_an_error_everywhere_a_loss_is_computed) {
+    cnn_net net;
+    float x[3 * 64], before[4096], loss = 0.0f, probs[6];
+    int32_t labels[3] = { 0, 1, 1 }, classes[3];
+    cnn_dataset data;
+    cnn_sgd_opts sgd;
+    size_t i;
+    for (i = 0; i < 3 * 64; i++) x[i] = cnn_rng_uniform(&rng);
+    CHECK_OK(small_model(&net, 3));
+    CHECK(net.param_floats <= 4096);
+    memset(&sgd, 0, sizeof sgd); sgd.learning_rate = 0.1f; sgd.momentum = 0.9f;
+    CHECK_OK(cnn_train_batch(&net, x, labels, 3, &sgd, &loss));        /* one good step: momentum is live */
+    x[64 + 10] = (float)NAN;
+    memcpy(before, net.params, net.param_floats * sizeof(float));
+    CHECK_OK(cnn_forward(&net, x, 3, 1));
+    CHECK_STATUS(cnn_backward(&net, labels, &loss), CNN_ERR_NUMERIC);
+    CHECK(loss != loss);
+    CHECK_STATUS(cnn_sgd_step(&net, &sgd), CNN_ERR_NUMERIC);             /* no step on the gradients of a NaN loss */
+    CHECK(memcmp(before, net.params, net.param_floats * sizeof(float)) == 0);
+    CHECK_STATUS(cnn_train_batch(&net, x, labels, 3, &sgd, &loss), CNN_ERR_NUMERIC);
+    CHECK(memcmp(before, net.params, net.param_floats * sizeof(float)) == 0);
+    data.images = x; data.labels = labels; data.count = 3;
+    CHECK_STATUS(cnn_evaluate(&net, &data, &loss, NULL), CNN_ERR_NUMERIC);
+    CHECKF(strstr(cnn_last_error(), "evaluate: images 0 to 2") != NULL, "%s", cnn_last_error());
+    CHECK_STATUS(cnn_predict(&net, x, 3, probs, classes), CNN_ERR_NUMERIC);
+    CHECKF(strstr(cnn_last_error(), "predict: image 1") != NULL, "%s", cnn_last_error());
+    CHECK_OK(cnn_predict(&net, x, 1, probs, classes));                  /* image 0 alone is fine */
+    x[64 + 10] = 0.5f;                                                  /* and a good batch trains again */
+    CHECK_OK(cnn_train_batch(&net, x, labels, 3, &sgd, &loss));
+    CHECK(memcmp(before, net.params, net.param_floats * sizeof(float)) != 0);
+    cnn_net_free(&net);
+}
+
+/* A finite gradient that a huge learning rate carries past FLT_MAX: the step is refused whole. */
+TEST(a_step_that_would_overflow_changes_nothing) {
+    cnn_net net;
+    float x[2 * 64], before[4096];
+    int32_t labels[2] = { 0, 1 };
+    cnn_sgd_opts sgd;
+    size_t i;
+    for (i = 0; i < 2 * 64; i++) x[i] = cnn_rng_uniform(&rng);
+    CHECK_OK(small_model(&net, 2));
+    CHECK_OK(cnn_forward(&net, x, 2, 1));
+    CHECK_OK(cnn_backward(&net, labels, NULL));
+    for (i = 0; i < net.param_floats; i++) net.grads[i] = 1e34f;        /* finite; times 1e6 it is not */
+    memcpy(before, net.params, net.param_floats * sizeof(float));
+    memset(&sgd, 0, sizeof sgd); sgd.learning_rate = 1e6f;
+    CHECK_STATUS(cnn_sgd_step(&net, &sgd), CNN_ERR_NUMERIC);
+    CHECKF(strstr(cnn_last_error(), "layer 0 (conv) weights[0]") && strstr(cnn_last_error(), "no weight was changed"), "%s", cnn_last_error());
+    CHECK(memcmp(before, net.params, net.param_floats * sizeof(float)) == 0);
+    CHECK(net.step == 0);
+    cnn_net_free(&net);
+}
+
+/* Training with a huge learning rate must end in CNN_ERR_NUMERIC with the weights of the last
+   good step: every step fit took left finite weights, and the refused one changed nothing. */
+static float last_good[4096];
+static int steps_seen;
+static cnn_net *watched;
+static int remember_weights(const cnn_progress *p, void *user) {
+    (void)p; (void)user;
+    memcpy(last_good, watched->params, watched->param_floats * sizeof(float));
+    steps_seen++;
+    return 0;
+}
+
+TEST(huge_learning_rate_ends_in_numeric_with_the_last_good_weights) {
+    static float x[64 * 64];
+    static int32_t y[64];
+    cnn_net net;
+    cnn_dataset data;
+    cnn_fit_opts fo;
+    size_t i;
+    cnn_net_opts no;
+    cnn_conv_opts co;
+    cnn_dense_opts dn;
+    cnn_build_opts bo;
+    for (i = 0; i < 64 * 64; i++) x[i] = 10.0f * cnn_rng_uniform(&rng);
+    for (i = 0; i < 64; i++) y[i] = (int32_t)(i % 2);
+    /* linear layers and a squared error: each step multiplies the error, so it diverges */
+    memset(&no, 0, sizeof no); no.channels = 1; no.height = 8; no.width = 8; no.loss = CNN_LOSS_MSE;
+    memset(&co, 0, sizeof co); co.filters = 2;
+    memset(&dn, 0, sizeof dn); dn.units = 2;
+    memset(&bo, 0, sizeof bo); bo.max_batch = 8;
+    CHECK_OK(cnn_net_init(&net, &no));
+    CHECK_OK(cnn_add_conv(&net, &co));
+    CHECK_OK(cnn_add_dense(&net, &dn));
+    CHECK_OK(cnn_net_build(&net, &bo));
+    watched = &net;
+    steps_seen = 0;
+    memcpy(last_good, net.params, net.param_floats * sizeof(float));
+    memset(&fo, 0, sizeof fo);
+    fo.epochs = 50; fo.batch_size = 8; fo.sgd.learning_rate = 100.0f; fo.sgd.momentum = 0.9f;
+    fo.progress = remember_weights;
+    data.images = x; data.labels = y; data.count = 64;
+    CHECK_STATUS(cnn_fit(&net, &data, &fo, NULL), CNN_ERR_NUMERIC);
+    CHECKF(strstr(cnn_last_error(), "fit: epoch") && strstr(cnn_last_error(), "lower the learning rate"), "%s", cnn_last_error());
+    CHECK(steps_seen >= 2);                        /* it trained a while before diverging */
+    CHECK(memcmp(last_good, net.params, net.param_floats * sizeof(float)) == 0);
+    for (i = 0; i < net.param_floats; i++) CHECK(net.params[i] - net.params[i] == 0.0f);
+    cnn_net_free(&net);
+}
+
+/* Inputs near the float limits through every layer kind: huge (1e30) and tiny (1e-30 and
+   denormal) values give finite outputs where the math is finite, on every path, and where the
+   math overflows (1e30 squared) the loss says so instead of training on infinities. */
+TEST(inputs_near_the_float_limits_pass_through_every_layer) {
+    static const float values[] = { 1e30f, -1e30f, 1e-30f, -1e-30f, 1e-40f, -1e-45f, 0.0f };
+    cnn_net net;
+    cnn_net_opts no;
+    cnn_conv_opts co;
+    cnn_pool_opts po;
+    cnn_dense_opts dn;
+    cnn_build_opts bo;
+    float x[2 * 2 * 9 * 9], probs[2 * 3], out_ref[6];
+    int32_t labels[2] = { 2, 0 }, classes[2];
+    size_t v, i;
+    int path, act;
+    for (act = CNN_RELU; act < CNN_ACTIVATION_COUNT; act++)
+        for (path = CNN_SIMD_SCALAR; path <= CNN_SIMD_NEON; path++) {
+            if (!cnn_simd_available((cnn_simd)path)) continue;
+            CHECK_OK(cnn_simd_force((cnn_simd)path));
+            memset(&no, 0, sizeof no); no.channels = 2; no.height = 9; no.width = 9;
+            memset(&co, 0, sizeof co); co.filters = 3; co.padding = CNN_PAD_SAME; co.activation = (cnn_activation)act;
+            memset(&po, 0, sizeof po);
+            memset(&dn, 0, sizeof dn); dn.units = 3;
+            memset(&bo, 0, sizeof bo); bo.max_batch = 2; bo.seed = 3;
+            CHECK_OK(cnn_net_init(&net, &no));
+            CHECK_OK(cnn_add_conv(&net, &co));                   /* conv + fused activation */
+            CHECK_OK(cnn_add_pool(&net, &po));                   /* max pool */
+            po.kind = CNN_POOL_AVG; po.size = 3; po.stride = 1; po.pad = 1;
+            CHECK_OK(cnn_add_pool(&net, &po));                   /* average pool, padded */
+            CHECK_OK(cnn_add_activation(&net, (cnn_activation)act, 0.1f));
+            CHECK_OK(cnn_add_dropout(&net, 0.25f));
+            CHECK_OK(cnn_add_flatten(&net));
+            CHECK_OK(cnn_add_dense(&net, &dn));
+            CHECK_OK(cnn_net_build(&net, &bo));
+            for (v = 0; v < sizeof values / sizeof values[0]; v++) {
+                const int huge = values[v] > 1e20f || values[v] < -1e20f;
+                cnn_status st;
+                float loss;
+                fill(x, sizeof x / sizeof x[0], values[v]);
+                x[7] = -values[v];
+                CHECK_OK(cnn_forward(&net, x, 2, 1));
+                st = cnn_backward(&net, labels, &loss);
+                /* Tiny inputs: everything finite (denormals may flush to zero, never to NaN).
+                   Huge ones: finite through bounded activations, else a finite loss or an honest
+                   CNN_ERR_NUMERIC, never CNN_OK with a non-finite loss. */
+                if (!huge || act == CNN_SIGMOID || act == CNN_TANH) CHECK_OK(st);
+                CHECK(st == CNN_ERR_NUMERIC || (st == CNN_OK && loss - loss == 0.0f));
+                if (st == CNN_OK)
+                    for (i = 0; i < net.param_floats; i++) CHECK(net.grads[i] - net.grads[i] == 0.0f);
+                st = cnn_predict(&net, x, 2, probs, classes);
+                CHECK(st == CNN_OK || st == CNN_ERR_NUMERIC);
+                if (!huge) {
+                    CHECK_OK(st);
+                    for (i = 0; i < 6; i++) CHECK(probs[i] >= 0.0f && probs[i] <= 1.0f);
+                    if (path == CNN_SIMD_SCALAR) memcpy(out_ref, cnn_output(&net), sizeof out_ref);
+                    else for (i = 0; i < 6; i++) CHECK_NEAR(cnn_output(&net)[i], out_ref[i], 1e-5);
+                }
+            }
+            cnn_net_free(&net);
+        }
+    CHECK_OK(cnn_simd_force(CNN_SIMD_AUTO));
+}
+
+/* ---- options (defect 7, issue 19) ---- */
+
+TEST(fit_options_are_reported_by_name) {
+    cnn_net net;
+    float x[4 * 64];
+    int32_t y[4] = { 0, 1, 0, 1 };
+    cnn_dataset data;
+    cnn_fit_opts fo;
+    memset(x, 0, sizeof x);
+    data.images = x; data.labels = y; data.count = 4;
+    CHECK_OK(small_model(&net, 2));
+    memset(&fo, 0, sizeof fo); fo.quiet = 1;
+    fo.epochs = -1;
+    CHECK_STATUS(cnn_fit(&net, &data, &fo, NULL), CNN_ERR_INVALID_ARGUMENT);
+    CHECKF(strstr(cnn_last_error(), "-1 epochs") && !strstr(cnn_last_error(), "batch"), "%s", cnn_last_error());
+    fo.epochs = 2; fo.batch_size = 3;
+    CHECK_STATUS(cnn_fit(&net, &data, &fo, NULL), CNN_ERR_INVALID_ARGUMENT);
+    CHECKF(strstr(cnn_last_error(), "batch_size 3") != NULL, "%s", cnn_last_error());
+    fo.batch_size = 0; fo.schedule = CNN_SCHEDULE_STEP;
+    fo.gamma = (float)NAN;
+    CHECK_STATUS(cnn_fit(&net, &data, &fo, NULL), CNN_ERR_INVALID_ARGUMENT);
+    CHECKF(strstr(cnn_last_error(), "gamma") != NULL, "%s", cnn_last_error());
+    fo.gamma = -0.5f;
+    CHECK_STATUS(cnn_fit(&net, &data, &fo, NULL), CNN_ERR_INVALID_ARGUMENT);
+    fo.gamma = 0.5f; fo.step_epochs = -3;
+    CHECK_STATUS(cnn_fit(&net, &data, &fo, NULL), CNN_ERR_INVALID_ARGUMENT);
+    /* a huge gamma: refused before training, in the schedule's words */
+    fo.gamma = 1e5f; fo.step_epochs = 1; fo.epochs = 5;
+    CHECK_STATUS(cnn_fit(&net, &data, &fo, NULL), CNN_ERR_INVALID_ARGUMENT);
+    CHECKF(strstr(cnn_last_error(), "schedule") && strstr(cnn_last_error(), "gamma"), "%s", cnn_last_error());
+    CHECK(net.step == 0);
+    fo.gamma = 0.5f;
+    CHECK_OK(cnn_fit(&net, &data, &fo, NULL));
+    cnn_net_free(&net);
+}
+
+/* The progress bar writes one line per epoch, without carriage returns, when stderr is a file. */
+TEST(progress_bar_in_a_log_file) {
+    static unsigned char text[8192];
+    cnn_net net;
+    float x[16 * 64];
+    int32_t y[16];
+    cnn_dataset data;
+    cnn_fit_opts fo;
+    int saved, fd, lines = 0, returns = 0;
+    long n, i;
+    for (i = 0; i < 16 * 64; i++) x[i] = cnn_rng_uniform(&rng);
+    for (i = 0; i < 16; i++) y[i] = (int32_t)(i % 2);
+    data.images = x; data.labels = y; data.count = 16;
+    CHECK_OK(small_model(&net, 2));
+    memset(&fo, 0, sizeof fo); fo.epochs = 3; fo.batch_size = 2;
+    fflush(stderr);
+    saved = dup(2);
+    fd = open(DIR "progress.log", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    CHECK(saved >= 0 && fd >= 0 && dup2(fd, 2) == 2);
+    CHECK_OK(cnn_fit(&net, &data, &fo, NULL));
+    fflush(stderr);
+    dup2(saved, 2); close(saved); close(fd);
+    n = read_file(DIR "progress.log", text, sizeof text);
+    for (i = 0; i < n; i++) { lines += text[i] == '\n'; returns += text[i] == '\r'; }
+    CHECKF(lines == 3 && returns == 0, "%ld bytes, %d lines, %d carriage returns", n, lines, returns);
+    cnn_net_free(&net);
+}
+
 int main(void) {
     cnn_rng_seed(&rng, 13);
     RUN(conv_stride_far_larger_than_the_input);
@@ -446,5 +705,13 @@ int main(void) {
     RUN(concurrent_saves_never_mix);
     RUN(save_refuses_what_load_would_refuse);
     RUN(load_messages_say_what_is_wrong);
+    RUN(softmax_of_infinities_follows_the_limits);
+    RUN(losses_refuse_nan_and_infinity);
+    RUN(nan_is_an_error_everywhere_a_loss_is_computed);
+    RUN(a_step_that_would_overflow_changes_nothing);
+    RUN(huge_learning_rate_ends_in_numeric_with_the_last_good_weights);
+    RUN(inputs_near_the_float_limits_pass_through_every_layer);
+    RUN(fit_options_are_reported_by_name);
+    RUN(progress_bar_in_a_log_file);
     return harness_report();
 }
