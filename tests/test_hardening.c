@@ -25,6 +25,8 @@ static void *counting_malloc(size_t size) {
 #define CNN_IMPLEMENTATION
 #include "../cnn.h"
 #include "harness.h"
+#define IDX_IMPLEMENTATION
+#include "../examples/idx.h"
 
 #define DIR "build/tests/"
 
@@ -692,6 +694,19 @@ TEST(progress_bar_in_a_log_file) {
     cnn_net_free(&net);
 }
 
+/* Defect 7 (examples/idx.h): a directory with a data file's name was picked, then reported as
+   "read error". It is passed over, and reading one says why. */
+TEST(idx_reader_passes_over_a_directory) {
+    char images[256], labels[256], err[512];
+    idx_images im;
+    CHECK(system("rm -rf " DIR "idxdir && mkdir -p " DIR "idxdir/train-images-idx3-ubyte") == 0);
+    CHECK(idx_find_files(DIR "idxdir", IDX_TRAIN, images, labels, sizeof images, err, sizeof err) != 0);
+    CHECKF(strstr(err, "no training images") != NULL, "%s", err);
+    CHECK(idx_load_images(DIR "idxdir/train-images-idx3-ubyte", &im, err, sizeof err) != 0);
+    CHECKF(strstr(err, "directory") != NULL || strstr(err, "not a regular file") != NULL, "%s", err);
+    CHECK(system("rm -rf " DIR "idxdir") == 0);
+}
+
 int main(void) {
     cnn_rng_seed(&rng, 13);
     RUN(conv_stride_far_larger_than_the_input);
@@ -713,5 +728,6 @@ int main(void) {
     RUN(inputs_near_the_float_limits_pass_through_every_layer);
     RUN(fit_options_are_reported_by_name);
     RUN(progress_bar_in_a_log_file);
+    RUN(idx_reader_passes_over_a_directory);
     return harness_report();
 }
