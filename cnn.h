@@ -2250,13 +2250,15 @@ static void cnn__gather_class(const cnn_conv2d_shape *s, const float *dy, const 
     const int g_h = cnn__gcd(s->stride_h, s->dilation_h), g_w = cnn__gcd(s->stride_w, s->dilation_w);
     const int step_r = s->stride_h / g_h, step_i = s->dilation_h / g_h;
     const int step_s = s->stride_w / g_w, step_j = s->dilation_w / g_w;
-    const int r_last = r0 + (nr - 1) * step_r, s_last = s0 + (ns - 1) * step_s;
     const size_t block = (size_t)s->k * s->kh * s->kw * 16;   /* floats per 16 channels of wc */
     const int per_pass = cnn__channels_per_pass(block, s->c);
-    int steps = 0, k, tr, ts, n, y, x, m, c0, any_row = 0, any_col = 0;
+    int steps = 0, k, tr, ts, n, y, x, m, c0, any_row = 0, any_col = 0, r_last, s_last;
     for (y = 0; y < s->h; y++) any_row |= rows[y] == rc;
     for (x = 0; x < s->w; x++) any_col |= cols[x] == cc;
     if (!any_row || !any_col) return;
+    /* (only for a class some pixel is in: for the others, nr * step_r may overflow an int) */
+    r_last = r0 + (nr - 1) * step_r;
+    s_last = s0 + (ns - 1) * step_s;
     /* A pixel's base is where its last reaching tap reads dy; tap (k, r, s) reads dy at
        base + a_off (earlier kernel rows read later rows of dy) and w at b_off in its block. */
     for (k = 0; k < s->k; k++)

@@ -101,6 +101,22 @@ TEST(conv_stride_far_larger_than_the_input) {
         s.pad_top = s.pad_left = p[9];
         conv_paths_agree(&s);
     }
+    {   /* every small shape at stride INT_MAX (fuzz_build found the data gradient's classes) */
+        cnn_conv2d_shape s;
+        int c, h, w, kh, kw, pad;
+        memset(&s, 0, sizeof s);
+        s.n = 1; s.k = 3; s.stride_h = s.stride_w = INT_MAX; s.dilation_h = s.dilation_w = 1;
+        for (c = 1; c <= 17; c = c == 1 ? 3 : c + 14)
+            for (h = 1; h <= 5; h += 2)
+                for (w = 1; w <= 6; w += 5)
+                    for (kh = 1; kh <= 3; kh++)
+                        for (kw = 1; kw <= 3; kw += 2)
+                            for (pad = 0; pad <= 1; pad++) {
+                                s.c = c; s.h = h; s.w = w; s.kh = kh; s.kw = kw;
+                                s.pad_top = s.pad_bottom = s.pad_left = s.pad_right = pad;
+                                if (cnn_conv2d_check(&s, NULL, NULL) == CNN_OK) conv_paths_agree(&s);
+                            }
+    }
 }
 
 /* Extreme sizes near INT_MAX: the shape checks and the workspace query compute only from the
