@@ -2,6 +2,7 @@
 #   make test    the whole test suite (normal, sanitizers, header checks)
 #   make demo    fetch real MNIST digits, train the digit classifier, evaluate, save
 #   make bench   micro-benchmarks (Google Benchmark)
+#   make fuzz, make coverage, make valgrind: the hardening runs (mk/hardening.mk, docs/testing.md)
 CC      ?= cc
 CFLAGS  ?= -std=c99 -O2 -Wall -Wextra -Wpedantic -Werror
 BUILD   := build
@@ -19,6 +20,7 @@ test-aarch64:
 include mk/data.mk
 -include mk/bench.mk
 include mk/demo.mk
+include mk/hardening.mk
 
 clean:
 	rm -rf $(BUILD) out

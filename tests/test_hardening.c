@@ -723,6 +723,139 @@ TEST(idx_reader_passes_over_a_directory) {
     CHECK(system("rm -rf " DIR "idxdir") == 0);
 }
 
+/* ---- error paths the rest of the suite does not reach (coverage, docs/testing.md) ---- */
+
+/* Each refusal comes with its status and a message naming the problem. */
+#define REFUSED(call, status, words) do { CHECK_STATUS(call, status); \
+    CHECKF(strstr(cnn_last_error(), words) != NULL, "%s", cnn_last_error()); } while (0)
+
+TEST(every_option_check_says_what_is_wrong) {
+    cnn_net net;
+    cnn_net_opts no;
+    cnn_conv_opts co;
+    cnn_pool_opts po;
+    cnn_dense_opts dn;
+    cnn_build_opts bo;
+    cnn_sgd_opts sgd;
+    cnn_fit_opts fo;
+    cnn_dataset data;
+    float x[8 * 64], probs[16], y0 = 0.0f;
+    int32_t labels[8] = { 0, 1, 0, 1, 0, 1, 0, 7 }, classes[8];
+    char summary[2048];
+    int i;
+    memset(x, 0, sizeof x);
+    memset(&no, 0, sizeof no); no.channels = 1; no.height = 8; no.width = 8; no.loss = (cnn_loss)9;
+    REFUSED(cnn_net_init(&net, &no), CNN_ERR_INVALID_ARGUMENT, "unknown loss 9");
+    no.loss = CNN_LOSS_MSE;
+    CHECK_OK(cnn_net_init(&net, &no));
+    memset(&co, 0, sizeof co); co.filters = 2; co.padding = (cnn_padding)7;
+    REFUSED(cnn_add_conv(&net, &co), CNN_ERR_INVALID_ARGUMENT, "unknown padding mode 7");
+    CHECK_OK(cnn_net_init(&net, &no));
+    memset(&po, 0, sizeof po); po.kind = (cnn_pool_kind)5;
+    REFUSED(cnn_add_pool(&net, &po), CNN_ERR_INVALID_ARGUMENT, "unknown pooling kind 5");
+    CHECK_OK(cnn_net_init(&net, &no));
+    memset(&po, 0, sizeof po); po.stride_w = -2;
+    REFUSED(cnn_add_pool(&net, &po), CNN_ERR_INVALID_ARGUMENT, "may not be negative");
+    CHECK_OK(cnn_net_init(&net, &no));
+    memset(&dn, 0, sizeof dn);
+    REFUSED(cnn_add_dense(&net, &dn), CNN_ERR_INVALID_ARGUMENT, "units is 0");
+    CHECK_OK(cnn_net_init(&net, &no));
+    for (i = 0; i < CNN_MAX_LAYERS; i++) CHECK_OK(cnn_add_activation(&net, CNN_RELU, 0.0f));
+    REFUSED(cnn_add_flatten(&net), CNN_ERR_INVALID_ARGUMENT, "CNN_MAX_LAYERS");
+    /* a network of every parameterless kind, explicit pool pads, He initialisation, MSE */
+    CHECK_OK(cnn_net_init(&net, &no));
+    memset(&co, 0, sizeof co); co.filters = 2; co.activation = CNN_TANH;
+    CHECK_OK(cnn_add_conv(&net, &co));
+    memset(&po, 0, sizeof po); po.kind = CNN_POOL_AVG; po.size = 3; po.pad_top = 1; po.pad_left = 1;
+    CHECK_OK(cnn_add_pool(&net, &po));
+    CHECK_OK(cnn_add_activation(&net, CNN_LEAKY_RELU, 0.2f));
+    CHECK_OK(cnn_add_activation(&net, CNN_SIGMOID, 0.0f));
+    CHECK_OK(cnn_add_dropout(&net, 0.5f));
+    CHECK_OK(cnn_add_global_avg_pool(&net));
+    memset(&dn, 0, sizeof dn); dn.units = 2;
+    CHECK_OK(cnn_add_dense(&net, &dn));
+    memset(&bo, 0, sizeof bo); bo.max_batch = 8; bo.init = (cnn_init)4;
+    REFUSED(cnn_net_build(&net, &bo), CNN_ERR_INVALID_ARGUMENT, "unknown initialisation 4");
+    bo.init = CNN_INIT_HE_NORMAL;
+    CHECK_OK(cnn_net_build(&net, &bo));
+    CHECK(net.layers[0].w[0] != 0.0f);
+    REFUSED(cnn_net_init_weights(&net, (cnn_init)4, 1), CNN_ERR_INVALID_ARGUMENT, "unknown initialisation 4");
+    CHECK(cnn_net_summary(&net, summary, sizeof summary) < sizeof summary);
+    CHECKF(strstr(summary, "leaky_relu") && strstr(summary, "sigmoid") && strstr(summary, "dropout 0.50") &&
+           strstr(summary, "global_avg_pool") && strstr(summary, "pool"), "%s", summary);
+    {
+        FILE *f = fopen(DIR "summary.txt", "w");
+        CHECK(f != NULL);
+        if (f) { cnn_net_print_summary(&net, f); fclose(f); }
+    }
+    memset(&sgd, 0, sizeof sgd); sgd.learning_rate = -1.0f;
+    REFUSED(cnn_sgd_step(&net, &sgd), CNN_ERR_INVALID_ARGUMENT, "learning rate");
+    sgd.learning_rate = 0.1f; sgd.momentum = 1.0f;
+    REFUSED(cnn_sgd_step(&net, &sgd), CNN_ERR_INVALID_ARGUMENT, "momentum");
+    sgd.momentum = 0.0f; sgd.weight_decay = -1.0f;
+    REFUSED(cnn_sgd_step(&net, &sgd), CNN_ERR_INVALID_ARGUMENT, "weight decay");
+    CHECK_OK(cnn_forward(&net, x, 8, 1));
+    REFUSED(cnn_backward(&net, labels, NULL), CNN_ERR_INVALID_ARGUMENT, "label 7 of image 7");
+    CHECK_OK(cnn_predict(&net, x, 8, probs, classes));        /* MSE: the outputs themselves */
+    CHECK(memcmp(probs, cnn_output(&net), 16 * sizeof(float)) == 0);
+    data.images = x; data.labels = labels; data.count = 0;
+    REFUSED(cnn_evaluate(&net, &data, &y0, NULL), CNN_ERR_INVALID_ARGUMENT, "count 0");
+    data.count = 4;
+    memset(&fo, 0, sizeof fo); fo.quiet = 1; fo.schedule = (cnn_schedule)9;
+    REFUSED(cnn_fit(&net, &data, &fo, NULL), CNN_ERR_INVALID_ARGUMENT, "unknown schedule 9");
+    fo.schedule = CNN_SCHEDULE_CONSTANT; fo.validation_fraction = 1.5f;
+    REFUSED(cnn_fit(&net, &data, &fo, NULL), CNN_ERR_INVALID_ARGUMENT, "validation_fraction");
+    fo.validation_fraction = 0.9f;
+    REFUSED(cnn_fit(&net, &data, &fo, NULL), CNN_ERR_INVALID_ARGUMENT, "leaves none to train on");
+    cnn_net_free(&net);
+    CHECK(strcmp(cnn_simd_name(CNN_SIMD_AUTO), "auto") == 0 && strcmp(cnn_simd_name((cnn_simd)42), "?") == 0);
+}
+
+/* Model files damaged in each field the reader checks, the checksum made right each time. */
+TEST(every_model_file_check_says_what_is_wrong) {
+    static unsigned char good[65536], bad[65536];
+    cnn_net net, other;
+    long n;
+    const long rec = 32;                     /* the first layer record: after magic, version, header */
+    CHECK_OK(small_model(&net, 1));
+    CHECK_OK(cnn_save(&net, DIR "hardening.cnn"));
+    n = read_file(DIR "hardening.cnn", good, sizeof good);
+#define DAMAGED(offset, value, status, words) do { memcpy(bad, good, (size_t)n); put_u32(bad + (offset), (value)); \
+        reseal(bad, n); write_file(DIR "bad.cnn", bad, n); REFUSED(cnn_load(&other, DIR "bad.cnn", NULL), status, words); } while (0)
+    DAMAGED(12, 5, CNN_ERR_FILE_CORRUPT, "impossible header (loss 5");         /* header: loss 12, */
+    DAMAGED(28, 0, CNN_ERR_FILE_CORRUPT, "impossible header");                 /* C, H, W 16..24, layers 28 */
+    DAMAGED(16, 0, CNN_ERR_FILE_CORRUPT, "load: net init");
+    DAMAGED(rec + 4, 17, CNN_ERR_FILE_CORRUPT, "layer 0: activation 17");
+    DAMAGED(rec + 6 * 4, 0, CNN_ERR_FILE_CORRUPT, "layer 0: a conv layer with a zero kernel");
+    DAMAGED(rec + 80 + 8 * 4, 0, CNN_ERR_FILE_CORRUPT, "layer 1: a pool layer with a zero window or stride");
+    DAMAGED(rec + 4 * 80, 9, CNN_ERR_FILE_SHAPE, "the file has 9 tensors, its architecture needs 6");
+    DAMAGED(rec + 4 * 80 + 4, 3, CNN_ERR_FILE_SHAPE, "layer 0 (conv) weights has 3 dimensions, expected 4");
+    DAMAGED(rec + 4 * 80 + 4 + 5 * 4, 0x7fc00000u, CNN_ERR_FILE_CORRUPT, "layer 0 holds a NaN or infinite parameter");
+    /* records of the parameterless kinds load back */
+    {
+        cnn_net_opts no;
+        cnn_dense_opts dn;
+        cnn_build_opts bo;
+        memset(&no, 0, sizeof no); no.channels = 2; no.height = 3; no.width = 3;
+        memset(&dn, 0, sizeof dn); dn.units = 2;
+        memset(&bo, 0, sizeof bo); bo.max_batch = 1;
+        CHECK_OK(cnn_net_init(&other, &no));
+        CHECK_OK(cnn_add_dropout(&other, 0.3f));
+        CHECK_OK(cnn_add_global_avg_pool(&other));
+        CHECK_OK(cnn_add_flatten(&other));
+        CHECK_OK(cnn_add_dense(&other, &dn));
+        CHECK_OK(cnn_net_build(&other, &bo));
+        CHECK_OK(cnn_save(&other, DIR "kinds.cnn"));
+        REFUSED(cnn_load_weights(&net, DIR "kinds.cnn"), CNN_ERR_FILE_SHAPE, "the file's network takes 2x3x3 with 4 layers");
+        cnn_net_free(&other);
+        CHECK_OK(cnn_load(&other, DIR "kinds.cnn", &bo));
+        CHECK(other.layer_count == 4 && other.layers[0].rate == 0.3f && other.layers[1].kind == CNN_LAYER_GLOBAL_AVG_POOL);
+        cnn_net_free(&other);
+    }
+#undef DAMAGED
+    cnn_net_free(&net);
+}
+
 int main(void) {
     cnn_rng_seed(&rng, 13);
     RUN(conv_stride_far_larger_than_the_input);
@@ -745,5 +878,7 @@ int main(void) {
     RUN(fit_options_are_reported_by_name);
     RUN(progress_bar_in_a_log_file);
     RUN(idx_reader_passes_over_a_directory);
+    RUN(every_option_check_says_what_is_wrong);
+    RUN(every_model_file_check_says_what_is_wrong);
     return harness_report();
 }
