@@ -2858,7 +2858,7 @@ static void cnn__softmax_row(int classes, const float *z, float *p) {
     for (i = 0; i < classes; i++) { m = z[i] > m ? z[i] : m; nan |= z[i] != z[i]; }
     if (nan || m == (float)HUGE_VAL || m == -(float)HUGE_VAL) {
         for (i = 0; i < classes; i++) top += z[i] == m;
-        for (i = 0; i < classes; i++) p[i] = nan ? z[0] - z[0] + (float)NAN : z[i] == m ? 1.0f / (float)top : 0.0f;
+        for (i = 0; i < classes; i++) p[i] = nan ? (float)NAN : z[i] == m ? 1.0f / (float)top : 0.0f;
         return;
     }
     for (i = 0; i < classes; i++) { p[i] = expf(z[i] - m); sum += p[i]; }

@@ -696,17 +696,19 @@ TEST(progress_bar_in_a_log_file) {
     for (i = 0; i < 16; i++) y[i] = (int32_t)(i % 2);
     data.images = x; data.labels = y; data.count = 16;
     CHECK_OK(small_model(&net, 2));
-    memset(&fo, 0, sizeof fo); fo.epochs = 3; fo.batch_size = 2;
+    memset(&fo, 0, sizeof fo); fo.epochs = 3; fo.batch_size = 2; fo.validation_fraction = 0.25f;
     fflush(stderr);
     saved = dup(2);
     fd = open(DIR "progress.log", O_WRONLY | O_CREAT | O_TRUNC, 0644);
     CHECK(saved >= 0 && fd >= 0 && dup2(fd, 2) == 2);
-    CHECK_OK(cnn_fit(&net, &data, &fo, NULL));
+    CHECK_OK(cnn_fit(&net, &data, &fo, NULL));          /* 3 epochs with validation figures */
+    CHECK_OK(cnn_fit(&net, &data, NULL, NULL));         /* the defaults: 10 epochs */
     fflush(stderr);
     dup2(saved, 2); close(saved); close(fd);
     n = read_file(DIR "progress.log", text, sizeof text);
     for (i = 0; i < n; i++) { lines += text[i] == '\n'; returns += text[i] == '\r'; }
-    CHECKF(lines == 3 && returns == 0, "%ld bytes, %d lines, %d carriage returns", n, lines, returns);
+    CHECKF(lines == 13 && returns == 0, "%ld bytes, %d lines, %d carriage returns", n, lines, returns);
+    CHECK(count_of((const char *)text, "val_loss") == 3);
     cnn_net_free(&net);
 }
 
@@ -809,6 +811,18 @@ TEST(every_option_check_says_what_is_wrong) {
     REFUSED(cnn_fit(&net, &data, &fo, NULL), CNN_ERR_INVALID_ARGUMENT, "leaves none to train on");
     cnn_net_free(&net);
     CHECK(strcmp(cnn_simd_name(CNN_SIMD_AUTO), "auto") == 0 && strcmp(cnn_simd_name((cnn_simd)42), "?") == 0);
+    {   /* arenas: sizes past the address space are refused, not wrapped */
+        cnn_arena a;
+        unsigned char buf[256];
+        REFUSED(cnn_arena_create(&a, (size_t)-1, NULL), CNN_ERR_OVERFLOW, "too large");
+        CHECK_OK(cnn_arena_init(&a, buf, sizeof buf));
+        CHECK(cnn_arena_push(&a, 8) != NULL);           /* the next block starts at 64 */
+        CHECK(cnn_arena_push(&a, (size_t)-1 - 8) == NULL);
+        CHECKF(strstr(cnn_last_error(), "overflows the address space") != NULL, "%s", cnn_last_error());
+    }
+    CHECK_OK(cnn_net_init(&net, &no));                  /* an identity activation layer reads "linear" */
+    CHECK_OK(cnn_add_activation(&net, CNN_ACT_NONE, 0.0f));
+    CHECK(cnn_net_summary(&net, summary, sizeof summary) < sizeof summary && strstr(summary, "linear"));
 }
 
 /* Model files damaged in each field the reader checks, the checksum made right each time. */
