@@ -4355,20 +4355,86 @@ static void cnn__sgd_update(float *w, const float *dw, float *v, size_t count, c
     cnn__sgd_update_scalar(w, dw, v, count, o, decay);
 }
 
-/* The first parameter whose update would not be finite (its new weight or velocity NaN or
-   infinite: a NaN gradient, or a finite one that a large learning rate carries past FLT_MAX),
-   or count. The scalar update's operations in its order, which the vector update repeats, so
-   this predicts both exactly. */
+/* Whether the update of parameter i (a new weight or velocity) would be NaN or infinite: a NaN
+   gradient, or a finite one that a large learning rate carries past FLT_MAX. The scalar
+   update's operations in its order, which the vector update repeats, so it predicts both. */
+static int cnn__sgd_update_nonfinite(const float *w, const float *dw, const float *v, size_t i,
+                                     const cnn_sgd_opts *o, float decay) {
+    const float lr = o->learning_rate, mu = o->momentum, g = dw[i] + decay * w[i];
+    const float vi = mu == 0.0f ? g : o->nesterov ? mu * v[i] + g : mu * v[i] + dw[i] + decay * w[i];
+    const float wi = mu == 0.0f ? w[i] - lr * g : o->nesterov ? w[i] - lr * (g + mu * vi) : w[i] - lr * vi;
+    return !cnn__finite(wi) || !cnn__finite(vi);
+}
+
+#ifdef CNN__SIMD
+/* Whether any update of count parameters would be NaN or infinite, CNN__VL at a time as
+   cnn__sgd_update_simd computes them: x - x is 0 for a finite x and NaN otherwise, and a NaN
+   stays in a sum. (Parameter by parameter, the check cost ten times the update.) */
+CNN__VEC static int cnn__sgd_any_nonfinite_simd(const float *w, const float *dw, const float *v, size_t count,
+                                               const cnn_sgd_opts *o, float decay) {
+    const cnn__vec lr = cnn__v_set(o->learning_rate), mu = cnn__v_set(o->momentum), wd = cnn__v_set(decay);
+    cnn__vec sum = cnn__v_set(0.0f);
+    size_t i;
+    for (i = 0; i < count; i += CNN__VL) {
+        const int n = cnn__v_left(i, count);
+        const cnn__vec wi = cnn__v_load(w + i, n), gi = cnn__v_load(dw + i, n);
+        cnn__vec vi, wn;
+        if (o->momentum == 0.0f) {
+            vi = cnn__v_add(gi, cnn__v_mul(wd, wi));
+            wn = cnn__v_sub(wi, cnn__v_mul(lr, vi));
+        } else if (o->nesterov) {
+            const cnn__vec g = cnn__v_add(gi, cnn__v_mul(wd, wi));
+            vi = cnn__v_add(cnn__v_mul(mu, cnn__v_load(v + i, n)), g);
+            wn = cnn__v_sub(wi, cnn__v_mul(lr, cnn__v_add(g, cnn__v_mul(mu, vi))));
+        } else {
+            vi = cnn__v_add(cnn__v_add(cnn__v_mul(mu, cnn__v_load(v + i, n)), gi), cnn__v_mul(wd, wi));
+            wn = cnn__v_sub(wi, cnn__v_mul(lr, vi));
+        }
+        sum = cnn__v_add(sum, cnn__v_add(cnn__v_sub(wn, wn), cnn__v_sub(vi, vi)));
+    }
+    return cnn__v_any(cnn__v_unordered(sum, sum));
+}
+#endif /* CNN__SIMD */
+
+/* The same on the scalar path: one mode per loop, no branch per parameter, and flags rather
+   than a floating-point sum, whose chain of dependent additions took three times the update. */
+static int cnn__sgd_any_nonfinite_scalar(const float *w, const float *dw, const float *v, size_t count,
+                                         const cnn_sgd_opts *o, float decay) {
+    const float lr = o->learning_rate, mu = o->momentum;
+    int bad = 0;                         /* x - x != 0: x is NaN or infinite */
+    size_t i;
+    if (mu == 0.0f) {
+        for (i = 0; i < count; i++) {
+            const float g = dw[i] + decay * w[i], wn = w[i] - lr * g;
+            bad |= (wn - wn != 0.0f) | (g - g != 0.0f);
+        }
+    } else if (o->nesterov) {
+        for (i = 0; i < count; i++) {
+            const float g = dw[i] + decay * w[i], vi = mu * v[i] + g, wn = w[i] - lr * (g + mu * vi);
+            bad |= (wn - wn != 0.0f) | (vi - vi != 0.0f);
+        }
+    } else {
+        for (i = 0; i < count; i++) {
+            const float vi = mu * v[i] + dw[i] + decay * w[i], wn = w[i] - lr * vi;
+            bad |= (wn - wn != 0.0f) | (vi - vi != 0.0f);
+        }
+    }
+    return bad;
+}
+
+/* The first parameter whose update would not be finite, or count: one pass that only
+   answers whether there is one (the step's usual case: none), then a search. */
 static size_t cnn__sgd_first_nonfinite(const float *w, const float *dw, const float *v, size_t count,
                                        const cnn_sgd_opts *o, float decay) {
-    const float lr = o->learning_rate, mu = o->momentum;
     size_t i;
-    for (i = 0; i < count; i++) {
-        float g = dw[i] + decay * w[i], vi = g, wi;
-        if (mu != 0.0f) vi = o->nesterov ? mu * v[i] + g : mu * v[i] + dw[i] + decay * w[i];
-        wi = mu == 0.0f ? w[i] - lr * g : o->nesterov ? w[i] - lr * (g + mu * vi) : w[i] - lr * vi;
-        if (!cnn__finite(wi) || !cnn__finite(vi)) return i;
-    }
+#ifdef CNN__SIMD
+    if (cnn_simd_active() != CNN_SIMD_SCALAR) {
+        if (!cnn__sgd_any_nonfinite_simd(w, dw, v, count, o, decay)) return count;
+    } else
+#endif
+    if (!cnn__sgd_any_nonfinite_scalar(w, dw, v, count, o, decay)) return count;
+    for (i = 0; i < count; i++)
+        if (cnn__sgd_update_nonfinite(w, dw, v, i, o, decay)) return i;
     return count;
 }
 

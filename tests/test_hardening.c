@@ -526,9 +526,17 @@ TEST(a_step_that_would_overflow_changes_nothing) {
     CHECK_OK(cnn_backward(&net, labels, NULL));
     for (i = 0; i < net.param_floats; i++) net.grads[i] = 1e34f;        /* finite; times 1e6 it is not */
     memcpy(before, net.params, net.param_floats * sizeof(float));
-    memset(&sgd, 0, sizeof sgd); sgd.learning_rate = 1e6f;
+    for (i = 0; i < 3; i++) {                                          /* plain, momentum, Nesterov */
+        memset(&sgd, 0, sizeof sgd); sgd.learning_rate = 1e6f; sgd.momentum = i ? 0.5f : 0.0f; sgd.nesterov = i == 2;
+        CHECK_STATUS(cnn_sgd_step(&net, &sgd), CNN_ERR_NUMERIC);
+        CHECKF(strstr(cnn_last_error(), "layer 0 (conv) weights[0]") && strstr(cnn_last_error(), "no weight was changed"), "%s", cnn_last_error());
+        CHECK(memcmp(before, net.params, net.param_floats * sizeof(float)) == 0);
+    }
+    net.layers[3].db[1] = (float)NAN;                                   /* a NaN deep in the last layer */
+    for (i = 0; i < net.param_floats; i++) if (net.grads + i != net.layers[3].db + 1) net.grads[i] = 0.0f;
+    memset(&sgd, 0, sizeof sgd); sgd.momentum = 0.9f; sgd.nesterov = 1;
     CHECK_STATUS(cnn_sgd_step(&net, &sgd), CNN_ERR_NUMERIC);
-    CHECKF(strstr(cnn_last_error(), "layer 0 (conv) weights[0]") && strstr(cnn_last_error(), "no weight was changed"), "%s", cnn_last_error());
+    CHECKF(strstr(cnn_last_error(), "layer 3 (dense) bias[1]") != NULL, "%s", cnn_last_error());
     CHECK(memcmp(before, net.params, net.param_floats * sizeof(float)) == 0);
     CHECK(net.step == 0);
     cnn_net_free(&net);
