@@ -3,6 +3,7 @@
 #   make demo    fetch real MNIST digits, train the digit classifier, evaluate, save
 #   make bench   micro-benchmarks (Google Benchmark)
 #   make install PREFIX=/usr/local DESTDIR=   cnn.h, cnn.pc (pkg-config), cnnConfig.cmake
+#   make fuzz, make coverage, make valgrind: the hardening runs (mk/hardening.mk, docs/testing.md)
 CC      ?= cc
 CFLAGS  ?= -std=c99 -O2 -Wall -Wextra -Wpedantic -Werror
 BUILD   := build
@@ -20,6 +21,7 @@ test-aarch64:
 include mk/data.mk
 -include mk/bench.mk
 include mk/demo.mk
+include mk/hardening.mk
 
 # Install: the header in include/, and what build systems need to find it: a pkg-config file
 # (share/pkgconfig/cnn.pc: `pkg-config --cflags --libs cnn`) and a CMake package

@@ -112,7 +112,7 @@ typedef enum cnn_status {
     CNN_ERR_OVERFLOW,           /* sizes whose products do not fit in memory sizes             */
     CNN_ERR_OUT_OF_MEMORY,      /* the arena (or the allocator) has not enough bytes           */
     CNN_ERR_STATE,              /* call out of order: backward before forward, net not built  */
-    CNN_ERR_NUMERIC,            /* a NaN or infinite loss                                      */
+    CNN_ERR_NUMERIC,            /* a NaN or infinite loss or update, NaN outputs, NaN weights  */
     CNN_ERR_IO,                 /* the file could not be opened, read, written or renamed      */
     CNN_ERR_FILE_MAGIC,         /* not a cnn.h model file                                      */
     CNN_ERR_FILE_VERSION,       /* a model file of a version this code does not know           */
@@ -513,7 +513,15 @@ typedef struct cnn_build_opts {
     void *alloc_ctx;              /* passed to CNN_MALLOC / CNN_FREE                         */
     cnn_init init;                /* weight initialisation, default Glorot uniform           */
     uint64_t seed;                /* initialisation and dropout (fit shuffles with its own)  */
+    size_t max_arena_bytes;       /* the largest arena to allocate (checked before asking the
+                                     allocator): default CNN_DEFAULT_MAX_ARENA_BYTES, 1 GiB;
+                                     CNN_NO_ARENA_LIMIT lifts it. A caller's buffer is bounded
+                                     by its own size instead. Guards cnn_load against files
+                                     that describe enormous networks.                         */
 } cnn_build_opts;
+
+#define CNN_DEFAULT_MAX_ARENA_BYTES ((size_t)1 << 30)
+#define CNN_NO_ARENA_LIMIT ((size_t)-1)
 
 /* Bytes of arena cnn_net_build needs for these options (0 and an error if it cannot). */
 CNNDEF size_t     cnn_net_required_bytes(const cnn_net *net, const cnn_build_opts *opts);
@@ -646,10 +654,15 @@ CNNDEF float cnn_schedule_lr(const cnn_fit_opts *opts, int epoch);
 #define CNN_FILE_VERSION 1
 
 #ifndef CNN_NO_STDIO
-/* Writes path.tmp, then renames it over path: a failed save leaves the old file. */
+/* Writes a temporary file beside path (a fresh name, created exclusively), flushes it to
+   disk and renames it over path: a failed save (or a power cut) leaves the old file. Refuses
+   NaN or infinite parameters (CNN_ERR_NUMERIC), which cnn_load would refuse. */
 CNNDEF cnn_status cnn_save(const cnn_net *net, const char *path);
-/* Reads a model: describes 'net' from the file's architecture, builds it with 'build'
-   (NULL: defaults) and fills the weights. Everything is validated before net is touched. */
+/* Reads a model: the network described by the file's architecture, built with 'build' (NULL:
+   defaults; its max_arena_bytes bounds what a file may make it allocate) and holding the
+   file's weights. 'net' is an output only: it is never read (it may be uninitialised) and is
+   written only on success; on any failure it is left exactly as it was. To replace a built
+   network, load into another cnn_net, then cnn_net_free the old one. */
 CNNDEF cnn_status cnn_load(cnn_net *net, const char *path, const cnn_build_opts *build);
 /* Fills the weights of a built net from a file whose architecture must match. */
 CNNDEF cnn_status cnn_load_weights(cnn_net *net, const char *path);
@@ -725,6 +738,15 @@ CNNDEF cnn_status cnn_load_npy(cnn_net *net, const char *prefix);
 #define CNN__HAVE_GETTIMEOFDAY 1
 #else
 #include <time.h>
+#endif
+/* POSIX systems get the safe save (a temporary file created exclusively, fsync before the
+   rename, fsync of the directory), a regular-file check on load, and a progress bar that
+   knows whether stderr is a terminal; elsewhere only C's stdio. */
+#if defined(__unix__) || defined(__unix) || (defined(__APPLE__) && defined(__MACH__))
+#define CNN__POSIX_FILES 1
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #endif
 #endif
 
@@ -2097,9 +2119,11 @@ CNNDEF cnn_status cnn_conv2d_check(const cnn_conv2d_shape *s, int *out_h, int *o
     oh = cnn__conv2d_out_h(s);
     ow = cnn__conv2d_out_w(s);
     if (oh < 1 || ow < 1) return cnn__fail(CNN_ERR_OVERFLOW, "conv2d: the output size overflows an int");
-    /* The kernels index one image plane with int. */
+    /* The kernels index one image plane, and the filter bank, with int. */
     if ((long long)s->h * s->w > INT_MAX || (long long)oh * ow > INT_MAX)
         return cnn__fail(CNN_ERR_OVERFLOW, "conv2d: an image plane of %dx%d (output %dx%d) overflows an int", s->h, s->w, oh, ow);
+    if ((double)s->k * s->c * s->kh * s->kw > (double)INT_MAX)
+        return cnn__fail(CNN_ERR_OVERFLOW, "conv2d: %d filters of %dx%dx%d overflow an int", s->k, s->c, s->kh, s->kw);
     if (!cnn__count4(s->n, s->c, s->h, s->w) || !cnn__count4(s->n, s->k, oh, ow) ||
         !cnn__count4(s->k, s->c, s->kh, s->kw))
         return cnn__fail(CNN_ERR_OVERFLOW, "conv2d: tensor sizes overflow (input %dx%dx%dx%d, %d filters %dx%d)",
@@ -2745,7 +2769,7 @@ static void cnn__pack_im2col(const cnn_conv2d_shape *s, int ow, const float *xn,
             int lo = 0, hi = 0, u;
             if (iy >= 0 && iy < s->h) {
                 /* columns ix0 + u * sw inside [0, w): u in [lo, hi) */
-                lo = ix0 >= 0 ? 0 : (-ix0 + sw - 1) / sw;
+                lo = ix0 >= 0 ? 0 : (int)(((ptrdiff_t)sw - 1 - ix0) / sw);   /* sw - 1 - ix0 may pass INT_MAX */
                 hi = ix0 >= s->w ? 0 : (s->w - 1 - ix0) / sw + 1;
                 lo = CNN__MIN(lo, run_len[k]);
                 hi = CNN__MAX(lo, CNN__MIN(hi, run_len[k]));
@@ -2893,10 +2917,14 @@ static void cnn__padded_size(const cnn_conv2d_shape *s, int *hp, int *wp) {
     *hp = s->h + s->pad_top + s->pad_bottom;
     *wp = s->w + s->pad_left + s->pad_right;
 }
-/* The planes the data gradient reads: dy spread out by the stride, inside the kernel's reach. */
-static void cnn__spread_size(const cnn_conv2d_shape *s, int *hp, int *wp) {
-    *hp = s->h + (s->kh - 1) * s->dilation_h;
-    *wp = s->w + (s->kw - 1) * s->dilation_w;
+/* The planes the data gradient reads: dy spread out by the stride, inside the kernel's reach.
+   Returns 0 (sizes 0) when they do not fit in an int: the reach alone may be near INT_MAX. */
+static int cnn__spread_size(const cnn_conv2d_shape *s, int *hp, int *wp) {
+    const long long h = s->h + (long long)(s->kh - 1) * s->dilation_h, w = s->w + (long long)(s->kw - 1) * s->dilation_w;
+    const int fits = h <= INT_MAX && w <= INT_MAX;
+    *hp = fits ? (int)h : 0;
+    *wp = fits ? (int)w : 0;
+    return fits;
 }
 
 /* out[q - q0] for taps q0..q1-1 = (c, r, s) in planes of hp x wp: c*hp*wp + r*dh*wp + s*dw. */
@@ -3019,7 +3047,7 @@ static int cnn__conv2d_forward_direct(const cnn_conv2d_shape *s, const float *x,
 
 static size_t cnn__backward_data_direct_floats(const cnn_conv2d_shape *s) {
     int hp, wp;
-    cnn__spread_size(s, &hp, &wp);
+    if (!cnn__spread_size(s, &hp, &wp)) return 0;
     return cnn__direct_floats(s->k, hp, wp, s->c, s->h);
 }
 
@@ -3032,8 +3060,7 @@ static int cnn__conv2d_backward_data_direct(const cnn_conv2d_shape *s, const flo
     const int oh = cnn__conv2d_out_h(s), ow = cnn__conv2d_out_w(s);
     float *pin, *wide;
     int hp, wp, n;
-    cnn__spread_size(s, &hp, &wp);
-    if (!ws || !cnn__direct_pays(s->k, hp, wp, s->h, s->w)) return 0;
+    if (!cnn__spread_size(s, &hp, &wp) || !ws || !cnn__direct_pays(s->k, hp, wp, s->h, s->w)) return 0;
     if (!cnn__workspace_fits(ws_bytes, cnn__backward_data_direct_floats(s))) return 0;
     pin = cnn__workspace_floats(ws);
     wide = pin + cnn__round16((size_t)s->k * hp * wp + 16);
@@ -3102,8 +3129,8 @@ static int cnn__channels_per_pass(size_t block, int chans) {
    'images' images of oh x ow outputs, pix(o) = i * row_step + j * col_step. bt is W^T packed
    16 filters wide: bt[k0 * taps + q * 16 + l] = W[k0 + l][q]. */
 static void cnn__gather_conv(int filters, int taps, const float *bt, const float *bias, const float *pin,
-                             const int32_t *tap_off, int images, int image, int oh, int ow, int row_step,
-                             int col_step, float *out) {
+                             const int32_t *tap_off, int images, int image, int oh, int ow, ptrdiff_t row_step,
+                             ptrdiff_t col_step, float *out) {
     int32_t pix[CNN__TILE_MAX];
     size_t dst[CNN__TILE_MAX];            /* where pixel m of the tile goes in out, for filter 0 */
     const int pixels = oh * ow, total = images * pixels, per_pass = cnn__channels_per_pass((size_t)taps * 16, filters);
@@ -3114,7 +3141,7 @@ static void cnn__gather_conv(int filters, int taps, const float *bt, const float
             const int mr = CNN__MIN(tile, total - o0);
             for (m = 0; m < mr; m++) {
                 const int img = (o0 + m) / pixels, p = (o0 + m) % pixels;
-                pix[m] = (int32_t)(img * image + (p / ow) * row_step + (p % ow) * col_step);
+                pix[m] = (int32_t)((ptrdiff_t)img * image + (p / ow) * row_step + (p % ow) * col_step);
                 dst[m] = (size_t)img * filters * pixels + p;
             }
             cnn__gather_tile(mr, taps, pin, pix, tap_off, bt, (size_t)taps * 16, NULL, bias, k0,
@@ -3167,13 +3194,13 @@ static int cnn__conv2d_forward_gather(const cnn_conv2d_shape *s, const float *x,
         cnn__pack_transposed(w + (size_t)k0 * taps, taps, CNN__MIN(16, s->k - k0), taps, bt + (size_t)k0 * taps, NULL);
     cnn__tap_offsets(0, taps, s->kh, s->kw, s->dilation_h, s->dilation_w, hp, wp, tap_off);
     if (!padded) {                        /* the whole batch in place */
-        cnn__gather_conv(s->k, taps, bt, b, x, tap_off, s->n, (int)image, oh, ow, s->stride_h * wp, s->stride_w, y);
+        cnn__gather_conv(s->k, taps, bt, b, x, tap_off, s->n, (int)image, oh, ow, (ptrdiff_t)s->stride_h * wp, s->stride_w, y);
         return 1;
     }
     memset(pin, 0, (size_t)image * sizeof(float));
     for (n = 0; n < s->n; n++) {
         cnn__copy_into_padding(x + (size_t)n * s->c * s->h * s->w, s->c, s->h, s->w, s->pad_top, s->pad_left, hp, wp, pin);
-        cnn__gather_conv(s->k, taps, bt, b, pin, tap_off, 1, 0, oh, ow, s->stride_h * wp, s->stride_w,
+        cnn__gather_conv(s->k, taps, bt, b, pin, tap_off, 1, 0, oh, ow, (ptrdiff_t)s->stride_h * wp, s->stride_w,
                          y + (size_t)n * s->k * pixels);
     }
     return 1;
@@ -3239,7 +3266,7 @@ static int cnn__gather_data_pays(const cnn_conv2d_shape *s) {
     const int oh = cnn__conv2d_out_h(s), ow = cnn__conv2d_out_w(s);
     double rows = 0.0, cols = 0.0;
     int hp, wp, y, first;
-    cnn__spread_size(s, &hp, &wp);
+    if (!cnn__spread_size(s, &hp, &wp)) return 1;   /* no direct grid to compare with */
     for (y = 0; y < s->h; y++) rows += cnn__reaching(y, s->pad_top, s->stride_h, s->dilation_h, s->kh, oh, &first);
     for (y = 0; y < s->w; y++) cols += cnn__reaching(y, s->pad_left, s->stride_w, s->dilation_w, s->kw, ow, &first);
     return cnn__gather_share(s->c, (int)CNN__MAX(1.0, s->k * rows * cols / ((double)s->h * s->w)))
@@ -3263,13 +3290,15 @@ static void cnn__gather_class(const cnn_conv2d_shape *s, const float *dy, const 
     const int g_h = cnn__gcd(s->stride_h, s->dilation_h), g_w = cnn__gcd(s->stride_w, s->dilation_w);
     const int step_r = s->stride_h / g_h, step_i = s->dilation_h / g_h;
     const int step_s = s->stride_w / g_w, step_j = s->dilation_w / g_w;
-    const int r_last = r0 + (nr - 1) * step_r, s_last = s0 + (ns - 1) * step_s;
     const size_t block = (size_t)s->k * s->kh * s->kw * 16;   /* floats per 16 channels of wc */
     const int per_pass = cnn__channels_per_pass(block, s->c);
-    int steps = 0, k, tr, ts, n, y, x, m, c0, any_row = 0, any_col = 0;
+    int steps = 0, k, tr, ts, n, y, x, m, c0, any_row = 0, any_col = 0, r_last, s_last;
     for (y = 0; y < s->h; y++) any_row |= rows[y] == rc;
     for (x = 0; x < s->w; x++) any_col |= cols[x] == cc;
     if (!any_row || !any_col) return;
+    /* (only for a class some pixel is in: for the others, nr * step_r may overflow an int) */
+    r_last = r0 + (nr - 1) * step_r;
+    s_last = s0 + (ns - 1) * step_s;
     /* A pixel's base is where its last reaching tap reads dy; tap (k, r, s) reads dy at
        base + a_off (earlier kernel rows read later rows of dy) and w at b_off in its block. */
     for (k = 0; k < s->k; k++)
@@ -3768,10 +3797,19 @@ CNNDEF cnn_status cnn_activation_backward(cnn_activation act, float alpha, size_
 
 /* Softmax turns scores into probabilities: p_i = e^(z_i) / sum_j e^(z_j). Subtracting the
    largest score first changes nothing mathematically and keeps every e^() in [0, 1]. */
+/* Infinities as the limits say: softmax(z + t * e_k) -> e_k as t -> +inf, so the +inf
+   logits share the probability equally and every other class gets 0; a -inf logit gets 0;
+   when all are -inf they are equal, and equal logits give equal probabilities. A NaN logit
+   makes the row NaN. */
 static void cnn__softmax_row(int classes, const float *z, float *p) {
     float m = z[0], sum = 0.0f;
-    int i;
-    for (i = 1; i < classes; i++) m = z[i] > m ? z[i] : m;
+    int i, nan = 0, top = 0;
+    for (i = 0; i < classes; i++) { m = z[i] > m ? z[i] : m; nan |= z[i] != z[i]; }
+    if (nan || m == (float)HUGE_VAL || m == -(float)HUGE_VAL) {
+        for (i = 0; i < classes; i++) top += z[i] == m;
+        for (i = 0; i < classes; i++) p[i] = nan ? (float)NAN : z[i] == m ? 1.0f / (float)top : 0.0f;
+        return;
+    }
     for (i = 0; i < classes; i++) { p[i] = expf(z[i] - m); sum += p[i]; }
     for (i = 0; i < classes; i++) p[i] /= sum;
 }
@@ -3869,9 +3907,10 @@ CNNDEF cnn_status cnn_pool2d_check(const cnn_pool2d_shape *s, int *out_h, int *o
 
 /* The window of output (i, j), clipped to the input: rows [*r0, *r1), columns [*c0, *c1). */
 static void cnn__pool_window(const cnn_pool2d_shape *s, int i, int j, int *r0, int *r1, int *c0, int *c1) {
-    int top = i * s->stride_h - s->pad_top, left = j * s->stride_w - s->pad_left;
-    *r0 = CNN__MAX(top, 0);  *r1 = CNN__MIN(top + s->kh, s->h);
-    *c0 = CNN__MAX(left, 0); *c1 = CNN__MIN(left + s->kw, s->w);
+    /* in 64 bits: top + kh may pass INT_MAX when the window is about as large as a tall input */
+    const long long top = (long long)i * s->stride_h - s->pad_top, left = (long long)j * s->stride_w - s->pad_left;
+    *r0 = (int)CNN__MAX(top, 0);  *r1 = (int)CNN__MIN(top + s->kh, (long long)s->h);
+    *c0 = (int)CNN__MAX(left, 0); *c1 = (int)CNN__MIN(left + s->kw, (long long)s->w);
 }
 
 /* The maximum of the 2x2 window at p (its rows w apart) and where it is, as an offset from p:
@@ -3932,11 +3971,12 @@ static void cnn__maxpool2d_backward(const cnn_pool2d_shape *s, int oh, int ow, c
 
 /* The divisor of average pooling for output (i, j): the window clipped to the padded input
    when padding counts, else the number of real inputs in it. */
-static int cnn__avgpool_divisor(const cnn_pool2d_shape *s, int i, int j) {
+static long long cnn__avgpool_divisor(const cnn_pool2d_shape *s, int i, int j) {
     int r0, r1, c0, c1;
     if (s->count_pad) {
-        int top = i * s->stride_h - s->pad_top, left = j * s->stride_w - s->pad_left;
-        int bottom = CNN__MIN(top + s->kh, s->h + s->pad_bottom), right = CNN__MIN(left + s->kw, s->w + s->pad_right);
+        const long long top = (long long)i * s->stride_h - s->pad_top, left = (long long)j * s->stride_w - s->pad_left;
+        const long long bottom = CNN__MIN(top + s->kh, (long long)s->h + s->pad_bottom);
+        const long long right = CNN__MIN(left + s->kw, (long long)s->w + s->pad_right);
         return (bottom - top) * (right - left);
     }
     cnn__pool_window(s, i, j, &r0, &r1, &c0, &c1);
@@ -4382,6 +4422,14 @@ CNNDEF cnn_status cnn_dense_backward_weights(int n, int in, int out, const float
    and the batch mean divides both by n.
    ============================================================================================ */
 
+/* CNN_ERR_NUMERIC for a NaN or infinite loss: wherever a loss is computed, a diverging network
+   is an error, not a number to train on. (The values are written all the same.) */
+static int cnn__finite(float v) { return v - v == 0.0f; }
+static cnn_status cnn__check_loss(const char *who, float loss) {
+    if (cnn__finite(loss)) return CNN_OK;
+    return cnn__fail(CNN_ERR_NUMERIC, "%s: the loss is %f (NaN or infinite outputs: a diverging network, or NaN in the data)", who, (double)loss);
+}
+
 CNNDEF cnn_status cnn_softmax_cross_entropy(int n, int classes, const float *logits, const int32_t *labels,
                                             float *loss, float *dlogits) {
     double total = 0.0;
@@ -4407,7 +4455,7 @@ CNNDEF cnn_status cnn_softmax_cross_entropy(int n, int classes, const float *log
         }
     }
     if (loss) *loss = (float)(total / n);
-    return CNN_OK;
+    return cnn__check_loss("softmax cross-entropy", (float)(total / n));
 }
 
 /* Mean squared error: loss = mean (p - t)^2, dloss/dp = 2 (p - t) / count. */
@@ -4426,7 +4474,7 @@ CNNDEF cnn_status cnn_mean_squared_error(int n, int size, const float *pred, con
         if (dpred) dpred[i] = (float)(2.0 * d / (double)count);
     }
     if (loss) *loss = (float)(total / (double)count);
-    return CNN_OK;
+    return cnn__check_loss("mean squared error", (float)(total / (double)count));
 }
 
 /* ============================================================================================
@@ -4947,6 +4995,11 @@ CNNDEF cnn_status cnn_net_build(cnn_net *net, const cnn_build_opts *opts) {
         st = cnn_arena_init(&net->arena, opts->buffer, opts->buffer_size);
         net->arena.alloc_ctx = opts->alloc_ctx;     /* for what fit allocates */
     } else {
+        const size_t limit = opts && opts->max_arena_bytes ? opts->max_arena_bytes : CNN_DEFAULT_MAX_ARENA_BYTES;
+        if (need - CNN_ALIGNMENT > limit)
+            return cnn__fail(CNN_ERR_OUT_OF_MEMORY,
+                             "net build: the network needs %zu bytes of arena, more than the %zu allowed (max_batch %d, %s; raise cnn_build_opts.max_arena_bytes, or CNN_NO_ARENA_LIMIT)",
+                             need - CNN_ALIGNMENT, limit, max_batch, training ? "training" : "inference only");
         st = cnn_arena_create(&net->arena, need - CNN_ALIGNMENT, opts ? opts->alloc_ctx : NULL);
     }
     if (st) return st;
@@ -5224,7 +5277,7 @@ static cnn_status cnn__batch_loss(const cnn_net *net, const float *out, const in
         }
     }
     *loss = (float)(total / ((double)n * classes));
-    return CNN_OK;
+    return cnn__check_loss("mse loss", *loss);
 }
 
 CNNDEF cnn_status cnn_backward(cnn_net *net, const int32_t *labels, float *loss) {
@@ -5233,8 +5286,12 @@ CNNDEF cnn_status cnn_backward(cnn_net *net, const int32_t *labels, float *loss)
     if (st) return st;
     if (!net->batch) return cnn__fail(CNN_ERR_STATE, "backward: no forward pass to go back through");
     st = cnn__batch_loss(net, cnn_output(net), labels, net->batch, &value, net->grad_a);
+    if (loss && (st == CNN_OK || st == CNN_ERR_NUMERIC)) *loss = value;
+    if (st == CNN_ERR_NUMERIC) {   /* no gradients from a NaN loss; the old ones must not be stepped on */
+        size_t i;
+        for (i = 0; i < net->param_floats; i++) net->grads[i] = (float)NAN;
+    }
     if (st) return st;
-    if (loss) *loss = value;
     cnn__backward(net);
     return CNN_OK;
 }
@@ -5333,22 +5390,124 @@ static void cnn__sgd_update(float *w, const float *dw, float *v, size_t count, c
     cnn__sgd_update_scalar(w, dw, v, count, o, decay);
 }
 
-CNNDEF cnn_status cnn_sgd_step(cnn_net *net, const cnn_sgd_opts *opts) {
-    cnn_sgd_opts o;
-    int i;
-    cnn_status st = cnn__check_ready(net, "sgd step", 1);
-    if (st) return st;
-    if ((st = cnn__sgd_settings(opts, &o))) return st;
+/* Whether the update of parameter i (a new weight or velocity) would be NaN or infinite: a NaN
+   gradient, or a finite one that a large learning rate carries past FLT_MAX. The scalar
+   update's operations in its order, which the vector update repeats, so it predicts both. */
+static int cnn__sgd_update_nonfinite(const float *w, const float *dw, const float *v, size_t i,
+                                     const cnn_sgd_opts *o, float decay) {
+    const float lr = o->learning_rate, mu = o->momentum, g = dw[i] + decay * w[i];
+    const float vi = mu == 0.0f ? g : o->nesterov ? mu * v[i] + g : mu * v[i] + dw[i] + decay * w[i];
+    const float wi = mu == 0.0f ? w[i] - lr * g : o->nesterov ? w[i] - lr * (g + mu * vi) : w[i] - lr * vi;
+    return !cnn__finite(wi) || !cnn__finite(vi);
+}
+
+#ifdef CNN__SIMD
+/* Whether any update of count parameters would be NaN or infinite, CNN__VL at a time as
+   cnn__sgd_update_simd computes them: x - x is 0 for a finite x and NaN otherwise, and a NaN
+   stays in a sum. (Parameter by parameter, the check cost ten times the update.) */
+CNN__VEC static int cnn__sgd_any_nonfinite_simd(const float *w, const float *dw, const float *v, size_t count,
+                                               const cnn_sgd_opts *o, float decay) {
+    const cnn__vec lr = cnn__v_set(o->learning_rate), mu = cnn__v_set(o->momentum), wd = cnn__v_set(decay);
+    cnn__vec sum = cnn__v_set(0.0f);
+    size_t i;
+    for (i = 0; i < count; i += CNN__VL) {
+        const int n = cnn__v_left(i, count);
+        const cnn__vec wi = cnn__v_load(w + i, n), gi = cnn__v_load(dw + i, n);
+        cnn__vec vi, wn;
+        if (o->momentum == 0.0f) {
+            vi = cnn__v_add(gi, cnn__v_mul(wd, wi));
+            wn = cnn__v_sub(wi, cnn__v_mul(lr, vi));
+        } else if (o->nesterov) {
+            const cnn__vec g = cnn__v_add(gi, cnn__v_mul(wd, wi));
+            vi = cnn__v_add(cnn__v_mul(mu, cnn__v_load(v + i, n)), g);
+            wn = cnn__v_sub(wi, cnn__v_mul(lr, cnn__v_add(g, cnn__v_mul(mu, vi))));
+        } else {
+            vi = cnn__v_add(cnn__v_add(cnn__v_mul(mu, cnn__v_load(v + i, n)), gi), cnn__v_mul(wd, wi));
+            wn = cnn__v_sub(wi, cnn__v_mul(lr, vi));
+        }
+        sum = cnn__v_add(sum, cnn__v_add(cnn__v_sub(wn, wn), cnn__v_sub(vi, vi)));
+    }
+    return cnn__v_any(cnn__v_unordered(sum, sum));
+}
+#endif /* CNN__SIMD */
+
+/* The same on the scalar path: one mode per loop, no branch per parameter, and flags rather
+   than a floating-point sum, whose chain of dependent additions took three times the update. */
+static int cnn__sgd_any_nonfinite_scalar(const float *w, const float *dw, const float *v, size_t count,
+                                         const cnn_sgd_opts *o, float decay) {
+    const float lr = o->learning_rate, mu = o->momentum;
+    int bad = 0;                         /* x - x != 0: x is NaN or infinite */
+    size_t i;
+    if (mu == 0.0f) {
+        for (i = 0; i < count; i++) {
+            const float g = dw[i] + decay * w[i], wn = w[i] - lr * g;
+            bad |= (wn - wn != 0.0f) | (g - g != 0.0f);
+        }
+    } else if (o->nesterov) {
+        for (i = 0; i < count; i++) {
+            const float g = dw[i] + decay * w[i], vi = mu * v[i] + g, wn = w[i] - lr * (g + mu * vi);
+            bad |= (wn - wn != 0.0f) | (vi - vi != 0.0f);
+        }
+    } else {
+        for (i = 0; i < count; i++) {
+            const float vi = mu * v[i] + dw[i] + decay * w[i], wn = w[i] - lr * vi;
+            bad |= (wn - wn != 0.0f) | (vi - vi != 0.0f);
+        }
+    }
+    return bad;
+}
+
+/* The first parameter whose update would not be finite, or count: one pass that only
+   answers whether there is one (the step's usual case: none), then a search. */
+static size_t cnn__sgd_first_nonfinite(const float *w, const float *dw, const float *v, size_t count,
+                                       const cnn_sgd_opts *o, float decay) {
+    size_t i;
+#ifdef CNN__SIMD
+    if (cnn_simd_active() != CNN_SIMD_SCALAR) {
+        if (!cnn__sgd_any_nonfinite_simd(w, dw, v, count, o, decay)) return count;
+    } else
+#endif
+    if (!cnn__sgd_any_nonfinite_scalar(w, dw, v, count, o, decay)) return count;
+    for (i = 0; i < count; i++)
+        if (cnn__sgd_update_nonfinite(w, dw, v, i, o, decay)) return i;
+    return count;
+}
+
+/* The step for settled options (cnn__sgd_settings). Every update is checked before any weight
+   changes: a step that would make one NaN or infinite is refused whole, so the network keeps
+   the weights of its last good step. */
+static cnn_status cnn__sgd_step(cnn_net *net, const cnn_sgd_opts *o) {
+    int i, t;
+    for (i = 0; i < net->layer_count; i++) {
+        const cnn_layer *l = &net->layers[i];
+        for (t = 0; t < 2; t++) {
+            const float *w = t ? l->b : l->w, *dw = t ? l->db : l->dw;
+            const size_t count = t ? l->bias_count : l->weight_count;
+            size_t at;
+            if (!count) continue;
+            at = cnn__sgd_first_nonfinite(w, dw, net->velocity + (w - net->params), count, o, t ? 0.0f : o->weight_decay);
+            if (at < count)
+                return cnn__fail(CNN_ERR_NUMERIC,
+                                 "sgd step: layer %d (%s) %s[%zu]: gradient %g, learning rate %g: the update would be NaN or infinite; no weight was changed",
+                                 i, cnn__layer_name(l->kind), t ? "bias" : "weights", at, (double)dw[at], (double)o->learning_rate);
+        }
+    }
     for (i = 0; i < net->layer_count; i++) {
         cnn_layer *l = &net->layers[i];
-        float *v;
         if (!l->weight_count) continue;
-        v = net->velocity + (l->w - net->params);
-        cnn__sgd_update(l->w, l->dw, v, l->weight_count, &o, o.weight_decay);
-        if (l->bias_count) cnn__sgd_update(l->b, l->db, net->velocity + (l->b - net->params), l->bias_count, &o, 0.0f);
+        cnn__sgd_update(l->w, l->dw, net->velocity + (l->w - net->params), l->weight_count, o, o->weight_decay);
+        if (l->bias_count) cnn__sgd_update(l->b, l->db, net->velocity + (l->b - net->params), l->bias_count, o, 0.0f);
     }
     net->step++;
     return CNN_OK;
+}
+
+CNNDEF cnn_status cnn_sgd_step(cnn_net *net, const cnn_sgd_opts *opts) {
+    cnn_sgd_opts o;
+    cnn_status st = cnn__check_ready(net, "sgd step", 1);
+    if (st) return st;
+    if ((st = cnn__sgd_settings(opts, &o))) return st;
+    return cnn__sgd_step(net, &o);
 }
 
 CNNDEF cnn_status cnn_train_batch(cnn_net *net, const float *x, const int32_t *labels, int n,
@@ -5359,13 +5518,30 @@ CNNDEF cnn_status cnn_train_batch(cnn_net *net, const float *x, const int32_t *l
     if ((st = cnn__sgd_settings(opts, &o))) return st;
     if ((st = cnn_forward(net, x, n, 1))) return st;
     if ((st = cnn_backward(net, labels, loss))) return st;
-    return cnn_sgd_step(net, &o);
+    return cnn__sgd_step(net, &o);
 }
 
 static int cnn__argmax(const float *v, int n) {
     int i, best = 0;
     for (i = 1; i < n; i++) if (v[i] > v[best]) best = i;
     return best;
+}
+
+/* The first of n rows of 'out' values holding a NaN, or -1: a class cannot be read from it. */
+static int cnn__nan_row(const float *v, int n, int out) {
+    size_t i;
+    for (i = 0; i < (size_t)n * out; i++) if (v[i] != v[i]) return (int)(i / (size_t)out);
+    return -1;
+}
+
+/* Copies the images listed in index[0..b) and their labels into the network's batch buffers. */
+static void cnn__gather_batch(cnn_net *net, const float *images, const int32_t *labels, const int *index, int b) {
+    const size_t in_size = (size_t)net->in_c * net->in_h * net->in_w;
+    int k;
+    for (k = 0; k < b; k++) {
+        memcpy(net->input + (size_t)k * in_size, images + (size_t)index[k] * in_size, in_size * sizeof(float));
+        net->labels[k] = labels[index[k]];
+    }
 }
 
 CNNDEF cnn_status cnn_predict(cnn_net *net, const float *x, int n, float *probs, int32_t *classes) {
@@ -5381,6 +5557,8 @@ CNNDEF cnn_status cnn_predict(cnn_net *net, const float *x, int n, float *probs,
         const float *logits;
         if ((st = cnn_forward(net, x + (size_t)start * in_size, b, 0))) return st;
         logits = cnn_output(net);
+        if ((k = cnn__nan_row(logits, b, out)) >= 0)
+            return cnn__fail(CNN_ERR_NUMERIC, "predict: image %d: the network's outputs are NaN (NaN in the image or the weights)", start + k);
         if (probs) {
             if (net->loss == CNN_LOSS_SOFTMAX_CROSS_ENTROPY) cnn_softmax(b, out, logits, probs + (size_t)start * out);
             else memcpy(probs + (size_t)start * out, logits, (size_t)b * out * sizeof(float));
@@ -5405,16 +5583,18 @@ static cnn_status cnn__evaluate(cnn_net *net, const float *images, const int32_t
         const float *logits;
         float batch_loss;
         if (index) {
-            for (k = 0; k < b; k++) {
-                memcpy(net->input + (size_t)k * in_size, images + (size_t)index[start + k] * in_size, in_size * sizeof(float));
-                net->labels[k] = labels[index[start + k]];
-            }
+            cnn__gather_batch(net, images, labels, index + start, b);
             x = net->input;
             y = net->labels;
         }
         if ((st = cnn_forward(net, x, b, 0))) return st;
         logits = cnn_output(net);
-        if ((st = cnn__batch_loss(net, logits, y, b, &batch_loss, NULL))) return st;
+        if ((st = cnn__batch_loss(net, logits, y, b, &batch_loss, NULL))) {
+            char why[400];
+            if (st != CNN_ERR_NUMERIC) return st;
+            cnn__format(why, sizeof why, "%s", cnn_last_error());
+            return cnn__fail(st, "evaluate: images %d to %d: %s", start, start + b - 1, why);
+        }
         total += (double)batch_loss * b;
         for (k = 0; k < b; k++) correct += cnn__argmax(logits + (size_t)k * out, out) == y[k];
     }
@@ -5455,7 +5635,7 @@ CNNDEF float cnn_schedule_lr(const cnn_fit_opts *opts, int epoch) {
     if (!opts) return lr;
     switch (opts->schedule) {
     case CNN_SCHEDULE_STEP: {
-        float gamma = opts->gamma > 0.0f ? opts->gamma : 0.1f;
+        float gamma = opts->gamma != 0.0f ? opts->gamma : 0.1f;   /* NaN stays NaN: cnn_fit refuses it */
         int period = opts->step_epochs > 0 ? opts->step_epochs : 10;
         return lr * (float)pow((double)gamma, (double)(epoch / period));
     }
@@ -5473,7 +5653,15 @@ CNNDEF int cnn_progress_bar(const cnn_progress *p, void *user) {
     enum { WIDTH = 24 };
     char bar[WIDTH + 1];
     int filled = p->batches ? (int)((long long)WIDTH * p->batch / p->batches) : WIDTH, i;
+    const char *cr = "\r";
     (void)user;
+#ifdef CNN__POSIX_FILES
+    /* Carriage-return redraws only on a terminal; a log file gets one line per epoch. */
+    if (!isatty(STDERR_FILENO)) {
+        if (!p->epoch_done) return 0;
+        cr = "";
+    }
+#endif
     if (!p->epoch_done) {
         /* Redraw about 40 times an epoch, not after every batch. */
         int every = p->batches / 40 + 1;
@@ -5487,12 +5675,12 @@ CNNDEF int cnn_progress_bar(const cnn_progress *p, void *user) {
                 p->epoch, p->epochs, bar, p->batch, p->batches, (double)p->loss, 100.0 * p->accuracy,
                 p->images_per_second, left);
     } else if (p->val_loss >= 0.0f) {
-        fprintf(stderr, "\repoch %d/%d [%s] loss %.4f  acc %.2f%%  val_loss %.4f  val_acc %.2f%%  %.1fs  %.0f img/s%s\n",
-                p->epoch, p->epochs, bar, (double)p->loss, 100.0 * p->accuracy, (double)p->val_loss,
+        fprintf(stderr, "%sepoch %d/%d [%s] loss %.4f  acc %.2f%%  val_loss %.4f  val_acc %.2f%%  %.1fs  %.0f img/s%s\n",
+                cr, p->epoch, p->epochs, bar, (double)p->loss, 100.0 * p->accuracy, (double)p->val_loss,
                 100.0 * p->val_accuracy, p->seconds, p->images_per_second, p->improved ? "  *" : "");
     } else {
-        fprintf(stderr, "\repoch %d/%d [%s] loss %.4f  acc %.2f%%  %.1fs  %.0f img/s\n",
-                p->epoch, p->epochs, bar, (double)p->loss, 100.0 * p->accuracy, p->seconds, p->images_per_second);
+        fprintf(stderr, "%sepoch %d/%d [%s] loss %.4f  acc %.2f%%  %.1fs  %.0f img/s\n",
+                cr, p->epoch, p->epochs, bar, (double)p->loss, 100.0 * p->accuracy, p->seconds, p->images_per_second);
     }
     fflush(stderr);
     return 0;
@@ -5512,7 +5700,6 @@ CNNDEF cnn_status cnn_fit(cnn_net *net, const cnn_dataset *train, const cnn_fit_
     cnn_fit_result res;
     cnn_progress p;
     cnn_rng shuffle;
-    size_t in_size;
     int *index = NULL, n_train, n_val = 0, batch, epoch, since_best = 0, stop = 0, has_val, k;
     float best_val = FLT_MAX;
     cnn_status st = cnn__check_ready(net, "fit", 1);
@@ -5524,11 +5711,21 @@ CNNDEF cnn_status cnn_fit(cnn_net *net, const cnn_dataset *train, const cnn_fit_
     if ((st = cnn__sgd_settings(&o.sgd, &o.sgd))) return st;
     if (o.epochs == 0) o.epochs = 10;
     batch = o.batch_size ? o.batch_size : net->max_batch;
-    if (o.epochs < 0 || batch < 1 || batch > net->max_batch)
-        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "fit: %d epochs of batches of %d; the batch must be 1 to max_batch %d",
-                         o.epochs, batch, net->max_batch);
+    if (o.epochs < 0) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "fit: %d epochs: must be at least 1 (0: the default 10)", o.epochs);
+    if (batch < 1 || batch > net->max_batch)
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "fit: batch_size %d: must be 1 to the network's max_batch %d", batch, net->max_batch);
     if (o.schedule != CNN_SCHEDULE_CONSTANT && o.schedule != CNN_SCHEDULE_STEP && o.schedule != CNN_SCHEDULE_COSINE)
         return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "fit: unknown schedule %d", (int)o.schedule);
+    if (!(o.gamma >= 0.0f && o.gamma < FLT_MAX) || o.step_epochs < 0)
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "fit: schedule gamma %f and step_epochs %d must be positive and finite (0: the defaults 0.1 and 10)",
+                         (double)o.gamma, o.step_epochs);
+    {   /* the step schedule's rates run monotonically from the first epoch to the last */
+        const float first = cnn_schedule_lr(&o, 0), last = cnn_schedule_lr(&o, o.epochs - 1);
+        if (!(first > 0.0f && first <= 1e6f && last > 0.0f && last <= 1e6f))
+            return cnn__fail(CNN_ERR_INVALID_ARGUMENT,
+                             "fit: the schedule takes the learning rate from %g (epoch 1) to %g (epoch %d): it must stay in (0, 1e6]; lower gamma (%g) or step_epochs (%d)",
+                             (double)first, (double)last, o.epochs, (double)(o.gamma ? o.gamma : 0.1f), o.step_epochs ? o.step_epochs : 10);
+    }
     if (!(o.validation_fraction >= 0.0f && o.validation_fraction < 1.0f))
         return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "fit: validation_fraction %f must be in [0, 1)", (double)o.validation_fraction);
     if (!o.validation && o.validation_fraction > 0.0f) {
@@ -5542,7 +5739,6 @@ CNNDEF cnn_status cnn_fit(cnn_net *net, const cnn_dataset *train, const cnn_fit_
     if (o.patience < 0 || (o.patience > 0 && !has_val))
         return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "fit: early stopping (patience %d) needs a validation set or validation_fraction", o.patience);
     n_train = train->count - n_val;
-    in_size = (size_t)net->in_c * net->in_h * net->in_w;
 
     index = (int *)CNN_MALLOC((size_t)train->count * sizeof(int), net->arena.alloc_ctx);
     if (!index) return cnn__fail(CNN_ERR_OUT_OF_MEMORY, "fit: cannot allocate the index of %d images", train->count);
@@ -5558,7 +5754,7 @@ CNNDEF cnn_status cnn_fit(cnn_net *net, const cnn_dataset *train, const cnn_fit_
     res.val_loss = res.val_accuracy = -1.0f;
 
     for (epoch = 0; epoch < o.epochs && !stop; epoch++) {
-        cnn_sgd_opts sgd = o.sgd;
+        cnn_sgd_opts sgd = o.sgd;      /* settled above; only the rate changes, checked above */
         double t0 = cnn__seconds(), loss_sum = 0.0;
         int correct = 0, seen = 0, b, batches = (n_train + batch - 1) / batch;
         sgd.learning_rate = cnn_schedule_lr(&o, epoch);
@@ -5573,20 +5769,18 @@ CNNDEF cnn_status cnn_fit(cnn_net *net, const cnn_dataset *train, const cnn_fit_
             int start = b * batch, size = CNN__MIN(batch, n_train - start), out = cnn_net_output_size(net);
             float loss;
             const float *logits;
-            for (k = 0; k < size; k++) {
-                memcpy(net->input + (size_t)k * in_size, train->images + (size_t)index[start + k] * in_size, in_size * sizeof(float));
-                net->labels[k] = train->labels[index[start + k]];
-            }
+            cnn__gather_batch(net, train->images, train->labels, index + start, size);
             if ((st = cnn_forward(net, net->input, size, 1))) goto done;
             logits = cnn_output(net);
             for (k = 0; k < size; k++) correct += cnn__argmax(logits + (size_t)k * out, out) == net->labels[k];
-            if ((st = cnn_backward(net, net->labels, &loss))) goto done;
-            if (!(loss > -FLT_MAX && loss < FLT_MAX)) {
-                st = cnn__fail(CNN_ERR_NUMERIC, "fit: epoch %d, batch %d: the loss is %f; lower the learning rate (now %f) or check the data",
-                               epoch + 1, b + 1, (double)loss, (double)sgd.learning_rate);
-                goto done;
+            if ((st = cnn_backward(net, net->labels, &loss)) == CNN_OK) st = cnn__sgd_step(net, &sgd);
+            if (st == CNN_ERR_NUMERIC) {   /* the weights are those of the last good step */
+                char why[400];
+                cnn__format(why, sizeof why, "%s", cnn_last_error());
+                st = cnn__fail(CNN_ERR_NUMERIC, "fit: epoch %d, batch %d: %s; lower the learning rate (now %g) or check the data",
+                               epoch + 1, b + 1, why, (double)sgd.learning_rate);
             }
-            if ((st = cnn_sgd_step(net, &sgd))) goto done;
+            if (st) goto done;
             loss_sum += (double)loss * size;
             seen += size;
             p.batch = b + 1;
@@ -5657,18 +5851,23 @@ done:
 static const unsigned char cnn__magic[8] = {'C', 'N', 'N', 'H', '\r', '\n', 0x1a, '\n'};
 
 typedef struct cnn__file {
-    FILE *f;
+    FILE *f;                    /* reading, and writing where there is no POSIX */
+    int fd;                     /* writing on POSIX: the temporary file's descriptor, or -1 */
     uint32_t crc;
     uint32_t table[256];
     int failed;
+    size_t buffered;            /* bytes waiting in out[] (fd mode) */
+    unsigned char out[4096];
 } cnn__file;
 
 static void cnn__file_start(cnn__file *io, FILE *f) {
     uint32_t i, c;
     int k;
     io->f = f;
+    io->fd = -1;
     io->crc = 0xffffffffu;
     io->failed = 0;
+    io->buffered = 0;
     for (i = 0; i < 256; i++) {         /* the reflected CRC-32 polynomial 0xEDB88320 */
         for (c = i, k = 0; k < 8; k++) c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
         io->table[i] = c;
@@ -5689,10 +5888,35 @@ static uint32_t cnn__get_u32_le(const unsigned char *p) {
 static uint32_t cnn__float_bits(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
 static float cnn__bits_float(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
 
+/* Writes what is buffered to the descriptor, retrying short writes. */
+static void cnn__flush(cnn__file *io) {
+#ifdef CNN__POSIX_FILES
+    size_t done = 0;
+    while (!io->failed && done < io->buffered) {
+        const ssize_t k = write(io->fd, io->out + done, io->buffered - done);
+        if (k > 0) done += (size_t)k;
+        else if (k < 0 && errno == EINTR) continue;
+        else io->failed = 1;
+    }
+#endif
+    io->buffered = 0;
+}
+
 static void cnn__write(cnn__file *io, const void *p, size_t n) {
     if (io->failed) return;
     cnn__crc_update(io, (const unsigned char *)p, n);
-    if (fwrite(p, 1, n, io->f) != n) io->failed = 1;
+    if (io->fd < 0) {
+        if (fwrite(p, 1, n, io->f) != n) io->failed = 1;
+        return;
+    }
+    while (n && !io->failed) {
+        const size_t k = CNN__MIN(n, sizeof io->out - io->buffered);
+        memcpy(io->out + io->buffered, p, k);
+        io->buffered += k;
+        p = (const unsigned char *)p + k;
+        n -= k;
+        if (io->buffered == sizeof io->out) cnn__flush(io);
+    }
 }
 static void cnn__write_u32(cnn__file *io, uint32_t v) { unsigned char b[4]; cnn__put_u32_le(b, v); cnn__write(io, b, 4); }
 static void cnn__write_floats(cnn__file *io, const float *v, size_t n) {
@@ -5731,13 +5955,15 @@ static void cnn__layer_record(const cnn_layer *l, uint32_t r[CNN__RECORD_FIELDS]
     }
 }
 
-/* Adds the layer a record describes (its own checks reject impossible values). */
-static cnn_status cnn__add_from_record(cnn_net *net, const uint32_t r[CNN__RECORD_FIELDS]) {
+/* Adds the layer a record describes (its own checks reject impossible values). Every
+   message names the layer once: the cnn_add_* calls' own ("layer 1 (conv, input ...): ...")
+   or, for what is checked here, "layer <index>: ...". */
+static cnn_status cnn__add_from_record(cnn_net *net, int index, const uint32_t r[CNN__RECORD_FIELDS]) {
     int i;
     for (i = 5; i < CNN__RECORD_FIELDS; i++)
-        if (r[i] > (uint32_t)INT_MAX) return cnn__fail(CNN_ERR_FILE_CORRUPT, "field %d holds %u", i, (unsigned)r[i]);
+        if (r[i] > (uint32_t)INT_MAX) return cnn__fail(CNN_ERR_FILE_CORRUPT, "layer %d: field %d holds %u", index, i, (unsigned)r[i]);
     if (r[1] >= (uint32_t)CNN_ACTIVATION_COUNT || r[4] > 1)
-        return cnn__fail(CNN_ERR_FILE_CORRUPT, "activation %u or bias flag %u is out of range", (unsigned)r[1], (unsigned)r[4]);
+        return cnn__fail(CNN_ERR_FILE_CORRUPT, "layer %d: activation %u or bias flag %u is out of range", index, (unsigned)r[1], (unsigned)r[4]);
     switch (r[0]) {
     case CNN_LAYER_CONV: {
         cnn_conv_opts o;
@@ -5752,20 +5978,20 @@ static cnn_status cnn__add_from_record(cnn_net *net, const uint32_t r[CNN__RECOR
         o.activation = (cnn_activation)r[1];
         o.alpha = cnn__bits_float(r[2]);
         if (!o.kernel_h || !o.kernel_w || !o.stride_h || !o.stride_w || !o.dilation_h || !o.dilation_w)
-            return cnn__fail(CNN_ERR_FILE_CORRUPT, "a conv layer with a zero kernel, stride or dilation");
+            return cnn__fail(CNN_ERR_FILE_CORRUPT, "layer %d: a conv layer with a zero kernel, stride or dilation", index);
         return cnn_add_conv(net, &o);
     }
     case CNN_LAYER_POOL: {
         cnn_pool_opts o;
         memset(&o, 0, sizeof o);
-        if (r[16] > 1 || r[17] > 1 || r[18] > 1) return cnn__fail(CNN_ERR_FILE_CORRUPT, "pool flags out of range");
+        if (r[16] > 1 || r[17] > 1 || r[18] > 1) return cnn__fail(CNN_ERR_FILE_CORRUPT, "layer %d: pool flags out of range", index);
         o.kind = (cnn_pool_kind)r[16];
         o.size_h = (int)r[6]; o.size_w = (int)r[7];
         o.stride_h = (int)r[8]; o.stride_w = (int)r[9];
         o.pad_top = (int)r[12]; o.pad_bottom = (int)r[13]; o.pad_left = (int)r[14]; o.pad_right = (int)r[15];
         o.ceil_mode = (int)r[17]; o.count_pad = (int)r[18];
         if (!o.size_h || !o.size_w || !o.stride_h || !o.stride_w)
-            return cnn__fail(CNN_ERR_FILE_CORRUPT, "a pool layer with a zero window or stride");
+            return cnn__fail(CNN_ERR_FILE_CORRUPT, "layer %d: a pool layer with a zero window or stride", index);
         return cnn_add_pool(net, &o);
     }
     case CNN_LAYER_GLOBAL_AVG_POOL: return cnn_add_global_avg_pool(net);
@@ -5781,7 +6007,7 @@ static cnn_status cnn__add_from_record(cnn_net *net, const uint32_t r[CNN__RECOR
     case CNN_LAYER_ACTIVATION: return cnn_add_activation(net, (cnn_activation)r[1], cnn__bits_float(r[2]));
     case CNN_LAYER_DROPOUT: return cnn_add_dropout(net, cnn__bits_float(r[3]));
     case CNN_LAYER_FLATTEN: return cnn_add_flatten(net);
-    default: return cnn__fail(CNN_ERR_FILE_CORRUPT, "unknown layer kind %u", (unsigned)r[0]);
+    default: return cnn__fail(CNN_ERR_FILE_CORRUPT, "layer %d: unknown layer kind %u", index, (unsigned)r[0]);
     }
 }
 
@@ -5802,60 +6028,144 @@ static int cnn__layer_tensors(const cnn_layer *l, uint32_t dims[2][4], uint32_t 
     return n;
 }
 
-static cnn_status cnn__save_to(const cnn_net *net, FILE *f) {
-    cnn__file io;
+static cnn_status cnn__save_to(const cnn_net *net, cnn__file *io) {
     uint32_t r[CNN__RECORD_FIELDS], dims[2][4], ndim[2], tensors = 0;
     float *data[2];
     size_t count[2];
     int i, t, d, n;
     unsigned char crc[4];
-    cnn__file_start(&io, f);
-    cnn__write(&io, cnn__magic, sizeof cnn__magic);
-    cnn__write_u32(&io, CNN_FILE_VERSION);
-    cnn__write_u32(&io, (uint32_t)net->loss);
-    cnn__write_u32(&io, (uint32_t)net->in_c);
-    cnn__write_u32(&io, (uint32_t)net->in_h);
-    cnn__write_u32(&io, (uint32_t)net->in_w);
-    cnn__write_u32(&io, (uint32_t)net->layer_count);
+    cnn__write(io, cnn__magic, sizeof cnn__magic);
+    cnn__write_u32(io, CNN_FILE_VERSION);
+    cnn__write_u32(io, (uint32_t)net->loss);
+    cnn__write_u32(io, (uint32_t)net->in_c);
+    cnn__write_u32(io, (uint32_t)net->in_h);
+    cnn__write_u32(io, (uint32_t)net->in_w);
+    cnn__write_u32(io, (uint32_t)net->layer_count);
     for (i = 0; i < net->layer_count; i++) {
         cnn__layer_record(&net->layers[i], r);
-        for (t = 0; t < CNN__RECORD_FIELDS; t++) cnn__write_u32(&io, r[t]);
+        for (t = 0; t < CNN__RECORD_FIELDS; t++) cnn__write_u32(io, r[t]);
         tensors += (uint32_t)cnn__layer_tensors(&net->layers[i], dims, ndim, data, count);
     }
-    cnn__write_u32(&io, tensors);
+    cnn__write_u32(io, tensors);
     for (i = 0; i < net->layer_count; i++) {
         n = cnn__layer_tensors(&net->layers[i], dims, ndim, data, count);
         for (t = 0; t < n; t++) {
-            cnn__write_u32(&io, ndim[t]);
-            for (d = 0; d < (int)ndim[t]; d++) cnn__write_u32(&io, dims[t][d]);
-            cnn__write_floats(&io, data[t], count[t]);
+            cnn__write_u32(io, ndim[t]);
+            for (d = 0; d < (int)ndim[t]; d++) cnn__write_u32(io, dims[t][d]);
+            cnn__write_floats(io, data[t], count[t]);
         }
     }
-    cnn__put_u32_le(crc, io.crc ^ 0xffffffffu);
-    if (!io.failed && fwrite(crc, 1, 4, f) != 4) io.failed = 1;
-    return io.failed ? CNN_ERR_IO : CNN_OK;
+    cnn__put_u32_le(crc, io->crc ^ 0xffffffffu);
+    cnn__write(io, crc, 4);              /* (the CRC it adds to is not used again) */
+    if (io->fd >= 0) cnn__flush(io);
+    return io->failed ? CNN_ERR_IO : CNN_OK;
+}
+
+/* The first parameter that is NaN or infinite: its layer (-1 if none) and its index there.
+   cnn_load refuses such a file, so cnn_save refuses to write one. */
+static int cnn__nonfinite_parameter(const cnn_net *net, const char **which, size_t *at) {
+    int i, t;
+    size_t j;
+    for (i = 0; i < net->layer_count; i++) {
+        const cnn_layer *l = &net->layers[i];
+        for (t = 0; t < 2; t++) {
+            const float *v = t ? l->b : l->w;
+            const size_t n = t ? l->bias_count : l->weight_count;
+            for (j = 0; j < n; j++)
+                if (!(v[j] - v[j] == 0.0f)) { *which = t ? "bias" : "weights"; *at = j; return i; }
+        }
+    }
+    return -1;
+}
+
+/* Creates the temporary file beside 'path' (same directory, so the rename cannot cross file
+   systems), under a name nobody else uses: path.tmp-XXXXXXXX with random hex digits. On POSIX
+   it is created with O_CREAT | O_EXCL, which fails on any existing name, a planted symlink
+   included (never followed), so no other file can be overwritten through it and two saves
+   to one path never share it; on a name collision it tries another. Elsewhere C99 has no
+   exclusive creation: the name is checked free first (a race remains, said in the docs). */
+static cnn_status cnn__create_temp(const char *path, size_t len, char *tmp, cnn__file *io, FILE **f) {
+    static unsigned long counter;
+    cnn_rng rng;
+    int attempt, k;
+    int err = 0;
+    cnn_rng_seed(&rng, (uint64_t)(uintptr_t)tmp ^ (uint64_t)(cnn__seconds() * 1e6) ^ ((uint64_t)++counter << 40)
+#ifdef CNN__POSIX_FILES
+                           ^ ((uint64_t)getpid() << 20)
+#endif
+    );
+    memcpy(tmp, path, len);
+    memcpy(tmp + len, ".tmp-", 5);
+    for (attempt = 0; attempt < 100; attempt++) {
+        uint32_t bits = cnn_rng_u32(&rng);
+        for (k = 0; k < 8; k++) tmp[len + 5 + k] = "0123456789abcdef"[(bits >> (4 * k)) & 15];
+        tmp[len + 13] = '\0';
+#ifdef CNN__POSIX_FILES
+        {
+            const int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0666);   /* 0666 & ~umask, as fopen */
+            if (fd >= 0) { cnn__file_start(io, NULL); io->fd = fd; *f = NULL; return CNN_OK; }
+            err = errno;
+            if (err != EEXIST && err != EINTR) break;
+        }
+#else
+        {
+            FILE *probe = fopen(tmp, "rb");
+            if (probe) { fclose(probe); continue; }
+            if ((*f = fopen(tmp, "wb")) != NULL) { cnn__file_start(io, *f); return CNN_OK; }
+            err = errno;
+            break;
+        }
+#endif
+    }
+    return cnn__fail(CNN_ERR_IO, "save: cannot create a temporary file '%s' beside '%s': %s", tmp, path,
+                     err ? strerror(err) : "every name tried exists");
+}
+
+/* After the rename: the directory entry itself must reach the disk for the new file to
+   survive a power cut (POSIX; elsewhere nothing to do). Best effort: the file is in place. */
+static void cnn__sync_directory(const char *path, size_t len, char *dir) {
+#ifdef CNN__POSIX_FILES
+    size_t cut = len;
+    int fd;
+    while (cut > 0 && path[cut - 1] != '/') cut--;
+    if (cut == 0) { dir[0] = '.'; dir[1] = '\0'; }
+    else { memcpy(dir, path, cut); dir[cut] = '\0'; }
+    fd = open(dir, O_RDONLY);
+    if (fd >= 0) { (void)fsync(fd); (void)close(fd); }
+#else
+    (void)path; (void)len; (void)dir;
+#endif
 }
 
 CNNDEF cnn_status cnn_save(const cnn_net *net, const char *path) {
     char tmp[4096];
-    FILE *f;
-    size_t len;
+    cnn__file io;
+    FILE *f = NULL;
+    const char *which = "";
+    size_t len, at = 0;
+    int layer, err = 0;
     cnn_status st;
     if (!net || !path) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "save: NULL network or path");
     if (!net->built) return cnn__fail(CNN_ERR_STATE, "save: the network is not built, so it has no weights");
     len = strlen(path);
-    if (len == 0 || len + 5 > sizeof tmp) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "save: the path is empty or longer than %d bytes", (int)sizeof tmp - 5);
-    memcpy(tmp, path, len);
-    memcpy(tmp + len, ".tmp", 5);
-    /* Write a temporary file beside the target and rename it over the target only once it is
-       complete: whatever fails, the previous model file is still there. */
-    f = fopen(tmp, "wb");
-    if (!f) return cnn__fail(CNN_ERR_IO, "save: cannot create '%s': %s", tmp, strerror(errno));
-    st = cnn__save_to(net, f);
-    if (st == CNN_OK && fflush(f) != 0) st = CNN_ERR_IO;
-    if (fclose(f) != 0) st = CNN_ERR_IO;
+    if (len == 0 || len + 14 > sizeof tmp) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "save: the path is empty or longer than %d bytes", (int)sizeof tmp - 14);
+    if ((layer = cnn__nonfinite_parameter(net, &which, &at)) >= 0)
+        return cnn__fail(CNN_ERR_NUMERIC, "save: layer %d (%s) %s[%zu] is NaN or infinite; cnn_load would refuse the file, so '%s' is not written",
+                         layer, cnn__layer_name(net->layers[layer].kind), which, at, path);
+    /* Write a temporary file beside the target, make it durable, and rename it over the
+       target only then: whatever fails, and whenever the power goes, the path holds the old
+       model or the new one, never neither and never half of one. */
+    if ((st = cnn__create_temp(path, len, tmp, &io, &f))) return st;
+    st = cnn__save_to(net, &io);
+    if (st) err = errno;
+#ifdef CNN__POSIX_FILES
+    if (!st && fsync(io.fd) != 0) { st = CNN_ERR_IO; err = errno; }
+    if (close(io.fd) != 0 && !st) { st = CNN_ERR_IO; err = errno; }
+#else
+    if (!st && fflush(f) != 0) { st = CNN_ERR_IO; err = errno; }
+    if (fclose(f) != 0 && !st) { st = CNN_ERR_IO; err = errno; }
+#endif
     if (st) {
-        int err = errno;
         remove(tmp);
         return cnn__fail(CNN_ERR_IO, "save: writing '%s' failed (%s); '%s' is unchanged", tmp, strerror(err), path);
     }
@@ -5864,12 +6174,11 @@ CNNDEF cnn_status cnn_save(const cnn_net *net, const char *path) {
         /* Windows' rename does not replace an existing file. */
         if (remove(path) == 0 && rename(tmp, path) == 0) return CNN_OK;
 #endif
-        {
-            int err = errno;
-            remove(tmp);
-            return cnn__fail(CNN_ERR_IO, "save: cannot rename '%s' to '%s': %s", tmp, path, strerror(err));
-        }
+        err = errno;
+        remove(tmp);
+        return cnn__fail(CNN_ERR_IO, "save: cannot rename '%s' to '%s': %s", tmp, path, strerror(err));
     }
+    cnn__sync_directory(path, len, tmp);
     return CNN_OK;
 }
 
@@ -5902,8 +6211,13 @@ static cnn_status cnn__parse_model(FILE *f, cnn_net *desc, cnn_net *target) {
     cnn_status st;
     int i, t, d, n;
     char msg[400];
+    size_t got;
     cnn__file_start(&io, f);
-    if (fread(magic, 1, 8, f) != 8 || memcmp(magic, cnn__magic, 8) != 0)
+    got = fread(magic, 1, 8, f);
+    if (got == 0 && ferror(f))          /* a directory opens on some systems, then fails to read */
+        return cnn__fail(CNN_ERR_IO, "load: the file cannot be read (%s): not a regular file?", strerror(errno));
+    if (got == 0) return cnn__fail(CNN_ERR_FILE_MAGIC, "load: the file is empty, not a cnn.h model file");
+    if (got != 8 || memcmp(magic, cnn__magic, 8) != 0)
         return cnn__fail(CNN_ERR_FILE_MAGIC, "load: not a cnn.h model file (wrong magic bytes)");
     cnn__crc_update(&io, magic, 8);
     if ((st = cnn__read_u32(&io, &version, "the header"))) return st;
@@ -5923,9 +6237,9 @@ static cnn_status cnn__parse_model(FILE *f, cnn_net *desc, cnn_net *target) {
     }
     for (i = 0; i < (int)header[4]; i++) {
         for (t = 0; t < CNN__RECORD_FIELDS; t++) if ((st = cnn__read_u32(&io, &r[t], "a layer record"))) return st;
-        if (cnn__add_from_record(desc, r)) {
+        if (cnn__add_from_record(desc, i, r)) {
             cnn__format(msg, sizeof msg, "%s", cnn_last_error());
-            return cnn__fail(CNN_ERR_FILE_CORRUPT, "load: layer %d: %s", i, msg);
+            return cnn__fail(CNN_ERR_FILE_CORRUPT, "load: %s", msg);
         }
         expect_tensors += (uint32_t)(desc->layers[i].weight_count ? 1 + (desc->layers[i].bias_count != 0) : 0);
     }
@@ -5971,7 +6285,16 @@ static cnn_status cnn__parse_model(FILE *f, cnn_net *desc, cnn_net *target) {
 
 static FILE *cnn__open_model(const char *path, cnn_status *st) {
     FILE *f;
+#ifdef CNN__POSIX_FILES
+    struct stat info;
+#endif
     if (!path) { *st = cnn__fail(CNN_ERR_INVALID_ARGUMENT, "load: NULL path"); return NULL; }
+#ifdef CNN__POSIX_FILES
+    if (stat(path, &info) == 0 && !S_ISREG(info.st_mode)) {
+        *st = cnn__fail(CNN_ERR_IO, "load: '%s' is %s, not a model file", path, S_ISDIR(info.st_mode) ? "a directory" : "not a regular file");
+        return NULL;
+    }
+#endif
     f = fopen(path, "rb");
     if (!f) *st = cnn__fail(CNN_ERR_IO, "load: cannot open '%s': %s", path, strerror(errno));
     return f;
@@ -5984,20 +6307,22 @@ static cnn_status cnn__fill_from(FILE *f, cnn_net *net) {
     return cnn__parse_model(f, &scratch, net);
 }
 
+/* The network is parsed, built and filled in a local cnn_net and copied out only when all
+   of it worked (a cnn_net holds no pointer into itself, so the copy is the network): the
+   caller's 'net' is never read, and a failure at any step leaves it as it was. */
 CNNDEF cnn_status cnn_load(cnn_net *net, const char *path, const cnn_build_opts *build) {
-    cnn_net desc;
+    cnn_net loaded;
     cnn_status st = CNN_OK;
     FILE *f;
     if (!net) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "load: NULL network");
     if (!(f = cnn__open_model(path, &st))) return st;
-    st = cnn__parse_model(f, &desc, NULL);
+    st = cnn__parse_model(f, &loaded, NULL);
     if (!st) {
-        if (net->built) cnn_net_free(net);
-        *net = desc;
-        st = cnn_net_build(net, build);
-        if (!st) st = cnn__fill_from(f, net);
+        st = cnn_net_build(&loaded, build);
+        if (!st && (st = cnn__fill_from(f, &loaded)) != CNN_OK) cnn_net_free(&loaded);
     }
     fclose(f);
+    if (!st) *net = loaded;
     return st;
 }
 

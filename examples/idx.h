@@ -148,6 +148,7 @@ IDXDEF uint32_t idx_crc32(uint32_t crc, const void *data, size_t size);
 #ifndef IDX_IMPLEMENTATION_DONE
 #define IDX_IMPLEMENTATION_DONE
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -514,9 +515,10 @@ static int idx__read_file(const char *path, unsigned char **data, size_t *size, 
         if (got == 0) break;
     }
     if (ferror(f)) {
+        const int why = errno;            /* e.g. EISDIR: a directory opens, then cannot be read */
         IDX_FREE(buffer);
         fclose(f);
-        return idx__fail(err, err_size, "read error");
+        return idx__fail(err, err_size, "read error (%s): not a regular file?", strerror(why));
     }
     fclose(f);
     *data = buffer;
@@ -570,11 +572,16 @@ IDXDEF void idx_labels_to_int32(const idx_labels *labels, int32_t *dst) {
     for (i = 0; i < labels->count; i++) dst[i] = labels->labels[i];
 }
 
+/* Whether path is a file that can be read: it opens and its first read does not fail. (A
+   directory opens with fopen on POSIX systems and fails on the first read, so a directory that
+   has a data file's name is passed over rather than chosen.) */
 static int idx__file_exists(const char *path) {
     FILE *f = fopen(path, "rb");
+    int readable;
     if (!f) return 0;
+    readable = fgetc(f) != EOF || !ferror(f);
     fclose(f);
-    return 1;
+    return readable;
 }
 
 /* Try "<dir>/<prefix>-<kind><sep><dims>-ubyte[.gz]" for every spelling; 0 if one exists. */

@@ -196,6 +196,14 @@ group=examples
 done
 group=library
 
+# ---- hardening: fuzzing ------------------------------------------------------------------
+# Every libFuzzer target for about a minute (tests/fuzz.sh, docs/testing.md); CNN_FUZZ_SECONDS
+# sets the time per target (0 skips them), `make fuzz` runs only this, for longer.
+if [ "$native" = 1 ] && [ "${CNN_FUZZ_SECONDS:-60}" != 0 ]; then
+    source tests/fuzz.sh
+fi
+# ---- end of hardening ---------------------------------------------------------------------
+
 echo
 if [ ${#failures[@]} -gt 0 ]; then
     echo "failed:"; printf '  %s\n' "${failures[@]}"

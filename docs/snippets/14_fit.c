@@ -46,7 +46,8 @@ int main(void) {
     }
     printf("trained %d epochs on %d images, validated on %d\n", result.epochs_run, N - N / 5, N / 5);
 
-    /* cnn_load reads the architecture and the weights: no need to describe the network. */
+    /* cnn_load reads the architecture and the weights: no need to describe the network, nor
+       to initialise 'loaded' (cnn_load never reads it, and writes it only on success). */
     if (cnn_load(&loaded, "bars.cnn", NULL) || cnn_predict(&loaded, images, N, NULL, predicted)) {
         fprintf(stderr, "%s\n", cnn_last_error());
         return 1;

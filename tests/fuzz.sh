@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# The libFuzzer targets (tests/fuzz/fuzz_*.c), each run for CNN_FUZZ_SECONDS (default 60) from
+# its committed seed corpus, tests/fuzz/corpus/<target>/; what they discover grows a scratch
+# corpus under build/fuzz/ (kept between runs, never committed). A crash, a sanitizer report,
+# a leak, a time-out or a failed FUZZ_CHECK fails the run and prints the reproducer.
+# Sourced by tests/run.sh (its check/run counters), or run alone: bash tests/fuzz.sh.
+# Needs clang with libFuzzer (Debian: clang and libclang-rt-<version>-dev; .ci/run installs them).
+if [ -z "${BASH_SOURCE[1]:-}" ]; then   # run alone: counters of our own
+    set -u
+    cd "$(dirname "$0")/.."
+    passed=0; failed=0; failures=()
+    fuzz_alone=1
+fi
+FUZZ_DIR=build/fuzz
+FUZZ_SECONDS=${CNN_FUZZ_SECONDS:-60}
+mkdir -p "$FUZZ_DIR"
+FUZZ_FLAGS="-std=c99 -g -O1 -Wall -Wextra -Werror -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I."
+if ! command -v clang >/dev/null 2>&1 || ! printf 'int LLVMFuzzerTestOneInput(const unsigned char *d, unsigned long n) { (void)d; (void)n; return 0; }\n' \
+        | clang -x c -fsanitize=fuzzer - -o "$FUZZ_DIR/probe" >/dev/null 2>&1; then
+    echo "== fuzz: SKIPPED (needs clang with libFuzzer: apt-get install clang libclang-rt-dev, or .ci/run)"
+else
+    FUZZ_JOBS=${CNN_FUZZ_JOBS:-2}
+    echo "== fuzz: each target ${FUZZ_SECONDS} s from tests/fuzz/corpus, $FUZZ_JOBS at a time (CNN_FUZZ_SECONDS, CNN_FUZZ_JOBS; make fuzz for longer)"
+    targets=()
+    for src in tests/fuzz/fuzz_*.c; do          # the builds, in parallel too
+        name=$(basename "$src" .c)
+        ( clang $FUZZ_FLAGS "$src" -o "$FUZZ_DIR/$name" -lm > "$FUZZ_DIR/$name.build.log" 2>&1; echo $? > "$FUZZ_DIR/$name.build.rc" ) &
+    done
+    wait
+    for src in tests/fuzz/fuzz_*.c; do
+        name=$(basename "$src" .c)
+        if [ "$(cat "$FUZZ_DIR/$name.build.rc" 2>/dev/null)" != 0 ]; then
+            failed=$((failed + 1)); failures+=("build $name"); echo "FAIL build $name"; head -n 20 "$FUZZ_DIR/$name.build.log"
+        else
+            targets+=("${name#fuzz_}")
+        fi
+    done
+    running=0
+    for target in "${targets[@]}"; do
+        mkdir -p "$FUZZ_DIR/corpus_$target"
+        rm -f "$FUZZ_DIR/$target"-crash-* "$FUZZ_DIR/$target"-leak-* "$FUZZ_DIR/$target"-timeout-* "$FUZZ_DIR/$target"-oom-*
+        if [ "$running" -ge "$FUZZ_JOBS" ]; then wait -n; running=$((running - 1)); fi
+        ( "$FUZZ_DIR/fuzz_$target" -max_total_time="$FUZZ_SECONDS" -timeout=20 -rss_limit_mb=2048 -print_final_stats=1 \
+              -artifact_prefix="$FUZZ_DIR/$target-" "$FUZZ_DIR/corpus_$target" "tests/fuzz/corpus/$target" \
+              > "$FUZZ_DIR/$target.log" 2>&1; echo $? > "$FUZZ_DIR/$target.rc" ) &
+        running=$((running + 1))
+    done
+    wait
+    for target in "${targets[@]}"; do
+        rc=$(cat "$FUZZ_DIR/$target.rc" 2>/dev/null || echo 1)
+        runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$FUZZ_DIR/$target.log" | tail -n 1)
+        if [ "$rc" -eq 0 ]; then
+            passed=$((passed + 1)); echo "ok   fuzz $target: ${runs:-?} inputs in ${FUZZ_SECONDS} s, no finding"
+        else
+            failed=$((failed + 1)); failures+=("fuzz $target")
+            echo "FAIL fuzz $target (exit $rc; whole log: $FUZZ_DIR/$target.log):"
+            # the report: from its first line (a sanitizer, a failed check, a time-out), 30 lines
+            sed -n '/ERROR:\|runtime error\|FUZZ_CHECK\|deadly signal\|Timeout\|out-of-memory/,$p' "$FUZZ_DIR/$target.log" | head -n 30
+            for artifact in "$FUZZ_DIR/$target"-*-*; do
+                [ -e "$artifact" ] || continue
+                echo "  reproduce: $FUZZ_DIR/fuzz_$target $artifact   (input, base64: $(base64 -w0 "$artifact" | head -c 400))"
+                echo "  keep it as a test: cp $artifact tests/fuzz/corpus/$target/"
+            done
+        fi
+    done
+fi
+if [ "${fuzz_alone:-0}" = 1 ]; then
+    echo
+    [ ${#failures[@]} -gt 0 ] && { echo "failed:"; printf '  %s\n' "${failures[@]}"; }
+    echo "$passed passed, $failed failed"
+    [ "$failed" -eq 0 ]
+fi
