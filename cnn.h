@@ -3349,9 +3349,21 @@ static int cnn__conv2d_backward_data_gather(const cnn_conv2d_shape *s, const flo
                                  wc + (size_t)c0 * taps + (size_t)k * area * 16, NULL);
     holes = cnn__reaching_classes(s->h, s->pad_top, s->stride_h, s->dilation_h, s->kh, oh, rows);
     holes |= cnn__reaching_classes(s->w, s->pad_left, s->stride_w, s->dilation_w, s->kw, ow, cols);
-    for (rc = 0; rc < s->kh * s->kh; rc++)
-        for (cc = 0; cc < s->kw * s->kw; cc++)
+    /* Every pair of a row class and a column class that some pixel is in, each once. Walking
+       all kh^2 by kw^2 candidate pairs instead took seconds for a 15 x 255 kernel (fuzzing
+       found it); there are at most h row and w column classes. A class done is marked
+       -2 - class (holes stay -1), and the marks are undone for the next row class and at the end. */
+    for (y = 0; y < s->h; y++) {
+        if ((rc = rows[y]) < 0) continue;                 /* a hole, or a row class done */
+        for (x = 0; x < s->w; x++) {
+            if ((cc = cols[x]) < 0) continue;
             cnn__gather_class(s, dy, wc, rows, cols, rc, cc, a_off, b_off, dx);
+            for (c = x; c < s->w; c++) if (cols[c] == cc) cols[c] = -2 - cc;
+        }
+        for (x = 0; x < s->w; x++) if (cols[x] <= -2) cols[x] = -2 - cols[x];
+        for (c = y; c < s->h; c++) if (rows[c] == rc) rows[c] = -2 - rc;
+    }
+    for (y = 0; y < s->h; y++) if (rows[y] <= -2) rows[y] = -2 - rows[y];
     if (holes)                            /* pixels no tap reaches (a stride past the kernel's reach) */
         for (n = 0; n < s->n; n++)
             for (c = 0; c < s->c; c++)

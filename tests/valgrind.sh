@@ -12,12 +12,20 @@ passed=0; failed=0; failures=()
 if ! command -v valgrind >/dev/null 2>&1; then
     echo "valgrind: not installed (apt-get install valgrind, or .ci/run)"; echo "0 passed, 1 failed"; exit 1
 fi
+# Libraries and flags a test needs beyond libm: zlib for the examples' IDX reader
+# (examples/idx.h), stb's include directory for their image code (as tests/run.sh does).
+extra_of() {
+    local f=""
+    grep -q 'examples/idx\.h\|include "idx\.h"' "$1" && f="-lz"
+    grep -q 'stb_image\|image_io\.h\|digit_image\.h' "$1" && f="$f $(pkg-config --cflags stb 2>/dev/null || echo -I/usr/include/stb)"
+    echo "$f"
+}
 for src in tests/test_*.c; do
     name=$(basename "$src" .c)
     case $name in test_simd*)   # they exist to run the vector kernels: the sanitizer builds cover them
         echo "== $name: skipped (vector kernels against scalar; see docs/testing.md)"; continue;; esac
     echo "== $name (valgrind, scalar path)"
-    if ! out=$($CC -std=c99 -O1 -g -Wall -Wextra -Wpedantic -Werror -I. "$src" -o "$BUILD/$name" -lm 2>&1); then
+    if ! out=$($CC -std=c99 -O1 -g -Wall -Wextra -Wpedantic -Werror -I. "$src" -o "$BUILD/$name" -lm $(extra_of "$src") 2>&1); then
         failed=$((failed + 1)); failures+=("build $name"); printf '%s\n' "$out" | head -n 20; continue
     fi
     out=$(CNN_SIMD=scalar valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \

@@ -92,7 +92,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if ((size_t)net.in_c * net.in_h * net.in_w <= 4096 && (size_t)cnn_net_output_size(&net) <= 4096 &&
         cnn_net_param_count(&net) <= 50000) {
         for (i = 0; i < 2 * 4096; i++) x[i] = (float)((i * 7919) % 17) / 8.0f - 1.0f;
-        for (path = CNN_SIMD_SCALAR; path <= CNN_SIMD_NEON; path++) {
+        for (path = CNN_SIMD_SCALAR; path <= CNN_SIMD_AVX512; path++) {
             if (!cnn_simd_available((cnn_simd)path)) continue;
             FUZZ_CHECK(cnn_simd_force((cnn_simd)path) == CNN_OK);
             FUZZ_CHECK(cnn_forward(&net, x, net.max_batch, !build.inference_only) == CNN_OK);
