@@ -2546,12 +2546,15 @@ static int cnn__wino_tile(const cnn_conv2d_shape *s, int pass) {
        - 32 channels or more in and out: the transforms cost per tile and channel what the
          product costs per tile, channel and filter, so with few channels they are not paid
          back (a 1-channel first layer runs 6x slower);
-       - 80% or more of the tiles' outputs are kept: 11 x 11 outputs keep 84% (121 of 144),
-         13 x 13 keep 66% and run 1.2-2x slower than direct, 3 x 3 keep 56%;
+       - 75% or more of the tiles' outputs are kept in the forward pass, 80% in the data
+         gradient: 11 x 11 outputs keep 84% (121 of 144), 13 x 13 keep 66% and run 1.2-2x
+         slower than direct, 3 x 3 keep 56%. V3's 14 x 14 keep 77%: its forward pass ran
+         1.37x faster than direct on a quiet machine (bench at 20757f1; 1.1-1.2x on a loaded
+         one), its data gradient 0.92x, whose filter transform reads the filters transposed;
        - 16 tiles or more in the batch (one strip of the products): U, 4x the weights, is
          written and read once per call; 16 tiles of 256 x 256 channels (V3) still gain
          1.0-1.2x, fewer tiles leave lanes of every product empty. */
-    if (in_c < 32 || out_c < 32 || (long long)oh * ow * 10 < tiles * 16 * 8 || tiles * s->n < 16) return 0;
+    if (in_c < 32 || out_c < 32 || (long long)oh * ow * 100 < tiles * 16 * (pass == 0 ? 75 : 80) || tiles * s->n < 16) return 0;
     return 4;
 }
 
