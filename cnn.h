@@ -770,6 +770,11 @@ CNNDEF cnn_status cnn_load_npy(cnn_net *net, const char *prefix);
 extern "C" {
 #endif
 
+/* ============================================================================================
+   1. Configuration and types: errors, random numbers, the kernel paths and their shared
+      vector kernels (the matrix-multiply micro-kernel, the element-wise vocabulary)
+   ============================================================================================ */
+
 /* ---------------------------------------------------------------------------------------------
    Errors and a small formatter.
    The formatter understands %d %i %u %s %c %f %% with '-', width, .precision and the length
@@ -6094,7 +6099,7 @@ static int cnn__nonfinite_parameter(const cnn_net *net, const char **which, size
 }
 
 /* Creates the temporary file beside 'path' (same directory, so the rename cannot cross file
-   systems), under a name nobody else uses: path.tmp-XXXXXXXX with random hex digits. On POSIX
+   systems), under a name nobody else uses: path.tmp- and eight random hex digits. On POSIX
    it is created with O_CREAT | O_EXCL, which fails on any existing name, a planted symlink
    included (never followed), so no other file can be overwritten through it and two saves
    to one path never share it; on a name collision it tries another. Elsewhere C99 has no

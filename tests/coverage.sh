@@ -17,14 +17,7 @@ if ! command -v gcovr >/dev/null 2>&1; then
 fi
 rm -rf "$OUT"; mkdir -p "$OUT" build/tests
 status=0
-# Libraries and flags a test needs beyond libm: zlib for the examples' IDX reader
-# (examples/idx.h), stb's include directory for their image code (as tests/run.sh does).
-extra_of() {
-    local f=""
-    grep -q 'examples/idx\.h\|include "idx\.h"' "$1" && f="-lz"
-    grep -q 'stb_image\|image_io\.h\|digit_image\.h' "$1" && f="$f $(pkg-config --cflags stb 2>/dev/null || echo -I/usr/include/stb)"
-    echo "$f"
-}
+. tests/extra_flags.sh
 for src in tests/test_*.c; do
     name=$(basename "$src" .c)
     gcc -std=c99 -O0 -g --coverage -I. "$src" -o "$OUT/$name" -lm $(extra_of "$src") || { status=1; continue; }

@@ -15,14 +15,7 @@ FUZZ_DIR=build/fuzz
 FUZZ_SECONDS=${CNN_FUZZ_SECONDS:-60}
 mkdir -p "$FUZZ_DIR"
 FUZZ_FLAGS="-std=c99 -g -O1 -Wall -Wextra -Werror -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I."
-# Libraries and flags a test needs beyond libm: zlib for the examples' IDX reader
-# (examples/idx.h), stb's include directory for their image code (as tests/run.sh does).
-extra_of() {
-    local f=""
-    grep -q 'examples/idx\.h\|include "idx\.h"' "$1" && f="-lz"
-    grep -q 'stb_image\|image_io\.h\|digit_image\.h' "$1" && f="$f $(pkg-config --cflags stb 2>/dev/null || echo -I/usr/include/stb)"
-    echo "$f"
-}
+. tests/extra_flags.sh
 if ! command -v clang >/dev/null 2>&1 || ! printf 'int LLVMFuzzerTestOneInput(const unsigned char *d, unsigned long n) { (void)d; (void)n; return 0; }\n' \
         | clang -x c -fsanitize=fuzzer - -o "$FUZZ_DIR/probe" >/dev/null 2>&1; then
     echo "== fuzz: SKIPPED (needs clang with libFuzzer: apt-get install clang libclang-rt-dev, or .ci/run)"

@@ -12,14 +12,7 @@ passed=0; failed=0; failures=()
 if ! command -v valgrind >/dev/null 2>&1; then
     echo "valgrind: not installed (apt-get install valgrind, or .ci/run)"; echo "0 passed, 1 failed"; exit 1
 fi
-# Libraries and flags a test needs beyond libm: zlib for the examples' IDX reader
-# (examples/idx.h), stb's include directory for their image code (as tests/run.sh does).
-extra_of() {
-    local f=""
-    grep -q 'examples/idx\.h\|include "idx\.h"' "$1" && f="-lz"
-    grep -q 'stb_image\|image_io\.h\|digit_image\.h' "$1" && f="$f $(pkg-config --cflags stb 2>/dev/null || echo -I/usr/include/stb)"
-    echo "$f"
-}
+. tests/extra_flags.sh
 for src in tests/test_*.c; do
     name=$(basename "$src" .c)
     case $name in test_simd*)   # they exist to run the vector kernels: the sanitizer builds cover them
