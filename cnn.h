@@ -251,12 +251,22 @@ CNNDEF int cnn_conv_output_size(int in, int kernel, int stride, int dilation, in
    asking for it elsewhere is CNN_ERR_INVALID_ARGUMENT. Auto never fails. */
 typedef enum cnn_conv_algo {
     CNN_CONV_AUTO = 0,
-    CNN_CONV_DIRECT,             /* the direct (and im2col) kernels                          */
+    CNN_CONV_DIRECT,             /* the direct kernels: the variant below that pays, per pass */
     CNN_CONV_WINOGRAD_2X2,       /* F(2x2, 3x3): 16 products per 4 outputs instead of 36     */
     CNN_CONV_WINOGRAD_4X4,       /* F(4x4, 3x3): 36 products per 16 outputs instead of 144   */
+    /* One direct variant, forced: for benchmarks and tests of the layer functions below, so
+       each can be measured and checked alone. It runs on a vector path, or the call fails with
+       CNN_ERR_INVALID_ARGUMENT naming the pass and shape it cannot serve (the scalar path has
+       none of them). A network layer runs them as CNN_CONV_DIRECT. */
+    CNN_CONV_DIRECT_GRID,        /* over a padded copy, pixels in the lanes: forward at stride 1
+                                    and the data gradient; needs the workspace                */
+    CNN_CONV_DIRECT_ROWS,        /* output pixels as rows (forward, data gradient) or kernel
+                                    taps as rows (weight gradient); needs the workspace       */
+    CNN_CONV_DIRECT_LOWERED,     /* im2col strips packed on the fly, no workspace: every
+                                    forward and weight gradient, the data gradient at stride 1 */
     CNN_CONV_ALGO_COUNT
 } cnn_conv_algo;
-/* "auto", "direct", "wino2", "wino4". */
+/* "auto", "direct", "wino2", "wino4", "grid", "rows", "lowered". */
 CNNDEF const char *cnn_conv_algo_name(cnn_conv_algo algo);
 
 /* The shape of one 2-D convolution. Every size field must be set (strides and dilations >= 1):
@@ -1156,7 +1166,7 @@ CNNDEF cnn_status cnn_simd_force(cnn_simd path) {
 
 /* F4. Convolution. Each direct path returns 0, doing nothing, for a shape or a workspace it
    does not take; the _floats functions give the workspace a path needs, the _pays ones its
-   cost model. */
+   cost model. The _grid ones, forced, skip the cost model (the _direct ones ask it). */
 static void   cnn__conv2d_forward_simd(const cnn_conv2d_shape *s, const float *x, const float *w, const float *b, float *y);
 static int    cnn__conv2d_backward_data_simd(const cnn_conv2d_shape *s, const float *dy, const float *w, float *dx);
 static void   cnn__conv2d_backward_weights_simd(const cnn_conv2d_shape *s, const float *x, const float *dy, float *dw);
@@ -1164,9 +1174,13 @@ static void   cnn__padded_size(const cnn_conv2d_shape *s, int *hp, int *wp);
 static size_t cnn__forward_direct_floats(const cnn_conv2d_shape *s);
 static int    cnn__conv2d_forward_direct(const cnn_conv2d_shape *s, const float *x, const float *w, const float *b,
                                          float *y, void *ws, size_t ws_bytes);
+static int    cnn__conv2d_forward_grid(const cnn_conv2d_shape *s, const float *x, const float *w, const float *b,
+                                       float *y, void *ws, size_t ws_bytes, int forced);
 static size_t cnn__backward_data_direct_floats(const cnn_conv2d_shape *s);
 static int    cnn__conv2d_backward_data_direct(const cnn_conv2d_shape *s, const float *dy, const float *w, float *dx,
                                                void *ws, size_t ws_bytes);
+static int    cnn__conv2d_backward_data_grid(const cnn_conv2d_shape *s, const float *dy, const float *w, float *dx,
+                                             void *ws, size_t ws_bytes, int forced);
 static int    cnn__gather_pays(int filters, int taps, int wp, int oh, int ow);
 static size_t cnn__forward_gather_floats(const cnn_conv2d_shape *s);
 static int    cnn__conv2d_forward_gather(const cnn_conv2d_shape *s, const float *x, const float *w, const float *b,
@@ -1476,8 +1490,16 @@ CNNDEF const char *cnn_conv_algo_name(cnn_conv_algo algo) {
     case CNN_CONV_DIRECT: return "direct";
     case CNN_CONV_WINOGRAD_2X2: return "wino2";
     case CNN_CONV_WINOGRAD_4X4: return "wino4";
+    case CNN_CONV_DIRECT_GRID: return "grid";
+    case CNN_CONV_DIRECT_ROWS: return "rows";
+    case CNN_CONV_DIRECT_LOWERED: return "lowered";
     default: return "?";
     }
+}
+
+/* Whether the shape forces one of the direct variants (CNN_CONV_DIRECT_GRID and after). */
+static int cnn__direct_variant(const cnn_conv2d_shape *s) {
+    return s->algo == CNN_CONV_DIRECT_GRID || s->algo == CNN_CONV_DIRECT_ROWS || s->algo == CNN_CONV_DIRECT_LOWERED;
 }
 
 /* Whether Winograd F(m x m, 3 x 3) can compute this convolution at all. */
@@ -1859,7 +1881,7 @@ static void cnn__wino_conv(const cnn__wino *wt, const cnn__wino_shape *s, const 
 static int cnn__wino_tile(const cnn_conv2d_shape *s, int pass) {
     int in_c, out_c, oh, ow;
     long long tiles;
-    if (pass > 1 || !cnn__wino_serves(s) || s->algo == CNN_CONV_DIRECT) return 0;
+    if (pass > 1 || !cnn__wino_serves(s) || s->algo == CNN_CONV_DIRECT || cnn__direct_variant(s)) return 0;
     if (s->algo == CNN_CONV_WINOGRAD_2X2) return 2;
     if (s->algo == CNN_CONV_WINOGRAD_4X4) return 4;
     in_c = pass == 0 ? s->c : s->k;
@@ -1979,6 +2001,7 @@ CNNDEF size_t cnn_conv2d_workspace_bytes(const cnn_conv2d_shape *s) { return cnn
 
 CNNDEF cnn_conv_algo cnn_conv2d_algo_chosen(const cnn_conv2d_shape *s, int pass) {
     if (!s || cnn_conv2d_check(s, NULL, NULL) != CNN_OK) return CNN_CONV_DIRECT;
+    if (cnn__direct_variant(s)) return s->algo;
     switch (cnn__wino_tile(s, pass)) {
     case 2: return CNN_CONV_WINOGRAD_2X2;
     case 4: return CNN_CONV_WINOGRAD_4X4;
@@ -2038,11 +2061,49 @@ static void cnn__conv2d_backward_weights(const cnn_conv2d_shape *s, const float 
     cnn__conv2d_backward_weights_scalar(s, x, dy, dw);
 }
 
+/* A direct variant forced by the shape's algo (benchmarks, tests): pass 0 y = conv(x, w) + b
+   from (in, other, bias) = (x, w, b); 1 dx from (dy, w); 2 dw and db from (x, dy). Runs the
+   variant named, with no cost model asked, or fails, doing nothing, where it cannot serve. */
+static cnn_status cnn__conv2d_forced(const cnn_conv2d_shape *s, int pass, const float *in, const float *other,
+                                     const float *bias, float *out, float *db, void *ws, size_t ws_bytes) {
+    static const char *const pass_names[3] = {"forward", "backward_data", "backward_weights"};
+    int done = 0;
+#ifdef CNN__SIMD
+    if (cnn_simd_active() != CNN_SIMD_SCALAR) {
+        if (s->algo == CNN_CONV_DIRECT_GRID && pass == 0) done = cnn__conv2d_forward_grid(s, in, other, bias, out, ws, ws_bytes, 1);
+        if (s->algo == CNN_CONV_DIRECT_GRID && pass == 1) done = cnn__conv2d_backward_data_grid(s, in, other, out, ws, ws_bytes, 1);
+        if (s->algo == CNN_CONV_DIRECT_ROWS && pass == 0) done = cnn__conv2d_forward_gather(s, in, other, bias, out, ws, ws_bytes);
+        if (s->algo == CNN_CONV_DIRECT_ROWS && pass == 1) done = cnn__conv2d_backward_data_gather(s, in, other, out, ws, ws_bytes);
+        if (s->algo == CNN_CONV_DIRECT_ROWS && pass == 2) done = cnn__conv2d_backward_weights_gather(s, in, other, out, db, ws, ws_bytes);
+        if (s->algo == CNN_CONV_DIRECT_LOWERED && pass == 0) { cnn__conv2d_forward_simd(s, in, other, bias, out); done = 1; }
+        if (s->algo == CNN_CONV_DIRECT_LOWERED && pass == 1) done = cnn__conv2d_backward_data_simd(s, in, other, out);
+        if (s->algo == CNN_CONV_DIRECT_LOWERED && pass == 2) {
+            if (db) cnn__conv2d_bias_gradient(s, other, db);
+            cnn__conv2d_backward_weights_simd(s, in, other, out);
+            done = 1;
+        }
+    }
+#else
+    (void)in; (void)other; (void)bias; (void)out; (void)db;
+#endif
+    if (done) return CNN_OK;
+    return cnn__fail(CNN_ERR_INVALID_ARGUMENT,
+                     "conv2d %s: the %s variant cannot serve input %dx%dx%dx%d, %d filters %dx%d, stride %dx%d, "
+                     "dilation %dx%d, pads %d,%d,%d,%d with a workspace of %zu bytes (cnn_conv2d_workspace_bytes: %zu) "
+                     "on the %s path (grid: forward at stride 1 and data gradient, with the workspace; rows: every pass, "
+                     "with the workspace; lowered: forward, weight gradient and the data gradient at stride 1; "
+                     "all on a vector path)",
+                     pass_names[pass], cnn_conv_algo_name(s->algo), s->n, s->c, s->h, s->w, s->k, s->kh, s->kw,
+                     s->stride_h, s->stride_w, s->dilation_h, s->dilation_w, s->pad_top, s->pad_bottom, s->pad_left,
+                     s->pad_right, ws ? ws_bytes : 0, cnn_conv2d_workspace_bytes(s), cnn_simd_name(cnn_simd_active()));
+}
+
 CNNDEF cnn_status cnn_conv2d_forward_ws(const cnn_conv2d_shape *s, const float *x, const float *w,
                                         const float *b, float *y, void *workspace, size_t workspace_bytes) {
     cnn_status st = cnn_conv2d_check(s, NULL, NULL);
     if (st) return st;
     if (!x || !w || !y) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "conv2d forward: NULL x, w or y");
+    if (cnn__direct_variant(s)) return cnn__conv2d_forced(s, 0, x, w, b, y, NULL, workspace, workspace_bytes);
     cnn__conv2d_forward(s, x, w, b, y, workspace, workspace ? workspace_bytes : 0);
     return CNN_OK;
 }
@@ -2052,6 +2113,7 @@ CNNDEF cnn_status cnn_conv2d_backward_data_ws(const cnn_conv2d_shape *s, const f
     cnn_status st = cnn_conv2d_check(s, NULL, NULL);
     if (st) return st;
     if (!dy || !w || !dx) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "conv2d backward_data: NULL dy, w or dx");
+    if (cnn__direct_variant(s)) return cnn__conv2d_forced(s, 1, dy, w, NULL, dx, NULL, workspace, workspace_bytes);
     cnn__conv2d_backward_data(s, dy, w, dx, workspace, workspace ? workspace_bytes : 0);
     return CNN_OK;
 }
@@ -2061,6 +2123,7 @@ CNNDEF cnn_status cnn_conv2d_backward_weights_ws(const cnn_conv2d_shape *s, cons
     cnn_status st = cnn_conv2d_check(s, NULL, NULL);
     if (st) return st;
     if (!x || !dy || !dw) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "conv2d backward_weights: NULL x, dy or dw");
+    if (cnn__direct_variant(s)) return cnn__conv2d_forced(s, 2, x, dy, NULL, dw, db, workspace, workspace_bytes);
     cnn__conv2d_backward_weights(s, x, dy, dw, db, workspace, workspace ? workspace_bytes : 0);
     return CNN_OK;
 }
@@ -4045,7 +4108,7 @@ static void cnn__layer_record(const cnn_layer *l, uint32_t r[CNN__RECORD_FIELDS]
     memset(r, 0, CNN__RECORD_FIELDS * sizeof(uint32_t));
     r[0] = (uint32_t)l->kind;
     r[1] = (uint32_t)l->act;
-    r[2] = cnn__float_bits(l->act == CNN_LEAKY_RELU ? l->alpha : 0.0f);
+    r[2] = cnn__float_bits(l->act == CNN_ACT_LEAKY_RELU ? l->alpha : 0.0f);
     r[3] = cnn__float_bits(l->rate);
     r[4] = (uint32_t)l->has_bias;
     if (l->kind == CNN_LAYER_CONV) {
@@ -5870,8 +5933,9 @@ static size_t cnn__direct_floats(int chans, int hp, int wp, int rows, int oh) {
    computes oh * ow, but packs nothing; packing costs about a quarter (measured on V1), so
    the direct path wins unless its grid is more than a quarter larger, and the offsets must
    fit in 32 bits. */
+static int cnn__grid_fits(int chans, int hp, int wp) { return (long long)chans * hp * wp + 16 <= INT32_MAX; }
 static int cnn__direct_pays(int chans, int hp, int wp, int oh, int ow) {
-    if ((long long)chans * hp * wp + 16 > INT32_MAX) return 0;
+    if (!cnn__grid_fits(chans, hp, wp)) return 0;
     return cnn__grid_strips(oh, ow, wp) * 4 <= ((long long)oh * ow + 15) / 16 * 5;
 }
 
@@ -5914,14 +5978,16 @@ static size_t cnn__forward_direct_floats(const cnn_conv2d_shape *s) {
     return cnn__direct_floats(s->c, hp, wp, s->k, cnn__conv2d_out_h(s));
 }
 
-/* The forward pass on the direct grid. Returns 0 (doing nothing) when it does not apply. */
-static int cnn__conv2d_forward_direct(const cnn_conv2d_shape *s, const float *x, const float *w, const float *b,
-                                      float *y, void *ws, size_t ws_bytes) {
+/* The forward pass on the direct grid. Returns 0 (doing nothing) when it does not apply, or,
+   unless forced, does not pay. */
+static int cnn__conv2d_forward_grid(const cnn_conv2d_shape *s, const float *x, const float *w, const float *b,
+                                    float *y, void *ws, size_t ws_bytes, int forced) {
     const int oh = cnn__conv2d_out_h(s), ow = cnn__conv2d_out_w(s);
     float *pin, *wide;
     int hp, wp, n;
     cnn__padded_size(s, &hp, &wp);
-    if (s->stride_h != 1 || s->stride_w != 1 || !ws || !cnn__direct_pays(s->c, hp, wp, oh, ow)) return 0;
+    if (s->stride_h != 1 || s->stride_w != 1 || !ws) return 0;
+    if (forced ? !cnn__grid_fits(s->c, hp, wp) : !cnn__direct_pays(s->c, hp, wp, oh, ow)) return 0;
     if (!cnn__workspace_fits(ws_bytes, cnn__forward_direct_floats(s))) return 0;
     pin = cnn__workspace_floats(ws);
     wide = pin + cnn__round16((size_t)s->c * hp * wp + 16);
@@ -5934,6 +6000,12 @@ static int cnn__conv2d_forward_direct(const cnn_conv2d_shape *s, const float *x,
     return 1;
 }
 
+/* The dispatcher's entry: the grid where its cost model says it pays. */
+static int cnn__conv2d_forward_direct(const cnn_conv2d_shape *s, const float *x, const float *w, const float *b,
+                                      float *y, void *ws, size_t ws_bytes) {
+    return cnn__conv2d_forward_grid(s, x, w, b, y, ws, ws_bytes, 0);
+}
+
 static size_t cnn__backward_data_direct_floats(const cnn_conv2d_shape *s) {
     int hp, wp;
     if (!cnn__spread_size(s, &hp, &wp)) return 0;
@@ -5944,12 +6016,13 @@ static size_t cnn__backward_data_direct_floats(const cnn_conv2d_shape *s) {
    spread-out dy (cnn__spread_gradient) with the filters flipped and transposed,
    wt[c][k][r][s] = w[k][c][kh-1-r][kw-1-s], which the micro-kernel reads in place. At stride 2
    three quarters of the spread dy are zeros that get multiplied. */
-static int cnn__conv2d_backward_data_direct(const cnn_conv2d_shape *s, const float *dy, const float *w, float *dx,
-                                            void *ws, size_t ws_bytes) {
+static int cnn__conv2d_backward_data_grid(const cnn_conv2d_shape *s, const float *dy, const float *w, float *dx,
+                                          void *ws, size_t ws_bytes, int forced) {
     const int oh = cnn__conv2d_out_h(s), ow = cnn__conv2d_out_w(s);
     float *pin, *wide;
     int hp, wp, n;
-    if (!cnn__spread_size(s, &hp, &wp) || !ws || !cnn__direct_pays(s->k, hp, wp, s->h, s->w)) return 0;
+    if (!cnn__spread_size(s, &hp, &wp) || !ws) return 0;
+    if (forced ? !cnn__grid_fits(s->k, hp, wp) : !cnn__direct_pays(s->k, hp, wp, s->h, s->w)) return 0;
     if (!cnn__workspace_fits(ws_bytes, cnn__backward_data_direct_floats(s))) return 0;
     pin = cnn__workspace_floats(ws);
     wide = pin + cnn__round16((size_t)s->k * hp * wp + 16);
@@ -5960,6 +6033,11 @@ static int cnn__conv2d_backward_data_direct(const cnn_conv2d_shape *s, const flo
                          dx + (size_t)n * s->c * s->h * s->w);
     }
     return 1;
+}
+
+static int cnn__conv2d_backward_data_direct(const cnn_conv2d_shape *s, const float *dy, const float *w, float *dx,
+                                            void *ws, size_t ws_bytes) {
+    return cnn__conv2d_backward_data_grid(s, dy, w, dx, ws, ws_bytes, 0);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -6543,9 +6621,9 @@ CNN__VEC static void CNN__WN(activation_forward)(cnn_activation act, float alpha
     for (i = 0; i < count; i += CNN__VL) {                                                                            \
         const int n = cnn__v_left(i, count);                                                                          \
         const cnn__vec v = cnn__v_load(x + i, n);                                                                     \
-        if (act == CNN_SIGMOID) cnn__v_store(y + i, n, cnn__v_sigmoid(v));                                            \
-        else if (act == CNN_TANH) cnn__v_store(y + i, n, cnn__v_tanh(v));                                             \
-        else cnn__v_store(y + i, n, cnn__v_select(cnn__v_lt(v, zero), act == CNN_RELU ? zero : cnn__v_mul(slope, v), v)); \
+        if (act == CNN_ACT_SIGMOID) cnn__v_store(y + i, n, cnn__v_sigmoid(v));                                        \
+        else if (act == CNN_ACT_TANH) cnn__v_store(y + i, n, cnn__v_tanh(v));                                         \
+        else cnn__v_store(y + i, n, cnn__v_select(cnn__v_lt(v, zero), act == CNN_ACT_RELU ? zero : cnn__v_mul(slope, v), v)); \
     }                                                                                                                 \
 }                                                                                                                     \
                                                                                                                       \
@@ -6556,9 +6634,9 @@ CNN__VEC static void CNN__WN(activation_backward)(cnn_activation act, float alph
     for (i = 0; i < count; i += CNN__VL) {                                                                            \
         const int n = cnn__v_left(i, count);                                                                          \
         const cnn__vec g = cnn__v_load(dy + i, n), v = cnn__v_load(y + i, n);                                         \
-        if (act == CNN_SIGMOID) cnn__v_store(dx + i, n, cnn__v_mul(cnn__v_mul(g, v), cnn__v_sub(one, v)));            \
-        else if (act == CNN_TANH) cnn__v_store(dx + i, n, cnn__v_mul(g, cnn__v_sub(one, cnn__v_mul(v, v))));          \
-        else cnn__v_store(dx + i, n, cnn__v_select(cnn__v_gt(v, zero), g, act == CNN_RELU ? zero : cnn__v_mul(slope, g))); \
+        if (act == CNN_ACT_SIGMOID) cnn__v_store(dx + i, n, cnn__v_mul(cnn__v_mul(g, v), cnn__v_sub(one, v)));        \
+        else if (act == CNN_ACT_TANH) cnn__v_store(dx + i, n, cnn__v_mul(g, cnn__v_sub(one, cnn__v_mul(v, v))));      \
+        else cnn__v_store(dx + i, n, cnn__v_select(cnn__v_gt(v, zero), g, act == CNN_ACT_RELU ? zero : cnn__v_mul(slope, g))); \
     }                                                                                                                 \
 }
 CNN__ACTIVATION_KERNELS
