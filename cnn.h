@@ -544,6 +544,11 @@ CNNDEF void   cnn_net_print_summary(const cnn_net *net, FILE *out);
 CNNDEF cnn_status   cnn_forward(cnn_net *net, const float *x, int n, int training);
 /* The last layer's output of the last forward (n * cnn_net_output_size): logits. */
 CNNDEF const float *cnn_output(const cnn_net *net);
+/* The generator dropout draws its masks from (seeded from cnn_build_opts.seed at build), or
+   NULL without a network. Seed it (cnn_rng_seed) or copy it out and back in (a cnn_rng is a
+   plain value) to make training runs repeat: the same weights, the same generator and the
+   same batches give the same masks and the same results. */
+CNNDEF cnn_rng     *cnn_net_dropout_rng(cnn_net *net);
 /* Backward pass for the last forward: the loss against 'labels' (class indices, n of them;
    with CNN_LOSS_MSE the targets are their one-hot vectors), and every parameter gradient.
    loss may be NULL. */
@@ -572,6 +577,10 @@ typedef struct cnn_sgd_opts {
      g = dw + weight_decay * w;  v = momentum * v + g;
      w -= lr * v                 (classic)   or   w -= lr * (g + momentum * v)   (Nesterov) */
 CNNDEF cnn_status cnn_sgd_step(cnn_net *net, const cnn_sgd_opts *opts);
+/* Forgets the optimizer's state: zeroes the momentum (velocity) of every parameter and the
+   step count, as at build. For a new run from the current weights (fine-tuning, a new
+   learning rate). cnn_load_weights does it; a network built inference-only has no state. */
+CNNDEF cnn_status cnn_net_reset_optimizer(cnn_net *net);
 /* forward (training) + backward + SGD step on one batch. loss may be NULL. */
 CNNDEF cnn_status cnn_train_batch(cnn_net *net, const float *x, const int32_t *labels, int n,
                                   const cnn_sgd_opts *opts, float *loss);
@@ -653,6 +662,37 @@ CNNDEF float cnn_schedule_lr(const cnn_fit_opts *opts, int epoch);
 
 #define CNN_FILE_VERSION 1
 
+/* A model goes to and comes from a file (below), a buffer in memory, or the caller's own
+   reader or writer (a socket, a compressed stream, flash memory): all three run the same code
+   and make the same checks, so a CNN_NO_STDIO build (no files) still saves and loads models.
+
+   A writer is called with the next 'size' bytes in order; it returns 0 when it took them all,
+   nonzero for a failure (the save stops with CNN_ERR_IO). */
+typedef int (*cnn_write_fn)(void *user, const void *data, size_t size);
+/* A reader fills data with the next bytes and returns how many: 'size', or fewer only where
+   the data ends (0 at the end), or CNN_READ_ERROR when reading failed (CNN_ERR_IO). */
+typedef size_t (*cnn_read_fn)(void *user, void *data, size_t size);
+#define CNN_READ_ERROR ((size_t)-1)
+
+/* Saves into buf: *size receives the model's size in bytes. With buf NULL and cap 0 that is
+   all it does (the size query, CNN_OK); a buffer smaller than the model is
+   CNN_ERR_OUT_OF_MEMORY and nothing is written to it. Refuses NaN or infinite parameters
+   (CNN_ERR_NUMERIC), which cnn_load would refuse. */
+CNNDEF cnn_status cnn_save_to_memory(const cnn_net *net, void *buf, size_t cap, size_t *size);
+/* Saves through write(user, ...), from the first byte to the last, in pieces. */
+CNNDEF cnn_status cnn_save_to_callback(const cnn_net *net, cnn_write_fn write, void *user);
+/* cnn_load from the size bytes at data (which must hold one model, nothing after it), or from
+   a reader. A buffer is checked whole before the network is built; a reader is read once, into
+   the network as it is built, which is freed if the rest fails. Either way 'net' is written
+   only on success. */
+CNNDEF cnn_status cnn_load_from_memory(cnn_net *net, const void *data, size_t size, const cnn_build_opts *build);
+CNNDEF cnn_status cnn_load_from_callback(cnn_net *net, cnn_read_fn read, void *user, const cnn_build_opts *build);
+/* cnn_load_weights from memory or a reader. A reader's weights are read into a copy
+   (allocated through CNN_MALLOC for the call) and replace the network's only when all of
+   them checked out, so a failure changes no weight there either. */
+CNNDEF cnn_status cnn_load_weights_from_memory(cnn_net *net, const void *data, size_t size);
+CNNDEF cnn_status cnn_load_weights_from_callback(cnn_net *net, cnn_read_fn read, void *user);
+
 #ifndef CNN_NO_STDIO
 /* Writes a temporary file beside path (a fresh name, created exclusively), flushes it to
    disk and renames it over path: a failed save (or a power cut) leaves the old file. Refuses
@@ -664,7 +704,9 @@ CNNDEF cnn_status cnn_save(const cnn_net *net, const char *path);
    written only on success; on any failure it is left exactly as it was. To replace a built
    network, load into another cnn_net, then cnn_net_free the old one. */
 CNNDEF cnn_status cnn_load(cnn_net *net, const char *path, const cnn_build_opts *build);
-/* Fills the weights of a built net from a file whose architecture must match. */
+/* Fills the weights of a built net from a file whose architecture must match, and resets
+   the optimizer state (cnn_net_reset_optimizer): momentum gathered for other weights would
+   push these. A failure changes no weight. */
 CNNDEF cnn_status cnn_load_weights(cnn_net *net, const char *path);
 #endif
 
@@ -5218,6 +5260,11 @@ CNNDEF const float *cnn_output(const cnn_net *net) {
     return net->layers[net->layer_count - 1].out;
 }
 
+CNNDEF cnn_rng *cnn_net_dropout_rng(cnn_net *net) {
+    if (!net) { cnn__fail(CNN_ERR_INVALID_ARGUMENT, "dropout rng: NULL network"); return NULL; }
+    return &net->rng;
+}
+
 /* The backward pass proper: net->grad_a holds dL/d(output of the last layer). Walking the
    layers from last to first, each turns dL/d(its output) into its parameter gradients and
    dL/d(its input), which is the previous layer's dL/d(output). The first layer's input is
@@ -5528,6 +5575,14 @@ CNNDEF cnn_status cnn_sgd_step(cnn_net *net, const cnn_sgd_opts *opts) {
     if (st) return st;
     if ((st = cnn__sgd_settings(opts, &o))) return st;
     return cnn__sgd_step(net, &o);
+}
+
+CNNDEF cnn_status cnn_net_reset_optimizer(cnn_net *net) {
+    cnn_status st = cnn__check_ready(net, "reset optimizer", 0);
+    if (st) return st;
+    if (net->velocity) memset(net->velocity, 0, net->param_floats * sizeof(float));
+    net->step = 0;
+    return CNN_OK;
 }
 
 CNNDEF cnn_status cnn_train_batch(cnn_net *net, const float *x, const int32_t *labels, int n,
@@ -5864,37 +5919,37 @@ done:
        CRC-32 (IEEE 802.3, as zlib) of every byte before it
    ============================================================================================ */
 
-#ifndef CNN_NO_STDIO
-#include <errno.h>
-
 #define CNN__RECORD_FIELDS 20
 static const unsigned char cnn__magic[8] = {'C', 'N', 'N', 'H', '\r', '\n', 0x1a, '\n'};
 
-typedef struct cnn__file {
-    FILE *f;                    /* reading, and writing where there is no POSIX */
-    int fd;                     /* writing on POSIX: the temporary file's descriptor, or -1 */
+/* Every load and save goes through one stream: a reader or a writer callback (memory, a file,
+   or the caller's), with the running CRC-32 of what passed through it. */
+typedef struct cnn__stream {
+    cnn_read_fn read;
+    cnn_write_fn write;
+    void *user;
+    int (*rewind)(void *user);  /* back to the first byte (0: done), or NULL: a one-pass reader */
     uint32_t crc;
     uint32_t table[256];
-    int failed;
-    size_t buffered;            /* bytes waiting in out[] (fd mode) */
-    unsigned char out[4096];
-} cnn__file;
+    int failed;                 /* a write failed: the writes after it are skipped */
+} cnn__stream;
 
-static void cnn__file_start(cnn__file *io, FILE *f) {
+static void cnn__stream_start(cnn__stream *io, cnn_read_fn read, cnn_write_fn write, void *user, int (*rewind)(void *)) {
     uint32_t i, c;
     int k;
-    io->f = f;
-    io->fd = -1;
+    io->read = read;
+    io->write = write;
+    io->user = user;
+    io->rewind = rewind;
     io->crc = 0xffffffffu;
     io->failed = 0;
-    io->buffered = 0;
     for (i = 0; i < 256; i++) {         /* the reflected CRC-32 polynomial 0xEDB88320 */
         for (c = i, k = 0; k < 8; k++) c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
         io->table[i] = c;
     }
 }
 
-static void cnn__crc_update(cnn__file *io, const unsigned char *p, size_t n) {
+static void cnn__crc_update(cnn__stream *io, const unsigned char *p, size_t n) {
     size_t i;
     for (i = 0; i < n; i++) io->crc = io->table[(io->crc ^ p[i]) & 0xff] ^ (io->crc >> 8);
 }
@@ -5908,38 +5963,13 @@ static uint32_t cnn__get_u32_le(const unsigned char *p) {
 static uint32_t cnn__float_bits(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
 static float cnn__bits_float(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
 
-/* Writes what is buffered to the descriptor, retrying short writes. */
-static void cnn__flush(cnn__file *io) {
-#ifdef CNN__POSIX_FILES
-    size_t done = 0;
-    while (!io->failed && done < io->buffered) {
-        const ssize_t k = write(io->fd, io->out + done, io->buffered - done);
-        if (k > 0) done += (size_t)k;
-        else if (k < 0 && errno == EINTR) continue;
-        else io->failed = 1;
-    }
-#endif
-    io->buffered = 0;
-}
-
-static void cnn__write(cnn__file *io, const void *p, size_t n) {
+static void cnn__write(cnn__stream *io, const void *p, size_t n) {
     if (io->failed) return;
     cnn__crc_update(io, (const unsigned char *)p, n);
-    if (io->fd < 0) {
-        if (fwrite(p, 1, n, io->f) != n) io->failed = 1;
-        return;
-    }
-    while (n && !io->failed) {
-        const size_t k = CNN__MIN(n, sizeof io->out - io->buffered);
-        memcpy(io->out + io->buffered, p, k);
-        io->buffered += k;
-        p = (const unsigned char *)p + k;
-        n -= k;
-        if (io->buffered == sizeof io->out) cnn__flush(io);
-    }
+    if (io->write(io->user, p, n) != 0) io->failed = 1;
 }
-static void cnn__write_u32(cnn__file *io, uint32_t v) { unsigned char b[4]; cnn__put_u32_le(b, v); cnn__write(io, b, 4); }
-static void cnn__write_floats(cnn__file *io, const float *v, size_t n) {
+static void cnn__write_u32(cnn__stream *io, uint32_t v) { unsigned char b[4]; cnn__put_u32_le(b, v); cnn__write(io, b, 4); }
+static void cnn__write_floats(cnn__stream *io, const float *v, size_t n) {
     unsigned char buf[4096];
     size_t i, k;
     for (i = 0; i < n; i += k) {
@@ -5947,6 +5977,31 @@ static void cnn__write_floats(cnn__file *io, const float *v, size_t n) {
         for (k = 0; k < chunk; k++) cnn__put_u32_le(buf + 4 * k, cnn__float_bits(v[i + k]));
         cnn__write(io, buf, 4 * chunk);
     }
+}
+
+/* The memory reader and writer: a buffer, its size and a position. */
+typedef struct cnn__memory { unsigned char *out; const unsigned char *in; size_t size, at; } cnn__memory;
+
+static size_t cnn__memory_read(void *user, void *data, size_t size) {
+    cnn__memory *m = (cnn__memory *)user;
+    const size_t n = CNN__MIN(size, m->size - m->at);
+    if (n) memcpy(data, m->in + m->at, n);
+    m->at += n;
+    return n;
+}
+static int cnn__memory_rewind(void *user) { ((cnn__memory *)user)->at = 0; return 0; }
+static int cnn__memory_write(void *user, const void *data, size_t size) {
+    cnn__memory *m = (cnn__memory *)user;
+    if (size > m->size - m->at) return 1;
+    memcpy(m->out + m->at, data, size);
+    m->at += size;
+    return 0;
+}
+/* Counts what would be written: the size of a model before writing it. */
+static int cnn__count_write(void *user, const void *data, size_t size) {
+    (void)data;
+    ((cnn__memory *)user)->at += size;
+    return 0;
 }
 
 /* A layer as its 20-field record: what the file stores and what architectures compare by. */
@@ -6048,7 +6103,7 @@ static int cnn__layer_tensors(const cnn_layer *l, uint32_t dims[2][4], uint32_t 
     return n;
 }
 
-static cnn_status cnn__save_to(const cnn_net *net, cnn__file *io) {
+static cnn_status cnn__save_to(const cnn_net *net, cnn__stream *io) {
     uint32_t r[CNN__RECORD_FIELDS], dims[2][4], ndim[2], tensors = 0;
     float *data[2];
     size_t count[2];
@@ -6077,7 +6132,6 @@ static cnn_status cnn__save_to(const cnn_net *net, cnn__file *io) {
     }
     cnn__put_u32_le(crc, io->crc ^ 0xffffffffu);
     cnn__write(io, crc, 4);              /* (the CRC it adds to is not used again) */
-    if (io->fd >= 0) cnn__flush(io);
     return io->failed ? CNN_ERR_IO : CNN_OK;
 }
 
@@ -6098,13 +6152,337 @@ static int cnn__nonfinite_parameter(const cnn_net *net, const char **which, size
     return -1;
 }
 
+/* What every save checks first: a built network whose parameters are all finite. 'where'
+   names the destination in the message. */
+static cnn_status cnn__check_savable(const cnn_net *net, const char *who, const char *where) {
+    const char *which = "";
+    size_t at = 0;
+    int layer;
+    if (!net) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "%s: NULL network", who);
+    if (!net->built) return cnn__fail(CNN_ERR_STATE, "%s: the network is not built, so it has no weights", who);
+    if ((layer = cnn__nonfinite_parameter(net, &which, &at)) >= 0)
+        return cnn__fail(CNN_ERR_NUMERIC, "%s: layer %d (%s) %s[%zu] is NaN or infinite; cnn_load would refuse the model, so %s is not written",
+                         who, layer, cnn__layer_name(net->layers[layer].kind), which, at, where);
+    return CNN_OK;
+}
+
+CNNDEF cnn_status cnn_save_to_memory(const cnn_net *net, void *buf, size_t cap, size_t *size) {
+    cnn__stream io;
+    cnn__memory m;
+    cnn_status st;
+    if (!size) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "save to memory: NULL size");
+    if ((st = cnn__check_savable(net, "save to memory", "the buffer"))) return st;
+    memset(&m, 0, sizeof m);                         /* first the size: the format is fixed */
+    cnn__stream_start(&io, NULL, cnn__count_write, &m, NULL);
+    cnn__save_to(net, &io);
+    *size = m.at;
+    if (!buf && cap == 0) return CNN_OK;             /* the size query */
+    if (!buf) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "save to memory: NULL buffer of %zu bytes", cap);
+    if (cap < m.at)
+        return cnn__fail(CNN_ERR_OUT_OF_MEMORY, "save to memory: the model needs %zu bytes, the buffer holds %zu; nothing was written", m.at, cap);
+    m.out = (unsigned char *)buf; m.size = cap; m.at = 0;
+    cnn__stream_start(&io, NULL, cnn__memory_write, &m, NULL);
+    return cnn__save_to(net, &io);
+}
+
+CNNDEF cnn_status cnn_save_to_callback(const cnn_net *net, cnn_write_fn write, void *user) {
+    cnn__stream io;
+    cnn_status st;
+    if (!write) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "save to callback: NULL write function");
+    if ((st = cnn__check_savable(net, "save to callback", "the model"))) return st;
+    cnn__stream_start(&io, NULL, write, user, NULL);
+    if (cnn__save_to(net, &io)) return cnn__fail(CNN_ERR_IO, "save to callback: the write function reported a failure");
+    return CNN_OK;
+}
+
+/* ---- reading ---- */
+
+/* Reads exactly n bytes into p (and the checksum), or fails as a truncated file. */
+static cnn_status cnn__read(cnn__stream *io, void *p, size_t n, const char *what) {
+    const size_t got = io->read(io->user, p, n);
+    if (got == CNN_READ_ERROR) return cnn__fail(CNN_ERR_IO, "load: reading failed in the middle of %s", what);
+    if (got != n) return cnn__fail(CNN_ERR_FILE_TRUNCATED, "load: the file ends in the middle of %s", what);
+    cnn__crc_update(io, (const unsigned char *)p, n);
+    return CNN_OK;
+}
+static cnn_status cnn__read_u32(cnn__stream *io, uint32_t *v, const char *what) {
+    unsigned char b[4];
+    cnn_status st = cnn__read(io, b, 4, what);
+    if (!st) *v = cnn__get_u32_le(b);
+    return st;
+}
+
+/* The first part of a model file: magic, version, header and layer records. desc receives
+   the described (unbuilt) network. */
+static cnn_status cnn__parse_architecture(cnn__stream *io, cnn_net *desc) {
+    unsigned char magic[8];
+    uint32_t version, header[5], r[CNN__RECORD_FIELDS];
+    cnn_net_opts nopts;
+    cnn_status st;
+    int i, t;
+    char msg[400];
+    size_t got;
+    io->crc = 0xffffffffu;
+    got = io->read(io->user, magic, 8);
+    if (got == CNN_READ_ERROR)          /* a directory opens on some systems, then fails to read */
+        return cnn__fail(CNN_ERR_IO, "load: the file cannot be read: not a regular file?");
+    if (got == 0) return cnn__fail(CNN_ERR_FILE_MAGIC, "load: the file is empty, not a cnn.h model file");
+    if (got != 8 || memcmp(magic, cnn__magic, 8) != 0)
+        return cnn__fail(CNN_ERR_FILE_MAGIC, "load: not a cnn.h model file (wrong magic bytes)");
+    cnn__crc_update(io, magic, 8);
+    if ((st = cnn__read_u32(io, &version, "the header"))) return st;
+    if (version != CNN_FILE_VERSION)
+        return cnn__fail(CNN_ERR_FILE_VERSION, "load: file format version %u, this cnn.h reads version %d", (unsigned)version, CNN_FILE_VERSION);
+    for (i = 0; i < 5; i++) if ((st = cnn__read_u32(io, &header[i], "the header"))) return st;
+    if (header[0] > 1 || header[1] > (uint32_t)INT_MAX || header[2] > (uint32_t)INT_MAX || header[3] > (uint32_t)INT_MAX ||
+        header[4] < 1 || header[4] > (uint32_t)CNN_MAX_LAYERS)
+        return cnn__fail(CNN_ERR_FILE_CORRUPT, "load: impossible header (loss %u, input %ux%ux%u, %u layers; at most CNN_MAX_LAYERS = %d)",
+                         (unsigned)header[0], (unsigned)header[1], (unsigned)header[2], (unsigned)header[3], (unsigned)header[4], CNN_MAX_LAYERS);
+    memset(&nopts, 0, sizeof nopts);
+    nopts.loss = (cnn_loss)header[0];
+    nopts.channels = (int)header[1]; nopts.height = (int)header[2]; nopts.width = (int)header[3];
+    if (cnn_net_init(desc, &nopts)) {
+        cnn__format(msg, sizeof msg, "%s", cnn_last_error());
+        return cnn__fail(CNN_ERR_FILE_CORRUPT, "load: %s", msg);
+    }
+    for (i = 0; i < (int)header[4]; i++) {
+        for (t = 0; t < CNN__RECORD_FIELDS; t++) if ((st = cnn__read_u32(io, &r[t], "a layer record"))) return st;
+        if (cnn__add_from_record(desc, i, r)) {
+            cnn__format(msg, sizeof msg, "%s", cnn_last_error());
+            return cnn__fail(CNN_ERR_FILE_CORRUPT, "load: %s", msg);
+        }
+    }
+    return CNN_OK;
+}
+
+/* The rest: the tensors, the checksum, the end. When target is not NULL (a built network
+   with desc's architecture), the weights are stored into it; otherwise they are only
+   checked. Every count is checked against the architecture before anything is read into
+   memory, so no file can make the reader go out of bounds. */
+static cnn_status cnn__parse_tensors(cnn__stream *io, const cnn_net *desc, cnn_net *target) {
+    unsigned char buf[4096];
+    uint32_t tensors, expect_tensors = 0, ndim, dim, stored_crc, computed;
+    uint32_t dims[2][4], ndims[2];
+    float *data[2];
+    size_t count[2], got;
+    cnn_status st;
+    int i, t, d, n;
+    for (i = 0; i < desc->layer_count; i++)
+        expect_tensors += (uint32_t)(desc->layers[i].weight_count ? 1 + (desc->layers[i].bias_count != 0) : 0);
+    if ((st = cnn__read_u32(io, &tensors, "the tensor count"))) return st;
+    if (tensors != expect_tensors)
+        return cnn__fail(CNN_ERR_FILE_SHAPE, "load: the file has %u tensors, its architecture needs %u", (unsigned)tensors, (unsigned)expect_tensors);
+    for (i = 0; i < desc->layer_count; i++) {
+        n = cnn__layer_tensors(&desc->layers[i], dims, ndims, data, count);
+        if (target) cnn__layer_tensors(&target->layers[i], dims, ndims, data, count);
+        for (t = 0; t < n; t++) {
+            size_t done, k;
+            if ((st = cnn__read_u32(io, &ndim, "a tensor header"))) return st;
+            if (ndim != ndims[t])
+                return cnn__fail(CNN_ERR_FILE_SHAPE, "load: layer %d (%s) %s has %u dimensions, expected %u",
+                                 i, cnn__layer_name(desc->layers[i].kind), t ? "bias" : "weights", (unsigned)ndim, (unsigned)ndims[t]);
+            for (d = 0; d < (int)ndim; d++) {
+                if ((st = cnn__read_u32(io, &dim, "a tensor header"))) return st;
+                if (dim != dims[t][d])
+                    return cnn__fail(CNN_ERR_FILE_SHAPE, "load: layer %d (%s) %s dimension %d is %u, expected %u",
+                                     i, cnn__layer_name(desc->layers[i].kind), t ? "bias" : "weights", d, (unsigned)dim, (unsigned)dims[t][d]);
+            }
+            for (done = 0; done < count[t]; done += k) {
+                size_t chunk = CNN__MIN(count[t] - done, sizeof buf / 4);
+                if ((st = cnn__read(io, buf, 4 * chunk, "a tensor's values"))) return st;
+                for (k = 0; k < chunk; k++) {
+                    float v = cnn__bits_float(cnn__get_u32_le(buf + 4 * k));
+                    if (!(v > -FLT_MAX && v < FLT_MAX) && !(v == FLT_MAX || v == -FLT_MAX))
+                        return cnn__fail(CNN_ERR_FILE_CORRUPT, "load: layer %d holds a NaN or infinite parameter", i);
+                    if (target) data[t][done + k] = v;
+                }
+            }
+        }
+    }
+    computed = io->crc ^ 0xffffffffu;
+    got = io->read(io->user, buf, 4);
+    if (got == CNN_READ_ERROR) return cnn__fail(CNN_ERR_IO, "load: reading failed before the checksum");
+    if (got != 4) return cnn__fail(CNN_ERR_FILE_TRUNCATED, "load: the file ends before its checksum");
+    stored_crc = cnn__get_u32_le(buf);
+    if (stored_crc != computed)
+        return cnn__fail(CNN_ERR_FILE_CHECKSUM, "load: checksum mismatch (stored %u, computed %u): the file is damaged",
+                         (unsigned)stored_crc, (unsigned)computed);
+    got = io->read(io->user, buf, 1);
+    if (got == CNN_READ_ERROR) return cnn__fail(CNN_ERR_IO, "load: reading failed after the checksum");
+    if (got != 0) return cnn__fail(CNN_ERR_FILE_CORRUPT, "load: unexpected bytes after the checksum");
+    return CNN_OK;
+}
+
+static cnn_status cnn__rewind(cnn__stream *io) {
+    if (io->rewind(io->user) != 0) return cnn__fail(CNN_ERR_IO, "load: cannot go back to the start");
+    return CNN_OK;
+}
+
+/* The network is parsed, built and filled in a local cnn_net and copied out only when all
+   of it worked (a cnn_net holds no pointer into itself, so the copy is the network): the
+   caller's 'net' is never read, and a failure at any step leaves it as it was. A stream that
+   can go back is checked whole before the build (a damaged file allocates nothing); a
+   one-pass stream is read into the built network, which is freed if the rest fails. */
+static cnn_status cnn__load_stream(cnn_net *net, cnn__stream *io, const cnn_build_opts *build) {
+    cnn_net loaded, scratch;
+    cnn_status st = cnn__parse_architecture(io, &loaded);
+    if (!st && io->rewind) {
+        if (!(st = cnn__parse_tensors(io, &loaded, NULL)) && !(st = cnn_net_build(&loaded, build))) {
+            if ((st = cnn__rewind(io)) || (st = cnn__parse_architecture(io, &scratch)) || (st = cnn__parse_tensors(io, &scratch, &loaded)))
+                cnn_net_free(&loaded);
+        }
+    } else if (!st && !(st = cnn_net_build(&loaded, build))) {
+        if ((st = cnn__parse_tensors(io, &loaded, &loaded))) cnn_net_free(&loaded);
+    }
+    if (!st) *net = loaded;
+    return st;
+}
+
+CNNDEF cnn_status cnn_load_from_memory(cnn_net *net, const void *data, size_t size, const cnn_build_opts *build) {
+    cnn__stream io;
+    cnn__memory m;
+    if (!net) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "load from memory: NULL network");
+    if (!data && size) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "load from memory: NULL data of %zu bytes", size);
+    memset(&m, 0, sizeof m);
+    m.in = (const unsigned char *)data; m.size = data ? size : 0;
+    cnn__stream_start(&io, cnn__memory_read, NULL, &m, cnn__memory_rewind);
+    return cnn__load_stream(net, &io, build);
+}
+
+CNNDEF cnn_status cnn_load_from_callback(cnn_net *net, cnn_read_fn read, void *user, const cnn_build_opts *build) {
+    cnn__stream io;
+    if (!net || !read) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "load from callback: NULL network or read function");
+    cnn__stream_start(&io, read, NULL, user, NULL);
+    return cnn__load_stream(net, &io, build);
+}
+
+/* Weights into a built network whose architecture must be the file's. A stream that can go
+   back is checked whole, then read again into the weights; a one-pass stream is read into a
+   copy of the parameters (allocated here, CNN_MALLOC) that replaces them only once all of
+   it checked out. Either way a failure changes no weight. The optimizer state is reset:
+   momentum gathered for other weights would push the loaded ones. */
+static cnn_status cnn__load_weights_stream(cnn_net *net, cnn__stream *io) {
+    cnn_net desc;
+    uint32_t a[CNN__RECORD_FIELDS], b[CNN__RECORD_FIELDS];
+    int i;
+    cnn_status st = cnn__parse_architecture(io, &desc);
+    if (!st && (desc.in_c != net->in_c || desc.in_h != net->in_h || desc.in_w != net->in_w || desc.layer_count != net->layer_count))
+        st = cnn__fail(CNN_ERR_FILE_SHAPE, "load weights: the file's network takes %dx%dx%d with %d layers, this one %dx%dx%d with %d layers",
+                       desc.in_c, desc.in_h, desc.in_w, desc.layer_count, net->in_c, net->in_h, net->in_w, net->layer_count);
+    for (i = 0; !st && i < desc.layer_count; i++) {
+        cnn__layer_record(&desc.layers[i], a);
+        cnn__layer_record(&net->layers[i], b);
+        if (memcmp(a, b, sizeof a) != 0) {
+            char fd[64], nd[64];
+            cnn__describe_layer(&desc.layers[i], 0, fd, sizeof fd);   /* files hold no algorithm */
+            cnn__describe_layer(&net->layers[i], 0, nd, sizeof nd);
+            st = cnn__fail(CNN_ERR_FILE_SHAPE, "load weights: layer %d differs: the file has '%s', this network '%s'", i, fd, nd);
+        }
+    }
+    if (st) return st;
+    if (io->rewind) {
+        if ((st = cnn__parse_tensors(io, &desc, NULL))) return st;
+        if ((st = cnn__rewind(io)) || (st = cnn__parse_architecture(io, &desc)) || (st = cnn__parse_tensors(io, &desc, net))) return st;
+    } else {
+        cnn_net *stage = (cnn_net *)CNN_MALLOC(sizeof(cnn_net), net->arena.alloc_ctx);
+        float *copy = stage ? (float *)CNN_MALLOC(net->param_floats * sizeof(float) + 1, net->arena.alloc_ctx) : NULL;
+        if (!copy) {
+            if (stage) CNN_FREE(stage, net->arena.alloc_ctx);
+            return cnn__fail(CNN_ERR_OUT_OF_MEMORY, "load weights: cannot allocate a copy of the %zu parameters to read into", net->param_floats);
+        }
+        *stage = *net;            /* the same layers, their weights pointing into the copy */
+        for (i = 0; i < stage->layer_count; i++) {
+            cnn_layer *l = &stage->layers[i];
+            if (l->w) l->w = copy + (net->layers[i].w - net->params);
+            if (l->b) l->b = copy + (net->layers[i].b - net->params);
+        }
+        st = cnn__parse_tensors(io, &desc, stage);
+        if (!st) memcpy(net->params, copy, net->param_floats * sizeof(float));
+        CNN_FREE(copy, net->arena.alloc_ctx);
+        CNN_FREE(stage, net->arena.alloc_ctx);
+        if (st) return st;
+    }
+    return cnn_net_reset_optimizer(net);
+}
+
+CNNDEF cnn_status cnn_load_weights_from_memory(cnn_net *net, const void *data, size_t size) {
+    cnn__stream io;
+    cnn__memory m;
+    cnn_status st = cnn__check_ready(net, "load weights", 0);
+    if (st) return st;
+    if (!data && size) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "load weights from memory: NULL data of %zu bytes", size);
+    memset(&m, 0, sizeof m);
+    m.in = (const unsigned char *)data; m.size = data ? size : 0;
+    cnn__stream_start(&io, cnn__memory_read, NULL, &m, cnn__memory_rewind);
+    return cnn__load_weights_stream(net, &io);
+}
+
+CNNDEF cnn_status cnn_load_weights_from_callback(cnn_net *net, cnn_read_fn read, void *user) {
+    cnn__stream io;
+    cnn_status st = cnn__check_ready(net, "load weights", 0);
+    if (st) return st;
+    if (!read) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "load weights from callback: NULL read function");
+    cnn__stream_start(&io, read, NULL, user, NULL);
+    return cnn__load_weights_stream(net, &io);
+}
+
+/* ---- files: thin wrappers over the streams ---- */
+
+#ifndef CNN_NO_STDIO
+#include <errno.h>
+
+/* The writer of a temporary file: on POSIX a descriptor (fsync needs one) behind a buffer,
+   elsewhere a FILE. */
+typedef struct cnn__file_writer {
+    FILE *f;
+    int fd;                     /* -1 where there is no POSIX */
+    int failed;
+    size_t buffered;            /* bytes waiting in out[] (fd mode) */
+    unsigned char out[4096];
+} cnn__file_writer;
+
+/* Writes what is buffered to the descriptor, retrying short writes. */
+static void cnn__flush(cnn__file_writer *w) {
+#ifdef CNN__POSIX_FILES
+    size_t done = 0;
+    while (!w->failed && done < w->buffered) {
+        const ssize_t k = write(w->fd, w->out + done, w->buffered - done);
+        if (k > 0) done += (size_t)k;
+        else if (k < 0 && errno == EINTR) continue;
+        else w->failed = 1;
+    }
+#endif
+    w->buffered = 0;
+}
+
+static int cnn__file_write(void *user, const void *p, size_t n) {
+    cnn__file_writer *w = (cnn__file_writer *)user;
+    if (w->fd < 0) return fwrite(p, 1, n, w->f) != n;
+    while (n && !w->failed) {
+        const size_t k = CNN__MIN(n, sizeof w->out - w->buffered);
+        memcpy(w->out + w->buffered, p, k);
+        w->buffered += k;
+        p = (const unsigned char *)p + k;
+        n -= k;
+        if (w->buffered == sizeof w->out) cnn__flush(w);
+    }
+    return w->failed;
+}
+
+static size_t cnn__file_read(void *user, void *p, size_t n) {
+    FILE *f = (FILE *)user;
+    const size_t got = fread(p, 1, n, f);
+    return got < n && ferror(f) ? CNN_READ_ERROR : got;
+}
+static int cnn__file_rewind(void *user) { return fseek((FILE *)user, 0, SEEK_SET); }
+
 /* Creates the temporary file beside 'path' (same directory, so the rename cannot cross file
    systems), under a name nobody else uses: path.tmp- and eight random hex digits. On POSIX
    it is created with O_CREAT | O_EXCL, which fails on any existing name, a planted symlink
    included (never followed), so no other file can be overwritten through it and two saves
    to one path never share it; on a name collision it tries another. Elsewhere C99 has no
    exclusive creation: the name is checked free first (a race remains, said in the docs). */
-static cnn_status cnn__create_temp(const char *path, size_t len, char *tmp, cnn__file *io, FILE **f) {
+static cnn_status cnn__create_temp(const char *path, size_t len, char *tmp, cnn__file_writer *w) {
     static unsigned long counter;
     cnn_rng rng;
     int attempt, k;
@@ -6116,6 +6494,7 @@ static cnn_status cnn__create_temp(const char *path, size_t len, char *tmp, cnn_
     );
     memcpy(tmp, path, len);
     memcpy(tmp + len, ".tmp-", 5);
+    w->f = NULL; w->fd = -1; w->failed = 0; w->buffered = 0;
     for (attempt = 0; attempt < 100; attempt++) {
         uint32_t bits = cnn_rng_u32(&rng);
         for (k = 0; k < 8; k++) tmp[len + 5 + k] = "0123456789abcdef"[(bits >> (4 * k)) & 15];
@@ -6123,7 +6502,7 @@ static cnn_status cnn__create_temp(const char *path, size_t len, char *tmp, cnn_
 #ifdef CNN__POSIX_FILES
         {
             const int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0666);   /* 0666 & ~umask, as fopen */
-            if (fd >= 0) { cnn__file_start(io, NULL); io->fd = fd; *f = NULL; return CNN_OK; }
+            if (fd >= 0) { w->fd = fd; return CNN_OK; }
             err = errno;
             if (err != EEXIST && err != EINTR) break;
         }
@@ -6131,7 +6510,7 @@ static cnn_status cnn__create_temp(const char *path, size_t len, char *tmp, cnn_
         {
             FILE *probe = fopen(tmp, "rb");
             if (probe) { fclose(probe); continue; }
-            if ((*f = fopen(tmp, "wb")) != NULL) { cnn__file_start(io, *f); return CNN_OK; }
+            if ((w->f = fopen(tmp, "wb")) != NULL) return CNN_OK;
             err = errno;
             break;
         }
@@ -6158,32 +6537,31 @@ static void cnn__sync_directory(const char *path, size_t len, char *dir) {
 }
 
 CNNDEF cnn_status cnn_save(const cnn_net *net, const char *path) {
-    char tmp[4096];
-    cnn__file io;
-    FILE *f = NULL;
-    const char *which = "";
-    size_t len, at = 0;
-    int layer, err = 0;
+    char tmp[4096], where[4200];
+    cnn__file_writer w;
+    cnn__stream io;
+    size_t len;
+    int err = 0;
     cnn_status st;
     if (!net || !path) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "save: NULL network or path");
-    if (!net->built) return cnn__fail(CNN_ERR_STATE, "save: the network is not built, so it has no weights");
     len = strlen(path);
     if (len == 0 || len + 14 > sizeof tmp) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "save: the path is empty or longer than %d bytes", (int)sizeof tmp - 14);
-    if ((layer = cnn__nonfinite_parameter(net, &which, &at)) >= 0)
-        return cnn__fail(CNN_ERR_NUMERIC, "save: layer %d (%s) %s[%zu] is NaN or infinite; cnn_load would refuse the file, so '%s' is not written",
-                         layer, cnn__layer_name(net->layers[layer].kind), which, at, path);
+    cnn__format(where, sizeof where, "'%s'", path);
+    if ((st = cnn__check_savable(net, "save", where))) return st;
     /* Write a temporary file beside the target, make it durable, and rename it over the
        target only then: whatever fails, and whenever the power goes, the path holds the old
        model or the new one, never neither and never half of one. */
-    if ((st = cnn__create_temp(path, len, tmp, &io, &f))) return st;
+    if ((st = cnn__create_temp(path, len, tmp, &w))) return st;
+    cnn__stream_start(&io, NULL, cnn__file_write, &w, NULL);
     st = cnn__save_to(net, &io);
+    if (!st && w.fd >= 0) { cnn__flush(&w); if (w.failed) st = CNN_ERR_IO; }
     if (st) err = errno;
 #ifdef CNN__POSIX_FILES
-    if (!st && fsync(io.fd) != 0) { st = CNN_ERR_IO; err = errno; }
-    if (close(io.fd) != 0 && !st) { st = CNN_ERR_IO; err = errno; }
+    if (!st && fsync(w.fd) != 0) { st = CNN_ERR_IO; err = errno; }
+    if (close(w.fd) != 0 && !st) { st = CNN_ERR_IO; err = errno; }
 #else
-    if (!st && fflush(f) != 0) { st = CNN_ERR_IO; err = errno; }
-    if (fclose(f) != 0 && !st) { st = CNN_ERR_IO; err = errno; }
+    if (!st && fflush(w.f) != 0) { st = CNN_ERR_IO; err = errno; }
+    if (fclose(w.f) != 0 && !st) { st = CNN_ERR_IO; err = errno; }
 #endif
     if (st) {
         remove(tmp);
@@ -6199,107 +6577,6 @@ CNNDEF cnn_status cnn_save(const cnn_net *net, const char *path) {
         return cnn__fail(CNN_ERR_IO, "save: cannot rename '%s' to '%s': %s", tmp, path, strerror(err));
     }
     cnn__sync_directory(path, len, tmp);
-    return CNN_OK;
-}
-
-/* Reads exactly n bytes into p (and the checksum), or fails as a truncated file. */
-static cnn_status cnn__read(cnn__file *io, void *p, size_t n, const char *what) {
-    if (fread(p, 1, n, io->f) != n)
-        return cnn__fail(ferror(io->f) ? CNN_ERR_IO : CNN_ERR_FILE_TRUNCATED, "load: the file ends in the middle of %s", what);
-    cnn__crc_update(io, (const unsigned char *)p, n);
-    return CNN_OK;
-}
-static cnn_status cnn__read_u32(cnn__file *io, uint32_t *v, const char *what) {
-    unsigned char b[4];
-    cnn_status st = cnn__read(io, b, 4, what);
-    if (!st) *v = cnn__get_u32_le(b);
-    return st;
-}
-
-/* Parses a whole model file. desc receives the described (unbuilt) network. When target is
-   not NULL (a built network with the same architecture), the weights are stored into it;
-   otherwise they are only checked. Every count is checked against the architecture before
-   anything is read into memory, so no file can make the reader go out of bounds. */
-static cnn_status cnn__parse_model(FILE *f, cnn_net *desc, cnn_net *target) {
-    cnn__file io;
-    unsigned char magic[8], buf[4096];
-    uint32_t version, header[5], r[CNN__RECORD_FIELDS], tensors, expect_tensors = 0, ndim, dim, stored_crc, computed;
-    uint32_t dims[2][4], ndims[2];
-    float *data[2];
-    size_t count[2];
-    cnn_net_opts nopts;
-    cnn_status st;
-    int i, t, d, n;
-    char msg[400];
-    size_t got;
-    cnn__file_start(&io, f);
-    got = fread(magic, 1, 8, f);
-    if (got == 0 && ferror(f))          /* a directory opens on some systems, then fails to read */
-        return cnn__fail(CNN_ERR_IO, "load: the file cannot be read (%s): not a regular file?", strerror(errno));
-    if (got == 0) return cnn__fail(CNN_ERR_FILE_MAGIC, "load: the file is empty, not a cnn.h model file");
-    if (got != 8 || memcmp(magic, cnn__magic, 8) != 0)
-        return cnn__fail(CNN_ERR_FILE_MAGIC, "load: not a cnn.h model file (wrong magic bytes)");
-    cnn__crc_update(&io, magic, 8);
-    if ((st = cnn__read_u32(&io, &version, "the header"))) return st;
-    if (version != CNN_FILE_VERSION)
-        return cnn__fail(CNN_ERR_FILE_VERSION, "load: file format version %u, this cnn.h reads version %d", (unsigned)version, CNN_FILE_VERSION);
-    for (i = 0; i < 5; i++) if ((st = cnn__read_u32(&io, &header[i], "the header"))) return st;
-    if (header[0] > 1 || header[1] > (uint32_t)INT_MAX || header[2] > (uint32_t)INT_MAX || header[3] > (uint32_t)INT_MAX ||
-        header[4] < 1 || header[4] > (uint32_t)CNN_MAX_LAYERS)
-        return cnn__fail(CNN_ERR_FILE_CORRUPT, "load: impossible header (loss %u, input %ux%ux%u, %u layers; at most CNN_MAX_LAYERS = %d)",
-                         (unsigned)header[0], (unsigned)header[1], (unsigned)header[2], (unsigned)header[3], (unsigned)header[4], CNN_MAX_LAYERS);
-    memset(&nopts, 0, sizeof nopts);
-    nopts.loss = (cnn_loss)header[0];
-    nopts.channels = (int)header[1]; nopts.height = (int)header[2]; nopts.width = (int)header[3];
-    if (cnn_net_init(desc, &nopts)) {
-        cnn__format(msg, sizeof msg, "%s", cnn_last_error());
-        return cnn__fail(CNN_ERR_FILE_CORRUPT, "load: %s", msg);
-    }
-    for (i = 0; i < (int)header[4]; i++) {
-        for (t = 0; t < CNN__RECORD_FIELDS; t++) if ((st = cnn__read_u32(&io, &r[t], "a layer record"))) return st;
-        if (cnn__add_from_record(desc, i, r)) {
-            cnn__format(msg, sizeof msg, "%s", cnn_last_error());
-            return cnn__fail(CNN_ERR_FILE_CORRUPT, "load: %s", msg);
-        }
-        expect_tensors += (uint32_t)(desc->layers[i].weight_count ? 1 + (desc->layers[i].bias_count != 0) : 0);
-    }
-    if ((st = cnn__read_u32(&io, &tensors, "the tensor count"))) return st;
-    if (tensors != expect_tensors)
-        return cnn__fail(CNN_ERR_FILE_SHAPE, "load: the file has %u tensors, its architecture needs %u", (unsigned)tensors, (unsigned)expect_tensors);
-    for (i = 0; i < desc->layer_count; i++) {
-        n = cnn__layer_tensors(&desc->layers[i], dims, ndims, data, count);
-        if (target) cnn__layer_tensors(&target->layers[i], dims, ndims, data, count);
-        for (t = 0; t < n; t++) {
-            size_t done, k;
-            if ((st = cnn__read_u32(&io, &ndim, "a tensor header"))) return st;
-            if (ndim != ndims[t])
-                return cnn__fail(CNN_ERR_FILE_SHAPE, "load: layer %d (%s) %s has %u dimensions, expected %u",
-                                 i, cnn__layer_name(desc->layers[i].kind), t ? "bias" : "weights", (unsigned)ndim, (unsigned)ndims[t]);
-            for (d = 0; d < (int)ndim; d++) {
-                if ((st = cnn__read_u32(&io, &dim, "a tensor header"))) return st;
-                if (dim != dims[t][d])
-                    return cnn__fail(CNN_ERR_FILE_SHAPE, "load: layer %d (%s) %s dimension %d is %u, expected %u",
-                                     i, cnn__layer_name(desc->layers[i].kind), t ? "bias" : "weights", d, (unsigned)dim, (unsigned)dims[t][d]);
-            }
-            for (done = 0; done < count[t]; done += k) {
-                size_t chunk = CNN__MIN(count[t] - done, sizeof buf / 4);
-                if ((st = cnn__read(&io, buf, 4 * chunk, "a tensor's values"))) return st;
-                for (k = 0; k < chunk; k++) {
-                    float v = cnn__bits_float(cnn__get_u32_le(buf + 4 * k));
-                    if (!(v > -FLT_MAX && v < FLT_MAX) && !(v == FLT_MAX || v == -FLT_MAX))
-                        return cnn__fail(CNN_ERR_FILE_CORRUPT, "load: layer %d holds a NaN or infinite parameter", i);
-                    if (target) data[t][done + k] = v;
-                }
-            }
-        }
-    }
-    computed = io.crc ^ 0xffffffffu;
-    if (fread(buf, 1, 4, f) != 4) return cnn__fail(CNN_ERR_FILE_TRUNCATED, "load: the file ends before its checksum");
-    stored_crc = cnn__get_u32_le(buf);
-    if (stored_crc != computed)
-        return cnn__fail(CNN_ERR_FILE_CHECKSUM, "load: checksum mismatch (stored %u, computed %u): the file is damaged",
-                         (unsigned)stored_crc, (unsigned)computed);
-    if (fgetc(f) != EOF) return cnn__fail(CNN_ERR_FILE_CORRUPT, "load: unexpected bytes after the checksum");
     return CNN_OK;
 }
 
@@ -6320,55 +6597,26 @@ static FILE *cnn__open_model(const char *path, cnn_status *st) {
     return f;
 }
 
-/* Loads weights from f, already validated by a first parse, into the built network. */
-static cnn_status cnn__fill_from(FILE *f, cnn_net *net) {
-    cnn_net scratch;
-    if (fseek(f, 0, SEEK_SET) != 0) return cnn__fail(CNN_ERR_IO, "load: cannot seek back to the start");
-    return cnn__parse_model(f, &scratch, net);
-}
-
-/* The network is parsed, built and filled in a local cnn_net and copied out only when all
-   of it worked (a cnn_net holds no pointer into itself, so the copy is the network): the
-   caller's 'net' is never read, and a failure at any step leaves it as it was. */
 CNNDEF cnn_status cnn_load(cnn_net *net, const char *path, const cnn_build_opts *build) {
-    cnn_net loaded;
+    cnn__stream io;
     cnn_status st = CNN_OK;
     FILE *f;
     if (!net) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "load: NULL network");
     if (!(f = cnn__open_model(path, &st))) return st;
-    st = cnn__parse_model(f, &loaded, NULL);
-    if (!st) {
-        st = cnn_net_build(&loaded, build);
-        if (!st && (st = cnn__fill_from(f, &loaded)) != CNN_OK) cnn_net_free(&loaded);
-    }
+    cnn__stream_start(&io, cnn__file_read, NULL, f, cnn__file_rewind);
+    st = cnn__load_stream(net, &io, build);
     fclose(f);
-    if (!st) *net = loaded;
     return st;
 }
 
 CNNDEF cnn_status cnn_load_weights(cnn_net *net, const char *path) {
-    cnn_net desc;
+    cnn__stream io;
     cnn_status st = cnn__check_ready(net, "load weights", 0);
-    uint32_t a[CNN__RECORD_FIELDS], b[CNN__RECORD_FIELDS];
     FILE *f;
-    int i;
     if (st) return st;
     if (!(f = cnn__open_model(path, &st))) return st;
-    st = cnn__parse_model(f, &desc, NULL);
-    if (!st && (desc.in_c != net->in_c || desc.in_h != net->in_h || desc.in_w != net->in_w || desc.layer_count != net->layer_count))
-        st = cnn__fail(CNN_ERR_FILE_SHAPE, "load weights: the file's network takes %dx%dx%d with %d layers, this one %dx%dx%d with %d layers",
-                       desc.in_c, desc.in_h, desc.in_w, desc.layer_count, net->in_c, net->in_h, net->in_w, net->layer_count);
-    for (i = 0; !st && i < desc.layer_count; i++) {
-        cnn__layer_record(&desc.layers[i], a);
-        cnn__layer_record(&net->layers[i], b);
-        if (memcmp(a, b, sizeof a) != 0) {
-            char fd[64], nd[64];
-            cnn__describe_layer(&desc.layers[i], 0, fd, sizeof fd);   /* files hold no algorithm */
-            cnn__describe_layer(&net->layers[i], 0, nd, sizeof nd);
-            st = cnn__fail(CNN_ERR_FILE_SHAPE, "load weights: layer %d differs: the file has '%s', this network '%s'", i, fd, nd);
-        }
-    }
-    if (!st) st = cnn__fill_from(f, net);
+    cnn__stream_start(&io, cnn__file_read, NULL, f, cnn__file_rewind);
+    st = cnn__load_weights_stream(net, &io);
     fclose(f);
     return st;
 }
@@ -6563,7 +6811,7 @@ static cnn_status cnn__npy_values(const unsigned char *p, size_t count, const ch
 CNNDEF cnn_status cnn_npy_decode(const void *buf, size_t size, int ndim, const int *shape, float *data) {
     const unsigned char *p = (const unsigned char *)buf;
     const char *who = "npy decode";
-    size_t count, at, header_len;
+    size_t count, at = 0, header_len = 0;   /* set by the prefix check (gcc cannot tell) */
     cnn_status st;
     if ((st = cnn__npy_check_shape(who, ndim, shape, &count))) return st;
     if (!buf) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "%s: NULL buffer", who);
