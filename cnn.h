@@ -500,6 +500,31 @@ CNNDEF cnn_status cnn_add_activation(cnn_net *net, cnn_activation act, float alp
 CNNDEF cnn_status cnn_add_dropout(cnn_net *net, float rate);
 #define cnn_add_global_avg_pool cnn_add_global_avgpool
 
+/* What one layer is, as cnn_add_* inferred it (cnn_layer_describe fills it). */
+typedef struct cnn_layer_info {
+    cnn_layer_kind kind;
+    cnn_activation activation;    /* fused (conv, dense), or an activation layer's own        */
+    int in_c, in_h, in_w;         /* per-image input; a vector of v values is v x 1 x 1       */
+    int out_c, out_h, out_w;      /* per-image output                                         */
+    int flat;                     /* 1: the output is a vector (dense, flatten, global pool) */
+    size_t weight_count, bias_count;
+    int kernel_h, kernel_w;       /* conv: the kernel; pool: the window; else 0             */
+} cnn_layer_info;
+/* Layers so far (0 for NULL). Layers count from 0, in the order they were added. */
+CNNDEF int        cnn_net_layer_count(const cnn_net *net);
+CNNDEF cnn_status cnn_layer_describe(const cnn_net *net, int layer, cnn_layer_info *info);
+/* A built layer's parameters and their gradients, in the arena: count receives how many
+   floats (may be NULL). Weights are KCRS for conv (filters, in channels, rows, columns) and
+   (out, in) for dense; biases one per output. The values may be read and written (set known
+   weights, perturb one for a numerical check); the pointer stays valid until cnn_net_free.
+   NULL with a count of 0 (and cnn_last_error saying why) for a layer without them (pooling,
+   no bias), a layer out of range, a network not built, or, for gradients, one built
+   inference_only. Gradients hold what the last backward pass computed. */
+CNNDEF float *cnn_layer_weights(cnn_net *net, int layer, size_t *count);
+CNNDEF float *cnn_layer_bias(cnn_net *net, int layer, size_t *count);
+CNNDEF float *cnn_layer_weight_grads(cnn_net *net, int layer, size_t *count);
+CNNDEF float *cnn_layer_bias_grads(cnn_net *net, int layer, size_t *count);
+
 /* Trainable parameters (weights and biases), known before building. */
 CNNDEF size_t cnn_net_param_count(const cnn_net *net);
 /* Number of outputs per image of the last layer (classes for a classifier). */
@@ -549,6 +574,10 @@ CNNDEF const float *cnn_output(const cnn_net *net);
    plain value) to make training runs repeat: the same weights, the same generator and the
    same batches give the same masks and the same results. */
 CNNDEF cnn_rng     *cnn_net_dropout_rng(cnn_net *net);
+/* A layer's output of the last forward: shape (may be NULL) receives n, channels, rows,
+   columns (a vector of v values: n, v, 1, 1). NULL before a forward pass or for a layer out
+   of range. Valid until the next forward. */
+CNNDEF const float *cnn_layer_output(const cnn_net *net, int layer, int shape[4]);
 /* Backward pass for the last forward: the loss against 'labels' (class indices, n of them;
    with CNN_LOSS_MSE the targets are their one-hot vectors), and every parameter gradient.
    loss may be NULL. */
@@ -732,7 +761,7 @@ CNNDEF cnn_status cnn_npy_load(const char *path, int ndim, const int *shape, flo
 /* Every parameter tensor of a built network, one file each: <prefix>layer<i>.weight.npy and
    <prefix>layer<i>.bias.npy, i the layer's index (from 0, as in cnn_net_summary). prefix is
    prepended as given ("dir/" for a directory, which must exist). Loading checks every file
-   before it changes any weight. */
+   before it changes any weight, and resets the optimizer state as cnn_load_weights does. */
 CNNDEF cnn_status cnn_save_npy(const cnn_net *net, const char *prefix);
 CNNDEF cnn_status cnn_load_npy(cnn_net *net, const char *prefix);
 #endif
@@ -5260,6 +5289,71 @@ CNNDEF const float *cnn_output(const cnn_net *net) {
     return net->layers[net->layer_count - 1].out;
 }
 
+/* ---- reaching into layers ---- */
+
+CNNDEF int cnn_net_layer_count(const cnn_net *net) { return net ? net->layer_count : 0; }
+
+/* The layer 'layer' of net, or NULL (and a message naming who asked) when there is none. */
+static const cnn_layer *cnn__layer_at(const cnn_net *net, int layer, const char *who) {
+    if (!net) { cnn__fail(CNN_ERR_INVALID_ARGUMENT, "%s: NULL network", who); return NULL; }
+    if (layer < 0 || layer >= net->layer_count) {
+        cnn__fail(CNN_ERR_INVALID_ARGUMENT, "%s: layer %d: the network has layers 0 to %d", who, layer, net->layer_count - 1);
+        return NULL;
+    }
+    return &net->layers[layer];
+}
+
+CNNDEF cnn_status cnn_layer_describe(const cnn_net *net, int layer, cnn_layer_info *info) {
+    const cnn_layer *l = cnn__layer_at(net, layer, "layer describe");
+    if (!l) return CNN_ERR_INVALID_ARGUMENT;
+    if (!info) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "layer describe: NULL info");
+    memset(info, 0, sizeof *info);
+    info->kind = l->kind;
+    info->activation = l->act;
+    info->in_c = l->in_c; info->in_h = l->in_h; info->in_w = l->in_w;
+    info->out_c = l->out_c; info->out_h = l->out_h; info->out_w = l->out_w;
+    info->flat = l->flat;
+    info->weight_count = l->weight_count;
+    info->bias_count = l->bias_count;
+    if (l->kind == CNN_LAYER_CONV) { info->kernel_h = l->conv.kh; info->kernel_w = l->conv.kw; }
+    if (l->kind == CNN_LAYER_POOL) { info->kernel_h = l->pool.kh; info->kernel_w = l->pool.kw; }
+    return CNN_OK;
+}
+
+/* One of a layer's four parameter arrays: which 0 weights, 1 bias; grads 1 for gradients. */
+static float *cnn__layer_array(cnn_net *net, int layer, int which, int grads, size_t *count) {
+    static const char *const who[2][2] = { { "layer weights", "layer bias" }, { "layer weight grads", "layer bias grads" } };
+    const cnn_layer *l = cnn__layer_at(net, layer, who[grads][which]);
+    size_t n;
+    if (count) *count = 0;
+    if (!l) return NULL;
+    if (!net->built) { cnn__fail(CNN_ERR_STATE, "%s: the network is not built (cnn_net_build)", who[grads][which]); return NULL; }
+    if (grads && !net->training) {
+        cnn__fail(CNN_ERR_STATE, "%s: the network was built with inference_only: it has no gradients", who[grads][which]);
+        return NULL;
+    }
+    n = which ? l->bias_count : l->weight_count;
+    if (!n) {
+        cnn__fail(CNN_ERR_INVALID_ARGUMENT, "%s: layer %d (%s) has no %s", who[grads][which], layer, cnn__layer_name(l->kind), which ? "bias" : "weights");
+        return NULL;
+    }
+    if (count) *count = n;
+    return grads ? (which ? l->db : l->dw) : (which ? l->b : l->w);
+}
+
+CNNDEF float *cnn_layer_weights(cnn_net *net, int layer, size_t *count) { return cnn__layer_array(net, layer, 0, 0, count); }
+CNNDEF float *cnn_layer_bias(cnn_net *net, int layer, size_t *count) { return cnn__layer_array(net, layer, 1, 0, count); }
+CNNDEF float *cnn_layer_weight_grads(cnn_net *net, int layer, size_t *count) { return cnn__layer_array(net, layer, 0, 1, count); }
+CNNDEF float *cnn_layer_bias_grads(cnn_net *net, int layer, size_t *count) { return cnn__layer_array(net, layer, 1, 1, count); }
+
+CNNDEF const float *cnn_layer_output(const cnn_net *net, int layer, int shape[4]) {
+    const cnn_layer *l = cnn__layer_at(net, layer, "layer output");
+    if (!l) return NULL;
+    if (!net->built || !net->batch) { cnn__fail(CNN_ERR_STATE, "layer output: no forward pass yet"); return NULL; }
+    if (shape) { shape[0] = net->batch; shape[1] = l->out_c; shape[2] = l->out_h; shape[3] = l->out_w; }
+    return l->out;
+}
+
 CNNDEF cnn_rng *cnn_net_dropout_rng(cnn_net *net) {
     if (!net) { cnn__fail(CNN_ERR_INVALID_ARGUMENT, "dropout rng: NULL network"); return NULL; }
     return &net->rng;
@@ -6948,7 +7042,7 @@ CNNDEF cnn_status cnn_load_npy(cnn_net *net, const char *prefix) {
             }
         }
     }
-    return st;
+    return st ? st : cnn_net_reset_optimizer(net);      /* new weights: as cnn_load_weights */
 }
 #endif /* CNN_NO_STDIO */
 
