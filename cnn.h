@@ -480,6 +480,7 @@ typedef struct cnn_net {
     int batch;                    /* its batch size (0: no forward yet)                      */
     cnn_rng rng;                  /* dropout masks                                           */
     uint32_t step;                /* SGD steps taken                                         */
+    float *grad_first;            /* dL/d(first layer's output) of the last backward, or NULL */
 } cnn_net;
 
 /* Starts an empty network for input images of opts->channels x height x width. */
@@ -584,6 +585,12 @@ CNNDEF const float *cnn_layer_output(const cnn_net *net, int layer, int shape[4]
 CNNDEF cnn_status   cnn_backward(cnn_net *net, const int32_t *labels, float *loss);
 /* Backward from a gradient of the output you computed yourself (n * output size). */
 CNNDEF cnn_status   cnn_backward_from(cnn_net *net, const float *doutput);
+/* dL/dx, the gradient of the last backward pass's loss with respect to the input images
+   (n * C * H * W values into dx), for saliency maps and adversarial examples. The backward
+   pass stops at the first layer's parameters (the data needs no gradient to learn); this
+   carries it one layer further, on request: call it after cnn_backward (or _from), before
+   the next forward. Needs a training build. */
+CNNDEF cnn_status   cnn_input_gradient(cnn_net *net, float *dx);
 
 /* ============================================================================================
    10. Training
@@ -5026,6 +5033,7 @@ CNNDEF void cnn_net_free(cnn_net *net) {
     net->input = net->grad_a = net->grad_b = NULL;
     net->labels = NULL;
     net->x = NULL;
+    net->grad_first = NULL;
     net->built = net->training = net->max_batch = net->batch = 0;
 }
 
@@ -5281,6 +5289,7 @@ CNNDEF cnn_status cnn_forward(cnn_net *net, const float *x, int n, int training)
     }
     net->x = x;
     net->batch = n;
+    net->grad_first = NULL;              /* a backward pass belongs to its forward */
     return CNN_OK;
 }
 
@@ -5411,6 +5420,7 @@ static void cnn__backward(cnn_net *net) {
         }
         if (wrote_spare) { t = g; g = spare; spare = t; }
     }
+    net->grad_first = g;                 /* what cnn_input_gradient starts from */
 }
 
 static cnn_status cnn__check_labels(const char *who, const int32_t *labels, int n, int classes) {
@@ -5446,6 +5456,7 @@ CNNDEF cnn_status cnn_backward(cnn_net *net, const int32_t *labels, float *loss)
     cnn_status st = cnn__check_ready(net, "backward", 1);
     if (st) return st;
     if (!net->batch) return cnn__fail(CNN_ERR_STATE, "backward: no forward pass to go back through");
+    net->grad_first = NULL;
     st = cnn__batch_loss(net, cnn_output(net), labels, net->batch, &value, net->grad_a);
     if (loss && (st == CNN_OK || st == CNN_ERR_NUMERIC)) *loss = value;
     if (st == CNN_ERR_NUMERIC) {   /* no gradients from a NaN loss; the old ones must not be stepped on */
@@ -5464,6 +5475,50 @@ CNNDEF cnn_status cnn_backward_from(cnn_net *net, const float *doutput) {
     if (!doutput) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "backward: NULL output gradient");
     memmove(net->grad_a, doutput, (size_t)net->batch * cnn_net_output_size(net) * sizeof(float));
     cnn__backward(net);
+    return CNN_OK;
+}
+
+/* The first layer's data gradient, the step cnn__backward leaves out: from dL/d(its output),
+   already through its fused activation's derivative (backward did that in place), to dL/dx.
+   Layers that worked in place (activation, dropout, flatten) left dL/dx itself. */
+CNNDEF cnn_status cnn_input_gradient(cnn_net *net, float *dx) {
+    const cnn_layer *l;
+    const float *g;
+    size_t in_count;
+    int n;
+    cnn_status st = cnn__check_ready(net, "input gradient", 1);
+    if (st) return st;
+    if (!dx) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "input gradient: NULL dx");
+    if (!net->grad_first || !net->batch)
+        return cnn__fail(CNN_ERR_STATE, "input gradient: no backward pass since the last forward (call cnn_backward first)");
+    l = &net->layers[0];
+    g = net->grad_first;
+    n = net->batch;
+    in_count = (size_t)n * cnn__layer_in_size(l);
+    switch (l->kind) {
+    case CNN_LAYER_CONV: {
+        cnn_conv2d_shape s = l->conv;
+        s.n = n;           /* (the workspace was sized without this pass: a smaller one is fine) */
+        cnn__conv2d_backward_data(&s, g, l->w, dx, net->scratch, net->scratch_bytes);
+        break;
+    }
+    case CNN_LAYER_DENSE:
+        cnn__dense_backward_data(n, (int)cnn__layer_in_size(l), l->out_c, g, l->w, dx);
+        break;
+    case CNN_LAYER_POOL: {
+        cnn_pool2d_shape s = l->pool;
+        s.n = n;
+        if (l->pool_kind == CNN_POOL_MAX) cnn__maxpool2d_backward(&s, l->out_h, l->out_w, g, l->argmax, dx);
+        else cnn__avgpool2d_backward(&s, l->out_h, l->out_w, g, dx);
+        break;
+    }
+    case CNN_LAYER_GLOBAL_AVGPOOL:
+        cnn_global_avgpool_backward(n, l->in_c, l->in_h * l->in_w, g, dx);
+        break;
+    default:
+        memmove(dx, g, in_count * sizeof(float));
+        break;
+    }
     return CNN_OK;
 }
 
