@@ -239,16 +239,17 @@ typedef enum cnn_conv_algo {
 /* "auto", "direct", "wino2", "wino4". */
 CNNDEF const char *cnn_conv_algo_name(cnn_conv_algo algo);
 
-/* The shape of one 2-D convolution. Every size field must be set (strides and dilations >= 1):
-   zero-initialise the struct (memset or = {0}) and fill it in, so that fields added later
-   (algo) keep their default.
+/* The shape of one 2-D convolution. Zero-initialise it (memset or = {0}) and set what you
+   need: as in the option structs, zero means the default for every field that has one
+   (strides and dilations 1, padding 0, algo auto), so fields added later (algo, groups) keep
+   their default in code written before them. The sizes n, c, h, w, k, kh, kw are required.
      x: n * c * h * w        w: k * c * kh * kw      b: k (or NULL: no bias)
      y: n * k * out_h * out_w                        */
 typedef struct cnn_conv2d_shape {
     int n, c, h, w;                 /* input batch, channels, rows, columns */
     int k, kh, kw;                  /* filters, kernel rows, kernel columns */
-    int stride_h, stride_w;
-    int dilation_h, dilation_w;
+    int stride_h, stride_w;         /* zero: 1 */
+    int dilation_h, dilation_w;     /* zero: 1 */
     int pad_top, pad_bottom, pad_left, pad_right;
     cnn_conv_algo algo;             /* zero: auto. Winograd needs the workspace (_ws below)  */
 } cnn_conv2d_shape;
@@ -2162,7 +2163,22 @@ static int cnn__conv2d_out_w(const cnn_conv2d_shape *s) {
     return cnn_conv_output_size(s->w, s->kw, s->stride_w, s->dilation_w, s->pad_left + s->pad_right);
 }
 
-CNNDEF cnn_status cnn_conv2d_check(const cnn_conv2d_shape *s, int *out_h, int *out_w) {
+/* A caller's shape with its zero fields given their defaults (strides and dilations 1; the
+   other defaults are zero already). Every public entry point works on the settled copy, so
+   the kernels never see a zero stride. NULL stays NULL. */
+static const cnn_conv2d_shape *cnn__conv2d_settle(const cnn_conv2d_shape *s, cnn_conv2d_shape *copy) {
+    if (!s) return NULL;
+    *copy = *s;
+    if (!copy->stride_h) copy->stride_h = 1;
+    if (!copy->stride_w) copy->stride_w = 1;
+    if (!copy->dilation_h) copy->dilation_h = 1;
+    if (!copy->dilation_w) copy->dilation_w = 1;
+    return copy;
+}
+
+CNNDEF cnn_status cnn_conv2d_check(const cnn_conv2d_shape *shape, int *out_h, int *out_w) {
+    cnn_conv2d_shape settled;
+    const cnn_conv2d_shape *s = cnn__conv2d_settle(shape, &settled);
     int oh, ow;
     if (!s) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "conv2d: NULL shape");
     if (s->n < 1 || s->c < 1 || s->h < 1 || s->w < 1)
@@ -3612,9 +3628,14 @@ static size_t cnn__conv2d_workspace(const cnn_conv2d_shape *s, int forward, int 
     return floats ? floats * sizeof(float) + CNN_ALIGNMENT : 0;
 }
 
-CNNDEF size_t cnn_conv2d_workspace_bytes(const cnn_conv2d_shape *s) { return cnn__conv2d_workspace(s, 1, 1, 1, 0); }
+CNNDEF size_t cnn_conv2d_workspace_bytes(const cnn_conv2d_shape *s) {
+    cnn_conv2d_shape settled;
+    return cnn__conv2d_workspace(cnn__conv2d_settle(s, &settled), 1, 1, 1, 0);
+}
 
-CNNDEF cnn_conv_algo cnn_conv2d_algo_chosen(const cnn_conv2d_shape *s, int pass) {
+CNNDEF cnn_conv_algo cnn_conv2d_algo_chosen(const cnn_conv2d_shape *shape, int pass) {
+    cnn_conv2d_shape settled;
+    const cnn_conv2d_shape *s = cnn__conv2d_settle(shape, &settled);
     if (!s || cnn_conv2d_check(s, NULL, NULL) != CNN_OK) return CNN_CONV_DIRECT;
     switch (cnn__wino_tile(s, pass)) {
     case 2: return CNN_CONV_WINOGRAD_2X2;
@@ -3675,8 +3696,10 @@ static void cnn__conv2d_backward_weights(const cnn_conv2d_shape *s, const float 
     cnn__conv2d_backward_weights_scalar(s, x, dy, dw);
 }
 
-CNNDEF cnn_status cnn_conv2d_forward_ws(const cnn_conv2d_shape *s, const float *x, const float *w,
+CNNDEF cnn_status cnn_conv2d_forward_ws(const cnn_conv2d_shape *shape, const float *x, const float *w,
                                         const float *b, float *y, void *workspace, size_t workspace_bytes) {
+    cnn_conv2d_shape settled;
+    const cnn_conv2d_shape *s = cnn__conv2d_settle(shape, &settled);
     cnn_status st = cnn_conv2d_check(s, NULL, NULL);
     if (st) return st;
     if (!x || !w || !y) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "conv2d forward: NULL x, w or y");
@@ -3684,8 +3707,10 @@ CNNDEF cnn_status cnn_conv2d_forward_ws(const cnn_conv2d_shape *s, const float *
     return CNN_OK;
 }
 
-CNNDEF cnn_status cnn_conv2d_backward_data_ws(const cnn_conv2d_shape *s, const float *dy, const float *w,
+CNNDEF cnn_status cnn_conv2d_backward_data_ws(const cnn_conv2d_shape *shape, const float *dy, const float *w,
                                               float *dx, void *workspace, size_t workspace_bytes) {
+    cnn_conv2d_shape settled;
+    const cnn_conv2d_shape *s = cnn__conv2d_settle(shape, &settled);
     cnn_status st = cnn_conv2d_check(s, NULL, NULL);
     if (st) return st;
     if (!dy || !w || !dx) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "conv2d backward_data: NULL dy, w or dx");
@@ -3693,8 +3718,10 @@ CNNDEF cnn_status cnn_conv2d_backward_data_ws(const cnn_conv2d_shape *s, const f
     return CNN_OK;
 }
 
-CNNDEF cnn_status cnn_conv2d_backward_weights_ws(const cnn_conv2d_shape *s, const float *x, const float *dy,
+CNNDEF cnn_status cnn_conv2d_backward_weights_ws(const cnn_conv2d_shape *shape, const float *x, const float *dy,
                                                  float *dw, float *db, void *workspace, size_t workspace_bytes) {
+    cnn_conv2d_shape settled;
+    const cnn_conv2d_shape *s = cnn__conv2d_settle(shape, &settled);
     cnn_status st = cnn_conv2d_check(s, NULL, NULL);
     if (st) return st;
     if (!x || !dy || !dw) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "conv2d backward_weights: NULL x, dy or dw");

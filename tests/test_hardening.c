@@ -135,6 +135,8 @@ TEST(extreme_shapes_are_checked_without_overflow) {
         cnn_conv2d_shape s;
         cnn_pool2d_shape p;
         int oh, ow;
+        memset(&s, 0, sizeof s);                 /* zero: the fields not drawn (algo) default */
+        memset(&p, 0, sizeof p);
         s.n = extreme(&r); s.c = extreme(&r); s.h = extreme(&r); s.w = extreme(&r);
         s.k = extreme(&r); s.kh = extreme(&r); s.kw = extreme(&r);
         s.stride_h = extreme(&r); s.stride_w = extreme(&r); s.dilation_h = extreme(&r); s.dilation_w = extreme(&r);
