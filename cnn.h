@@ -586,6 +586,9 @@ CNNDEF const float *cnn_layer_output(const cnn_net *net, int layer, int shape[4]
 CNNDEF cnn_status   cnn_backward(cnn_net *net, const int32_t *labels, float *loss);
 /* Backward from a gradient of the output you computed yourself (n * output size). */
 CNNDEF cnn_status   cnn_backward_from(cnn_net *net, const float *doutput);
+/* Regression: backward for the last forward against real-valued targets (n * output size,
+   row by row), with the mean squared error; the network must use CNN_LOSS_MSE. */
+CNNDEF cnn_status   cnn_backward_targets(cnn_net *net, const float *targets, float *loss);
 /* dL/dx, the gradient of the last backward pass's loss with respect to the input images
    (n * C * H * W values into dx), for saliency maps and adversarial examples. The backward
    pass stops at the first layer's parameters (the data needs no gradient to learn); this
@@ -622,11 +625,15 @@ CNNDEF cnn_status cnn_net_reset_optimizer(cnn_net *net);
 CNNDEF cnn_status cnn_train_batch(cnn_net *net, const float *x, const int32_t *labels, int n,
                                   const cnn_sgd_opts *opts, float *loss);
 
-/* An in-memory dataset: count images of the network's input shape, with class labels. */
+/* An in-memory dataset: count images of the network's input shape, with class labels or, for
+   regression, real-valued targets (then labels may be NULL; the loss must be CNN_LOSS_MSE,
+   and accuracies are reported as -1: they have no meaning there). */
 typedef struct cnn_dataset {
-    const float *images;          /* count * C * H * W */
-    const int32_t *labels;        /* count             */
+    const float *images;          /* count * C * H * W                                        */
+    const int32_t *labels;        /* count                                                    */
     int count;
+    const float *targets;         /* count * outputs, row by row; used instead of labels when
+                                     not NULL                                                 */
 } cnn_dataset;
 
 /* Probabilities (n * classes, may be NULL) and arg-max classes (n, may be NULL) of n images,
@@ -639,7 +646,8 @@ typedef struct cnn_progress {
     int epoch, epochs;            /* epoch counts from 1                                     */
     int batch, batches;           /* batches done in this epoch, of batches                  */
     int epoch_done;               /* 1 once the epoch (and its validation) is finished       */
-    float loss, accuracy;         /* running means over this epoch's training batches        */
+    float loss, accuracy;         /* running means over this epoch's training batches (the
+                                     accuracy -1 for regression targets)                      */
     float val_loss, val_accuracy; /* at epoch end, when there is a validation set (else -1)  */
     float learning_rate;
     double seconds;               /* since the epoch started                                 */
@@ -5478,13 +5486,38 @@ static cnn_status cnn__batch_loss(const cnn_net *net, const float *out, const in
     return cnn__check_loss("mse loss", *loss);
 }
 
-CNNDEF cnn_status cnn_backward(cnn_net *net, const int32_t *labels, float *loss) {
+/* The mean squared error of n outputs against real-valued targets: row k of the targets is
+   targets[index[k]] (index NULL: row k), so fit can read a shuffled batch in place. */
+static cnn_status cnn__target_loss(const cnn_net *net, const float *out, const float *targets, const int *index, int n,
+                                   float *loss, float *dout) {
+    const int size = cnn_net_output_size(net);
+    double total = 0.0;
+    int i, j;
+    if (net->loss != CNN_LOSS_MSE)
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "regression targets: the network's loss is softmax cross-entropy; real-valued targets need CNN_LOSS_MSE (cnn_net_opts.loss)");
+    if (!targets) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "mse loss: NULL targets");
+    for (i = 0; i < n; i++) {
+        const float *t = targets + (size_t)(index ? index[i] : i) * size;
+        for (j = 0; j < size; j++) {
+            const size_t at = (size_t)i * size + j;
+            const double d = (double)out[at] - (double)t[j];
+            total += d * d;
+            if (dout) dout[at] = (float)(2.0 * d / ((double)n * size));
+        }
+    }
+    *loss = (float)(total / ((double)n * size));
+    return cnn__check_loss("mse loss", *loss);
+}
+
+/* Backward against labels or, when targets is not NULL, real-valued targets. */
+static cnn_status cnn__backward_loss(cnn_net *net, const int32_t *labels, const float *targets, float *loss) {
     float value = 0.0f;
     cnn_status st = cnn__check_ready(net, "backward", 1);
     if (st) return st;
     if (!net->batch) return cnn__fail(CNN_ERR_STATE, "backward: no forward pass to go back through");
     net->grad_first = NULL;
-    st = cnn__batch_loss(net, cnn_output(net), labels, net->batch, &value, net->grad_a);
+    if (targets) st = cnn__target_loss(net, cnn_output(net), targets, NULL, net->batch, &value, net->grad_a);
+    else st = cnn__batch_loss(net, cnn_output(net), labels, net->batch, &value, net->grad_a);
     if (loss && (st == CNN_OK || st == CNN_ERR_NUMERIC)) *loss = value;
     if (st == CNN_ERR_NUMERIC) {   /* no gradients from a NaN loss; the old ones must not be stepped on */
         size_t i;
@@ -5493,6 +5526,15 @@ CNNDEF cnn_status cnn_backward(cnn_net *net, const int32_t *labels, float *loss)
     if (st) return st;
     cnn__backward(net);
     return CNN_OK;
+}
+
+CNNDEF cnn_status cnn_backward(cnn_net *net, const int32_t *labels, float *loss) {
+    return cnn__backward_loss(net, labels, NULL, loss);
+}
+
+CNNDEF cnn_status cnn_backward_targets(cnn_net *net, const float *targets, float *loss) {
+    if (!targets) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "backward: NULL targets");
+    return cnn__backward_loss(net, NULL, targets, loss);
 }
 
 CNNDEF cnn_status cnn_backward_from(cnn_net *net, const float *doutput) {
@@ -5785,13 +5827,14 @@ static int cnn__nan_row(const float *v, int n, int out) {
     return -1;
 }
 
-/* Copies the images listed in index[0..b) and their labels into the network's batch buffers. */
+/* Copies the images listed in index[0..b) and their labels (if any) into the network's batch
+   buffers. (Regression targets are read in place through the index.) */
 static void cnn__gather_batch(cnn_net *net, const float *images, const int32_t *labels, const int *index, int b) {
     const size_t in_size = (size_t)net->in_c * net->in_h * net->in_w;
     int k;
     for (k = 0; k < b; k++) {
         memcpy(net->input + (size_t)k * in_size, images + (size_t)index[k] * in_size, in_size * sizeof(float));
-        net->labels[k] = labels[index[k]];
+        if (labels) net->labels[k] = labels[index[k]];
     }
 }
 
@@ -5819,45 +5862,52 @@ CNNDEF cnn_status cnn_predict(cnn_net *net, const float *x, int n, float *probs,
     return CNN_OK;
 }
 
-/* Loss and accuracy over 'count' images, either consecutive (index NULL) or those listed in
-   index (gathered into the network's batch buffer). */
-static cnn_status cnn__evaluate(cnn_net *net, const float *images, const int32_t *labels, const int *index,
-                                int count, float *loss, float *accuracy) {
+/* Loss and accuracy over 'count' images of a dataset, either consecutive (index NULL) or those
+   listed in index (gathered into the network's batch buffer). With targets, the loss is their
+   mean squared error and the accuracy -1. */
+static cnn_status cnn__evaluate(cnn_net *net, const cnn_dataset *data, const int *index, int count, float *loss, float *accuracy) {
     size_t in_size = (size_t)net->in_c * net->in_h * net->in_w;
     int out = cnn_net_output_size(net), start, k, correct = 0;
     double total = 0.0;
     cnn_status st;
     for (start = 0; start < count; start += net->max_batch) {
         int b = CNN__MIN(net->max_batch, count - start);
-        const float *x = images + (size_t)start * in_size;
-        const int32_t *y = labels + start;
+        const float *x = data->images + (size_t)start * in_size;
+        const int32_t *y = data->labels ? data->labels + start : NULL;
         const float *logits;
         float batch_loss;
         if (index) {
-            cnn__gather_batch(net, images, labels, index + start, b);
+            cnn__gather_batch(net, data->images, data->labels, index + start, b);
             x = net->input;
             y = net->labels;
         }
         if ((st = cnn_forward(net, x, b, 0))) return st;
         logits = cnn_output(net);
-        if ((st = cnn__batch_loss(net, logits, y, b, &batch_loss, NULL))) {
+        if (data->targets) {
+            st = index ? cnn__target_loss(net, logits, data->targets, index + start, b, &batch_loss, NULL)
+                       : cnn__target_loss(net, logits, data->targets + (size_t)start * out, NULL, b, &batch_loss, NULL);
+        } else {
+            st = cnn__batch_loss(net, logits, y, b, &batch_loss, NULL);
+        }
+        if (st) {
             char why[400];
             if (st != CNN_ERR_NUMERIC) return st;
             cnn__format(why, sizeof why, "%s", cnn_last_error());
             return cnn__fail(st, "evaluate: images %d to %d: %s", start, start + b - 1, why);
         }
         total += (double)batch_loss * b;
-        for (k = 0; k < b; k++) correct += cnn__argmax(logits + (size_t)k * out, out) == y[k];
+        if (!data->targets)
+            for (k = 0; k < b; k++) correct += cnn__argmax(logits + (size_t)k * out, out) == y[k];
     }
     if (loss) *loss = (float)(total / count);
-    if (accuracy) *accuracy = (float)correct / (float)count;
+    if (accuracy) *accuracy = data->targets ? -1.0f : (float)correct / (float)count;
     return CNN_OK;
 }
 
 static cnn_status cnn__check_dataset(const char *who, const cnn_dataset *d) {
     if (!d) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "%s: NULL dataset", who);
-    if (!d->images || !d->labels || d->count < 1)
-        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "%s: the dataset needs images, labels and a count >= 1 (count %d)", who, d->count);
+    if (!d->images || (!d->labels && !d->targets) || d->count < 1)
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "%s: the dataset needs images, labels (or targets) and a count >= 1 (count %d)", who, d->count);
     return CNN_OK;
 }
 
@@ -5865,7 +5915,7 @@ CNNDEF cnn_status cnn_evaluate(cnn_net *net, const cnn_dataset *data, float *los
     cnn_status st = cnn__check_ready(net, "evaluate", 0);
     if (st) return st;
     if ((st = cnn__check_dataset("evaluate", data))) return st;
-    return cnn__evaluate(net, data->images, data->labels, NULL, data->count, loss, accuracy);
+    return cnn__evaluate(net, data, NULL, data->count, loss, accuracy);
 }
 
 /* Seconds from some fixed point: wall-clock where the platform has it, else CPU time. */
@@ -5902,7 +5952,7 @@ CNNDEF float cnn_schedule_lr(const cnn_fit_opts *opts, int epoch) {
 /* The default progress display: one line per epoch on stderr, redrawn as batches finish. */
 CNNDEF int cnn_progress_bar(const cnn_progress *p, void *user) {
     enum { WIDTH = 24 };
-    char bar[WIDTH + 1];
+    char bar[WIDTH + 1], acc[32], val_acc[32];
     int filled = p->batches ? (int)((long long)WIDTH * p->batch / p->batches) : WIDTH, i;
     const char *cr = "\r";
     (void)user;
@@ -5920,18 +5970,21 @@ CNNDEF int cnn_progress_bar(const cnn_progress *p, void *user) {
     }
     for (i = 0; i < WIDTH; i++) bar[i] = i < filled ? '=' : (i == filled ? '>' : ' ');
     bar[WIDTH] = '\0';
+    acc[0] = val_acc[0] = '\0';           /* regression reports no accuracy (-1) */
+    if (p->accuracy >= 0.0f) cnn__format(acc, sizeof acc, "  acc %.2f%%", 100.0 * p->accuracy);
+    if (p->val_accuracy >= 0.0f) cnn__format(val_acc, sizeof val_acc, "  val_acc %.2f%%", 100.0 * p->val_accuracy);
     if (!p->epoch_done) {
         double left = p->images_per_second > 0 && p->batch ? p->seconds * (p->batches - p->batch) / p->batch : 0.0;
-        fprintf(stderr, "\repoch %d/%d [%s] %d/%d  loss %.4f  acc %.2f%%  %.0f img/s  %.0fs left   ",
-                p->epoch, p->epochs, bar, p->batch, p->batches, (double)p->loss, 100.0 * p->accuracy,
+        fprintf(stderr, "\repoch %d/%d [%s] %d/%d  loss %.4f%s  %.0f img/s  %.0fs left   ",
+                p->epoch, p->epochs, bar, p->batch, p->batches, (double)p->loss, acc,
                 p->images_per_second, left);
     } else if (p->val_loss >= 0.0f) {
-        fprintf(stderr, "%sepoch %d/%d [%s] loss %.4f  acc %.2f%%  val_loss %.4f  val_acc %.2f%%  %.1fs  %.0f img/s%s\n",
-                cr, p->epoch, p->epochs, bar, (double)p->loss, 100.0 * p->accuracy, (double)p->val_loss,
-                100.0 * p->val_accuracy, p->seconds, p->images_per_second, p->improved ? "  *" : "");
+        fprintf(stderr, "%sepoch %d/%d [%s] loss %.4f%s  val_loss %.4f%s  %.1fs  %.0f img/s%s\n",
+                cr, p->epoch, p->epochs, bar, (double)p->loss, acc, (double)p->val_loss,
+                val_acc, p->seconds, p->images_per_second, p->improved ? "  *" : "");
     } else {
-        fprintf(stderr, "%sepoch %d/%d [%s] loss %.4f  acc %.2f%%  %.1fs  %.0f img/s\n",
-                cr, p->epoch, p->epochs, bar, (double)p->loss, 100.0 * p->accuracy, p->seconds, p->images_per_second);
+        fprintf(stderr, "%sepoch %d/%d [%s] loss %.4f%s  %.1fs  %.0f img/s\n",
+                cr, p->epoch, p->epochs, bar, (double)p->loss, acc, p->seconds, p->images_per_second);
     }
     fflush(stderr);
     return 0;
@@ -5959,6 +6012,8 @@ CNNDEF cnn_status cnn_fit(cnn_net *net, const cnn_dataset *train, const cnn_fit_
     else memset(&o, 0, sizeof o);
     if ((st = cnn__check_dataset("fit", train))) return st;
     if (o.validation && (st = cnn__check_dataset("fit (validation set)", o.validation))) return st;
+    if ((train->targets || (o.validation && o.validation->targets)) && net->loss != CNN_LOSS_MSE)
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "fit: the dataset has regression targets, the network's loss is softmax cross-entropy; real-valued targets need CNN_LOSS_MSE (cnn_net_opts.loss)");
     if ((st = cnn__sgd_settings(&o.sgd, &o.sgd))) return st;
     if (o.epochs == 0) o.epochs = 10;
     batch = o.batch_size ? o.batch_size : net->max_batch;
@@ -6023,8 +6078,15 @@ CNNDEF cnn_status cnn_fit(cnn_net *net, const cnn_dataset *train, const cnn_fit_
             cnn__gather_batch(net, train->images, train->labels, index + start, size);
             if ((st = cnn_forward(net, net->input, size, 1))) goto done;
             logits = cnn_output(net);
-            for (k = 0; k < size; k++) correct += cnn__argmax(logits + (size_t)k * out, out) == net->labels[k];
-            if ((st = cnn_backward(net, net->labels, &loss)) == CNN_OK) st = cnn__sgd_step(net, &sgd);
+            if (train->targets) {      /* regression: the targets of the batch, read through the index */
+                net->grad_first = NULL;
+                st = cnn__target_loss(net, logits, train->targets, index + start, size, &loss, net->grad_a);
+                if (st == CNN_OK) cnn__backward(net);
+            } else {
+                for (k = 0; k < size; k++) correct += cnn__argmax(logits + (size_t)k * out, out) == net->labels[k];
+                st = cnn_backward(net, net->labels, &loss);
+            }
+            if (st == CNN_OK) st = cnn__sgd_step(net, &sgd);
             if (st == CNN_ERR_NUMERIC) {   /* the weights are those of the last good step */
                 char why[400];
                 cnn__format(why, sizeof why, "%s", cnn_last_error());
@@ -6036,14 +6098,14 @@ CNNDEF cnn_status cnn_fit(cnn_net *net, const cnn_dataset *train, const cnn_fit_
             seen += size;
             p.batch = b + 1;
             p.loss = (float)(loss_sum / seen);
-            p.accuracy = (float)correct / (float)seen;
+            p.accuracy = train->targets ? -1.0f : (float)correct / (float)seen;
             p.seconds = cnn__seconds() - t0;
             p.images_per_second = p.seconds > 0 ? seen / p.seconds : 0.0;
             if (cnn__report(&o, &p)) { stop = 1; break; }
         }
         if (has_val) {
-            if (o.validation) st = cnn__evaluate(net, o.validation->images, o.validation->labels, NULL, o.validation->count, &p.val_loss, &p.val_accuracy);
-            else st = cnn__evaluate(net, train->images, train->labels, index + n_train, n_val, &p.val_loss, &p.val_accuracy);
+            if (o.validation) st = cnn__evaluate(net, o.validation, NULL, o.validation->count, &p.val_loss, &p.val_accuracy);
+            else st = cnn__evaluate(net, train, index + n_train, n_val, &p.val_loss, &p.val_accuracy);
             if (st) goto done;
             p.improved = p.val_loss < best_val;
             if (p.improved) {

@@ -71,7 +71,7 @@ static int scenario(void) {
         return 1;
     }
     CHECK_OK(cnn_train_batch(&net, images, labels, 8, NULL, &loss));    /* allocates nothing */
-    data.images = images; data.labels = labels; data.count = 16;
+    memset(&data, 0, sizeof data); data.images = images; data.labels = labels; data.count = 16;
     memset(&fit, 0, sizeof fit); fit.epochs = 1; fit.quiet = 1;
     st = cnn_fit(&net, &data, &fit, NULL);
     if (st) {

@@ -19,7 +19,7 @@ int main(void) {
     cnn_dense_opts dense = { .units = 2 };
     cnn_build_opts build = { .max_batch = 16, .seed = 3 };
     cnn_fit_opts fit = { .epochs = 20, .batch_size = 16, .sgd = { .learning_rate = 0.1f }, .seed = 4, .quiet = 1 };
-    cnn_dataset data = { images, labels, N };
+    cnn_dataset data = { .images = images, .labels = labels, .count = N };
     int i, k;
 
     for (i = 0; i < N; i++) {                    /* class 0: a horizontal bar, 1: a vertical one */
