@@ -269,16 +269,17 @@ typedef enum cnn_conv_algo {
 /* "auto", "direct", "wino2", "wino4", "grid", "rows", "lowered". */
 CNNDEF const char *cnn_conv_algo_name(cnn_conv_algo algo);
 
-/* The shape of one 2-D convolution. Every size field must be set (strides and dilations >= 1):
-   zero-initialise the struct (memset or = {0}) and fill it in, so that fields added later
-   (algo) keep their default.
+/* The shape of one 2-D convolution. Zero-initialise it (memset or = {0}) and set what you
+   need: as in the option structs, zero means the default for every field that has one
+   (strides and dilations 1, padding 0, algo auto), so fields added later (algo, groups) keep
+   their default in code written before them. The sizes n, c, h, w, k, kh, kw are required.
      x: n * c * h * w        w: k * c * kh * kw      b: k (or NULL: no bias)
      y: n * k * out_h * out_w                        */
 typedef struct cnn_conv2d_shape {
     int n, c, h, w;                 /* input batch, channels, rows, columns */
     int k, kh, kw;                  /* filters, kernel rows, kernel columns */
-    int stride_h, stride_w;
-    int dilation_h, dilation_w;
+    int stride_h, stride_w;         /* zero: 1 */
+    int dilation_h, dilation_w;     /* zero: 1 */
     int pad_top, pad_bottom, pad_left, pad_right;
     cnn_conv_algo algo;             /* zero: auto. Winograd needs the workspace (_ws below)  */
 } cnn_conv2d_shape;
@@ -510,6 +511,7 @@ typedef struct cnn_net {
     int batch;                    /* its batch size (0: no forward yet)                      */
     cnn_rng rng;                  /* dropout masks                                           */
     uint32_t step;                /* SGD steps taken                                         */
+    float *grad_first;            /* dL/d(first layer's output) of the last backward, or NULL */
 } cnn_net;
 
 /* Starts an empty network for input images of opts->channels x height x width. */
@@ -529,6 +531,31 @@ CNNDEF cnn_status cnn_add_flatten(cnn_net *net);
 CNNDEF cnn_status cnn_add_activation(cnn_net *net, cnn_activation act, float alpha);
 CNNDEF cnn_status cnn_add_dropout(cnn_net *net, float rate);
 #define cnn_add_global_avg_pool cnn_add_global_avgpool
+
+/* What one layer is, as cnn_add_* inferred it (cnn_layer_describe fills it). */
+typedef struct cnn_layer_info {
+    cnn_layer_kind kind;
+    cnn_activation activation;    /* fused (conv, dense), or an activation layer's own        */
+    int in_c, in_h, in_w;         /* per-image input; a vector of v values is v x 1 x 1       */
+    int out_c, out_h, out_w;      /* per-image output                                         */
+    int flat;                     /* 1: the output is a vector (dense, flatten, global pool) */
+    size_t weight_count, bias_count;
+    int kernel_h, kernel_w;       /* conv: the kernel; pool: the window; else 0             */
+} cnn_layer_info;
+/* Layers so far (0 for NULL). Layers count from 0, in the order they were added. */
+CNNDEF int        cnn_net_layer_count(const cnn_net *net);
+CNNDEF cnn_status cnn_layer_describe(const cnn_net *net, int layer, cnn_layer_info *info);
+/* A built layer's parameters and their gradients, in the arena: count receives how many
+   floats (may be NULL). Weights are KCRS for conv (filters, in channels, rows, columns) and
+   (out, in) for dense; biases one per output. The values may be read and written (set known
+   weights, perturb one for a numerical check); the pointer stays valid until cnn_net_free.
+   NULL with a count of 0 (and cnn_last_error saying why) for a layer without them (pooling,
+   no bias), a layer out of range, a network not built, or, for gradients, one built
+   inference_only. Gradients hold what the last backward pass computed. */
+CNNDEF float *cnn_layer_weights(cnn_net *net, int layer, size_t *count);
+CNNDEF float *cnn_layer_bias(cnn_net *net, int layer, size_t *count);
+CNNDEF float *cnn_layer_weight_grads(cnn_net *net, int layer, size_t *count);
+CNNDEF float *cnn_layer_bias_grads(cnn_net *net, int layer, size_t *count);
 
 /* Trainable parameters (weights and biases), known before building. */
 CNNDEF size_t cnn_net_param_count(const cnn_net *net);
@@ -574,12 +601,30 @@ CNNDEF void   cnn_net_print_summary(const cnn_net *net, FILE *out);
 CNNDEF cnn_status   cnn_forward(cnn_net *net, const float *x, int n, int training);
 /* The last layer's output of the last forward (n * cnn_net_output_size): logits. */
 CNNDEF const float *cnn_output(const cnn_net *net);
+/* The generator dropout draws its masks from (seeded from cnn_build_opts.seed at build), or
+   NULL without a network. Seed it (cnn_rng_seed) or copy it out and back in (a cnn_rng is a
+   plain value) to make training runs repeat: the same weights, the same generator and the
+   same batches give the same masks and the same results. */
+CNNDEF cnn_rng     *cnn_net_dropout_rng(cnn_net *net);
+/* A layer's output of the last forward: shape (may be NULL) receives n, channels, rows,
+   columns (a vector of v values: n, v, 1, 1). NULL before a forward pass or for a layer out
+   of range. Valid until the next forward. */
+CNNDEF const float *cnn_layer_output(const cnn_net *net, int layer, int shape[4]);
 /* Backward pass for the last forward: the loss against 'labels' (class indices, n of them;
    with CNN_LOSS_MSE the targets are their one-hot vectors), and every parameter gradient.
    loss may be NULL. */
 CNNDEF cnn_status   cnn_backward(cnn_net *net, const int32_t *labels, float *loss);
 /* Backward from a gradient of the output you computed yourself (n * output size). */
 CNNDEF cnn_status   cnn_backward_from(cnn_net *net, const float *doutput);
+/* Regression: backward for the last forward against real-valued targets (n * output size,
+   row by row), with the mean squared error; the network must use CNN_LOSS_MSE. */
+CNNDEF cnn_status   cnn_backward_targets(cnn_net *net, const float *targets, float *loss);
+/* dL/dx, the gradient of the last backward pass's loss with respect to the input images
+   (n * C * H * W values into dx), for saliency maps and adversarial examples. The backward
+   pass stops at the first layer's parameters (the data needs no gradient to learn); this
+   carries it one layer further, on request: call it after cnn_backward (or _from), before
+   the next forward. Needs a training build. */
+CNNDEF cnn_status   cnn_input_gradient(cnn_net *net, float *dx);
 
 /* ============================================================================================
    10. Training
@@ -602,15 +647,23 @@ typedef struct cnn_sgd_opts {
      g = dw + weight_decay * w;  v = momentum * v + g;
      w -= lr * v                 (classic)   or   w -= lr * (g + momentum * v)   (Nesterov) */
 CNNDEF cnn_status cnn_sgd_step(cnn_net *net, const cnn_sgd_opts *opts);
+/* Forgets the optimizer's state: zeroes the momentum (velocity) of every parameter and the
+   step count, as at build. For a new run from the current weights (fine-tuning, a new
+   learning rate). cnn_load_weights does it; a network built inference-only has no state. */
+CNNDEF cnn_status cnn_net_reset_optimizer(cnn_net *net);
 /* forward (training) + backward + SGD step on one batch. loss may be NULL. */
 CNNDEF cnn_status cnn_train_batch(cnn_net *net, const float *x, const int32_t *labels, int n,
                                   const cnn_sgd_opts *opts, float *loss);
 
-/* An in-memory dataset: count images of the network's input shape, with class labels. */
+/* An in-memory dataset: count images of the network's input shape, with class labels or, for
+   regression, real-valued targets (then labels may be NULL; the loss must be CNN_LOSS_MSE,
+   and accuracies are reported as -1: they have no meaning there). */
 typedef struct cnn_dataset {
-    const float *images;          /* count * C * H * W */
-    const int32_t *labels;        /* count             */
+    const float *images;          /* count * C * H * W                                        */
+    const int32_t *labels;        /* count                                                    */
     int count;
+    const float *targets;         /* count * outputs, row by row; used instead of labels when
+                                     not NULL                                                 */
 } cnn_dataset;
 
 /* Probabilities (n * classes, may be NULL) and arg-max classes (n, may be NULL) of n images,
@@ -623,7 +676,8 @@ typedef struct cnn_progress {
     int epoch, epochs;            /* epoch counts from 1                                     */
     int batch, batches;           /* batches done in this epoch, of batches                  */
     int epoch_done;               /* 1 once the epoch (and its validation) is finished       */
-    float loss, accuracy;         /* running means over this epoch's training batches        */
+    float loss, accuracy;         /* running means over this epoch's training batches (the
+                                     accuracy -1 for regression targets)                      */
     float val_loss, val_accuracy; /* at epoch end, when there is a validation set (else -1)  */
     float learning_rate;
     double seconds;               /* since the epoch started                                 */
@@ -683,6 +737,37 @@ CNNDEF float cnn_schedule_lr(const cnn_fit_opts *opts, int epoch);
 
 #define CNN_FILE_VERSION 1
 
+/* A model goes to and comes from a file (below), a buffer in memory, or the caller's own
+   reader or writer (a socket, a compressed stream, flash memory): all three run the same code
+   and make the same checks, so a CNN_NO_STDIO build (no files) still saves and loads models.
+
+   A writer is called with the next 'size' bytes in order; it returns 0 when it took them all,
+   nonzero for a failure (the save stops with CNN_ERR_IO). */
+typedef int (*cnn_write_fn)(void *user, const void *data, size_t size);
+/* A reader fills data with the next bytes and returns how many: 'size', or fewer only where
+   the data ends (0 at the end), or CNN_READ_ERROR when reading failed (CNN_ERR_IO). */
+typedef size_t (*cnn_read_fn)(void *user, void *data, size_t size);
+#define CNN_READ_ERROR ((size_t)-1)
+
+/* Saves into buf: *size receives the model's size in bytes. With buf NULL and cap 0 that is
+   all it does (the size query, CNN_OK); a buffer smaller than the model is
+   CNN_ERR_OUT_OF_MEMORY and nothing is written to it. Refuses NaN or infinite parameters
+   (CNN_ERR_NUMERIC), which cnn_load would refuse. */
+CNNDEF cnn_status cnn_save_to_memory(const cnn_net *net, void *buf, size_t cap, size_t *size);
+/* Saves through write(user, ...), from the first byte to the last, in pieces. */
+CNNDEF cnn_status cnn_save_to_callback(const cnn_net *net, cnn_write_fn write, void *user);
+/* cnn_load from the size bytes at data (which must hold one model, nothing after it), or from
+   a reader. A buffer is checked whole before the network is built; a reader is read once, into
+   the network as it is built, which is freed if the rest fails. Either way 'net' is written
+   only on success. */
+CNNDEF cnn_status cnn_load_from_memory(cnn_net *net, const void *data, size_t size, const cnn_build_opts *build);
+CNNDEF cnn_status cnn_load_from_callback(cnn_net *net, cnn_read_fn read, void *user, const cnn_build_opts *build);
+/* cnn_load_weights from memory or a reader. A reader's weights are read into a copy
+   (allocated through CNN_MALLOC for the call) and replace the network's only when all of
+   them checked out, so a failure changes no weight there either. */
+CNNDEF cnn_status cnn_load_weights_from_memory(cnn_net *net, const void *data, size_t size);
+CNNDEF cnn_status cnn_load_weights_from_callback(cnn_net *net, cnn_read_fn read, void *user);
+
 #ifndef CNN_NO_STDIO
 /* Writes a temporary file beside path (a fresh name, created exclusively), flushes it to
    disk and renames it over path: a failed save (or a power cut) leaves the old file. Refuses
@@ -694,7 +779,9 @@ CNNDEF cnn_status cnn_save(const cnn_net *net, const char *path);
    written only on success; on any failure it is left exactly as it was. To replace a built
    network, load into another cnn_net, then cnn_net_free the old one. */
 CNNDEF cnn_status cnn_load(cnn_net *net, const char *path, const cnn_build_opts *build);
-/* Fills the weights of a built net from a file whose architecture must match. */
+/* Fills the weights of a built net from a file whose architecture must match, and resets
+   the optimizer state (cnn_net_reset_optimizer): momentum gathered for other weights would
+   push these. A failure changes no weight. */
 CNNDEF cnn_status cnn_load_weights(cnn_net *net, const char *path);
 #endif
 
@@ -720,7 +807,7 @@ CNNDEF cnn_status cnn_npy_load(const char *path, int ndim, const int *shape, flo
 /* Every parameter tensor of a built network, one file each: <prefix>layer<i>.weight.npy and
    <prefix>layer<i>.bias.npy, i the layer's index (from 0, as in cnn_net_summary). prefix is
    prepended as given ("dir/" for a directory, which must exist). Loading checks every file
-   before it changes any weight. */
+   before it changes any weight, and resets the optimizer state as cnn_load_weights does. */
 CNNDEF cnn_status cnn_save_npy(const cnn_net *net, const char *prefix);
 CNNDEF cnn_status cnn_load_npy(cnn_net *net, const char *prefix);
 #endif
@@ -1384,6 +1471,19 @@ static int cnn__conv2d_out_w(const cnn_conv2d_shape *s) {
     return cnn_conv_output_size(s->w, s->kw, s->stride_w, s->dilation_w, s->pad_left + s->pad_right);
 }
 
+/* A caller's shape with its zero fields given their defaults (strides and dilations 1; the
+   other defaults are zero already). Every public entry point works on the settled copy, so
+   the kernels never see a zero stride. NULL stays NULL. */
+static const cnn_conv2d_shape *cnn__conv2d_settle(const cnn_conv2d_shape *s, cnn_conv2d_shape *copy) {
+    if (!s) return NULL;
+    *copy = *s;
+    if (!copy->stride_h) copy->stride_h = 1;
+    if (!copy->stride_w) copy->stride_w = 1;
+    if (!copy->dilation_h) copy->dilation_h = 1;
+    if (!copy->dilation_w) copy->dilation_w = 1;
+    return copy;
+}
+
 static void cnn__conv2d_forward_scalar(const cnn_conv2d_shape *s, const float *x, const float *w,
                                        const float *b, float *y) {
     const int oh = cnn__conv2d_out_h(s), ow = cnn__conv2d_out_w(s);
@@ -1507,7 +1607,9 @@ static int cnn__wino_serves(const cnn_conv2d_shape *s) {
     return s->kh == 3 && s->kw == 3 && s->stride_h == 1 && s->stride_w == 1 && s->dilation_h == 1 && s->dilation_w == 1;
 }
 
-CNNDEF cnn_status cnn_conv2d_check(const cnn_conv2d_shape *s, int *out_h, int *out_w) {
+CNNDEF cnn_status cnn_conv2d_check(const cnn_conv2d_shape *shape, int *out_h, int *out_w) {
+    cnn_conv2d_shape settled;
+    const cnn_conv2d_shape *s = cnn__conv2d_settle(shape, &settled);
     int oh, ow;
     if (!s) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "conv2d: NULL shape");
     if (s->n < 1 || s->c < 1 || s->h < 1 || s->w < 1)
@@ -1997,9 +2099,14 @@ static size_t cnn__conv2d_workspace(const cnn_conv2d_shape *s, int forward, int 
     return floats ? floats * sizeof(float) + CNN_ALIGNMENT : 0;
 }
 
-CNNDEF size_t cnn_conv2d_workspace_bytes(const cnn_conv2d_shape *s) { return cnn__conv2d_workspace(s, 1, 1, 1, 0); }
+CNNDEF size_t cnn_conv2d_workspace_bytes(const cnn_conv2d_shape *s) {
+    cnn_conv2d_shape settled;
+    return cnn__conv2d_workspace(cnn__conv2d_settle(s, &settled), 1, 1, 1, 0);
+}
 
-CNNDEF cnn_conv_algo cnn_conv2d_algo_chosen(const cnn_conv2d_shape *s, int pass) {
+CNNDEF cnn_conv_algo cnn_conv2d_algo_chosen(const cnn_conv2d_shape *shape, int pass) {
+    cnn_conv2d_shape settled;
+    const cnn_conv2d_shape *s = cnn__conv2d_settle(shape, &settled);
     if (!s || cnn_conv2d_check(s, NULL, NULL) != CNN_OK) return CNN_CONV_DIRECT;
     if (cnn__direct_variant(s)) return s->algo;
     switch (cnn__wino_tile(s, pass)) {
@@ -2098,8 +2205,10 @@ static cnn_status cnn__conv2d_forced(const cnn_conv2d_shape *s, int pass, const 
                      s->pad_right, ws ? ws_bytes : 0, cnn_conv2d_workspace_bytes(s), cnn_simd_name(cnn_simd_active()));
 }
 
-CNNDEF cnn_status cnn_conv2d_forward_ws(const cnn_conv2d_shape *s, const float *x, const float *w,
+CNNDEF cnn_status cnn_conv2d_forward_ws(const cnn_conv2d_shape *shape, const float *x, const float *w,
                                         const float *b, float *y, void *workspace, size_t workspace_bytes) {
+    cnn_conv2d_shape settled;
+    const cnn_conv2d_shape *s = cnn__conv2d_settle(shape, &settled);
     cnn_status st = cnn_conv2d_check(s, NULL, NULL);
     if (st) return st;
     if (!x || !w || !y) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "conv2d forward: NULL x, w or y");
@@ -2108,8 +2217,10 @@ CNNDEF cnn_status cnn_conv2d_forward_ws(const cnn_conv2d_shape *s, const float *
     return CNN_OK;
 }
 
-CNNDEF cnn_status cnn_conv2d_backward_data_ws(const cnn_conv2d_shape *s, const float *dy, const float *w,
+CNNDEF cnn_status cnn_conv2d_backward_data_ws(const cnn_conv2d_shape *shape, const float *dy, const float *w,
                                               float *dx, void *workspace, size_t workspace_bytes) {
+    cnn_conv2d_shape settled;
+    const cnn_conv2d_shape *s = cnn__conv2d_settle(shape, &settled);
     cnn_status st = cnn_conv2d_check(s, NULL, NULL);
     if (st) return st;
     if (!dy || !w || !dx) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "conv2d backward_data: NULL dy, w or dx");
@@ -2118,8 +2229,10 @@ CNNDEF cnn_status cnn_conv2d_backward_data_ws(const cnn_conv2d_shape *s, const f
     return CNN_OK;
 }
 
-CNNDEF cnn_status cnn_conv2d_backward_weights_ws(const cnn_conv2d_shape *s, const float *x, const float *dy,
+CNNDEF cnn_status cnn_conv2d_backward_weights_ws(const cnn_conv2d_shape *shape, const float *x, const float *dy,
                                                  float *dw, float *db, void *workspace, size_t workspace_bytes) {
+    cnn_conv2d_shape settled;
+    const cnn_conv2d_shape *s = cnn__conv2d_settle(shape, &settled);
     cnn_status st = cnn_conv2d_check(s, NULL, NULL);
     if (st) return st;
     if (!x || !dy || !dw) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "conv2d backward_weights: NULL x, dy or dw");
@@ -3174,6 +3287,7 @@ CNNDEF void cnn_net_free(cnn_net *net) {
     net->input = net->grad_a = net->grad_b = NULL;
     net->labels = NULL;
     net->x = NULL;
+    net->grad_first = NULL;
     net->built = net->training = net->max_batch = net->batch = 0;
 }
 
@@ -3429,12 +3543,83 @@ CNNDEF cnn_status cnn_forward(cnn_net *net, const float *x, int n, int training)
     }
     net->x = x;
     net->batch = n;
+    net->grad_first = NULL;              /* a backward pass belongs to its forward */
     return CNN_OK;
 }
 
 CNNDEF const float *cnn_output(const cnn_net *net) {
     if (!net || !net->built || !net->batch) return NULL;
     return net->layers[net->layer_count - 1].out;
+}
+
+/* ---- reaching into layers ---- */
+
+CNNDEF int cnn_net_layer_count(const cnn_net *net) { return net ? net->layer_count : 0; }
+
+/* The layer 'layer' of net, or NULL (and a message naming who asked) when there is none. */
+static const cnn_layer *cnn__layer_at(const cnn_net *net, int layer, const char *who) {
+    if (!net) { cnn__fail(CNN_ERR_INVALID_ARGUMENT, "%s: NULL network", who); return NULL; }
+    if (layer < 0 || layer >= net->layer_count) {
+        cnn__fail(CNN_ERR_INVALID_ARGUMENT, "%s: layer %d: the network has layers 0 to %d", who, layer, net->layer_count - 1);
+        return NULL;
+    }
+    return &net->layers[layer];
+}
+
+CNNDEF cnn_status cnn_layer_describe(const cnn_net *net, int layer, cnn_layer_info *info) {
+    const cnn_layer *l = cnn__layer_at(net, layer, "layer describe");
+    if (!l) return CNN_ERR_INVALID_ARGUMENT;
+    if (!info) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "layer describe: NULL info");
+    memset(info, 0, sizeof *info);
+    info->kind = l->kind;
+    info->activation = l->act;
+    info->in_c = l->in_c; info->in_h = l->in_h; info->in_w = l->in_w;
+    info->out_c = l->out_c; info->out_h = l->out_h; info->out_w = l->out_w;
+    info->flat = l->flat;
+    info->weight_count = l->weight_count;
+    info->bias_count = l->bias_count;
+    if (l->kind == CNN_LAYER_CONV) { info->kernel_h = l->conv.kh; info->kernel_w = l->conv.kw; }
+    if (l->kind == CNN_LAYER_POOL) { info->kernel_h = l->pool.kh; info->kernel_w = l->pool.kw; }
+    return CNN_OK;
+}
+
+/* One of a layer's four parameter arrays: which 0 weights, 1 bias; grads 1 for gradients. */
+static float *cnn__layer_array(cnn_net *net, int layer, int which, int grads, size_t *count) {
+    static const char *const who[2][2] = { { "layer weights", "layer bias" }, { "layer weight grads", "layer bias grads" } };
+    const cnn_layer *l = cnn__layer_at(net, layer, who[grads][which]);
+    size_t n;
+    if (count) *count = 0;
+    if (!l) return NULL;
+    if (!net->built) { cnn__fail(CNN_ERR_STATE, "%s: the network is not built (cnn_net_build)", who[grads][which]); return NULL; }
+    if (grads && !net->training) {
+        cnn__fail(CNN_ERR_STATE, "%s: the network was built with inference_only: it has no gradients", who[grads][which]);
+        return NULL;
+    }
+    n = which ? l->bias_count : l->weight_count;
+    if (!n) {
+        cnn__fail(CNN_ERR_INVALID_ARGUMENT, "%s: layer %d (%s) has no %s", who[grads][which], layer, cnn__layer_name(l->kind), which ? "bias" : "weights");
+        return NULL;
+    }
+    if (count) *count = n;
+    return grads ? (which ? l->db : l->dw) : (which ? l->b : l->w);
+}
+
+CNNDEF float *cnn_layer_weights(cnn_net *net, int layer, size_t *count) { return cnn__layer_array(net, layer, 0, 0, count); }
+CNNDEF float *cnn_layer_bias(cnn_net *net, int layer, size_t *count) { return cnn__layer_array(net, layer, 1, 0, count); }
+CNNDEF float *cnn_layer_weight_grads(cnn_net *net, int layer, size_t *count) { return cnn__layer_array(net, layer, 0, 1, count); }
+CNNDEF float *cnn_layer_bias_grads(cnn_net *net, int layer, size_t *count) { return cnn__layer_array(net, layer, 1, 1, count); }
+
+CNNDEF const float *cnn_layer_output(const cnn_net *net, int layer, int shape[4]) {
+    const cnn_layer *l = cnn__layer_at(net, layer, "layer output");
+    if (!l) return NULL;
+    if (!net->built || !net->batch) { cnn__fail(CNN_ERR_STATE, "layer output: no forward pass yet"); return NULL; }
+    if (shape) { shape[0] = net->batch; shape[1] = l->out_c; shape[2] = l->out_h; shape[3] = l->out_w; }
+    return l->out;
+}
+
+CNNDEF cnn_rng *cnn_net_dropout_rng(cnn_net *net) {
+    if (!net) { cnn__fail(CNN_ERR_INVALID_ARGUMENT, "dropout rng: NULL network"); return NULL; }
+    return &net->rng;
 }
 
 /* The backward pass proper: net->grad_a holds dL/d(output of the last layer). Walking the
@@ -3489,6 +3674,7 @@ static void cnn__backward(cnn_net *net) {
         }
         if (wrote_spare) { t = g; g = spare; spare = t; }
     }
+    net->grad_first = g;                 /* what cnn_input_gradient starts from */
 }
 
 static cnn_status cnn__check_labels(const char *who, const int32_t *labels, int n, int classes) {
@@ -3519,12 +3705,38 @@ static cnn_status cnn__batch_loss(const cnn_net *net, const float *out, const in
     return cnn__check_loss("mse loss", *loss);
 }
 
-CNNDEF cnn_status cnn_backward(cnn_net *net, const int32_t *labels, float *loss) {
+/* The mean squared error of n outputs against real-valued targets: row k of the targets is
+   targets[index[k]] (index NULL: row k), so fit can read a shuffled batch in place. */
+static cnn_status cnn__target_loss(const cnn_net *net, const float *out, const float *targets, const int *index, int n,
+                                   float *loss, float *dout) {
+    const int size = cnn_net_output_size(net);
+    double total = 0.0;
+    int i, j;
+    if (net->loss != CNN_LOSS_MSE)
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "regression targets: the network's loss is softmax cross-entropy; real-valued targets need CNN_LOSS_MSE (cnn_net_opts.loss)");
+    if (!targets) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "mse loss: NULL targets");
+    for (i = 0; i < n; i++) {
+        const float *t = targets + (size_t)(index ? index[i] : i) * size;
+        for (j = 0; j < size; j++) {
+            const size_t at = (size_t)i * size + j;
+            const double d = (double)out[at] - (double)t[j];
+            total += d * d;
+            if (dout) dout[at] = (float)(2.0 * d / ((double)n * size));
+        }
+    }
+    *loss = (float)(total / ((double)n * size));
+    return cnn__check_loss("mse loss", *loss);
+}
+
+/* Backward against labels or, when targets is not NULL, real-valued targets. */
+static cnn_status cnn__backward_loss(cnn_net *net, const int32_t *labels, const float *targets, float *loss) {
     float value = 0.0f;
     cnn_status st = cnn__check_ready(net, "backward", 1);
     if (st) return st;
     if (!net->batch) return cnn__fail(CNN_ERR_STATE, "backward: no forward pass to go back through");
-    st = cnn__batch_loss(net, cnn_output(net), labels, net->batch, &value, net->grad_a);
+    net->grad_first = NULL;
+    if (targets) st = cnn__target_loss(net, cnn_output(net), targets, NULL, net->batch, &value, net->grad_a);
+    else st = cnn__batch_loss(net, cnn_output(net), labels, net->batch, &value, net->grad_a);
     if (loss && (st == CNN_OK || st == CNN_ERR_NUMERIC)) *loss = value;
     if (st == CNN_ERR_NUMERIC) {   /* no gradients from a NaN loss; the old ones must not be stepped on */
         size_t i;
@@ -3535,6 +3747,15 @@ CNNDEF cnn_status cnn_backward(cnn_net *net, const int32_t *labels, float *loss)
     return CNN_OK;
 }
 
+CNNDEF cnn_status cnn_backward(cnn_net *net, const int32_t *labels, float *loss) {
+    return cnn__backward_loss(net, labels, NULL, loss);
+}
+
+CNNDEF cnn_status cnn_backward_targets(cnn_net *net, const float *targets, float *loss) {
+    if (!targets) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "backward: NULL targets");
+    return cnn__backward_loss(net, NULL, targets, loss);
+}
+
 CNNDEF cnn_status cnn_backward_from(cnn_net *net, const float *doutput) {
     cnn_status st = cnn__check_ready(net, "backward", 1);
     if (st) return st;
@@ -3542,6 +3763,50 @@ CNNDEF cnn_status cnn_backward_from(cnn_net *net, const float *doutput) {
     if (!doutput) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "backward: NULL output gradient");
     memmove(net->grad_a, doutput, (size_t)net->batch * cnn_net_output_size(net) * sizeof(float));
     cnn__backward(net);
+    return CNN_OK;
+}
+
+/* The first layer's data gradient, the step cnn__backward leaves out: from dL/d(its output),
+   already through its fused activation's derivative (backward did that in place), to dL/dx.
+   Layers that worked in place (activation, dropout, flatten) left dL/dx itself. */
+CNNDEF cnn_status cnn_input_gradient(cnn_net *net, float *dx) {
+    const cnn_layer *l;
+    const float *g;
+    size_t in_count;
+    int n;
+    cnn_status st = cnn__check_ready(net, "input gradient", 1);
+    if (st) return st;
+    if (!dx) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "input gradient: NULL dx");
+    if (!net->grad_first || !net->batch)
+        return cnn__fail(CNN_ERR_STATE, "input gradient: no backward pass since the last forward (call cnn_backward first)");
+    l = &net->layers[0];
+    g = net->grad_first;
+    n = net->batch;
+    in_count = (size_t)n * cnn__layer_in_size(l);
+    switch (l->kind) {
+    case CNN_LAYER_CONV: {
+        cnn_conv2d_shape s = l->conv;
+        s.n = n;           /* (the workspace was sized without this pass: a smaller one is fine) */
+        cnn__conv2d_backward_data(&s, g, l->w, dx, net->scratch, net->scratch_bytes);
+        break;
+    }
+    case CNN_LAYER_DENSE:
+        cnn__dense_backward_data(n, (int)cnn__layer_in_size(l), l->out_c, g, l->w, dx);
+        break;
+    case CNN_LAYER_POOL: {
+        cnn_pool2d_shape s = l->pool;
+        s.n = n;
+        if (l->pool_kind == CNN_POOL_MAX) cnn__maxpool2d_backward(&s, l->out_h, l->out_w, g, l->argmax, dx);
+        else cnn__avgpool2d_backward(&s, l->out_h, l->out_w, g, dx);
+        break;
+    }
+    case CNN_LAYER_GLOBAL_AVGPOOL:
+        cnn_global_avgpool_backward(n, l->in_c, l->in_h * l->in_w, g, dx);
+        break;
+    default:
+        memmove(dx, g, in_count * sizeof(float));
+        break;
+    }
     return CNN_OK;
 }
 
@@ -3684,6 +3949,14 @@ CNNDEF cnn_status cnn_sgd_step(cnn_net *net, const cnn_sgd_opts *opts) {
     return cnn__sgd_step(net, &o);
 }
 
+CNNDEF cnn_status cnn_net_reset_optimizer(cnn_net *net) {
+    cnn_status st = cnn__check_ready(net, "reset optimizer", 0);
+    if (st) return st;
+    if (net->velocity) memset(net->velocity, 0, net->param_floats * sizeof(float));
+    net->step = 0;
+    return CNN_OK;
+}
+
 CNNDEF cnn_status cnn_train_batch(cnn_net *net, const float *x, const int32_t *labels, int n,
                                   const cnn_sgd_opts *opts, float *loss) {
     cnn_sgd_opts o;
@@ -3708,13 +3981,14 @@ static int cnn__nan_row(const float *v, int n, int out) {
     return -1;
 }
 
-/* Copies the images listed in index[0..b) and their labels into the network's batch buffers. */
+/* Copies the images listed in index[0..b) and their labels (if any) into the network's batch
+   buffers. (Regression targets are read in place through the index.) */
 static void cnn__gather_batch(cnn_net *net, const float *images, const int32_t *labels, const int *index, int b) {
     const size_t in_size = (size_t)net->in_c * net->in_h * net->in_w;
     int k;
     for (k = 0; k < b; k++) {
         memcpy(net->input + (size_t)k * in_size, images + (size_t)index[k] * in_size, in_size * sizeof(float));
-        net->labels[k] = labels[index[k]];
+        if (labels) net->labels[k] = labels[index[k]];
     }
 }
 
@@ -3742,45 +4016,52 @@ CNNDEF cnn_status cnn_predict(cnn_net *net, const float *x, int n, float *probs,
     return CNN_OK;
 }
 
-/* Loss and accuracy over 'count' images, either consecutive (index NULL) or those listed in
-   index (gathered into the network's batch buffer). */
-static cnn_status cnn__evaluate(cnn_net *net, const float *images, const int32_t *labels, const int *index,
-                                int count, float *loss, float *accuracy) {
+/* Loss and accuracy over 'count' images of a dataset, either consecutive (index NULL) or those
+   listed in index (gathered into the network's batch buffer). With targets, the loss is their
+   mean squared error and the accuracy -1. */
+static cnn_status cnn__evaluate(cnn_net *net, const cnn_dataset *data, const int *index, int count, float *loss, float *accuracy) {
     size_t in_size = (size_t)net->in_c * net->in_h * net->in_w;
     int out = cnn_net_output_size(net), start, k, correct = 0;
     double total = 0.0;
     cnn_status st;
     for (start = 0; start < count; start += net->max_batch) {
         int b = CNN__MIN(net->max_batch, count - start);
-        const float *x = images + (size_t)start * in_size;
-        const int32_t *y = labels + start;
+        const float *x = data->images + (size_t)start * in_size;
+        const int32_t *y = data->labels ? data->labels + start : NULL;
         const float *logits;
         float batch_loss;
         if (index) {
-            cnn__gather_batch(net, images, labels, index + start, b);
+            cnn__gather_batch(net, data->images, data->labels, index + start, b);
             x = net->input;
             y = net->labels;
         }
         if ((st = cnn_forward(net, x, b, 0))) return st;
         logits = cnn_output(net);
-        if ((st = cnn__batch_loss(net, logits, y, b, &batch_loss, NULL))) {
+        if (data->targets) {
+            st = index ? cnn__target_loss(net, logits, data->targets, index + start, b, &batch_loss, NULL)
+                       : cnn__target_loss(net, logits, data->targets + (size_t)start * out, NULL, b, &batch_loss, NULL);
+        } else {
+            st = cnn__batch_loss(net, logits, y, b, &batch_loss, NULL);
+        }
+        if (st) {
             char why[400];
             if (st != CNN_ERR_NUMERIC) return st;
             cnn__format(why, sizeof why, "%s", cnn_last_error());
             return cnn__fail(st, "evaluate: images %d to %d: %s", start, start + b - 1, why);
         }
         total += (double)batch_loss * b;
-        for (k = 0; k < b; k++) correct += cnn__argmax(logits + (size_t)k * out, out) == y[k];
+        if (!data->targets)
+            for (k = 0; k < b; k++) correct += cnn__argmax(logits + (size_t)k * out, out) == y[k];
     }
     if (loss) *loss = (float)(total / count);
-    if (accuracy) *accuracy = (float)correct / (float)count;
+    if (accuracy) *accuracy = data->targets ? -1.0f : (float)correct / (float)count;
     return CNN_OK;
 }
 
 static cnn_status cnn__check_dataset(const char *who, const cnn_dataset *d) {
     if (!d) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "%s: NULL dataset", who);
-    if (!d->images || !d->labels || d->count < 1)
-        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "%s: the dataset needs images, labels and a count >= 1 (count %d)", who, d->count);
+    if (!d->images || (!d->labels && !d->targets) || d->count < 1)
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "%s: the dataset needs images, labels (or targets) and a count >= 1 (count %d)", who, d->count);
     return CNN_OK;
 }
 
@@ -3788,7 +4069,7 @@ CNNDEF cnn_status cnn_evaluate(cnn_net *net, const cnn_dataset *data, float *los
     cnn_status st = cnn__check_ready(net, "evaluate", 0);
     if (st) return st;
     if ((st = cnn__check_dataset("evaluate", data))) return st;
-    return cnn__evaluate(net, data->images, data->labels, NULL, data->count, loss, accuracy);
+    return cnn__evaluate(net, data, NULL, data->count, loss, accuracy);
 }
 
 /* Seconds from some fixed point: wall-clock where the platform has it, else CPU time. */
@@ -3825,7 +4106,7 @@ CNNDEF float cnn_schedule_lr(const cnn_fit_opts *opts, int epoch) {
 /* The default progress display: one line per epoch on stderr, redrawn as batches finish. */
 CNNDEF int cnn_progress_bar(const cnn_progress *p, void *user) {
     enum { WIDTH = 24 };
-    char bar[WIDTH + 1];
+    char bar[WIDTH + 1], acc[32], val_acc[32];
     int filled = p->batches ? (int)((long long)WIDTH * p->batch / p->batches) : WIDTH, i;
     const char *cr = "\r";
     (void)user;
@@ -3843,18 +4124,21 @@ CNNDEF int cnn_progress_bar(const cnn_progress *p, void *user) {
     }
     for (i = 0; i < WIDTH; i++) bar[i] = i < filled ? '=' : (i == filled ? '>' : ' ');
     bar[WIDTH] = '\0';
+    acc[0] = val_acc[0] = '\0';           /* regression reports no accuracy (-1) */
+    if (p->accuracy >= 0.0f) cnn__format(acc, sizeof acc, "  acc %.2f%%", 100.0 * p->accuracy);
+    if (p->val_accuracy >= 0.0f) cnn__format(val_acc, sizeof val_acc, "  val_acc %.2f%%", 100.0 * p->val_accuracy);
     if (!p->epoch_done) {
         double left = p->images_per_second > 0 && p->batch ? p->seconds * (p->batches - p->batch) / p->batch : 0.0;
-        fprintf(stderr, "\repoch %d/%d [%s] %d/%d  loss %.4f  acc %.2f%%  %.0f img/s  %.0fs left   ",
-                p->epoch, p->epochs, bar, p->batch, p->batches, (double)p->loss, 100.0 * p->accuracy,
+        fprintf(stderr, "\repoch %d/%d [%s] %d/%d  loss %.4f%s  %.0f img/s  %.0fs left   ",
+                p->epoch, p->epochs, bar, p->batch, p->batches, (double)p->loss, acc,
                 p->images_per_second, left);
     } else if (p->val_loss >= 0.0f) {
-        fprintf(stderr, "%sepoch %d/%d [%s] loss %.4f  acc %.2f%%  val_loss %.4f  val_acc %.2f%%  %.1fs  %.0f img/s%s\n",
-                cr, p->epoch, p->epochs, bar, (double)p->loss, 100.0 * p->accuracy, (double)p->val_loss,
-                100.0 * p->val_accuracy, p->seconds, p->images_per_second, p->improved ? "  *" : "");
+        fprintf(stderr, "%sepoch %d/%d [%s] loss %.4f%s  val_loss %.4f%s  %.1fs  %.0f img/s%s\n",
+                cr, p->epoch, p->epochs, bar, (double)p->loss, acc, (double)p->val_loss,
+                val_acc, p->seconds, p->images_per_second, p->improved ? "  *" : "");
     } else {
-        fprintf(stderr, "%sepoch %d/%d [%s] loss %.4f  acc %.2f%%  %.1fs  %.0f img/s\n",
-                cr, p->epoch, p->epochs, bar, (double)p->loss, 100.0 * p->accuracy, p->seconds, p->images_per_second);
+        fprintf(stderr, "%sepoch %d/%d [%s] loss %.4f%s  %.1fs  %.0f img/s\n",
+                cr, p->epoch, p->epochs, bar, (double)p->loss, acc, p->seconds, p->images_per_second);
     }
     fflush(stderr);
     return 0;
@@ -3882,6 +4166,8 @@ CNNDEF cnn_status cnn_fit(cnn_net *net, const cnn_dataset *train, const cnn_fit_
     else memset(&o, 0, sizeof o);
     if ((st = cnn__check_dataset("fit", train))) return st;
     if (o.validation && (st = cnn__check_dataset("fit (validation set)", o.validation))) return st;
+    if ((train->targets || (o.validation && o.validation->targets)) && net->loss != CNN_LOSS_MSE)
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "fit: the dataset has regression targets, the network's loss is softmax cross-entropy; real-valued targets need CNN_LOSS_MSE (cnn_net_opts.loss)");
     if ((st = cnn__sgd_settings(&o.sgd, &o.sgd))) return st;
     if (o.epochs == 0) o.epochs = 10;
     batch = o.batch_size ? o.batch_size : net->max_batch;
@@ -3946,8 +4232,15 @@ CNNDEF cnn_status cnn_fit(cnn_net *net, const cnn_dataset *train, const cnn_fit_
             cnn__gather_batch(net, train->images, train->labels, index + start, size);
             if ((st = cnn_forward(net, net->input, size, 1))) goto done;
             logits = cnn_output(net);
-            for (k = 0; k < size; k++) correct += cnn__argmax(logits + (size_t)k * out, out) == net->labels[k];
-            if ((st = cnn_backward(net, net->labels, &loss)) == CNN_OK) st = cnn__sgd_step(net, &sgd);
+            if (train->targets) {      /* regression: the targets of the batch, read through the index */
+                net->grad_first = NULL;
+                st = cnn__target_loss(net, logits, train->targets, index + start, size, &loss, net->grad_a);
+                if (st == CNN_OK) cnn__backward(net);
+            } else {
+                for (k = 0; k < size; k++) correct += cnn__argmax(logits + (size_t)k * out, out) == net->labels[k];
+                st = cnn_backward(net, net->labels, &loss);
+            }
+            if (st == CNN_OK) st = cnn__sgd_step(net, &sgd);
             if (st == CNN_ERR_NUMERIC) {   /* the weights are those of the last good step */
                 char why[400];
                 cnn__format(why, sizeof why, "%s", cnn_last_error());
@@ -3959,14 +4252,14 @@ CNNDEF cnn_status cnn_fit(cnn_net *net, const cnn_dataset *train, const cnn_fit_
             seen += size;
             p.batch = b + 1;
             p.loss = (float)(loss_sum / seen);
-            p.accuracy = (float)correct / (float)seen;
+            p.accuracy = train->targets ? -1.0f : (float)correct / (float)seen;
             p.seconds = cnn__seconds() - t0;
             p.images_per_second = p.seconds > 0 ? seen / p.seconds : 0.0;
             if (cnn__report(&o, &p)) { stop = 1; break; }
         }
         if (has_val) {
-            if (o.validation) st = cnn__evaluate(net, o.validation->images, o.validation->labels, NULL, o.validation->count, &p.val_loss, &p.val_accuracy);
-            else st = cnn__evaluate(net, train->images, train->labels, index + n_train, n_val, &p.val_loss, &p.val_accuracy);
+            if (o.validation) st = cnn__evaluate(net, o.validation, NULL, o.validation->count, &p.val_loss, &p.val_accuracy);
+            else st = cnn__evaluate(net, train, index + n_train, n_val, &p.val_loss, &p.val_accuracy);
             if (st) goto done;
             p.improved = p.val_loss < best_val;
             if (p.improved) {
@@ -4018,37 +4311,37 @@ done:
        CRC-32 (IEEE 802.3, as zlib) of every byte before it
    ============================================================================================ */
 
-#ifndef CNN_NO_STDIO
-#include <errno.h>
-
 #define CNN__RECORD_FIELDS 20
 static const unsigned char cnn__magic[8] = {'C', 'N', 'N', 'H', '\r', '\n', 0x1a, '\n'};
 
-typedef struct cnn__file {
-    FILE *f;                    /* reading, and writing where there is no POSIX */
-    int fd;                     /* writing on POSIX: the temporary file's descriptor, or -1 */
+/* Every load and save goes through one stream: a reader or a writer callback (memory, a file,
+   or the caller's), with the running CRC-32 of what passed through it. */
+typedef struct cnn__stream {
+    cnn_read_fn read;
+    cnn_write_fn write;
+    void *user;
+    int (*rewind)(void *user);  /* back to the first byte (0: done), or NULL: a one-pass reader */
     uint32_t crc;
     uint32_t table[256];
-    int failed;
-    size_t buffered;            /* bytes waiting in out[] (fd mode) */
-    unsigned char out[4096];
-} cnn__file;
+    int failed;                 /* a write failed: the writes after it are skipped */
+} cnn__stream;
 
-static void cnn__file_start(cnn__file *io, FILE *f) {
+static void cnn__stream_start(cnn__stream *io, cnn_read_fn read, cnn_write_fn write, void *user, int (*rewind)(void *)) {
     uint32_t i, c;
     int k;
-    io->f = f;
-    io->fd = -1;
+    io->read = read;
+    io->write = write;
+    io->user = user;
+    io->rewind = rewind;
     io->crc = 0xffffffffu;
     io->failed = 0;
-    io->buffered = 0;
     for (i = 0; i < 256; i++) {         /* the reflected CRC-32 polynomial 0xEDB88320 */
         for (c = i, k = 0; k < 8; k++) c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
         io->table[i] = c;
     }
 }
 
-static void cnn__crc_update(cnn__file *io, const unsigned char *p, size_t n) {
+static void cnn__crc_update(cnn__stream *io, const unsigned char *p, size_t n) {
     size_t i;
     for (i = 0; i < n; i++) io->crc = io->table[(io->crc ^ p[i]) & 0xff] ^ (io->crc >> 8);
 }
@@ -4062,38 +4355,13 @@ static uint32_t cnn__get_u32_le(const unsigned char *p) {
 static uint32_t cnn__float_bits(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
 static float cnn__bits_float(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
 
-/* Writes what is buffered to the descriptor, retrying short writes. */
-static void cnn__flush(cnn__file *io) {
-#ifdef CNN__POSIX_FILES
-    size_t done = 0;
-    while (!io->failed && done < io->buffered) {
-        const ssize_t k = write(io->fd, io->out + done, io->buffered - done);
-        if (k > 0) done += (size_t)k;
-        else if (k < 0 && errno == EINTR) continue;
-        else io->failed = 1;
-    }
-#endif
-    io->buffered = 0;
-}
-
-static void cnn__write(cnn__file *io, const void *p, size_t n) {
+static void cnn__write(cnn__stream *io, const void *p, size_t n) {
     if (io->failed) return;
     cnn__crc_update(io, (const unsigned char *)p, n);
-    if (io->fd < 0) {
-        if (fwrite(p, 1, n, io->f) != n) io->failed = 1;
-        return;
-    }
-    while (n && !io->failed) {
-        const size_t k = CNN__MIN(n, sizeof io->out - io->buffered);
-        memcpy(io->out + io->buffered, p, k);
-        io->buffered += k;
-        p = (const unsigned char *)p + k;
-        n -= k;
-        if (io->buffered == sizeof io->out) cnn__flush(io);
-    }
+    if (io->write(io->user, p, n) != 0) io->failed = 1;
 }
-static void cnn__write_u32(cnn__file *io, uint32_t v) { unsigned char b[4]; cnn__put_u32_le(b, v); cnn__write(io, b, 4); }
-static void cnn__write_floats(cnn__file *io, const float *v, size_t n) {
+static void cnn__write_u32(cnn__stream *io, uint32_t v) { unsigned char b[4]; cnn__put_u32_le(b, v); cnn__write(io, b, 4); }
+static void cnn__write_floats(cnn__stream *io, const float *v, size_t n) {
     unsigned char buf[4096];
     size_t i, k;
     for (i = 0; i < n; i += k) {
@@ -4101,6 +4369,31 @@ static void cnn__write_floats(cnn__file *io, const float *v, size_t n) {
         for (k = 0; k < chunk; k++) cnn__put_u32_le(buf + 4 * k, cnn__float_bits(v[i + k]));
         cnn__write(io, buf, 4 * chunk);
     }
+}
+
+/* The memory reader and writer: a buffer, its size and a position. */
+typedef struct cnn__memory { unsigned char *out; const unsigned char *in; size_t size, at; } cnn__memory;
+
+static size_t cnn__memory_read(void *user, void *data, size_t size) {
+    cnn__memory *m = (cnn__memory *)user;
+    const size_t n = CNN__MIN(size, m->size - m->at);
+    if (n) memcpy(data, m->in + m->at, n);
+    m->at += n;
+    return n;
+}
+static int cnn__memory_rewind(void *user) { ((cnn__memory *)user)->at = 0; return 0; }
+static int cnn__memory_write(void *user, const void *data, size_t size) {
+    cnn__memory *m = (cnn__memory *)user;
+    if (size > m->size - m->at) return 1;
+    memcpy(m->out + m->at, data, size);
+    m->at += size;
+    return 0;
+}
+/* Counts what would be written: the size of a model before writing it. */
+static int cnn__count_write(void *user, const void *data, size_t size) {
+    (void)data;
+    ((cnn__memory *)user)->at += size;
+    return 0;
 }
 
 /* A layer as its 20-field record: what the file stores and what architectures compare by. */
@@ -4202,7 +4495,7 @@ static int cnn__layer_tensors(const cnn_layer *l, uint32_t dims[2][4], uint32_t 
     return n;
 }
 
-static cnn_status cnn__save_to(const cnn_net *net, cnn__file *io) {
+static cnn_status cnn__save_to(const cnn_net *net, cnn__stream *io) {
     uint32_t r[CNN__RECORD_FIELDS], dims[2][4], ndim[2], tensors = 0;
     float *data[2];
     size_t count[2];
@@ -4231,7 +4524,6 @@ static cnn_status cnn__save_to(const cnn_net *net, cnn__file *io) {
     }
     cnn__put_u32_le(crc, io->crc ^ 0xffffffffu);
     cnn__write(io, crc, 4);              /* (the CRC it adds to is not used again) */
-    if (io->fd >= 0) cnn__flush(io);
     return io->failed ? CNN_ERR_IO : CNN_OK;
 }
 
@@ -4252,13 +4544,337 @@ static int cnn__nonfinite_parameter(const cnn_net *net, const char **which, size
     return -1;
 }
 
+/* What every save checks first: a built network whose parameters are all finite. 'where'
+   names the destination in the message. */
+static cnn_status cnn__check_savable(const cnn_net *net, const char *who, const char *where) {
+    const char *which = "";
+    size_t at = 0;
+    int layer;
+    if (!net) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "%s: NULL network", who);
+    if (!net->built) return cnn__fail(CNN_ERR_STATE, "%s: the network is not built, so it has no weights", who);
+    if ((layer = cnn__nonfinite_parameter(net, &which, &at)) >= 0)
+        return cnn__fail(CNN_ERR_NUMERIC, "%s: layer %d (%s) %s[%zu] is NaN or infinite; cnn_load would refuse the model, so %s is not written",
+                         who, layer, cnn__layer_name(net->layers[layer].kind), which, at, where);
+    return CNN_OK;
+}
+
+CNNDEF cnn_status cnn_save_to_memory(const cnn_net *net, void *buf, size_t cap, size_t *size) {
+    cnn__stream io;
+    cnn__memory m;
+    cnn_status st;
+    if (!size) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "save to memory: NULL size");
+    if ((st = cnn__check_savable(net, "save to memory", "the buffer"))) return st;
+    memset(&m, 0, sizeof m);                         /* first the size: the format is fixed */
+    cnn__stream_start(&io, NULL, cnn__count_write, &m, NULL);
+    cnn__save_to(net, &io);
+    *size = m.at;
+    if (!buf && cap == 0) return CNN_OK;             /* the size query */
+    if (!buf) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "save to memory: NULL buffer of %zu bytes", cap);
+    if (cap < m.at)
+        return cnn__fail(CNN_ERR_OUT_OF_MEMORY, "save to memory: the model needs %zu bytes, the buffer holds %zu; nothing was written", m.at, cap);
+    m.out = (unsigned char *)buf; m.size = cap; m.at = 0;
+    cnn__stream_start(&io, NULL, cnn__memory_write, &m, NULL);
+    return cnn__save_to(net, &io);
+}
+
+CNNDEF cnn_status cnn_save_to_callback(const cnn_net *net, cnn_write_fn write, void *user) {
+    cnn__stream io;
+    cnn_status st;
+    if (!write) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "save to callback: NULL write function");
+    if ((st = cnn__check_savable(net, "save to callback", "the model"))) return st;
+    cnn__stream_start(&io, NULL, write, user, NULL);
+    if (cnn__save_to(net, &io)) return cnn__fail(CNN_ERR_IO, "save to callback: the write function reported a failure");
+    return CNN_OK;
+}
+
+/* ---- reading ---- */
+
+/* Reads exactly n bytes into p (and the checksum), or fails as a truncated file. */
+static cnn_status cnn__read(cnn__stream *io, void *p, size_t n, const char *what) {
+    const size_t got = io->read(io->user, p, n);
+    if (got == CNN_READ_ERROR) return cnn__fail(CNN_ERR_IO, "load: reading failed in the middle of %s", what);
+    if (got != n) return cnn__fail(CNN_ERR_FILE_TRUNCATED, "load: the file ends in the middle of %s", what);
+    cnn__crc_update(io, (const unsigned char *)p, n);
+    return CNN_OK;
+}
+static cnn_status cnn__read_u32(cnn__stream *io, uint32_t *v, const char *what) {
+    unsigned char b[4];
+    cnn_status st = cnn__read(io, b, 4, what);
+    if (!st) *v = cnn__get_u32_le(b);
+    return st;
+}
+
+/* The first part of a model file: magic, version, header and layer records. desc receives
+   the described (unbuilt) network. */
+static cnn_status cnn__parse_architecture(cnn__stream *io, cnn_net *desc) {
+    unsigned char magic[8];
+    uint32_t version, header[5], r[CNN__RECORD_FIELDS];
+    cnn_net_opts nopts;
+    cnn_status st;
+    int i, t;
+    char msg[400];
+    size_t got;
+    io->crc = 0xffffffffu;
+    got = io->read(io->user, magic, 8);
+    if (got == CNN_READ_ERROR)          /* a directory opens on some systems, then fails to read */
+        return cnn__fail(CNN_ERR_IO, "load: the file cannot be read: not a regular file?");
+    if (got == 0) return cnn__fail(CNN_ERR_FILE_MAGIC, "load: the file is empty, not a cnn.h model file");
+    if (got != 8 || memcmp(magic, cnn__magic, 8) != 0)
+        return cnn__fail(CNN_ERR_FILE_MAGIC, "load: not a cnn.h model file (wrong magic bytes)");
+    cnn__crc_update(io, magic, 8);
+    if ((st = cnn__read_u32(io, &version, "the header"))) return st;
+    if (version != CNN_FILE_VERSION)
+        return cnn__fail(CNN_ERR_FILE_VERSION, "load: file format version %u, this cnn.h reads version %d", (unsigned)version, CNN_FILE_VERSION);
+    for (i = 0; i < 5; i++) if ((st = cnn__read_u32(io, &header[i], "the header"))) return st;
+    if (header[0] > 1 || header[1] > (uint32_t)INT_MAX || header[2] > (uint32_t)INT_MAX || header[3] > (uint32_t)INT_MAX ||
+        header[4] < 1 || header[4] > (uint32_t)CNN_MAX_LAYERS)
+        return cnn__fail(CNN_ERR_FILE_CORRUPT, "load: impossible header (loss %u, input %ux%ux%u, %u layers; at most CNN_MAX_LAYERS = %d)",
+                         (unsigned)header[0], (unsigned)header[1], (unsigned)header[2], (unsigned)header[3], (unsigned)header[4], CNN_MAX_LAYERS);
+    memset(&nopts, 0, sizeof nopts);
+    nopts.loss = (cnn_loss)header[0];
+    nopts.channels = (int)header[1]; nopts.height = (int)header[2]; nopts.width = (int)header[3];
+    if (cnn_net_init(desc, &nopts)) {
+        cnn__format(msg, sizeof msg, "%s", cnn_last_error());
+        return cnn__fail(CNN_ERR_FILE_CORRUPT, "load: %s", msg);
+    }
+    for (i = 0; i < (int)header[4]; i++) {
+        for (t = 0; t < CNN__RECORD_FIELDS; t++) if ((st = cnn__read_u32(io, &r[t], "a layer record"))) return st;
+        if (cnn__add_from_record(desc, i, r)) {
+            cnn__format(msg, sizeof msg, "%s", cnn_last_error());
+            return cnn__fail(CNN_ERR_FILE_CORRUPT, "load: %s", msg);
+        }
+    }
+    return CNN_OK;
+}
+
+/* The rest: the tensors, the checksum, the end. When target is not NULL (a built network
+   with desc's architecture), the weights are stored into it; otherwise they are only
+   checked. Every count is checked against the architecture before anything is read into
+   memory, so no file can make the reader go out of bounds. */
+static cnn_status cnn__parse_tensors(cnn__stream *io, const cnn_net *desc, cnn_net *target) {
+    unsigned char buf[4096];
+    uint32_t tensors, expect_tensors = 0, ndim, dim, stored_crc, computed;
+    uint32_t dims[2][4], ndims[2];
+    float *data[2];
+    size_t count[2], got;
+    cnn_status st;
+    int i, t, d, n;
+    for (i = 0; i < desc->layer_count; i++)
+        expect_tensors += (uint32_t)(desc->layers[i].weight_count ? 1 + (desc->layers[i].bias_count != 0) : 0);
+    if ((st = cnn__read_u32(io, &tensors, "the tensor count"))) return st;
+    if (tensors != expect_tensors)
+        return cnn__fail(CNN_ERR_FILE_SHAPE, "load: the file has %u tensors, its architecture needs %u", (unsigned)tensors, (unsigned)expect_tensors);
+    for (i = 0; i < desc->layer_count; i++) {
+        n = cnn__layer_tensors(&desc->layers[i], dims, ndims, data, count);
+        if (target) cnn__layer_tensors(&target->layers[i], dims, ndims, data, count);
+        for (t = 0; t < n; t++) {
+            size_t done, k;
+            if ((st = cnn__read_u32(io, &ndim, "a tensor header"))) return st;
+            if (ndim != ndims[t])
+                return cnn__fail(CNN_ERR_FILE_SHAPE, "load: layer %d (%s) %s has %u dimensions, expected %u",
+                                 i, cnn__layer_name(desc->layers[i].kind), t ? "bias" : "weights", (unsigned)ndim, (unsigned)ndims[t]);
+            for (d = 0; d < (int)ndim; d++) {
+                if ((st = cnn__read_u32(io, &dim, "a tensor header"))) return st;
+                if (dim != dims[t][d])
+                    return cnn__fail(CNN_ERR_FILE_SHAPE, "load: layer %d (%s) %s dimension %d is %u, expected %u",
+                                     i, cnn__layer_name(desc->layers[i].kind), t ? "bias" : "weights", d, (unsigned)dim, (unsigned)dims[t][d]);
+            }
+            for (done = 0; done < count[t]; done += k) {
+                size_t chunk = CNN__MIN(count[t] - done, sizeof buf / 4);
+                if ((st = cnn__read(io, buf, 4 * chunk, "a tensor's values"))) return st;
+                for (k = 0; k < chunk; k++) {
+                    float v = cnn__bits_float(cnn__get_u32_le(buf + 4 * k));
+                    if (!(v > -FLT_MAX && v < FLT_MAX) && !(v == FLT_MAX || v == -FLT_MAX))
+                        return cnn__fail(CNN_ERR_FILE_CORRUPT, "load: layer %d holds a NaN or infinite parameter", i);
+                    if (target) data[t][done + k] = v;
+                }
+            }
+        }
+    }
+    computed = io->crc ^ 0xffffffffu;
+    got = io->read(io->user, buf, 4);
+    if (got == CNN_READ_ERROR) return cnn__fail(CNN_ERR_IO, "load: reading failed before the checksum");
+    if (got != 4) return cnn__fail(CNN_ERR_FILE_TRUNCATED, "load: the file ends before its checksum");
+    stored_crc = cnn__get_u32_le(buf);
+    if (stored_crc != computed)
+        return cnn__fail(CNN_ERR_FILE_CHECKSUM, "load: checksum mismatch (stored %u, computed %u): the file is damaged",
+                         (unsigned)stored_crc, (unsigned)computed);
+    got = io->read(io->user, buf, 1);
+    if (got == CNN_READ_ERROR) return cnn__fail(CNN_ERR_IO, "load: reading failed after the checksum");
+    if (got != 0) return cnn__fail(CNN_ERR_FILE_CORRUPT, "load: unexpected bytes after the checksum");
+    return CNN_OK;
+}
+
+static cnn_status cnn__rewind(cnn__stream *io) {
+    if (io->rewind(io->user) != 0) return cnn__fail(CNN_ERR_IO, "load: cannot go back to the start");
+    return CNN_OK;
+}
+
+/* The network is parsed, built and filled in a local cnn_net and copied out only when all
+   of it worked (a cnn_net holds no pointer into itself, so the copy is the network): the
+   caller's 'net' is never read, and a failure at any step leaves it as it was. A stream that
+   can go back is checked whole before the build (a damaged file allocates nothing); a
+   one-pass stream is read into the built network, which is freed if the rest fails. */
+static cnn_status cnn__load_stream(cnn_net *net, cnn__stream *io, const cnn_build_opts *build) {
+    cnn_net loaded, scratch;
+    cnn_status st = cnn__parse_architecture(io, &loaded);
+    if (!st && io->rewind) {
+        if (!(st = cnn__parse_tensors(io, &loaded, NULL)) && !(st = cnn_net_build(&loaded, build))) {
+            if ((st = cnn__rewind(io)) || (st = cnn__parse_architecture(io, &scratch)) || (st = cnn__parse_tensors(io, &scratch, &loaded)))
+                cnn_net_free(&loaded);
+        }
+    } else if (!st && !(st = cnn_net_build(&loaded, build))) {
+        if ((st = cnn__parse_tensors(io, &loaded, &loaded))) cnn_net_free(&loaded);
+    }
+    if (!st) *net = loaded;
+    return st;
+}
+
+CNNDEF cnn_status cnn_load_from_memory(cnn_net *net, const void *data, size_t size, const cnn_build_opts *build) {
+    cnn__stream io;
+    cnn__memory m;
+    if (!net) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "load from memory: NULL network");
+    if (!data && size) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "load from memory: NULL data of %zu bytes", size);
+    memset(&m, 0, sizeof m);
+    m.in = (const unsigned char *)data; m.size = data ? size : 0;
+    cnn__stream_start(&io, cnn__memory_read, NULL, &m, cnn__memory_rewind);
+    return cnn__load_stream(net, &io, build);
+}
+
+CNNDEF cnn_status cnn_load_from_callback(cnn_net *net, cnn_read_fn read, void *user, const cnn_build_opts *build) {
+    cnn__stream io;
+    if (!net || !read) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "load from callback: NULL network or read function");
+    cnn__stream_start(&io, read, NULL, user, NULL);
+    return cnn__load_stream(net, &io, build);
+}
+
+/* Weights into a built network whose architecture must be the file's. A stream that can go
+   back is checked whole, then read again into the weights; a one-pass stream is read into a
+   copy of the parameters (allocated here, CNN_MALLOC) that replaces them only once all of
+   it checked out. Either way a failure changes no weight. The optimizer state is reset:
+   momentum gathered for other weights would push the loaded ones. */
+static cnn_status cnn__load_weights_stream(cnn_net *net, cnn__stream *io) {
+    cnn_net desc;
+    uint32_t a[CNN__RECORD_FIELDS], b[CNN__RECORD_FIELDS];
+    int i;
+    cnn_status st = cnn__parse_architecture(io, &desc);
+    if (!st && (desc.in_c != net->in_c || desc.in_h != net->in_h || desc.in_w != net->in_w || desc.layer_count != net->layer_count))
+        st = cnn__fail(CNN_ERR_FILE_SHAPE, "load weights: the file's network takes %dx%dx%d with %d layers, this one %dx%dx%d with %d layers",
+                       desc.in_c, desc.in_h, desc.in_w, desc.layer_count, net->in_c, net->in_h, net->in_w, net->layer_count);
+    for (i = 0; !st && i < desc.layer_count; i++) {
+        cnn__layer_record(&desc.layers[i], a);
+        cnn__layer_record(&net->layers[i], b);
+        if (memcmp(a, b, sizeof a) != 0) {
+            char fd[64], nd[64];
+            cnn__describe_layer(&desc.layers[i], 0, fd, sizeof fd);   /* files hold no algorithm */
+            cnn__describe_layer(&net->layers[i], 0, nd, sizeof nd);
+            st = cnn__fail(CNN_ERR_FILE_SHAPE, "load weights: layer %d differs: the file has '%s', this network '%s'", i, fd, nd);
+        }
+    }
+    if (st) return st;
+    if (io->rewind) {
+        if ((st = cnn__parse_tensors(io, &desc, NULL))) return st;
+        if ((st = cnn__rewind(io)) || (st = cnn__parse_architecture(io, &desc)) || (st = cnn__parse_tensors(io, &desc, net))) return st;
+    } else {
+        cnn_net *stage = (cnn_net *)CNN_MALLOC(sizeof(cnn_net), net->arena.alloc_ctx);
+        float *copy = stage ? (float *)CNN_MALLOC(net->param_floats * sizeof(float) + 1, net->arena.alloc_ctx) : NULL;
+        if (!copy) {
+            if (stage) CNN_FREE(stage, net->arena.alloc_ctx);
+            return cnn__fail(CNN_ERR_OUT_OF_MEMORY, "load weights: cannot allocate a copy of the %zu parameters to read into", net->param_floats);
+        }
+        *stage = *net;            /* the same layers, their weights pointing into the copy */
+        for (i = 0; i < stage->layer_count; i++) {
+            cnn_layer *l = &stage->layers[i];
+            if (l->w) l->w = copy + (net->layers[i].w - net->params);
+            if (l->b) l->b = copy + (net->layers[i].b - net->params);
+        }
+        st = cnn__parse_tensors(io, &desc, stage);
+        if (!st) memcpy(net->params, copy, net->param_floats * sizeof(float));
+        CNN_FREE(copy, net->arena.alloc_ctx);
+        CNN_FREE(stage, net->arena.alloc_ctx);
+        if (st) return st;
+    }
+    return cnn_net_reset_optimizer(net);
+}
+
+CNNDEF cnn_status cnn_load_weights_from_memory(cnn_net *net, const void *data, size_t size) {
+    cnn__stream io;
+    cnn__memory m;
+    cnn_status st = cnn__check_ready(net, "load weights", 0);
+    if (st) return st;
+    if (!data && size) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "load weights from memory: NULL data of %zu bytes", size);
+    memset(&m, 0, sizeof m);
+    m.in = (const unsigned char *)data; m.size = data ? size : 0;
+    cnn__stream_start(&io, cnn__memory_read, NULL, &m, cnn__memory_rewind);
+    return cnn__load_weights_stream(net, &io);
+}
+
+CNNDEF cnn_status cnn_load_weights_from_callback(cnn_net *net, cnn_read_fn read, void *user) {
+    cnn__stream io;
+    cnn_status st = cnn__check_ready(net, "load weights", 0);
+    if (st) return st;
+    if (!read) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "load weights from callback: NULL read function");
+    cnn__stream_start(&io, read, NULL, user, NULL);
+    return cnn__load_weights_stream(net, &io);
+}
+
+/* ---- files: thin wrappers over the streams ---- */
+
+#ifndef CNN_NO_STDIO
+#include <errno.h>
+
+/* The writer of a temporary file: on POSIX a descriptor (fsync needs one) behind a buffer,
+   elsewhere a FILE. */
+typedef struct cnn__file_writer {
+    FILE *f;
+    int fd;                     /* -1 where there is no POSIX */
+    int failed;
+    size_t buffered;            /* bytes waiting in out[] (fd mode) */
+    unsigned char out[4096];
+} cnn__file_writer;
+
+/* Writes what is buffered to the descriptor, retrying short writes. */
+static void cnn__flush(cnn__file_writer *w) {
+#ifdef CNN__POSIX_FILES
+    size_t done = 0;
+    while (!w->failed && done < w->buffered) {
+        const ssize_t k = write(w->fd, w->out + done, w->buffered - done);
+        if (k > 0) done += (size_t)k;
+        else if (k < 0 && errno == EINTR) continue;
+        else w->failed = 1;
+    }
+#endif
+    w->buffered = 0;
+}
+
+static int cnn__file_write(void *user, const void *p, size_t n) {
+    cnn__file_writer *w = (cnn__file_writer *)user;
+    if (w->fd < 0) return fwrite(p, 1, n, w->f) != n;
+    while (n && !w->failed) {
+        const size_t k = CNN__MIN(n, sizeof w->out - w->buffered);
+        memcpy(w->out + w->buffered, p, k);
+        w->buffered += k;
+        p = (const unsigned char *)p + k;
+        n -= k;
+        if (w->buffered == sizeof w->out) cnn__flush(w);
+    }
+    return w->failed;
+}
+
+static size_t cnn__file_read(void *user, void *p, size_t n) {
+    FILE *f = (FILE *)user;
+    const size_t got = fread(p, 1, n, f);
+    return got < n && ferror(f) ? CNN_READ_ERROR : got;
+}
+static int cnn__file_rewind(void *user) { return fseek((FILE *)user, 0, SEEK_SET); }
+
 /* Creates the temporary file beside 'path' (same directory, so the rename cannot cross file
    systems), under a name nobody else uses: path.tmp- and eight random hex digits. On POSIX
    it is created with O_CREAT | O_EXCL, which fails on any existing name, a planted symlink
    included (never followed), so no other file can be overwritten through it and two saves
    to one path never share it; on a name collision it tries another. Elsewhere C99 has no
    exclusive creation: the name is checked free first (a race remains, said in the docs). */
-static cnn_status cnn__create_temp(const char *path, size_t len, char *tmp, cnn__file *io, FILE **f) {
+static cnn_status cnn__create_temp(const char *path, size_t len, char *tmp, cnn__file_writer *w) {
     static unsigned long counter;
     cnn_rng rng;
     int attempt, k;
@@ -4270,6 +4886,7 @@ static cnn_status cnn__create_temp(const char *path, size_t len, char *tmp, cnn_
     );
     memcpy(tmp, path, len);
     memcpy(tmp + len, ".tmp-", 5);
+    w->f = NULL; w->fd = -1; w->failed = 0; w->buffered = 0;
     for (attempt = 0; attempt < 100; attempt++) {
         uint32_t bits = cnn_rng_u32(&rng);
         for (k = 0; k < 8; k++) tmp[len + 5 + k] = "0123456789abcdef"[(bits >> (4 * k)) & 15];
@@ -4277,7 +4894,7 @@ static cnn_status cnn__create_temp(const char *path, size_t len, char *tmp, cnn_
 #ifdef CNN__POSIX_FILES
         {
             const int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0666);   /* 0666 & ~umask, as fopen */
-            if (fd >= 0) { cnn__file_start(io, NULL); io->fd = fd; *f = NULL; return CNN_OK; }
+            if (fd >= 0) { w->fd = fd; return CNN_OK; }
             err = errno;
             if (err != EEXIST && err != EINTR) break;
         }
@@ -4285,7 +4902,7 @@ static cnn_status cnn__create_temp(const char *path, size_t len, char *tmp, cnn_
         {
             FILE *probe = fopen(tmp, "rb");
             if (probe) { fclose(probe); continue; }
-            if ((*f = fopen(tmp, "wb")) != NULL) { cnn__file_start(io, *f); return CNN_OK; }
+            if ((w->f = fopen(tmp, "wb")) != NULL) return CNN_OK;
             err = errno;
             break;
         }
@@ -4312,32 +4929,31 @@ static void cnn__sync_directory(const char *path, size_t len, char *dir) {
 }
 
 CNNDEF cnn_status cnn_save(const cnn_net *net, const char *path) {
-    char tmp[4096];
-    cnn__file io;
-    FILE *f = NULL;
-    const char *which = "";
-    size_t len, at = 0;
-    int layer, err = 0;
+    char tmp[4096], where[4200];
+    cnn__file_writer w;
+    cnn__stream io;
+    size_t len;
+    int err = 0;
     cnn_status st;
     if (!net || !path) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "save: NULL network or path");
-    if (!net->built) return cnn__fail(CNN_ERR_STATE, "save: the network is not built, so it has no weights");
     len = strlen(path);
     if (len == 0 || len + 14 > sizeof tmp) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "save: the path is empty or longer than %d bytes", (int)sizeof tmp - 14);
-    if ((layer = cnn__nonfinite_parameter(net, &which, &at)) >= 0)
-        return cnn__fail(CNN_ERR_NUMERIC, "save: layer %d (%s) %s[%zu] is NaN or infinite; cnn_load would refuse the file, so '%s' is not written",
-                         layer, cnn__layer_name(net->layers[layer].kind), which, at, path);
+    cnn__format(where, sizeof where, "'%s'", path);
+    if ((st = cnn__check_savable(net, "save", where))) return st;
     /* Write a temporary file beside the target, make it durable, and rename it over the
        target only then: whatever fails, and whenever the power goes, the path holds the old
        model or the new one, never neither and never half of one. */
-    if ((st = cnn__create_temp(path, len, tmp, &io, &f))) return st;
+    if ((st = cnn__create_temp(path, len, tmp, &w))) return st;
+    cnn__stream_start(&io, NULL, cnn__file_write, &w, NULL);
     st = cnn__save_to(net, &io);
+    if (!st && w.fd >= 0) { cnn__flush(&w); if (w.failed) st = CNN_ERR_IO; }
     if (st) err = errno;
 #ifdef CNN__POSIX_FILES
-    if (!st && fsync(io.fd) != 0) { st = CNN_ERR_IO; err = errno; }
-    if (close(io.fd) != 0 && !st) { st = CNN_ERR_IO; err = errno; }
+    if (!st && fsync(w.fd) != 0) { st = CNN_ERR_IO; err = errno; }
+    if (close(w.fd) != 0 && !st) { st = CNN_ERR_IO; err = errno; }
 #else
-    if (!st && fflush(f) != 0) { st = CNN_ERR_IO; err = errno; }
-    if (fclose(f) != 0 && !st) { st = CNN_ERR_IO; err = errno; }
+    if (!st && fflush(w.f) != 0) { st = CNN_ERR_IO; err = errno; }
+    if (fclose(w.f) != 0 && !st) { st = CNN_ERR_IO; err = errno; }
 #endif
     if (st) {
         remove(tmp);
@@ -4353,107 +4969,6 @@ CNNDEF cnn_status cnn_save(const cnn_net *net, const char *path) {
         return cnn__fail(CNN_ERR_IO, "save: cannot rename '%s' to '%s': %s", tmp, path, strerror(err));
     }
     cnn__sync_directory(path, len, tmp);
-    return CNN_OK;
-}
-
-/* Reads exactly n bytes into p (and the checksum), or fails as a truncated file. */
-static cnn_status cnn__read(cnn__file *io, void *p, size_t n, const char *what) {
-    if (fread(p, 1, n, io->f) != n)
-        return cnn__fail(ferror(io->f) ? CNN_ERR_IO : CNN_ERR_FILE_TRUNCATED, "load: the file ends in the middle of %s", what);
-    cnn__crc_update(io, (const unsigned char *)p, n);
-    return CNN_OK;
-}
-static cnn_status cnn__read_u32(cnn__file *io, uint32_t *v, const char *what) {
-    unsigned char b[4];
-    cnn_status st = cnn__read(io, b, 4, what);
-    if (!st) *v = cnn__get_u32_le(b);
-    return st;
-}
-
-/* Parses a whole model file. desc receives the described (unbuilt) network. When target is
-   not NULL (a built network with the same architecture), the weights are stored into it;
-   otherwise they are only checked. Every count is checked against the architecture before
-   anything is read into memory, so no file can make the reader go out of bounds. */
-static cnn_status cnn__parse_model(FILE *f, cnn_net *desc, cnn_net *target) {
-    cnn__file io;
-    unsigned char magic[8], buf[4096];
-    uint32_t version, header[5], r[CNN__RECORD_FIELDS], tensors, expect_tensors = 0, ndim, dim, stored_crc, computed;
-    uint32_t dims[2][4], ndims[2];
-    float *data[2];
-    size_t count[2];
-    cnn_net_opts nopts;
-    cnn_status st;
-    int i, t, d, n;
-    char msg[400];
-    size_t got;
-    cnn__file_start(&io, f);
-    got = fread(magic, 1, 8, f);
-    if (got == 0 && ferror(f))          /* a directory opens on some systems, then fails to read */
-        return cnn__fail(CNN_ERR_IO, "load: the file cannot be read (%s): not a regular file?", strerror(errno));
-    if (got == 0) return cnn__fail(CNN_ERR_FILE_MAGIC, "load: the file is empty, not a cnn.h model file");
-    if (got != 8 || memcmp(magic, cnn__magic, 8) != 0)
-        return cnn__fail(CNN_ERR_FILE_MAGIC, "load: not a cnn.h model file (wrong magic bytes)");
-    cnn__crc_update(&io, magic, 8);
-    if ((st = cnn__read_u32(&io, &version, "the header"))) return st;
-    if (version != CNN_FILE_VERSION)
-        return cnn__fail(CNN_ERR_FILE_VERSION, "load: file format version %u, this cnn.h reads version %d", (unsigned)version, CNN_FILE_VERSION);
-    for (i = 0; i < 5; i++) if ((st = cnn__read_u32(&io, &header[i], "the header"))) return st;
-    if (header[0] > 1 || header[1] > (uint32_t)INT_MAX || header[2] > (uint32_t)INT_MAX || header[3] > (uint32_t)INT_MAX ||
-        header[4] < 1 || header[4] > (uint32_t)CNN_MAX_LAYERS)
-        return cnn__fail(CNN_ERR_FILE_CORRUPT, "load: impossible header (loss %u, input %ux%ux%u, %u layers; at most CNN_MAX_LAYERS = %d)",
-                         (unsigned)header[0], (unsigned)header[1], (unsigned)header[2], (unsigned)header[3], (unsigned)header[4], CNN_MAX_LAYERS);
-    memset(&nopts, 0, sizeof nopts);
-    nopts.loss = (cnn_loss)header[0];
-    nopts.channels = (int)header[1]; nopts.height = (int)header[2]; nopts.width = (int)header[3];
-    if (cnn_net_init(desc, &nopts)) {
-        cnn__format(msg, sizeof msg, "%s", cnn_last_error());
-        return cnn__fail(CNN_ERR_FILE_CORRUPT, "load: %s", msg);
-    }
-    for (i = 0; i < (int)header[4]; i++) {
-        for (t = 0; t < CNN__RECORD_FIELDS; t++) if ((st = cnn__read_u32(&io, &r[t], "a layer record"))) return st;
-        if (cnn__add_from_record(desc, i, r)) {
-            cnn__format(msg, sizeof msg, "%s", cnn_last_error());
-            return cnn__fail(CNN_ERR_FILE_CORRUPT, "load: %s", msg);
-        }
-        expect_tensors += (uint32_t)(desc->layers[i].weight_count ? 1 + (desc->layers[i].bias_count != 0) : 0);
-    }
-    if ((st = cnn__read_u32(&io, &tensors, "the tensor count"))) return st;
-    if (tensors != expect_tensors)
-        return cnn__fail(CNN_ERR_FILE_SHAPE, "load: the file has %u tensors, its architecture needs %u", (unsigned)tensors, (unsigned)expect_tensors);
-    for (i = 0; i < desc->layer_count; i++) {
-        n = cnn__layer_tensors(&desc->layers[i], dims, ndims, data, count);
-        if (target) cnn__layer_tensors(&target->layers[i], dims, ndims, data, count);
-        for (t = 0; t < n; t++) {
-            size_t done, k;
-            if ((st = cnn__read_u32(&io, &ndim, "a tensor header"))) return st;
-            if (ndim != ndims[t])
-                return cnn__fail(CNN_ERR_FILE_SHAPE, "load: layer %d (%s) %s has %u dimensions, expected %u",
-                                 i, cnn__layer_name(desc->layers[i].kind), t ? "bias" : "weights", (unsigned)ndim, (unsigned)ndims[t]);
-            for (d = 0; d < (int)ndim; d++) {
-                if ((st = cnn__read_u32(&io, &dim, "a tensor header"))) return st;
-                if (dim != dims[t][d])
-                    return cnn__fail(CNN_ERR_FILE_SHAPE, "load: layer %d (%s) %s dimension %d is %u, expected %u",
-                                     i, cnn__layer_name(desc->layers[i].kind), t ? "bias" : "weights", d, (unsigned)dim, (unsigned)dims[t][d]);
-            }
-            for (done = 0; done < count[t]; done += k) {
-                size_t chunk = CNN__MIN(count[t] - done, sizeof buf / 4);
-                if ((st = cnn__read(&io, buf, 4 * chunk, "a tensor's values"))) return st;
-                for (k = 0; k < chunk; k++) {
-                    float v = cnn__bits_float(cnn__get_u32_le(buf + 4 * k));
-                    if (!(v > -FLT_MAX && v < FLT_MAX) && !(v == FLT_MAX || v == -FLT_MAX))
-                        return cnn__fail(CNN_ERR_FILE_CORRUPT, "load: layer %d holds a NaN or infinite parameter", i);
-                    if (target) data[t][done + k] = v;
-                }
-            }
-        }
-    }
-    computed = io.crc ^ 0xffffffffu;
-    if (fread(buf, 1, 4, f) != 4) return cnn__fail(CNN_ERR_FILE_TRUNCATED, "load: the file ends before its checksum");
-    stored_crc = cnn__get_u32_le(buf);
-    if (stored_crc != computed)
-        return cnn__fail(CNN_ERR_FILE_CHECKSUM, "load: checksum mismatch (stored %u, computed %u): the file is damaged",
-                         (unsigned)stored_crc, (unsigned)computed);
-    if (fgetc(f) != EOF) return cnn__fail(CNN_ERR_FILE_CORRUPT, "load: unexpected bytes after the checksum");
     return CNN_OK;
 }
 
@@ -4474,55 +4989,26 @@ static FILE *cnn__open_model(const char *path, cnn_status *st) {
     return f;
 }
 
-/* Loads weights from f, already validated by a first parse, into the built network. */
-static cnn_status cnn__fill_from(FILE *f, cnn_net *net) {
-    cnn_net scratch;
-    if (fseek(f, 0, SEEK_SET) != 0) return cnn__fail(CNN_ERR_IO, "load: cannot seek back to the start");
-    return cnn__parse_model(f, &scratch, net);
-}
-
-/* The network is parsed, built and filled in a local cnn_net and copied out only when all
-   of it worked (a cnn_net holds no pointer into itself, so the copy is the network): the
-   caller's 'net' is never read, and a failure at any step leaves it as it was. */
 CNNDEF cnn_status cnn_load(cnn_net *net, const char *path, const cnn_build_opts *build) {
-    cnn_net loaded;
+    cnn__stream io;
     cnn_status st = CNN_OK;
     FILE *f;
     if (!net) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "load: NULL network");
     if (!(f = cnn__open_model(path, &st))) return st;
-    st = cnn__parse_model(f, &loaded, NULL);
-    if (!st) {
-        st = cnn_net_build(&loaded, build);
-        if (!st && (st = cnn__fill_from(f, &loaded)) != CNN_OK) cnn_net_free(&loaded);
-    }
+    cnn__stream_start(&io, cnn__file_read, NULL, f, cnn__file_rewind);
+    st = cnn__load_stream(net, &io, build);
     fclose(f);
-    if (!st) *net = loaded;
     return st;
 }
 
 CNNDEF cnn_status cnn_load_weights(cnn_net *net, const char *path) {
-    cnn_net desc;
+    cnn__stream io;
     cnn_status st = cnn__check_ready(net, "load weights", 0);
-    uint32_t a[CNN__RECORD_FIELDS], b[CNN__RECORD_FIELDS];
     FILE *f;
-    int i;
     if (st) return st;
     if (!(f = cnn__open_model(path, &st))) return st;
-    st = cnn__parse_model(f, &desc, NULL);
-    if (!st && (desc.in_c != net->in_c || desc.in_h != net->in_h || desc.in_w != net->in_w || desc.layer_count != net->layer_count))
-        st = cnn__fail(CNN_ERR_FILE_SHAPE, "load weights: the file's network takes %dx%dx%d with %d layers, this one %dx%dx%d with %d layers",
-                       desc.in_c, desc.in_h, desc.in_w, desc.layer_count, net->in_c, net->in_h, net->in_w, net->layer_count);
-    for (i = 0; !st && i < desc.layer_count; i++) {
-        cnn__layer_record(&desc.layers[i], a);
-        cnn__layer_record(&net->layers[i], b);
-        if (memcmp(a, b, sizeof a) != 0) {
-            char fd[64], nd[64];
-            cnn__describe_layer(&desc.layers[i], 0, fd, sizeof fd);   /* files hold no algorithm */
-            cnn__describe_layer(&net->layers[i], 0, nd, sizeof nd);
-            st = cnn__fail(CNN_ERR_FILE_SHAPE, "load weights: layer %d differs: the file has '%s', this network '%s'", i, fd, nd);
-        }
-    }
-    if (!st) st = cnn__fill_from(f, net);
+    cnn__stream_start(&io, cnn__file_read, NULL, f, cnn__file_rewind);
+    st = cnn__load_weights_stream(net, &io);
     fclose(f);
     return st;
 }
@@ -4717,7 +5203,7 @@ static cnn_status cnn__npy_values(const unsigned char *p, size_t count, const ch
 CNNDEF cnn_status cnn_npy_decode(const void *buf, size_t size, int ndim, const int *shape, float *data) {
     const unsigned char *p = (const unsigned char *)buf;
     const char *who = "npy decode";
-    size_t count, at, header_len;
+    size_t count, at = 0, header_len = 0;   /* set by the prefix check (gcc cannot tell) */
     cnn_status st;
     if ((st = cnn__npy_check_shape(who, ndim, shape, &count))) return st;
     if (!buf) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "%s: NULL buffer", who);
@@ -4854,7 +5340,7 @@ CNNDEF cnn_status cnn_load_npy(cnn_net *net, const char *prefix) {
             }
         }
     }
-    return st;
+    return st ? st : cnn_net_reset_optimizer(net);      /* new weights: as cnn_load_weights */
 }
 #endif /* CNN_NO_STDIO */
 

@@ -276,19 +276,22 @@ done:
 
 /* The first layer's 32 filters. Each is scaled on its own so that 0 is mid-gray: white
    pixels are weights that respond to ink, black ones to background. */
-static int save_filters(const cnn_net *net, const char *dir) {
-    const cnn_layer *conv = &net->layers[0];
-    int k, i, size = conv->conv.kh * conv->conv.kw;
+static int save_filters(cnn_net *net, const char *dir) {
+    cnn_layer_info conv;
+    const float *weights = cnn_layer_weights(net, 0, NULL);
+    int k, i, size;
     unsigned char bytes[64 * 25];
-    if (conv->conv.k > 64 || size > 25 || conv->conv.c != 1) return 0;  /* not this model */
-    for (k = 0; k < conv->conv.k; k++) {
-        const float *w = conv->w + (size_t)k * size;
+    if (!weights || cnn_layer_describe(net, 0, &conv) || conv.kind != CNN_LAYER_CONV) return 0;
+    size = conv.kernel_h * conv.kernel_w;
+    if (conv.out_c > 64 || size > 25 || conv.in_c != 1) return 0;  /* not this model */
+    for (k = 0; k < conv.out_c; k++) {
+        const float *w = weights + (size_t)k * size;
         float largest = 1e-12f;
         for (i = 0; i < size; i++) largest = fabsf(w[i]) > largest ? fabsf(w[i]) : largest;
         for (i = 0; i < size; i++)
             bytes[k * size + i] = (unsigned char)(127.5f + 127.0f * w[i] / largest);
     }
-    return save_grid(dir, "filters.png", bytes, conv->conv.k, conv->conv.kw, conv->conv.kh, 16, 3, 8);
+    return save_grid(dir, "filters.png", bytes, conv.out_c, conv.kernel_w, conv.kernel_h, 16, 3, 8);
 }
 
 /* Runs one image through the network and draws every channel of each conv and pool layer's
@@ -298,27 +301,30 @@ static int save_feature_maps(cnn_net *net, const float *image, const char *dir) 
     cnn_status st = cnn_forward(net, image, 1, 0);
     int i, stage = 0;
     if (st) return cnn_failed("forward (feature maps)", st);
-    for (i = 0; i < net->layer_count; i++) {
-        const cnn_layer *l = &net->layers[i];
-        size_t plane = (size_t)l->out_h * l->out_w, j;
+    for (i = 0; i < cnn_net_layer_count(net); i++) {
+        cnn_layer_info l;
+        const float *out = cnn_layer_output(net, i, NULL);
+        size_t plane, j;
         unsigned char *bytes;
         char name[64];
         int c, status;
-        if (l->kind != CNN_LAYER_CONV && l->kind != CNN_LAYER_POOL) continue;
-        bytes = (unsigned char *)malloc(plane * l->out_c);
+        if (!out || cnn_layer_describe(net, i, &l)) return cnn_failed("layer output (feature maps)", CNN_ERR_STATE);
+        if (l.kind != CNN_LAYER_CONV && l.kind != CNN_LAYER_POOL) continue;
+        plane = (size_t)l.out_h * l.out_w;
+        bytes = (unsigned char *)malloc(plane * l.out_c);
         if (!bytes) return 1;
-        for (c = 0; c < l->out_c; c++) {
-            const float *map = l->out + c * plane;   /* image 0 of the batch */
+        for (c = 0; c < l.out_c; c++) {
+            const float *map = out + c * plane;   /* image 0 of the batch */
             float top = 0.0f;
             for (j = 0; j < plane; j++) top = map[j] > top ? map[j] : top;
             for (j = 0; j < plane; j++)
                 bytes[c * plane + j] = top > 0.0f ? (unsigned char)(255.0f * map[j] / top + 0.5f) : 0;
         }
         snprintf(name, sizeof name, "features_%d_%s.png", ++stage,
-                 l->kind == CNN_LAYER_CONV ? "conv" : "pool");
+                 l.kind == CNN_LAYER_CONV ? "conv" : "pool");
         /* about 80 pixels a map, 8 maps a row */
-        status = save_grid(dir, name, bytes, l->out_c, l->out_w, l->out_h,
-                           (80 + l->out_h - 1) / l->out_h, 2, 8);
+        status = save_grid(dir, name, bytes, l.out_c, l.out_w, l.out_h,
+                           (80 + l.out_h - 1) / l.out_h, 2, 8);
         free(bytes);
         if (status) return status;
     }

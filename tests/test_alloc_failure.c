@@ -1,6 +1,6 @@
 /* test_alloc_failure.c - allocation-failure injection. The library allocates only through
    CNN_MALLOC; here that hook fails the k-th allocation of a whole scenario (build, a training
-   step, fit, save, load, load_weights), for k = 1, 2, ... until a run completes with no
+   step, fit, save, load, load_weights, load_weights from a reader), for k = 1, 2, ... until a run completes with no
    failure injected, so every allocation site has failed once. Each failure must be a clean
    error (CNN_ERR_OUT_OF_MEMORY and a message), leave no half-built network (not built, or
    the caller's network unchanged) and leak nothing (the ASan build of this suite checks
@@ -29,6 +29,17 @@ static void counting_free(void *p) {
 
 static float images[16 * 64];
 static int32_t labels[16];
+static unsigned char model[1 << 14];
+
+/* A reader over model[]: the one-pass path of the loaders. */
+typedef struct reader { size_t size, at; } reader;
+static size_t read_model(void *user, void *out, size_t want) {
+    reader *r = (reader *)user;
+    size_t n = want < r->size - r->at ? want : r->size - r->at;
+    memcpy(out, model + r->at, n);
+    r->at += n;
+    return n;
+}
 
 static cnn_status describe(cnn_net *net) {
     cnn_net_opts in;
@@ -50,7 +61,8 @@ static int scenario(void) {
     cnn_dataset data;
     cnn_fit_opts fit;
     cnn_status st;
-    float loss;
+    float loss, before;
+    reader r;
     memset(&build, 0, sizeof build); build.max_batch = 8;
     CHECK_OK(describe(&net));
     st = cnn_net_build(&net, &build);
@@ -59,7 +71,7 @@ static int scenario(void) {
         return 1;
     }
     CHECK_OK(cnn_train_batch(&net, images, labels, 8, NULL, &loss));    /* allocates nothing */
-    data.images = images; data.labels = labels; data.count = 16;
+    memset(&data, 0, sizeof data); data.images = images; data.labels = labels; data.count = 16;
     memset(&fit, 0, sizeof fit); fit.epochs = 1; fit.quiet = 1;
     st = cnn_fit(&net, &data, &fit, NULL);
     if (st) {
@@ -79,13 +91,24 @@ static int scenario(void) {
     }
     CHECK_OK(cnn_load_weights(&net, MODEL));
     cnn_net_free(&loaded);
+    r.at = 0;
+    CHECK_OK(cnn_save_to_memory(&net, model, sizeof model, &r.size));   /* allocates nothing */
+    before = net.params[0];
+    net.params[0] += 1.0f;
+    st = cnn_load_weights_from_callback(&net, read_model, &r);     /* reads into a copy */
+    if (st) {
+        CHECK(st == CNN_ERR_OUT_OF_MEMORY && cnn_last_error()[0] && net.params[0] == before + 1.0f);
+        cnn_net_free(&net);
+        return 4;
+    }
+    CHECK(net.params[0] == before);
     cnn_net_free(&net);
     return 0;
 }
 
 TEST(every_allocation_can_fail_cleanly) {
     long k, sites = 0;
-    int step, reached[4] = { 0, 0, 0, 0 };
+    int step, reached[5] = { 0, 0, 0, 0, 0 };
     size_t i;
     for (i = 0; i < 16 * 64; i++) images[i] = (float)(i % 13) / 13.0f;
     for (i = 0; i < 16; i++) labels[i] = (int32_t)(i % 2);
@@ -99,8 +122,9 @@ TEST(every_allocation_can_fail_cleanly) {
         sites++;
     }
     CHECKF(step == 0, "the scenario never completed");
-    CHECKF(sites == 3 && reached[1] == 1 && reached[2] == 1 && reached[3] == 1,
-           "%ld allocation sites failed: build %d, fit %d, load %d", sites, reached[1], reached[2], reached[3]);
+    CHECKF(sites == 5 && reached[1] == 1 && reached[2] == 1 && reached[3] == 1 && reached[4] == 2,
+           "%ld allocation sites failed: build %d, fit %d, load %d, load weights from a reader %d",
+           sites, reached[1], reached[2], reached[3], reached[4]);
     /* and with no failure at all, the count of allocations is what was failed in turn */
     CHECK(alloc_calls == sites);
 }

@@ -656,7 +656,7 @@ static double net_eval(net_run *run) {
    cnn_backward_from, the loss being sum(output * R), instead of cnn_backward's loss. */
 static void check_net(const char *name, cnn_net *net, int n, int training, uint64_t seed, int from_output) {
     cnn_rng rng;
-    float *x, *r, loss = -1.0f;
+    float *x, *r, *dx, loss = -1.0f;
     int32_t *labels, *base_pattern;
     float *grads[CNN_MAX_LAYERS][2];
     size_t in_size = (size_t)net->in_c * net->in_h * net->in_w, pat_len;
@@ -708,6 +708,9 @@ static void check_net(const char *name, cnn_net *net, int n, int training, uint6
         CHECKF(!l->bias_count || memcmp(grads[i][1], l->db, l->bias_count * sizeof(float)) == 0,
                "%s: layer %d: a second backward changed db", name, i);
     }
+    /* dL/dx on request, from what the backward pass left (checked below with the parameters) */
+    dx = falloc((size_t)n * in_size);
+    CHECKF(cnn_input_gradient(net, dx) == CNN_OK, "%s: input gradient: %s", name, cnn_last_error());
     pat_len = net_pattern(net, n, NULL);
     run.pattern = (int32_t *)xmalloc((pat_len ? pat_len : 1) * sizeof(int32_t));
     base_pattern = (int32_t *)xmalloc((pat_len ? pat_len : 1) * sizeof(int32_t));
@@ -754,10 +757,37 @@ static void check_net(const char *name, cnn_net *net, int n, int training, uint6
             checked += g.checked;
         }
     }
+    {   /* the input gradient, point by point like a parameter (steps absolute: x is in [-1, 1]) */
+        size_t idx[30], m, k;
+        char what[200];
+        gstats g;
+        snprintf(what, sizeof what, "net %s: input gradient dx", name);
+        gc_begin(&g, what, dx, (size_t)n * in_size, NET_RTOL, NET_ATOL);
+        m = pick_indices(&rng, (size_t)n * in_size, 30, idx);
+        for (k = 0; k < m; k++) {
+            float v = x[idx[k]], vp = (float)(v + step), vm = (float)(v - step);
+            double lp, lm;
+            int kink;
+            x[idx[k]] = vp;
+            lp = net_eval(&run);
+            kink = memcmp(run.pattern, base_pattern, pat_len * sizeof(int32_t)) != 0;
+            x[idx[k]] = vm;
+            lm = net_eval(&run);
+            kink |= memcmp(run.pattern, base_pattern, pat_len * sizeof(int32_t)) != 0;
+            x[idx[k]] = v;
+            if (kink) { g.skipped++; continue; }
+            gc_point(&g, idx[k], dx[idx[k]], (lp - lm) / ((double)vp - (double)vm));
+        }
+        /* Through a deep sigmoid network dx is small (1e-3): the guard is lower, and still
+           far above the finite differences' noise (about 5e-6 at these steps). */
+        gc_end(&g, 1e-4, 0.0);
+        tried += g.checked + g.skipped;
+        checked += g.checked;
+    }
     CHECKF(checked >= 0.8 * tried, "net %s: only %d of %d points checked, the rest on kinks", name, checked, tried);
     if (verbose) printf("     net %s: %d of %d points checked, %d on kinks\n", name, checked, tried, tried - checked);
     for (i = 0; i < net->layer_count; i++) { free(grads[i][0]); free(grads[i][1]); }
-    free(x); free(r); free(labels); free(run.pattern); free(base_pattern);
+    free(x); free(dx); free(r); free(labels); free(run.pattern); free(base_pattern);
     cnn_net_free(net);
 }
 
@@ -928,6 +958,56 @@ TEST(net_parameterless_first_and_last_layers) {
     check_net("conv, flatten, dense, sigmoid layer last; MSE", &test_net, 3, 0, 808, 0);
 }
 
+/* cnn_input_gradient through every kind of first layer that the nets above do not start with
+   (conv, dense and dropout do): max and average pooling, global pooling, an activation layer,
+   flatten; and its refusals. */
+TEST(input_gradient_through_each_first_layer) {
+    cnn_pool_opts pool;
+    cnn_dense_opts dense;
+    float x[2 * 2 * 5 * 5], dx[2 * 2 * 5 * 5];
+    int32_t labels[2] = { 0, 1 };
+    int kind;
+    memset(&dense, 0, sizeof dense);
+    dense.units = 3;
+    for (kind = 0; kind < 5; kind++) {
+        static const char *names[5] = { "maxpool first, dense", "avgpool first, dense", "gap first, dense",
+                                         "tanh layer first, dense", "flatten first, dense" };
+        net_begin(2, 5, 5, CNN_LOSS_SOFTMAX_CROSS_ENTROPY);
+        memset(&pool, 0, sizeof pool);
+        pool.kind = kind == 1 ? CNN_POOL_AVG : CNN_POOL_MAX; pool.size = 2; pool.stride = 1;
+        if (kind < 2) CHECK_OK(cnn_add_pool(&test_net, &pool));
+        if (kind == 2) CHECK_OK(cnn_add_global_avgpool(&test_net));
+        if (kind == 3) CHECK_OK(cnn_add_activation(&test_net, CNN_ACT_TANH, 0.0f));
+        if (kind == 4) CHECK_OK(cnn_add_flatten(&test_net));
+        CHECK_OK(cnn_add_dense(&test_net, &dense));
+        check_net(names[kind], &test_net, 2, 0, 900 + (uint64_t)kind, 0);
+    }
+    /* refusals: before a backward, after a new forward, without gradients, NULL */
+    {
+        cnn_build_opts b;
+        memset(&b, 0, sizeof b); b.max_batch = 2;
+        memset(x, 0, sizeof x);
+        x[3] = 1.0f;
+        CHECK_OK(cnn_net_build(&test_net, &b));
+        CHECK_STATUS(cnn_input_gradient(&test_net, dx), CNN_ERR_STATE);
+        CHECK_OK(cnn_forward(&test_net, x, 2, 1));
+        CHECK_STATUS(cnn_input_gradient(&test_net, dx), CNN_ERR_STATE);
+        CHECK(strstr(cnn_last_error(), "cnn_backward first") != NULL);
+        CHECK_OK(cnn_backward(&test_net, labels, NULL));
+        CHECK_STATUS(cnn_input_gradient(&test_net, NULL), CNN_ERR_INVALID_ARGUMENT);
+        CHECK_OK(cnn_input_gradient(&test_net, dx));
+        CHECK_OK(cnn_forward(&test_net, x, 1, 1));      /* a new forward: the old backward is gone */
+        CHECK_STATUS(cnn_input_gradient(&test_net, dx), CNN_ERR_STATE);
+        cnn_net_free(&test_net);
+        b.inference_only = 1;
+        CHECK_OK(cnn_net_build(&test_net, &b));
+        CHECK_OK(cnn_forward(&test_net, x, 1, 0));
+        CHECK_STATUS(cnn_input_gradient(&test_net, dx), CNN_ERR_STATE);
+        CHECK_STATUS(cnn_input_gradient(NULL, dx), CNN_ERR_INVALID_ARGUMENT);
+        cnn_net_free(&test_net);
+    }
+}
+
 int main(void) {
     const char *v = getenv("TEST_GRAD_VERBOSE");
     verbose = v && *v && *v != '0';
@@ -944,5 +1024,6 @@ int main(void) {
     RUN(net_dilated_strided_leaky_avgpool_dropout_training);
     RUN(net_single_dense_mse_and_batch_one);
     RUN(net_parameterless_first_and_last_layers);
+    RUN(input_gradient_through_each_first_layer);
     return harness_report();
 }

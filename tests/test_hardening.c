@@ -135,6 +135,8 @@ TEST(extreme_shapes_are_checked_without_overflow) {
         cnn_conv2d_shape s;
         cnn_pool2d_shape p;
         int oh, ow;
+        memset(&s, 0, sizeof s);                 /* zero: the fields not drawn (algo) default */
+        memset(&p, 0, sizeof p);
         s.n = extreme(&r); s.c = extreme(&r); s.h = extreme(&r); s.w = extreme(&r);
         s.k = extreme(&r); s.kh = extreme(&r); s.kw = extreme(&r);
         s.stride_h = extreme(&r); s.stride_w = extreme(&r); s.dilation_h = extreme(&r); s.dilation_w = extreme(&r);
@@ -501,7 +503,7 @@ TEST(nan_is_an_error_everywhere_a_loss_is_computed) {
     CHECK(memcmp(before, net.params, net.param_floats * sizeof(float)) == 0);
     CHECK_STATUS(cnn_train_batch(&net, x, labels, 3, &sgd, &loss), CNN_ERR_NUMERIC);
     CHECK(memcmp(before, net.params, net.param_floats * sizeof(float)) == 0);
-    data.images = x; data.labels = labels; data.count = 3;
+    memset(&data, 0, sizeof data); data.images = x; data.labels = labels; data.count = 3;
     CHECK_STATUS(cnn_evaluate(&net, &data, &loss, NULL), CNN_ERR_NUMERIC);
     CHECKF(strstr(cnn_last_error(), "evaluate: images 0 to 2") != NULL, "%s", cnn_last_error());
     CHECK_STATUS(cnn_predict(&net, x, 3, probs, classes), CNN_ERR_NUMERIC);
@@ -582,7 +584,7 @@ TEST(huge_learning_rate_ends_in_numeric_with_the_last_good_weights) {
     memset(&fo, 0, sizeof fo);
     fo.epochs = 50; fo.batch_size = 8; fo.sgd.learning_rate = 100.0f; fo.sgd.momentum = 0.9f;
     fo.progress = remember_weights;
-    data.images = x; data.labels = y; data.count = 64;
+    memset(&data, 0, sizeof data); data.images = x; data.labels = y; data.count = 64;
     CHECK_STATUS(cnn_fit(&net, &data, &fo, NULL), CNN_ERR_NUMERIC);
     CHECKF(strstr(cnn_last_error(), "fit: epoch") && strstr(cnn_last_error(), "lower the learning rate"), "%s", cnn_last_error());
     CHECK(steps_seen >= 2);                        /* it trained a while before diverging */
@@ -663,7 +665,7 @@ TEST(fit_options_are_reported_by_name) {
     cnn_dataset data;
     cnn_fit_opts fo;
     memset(x, 0, sizeof x);
-    data.images = x; data.labels = y; data.count = 4;
+    memset(&data, 0, sizeof data); data.images = x; data.labels = y; data.count = 4;
     CHECK_OK(small_model(&net, 2));
     memset(&fo, 0, sizeof fo); fo.quiet = 1;
     fo.epochs = -1;
@@ -702,7 +704,7 @@ TEST(progress_bar_in_a_log_file) {
     long n, i;
     for (i = 0; i < 16 * 64; i++) x[i] = cnn_rng_uniform(&rng);
     for (i = 0; i < 16; i++) y[i] = (int32_t)(i % 2);
-    data.images = x; data.labels = y; data.count = 16;
+    memset(&data, 0, sizeof data); data.images = x; data.labels = y; data.count = 16;
     CHECK_OK(small_model(&net, 2));
     memset(&fo, 0, sizeof fo); fo.epochs = 3; fo.batch_size = 2; fo.validation_fraction = 0.25f;
     fflush(stderr);
@@ -808,7 +810,7 @@ TEST(every_option_check_says_what_is_wrong) {
     REFUSED(cnn_backward(&net, labels, NULL), CNN_ERR_INVALID_ARGUMENT, "label 7 of image 7");
     CHECK_OK(cnn_predict(&net, x, 8, probs, classes));        /* MSE: the outputs themselves */
     CHECK(memcmp(probs, cnn_output(&net), 16 * sizeof(float)) == 0);
-    data.images = x; data.labels = labels; data.count = 0;
+    memset(&data, 0, sizeof data); data.images = x; data.labels = labels; data.count = 0;
     REFUSED(cnn_evaluate(&net, &data, &y0, NULL), CNN_ERR_INVALID_ARGUMENT, "count 0");
     data.count = 4;
     memset(&fo, 0, sizeof fo); fo.quiet = 1; fo.schedule = (cnn_schedule)9;

@@ -335,7 +335,7 @@ static void fit_with_wrapped_bar(void) {
     for (i = 0; i < 16; i++) y[i] = i % 3;
     memset(&fit, 0, sizeof fit);
     fit.epochs = 3; fit.batch_size = 4; fit.progress = count_then_bar; fit.user = &fit_user;
-    data.images = x; data.labels = y; data.count = 16;
+    memset(&data, 0, sizeof data); data.images = x; data.labels = y; data.count = 16;
     fit_status = model_v1_describe(&net);
     if (!fit_status) fit_status = cnn_net_build(&net, NULL);
     if (!fit_status) fit_status = cnn_fit(&net, &data, &fit, &fit_result);

@@ -802,9 +802,9 @@ TEST(conv_errors) {
     s = good; s.k = 0;   CHECK_FAILS(cnn_conv2d_forward(&s, buf, buf, NULL, buf), CNN_ERR_INVALID_ARGUMENT, "filters");
     s = good; s.kh = 0;  CHECK_FAILS(cnn_conv2d_forward(&s, buf, buf, NULL, buf), CNN_ERR_INVALID_ARGUMENT, "filters");
     s = good; s.kw = -1; CHECK_FAILS(cnn_conv2d_forward(&s, buf, buf, NULL, buf), CNN_ERR_INVALID_ARGUMENT, "filters");
-    s = good; s.stride_h = 0; CHECK_FAILS(cnn_conv2d_forward(&s, buf, buf, NULL, buf), CNN_ERR_INVALID_ARGUMENT, "stride");
-    s = good; s.stride_w = 0; CHECK_FAILS(cnn_conv2d_check(&s, NULL, NULL), CNN_ERR_INVALID_ARGUMENT, "stride");
-    s = good; s.dilation_h = 0; CHECK_FAILS(cnn_conv2d_forward(&s, buf, buf, NULL, buf), CNN_ERR_INVALID_ARGUMENT, "dilation");
+    s = good; s.stride_h = -1; CHECK_FAILS(cnn_conv2d_forward(&s, buf, buf, NULL, buf), CNN_ERR_INVALID_ARGUMENT, "stride");
+    s = good; s.stride_w = -2; CHECK_FAILS(cnn_conv2d_check(&s, NULL, NULL), CNN_ERR_INVALID_ARGUMENT, "stride");
+    s = good; s.dilation_h = -1; CHECK_FAILS(cnn_conv2d_forward(&s, buf, buf, NULL, buf), CNN_ERR_INVALID_ARGUMENT, "dilation");
     s = good; s.dilation_w = -2; CHECK_FAILS(cnn_conv2d_check(&s, NULL, NULL), CNN_ERR_INVALID_ARGUMENT, "dilation");
     s = good; s.pad_top = -1; CHECK_FAILS(cnn_conv2d_forward(&s, buf, buf, NULL, buf), CNN_ERR_INVALID_ARGUMENT, "padding");
     s = good; s.pad_right = -1; CHECK_FAILS(cnn_conv2d_check(&s, NULL, NULL), CNN_ERR_INVALID_ARGUMENT, "padding");
@@ -926,7 +926,42 @@ TEST(status_names) {
     CHECK(strcmp(cnn_status_name((cnn_status)999), "CNN_ERR_UNKNOWN") == 0);
 }
 
+/* A conv shape with only its sizes set: zero strides and dilations mean 1, as in the option
+   structs, on every entry point; the results equal those of the shape with 1s written out. */
+TEST(conv_shape_zero_fields_mean_defaults) {
+    static float x[2 * 3 * 7 * 6], w[4 * 3 * 3 * 3], b[4], y1[2 * 4 * 5 * 4], y2[2 * 4 * 5 * 4];
+    static float dx1[2 * 3 * 7 * 6], dx2[2 * 3 * 7 * 6], dw1[4 * 3 * 3 * 3], dw2[4 * 3 * 3 * 3], db1[4], db2[4];
+    cnn_conv2d_shape bare, full;
+    cnn_rng rng;
+    size_t i;
+    int oh = 0, ow = 0, pass;
+    cnn_rng_seed(&rng, 17);
+    for (i = 0; i < sizeof x / sizeof x[0]; i++) x[i] = cnn_rng_uniform(&rng) - 0.5f;
+    for (i = 0; i < sizeof w / sizeof w[0]; i++) w[i] = cnn_rng_uniform(&rng) - 0.5f;
+    for (i = 0; i < 4; i++) b[i] = (float)i;
+    memset(&bare, 0, sizeof bare);
+    bare.n = 2; bare.c = 3; bare.h = 7; bare.w = 6; bare.k = 4; bare.kh = 3; bare.kw = 3;
+    full = conv_shape(2, 3, 7, 6, 4, 3, 3);
+    CHECK_OK(cnn_conv2d_check(&bare, &oh, &ow));
+    CHECK(oh == 5 && ow == 4);
+    CHECK(cnn_conv2d_workspace_bytes(&bare) == cnn_conv2d_workspace_bytes(&full));
+    for (pass = 0; pass < 3; pass++) CHECK(cnn_conv2d_algo_chosen(&bare, pass) == cnn_conv2d_algo_chosen(&full, pass));
+    CHECK_OK(cnn_conv2d_forward(&bare, x, w, b, y1));
+    CHECK_OK(cnn_conv2d_forward(&full, x, w, b, y2));
+    CHECK(memcmp(y1, y2, sizeof y1) == 0);
+    CHECK_OK(cnn_conv2d_backward_data(&bare, y1, w, dx1));
+    CHECK_OK(cnn_conv2d_backward_data(&full, y1, w, dx2));
+    CHECK(memcmp(dx1, dx2, sizeof dx1) == 0);
+    CHECK_OK(cnn_conv2d_backward_weights(&bare, x, y1, dw1, db1));
+    CHECK_OK(cnn_conv2d_backward_weights(&full, x, y1, dw2, db2));
+    CHECK(memcmp(dw1, dw2, sizeof dw1) == 0 && memcmp(db1, db2, sizeof db1) == 0);
+    bare.stride_h = 2;                            /* a field set is used; the others default */
+    CHECK_OK(cnn_conv2d_check(&bare, &oh, &ow));
+    CHECK(oh == 3 && ow == 4);
+}
+
 int main(void) {
+    RUN(conv_shape_zero_fields_mean_defaults);
     RUN(lecture_cross_correlation_7x7);
     RUN(lecture_pooling_4x4);
     RUN(lecture_output_sizes);

@@ -1,5 +1,5 @@
 /* test_layers.c - the layer options and names of the network API, the layers without weights
-   through save and load, and the random draws behind initialisation. */
+   through save and load, the random draws behind initialisation and dropout. */
 #define CNN_IMPLEMENTATION
 #include "../cnn.h"
 #include "harness.h"
@@ -374,6 +374,117 @@ TEST(non_finite_weights_are_refused_on_load) {
     }
 }
 
+/* A few training steps through dropout, from the build's weights and a given dropout
+   generator state: the trained weights. */
+static cnn_status dropout_run(const cnn_rng *start, int steps, float *params, size_t *count) {
+    static float x[4 * 2 * 6 * 6];
+    static const int32_t labels[4] = { 0, 1, 2, 1 };
+    cnn_net net;
+    cnn_net_opts in = input(2, 6, 6);
+    cnn_conv_opts conv;
+    cnn_dense_opts dense;
+    cnn_build_opts b;
+    cnn_sgd_opts sgd;
+    cnn_status st;
+    size_t i;
+    int k;
+    for (i = 0; i < sizeof x / sizeof x[0]; i++) x[i] = (float)((i * 37) % 17) / 17.0f - 0.5f;
+    memset(&conv, 0, sizeof conv); conv.filters = 3; conv.activation = CNN_ACT_RELU;
+    memset(&dense, 0, sizeof dense); dense.units = 3;
+    memset(&b, 0, sizeof b); b.max_batch = 4; b.seed = 21;
+    memset(&sgd, 0, sizeof sgd); sgd.learning_rate = 0.1f; sgd.momentum = 0.5f;
+    if ((st = cnn_net_init(&net, &in)) || (st = cnn_add_conv(&net, &conv)) || (st = cnn_add_dropout(&net, 0.5f)) ||
+        (st = cnn_add_dense(&net, &dense)) || (st = cnn_net_build(&net, &b)))
+        return st;
+    if (start) *cnn_net_dropout_rng(&net) = *start;
+    for (k = 0; k < steps && !st; k++) st = cnn_train_batch(&net, x, labels, 4, &sgd, NULL);
+    if (!st) { memcpy(params, net.params, net.param_floats * sizeof(float)); *count = net.param_floats; }
+    cnn_net_free(&net);
+    return st;
+}
+
+/* Dropout draws from the network's generator: the same state gives the same masks, so the
+   same training run, bit for bit; another state another run. */
+TEST(dropout_runs_repeat_from_the_same_generator_state) {
+    static float a[4096], b[4096], c[4096];
+    size_t na = 0, nb = 0, nc = 0;
+    cnn_rng seeded, other;
+    cnn_rng_seed(&seeded, 1234);
+    cnn_rng_seed(&other, 1235);
+    CHECK_OK(dropout_run(&seeded, 5, a, &na));
+    CHECK_OK(dropout_run(&seeded, 5, b, &nb));
+    CHECK_OK(dropout_run(&other, 5, c, &nc));
+    CHECK(na > 0 && na == nb && na == nc && na <= 4096);
+    CHECK(memcmp(a, b, na * sizeof(float)) == 0);
+    CHECK(memcmp(a, c, na * sizeof(float)) != 0);
+    /* without a state of one's own, the build's seed decides, the same way every time */
+    CHECK_OK(dropout_run(NULL, 5, b, &nb));
+    CHECK_OK(dropout_run(NULL, 5, c, &nc));
+    CHECK(memcmp(b, c, nb * sizeof(float)) == 0);
+    CHECK(cnn_net_dropout_rng(NULL) == NULL && strstr(cnn_last_error(), "NULL") != NULL);
+}
+
+/* The functions that reach into layers agree with the structs they read, and refuse what a
+   layer does not have. */
+TEST(layer_functions_reach_parameters_gradients_and_outputs) {
+    static float x[2 * 3 * 9 * 7];
+    cnn_net net;
+    cnn_net_opts in = input(3, 9, 7);
+    cnn_conv_opts conv;
+    cnn_pool_opts pool;
+    cnn_dense_opts dense;
+    cnn_build_opts b;
+    cnn_layer_info info;
+    size_t count = 99, i;
+    int shape[4] = { 0, 0, 0, 0 };
+    const float *out;
+    memset(&conv, 0, sizeof conv); conv.filters = 5; conv.kernel_h = 3; conv.kernel_w = 2; conv.activation = CNN_ACT_TANH;
+    memset(&pool, 0, sizeof pool); pool.size_h = 2; pool.size_w = 3; pool.stride = 1;
+    memset(&dense, 0, sizeof dense); dense.units = 4; dense.no_bias = 1;
+    memset(&b, 0, sizeof b); b.max_batch = 2;
+    for (i = 0; i < sizeof x / sizeof x[0]; i++) x[i] = (float)(i % 5) - 2.0f;
+    CHECK_OK(cnn_net_init(&net, &in));
+    CHECK_OK(cnn_add_conv(&net, &conv));
+    CHECK_OK(cnn_add_pool(&net, &pool));
+    CHECK_OK(cnn_add_dense(&net, &dense));
+    CHECK(cnn_net_layer_count(&net) == 3 && cnn_net_layer_count(NULL) == 0);
+    CHECK_OK(cnn_layer_describe(&net, 0, &info));       /* before building too */
+    CHECK(info.kind == CNN_LAYER_CONV && info.activation == CNN_ACT_TANH && info.in_c == 3 && info.in_h == 9 && info.in_w == 7);
+    CHECK(info.out_c == 5 && info.out_h == 7 && info.out_w == 6 && !info.flat && info.kernel_h == 3 && info.kernel_w == 2);
+    CHECK(info.weight_count == 5 * 3 * 3 * 2 && info.bias_count == 5);
+    CHECK_OK(cnn_layer_describe(&net, 1, &info));
+    CHECK(info.kind == CNN_LAYER_POOL && info.out_h == 6 && info.out_w == 4 && info.kernel_h == 2 && info.kernel_w == 3 && info.weight_count == 0);
+    CHECK_OK(cnn_layer_describe(&net, 2, &info));
+    CHECK(info.kind == CNN_LAYER_DENSE && info.flat && info.out_c == 4 && info.weight_count == 4 * 5 * 6 * 4 && info.bias_count == 0);
+    CHECK_STATUS(cnn_layer_describe(&net, 3, &info), CNN_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(cnn_last_error(), "layer 3") && strstr(cnn_last_error(), "0 to 2"));
+    CHECK_STATUS(cnn_layer_describe(&net, -1, &info), CNN_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(cnn_layer_describe(&net, 0, NULL), CNN_ERR_INVALID_ARGUMENT);
+    CHECK(cnn_layer_weights(&net, 0, &count) == NULL && count == 0 && strstr(cnn_last_error(), "not built"));
+    CHECK_OK(cnn_net_build(&net, &b));
+    CHECK(cnn_layer_weights(&net, 0, &count) == net.layers[0].w && count == 90);
+    CHECK(cnn_layer_bias(&net, 0, &count) == net.layers[0].b && count == 5);
+    CHECK(cnn_layer_weight_grads(&net, 0, &count) == net.layers[0].dw && count == 90);
+    CHECK(cnn_layer_bias_grads(&net, 0, NULL) == net.layers[0].db);
+    CHECK(cnn_layer_weights(&net, 2, &count) == net.layers[2].w && count == 480);
+    count = 7;
+    CHECK(cnn_layer_bias(&net, 2, &count) == NULL && count == 0 && strstr(cnn_last_error(), "layer 2 (dense) has no bias"));
+    CHECK(cnn_layer_weights(&net, 1, &count) == NULL && strstr(cnn_last_error(), "layer 1 (pool) has no weights"));
+    CHECK(cnn_layer_weights(NULL, 0, &count) == NULL && cnn_layer_weights(&net, 5, &count) == NULL);
+    CHECK(cnn_layer_output(&net, 0, shape) == NULL && strstr(cnn_last_error(), "no forward"));
+    CHECK_OK(cnn_forward(&net, x, 2, 0));
+    out = cnn_layer_output(&net, 1, shape);
+    CHECK(out == net.layers[1].out && shape[0] == 2 && shape[1] == 5 && shape[2] == 6 && shape[3] == 4);
+    CHECK(cnn_layer_output(&net, 2, shape) == cnn_output(&net) && shape[1] == 4 && shape[2] == 1 && shape[3] == 1);
+    CHECK(cnn_layer_output(&net, 3, NULL) == NULL);
+    cnn_net_free(&net);
+    b.inference_only = 1;
+    CHECK_OK(cnn_net_build(&net, &b));
+    CHECK(cnn_layer_weights(&net, 0, NULL) != NULL);
+    CHECK(cnn_layer_weight_grads(&net, 0, &count) == NULL && count == 0 && strstr(cnn_last_error(), "inference_only"));
+    cnn_net_free(&net);
+}
+
 int main(void) {
     RUN(activation_and_dropout_option_structs);
     RUN(global_avgpool_names);
@@ -382,5 +493,7 @@ int main(void) {
     RUN(weightless_layers_save_and_load);
     RUN(arena_without_memory_and_exact_measure);
     RUN(non_finite_weights_are_refused_on_load);
+    RUN(dropout_runs_repeat_from_the_same_generator_state);
+    RUN(layer_functions_reach_parameters_gradients_and_outputs);
     return harness_report();
 }

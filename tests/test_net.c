@@ -332,8 +332,8 @@ TEST(training_learns_bars) {
     float loss0, acc0, loss, acc;
     make_bars(x, y, 800, 1);
     make_bars(tx, ty, 200, 2);
-    train.images = x; train.labels = y; train.count = 800;
-    test.images = tx; test.labels = ty; test.count = 200;
+    memset(&train, 0, sizeof train); train.images = x; train.labels = y; train.count = 800;
+    memset(&test, 0, sizeof test); test.images = tx; test.labels = ty; test.count = 200;
     CHECK_OK(bars_model(&net, 7, 32));
     CHECK_OK(cnn_evaluate(&net, &test, &loss0, &acc0));
     memset(&fo, 0, sizeof fo);
@@ -426,7 +426,7 @@ TEST(nan_loss_stops_training_with_an_error) {
     cnn_fit_opts fo;
     make_bars(x, y, 64, 8);
     x[5] = (float)NAN;
-    d.images = x; d.labels = y; d.count = 64;
+    memset(&d, 0, sizeof d); d.images = x; d.labels = y; d.count = 64;
     memset(&fo, 0, sizeof fo);
     fo.quiet = 1; fo.epochs = 2;
     CHECK_OK(bars_model(&net, 1, 16));
@@ -453,8 +453,8 @@ TEST(early_stopping_restores_the_best_weights) {
     make_bars(x, y, 400, 21);
     make_bars(vx, vy, 100, 22);
     for (i = 0; i < 100; i++) vy[i] = 1 - vy[i];       /* a validation set that disagrees: its loss rises */
-    train.images = x; train.labels = y; train.count = 400;
-    val.images = vx; val.labels = vy; val.count = 100;
+    memset(&train, 0, sizeof train); train.images = x; train.labels = y; train.count = 400;
+    memset(&val, 0, sizeof val); val.images = vx; val.labels = vy; val.count = 100;
     memset(&fo, 0, sizeof fo);
     memset(&h, 0, sizeof h);
     fo.epochs = 30; fo.sgd.learning_rate = 0.05f; fo.validation = &val; fo.patience = 2;
@@ -493,7 +493,7 @@ TEST(predict_and_evaluate) {
         CHECK(classes[i] == (probs[2 * i + 1] > probs[2 * i]));
         correct += classes[i] == y[i];
     }
-    d.images = x; d.labels = y; d.count = 50;
+    memset(&d, 0, sizeof d); d.images = x; d.labels = y; d.count = 50;
     CHECK_OK(cnn_evaluate(&net, &d, &loss, &acc));
     CHECK_NEAR(acc, correct / 50.0, 1e-6);
     CHECK(loss > 0.0f);
@@ -666,7 +666,7 @@ TEST(mse_loss_network_trains) {
     CHECK_OK(cnn_add_pool(&net, NULL));
     CHECK_OK(cnn_add_dense(&net, &d));
     CHECK_OK(cnn_net_build(&net, &b));
-    ds.images = x; ds.labels = y; ds.count = 256;
+    memset(&ds, 0, sizeof ds); ds.images = x; ds.labels = y; ds.count = 256;
     CHECK_OK(cnn_evaluate(&net, &ds, &loss0, NULL));
     memset(&fo, 0, sizeof fo);
     fo.epochs = 8; fo.sgd.learning_rate = 0.5f; fo.sgd.momentum = 0.9f; fo.quiet = 1;
@@ -676,7 +676,98 @@ TEST(mse_loss_network_trains) {
     cnn_net_free(&net);
 }
 
+/* x in [-1, 1] -> dense 16 tanh -> dense 1: the network of the regression tests. */
+static cnn_status regression_net(cnn_net *net, cnn_loss loss, int max_batch) {
+    cnn_net_opts in;
+    cnn_dense_opts hidden, out;
+    cnn_build_opts b;
+    cnn_status st;
+    memset(&in, 0, sizeof in); in.channels = 1; in.height = 1; in.width = 1; in.loss = loss;
+    memset(&hidden, 0, sizeof hidden); hidden.units = 16; hidden.activation = CNN_ACT_TANH;
+    memset(&out, 0, sizeof out); out.units = 1;
+    memset(&b, 0, sizeof b); b.max_batch = max_batch; b.seed = 8;
+    if ((st = cnn_net_init(net, &in)) || (st = cnn_add_dense(net, &hidden)) || (st = cnn_add_dense(net, &out))) return st;
+    return cnn_net_build(net, &b);
+}
+
+/* cnn_backward_targets is the mean squared error against real values: the same loss and
+   gradients as cnn_backward_from with dL/dy = 2 (y - t) / (n * outputs), which the gradient
+   checks cover. */
+TEST(backward_with_real_targets_is_mean_squared_error) {
+    cnn_net net;
+    const float x[4] = { -0.9f, -0.2f, 0.3f, 0.8f }, t[4] = { 1.5f, -0.25f, 0.0f, 2.0f };
+    float dout[4], loss = -1.0f, *dw, keep[16];
+    size_t count;
+    double expect = 0.0;
+    int i;
+    CHECK_OK(regression_net(&net, CNN_LOSS_MSE, 4));
+    CHECK_OK(cnn_forward(&net, x, 4, 1));
+    for (i = 0; i < 4; i++) {
+        double d = (double)cnn_output(&net)[i] - t[i];
+        expect += d * d / 4;
+        dout[i] = (float)(2.0 * d / 4);
+    }
+    CHECK_OK(cnn_backward_targets(&net, t, &loss));
+    CHECK_NEAR(loss, expect, 1e-6 * (1 + expect));
+    dw = cnn_layer_weight_grads(&net, 0, &count);
+    CHECK(dw != NULL && count == 16);
+    memcpy(keep, dw, sizeof keep);
+    CHECK_OK(cnn_backward_from(&net, dout));
+    for (i = 0; i < 16; i++) CHECK_NEAR(dw[i], keep[i], 1e-6);
+    CHECK_STATUS(cnn_backward_targets(&net, NULL, &loss), CNN_ERR_INVALID_ARGUMENT);
+    cnn_net_free(&net);
+    CHECK_OK(regression_net(&net, CNN_LOSS_SOFTMAX_CROSS_ENTROPY, 4));
+    CHECK_OK(cnn_forward(&net, x, 4, 1));
+    CHECK_STATUS(cnn_backward_targets(&net, t, &loss), CNN_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(cnn_last_error(), "CNN_LOSS_MSE") != NULL);
+    cnn_net_free(&net);
+}
+
+/* cnn_fit regresses y = sin(3x) / 2 from 256 samples: the loss falls below a tenth of the
+   targets' variance, validation (taken by index from the same set) included, and the
+   accuracies read -1. A network with the softmax loss refuses the targets. */
+TEST(fit_regresses_a_real_valued_function) {
+    static float x[256], y[256], y_before[256];
+    cnn_net net;
+    cnn_dataset data;
+    cnn_fit_opts fit;
+    cnn_fit_result result;
+    float before, after, accuracy = 0.0f;
+    double variance = 0.0, mean = 0.0;
+    int i;
+    for (i = 0; i < 256; i++) {
+        x[i] = -1.0f + 2.0f * (float)i / 255.0f;
+        y[i] = 0.5f * (float)sin(3.0 * x[i]);
+        mean += y[i] / 256.0;
+    }
+    for (i = 0; i < 256; i++) variance += (y[i] - mean) * (y[i] - mean) / 256.0;
+    memset(&data, 0, sizeof data);
+    memset(&data, 0, sizeof data); data.images = x; data.targets = y; data.count = 256;      /* no labels */
+    CHECK_OK(regression_net(&net, CNN_LOSS_MSE, 16));
+    CHECK_OK(cnn_evaluate(&net, &data, &before, &accuracy));
+    CHECK(accuracy == -1.0f);
+    CHECK_OK(cnn_predict(&net, x, 256, y_before, NULL));
+    memset(&fit, 0, sizeof fit);
+    fit.epochs = 60; fit.batch_size = 16; fit.quiet = 1; fit.seed = 3;
+    fit.sgd.learning_rate = 0.1f; fit.sgd.momentum = 0.9f;
+    fit.validation_fraction = 0.125f; fit.patience = 60;
+    CHECK_OK(cnn_fit(&net, &data, &fit, &result));
+    CHECK(result.accuracy == -1.0f && result.val_accuracy == -1.0f && result.val_loss >= 0.0f);
+    CHECK_OK(cnn_evaluate(&net, &data, &after, NULL));
+    CHECKF(after < 0.1 * variance && after < 0.1f * before, "loss %g before, %g after; variance %g", (double)before, (double)after, variance);
+    CHECKF(result.val_loss < 0.1 * variance, "validation loss %g", (double)result.val_loss);
+    cnn_net_free(&net);
+    CHECK_OK(regression_net(&net, CNN_LOSS_SOFTMAX_CROSS_ENTROPY, 16));
+    CHECK_STATUS(cnn_fit(&net, &data, &fit, NULL), CNN_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(cnn_last_error(), "CNN_LOSS_MSE") != NULL);
+    data.targets = NULL;                                        /* neither labels nor targets */
+    CHECK_STATUS(cnn_evaluate(&net, &data, &after, NULL), CNN_ERR_INVALID_ARGUMENT);
+    cnn_net_free(&net);
+}
+
 int main(void) {
+    RUN(backward_with_real_targets_is_mean_squared_error);
+    RUN(fit_regresses_a_real_valued_function);
     RUN(lecture_parameter_counts);
     RUN(summary_truncates_safely);
     RUN(shape_inference_and_padding_modes);

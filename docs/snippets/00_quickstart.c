@@ -14,7 +14,7 @@ int main(void) {
     cnn_add_conv(&net, &(cnn_conv_opts){ .filters = 4, .kernel = 3, .activation = CNN_ACT_RELU });
     cnn_add_pool(&net, &(cnn_pool_opts){ .kind = CNN_POOL_MAX, .size = 2 });
     cnn_add_dense(&net, &(cnn_dense_opts){ .units = 2 });
-    cnn_dataset data = { x, y, 64 };
+    cnn_dataset data = { .images = x, .labels = y, .count = 64 };
     cnn_fit_opts fit = { .epochs = 20, .batch_size = 8,
                          .sgd = { .learning_rate = 0.05f, .momentum = 0.9f } };
     float accuracy;

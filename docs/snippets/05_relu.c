@@ -35,7 +35,7 @@ int main(void) {
         fprintf(stderr, "%s\n", cnn_last_error());
         return 1;
     }
-    memcpy(net.layers[0].w, filters, sizeof filters);   /* our filters, not random ones */
+    memcpy(cnn_layer_weights(&net, 0, NULL), filters, sizeof filters);   /* ours, not random ones */
     if (cnn_forward(&net, image, 1, 0) != CNN_OK) { fprintf(stderr, "%s\n", cnn_last_error()); return 1; }
     maps = cnn_output(&net);
     for (k = 0; k < 2; k++) {

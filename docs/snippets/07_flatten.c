@@ -27,7 +27,7 @@ int main(void) {
         fprintf(stderr, "%s\n", cnn_last_error());
         return 1;
     }
-    memcpy(net.layers[0].w, kernel, sizeof kernel);
+    memcpy(cnn_layer_weights(&net, 0, NULL), kernel, sizeof kernel);
     if (cnn_forward(&net, image, 1, 0) != CNN_OK) { fprintf(stderr, "%s\n", cnn_last_error()); return 1; }
     v = cnn_output(&net);
     n = cnn_net_output_size(&net);
@@ -36,7 +36,7 @@ int main(void) {
     printf("\n");
     /* NCHW already stores a map row after row: flattening moves no data. */
     printf("the flatten layer is a view of the pooled map: %s\n",
-           net.layers[2].out == net.layers[1].out ? "yes" : "no");
+           cnn_layer_output(&net, 2, NULL) == cnn_layer_output(&net, 1, NULL) ? "yes" : "no");
     cnn_net_free(&net);
     return 0;
 }

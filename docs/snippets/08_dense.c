@@ -16,18 +16,18 @@ int main(void) {
     cnn_conv_opts conv = { .filters = 1, .kernel = 3, .no_bias = 1 };
     cnn_pool_opts pool = { .ceil_mode = 1 };          /* max, 2x2, stride 2: the defaults */
     cnn_dense_opts dense = { .units = 2 };
+    cnn_layer_info layer;
 
     if (cnn_dense_forward(1, 9, 2, x, W, b, y) != CNN_OK) { fprintf(stderr, "%s\n", cnn_last_error()); return 1; }
     printf("y = %g %g\n", y[0], y[1]);
 
     /* In a network, a dense layer after a C x H x W map flattens it implicitly. */
     if (cnn_net_init(&net, &in) || cnn_add_conv(&net, &conv) || cnn_add_pool(&net, &pool) ||
-        cnn_add_dense(&net, &dense)) {
+        cnn_add_dense(&net, &dense) || cnn_layer_describe(&net, 2, &layer)) {
         fprintf(stderr, "%s\n", cnn_last_error());
         return 1;
     }
     printf("dense layer: %d inputs -> %d outputs, %zu weights + %zu biases\n",
-           net.layers[2].in_c * net.layers[2].in_h * net.layers[2].in_w, net.layers[2].out_c,
-           net.layers[2].weight_count, net.layers[2].bias_count);
+           layer.in_c * layer.in_h * layer.in_w, layer.out_c, layer.weight_count, layer.bias_count);
     return 0;
 }

@@ -24,20 +24,21 @@ int main(void) {
     cnn_net_opts in = { .channels = 1, .height = 1, .width = 2 };
     cnn_dense_opts dense = { .units = 2 };
     cnn_build_opts build = { .max_batch = 2, .seed = 7 };
-    float p[2], loss;
+    float p[2], loss, *dW, *db;
 
     if (cnn_net_init(&net, &in) || cnn_add_dense(&net, &dense) || cnn_net_build(&net, &build)) {
         fprintf(stderr, "%s\n", cnn_last_error());
         return 1;
     }
-    memcpy(net.layers[0].w, W, sizeof W);           /* the biases start at zero */
+    memcpy(cnn_layer_weights(&net, 0, NULL), W, sizeof W);   /* the biases start at zero */
     cnn_forward(&net, x, 1, 1);
     cnn_backward(&net, t, &loss);
     cnn_softmax(1, 2, cnn_output(&net), p);
+    dW = cnn_layer_weight_grads(&net, 0, NULL);
+    db = cnn_layer_bias_grads(&net, 0, NULL);
     printf("logits %g %g, p %.4f %.4f, loss %.4f\n", cnn_output(&net)[0], cnn_output(&net)[1], p[0], p[1], loss);
     printf("dW by backprop: %.4f %.4f / %.4f %.4f   db: %.4f %.4f\n",
-           net.layers[0].dw[0], net.layers[0].dw[1], net.layers[0].dw[2], net.layers[0].dw[3],
-           net.layers[0].db[0], net.layers[0].db[1]);
+           dW[0], dW[1], dW[2], dW[3], db[0], db[1]);
     printf("dW by hand:     %.4f %.4f / %.4f %.4f   db: %.4f %.4f\n",
            (p[0] - 1) * x[0], (p[0] - 1) * x[1], p[1] * x[0], p[1] * x[1], p[0] - 1, p[1]);
     cnn_net_free(&net);
@@ -62,16 +63,16 @@ int main(void) {
         }
         cnn_forward(&net, images, 2, 1);
         cnn_backward(&net, labels, &loss);
-        for (l = 0; l < net.layer_count; l++) {
-            cnn_layer *layer = &net.layers[l];
-            size_t j;
-            for (j = 0; j < layer->weight_count; j++) {
-                const float h = 1e-2f, keep = layer->w[j];
+        for (l = 0; l < cnn_net_layer_count(&net); l++) {
+            size_t j, count;
+            float *w = cnn_layer_weights(&net, l, &count), *dw = cnn_layer_weight_grads(&net, l, NULL);
+            for (j = 0; j < count; j++) {             /* (a pooling layer has none: count 0) */
+                const float h = 1e-2f, keep = w[j];
                 float up, down;
-                layer->w[j] = keep + h; up = loss_of(&net, images, labels, 2);
-                layer->w[j] = keep - h; down = loss_of(&net, images, labels, 2);
-                layer->w[j] = keep;
-                worst = fmaxf(worst, fabsf(layer->dw[j] - (up - down) / (2 * h)));
+                w[j] = keep + h; up = loss_of(&net, images, labels, 2);
+                w[j] = keep - h; down = loss_of(&net, images, labels, 2);
+                w[j] = keep;
+                worst = fmaxf(worst, fabsf(dw[j] - (up - down) / (2 * h)));
                 checked++;
             }
         }

@@ -16,7 +16,7 @@ int main(void) {
     cnn_dense_opts dense = { .units = 2 };
     cnn_build_opts build = { .max_batch = BATCH, .seed = 1 };
     cnn_sgd_opts sgd = { .learning_rate = 0.05f, .momentum = 0.9f };
-    cnn_dataset data = { images, labels, N };
+    cnn_dataset data = { .images = images, .labels = labels, .count = N };
     cnn_rng rng;
     float before, after, accuracy;
     int i, k, epoch, b;

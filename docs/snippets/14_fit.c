@@ -26,7 +26,7 @@ int main(void) {
     cnn_fit_opts fit = { .epochs = 5, .batch_size = 16, .validation_fraction = 0.2f,
                          .sgd = { .learning_rate = 0.05f, .momentum = 0.9f },
                          .seed = 2, .progress = on_progress };
-    cnn_dataset data = { images, labels, N };
+    cnn_dataset data = { .images = images, .labels = labels, .count = N };
     cnn_fit_result result;
     cnn_rng rng;
     int i, k, same = 0;

@@ -33,8 +33,10 @@ int main(void) {
            net.arena.used, sizeof memory, net.arena.allocation ? "yes" : "no");
     printf("%zu parameters in %zu floats (each tensor padded to 64 bytes)\n",
            cnn_net_param_count(&net), net.param_floats);
-    for (i = 0; i < net.layer_count; i++)
-        if (net.layers[i].w && ((uintptr_t)net.layers[i].w % 64 || (uintptr_t)net.layers[i].b % 64)) aligned = 0;
+    for (i = 0; i < cnn_net_layer_count(&net); i++) {
+        const float *w = cnn_layer_weights(&net, i, NULL), *b = cnn_layer_bias(&net, i, NULL);
+        if ((w && (uintptr_t)w % 64) || (b && (uintptr_t)b % 64)) aligned = 0;
+    }
     printf("every weight and bias tensor 64-byte aligned: %s\n", aligned ? "yes" : "no");
     cnn_net_free(&net);
     return 0;

@@ -42,8 +42,10 @@ int main(void) {
         fprintf(stderr, "%s\n", cnn_last_error());
         return 1;
     }
-    memcpy(net.layers[0].w, conv_w, sizeof conv_w);   memcpy(net.layers[0].b, conv_b, sizeof conv_b);
-    memcpy(net.layers[1].w, dense_w, sizeof dense_w); memcpy(net.layers[1].b, dense_b, sizeof dense_b);
+    memcpy(cnn_layer_weights(&net, 0, NULL), conv_w, sizeof conv_w);
+    memcpy(cnn_layer_bias(&net, 0, NULL), conv_b, sizeof conv_b);
+    memcpy(cnn_layer_weights(&net, 1, NULL), dense_w, sizeof dense_w);
+    memcpy(cnn_layer_bias(&net, 1, NULL), dense_b, sizeof dense_b);
     if (cnn_save(&net, "tiny.cnn") != CNN_OK || !(fp = fopen("tiny.cnn", "rb"))) {
         fprintf(stderr, "%s\n", cnn_last_error());
         return 1;

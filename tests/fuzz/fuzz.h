@@ -15,7 +15,8 @@
 #define FUZZ_CHECK(cond) do { if (!(cond)) { \
     fprintf(stderr, "FUZZ_CHECK failed at %s:%d: %s\n", __FILE__, __LINE__, #cond); abort(); } } while (0)
 
-/* The library reads model files by path: each input goes to a file of this process's own. */
+/* For targets that read by path: each input goes to a file of this process's own. (The model
+   loaders are fuzzed from memory and through a reader callback, the same parser as files.) */
 #if defined(__GNUC__) || defined(__clang__)
 __attribute__((unused))
 #endif
