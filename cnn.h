@@ -66,7 +66,10 @@
                              to check them (a failed one then aborts: a bug in cnn.h)
        CNN_NO_STDIO          no <stdio.h>: drops save/load to files and printing
        CNN_NO_SIMD           no intrinsics at all: only the portable scalar kernels
-       CNN_MAX_LAYERS        layers per network (default 32)
+       CNN_NO_THREADS        plain, not atomic, accesses to the kernel-path state (platforms
+                             without atomics; the first build must then not race another)
+       CNN_MAX_LAYERS        layers per network (default 32); it sets sizeof(cnn_net), so every
+                             file must use the same value (a mismatch is refused, not trusted)
        CNN_L2_BYTES          the per-core L2 cache the kernels block for (default 1 MB);
                              a convolution whose packed weights pass half of it works
                              through its filters in several passes over the pixels
@@ -79,7 +82,10 @@
 
    THREADS
        A cnn_net is used by one thread at a time. Different networks may be used from different
-       threads. cnn_last_error() is per thread where the compiler supports thread-local storage.
+       threads, also networks that read one network's weights (cnn_build_opts.shared_weights):
+       one copy of the weights, a small inference network per thread. The kernel path is
+       detected once, atomically (CNN_NO_THREADS: plainly). cnn_last_error() is per thread where
+       the compiler supports thread-local storage.
 */
 #ifndef CNN_H
 #define CNN_H
@@ -489,9 +495,16 @@ typedef struct cnn_layer {
 
 /* A network. Its fields are readable; change its structure only through the functions. The
    parameter values may be written directly (layers[i].w, layers[i].b, e.g. to set known
-   weights). It may live in static memory: nothing in it points to the heap unless the library
-   allocated the arena. cnn_net_init on a built network forgets its arena: cnn_net_free first. */
+   weights), except in a network that reads another's (cnn_build_opts.shared_weights). It may
+   live in static memory: nothing in it points to the heap unless the library allocated the
+   arena. cnn_net_init on a built network forgets its arena: cnn_net_free first.
+   Its size depends on CNN_MAX_LAYERS: every file that shares a cnn_net must be compiled with
+   the same value. The first field records the size the network was set up with, and every
+   function refuses a network whose record differs from its own (CNN_ERR_STATE), rather than
+   read fields at the wrong places; cnn_net_init itself is a macro that passes the caller's
+   sizeof(cnn_net), so it refuses before it writes anything. */
 typedef struct cnn_net {
+    uint32_t layout_stamp;        /* set by cnn_net_init: this build's sizeof(cnn_net), hashed */
     int in_c, in_h, in_w;
     cnn_loss loss;
     int layer_count;
@@ -512,10 +525,16 @@ typedef struct cnn_net {
     cnn_rng rng;                  /* dropout masks                                           */
     uint32_t step;                /* SGD steps taken                                         */
     float *grad_first;            /* dL/d(first layer's output) of the last backward, or NULL */
+    const struct cnn_net *weights_owner;  /* the network whose parameters this one reads
+                                     (cnn_build_opts.shared_weights), NULL: its own        */
 } cnn_net;
 
-/* Starts an empty network for input images of opts->channels x height x width. */
+/* Starts an empty network for input images of opts->channels x height x width. Fails with
+   CNN_ERR_INVALID_ARGUMENT, writing nothing, when the caller was compiled with another
+   CNN_MAX_LAYERS (or another cnn.h) than the implementation: their cnn_net sizes differ. */
 CNNDEF cnn_status cnn_net_init(cnn_net *net, const cnn_net_opts *opts);
+CNNDEF cnn_status cnn__net_init_sized(cnn_net *net, const cnn_net_opts *opts, size_t caller_net_bytes);
+#define cnn_net_init(net, ...) cnn__net_init_sized((net), (__VA_ARGS__), sizeof(cnn_net))   /* ... : a compound literal's commas */
 /* Add layers. Each infers its output shape and checks it; on failure the network is marked
    invalid and cnn_net_build refuses it. Dense after a 3-D shape flattens it implicitly
    (C, H, W order), as cnn_add_flatten does. */
@@ -575,18 +594,42 @@ typedef struct cnn_build_opts {
                                      CNN_NO_ARENA_LIMIT lifts it. A caller's buffer is bounded
                                      by its own size instead. Guards cnn_load against files
                                      that describe enormous networks.                         */
+    /* Added in 0.2; later fields go after these (the rule in docs/design.md). */
+    int reinit_weights;           /* rebuilding a built network: draw new weights (default:
+                                     keep its weights and biases)                             */
+    int with_momentum;            /* training: keep SGD velocity, which momentum > 0 needs   */
+    int with_early_stopping;      /* training: keep the best epoch's weights, which cnn_fit's
+                                     early stopping (patience > 0) restores                   */
+    const struct cnn_net *shared_weights;  /* read this built network's parameters instead of
+                                     holding a copy: same architecture, inference_only
+                                     required. It must outlive this network, and not be
+                                     rebuilt, freed or trained while this one runs.          */
 } cnn_build_opts;
 
 #define CNN_DEFAULT_MAX_ARENA_BYTES ((size_t)1 << 30)
 #define CNN_NO_ARENA_LIMIT ((size_t)-1)
 
-/* Bytes of arena cnn_net_build needs for these options (0 and an error if it cannot). */
+/* Bytes of arena cnn_net_build needs for these options (0 and an error if it cannot):
+     inference_only: the parameters (none with shared_weights), Winograd's transformed
+       filters, one activation region of max_batch x the largest sum of two adjacent outputs
+       (each output is written at the opposite end of the region from its input), and the
+       convolutions' forward workspace. Nothing else: no per-layer outputs, no max-pool
+       argmax, no dropout masks, no batch buffers.
+     training: the parameters and their gradients, velocity (with_momentum), the best
+       epoch's weights (with_early_stopping), every layer's output for max_batch images,
+       dropout masks, max-pool argmax, the batch cnn_fit gathers, two gradient buffers and
+       the workspace of all three passes. docs/design.md gives the figures. */
 CNNDEF size_t     cnn_net_required_bytes(const cnn_net *net, const cnn_build_opts *opts);
-/* Carves every tensor out of one arena and initialises the weights (biases zero). */
+/* Carves every tensor out of one arena. The first build initialises the weights (biases
+   zero). Building a built network again (say, a trained one with .inference_only = 1,
+   .max_batch = 1 to deploy it) keeps its weights and biases, bit for bit, and starts the
+   optimizer state afresh; .reinit_weights = 1 draws new ones instead. A rebuild that fails
+   leaves the network as it was; one that succeeds holds both arenas for a moment. */
 CNNDEF cnn_status cnn_net_build(cnn_net *net, const cnn_build_opts *opts);
 /* Releases the arena if the library allocated it. The description stays; build again. */
 CNNDEF void       cnn_net_free(cnn_net *net);
-/* Re-draws the weights (zeroes biases, gradients and momentum). */
+/* Re-draws the weights (zeroes biases, gradients and momentum). Refused on a network that
+   reads another's weights (shared_weights). */
 CNNDEF cnn_status cnn_net_init_weights(cnn_net *net, cnn_init init, uint64_t seed);
 
 /* A Keras-style summary table (layer, output shape, parameters, total) into buf, always
@@ -636,11 +679,14 @@ typedef enum cnn_schedule {
     CNN_SCHEDULE_COSINE           /* lr * (1 + cos(pi * epoch / epochs)) / 2                 */
 } cnn_schedule;
 
+/* Its size is fixed (checked at compile time): cnn_fit_opts holds one by value, so a field
+   added here takes the place of reserved entries and no field of cnn_fit_opts moves. */
 typedef struct cnn_sgd_opts {
     float learning_rate;          /* default 0.01                                            */
-    float momentum;               /* 0: plain SGD                                            */
+    float momentum;               /* 0: plain SGD; above 0 the build needs with_momentum     */
     int nesterov;                 /* Nesterov momentum                                       */
     float weight_decay;           /* L2 on weights (not biases), added to the gradient       */
+    uint32_t reserved[12];        /* zero: room for other optimizers' settings               */
 } cnn_sgd_opts;
 
 /* One SGD update from the current gradients (PyTorch's formulation):
@@ -707,7 +753,8 @@ typedef struct cnn_fit_opts {
     float validation_fraction;    /* held out from the training set (ignored if validation) */
     const cnn_dataset *validation;
     int patience;                 /* early stopping after this many epochs without a better
-                                     validation loss; restores the best weights. 0: off      */
+                                     validation loss; restores the best weights (the build
+                                     needs with_early_stopping). 0: off                      */
     uint64_t seed;                /* shuffling                                               */
     int quiet;                    /* no progress bar                                         */
     cnn_progress_fn progress;     /* replaces the progress bar                               */
@@ -1135,59 +1182,102 @@ CNNDEF float cnn_rng_normal(cnn_rng *rng) {
 #define CNN__ALIGN32 __attribute__((aligned(32)))
 #endif
 
-static int cnn__simd_forced;       /* 0: auto; else the cnn_simd value forced */
-static int cnn__simd_detected;     /* 0: not yet; else the default path + 100 */
-static int cnn__avx2_present;      /* known once cnn__simd_detected is set */
-static int cnn__avx512_present;    /* known once cnn__simd_detected is set */
+/* The kernel path is process-wide state that threads read at every kernel call, and the
+   first call detects it. Both go through atomic accesses (GCC/clang builtins, MSVC's
+   interlocked functions), so two threads that build or run networks at once agree without a
+   data race. CNN_NO_THREADS (or a compiler with neither) makes them plain accesses: then the
+   first kernel call must not race with another. */
+#if !defined(CNN_NO_THREADS) && (defined(__GNUC__) || defined(__clang__))
+typedef int cnn__atomic_int;
+#define CNN__LOAD_ACQUIRE(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define CNN__LOAD_RELAXED(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+#define CNN__STORE_RELAXED(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
+/* Stores desired if *p is 0; returns what *p holds afterwards. */
+static int cnn__publish_once(cnn__atomic_int *p, int desired) {
+    int expected = 0;
+    return __atomic_compare_exchange_n(p, &expected, desired, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE) ? desired : expected;
+}
+#elif !defined(CNN_NO_THREADS) && defined(_MSC_VER)
+#include <intrin.h>
+typedef long cnn__atomic_int;
+#define CNN__LOAD_ACQUIRE(p) ((int)_InterlockedCompareExchange((p), 0, 0))
+#define CNN__LOAD_RELAXED(p) ((int)_InterlockedCompareExchange((p), 0, 0))
+#define CNN__STORE_RELAXED(p, v) ((void)_InterlockedExchange((p), (long)(v)))
+static int cnn__publish_once(cnn__atomic_int *p, int desired) {
+    const long before = _InterlockedCompareExchange(p, (long)desired, 0);
+    return before ? (int)before : desired;
+}
+#else
+typedef int cnn__atomic_int;
+#define CNN__LOAD_ACQUIRE(p) (*(p))
+#define CNN__LOAD_RELAXED(p) (*(p))
+#define CNN__STORE_RELAXED(p, v) ((void)(*(p) = (v)))
+static int cnn__publish_once(cnn__atomic_int *p, int desired) { if (!*p) *p = desired; return *p; }
+#endif
+
+static cnn__atomic_int cnn__simd_forced;   /* 0: auto; else the cnn_simd value forced */
+/* What detection found, published once: 0 until then, else CNN__DETECTED with the default
+   path in bits 8 and up and the CPU's AVX2 and AVX-512 in bits 1 and 2. */
+static cnn__atomic_int cnn__simd_state;
+#define CNN__DETECTED 1
+#define CNN__HAS_AVX2 2
+#define CNN__HAS_AVX512 4
 
 #ifndef CNN__ARM_NEON
-/* Sets cnn__avx2_present and cnn__avx512_present from CPUID and XGETBV. */
-static void cnn__cpu_detect_x86(void) {
+/* CNN__HAS_AVX2 and CNN__HAS_AVX512 from CPUID and XGETBV. */
+static int cnn__cpu_detect_x86(void) {
+    int found = 0;
 #ifdef CNN__X86_AVX2
     unsigned a, b, c, d, xcr0_lo, xcr0_hi;
-    if (!__get_cpuid(1, &a, &b, &c, &d)) return;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
     /* FMA (bit 12), OSXSAVE (27) and AVX (28) in ECX of leaf 1 */
-    if ((c & (1u << 12)) == 0 || (c & (1u << 27)) == 0 || (c & (1u << 28)) == 0) return;
+    if ((c & (1u << 12)) == 0 || (c & (1u << 27)) == 0 || (c & (1u << 28)) == 0) return 0;
     __asm__ volatile("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
     (void)xcr0_hi;
-    if ((xcr0_lo & 6u) != 6u) return;              /* the OS saves XMM and YMM state */
-    if (__get_cpuid_max(0, NULL) < 7) return;
+    if ((xcr0_lo & 6u) != 6u) return 0;            /* the OS saves XMM and YMM state */
+    if (__get_cpuid_max(0, NULL) < 7) return 0;
     __cpuid_count(7, 0, a, b, c, d);
-    cnn__avx2_present = (b & (1u << 5)) != 0;      /* AVX2 in EBX of leaf 7 */
+    if (b & (1u << 5)) found |= CNN__HAS_AVX2;      /* AVX2 in EBX of leaf 7 */
 #ifdef CNN__X86_AVX512
     /* AVX-512F in EBX bit 16 of leaf 7; XCR0 bits 5, 6, 7: the OS saves the opmask
        registers, the upper halves of ZMM0-15 and ZMM16-31 */
-    cnn__avx512_present = cnn__avx2_present && (b & (1u << 16)) != 0 && (xcr0_lo & 0xe6u) == 0xe6u;
+    if ((found & CNN__HAS_AVX2) && (b & (1u << 16)) != 0 && (xcr0_lo & 0xe6u) == 0xe6u) found |= CNN__HAS_AVX512;
 #endif
 #endif
+    return found;
 }
 #endif
 
 /* The best path of this CPU, or a lower one named in the environment variable CNN_SIMD
    ("scalar", "avx2"), as oneDNN's ONEDNN_MAX_CPU_ISA: so a whole program, its tests say, can
-   be run on another path without being changed. A name this CPU lacks is ignored. */
-static cnn_simd cnn__simd_best(void) {
-    if (!cnn__simd_detected) {
+   be run on another path without being changed. A name this CPU lacks is ignored. Threads
+   that start together may each read CPUID (it has no side effects, and they find the same);
+   the first result published is the one every caller uses from then on. */
+static int cnn__simd_detect(void) {
+    int state = CNN__LOAD_ACQUIRE(&cnn__simd_state);
+    if (!state) {
         const char *env = getenv("CNN_SIMD");
 #ifdef CNN__ARM_NEON
+        const int found = 0;
         cnn_simd best = CNN_SIMD_NEON;
 #else
-        cnn_simd best;
-        cnn__cpu_detect_x86();
-        best = cnn__avx512_present ? CNN_SIMD_AVX512 : cnn__avx2_present ? CNN_SIMD_AVX2 : CNN_SIMD_SCALAR;
+        const int found = cnn__cpu_detect_x86();
+        cnn_simd best = (found & CNN__HAS_AVX512) ? CNN_SIMD_AVX512 : (found & CNN__HAS_AVX2) ? CNN_SIMD_AVX2 : CNN_SIMD_SCALAR;
 #endif
         if (env && strcmp(env, "scalar") == 0) best = CNN_SIMD_SCALAR;
-        if (env && strcmp(env, "avx2") == 0 && cnn__avx2_present) best = CNN_SIMD_AVX2;
-        cnn__simd_detected = 100 + (int)best;
+        if (env && strcmp(env, "avx2") == 0 && (found & CNN__HAS_AVX2)) best = CNN_SIMD_AVX2;
+        state = cnn__publish_once(&cnn__simd_state, CNN__DETECTED | found | (int)best << 8);
     }
-    return (cnn_simd)(cnn__simd_detected - 100);
+    return state;
 }
+
+static cnn_simd cnn__simd_best(void) { return (cnn_simd)(cnn__simd_detect() >> 8); }
 
 CNNDEF int cnn_simd_available(cnn_simd path) {
     switch (path) {
     case CNN_SIMD_AUTO: case CNN_SIMD_SCALAR: return 1;
-    case CNN_SIMD_AVX2: cnn__simd_best(); return cnn__avx2_present;
-    case CNN_SIMD_AVX512: cnn__simd_best(); return cnn__avx512_present;
+    case CNN_SIMD_AVX2: return (cnn__simd_detect() & CNN__HAS_AVX2) != 0;
+    case CNN_SIMD_AVX512: return (cnn__simd_detect() & CNN__HAS_AVX512) != 0;
 #ifdef CNN__ARM_NEON
     case CNN_SIMD_NEON: return 1;
 #endif
@@ -1195,7 +1285,10 @@ CNNDEF int cnn_simd_available(cnn_simd path) {
     }
 }
 
-CNNDEF cnn_simd cnn_simd_active(void) { return cnn__simd_forced ? (cnn_simd)cnn__simd_forced : cnn__simd_best(); }
+CNNDEF cnn_simd cnn_simd_active(void) {
+    const int forced = CNN__LOAD_RELAXED(&cnn__simd_forced);
+    return forced ? (cnn_simd)forced : cnn__simd_best();
+}
 
 CNNDEF const char *cnn_simd_name(cnn_simd path) {
     switch (path) {
@@ -1211,7 +1304,7 @@ CNNDEF const char *cnn_simd_name(cnn_simd path) {
 CNNDEF cnn_status cnn_simd_force(cnn_simd path) {
     if (!cnn_simd_available(path))
         return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "simd: the %s path is not available on this CPU or build", cnn_simd_name(path));
-    cnn__simd_forced = path == CNN_SIMD_AUTO ? 0 : (int)path;
+    CNN__STORE_RELAXED(&cnn__simd_forced, path == CNN_SIMD_AUTO ? 0 : (int)path);
     return CNN_OK;
 }
 
@@ -2836,13 +2929,32 @@ CNNDEF cnn_status cnn_mean_squared_error(int n, int size, const float *pred, con
    output shape and checks it, so a network that builds is a network that runs. Building
    carves every tensor out of one arena:
 
-       params | grads | velocity | best params      (training builds: all four, same layout)
-       per layer: output activations for max_batch images, dropout masks, max-pool argmax
-       the fit batch (input images and labels) and two gradient buffers for backward
+       training:  params | grads | velocity (with_momentum) | best params (with_early_stopping)
+                  Winograd's transformed filters; per layer: output activations for max_batch
+                  images, dropout masks, max-pool argmax; the fit batch (images and labels);
+                  the workspace; two gradient buffers for backward
+       inference: params (none when shared) | one activation region | the forward workspace
 
-   Forward keeps each layer's output: backward needs it (the input of the next layer, and
-   the output itself for the derivative of a fused activation).
+   A training forward keeps each layer's output: backward needs it (the input of the next
+   layer, and the output itself for the derivative of a fused activation). An inference
+   forward needs only the current layer's input and output, so they take turns at the two
+   ends of one region (cnn__inference_region).
    ============================================================================================ */
+
+/* What cnn_net_init records in a network: this code's sizeof(cnn_net) (which CNN_MAX_LAYERS
+   and the version of cnn.h decide), mixed so that no small number or zeroed memory matches. */
+#define CNN__NET_STAMP ((uint32_t)(sizeof(cnn_net) * 2654435761u) ^ 0x636e6e68u)
+
+/* Every function that takes a network checks it was set up by code of the same layout. */
+static cnn_status cnn__check_net(const cnn_net *net, const char *who) {
+    if (!net) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "%s: NULL network", who);
+    if (net->layout_stamp != CNN__NET_STAMP)
+        return cnn__fail(CNN_ERR_STATE,
+                         "%s: the network was not set up by cnn_net_init (or cnn_load) of this code: call cnn_net_init first, "
+                         "and compile every file that shares a cnn_net with the same CNN_MAX_LAYERS (here %d) and cnn.h",
+                         who, CNN_MAX_LAYERS);
+    return CNN_OK;
+}
 
 static const char *cnn__layer_name(cnn_layer_kind kind) {
     switch (kind) {
@@ -2895,7 +3007,10 @@ static cnn_status cnn__layer_fail(cnn_net *net, cnn_layer_kind kind, cnn_status 
 
 /* Checks that a layer may be added and gives the slot it goes into. */
 static cnn_status cnn__begin_layer(cnn_net *net, cnn_layer_kind kind, cnn_layer **out) {
-    if (!net) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "add %s: NULL network", cnn__layer_name(kind));
+    char who[32];
+    cnn_status st;
+    cnn__format(who, sizeof who, "add %s", cnn__layer_name(kind));
+    if ((st = cnn__check_net(net, who))) return st;
     if (net->in_c < 1) return cnn__fail(CNN_ERR_STATE, "add %s: call cnn_net_init first", cnn__layer_name(kind));
     if (net->built) return cnn__fail(CNN_ERR_STATE, "add %s: the network is already built; cnn_net_free it first", cnn__layer_name(kind));
     if (net->invalid) return cnn__fail(CNN_ERR_STATE, "add %s: an earlier layer failed to add; describe the network again", cnn__layer_name(kind));
@@ -2924,8 +3039,16 @@ static cnn_status cnn__end_layer(cnn_net *net, cnn_layer *l) {
     return CNN_OK;
 }
 
-CNNDEF cnn_status cnn_net_init(cnn_net *net, const cnn_net_opts *opts) {
+CNNDEF cnn_status (cnn_net_init)(cnn_net *net, const cnn_net_opts *opts) {
+    return cnn__net_init_sized(net, opts, sizeof(cnn_net));
+}
+
+CNNDEF cnn_status cnn__net_init_sized(cnn_net *net, const cnn_net_opts *opts, size_t caller_net_bytes) {
     if (!net || !opts) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "net init: NULL network or options");
+    if (caller_net_bytes != sizeof(cnn_net))
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT,
+                         "net init: the caller's cnn_net is %zu bytes, the implementation's %zu (CNN_MAX_LAYERS %d): compile every file with the same CNN_MAX_LAYERS and cnn.h",
+                         caller_net_bytes, sizeof(cnn_net), CNN_MAX_LAYERS);
     memset(net, 0, sizeof *net);
     if (opts->channels < 1 || opts->height < 1 || opts->width < 1)
         return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "net init: input %dx%dx%d (channels x height x width): each must be at least 1",
@@ -2938,6 +3061,7 @@ CNNDEF cnn_status cnn_net_init(cnn_net *net, const cnn_net_opts *opts) {
     net->in_h = opts->height;
     net->in_w = opts->width;
     net->loss = opts->loss;
+    net->layout_stamp = CNN__NET_STAMP;
     return CNN_OK;
 }
 
@@ -3133,13 +3257,13 @@ CNNDEF cnn_status cnn_add_flatten(cnn_net *net) {
 CNNDEF size_t cnn_net_param_count(const cnn_net *net) {
     size_t total = 0;
     int i;
-    if (!net) return 0;
+    if (!net || net->layout_stamp != CNN__NET_STAMP) return 0;
     for (i = 0; i < net->layer_count; i++) total += net->layers[i].weight_count + net->layers[i].bias_count;
     return total;
 }
 
 CNNDEF int cnn_net_output_size(const cnn_net *net) {
-    if (!net) return 0;
+    if (!net || net->layout_stamp != CNN__NET_STAMP) return 0;
     if (net->layer_count == 0) return net->in_c * net->in_h * net->in_w;
     return (int)cnn__layer_out_size(&net->layers[net->layer_count - 1]);
 }
@@ -3157,25 +3281,80 @@ static cnn_status cnn__take(cnn_arena *a, size_t count, size_t elem_size, void *
     return CNN_OK;
 }
 
+/* The build options settled: defaults filled in, every choice checked. */
+typedef struct cnn__build_plan {
+    int max_batch, training;
+    int momentum, early_stopping;   /* training builds: keep velocity, keep the best weights */
+    const cnn_net *shared;          /* the network whose parameters this one reads, or NULL */
+} cnn__build_plan;
 
-static cnn_status cnn__net_layout(cnn_net *net, cnn_arena *a, int max_batch, int training) {
+/* In an inference build, whether a layer's output is its input itself: flatten and dropout
+   (the identity outside training) pass it on, and an activation layer works in place, except
+   on the caller's images, which the network never writes. */
+static int cnn__inference_view(const cnn_layer *l, int input_is_callers) {
+    return l->kind == CNN_LAYER_FLATTEN || l->kind == CNN_LAYER_DROPOUT || (l->kind == CNN_LAYER_ACTIVATION && !input_is_callers);
+}
+
+/* The activations of an inference build. Nothing goes back, so while a layer runs only its
+   input and its output are alive: one region holds all, each layer writing its output at
+   the opposite end from its input (the first at the start), and its size is the largest sum
+   of two adjacent outputs, B = max_batch, views (above) not counted as outputs:
+       floats = max over layers i of  round16(B * out_{i-1}) + round16(B * out_i)
+   with out_{-1} = 0 (the caller's images). Returns that size; with a region of that size it
+   also points the layers' outputs into it. */
+static size_t cnn__inference_region(cnn_net *net, size_t batch, float *region, size_t floats) {
+    size_t need = 0, held = 0;      /* held: floats of the output the next layer reads, 0: the caller's */
+    float *cur = NULL;
+    int at_end = 1, i;              /* where 'held' lies, so that the first output goes to the start */
+    for (i = 0; i < net->layer_count; i++) {
+        cnn_layer *l = &net->layers[i];
+        size_t out;
+        if (cnn__inference_view(l, held == 0)) {
+            if (region) l->out = cur;   /* flatten and dropout: forward points them at their input */
+            continue;
+        }
+        out = cnn__round16(batch * cnn__layer_out_size(l));
+        need = CNN__MAX(need, held + out);
+        at_end = !at_end;
+        held = out;
+        if (region) cur = l->out = at_end ? region + floats - out : region;
+    }
+    return need;
+}
+
+static cnn_status cnn__net_layout(cnn_net *net, cnn_arena *a, const cnn__build_plan *plan) {
+    const int max_batch = plan->max_batch, training = plan->training;
     size_t offset = 0, largest = 0, floats;
     void *p;
     cnn_status st;
     int i;
     net->params = net->grads = net->velocity = net->best_params = NULL;
+    net->input = net->grad_a = net->grad_b = NULL;
+    net->labels = NULL;
+    net->scratch = NULL;
+    net->scratch_bytes = 0;
     for (i = 0; i < net->layer_count; i++)
         offset += cnn__round16(net->layers[i].weight_count) + cnn__round16(net->layers[i].bias_count);
     net->param_floats = offset;
-    if ((st = cnn__take(a, offset, sizeof(float), &p))) return st;
-    net->params = (float *)p;
+    if (plan->shared) {
+        /* Read only: every function that writes parameters refuses a network whose
+           weights_owner is set, and an inference build has no optimizer to write them. */
+        net->params = plan->shared->params;
+    } else {
+        if ((st = cnn__take(a, offset, sizeof(float), &p))) return st;
+        net->params = (float *)p;
+    }
     if (training) {
         if ((st = cnn__take(a, offset, sizeof(float), &p))) return st;
         net->grads = (float *)p;
-        if ((st = cnn__take(a, offset, sizeof(float), &p))) return st;
-        net->velocity = (float *)p;
-        if ((st = cnn__take(a, offset, sizeof(float), &p))) return st;
-        net->best_params = (float *)p;
+        if (plan->momentum) {
+            if ((st = cnn__take(a, offset, sizeof(float), &p))) return st;
+            net->velocity = (float *)p;
+        }
+        if (plan->early_stopping) {
+            if ((st = cnn__take(a, offset, sizeof(float), &p))) return st;
+            net->best_params = (float *)p;
+        }
     }
     offset = 0;
     for (i = 0; i < net->layer_count; i++) {
@@ -3184,7 +3363,11 @@ static cnn_status cnn__net_layout(cnn_net *net, cnn_arena *a, int max_batch, int
         l->w = l->b = l->dw = l->db = l->out = l->mask = l->wino_u = NULL;
         l->argmax = NULL;
         l->wino_stamp = 0;
-        if (l->kind == CNN_LAYER_CONV) {   /* Winograd's filters, kept if a batch may run it */
+        /* Winograd's transformed filters, kept between training steps if a batch may run it.
+           An inference build transforms them in the workspace at every forward pass instead
+           (a few percent of the pass's time), so that it holds one form of the weights, which
+           other networks may share, and the workspace is all the scratch it has. */
+        if (l->kind == CNN_LAYER_CONV && training) {
             cnn_conv2d_shape cs = l->conv;
             cs.n = max_batch;
             if (cnn__wino_tile(&cs, 0)) {
@@ -3204,35 +3387,43 @@ static cnn_status cnn__net_layout(cnn_net *net, cnn_arena *a, int max_batch, int
             }
             offset += cnn__round16(l->weight_count) + cnn__round16(l->bias_count);
         }
-        if (!cnn__mul(per_image, (size_t)max_batch, &floats))
+        /* (a quarter of the address space at most: sums of two such sizes, in bytes, fit) */
+        if (!cnn__mul(per_image, (size_t)max_batch, &floats) || floats > (size_t)-1 / 16)
             return cnn__fail(CNN_ERR_OVERFLOW, "net build: layer %d: %d images of %zu values overflow", i, max_batch, per_image);
         largest = CNN__MAX(largest, CNN__MAX(per_image, cnn__layer_in_size(l)));
-        if (l->kind == CNN_LAYER_FLATTEN) continue;       /* a view of its input, set by forward */
-        if ((st = cnn__take(a, floats, sizeof(float), &p))) return st;
-        l->out = (float *)p;
-        if (l->kind == CNN_LAYER_DROPOUT) {
-            if ((st = cnn__take(a, floats, sizeof(float), &p))) return st;
-            l->mask = (float *)p;
-        }
-        if (l->kind == CNN_LAYER_POOL && l->pool_kind == CNN_POOL_MAX) {
-            if ((st = cnn__take(a, floats, sizeof(int32_t), &p))) return st;
-            l->argmax = (int32_t *)p;
-        }
     }
-    if (!cnn__mul((size_t)net->in_c * net->in_h * net->in_w, (size_t)max_batch, &floats))
-        return cnn__fail(CNN_ERR_OVERFLOW, "net build: %d input images overflow", max_batch);
-    if ((st = cnn__take(a, floats, sizeof(float), &p))) return st;
-    net->input = (float *)p;
-    if ((st = cnn__take(a, (size_t)max_batch, sizeof(int32_t), &p))) return st;
-    net->labels = (int32_t *)p;
-    net->grad_a = net->grad_b = NULL;
-    net->scratch = NULL;
-    net->scratch_bytes = 0;
+    if (training) {   /* backward needs every layer's output, the max-pool positions, the masks */
+        for (i = 0; i < net->layer_count; i++) {
+            cnn_layer *l = &net->layers[i];
+            floats = (size_t)max_batch * cnn__layer_out_size(l);
+            if (l->kind == CNN_LAYER_FLATTEN) continue;   /* a view of its input, set by forward */
+            if ((st = cnn__take(a, floats, sizeof(float), &p))) return st;
+            l->out = (float *)p;
+            if (l->kind == CNN_LAYER_DROPOUT) {
+                if ((st = cnn__take(a, floats, sizeof(float), &p))) return st;
+                l->mask = (float *)p;
+            }
+            if (l->kind == CNN_LAYER_POOL && l->pool_kind == CNN_POOL_MAX) {
+                if ((st = cnn__take(a, floats, sizeof(int32_t), &p))) return st;
+                l->argmax = (int32_t *)p;
+            }
+        }
+        if (!cnn__mul((size_t)net->in_c * net->in_h * net->in_w, (size_t)max_batch, &floats))
+            return cnn__fail(CNN_ERR_OVERFLOW, "net build: %d input images overflow", max_batch);
+        if ((st = cnn__take(a, floats, sizeof(float), &p))) return st;
+        net->input = (float *)p;
+        if ((st = cnn__take(a, (size_t)max_batch, sizeof(int32_t), &p))) return st;
+        net->labels = (int32_t *)p;
+    } else {
+        floats = cnn__inference_region(net, (size_t)max_batch, NULL, 0);
+        if ((st = cnn__take(a, floats, sizeof(float), &p))) return st;
+        if (p) cnn__inference_region(net, (size_t)max_batch, (float *)p, floats);
+    }
     for (i = 0; i < net->layer_count; i++) {       /* one workspace, shared by every conv layer */
         cnn_conv2d_shape cs = net->layers[i].conv;
         cs.n = max_batch;                                   /* Winograd's chunks span images */
         if (net->layers[i].kind == CNN_LAYER_CONV)     /* the first layer needs no data gradient */
-            net->scratch_bytes = CNN__MAX(net->scratch_bytes, cnn__conv2d_workspace(&cs, 1, training && i > 0, training, 1));
+            net->scratch_bytes = CNN__MAX(net->scratch_bytes, cnn__conv2d_workspace(&cs, 1, training && i > 0, training, training));
     }
     if (net->scratch_bytes) {
         if ((st = cnn__take(a, net->scratch_bytes, 1, &p))) return st;
@@ -3249,33 +3440,100 @@ static cnn_status cnn__net_layout(cnn_net *net, cnn_arena *a, int max_batch, int
     return CNN_OK;
 }
 
-static cnn_status cnn__build_settings(const cnn_net *net, const cnn_build_opts *opts, int *max_batch, int *training) {
-    if (!net) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "net build: NULL network");
+static void cnn__describe_layer(const cnn_layer *l, int batch, char *buf, size_t cap);
+
+/* Whether two layers have the same parameters and compute the same function of them (the
+   convolution algorithm may differ: it changes how, not what). */
+static int cnn__same_layer(const cnn_layer *a, const cnn_layer *b) {
+    const cnn_conv2d_shape *ca = &a->conv, *cb = &b->conv;
+    const cnn_pool2d_shape *pa = &a->pool, *pb = &b->pool;
+    return a->kind == b->kind && a->in_c == b->in_c && a->in_h == b->in_h && a->in_w == b->in_w &&
+           a->out_c == b->out_c && a->out_h == b->out_h && a->out_w == b->out_w && a->flat == b->flat &&
+           a->weight_count == b->weight_count && a->bias_count == b->bias_count && a->has_bias == b->has_bias &&
+           a->act == b->act && a->alpha == b->alpha && a->rate == b->rate && a->pool_kind == b->pool_kind &&
+           ca->c == cb->c && ca->h == cb->h && ca->w == cb->w && ca->k == cb->k && ca->kh == cb->kh && ca->kw == cb->kw &&
+           ca->stride_h == cb->stride_h && ca->stride_w == cb->stride_w && ca->dilation_h == cb->dilation_h &&
+           ca->dilation_w == cb->dilation_w && ca->pad_top == cb->pad_top && ca->pad_bottom == cb->pad_bottom &&
+           ca->pad_left == cb->pad_left && ca->pad_right == cb->pad_right &&
+           pa->c == pb->c && pa->h == pb->h && pa->w == pb->w && pa->kh == pb->kh && pa->kw == pb->kw &&
+           pa->stride_h == pb->stride_h && pa->stride_w == pb->stride_w && pa->pad_top == pb->pad_top &&
+           pa->pad_bottom == pb->pad_bottom && pa->pad_left == pb->pad_left && pa->pad_right == pb->pad_right &&
+           pa->ceil_mode == pb->ceil_mode && pa->count_pad == pb->count_pad;
+}
+
+/* A network may read another's parameters when it is an inference build (nothing of it
+   writes them) of the same architecture. */
+static cnn_status cnn__check_shared(const cnn_net *net, const cnn_net *src, int training) {
+    int i;
+    cnn_status st = cnn__check_net(src, "net build: shared_weights");
+    if (st) return st;
+    if (src == net) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "net build: shared_weights is the network being built itself");
+    if (!src->built) return cnn__fail(CNN_ERR_STATE, "net build: shared_weights: that network is not built, so it has no weights yet");
+    if (src->weights_owner == net)
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "net build: shared_weights: that network reads this one's weights, which rebuilding this one would free");
+    if (training)
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "net build: shared_weights needs inference_only = 1: a training build would write weights another network owns");
+    if (src->in_c != net->in_c || src->in_h != net->in_h || src->in_w != net->in_w)
+        return cnn__fail(CNN_ERR_SHAPE, "net build: shared_weights: the input is %dx%dx%d here, %dx%dx%d in the network shared",
+                         net->in_c, net->in_h, net->in_w, src->in_c, src->in_h, src->in_w);
+    if (src->layer_count != net->layer_count)
+        return cnn__fail(CNN_ERR_SHAPE, "net build: shared_weights: %d layers here, %d in the network shared", net->layer_count, src->layer_count);
+    for (i = 0; i < net->layer_count; i++) {
+        const cnn_layer *a = &net->layers[i], *b = &src->layers[i];
+        char here[64], there[64];
+        if (cnn__same_layer(a, b)) continue;
+        cnn__describe_layer(a, 0, here, sizeof here);
+        cnn__describe_layer(b, 0, there, sizeof there);
+        return cnn__fail(CNN_ERR_SHAPE, "net build: shared_weights: layer %d is %s (%dx%dx%d to %dx%dx%d) here, %s (%dx%dx%d to %dx%dx%d) in the network shared",
+                         i, here, a->in_c, a->in_h, a->in_w, a->out_c, a->out_h, a->out_w,
+                         there, b->in_c, b->in_h, b->in_w, b->out_c, b->out_h, b->out_w);
+    }
+    return CNN_OK;
+}
+
+static cnn_status cnn__build_settings(const cnn_net *net, const cnn_build_opts *opts, cnn__build_plan *plan) {
+    cnn_status st = cnn__check_net(net, "net build");
+    if (st) return st;
     if (net->invalid) return cnn__fail(CNN_ERR_STATE, "net build: a layer failed to add, so the network is incomplete");
     if (net->layer_count < 1) return cnn__fail(CNN_ERR_STATE, "net build: the network has no layers");
-    *max_batch = opts && opts->max_batch ? opts->max_batch : 32;
-    *training = !(opts && opts->inference_only);
-    if (*max_batch < 1) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "net build: max_batch %d must be at least 1", *max_batch);
-    if (opts && opts->init != CNN_INIT_GLOROT_UNIFORM && opts->init != CNN_INIT_HE_NORMAL)
+    memset(plan, 0, sizeof *plan);
+    plan->max_batch = opts && opts->max_batch ? opts->max_batch : 32;
+    plan->training = !(opts && opts->inference_only);
+    if (plan->max_batch < 1) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "net build: max_batch %d must be at least 1", plan->max_batch);
+    if (!opts) return CNN_OK;
+    if (opts->init != CNN_INIT_GLOROT_UNIFORM && opts->init != CNN_INIT_HE_NORMAL)
         return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "net build: unknown initialisation %d", (int)opts->init);
+    plan->momentum = plan->training && opts->with_momentum;
+    plan->early_stopping = plan->training && opts->with_early_stopping;
+    if (opts->shared_weights) {
+        if ((st = cnn__check_shared(net, opts->shared_weights, plan->training))) return st;
+        plan->shared = opts->shared_weights;
+    }
+    return CNN_OK;
+}
+
+/* The arena bytes of a plan: the layout run on a copy against an arena that only counts. */
+static cnn_status cnn__measure(const cnn_net *net, const cnn__build_plan *plan, size_t *need) {
+    cnn_net probe = *net;               /* the layout writes pointers: measure on a copy */
+    cnn_arena measure;
+    cnn_status st;
+    cnn__arena_measuring(&measure);
+    if ((st = cnn__net_layout(&probe, &measure, plan))) return st;
+    if (measure.used > (size_t)-1 - CNN_ALIGNMENT) return cnn__fail(CNN_ERR_OVERFLOW, "net build: size overflows");
+    *need = measure.used + CNN_ALIGNMENT;  /* room to align a caller's buffer */
     return CNN_OK;
 }
 
 CNNDEF size_t cnn_net_required_bytes(const cnn_net *net, const cnn_build_opts *opts) {
-    cnn_net probe;
-    cnn_arena measure;
-    int max_batch, training;
-    if (cnn__build_settings(net, opts, &max_batch, &training)) return 0;
-    probe = *net;                       /* the layout writes pointers: measure on a copy */
-    cnn__arena_measuring(&measure);
-    if (cnn__net_layout(&probe, &measure, max_batch, training)) return 0;
-    if (measure.used > (size_t)-1 - CNN_ALIGNMENT) { cnn__fail(CNN_ERR_OVERFLOW, "net build: size overflows"); return 0; }
-    return measure.used + CNN_ALIGNMENT;  /* room to align a caller's buffer */
+    cnn__build_plan plan;
+    size_t need;
+    if (cnn__build_settings(net, opts, &plan) || cnn__measure(net, &plan, &need)) return 0;
+    return need;
 }
 
 CNNDEF void cnn_net_free(cnn_net *net) {
     int i;
-    if (!net) return;
+    if (!net || net->layout_stamp != CNN__NET_STAMP) return;   /* not a network this code set up */
     cnn_arena_free(&net->arena);
     for (i = 0; i < net->layer_count; i++) {
         cnn_layer *l = &net->layers[i];
@@ -3288,6 +3546,7 @@ CNNDEF void cnn_net_free(cnn_net *net) {
     net->labels = NULL;
     net->x = NULL;
     net->grad_first = NULL;
+    net->weights_owner = NULL;
     net->built = net->training = net->max_batch = net->batch = 0;
 }
 
@@ -3299,15 +3558,17 @@ CNNDEF cnn_status cnn_net_init_weights(cnn_net *net, cnn_init init, uint64_t see
     cnn_rng rng;
     int i;
     size_t j;
-    if (!net || !net->built) return cnn__fail(CNN_ERR_STATE, "init weights: the network is not built");
+    cnn_status st = cnn__check_net(net, "init weights");
+    if (st) return st;
+    if (!net->built) return cnn__fail(CNN_ERR_STATE, "init weights: the network is not built");
+    if (net->weights_owner)
+        return cnn__fail(CNN_ERR_STATE, "init weights: this network reads another network's weights (shared_weights); initialise that one");
     if (init != CNN_INIT_GLOROT_UNIFORM && init != CNN_INIT_HE_NORMAL)
         return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "init weights: unknown initialisation %d", (int)init);
     cnn_rng_seed(&rng, seed);
     memset(net->params, 0, net->param_floats * sizeof(float));
-    if (net->training) {
-        memset(net->grads, 0, net->param_floats * sizeof(float));
-        memset(net->velocity, 0, net->param_floats * sizeof(float));
-    }
+    if (net->grads) memset(net->grads, 0, net->param_floats * sizeof(float));
+    if (net->velocity) memset(net->velocity, 0, net->param_floats * sizeof(float));
     for (i = 0; i < net->layer_count; i++) {
         cnn_layer *l = &net->layers[i];
         double fan_in, fan_out;
@@ -3327,44 +3588,69 @@ CNNDEF cnn_status cnn_net_init_weights(cnn_net *net, cnn_init init, uint64_t see
             for (j = 0; j < l->weight_count; j++) l->w[j] = limit * (2.0f * cnn_rng_uniform(&rng) - 1.0f);
         }
     }
-    if (net->training) memcpy(net->best_params, net->params, net->param_floats * sizeof(float));
+    if (net->best_params) memcpy(net->best_params, net->params, net->param_floats * sizeof(float));
     net->step = 0;
     return CNN_OK;
 }
 
+/* Zeroes the arena's bytes in use, except the count floats at keep (NULL: all of them). */
+static void cnn__zero_arena_except(cnn_arena *a, const float *keep, size_t count) {
+    unsigned char *base = a->base, *end = a->base + a->used;
+    if (!keep) { memset(base, 0, a->used); return; }
+    memset(base, 0, (size_t)((const unsigned char *)keep - base));
+    memset((unsigned char *)(uintptr_t)(keep + count), 0, (size_t)(end - (const unsigned char *)(keep + count)));
+}
+
 CNNDEF cnn_status cnn_net_build(cnn_net *net, const cnn_build_opts *opts) {
-    int max_batch, training;
+    cnn__build_plan plan;
+    cnn_net next;
+    const float *kept;
     size_t need;
-    cnn_status st = cnn__build_settings(net, opts, &max_batch, &training);
+    cnn_status st = cnn__build_settings(net, opts, &plan);
     if (st) return st;
-    if (net->built) cnn_net_free(net);
-    need = cnn_net_required_bytes(net, opts);
-    if (!need) return CNN_ERR_OVERFLOW;
+    if ((st = cnn__measure(net, &plan, &need))) return st;
+    /* The new build is made beside the old one, so a failure leaves the network as it was
+       and a rebuild can carry the parameters over. */
+    next = *net;
+    memset(&next.arena, 0, sizeof next.arena);
     if (opts && opts->buffer) {
         if (opts->buffer_size < need)
             return cnn__fail(CNN_ERR_OUT_OF_MEMORY,
                              "net build: the buffer has %zu bytes, the network needs %zu (max_batch %d, %s; see cnn_net_required_bytes)",
-                             opts->buffer_size, need, max_batch, training ? "training" : "inference only");
-        st = cnn_arena_init(&net->arena, opts->buffer, opts->buffer_size);
-        net->arena.alloc_ctx = opts->alloc_ctx;     /* for what fit allocates */
+                             opts->buffer_size, need, plan.max_batch, plan.training ? "training" : "inference only");
+        st = cnn_arena_init(&next.arena, opts->buffer, opts->buffer_size);
+        next.arena.alloc_ctx = opts->alloc_ctx;     /* for what fit allocates */
     } else {
         const size_t limit = opts && opts->max_arena_bytes ? opts->max_arena_bytes : CNN_DEFAULT_MAX_ARENA_BYTES;
         if (need - CNN_ALIGNMENT > limit)
             return cnn__fail(CNN_ERR_OUT_OF_MEMORY,
                              "net build: the network needs %zu bytes of arena, more than the %zu allowed (max_batch %d, %s; raise cnn_build_opts.max_arena_bytes, or CNN_NO_ARENA_LIMIT)",
-                             need - CNN_ALIGNMENT, limit, max_batch, training ? "training" : "inference only");
-        st = cnn_arena_create(&net->arena, need - CNN_ALIGNMENT, opts ? opts->alloc_ctx : NULL);
+                             need - CNN_ALIGNMENT, limit, plan.max_batch, plan.training ? "training" : "inference only");
+        st = cnn_arena_create(&next.arena, need - CNN_ALIGNMENT, opts ? opts->alloc_ctx : NULL);
     }
     if (st) return st;
-    st = cnn__net_layout(net, &net->arena, max_batch, training);
-    if (st) { cnn_net_free(net); return st; }
-    CNN_ASSERT(net->arena.used + CNN_ALIGNMENT <= need);   /* the measuring pass was exact */
-    memset(net->arena.base, 0, net->arena.used);
+    st = cnn__net_layout(&next, &next.arena, &plan);
+    if (st) { cnn_arena_free(&next.arena); return st; }
+    CNN_ASSERT(next.arena.used + CNN_ALIGNMENT <= need);   /* the measuring pass was exact */
+    /* A rebuild keeps the parameters (its own, or those it read from another network). The
+       new buffer may be the old one: memmove, before anything else is written into it. */
+    kept = net->built && !plan.shared && !(opts && opts->reinit_weights) ? net->params : NULL;
+    if (kept) memmove(next.params, kept, next.param_floats * sizeof(float));
+    cnn__zero_arena_except(&next.arena, kept ? next.params : NULL, next.param_floats);
+    if (net->built && net->arena.base != next.arena.base) cnn_arena_free(&net->arena);
+    *net = next;
+    net->weights_owner = plan.shared ? (plan.shared->weights_owner ? plan.shared->weights_owner : plan.shared) : NULL;
     net->built = 1;
-    net->training = training;
-    net->max_batch = max_batch;
+    net->training = plan.training;
+    net->max_batch = plan.max_batch;
     net->batch = 0;
+    net->x = NULL;
     cnn_rng_seed(&net->rng, (opts ? opts->seed : 0) ^ 0x9e3779b97f4a7c15ULL);
+    if (kept || plan.shared) {   /* the optimizer state starts afresh (zeroed above) */
+        if (net->best_params) memcpy(net->best_params, net->params, net->param_floats * sizeof(float));
+        net->step = 0;
+        return CNN_OK;
+    }
     return cnn_net_init_weights(net, opts ? opts->init : CNN_INIT_GLOROT_UNIFORM, opts ? opts->seed : 0);
 }
 
@@ -3412,7 +3698,7 @@ CNNDEF size_t cnn_net_summary(const cnn_net *net, char *buf, size_t cap) {
     int i;
     o.buf = buf; o.cap = buf ? cap : 0; o.len = 0;
 #define CNN__APPEND(text) do { const char *t_ = (text); while (*t_) cnn__putc(&o, *t_++); } while (0)
-    if (!net) { CNN__APPEND("(no network)\n"); goto done; }
+    if (!net || net->layout_stamp != CNN__NET_STAMP) { CNN__APPEND("(no network)\n"); goto done; }
     cnn__format(line, sizeof line, "%-28s%-20s%12s\n%s\n", "Layer", "Output shape", "Params", rule);
     CNN__APPEND(line);
     cnn__format(shape, sizeof shape, "%d x %d x %d", net->in_c, net->in_h, net->in_w);
@@ -3449,11 +3735,15 @@ CNNDEF void cnn_net_print_summary(const cnn_net *net, FILE *out) {
 
 /* ---- forward and backward ---- */
 
-static cnn_status cnn__check_ready(const cnn_net *net, const char *who, int need_training) {
-    if (!net) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "%s: NULL network", who);
+/* need: 0 to read the network, 1 to train it (gradients), 2 to write its parameters. */
+static cnn_status cnn__check_ready(const cnn_net *net, const char *who, int need) {
+    cnn_status st = cnn__check_net(net, who);
+    if (st) return st;
     if (!net->built) return cnn__fail(CNN_ERR_STATE, "%s: the network is not built (cnn_net_build)", who);
-    if (need_training && !net->training)
+    if (need == 1 && !net->training)
         return cnn__fail(CNN_ERR_STATE, "%s: the network was built with inference_only: it has no gradients", who);
+    if (need == 2 && net->weights_owner)
+        return cnn__fail(CNN_ERR_STATE, "%s: the network reads another network's weights (cnn_build_opts.shared_weights): write that one's", who);
     return CNN_OK;
 }
 
@@ -3503,6 +3793,10 @@ CNNDEF cnn_status cnn_forward(cnn_net *net, const float *x, int n, int training)
     if (n < 1 || n > net->max_batch)
         return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "forward: a batch of %d images; the network was built for 1 to %d (cnn_build_opts.max_batch)",
                          n, net->max_batch);
+    for (i = 0; training && !net->training && i < net->layer_count; i++)
+        if (net->layers[i].kind == CNN_LAYER_DROPOUT && net->layers[i].rate > 0.0f)
+            return cnn__fail(CNN_ERR_STATE, "forward: training mode: layer %d (dropout) needs masks, which an inference_only build does not hold; pass training = 0",
+                             i);
     for (i = 0; i < net->layer_count; i++) {
         cnn_layer *l = &net->layers[i];
         size_t count = (size_t)n * cnn__layer_out_size(l);
@@ -3533,6 +3827,7 @@ CNNDEF cnn_status cnn_forward(cnn_net *net, const float *x, int n, int training)
             cnn__activation_forward(l->act, l->alpha, count, cur, l->out);
             break;
         case CNN_LAYER_DROPOUT:
+            if (!net->training) { l->out = (float *)(uintptr_t)cur; break; }   /* the identity: a view */
             cnn_dropout_forward(count, l->rate, training, &net->rng, cur, l->out, l->mask);
             break;
         case CNN_LAYER_FLATTEN:
@@ -3548,7 +3843,7 @@ CNNDEF cnn_status cnn_forward(cnn_net *net, const float *x, int n, int training)
 }
 
 CNNDEF const float *cnn_output(const cnn_net *net) {
-    if (!net || !net->built || !net->batch) return NULL;
+    if (!net || net->layout_stamp != CNN__NET_STAMP || !net->built || !net->batch) return NULL;
     return net->layers[net->layer_count - 1].out;
 }
 
@@ -3613,6 +3908,13 @@ CNNDEF const float *cnn_layer_output(const cnn_net *net, int layer, int shape[4]
     const cnn_layer *l = cnn__layer_at(net, layer, "layer output");
     if (!l) return NULL;
     if (!net->built || !net->batch) { cnn__fail(CNN_ERR_STATE, "layer output: no forward pass yet"); return NULL; }
+    /* An inference-only build runs every layer through two buffers in turn, so only the last
+       output (and views of it) survives the forward pass. */
+    if (!net->training && l->out != net->layers[net->layer_count - 1].out) {
+        cnn__fail(CNN_ERR_STATE, "layer output: layer %d (%s): an inference_only build keeps only the last layer's output "
+                  "(the others share two buffers); build for training to read it", layer, cnn__layer_name(l->kind));
+        return NULL;
+    }
     if (shape) { shape[0] = net->batch; shape[1] = l->out_c; shape[2] = l->out_h; shape[3] = l->out_w; }
     return l->out;
 }
@@ -3820,6 +4122,17 @@ CNNDEF cnn_status cnn_input_gradient(cnn_net *net, float *dx) {
    weights small. Biases are not decayed.
    ============================================================================================ */
 
+/* cnn_fit_opts holds a cnn_sgd_opts by value: its size must not change (see its comment). */
+typedef char cnn__sgd_opts_size_is_fixed[sizeof(cnn_sgd_opts) == 64 ? 1 : -1];
+
+/* Momentum needs the velocity buffer, which a build holds only when asked (with_momentum). */
+static cnn_status cnn__check_optimizer(const cnn_net *net, const cnn_sgd_opts *o, const char *who) {
+    if (o->momentum > 0.0f && !net->velocity)
+        return cnn__fail(CNN_ERR_STATE, "%s: momentum %.3f needs SGD velocity, which this network was built without: build it with cnn_build_opts.with_momentum = 1",
+                         who, (double)o->momentum);
+    return CNN_OK;
+}
+
 static cnn_status cnn__sgd_settings(const cnn_sgd_opts *opts, cnn_sgd_opts *out) {
     if (opts) *out = *opts;
     else memset(out, 0, sizeof *out);
@@ -3924,7 +4237,7 @@ static cnn_status cnn__sgd_step(cnn_net *net, const cnn_sgd_opts *o) {
             const size_t count = t ? l->bias_count : l->weight_count;
             size_t at;
             if (!count) continue;
-            at = cnn__sgd_first_nonfinite(w, dw, net->velocity + (w - net->params), count, o, t ? 0.0f : o->weight_decay);
+            at = cnn__sgd_first_nonfinite(w, dw, net->velocity ? net->velocity + (w - net->params) : NULL, count, o, t ? 0.0f : o->weight_decay);
             if (at < count)
                 return cnn__fail(CNN_ERR_NUMERIC,
                                  "sgd step: layer %d (%s) %s[%zu]: gradient %g, learning rate %g: the update would be NaN or infinite; no weight was changed",
@@ -3933,9 +4246,11 @@ static cnn_status cnn__sgd_step(cnn_net *net, const cnn_sgd_opts *o) {
     }
     for (i = 0; i < net->layer_count; i++) {
         cnn_layer *l = &net->layers[i];
+        float *v;
         if (!l->weight_count) continue;
-        cnn__sgd_update(l->w, l->dw, net->velocity + (l->w - net->params), l->weight_count, o, o->weight_decay);
-        if (l->bias_count) cnn__sgd_update(l->b, l->db, net->velocity + (l->b - net->params), l->bias_count, o, 0.0f);
+        v = net->velocity ? net->velocity + (l->w - net->params) : NULL;    /* NULL: no momentum */
+        cnn__sgd_update(l->w, l->dw, v, l->weight_count, o, o->weight_decay);
+        if (l->bias_count) cnn__sgd_update(l->b, l->db, v ? v + (l->b - l->w) : NULL, l->bias_count, o, 0.0f);
     }
     net->step++;
     return CNN_OK;
@@ -3945,7 +4260,7 @@ CNNDEF cnn_status cnn_sgd_step(cnn_net *net, const cnn_sgd_opts *opts) {
     cnn_sgd_opts o;
     cnn_status st = cnn__check_ready(net, "sgd step", 1);
     if (st) return st;
-    if ((st = cnn__sgd_settings(opts, &o))) return st;
+    if ((st = cnn__sgd_settings(opts, &o)) || (st = cnn__check_optimizer(net, &o, "sgd step"))) return st;
     return cnn__sgd_step(net, &o);
 }
 
@@ -3962,7 +4277,7 @@ CNNDEF cnn_status cnn_train_batch(cnn_net *net, const float *x, const int32_t *l
     cnn_sgd_opts o;
     cnn_status st = cnn__check_ready(net, "train batch", 1);
     if (st) return st;
-    if ((st = cnn__sgd_settings(opts, &o))) return st;
+    if ((st = cnn__sgd_settings(opts, &o)) || (st = cnn__check_optimizer(net, &o, "train batch"))) return st;
     if ((st = cnn_forward(net, x, n, 1))) return st;
     if ((st = cnn_backward(net, labels, loss))) return st;
     return cnn__sgd_step(net, &o);
@@ -4168,7 +4483,7 @@ CNNDEF cnn_status cnn_fit(cnn_net *net, const cnn_dataset *train, const cnn_fit_
     if (o.validation && (st = cnn__check_dataset("fit (validation set)", o.validation))) return st;
     if ((train->targets || (o.validation && o.validation->targets)) && net->loss != CNN_LOSS_MSE)
         return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "fit: the dataset has regression targets, the network's loss is softmax cross-entropy; real-valued targets need CNN_LOSS_MSE (cnn_net_opts.loss)");
-    if ((st = cnn__sgd_settings(&o.sgd, &o.sgd))) return st;
+    if ((st = cnn__sgd_settings(&o.sgd, &o.sgd)) || (st = cnn__check_optimizer(net, &o.sgd, "fit"))) return st;
     if (o.epochs == 0) o.epochs = 10;
     batch = o.batch_size ? o.batch_size : net->max_batch;
     if (o.epochs < 0) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "fit: %d epochs: must be at least 1 (0: the default 10)", o.epochs);
@@ -4198,6 +4513,9 @@ CNNDEF cnn_status cnn_fit(cnn_net *net, const cnn_dataset *train, const cnn_fit_
     has_val = o.validation != NULL || n_val > 0;
     if (o.patience < 0 || (o.patience > 0 && !has_val))
         return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "fit: early stopping (patience %d) needs a validation set or validation_fraction", o.patience);
+    if (o.patience > 0 && !net->best_params)
+        return cnn__fail(CNN_ERR_STATE, "fit: early stopping (patience %d) keeps the best epoch's weights, which this network was built without: build it with cnn_build_opts.with_early_stopping = 1",
+                         o.patience);
     n_train = train->count - n_val;
 
     index = (int *)CNN_MALLOC((size_t)train->count * sizeof(int), net->arena.alloc_ctx);
@@ -4266,7 +4584,7 @@ CNNDEF cnn_status cnn_fit(cnn_net *net, const cnn_dataset *train, const cnn_fit_
                 best_val = p.val_loss;
                 res.best_epoch = epoch + 1;
                 since_best = 0;
-                memcpy(net->best_params, net->params, net->param_floats * sizeof(float));
+                if (net->best_params) memcpy(net->best_params, net->params, net->param_floats * sizeof(float));
             } else {
                 since_best++;
             }
@@ -4800,7 +5118,7 @@ static cnn_status cnn__load_weights_stream(cnn_net *net, cnn__stream *io) {
 CNNDEF cnn_status cnn_load_weights_from_memory(cnn_net *net, const void *data, size_t size) {
     cnn__stream io;
     cnn__memory m;
-    cnn_status st = cnn__check_ready(net, "load weights", 0);
+    cnn_status st = cnn__check_ready(net, "load weights", 2);
     if (st) return st;
     if (!data && size) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "load weights from memory: NULL data of %zu bytes", size);
     memset(&m, 0, sizeof m);
@@ -4811,7 +5129,7 @@ CNNDEF cnn_status cnn_load_weights_from_memory(cnn_net *net, const void *data, s
 
 CNNDEF cnn_status cnn_load_weights_from_callback(cnn_net *net, cnn_read_fn read, void *user) {
     cnn__stream io;
-    cnn_status st = cnn__check_ready(net, "load weights", 0);
+    cnn_status st = cnn__check_ready(net, "load weights", 2);
     if (st) return st;
     if (!read) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "load weights from callback: NULL read function");
     cnn__stream_start(&io, read, NULL, user, NULL);
@@ -5003,7 +5321,7 @@ CNNDEF cnn_status cnn_load(cnn_net *net, const char *path, const cnn_build_opts 
 
 CNNDEF cnn_status cnn_load_weights(cnn_net *net, const char *path) {
     cnn__stream io;
-    cnn_status st = cnn__check_ready(net, "load weights", 0);
+    cnn_status st = cnn__check_ready(net, "load weights", 2);
     FILE *f;
     if (st) return st;
     if (!(f = cnn__open_model(path, &st))) return st;
@@ -5319,7 +5637,7 @@ CNNDEF cnn_status cnn_load_npy(cnn_net *net, const char *prefix) {
     size_t count[2];
     char path[4096];
     int i, t, d, n, pass, shape[4];
-    cnn_status st = cnn__check_ready(net, "load npy", 0);
+    cnn_status st = cnn__check_ready(net, "load npy", 2);
     /* Pass 0 checks every file, pass 1 stores: a bad file changes no weight. */
     for (pass = 0; !st && pass < 2; pass++) {
         for (i = 0; !st && i < net->layer_count; i++) {

@@ -121,6 +121,7 @@ static const char *bench__sgd_setup(elem_ctx *ctx) {
         return msg;
     }
     bo.max_batch = 64;
+    bo.with_momentum = 1;
     bo.init = CNN_INIT_HE_NORMAL;
     bo.seed = 1;
     if ((st = cnn_net_build(&ctx->net, &bo)) != CNN_OK) return bench_cnn_error("cnn_net_build", st);

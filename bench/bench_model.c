@@ -115,6 +115,7 @@ static const char *bench__model_setup(const void *arg, void **out) {
     }
     bo.max_batch = batch;
     bo.inference_only = !mc->kind->train;
+    bo.with_momentum = mc->kind->train;
     bo.init = CNN_INIT_HE_NORMAL;
     bo.seed = 1;
     if ((st = cnn_net_build(&ctx->net, &bo)) != CNN_OK) return bench_cnn_error("cnn_net_build", st);

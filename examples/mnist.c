@@ -735,6 +735,8 @@ int main(int argc, char **argv) {
         return cnn_failed("describing the model", st);
     build.max_batch = opt.batch;
     build.seed = opt.seed;
+    build.with_momentum = 1;                          /* the state the training below uses: */
+    build.with_early_stopping = 1;                    /* velocity and the best epoch's weights */
     if ((st = cnn_net_build(&net, &build))) return cnn_failed("building the model", st);
     if (!opt.quiet) cnn_net_print_summary(&net, stdout);
 

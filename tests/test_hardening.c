@@ -259,7 +259,7 @@ static cnn_status small_model(cnn_net *net, int max_batch) {
     memset(&no, 0, sizeof no); no.channels = 1; no.height = 8; no.width = 8;
     memset(&co, 0, sizeof co); co.filters = 4; co.activation = CNN_RELU;
     memset(&dn, 0, sizeof dn); dn.units = 2;
-    memset(&bo, 0, sizeof bo); bo.max_batch = max_batch; bo.seed = 5;
+    memset(&bo, 0, sizeof bo); bo.max_batch = max_batch; bo.seed = 5; bo.with_momentum = 1;
     if ((st = cnn_net_init(net, &no)) || (st = cnn_add_conv(net, &co)) || (st = cnn_add_pool(net, NULL))) return st;
     co.filters = 3;
     if ((st = cnn_add_conv(net, &co)) || (st = cnn_add_dense(net, &dn))) return st;
@@ -573,7 +573,7 @@ TEST(huge_learning_rate_ends_in_numeric_with_the_last_good_weights) {
     memset(&no, 0, sizeof no); no.channels = 1; no.height = 8; no.width = 8; no.loss = CNN_LOSS_MSE;
     memset(&co, 0, sizeof co); co.filters = 2;
     memset(&dn, 0, sizeof dn); dn.units = 2;
-    memset(&bo, 0, sizeof bo); bo.max_batch = 8;
+    memset(&bo, 0, sizeof bo); bo.max_batch = 8; bo.with_momentum = 1;
     CHECK_OK(cnn_net_init(&net, &no));
     CHECK_OK(cnn_add_conv(&net, &co));
     CHECK_OK(cnn_add_dense(&net, &dn));

@@ -240,6 +240,7 @@ TEST(no_allocation_in_forward_backward_step) {
     cnn_build_opts b = build_opts(4, 5);
     cnn_sgd_opts sgd;
     static float x[4 * 28 * 28];
+    b.with_momentum = 1;
     int32_t labels[4] = {1, 2, 3, 4};
     cnn_rng r;
     float loss;
@@ -307,6 +308,7 @@ static cnn_status bars_model(cnn_net *net, uint64_t seed, int max_batch) {
     cnn_dense_opts d = dense(2, CNN_ACT_NONE);
     cnn_build_opts b = build_opts(max_batch, seed);
     cnn_status st = cnn_net_init(net, &in);
+    b.with_momentum = 1; b.with_early_stopping = 1;     /* the tests below train with both */
     if (!st) st = cnn_add_conv(net, &c);
     if (!st) st = cnn_add_pool(net, NULL);
     if (!st) st = cnn_add_dense(net, &d);
@@ -382,6 +384,7 @@ TEST(sgd_momentum_nesterov_and_decay_follow_the_formulas) {
     cnn_sgd_opts sgd;
     float w0, g, v;
     int nesterov;
+    b.with_momentum = 1;
     for (nesterov = 0; nesterov < 2; nesterov++) {
         CHECK_OK(cnn_net_init(&net, &in));
         CHECK_OK(cnn_add_dense(&net, &d));
@@ -660,6 +663,7 @@ TEST(mse_loss_network_trains) {
     cnn_fit_opts fo;
     float loss0, loss1, acc;
     make_bars(x, y, 256, 50);
+    b.with_momentum = 1;
     in.loss = CNN_LOSS_MSE;
     CHECK_OK(cnn_net_init(&net, &in));
     CHECK_OK(cnn_add_conv(&net, &c));

@@ -354,7 +354,7 @@ TEST(sgd_update_matches_scalar) {
                 double worst = 0.0, moved = 0.0;
                 no.channels = shapes[si][0]; no.height = 1; no.width = 1;
                 d.units = shapes[si][1];
-                bo.max_batch = 1;
+                bo.max_batch = 1; bo.with_momentum = 1;
                 CHECK_OK(cnn_net_init(&net, &no));
                 CHECK_OK(cnn_add_dense(&net, &d));
                 CHECK_OK(cnn_add_dense(&net, &d));      /* a second layer: its biases follow */

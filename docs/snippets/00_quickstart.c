@@ -18,7 +18,7 @@ int main(void) {
     cnn_fit_opts fit = { .epochs = 20, .batch_size = 8,
                          .sgd = { .learning_rate = 0.05f, .momentum = 0.9f } };
     float accuracy;
-    if (cnn_net_build(&net, NULL) || cnn_fit(&net, &data, &fit, NULL) ||
+    if (cnn_net_build(&net, &(cnn_build_opts){ .with_momentum = 1 }) || cnn_fit(&net, &data, &fit, NULL) ||
         cnn_evaluate(&net, &data, NULL, &accuracy) || cnn_save(&net, "bars.cnn")) {
         fprintf(stderr, "cnn: %s\n", cnn_last_error());
         return 1;

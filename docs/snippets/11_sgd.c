@@ -14,7 +14,7 @@ int main(void) {
     cnn_net_opts in = { .channels = 1, .height = 8, .width = 8 };
     cnn_conv_opts conv = { .filters = 4, .kernel = 3, .activation = CNN_ACT_RELU };
     cnn_dense_opts dense = { .units = 2 };
-    cnn_build_opts build = { .max_batch = BATCH, .seed = 1 };
+    cnn_build_opts build = { .max_batch = BATCH, .seed = 1, .with_momentum = 1 };
     cnn_sgd_opts sgd = { .learning_rate = 0.05f, .momentum = 0.9f };
     cnn_dataset data = { .images = images, .labels = labels, .count = N };
     cnn_rng rng;

@@ -22,7 +22,7 @@ int main(void) {
     cnn_conv_opts conv = { .filters = 8, .kernel = 3, .activation = CNN_ACT_RELU };
     cnn_dense_opts dense = { .units = 2 };
     cnn_dropout_opts dropout = { .rate = 0.2f };
-    cnn_build_opts build = { .max_batch = 16, .seed = 1 };
+    cnn_build_opts build = { .max_batch = 16, .seed = 1, .with_momentum = 1 };
     cnn_fit_opts fit = { .epochs = 5, .batch_size = 16, .validation_fraction = 0.2f,
                          .sgd = { .learning_rate = 0.05f, .momentum = 0.9f },
                          .seed = 2, .progress = on_progress };
