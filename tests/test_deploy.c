@@ -130,6 +130,7 @@ TEST(training_holds_only_the_state_asked_for) {
     cnn_sgd_opts sgd;
     cnn_fit_opts fo;
     cnn_dataset d;
+    memset(&d, 0, sizeof d);
     static float x[8 * 28 * 28];
     int32_t y[8] = {0, 1, 2, 3, 4, 5, 6, 7};
     size_t plain, both, floats = 0;

@@ -391,7 +391,7 @@ static cnn_status dropout_run(const cnn_rng *start, int steps, float *params, si
     for (i = 0; i < sizeof x / sizeof x[0]; i++) x[i] = (float)((i * 37) % 17) / 17.0f - 0.5f;
     memset(&conv, 0, sizeof conv); conv.filters = 3; conv.activation = CNN_ACT_RELU;
     memset(&dense, 0, sizeof dense); dense.units = 3;
-    memset(&b, 0, sizeof b); b.max_batch = 4; b.seed = 21;
+    memset(&b, 0, sizeof b); b.max_batch = 4; b.seed = 21; b.with_momentum = 1;
     memset(&sgd, 0, sizeof sgd); sgd.learning_rate = 0.1f; sgd.momentum = 0.5f;
     if ((st = cnn_net_init(&net, &in)) || (st = cnn_add_conv(&net, &conv)) || (st = cnn_add_dropout(&net, 0.5f)) ||
         (st = cnn_add_dense(&net, &dense)) || (st = cnn_net_build(&net, &b)))

@@ -21,7 +21,7 @@ static cnn_status make_net(cnn_net *net, uint64_t seed, int inference_only) {
     memset(&in, 0, sizeof in); in.channels = 1; in.height = 8; in.width = 8;
     memset(&conv, 0, sizeof conv); conv.filters = 4; conv.activation = CNN_ACT_RELU;
     memset(&dense, 0, sizeof dense); dense.units = 3;
-    memset(&build, 0, sizeof build); build.max_batch = 2; build.seed = seed; build.inference_only = inference_only;
+    memset(&build, 0, sizeof build); build.max_batch = 2; build.seed = seed; build.inference_only = inference_only; build.with_momentum = !inference_only;
     if ((st = cnn_net_init(net, &in)) || (st = cnn_add_conv(net, &conv)) || (st = cnn_add_pool(net, NULL)) ||
         (st = cnn_add_dropout(net, 0.25f)) || (st = cnn_add_dense(net, &dense)))
         return st;

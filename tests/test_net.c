@@ -689,7 +689,7 @@ static cnn_status regression_net(cnn_net *net, cnn_loss loss, int max_batch) {
     memset(&in, 0, sizeof in); in.channels = 1; in.height = 1; in.width = 1; in.loss = loss;
     memset(&hidden, 0, sizeof hidden); hidden.units = 16; hidden.activation = CNN_ACT_TANH;
     memset(&out, 0, sizeof out); out.units = 1;
-    memset(&b, 0, sizeof b); b.max_batch = max_batch; b.seed = 8;
+    memset(&b, 0, sizeof b); b.max_batch = max_batch; b.seed = 8; b.with_momentum = 1; b.with_early_stopping = 1;
     if ((st = cnn_net_init(net, &in)) || (st = cnn_add_dense(net, &hidden)) || (st = cnn_add_dense(net, &out))) return st;
     return cnn_net_build(net, &b);
 }

@@ -14,7 +14,7 @@ int main(void) {
     cnn_net net;
     cnn_net_opts in = { .channels = 1, .height = 1, .width = 1, .loss = CNN_LOSS_MSE };
     cnn_dense_opts hidden = { .units = 16, .activation = CNN_ACT_TANH }, out = { .units = 1 };
-    cnn_build_opts build = { .max_batch = 16, .seed = 8 };
+    cnn_build_opts build = { .max_batch = 16, .seed = 8, .with_momentum = 1 };
     cnn_fit_opts fit = { .epochs = 60, .batch_size = 16, .seed = 3, .quiet = 1,
                          .sgd = { .learning_rate = 0.1f, .momentum = 0.9f } };
     cnn_dataset data = { .images = x, .targets = y, .count = N };      /* no labels */
