@@ -4629,6 +4629,7 @@ static void cnn__thread_join(cnn__thread t) { WaitForSingleObject(t, INFINITE); 
 #define CNN__LOAD(p) __atomic_load_n(p, __ATOMIC_ACQUIRE)
 #define CNN__STORE(p, v) __atomic_store_n(p, v, __ATOMIC_RELEASE)
 #define CNN__DECREMENT(p) __atomic_sub_fetch(p, 1, __ATOMIC_ACQ_REL)
+#define CNN__CLAIM(p) __atomic_fetch_add(p, 1, __ATOMIC_ACQ_REL)
 #define CNN__SPINS 4000
 #if defined(__x86_64__) || defined(__i386__)
 #define CNN__PAUSE() __builtin_ia32_pause()
@@ -4638,9 +4639,10 @@ static void cnn__thread_join(cnn__thread t) { WaitForSingleObject(t, INFINITE); 
 #define CNN__PAUSE() ((void)0)
 #endif
 #else
-#define CNN__LOAD(p) (*(p))          /* read and written under the lock only */
+#define CNN__LOAD(p) (*(p))          /* under the lock, or beside interlocked operations */
 #define CNN__STORE(p, v) (*(p) = (v))
 #define CNN__DECREMENT(p) InterlockedDecrement((volatile LONG *)(p))
+#define CNN__CLAIM(p) (InterlockedIncrement((volatile LONG *)(p)) - 1)
 #define CNN__SPINS 0
 #define CNN__PAUSE() ((void)0)
 #endif
@@ -4657,13 +4659,31 @@ struct cnn__pool {
     cnn__cond wake;               /* a new step (or stop): generation changed          */
     cnn__cond idle;               /* the last worker finished its task                 */
     unsigned generation;          /* steps started, watched by the workers             */
-    int busy;                     /* workers still running the current step            */
+    int busy;                     /* slots 1..T-1 of the current step not finished      */
+    int next;                     /* the next slot to claim                             */
+    int slots;                    /* T                                                  */
     int stop;
     int started;                  /* workers running                                   */
     cnn_parallel_task task;       /* the current step                                  */
     void *context;
     cnn__worker *workers;         /* slots 1..T-1 (workers[0] unused)                  */
 };
+
+/* Runs slots of the current step until none is left unclaimed. Slots are claimed, not given
+   to fixed threads: on a loaded machine a worker may not be scheduled for milliseconds, and
+   then the caller runs its slot instead of waiting. (A slot's work and workspace belong to
+   the slot, so who runs it changes nothing.) */
+static void cnn__pool_claim(cnn__pool *p) {
+    int slot;
+    while ((slot = CNN__CLAIM(&p->next)) < p->slots) {
+        p->task(p->context, (size_t)slot);
+        if (CNN__DECREMENT(&p->busy) == 0) {
+            cnn__lock(&p->lock);
+            cnn__cond_broadcast(&p->idle);
+            cnn__unlock(&p->lock);
+        }
+    }
+}
 
 CNN__THREAD_MAIN(cnn__worker_main, arg) {
     cnn__worker *me = (cnn__worker *)arg;
@@ -4677,12 +4697,7 @@ CNN__THREAD_MAIN(cnn__worker_main, arg) {
         cnn__unlock(&p->lock);
         seen = now;
         if (CNN__LOAD(&p->stop)) break;
-        p->task(p->context, (size_t)me->slot);
-        if (CNN__DECREMENT(&p->busy) == 0) {
-            cnn__lock(&p->lock);
-            cnn__cond_broadcast(&p->idle);
-            cnn__unlock(&p->lock);
-        }
+        cnn__pool_claim(p);
     }
     CNN__THREAD_END;
 }
@@ -4707,6 +4722,7 @@ static cnn_status cnn__pool_start(cnn__pool *p, cnn__worker *workers, int thread
     int i, err;
     memset(p, 0, sizeof *p);
     p->workers = workers;
+    p->slots = p->next = threads;     /* nothing to claim until the first step */
     if (cnn__mutex_init(&p->lock)) return cnn__fail(CNN_ERR_STATE, "net build: cannot create the thread pool's mutex");
     if (cnn__cond_init(&p->wake)) {
         cnn__mutex_destroy(&p->lock);
@@ -4737,12 +4753,14 @@ static void cnn__pool_run(cnn__pool *p, cnn_parallel_task task, void *context) {
     int spins;
     p->task = task;
     p->context = context;
-    CNN__STORE(&p->busy, p->started);
+    CNN__STORE(&p->busy, p->slots - 1);
+    CNN__STORE(&p->next, 1);      /* publishes the task to a worker that claims early */
     cnn__lock(&p->lock);
     CNN__STORE(&p->generation, CNN__LOAD(&p->generation) + 1);
     cnn__cond_broadcast(&p->wake);
     cnn__unlock(&p->lock);
     task(context, 0);
+    cnn__pool_claim(p);
     for (spins = 0; spins < CNN__SPINS && CNN__LOAD(&p->busy) != 0; spins++) CNN__PAUSE();
     cnn__lock(&p->lock);
     while (CNN__LOAD(&p->busy) != 0) cnn__cond_wait(&p->idle, &p->lock);
