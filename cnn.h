@@ -12,15 +12,35 @@
 
    WHAT IT IS
        Build, train, evaluate, save and run a convolutional neural network with no other
-       dependency than the C standard library. The file reads top to bottom like a lecture:
-         1. configuration and types       7. dense (fully connected) layers
-         2. the arena allocator           8. loss functions
-         3. tensors and shapes            9. the network
-         4. convolution                  10. training (SGD, fit)
-         5. activations and dropout      11. save and load
-         6. pooling
+       dependency than the C standard library. The file reads top to bottom like a lecture.
        Every operation is a plain function over raw float pointers (usable alone, for tests and
        benchmarks), its forward pass next to its backward pass.
+
+   CONTENTS
+       The declarations (sections 1 to 11), then the implementation in two parts. Each entry
+       is a banner below; search for it ("4. Convolution", "F4. Convolution").
+       Part I, the lecture: for each operation its math, its scalar reference, its one dispatch
+       point. Read alone, it is the whole library as the scalar path runs it.
+         1. Configuration and types
+         2. The arena
+         3. Tensors and shapes
+         4. Convolution
+         5. Activations, softmax, dropout
+         6. Pooling
+         7. Dense (fully connected)
+         8. Loss functions
+         9. The network
+         10. Training
+         11. Save and load
+         11b. NumPy .npy files
+       Part II, the fast kernels: the vector twins of Part I, numbered after the section they
+       serve, each written once for every vector width.
+         F1. Shared vector kernels
+         F4. Convolution
+         F5. Activations
+         F6. Pooling
+         F7. Dense
+         F10. Training
 
    CONVENTIONS
        - float32 everywhere. Activations are NCHW (batch, channels, rows, columns); convolution
@@ -241,12 +261,22 @@ CNNDEF int cnn_conv_output_size(int in, int kernel, int stride, int dilation, in
    asking for it elsewhere is CNN_ERR_INVALID_ARGUMENT. Auto never fails. */
 typedef enum cnn_conv_algo {
     CNN_CONV_AUTO = 0,
-    CNN_CONV_DIRECT,             /* the direct (and im2col) kernels                          */
+    CNN_CONV_DIRECT,             /* the direct kernels: the variant below that pays, per pass */
     CNN_CONV_WINOGRAD_2X2,       /* F(2x2, 3x3): 16 products per 4 outputs instead of 36     */
     CNN_CONV_WINOGRAD_4X4,       /* F(4x4, 3x3): 36 products per 16 outputs instead of 144   */
+    /* One direct variant, forced: for benchmarks and tests of the layer functions below, so
+       each can be measured and checked alone. It runs on a vector path, or the call fails with
+       CNN_ERR_INVALID_ARGUMENT naming the pass and shape it cannot serve (the scalar path has
+       none of them). A network layer runs them as CNN_CONV_DIRECT. */
+    CNN_CONV_DIRECT_GRID,        /* over a padded copy, pixels in the lanes: forward at stride 1
+                                    and the data gradient; needs the workspace                */
+    CNN_CONV_DIRECT_ROWS,        /* output pixels as rows (forward, data gradient) or kernel
+                                    taps as rows (weight gradient); needs the workspace       */
+    CNN_CONV_DIRECT_LOWERED,     /* im2col strips packed on the fly, no workspace: every
+                                    forward and weight gradient, the data gradient at stride 1 */
     CNN_CONV_ALGO_COUNT
 } cnn_conv_algo;
-/* "auto", "direct", "wino2", "wino4". */
+/* "auto", "direct", "wino2", "wino4", "grid", "rows", "lowered". */
 CNNDEF const char *cnn_conv_algo_name(cnn_conv_algo algo);
 
 /* The shape of one 2-D convolution. Every size field must be set (strides and dilations >= 1):
@@ -821,9 +851,18 @@ CNNDEF cnn_status cnn_load_npy(cnn_net *net, const char *prefix);
 extern "C" {
 #endif
 
+/* ********************************************************************************************
+   PART I. THE LECTURE
+
+   Sections 1 to 11, in the order of the declarations above: for every operation its math, its
+   scalar reference (the definition, and the oracle the tests hold the fast kernels to) and its
+   one dispatch point, the function that picks a fast kernel of Part II or the scalar loop. Read
+   alone, this part is the whole library as the scalar path runs it.
+   ******************************************************************************************** */
+
 /* ============================================================================================
-   1. Configuration and types: errors, random numbers, the kernel paths and their shared
-      vector kernels (the matrix-multiply micro-kernel, the element-wise vocabulary)
+   1. Configuration and types: errors, random numbers, the kernel paths (and the declarations
+      of the fast kernels of Part II that the dispatch points call)
    ============================================================================================ */
 
 /* ---------------------------------------------------------------------------------------------
@@ -1141,626 +1180,11 @@ CNNDEF cnn_status cnn_simd_force(cnn_simd path) {
 }
 
 #ifdef CNN__SIMD
-/* The most rows of any path's micro-kernel tile: the size of the drivers' row tables. */
-#define CNN__TILE_MAX 12
-
-/* How many rows of a product the micro-kernel tile starting at row m0 takes on a path whose
-   tiles have up to max rows: the rows are split into as few tiles as max rows allow, of
-   sizes differing by at most one. With max = 6, 32 rows run as 6,6,5,5,5,5 rather than
-   6,6,6,6,6,2: on AVX2 a 2-row tile has only four chains of FMAs, each waiting on the last. */
-static int cnn__tile_rows(int rows, int m0, int max) {
-    const int tiles = (rows + max - 1) / max, small = rows / tiles, big_tiles = rows % tiles;
-    return m0 < big_tiles * (small + 1) ? small + 1 : small;
-}
-
-/* The most rows of the active path's tile (see the micro-kernel): the drivers that choose
-   rows themselves (pixels or taps as rows) take this many at a time. */
-static int cnn__simd_tile_max(void) {
-#ifdef CNN__X86_AVX512
-    if (cnn_simd_active() == CNN_SIMD_AVX512) return CNN__TILE_MAX;
-#endif
-    return 6;
-}
-#endif
-
-#ifdef CNN__X86_AVX2
 /* ---------------------------------------------------------------------------------------------
-   The x86 matrix-multiply micro-kernel, shared by every convolution pass and the dense layer,
-   written once and generated for both widths, AVX2 (8 floats) and AVX-512 (16 floats).
-
-   It computes one tile of C (up to MR rows by 16 columns) of C += A * B over an inner
-   dimension of kc:
-       C[m][0..15] += sum_q A[m][q] * B[q][0..15]
-   keeping the tile in registers for the whole loop: each step loads one row of B (two YMM
-   or one ZMM), broadcasts MR values of A and issues 12 independent FMAs, enough to keep both
-   FMA pipes busy (an FMA has 4 cycles of latency; two pipes need at least 8 independent
-   chains). On AVX2 that is 6 rows x 2 vectors (12 of the 16 YMM registers); on AVX-512 a row
-   is one vector, so the tile is 12 rows x 1 (12 of 32 ZMM), and the drivers' 16-float strips
-   are the same for both. Measured on Zen 5 (one core, loaded machine): 8, 10 and 12 rows run
-   the V1 and M2 layers within noise of one another, 14 rows no better; with A and B in L1 a
-   12 x 16 tile does 182 GFLOP/s against 195 for a 6 x 32 one (two ZMM a row, half the
-   broadcasts), which would need 32-float strips in every driver.
-   B is a packed strip, kc rows of 16 floats, or, when an offset table b_off is given, row q
-   is the 16 floats at b + b_off[q], read in place (the direct convolution reads its input
-   that way, without packing it). A is read in place too, at
-       A[m][q] = a[row(m) + col(q)],  row(m) = a_rows ? a_rows[m] : m * a_row,
-                                      col(q) = a_off ? a_off[q] : q * a_col,
-   so with offset tables a row of the product need not be a row of any array: the data
-   gradient reads the filters flipped and transposed (a_off), the weight gradient has kernel
-   taps as rows and small-plane convolutions have output pixels as rows (a_rows and a_off).
-   Columns past nc are neither loaded from nor stored to C.
-
-   One template, two widths. The kernels below are macros over a prefix P (cnn__avx2 or
-   cnn__avx512) naming a small vocabulary, defined for each width:
-       P##_vec         VL floats                 P##_tailmask  which lanes are real
-       P##_tail(n)     the first n lanes (n clamped to 0..VL): a YMM mask on AVX2, an
-                       AVX-512 opmask (__mmask16) there
-       P##_loadm, P##_storem   masked: lanes outside the mask are neither read nor written
-       P##_loadu, P##_storeu, P##_bcast (*p in every lane), P##_set1, P##_zero,
-       P##_fma(a, b, c) = a * b + c, P##_add
-   and each kernel is instantiated for both, with the width's target attribute, so the
-   functions cnn__avx2_... and cnn__avx512_... differ only in the vocabulary.
+   The fast kernels, defined in Part II. The dispatch points of sections 4 to 10 call them
+   through these declarations, so a section of the lecture holds no vector code; each group
+   names the section of Part II that defines it.
    --------------------------------------------------------------------------------------------- */
-
-static const int32_t cnn__mask_table[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
-
-/* The first n lanes (0..8) of a vector. */
-CNN__AVX2 static __m256i cnn__avx2_mask(int n) {
-    return _mm256_loadu_si256((const __m256i *)(const void *)(cnn__mask_table + 8 - CNN__MAX(0, CNN__MIN(n, 8))));
-}
-
-typedef __m256 cnn__avx2_vec;
-typedef __m256i cnn__avx2_tailmask;
-CNN__AVX2 static __m256i cnn__avx2_tail(int n) { return cnn__avx2_mask(n); }
-CNN__AVX2 static __m256 cnn__avx2_loadm(const float *p, __m256i m) { return _mm256_maskload_ps(p, m); }
-CNN__AVX2 static void cnn__avx2_storem(float *p, __m256i m, __m256 v) { _mm256_maskstore_ps(p, m, v); }
-CNN__AVX2 static __m256 cnn__avx2_loadu(const float *p) { return _mm256_loadu_ps(p); }
-CNN__AVX2 static void cnn__avx2_storeu(float *p, __m256 v) { _mm256_storeu_ps(p, v); }
-CNN__AVX2 static __m256 cnn__avx2_bcast(const float *p) { return _mm256_broadcast_ss(p); }
-CNN__AVX2 static __m256 cnn__avx2_set1(float f) { return _mm256_set1_ps(f); }
-CNN__AVX2 static __m256 cnn__avx2_zero(void) { return _mm256_setzero_ps(); }
-CNN__AVX2 static __m256 cnn__avx2_fma(__m256 a, __m256 b, __m256 c) { return _mm256_fmadd_ps(a, b, c); }
-CNN__AVX2 static __m256 cnn__avx2_add(__m256 a, __m256 b) { return _mm256_add_ps(a, b); }
-
-#ifdef CNN__X86_AVX512
-typedef __m512 cnn__avx512_vec;
-typedef __mmask16 cnn__avx512_tailmask;
-CNN__AVX512 static __mmask16 cnn__avx512_tail(int n) { return (__mmask16)((1u << CNN__MAX(0, CNN__MIN(n, 16))) - 1u); }
-CNN__AVX512 static __m512 cnn__avx512_loadm(const float *p, __mmask16 m) { return _mm512_maskz_loadu_ps(m, p); }
-CNN__AVX512 static void cnn__avx512_storem(float *p, __mmask16 m, __m512 v) { _mm512_mask_storeu_ps(p, m, v); }
-CNN__AVX512 static __m512 cnn__avx512_loadu(const float *p) { return _mm512_loadu_ps(p); }
-CNN__AVX512 static void cnn__avx512_storeu(float *p, __m512 v) { _mm512_storeu_ps(p, v); }
-CNN__AVX512 static __m512 cnn__avx512_bcast(const float *p) { return _mm512_set1_ps(*p); }
-CNN__AVX512 static __m512 cnn__avx512_set1(float f) { return _mm512_set1_ps(f); }
-CNN__AVX512 static __m512 cnn__avx512_zero(void) { return _mm512_setzero_ps(); }
-CNN__AVX512 static __m512 cnn__avx512_fma(__m512 a, __m512 b, __m512 c) { return _mm512_fmadd_ps(a, b, c); }
-CNN__AVX512 static __m512 cnn__avx512_add(__m512 a, __m512 b) { return _mm512_add_ps(a, b); }
-#endif
-
-/* A tile's kernel, and the table of a width's kernels by rows (entry MR - 1). */
-typedef void (*cnn__tile_fn)(int kc, const float *a, ptrdiff_t a_row, ptrdiff_t a_col, const int32_t *a_rows,
-                             const int32_t *a_off, const float *b, const int32_t *b_off, float *c, ptrdiff_t c_row,
-                             int nc, int accumulate, const float *row_bias);
-
-/* The rows are spelled out (CNN__ROWS) rather than looped over, so that even at -O2 every
-   accumulator is its own register: a loop over an accumulator array left un-unrolled keeps
-   them in memory and runs several times slower. Rows past MR, and on AVX-512 the second
-   vector of a row (nv == 1), are compiled away. */
-#define CNN__ROWS(X, P) X(P, 0) X(P, 1) X(P, 2) X(P, 3) X(P, 4) X(P, 5) X(P, 6) X(P, 7) X(P, 8) X(P, 9) X(P, 10) X(P, 11)
-/* row(m) of A, read only for the tile's own rows */
-#define CNN__TILE_ROW(P, m) const ptrdiff_t r##m = tile_rows > m && a_rows ? a_rows[m] : 0;
-#define CNN__TILE_INIT(P, m) if (tile_rows > m) {                                                        \
-        if (accumulate) {                                                                                 \
-            c0_##m = P##_loadm(c + m * c_row, m0);                                                        \
-            if (nv > 1) c1_##m = P##_loadm(c + m * c_row + vl, m1);                                       \
-        } else {                                                                                          \
-            c0_##m = c1_##m = row_bias ? P##_set1(row_bias[m]) : P##_zero();                              \
-        } }
-#define CNN__TILE_FMA(P, m) if (tile_rows > m) {                                                         \
-        const P##_vec av = P##_bcast(aq + r##m);                                                          \
-        c0_##m = P##_fma(av, b0, c0_##m);                                                                 \
-        if (nv > 1) c1_##m = P##_fma(av, b1, c1_##m); }
-#define CNN__TILE_FMA_STRIDED(P, m) if (tile_rows > m) {                                                 \
-        const P##_vec av = P##_bcast(aq + m * a_row);                                                     \
-        c0_##m = P##_fma(av, b0, c0_##m);                                                                 \
-        if (nv > 1) c1_##m = P##_fma(av, b1, c1_##m); }
-#define CNN__TILE_STORE(P, m) if (tile_rows > m) {                                                       \
-        P##_storem(c + m * c_row, m0, c0_##m);                                                            \
-        if (nv > 1) P##_storem(c + m * c_row + vl, m1, c1_##m); }
-/* The four loops over q, by whether B rows (b_off) and A columns (a_off) come from tables;
-   FMA is the step of one row, read through a_rows (CNN__TILE_FMA) or m * a_row away
-   (CNN__TILE_FMA_STRIDED: no register per row, which leaves the 12-row tile room). */
-#define CNN__TILE_LOOPS(P, FMA)                                                                           \
-    if (a_off && b_off) {                                                                                 \
-        for (q = 0; q < kc; q++) {                                                                        \
-            const float *bq = b + b_off[q];                                                               \
-            const P##_vec b0 = P##_loadu(bq), b1 = nv > 1 ? P##_loadu(bq + vl) : b0;                      \
-            const float *aq = a + a_off[q];                                                               \
-            CNN__ROWS(FMA, P)                                                                             \
-        }                                                                                                 \
-    } else if (a_off) {                                                                                   \
-        for (q = 0; q < kc; q++) {                                                                        \
-            const float *bq = b + (ptrdiff_t)16 * q;                                                      \
-            const P##_vec b0 = P##_loadu(bq), b1 = nv > 1 ? P##_loadu(bq + vl) : b0;                      \
-            const float *aq = a + a_off[q];                                                               \
-            CNN__ROWS(FMA, P)                                                                             \
-        }                                                                                                 \
-    } else if (b_off) {                                                                                   \
-        for (q = 0; q < kc; q++) {                                                                        \
-            const float *bq = b + b_off[q];                                                               \
-            const P##_vec b0 = P##_loadu(bq), b1 = nv > 1 ? P##_loadu(bq + vl) : b0;                      \
-            const float *aq = a + q * a_col;                                                              \
-            CNN__ROWS(FMA, P)                                                                             \
-        }                                                                                                 \
-    } else {                                                                                              \
-        for (q = 0; q < kc; q++) {                                                                        \
-            const float *bq = b + (ptrdiff_t)16 * q;                                                      \
-            const P##_vec b0 = P##_loadu(bq), b1 = nv > 1 ? P##_loadu(bq + vl) : b0;                      \
-            const float *aq = a + q * a_col;                                                              \
-            CNN__ROWS(FMA, P)                                                                             \
-        }                                                                                                 \
-    }
-#define CNN__X86_TILE(P, ATTR, VL, MR)                                                                    \
-ATTR static void P##_tile_##MR(int kc, const float *a, ptrdiff_t a_row, ptrdiff_t a_col,                  \
-                               const int32_t *a_rows, const int32_t *a_off, const float *b,               \
-                               const int32_t *b_off, float *c, ptrdiff_t c_row, int nc,                   \
-                               int accumulate, const float *row_bias) {                                   \
-    enum { tile_rows = MR, vl = VL, nv = 16 / VL };                                                       \
-    P##_vec c0_0, c1_0, c0_1, c1_1, c0_2, c1_2, c0_3, c1_3, c0_4, c1_4, c0_5, c1_5;                       \
-    P##_vec c0_6, c1_6, c0_7, c1_7, c0_8, c1_8, c0_9, c1_9, c0_10, c1_10, c0_11, c1_11;                   \
-    const P##_tailmask m0 = P##_tail(nc), m1 = P##_tail(nc - vl);                                         \
-    CNN__ROWS(CNN__TILE_ROW, P)                                                                           \
-    int q;                                                                                                \
-    c0_0 = c1_0 = c0_1 = c1_1 = c0_2 = c1_2 = c0_3 = c1_3 = c0_4 = c1_4 = c0_5 = c1_5 = P##_zero();       \
-    c0_6 = c1_6 = c0_7 = c1_7 = c0_8 = c1_8 = c0_9 = c1_9 = c0_10 = c1_10 = c0_11 = c1_11 = P##_zero();   \
-    CNN__ROWS(CNN__TILE_INIT, P)                                                                          \
-    if (a_rows) {                                                                                         \
-        CNN__TILE_LOOPS(P, CNN__TILE_FMA)                                                                 \
-    } else {                                                                                              \
-        CNN__TILE_LOOPS(P, CNN__TILE_FMA_STRIDED)                                                         \
-    }                                                                                                     \
-    CNN__ROWS(CNN__TILE_STORE, P)                                                                         \
-}
-
-/* C (rows x nc, nc <= 16) (+)= A (rows x kc) * B (kc x 16): up to MR_MAX rows at a time,
-   each tile by the kernel of its row count from the width's table P##_tiles. */
-#define CNN__X86_GEMM_STRIP(P, ATTR, MR_MAX)                                                              \
-ATTR static void P##_gemm_strip(int rows, int kc, const float *a, ptrdiff_t a_row, ptrdiff_t a_col,       \
-                                const int32_t *a_rows, const int32_t *a_off, const float *b,              \
-                                const int32_t *b_off, float *c, ptrdiff_t c_row, int nc,                  \
-                                int accumulate, const float *row_bias) {                                  \
-    int m0, mr;                                                                                           \
-    for (m0 = 0; m0 < rows; m0 += mr) {                                                                   \
-        const float *am = a_rows ? a : a + m0 * a_row, *bias = row_bias ? row_bias + m0 : NULL;           \
-        const int32_t *rm = a_rows ? a_rows + m0 : NULL;                                                  \
-        mr = cnn__tile_rows(rows, m0, MR_MAX);                                                            \
-        P##_tiles[mr - 1](kc, am, a_row, a_col, rm, a_off, b, b_off, c + m0 * c_row, c_row, nc, accumulate, bias); \
-    }                                                                                                     \
-}
-
-/* One row of C, 64 columns wide: c[0..63] (+)= sum_q A[q] * B[q][0..63], with
-   A[q] = a[a_off ? a_off[q] : q * a_col] and row q of B the 64 floats at b + b_off[q]. A
-   product with one row (a one-channel data gradient) gives the tile only one or two chains
-   of FMAs, each waiting 4 cycles for the last; eight accumulators here keep both pipes busy.
-   On AVX2 a row of 64 is eight vectors; on AVX-512 it is four, so two steps of q run side by
-   side (accumulators 4-7 take the odd steps) and are added at the end. */
-#define CNN__ROW_A(j) (a + (a_off ? a_off[q + (j) / nv] : (q + (j) / nv) * a_col))
-#define CNN__ROW_INIT(P, j) c##j = (j) >= nv ? P##_zero() : accumulate ? P##_loadu(c + (j) * vl) : P##_set1(bias);
-#define CNN__ROW_FMA(P, j) c##j = P##_fma(P##_bcast(CNN__ROW_A(j)), P##_loadu(b + b_off[q + (j) / nv] + (j) % nv * vl), c##j);
-#define CNN__ROW_LAST(P, j) if ((j) < nv) c##j = P##_fma(P##_bcast(CNN__ROW_A(0)), P##_loadu(b + b_off[q] + (j) * vl), c##j);
-#define CNN__ROW_STORE(P, j) if ((j) < nv) P##_storeu(c + (j) * vl, c##j);
-#define CNN__EIGHT(X, P) X(P, 0) X(P, 1) X(P, 2) X(P, 3) X(P, 4) X(P, 5) X(P, 6) X(P, 7)
-#define CNN__X86_GEMM_ROW(P, ATTR, VL)                                                                    \
-ATTR static void P##_gemm_row(int kc, const float *a, ptrdiff_t a_col, const int32_t *a_off,              \
-                              const float *b, const int32_t *b_off, float *c, int accumulate, float bias) { \
-    enum { vl = VL, nv = 64 / VL, steps = 8 / nv };                                                       \
-    P##_vec c0, c1, c2, c3, c4, c5, c6, c7;                                                               \
-    int q;                                                                                                \
-    CNN__EIGHT(CNN__ROW_INIT, P)                                                                          \
-    for (q = 0; q + steps <= kc; q += steps) { CNN__EIGHT(CNN__ROW_FMA, P) }                              \
-    for (; q < kc; q++) { CNN__EIGHT(CNN__ROW_LAST, P) }                                                  \
-    if (nv == 4) { c0 = P##_add(c0, c4); c1 = P##_add(c1, c5); c2 = P##_add(c2, c6); c3 = P##_add(c3, c7); } \
-    CNN__EIGHT(CNN__ROW_STORE, P)                                                                         \
-}
-
-CNN__X86_TILE(cnn__avx2, CNN__AVX2, 8, 1)
-CNN__X86_TILE(cnn__avx2, CNN__AVX2, 8, 2)
-CNN__X86_TILE(cnn__avx2, CNN__AVX2, 8, 3)
-CNN__X86_TILE(cnn__avx2, CNN__AVX2, 8, 4)
-CNN__X86_TILE(cnn__avx2, CNN__AVX2, 8, 5)
-CNN__X86_TILE(cnn__avx2, CNN__AVX2, 8, 6)
-static const cnn__tile_fn cnn__avx2_tiles[6] = {
-    cnn__avx2_tile_1, cnn__avx2_tile_2, cnn__avx2_tile_3, cnn__avx2_tile_4, cnn__avx2_tile_5, cnn__avx2_tile_6
-};
-CNN__X86_GEMM_STRIP(cnn__avx2, CNN__AVX2, 6)
-CNN__X86_GEMM_ROW(cnn__avx2, CNN__AVX2, 8)
-
-#ifdef CNN__X86_AVX512
-CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 1)
-CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 2)
-CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 3)
-CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 4)
-CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 5)
-CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 6)
-CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 7)
-CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 8)
-CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 9)
-CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 10)
-CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 11)
-CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 12)
-static const cnn__tile_fn cnn__avx512_tiles[12] = {
-    cnn__avx512_tile_1, cnn__avx512_tile_2, cnn__avx512_tile_3, cnn__avx512_tile_4, cnn__avx512_tile_5,  cnn__avx512_tile_6,
-    cnn__avx512_tile_7, cnn__avx512_tile_8, cnn__avx512_tile_9, cnn__avx512_tile_10, cnn__avx512_tile_11, cnn__avx512_tile_12
-};
-CNN__X86_GEMM_STRIP(cnn__avx512, CNN__AVX512, CNN__TILE_MAX)
-CNN__X86_GEMM_ROW(cnn__avx512, CNN__AVX512, 16)
-#endif
-
-#undef CNN__X86_TILE
-#undef CNN__TILE_LOOPS
-#undef CNN__TILE_FMA_STRIDED
-#undef CNN__X86_GEMM_STRIP
-#undef CNN__X86_GEMM_ROW
-#undef CNN__TILE_INIT
-#undef CNN__TILE_FMA
-#undef CNN__TILE_STORE
-#undef CNN__TILE_ROW
-#undef CNN__ROWS
-#undef CNN__ROW_A
-#undef CNN__ROW_INIT
-#undef CNN__ROW_FMA
-#undef CNN__ROW_LAST
-#undef CNN__ROW_STORE
-#undef CNN__EIGHT
-#endif /* CNN__X86_AVX2 */
-
-#ifdef CNN__ARM_NEON
-/* The same 6 x 16 tile on NEON: 24 accumulators of 4 floats (AArch64 has 32 vector
-   registers), vfmaq_n_f32 multiplying by the scalar A value directly. NEON has no masked
-   loads, so a partial tile (nc < 16) is computed in a small buffer and copied. */
-#define CNN__ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
-/* row(m) of A, read only for the tile's own rows */
-#define CNN__TILE_ROW(m) const ptrdiff_t r##m = tile_rows > m ? (a_rows ? a_rows[m] : m * a_row) : 0;
-#define CNN__TILE_INIT(m) if (tile_rows > m) {                                                            \
-        if (accumulate) {                                                                                 \
-            c0_##m = vld1q_f32(c + m * c_row); c1_##m = vld1q_f32(c + m * c_row + 4);                     \
-            c2_##m = vld1q_f32(c + m * c_row + 8); c3_##m = vld1q_f32(c + m * c_row + 12);                \
-        } else {                                                                                          \
-            c0_##m = c1_##m = c2_##m = c3_##m = vdupq_n_f32(row_bias ? row_bias[m] : 0.0f);               \
-        } }
-#define CNN__TILE_FMA(m) if (tile_rows > m) {                                                             \
-        const float av = aq[r##m];                                                                        \
-        c0_##m = vfmaq_n_f32(c0_##m, b0, av); c1_##m = vfmaq_n_f32(c1_##m, b1, av);                       \
-        c2_##m = vfmaq_n_f32(c2_##m, b2, av); c3_##m = vfmaq_n_f32(c3_##m, b3, av); }
-#define CNN__TILE_STORE(m) if (tile_rows > m) {                                                           \
-        vst1q_f32(c + m * c_row, c0_##m); vst1q_f32(c + m * c_row + 4, c1_##m);                           \
-        vst1q_f32(c + m * c_row + 8, c2_##m); vst1q_f32(c + m * c_row + 12, c3_##m); }
-#define CNN__NEON_TILE(MR)                                                                                \
-static void cnn__neon_tile_##MR(int kc, const float *a, ptrdiff_t a_row, ptrdiff_t a_col,                 \
-                                const int32_t *a_rows, const int32_t *a_off, const float *b,              \
-                                const int32_t *b_off, float *c, ptrdiff_t c_row, int accumulate,          \
-                                const float *row_bias) {                                                  \
-    float32x4_t c0_0, c1_0, c2_0, c3_0, c0_1, c1_1, c2_1, c3_1, c0_2, c1_2, c2_2, c3_2;                   \
-    float32x4_t c0_3, c1_3, c2_3, c3_3, c0_4, c1_4, c2_4, c3_4, c0_5, c1_5, c2_5, c3_5;                   \
-    enum { tile_rows = MR };                                                                              \
-    CNN__ROWS(CNN__TILE_ROW)                                                                              \
-    int q;                                                                                                \
-    c0_0 = c1_0 = c2_0 = c3_0 = c0_1 = c1_1 = c2_1 = c3_1 = c0_2 = c1_2 = c2_2 = c3_2 = vdupq_n_f32(0.0f); \
-    c0_3 = c1_3 = c2_3 = c3_3 = c0_4 = c1_4 = c2_4 = c3_4 = c0_5 = c1_5 = c2_5 = c3_5 = vdupq_n_f32(0.0f); \
-    CNN__ROWS(CNN__TILE_INIT)                                                                             \
-    for (q = 0; q < kc; q++) {                                                                            \
-        const float *bq = b_off ? b + b_off[q] : b + 16 * q;                                              \
-        const float32x4_t b0 = vld1q_f32(bq), b1 = vld1q_f32(bq + 4);                                     \
-        const float32x4_t b2 = vld1q_f32(bq + 8), b3 = vld1q_f32(bq + 12);                                \
-        const float *aq = a + (a_off ? a_off[q] : q * a_col);                                             \
-        CNN__ROWS(CNN__TILE_FMA)                                                                          \
-    }                                                                                                     \
-    CNN__ROWS(CNN__TILE_STORE)                                                                            \
-}
-CNN__NEON_TILE(1)
-CNN__NEON_TILE(2)
-CNN__NEON_TILE(3)
-CNN__NEON_TILE(4)
-CNN__NEON_TILE(5)
-CNN__NEON_TILE(6)
-
-#undef CNN__NEON_TILE
-#undef CNN__TILE_INIT
-#undef CNN__TILE_FMA
-#undef CNN__TILE_STORE
-#undef CNN__TILE_ROW
-#undef CNN__ROWS
-
-static void cnn__neon_gemm_strip(int rows, int kc, const float *a, ptrdiff_t a_row, ptrdiff_t a_col,
-                                 const int32_t *a_rows, const int32_t *a_off, const float *b, const int32_t *b_off,
-                                 float *c, ptrdiff_t c_row, int nc, int accumulate, const float *row_bias) {
-    float partial[6 * 16];
-    int m0, m, t, mr;
-    for (m0 = 0; m0 < rows; m0 += mr) {
-        const float *am = a_rows ? a : a + m0 * a_row, *bias = row_bias ? row_bias + m0 : NULL;
-        const int32_t *rm = a_rows ? a_rows + m0 : NULL;
-        float *cm = c + m0 * c_row, *dst = cm;
-        ptrdiff_t dst_row = c_row;
-        mr = cnn__tile_rows(rows, m0, 6);
-        if (nc < 16) {                      /* work on a full 16-wide copy of the tile */
-            for (m = 0; m < mr; m++)
-                for (t = 0; t < 16; t++) partial[m * 16 + t] = accumulate && t < nc ? cm[m * c_row + t] : 0.0f;
-            dst = partial;
-            dst_row = 16;
-        }
-        switch (mr) {
-        case 6: cnn__neon_tile_6(kc, am, a_row, a_col, rm, a_off, b, b_off, dst, dst_row, accumulate, bias); break;
-        case 5: cnn__neon_tile_5(kc, am, a_row, a_col, rm, a_off, b, b_off, dst, dst_row, accumulate, bias); break;
-        case 4: cnn__neon_tile_4(kc, am, a_row, a_col, rm, a_off, b, b_off, dst, dst_row, accumulate, bias); break;
-        case 3: cnn__neon_tile_3(kc, am, a_row, a_col, rm, a_off, b, b_off, dst, dst_row, accumulate, bias); break;
-        case 2: cnn__neon_tile_2(kc, am, a_row, a_col, rm, a_off, b, b_off, dst, dst_row, accumulate, bias); break;
-        default: cnn__neon_tile_1(kc, am, a_row, a_col, rm, a_off, b, b_off, dst, dst_row, accumulate, bias); break;
-        }
-        if (nc < 16)
-            for (m = 0; m < mr; m++)
-                for (t = 0; t < nc; t++) cm[m * c_row + t] = partial[m * 16 + t];
-    }
-}
-
-/* One row of C, 64 columns wide, as on AVX2: sixteen 4-float accumulators. */
-static void cnn__neon_gemm_row(int kc, const float *a, ptrdiff_t a_col, const int32_t *a_off, const float *b,
-                               const int32_t *b_off, float *c, int accumulate, float bias) {
-    float32x4_t acc[16];
-    int q, v;
-    for (v = 0; v < 16; v++) acc[v] = accumulate ? vld1q_f32(c + 4 * v) : vdupq_n_f32(bias);
-    for (q = 0; q < kc; q++) {
-        const float av = a[a_off ? a_off[q] : q * a_col];
-        const float *bq = b + b_off[q];
-        for (v = 0; v < 16; v++) acc[v] = vfmaq_n_f32(acc[v], vld1q_f32(bq + 4 * v), av);
-    }
-    for (v = 0; v < 16; v++) vst1q_f32(c + 4 * v, acc[v]);
-}
-#endif /* CNN__ARM_NEON */
-
-#ifdef CNN__SIMD
-/* The one entry the convolution and dense drivers call: the widest path active. */
-static void cnn__simd_gemm_strip(int rows, int kc, const float *a, ptrdiff_t a_row, ptrdiff_t a_col,
-                                 const int32_t *a_rows, const int32_t *a_off, const float *b, const int32_t *b_off,
-                                 float *c, ptrdiff_t c_row, int nc, int accumulate, const float *row_bias) {
-#ifdef CNN__X86_AVX2
-#ifdef CNN__X86_AVX512
-    if (cnn_simd_active() == CNN_SIMD_AVX512) {
-        cnn__avx512_gemm_strip(rows, kc, a, a_row, a_col, a_rows, a_off, b, b_off, c, c_row, nc, accumulate, row_bias);
-        return;
-    }
-#endif
-    cnn__avx2_gemm_strip(rows, kc, a, a_row, a_col, a_rows, a_off, b, b_off, c, c_row, nc, accumulate, row_bias);
-#else
-    cnn__neon_gemm_strip(rows, kc, a, a_row, a_col, a_rows, a_off, b, b_off, c, c_row, nc, accumulate, row_bias);
-#endif
-}
-
-static void cnn__simd_gemm_row(int kc, const float *a, ptrdiff_t a_col, const int32_t *a_off, const float *b,
-                               const int32_t *b_off, float *c, int accumulate, float bias) {
-#ifdef CNN__X86_AVX2
-#ifdef CNN__X86_AVX512
-    if (cnn_simd_active() == CNN_SIMD_AVX512) {
-        cnn__avx512_gemm_row(kc, a, a_col, a_off, b, b_off, c, accumulate, bias);
-        return;
-    }
-#endif
-    cnn__avx2_gemm_row(kc, a, a_col, a_off, b, b_off, c, accumulate, bias);
-#else
-    cnn__neon_gemm_row(kc, a, a_col, a_off, b, b_off, c, accumulate, bias);
-#endif
-}
-
-/* One row over n >= 64 columns, 64 at a time. The last window overlaps the one before it,
-   so it is computed aside and only its new columns are kept: none is summed twice. */
-static void cnn__simd_gemm_row_run(int kc, const float *a, ptrdiff_t a_col, const int32_t *a_off, const float *b,
-                                   const int32_t *b_off, float *c, int n, int accumulate, float bias) {
-    float last[64];
-    int p0;
-    for (p0 = 0; p0 + 64 <= n; p0 += 64) cnn__simd_gemm_row(kc, a, a_col, a_off, b + p0, b_off, c + p0, accumulate, bias);
-    if (p0 < n) {
-        const int start = n - 64;
-        if (accumulate) memcpy(last, c + start, sizeof last);
-        cnn__simd_gemm_row(kc, a, a_col, a_off, b + start, b_off, last, accumulate, bias);
-        memcpy(c + p0, last + (p0 - start), (size_t)(n - p0) * sizeof(float));
-    }
-}
-#endif
-
-#ifdef CNN__SIMD
-/* ---------------------------------------------------------------------------------------------
-   Packing B transposed: the micro-kernel wants B as rows of 16 floats, but where B is the
-   transpose of a stored matrix (the dense weights W^T, say) its 16 columns are 16 rows of
-   the source, src_row apart:
-       strip[t * 16 + r] = src[r * src_row + t]   (r < rows <= 16, t < len),   0 for r >= rows
-   One element at a time, this is a gather from 16 distant rows, as slow as the product it
-   feeds for short inner dimensions. The vector paths transpose square blocks in registers
-   (8 x 8 on AVX2, 4 x 4 on NEON): each row is read a vector at a time, and the columns past
-   the last whole block are left to the scalar loop, which is also the definition.
-
-   When sums is given, each row's sum is added to it as the row goes by, sums[r] += sum over
-   t of src[r * src_row + t]: the weight gradient's bias sum then costs no second read of dy.
-   In registers this is free: the transposed block's columns are summed, and lane r of that
-   sum is row r's.
-   --------------------------------------------------------------------------------------------- */
-static void cnn__pack_transposed_scalar(const float *src, ptrdiff_t src_row, int rows, int len, float *strip, float *sums) {
-    int t, r;
-    for (t = 0; t < len; t++)
-        for (r = 0; r < 16; r++) strip[t * 16 + r] = r < rows ? src[r * src_row + t] : 0.0f;
-    if (sums)
-        for (r = 0; r < rows; r++)
-            for (t = 0; t < len; t++) sums[r] += src[r * src_row + t];
-}
-
-#ifdef CNN__X86_AVX2
-/* dst[i * 16 + r] = src[r * src_row + i] for an 8 x 8 block; rows past 'rows' read as zero.
-   Three rounds of shuffles, each interleaving twice as many rows as the last: pairs of rows
-   (unpack), then fours (shuffle), then the two 128-bit halves (permute2f128). Returns the
-   sum of the 8 columns: lane r is the sum of row r. */
-CNN__AVX2 static __m256 cnn__avx2_transpose_8x8(const float *src, ptrdiff_t src_row, int rows, float *dst) {
-    const __m256 z = _mm256_setzero_ps();
-    const __m256 a = _mm256_loadu_ps(src), b = rows > 1 ? _mm256_loadu_ps(src + src_row) : z;
-    const __m256 c = rows > 2 ? _mm256_loadu_ps(src + 2 * src_row) : z, d = rows > 3 ? _mm256_loadu_ps(src + 3 * src_row) : z;
-    const __m256 e = rows > 4 ? _mm256_loadu_ps(src + 4 * src_row) : z, f = rows > 5 ? _mm256_loadu_ps(src + 5 * src_row) : z;
-    const __m256 g = rows > 6 ? _mm256_loadu_ps(src + 6 * src_row) : z, h = rows > 7 ? _mm256_loadu_ps(src + 7 * src_row) : z;
-    /* ab0 = a0 b0 a1 b1 | a4 b4 a5 b5,  ab2 = a2 b2 a3 b3 | a6 b6 a7 b7, ... */
-    const __m256 ab0 = _mm256_unpacklo_ps(a, b), ab2 = _mm256_unpackhi_ps(a, b);
-    const __m256 cd0 = _mm256_unpacklo_ps(c, d), cd2 = _mm256_unpackhi_ps(c, d);
-    const __m256 ef0 = _mm256_unpacklo_ps(e, f), ef2 = _mm256_unpackhi_ps(e, f);
-    const __m256 gh0 = _mm256_unpacklo_ps(g, h), gh2 = _mm256_unpackhi_ps(g, h);
-    /* ad0 = a0 b0 c0 d0 | a4 b4 c4 d4,  ad1 = a1 b1 c1 d1 | a5 b5 c5 d5, ... */
-    const __m256 ad0 = _mm256_shuffle_ps(ab0, cd0, 0x44), ad1 = _mm256_shuffle_ps(ab0, cd0, 0xEE);
-    const __m256 ad2 = _mm256_shuffle_ps(ab2, cd2, 0x44), ad3 = _mm256_shuffle_ps(ab2, cd2, 0xEE);
-    const __m256 eh0 = _mm256_shuffle_ps(ef0, gh0, 0x44), eh1 = _mm256_shuffle_ps(ef0, gh0, 0xEE);
-    const __m256 eh2 = _mm256_shuffle_ps(ef2, gh2, 0x44), eh3 = _mm256_shuffle_ps(ef2, gh2, 0xEE);
-    /* column i = the low halves (i < 4) or the high halves (i >= 4) of ad and eh */
-    const __m256 c0 = _mm256_permute2f128_ps(ad0, eh0, 0x20), c1 = _mm256_permute2f128_ps(ad1, eh1, 0x20);
-    const __m256 c2 = _mm256_permute2f128_ps(ad2, eh2, 0x20), c3 = _mm256_permute2f128_ps(ad3, eh3, 0x20);
-    const __m256 c4 = _mm256_permute2f128_ps(ad0, eh0, 0x31), c5 = _mm256_permute2f128_ps(ad1, eh1, 0x31);
-    const __m256 c6 = _mm256_permute2f128_ps(ad2, eh2, 0x31), c7 = _mm256_permute2f128_ps(ad3, eh3, 0x31);
-    _mm256_store_ps(dst + 0 * 16, c0);
-    _mm256_store_ps(dst + 1 * 16, c1);
-    _mm256_store_ps(dst + 2 * 16, c2);
-    _mm256_store_ps(dst + 3 * 16, c3);
-    _mm256_store_ps(dst + 4 * 16, c4);
-    _mm256_store_ps(dst + 5 * 16, c5);
-    _mm256_store_ps(dst + 6 * 16, c6);
-    _mm256_store_ps(dst + 7 * 16, c7);
-    return _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(c0, c1), _mm256_add_ps(c2, c3)),
-                         _mm256_add_ps(_mm256_add_ps(c4, c5), _mm256_add_ps(c6, c7)));
-}
-
-/* Rows 0..7, then rows 8..15: each source row is read front to back, a cache line at a time. */
-CNN__AVX2 static void cnn__avx2_pack_transposed(const float *src, ptrdiff_t src_row, int rows, int len, float *strip, float *sums) {
-    const int whole = len - len % 8;
-    float part[8];
-    int g, t, i;
-    for (g = 0; g < 16; g += 8) {
-        __m256 sum = _mm256_setzero_ps();
-        for (t = 0; t < whole; t += 8) {
-            if (rows > g) sum = _mm256_add_ps(sum, cnn__avx2_transpose_8x8(src + g * src_row + t, src_row, rows - g, strip + t * 16 + g));
-            else for (i = 0; i < 8; i++) _mm256_store_ps(strip + (t + i) * 16 + g, _mm256_setzero_ps());
-        }
-        if (sums && whole)
-            for (_mm256_storeu_ps(part, sum), i = 0; i < CNN__MIN(8, rows - g); i++) sums[g + i] += part[i];
-    }
-    cnn__pack_transposed_scalar(src + whole, src_row, rows, len - whole, strip + whole * 16, sums);
-}
-#else
-/* dst[i * 16 + r] = src[r * src_row + i] for a 4 x 4 block; rows past 'rows' read as zero.
-   vtrnq transposes the 2 x 2 blocks of two rows; the 64-bit halves then swap places. Returns
-   the sum of the 4 columns: lane r is the sum of row r. */
-static float32x4_t cnn__neon_transpose_4x4(const float *src, ptrdiff_t src_row, int rows, float *dst) {
-    const float32x4_t z = vdupq_n_f32(0.0f);
-    const float32x4_t a = vld1q_f32(src), b = rows > 1 ? vld1q_f32(src + src_row) : z;
-    const float32x4_t c = rows > 2 ? vld1q_f32(src + 2 * src_row) : z, d = rows > 3 ? vld1q_f32(src + 3 * src_row) : z;
-    const float32x4x2_t ab = vtrnq_f32(a, b), cd = vtrnq_f32(c, d);   /* a0 b0 a2 b2, a1 b1 a3 b3 */
-    const float32x4_t c0 = vcombine_f32(vget_low_f32(ab.val[0]), vget_low_f32(cd.val[0]));
-    const float32x4_t c1 = vcombine_f32(vget_low_f32(ab.val[1]), vget_low_f32(cd.val[1]));
-    const float32x4_t c2 = vcombine_f32(vget_high_f32(ab.val[0]), vget_high_f32(cd.val[0]));
-    const float32x4_t c3 = vcombine_f32(vget_high_f32(ab.val[1]), vget_high_f32(cd.val[1]));
-    vst1q_f32(dst + 0 * 16, c0);
-    vst1q_f32(dst + 1 * 16, c1);
-    vst1q_f32(dst + 2 * 16, c2);
-    vst1q_f32(dst + 3 * 16, c3);
-    return vaddq_f32(vaddq_f32(c0, c1), vaddq_f32(c2, c3));
-}
-
-static void cnn__neon_pack_transposed(const float *src, ptrdiff_t src_row, int rows, int len, float *strip, float *sums) {
-    const int whole = len - len % 4;
-    float part[4];
-    int g, t, i;
-    for (g = 0; g < 16; g += 4) {
-        float32x4_t sum = vdupq_n_f32(0.0f);
-        for (t = 0; t < whole; t += 4) {
-            if (rows > g) sum = vaddq_f32(sum, cnn__neon_transpose_4x4(src + g * src_row + t, src_row, rows - g, strip + t * 16 + g));
-            else for (i = 0; i < 4; i++) vst1q_f32(strip + (t + i) * 16 + g, vdupq_n_f32(0.0f));
-        }
-        if (sums && whole)
-            for (vst1q_f32(part, sum), i = 0; i < CNN__MIN(4, rows - g); i++) sums[g + i] += part[i];
-    }
-    cnn__pack_transposed_scalar(src + whole, src_row, rows, len - whole, strip + whole * 16, sums);
-}
-#endif
-
-/* strip[t * 16 + r] = src[r * src_row + t] for r < rows (rows <= 16) and t < len; strip[t * 16 + r] = 0 for rows <= r < 16;
-   and, when sums is not NULL, sums[r] += the sum of row r's len values. strip is 32-byte aligned.
-   The AVX-512 path uses the AVX2 transpose: a strip row is 16 floats, one 8 x 8 block's
-   two halves, and the pack costs a few percent of the products it feeds. */
-static void cnn__pack_transposed(const float *src, ptrdiff_t src_row, int rows, int len, float *strip, float *sums) {
-#ifdef CNN__X86_AVX2
-    cnn__avx2_pack_transposed(src, src_row, rows, len, strip, sums);
-#else
-    cnn__neon_pack_transposed(src, src_row, rows, len, strip, sums);
-#endif
-}
-#endif /* CNN__SIMD */
-
-#ifdef CNN__SIMD
-/* ---------------------------------------------------------------------------------------------
-   The element-wise vector vocabulary. The SIMD twins of the activations, of 2x2 pooling and of
-   the SGD update are written once against these few operations, which each ISA defines:
-       cnn__vec    CNN__VL floats (AVX2: 8, AVX-512: 16, NEON: 4)   cnn__veci   CNN__VL int32s
-       cnn__vmask  CNN__VL lanes, each on or off (the result of a comparison: all-ones lanes
-                   on AVX2 and NEON, an opmask on AVX-512)
-   Loads and stores take how many lanes are real (1..CNN__VL), so a row's tail needs no scalar
-   loop: AVX2 and AVX-512 mask the other lanes out, NEON goes through a small buffer.
-   Comparisons are the scalar code's (ordered: false when a NaN is involved), select(m, a, b)
-   is m ? a : b, and no multiply-add is fused: each kernel rounds exactly as its scalar twin
-   does when that is compiled without FMA contraction (the default for ISO C).
-
-   One source, every width. Each name above (cnn__v_load, cnn__vec, CNN__VL, and CNN__VEC,
-   the target attribute) is a macro that pastes the current width's prefix CNN__W onto it:
-   cnn__v_load is cnn__avx2_v_load while CNN__W is cnn__avx2_ (the default on x86-64), and
-   cnn__neon_v_load on AArch64. A kernel written as a macro body (CNN__ACTIVATION_KERNELS,
-   CNN__POOL_KERNELS, CNN__SGD_KERNELS) is expanded once with the default width and, on x86,
-   once more with CNN__W set to cnn__avx512_; its functions are named CNN__WN(name), so the
-   two expansions give cnn__avx2_name and cnn__avx512_name, and CNN__VCALL(name, args) calls
-   the one of the active path. Code written outside such a macro with these names (a plain
-   function) gets the default width: AVX2 or NEON.
-   --------------------------------------------------------------------------------------------- */
-#define CNN__WN(f) CNN__WCAT(CNN__W, f)
-#define CNN__WCAT(w, f) CNN__WCAT_(w, f)
-#define CNN__WCAT_(w, f) w##f
-#ifdef CNN__X86_AVX2
-#define CNN__W cnn__avx2_
-#else
-#define CNN__W cnn__neon_
-#endif
-#define CNN__VL CNN__WN(VL)
-#define CNN__VEC CNN__WN(ATTR)
-#define cnn__vec CNN__WN(vec)
-#define cnn__veci CNN__WN(veci)
-#define cnn__vmask CNN__WN(vmask)
-#define cnn__v_load CNN__WN(v_load)
-#define cnn__v_store CNN__WN(v_store)
-#define cnn__v_storei CNN__WN(v_storei)
-#define cnn__v_load2 CNN__WN(v_load2)
-#define cnn__v_store2 CNN__WN(v_store2)
-#define cnn__v_set CNN__WN(v_set)
-#define cnn__v_add CNN__WN(v_add)
-#define cnn__v_sub CNN__WN(v_sub)
-#define cnn__v_mul CNN__WN(v_mul)
-#define cnn__v_lt CNN__WN(v_lt)
-#define cnn__v_gt CNN__WN(v_gt)
-#define cnn__v_unordered CNN__WN(v_unordered)
-#define cnn__v_or CNN__WN(v_or)
-#define cnn__v_any CNN__WN(v_any)
-#define cnn__v_select CNN__WN(v_select)
-#define cnn__v_seti CNN__WN(v_seti)
-#define cnn__v_lanes CNN__WN(v_lanes)
-#define cnn__v_addi CNN__WN(v_addi)
-#define cnn__v_selecti CNN__WN(v_selecti)
-#define cnn__v_div CNN__WN(v_div)
-#define cnn__v_min CNN__WN(v_min)
-#define cnn__v_max CNN__WN(v_max)
-#define cnn__v_abs CNN__WN(v_abs)
-#define cnn__v_round CNN__WN(v_round)
-#define cnn__v_pow2 CNN__WN(v_pow2)
-#define cnn__v_left CNN__WN(v_left)
-#define cnn__v_exp CNN__WN(v_exp)
-#define cnn__v_sigmoid CNN__WN(v_sigmoid)
-#define cnn__v_tanh CNN__WN(v_tanh)
-
 /* The kernel of the active vector path: cnn__avx512_name on the AVX-512 path, else
    cnn__avx2_name (cnn__neon_name on AArch64). CNN__VCALL_IF takes the AVX-512 kernel only
    where 'wide' holds: for rows too short to fill 16 lanes the AVX2 kernel is faster. */
@@ -1774,188 +1198,75 @@ static void cnn__pack_transposed(const float *src, ptrdiff_t src_row, int rows, 
 #endif
 #define CNN__VCALL(name, args) CNN__VCALL_IF(1, name, args)
 
-#ifdef CNN__X86_AVX2
-#define cnn__avx2_VL 8
-#define cnn__avx2_ATTR CNN__AVX2
-/* cnn__avx2_vec (__m256) is the micro-kernel's */
-typedef __m256i cnn__veci;
-typedef __m256 cnn__vmask;
-CNN__AVX2 static cnn__vec cnn__v_load(const float *p, int n) {
-    return n >= 8 ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, cnn__avx2_mask(n));
-}
-CNN__AVX2 static void cnn__v_store(float *p, int n, cnn__vec v) {
-    if (n >= 8) _mm256_storeu_ps(p, v);
-    else _mm256_maskstore_ps(p, cnn__avx2_mask(n), v);
-}
-CNN__AVX2 static void cnn__v_storei(int32_t *p, int n, cnn__veci v) {
-    if (n >= 8) _mm256_storeu_si256((__m256i *)(void *)p, v);
-    else _mm256_maskstore_epi32((int *)(void *)p, cnn__avx2_mask(n), v);
-}
-/* n pairs p[2t], p[2t + 1] into even[t] and odd[t]; and back, storing m floats (up to 16). */
-CNN__AVX2 static void cnn__v_load2(const float *p, int n, cnn__vec *even, cnn__vec *odd) {
-    const __m256 lo = cnn__v_load(p, 2 * n), hi = n > 4 ? cnn__v_load(p + 8, 2 * n - 8) : _mm256_setzero_ps();
-    /* the shuffles stay within 128-bit halves; the permutes put the 64-bit pieces in order */
-    *even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0))), _MM_SHUFFLE(3, 1, 2, 0)));
-    *odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1))), _MM_SHUFFLE(3, 1, 2, 0)));
-}
-CNN__AVX2 static void cnn__v_store2(float *p, int m, cnn__vec even, cnn__vec odd) {
-    const __m256 lo = _mm256_unpacklo_ps(even, odd), hi = _mm256_unpackhi_ps(even, odd);
-    cnn__v_store(p, m, _mm256_permute2f128_ps(lo, hi, 0x20));
-    if (m > 8) cnn__v_store(p + 8, m - 8, _mm256_permute2f128_ps(lo, hi, 0x31));
-}
-CNN__AVX2 static cnn__vec cnn__v_set(float f) { return _mm256_set1_ps(f); }
-CNN__AVX2 static cnn__vec cnn__v_add(cnn__vec a, cnn__vec b) { return _mm256_add_ps(a, b); }
-CNN__AVX2 static cnn__vec cnn__v_sub(cnn__vec a, cnn__vec b) { return _mm256_sub_ps(a, b); }
-CNN__AVX2 static cnn__vec cnn__v_mul(cnn__vec a, cnn__vec b) { return _mm256_mul_ps(a, b); }
-CNN__AVX2 static cnn__vmask cnn__v_lt(cnn__vec a, cnn__vec b) { return _mm256_cmp_ps(a, b, _CMP_LT_OQ); }
-CNN__AVX2 static cnn__vmask cnn__v_gt(cnn__vec a, cnn__vec b) { return _mm256_cmp_ps(a, b, _CMP_GT_OQ); }
-CNN__AVX2 static cnn__vmask cnn__v_unordered(cnn__vec a, cnn__vec b) { return _mm256_cmp_ps(a, b, _CMP_UNORD_Q); }
-CNN__AVX2 static cnn__vmask cnn__v_or(cnn__vmask a, cnn__vmask b) { return _mm256_or_ps(a, b); }
-CNN__AVX2 static int cnn__v_any(cnn__vmask m) { return _mm256_movemask_ps(m) != 0; }
-CNN__AVX2 static cnn__vec cnn__v_select(cnn__vmask m, cnn__vec a, cnn__vec b) { return _mm256_blendv_ps(b, a, m); }
-CNN__AVX2 static cnn__veci cnn__v_seti(int32_t i) { return _mm256_set1_epi32(i); }
-CNN__AVX2 static cnn__veci cnn__v_lanes(int32_t step) { return _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(step)); }
-CNN__AVX2 static cnn__veci cnn__v_addi(cnn__veci a, cnn__veci b) { return _mm256_add_epi32(a, b); }
-CNN__AVX2 static cnn__veci cnn__v_selecti(cnn__vmask m, cnn__veci a, cnn__veci b) {
-    return _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(b), _mm256_castsi256_ps(a), m));
-}
-CNN__AVX2 static cnn__vec cnn__v_div(cnn__vec a, cnn__vec b) { return _mm256_div_ps(a, b); }
-CNN__AVX2 static cnn__vec cnn__v_min(cnn__vec a, cnn__vec b) { return _mm256_min_ps(a, b); }
-CNN__AVX2 static cnn__vec cnn__v_max(cnn__vec a, cnn__vec b) { return _mm256_max_ps(a, b); }
-CNN__AVX2 static cnn__vec cnn__v_abs(cnn__vec a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a); }
-CNN__AVX2 static cnn__vec cnn__v_round(cnn__vec a) { return _mm256_round_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
-/* 2^n for whole numbers n in -126..127: n + 127 is the float's exponent field. */
-CNN__AVX2 static cnn__vec cnn__v_pow2(cnn__vec n) {
-    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23));
-}
-CNN__AVX2 static int cnn__v_left(size_t i, size_t count) { return count - i < 8 ? (int)(count - i) : 8; }
-
-#ifdef CNN__X86_AVX512
-/* The same vocabulary 16 floats wide. Comparisons give an opmask (a bit per lane), which
-   select and the masked loads and stores take directly; load2 and store2 (de)interleave with
-   one two-source permute each way instead of AVX2's in-lane shuffles and cross-lane fixes. */
-#define cnn__avx512_VL 16
-#define cnn__avx512_ATTR CNN__AVX512
-typedef __m512i cnn__avx512_veci;
-typedef __mmask16 cnn__avx512_vmask;
-CNN__AVX512 static __m512 cnn__avx512_v_load(const float *p, int n) {
-    return n >= 16 ? _mm512_loadu_ps(p) : _mm512_maskz_loadu_ps(cnn__avx512_tail(n), p);
-}
-CNN__AVX512 static void cnn__avx512_v_store(float *p, int n, __m512 v) {
-    if (n >= 16) _mm512_storeu_ps(p, v);
-    else _mm512_mask_storeu_ps(p, cnn__avx512_tail(n), v);
-}
-CNN__AVX512 static void cnn__avx512_v_storei(int32_t *p, int n, __m512i v) {
-    if (n >= 16) _mm512_storeu_si512((void *)p, v);
-    else _mm512_mask_storeu_epi32((void *)p, cnn__avx512_tail(n), v);
-}
-CNN__AVX512 static void cnn__avx512_v_load2(const float *p, int n, __m512 *even, __m512 *odd) {
-    const __m512 lo = cnn__avx512_v_load(p, 2 * n), hi = n > 8 ? cnn__avx512_v_load(p + 16, 2 * n - 16) : _mm512_setzero_ps();
-    const __m512i evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    *even = _mm512_permutex2var_ps(lo, evens, hi);
-    *odd = _mm512_permutex2var_ps(lo, _mm512_add_epi32(evens, _mm512_set1_epi32(1)), hi);
-}
-CNN__AVX512 static void cnn__avx512_v_store2(float *p, int m, __m512 even, __m512 odd) {
-    const __m512i first = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-    cnn__avx512_v_store(p, m, _mm512_permutex2var_ps(even, first, odd));
-    if (m > 16) cnn__avx512_v_store(p + 16, m - 16, _mm512_permutex2var_ps(even, _mm512_add_epi32(first, _mm512_set1_epi32(8)), odd));
-}
-CNN__AVX512 static __m512 cnn__avx512_v_set(float f) { return _mm512_set1_ps(f); }
-/* a + b with a as the first source: of two NaNs, a's comes out, as in the scalar code. The
-   compilers swap the operands of an addition intrinsic at will (clang does here), which
-   changes which NaN an average-pooling window returns; the instruction keeps the order. */
-CNN__AVX512 static __m512 cnn__avx512_v_add(__m512 a, __m512 b) {
-    __m512 r;
-    __asm__("vaddps %2, %1, %0" : "=v"(r) : "v"(a), "v"(b));
-    return r;
-}
-CNN__AVX512 static __m512 cnn__avx512_v_sub(__m512 a, __m512 b) { return _mm512_sub_ps(a, b); }
-CNN__AVX512 static __m512 cnn__avx512_v_mul(__m512 a, __m512 b) { return _mm512_mul_ps(a, b); }
-CNN__AVX512 static __mmask16 cnn__avx512_v_lt(__m512 a, __m512 b) { return _mm512_cmp_ps_mask(a, b, _CMP_LT_OQ); }
-CNN__AVX512 static __mmask16 cnn__avx512_v_gt(__m512 a, __m512 b) { return _mm512_cmp_ps_mask(a, b, _CMP_GT_OQ); }
-CNN__AVX512 static __mmask16 cnn__avx512_v_unordered(__m512 a, __m512 b) { return _mm512_cmp_ps_mask(a, b, _CMP_UNORD_Q); }
-CNN__AVX512 static __mmask16 cnn__avx512_v_or(__mmask16 a, __mmask16 b) { return (__mmask16)(a | b); }
-CNN__AVX512 static int cnn__avx512_v_any(__mmask16 m) { return m != 0; }
-CNN__AVX512 static __m512 cnn__avx512_v_select(__mmask16 m, __m512 a, __m512 b) { return _mm512_mask_blend_ps(m, b, a); }
-CNN__AVX512 static __m512i cnn__avx512_v_seti(int32_t i) { return _mm512_set1_epi32(i); }
-CNN__AVX512 static __m512i cnn__avx512_v_lanes(int32_t step) {
-    return _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_epi32(step));
-}
-CNN__AVX512 static __m512i cnn__avx512_v_addi(__m512i a, __m512i b) { return _mm512_add_epi32(a, b); }
-CNN__AVX512 static __m512i cnn__avx512_v_selecti(__mmask16 m, __m512i a, __m512i b) { return _mm512_mask_blend_epi32(m, b, a); }
-CNN__AVX512 static __m512 cnn__avx512_v_div(__m512 a, __m512 b) { return _mm512_div_ps(a, b); }
-CNN__AVX512 static __m512 cnn__avx512_v_min(__m512 a, __m512 b) { return _mm512_maskz_min_ps(0xffff, a, b); }
-CNN__AVX512 static __m512 cnn__avx512_v_max(__m512 a, __m512 b) { return _mm512_maskz_max_ps(0xffff, a, b); }
-CNN__AVX512 static __m512 cnn__avx512_v_abs(__m512 a) { return _mm512_abs_ps(a); }
-CNN__AVX512 static __m512 cnn__avx512_v_round(__m512 a) { return _mm512_maskz_roundscale_ps(0xffff, a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
-CNN__AVX512 static __m512 cnn__avx512_v_pow2(__m512 n) {
-    return _mm512_castsi512_ps(_mm512_maskz_slli_epi32(0xffff, _mm512_add_epi32(_mm512_maskz_cvtps_epi32(0xffff, n), _mm512_set1_epi32(127)), 23));
-}
-CNN__AVX512 static int cnn__avx512_v_left(size_t i, size_t count) { return count - i < 16 ? (int)(count - i) : 16; }
-#endif /* CNN__X86_AVX512 */
-#else /* CNN__ARM_NEON */
-#define cnn__neon_VL 4
-#define cnn__neon_ATTR
-typedef float32x4_t cnn__vec;
-typedef int32x4_t cnn__veci;
-typedef uint32x4_t cnn__vmask;
-static cnn__vec cnn__v_load(const float *p, int n) {
-    float t[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-    if (n >= 4) return vld1q_f32(p);
-    memcpy(t, p, (size_t)n * sizeof(float));
-    return vld1q_f32(t);
-}
-static void cnn__v_store(float *p, int n, cnn__vec v) {
-    float t[4];
-    if (n >= 4) { vst1q_f32(p, v); return; }
-    vst1q_f32(t, v);
-    memcpy(p, t, (size_t)n * sizeof(float));
-}
-static void cnn__v_storei(int32_t *p, int n, cnn__veci v) {
-    int32_t t[4];
-    if (n >= 4) { vst1q_s32(p, v); return; }
-    vst1q_s32(t, v);
-    memcpy(p, t, (size_t)n * sizeof(int32_t));
-}
-static void cnn__v_load2(const float *p, int n, cnn__vec *even, cnn__vec *odd) {
-    float t[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
-    float32x4x2_t v;
-    if (n < 4) memcpy(t, p, (size_t)(2 * n) * sizeof(float));
-    v = vld2q_f32(n >= 4 ? p : t);
-    *even = v.val[0];
-    *odd = v.val[1];
-}
-static void cnn__v_store2(float *p, int m, cnn__vec even, cnn__vec odd) {
-    float t[8];
-    float32x4x2_t v;
-    v.val[0] = even;
-    v.val[1] = odd;
-    vst2q_f32(m >= 8 ? p : t, v);
-    if (m < 8) memcpy(p, t, (size_t)m * sizeof(float));
-}
-static cnn__vec cnn__v_set(float f) { return vdupq_n_f32(f); }
-static cnn__vec cnn__v_add(cnn__vec a, cnn__vec b) { return vaddq_f32(a, b); }
-static cnn__vec cnn__v_sub(cnn__vec a, cnn__vec b) { return vsubq_f32(a, b); }
-static cnn__vec cnn__v_mul(cnn__vec a, cnn__vec b) { return vmulq_f32(a, b); }
-static cnn__vmask cnn__v_lt(cnn__vec a, cnn__vec b) { return vcltq_f32(a, b); }
-static cnn__vmask cnn__v_gt(cnn__vec a, cnn__vec b) { return vcgtq_f32(a, b); }
-static cnn__vmask cnn__v_unordered(cnn__vec a, cnn__vec b) { return vmvnq_u32(vandq_u32(vceqq_f32(a, a), vceqq_f32(b, b))); }
-static cnn__vmask cnn__v_or(cnn__vmask a, cnn__vmask b) { return vorrq_u32(a, b); }
-static int cnn__v_any(cnn__vmask m) { return vmaxvq_u32(m) != 0; }
-static cnn__vec cnn__v_select(cnn__vmask m, cnn__vec a, cnn__vec b) { return vbslq_f32(m, a, b); }
-static cnn__veci cnn__v_seti(int32_t i) { return vdupq_n_s32(i); }
-static cnn__veci cnn__v_lanes(int32_t step) { const int32_t t[4] = {0, step, 2 * step, 3 * step}; return vld1q_s32(t); }
-static cnn__veci cnn__v_addi(cnn__veci a, cnn__veci b) { return vaddq_s32(a, b); }
-static cnn__veci cnn__v_selecti(cnn__vmask m, cnn__veci a, cnn__veci b) { return vbslq_s32(m, a, b); }
-static cnn__vec cnn__v_div(cnn__vec a, cnn__vec b) { return vdivq_f32(a, b); }
-static cnn__vec cnn__v_min(cnn__vec a, cnn__vec b) { return vminq_f32(a, b); }
-static cnn__vec cnn__v_max(cnn__vec a, cnn__vec b) { return vmaxq_f32(a, b); }
-static cnn__vec cnn__v_abs(cnn__vec a) { return vabsq_f32(a); }
-static cnn__vec cnn__v_round(cnn__vec a) { return vrndnq_f32(a); }
-static cnn__vec cnn__v_pow2(cnn__vec n) { return vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(vcvtq_s32_f32(n), vdupq_n_s32(127)), 23)); }
-/* The lanes left from i to count, at most CNN__VL. */
-static int cnn__v_left(size_t i, size_t count) { return count - i < 4 ? (int)(count - i) : 4; }
+/* Declares a kernel generated for every vector width of this build from one template (F1
+   tells how): cnn__avx2_name and cnn__avx512_name on x86-64, cnn__neon_name on AArch64. */
+#if defined(CNN__X86_AVX512)
+#define CNN__VDECL(ret, name, params) CNN__AVX2 static ret cnn__avx2_##name params; CNN__AVX512 static ret cnn__avx512_##name params
+#elif defined(CNN__X86_AVX2)
+#define CNN__VDECL(ret, name, params) CNN__AVX2 static ret cnn__avx2_##name params
+#else
+#define CNN__VDECL(ret, name, params) static ret cnn__neon_##name params
 #endif
+/* The default width's target attribute (AVX2 on x86-64, none on AArch64), for a kernel written
+   once, outside a template. */
+#ifdef CNN__X86_AVX2
+#define CNN__VDEFAULT CNN__AVX2
+#else
+#define CNN__VDEFAULT
+#endif
+
+/* F4. Convolution. Each direct path returns 0, doing nothing, for a shape or a workspace it
+   does not take; the _floats functions give the workspace a path needs, the _pays ones its
+   cost model. The _grid ones, forced, skip the cost model (the _direct ones ask it). */
+static void   cnn__conv2d_forward_simd(const cnn_conv2d_shape *s, const float *x, const float *w, const float *b, float *y);
+static int    cnn__conv2d_backward_data_simd(const cnn_conv2d_shape *s, const float *dy, const float *w, float *dx);
+static void   cnn__conv2d_backward_weights_simd(const cnn_conv2d_shape *s, const float *x, const float *dy, float *dw);
+static void   cnn__padded_size(const cnn_conv2d_shape *s, int *hp, int *wp);
+static size_t cnn__forward_direct_floats(const cnn_conv2d_shape *s);
+static int    cnn__conv2d_forward_direct(const cnn_conv2d_shape *s, const float *x, const float *w, const float *b,
+                                         float *y, void *ws, size_t ws_bytes);
+static int    cnn__conv2d_forward_grid(const cnn_conv2d_shape *s, const float *x, const float *w, const float *b,
+                                       float *y, void *ws, size_t ws_bytes, int forced);
+static size_t cnn__backward_data_direct_floats(const cnn_conv2d_shape *s);
+static int    cnn__conv2d_backward_data_direct(const cnn_conv2d_shape *s, const float *dy, const float *w, float *dx,
+                                               void *ws, size_t ws_bytes);
+static int    cnn__conv2d_backward_data_grid(const cnn_conv2d_shape *s, const float *dy, const float *w, float *dx,
+                                             void *ws, size_t ws_bytes, int forced);
+static int    cnn__gather_pays(int filters, int taps, int wp, int oh, int ow);
+static size_t cnn__forward_gather_floats(const cnn_conv2d_shape *s);
+static int    cnn__conv2d_forward_gather(const cnn_conv2d_shape *s, const float *x, const float *w, const float *b,
+                                         float *y, void *ws, size_t ws_bytes);
+static int    cnn__gather_data_pays(const cnn_conv2d_shape *s);
+static size_t cnn__backward_data_gather_floats(const cnn_conv2d_shape *s);
+static int    cnn__conv2d_backward_data_gather(const cnn_conv2d_shape *s, const float *dy, const float *w, float *dx,
+                                               void *ws, size_t ws_bytes);
+static size_t cnn__backward_weights_floats(const cnn_conv2d_shape *s);
+static int    cnn__conv2d_backward_weights_gather(const cnn_conv2d_shape *s, const float *x, const float *dy, float *dw,
+                                                  float *db, void *ws, size_t ws_bytes);
+/* F4. The Winograd transforms (the six matrices, 16 lanes) and products on vectors. */
+static void cnn__wino_sandwich_simd(const float *L, const float *X, ptrdiff_t x_step, float *Y, ptrdiff_t y_step);
+static void cnn__wino_products_simd(int a2, int rows, int kc, int strips, const float *u, const float *v, float *m_out);
+
+/* F5. Activations, every width. */
+CNN__VDECL(void, activation_forward, (cnn_activation act, float alpha, size_t count, const float *x, float *y));
+CNN__VDECL(void, activation_backward, (cnn_activation act, float alpha, size_t count, const float *y,
+                                       const float *dy, float *dx));
+
+/* F6. Pooling: the 2x2 windows at stride 2 that the vector kernels take, and the kernels. */
+static int cnn__pool_2x2_stride_2(const cnn_pool2d_shape *s, int oh, int ow);
+CNN__VDECL(void, maxpool2d_forward, (const cnn_pool2d_shape *s, int oh, int ow, const float *x, float *y, int32_t *argmax));
+CNN__VDECL(void, avgpool2d_forward, (const cnn_pool2d_shape *s, int oh, int ow, const float *x, float *y));
+CNN__VDECL(void, avgpool2d_backward, (const cnn_pool2d_shape *s, int oh, int ow, const float *dy, float *dx));
+
+/* F7. Dense on the matrix-multiply micro-kernel. */
+static void cnn__dense_forward_simd(int n, int in, int out, const float *x, const float *w, const float *b, float *y);
+static void cnn__dense_backward_data_simd(int n, int in, int out, const float *dy, const float *w, float *dx);
+static void cnn__dense_backward_weights_simd(int n, int in, int out, const float *x, const float *dy, float *dw, float *db);
+
+/* F10. The SGD update, every width, and its finiteness check. */
+CNN__VDECL(void, sgd_update, (float *w, const float *dw, float *v, size_t count, const cnn_sgd_opts *o, float decay));
+CNN__VDEFAULT static int cnn__sgd_any_nonfinite_simd(const float *w, const float *dw, const float *v, size_t count,
+                                                     const cnn_sgd_opts *o, float decay);
 #endif /* CNN__SIMD */
 
 /* ============================================================================================
@@ -2042,7 +1353,7 @@ CNNDEF void cnn_arena_rewind(cnn_arena *arena, size_t mark) {
 }
 
 /* ============================================================================================
-   3. Shapes: padding and output sizes
+   3. Tensors and shapes: padding and output sizes
    ============================================================================================ */
 
 CNNDEF int cnn_conv_output_size(int in, int kernel, int stride, int dilation, int pad_total) {
@@ -2110,22 +1421,11 @@ static void cnn__tap_range(int out, int in, int stride, int pad, int tap, int *l
 
    For 3x3 kernels at stride 1, Winograd's minimal filtering (after the direct scalar code)
    computes the same sums with a quarter of the multiplications; cnn_conv_algo chooses.
+
+   The fast paths (the matrix product on im2col strips, the padded grid, pixels as rows, the
+   data gradient gathered from dy, the weight gradient with taps as rows, the Winograd
+   transforms on vectors) are in F4; the dispatch points at the end of this section pick one.
    ============================================================================================ */
-
-CNNDEF const char *cnn_conv_algo_name(cnn_conv_algo algo) {
-    switch (algo) {
-    case CNN_CONV_AUTO: return "auto";
-    case CNN_CONV_DIRECT: return "direct";
-    case CNN_CONV_WINOGRAD_2X2: return "wino2";
-    case CNN_CONV_WINOGRAD_4X4: return "wino4";
-    default: return "?";
-    }
-}
-
-/* Whether Winograd F(m x m, 3 x 3) can compute this convolution at all. */
-static int cnn__wino_serves(const cnn_conv2d_shape *s) {
-    return s->kh == 3 && s->kw == 3 && s->stride_h == 1 && s->stride_w == 1 && s->dilation_h == 1 && s->dilation_w == 1;
-}
 
 /* The output size of a shape that passed cnn_conv2d_check. */
 static int cnn__conv2d_out_h(const cnn_conv2d_shape *s) {
@@ -2133,60 +1433,6 @@ static int cnn__conv2d_out_h(const cnn_conv2d_shape *s) {
 }
 static int cnn__conv2d_out_w(const cnn_conv2d_shape *s) {
     return cnn_conv_output_size(s->w, s->kw, s->stride_w, s->dilation_w, s->pad_left + s->pad_right);
-}
-
-CNNDEF cnn_status cnn_conv2d_check(const cnn_conv2d_shape *s, int *out_h, int *out_w) {
-    int oh, ow;
-    if (!s) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "conv2d: NULL shape");
-    if (s->n < 1 || s->c < 1 || s->h < 1 || s->w < 1)
-        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "conv2d: input %dx%dx%dx%d (NCHW) has a size below 1",
-                         s->n, s->c, s->h, s->w);
-    if (s->k < 1 || s->kh < 1 || s->kw < 1)
-        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "conv2d: %d filters of %dx%d: sizes must be at least 1",
-                         s->k, s->kh, s->kw);
-    if (s->stride_h < 1 || s->stride_w < 1)
-        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "conv2d: stride %dx%d: strides must be at least 1",
-                         s->stride_h, s->stride_w);
-    if (s->dilation_h < 1 || s->dilation_w < 1)
-        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "conv2d: dilation %dx%d: dilations must be at least 1",
-                         s->dilation_h, s->dilation_w);
-    if (s->pad_top < 0 || s->pad_bottom < 0 || s->pad_left < 0 || s->pad_right < 0)
-        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "conv2d: padding (top %d, bottom %d, left %d, right %d) is negative",
-                         s->pad_top, s->pad_bottom, s->pad_left, s->pad_right);
-    if ((unsigned)s->algo >= CNN_CONV_ALGO_COUNT)
-        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "conv2d: unknown algorithm %d", (int)s->algo);
-    if ((s->algo == CNN_CONV_WINOGRAD_2X2 || s->algo == CNN_CONV_WINOGRAD_4X4) && !cnn__wino_serves(s))
-        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "conv2d: %s (Winograd) needs a 3x3 kernel at stride 1 and dilation 1; "
-                         "this one is %dx%d at stride %dx%d, dilation %dx%d (use auto or direct)",
-                         cnn_conv_algo_name(s->algo), s->kh, s->kw, s->stride_h, s->stride_w, s->dilation_h, s->dilation_w);
-    if ((long long)s->pad_top + s->pad_bottom > INT_MAX || (long long)s->pad_left + s->pad_right > INT_MAX)
-        return cnn__fail(CNN_ERR_OVERFLOW, "conv2d: padding too large");
-    {   /* sizes in 64 bits: the padded input or the dilated kernel may not fit in an int */
-        const long long padded_h = (long long)s->h + s->pad_top + s->pad_bottom, padded_w = (long long)s->w + s->pad_left + s->pad_right;
-        const long long extent_h = (long long)s->dilation_h * (s->kh - 1) + 1, extent_w = (long long)s->dilation_w * (s->kw - 1) + 1;
-        if (extent_h > padded_h || extent_w > padded_w)
-            return cnn__fail(CNN_ERR_SHAPE,
-                             "conv2d: kernel %dx%d (dilation %dx%d, reach %lldx%lld) is larger than the padded input %lldx%lld (input %dx%d, pads %d+%d, %d+%d)",
-                             s->kh, s->kw, s->dilation_h, s->dilation_w, extent_h, extent_w, padded_h, padded_w,
-                             s->h, s->w, s->pad_top, s->pad_bottom, s->pad_left, s->pad_right);
-        if (padded_h > INT_MAX || padded_w > INT_MAX)
-            return cnn__fail(CNN_ERR_OVERFLOW, "conv2d: the padded input %lldx%lld overflows an int", padded_h, padded_w);
-    }
-    oh = cnn__conv2d_out_h(s);
-    ow = cnn__conv2d_out_w(s);
-    if (oh < 1 || ow < 1) return cnn__fail(CNN_ERR_OVERFLOW, "conv2d: the output size overflows an int");
-    /* The kernels index one image plane, and the filter bank, with int. */
-    if ((long long)s->h * s->w > INT_MAX || (long long)oh * ow > INT_MAX)
-        return cnn__fail(CNN_ERR_OVERFLOW, "conv2d: an image plane of %dx%d (output %dx%d) overflows an int", s->h, s->w, oh, ow);
-    if ((double)s->k * s->c * s->kh * s->kw > (double)INT_MAX)
-        return cnn__fail(CNN_ERR_OVERFLOW, "conv2d: %d filters of %dx%dx%d overflow an int", s->k, s->c, s->kh, s->kw);
-    if (!cnn__count4(s->n, s->c, s->h, s->w) || !cnn__count4(s->n, s->k, oh, ow) ||
-        !cnn__count4(s->k, s->c, s->kh, s->kw))
-        return cnn__fail(CNN_ERR_OVERFLOW, "conv2d: tensor sizes overflow (input %dx%dx%dx%d, %d filters %dx%d)",
-                         s->n, s->c, s->h, s->w, s->k, s->kh, s->kw);
-    if (out_h) *out_h = oh;
-    if (out_w) *out_w = ow;
-    return CNN_OK;
 }
 
 static void cnn__conv2d_forward_scalar(const cnn_conv2d_shape *s, const float *x, const float *w,
@@ -2289,6 +1535,83 @@ static void cnn__conv2d_backward_weights_scalar(const cnn_conv2d_shape *s, const
     }
 }
 
+CNNDEF const char *cnn_conv_algo_name(cnn_conv_algo algo) {
+    switch (algo) {
+    case CNN_CONV_AUTO: return "auto";
+    case CNN_CONV_DIRECT: return "direct";
+    case CNN_CONV_WINOGRAD_2X2: return "wino2";
+    case CNN_CONV_WINOGRAD_4X4: return "wino4";
+    case CNN_CONV_DIRECT_GRID: return "grid";
+    case CNN_CONV_DIRECT_ROWS: return "rows";
+    case CNN_CONV_DIRECT_LOWERED: return "lowered";
+    default: return "?";
+    }
+}
+
+/* Whether the shape forces one of the direct variants (CNN_CONV_DIRECT_GRID and after). */
+static int cnn__direct_variant(const cnn_conv2d_shape *s) {
+    return s->algo == CNN_CONV_DIRECT_GRID || s->algo == CNN_CONV_DIRECT_ROWS || s->algo == CNN_CONV_DIRECT_LOWERED;
+}
+
+/* Whether Winograd F(m x m, 3 x 3) can compute this convolution at all. */
+static int cnn__wino_serves(const cnn_conv2d_shape *s) {
+    return s->kh == 3 && s->kw == 3 && s->stride_h == 1 && s->stride_w == 1 && s->dilation_h == 1 && s->dilation_w == 1;
+}
+
+CNNDEF cnn_status cnn_conv2d_check(const cnn_conv2d_shape *s, int *out_h, int *out_w) {
+    int oh, ow;
+    if (!s) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "conv2d: NULL shape");
+    if (s->n < 1 || s->c < 1 || s->h < 1 || s->w < 1)
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "conv2d: input %dx%dx%dx%d (NCHW) has a size below 1",
+                         s->n, s->c, s->h, s->w);
+    if (s->k < 1 || s->kh < 1 || s->kw < 1)
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "conv2d: %d filters of %dx%d: sizes must be at least 1",
+                         s->k, s->kh, s->kw);
+    if (s->stride_h < 1 || s->stride_w < 1)
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "conv2d: stride %dx%d: strides must be at least 1",
+                         s->stride_h, s->stride_w);
+    if (s->dilation_h < 1 || s->dilation_w < 1)
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "conv2d: dilation %dx%d: dilations must be at least 1",
+                         s->dilation_h, s->dilation_w);
+    if (s->pad_top < 0 || s->pad_bottom < 0 || s->pad_left < 0 || s->pad_right < 0)
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "conv2d: padding (top %d, bottom %d, left %d, right %d) is negative",
+                         s->pad_top, s->pad_bottom, s->pad_left, s->pad_right);
+    if ((unsigned)s->algo >= CNN_CONV_ALGO_COUNT)
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "conv2d: unknown algorithm %d", (int)s->algo);
+    if ((s->algo == CNN_CONV_WINOGRAD_2X2 || s->algo == CNN_CONV_WINOGRAD_4X4) && !cnn__wino_serves(s))
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "conv2d: %s (Winograd) needs a 3x3 kernel at stride 1 and dilation 1; "
+                         "this one is %dx%d at stride %dx%d, dilation %dx%d (use auto or direct)",
+                         cnn_conv_algo_name(s->algo), s->kh, s->kw, s->stride_h, s->stride_w, s->dilation_h, s->dilation_w);
+    if ((long long)s->pad_top + s->pad_bottom > INT_MAX || (long long)s->pad_left + s->pad_right > INT_MAX)
+        return cnn__fail(CNN_ERR_OVERFLOW, "conv2d: padding too large");
+    {   /* sizes in 64 bits: the padded input or the dilated kernel may not fit in an int */
+        const long long padded_h = (long long)s->h + s->pad_top + s->pad_bottom, padded_w = (long long)s->w + s->pad_left + s->pad_right;
+        const long long extent_h = (long long)s->dilation_h * (s->kh - 1) + 1, extent_w = (long long)s->dilation_w * (s->kw - 1) + 1;
+        if (extent_h > padded_h || extent_w > padded_w)
+            return cnn__fail(CNN_ERR_SHAPE,
+                             "conv2d: kernel %dx%d (dilation %dx%d, reach %lldx%lld) is larger than the padded input %lldx%lld (input %dx%d, pads %d+%d, %d+%d)",
+                             s->kh, s->kw, s->dilation_h, s->dilation_w, extent_h, extent_w, padded_h, padded_w,
+                             s->h, s->w, s->pad_top, s->pad_bottom, s->pad_left, s->pad_right);
+        if (padded_h > INT_MAX || padded_w > INT_MAX)
+            return cnn__fail(CNN_ERR_OVERFLOW, "conv2d: the padded input %lldx%lld overflows an int", padded_h, padded_w);
+    }
+    oh = cnn__conv2d_out_h(s);
+    ow = cnn__conv2d_out_w(s);
+    if (oh < 1 || ow < 1) return cnn__fail(CNN_ERR_OVERFLOW, "conv2d: the output size overflows an int");
+    /* The kernels index one image plane, and the filter bank, with int. */
+    if ((long long)s->h * s->w > INT_MAX || (long long)oh * ow > INT_MAX)
+        return cnn__fail(CNN_ERR_OVERFLOW, "conv2d: an image plane of %dx%d (output %dx%d) overflows an int", s->h, s->w, oh, ow);
+    if ((double)s->k * s->c * s->kh * s->kw > (double)INT_MAX)
+        return cnn__fail(CNN_ERR_OVERFLOW, "conv2d: %d filters of %dx%dx%d overflow an int", s->k, s->c, s->kh, s->kw);
+    if (!cnn__count4(s->n, s->c, s->h, s->w) || !cnn__count4(s->n, s->k, oh, ow) ||
+        !cnn__count4(s->k, s->c, s->kh, s->kw))
+        return cnn__fail(CNN_ERR_OVERFLOW, "conv2d: tensor sizes overflow (input %dx%dx%dx%d, %d filters %dx%d)",
+                         s->n, s->c, s->h, s->w, s->k, s->kh, s->kw);
+    if (out_h) *out_h = oh;
+    if (out_w) *out_w = ow;
+    return CNN_OK;
+}
+
 /* ---------------------------------------------------------------------------------------------
    Winograd convolution, F(2x2, 3x3) and F(4x4, 3x3) (Lavin & Gray, "Fast Algorithms for
    Convolutional Neural Networks", 2016): 3x3 kernels at stride 1 and dilation 1.
@@ -2338,7 +1661,7 @@ static void cnn__conv2d_backward_weights_scalar(const cnn_conv2d_shape *s, const
         M[e][k][tile]                the products
    Each transform works on 16 tiles (or filters) at once, one per lane, so the one scalar
    routine Y = L X L^T serves all three transforms; its vector twins (one body on the
-   element-wise vocabulary, expanded for the six matrices) follow the scalar code.
+   element-wise vocabulary, expanded for the six matrices) are in F4.
    --------------------------------------------------------------------------------------------- */
 #define CNN__WL 16   /* tiles (or filters) transformed together */
 
@@ -2424,9 +1747,29 @@ static void cnn__wino_products_scalar(int a2, int rows, int kc, int strips, cons
             }
 }
 
-/* The dispatch of the transform and of the products (defined after the vector twins). */
-static void cnn__wino_sandwich(int p, int q, const float *L, const float *X, ptrdiff_t x_step, float *Y, ptrdiff_t y_step);
-static void cnn__wino_products(int a2, int rows, int kc, int strips, const float *u, const float *v, float *m_out);
+/* The dispatch points of the transform and of the products: the vector twins (F4) unless the
+   scalar path is active. */
+static void cnn__wino_sandwich(int p, int q, const float *L, const float *X, ptrdiff_t x_step, float *Y, ptrdiff_t y_step) {
+#ifdef CNN__SIMD
+    if (cnn_simd_active() != CNN_SIMD_SCALAR) {
+        cnn__wino_sandwich_simd(L, X, x_step, Y, y_step);
+        return;
+    }
+#endif
+    cnn__wino_sandwich_scalar(p, q, L, X, x_step, Y, y_step);
+}
+
+static void cnn__wino_products(int a2, int rows, int kc, int strips, const float *u, const float *v, float *m_out) {
+#ifdef CNN__SIMD
+    if (cnn_simd_active() != CNN_SIMD_SCALAR) {
+        cnn__wino_products_simd(a2, rows, kc, strips, u, v, m_out);
+        return;
+    }
+#endif
+    cnn__wino_products_scalar(a2, rows, kc, strips, u, v, m_out);
+}
+
+/* Section 5's, for the activation fused into the output transform. */
 static void cnn__activation_forward(cnn_activation act, float alpha, size_t count, const float *x, float *y);
 
 /* The filter transform, U[row][e][col] = (G g G^T)[e] for rows x cols filters g, 16 of a row
@@ -2589,7 +1932,7 @@ static void cnn__wino_conv(const cnn__wino *wt, const cnn__wino_shape *s, const 
 static int cnn__wino_tile(const cnn_conv2d_shape *s, int pass) {
     int in_c, out_c, oh, ow;
     long long tiles;
-    if (pass > 1 || !cnn__wino_serves(s) || s->algo == CNN_CONV_DIRECT) return 0;
+    if (pass > 1 || !cnn__wino_serves(s) || s->algo == CNN_CONV_DIRECT || cnn__direct_variant(s)) return 0;
     if (s->algo == CNN_CONV_WINOGRAD_2X2) return 2;
     if (s->algo == CNN_CONV_WINOGRAD_4X4) return 4;
     in_c = pass == 0 ? s->c : s->k;
@@ -2663,886 +2006,6 @@ static int cnn__conv2d_wino(const cnn_conv2d_shape *s, int pass, const float *x,
     return 1;
 }
 
-#ifdef CNN__SIMD
-/* The vector twins of the transforms, written once on the element-wise vocabulary (lanes are
-   tiles or filters, CNN__VL at a time). Each is the scalar sandwich Y = L X L^T applied as two
-   rounds of the 1-D transform (columns, then rows), with the 1-D transforms written out by
-   hand: the zeros and ones of the matrices cost nothing, and rows that share terms share them
-   (B^T's rows 1 and 2 are (d4 - 4 d2) +- (d3 - 4 d1), rows 3 and 4 (d4 - d2) +- 2 (d3 - d1)). */
-#define CNN__V(x) cnn__v_set(x)
-#define CNN__INLINE inline __attribute__((always_inline))   /* into the 2-D loops below */
-CNN__VEC static CNN__INLINE void cnn__wino2_bt_1d(const cnn__vec *d, cnn__vec *o) {
-    o[0] = cnn__v_sub(d[0], d[2]);
-    o[1] = cnn__v_add(d[1], d[2]);
-    o[2] = cnn__v_sub(d[2], d[1]);
-    o[3] = cnn__v_sub(d[1], d[3]);
-}
-CNN__VEC static CNN__INLINE void cnn__wino2_at_1d(const cnn__vec *d, cnn__vec *o) {
-    o[0] = cnn__v_add(cnn__v_add(d[0], d[1]), d[2]);
-    o[1] = cnn__v_sub(cnn__v_sub(d[1], d[2]), d[3]);
-}
-CNN__VEC static CNN__INLINE void cnn__wino2_g_1d(const cnn__vec *g, cnn__vec *o) {
-    const cnn__vec half = CNN__V(0.5f), g02 = cnn__v_add(g[0], g[2]);
-    o[0] = g[0];
-    o[1] = cnn__v_mul(half, cnn__v_add(g02, g[1]));
-    o[2] = cnn__v_mul(half, cnn__v_sub(g02, g[1]));
-    o[3] = g[2];
-}
-CNN__VEC static CNN__INLINE void cnn__wino4_bt_1d(const cnn__vec *d, cnn__vec *o) {
-    const cnn__vec four = CNN__V(4.0f), five = CNN__V(5.0f);
-    const cnn__vec t1 = cnn__v_sub(d[4], cnn__v_mul(four, d[2])), t2 = cnn__v_sub(d[3], cnn__v_mul(four, d[1]));
-    const cnn__vec t3 = cnn__v_sub(d[4], d[2]), t4 = cnn__v_mul(CNN__V(2.0f), cnn__v_sub(d[3], d[1]));
-    o[0] = cnn__v_add(cnn__v_sub(cnn__v_mul(four, d[0]), cnn__v_mul(five, d[2])), d[4]);
-    o[1] = cnn__v_add(t1, t2);
-    o[2] = cnn__v_sub(t1, t2);
-    o[3] = cnn__v_add(t3, t4);
-    o[4] = cnn__v_sub(t3, t4);
-    o[5] = cnn__v_add(cnn__v_sub(cnn__v_mul(four, d[1]), cnn__v_mul(five, d[3])), d[5]);
-}
-CNN__VEC static CNN__INLINE void cnn__wino4_at_1d(const cnn__vec *d, cnn__vec *o) {
-    const cnn__vec s12 = cnn__v_add(d[1], d[2]), d12 = cnn__v_sub(d[1], d[2]);
-    const cnn__vec s34 = cnn__v_add(d[3], d[4]), d34 = cnn__v_sub(d[3], d[4]);
-    o[0] = cnn__v_add(cnn__v_add(d[0], s12), s34);
-    o[1] = cnn__v_add(d12, cnn__v_mul(CNN__V(2.0f), d34));
-    o[2] = cnn__v_add(s12, cnn__v_mul(CNN__V(4.0f), s34));
-    o[3] = cnn__v_add(cnn__v_add(d12, cnn__v_mul(CNN__V(8.0f), d34)), d[5]);
-}
-CNN__VEC static CNN__INLINE void cnn__wino4_g_1d(const cnn__vec *g, cnn__vec *o) {
-    const cnn__vec g02 = cnn__v_add(g[0], g[2]);
-    const cnn__vec a = cnn__v_add(cnn__v_mul(CNN__V(1.0f / 24), g[0]), cnn__v_mul(CNN__V(1.0f / 6), g[2]));
-    const cnn__vec b = cnn__v_mul(CNN__V(1.0f / 12), g[1]);
-    o[0] = cnn__v_mul(CNN__V(1.0f / 4), g[0]);
-    o[1] = cnn__v_mul(CNN__V(-1.0f / 6), cnn__v_add(g02, g[1]));
-    o[2] = cnn__v_mul(CNN__V(-1.0f / 6), cnn__v_sub(g02, g[1]));
-    o[3] = cnn__v_add(a, b);
-    o[4] = cnn__v_sub(a, b);
-    o[5] = g[2];
-}
-#undef CNN__V
-
-/* Y (p x p) = L X L^T from the 1-D transform ONE_D of L (p x q): columns, then rows. */
-#define CNN__WINO_2D(name, P, Q, ONE_D)                                                                   \
-CNN__VEC static void name(const float *X, ptrdiff_t x_step, float *Y, ptrdiff_t y_step) {                \
-    cnn__vec in[Q], out[P], lx[P * Q];                                                                    \
-    int t0, i, j;                                                                                         \
-    for (t0 = 0; t0 < CNN__WL; t0 += CNN__VL) {                                                           \
-        for (j = 0; j < Q; j++) {                                                                         \
-            for (i = 0; i < Q; i++) in[i] = cnn__v_load(X + (i * Q + j) * x_step + t0, CNN__VL);          \
-            ONE_D(in, out);                                                                               \
-            for (i = 0; i < P; i++) lx[i * Q + j] = out[i];                                               \
-        }                                                                                                 \
-        for (i = 0; i < P; i++) {                                                                         \
-            ONE_D(lx + i * Q, out);                                                                       \
-            for (j = 0; j < P; j++) cnn__v_store(Y + (i * P + j) * y_step + t0, CNN__VL, out[j]);         \
-        }                                                                                                 \
-    }                                                                                                     \
-}
-CNN__WINO_2D(cnn__wino2_input_simd, 4, 4, cnn__wino2_bt_1d)
-CNN__WINO_2D(cnn__wino2_output_simd, 2, 4, cnn__wino2_at_1d)
-CNN__WINO_2D(cnn__wino2_filter_simd, 4, 3, cnn__wino2_g_1d)
-CNN__WINO_2D(cnn__wino4_input_simd, 6, 6, cnn__wino4_bt_1d)
-CNN__WINO_2D(cnn__wino4_output_simd, 4, 6, cnn__wino4_at_1d)
-CNN__WINO_2D(cnn__wino4_filter_simd, 6, 3, cnn__wino4_g_1d)
-#undef CNN__WINO_2D
-#undef CNN__INLINE
-
-/* The vector sandwich of one of the six matrices (L says which; p and q follow from it). */
-static void cnn__wino_sandwich_simd(const float *L, const float *X, ptrdiff_t x_step, float *Y, ptrdiff_t y_step) {
-    if (L == cnn__wino2_bt) cnn__wino2_input_simd(X, x_step, Y, y_step);
-    else if (L == cnn__wino2_at) cnn__wino2_output_simd(X, x_step, Y, y_step);
-    else if (L == cnn__wino2_g) cnn__wino2_filter_simd(X, x_step, Y, y_step);
-    else if (L == cnn__wino4_bt) cnn__wino4_input_simd(X, x_step, Y, y_step);
-    else if (L == cnn__wino4_at) cnn__wino4_output_simd(X, x_step, Y, y_step);
-    else cnn__wino4_filter_simd(X, x_step, Y, y_step);
-}
-
-/* The products on the micro-kernel: for each element e and strip, C (K x 16) = U_e (K x C,
-   read in place, rows a^2 C apart) * the strip (C rows of 16). */
-static void cnn__wino_products_simd(int a2, int rows, int kc, int strips, const float *u, const float *v, float *m_out) {
-    const ptrdiff_t ldm = (ptrdiff_t)strips * CNN__WL;
-    int e, j;
-    for (e = 0; e < a2; e++)
-        for (j = 0; j < strips; j++)
-            cnn__simd_gemm_strip(rows, kc, u + (size_t)e * kc, (ptrdiff_t)a2 * kc, 1, NULL, NULL,
-                                 v + ((size_t)e * strips + j) * kc * CNN__WL, NULL,
-                                 m_out + (size_t)e * rows * ldm + j * CNN__WL, ldm, CNN__WL, 0, NULL);
-}
-#endif
-
-static void cnn__wino_sandwich(int p, int q, const float *L, const float *X, ptrdiff_t x_step, float *Y, ptrdiff_t y_step) {
-#ifdef CNN__SIMD
-    if (cnn_simd_active() != CNN_SIMD_SCALAR) {
-        cnn__wino_sandwich_simd(L, X, x_step, Y, y_step);
-        return;
-    }
-#endif
-    cnn__wino_sandwich_scalar(p, q, L, X, x_step, Y, y_step);
-}
-
-static void cnn__wino_products(int a2, int rows, int kc, int strips, const float *u, const float *v, float *m_out) {
-#ifdef CNN__SIMD
-    if (cnn_simd_active() != CNN_SIMD_SCALAR) {
-        cnn__wino_products_simd(a2, rows, kc, strips, u, v, m_out);
-        return;
-    }
-#endif
-    cnn__wino_products_scalar(a2, rows, kc, strips, u, v, m_out);
-}
-
-/* ---------------------------------------------------------------------------------------------
-   Convolution on the vector micro-kernel: the direct convolution as a matrix product
-
-       Y[k][p] = b[k] + sum_q W[k][q] * X[q][p]       q = (c, r, s) taps, p = output pixels
-
-   where X[q][p] (im2col) is never built whole: strips of 16 pixels by up to CNN__QC taps are
-   packed as the kernel needs them (16 KB, in L1) and each strip serves every filter. Weights
-   are read in place. Backward-data of a stride-1 convolution is itself a convolution (of dy
-   with the flipped, transposed kernel, padded by extent-1-pad): the same code, reading the
-   weights through an offset table. Backward-weights is dW = dY * X^T: the same micro-kernel
-   with dY as A and a strip of X^T (pixels by 16 taps) as B.
-   --------------------------------------------------------------------------------------------- */
-#ifdef CNN__SIMD
-#define CNN__QC 256
-
-/* strip[(q - q0) * 16 + t] = im2col value of tap q for pixel p0 + t of one image (zero in the
-   padding and for t >= np). The 16 pixels fall into at most a few runs along output rows; in
-   each run, a tap reads a row of input at a constant stride, so the in-bounds part of the run
-   is found with two divisions and copied, and only the ends are zero-filled. */
-static void cnn__pack_im2col(const cnn_conv2d_shape *s, int ow, const float *xn, int p0, int np, int q0, int q1, float *strip) {
-    int run_t[16], run_len[16], run_row[16], run_col[16], runs = 0, t, q, c, r, sc, k;
-    for (t = 0; t < np;) {                      /* split the strip into runs within one row */
-        const int i = (p0 + t) / ow, j = (p0 + t) % ow, len = CNN__MIN(np - t, ow - j);
-        run_t[runs] = t; run_len[runs] = len;
-        run_row[runs] = i * s->stride_h - s->pad_top;
-        run_col[runs] = j * s->stride_w - s->pad_left;
-        runs++;
-        t += len;
-    }
-    c = q0 / (s->kh * s->kw); r = (q0 / s->kw) % s->kh; sc = q0 % s->kw;
-    for (q = q0; q < q1; q++) {
-        const float *xc = xn + (size_t)c * s->h * s->w;
-        float *dst = strip + (size_t)(q - q0) * 16;
-        for (k = 0; k < runs; k++) {
-            const int iy = run_row[k] + r * s->dilation_h, ix0 = run_col[k] + sc * s->dilation_w, sw = s->stride_w;
-            float *d = dst + run_t[k];
-            int lo = 0, hi = 0, u;
-            if (iy >= 0 && iy < s->h) {
-                /* columns ix0 + u * sw inside [0, w): u in [lo, hi) */
-                lo = ix0 >= 0 ? 0 : (int)(((ptrdiff_t)sw - 1 - ix0) / sw);   /* sw - 1 - ix0 may pass INT_MAX */
-                hi = ix0 >= s->w ? 0 : (s->w - 1 - ix0) / sw + 1;
-                lo = CNN__MIN(lo, run_len[k]);
-                hi = CNN__MAX(lo, CNN__MIN(hi, run_len[k]));
-            }
-            for (u = 0; u < lo; u++) d[u] = 0.0f;
-            if (hi > lo) {
-                const float *src = xc + (size_t)iy * s->w + ix0;    /* ix0 + lo * sw >= 0 */
-                if (sw == 1) memcpy(d + lo, src + lo, (size_t)(hi - lo) * sizeof(float));
-                else for (u = lo; u < hi; u++) d[u] = src[(ptrdiff_t)u * sw];
-            }
-            for (u = hi; u < run_len[k]; u++) d[u] = 0.0f;
-        }
-        for (t = np; t < 16; t++) dst[t] = 0.0f;
-        if (++sc == s->kw) { sc = 0; if (++r == s->kh) { r = 0; c++; } }
-    }
-}
-
-/* strip[(p - p0) * 16 + t] = im2col value of tap q0 + t for pixel p (t < nq, else zero).
-   Pixels whose whole window lies inside the input (most of them) need no bounds checks. */
-static void cnn__pack_im2col_transposed(const cnn_conv2d_shape *s, int ow, const float *xn, int p0, int np, int q0, int nq, float *strip) {
-    ptrdiff_t tap_off[16];
-    int tap_dy[16], tap_dx[16], t, p;
-    const int reach_h = s->dilation_h * (s->kh - 1), reach_w = s->dilation_w * (s->kw - 1);
-    for (t = 0; t < nq; t++) {
-        const int q = q0 + t;
-        tap_dy[t] = ((q / s->kw) % s->kh) * s->dilation_h;
-        tap_dx[t] = (q % s->kw) * s->dilation_w;
-        tap_off[t] = (ptrdiff_t)(q / (s->kh * s->kw)) * s->h * s->w + (ptrdiff_t)tap_dy[t] * s->w + tap_dx[t];
-    }
-    for (p = 0; p < np; p++) {
-        const int y0 = ((p0 + p) / ow) * s->stride_h - s->pad_top, x0 = ((p0 + p) % ow) * s->stride_w - s->pad_left;
-        float *dst = strip + (size_t)p * 16;
-        if (y0 >= 0 && y0 + reach_h < s->h && x0 >= 0 && x0 + reach_w < s->w) {
-            const float *base = xn + (size_t)y0 * s->w + x0;
-            for (t = 0; t < nq; t++) dst[t] = base[tap_off[t]];
-        } else {
-            for (t = 0; t < nq; t++) {
-                const int yy = y0 + tap_dy[t], xx = x0 + tap_dx[t];
-                dst[t] = yy >= 0 && yy < s->h && xx >= 0 && xx < s->w ? xn[tap_off[t] + (ptrdiff_t)y0 * s->w + x0] : 0.0f;
-            }
-        }
-        for (t = nq; t < 16; t++) dst[t] = 0.0f;
-    }
-}
-
-static void cnn__conv2d_forward_simd(const cnn_conv2d_shape *s, const float *x, const float *w, const float *b, float *y) {
-    float strip[CNN__QC * 16] CNN__ALIGN32;
-    const int oh = cnn__conv2d_out_h(s), ow = cnn__conv2d_out_w(s);
-    const int pixels = oh * ow, taps = s->c * s->kh * s->kw;
-    int n, p0, q0;
-    for (n = 0; n < s->n; n++) {
-        const float *xn = x + (size_t)n * s->c * s->h * s->w;
-        float *yn = y + (size_t)n * s->k * pixels;
-        for (p0 = 0; p0 < pixels; p0 += 16) {
-            const int np = CNN__MIN(16, pixels - p0);
-            for (q0 = 0; q0 < taps; q0 += CNN__QC) {
-                const int q1 = CNN__MIN(taps, q0 + CNN__QC);
-                cnn__pack_im2col(s, ow, xn, p0, np, q0, q1, strip);
-                cnn__simd_gemm_strip(s->k, q1 - q0, w + q0, taps, 1, NULL, NULL, strip, NULL, yn + p0, pixels, np, q0 > 0, q0 == 0 ? b : NULL);
-            }
-        }
-    }
-}
-
-/* Returns 0 (and does nothing) for shapes it does not handle: strides above 1. */
-/* The data gradient reads the forward's filters w[k][c][r][s] flipped and transposed, as the
-   filters of a convolution of dy: row c of its A, tap q = (k, r, s), is w[k][c][kh-1-r][kw-1-s],
-   which is a[c * area + out[q - q0]] for taps q0..q1-1 (chans = the forward's input channels). */
-static void cnn__flipped_offsets(int q0, int q1, int area, int chans, int32_t *out) {
-    int q;
-    for (q = q0; q < q1; q++) out[q - q0] = (int32_t)((size_t)(q / area) * chans * area + (area - 1 - q % area));
-}
-
-static int cnn__conv2d_backward_data_simd(const cnn_conv2d_shape *s, const float *dy, const float *w, float *dx) {
-    float strip[CNN__QC * 16] CNN__ALIGN32;
-    int32_t offsets[CNN__QC];
-    const int oh = cnn__conv2d_out_h(s), ow = cnn__conv2d_out_w(s);
-    const int area = s->kh * s->kw, pixels = s->h * s->w, taps = s->k * area;
-    cnn_conv2d_shape t;          /* dx = conv(dy, flipped transposed w): a stride-1 forward shape */
-    int n, p0, q0;
-    if (s->stride_h != 1 || s->stride_w != 1) return 0;
-    t.n = s->n; t.c = s->k; t.h = oh; t.w = ow;
-    t.k = s->c; t.kh = s->kh; t.kw = s->kw;
-    t.stride_h = t.stride_w = 1;
-    t.dilation_h = s->dilation_h; t.dilation_w = s->dilation_w;
-    t.pad_top = s->dilation_h * (s->kh - 1) - s->pad_top;
-    t.pad_bottom = s->dilation_h * (s->kh - 1) - s->pad_bottom;
-    t.pad_left = s->dilation_w * (s->kw - 1) - s->pad_left;
-    t.pad_right = s->dilation_w * (s->kw - 1) - s->pad_right;
-    if (t.pad_top < 0 || t.pad_bottom < 0 || t.pad_left < 0 || t.pad_right < 0) return 0;
-    for (q0 = 0; q0 < taps; q0 += CNN__QC) {
-        const int q1 = CNN__MIN(taps, q0 + CNN__QC);
-        cnn__flipped_offsets(q0, q1, area, s->c, offsets);
-        for (n = 0; n < s->n; n++) {
-            const float *dyn = dy + (size_t)n * s->k * oh * ow;
-            float *dxn = dx + (size_t)n * s->c * pixels;
-            for (p0 = 0; p0 < pixels; p0 += 16) {
-                const int np = CNN__MIN(16, pixels - p0);
-                cnn__pack_im2col(&t, s->w, dyn, p0, np, q0, q1, strip);
-                cnn__simd_gemm_strip(s->c, q1 - q0, w, area, 0, NULL, offsets, strip, NULL, dxn + p0, pixels, np, q0 > 0, NULL);
-            }
-        }
-    }
-    return 1;
-}
-
-static void cnn__conv2d_backward_weights_simd(const cnn_conv2d_shape *s, const float *x, const float *dy, float *dw) {
-    float strip[CNN__QC * 16] CNN__ALIGN32;
-    const int oh = cnn__conv2d_out_h(s), ow = cnn__conv2d_out_w(s);
-    const int pixels = oh * ow, taps = s->c * s->kh * s->kw;
-    int n, p0, q0;
-    memset(dw, 0, (size_t)s->k * taps * sizeof(float));
-    for (n = 0; n < s->n; n++) {
-        const float *xn = x + (size_t)n * s->c * s->h * s->w;
-        const float *dyn = dy + (size_t)n * s->k * pixels;
-        for (q0 = 0; q0 < taps; q0 += 16) {
-            const int nq = CNN__MIN(16, taps - q0);
-            for (p0 = 0; p0 < pixels; p0 += CNN__QC) {
-                const int np = CNN__MIN(CNN__QC, pixels - p0);
-                cnn__pack_im2col_transposed(s, ow, xn, p0, np, q0, nq, strip);
-                cnn__simd_gemm_strip(s->k, np, dyn + p0, pixels, 1, NULL, NULL, strip, NULL, dw + q0, taps, nq, 1, NULL);
-            }
-        }
-    }
-}
-
-/* ---------------------------------------------------------------------------------------------
-   Direct convolution on a padded copy: stride 1, with a workspace, and no im2col packing.
-
-   At stride 1, output (i, j) of a convolution over a zero-padded input P (planes of hp x wp)
-   reads P[c][i + r*dh][j + s*dw]. Number the outputs with P's row length, p = i*wp + j: then
-   tap (c, r, s) reads P at p + off(c, r, s), off = c*hp*wp + r*dh*wp + s*dw, so 16 consecutive
-   positions read 16 consecutive floats for every tap, and the micro-kernel takes its B rows
-   straight from P through the offset table. The price: the positions with j >= ow (the last
-   wp - ow of each row, which wrap into the padding) are computed and dropped, so a row of
-   56 outputs padded to 58 wastes 2 lanes in 58. The 16 floats after the last plane are zero,
-   for the last strip's overreach.
-   --------------------------------------------------------------------------------------------- */
-
-/* Pieces every path with a workspace shares (and cnn__workspace_floats, _fits above). */
-static int cnn__has_padding(const cnn_conv2d_shape *s) { return s->pad_top || s->pad_bottom || s->pad_left || s->pad_right; }
-
-/* The planes the forward pass and the weight gradient read: the input inside its padding. */
-static void cnn__padded_size(const cnn_conv2d_shape *s, int *hp, int *wp) {
-    *hp = s->h + s->pad_top + s->pad_bottom;
-    *wp = s->w + s->pad_left + s->pad_right;
-}
-/* The planes the data gradient reads: dy spread out by the stride, inside the kernel's reach.
-   Returns 0 (sizes 0) when they do not fit in an int: the reach alone may be near INT_MAX. */
-static int cnn__spread_size(const cnn_conv2d_shape *s, int *hp, int *wp) {
-    const long long h = s->h + (long long)(s->kh - 1) * s->dilation_h, w = s->w + (long long)(s->kw - 1) * s->dilation_w;
-    const int fits = h <= INT_MAX && w <= INT_MAX;
-    *hp = fits ? (int)h : 0;
-    *wp = fits ? (int)w : 0;
-    return fits;
-}
-
-/* out[q - q0] for taps q0..q1-1 = (c, r, s) in planes of hp x wp: c*hp*wp + r*dh*wp + s*dw. */
-static void cnn__tap_offsets(int q0, int q1, int kh, int kw, int dh, int dw, int hp, int wp, int32_t *out) {
-    int q, c = q0 / (kh * kw), r = q0 / kw % kh, s = q0 % kw;  /* tap q = (c, r, s), walked on without dividing */
-    for (q = q0; q < q1; q++) {
-        out[q - q0] = (int32_t)(((size_t)c * hp + (size_t)r * dh) * wp + (size_t)s * dw);
-        if (++s == kw && (s = 0, ++r == kh)) { r = 0; c++; }
-    }
-}
-
-/* Copies one image (chans planes of h x w) into planes of hp x wp at (top, left). The padding
-   around it is not touched: the callers clear the buffer once per call, and every image
-   writes the same cells. */
-static void cnn__copy_into_padding(const float *xn, int chans, int h, int w, int top, int left, int hp, int wp, float *pin) {
-    int c, i;
-    for (c = 0; c < chans; c++)
-        for (i = 0; i < h; i++)
-            memcpy(pin + ((size_t)c * hp + top + i) * wp + left, xn + ((size_t)c * h + i) * w, (size_t)w * sizeof(float));
-}
-
-/* The data gradient's input for one image: dy[k][i][j] at P[k][i*sh + (kh-1)*dh - pt][j*sw +
-   (kw-1)*dw - pl] in planes of cnn__spread_size, zeros between (cleared by the caller, as
-   above). Values that land outside belong to outputs whose windows lie wholly in the padding:
-   they reach no input and are dropped. */
-static void cnn__spread_gradient(const cnn_conv2d_shape *s, const float *dyn, float *pin) {
-    const int oh = cnn__conv2d_out_h(s), ow = cnn__conv2d_out_w(s);
-    const int top = (s->kh - 1) * s->dilation_h - s->pad_top, left = (s->kw - 1) * s->dilation_w - s->pad_left;
-    int hp, wp, k, i, j, lo, hi;
-    cnn__spread_size(s, &hp, &wp);
-    cnn__tap_range(ow, wp, s->stride_w, -left, 0, &lo, &hi);    /* columns j with 0 <= j*sw + left < wp */
-    if (hi <= lo) return;
-    for (k = 0; k < s->k; k++)
-        for (i = 0; i < oh; i++) {
-            const int row = i * s->stride_h + top;
-            const float *src = dyn + ((size_t)k * oh + i) * ow + lo;
-            float *dst;
-            if (row < 0 || row >= hp) continue;
-            dst = pin + ((size_t)k * hp + row) * wp + (lo * s->stride_w + left);
-            if (s->stride_w == 1) memcpy(dst, src, (size_t)(hi - lo) * sizeof(float));
-            else for (j = 0; j < hi - lo; j++) dst[(ptrdiff_t)j * s->stride_w] = src[j];
-        }
-}
-
-/* The direct grid's strips: positions (oh - 1) * wp + ow, 16 to a strip. */
-static long long cnn__grid_strips(int oh, int ow, int wp) { return (((long long)oh - 1) * wp + ow + 15) / 16; }
-
-/* The workspace in floats: P (chans planes of hp x wp, plus 16) and the wide output. */
-static size_t cnn__direct_floats(int chans, int hp, int wp, int rows, int oh) {
-    return cnn__round16((size_t)chans * hp * wp + 16) + cnn__round16((size_t)rows * oh * wp);
-}
-
-/* Whether the direct grid is worth it: it computes (oh - 1) * wp + ow positions where im2col
-   computes oh * ow, but packs nothing; packing costs about a quarter (measured on V1), so
-   the direct path wins unless its grid is more than a quarter larger, and the offsets must
-   fit in 32 bits. */
-static int cnn__direct_pays(int chans, int hp, int wp, int oh, int ow) {
-    if ((long long)chans * hp * wp + 16 > INT32_MAX) return 0;
-    return cnn__grid_strips(oh, ow, wp) * 4 <= ((long long)oh * ow + 15) / 16 * 5;
-}
-
-/* out[m][i][j] = bias[m] + sum_q A[m][q] * P[i*wp + j + off(q)] for m < rows, where P is set
-   up as above, wide (rows x oh x wp) is scratch, and A is a (rows x chans*kh*kw), or, when
-   flipped, the forward's filters read as the data gradient's: a holds chans x rows filters
-   of kh x kw and A[m][(c, r, s)] = a[c][m][kh-1-r][kw-1-s]. */
-static void cnn__direct_conv(int rows, const float *a, int flipped, const float *bias, const float *pin, int chans,
-                             int hp, int wp, int kh, int kw, int dh, int dw, float *wide, float *out) {
-    int32_t offsets[CNN__QC], a_offsets[CNN__QC];
-    const int taps = chans * kh * kw, area = kh * kw, oh = hp - (kh - 1) * dh, ow = wp - (kw - 1) * dw;
-    const int positions = (oh - 1) * wp + ow;
-    int q0, p0, m, i;
-    /* Tap chunks outside, strips inside: the chunk of A (rows x 256) stays in L2 while every
-       strip of P streams past it. */
-    for (q0 = 0; q0 < taps; q0 += CNN__QC) {
-        const int q1 = CNN__MIN(taps, q0 + CNN__QC);
-        const float *a0 = flipped ? a : a + q0;
-        const ptrdiff_t a_row = flipped ? area : taps;
-        cnn__tap_offsets(q0, q1, kh, kw, dh, dw, hp, wp, offsets);
-        if (flipped) cnn__flipped_offsets(q0, q1, area, rows, a_offsets);
-        if (rows <= 2 && positions >= 64)  /* one or two rows (a one-channel data gradient): 64 wide */
-            for (m = 0; m < rows; m++)
-                cnn__simd_gemm_row_run(q1 - q0, a0 + m * a_row, 1, flipped ? a_offsets : NULL, pin, offsets,
-                                       wide + (size_t)m * oh * wp, positions, q0 > 0, q0 == 0 && bias ? bias[m] : 0.0f);
-        else
-            for (p0 = 0; p0 < positions; p0 += 16)
-                cnn__simd_gemm_strip(rows, q1 - q0, a0, a_row, 1, NULL, flipped ? a_offsets : NULL, pin + p0, offsets,
-                                     wide + p0, (ptrdiff_t)oh * wp, CNN__MIN(16, positions - p0), q0 > 0, q0 == 0 ? bias : NULL);
-    }
-    for (m = 0; m < rows; m++)           /* drop the wrapped columns */
-        for (i = 0; i < oh; i++)
-            memcpy(out + ((size_t)m * oh + i) * ow, wide + ((size_t)m * oh + i) * wp, (size_t)ow * sizeof(float));
-}
-
-static size_t cnn__forward_direct_floats(const cnn_conv2d_shape *s) {
-    int hp, wp;
-    if (s->stride_h != 1 || s->stride_w != 1) return 0;
-    cnn__padded_size(s, &hp, &wp);
-    return cnn__direct_floats(s->c, hp, wp, s->k, cnn__conv2d_out_h(s));
-}
-
-/* The forward pass on the direct grid. Returns 0 (doing nothing) when it does not apply. */
-static int cnn__conv2d_forward_direct(const cnn_conv2d_shape *s, const float *x, const float *w, const float *b,
-                                      float *y, void *ws, size_t ws_bytes) {
-    const int oh = cnn__conv2d_out_h(s), ow = cnn__conv2d_out_w(s);
-    float *pin, *wide;
-    int hp, wp, n;
-    cnn__padded_size(s, &hp, &wp);
-    if (s->stride_h != 1 || s->stride_w != 1 || !ws || !cnn__direct_pays(s->c, hp, wp, oh, ow)) return 0;
-    if (!cnn__workspace_fits(ws_bytes, cnn__forward_direct_floats(s))) return 0;
-    pin = cnn__workspace_floats(ws);
-    wide = pin + cnn__round16((size_t)s->c * hp * wp + 16);
-    memset(pin, 0, ((size_t)s->c * hp * wp + 16) * sizeof(float));
-    for (n = 0; n < s->n; n++) {
-        cnn__copy_into_padding(x + (size_t)n * s->c * s->h * s->w, s->c, s->h, s->w, s->pad_top, s->pad_left, hp, wp, pin);
-        cnn__direct_conv(s->k, w, 0, b, pin, s->c, hp, wp, s->kh, s->kw, s->dilation_h, s->dilation_w, wide,
-                         y + (size_t)n * s->k * oh * ow);
-    }
-    return 1;
-}
-
-static size_t cnn__backward_data_direct_floats(const cnn_conv2d_shape *s) {
-    int hp, wp;
-    if (!cnn__spread_size(s, &hp, &wp)) return 0;
-    return cnn__direct_floats(s->k, hp, wp, s->c, s->h);
-}
-
-/* The data gradient on the direct grid, for every stride: dx is the correlation of the
-   spread-out dy (cnn__spread_gradient) with the filters flipped and transposed,
-   wt[c][k][r][s] = w[k][c][kh-1-r][kw-1-s], which the micro-kernel reads in place. At stride 2
-   three quarters of the spread dy are zeros that get multiplied. */
-static int cnn__conv2d_backward_data_direct(const cnn_conv2d_shape *s, const float *dy, const float *w, float *dx,
-                                            void *ws, size_t ws_bytes) {
-    const int oh = cnn__conv2d_out_h(s), ow = cnn__conv2d_out_w(s);
-    float *pin, *wide;
-    int hp, wp, n;
-    if (!cnn__spread_size(s, &hp, &wp) || !ws || !cnn__direct_pays(s->k, hp, wp, s->h, s->w)) return 0;
-    if (!cnn__workspace_fits(ws_bytes, cnn__backward_data_direct_floats(s))) return 0;
-    pin = cnn__workspace_floats(ws);
-    wide = pin + cnn__round16((size_t)s->k * hp * wp + 16);
-    memset(pin, 0, ((size_t)s->k * hp * wp + 16) * sizeof(float));
-    for (n = 0; n < s->n; n++) {
-        cnn__spread_gradient(s, dy + (size_t)n * s->k * oh * ow, pin);
-        cnn__direct_conv(s->c, w, 1, NULL, pin, s->k, hp, wp, s->kh, s->kw, s->dilation_h, s->dilation_w, wide,
-                         dx + (size_t)n * s->c * s->h * s->w);
-    }
-    return 1;
-}
-
-/* ---------------------------------------------------------------------------------------------
-   Convolution with pixels as rows (with a workspace): strided forward passes, and stride 1
-   where the grid's rows fill few lanes (see cnn__gather_pays).
-
-   The direct grid puts pixels in the vector lanes: a 3 x 3 output fills 9 lanes of 16. Turned
-   round, y^T = X^T W^T: rows are a tile of output pixels (6, 12 on AVX-512; any images), read in place at
-   P + pix(o) + off(q) by the micro-kernel's offset tables; lanes are 16 filters of W^T,
-   packed once per call; the steps run over all the taps, so each tile is finished in
-   registers and scattered to the NCHW output with its bias. Every lane is a filter and every
-   row a pixel.
-   --------------------------------------------------------------------------------------------- */
-
-/* One tile of a pixel-row product: for mr pixels (rows) and channels c_lo..c_hi-1, 16 at a time,
-       out[dst[m] + ch * plane] = bias[ch] + sum_q A[m][q] * B[q][ch],   A[m][q] = a[rows[m] + a_off[q]]
-   with B packed 16 channels wide, bt[c0 * block + q * 16 + l] for channel c0 + l (read through
-   b_off when given). The tile is finished in registers and scattered to NCHW. */
-static void cnn__gather_tile(int mr, int steps, const float *a, const int32_t *rows, const int32_t *a_off,
-                             const float *bt, size_t block, const int32_t *b_off, const float *bias, int c_lo,
-                             int c_hi, const size_t *dst, size_t plane, float *out) {
-    float tile[CNN__TILE_MAX * 16] CNN__ALIGN32;
-    int c0, m, l, strided = mr > 1;
-    /* Pixels evenly spaced (in one output row, most tiles of a wide image) are read m * step
-       from the first: the micro-kernel then needs no register per row (measured on AVX-512). */
-    for (m = 2; m < mr; m++) strided &= rows[m] - rows[m - 1] == rows[1] - rows[0];
-    for (c0 = c_lo; c0 < c_hi; c0 += 16) {
-        const int nc = CNN__MIN(16, c_hi - c0);
-        if (strided)
-            cnn__simd_gemm_strip(mr, steps, a + rows[0], rows[1] - rows[0], 0, NULL, a_off, bt + (size_t)c0 / 16 * block, b_off,
-                                 tile, 16, nc, 0, NULL);
-        else
-            cnn__simd_gemm_strip(mr, steps, a, 0, 0, rows, a_off, bt + (size_t)c0 / 16 * block, b_off, tile, 16, nc, 0, NULL);
-        /* channel by channel: a channel's pixels of the tile are near one another in out */
-        for (l = 0; l < nc; l++) {
-            float *o = out + (size_t)(c0 + l) * plane;
-            const float add = bias ? bias[c0 + l] : 0.0f;
-            for (m = 0; m < mr; m++) o[dst[m]] = tile[m * 16 + l] + add;
-        }
-    }
-}
-
-/* Channels per pass over the pixels: as many 16-channel blocks of B (block floats each) as
-   fit in CNN__PASS_BYTES, at least one. A tile reads every block of its pass, so when B is
-   larger than L2, passes keep it from being read from L3 once per tile (measured, forward and
-   data gradient of a stride-2 256 -> 512 layer on 28 x 28, W 4.7 MB: best of 30 8.1-8.2 ms,
-   8.6-10.9 ms in one pass); when B fits, one pass keeps each tile's A values in L1 across
-   all the channels. */
-#define CNN__PASS_BYTES (CNN_L2_BYTES / 2)
-static int cnn__channels_per_pass(size_t block, int chans) {
-    const size_t blocks = CNN__PASS_BYTES / (block * sizeof(float));
-    return blocks >= (size_t)(chans + 15) / 16 ? chans : 16 * (int)CNN__MAX(1, blocks);
-}
-
-/* out[img][k][o] = bias[k] + sum_q W[k][q] * pin[img * image + pix(o) + tap_off[q]] for
-   'images' images of oh x ow outputs, pix(o) = i * row_step + j * col_step. bt is W^T packed
-   16 filters wide: bt[k0 * taps + q * 16 + l] = W[k0 + l][q]. */
-static void cnn__gather_conv(int filters, int taps, const float *bt, const float *bias, const float *pin,
-                             const int32_t *tap_off, int images, int image, int oh, int ow, ptrdiff_t row_step,
-                             ptrdiff_t col_step, float *out) {
-    int32_t pix[CNN__TILE_MAX];
-    size_t dst[CNN__TILE_MAX];            /* where pixel m of the tile goes in out, for filter 0 */
-    const int pixels = oh * ow, total = images * pixels, per_pass = cnn__channels_per_pass((size_t)taps * 16, filters);
-    const int tile = cnn__simd_tile_max();
-    int o0, m, k0;
-    for (k0 = 0; k0 < filters; k0 += per_pass)
-        for (o0 = 0; o0 < total; o0 += tile) {
-            const int mr = CNN__MIN(tile, total - o0);
-            for (m = 0; m < mr; m++) {
-                const int img = (o0 + m) / pixels, p = (o0 + m) % pixels;
-                pix[m] = (int32_t)((ptrdiff_t)img * image + (p / ow) * row_step + (p % ow) * col_step);
-                dst[m] = (size_t)img * filters * pixels + p;
-            }
-            cnn__gather_tile(mr, taps, pin, pix, tap_off, bt, (size_t)taps * 16, NULL, bias, k0,
-                             CNN__MIN(filters, k0 + per_pass), dst, (size_t)pixels, out);
-        }
-}
-
-
-/* The useful share of a pixel-row product's time, for choosing it over the direct grid:
-   chans of its (chans rounded up to 16) lanes are real, and scattering a finished 6 x 16
-   tile to NCHW costs about as much as 16 of its steps. That constant is fitted to the
-   forward pass, where each path's time follows the share it fills: with one input channel
-   (9 steps, M1) pixel rows took 2.5x the grid's time (0.96 against 0.39 ms), and with 2304
-   steps (V3) 9% less (1.98 against 2.17 ms), the grid filling 14 of 16 lanes there. */
-static double cnn__gather_share(int chans, int steps) {
-    return (double)chans / ((chans + 15) / 16 * 16) / (1.0 + 16.0 / steps);
-}
-
-/* Whether pixels as rows beat the direct grid, which fills the lanes of its strips that are
-   real outputs (14 of 16 at V3, 9 of 16 for M3's 3 x 3 output). */
-static int cnn__gather_pays(int filters, int taps, int wp, int oh, int ow) {
-    const double lanes_direct = (double)oh * ow / (16.0 * (double)cnn__grid_strips(oh, ow, wp));
-    return cnn__gather_share(filters, taps) > lanes_direct;
-}
-
-/* The forward pass with pixels as rows needs W^T packed, the tap offsets, and a padded copy. */
-static size_t cnn__forward_gather_floats(const cnn_conv2d_shape *s) {
-    const size_t taps = (size_t)s->c * s->kh * s->kw, k16 = ((size_t)s->k + 15) / 16 * 16;
-    int hp, wp;
-    cnn__padded_size(s, &hp, &wp);
-    return cnn__round16(taps * k16) + cnn__round16(taps) + cnn__round16((cnn__has_padding(s) ? (size_t)s->c * hp * wp : 0) + 16);
-}
-
-static int cnn__conv2d_forward_gather(const cnn_conv2d_shape *s, const float *x, const float *w, const float *b,
-                                      float *y, void *ws, size_t ws_bytes) {
-    const int oh = cnn__conv2d_out_h(s), ow = cnn__conv2d_out_w(s), pixels = oh * ow;
-    const int taps = s->c * s->kh * s->kw, k16 = (s->k + 15) / 16 * 16, padded = cnn__has_padding(s);
-    float *bt, *pin;
-    int32_t *tap_off;
-    int hp, wp, n, k0;
-    long long image;
-    cnn__padded_size(s, &hp, &wp);
-    image = (long long)s->c * hp * wp;
-    if (!ws || !cnn__workspace_fits(ws_bytes, cnn__forward_gather_floats(s))) return 0;
-    if ((padded ? image : image * s->n) + 16 > INT32_MAX) return 0;
-    bt = cnn__workspace_floats(ws);
-    tap_off = (int32_t *)(void *)(bt + cnn__round16((size_t)taps * k16));
-    pin = bt + cnn__round16((size_t)taps * k16) + cnn__round16((size_t)taps);
-    for (k0 = 0; k0 < s->k; k0 += 16)     /* W^T, 16 filters wide */
-        cnn__pack_transposed(w + (size_t)k0 * taps, taps, CNN__MIN(16, s->k - k0), taps, bt + (size_t)k0 * taps, NULL);
-    cnn__tap_offsets(0, taps, s->kh, s->kw, s->dilation_h, s->dilation_w, hp, wp, tap_off);
-    if (!padded) {                        /* the whole batch in place */
-        cnn__gather_conv(s->k, taps, bt, b, x, tap_off, s->n, (int)image, oh, ow, (ptrdiff_t)s->stride_h * wp, s->stride_w, y);
-        return 1;
-    }
-    memset(pin, 0, (size_t)image * sizeof(float));
-    for (n = 0; n < s->n; n++) {
-        cnn__copy_into_padding(x + (size_t)n * s->c * s->h * s->w, s->c, s->h, s->w, s->pad_top, s->pad_left, hp, wp, pin);
-        cnn__gather_conv(s->k, taps, bt, b, pin, tap_off, 1, 0, oh, ow, (ptrdiff_t)s->stride_h * wp, s->stride_w,
-                         y + (size_t)n * s->k * pixels);
-    }
-    return 1;
-}
-
-/* ---------------------------------------------------------------------------------------------
-   The data gradient with pixels as rows (with a workspace), gathered from dy itself.
-
-       dx[n][c][y][x] = sum over the taps (k, r, s) reaching (y, x) of dy[n][k][i][j] * w[k][c][r][s],
-       i = (y + pt - r*dh) / sh,   j = (x + pl - s*dw) / sw,
-
-   where kernel row r reaches input row y when y + pt - r*dh is a multiple of sh and i lands in
-   0..oh-1 (and likewise for columns). Spreading dy out by the stride and correlating it with
-   the flipped filters computes the same sum, but multiplies every zero between and around the
-   spread values: two thirds of the products for a 3 x 3 output, three quarters at stride 2.
-   Here only the reaching taps are summed.
-
-   The kernel rows reaching y form a run first, first + step, ... of 'count' rows, where
-   step = sh / gcd(sh, dh) (the rows whose reach is a multiple of the stride), cut short at the
-   edges. So the input rows fall into a few classes by (first, count), and so do the columns;
-   away from the edges every pixel is in one class. Within a class (a row class by a column
-   class) every pixel reads the same taps, at the same offsets from a base of its own in dy.
-   The micro-kernel takes a tile of pixels (6, 12 on AVX-512) of a class (of any images) as rows, through their bases
-   (a_rows) and the class's tap offsets (a_off), and 16 input channels as lanes, from W packed
-   once per call with channels last, wc[c0][(k, r, s)][16], read through b_off. Each tile sums
-   all of its taps in registers, so every value of dx is written once.
-   --------------------------------------------------------------------------------------------- */
-
-static int cnn__gcd(int a, int b) {
-    while (b) { const int t = a % b; a = b; b = t; }
-    return a;
-}
-
-/* The kernel rows (or columns) reaching input row y: their count, and the first in *first. */
-static int cnn__reaching(int y, int pad, int stride, int dil, int taps, int out, int *first) {
-    int r, count = 0;
-    for (r = 0, *first = 0; r < taps; r++) {
-        const int t = y + pad - r * dil;
-        if (t >= 0 && t % stride == 0 && t / stride < out && count++ == 0) *first = r;
-    }
-    return count;
-}
-
-/* The classes of the input rows (or columns): cls[y] = first * taps + count - 1 for the kernel
-   rows reaching row y, or -1 where none does. Returns whether any row is reached by none. */
-static int cnn__reaching_classes(int len, int pad, int stride, int dil, int taps, int out, int32_t *cls) {
-    int y, first, count, holes = 0;
-    for (y = 0; y < len; y++) {
-        count = cnn__reaching(y, pad, stride, dil, taps, out, &first);
-        cls[y] = count ? first * taps + count - 1 : -1;
-        holes |= !count;
-    }
-    return holes;
-}
-
-/* Whether gathering beats the direct grid over the spread dy. Of the grid's products, the
-   share that are not zeros is (sum over y of the rows reaching y) * (the same for columns) /
-   (its positions * kh * kw); gathering's share is cnn__gather_share's, with k times the
-   average number of reaching taps as its steps. Measured: gathering wins at V3, where 79% of
-   the grid's products count (1.88 against 2.20 ms), and at V2 (1.87 against 2.06 ms), ties
-   at V1 and V4, and wins at M2's 58% (2.77 against 5.03 ms) and below. */
-static int cnn__gather_data_pays(const cnn_conv2d_shape *s) {
-    const int oh = cnn__conv2d_out_h(s), ow = cnn__conv2d_out_w(s);
-    double rows = 0.0, cols = 0.0;
-    int hp, wp, y, first;
-    if (!cnn__spread_size(s, &hp, &wp)) return 1;   /* no direct grid to compare with */
-    for (y = 0; y < s->h; y++) rows += cnn__reaching(y, s->pad_top, s->stride_h, s->dilation_h, s->kh, oh, &first);
-    for (y = 0; y < s->w; y++) cols += cnn__reaching(y, s->pad_left, s->stride_w, s->dilation_w, s->kw, ow, &first);
-    return cnn__gather_share(s->c, (int)CNN__MAX(1.0, s->k * rows * cols / ((double)s->h * s->w)))
-           > rows * cols / (16.0 * (double)cnn__grid_strips(s->h, s->w, wp) * s->kh * s->kw);
-}
-
-static size_t cnn__backward_data_gather_floats(const cnn_conv2d_shape *s) {
-    const size_t taps = (size_t)s->k * s->kh * s->kw, c16 = ((size_t)s->c + 15) / 16 * 16;
-    return cnn__round16(taps * c16) + 2 * cnn__round16(taps) + cnn__round16((size_t)s->h) + cnn__round16((size_t)s->w);
-}
-
-/* dx for the pixels of one class, the rows y with rows[y] == rc by the columns x with
-   cols[x] == cc, in every image. a_off and b_off are room for the class's tap tables. */
-static void cnn__gather_class(const cnn_conv2d_shape *s, const float *dy, const float *wc, const int32_t *rows,
-                              const int32_t *cols, int rc, int cc, int32_t *a_off, int32_t *b_off, float *dx) {
-    int32_t base[CNN__TILE_MAX];
-    size_t dst[CNN__TILE_MAX];
-    const int tile = cnn__simd_tile_max(), oh = cnn__conv2d_out_h(s), ow = cnn__conv2d_out_w(s);
-    const int r0 = rc / s->kh, nr = rc % s->kh + 1, s0 = cc / s->kw, ns = cc % s->kw + 1;
-    /* from one reaching kernel row to the next: step_r kernel rows, step_i rows of dy back */
-    const int g_h = cnn__gcd(s->stride_h, s->dilation_h), g_w = cnn__gcd(s->stride_w, s->dilation_w);
-    const int step_r = s->stride_h / g_h, step_i = s->dilation_h / g_h;
-    const int step_s = s->stride_w / g_w, step_j = s->dilation_w / g_w;
-    const size_t block = (size_t)s->k * s->kh * s->kw * 16;   /* floats per 16 channels of wc */
-    const int per_pass = cnn__channels_per_pass(block, s->c);
-    int steps = 0, k, tr, ts, n, y, x, m, c0, any_row = 0, any_col = 0, r_last, s_last;
-    for (y = 0; y < s->h; y++) any_row |= rows[y] == rc;
-    for (x = 0; x < s->w; x++) any_col |= cols[x] == cc;
-    if (!any_row || !any_col) return;
-    /* (only for a class some pixel is in: for the others, nr * step_r may overflow an int) */
-    r_last = r0 + (nr - 1) * step_r;
-    s_last = s0 + (ns - 1) * step_s;
-    /* A pixel's base is where its last reaching tap reads dy; tap (k, r, s) reads dy at
-       base + a_off (earlier kernel rows read later rows of dy) and w at b_off in its block. */
-    for (k = 0; k < s->k; k++)
-        for (tr = 0; tr < nr; tr++)
-            for (ts = 0; ts < ns; ts++, steps++) {
-                a_off[steps] = (int32_t)(k * oh * ow + (nr - 1 - tr) * step_i * ow + (ns - 1 - ts) * step_j);
-                b_off[steps] = (int32_t)(((k * s->kh + r0 + tr * step_r) * s->kw + s0 + ts * step_s) * 16);
-            }
-    for (c0 = 0; c0 < s->c; c0 += per_pass) {
-        const int c1 = CNN__MIN(s->c, c0 + per_pass);
-        m = 0;
-        for (n = 0; n < s->n; n++)
-            for (y = 0; y < s->h; y++) {
-                if (rows[y] != rc) continue;
-                for (x = 0; x < s->w; x++) {
-                    if (cols[x] != cc) continue;
-                    base[m] = (int32_t)((n * s->k * oh + (y + s->pad_top - r_last * s->dilation_h) / s->stride_h) * ow
-                                        + (x + s->pad_left - s_last * s->dilation_w) / s->stride_w);
-                    dst[m] = ((size_t)n * s->c * s->h + y) * s->w + x;
-                    if (++m == tile) {
-                        cnn__gather_tile(tile, steps, dy, base, a_off, wc, block, b_off, NULL, c0, c1, dst, (size_t)s->h * s->w, dx);
-                        m = 0;
-                    }
-                }
-            }
-        if (m) cnn__gather_tile(m, steps, dy, base, a_off, wc, block, b_off, NULL, c0, c1, dst, (size_t)s->h * s->w, dx);
-    }
-}
-
-static int cnn__conv2d_backward_data_gather(const cnn_conv2d_shape *s, const float *dy, const float *w, float *dx,
-                                            void *ws, size_t ws_bytes) {
-    const int oh = cnn__conv2d_out_h(s), ow = cnn__conv2d_out_w(s), area = s->kh * s->kw;
-    const int taps = s->k * area, c16 = (s->c + 15) / 16 * 16;
-    float *wc;
-    int32_t *a_off, *b_off, *rows, *cols;
-    int c0, k, rc, cc, holes, n, c, y, x;
-    if (!ws || !cnn__workspace_fits(ws_bytes, cnn__backward_data_gather_floats(s))) return 0;
-    if ((long long)s->n * s->k * oh * ow > INT32_MAX || (long long)taps * c16 > INT32_MAX) return 0;
-    wc = cnn__workspace_floats(ws);
-    a_off = (int32_t *)(void *)(wc + cnn__round16((size_t)taps * c16));
-    b_off = a_off + cnn__round16((size_t)taps);
-    rows = b_off + cnn__round16((size_t)taps);
-    cols = rows + cnn__round16((size_t)s->h);
-    /* tap q = (k, r, s): wc[c0 * taps + q * 16 + l] = w[k][c0 + l][r][s], zero past the last channel */
-    for (c0 = 0; c0 < s->c; c0 += 16)
-        for (k = 0; k < s->k; k++)
-            cnn__pack_transposed(w + ((size_t)k * s->c + c0) * area, area, CNN__MIN(16, s->c - c0), area,
-                                 wc + (size_t)c0 * taps + (size_t)k * area * 16, NULL);
-    holes = cnn__reaching_classes(s->h, s->pad_top, s->stride_h, s->dilation_h, s->kh, oh, rows);
-    holes |= cnn__reaching_classes(s->w, s->pad_left, s->stride_w, s->dilation_w, s->kw, ow, cols);
-    /* Every pair of a row class and a column class that some pixel is in, each once. Walking
-       all kh^2 by kw^2 candidate pairs instead took seconds for a 15 x 255 kernel (fuzzing
-       found it); there are at most h row and w column classes. A class done is marked
-       -2 - class (holes stay -1), and the marks are undone for the next row class and at the end. */
-    for (y = 0; y < s->h; y++) {
-        if ((rc = rows[y]) < 0) continue;                 /* a hole, or a row class done */
-        for (x = 0; x < s->w; x++) {
-            if ((cc = cols[x]) < 0) continue;
-            cnn__gather_class(s, dy, wc, rows, cols, rc, cc, a_off, b_off, dx);
-            for (c = x; c < s->w; c++) if (cols[c] == cc) cols[c] = -2 - cc;
-        }
-        for (x = 0; x < s->w; x++) if (cols[x] <= -2) cols[x] = -2 - cols[x];
-        for (c = y; c < s->h; c++) if (rows[c] == rc) rows[c] = -2 - rc;
-    }
-    for (y = 0; y < s->h; y++) if (rows[y] <= -2) rows[y] = -2 - rows[y];
-    if (holes)                            /* pixels no tap reaches (a stride past the kernel's reach) */
-        for (n = 0; n < s->n; n++)
-            for (c = 0; c < s->c; c++)
-                for (y = 0; y < s->h; y++)
-                    for (x = 0; x < s->w; x++)
-                        if (rows[y] < 0 || cols[x] < 0) dx[(((size_t)n * s->c + c) * s->h + y) * s->w + x] = 0.0f;
-    return 1;
-}
-
-/* ---------------------------------------------------------------------------------------------
-   The weight gradient with taps as rows (with a workspace, every shape).
-
-       dw[k][q] = sum over outputs o = (n, i, j) of dy[n][k][i][j] * X(q, o),
-       X(q, o) = P[off(q) + pix(o)],   off(q) = c*hp*wp + r*dh*wp + s*dw,
-                                       pix(o) = n*S + i*sh*wp + j*sw
-
-   where P is the input, zero-padded (a copy per image, S = 0) or, without padding, x itself
-   (S = c*h*w, so a chunk of steps may run across images). The product is computed
-   transposed, dw^T (taps x filters): rows are a tile's taps (6, 12 on AVX-512), read in place at P + off(q) + pix(o)
-   through the micro-kernel's offset tables; lanes are 16 filters, whose dy values are packed
-   per chunk of 256 outputs; the steps run over the outputs. Nothing of X is ever packed, and
-   every lane is a real filter whatever the image size. The bias gradient, when wanted, is
-   summed by the pack as it reads dy.
-   --------------------------------------------------------------------------------------------- */
-
-static size_t cnn__backward_weights_floats(const cnn_conv2d_shape *s) {
-    const size_t taps = (size_t)s->c * s->kh * s->kw, k16 = ((size_t)s->k + 15) / 16 * 16;
-    int hp, wp;
-    cnn__padded_size(s, &hp, &wp);
-    return cnn__round16(taps * k16) + cnn__round16(taps) + k16 * CNN__QC + (cnn__has_padding(s) ? cnn__round16((size_t)s->c * hp * wp) : 0);
-}
-
-static int cnn__conv2d_backward_weights_gather(const cnn_conv2d_shape *s, const float *x, const float *dy, float *dw,
-                                               float *db, void *ws, size_t ws_bytes) {
-    int32_t pix[CNN__QC];
-    const int oh = cnn__conv2d_out_h(s), ow = cnn__conv2d_out_w(s), pixels = oh * ow;
-    const int taps = s->c * s->kh * s->kw, k16 = (s->k + 15) / 16 * 16, padded = cnn__has_padding(s);
-    const int tile = cnn__simd_tile_max(), area = s->kh * s->kw;
-    /* On AVX-512 (12-row tiles) a tile's rows are channels at one kernel tap, a plane apart,
-       so the micro-kernel keeps no register per row (best of 60, loaded machine: V1-V3
-       5-7% faster, M2 and M3 within 2%); with 6 rows (AVX2) the row offsets fit in registers
-       and taps in order keep a tile's reads in fewer cache lines. */
-    const int by_channel = tile > 6 && s->c >= tile;
-    int c0, rows, rs;
-    float *dwt, *pin, *strips;
-    int32_t *tap_off;
-    int hp, wp, n, n_end, q, k, k0, q0, t, run, len, img, i, j, first = 1;
-    long long image;
-    cnn__padded_size(s, &hp, &wp);       /* without padding: h x w, and P is x itself */
-    image = (long long)s->c * hp * wp;
-    if (!ws || !cnn__workspace_fits(ws_bytes, cnn__backward_weights_floats(s))) return 0;
-    if ((padded ? image : image * s->n) + 16 > INT32_MAX) return 0;
-    dwt = cnn__workspace_floats(ws);
-    tap_off = (int32_t *)(void *)(dwt + cnn__round16((size_t)taps * k16));
-    strips = dwt + cnn__round16((size_t)taps * k16) + cnn__round16((size_t)taps);
-    pin = strips + (size_t)k16 * CNN__QC;
-    cnn__tap_offsets(0, taps, s->kh, s->kw, s->dilation_h, s->dilation_w, hp, wp, tap_off);
-    if (padded) memset(pin, 0, (size_t)image * sizeof(float));
-    if (db) memset(db, 0, (size_t)s->k * sizeof(float));
-    for (n = 0; n < s->n; n = n_end) {
-        const float *a = x;               /* the whole batch in place ... */
-        int next = 0;                     /* the scope's next output, numbered over its images */
-        n_end = s->n;
-        if (padded) {                     /* ... or one image at a time, copied inside its padding */
-            cnn__copy_into_padding(x + (size_t)n * s->c * s->h * s->w, s->c, s->h, s->w, s->pad_top, s->pad_left, hp, wp, pin);
-            a = pin;
-            n_end = n + 1;
-        }
-        while (next < (n_end - n) * pixels) {
-            len = CNN__MIN(CNN__QC, (n_end - n) * pixels - next);
-            /* Where output t of the chunk reads, walking (img, i, j) on from the chunk's first
-               output a row at a time: four divisions per output made M1's pass take 1.40-1.61
-               ms, 1.25-1.30 without, and a test per output still took 9% of it (perf). */
-            img = next / pixels; i = next % pixels / ow; j = next % ow;
-            for (t = 0; t < len;) {
-                const int32_t row = (int32_t)(img * image + (long long)i * s->stride_h * wp);
-                const int end = CNN__MIN(len, t + ow - j);
-                for (; t < end; t++, j++) pix[t] = row + j * s->stride_w;
-                if (j == ow && (j = 0, ++i == oh)) { i = 0; img++; }
-            }
-            /* dy of the chunk, 16 filters wide: strips[k0 / 16][t][k - k0], zero past the last
-               filter. Within an image the chunk's outputs are consecutive in each plane of dy,
-               so the part of the chunk in each image is one transposed pack, which also adds
-               each filter's dy to its bias gradient. */
-            for (k0 = 0; k0 < s->k; k0 += 16)
-                for (t = 0; t < len; t += run) {
-                    const int img_t = n + (next + t) / pixels, p = (next + t) % pixels;
-                    run = CNN__MIN(len - t, pixels - p);
-                    cnn__pack_transposed(dy + ((size_t)img_t * s->k + k0) * pixels + p, pixels, CNN__MIN(16, s->k - k0), run,
-                                         strips + (size_t)k0 * len + (size_t)t * 16, db ? db + k0 : NULL);
-                }
-            /* Taps outside, filters inside: the tile's rows of A (6 taps, 12 on AVX-512) stay in
-               L1 across the filter strips, and the tile of dw^T written is one contiguous block
-               of tile x k16. The first chunk
-               writes dw^T rather than adding to it, so it needs no zeroing pass. */
-            if (by_channel)     /* rows: a tile of channels at one kernel tap, a plane apart */
-                for (c0 = 0; c0 < s->c; c0 += rows)
-                    for (rows = cnn__tile_rows(s->c, c0, tile), rs = 0; rs < area; rs++)
-                        for (k0 = 0; k0 < s->k; k0 += 16) {
-                            const size_t q = (size_t)c0 * area + rs;
-                            cnn__simd_gemm_strip(rows, len, a + tap_off[q], (ptrdiff_t)hp * wp, 0, NULL, pix, strips + (size_t)k0 * len,
-                                                 NULL, dwt + q * k16 + k0, (ptrdiff_t)area * k16, CNN__MIN(16, s->k - k0), !first, NULL);
-                        }
-            else
-                for (q0 = 0; q0 < taps; q0 += tile)
-                    for (k0 = 0; k0 < s->k; k0 += 16)
-                        cnn__simd_gemm_strip(CNN__MIN(tile, taps - q0), len, a, 0, 0, tap_off + q0, pix, strips + (size_t)k0 * len, NULL,
-                                             dwt + (size_t)q0 * k16 + k0, k16, CNN__MIN(16, s->k - k0), !first, NULL);
-            first = 0;
-            next += len;
-        }
-    }
-    for (q0 = 0; q0 < taps; q0 += 16)     /* dw = (dw^T)^T, in 16 x 16 blocks so both sides stay in cache */
-        for (k = 0; k < s->k; k++)
-            for (q = q0; q < CNN__MIN(taps, q0 + 16); q++) dw[(size_t)k * taps + q] = dwt[(size_t)q * k16 + k];
-    return 1;
-}
-
-#endif /* CNN__SIMD */
-
 /* The sum of count floats, in eight running sums: one sum is a chain of dependent additions,
    each waiting for the last (3-4 cycles); over M1's 676-pixel planes it once took 40% of the
    vector weight-gradient pass (perf). Eight chains keep the adders busy (and the compiler may
@@ -3589,6 +2052,7 @@ CNNDEF size_t cnn_conv2d_workspace_bytes(const cnn_conv2d_shape *s) { return cnn
 
 CNNDEF cnn_conv_algo cnn_conv2d_algo_chosen(const cnn_conv2d_shape *s, int pass) {
     if (!s || cnn_conv2d_check(s, NULL, NULL) != CNN_OK) return CNN_CONV_DIRECT;
+    if (cnn__direct_variant(s)) return s->algo;
     switch (cnn__wino_tile(s, pass)) {
     case 2: return CNN_CONV_WINOGRAD_2X2;
     case 4: return CNN_CONV_WINOGRAD_4X4;
@@ -3648,11 +2112,49 @@ static void cnn__conv2d_backward_weights(const cnn_conv2d_shape *s, const float 
     cnn__conv2d_backward_weights_scalar(s, x, dy, dw);
 }
 
+/* A direct variant forced by the shape's algo (benchmarks, tests): pass 0 y = conv(x, w) + b
+   from (in, other, bias) = (x, w, b); 1 dx from (dy, w); 2 dw and db from (x, dy). Runs the
+   variant named, with no cost model asked, or fails, doing nothing, where it cannot serve. */
+static cnn_status cnn__conv2d_forced(const cnn_conv2d_shape *s, int pass, const float *in, const float *other,
+                                     const float *bias, float *out, float *db, void *ws, size_t ws_bytes) {
+    static const char *const pass_names[3] = {"forward", "backward_data", "backward_weights"};
+    int done = 0;
+#ifdef CNN__SIMD
+    if (cnn_simd_active() != CNN_SIMD_SCALAR) {
+        if (s->algo == CNN_CONV_DIRECT_GRID && pass == 0) done = cnn__conv2d_forward_grid(s, in, other, bias, out, ws, ws_bytes, 1);
+        if (s->algo == CNN_CONV_DIRECT_GRID && pass == 1) done = cnn__conv2d_backward_data_grid(s, in, other, out, ws, ws_bytes, 1);
+        if (s->algo == CNN_CONV_DIRECT_ROWS && pass == 0) done = cnn__conv2d_forward_gather(s, in, other, bias, out, ws, ws_bytes);
+        if (s->algo == CNN_CONV_DIRECT_ROWS && pass == 1) done = cnn__conv2d_backward_data_gather(s, in, other, out, ws, ws_bytes);
+        if (s->algo == CNN_CONV_DIRECT_ROWS && pass == 2) done = cnn__conv2d_backward_weights_gather(s, in, other, out, db, ws, ws_bytes);
+        if (s->algo == CNN_CONV_DIRECT_LOWERED && pass == 0) { cnn__conv2d_forward_simd(s, in, other, bias, out); done = 1; }
+        if (s->algo == CNN_CONV_DIRECT_LOWERED && pass == 1) done = cnn__conv2d_backward_data_simd(s, in, other, out);
+        if (s->algo == CNN_CONV_DIRECT_LOWERED && pass == 2) {
+            if (db) cnn__conv2d_bias_gradient(s, other, db);
+            cnn__conv2d_backward_weights_simd(s, in, other, out);
+            done = 1;
+        }
+    }
+#else
+    (void)in; (void)other; (void)bias; (void)out; (void)db;
+#endif
+    if (done) return CNN_OK;
+    return cnn__fail(CNN_ERR_INVALID_ARGUMENT,
+                     "conv2d %s: the %s variant cannot serve input %dx%dx%dx%d, %d filters %dx%d, stride %dx%d, "
+                     "dilation %dx%d, pads %d,%d,%d,%d with a workspace of %zu bytes (cnn_conv2d_workspace_bytes: %zu) "
+                     "on the %s path (grid: forward at stride 1 and data gradient, with the workspace; rows: every pass, "
+                     "with the workspace; lowered: forward, weight gradient and the data gradient at stride 1; "
+                     "all on a vector path)",
+                     pass_names[pass], cnn_conv_algo_name(s->algo), s->n, s->c, s->h, s->w, s->k, s->kh, s->kw,
+                     s->stride_h, s->stride_w, s->dilation_h, s->dilation_w, s->pad_top, s->pad_bottom, s->pad_left,
+                     s->pad_right, ws ? ws_bytes : 0, cnn_conv2d_workspace_bytes(s), cnn_simd_name(cnn_simd_active()));
+}
+
 CNNDEF cnn_status cnn_conv2d_forward_ws(const cnn_conv2d_shape *s, const float *x, const float *w,
                                         const float *b, float *y, void *workspace, size_t workspace_bytes) {
     cnn_status st = cnn_conv2d_check(s, NULL, NULL);
     if (st) return st;
     if (!x || !w || !y) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "conv2d forward: NULL x, w or y");
+    if (cnn__direct_variant(s)) return cnn__conv2d_forced(s, 0, x, w, b, y, NULL, workspace, workspace_bytes);
     cnn__conv2d_forward(s, x, w, b, y, workspace, workspace ? workspace_bytes : 0);
     return CNN_OK;
 }
@@ -3662,6 +2164,7 @@ CNNDEF cnn_status cnn_conv2d_backward_data_ws(const cnn_conv2d_shape *s, const f
     cnn_status st = cnn_conv2d_check(s, NULL, NULL);
     if (st) return st;
     if (!dy || !w || !dx) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "conv2d backward_data: NULL dy, w or dx");
+    if (cnn__direct_variant(s)) return cnn__conv2d_forced(s, 1, dy, w, NULL, dx, NULL, workspace, workspace_bytes);
     cnn__conv2d_backward_data(s, dy, w, dx, workspace, workspace ? workspace_bytes : 0);
     return CNN_OK;
 }
@@ -3671,6 +2174,7 @@ CNNDEF cnn_status cnn_conv2d_backward_weights_ws(const cnn_conv2d_shape *s, cons
     cnn_status st = cnn_conv2d_check(s, NULL, NULL);
     if (st) return st;
     if (!x || !dy || !dw) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "conv2d backward_weights: NULL x, dy or dw");
+    if (cnn__direct_variant(s)) return cnn__conv2d_forced(s, 2, x, dy, NULL, dw, db, workspace, workspace_bytes);
     cnn__conv2d_backward_weights(s, x, dy, dw, db, workspace, workspace ? workspace_bytes : 0);
     return CNN_OK;
 }
@@ -3691,7 +2195,7 @@ CNNDEF cnn_status cnn_conv2d_backward_weights(const cnn_conv2d_shape *s, const f
 }
 
 /* ============================================================================================
-   5. Activations and dropout
+   5. Activations, softmax, dropout
 
    An activation bends each value on its own. The derivative is written in terms of the
    output y = f(x), which the network keeps anyway:
@@ -3730,94 +2234,6 @@ static void cnn__activation_backward_scalar(cnn_activation act, float alpha, siz
     default:                 if (dx != dy) memmove(dx, dy, count * sizeof(float)); break;
     }
 }
-
-#ifdef CNN__SIMD
-/* ---------------------------------------------------------------------------------------------
-   e^x for a vector, for sigmoid and tanh. Split x = n ln 2 + r with n whole and |r| <= ln2 / 2,
-   so e^x = 2^n e^r: 2^n is built in the exponent field, and e^r is a degree-7 polynomial,
-   1 + r + r^2 (1/2 + r (1/6 + ...)), with the coefficients of Cephes' expf (minimax on that
-   interval, within about one unit in the last place). ln 2 is subtracted in two pieces: the
-   first has few enough bits that n * ln2_hi is exact. Below -87.33 the result (a subnormal
-   float, or zero) is taken as 0; above 88 the input is clamped (e^88 = 1.65e38, under
-   FLT_MAX), which sigmoid and tanh only ever need as "large".
-   --------------------------------------------------------------------------------------------- */
-#define CNN__ACTIVATION_KERNELS                                                                                       \
-CNN__VEC static cnn__vec cnn__v_exp(cnn__vec x) {                                                                     \
-    const cnn__vec lo = cnn__v_set(-87.33654f);                                                                       \
-    const cnn__vec c = cnn__v_min(cnn__v_max(x, lo), cnn__v_set(88.0f));                                              \
-    const cnn__vec n = cnn__v_round(cnn__v_mul(c, cnn__v_set(1.44269504f)));          /* log2(e) */                   \
-    const cnn__vec r = cnn__v_sub(cnn__v_sub(c, cnn__v_mul(n, cnn__v_set(0.693359375f))), cnn__v_mul(n, cnn__v_set(-2.12194440e-4f))); \
-    cnn__vec p = cnn__v_set(1.9875691500e-4f);                                                                        \
-    p = cnn__v_add(cnn__v_mul(p, r), cnn__v_set(1.3981999507e-3f));                                                   \
-    p = cnn__v_add(cnn__v_mul(p, r), cnn__v_set(8.3334519073e-3f));                                                   \
-    p = cnn__v_add(cnn__v_mul(p, r), cnn__v_set(4.1665795894e-2f));                                                   \
-    p = cnn__v_add(cnn__v_mul(p, r), cnn__v_set(1.6666665459e-1f));                                                   \
-    p = cnn__v_add(cnn__v_mul(p, r), cnn__v_set(5.0000001201e-1f));                                                   \
-    p = cnn__v_add(cnn__v_add(cnn__v_mul(cnn__v_mul(p, r), r), r), cnn__v_set(1.0f));                                 \
-    return cnn__v_select(cnn__v_lt(x, lo), cnn__v_set(0.0f), cnn__v_mul(p, cnn__v_pow2(n)));                          \
-}                                                                                                                     \
-                                                                                                                      \
-/* sigmoid(x) = 1 / (1 + e^-|x|) for x >= 0, e^-|x| / (1 + e^-|x|) below: as the scalar code,                         \
-   e is never large. A NaN passes through. */                                                                         \
-CNN__VEC static cnn__vec cnn__v_sigmoid(cnn__vec x) {                                                                 \
-    const cnn__vec one = cnn__v_set(1.0f), e = cnn__v_exp(cnn__v_sub(cnn__v_set(0.0f), cnn__v_abs(x)));               \
-    const cnn__vec s = cnn__v_div(one, cnn__v_add(one, e));                                                           \
-    return cnn__v_select(cnn__v_unordered(x, x), x, cnn__v_select(cnn__v_lt(x, cnn__v_set(0.0f)), cnn__v_mul(e, s), s)); \
-}                                                                                                                     \
-                                                                                                                      \
-/* tanh |x| = 1 - 2 / (e^2|x| + 1), which loses no digits to cancellation once |x| >= 0.625                           \
-   (the result is then above 0.55); below, the odd polynomial x + x^3 P(x^2) of Cephes' tanhf.                        \
-   The sign is put back last; a NaN passes through. */                                                                \
-CNN__VEC static cnn__vec cnn__v_tanh(cnn__vec x) {                                                                    \
-    const cnn__vec zero = cnn__v_set(0.0f), one = cnn__v_set(1.0f), a = cnn__v_abs(x), a2 = cnn__v_mul(a, a);         \
-    const cnn__vec big = cnn__v_sub(one, cnn__v_div(cnn__v_set(2.0f), cnn__v_add(cnn__v_exp(cnn__v_add(a, a)), one))); \
-    cnn__vec p = cnn__v_set(-5.70498872745e-3f), t;                                                                   \
-    p = cnn__v_add(cnn__v_mul(p, a2), cnn__v_set(2.06390887954e-2f));                                                 \
-    p = cnn__v_add(cnn__v_mul(p, a2), cnn__v_set(-5.37397155531e-2f));                                                \
-    p = cnn__v_add(cnn__v_mul(p, a2), cnn__v_set(1.33314422036e-1f));                                                 \
-    p = cnn__v_add(cnn__v_mul(p, a2), cnn__v_set(-3.33332819422e-1f));                                                \
-    t = cnn__v_select(cnn__v_lt(a, cnn__v_set(0.625f)), cnn__v_add(a, cnn__v_mul(cnn__v_mul(a, a2), p)), big);        \
-    return cnn__v_select(cnn__v_unordered(x, x), x, cnn__v_select(cnn__v_lt(x, zero), cnn__v_sub(zero, t), t));       \
-}                                                                                                                     \
-                                                                                                                      \
-/* The activations CNN__VL values at a time. ReLU and leaky ReLU go through the scalar code's                         \
-   comparisons: a NaN is not below zero, so it passes through forward; nor above, so backward                         \
-   it gets the slope of the negative side, as in the scalar code. Sigmoid and tanh forward use                        \
-   the polynomial e^x above (within a few units in the last place of the scalar results, not                          \
-   bit for bit); their backward formulas are the scalar code's operations, in its order. */                           \
-CNN__VEC static void CNN__WN(activation_forward)(cnn_activation act, float alpha, size_t count, const float *x, float *y) { \
-    const cnn__vec zero = cnn__v_set(0.0f), slope = cnn__v_set(alpha);                                                \
-    size_t i;                                                                                                         \
-    for (i = 0; i < count; i += CNN__VL) {                                                                            \
-        const int n = cnn__v_left(i, count);                                                                          \
-        const cnn__vec v = cnn__v_load(x + i, n);                                                                     \
-        if (act == CNN_SIGMOID) cnn__v_store(y + i, n, cnn__v_sigmoid(v));                                            \
-        else if (act == CNN_TANH) cnn__v_store(y + i, n, cnn__v_tanh(v));                                             \
-        else cnn__v_store(y + i, n, cnn__v_select(cnn__v_lt(v, zero), act == CNN_RELU ? zero : cnn__v_mul(slope, v), v)); \
-    }                                                                                                                 \
-}                                                                                                                     \
-                                                                                                                      \
-CNN__VEC static void CNN__WN(activation_backward)(cnn_activation act, float alpha, size_t count, const float *y,      \
-                                             const float *dy, float *dx) {                                            \
-    const cnn__vec zero = cnn__v_set(0.0f), one = cnn__v_set(1.0f), slope = cnn__v_set(alpha);                        \
-    size_t i;                                                                                                         \
-    for (i = 0; i < count; i += CNN__VL) {                                                                            \
-        const int n = cnn__v_left(i, count);                                                                          \
-        const cnn__vec g = cnn__v_load(dy + i, n), v = cnn__v_load(y + i, n);                                         \
-        if (act == CNN_SIGMOID) cnn__v_store(dx + i, n, cnn__v_mul(cnn__v_mul(g, v), cnn__v_sub(one, v)));            \
-        else if (act == CNN_TANH) cnn__v_store(dx + i, n, cnn__v_mul(g, cnn__v_sub(one, cnn__v_mul(v, v))));          \
-        else cnn__v_store(dx + i, n, cnn__v_select(cnn__v_gt(v, zero), g, act == CNN_RELU ? zero : cnn__v_mul(slope, g))); \
-    }                                                                                                                 \
-}
-CNN__ACTIVATION_KERNELS
-#ifdef CNN__X86_AVX512
-#undef CNN__W
-#define CNN__W cnn__avx512_
-CNN__ACTIVATION_KERNELS
-#undef CNN__W
-#define CNN__W cnn__avx2_
-#endif
-#endif /* CNN__SIMD */
 
 static void cnn__activation_forward(cnn_activation act, float alpha, size_t count, const float *x, float *y) {
 #ifdef CNN__SIMD
@@ -4092,126 +2508,6 @@ static void cnn__avgpool2d_backward_scalar(const cnn_pool2d_shape *s, int oh, in
     }
 }
 
-/* ---------------------------------------------------------------------------------------------
-   Pooling with vectors: the 2x2 window at stride 2 without padding (what the networks here
-   use; the general case stays scalar). An output row reads two input rows; split into even and
-   odd columns, they are the four corners a, b (top) and c, d (bottom) of CNN__VL windows side
-   by side, and the scalar rules apply lane by lane, so the results are identical: the same
-   maximum, the same argmax on ties, the same NaN. Windows do not overlap, so average-pooling
-   backward writes each input gradient once (0 + the share, as the scalar's zero-then-
-   accumulate rounds) instead of clearing the map first; the last row and column that floor
-   mode drops get zero. Max-pooling backward stays scalar: its clear-and-scatter runs at memory
-   speed already (AVX2, 64x32x26x26 maps: 204 us either way; on 11x11 maps the vector version
-   was slower, 101 against 61 us).
-   --------------------------------------------------------------------------------------------- */
-#ifdef CNN__SIMD
-static int cnn__pool_2x2_stride_2(const cnn_pool2d_shape *s, int oh, int ow) {
-    return s->kh == 2 && s->kw == 2 && s->stride_h == 2 && s->stride_w == 2 && !s->pad_top && !s->pad_bottom &&
-           !s->pad_left && !s->pad_right && 2 * oh <= s->h && 2 * ow <= s->w;
-}
-
-#define CNN__POOL_KERNELS                                                                                             \
-CNN__VEC static void CNN__WN(maxpool2d_forward)(const cnn_pool2d_shape *s, int oh, int ow, const float *x, float *y, int32_t *argmax) { \
-    const int w = s->w;                                                                                               \
-    const cnn__veci one = cnn__v_seti(1), zero = cnn__v_seti(0), below = cnn__v_seti(w), pairs = cnn__v_lanes(2);     \
-    size_t plane, planes = (size_t)s->n * s->c;                                                                       \
-    int i, j;                                                                                                         \
-    for (plane = 0; plane < planes; plane++) {                                                                        \
-        const float *xp = x + plane * s->h * w;                                                                       \
-        for (i = 0; i < oh; i++) {                                                                                    \
-            const float *row = xp + (ptrdiff_t)2 * i * w;                                                             \
-            float *yr = y + (plane * oh + i) * ow;                                                                    \
-            int32_t *ar = argmax ? argmax + (plane * oh + i) * ow : NULL;                                             \
-            for (j = 0; j < ow; j += CNN__VL) {                                                                       \
-                const int n = CNN__MIN(CNN__VL, ow - j);                                                              \
-                const cnn__veci at_a = cnn__v_addi(cnn__v_seti(2 * i * w + 2 * j), pairs);   /* where a is */         \
-                cnn__vec a, b, c, d, top, bottom, best;                                                               \
-                cnn__vmask ab, cd, down;                                                                              \
-                cnn__veci at;                                                                                         \
-                cnn__v_load2(row + 2 * j, n, &a, &b);                                                                 \
-                cnn__v_load2(row + w + 2 * j, n, &c, &d);                                                             \
-                ab = cnn__v_gt(b, a);                                                                                 \
-                cd = cnn__v_gt(d, c);                                                                                 \
-                top = cnn__v_select(ab, b, a);                                                                        \
-                bottom = cnn__v_select(cd, d, c);                                                                     \
-                down = cnn__v_gt(bottom, top);                                                                        \
-                best = cnn__v_select(down, bottom, top);                                                              \
-                at = cnn__v_addi(at_a, cnn__v_selecti(down, cnn__v_addi(below, cnn__v_selecti(cd, one, zero)),        \
-                                                       cnn__v_selecti(ab, one, zero)));                               \
-                if (cnn__v_any(cnn__v_or(cnn__v_unordered(a, b), cnn__v_unordered(c, d)))) {   /* the first NaN */    \
-                    const cnn__vmask na = cnn__v_unordered(a, a), nb = cnn__v_unordered(b, b);                        \
-                    const cnn__vmask nc = cnn__v_unordered(c, c), nd = cnn__v_unordered(d, d);                        \
-                    best = cnn__v_select(nd, d, best);                                                                \
-                    at = cnn__v_selecti(nd, cnn__v_addi(at_a, cnn__v_addi(below, one)), at);                          \
-                    best = cnn__v_select(nc, c, best);                                                                \
-                    at = cnn__v_selecti(nc, cnn__v_addi(at_a, below), at);                                            \
-                    best = cnn__v_select(nb, b, best);                                                                \
-                    at = cnn__v_selecti(nb, cnn__v_addi(at_a, one), at);                                              \
-                    best = cnn__v_select(na, a, best);                                                                \
-                    at = cnn__v_selecti(na, at_a, at);                                                                \
-                }                                                                                                     \
-                cnn__v_store(yr + j, n, best);                                                                        \
-                if (ar) cnn__v_storei(ar + j, n, at);                                                                 \
-            }                                                                                                         \
-        }                                                                                                             \
-    }                                                                                                                 \
-}                                                                                                                     \
-                                                                                                                      \
-CNN__VEC static void CNN__WN(avgpool2d_forward)(const cnn_pool2d_shape *s, int oh, int ow, const float *x, float *y) { \
-    const int w = s->w;                                                                                               \
-    const cnn__vec zero = cnn__v_set(0.0f), quarter = cnn__v_set(0.25f);   /* x * 0.25 == x / 4 exactly */            \
-    size_t plane, planes = (size_t)s->n * s->c;                                                                       \
-    int i, j;                                                                                                         \
-    for (plane = 0; plane < planes; plane++) {                                                                        \
-        const float *xp = x + plane * s->h * w;                                                                       \
-        for (i = 0; i < oh; i++) {                                                                                    \
-            const float *row = xp + (ptrdiff_t)2 * i * w;                                                             \
-            float *yr = y + (plane * oh + i) * ow;                                                                    \
-            for (j = 0; j < ow; j += CNN__VL) {                                                                       \
-                const int n = CNN__MIN(CNN__VL, ow - j);                                                              \
-                cnn__vec a, b, c, d;                                                                                  \
-                cnn__v_load2(row + 2 * j, n, &a, &b);                                                                 \
-                cnn__v_load2(row + w + 2 * j, n, &c, &d);                                                             \
-                /* summed from zero in the scalar order, so the rounding is the same */                               \
-                cnn__v_store(yr + j, n, cnn__v_mul(cnn__v_add(cnn__v_add(cnn__v_add(cnn__v_add(zero, a), b), c), d), quarter)); \
-            }                                                                                                         \
-        }                                                                                                             \
-    }                                                                                                                 \
-}                                                                                                                     \
-                                                                                                                      \
-CNN__VEC static void CNN__WN(avgpool2d_backward)(const cnn_pool2d_shape *s, int oh, int ow, const float *dy, float *dx) { \
-    const int w = s->w;                                                                                               \
-    const cnn__vec zero = cnn__v_set(0.0f), quarter = cnn__v_set(0.25f);                                              \
-    size_t plane, planes = (size_t)s->n * s->c;                                                                       \
-    int i, j, c, done = 0;                                                                                            \
-    for (plane = 0; plane < planes; plane++) {                                                                        \
-        float *dxp = dx + plane * s->h * w;                                                                           \
-        for (i = 0; i < oh; i++) {                                                                                    \
-            float *row = dxp + (ptrdiff_t)2 * i * w;                                                                  \
-            const float *gr = dy + (plane * oh + i) * ow;                                                             \
-            for (j = 0; j < ow; j += CNN__VL) {                                                                       \
-                /* the lanes past n hold +0: a last column that floor mode drops is written too */                    \
-                const int n = CNN__MIN(CNN__VL, ow - j), m = CNN__MIN(2 * CNN__VL, w - 2 * j);                        \
-                const cnn__vec share = cnn__v_add(zero, cnn__v_mul(cnn__v_load(gr + j, n), quarter));                 \
-                cnn__v_store2(row + 2 * j, m, share, share);                                                          \
-                cnn__v_store2(row + w + 2 * j, m, share, share);                                                      \
-                done = 2 * j + m;                                                                                     \
-            }                                                                                                         \
-            for (c = done; c < w; c++) row[c] = row[w + c] = 0.0f;                                                    \
-        }                                                                                                             \
-        memset(dxp + (ptrdiff_t)2 * oh * w, 0, (size_t)(s->h - 2 * oh) * w * sizeof(float));                          \
-    }                                                                                                                 \
-}
-CNN__POOL_KERNELS
-#ifdef CNN__X86_AVX512
-#undef CNN__W
-#define CNN__W cnn__avx512_
-CNN__POOL_KERNELS
-#undef CNN__W
-#define CNN__W cnn__avx2_
-#endif
-#endif /* CNN__SIMD */
-
 /* The dispatch points of pooling. Output rows of 8 or fewer take the AVX2 kernel on the
    AVX-512 path: a 16-lane vector would be half empty (measured on 64x11x11 maps, 5 outputs a
    row: AVX-512 154 -> 180 us forward; on 26x26 maps, 13 a row, 357 -> 245 us). */
@@ -4354,83 +2650,6 @@ static void cnn__dense_backward_weights_scalar(int n, int in, int out, const flo
         }
     }
 }
-
-#ifdef CNN__SIMD
-/* Dense on the same micro-kernel: all three products are matrix products, C = A * B, with
-   B packed 16 columns at a time: strip[r * 16 + t] = src[r * cols + col0 + t] for t < ncols,
-   0 past ncols (src is rows x cols, row-major). */
-static void cnn__pack_columns(const float *src, int cols, int rows, int col0, int ncols, float *strip) {
-    int r, t;
-    for (r = 0; r < rows; r++) {
-        const float *row = src + (size_t)r * cols + col0;
-        float *dst = strip + (size_t)r * 16;
-        if (ncols == 16) {      /* a constant-size copy: compilers emit vector moves, not 16 scalar ones */
-            memcpy(dst, row, 16 * sizeof(float));
-        } else {
-            for (t = 0; t < ncols; t++) dst[t] = row[t];
-            for (; t < 16; t++) dst[t] = 0.0f;
-        }
-        /* The next strip's piece of this row, fetched while this strip is multiplied: each row
-           is a stream of its own, more of them than the hardware prefetcher follows. */
-        if (col0 + 16 < cols) __builtin_prefetch(row + 16, 0, 2);
-    }
-}
-
-/* Y (n x out) = X (n x in) * W^T + b */
-static void cnn__dense_forward_simd(int n, int in, int out, const float *x, const float *w, const float *b, float *y) {
-    float strip[CNN__QC * 16] CNN__ALIGN32;
-    int o0, i0, r;
-    for (r = 0; r < n; r++) {
-        if (b) memcpy(y + (size_t)r * out, b, (size_t)out * sizeof(float));
-        else memset(y + (size_t)r * out, 0, (size_t)out * sizeof(float));
-    }
-    /* Chunks of the inner dimension outermost: a chunk of X (n x CNN__QC) then stays in the
-       L2 cache while every strip of W passes over it, where the other order would read the
-       whole of X from memory again for every 16 outputs. */
-    for (i0 = 0; i0 < in; i0 += CNN__QC) {
-        const int ni = CNN__MIN(CNN__QC, in - i0);
-        for (o0 = 0; o0 < out; o0 += 16) {
-            const int no = CNN__MIN(16, out - o0);
-            cnn__pack_transposed(w + (size_t)o0 * in + i0, in, no, ni, strip, NULL);   /* 16 rows of W, transposed */
-            cnn__simd_gemm_strip(n, ni, x + i0, in, 1, NULL, NULL, strip, NULL, y + o0, out, no, 1, NULL);
-        }
-    }
-}
-
-/* dX (n x in) = dY (n x out) * W (out x in) */
-static void cnn__dense_backward_data_simd(int n, int in, int out, const float *dy, const float *w, float *dx) {
-    float strip[CNN__QC * 16] CNN__ALIGN32;
-    int i0, o0;
-    for (i0 = 0; i0 < in; i0 += 16) {
-        const int ni = CNN__MIN(16, in - i0);
-        for (o0 = 0; o0 < out; o0 += CNN__QC) {
-            const int no = CNN__MIN(CNN__QC, out - o0);
-            cnn__pack_columns(w + (size_t)o0 * in, in, no, i0, ni, strip);
-            cnn__simd_gemm_strip(n, no, dy + o0, out, 1, NULL, NULL, strip, NULL, dx + i0, in, ni, o0 > 0, NULL);
-        }
-    }
-}
-
-/* dW (out x in) = dY^T (out x n) * X (n x in); db = column sums of dY */
-static void cnn__dense_backward_weights_simd(int n, int in, int out, const float *x, const float *dy, float *dw, float *db) {
-    float strip[CNN__QC * 16] CNN__ALIGN32;
-    int i0, n0, o, r;
-    for (i0 = 0; i0 < in; i0 += 16) {
-        const int ni = CNN__MIN(16, in - i0);
-        for (n0 = 0; n0 < n; n0 += CNN__QC) {
-            const int nn = CNN__MIN(CNN__QC, n - n0);
-            cnn__pack_columns(x + (size_t)n0 * in, in, nn, i0, ni, strip);
-            /* A = dY^T: row o is column o of dY, so rows are 1 apart and steps are 'out' apart */
-            cnn__simd_gemm_strip(out, nn, dy + (size_t)n0 * out, 1, out, NULL, NULL, strip, NULL, dw + i0, in, ni, n0 > 0, NULL);
-        }
-    }
-    if (db) {
-        for (o = 0; o < out; o++) db[o] = 0.0f;
-        for (r = 0; r < n; r++)
-            for (o = 0; o < out; o++) db[o] += dy[(size_t)r * out + o];
-    }
-}
-#endif /* CNN__SIMD */
 
 static void cnn__dense_forward(int n, int in, int out, const float *x, const float *w, const float *b, float *y) {
 #ifdef CNN__SIMD
@@ -5911,41 +4130,6 @@ static void cnn__sgd_update_scalar(float *w, const float *dw, float *v, size_t c
     }
 }
 
-#ifdef CNN__SIMD
-/* The same three updates, CNN__VL parameters at a time, with the scalar code's operations in
-   its order (no fused multiply-add), so the weights come out the same. */
-#define CNN__SGD_KERNELS                                                                                              \
-CNN__VEC static void CNN__WN(sgd_update)(float *w, const float *dw, float *v, size_t count, const cnn_sgd_opts *o, float decay) { \
-    const cnn__vec lr = cnn__v_set(o->learning_rate), mu = cnn__v_set(o->momentum), wd = cnn__v_set(decay);           \
-    size_t i;                                                                                                         \
-    for (i = 0; i < count; i += CNN__VL) {                                                                            \
-        const int n = cnn__v_left(i, count);                                                                          \
-        const cnn__vec wi = cnn__v_load(w + i, n), gi = cnn__v_load(dw + i, n);                                       \
-        cnn__vec vi, g;                                                                                               \
-        if (o->momentum == 0.0f) {                                                                                    \
-            cnn__v_store(w + i, n, cnn__v_sub(wi, cnn__v_mul(lr, cnn__v_add(gi, cnn__v_mul(wd, wi)))));               \
-        } else if (o->nesterov) {                                                                                     \
-            g = cnn__v_add(gi, cnn__v_mul(wd, wi));                                                                   \
-            vi = cnn__v_add(cnn__v_mul(mu, cnn__v_load(v + i, n)), g);                                                \
-            cnn__v_store(v + i, n, vi);                                                                               \
-            cnn__v_store(w + i, n, cnn__v_sub(wi, cnn__v_mul(lr, cnn__v_add(g, cnn__v_mul(mu, vi)))));                \
-        } else {                                                                                                      \
-            vi = cnn__v_add(cnn__v_add(cnn__v_mul(mu, cnn__v_load(v + i, n)), gi), cnn__v_mul(wd, wi));               \
-            cnn__v_store(v + i, n, vi);                                                                               \
-            cnn__v_store(w + i, n, cnn__v_sub(wi, cnn__v_mul(lr, vi)));                                               \
-        }                                                                                                             \
-    }                                                                                                                 \
-}
-CNN__SGD_KERNELS
-#ifdef CNN__X86_AVX512
-#undef CNN__W
-#define CNN__W cnn__avx512_
-CNN__SGD_KERNELS
-#undef CNN__W
-#define CNN__W cnn__avx2_
-#endif
-#endif /* CNN__SIMD */
-
 static void cnn__sgd_update(float *w, const float *dw, float *v, size_t count, const cnn_sgd_opts *o, float decay) {
 #ifdef CNN__SIMD
     if (cnn_simd_active() != CNN_SIMD_SCALAR) { CNN__VCALL(sgd_update, (w, dw, v, count, o, decay)); return; }
@@ -5963,36 +4147,6 @@ static int cnn__sgd_update_nonfinite(const float *w, const float *dw, const floa
     const float wi = mu == 0.0f ? w[i] - lr * g : o->nesterov ? w[i] - lr * (g + mu * vi) : w[i] - lr * vi;
     return !cnn__finite(wi) || !cnn__finite(vi);
 }
-
-#ifdef CNN__SIMD
-/* Whether any update of count parameters would be NaN or infinite, CNN__VL at a time as
-   cnn__sgd_update_simd computes them: x - x is 0 for a finite x and NaN otherwise, and a NaN
-   stays in a sum. (Parameter by parameter, the check cost ten times the update.) */
-CNN__VEC static int cnn__sgd_any_nonfinite_simd(const float *w, const float *dw, const float *v, size_t count,
-                                               const cnn_sgd_opts *o, float decay) {
-    const cnn__vec lr = cnn__v_set(o->learning_rate), mu = cnn__v_set(o->momentum), wd = cnn__v_set(decay);
-    cnn__vec sum = cnn__v_set(0.0f);
-    size_t i;
-    for (i = 0; i < count; i += CNN__VL) {
-        const int n = cnn__v_left(i, count);
-        const cnn__vec wi = cnn__v_load(w + i, n), gi = cnn__v_load(dw + i, n);
-        cnn__vec vi, wn;
-        if (o->momentum == 0.0f) {
-            vi = cnn__v_add(gi, cnn__v_mul(wd, wi));
-            wn = cnn__v_sub(wi, cnn__v_mul(lr, vi));
-        } else if (o->nesterov) {
-            const cnn__vec g = cnn__v_add(gi, cnn__v_mul(wd, wi));
-            vi = cnn__v_add(cnn__v_mul(mu, cnn__v_load(v + i, n)), g);
-            wn = cnn__v_sub(wi, cnn__v_mul(lr, cnn__v_add(g, cnn__v_mul(mu, vi))));
-        } else {
-            vi = cnn__v_add(cnn__v_add(cnn__v_mul(mu, cnn__v_load(v + i, n)), gi), cnn__v_mul(wd, wi));
-            wn = cnn__v_sub(wi, cnn__v_mul(lr, vi));
-        }
-        sum = cnn__v_add(sum, cnn__v_add(cnn__v_sub(wn, wn), cnn__v_sub(vi, vi)));
-    }
-    return cnn__v_any(cnn__v_unordered(sum, sum));
-}
-#endif /* CNN__SIMD */
 
 /* The same on the scalar path: one mode per loop, no branch per parameter, and flags rather
    than a floating-point sum, whose chain of dependent additions took three times the update. */
@@ -6521,7 +4675,7 @@ static void cnn__layer_record(const cnn_layer *l, uint32_t r[CNN__RECORD_FIELDS]
     memset(r, 0, CNN__RECORD_FIELDS * sizeof(uint32_t));
     r[0] = (uint32_t)l->kind;
     r[1] = (uint32_t)l->act;
-    r[2] = cnn__float_bits(l->act == CNN_LEAKY_RELU ? l->alpha : 0.0f);
+    r[2] = cnn__float_bits(l->act == CNN_ACT_LEAKY_RELU ? l->alpha : 0.0f);
     r[3] = cnn__float_bits(l->rate);
     r[4] = (uint32_t)l->has_bias;
     if (l->kind == CNN_LAYER_CONV) {
@@ -7270,6 +5424,2071 @@ CNNDEF cnn_status cnn_load_npy(cnn_net *net, const char *prefix) {
     return st;
 }
 #endif /* CNN_NO_STDIO */
+
+/* ********************************************************************************************
+   PART II. THE FAST KERNELS
+
+   The vector twins of Part I's scalar code, in the order of the lecture, each numbered after
+   the section it serves (F4 serves 4). Each is tested against its scalar reference (tests/).
+   F1 holds what they share: the matrix-multiply micro-kernel, written once as a template and
+   generated for AVX2 and AVX-512 (and NEON), the packing of its operands, and the element-wise
+   vector vocabulary the other twins are written in, once for every width.
+   ******************************************************************************************** */
+
+/* ============================================================================================
+   F1. Shared vector kernels: the matrix-multiply micro-kernel, packing, the element-wise
+       vocabulary
+   ============================================================================================ */
+
+#ifdef CNN__SIMD
+/* The most rows of any path's micro-kernel tile: the size of the drivers' row tables. */
+#define CNN__TILE_MAX 12
+
+/* How many rows of a product the micro-kernel tile starting at row m0 takes on a path whose
+   tiles have up to max rows: the rows are split into as few tiles as max rows allow, of
+   sizes differing by at most one. With max = 6, 32 rows run as 6,6,5,5,5,5 rather than
+   6,6,6,6,6,2: on AVX2 a 2-row tile has only four chains of FMAs, each waiting on the last. */
+static int cnn__tile_rows(int rows, int m0, int max) {
+    const int tiles = (rows + max - 1) / max, small = rows / tiles, big_tiles = rows % tiles;
+    return m0 < big_tiles * (small + 1) ? small + 1 : small;
+}
+
+/* The most rows of the active path's tile (see the micro-kernel): the drivers that choose
+   rows themselves (pixels or taps as rows) take this many at a time. */
+static int cnn__simd_tile_max(void) {
+#ifdef CNN__X86_AVX512
+    if (cnn_simd_active() == CNN_SIMD_AVX512) return CNN__TILE_MAX;
+#endif
+    return 6;
+}
+#endif
+
+#ifdef CNN__X86_AVX2
+/* ---------------------------------------------------------------------------------------------
+   The x86 matrix-multiply micro-kernel, shared by every convolution pass and the dense layer,
+   written once and generated for both widths, AVX2 (8 floats) and AVX-512 (16 floats).
+
+   It computes one tile of C (up to MR rows by 16 columns) of C += A * B over an inner
+   dimension of kc:
+       C[m][0..15] += sum_q A[m][q] * B[q][0..15]
+   keeping the tile in registers for the whole loop: each step loads one row of B (two YMM
+   or one ZMM), broadcasts MR values of A and issues 12 independent FMAs, enough to keep both
+   FMA pipes busy (an FMA has 4 cycles of latency; two pipes need at least 8 independent
+   chains). On AVX2 that is 6 rows x 2 vectors (12 of the 16 YMM registers); on AVX-512 a row
+   is one vector, so the tile is 12 rows x 1 (12 of 32 ZMM), and the drivers' 16-float strips
+   are the same for both. Measured on Zen 5 (one core, loaded machine): 8, 10 and 12 rows run
+   the V1 and M2 layers within noise of one another, 14 rows no better; with A and B in L1 a
+   12 x 16 tile does 182 GFLOP/s against 195 for a 6 x 32 one (two ZMM a row, half the
+   broadcasts), which would need 32-float strips in every driver.
+   B is a packed strip, kc rows of 16 floats, or, when an offset table b_off is given, row q
+   is the 16 floats at b + b_off[q], read in place (the direct convolution reads its input
+   that way, without packing it). A is read in place too, at
+       A[m][q] = a[row(m) + col(q)],  row(m) = a_rows ? a_rows[m] : m * a_row,
+                                      col(q) = a_off ? a_off[q] : q * a_col,
+   so with offset tables a row of the product need not be a row of any array: the data
+   gradient reads the filters flipped and transposed (a_off), the weight gradient has kernel
+   taps as rows and small-plane convolutions have output pixels as rows (a_rows and a_off).
+   Columns past nc are neither loaded from nor stored to C.
+
+   One template, two widths. The kernels below are macros over a prefix P (cnn__avx2 or
+   cnn__avx512) naming a small vocabulary, defined for each width:
+       P##_vec         VL floats                 P##_tailmask  which lanes are real
+       P##_tail(n)     the first n lanes (n clamped to 0..VL): a YMM mask on AVX2, an
+                       AVX-512 opmask (__mmask16) there
+       P##_loadm, P##_storem   masked: lanes outside the mask are neither read nor written
+       P##_loadu, P##_storeu, P##_bcast (*p in every lane), P##_set1, P##_zero,
+       P##_fma(a, b, c) = a * b + c, P##_add
+   and each kernel is instantiated for both, with the width's target attribute, so the
+   functions cnn__avx2_... and cnn__avx512_... differ only in the vocabulary.
+   --------------------------------------------------------------------------------------------- */
+
+static const int32_t cnn__mask_table[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+
+/* The first n lanes (0..8) of a vector. */
+CNN__AVX2 static __m256i cnn__avx2_mask(int n) {
+    return _mm256_loadu_si256((const __m256i *)(const void *)(cnn__mask_table + 8 - CNN__MAX(0, CNN__MIN(n, 8))));
+}
+
+typedef __m256 cnn__avx2_vec;
+typedef __m256i cnn__avx2_tailmask;
+CNN__AVX2 static __m256i cnn__avx2_tail(int n) { return cnn__avx2_mask(n); }
+CNN__AVX2 static __m256 cnn__avx2_loadm(const float *p, __m256i m) { return _mm256_maskload_ps(p, m); }
+CNN__AVX2 static void cnn__avx2_storem(float *p, __m256i m, __m256 v) { _mm256_maskstore_ps(p, m, v); }
+CNN__AVX2 static __m256 cnn__avx2_loadu(const float *p) { return _mm256_loadu_ps(p); }
+CNN__AVX2 static void cnn__avx2_storeu(float *p, __m256 v) { _mm256_storeu_ps(p, v); }
+CNN__AVX2 static __m256 cnn__avx2_bcast(const float *p) { return _mm256_broadcast_ss(p); }
+CNN__AVX2 static __m256 cnn__avx2_set1(float f) { return _mm256_set1_ps(f); }
+CNN__AVX2 static __m256 cnn__avx2_zero(void) { return _mm256_setzero_ps(); }
+CNN__AVX2 static __m256 cnn__avx2_fma(__m256 a, __m256 b, __m256 c) { return _mm256_fmadd_ps(a, b, c); }
+CNN__AVX2 static __m256 cnn__avx2_add(__m256 a, __m256 b) { return _mm256_add_ps(a, b); }
+
+#ifdef CNN__X86_AVX512
+typedef __m512 cnn__avx512_vec;
+typedef __mmask16 cnn__avx512_tailmask;
+CNN__AVX512 static __mmask16 cnn__avx512_tail(int n) { return (__mmask16)((1u << CNN__MAX(0, CNN__MIN(n, 16))) - 1u); }
+CNN__AVX512 static __m512 cnn__avx512_loadm(const float *p, __mmask16 m) { return _mm512_maskz_loadu_ps(m, p); }
+CNN__AVX512 static void cnn__avx512_storem(float *p, __mmask16 m, __m512 v) { _mm512_mask_storeu_ps(p, m, v); }
+CNN__AVX512 static __m512 cnn__avx512_loadu(const float *p) { return _mm512_loadu_ps(p); }
+CNN__AVX512 static void cnn__avx512_storeu(float *p, __m512 v) { _mm512_storeu_ps(p, v); }
+CNN__AVX512 static __m512 cnn__avx512_bcast(const float *p) { return _mm512_set1_ps(*p); }
+CNN__AVX512 static __m512 cnn__avx512_set1(float f) { return _mm512_set1_ps(f); }
+CNN__AVX512 static __m512 cnn__avx512_zero(void) { return _mm512_setzero_ps(); }
+CNN__AVX512 static __m512 cnn__avx512_fma(__m512 a, __m512 b, __m512 c) { return _mm512_fmadd_ps(a, b, c); }
+CNN__AVX512 static __m512 cnn__avx512_add(__m512 a, __m512 b) { return _mm512_add_ps(a, b); }
+#endif
+
+/* A tile's kernel, and the table of a width's kernels by rows (entry MR - 1). */
+typedef void (*cnn__tile_fn)(int kc, const float *a, ptrdiff_t a_row, ptrdiff_t a_col, const int32_t *a_rows,
+                             const int32_t *a_off, const float *b, const int32_t *b_off, float *c, ptrdiff_t c_row,
+                             int nc, int accumulate, const float *row_bias);
+
+/* The rows are spelled out (CNN__ROWS) rather than looped over, so that even at -O2 every
+   accumulator is its own register: a loop over an accumulator array left un-unrolled keeps
+   them in memory and runs several times slower. Rows past MR, and on AVX-512 the second
+   vector of a row (nv == 1), are compiled away. */
+#define CNN__ROWS(X, P) X(P, 0) X(P, 1) X(P, 2) X(P, 3) X(P, 4) X(P, 5) X(P, 6) X(P, 7) X(P, 8) X(P, 9) X(P, 10) X(P, 11)
+/* row(m) of A, read only for the tile's own rows */
+#define CNN__TILE_ROW(P, m) const ptrdiff_t r##m = tile_rows > m && a_rows ? a_rows[m] : 0;
+#define CNN__TILE_INIT(P, m) if (tile_rows > m) {                                                        \
+        if (accumulate) {                                                                                 \
+            c0_##m = P##_loadm(c + m * c_row, m0);                                                        \
+            if (nv > 1) c1_##m = P##_loadm(c + m * c_row + vl, m1);                                       \
+        } else {                                                                                          \
+            c0_##m = c1_##m = row_bias ? P##_set1(row_bias[m]) : P##_zero();                              \
+        } }
+#define CNN__TILE_FMA(P, m) if (tile_rows > m) {                                                         \
+        const P##_vec av = P##_bcast(aq + r##m);                                                          \
+        c0_##m = P##_fma(av, b0, c0_##m);                                                                 \
+        if (nv > 1) c1_##m = P##_fma(av, b1, c1_##m); }
+#define CNN__TILE_FMA_STRIDED(P, m) if (tile_rows > m) {                                                 \
+        const P##_vec av = P##_bcast(aq + m * a_row);                                                     \
+        c0_##m = P##_fma(av, b0, c0_##m);                                                                 \
+        if (nv > 1) c1_##m = P##_fma(av, b1, c1_##m); }
+#define CNN__TILE_STORE(P, m) if (tile_rows > m) {                                                       \
+        P##_storem(c + m * c_row, m0, c0_##m);                                                            \
+        if (nv > 1) P##_storem(c + m * c_row + vl, m1, c1_##m); }
+/* The four loops over q, by whether B rows (b_off) and A columns (a_off) come from tables;
+   FMA is the step of one row, read through a_rows (CNN__TILE_FMA) or m * a_row away
+   (CNN__TILE_FMA_STRIDED: no register per row, which leaves the 12-row tile room). */
+#define CNN__TILE_LOOPS(P, FMA)                                                                           \
+    if (a_off && b_off) {                                                                                 \
+        for (q = 0; q < kc; q++) {                                                                        \
+            const float *bq = b + b_off[q];                                                               \
+            const P##_vec b0 = P##_loadu(bq), b1 = nv > 1 ? P##_loadu(bq + vl) : b0;                      \
+            const float *aq = a + a_off[q];                                                               \
+            CNN__ROWS(FMA, P)                                                                             \
+        }                                                                                                 \
+    } else if (a_off) {                                                                                   \
+        for (q = 0; q < kc; q++) {                                                                        \
+            const float *bq = b + (ptrdiff_t)16 * q;                                                      \
+            const P##_vec b0 = P##_loadu(bq), b1 = nv > 1 ? P##_loadu(bq + vl) : b0;                      \
+            const float *aq = a + a_off[q];                                                               \
+            CNN__ROWS(FMA, P)                                                                             \
+        }                                                                                                 \
+    } else if (b_off) {                                                                                   \
+        for (q = 0; q < kc; q++) {                                                                        \
+            const float *bq = b + b_off[q];                                                               \
+            const P##_vec b0 = P##_loadu(bq), b1 = nv > 1 ? P##_loadu(bq + vl) : b0;                      \
+            const float *aq = a + q * a_col;                                                              \
+            CNN__ROWS(FMA, P)                                                                             \
+        }                                                                                                 \
+    } else {                                                                                              \
+        for (q = 0; q < kc; q++) {                                                                        \
+            const float *bq = b + (ptrdiff_t)16 * q;                                                      \
+            const P##_vec b0 = P##_loadu(bq), b1 = nv > 1 ? P##_loadu(bq + vl) : b0;                      \
+            const float *aq = a + q * a_col;                                                              \
+            CNN__ROWS(FMA, P)                                                                             \
+        }                                                                                                 \
+    }
+#define CNN__X86_TILE(P, ATTR, VL, MR)                                                                    \
+ATTR static void P##_tile_##MR(int kc, const float *a, ptrdiff_t a_row, ptrdiff_t a_col,                  \
+                               const int32_t *a_rows, const int32_t *a_off, const float *b,               \
+                               const int32_t *b_off, float *c, ptrdiff_t c_row, int nc,                   \
+                               int accumulate, const float *row_bias) {                                   \
+    enum { tile_rows = MR, vl = VL, nv = 16 / VL };                                                       \
+    P##_vec c0_0, c1_0, c0_1, c1_1, c0_2, c1_2, c0_3, c1_3, c0_4, c1_4, c0_5, c1_5;                       \
+    P##_vec c0_6, c1_6, c0_7, c1_7, c0_8, c1_8, c0_9, c1_9, c0_10, c1_10, c0_11, c1_11;                   \
+    const P##_tailmask m0 = P##_tail(nc), m1 = P##_tail(nc - vl);                                         \
+    CNN__ROWS(CNN__TILE_ROW, P)                                                                           \
+    int q;                                                                                                \
+    c0_0 = c1_0 = c0_1 = c1_1 = c0_2 = c1_2 = c0_3 = c1_3 = c0_4 = c1_4 = c0_5 = c1_5 = P##_zero();       \
+    c0_6 = c1_6 = c0_7 = c1_7 = c0_8 = c1_8 = c0_9 = c1_9 = c0_10 = c1_10 = c0_11 = c1_11 = P##_zero();   \
+    CNN__ROWS(CNN__TILE_INIT, P)                                                                          \
+    if (a_rows) {                                                                                         \
+        CNN__TILE_LOOPS(P, CNN__TILE_FMA)                                                                 \
+    } else {                                                                                              \
+        CNN__TILE_LOOPS(P, CNN__TILE_FMA_STRIDED)                                                         \
+    }                                                                                                     \
+    CNN__ROWS(CNN__TILE_STORE, P)                                                                         \
+}
+
+/* C (rows x nc, nc <= 16) (+)= A (rows x kc) * B (kc x 16): up to MR_MAX rows at a time,
+   each tile by the kernel of its row count from the width's table P##_tiles. */
+#define CNN__X86_GEMM_STRIP(P, ATTR, MR_MAX)                                                              \
+ATTR static void P##_gemm_strip(int rows, int kc, const float *a, ptrdiff_t a_row, ptrdiff_t a_col,       \
+                                const int32_t *a_rows, const int32_t *a_off, const float *b,              \
+                                const int32_t *b_off, float *c, ptrdiff_t c_row, int nc,                  \
+                                int accumulate, const float *row_bias) {                                  \
+    int m0, mr;                                                                                           \
+    for (m0 = 0; m0 < rows; m0 += mr) {                                                                   \
+        const float *am = a_rows ? a : a + m0 * a_row, *bias = row_bias ? row_bias + m0 : NULL;           \
+        const int32_t *rm = a_rows ? a_rows + m0 : NULL;                                                  \
+        mr = cnn__tile_rows(rows, m0, MR_MAX);                                                            \
+        P##_tiles[mr - 1](kc, am, a_row, a_col, rm, a_off, b, b_off, c + m0 * c_row, c_row, nc, accumulate, bias); \
+    }                                                                                                     \
+}
+
+/* One row of C, 64 columns wide: c[0..63] (+)= sum_q A[q] * B[q][0..63], with
+   A[q] = a[a_off ? a_off[q] : q * a_col] and row q of B the 64 floats at b + b_off[q]. A
+   product with one row (a one-channel data gradient) gives the tile only one or two chains
+   of FMAs, each waiting 4 cycles for the last; eight accumulators here keep both pipes busy.
+   On AVX2 a row of 64 is eight vectors; on AVX-512 it is four, so two steps of q run side by
+   side (accumulators 4-7 take the odd steps) and are added at the end. */
+#define CNN__ROW_A(j) (a + (a_off ? a_off[q + (j) / nv] : (q + (j) / nv) * a_col))
+#define CNN__ROW_INIT(P, j) c##j = (j) >= nv ? P##_zero() : accumulate ? P##_loadu(c + (j) * vl) : P##_set1(bias);
+#define CNN__ROW_FMA(P, j) c##j = P##_fma(P##_bcast(CNN__ROW_A(j)), P##_loadu(b + b_off[q + (j) / nv] + (j) % nv * vl), c##j);
+#define CNN__ROW_LAST(P, j) if ((j) < nv) c##j = P##_fma(P##_bcast(CNN__ROW_A(0)), P##_loadu(b + b_off[q] + (j) * vl), c##j);
+#define CNN__ROW_STORE(P, j) if ((j) < nv) P##_storeu(c + (j) * vl, c##j);
+#define CNN__EIGHT(X, P) X(P, 0) X(P, 1) X(P, 2) X(P, 3) X(P, 4) X(P, 5) X(P, 6) X(P, 7)
+#define CNN__X86_GEMM_ROW(P, ATTR, VL)                                                                    \
+ATTR static void P##_gemm_row(int kc, const float *a, ptrdiff_t a_col, const int32_t *a_off,              \
+                              const float *b, const int32_t *b_off, float *c, int accumulate, float bias) { \
+    enum { vl = VL, nv = 64 / VL, steps = 8 / nv };                                                       \
+    P##_vec c0, c1, c2, c3, c4, c5, c6, c7;                                                               \
+    int q;                                                                                                \
+    CNN__EIGHT(CNN__ROW_INIT, P)                                                                          \
+    for (q = 0; q + steps <= kc; q += steps) { CNN__EIGHT(CNN__ROW_FMA, P) }                              \
+    for (; q < kc; q++) { CNN__EIGHT(CNN__ROW_LAST, P) }                                                  \
+    if (nv == 4) { c0 = P##_add(c0, c4); c1 = P##_add(c1, c5); c2 = P##_add(c2, c6); c3 = P##_add(c3, c7); } \
+    CNN__EIGHT(CNN__ROW_STORE, P)                                                                         \
+}
+
+CNN__X86_TILE(cnn__avx2, CNN__AVX2, 8, 1)
+CNN__X86_TILE(cnn__avx2, CNN__AVX2, 8, 2)
+CNN__X86_TILE(cnn__avx2, CNN__AVX2, 8, 3)
+CNN__X86_TILE(cnn__avx2, CNN__AVX2, 8, 4)
+CNN__X86_TILE(cnn__avx2, CNN__AVX2, 8, 5)
+CNN__X86_TILE(cnn__avx2, CNN__AVX2, 8, 6)
+static const cnn__tile_fn cnn__avx2_tiles[6] = {
+    cnn__avx2_tile_1, cnn__avx2_tile_2, cnn__avx2_tile_3, cnn__avx2_tile_4, cnn__avx2_tile_5, cnn__avx2_tile_6
+};
+CNN__X86_GEMM_STRIP(cnn__avx2, CNN__AVX2, 6)
+CNN__X86_GEMM_ROW(cnn__avx2, CNN__AVX2, 8)
+
+#ifdef CNN__X86_AVX512
+CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 1)
+CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 2)
+CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 3)
+CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 4)
+CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 5)
+CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 6)
+CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 7)
+CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 8)
+CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 9)
+CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 10)
+CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 11)
+CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 12)
+static const cnn__tile_fn cnn__avx512_tiles[12] = {
+    cnn__avx512_tile_1, cnn__avx512_tile_2, cnn__avx512_tile_3, cnn__avx512_tile_4, cnn__avx512_tile_5,  cnn__avx512_tile_6,
+    cnn__avx512_tile_7, cnn__avx512_tile_8, cnn__avx512_tile_9, cnn__avx512_tile_10, cnn__avx512_tile_11, cnn__avx512_tile_12
+};
+CNN__X86_GEMM_STRIP(cnn__avx512, CNN__AVX512, CNN__TILE_MAX)
+CNN__X86_GEMM_ROW(cnn__avx512, CNN__AVX512, 16)
+#endif
+
+#undef CNN__X86_TILE
+#undef CNN__TILE_LOOPS
+#undef CNN__TILE_FMA_STRIDED
+#undef CNN__X86_GEMM_STRIP
+#undef CNN__X86_GEMM_ROW
+#undef CNN__TILE_INIT
+#undef CNN__TILE_FMA
+#undef CNN__TILE_STORE
+#undef CNN__TILE_ROW
+#undef CNN__ROWS
+#undef CNN__ROW_A
+#undef CNN__ROW_INIT
+#undef CNN__ROW_FMA
+#undef CNN__ROW_LAST
+#undef CNN__ROW_STORE
+#undef CNN__EIGHT
+#endif /* CNN__X86_AVX2 */
+
+#ifdef CNN__ARM_NEON
+/* The same 6 x 16 tile on NEON: 24 accumulators of 4 floats (AArch64 has 32 vector
+   registers), vfmaq_n_f32 multiplying by the scalar A value directly. NEON has no masked
+   loads, so a partial tile (nc < 16) is computed in a small buffer and copied. */
+#define CNN__ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
+/* row(m) of A, read only for the tile's own rows */
+#define CNN__TILE_ROW(m) const ptrdiff_t r##m = tile_rows > m ? (a_rows ? a_rows[m] : m * a_row) : 0;
+#define CNN__TILE_INIT(m) if (tile_rows > m) {                                                            \
+        if (accumulate) {                                                                                 \
+            c0_##m = vld1q_f32(c + m * c_row); c1_##m = vld1q_f32(c + m * c_row + 4);                     \
+            c2_##m = vld1q_f32(c + m * c_row + 8); c3_##m = vld1q_f32(c + m * c_row + 12);                \
+        } else {                                                                                          \
+            c0_##m = c1_##m = c2_##m = c3_##m = vdupq_n_f32(row_bias ? row_bias[m] : 0.0f);               \
+        } }
+#define CNN__TILE_FMA(m) if (tile_rows > m) {                                                             \
+        const float av = aq[r##m];                                                                        \
+        c0_##m = vfmaq_n_f32(c0_##m, b0, av); c1_##m = vfmaq_n_f32(c1_##m, b1, av);                       \
+        c2_##m = vfmaq_n_f32(c2_##m, b2, av); c3_##m = vfmaq_n_f32(c3_##m, b3, av); }
+#define CNN__TILE_STORE(m) if (tile_rows > m) {                                                           \
+        vst1q_f32(c + m * c_row, c0_##m); vst1q_f32(c + m * c_row + 4, c1_##m);                           \
+        vst1q_f32(c + m * c_row + 8, c2_##m); vst1q_f32(c + m * c_row + 12, c3_##m); }
+#define CNN__NEON_TILE(MR)                                                                                \
+static void cnn__neon_tile_##MR(int kc, const float *a, ptrdiff_t a_row, ptrdiff_t a_col,                 \
+                                const int32_t *a_rows, const int32_t *a_off, const float *b,              \
+                                const int32_t *b_off, float *c, ptrdiff_t c_row, int accumulate,          \
+                                const float *row_bias) {                                                  \
+    float32x4_t c0_0, c1_0, c2_0, c3_0, c0_1, c1_1, c2_1, c3_1, c0_2, c1_2, c2_2, c3_2;                   \
+    float32x4_t c0_3, c1_3, c2_3, c3_3, c0_4, c1_4, c2_4, c3_4, c0_5, c1_5, c2_5, c3_5;                   \
+    enum { tile_rows = MR };                                                                              \
+    CNN__ROWS(CNN__TILE_ROW)                                                                              \
+    int q;                                                                                                \
+    c0_0 = c1_0 = c2_0 = c3_0 = c0_1 = c1_1 = c2_1 = c3_1 = c0_2 = c1_2 = c2_2 = c3_2 = vdupq_n_f32(0.0f); \
+    c0_3 = c1_3 = c2_3 = c3_3 = c0_4 = c1_4 = c2_4 = c3_4 = c0_5 = c1_5 = c2_5 = c3_5 = vdupq_n_f32(0.0f); \
+    CNN__ROWS(CNN__TILE_INIT)                                                                             \
+    for (q = 0; q < kc; q++) {                                                                            \
+        const float *bq = b_off ? b + b_off[q] : b + 16 * q;                                              \
+        const float32x4_t b0 = vld1q_f32(bq), b1 = vld1q_f32(bq + 4);                                     \
+        const float32x4_t b2 = vld1q_f32(bq + 8), b3 = vld1q_f32(bq + 12);                                \
+        const float *aq = a + (a_off ? a_off[q] : q * a_col);                                             \
+        CNN__ROWS(CNN__TILE_FMA)                                                                          \
+    }                                                                                                     \
+    CNN__ROWS(CNN__TILE_STORE)                                                                            \
+}
+CNN__NEON_TILE(1)
+CNN__NEON_TILE(2)
+CNN__NEON_TILE(3)
+CNN__NEON_TILE(4)
+CNN__NEON_TILE(5)
+CNN__NEON_TILE(6)
+
+#undef CNN__NEON_TILE
+#undef CNN__TILE_INIT
+#undef CNN__TILE_FMA
+#undef CNN__TILE_STORE
+#undef CNN__TILE_ROW
+#undef CNN__ROWS
+
+static void cnn__neon_gemm_strip(int rows, int kc, const float *a, ptrdiff_t a_row, ptrdiff_t a_col,
+                                 const int32_t *a_rows, const int32_t *a_off, const float *b, const int32_t *b_off,
+                                 float *c, ptrdiff_t c_row, int nc, int accumulate, const float *row_bias) {
+    float partial[6 * 16];
+    int m0, m, t, mr;
+    for (m0 = 0; m0 < rows; m0 += mr) {
+        const float *am = a_rows ? a : a + m0 * a_row, *bias = row_bias ? row_bias + m0 : NULL;
+        const int32_t *rm = a_rows ? a_rows + m0 : NULL;
+        float *cm = c + m0 * c_row, *dst = cm;
+        ptrdiff_t dst_row = c_row;
+        mr = cnn__tile_rows(rows, m0, 6);
+        if (nc < 16) {                      /* work on a full 16-wide copy of the tile */
+            for (m = 0; m < mr; m++)
+                for (t = 0; t < 16; t++) partial[m * 16 + t] = accumulate && t < nc ? cm[m * c_row + t] : 0.0f;
+            dst = partial;
+            dst_row = 16;
+        }
+        switch (mr) {
+        case 6: cnn__neon_tile_6(kc, am, a_row, a_col, rm, a_off, b, b_off, dst, dst_row, accumulate, bias); break;
+        case 5: cnn__neon_tile_5(kc, am, a_row, a_col, rm, a_off, b, b_off, dst, dst_row, accumulate, bias); break;
+        case 4: cnn__neon_tile_4(kc, am, a_row, a_col, rm, a_off, b, b_off, dst, dst_row, accumulate, bias); break;
+        case 3: cnn__neon_tile_3(kc, am, a_row, a_col, rm, a_off, b, b_off, dst, dst_row, accumulate, bias); break;
+        case 2: cnn__neon_tile_2(kc, am, a_row, a_col, rm, a_off, b, b_off, dst, dst_row, accumulate, bias); break;
+        default: cnn__neon_tile_1(kc, am, a_row, a_col, rm, a_off, b, b_off, dst, dst_row, accumulate, bias); break;
+        }
+        if (nc < 16)
+            for (m = 0; m < mr; m++)
+                for (t = 0; t < nc; t++) cm[m * c_row + t] = partial[m * 16 + t];
+    }
+}
+
+/* One row of C, 64 columns wide, as on AVX2: sixteen 4-float accumulators. */
+static void cnn__neon_gemm_row(int kc, const float *a, ptrdiff_t a_col, const int32_t *a_off, const float *b,
+                               const int32_t *b_off, float *c, int accumulate, float bias) {
+    float32x4_t acc[16];
+    int q, v;
+    for (v = 0; v < 16; v++) acc[v] = accumulate ? vld1q_f32(c + 4 * v) : vdupq_n_f32(bias);
+    for (q = 0; q < kc; q++) {
+        const float av = a[a_off ? a_off[q] : q * a_col];
+        const float *bq = b + b_off[q];
+        for (v = 0; v < 16; v++) acc[v] = vfmaq_n_f32(acc[v], vld1q_f32(bq + 4 * v), av);
+    }
+    for (v = 0; v < 16; v++) vst1q_f32(c + 4 * v, acc[v]);
+}
+#endif /* CNN__ARM_NEON */
+
+#ifdef CNN__SIMD
+/* The one entry the convolution and dense drivers call: the widest path active. */
+static void cnn__simd_gemm_strip(int rows, int kc, const float *a, ptrdiff_t a_row, ptrdiff_t a_col,
+                                 const int32_t *a_rows, const int32_t *a_off, const float *b, const int32_t *b_off,
+                                 float *c, ptrdiff_t c_row, int nc, int accumulate, const float *row_bias) {
+#ifdef CNN__X86_AVX2
+#ifdef CNN__X86_AVX512
+    if (cnn_simd_active() == CNN_SIMD_AVX512) {
+        cnn__avx512_gemm_strip(rows, kc, a, a_row, a_col, a_rows, a_off, b, b_off, c, c_row, nc, accumulate, row_bias);
+        return;
+    }
+#endif
+    cnn__avx2_gemm_strip(rows, kc, a, a_row, a_col, a_rows, a_off, b, b_off, c, c_row, nc, accumulate, row_bias);
+#else
+    cnn__neon_gemm_strip(rows, kc, a, a_row, a_col, a_rows, a_off, b, b_off, c, c_row, nc, accumulate, row_bias);
+#endif
+}
+
+static void cnn__simd_gemm_row(int kc, const float *a, ptrdiff_t a_col, const int32_t *a_off, const float *b,
+                               const int32_t *b_off, float *c, int accumulate, float bias) {
+#ifdef CNN__X86_AVX2
+#ifdef CNN__X86_AVX512
+    if (cnn_simd_active() == CNN_SIMD_AVX512) {
+        cnn__avx512_gemm_row(kc, a, a_col, a_off, b, b_off, c, accumulate, bias);
+        return;
+    }
+#endif
+    cnn__avx2_gemm_row(kc, a, a_col, a_off, b, b_off, c, accumulate, bias);
+#else
+    cnn__neon_gemm_row(kc, a, a_col, a_off, b, b_off, c, accumulate, bias);
+#endif
+}
+
+/* One row over n >= 64 columns, 64 at a time. The last window overlaps the one before it,
+   so it is computed aside and only its new columns are kept: none is summed twice. */
+static void cnn__simd_gemm_row_run(int kc, const float *a, ptrdiff_t a_col, const int32_t *a_off, const float *b,
+                                   const int32_t *b_off, float *c, int n, int accumulate, float bias) {
+    float last[64];
+    int p0;
+    for (p0 = 0; p0 + 64 <= n; p0 += 64) cnn__simd_gemm_row(kc, a, a_col, a_off, b + p0, b_off, c + p0, accumulate, bias);
+    if (p0 < n) {
+        const int start = n - 64;
+        if (accumulate) memcpy(last, c + start, sizeof last);
+        cnn__simd_gemm_row(kc, a, a_col, a_off, b + start, b_off, last, accumulate, bias);
+        memcpy(c + p0, last + (p0 - start), (size_t)(n - p0) * sizeof(float));
+    }
+}
+#endif
+
+#ifdef CNN__SIMD
+/* ---------------------------------------------------------------------------------------------
+   Packing B transposed: the micro-kernel wants B as rows of 16 floats, but where B is the
+   transpose of a stored matrix (the dense weights W^T, say) its 16 columns are 16 rows of
+   the source, src_row apart:
+       strip[t * 16 + r] = src[r * src_row + t]   (r < rows <= 16, t < len),   0 for r >= rows
+   One element at a time, this is a gather from 16 distant rows, as slow as the product it
+   feeds for short inner dimensions. The vector paths transpose square blocks in registers
+   (8 x 8 on AVX2, 4 x 4 on NEON): each row is read a vector at a time, and the columns past
+   the last whole block are left to the scalar loop, which is also the definition.
+
+   When sums is given, each row's sum is added to it as the row goes by, sums[r] += sum over
+   t of src[r * src_row + t]: the weight gradient's bias sum then costs no second read of dy.
+   In registers this is free: the transposed block's columns are summed, and lane r of that
+   sum is row r's.
+   --------------------------------------------------------------------------------------------- */
+static void cnn__pack_transposed_scalar(const float *src, ptrdiff_t src_row, int rows, int len, float *strip, float *sums) {
+    int t, r;
+    for (t = 0; t < len; t++)
+        for (r = 0; r < 16; r++) strip[t * 16 + r] = r < rows ? src[r * src_row + t] : 0.0f;
+    if (sums)
+        for (r = 0; r < rows; r++)
+            for (t = 0; t < len; t++) sums[r] += src[r * src_row + t];
+}
+
+#ifdef CNN__X86_AVX2
+/* dst[i * 16 + r] = src[r * src_row + i] for an 8 x 8 block; rows past 'rows' read as zero.
+   Three rounds of shuffles, each interleaving twice as many rows as the last: pairs of rows
+   (unpack), then fours (shuffle), then the two 128-bit halves (permute2f128). Returns the
+   sum of the 8 columns: lane r is the sum of row r. */
+CNN__AVX2 static __m256 cnn__avx2_transpose_8x8(const float *src, ptrdiff_t src_row, int rows, float *dst) {
+    const __m256 z = _mm256_setzero_ps();
+    const __m256 a = _mm256_loadu_ps(src), b = rows > 1 ? _mm256_loadu_ps(src + src_row) : z;
+    const __m256 c = rows > 2 ? _mm256_loadu_ps(src + 2 * src_row) : z, d = rows > 3 ? _mm256_loadu_ps(src + 3 * src_row) : z;
+    const __m256 e = rows > 4 ? _mm256_loadu_ps(src + 4 * src_row) : z, f = rows > 5 ? _mm256_loadu_ps(src + 5 * src_row) : z;
+    const __m256 g = rows > 6 ? _mm256_loadu_ps(src + 6 * src_row) : z, h = rows > 7 ? _mm256_loadu_ps(src + 7 * src_row) : z;
+    /* ab0 = a0 b0 a1 b1 | a4 b4 a5 b5,  ab2 = a2 b2 a3 b3 | a6 b6 a7 b7, ... */
+    const __m256 ab0 = _mm256_unpacklo_ps(a, b), ab2 = _mm256_unpackhi_ps(a, b);
+    const __m256 cd0 = _mm256_unpacklo_ps(c, d), cd2 = _mm256_unpackhi_ps(c, d);
+    const __m256 ef0 = _mm256_unpacklo_ps(e, f), ef2 = _mm256_unpackhi_ps(e, f);
+    const __m256 gh0 = _mm256_unpacklo_ps(g, h), gh2 = _mm256_unpackhi_ps(g, h);
+    /* ad0 = a0 b0 c0 d0 | a4 b4 c4 d4,  ad1 = a1 b1 c1 d1 | a5 b5 c5 d5, ... */
+    const __m256 ad0 = _mm256_shuffle_ps(ab0, cd0, 0x44), ad1 = _mm256_shuffle_ps(ab0, cd0, 0xEE);
+    const __m256 ad2 = _mm256_shuffle_ps(ab2, cd2, 0x44), ad3 = _mm256_shuffle_ps(ab2, cd2, 0xEE);
+    const __m256 eh0 = _mm256_shuffle_ps(ef0, gh0, 0x44), eh1 = _mm256_shuffle_ps(ef0, gh0, 0xEE);
+    const __m256 eh2 = _mm256_shuffle_ps(ef2, gh2, 0x44), eh3 = _mm256_shuffle_ps(ef2, gh2, 0xEE);
+    /* column i = the low halves (i < 4) or the high halves (i >= 4) of ad and eh */
+    const __m256 c0 = _mm256_permute2f128_ps(ad0, eh0, 0x20), c1 = _mm256_permute2f128_ps(ad1, eh1, 0x20);
+    const __m256 c2 = _mm256_permute2f128_ps(ad2, eh2, 0x20), c3 = _mm256_permute2f128_ps(ad3, eh3, 0x20);
+    const __m256 c4 = _mm256_permute2f128_ps(ad0, eh0, 0x31), c5 = _mm256_permute2f128_ps(ad1, eh1, 0x31);
+    const __m256 c6 = _mm256_permute2f128_ps(ad2, eh2, 0x31), c7 = _mm256_permute2f128_ps(ad3, eh3, 0x31);
+    _mm256_store_ps(dst + 0 * 16, c0);
+    _mm256_store_ps(dst + 1 * 16, c1);
+    _mm256_store_ps(dst + 2 * 16, c2);
+    _mm256_store_ps(dst + 3 * 16, c3);
+    _mm256_store_ps(dst + 4 * 16, c4);
+    _mm256_store_ps(dst + 5 * 16, c5);
+    _mm256_store_ps(dst + 6 * 16, c6);
+    _mm256_store_ps(dst + 7 * 16, c7);
+    return _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(c0, c1), _mm256_add_ps(c2, c3)),
+                         _mm256_add_ps(_mm256_add_ps(c4, c5), _mm256_add_ps(c6, c7)));
+}
+
+/* Rows 0..7, then rows 8..15: each source row is read front to back, a cache line at a time. */
+CNN__AVX2 static void cnn__avx2_pack_transposed(const float *src, ptrdiff_t src_row, int rows, int len, float *strip, float *sums) {
+    const int whole = len - len % 8;
+    float part[8];
+    int g, t, i;
+    for (g = 0; g < 16; g += 8) {
+        __m256 sum = _mm256_setzero_ps();
+        for (t = 0; t < whole; t += 8) {
+            if (rows > g) sum = _mm256_add_ps(sum, cnn__avx2_transpose_8x8(src + g * src_row + t, src_row, rows - g, strip + t * 16 + g));
+            else for (i = 0; i < 8; i++) _mm256_store_ps(strip + (t + i) * 16 + g, _mm256_setzero_ps());
+        }
+        if (sums && whole)
+            for (_mm256_storeu_ps(part, sum), i = 0; i < CNN__MIN(8, rows - g); i++) sums[g + i] += part[i];
+    }
+    cnn__pack_transposed_scalar(src + whole, src_row, rows, len - whole, strip + whole * 16, sums);
+}
+#else
+/* dst[i * 16 + r] = src[r * src_row + i] for a 4 x 4 block; rows past 'rows' read as zero.
+   vtrnq transposes the 2 x 2 blocks of two rows; the 64-bit halves then swap places. Returns
+   the sum of the 4 columns: lane r is the sum of row r. */
+static float32x4_t cnn__neon_transpose_4x4(const float *src, ptrdiff_t src_row, int rows, float *dst) {
+    const float32x4_t z = vdupq_n_f32(0.0f);
+    const float32x4_t a = vld1q_f32(src), b = rows > 1 ? vld1q_f32(src + src_row) : z;
+    const float32x4_t c = rows > 2 ? vld1q_f32(src + 2 * src_row) : z, d = rows > 3 ? vld1q_f32(src + 3 * src_row) : z;
+    const float32x4x2_t ab = vtrnq_f32(a, b), cd = vtrnq_f32(c, d);   /* a0 b0 a2 b2, a1 b1 a3 b3 */
+    const float32x4_t c0 = vcombine_f32(vget_low_f32(ab.val[0]), vget_low_f32(cd.val[0]));
+    const float32x4_t c1 = vcombine_f32(vget_low_f32(ab.val[1]), vget_low_f32(cd.val[1]));
+    const float32x4_t c2 = vcombine_f32(vget_high_f32(ab.val[0]), vget_high_f32(cd.val[0]));
+    const float32x4_t c3 = vcombine_f32(vget_high_f32(ab.val[1]), vget_high_f32(cd.val[1]));
+    vst1q_f32(dst + 0 * 16, c0);
+    vst1q_f32(dst + 1 * 16, c1);
+    vst1q_f32(dst + 2 * 16, c2);
+    vst1q_f32(dst + 3 * 16, c3);
+    return vaddq_f32(vaddq_f32(c0, c1), vaddq_f32(c2, c3));
+}
+
+static void cnn__neon_pack_transposed(const float *src, ptrdiff_t src_row, int rows, int len, float *strip, float *sums) {
+    const int whole = len - len % 4;
+    float part[4];
+    int g, t, i;
+    for (g = 0; g < 16; g += 4) {
+        float32x4_t sum = vdupq_n_f32(0.0f);
+        for (t = 0; t < whole; t += 4) {
+            if (rows > g) sum = vaddq_f32(sum, cnn__neon_transpose_4x4(src + g * src_row + t, src_row, rows - g, strip + t * 16 + g));
+            else for (i = 0; i < 4; i++) vst1q_f32(strip + (t + i) * 16 + g, vdupq_n_f32(0.0f));
+        }
+        if (sums && whole)
+            for (vst1q_f32(part, sum), i = 0; i < CNN__MIN(4, rows - g); i++) sums[g + i] += part[i];
+    }
+    cnn__pack_transposed_scalar(src + whole, src_row, rows, len - whole, strip + whole * 16, sums);
+}
+#endif
+
+/* strip[t * 16 + r] = src[r * src_row + t] for r < rows (rows <= 16) and t < len; strip[t * 16 + r] = 0 for rows <= r < 16;
+   and, when sums is not NULL, sums[r] += the sum of row r's len values. strip is 32-byte aligned.
+   The AVX-512 path uses the AVX2 transpose: a strip row is 16 floats, one 8 x 8 block's
+   two halves, and the pack costs a few percent of the products it feeds. */
+static void cnn__pack_transposed(const float *src, ptrdiff_t src_row, int rows, int len, float *strip, float *sums) {
+#ifdef CNN__X86_AVX2
+    cnn__avx2_pack_transposed(src, src_row, rows, len, strip, sums);
+#else
+    cnn__neon_pack_transposed(src, src_row, rows, len, strip, sums);
+#endif
+}
+#endif /* CNN__SIMD */
+
+#ifdef CNN__SIMD
+/* ---------------------------------------------------------------------------------------------
+   The element-wise vector vocabulary. The SIMD twins of the activations, of 2x2 pooling and of
+   the SGD update are written once against these few operations, which each ISA defines:
+       cnn__vec    CNN__VL floats (AVX2: 8, AVX-512: 16, NEON: 4)   cnn__veci   CNN__VL int32s
+       cnn__vmask  CNN__VL lanes, each on or off (the result of a comparison: all-ones lanes
+                   on AVX2 and NEON, an opmask on AVX-512)
+   Loads and stores take how many lanes are real (1..CNN__VL), so a row's tail needs no scalar
+   loop: AVX2 and AVX-512 mask the other lanes out, NEON goes through a small buffer.
+   Comparisons are the scalar code's (ordered: false when a NaN is involved), select(m, a, b)
+   is m ? a : b, and no multiply-add is fused: each kernel rounds exactly as its scalar twin
+   does when that is compiled without FMA contraction (the default for ISO C).
+
+   One source, every width. Each name above (cnn__v_load, cnn__vec, CNN__VL, and CNN__VEC,
+   the target attribute) is a macro that pastes the current width's prefix CNN__W onto it:
+   cnn__v_load is cnn__avx2_v_load while CNN__W is cnn__avx2_ (the default on x86-64), and
+   cnn__neon_v_load on AArch64. A kernel written as a macro body (CNN__ACTIVATION_KERNELS,
+   CNN__POOL_KERNELS, CNN__SGD_KERNELS) is expanded once with the default width and, on x86,
+   once more with CNN__W set to cnn__avx512_; its functions are named CNN__WN(name), so the
+   two expansions give cnn__avx2_name and cnn__avx512_name, and CNN__VCALL(name, args) calls
+   the one of the active path. Code written outside such a macro with these names (a plain
+   function) gets the default width: AVX2 or NEON.
+   --------------------------------------------------------------------------------------------- */
+#define CNN__WN(f) CNN__WCAT(CNN__W, f)
+#define CNN__WCAT(w, f) CNN__WCAT_(w, f)
+#define CNN__WCAT_(w, f) w##f
+#ifdef CNN__X86_AVX2
+#define CNN__W cnn__avx2_
+#else
+#define CNN__W cnn__neon_
+#endif
+#define CNN__VL CNN__WN(VL)
+#define CNN__VEC CNN__WN(ATTR)
+#define cnn__vec CNN__WN(vec)
+#define cnn__veci CNN__WN(veci)
+#define cnn__vmask CNN__WN(vmask)
+#define cnn__v_load CNN__WN(v_load)
+#define cnn__v_store CNN__WN(v_store)
+#define cnn__v_storei CNN__WN(v_storei)
+#define cnn__v_load2 CNN__WN(v_load2)
+#define cnn__v_store2 CNN__WN(v_store2)
+#define cnn__v_set CNN__WN(v_set)
+#define cnn__v_add CNN__WN(v_add)
+#define cnn__v_sub CNN__WN(v_sub)
+#define cnn__v_mul CNN__WN(v_mul)
+#define cnn__v_lt CNN__WN(v_lt)
+#define cnn__v_gt CNN__WN(v_gt)
+#define cnn__v_unordered CNN__WN(v_unordered)
+#define cnn__v_or CNN__WN(v_or)
+#define cnn__v_any CNN__WN(v_any)
+#define cnn__v_select CNN__WN(v_select)
+#define cnn__v_seti CNN__WN(v_seti)
+#define cnn__v_lanes CNN__WN(v_lanes)
+#define cnn__v_addi CNN__WN(v_addi)
+#define cnn__v_selecti CNN__WN(v_selecti)
+#define cnn__v_div CNN__WN(v_div)
+#define cnn__v_min CNN__WN(v_min)
+#define cnn__v_max CNN__WN(v_max)
+#define cnn__v_abs CNN__WN(v_abs)
+#define cnn__v_round CNN__WN(v_round)
+#define cnn__v_pow2 CNN__WN(v_pow2)
+#define cnn__v_left CNN__WN(v_left)
+#define cnn__v_exp CNN__WN(v_exp)
+#define cnn__v_sigmoid CNN__WN(v_sigmoid)
+#define cnn__v_tanh CNN__WN(v_tanh)
+
+#ifdef CNN__X86_AVX2
+#define cnn__avx2_VL 8
+#define cnn__avx2_ATTR CNN__AVX2
+/* cnn__avx2_vec (__m256) is the micro-kernel's */
+typedef __m256i cnn__veci;
+typedef __m256 cnn__vmask;
+CNN__AVX2 static cnn__vec cnn__v_load(const float *p, int n) {
+    return n >= 8 ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, cnn__avx2_mask(n));
+}
+CNN__AVX2 static void cnn__v_store(float *p, int n, cnn__vec v) {
+    if (n >= 8) _mm256_storeu_ps(p, v);
+    else _mm256_maskstore_ps(p, cnn__avx2_mask(n), v);
+}
+CNN__AVX2 static void cnn__v_storei(int32_t *p, int n, cnn__veci v) {
+    if (n >= 8) _mm256_storeu_si256((__m256i *)(void *)p, v);
+    else _mm256_maskstore_epi32((int *)(void *)p, cnn__avx2_mask(n), v);
+}
+/* n pairs p[2t], p[2t + 1] into even[t] and odd[t]; and back, storing m floats (up to 16). */
+CNN__AVX2 static void cnn__v_load2(const float *p, int n, cnn__vec *even, cnn__vec *odd) {
+    const __m256 lo = cnn__v_load(p, 2 * n), hi = n > 4 ? cnn__v_load(p + 8, 2 * n - 8) : _mm256_setzero_ps();
+    /* the shuffles stay within 128-bit halves; the permutes put the 64-bit pieces in order */
+    *even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0))), _MM_SHUFFLE(3, 1, 2, 0)));
+    *odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1))), _MM_SHUFFLE(3, 1, 2, 0)));
+}
+CNN__AVX2 static void cnn__v_store2(float *p, int m, cnn__vec even, cnn__vec odd) {
+    const __m256 lo = _mm256_unpacklo_ps(even, odd), hi = _mm256_unpackhi_ps(even, odd);
+    cnn__v_store(p, m, _mm256_permute2f128_ps(lo, hi, 0x20));
+    if (m > 8) cnn__v_store(p + 8, m - 8, _mm256_permute2f128_ps(lo, hi, 0x31));
+}
+CNN__AVX2 static cnn__vec cnn__v_set(float f) { return _mm256_set1_ps(f); }
+CNN__AVX2 static cnn__vec cnn__v_add(cnn__vec a, cnn__vec b) { return _mm256_add_ps(a, b); }
+CNN__AVX2 static cnn__vec cnn__v_sub(cnn__vec a, cnn__vec b) { return _mm256_sub_ps(a, b); }
+CNN__AVX2 static cnn__vec cnn__v_mul(cnn__vec a, cnn__vec b) { return _mm256_mul_ps(a, b); }
+CNN__AVX2 static cnn__vmask cnn__v_lt(cnn__vec a, cnn__vec b) { return _mm256_cmp_ps(a, b, _CMP_LT_OQ); }
+CNN__AVX2 static cnn__vmask cnn__v_gt(cnn__vec a, cnn__vec b) { return _mm256_cmp_ps(a, b, _CMP_GT_OQ); }
+CNN__AVX2 static cnn__vmask cnn__v_unordered(cnn__vec a, cnn__vec b) { return _mm256_cmp_ps(a, b, _CMP_UNORD_Q); }
+CNN__AVX2 static cnn__vmask cnn__v_or(cnn__vmask a, cnn__vmask b) { return _mm256_or_ps(a, b); }
+CNN__AVX2 static int cnn__v_any(cnn__vmask m) { return _mm256_movemask_ps(m) != 0; }
+CNN__AVX2 static cnn__vec cnn__v_select(cnn__vmask m, cnn__vec a, cnn__vec b) { return _mm256_blendv_ps(b, a, m); }
+CNN__AVX2 static cnn__veci cnn__v_seti(int32_t i) { return _mm256_set1_epi32(i); }
+CNN__AVX2 static cnn__veci cnn__v_lanes(int32_t step) { return _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(step)); }
+CNN__AVX2 static cnn__veci cnn__v_addi(cnn__veci a, cnn__veci b) { return _mm256_add_epi32(a, b); }
+CNN__AVX2 static cnn__veci cnn__v_selecti(cnn__vmask m, cnn__veci a, cnn__veci b) {
+    return _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(b), _mm256_castsi256_ps(a), m));
+}
+CNN__AVX2 static cnn__vec cnn__v_div(cnn__vec a, cnn__vec b) { return _mm256_div_ps(a, b); }
+CNN__AVX2 static cnn__vec cnn__v_min(cnn__vec a, cnn__vec b) { return _mm256_min_ps(a, b); }
+CNN__AVX2 static cnn__vec cnn__v_max(cnn__vec a, cnn__vec b) { return _mm256_max_ps(a, b); }
+CNN__AVX2 static cnn__vec cnn__v_abs(cnn__vec a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a); }
+CNN__AVX2 static cnn__vec cnn__v_round(cnn__vec a) { return _mm256_round_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+/* 2^n for whole numbers n in -126..127: n + 127 is the float's exponent field. */
+CNN__AVX2 static cnn__vec cnn__v_pow2(cnn__vec n) {
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23));
+}
+CNN__AVX2 static int cnn__v_left(size_t i, size_t count) { return count - i < 8 ? (int)(count - i) : 8; }
+
+#ifdef CNN__X86_AVX512
+/* The same vocabulary 16 floats wide. Comparisons give an opmask (a bit per lane), which
+   select and the masked loads and stores take directly; load2 and store2 (de)interleave with
+   one two-source permute each way instead of AVX2's in-lane shuffles and cross-lane fixes. */
+#define cnn__avx512_VL 16
+#define cnn__avx512_ATTR CNN__AVX512
+typedef __m512i cnn__avx512_veci;
+typedef __mmask16 cnn__avx512_vmask;
+CNN__AVX512 static __m512 cnn__avx512_v_load(const float *p, int n) {
+    return n >= 16 ? _mm512_loadu_ps(p) : _mm512_maskz_loadu_ps(cnn__avx512_tail(n), p);
+}
+CNN__AVX512 static void cnn__avx512_v_store(float *p, int n, __m512 v) {
+    if (n >= 16) _mm512_storeu_ps(p, v);
+    else _mm512_mask_storeu_ps(p, cnn__avx512_tail(n), v);
+}
+CNN__AVX512 static void cnn__avx512_v_storei(int32_t *p, int n, __m512i v) {
+    if (n >= 16) _mm512_storeu_si512((void *)p, v);
+    else _mm512_mask_storeu_epi32((void *)p, cnn__avx512_tail(n), v);
+}
+CNN__AVX512 static void cnn__avx512_v_load2(const float *p, int n, __m512 *even, __m512 *odd) {
+    const __m512 lo = cnn__avx512_v_load(p, 2 * n), hi = n > 8 ? cnn__avx512_v_load(p + 16, 2 * n - 16) : _mm512_setzero_ps();
+    const __m512i evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    *even = _mm512_permutex2var_ps(lo, evens, hi);
+    *odd = _mm512_permutex2var_ps(lo, _mm512_add_epi32(evens, _mm512_set1_epi32(1)), hi);
+}
+CNN__AVX512 static void cnn__avx512_v_store2(float *p, int m, __m512 even, __m512 odd) {
+    const __m512i first = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    cnn__avx512_v_store(p, m, _mm512_permutex2var_ps(even, first, odd));
+    if (m > 16) cnn__avx512_v_store(p + 16, m - 16, _mm512_permutex2var_ps(even, _mm512_add_epi32(first, _mm512_set1_epi32(8)), odd));
+}
+CNN__AVX512 static __m512 cnn__avx512_v_set(float f) { return _mm512_set1_ps(f); }
+/* a + b with a as the first source: of two NaNs, a's comes out, as in the scalar code. The
+   compilers swap the operands of an addition intrinsic at will (clang does here), which
+   changes which NaN an average-pooling window returns; the instruction keeps the order. */
+CNN__AVX512 static __m512 cnn__avx512_v_add(__m512 a, __m512 b) {
+    __m512 r;
+    __asm__("vaddps %2, %1, %0" : "=v"(r) : "v"(a), "v"(b));
+    return r;
+}
+CNN__AVX512 static __m512 cnn__avx512_v_sub(__m512 a, __m512 b) { return _mm512_sub_ps(a, b); }
+CNN__AVX512 static __m512 cnn__avx512_v_mul(__m512 a, __m512 b) { return _mm512_mul_ps(a, b); }
+CNN__AVX512 static __mmask16 cnn__avx512_v_lt(__m512 a, __m512 b) { return _mm512_cmp_ps_mask(a, b, _CMP_LT_OQ); }
+CNN__AVX512 static __mmask16 cnn__avx512_v_gt(__m512 a, __m512 b) { return _mm512_cmp_ps_mask(a, b, _CMP_GT_OQ); }
+CNN__AVX512 static __mmask16 cnn__avx512_v_unordered(__m512 a, __m512 b) { return _mm512_cmp_ps_mask(a, b, _CMP_UNORD_Q); }
+CNN__AVX512 static __mmask16 cnn__avx512_v_or(__mmask16 a, __mmask16 b) { return (__mmask16)(a | b); }
+CNN__AVX512 static int cnn__avx512_v_any(__mmask16 m) { return m != 0; }
+CNN__AVX512 static __m512 cnn__avx512_v_select(__mmask16 m, __m512 a, __m512 b) { return _mm512_mask_blend_ps(m, b, a); }
+CNN__AVX512 static __m512i cnn__avx512_v_seti(int32_t i) { return _mm512_set1_epi32(i); }
+CNN__AVX512 static __m512i cnn__avx512_v_lanes(int32_t step) {
+    return _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_epi32(step));
+}
+CNN__AVX512 static __m512i cnn__avx512_v_addi(__m512i a, __m512i b) { return _mm512_add_epi32(a, b); }
+CNN__AVX512 static __m512i cnn__avx512_v_selecti(__mmask16 m, __m512i a, __m512i b) { return _mm512_mask_blend_epi32(m, b, a); }
+CNN__AVX512 static __m512 cnn__avx512_v_div(__m512 a, __m512 b) { return _mm512_div_ps(a, b); }
+CNN__AVX512 static __m512 cnn__avx512_v_min(__m512 a, __m512 b) { return _mm512_maskz_min_ps(0xffff, a, b); }
+CNN__AVX512 static __m512 cnn__avx512_v_max(__m512 a, __m512 b) { return _mm512_maskz_max_ps(0xffff, a, b); }
+CNN__AVX512 static __m512 cnn__avx512_v_abs(__m512 a) { return _mm512_abs_ps(a); }
+CNN__AVX512 static __m512 cnn__avx512_v_round(__m512 a) { return _mm512_maskz_roundscale_ps(0xffff, a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+CNN__AVX512 static __m512 cnn__avx512_v_pow2(__m512 n) {
+    return _mm512_castsi512_ps(_mm512_maskz_slli_epi32(0xffff, _mm512_add_epi32(_mm512_maskz_cvtps_epi32(0xffff, n), _mm512_set1_epi32(127)), 23));
+}
+CNN__AVX512 static int cnn__avx512_v_left(size_t i, size_t count) { return count - i < 16 ? (int)(count - i) : 16; }
+#endif /* CNN__X86_AVX512 */
+#else /* CNN__ARM_NEON */
+#define cnn__neon_VL 4
+#define cnn__neon_ATTR
+typedef float32x4_t cnn__vec;
+typedef int32x4_t cnn__veci;
+typedef uint32x4_t cnn__vmask;
+static cnn__vec cnn__v_load(const float *p, int n) {
+    float t[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    if (n >= 4) return vld1q_f32(p);
+    memcpy(t, p, (size_t)n * sizeof(float));
+    return vld1q_f32(t);
+}
+static void cnn__v_store(float *p, int n, cnn__vec v) {
+    float t[4];
+    if (n >= 4) { vst1q_f32(p, v); return; }
+    vst1q_f32(t, v);
+    memcpy(p, t, (size_t)n * sizeof(float));
+}
+static void cnn__v_storei(int32_t *p, int n, cnn__veci v) {
+    int32_t t[4];
+    if (n >= 4) { vst1q_s32(p, v); return; }
+    vst1q_s32(t, v);
+    memcpy(p, t, (size_t)n * sizeof(int32_t));
+}
+static void cnn__v_load2(const float *p, int n, cnn__vec *even, cnn__vec *odd) {
+    float t[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
+    float32x4x2_t v;
+    if (n < 4) memcpy(t, p, (size_t)(2 * n) * sizeof(float));
+    v = vld2q_f32(n >= 4 ? p : t);
+    *even = v.val[0];
+    *odd = v.val[1];
+}
+static void cnn__v_store2(float *p, int m, cnn__vec even, cnn__vec odd) {
+    float t[8];
+    float32x4x2_t v;
+    v.val[0] = even;
+    v.val[1] = odd;
+    vst2q_f32(m >= 8 ? p : t, v);
+    if (m < 8) memcpy(p, t, (size_t)m * sizeof(float));
+}
+static cnn__vec cnn__v_set(float f) { return vdupq_n_f32(f); }
+static cnn__vec cnn__v_add(cnn__vec a, cnn__vec b) { return vaddq_f32(a, b); }
+static cnn__vec cnn__v_sub(cnn__vec a, cnn__vec b) { return vsubq_f32(a, b); }
+static cnn__vec cnn__v_mul(cnn__vec a, cnn__vec b) { return vmulq_f32(a, b); }
+static cnn__vmask cnn__v_lt(cnn__vec a, cnn__vec b) { return vcltq_f32(a, b); }
+static cnn__vmask cnn__v_gt(cnn__vec a, cnn__vec b) { return vcgtq_f32(a, b); }
+static cnn__vmask cnn__v_unordered(cnn__vec a, cnn__vec b) { return vmvnq_u32(vandq_u32(vceqq_f32(a, a), vceqq_f32(b, b))); }
+static cnn__vmask cnn__v_or(cnn__vmask a, cnn__vmask b) { return vorrq_u32(a, b); }
+static int cnn__v_any(cnn__vmask m) { return vmaxvq_u32(m) != 0; }
+static cnn__vec cnn__v_select(cnn__vmask m, cnn__vec a, cnn__vec b) { return vbslq_f32(m, a, b); }
+static cnn__veci cnn__v_seti(int32_t i) { return vdupq_n_s32(i); }
+static cnn__veci cnn__v_lanes(int32_t step) { const int32_t t[4] = {0, step, 2 * step, 3 * step}; return vld1q_s32(t); }
+static cnn__veci cnn__v_addi(cnn__veci a, cnn__veci b) { return vaddq_s32(a, b); }
+static cnn__veci cnn__v_selecti(cnn__vmask m, cnn__veci a, cnn__veci b) { return vbslq_s32(m, a, b); }
+static cnn__vec cnn__v_div(cnn__vec a, cnn__vec b) { return vdivq_f32(a, b); }
+static cnn__vec cnn__v_min(cnn__vec a, cnn__vec b) { return vminq_f32(a, b); }
+static cnn__vec cnn__v_max(cnn__vec a, cnn__vec b) { return vmaxq_f32(a, b); }
+static cnn__vec cnn__v_abs(cnn__vec a) { return vabsq_f32(a); }
+static cnn__vec cnn__v_round(cnn__vec a) { return vrndnq_f32(a); }
+static cnn__vec cnn__v_pow2(cnn__vec n) { return vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(vcvtq_s32_f32(n), vdupq_n_s32(127)), 23)); }
+/* The lanes left from i to count, at most CNN__VL. */
+static int cnn__v_left(size_t i, size_t count) { return count - i < 4 ? (int)(count - i) : 4; }
+#endif
+#endif /* CNN__SIMD */
+
+/* ============================================================================================
+   F4. Convolution: the fast paths
+   ============================================================================================ */
+
+/* ---------------------------------------------------------------------------------------------
+   Convolution on the vector micro-kernel: the direct convolution as a matrix product
+
+       Y[k][p] = b[k] + sum_q W[k][q] * X[q][p]       q = (c, r, s) taps, p = output pixels
+
+   where X[q][p] (im2col) is never built whole: strips of 16 pixels by up to CNN__QC taps are
+   packed as the kernel needs them (16 KB, in L1) and each strip serves every filter. Weights
+   are read in place. Backward-data of a stride-1 convolution is itself a convolution (of dy
+   with the flipped, transposed kernel, padded by extent-1-pad): the same code, reading the
+   weights through an offset table. Backward-weights is dW = dY * X^T: the same micro-kernel
+   with dY as A and a strip of X^T (pixels by 16 taps) as B.
+   --------------------------------------------------------------------------------------------- */
+#ifdef CNN__SIMD
+#define CNN__QC 256
+
+/* strip[(q - q0) * 16 + t] = im2col value of tap q for pixel p0 + t of one image (zero in the
+   padding and for t >= np). The 16 pixels fall into at most a few runs along output rows; in
+   each run, a tap reads a row of input at a constant stride, so the in-bounds part of the run
+   is found with two divisions and copied, and only the ends are zero-filled. */
+static void cnn__pack_im2col(const cnn_conv2d_shape *s, int ow, const float *xn, int p0, int np, int q0, int q1, float *strip) {
+    int run_t[16], run_len[16], run_row[16], run_col[16], runs = 0, t, q, c, r, sc, k;
+    for (t = 0; t < np;) {                      /* split the strip into runs within one row */
+        const int i = (p0 + t) / ow, j = (p0 + t) % ow, len = CNN__MIN(np - t, ow - j);
+        run_t[runs] = t; run_len[runs] = len;
+        run_row[runs] = i * s->stride_h - s->pad_top;
+        run_col[runs] = j * s->stride_w - s->pad_left;
+        runs++;
+        t += len;
+    }
+    c = q0 / (s->kh * s->kw); r = (q0 / s->kw) % s->kh; sc = q0 % s->kw;
+    for (q = q0; q < q1; q++) {
+        const float *xc = xn + (size_t)c * s->h * s->w;
+        float *dst = strip + (size_t)(q - q0) * 16;
+        for (k = 0; k < runs; k++) {
+            const int iy = run_row[k] + r * s->dilation_h, ix0 = run_col[k] + sc * s->dilation_w, sw = s->stride_w;
+            float *d = dst + run_t[k];
+            int lo = 0, hi = 0, u;
+            if (iy >= 0 && iy < s->h) {
+                /* columns ix0 + u * sw inside [0, w): u in [lo, hi) */
+                lo = ix0 >= 0 ? 0 : (int)(((ptrdiff_t)sw - 1 - ix0) / sw);   /* sw - 1 - ix0 may pass INT_MAX */
+                hi = ix0 >= s->w ? 0 : (s->w - 1 - ix0) / sw + 1;
+                lo = CNN__MIN(lo, run_len[k]);
+                hi = CNN__MAX(lo, CNN__MIN(hi, run_len[k]));
+            }
+            for (u = 0; u < lo; u++) d[u] = 0.0f;
+            if (hi > lo) {
+                const float *src = xc + (size_t)iy * s->w + ix0;    /* ix0 + lo * sw >= 0 */
+                if (sw == 1) memcpy(d + lo, src + lo, (size_t)(hi - lo) * sizeof(float));
+                else for (u = lo; u < hi; u++) d[u] = src[(ptrdiff_t)u * sw];
+            }
+            for (u = hi; u < run_len[k]; u++) d[u] = 0.0f;
+        }
+        for (t = np; t < 16; t++) dst[t] = 0.0f;
+        if (++sc == s->kw) { sc = 0; if (++r == s->kh) { r = 0; c++; } }
+    }
+}
+
+/* strip[(p - p0) * 16 + t] = im2col value of tap q0 + t for pixel p (t < nq, else zero).
+   Pixels whose whole window lies inside the input (most of them) need no bounds checks. */
+static void cnn__pack_im2col_transposed(const cnn_conv2d_shape *s, int ow, const float *xn, int p0, int np, int q0, int nq, float *strip) {
+    ptrdiff_t tap_off[16];
+    int tap_dy[16], tap_dx[16], t, p;
+    const int reach_h = s->dilation_h * (s->kh - 1), reach_w = s->dilation_w * (s->kw - 1);
+    for (t = 0; t < nq; t++) {
+        const int q = q0 + t;
+        tap_dy[t] = ((q / s->kw) % s->kh) * s->dilation_h;
+        tap_dx[t] = (q % s->kw) * s->dilation_w;
+        tap_off[t] = (ptrdiff_t)(q / (s->kh * s->kw)) * s->h * s->w + (ptrdiff_t)tap_dy[t] * s->w + tap_dx[t];
+    }
+    for (p = 0; p < np; p++) {
+        const int y0 = ((p0 + p) / ow) * s->stride_h - s->pad_top, x0 = ((p0 + p) % ow) * s->stride_w - s->pad_left;
+        float *dst = strip + (size_t)p * 16;
+        if (y0 >= 0 && y0 + reach_h < s->h && x0 >= 0 && x0 + reach_w < s->w) {
+            const float *base = xn + (size_t)y0 * s->w + x0;
+            for (t = 0; t < nq; t++) dst[t] = base[tap_off[t]];
+        } else {
+            for (t = 0; t < nq; t++) {
+                const int yy = y0 + tap_dy[t], xx = x0 + tap_dx[t];
+                dst[t] = yy >= 0 && yy < s->h && xx >= 0 && xx < s->w ? xn[tap_off[t] + (ptrdiff_t)y0 * s->w + x0] : 0.0f;
+            }
+        }
+        for (t = nq; t < 16; t++) dst[t] = 0.0f;
+    }
+}
+
+static void cnn__conv2d_forward_simd(const cnn_conv2d_shape *s, const float *x, const float *w, const float *b, float *y) {
+    float strip[CNN__QC * 16] CNN__ALIGN32;
+    const int oh = cnn__conv2d_out_h(s), ow = cnn__conv2d_out_w(s);
+    const int pixels = oh * ow, taps = s->c * s->kh * s->kw;
+    int n, p0, q0;
+    for (n = 0; n < s->n; n++) {
+        const float *xn = x + (size_t)n * s->c * s->h * s->w;
+        float *yn = y + (size_t)n * s->k * pixels;
+        for (p0 = 0; p0 < pixels; p0 += 16) {
+            const int np = CNN__MIN(16, pixels - p0);
+            for (q0 = 0; q0 < taps; q0 += CNN__QC) {
+                const int q1 = CNN__MIN(taps, q0 + CNN__QC);
+                cnn__pack_im2col(s, ow, xn, p0, np, q0, q1, strip);
+                cnn__simd_gemm_strip(s->k, q1 - q0, w + q0, taps, 1, NULL, NULL, strip, NULL, yn + p0, pixels, np, q0 > 0, q0 == 0 ? b : NULL);
+            }
+        }
+    }
+}
+
+/* Returns 0 (and does nothing) for shapes it does not handle: strides above 1. */
+/* The data gradient reads the forward's filters w[k][c][r][s] flipped and transposed, as the
+   filters of a convolution of dy: row c of its A, tap q = (k, r, s), is w[k][c][kh-1-r][kw-1-s],
+   which is a[c * area + out[q - q0]] for taps q0..q1-1 (chans = the forward's input channels). */
+static void cnn__flipped_offsets(int q0, int q1, int area, int chans, int32_t *out) {
+    int q;
+    for (q = q0; q < q1; q++) out[q - q0] = (int32_t)((size_t)(q / area) * chans * area + (area - 1 - q % area));
+}
+
+static int cnn__conv2d_backward_data_simd(const cnn_conv2d_shape *s, const float *dy, const float *w, float *dx) {
+    float strip[CNN__QC * 16] CNN__ALIGN32;
+    int32_t offsets[CNN__QC];
+    const int oh = cnn__conv2d_out_h(s), ow = cnn__conv2d_out_w(s);
+    const int area = s->kh * s->kw, pixels = s->h * s->w, taps = s->k * area;
+    cnn_conv2d_shape t;          /* dx = conv(dy, flipped transposed w): a stride-1 forward shape */
+    int n, p0, q0;
+    if (s->stride_h != 1 || s->stride_w != 1) return 0;
+    t.n = s->n; t.c = s->k; t.h = oh; t.w = ow;
+    t.k = s->c; t.kh = s->kh; t.kw = s->kw;
+    t.stride_h = t.stride_w = 1;
+    t.dilation_h = s->dilation_h; t.dilation_w = s->dilation_w;
+    t.pad_top = s->dilation_h * (s->kh - 1) - s->pad_top;
+    t.pad_bottom = s->dilation_h * (s->kh - 1) - s->pad_bottom;
+    t.pad_left = s->dilation_w * (s->kw - 1) - s->pad_left;
+    t.pad_right = s->dilation_w * (s->kw - 1) - s->pad_right;
+    if (t.pad_top < 0 || t.pad_bottom < 0 || t.pad_left < 0 || t.pad_right < 0) return 0;
+    for (q0 = 0; q0 < taps; q0 += CNN__QC) {
+        const int q1 = CNN__MIN(taps, q0 + CNN__QC);
+        cnn__flipped_offsets(q0, q1, area, s->c, offsets);
+        for (n = 0; n < s->n; n++) {
+            const float *dyn = dy + (size_t)n * s->k * oh * ow;
+            float *dxn = dx + (size_t)n * s->c * pixels;
+            for (p0 = 0; p0 < pixels; p0 += 16) {
+                const int np = CNN__MIN(16, pixels - p0);
+                cnn__pack_im2col(&t, s->w, dyn, p0, np, q0, q1, strip);
+                cnn__simd_gemm_strip(s->c, q1 - q0, w, area, 0, NULL, offsets, strip, NULL, dxn + p0, pixels, np, q0 > 0, NULL);
+            }
+        }
+    }
+    return 1;
+}
+
+static void cnn__conv2d_backward_weights_simd(const cnn_conv2d_shape *s, const float *x, const float *dy, float *dw) {
+    float strip[CNN__QC * 16] CNN__ALIGN32;
+    const int oh = cnn__conv2d_out_h(s), ow = cnn__conv2d_out_w(s);
+    const int pixels = oh * ow, taps = s->c * s->kh * s->kw;
+    int n, p0, q0;
+    memset(dw, 0, (size_t)s->k * taps * sizeof(float));
+    for (n = 0; n < s->n; n++) {
+        const float *xn = x + (size_t)n * s->c * s->h * s->w;
+        const float *dyn = dy + (size_t)n * s->k * pixels;
+        for (q0 = 0; q0 < taps; q0 += 16) {
+            const int nq = CNN__MIN(16, taps - q0);
+            for (p0 = 0; p0 < pixels; p0 += CNN__QC) {
+                const int np = CNN__MIN(CNN__QC, pixels - p0);
+                cnn__pack_im2col_transposed(s, ow, xn, p0, np, q0, nq, strip);
+                cnn__simd_gemm_strip(s->k, np, dyn + p0, pixels, 1, NULL, NULL, strip, NULL, dw + q0, taps, nq, 1, NULL);
+            }
+        }
+    }
+}
+
+/* ---------------------------------------------------------------------------------------------
+   Direct convolution on a padded copy: stride 1, with a workspace, and no im2col packing.
+
+   At stride 1, output (i, j) of a convolution over a zero-padded input P (planes of hp x wp)
+   reads P[c][i + r*dh][j + s*dw]. Number the outputs with P's row length, p = i*wp + j: then
+   tap (c, r, s) reads P at p + off(c, r, s), off = c*hp*wp + r*dh*wp + s*dw, so 16 consecutive
+   positions read 16 consecutive floats for every tap, and the micro-kernel takes its B rows
+   straight from P through the offset table. The price: the positions with j >= ow (the last
+   wp - ow of each row, which wrap into the padding) are computed and dropped, so a row of
+   56 outputs padded to 58 wastes 2 lanes in 58. The 16 floats after the last plane are zero,
+   for the last strip's overreach.
+   --------------------------------------------------------------------------------------------- */
+
+/* Pieces every path with a workspace shares (and cnn__workspace_floats, _fits above). */
+static int cnn__has_padding(const cnn_conv2d_shape *s) { return s->pad_top || s->pad_bottom || s->pad_left || s->pad_right; }
+
+/* The planes the forward pass and the weight gradient read: the input inside its padding. */
+static void cnn__padded_size(const cnn_conv2d_shape *s, int *hp, int *wp) {
+    *hp = s->h + s->pad_top + s->pad_bottom;
+    *wp = s->w + s->pad_left + s->pad_right;
+}
+/* The planes the data gradient reads: dy spread out by the stride, inside the kernel's reach.
+   Returns 0 (sizes 0) when they do not fit in an int: the reach alone may be near INT_MAX. */
+static int cnn__spread_size(const cnn_conv2d_shape *s, int *hp, int *wp) {
+    const long long h = s->h + (long long)(s->kh - 1) * s->dilation_h, w = s->w + (long long)(s->kw - 1) * s->dilation_w;
+    const int fits = h <= INT_MAX && w <= INT_MAX;
+    *hp = fits ? (int)h : 0;
+    *wp = fits ? (int)w : 0;
+    return fits;
+}
+
+/* out[q - q0] for taps q0..q1-1 = (c, r, s) in planes of hp x wp: c*hp*wp + r*dh*wp + s*dw. */
+static void cnn__tap_offsets(int q0, int q1, int kh, int kw, int dh, int dw, int hp, int wp, int32_t *out) {
+    int q, c = q0 / (kh * kw), r = q0 / kw % kh, s = q0 % kw;  /* tap q = (c, r, s), walked on without dividing */
+    for (q = q0; q < q1; q++) {
+        out[q - q0] = (int32_t)(((size_t)c * hp + (size_t)r * dh) * wp + (size_t)s * dw);
+        if (++s == kw && (s = 0, ++r == kh)) { r = 0; c++; }
+    }
+}
+
+/* Copies one image (chans planes of h x w) into planes of hp x wp at (top, left). The padding
+   around it is not touched: the callers clear the buffer once per call, and every image
+   writes the same cells. */
+static void cnn__copy_into_padding(const float *xn, int chans, int h, int w, int top, int left, int hp, int wp, float *pin) {
+    int c, i;
+    for (c = 0; c < chans; c++)
+        for (i = 0; i < h; i++)
+            memcpy(pin + ((size_t)c * hp + top + i) * wp + left, xn + ((size_t)c * h + i) * w, (size_t)w * sizeof(float));
+}
+
+/* The data gradient's input for one image: dy[k][i][j] at P[k][i*sh + (kh-1)*dh - pt][j*sw +
+   (kw-1)*dw - pl] in planes of cnn__spread_size, zeros between (cleared by the caller, as
+   above). Values that land outside belong to outputs whose windows lie wholly in the padding:
+   they reach no input and are dropped. */
+static void cnn__spread_gradient(const cnn_conv2d_shape *s, const float *dyn, float *pin) {
+    const int oh = cnn__conv2d_out_h(s), ow = cnn__conv2d_out_w(s);
+    const int top = (s->kh - 1) * s->dilation_h - s->pad_top, left = (s->kw - 1) * s->dilation_w - s->pad_left;
+    int hp, wp, k, i, j, lo, hi;
+    cnn__spread_size(s, &hp, &wp);
+    cnn__tap_range(ow, wp, s->stride_w, -left, 0, &lo, &hi);    /* columns j with 0 <= j*sw + left < wp */
+    if (hi <= lo) return;
+    for (k = 0; k < s->k; k++)
+        for (i = 0; i < oh; i++) {
+            const int row = i * s->stride_h + top;
+            const float *src = dyn + ((size_t)k * oh + i) * ow + lo;
+            float *dst;
+            if (row < 0 || row >= hp) continue;
+            dst = pin + ((size_t)k * hp + row) * wp + (lo * s->stride_w + left);
+            if (s->stride_w == 1) memcpy(dst, src, (size_t)(hi - lo) * sizeof(float));
+            else for (j = 0; j < hi - lo; j++) dst[(ptrdiff_t)j * s->stride_w] = src[j];
+        }
+}
+
+/* The direct grid's strips: positions (oh - 1) * wp + ow, 16 to a strip. */
+static long long cnn__grid_strips(int oh, int ow, int wp) { return (((long long)oh - 1) * wp + ow + 15) / 16; }
+
+/* The workspace in floats: P (chans planes of hp x wp, plus 16) and the wide output. */
+static size_t cnn__direct_floats(int chans, int hp, int wp, int rows, int oh) {
+    return cnn__round16((size_t)chans * hp * wp + 16) + cnn__round16((size_t)rows * oh * wp);
+}
+
+/* Whether the direct grid is worth it: it computes (oh - 1) * wp + ow positions where im2col
+   computes oh * ow, but packs nothing; packing costs about a quarter (measured on V1), so
+   the direct path wins unless its grid is more than a quarter larger, and the offsets must
+   fit in 32 bits. */
+static int cnn__grid_fits(int chans, int hp, int wp) { return (long long)chans * hp * wp + 16 <= INT32_MAX; }
+static int cnn__direct_pays(int chans, int hp, int wp, int oh, int ow) {
+    if (!cnn__grid_fits(chans, hp, wp)) return 0;
+    return cnn__grid_strips(oh, ow, wp) * 4 <= ((long long)oh * ow + 15) / 16 * 5;
+}
+
+/* out[m][i][j] = bias[m] + sum_q A[m][q] * P[i*wp + j + off(q)] for m < rows, where P is set
+   up as above, wide (rows x oh x wp) is scratch, and A is a (rows x chans*kh*kw), or, when
+   flipped, the forward's filters read as the data gradient's: a holds chans x rows filters
+   of kh x kw and A[m][(c, r, s)] = a[c][m][kh-1-r][kw-1-s]. */
+static void cnn__direct_conv(int rows, const float *a, int flipped, const float *bias, const float *pin, int chans,
+                             int hp, int wp, int kh, int kw, int dh, int dw, float *wide, float *out) {
+    int32_t offsets[CNN__QC], a_offsets[CNN__QC];
+    const int taps = chans * kh * kw, area = kh * kw, oh = hp - (kh - 1) * dh, ow = wp - (kw - 1) * dw;
+    const int positions = (oh - 1) * wp + ow;
+    int q0, p0, m, i;
+    /* Tap chunks outside, strips inside: the chunk of A (rows x 256) stays in L2 while every
+       strip of P streams past it. */
+    for (q0 = 0; q0 < taps; q0 += CNN__QC) {
+        const int q1 = CNN__MIN(taps, q0 + CNN__QC);
+        const float *a0 = flipped ? a : a + q0;
+        const ptrdiff_t a_row = flipped ? area : taps;
+        cnn__tap_offsets(q0, q1, kh, kw, dh, dw, hp, wp, offsets);
+        if (flipped) cnn__flipped_offsets(q0, q1, area, rows, a_offsets);
+        if (rows <= 2 && positions >= 64)  /* one or two rows (a one-channel data gradient): 64 wide */
+            for (m = 0; m < rows; m++)
+                cnn__simd_gemm_row_run(q1 - q0, a0 + m * a_row, 1, flipped ? a_offsets : NULL, pin, offsets,
+                                       wide + (size_t)m * oh * wp, positions, q0 > 0, q0 == 0 && bias ? bias[m] : 0.0f);
+        else
+            for (p0 = 0; p0 < positions; p0 += 16)
+                cnn__simd_gemm_strip(rows, q1 - q0, a0, a_row, 1, NULL, flipped ? a_offsets : NULL, pin + p0, offsets,
+                                     wide + p0, (ptrdiff_t)oh * wp, CNN__MIN(16, positions - p0), q0 > 0, q0 == 0 ? bias : NULL);
+    }
+    for (m = 0; m < rows; m++)           /* drop the wrapped columns */
+        for (i = 0; i < oh; i++)
+            memcpy(out + ((size_t)m * oh + i) * ow, wide + ((size_t)m * oh + i) * wp, (size_t)ow * sizeof(float));
+}
+
+static size_t cnn__forward_direct_floats(const cnn_conv2d_shape *s) {
+    int hp, wp;
+    if (s->stride_h != 1 || s->stride_w != 1) return 0;
+    cnn__padded_size(s, &hp, &wp);
+    return cnn__direct_floats(s->c, hp, wp, s->k, cnn__conv2d_out_h(s));
+}
+
+/* The forward pass on the direct grid. Returns 0 (doing nothing) when it does not apply, or,
+   unless forced, does not pay. */
+static int cnn__conv2d_forward_grid(const cnn_conv2d_shape *s, const float *x, const float *w, const float *b,
+                                    float *y, void *ws, size_t ws_bytes, int forced) {
+    const int oh = cnn__conv2d_out_h(s), ow = cnn__conv2d_out_w(s);
+    float *pin, *wide;
+    int hp, wp, n;
+    cnn__padded_size(s, &hp, &wp);
+    if (s->stride_h != 1 || s->stride_w != 1 || !ws) return 0;
+    if (forced ? !cnn__grid_fits(s->c, hp, wp) : !cnn__direct_pays(s->c, hp, wp, oh, ow)) return 0;
+    if (!cnn__workspace_fits(ws_bytes, cnn__forward_direct_floats(s))) return 0;
+    pin = cnn__workspace_floats(ws);
+    wide = pin + cnn__round16((size_t)s->c * hp * wp + 16);
+    memset(pin, 0, ((size_t)s->c * hp * wp + 16) * sizeof(float));
+    for (n = 0; n < s->n; n++) {
+        cnn__copy_into_padding(x + (size_t)n * s->c * s->h * s->w, s->c, s->h, s->w, s->pad_top, s->pad_left, hp, wp, pin);
+        cnn__direct_conv(s->k, w, 0, b, pin, s->c, hp, wp, s->kh, s->kw, s->dilation_h, s->dilation_w, wide,
+                         y + (size_t)n * s->k * oh * ow);
+    }
+    return 1;
+}
+
+/* The dispatcher's entry: the grid where its cost model says it pays. */
+static int cnn__conv2d_forward_direct(const cnn_conv2d_shape *s, const float *x, const float *w, const float *b,
+                                      float *y, void *ws, size_t ws_bytes) {
+    return cnn__conv2d_forward_grid(s, x, w, b, y, ws, ws_bytes, 0);
+}
+
+static size_t cnn__backward_data_direct_floats(const cnn_conv2d_shape *s) {
+    int hp, wp;
+    if (!cnn__spread_size(s, &hp, &wp)) return 0;
+    return cnn__direct_floats(s->k, hp, wp, s->c, s->h);
+}
+
+/* The data gradient on the direct grid, for every stride: dx is the correlation of the
+   spread-out dy (cnn__spread_gradient) with the filters flipped and transposed,
+   wt[c][k][r][s] = w[k][c][kh-1-r][kw-1-s], which the micro-kernel reads in place. At stride 2
+   three quarters of the spread dy are zeros that get multiplied. */
+static int cnn__conv2d_backward_data_grid(const cnn_conv2d_shape *s, const float *dy, const float *w, float *dx,
+                                          void *ws, size_t ws_bytes, int forced) {
+    const int oh = cnn__conv2d_out_h(s), ow = cnn__conv2d_out_w(s);
+    float *pin, *wide;
+    int hp, wp, n;
+    if (!cnn__spread_size(s, &hp, &wp) || !ws) return 0;
+    if (forced ? !cnn__grid_fits(s->k, hp, wp) : !cnn__direct_pays(s->k, hp, wp, s->h, s->w)) return 0;
+    if (!cnn__workspace_fits(ws_bytes, cnn__backward_data_direct_floats(s))) return 0;
+    pin = cnn__workspace_floats(ws);
+    wide = pin + cnn__round16((size_t)s->k * hp * wp + 16);
+    memset(pin, 0, ((size_t)s->k * hp * wp + 16) * sizeof(float));
+    for (n = 0; n < s->n; n++) {
+        cnn__spread_gradient(s, dy + (size_t)n * s->k * oh * ow, pin);
+        cnn__direct_conv(s->c, w, 1, NULL, pin, s->k, hp, wp, s->kh, s->kw, s->dilation_h, s->dilation_w, wide,
+                         dx + (size_t)n * s->c * s->h * s->w);
+    }
+    return 1;
+}
+
+static int cnn__conv2d_backward_data_direct(const cnn_conv2d_shape *s, const float *dy, const float *w, float *dx,
+                                            void *ws, size_t ws_bytes) {
+    return cnn__conv2d_backward_data_grid(s, dy, w, dx, ws, ws_bytes, 0);
+}
+
+/* ---------------------------------------------------------------------------------------------
+   Convolution with pixels as rows (with a workspace): strided forward passes, and stride 1
+   where the grid's rows fill few lanes (see cnn__gather_pays).
+
+   The direct grid puts pixels in the vector lanes: a 3 x 3 output fills 9 lanes of 16. Turned
+   round, y^T = X^T W^T: rows are a tile of output pixels (6, 12 on AVX-512; any images), read in place at
+   P + pix(o) + off(q) by the micro-kernel's offset tables; lanes are 16 filters of W^T,
+   packed once per call; the steps run over all the taps, so each tile is finished in
+   registers and scattered to the NCHW output with its bias. Every lane is a filter and every
+   row a pixel.
+   --------------------------------------------------------------------------------------------- */
+
+/* One tile of a pixel-row product: for mr pixels (rows) and channels c_lo..c_hi-1, 16 at a time,
+       out[dst[m] + ch * plane] = bias[ch] + sum_q A[m][q] * B[q][ch],   A[m][q] = a[rows[m] + a_off[q]]
+   with B packed 16 channels wide, bt[c0 * block + q * 16 + l] for channel c0 + l (read through
+   b_off when given). The tile is finished in registers and scattered to NCHW. */
+static void cnn__gather_tile(int mr, int steps, const float *a, const int32_t *rows, const int32_t *a_off,
+                             const float *bt, size_t block, const int32_t *b_off, const float *bias, int c_lo,
+                             int c_hi, const size_t *dst, size_t plane, float *out) {
+    float tile[CNN__TILE_MAX * 16] CNN__ALIGN32;
+    int c0, m, l, strided = mr > 1;
+    /* Pixels evenly spaced (in one output row, most tiles of a wide image) are read m * step
+       from the first: the micro-kernel then needs no register per row (measured on AVX-512). */
+    for (m = 2; m < mr; m++) strided &= rows[m] - rows[m - 1] == rows[1] - rows[0];
+    for (c0 = c_lo; c0 < c_hi; c0 += 16) {
+        const int nc = CNN__MIN(16, c_hi - c0);
+        if (strided)
+            cnn__simd_gemm_strip(mr, steps, a + rows[0], rows[1] - rows[0], 0, NULL, a_off, bt + (size_t)c0 / 16 * block, b_off,
+                                 tile, 16, nc, 0, NULL);
+        else
+            cnn__simd_gemm_strip(mr, steps, a, 0, 0, rows, a_off, bt + (size_t)c0 / 16 * block, b_off, tile, 16, nc, 0, NULL);
+        /* channel by channel: a channel's pixels of the tile are near one another in out */
+        for (l = 0; l < nc; l++) {
+            float *o = out + (size_t)(c0 + l) * plane;
+            const float add = bias ? bias[c0 + l] : 0.0f;
+            for (m = 0; m < mr; m++) o[dst[m]] = tile[m * 16 + l] + add;
+        }
+    }
+}
+
+/* Channels per pass over the pixels: as many 16-channel blocks of B (block floats each) as
+   fit in CNN__PASS_BYTES, at least one. A tile reads every block of its pass, so when B is
+   larger than L2, passes keep it from being read from L3 once per tile (measured, forward and
+   data gradient of a stride-2 256 -> 512 layer on 28 x 28, W 4.7 MB: best of 30 8.1-8.2 ms,
+   8.6-10.9 ms in one pass); when B fits, one pass keeps each tile's A values in L1 across
+   all the channels. */
+#define CNN__PASS_BYTES (CNN_L2_BYTES / 2)
+static int cnn__channels_per_pass(size_t block, int chans) {
+    const size_t blocks = CNN__PASS_BYTES / (block * sizeof(float));
+    return blocks >= (size_t)(chans + 15) / 16 ? chans : 16 * (int)CNN__MAX(1, blocks);
+}
+
+/* out[img][k][o] = bias[k] + sum_q W[k][q] * pin[img * image + pix(o) + tap_off[q]] for
+   'images' images of oh x ow outputs, pix(o) = i * row_step + j * col_step. bt is W^T packed
+   16 filters wide: bt[k0 * taps + q * 16 + l] = W[k0 + l][q]. */
+static void cnn__gather_conv(int filters, int taps, const float *bt, const float *bias, const float *pin,
+                             const int32_t *tap_off, int images, int image, int oh, int ow, ptrdiff_t row_step,
+                             ptrdiff_t col_step, float *out) {
+    int32_t pix[CNN__TILE_MAX];
+    size_t dst[CNN__TILE_MAX];            /* where pixel m of the tile goes in out, for filter 0 */
+    const int pixels = oh * ow, total = images * pixels, per_pass = cnn__channels_per_pass((size_t)taps * 16, filters);
+    const int tile = cnn__simd_tile_max();
+    int o0, m, k0;
+    for (k0 = 0; k0 < filters; k0 += per_pass)
+        for (o0 = 0; o0 < total; o0 += tile) {
+            const int mr = CNN__MIN(tile, total - o0);
+            for (m = 0; m < mr; m++) {
+                const int img = (o0 + m) / pixels, p = (o0 + m) % pixels;
+                pix[m] = (int32_t)((ptrdiff_t)img * image + (p / ow) * row_step + (p % ow) * col_step);
+                dst[m] = (size_t)img * filters * pixels + p;
+            }
+            cnn__gather_tile(mr, taps, pin, pix, tap_off, bt, (size_t)taps * 16, NULL, bias, k0,
+                             CNN__MIN(filters, k0 + per_pass), dst, (size_t)pixels, out);
+        }
+}
+
+
+/* The useful share of a pixel-row product's time, for choosing it over the direct grid:
+   chans of its (chans rounded up to 16) lanes are real, and scattering a finished 6 x 16
+   tile to NCHW costs about as much as 16 of its steps. That constant is fitted to the
+   forward pass, where each path's time follows the share it fills: with one input channel
+   (9 steps, M1) pixel rows took 2.5x the grid's time (0.96 against 0.39 ms), and with 2304
+   steps (V3) 9% less (1.98 against 2.17 ms), the grid filling 14 of 16 lanes there. */
+static double cnn__gather_share(int chans, int steps) {
+    return (double)chans / ((chans + 15) / 16 * 16) / (1.0 + 16.0 / steps);
+}
+
+/* Whether pixels as rows beat the direct grid, which fills the lanes of its strips that are
+   real outputs (14 of 16 at V3, 9 of 16 for M3's 3 x 3 output). */
+static int cnn__gather_pays(int filters, int taps, int wp, int oh, int ow) {
+    const double lanes_direct = (double)oh * ow / (16.0 * (double)cnn__grid_strips(oh, ow, wp));
+    return cnn__gather_share(filters, taps) > lanes_direct;
+}
+
+/* The forward pass with pixels as rows needs W^T packed, the tap offsets, and a padded copy. */
+static size_t cnn__forward_gather_floats(const cnn_conv2d_shape *s) {
+    const size_t taps = (size_t)s->c * s->kh * s->kw, k16 = ((size_t)s->k + 15) / 16 * 16;
+    int hp, wp;
+    cnn__padded_size(s, &hp, &wp);
+    return cnn__round16(taps * k16) + cnn__round16(taps) + cnn__round16((cnn__has_padding(s) ? (size_t)s->c * hp * wp : 0) + 16);
+}
+
+static int cnn__conv2d_forward_gather(const cnn_conv2d_shape *s, const float *x, const float *w, const float *b,
+                                      float *y, void *ws, size_t ws_bytes) {
+    const int oh = cnn__conv2d_out_h(s), ow = cnn__conv2d_out_w(s), pixels = oh * ow;
+    const int taps = s->c * s->kh * s->kw, k16 = (s->k + 15) / 16 * 16, padded = cnn__has_padding(s);
+    float *bt, *pin;
+    int32_t *tap_off;
+    int hp, wp, n, k0;
+    long long image;
+    cnn__padded_size(s, &hp, &wp);
+    image = (long long)s->c * hp * wp;
+    if (!ws || !cnn__workspace_fits(ws_bytes, cnn__forward_gather_floats(s))) return 0;
+    if ((padded ? image : image * s->n) + 16 > INT32_MAX) return 0;
+    bt = cnn__workspace_floats(ws);
+    tap_off = (int32_t *)(void *)(bt + cnn__round16((size_t)taps * k16));
+    pin = bt + cnn__round16((size_t)taps * k16) + cnn__round16((size_t)taps);
+    for (k0 = 0; k0 < s->k; k0 += 16)     /* W^T, 16 filters wide */
+        cnn__pack_transposed(w + (size_t)k0 * taps, taps, CNN__MIN(16, s->k - k0), taps, bt + (size_t)k0 * taps, NULL);
+    cnn__tap_offsets(0, taps, s->kh, s->kw, s->dilation_h, s->dilation_w, hp, wp, tap_off);
+    if (!padded) {                        /* the whole batch in place */
+        cnn__gather_conv(s->k, taps, bt, b, x, tap_off, s->n, (int)image, oh, ow, (ptrdiff_t)s->stride_h * wp, s->stride_w, y);
+        return 1;
+    }
+    memset(pin, 0, (size_t)image * sizeof(float));
+    for (n = 0; n < s->n; n++) {
+        cnn__copy_into_padding(x + (size_t)n * s->c * s->h * s->w, s->c, s->h, s->w, s->pad_top, s->pad_left, hp, wp, pin);
+        cnn__gather_conv(s->k, taps, bt, b, pin, tap_off, 1, 0, oh, ow, (ptrdiff_t)s->stride_h * wp, s->stride_w,
+                         y + (size_t)n * s->k * pixels);
+    }
+    return 1;
+}
+
+/* ---------------------------------------------------------------------------------------------
+   The data gradient with pixels as rows (with a workspace), gathered from dy itself.
+
+       dx[n][c][y][x] = sum over the taps (k, r, s) reaching (y, x) of dy[n][k][i][j] * w[k][c][r][s],
+       i = (y + pt - r*dh) / sh,   j = (x + pl - s*dw) / sw,
+
+   where kernel row r reaches input row y when y + pt - r*dh is a multiple of sh and i lands in
+   0..oh-1 (and likewise for columns). Spreading dy out by the stride and correlating it with
+   the flipped filters computes the same sum, but multiplies every zero between and around the
+   spread values: two thirds of the products for a 3 x 3 output, three quarters at stride 2.
+   Here only the reaching taps are summed.
+
+   The kernel rows reaching y form a run first, first + step, ... of 'count' rows, where
+   step = sh / gcd(sh, dh) (the rows whose reach is a multiple of the stride), cut short at the
+   edges. So the input rows fall into a few classes by (first, count), and so do the columns;
+   away from the edges every pixel is in one class. Within a class (a row class by a column
+   class) every pixel reads the same taps, at the same offsets from a base of its own in dy.
+   The micro-kernel takes a tile of pixels (6, 12 on AVX-512) of a class (of any images) as rows, through their bases
+   (a_rows) and the class's tap offsets (a_off), and 16 input channels as lanes, from W packed
+   once per call with channels last, wc[c0][(k, r, s)][16], read through b_off. Each tile sums
+   all of its taps in registers, so every value of dx is written once.
+   --------------------------------------------------------------------------------------------- */
+
+static int cnn__gcd(int a, int b) {
+    while (b) { const int t = a % b; a = b; b = t; }
+    return a;
+}
+
+/* The kernel rows (or columns) reaching input row y: their count, and the first in *first. */
+static int cnn__reaching(int y, int pad, int stride, int dil, int taps, int out, int *first) {
+    int r, count = 0;
+    for (r = 0, *first = 0; r < taps; r++) {
+        const int t = y + pad - r * dil;
+        if (t >= 0 && t % stride == 0 && t / stride < out && count++ == 0) *first = r;
+    }
+    return count;
+}
+
+/* The classes of the input rows (or columns): cls[y] = first * taps + count - 1 for the kernel
+   rows reaching row y, or -1 where none does. Returns whether any row is reached by none. */
+static int cnn__reaching_classes(int len, int pad, int stride, int dil, int taps, int out, int32_t *cls) {
+    int y, first, count, holes = 0;
+    for (y = 0; y < len; y++) {
+        count = cnn__reaching(y, pad, stride, dil, taps, out, &first);
+        cls[y] = count ? first * taps + count - 1 : -1;
+        holes |= !count;
+    }
+    return holes;
+}
+
+/* Whether gathering beats the direct grid over the spread dy. Of the grid's products, the
+   share that are not zeros is (sum over y of the rows reaching y) * (the same for columns) /
+   (its positions * kh * kw); gathering's share is cnn__gather_share's, with k times the
+   average number of reaching taps as its steps. Measured: gathering wins at V3, where 79% of
+   the grid's products count (1.88 against 2.20 ms), and at V2 (1.87 against 2.06 ms), ties
+   at V1 and V4, and wins at M2's 58% (2.77 against 5.03 ms) and below. */
+static int cnn__gather_data_pays(const cnn_conv2d_shape *s) {
+    const int oh = cnn__conv2d_out_h(s), ow = cnn__conv2d_out_w(s);
+    double rows = 0.0, cols = 0.0;
+    int hp, wp, y, first;
+    if (!cnn__spread_size(s, &hp, &wp)) return 1;   /* no direct grid to compare with */
+    for (y = 0; y < s->h; y++) rows += cnn__reaching(y, s->pad_top, s->stride_h, s->dilation_h, s->kh, oh, &first);
+    for (y = 0; y < s->w; y++) cols += cnn__reaching(y, s->pad_left, s->stride_w, s->dilation_w, s->kw, ow, &first);
+    return cnn__gather_share(s->c, (int)CNN__MAX(1.0, s->k * rows * cols / ((double)s->h * s->w)))
+           > rows * cols / (16.0 * (double)cnn__grid_strips(s->h, s->w, wp) * s->kh * s->kw);
+}
+
+static size_t cnn__backward_data_gather_floats(const cnn_conv2d_shape *s) {
+    const size_t taps = (size_t)s->k * s->kh * s->kw, c16 = ((size_t)s->c + 15) / 16 * 16;
+    return cnn__round16(taps * c16) + 2 * cnn__round16(taps) + cnn__round16((size_t)s->h) + cnn__round16((size_t)s->w);
+}
+
+/* dx for the pixels of one class, the rows y with rows[y] == rc by the columns x with
+   cols[x] == cc, in every image. a_off and b_off are room for the class's tap tables. */
+static void cnn__gather_class(const cnn_conv2d_shape *s, const float *dy, const float *wc, const int32_t *rows,
+                              const int32_t *cols, int rc, int cc, int32_t *a_off, int32_t *b_off, float *dx) {
+    int32_t base[CNN__TILE_MAX];
+    size_t dst[CNN__TILE_MAX];
+    const int tile = cnn__simd_tile_max(), oh = cnn__conv2d_out_h(s), ow = cnn__conv2d_out_w(s);
+    const int r0 = rc / s->kh, nr = rc % s->kh + 1, s0 = cc / s->kw, ns = cc % s->kw + 1;
+    /* from one reaching kernel row to the next: step_r kernel rows, step_i rows of dy back */
+    const int g_h = cnn__gcd(s->stride_h, s->dilation_h), g_w = cnn__gcd(s->stride_w, s->dilation_w);
+    const int step_r = s->stride_h / g_h, step_i = s->dilation_h / g_h;
+    const int step_s = s->stride_w / g_w, step_j = s->dilation_w / g_w;
+    const size_t block = (size_t)s->k * s->kh * s->kw * 16;   /* floats per 16 channels of wc */
+    const int per_pass = cnn__channels_per_pass(block, s->c);
+    int steps = 0, k, tr, ts, n, y, x, m, c0, any_row = 0, any_col = 0, r_last, s_last;
+    for (y = 0; y < s->h; y++) any_row |= rows[y] == rc;
+    for (x = 0; x < s->w; x++) any_col |= cols[x] == cc;
+    if (!any_row || !any_col) return;
+    /* (only for a class some pixel is in: for the others, nr * step_r may overflow an int) */
+    r_last = r0 + (nr - 1) * step_r;
+    s_last = s0 + (ns - 1) * step_s;
+    /* A pixel's base is where its last reaching tap reads dy; tap (k, r, s) reads dy at
+       base + a_off (earlier kernel rows read later rows of dy) and w at b_off in its block. */
+    for (k = 0; k < s->k; k++)
+        for (tr = 0; tr < nr; tr++)
+            for (ts = 0; ts < ns; ts++, steps++) {
+                a_off[steps] = (int32_t)(k * oh * ow + (nr - 1 - tr) * step_i * ow + (ns - 1 - ts) * step_j);
+                b_off[steps] = (int32_t)(((k * s->kh + r0 + tr * step_r) * s->kw + s0 + ts * step_s) * 16);
+            }
+    for (c0 = 0; c0 < s->c; c0 += per_pass) {
+        const int c1 = CNN__MIN(s->c, c0 + per_pass);
+        m = 0;
+        for (n = 0; n < s->n; n++)
+            for (y = 0; y < s->h; y++) {
+                if (rows[y] != rc) continue;
+                for (x = 0; x < s->w; x++) {
+                    if (cols[x] != cc) continue;
+                    base[m] = (int32_t)((n * s->k * oh + (y + s->pad_top - r_last * s->dilation_h) / s->stride_h) * ow
+                                        + (x + s->pad_left - s_last * s->dilation_w) / s->stride_w);
+                    dst[m] = ((size_t)n * s->c * s->h + y) * s->w + x;
+                    if (++m == tile) {
+                        cnn__gather_tile(tile, steps, dy, base, a_off, wc, block, b_off, NULL, c0, c1, dst, (size_t)s->h * s->w, dx);
+                        m = 0;
+                    }
+                }
+            }
+        if (m) cnn__gather_tile(m, steps, dy, base, a_off, wc, block, b_off, NULL, c0, c1, dst, (size_t)s->h * s->w, dx);
+    }
+}
+
+static int cnn__conv2d_backward_data_gather(const cnn_conv2d_shape *s, const float *dy, const float *w, float *dx,
+                                            void *ws, size_t ws_bytes) {
+    const int oh = cnn__conv2d_out_h(s), ow = cnn__conv2d_out_w(s), area = s->kh * s->kw;
+    const int taps = s->k * area, c16 = (s->c + 15) / 16 * 16;
+    float *wc;
+    int32_t *a_off, *b_off, *rows, *cols;
+    int c0, k, rc, cc, holes, n, c, y, x;
+    if (!ws || !cnn__workspace_fits(ws_bytes, cnn__backward_data_gather_floats(s))) return 0;
+    if ((long long)s->n * s->k * oh * ow > INT32_MAX || (long long)taps * c16 > INT32_MAX) return 0;
+    wc = cnn__workspace_floats(ws);
+    a_off = (int32_t *)(void *)(wc + cnn__round16((size_t)taps * c16));
+    b_off = a_off + cnn__round16((size_t)taps);
+    rows = b_off + cnn__round16((size_t)taps);
+    cols = rows + cnn__round16((size_t)s->h);
+    /* tap q = (k, r, s): wc[c0 * taps + q * 16 + l] = w[k][c0 + l][r][s], zero past the last channel */
+    for (c0 = 0; c0 < s->c; c0 += 16)
+        for (k = 0; k < s->k; k++)
+            cnn__pack_transposed(w + ((size_t)k * s->c + c0) * area, area, CNN__MIN(16, s->c - c0), area,
+                                 wc + (size_t)c0 * taps + (size_t)k * area * 16, NULL);
+    holes = cnn__reaching_classes(s->h, s->pad_top, s->stride_h, s->dilation_h, s->kh, oh, rows);
+    holes |= cnn__reaching_classes(s->w, s->pad_left, s->stride_w, s->dilation_w, s->kw, ow, cols);
+    /* Every pair of a row class and a column class that some pixel is in, each once. Walking
+       all kh^2 by kw^2 candidate pairs instead took seconds for a 15 x 255 kernel (fuzzing
+       found it); there are at most h row and w column classes. A class done is marked
+       -2 - class (holes stay -1), and the marks are undone for the next row class and at the end. */
+    for (y = 0; y < s->h; y++) {
+        if ((rc = rows[y]) < 0) continue;                 /* a hole, or a row class done */
+        for (x = 0; x < s->w; x++) {
+            if ((cc = cols[x]) < 0) continue;
+            cnn__gather_class(s, dy, wc, rows, cols, rc, cc, a_off, b_off, dx);
+            for (c = x; c < s->w; c++) if (cols[c] == cc) cols[c] = -2 - cc;
+        }
+        for (x = 0; x < s->w; x++) if (cols[x] <= -2) cols[x] = -2 - cols[x];
+        for (c = y; c < s->h; c++) if (rows[c] == rc) rows[c] = -2 - rc;
+    }
+    for (y = 0; y < s->h; y++) if (rows[y] <= -2) rows[y] = -2 - rows[y];
+    if (holes)                            /* pixels no tap reaches (a stride past the kernel's reach) */
+        for (n = 0; n < s->n; n++)
+            for (c = 0; c < s->c; c++)
+                for (y = 0; y < s->h; y++)
+                    for (x = 0; x < s->w; x++)
+                        if (rows[y] < 0 || cols[x] < 0) dx[(((size_t)n * s->c + c) * s->h + y) * s->w + x] = 0.0f;
+    return 1;
+}
+
+/* ---------------------------------------------------------------------------------------------
+   The weight gradient with taps as rows (with a workspace, every shape).
+
+       dw[k][q] = sum over outputs o = (n, i, j) of dy[n][k][i][j] * X(q, o),
+       X(q, o) = P[off(q) + pix(o)],   off(q) = c*hp*wp + r*dh*wp + s*dw,
+                                       pix(o) = n*S + i*sh*wp + j*sw
+
+   where P is the input, zero-padded (a copy per image, S = 0) or, without padding, x itself
+   (S = c*h*w, so a chunk of steps may run across images). The product is computed
+   transposed, dw^T (taps x filters): rows are a tile's taps (6, 12 on AVX-512), read in place at P + off(q) + pix(o)
+   through the micro-kernel's offset tables; lanes are 16 filters, whose dy values are packed
+   per chunk of 256 outputs; the steps run over the outputs. Nothing of X is ever packed, and
+   every lane is a real filter whatever the image size. The bias gradient, when wanted, is
+   summed by the pack as it reads dy.
+   --------------------------------------------------------------------------------------------- */
+
+static size_t cnn__backward_weights_floats(const cnn_conv2d_shape *s) {
+    const size_t taps = (size_t)s->c * s->kh * s->kw, k16 = ((size_t)s->k + 15) / 16 * 16;
+    int hp, wp;
+    cnn__padded_size(s, &hp, &wp);
+    return cnn__round16(taps * k16) + cnn__round16(taps) + k16 * CNN__QC + (cnn__has_padding(s) ? cnn__round16((size_t)s->c * hp * wp) : 0);
+}
+
+static int cnn__conv2d_backward_weights_gather(const cnn_conv2d_shape *s, const float *x, const float *dy, float *dw,
+                                               float *db, void *ws, size_t ws_bytes) {
+    int32_t pix[CNN__QC];
+    const int oh = cnn__conv2d_out_h(s), ow = cnn__conv2d_out_w(s), pixels = oh * ow;
+    const int taps = s->c * s->kh * s->kw, k16 = (s->k + 15) / 16 * 16, padded = cnn__has_padding(s);
+    const int tile = cnn__simd_tile_max(), area = s->kh * s->kw;
+    /* On AVX-512 (12-row tiles) a tile's rows are channels at one kernel tap, a plane apart,
+       so the micro-kernel keeps no register per row (best of 60, loaded machine: V1-V3
+       5-7% faster, M2 and M3 within 2%); with 6 rows (AVX2) the row offsets fit in registers
+       and taps in order keep a tile's reads in fewer cache lines. */
+    const int by_channel = tile > 6 && s->c >= tile;
+    int c0, rows, rs;
+    float *dwt, *pin, *strips;
+    int32_t *tap_off;
+    int hp, wp, n, n_end, q, k, k0, q0, t, run, len, img, i, j, first = 1;
+    long long image;
+    cnn__padded_size(s, &hp, &wp);       /* without padding: h x w, and P is x itself */
+    image = (long long)s->c * hp * wp;
+    if (!ws || !cnn__workspace_fits(ws_bytes, cnn__backward_weights_floats(s))) return 0;
+    if ((padded ? image : image * s->n) + 16 > INT32_MAX) return 0;
+    dwt = cnn__workspace_floats(ws);
+    tap_off = (int32_t *)(void *)(dwt + cnn__round16((size_t)taps * k16));
+    strips = dwt + cnn__round16((size_t)taps * k16) + cnn__round16((size_t)taps);
+    pin = strips + (size_t)k16 * CNN__QC;
+    cnn__tap_offsets(0, taps, s->kh, s->kw, s->dilation_h, s->dilation_w, hp, wp, tap_off);
+    if (padded) memset(pin, 0, (size_t)image * sizeof(float));
+    if (db) memset(db, 0, (size_t)s->k * sizeof(float));
+    for (n = 0; n < s->n; n = n_end) {
+        const float *a = x;               /* the whole batch in place ... */
+        int next = 0;                     /* the scope's next output, numbered over its images */
+        n_end = s->n;
+        if (padded) {                     /* ... or one image at a time, copied inside its padding */
+            cnn__copy_into_padding(x + (size_t)n * s->c * s->h * s->w, s->c, s->h, s->w, s->pad_top, s->pad_left, hp, wp, pin);
+            a = pin;
+            n_end = n + 1;
+        }
+        while (next < (n_end - n) * pixels) {
+            len = CNN__MIN(CNN__QC, (n_end - n) * pixels - next);
+            /* Where output t of the chunk reads, walking (img, i, j) on from the chunk's first
+               output a row at a time: four divisions per output made M1's pass take 1.40-1.61
+               ms, 1.25-1.30 without, and a test per output still took 9% of it (perf). */
+            img = next / pixels; i = next % pixels / ow; j = next % ow;
+            for (t = 0; t < len;) {
+                const int32_t row = (int32_t)(img * image + (long long)i * s->stride_h * wp);
+                const int end = CNN__MIN(len, t + ow - j);
+                for (; t < end; t++, j++) pix[t] = row + j * s->stride_w;
+                if (j == ow && (j = 0, ++i == oh)) { i = 0; img++; }
+            }
+            /* dy of the chunk, 16 filters wide: strips[k0 / 16][t][k - k0], zero past the last
+               filter. Within an image the chunk's outputs are consecutive in each plane of dy,
+               so the part of the chunk in each image is one transposed pack, which also adds
+               each filter's dy to its bias gradient. */
+            for (k0 = 0; k0 < s->k; k0 += 16)
+                for (t = 0; t < len; t += run) {
+                    const int img_t = n + (next + t) / pixels, p = (next + t) % pixels;
+                    run = CNN__MIN(len - t, pixels - p);
+                    cnn__pack_transposed(dy + ((size_t)img_t * s->k + k0) * pixels + p, pixels, CNN__MIN(16, s->k - k0), run,
+                                         strips + (size_t)k0 * len + (size_t)t * 16, db ? db + k0 : NULL);
+                }
+            /* Taps outside, filters inside: the tile's rows of A (6 taps, 12 on AVX-512) stay in
+               L1 across the filter strips, and the tile of dw^T written is one contiguous block
+               of tile x k16. The first chunk
+               writes dw^T rather than adding to it, so it needs no zeroing pass. */
+            if (by_channel)     /* rows: a tile of channels at one kernel tap, a plane apart */
+                for (c0 = 0; c0 < s->c; c0 += rows)
+                    for (rows = cnn__tile_rows(s->c, c0, tile), rs = 0; rs < area; rs++)
+                        for (k0 = 0; k0 < s->k; k0 += 16) {
+                            const size_t q = (size_t)c0 * area + rs;
+                            cnn__simd_gemm_strip(rows, len, a + tap_off[q], (ptrdiff_t)hp * wp, 0, NULL, pix, strips + (size_t)k0 * len,
+                                                 NULL, dwt + q * k16 + k0, (ptrdiff_t)area * k16, CNN__MIN(16, s->k - k0), !first, NULL);
+                        }
+            else
+                for (q0 = 0; q0 < taps; q0 += tile)
+                    for (k0 = 0; k0 < s->k; k0 += 16)
+                        cnn__simd_gemm_strip(CNN__MIN(tile, taps - q0), len, a, 0, 0, tap_off + q0, pix, strips + (size_t)k0 * len, NULL,
+                                             dwt + (size_t)q0 * k16 + k0, k16, CNN__MIN(16, s->k - k0), !first, NULL);
+            first = 0;
+            next += len;
+        }
+    }
+    for (q0 = 0; q0 < taps; q0 += 16)     /* dw = (dw^T)^T, in 16 x 16 blocks so both sides stay in cache */
+        for (k = 0; k < s->k; k++)
+            for (q = q0; q < CNN__MIN(taps, q0 + 16); q++) dw[(size_t)k * taps + q] = dwt[(size_t)q * k16 + k];
+    return 1;
+}
+
+#endif /* CNN__SIMD */
+
+#ifdef CNN__SIMD
+/* The vector twins of the transforms, written once on the element-wise vocabulary (lanes are
+   tiles or filters, CNN__VL at a time). Each is the scalar sandwich Y = L X L^T applied as two
+   rounds of the 1-D transform (columns, then rows), with the 1-D transforms written out by
+   hand: the zeros and ones of the matrices cost nothing, and rows that share terms share them
+   (B^T's rows 1 and 2 are (d4 - 4 d2) +- (d3 - 4 d1), rows 3 and 4 (d4 - d2) +- 2 (d3 - d1)). */
+#define CNN__V(x) cnn__v_set(x)
+#define CNN__INLINE inline __attribute__((always_inline))   /* into the 2-D loops below */
+CNN__VEC static CNN__INLINE void cnn__wino2_bt_1d(const cnn__vec *d, cnn__vec *o) {
+    o[0] = cnn__v_sub(d[0], d[2]);
+    o[1] = cnn__v_add(d[1], d[2]);
+    o[2] = cnn__v_sub(d[2], d[1]);
+    o[3] = cnn__v_sub(d[1], d[3]);
+}
+CNN__VEC static CNN__INLINE void cnn__wino2_at_1d(const cnn__vec *d, cnn__vec *o) {
+    o[0] = cnn__v_add(cnn__v_add(d[0], d[1]), d[2]);
+    o[1] = cnn__v_sub(cnn__v_sub(d[1], d[2]), d[3]);
+}
+CNN__VEC static CNN__INLINE void cnn__wino2_g_1d(const cnn__vec *g, cnn__vec *o) {
+    const cnn__vec half = CNN__V(0.5f), g02 = cnn__v_add(g[0], g[2]);
+    o[0] = g[0];
+    o[1] = cnn__v_mul(half, cnn__v_add(g02, g[1]));
+    o[2] = cnn__v_mul(half, cnn__v_sub(g02, g[1]));
+    o[3] = g[2];
+}
+CNN__VEC static CNN__INLINE void cnn__wino4_bt_1d(const cnn__vec *d, cnn__vec *o) {
+    const cnn__vec four = CNN__V(4.0f), five = CNN__V(5.0f);
+    const cnn__vec t1 = cnn__v_sub(d[4], cnn__v_mul(four, d[2])), t2 = cnn__v_sub(d[3], cnn__v_mul(four, d[1]));
+    const cnn__vec t3 = cnn__v_sub(d[4], d[2]), t4 = cnn__v_mul(CNN__V(2.0f), cnn__v_sub(d[3], d[1]));
+    o[0] = cnn__v_add(cnn__v_sub(cnn__v_mul(four, d[0]), cnn__v_mul(five, d[2])), d[4]);
+    o[1] = cnn__v_add(t1, t2);
+    o[2] = cnn__v_sub(t1, t2);
+    o[3] = cnn__v_add(t3, t4);
+    o[4] = cnn__v_sub(t3, t4);
+    o[5] = cnn__v_add(cnn__v_sub(cnn__v_mul(four, d[1]), cnn__v_mul(five, d[3])), d[5]);
+}
+CNN__VEC static CNN__INLINE void cnn__wino4_at_1d(const cnn__vec *d, cnn__vec *o) {
+    const cnn__vec s12 = cnn__v_add(d[1], d[2]), d12 = cnn__v_sub(d[1], d[2]);
+    const cnn__vec s34 = cnn__v_add(d[3], d[4]), d34 = cnn__v_sub(d[3], d[4]);
+    o[0] = cnn__v_add(cnn__v_add(d[0], s12), s34);
+    o[1] = cnn__v_add(d12, cnn__v_mul(CNN__V(2.0f), d34));
+    o[2] = cnn__v_add(s12, cnn__v_mul(CNN__V(4.0f), s34));
+    o[3] = cnn__v_add(cnn__v_add(d12, cnn__v_mul(CNN__V(8.0f), d34)), d[5]);
+}
+CNN__VEC static CNN__INLINE void cnn__wino4_g_1d(const cnn__vec *g, cnn__vec *o) {
+    const cnn__vec g02 = cnn__v_add(g[0], g[2]);
+    const cnn__vec a = cnn__v_add(cnn__v_mul(CNN__V(1.0f / 24), g[0]), cnn__v_mul(CNN__V(1.0f / 6), g[2]));
+    const cnn__vec b = cnn__v_mul(CNN__V(1.0f / 12), g[1]);
+    o[0] = cnn__v_mul(CNN__V(1.0f / 4), g[0]);
+    o[1] = cnn__v_mul(CNN__V(-1.0f / 6), cnn__v_add(g02, g[1]));
+    o[2] = cnn__v_mul(CNN__V(-1.0f / 6), cnn__v_sub(g02, g[1]));
+    o[3] = cnn__v_add(a, b);
+    o[4] = cnn__v_sub(a, b);
+    o[5] = g[2];
+}
+#undef CNN__V
+
+/* Y (p x p) = L X L^T from the 1-D transform ONE_D of L (p x q): columns, then rows. */
+#define CNN__WINO_2D(name, P, Q, ONE_D)                                                                   \
+CNN__VEC static void name(const float *X, ptrdiff_t x_step, float *Y, ptrdiff_t y_step) {                \
+    cnn__vec in[Q], out[P], lx[P * Q];                                                                    \
+    int t0, i, j;                                                                                         \
+    for (t0 = 0; t0 < CNN__WL; t0 += CNN__VL) {                                                           \
+        for (j = 0; j < Q; j++) {                                                                         \
+            for (i = 0; i < Q; i++) in[i] = cnn__v_load(X + (i * Q + j) * x_step + t0, CNN__VL);          \
+            ONE_D(in, out);                                                                               \
+            for (i = 0; i < P; i++) lx[i * Q + j] = out[i];                                               \
+        }                                                                                                 \
+        for (i = 0; i < P; i++) {                                                                         \
+            ONE_D(lx + i * Q, out);                                                                       \
+            for (j = 0; j < P; j++) cnn__v_store(Y + (i * P + j) * y_step + t0, CNN__VL, out[j]);         \
+        }                                                                                                 \
+    }                                                                                                     \
+}
+CNN__WINO_2D(cnn__wino2_input_simd, 4, 4, cnn__wino2_bt_1d)
+CNN__WINO_2D(cnn__wino2_output_simd, 2, 4, cnn__wino2_at_1d)
+CNN__WINO_2D(cnn__wino2_filter_simd, 4, 3, cnn__wino2_g_1d)
+CNN__WINO_2D(cnn__wino4_input_simd, 6, 6, cnn__wino4_bt_1d)
+CNN__WINO_2D(cnn__wino4_output_simd, 4, 6, cnn__wino4_at_1d)
+CNN__WINO_2D(cnn__wino4_filter_simd, 6, 3, cnn__wino4_g_1d)
+#undef CNN__WINO_2D
+#undef CNN__INLINE
+
+/* The vector sandwich of one of the six matrices (L says which; p and q follow from it). */
+static void cnn__wino_sandwich_simd(const float *L, const float *X, ptrdiff_t x_step, float *Y, ptrdiff_t y_step) {
+    if (L == cnn__wino2_bt) cnn__wino2_input_simd(X, x_step, Y, y_step);
+    else if (L == cnn__wino2_at) cnn__wino2_output_simd(X, x_step, Y, y_step);
+    else if (L == cnn__wino2_g) cnn__wino2_filter_simd(X, x_step, Y, y_step);
+    else if (L == cnn__wino4_bt) cnn__wino4_input_simd(X, x_step, Y, y_step);
+    else if (L == cnn__wino4_at) cnn__wino4_output_simd(X, x_step, Y, y_step);
+    else cnn__wino4_filter_simd(X, x_step, Y, y_step);
+}
+
+/* The products on the micro-kernel: for each element e and strip, C (K x 16) = U_e (K x C,
+   read in place, rows a^2 C apart) * the strip (C rows of 16). */
+static void cnn__wino_products_simd(int a2, int rows, int kc, int strips, const float *u, const float *v, float *m_out) {
+    const ptrdiff_t ldm = (ptrdiff_t)strips * CNN__WL;
+    int e, j;
+    for (e = 0; e < a2; e++)
+        for (j = 0; j < strips; j++)
+            cnn__simd_gemm_strip(rows, kc, u + (size_t)e * kc, (ptrdiff_t)a2 * kc, 1, NULL, NULL,
+                                 v + ((size_t)e * strips + j) * kc * CNN__WL, NULL,
+                                 m_out + (size_t)e * rows * ldm + j * CNN__WL, ldm, CNN__WL, 0, NULL);
+}
+#endif
+
+/* ============================================================================================
+   F5. Activations: the vector twins
+   ============================================================================================ */
+
+#ifdef CNN__SIMD
+/* ---------------------------------------------------------------------------------------------
+   e^x for a vector, for sigmoid and tanh. Split x = n ln 2 + r with n whole and |r| <= ln2 / 2,
+   so e^x = 2^n e^r: 2^n is built in the exponent field, and e^r is a degree-7 polynomial,
+   1 + r + r^2 (1/2 + r (1/6 + ...)), with the coefficients of Cephes' expf (minimax on that
+   interval, within about one unit in the last place). ln 2 is subtracted in two pieces: the
+   first has few enough bits that n * ln2_hi is exact. Below -87.33 the result (a subnormal
+   float, or zero) is taken as 0; above 88 the input is clamped (e^88 = 1.65e38, under
+   FLT_MAX), which sigmoid and tanh only ever need as "large".
+   --------------------------------------------------------------------------------------------- */
+#define CNN__ACTIVATION_KERNELS                                                                                       \
+CNN__VEC static cnn__vec cnn__v_exp(cnn__vec x) {                                                                     \
+    const cnn__vec lo = cnn__v_set(-87.33654f);                                                                       \
+    const cnn__vec c = cnn__v_min(cnn__v_max(x, lo), cnn__v_set(88.0f));                                              \
+    const cnn__vec n = cnn__v_round(cnn__v_mul(c, cnn__v_set(1.44269504f)));          /* log2(e) */                   \
+    const cnn__vec r = cnn__v_sub(cnn__v_sub(c, cnn__v_mul(n, cnn__v_set(0.693359375f))), cnn__v_mul(n, cnn__v_set(-2.12194440e-4f))); \
+    cnn__vec p = cnn__v_set(1.9875691500e-4f);                                                                        \
+    p = cnn__v_add(cnn__v_mul(p, r), cnn__v_set(1.3981999507e-3f));                                                   \
+    p = cnn__v_add(cnn__v_mul(p, r), cnn__v_set(8.3334519073e-3f));                                                   \
+    p = cnn__v_add(cnn__v_mul(p, r), cnn__v_set(4.1665795894e-2f));                                                   \
+    p = cnn__v_add(cnn__v_mul(p, r), cnn__v_set(1.6666665459e-1f));                                                   \
+    p = cnn__v_add(cnn__v_mul(p, r), cnn__v_set(5.0000001201e-1f));                                                   \
+    p = cnn__v_add(cnn__v_add(cnn__v_mul(cnn__v_mul(p, r), r), r), cnn__v_set(1.0f));                                 \
+    return cnn__v_select(cnn__v_lt(x, lo), cnn__v_set(0.0f), cnn__v_mul(p, cnn__v_pow2(n)));                          \
+}                                                                                                                     \
+                                                                                                                      \
+/* sigmoid(x) = 1 / (1 + e^-|x|) for x >= 0, e^-|x| / (1 + e^-|x|) below: as the scalar code,                         \
+   e is never large. A NaN passes through. */                                                                         \
+CNN__VEC static cnn__vec cnn__v_sigmoid(cnn__vec x) {                                                                 \
+    const cnn__vec one = cnn__v_set(1.0f), e = cnn__v_exp(cnn__v_sub(cnn__v_set(0.0f), cnn__v_abs(x)));               \
+    const cnn__vec s = cnn__v_div(one, cnn__v_add(one, e));                                                           \
+    return cnn__v_select(cnn__v_unordered(x, x), x, cnn__v_select(cnn__v_lt(x, cnn__v_set(0.0f)), cnn__v_mul(e, s), s)); \
+}                                                                                                                     \
+                                                                                                                      \
+/* tanh |x| = 1 - 2 / (e^2|x| + 1), which loses no digits to cancellation once |x| >= 0.625                           \
+   (the result is then above 0.55); below, the odd polynomial x + x^3 P(x^2) of Cephes' tanhf.                        \
+   The sign is put back last; a NaN passes through. */                                                                \
+CNN__VEC static cnn__vec cnn__v_tanh(cnn__vec x) {                                                                    \
+    const cnn__vec zero = cnn__v_set(0.0f), one = cnn__v_set(1.0f), a = cnn__v_abs(x), a2 = cnn__v_mul(a, a);         \
+    const cnn__vec big = cnn__v_sub(one, cnn__v_div(cnn__v_set(2.0f), cnn__v_add(cnn__v_exp(cnn__v_add(a, a)), one))); \
+    cnn__vec p = cnn__v_set(-5.70498872745e-3f), t;                                                                   \
+    p = cnn__v_add(cnn__v_mul(p, a2), cnn__v_set(2.06390887954e-2f));                                                 \
+    p = cnn__v_add(cnn__v_mul(p, a2), cnn__v_set(-5.37397155531e-2f));                                                \
+    p = cnn__v_add(cnn__v_mul(p, a2), cnn__v_set(1.33314422036e-1f));                                                 \
+    p = cnn__v_add(cnn__v_mul(p, a2), cnn__v_set(-3.33332819422e-1f));                                                \
+    t = cnn__v_select(cnn__v_lt(a, cnn__v_set(0.625f)), cnn__v_add(a, cnn__v_mul(cnn__v_mul(a, a2), p)), big);        \
+    return cnn__v_select(cnn__v_unordered(x, x), x, cnn__v_select(cnn__v_lt(x, zero), cnn__v_sub(zero, t), t));       \
+}                                                                                                                     \
+                                                                                                                      \
+/* The activations CNN__VL values at a time. ReLU and leaky ReLU go through the scalar code's                         \
+   comparisons: a NaN is not below zero, so it passes through forward; nor above, so backward                         \
+   it gets the slope of the negative side, as in the scalar code. Sigmoid and tanh forward use                        \
+   the polynomial e^x above (within a few units in the last place of the scalar results, not                          \
+   bit for bit); their backward formulas are the scalar code's operations, in its order. */                           \
+CNN__VEC static void CNN__WN(activation_forward)(cnn_activation act, float alpha, size_t count, const float *x, float *y) { \
+    const cnn__vec zero = cnn__v_set(0.0f), slope = cnn__v_set(alpha);                                                \
+    size_t i;                                                                                                         \
+    for (i = 0; i < count; i += CNN__VL) {                                                                            \
+        const int n = cnn__v_left(i, count);                                                                          \
+        const cnn__vec v = cnn__v_load(x + i, n);                                                                     \
+        if (act == CNN_ACT_SIGMOID) cnn__v_store(y + i, n, cnn__v_sigmoid(v));                                        \
+        else if (act == CNN_ACT_TANH) cnn__v_store(y + i, n, cnn__v_tanh(v));                                         \
+        else cnn__v_store(y + i, n, cnn__v_select(cnn__v_lt(v, zero), act == CNN_ACT_RELU ? zero : cnn__v_mul(slope, v), v)); \
+    }                                                                                                                 \
+}                                                                                                                     \
+                                                                                                                      \
+CNN__VEC static void CNN__WN(activation_backward)(cnn_activation act, float alpha, size_t count, const float *y,      \
+                                             const float *dy, float *dx) {                                            \
+    const cnn__vec zero = cnn__v_set(0.0f), one = cnn__v_set(1.0f), slope = cnn__v_set(alpha);                        \
+    size_t i;                                                                                                         \
+    for (i = 0; i < count; i += CNN__VL) {                                                                            \
+        const int n = cnn__v_left(i, count);                                                                          \
+        const cnn__vec g = cnn__v_load(dy + i, n), v = cnn__v_load(y + i, n);                                         \
+        if (act == CNN_ACT_SIGMOID) cnn__v_store(dx + i, n, cnn__v_mul(cnn__v_mul(g, v), cnn__v_sub(one, v)));        \
+        else if (act == CNN_ACT_TANH) cnn__v_store(dx + i, n, cnn__v_mul(g, cnn__v_sub(one, cnn__v_mul(v, v))));      \
+        else cnn__v_store(dx + i, n, cnn__v_select(cnn__v_gt(v, zero), g, act == CNN_ACT_RELU ? zero : cnn__v_mul(slope, g))); \
+    }                                                                                                                 \
+}
+CNN__ACTIVATION_KERNELS
+#ifdef CNN__X86_AVX512
+#undef CNN__W
+#define CNN__W cnn__avx512_
+CNN__ACTIVATION_KERNELS
+#undef CNN__W
+#define CNN__W cnn__avx2_
+#endif
+#endif /* CNN__SIMD */
+
+/* ============================================================================================
+   F6. Pooling: the vector twins
+   ============================================================================================ */
+
+/* ---------------------------------------------------------------------------------------------
+   Pooling with vectors: the 2x2 window at stride 2 without padding (what the networks here
+   use; the general case stays scalar). An output row reads two input rows; split into even and
+   odd columns, they are the four corners a, b (top) and c, d (bottom) of CNN__VL windows side
+   by side, and the scalar rules apply lane by lane, so the results are identical: the same
+   maximum, the same argmax on ties, the same NaN. Windows do not overlap, so average-pooling
+   backward writes each input gradient once (0 + the share, as the scalar's zero-then-
+   accumulate rounds) instead of clearing the map first; the last row and column that floor
+   mode drops get zero. Max-pooling backward stays scalar: its clear-and-scatter runs at memory
+   speed already (AVX2, 64x32x26x26 maps: 204 us either way; on 11x11 maps the vector version
+   was slower, 101 against 61 us).
+   --------------------------------------------------------------------------------------------- */
+#ifdef CNN__SIMD
+static int cnn__pool_2x2_stride_2(const cnn_pool2d_shape *s, int oh, int ow) {
+    return s->kh == 2 && s->kw == 2 && s->stride_h == 2 && s->stride_w == 2 && !s->pad_top && !s->pad_bottom &&
+           !s->pad_left && !s->pad_right && 2 * oh <= s->h && 2 * ow <= s->w;
+}
+
+#define CNN__POOL_KERNELS                                                                                             \
+CNN__VEC static void CNN__WN(maxpool2d_forward)(const cnn_pool2d_shape *s, int oh, int ow, const float *x, float *y, int32_t *argmax) { \
+    const int w = s->w;                                                                                               \
+    const cnn__veci one = cnn__v_seti(1), zero = cnn__v_seti(0), below = cnn__v_seti(w), pairs = cnn__v_lanes(2);     \
+    size_t plane, planes = (size_t)s->n * s->c;                                                                       \
+    int i, j;                                                                                                         \
+    for (plane = 0; plane < planes; plane++) {                                                                        \
+        const float *xp = x + plane * s->h * w;                                                                       \
+        for (i = 0; i < oh; i++) {                                                                                    \
+            const float *row = xp + (ptrdiff_t)2 * i * w;                                                             \
+            float *yr = y + (plane * oh + i) * ow;                                                                    \
+            int32_t *ar = argmax ? argmax + (plane * oh + i) * ow : NULL;                                             \
+            for (j = 0; j < ow; j += CNN__VL) {                                                                       \
+                const int n = CNN__MIN(CNN__VL, ow - j);                                                              \
+                const cnn__veci at_a = cnn__v_addi(cnn__v_seti(2 * i * w + 2 * j), pairs);   /* where a is */         \
+                cnn__vec a, b, c, d, top, bottom, best;                                                               \
+                cnn__vmask ab, cd, down;                                                                              \
+                cnn__veci at;                                                                                         \
+                cnn__v_load2(row + 2 * j, n, &a, &b);                                                                 \
+                cnn__v_load2(row + w + 2 * j, n, &c, &d);                                                             \
+                ab = cnn__v_gt(b, a);                                                                                 \
+                cd = cnn__v_gt(d, c);                                                                                 \
+                top = cnn__v_select(ab, b, a);                                                                        \
+                bottom = cnn__v_select(cd, d, c);                                                                     \
+                down = cnn__v_gt(bottom, top);                                                                        \
+                best = cnn__v_select(down, bottom, top);                                                              \
+                at = cnn__v_addi(at_a, cnn__v_selecti(down, cnn__v_addi(below, cnn__v_selecti(cd, one, zero)),        \
+                                                       cnn__v_selecti(ab, one, zero)));                               \
+                if (cnn__v_any(cnn__v_or(cnn__v_unordered(a, b), cnn__v_unordered(c, d)))) {   /* the first NaN */    \
+                    const cnn__vmask na = cnn__v_unordered(a, a), nb = cnn__v_unordered(b, b);                        \
+                    const cnn__vmask nc = cnn__v_unordered(c, c), nd = cnn__v_unordered(d, d);                        \
+                    best = cnn__v_select(nd, d, best);                                                                \
+                    at = cnn__v_selecti(nd, cnn__v_addi(at_a, cnn__v_addi(below, one)), at);                          \
+                    best = cnn__v_select(nc, c, best);                                                                \
+                    at = cnn__v_selecti(nc, cnn__v_addi(at_a, below), at);                                            \
+                    best = cnn__v_select(nb, b, best);                                                                \
+                    at = cnn__v_selecti(nb, cnn__v_addi(at_a, one), at);                                              \
+                    best = cnn__v_select(na, a, best);                                                                \
+                    at = cnn__v_selecti(na, at_a, at);                                                                \
+                }                                                                                                     \
+                cnn__v_store(yr + j, n, best);                                                                        \
+                if (ar) cnn__v_storei(ar + j, n, at);                                                                 \
+            }                                                                                                         \
+        }                                                                                                             \
+    }                                                                                                                 \
+}                                                                                                                     \
+                                                                                                                      \
+CNN__VEC static void CNN__WN(avgpool2d_forward)(const cnn_pool2d_shape *s, int oh, int ow, const float *x, float *y) { \
+    const int w = s->w;                                                                                               \
+    const cnn__vec zero = cnn__v_set(0.0f), quarter = cnn__v_set(0.25f);   /* x * 0.25 == x / 4 exactly */            \
+    size_t plane, planes = (size_t)s->n * s->c;                                                                       \
+    int i, j;                                                                                                         \
+    for (plane = 0; plane < planes; plane++) {                                                                        \
+        const float *xp = x + plane * s->h * w;                                                                       \
+        for (i = 0; i < oh; i++) {                                                                                    \
+            const float *row = xp + (ptrdiff_t)2 * i * w;                                                             \
+            float *yr = y + (plane * oh + i) * ow;                                                                    \
+            for (j = 0; j < ow; j += CNN__VL) {                                                                       \
+                const int n = CNN__MIN(CNN__VL, ow - j);                                                              \
+                cnn__vec a, b, c, d;                                                                                  \
+                cnn__v_load2(row + 2 * j, n, &a, &b);                                                                 \
+                cnn__v_load2(row + w + 2 * j, n, &c, &d);                                                             \
+                /* summed from zero in the scalar order, so the rounding is the same */                               \
+                cnn__v_store(yr + j, n, cnn__v_mul(cnn__v_add(cnn__v_add(cnn__v_add(cnn__v_add(zero, a), b), c), d), quarter)); \
+            }                                                                                                         \
+        }                                                                                                             \
+    }                                                                                                                 \
+}                                                                                                                     \
+                                                                                                                      \
+CNN__VEC static void CNN__WN(avgpool2d_backward)(const cnn_pool2d_shape *s, int oh, int ow, const float *dy, float *dx) { \
+    const int w = s->w;                                                                                               \
+    const cnn__vec zero = cnn__v_set(0.0f), quarter = cnn__v_set(0.25f);                                              \
+    size_t plane, planes = (size_t)s->n * s->c;                                                                       \
+    int i, j, c, done = 0;                                                                                            \
+    for (plane = 0; plane < planes; plane++) {                                                                        \
+        float *dxp = dx + plane * s->h * w;                                                                           \
+        for (i = 0; i < oh; i++) {                                                                                    \
+            float *row = dxp + (ptrdiff_t)2 * i * w;                                                                  \
+            const float *gr = dy + (plane * oh + i) * ow;                                                             \
+            for (j = 0; j < ow; j += CNN__VL) {                                                                       \
+                /* the lanes past n hold +0: a last column that floor mode drops is written too */                    \
+                const int n = CNN__MIN(CNN__VL, ow - j), m = CNN__MIN(2 * CNN__VL, w - 2 * j);                        \
+                const cnn__vec share = cnn__v_add(zero, cnn__v_mul(cnn__v_load(gr + j, n), quarter));                 \
+                cnn__v_store2(row + 2 * j, m, share, share);                                                          \
+                cnn__v_store2(row + w + 2 * j, m, share, share);                                                      \
+                done = 2 * j + m;                                                                                     \
+            }                                                                                                         \
+            for (c = done; c < w; c++) row[c] = row[w + c] = 0.0f;                                                    \
+        }                                                                                                             \
+        memset(dxp + (ptrdiff_t)2 * oh * w, 0, (size_t)(s->h - 2 * oh) * w * sizeof(float));                          \
+    }                                                                                                                 \
+}
+CNN__POOL_KERNELS
+#ifdef CNN__X86_AVX512
+#undef CNN__W
+#define CNN__W cnn__avx512_
+CNN__POOL_KERNELS
+#undef CNN__W
+#define CNN__W cnn__avx2_
+#endif
+#endif /* CNN__SIMD */
+
+/* ============================================================================================
+   F7. Dense: on the micro-kernel
+   ============================================================================================ */
+
+#ifdef CNN__SIMD
+/* Dense on the same micro-kernel: all three products are matrix products, C = A * B, with
+   B packed 16 columns at a time: strip[r * 16 + t] = src[r * cols + col0 + t] for t < ncols,
+   0 past ncols (src is rows x cols, row-major). */
+static void cnn__pack_columns(const float *src, int cols, int rows, int col0, int ncols, float *strip) {
+    int r, t;
+    for (r = 0; r < rows; r++) {
+        const float *row = src + (size_t)r * cols + col0;
+        float *dst = strip + (size_t)r * 16;
+        if (ncols == 16) {      /* a constant-size copy: compilers emit vector moves, not 16 scalar ones */
+            memcpy(dst, row, 16 * sizeof(float));
+        } else {
+            for (t = 0; t < ncols; t++) dst[t] = row[t];
+            for (; t < 16; t++) dst[t] = 0.0f;
+        }
+        /* The next strip's piece of this row, fetched while this strip is multiplied: each row
+           is a stream of its own, more of them than the hardware prefetcher follows. */
+        if (col0 + 16 < cols) __builtin_prefetch(row + 16, 0, 2);
+    }
+}
+
+/* Y (n x out) = X (n x in) * W^T + b */
+static void cnn__dense_forward_simd(int n, int in, int out, const float *x, const float *w, const float *b, float *y) {
+    float strip[CNN__QC * 16] CNN__ALIGN32;
+    int o0, i0, r;
+    for (r = 0; r < n; r++) {
+        if (b) memcpy(y + (size_t)r * out, b, (size_t)out * sizeof(float));
+        else memset(y + (size_t)r * out, 0, (size_t)out * sizeof(float));
+    }
+    /* Chunks of the inner dimension outermost: a chunk of X (n x CNN__QC) then stays in the
+       L2 cache while every strip of W passes over it, where the other order would read the
+       whole of X from memory again for every 16 outputs. */
+    for (i0 = 0; i0 < in; i0 += CNN__QC) {
+        const int ni = CNN__MIN(CNN__QC, in - i0);
+        for (o0 = 0; o0 < out; o0 += 16) {
+            const int no = CNN__MIN(16, out - o0);
+            cnn__pack_transposed(w + (size_t)o0 * in + i0, in, no, ni, strip, NULL);   /* 16 rows of W, transposed */
+            cnn__simd_gemm_strip(n, ni, x + i0, in, 1, NULL, NULL, strip, NULL, y + o0, out, no, 1, NULL);
+        }
+    }
+}
+
+/* dX (n x in) = dY (n x out) * W (out x in) */
+static void cnn__dense_backward_data_simd(int n, int in, int out, const float *dy, const float *w, float *dx) {
+    float strip[CNN__QC * 16] CNN__ALIGN32;
+    int i0, o0;
+    for (i0 = 0; i0 < in; i0 += 16) {
+        const int ni = CNN__MIN(16, in - i0);
+        for (o0 = 0; o0 < out; o0 += CNN__QC) {
+            const int no = CNN__MIN(CNN__QC, out - o0);
+            cnn__pack_columns(w + (size_t)o0 * in, in, no, i0, ni, strip);
+            cnn__simd_gemm_strip(n, no, dy + o0, out, 1, NULL, NULL, strip, NULL, dx + i0, in, ni, o0 > 0, NULL);
+        }
+    }
+}
+
+/* dW (out x in) = dY^T (out x n) * X (n x in); db = column sums of dY */
+static void cnn__dense_backward_weights_simd(int n, int in, int out, const float *x, const float *dy, float *dw, float *db) {
+    float strip[CNN__QC * 16] CNN__ALIGN32;
+    int i0, n0, o, r;
+    for (i0 = 0; i0 < in; i0 += 16) {
+        const int ni = CNN__MIN(16, in - i0);
+        for (n0 = 0; n0 < n; n0 += CNN__QC) {
+            const int nn = CNN__MIN(CNN__QC, n - n0);
+            cnn__pack_columns(x + (size_t)n0 * in, in, nn, i0, ni, strip);
+            /* A = dY^T: row o is column o of dY, so rows are 1 apart and steps are 'out' apart */
+            cnn__simd_gemm_strip(out, nn, dy + (size_t)n0 * out, 1, out, NULL, NULL, strip, NULL, dw + i0, in, ni, n0 > 0, NULL);
+        }
+    }
+    if (db) {
+        for (o = 0; o < out; o++) db[o] = 0.0f;
+        for (r = 0; r < n; r++)
+            for (o = 0; o < out; o++) db[o] += dy[(size_t)r * out + o];
+    }
+}
+#endif /* CNN__SIMD */
+
+/* ============================================================================================
+   F10. Training: the vector SGD update
+   ============================================================================================ */
+
+#ifdef CNN__SIMD
+/* The same three updates, CNN__VL parameters at a time, with the scalar code's operations in
+   its order (no fused multiply-add), so the weights come out the same. */
+#define CNN__SGD_KERNELS                                                                                              \
+CNN__VEC static void CNN__WN(sgd_update)(float *w, const float *dw, float *v, size_t count, const cnn_sgd_opts *o, float decay) { \
+    const cnn__vec lr = cnn__v_set(o->learning_rate), mu = cnn__v_set(o->momentum), wd = cnn__v_set(decay);           \
+    size_t i;                                                                                                         \
+    for (i = 0; i < count; i += CNN__VL) {                                                                            \
+        const int n = cnn__v_left(i, count);                                                                          \
+        const cnn__vec wi = cnn__v_load(w + i, n), gi = cnn__v_load(dw + i, n);                                       \
+        cnn__vec vi, g;                                                                                               \
+        if (o->momentum == 0.0f) {                                                                                    \
+            cnn__v_store(w + i, n, cnn__v_sub(wi, cnn__v_mul(lr, cnn__v_add(gi, cnn__v_mul(wd, wi)))));               \
+        } else if (o->nesterov) {                                                                                     \
+            g = cnn__v_add(gi, cnn__v_mul(wd, wi));                                                                   \
+            vi = cnn__v_add(cnn__v_mul(mu, cnn__v_load(v + i, n)), g);                                                \
+            cnn__v_store(v + i, n, vi);                                                                               \
+            cnn__v_store(w + i, n, cnn__v_sub(wi, cnn__v_mul(lr, cnn__v_add(g, cnn__v_mul(mu, vi)))));                \
+        } else {                                                                                                      \
+            vi = cnn__v_add(cnn__v_add(cnn__v_mul(mu, cnn__v_load(v + i, n)), gi), cnn__v_mul(wd, wi));               \
+            cnn__v_store(v + i, n, vi);                                                                               \
+            cnn__v_store(w + i, n, cnn__v_sub(wi, cnn__v_mul(lr, vi)));                                               \
+        }                                                                                                             \
+    }                                                                                                                 \
+}
+CNN__SGD_KERNELS
+#ifdef CNN__X86_AVX512
+#undef CNN__W
+#define CNN__W cnn__avx512_
+CNN__SGD_KERNELS
+#undef CNN__W
+#define CNN__W cnn__avx2_
+#endif
+#endif /* CNN__SIMD */
+
+#ifdef CNN__SIMD
+/* Whether any update of count parameters would be NaN or infinite, CNN__VL at a time as
+   cnn__sgd_update_simd computes them: x - x is 0 for a finite x and NaN otherwise, and a NaN
+   stays in a sum. (Parameter by parameter, the check cost ten times the update.) */
+CNN__VEC static int cnn__sgd_any_nonfinite_simd(const float *w, const float *dw, const float *v, size_t count,
+                                               const cnn_sgd_opts *o, float decay) {
+    const cnn__vec lr = cnn__v_set(o->learning_rate), mu = cnn__v_set(o->momentum), wd = cnn__v_set(decay);
+    cnn__vec sum = cnn__v_set(0.0f);
+    size_t i;
+    for (i = 0; i < count; i += CNN__VL) {
+        const int n = cnn__v_left(i, count);
+        const cnn__vec wi = cnn__v_load(w + i, n), gi = cnn__v_load(dw + i, n);
+        cnn__vec vi, wn;
+        if (o->momentum == 0.0f) {
+            vi = cnn__v_add(gi, cnn__v_mul(wd, wi));
+            wn = cnn__v_sub(wi, cnn__v_mul(lr, vi));
+        } else if (o->nesterov) {
+            const cnn__vec g = cnn__v_add(gi, cnn__v_mul(wd, wi));
+            vi = cnn__v_add(cnn__v_mul(mu, cnn__v_load(v + i, n)), g);
+            wn = cnn__v_sub(wi, cnn__v_mul(lr, cnn__v_add(g, cnn__v_mul(mu, vi))));
+        } else {
+            vi = cnn__v_add(cnn__v_add(cnn__v_mul(mu, cnn__v_load(v + i, n)), gi), cnn__v_mul(wd, wi));
+            wn = cnn__v_sub(wi, cnn__v_mul(lr, vi));
+        }
+        sum = cnn__v_add(sum, cnn__v_add(cnn__v_sub(wn, wn), cnn__v_sub(vi, vi)));
+    }
+    return cnn__v_any(cnn__v_unordered(sum, sum));
+}
+#endif /* CNN__SIMD */
 
 #ifdef __cplusplus
 }

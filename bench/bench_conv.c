@@ -33,16 +33,21 @@ static const conv_layer bench__layers[] = {
 typedef enum conv_pass { PASS_FWD, PASS_BWD_DATA, PASS_BWD_WEIGHTS, PASS_COUNT } conv_pass;
 static const char *const bench__pass_names[PASS_COUNT] = { "fwd", "bwd_data", "bwd_weights" };
 
-/* Algorithms. "direct" forces direct convolution with a workspace
-   (cnn_conv2d_workspace_bytes): the direct paths over a padded copy. "im2col" is the same
-   call without a workspace, where the vector paths pack im2col strips instead (the scalar
-   loop is the same either way, so it is not run twice). "wino2" and "wino4" force Winograd
+/* Algorithms. "direct" is direct convolution with a workspace (cnn_conv2d_workspace_bytes):
+   the variant the dispatcher picks for the layer and pass. "im2col" is the same call without
+   a workspace, where the dispatcher has only the lowered variant or the scalar loop (the
+   scalar loop is the same either way, so it is not run twice). "grid", "rows" and "lowered"
+   force one direct variant (CNN_CONV_DIRECT_GRID, _ROWS, _LOWERED: the padded grid, pixels or
+   taps as rows, im2col strips), only on the passes and layers it serves, so the figures the
+   cost models in cnn.h quote can be reproduced. "wino2" and "wino4" force Winograd
    F(2x2, 3x3) and F(4x4, 3x3), only on the layers and passes it serves (3x3, stride 1;
    forward and data gradient), the filter transform included in every call. "auto" is what
    the network runs: the library's choice, on every layer and pass. */
-static const char *const bench__algos[] = { "direct", "im2col", "wino2", "wino4", "auto" };
+enum { ALGO_DIRECT, ALGO_IM2COL, ALGO_WINO2, ALGO_WINO4, ALGO_AUTO, ALGO_GRID, ALGO_ROWS, ALGO_LOWERED };
+static const char *const bench__algos[] = { "direct", "im2col", "wino2", "wino4", "auto", "grid", "rows", "lowered" };
 static const cnn_conv_algo bench__algo_values[] = { CNN_CONV_DIRECT, CNN_CONV_DIRECT, CNN_CONV_WINOGRAD_2X2,
-                                                    CNN_CONV_WINOGRAD_4X4, CNN_CONV_AUTO };
+                                                    CNN_CONV_WINOGRAD_4X4, CNN_CONV_AUTO, CNN_CONV_DIRECT_GRID,
+                                                    CNN_CONV_DIRECT_ROWS, CNN_CONV_DIRECT_LOWERED };
 #define ALGO_COUNT ((int)(sizeof bench__algos / sizeof bench__algos[0]))
 
 /* One registered benchmark: what its setup needs. Lives until the program ends. */
@@ -110,7 +115,7 @@ static const char *bench__conv_setup(const void *arg, void **out) {
     ws = (size_t)ctx->s.k * ctx->s.c * ctx->s.kh * ctx->s.kw;
     ys = (size_t)ctx->s.n * ctx->s.k * oh * ow;
     /* x, dx; w, dw; b, db; y, dy; plus alignment padding for each of the 8 blocks */
-    ctx->workspace_bytes = cc->algo != 1 ? cnn_conv2d_workspace_bytes(&ctx->s) : 0;
+    ctx->workspace_bytes = cc->algo != ALGO_IM2COL && cc->algo != ALGO_LOWERED ? cnn_conv2d_workspace_bytes(&ctx->s) : 0;
     bytes = sizeof(float) * 2 * (xs + ws + (size_t)ctx->s.k + ys) + 8 * CNN_ALIGNMENT + ctx->workspace_bytes + CNN_ALIGNMENT;
     st = cnn_arena_create(&ctx->arena, bytes, NULL);
     if (st != CNN_OK) return bench_cnn_error("cnn_arena_create", st);
@@ -168,7 +173,10 @@ void bench_register_conv(void) {
                     double ho = bench__out_size(l->h, l), wo = bench__out_size(l->w, l);
                     if (!bench_isa_available(&bench_isas[ii])) continue;
                     if (ai > 0 && strcmp(bench_isas[ii].name, "scalar") == 0) continue;
-                    if ((ai == 2 || ai == 3) && (l->kernel != 3 || l->stride != 1 || pi == PASS_BWD_WEIGHTS)) continue;
+                    if ((ai == ALGO_WINO2 || ai == ALGO_WINO4) && (l->kernel != 3 || l->stride != 1 || pi == PASS_BWD_WEIGHTS)) continue;
+                    /* the passes each direct variant serves (cnn.h, cnn_conv_algo) */
+                    if (ai == ALGO_GRID && (pi == PASS_BWD_WEIGHTS || (pi == PASS_FWD && l->stride != 1))) continue;
+                    if (ai == ALGO_LOWERED && pi == PASS_BWD_DATA && l->stride != 1) continue;
                     cc->layer = l;
                     cc->algo = ai;
                     cc->pass = (conv_pass)pi;

@@ -143,6 +143,8 @@ group=library
 run_suite "docs snippets" bash docs/check_snippets.sh
 # docs/api.md names every public name of cnn.h, and nothing else.
 run_suite "docs api names" bash docs/check_api.sh
+# The table of contents at the top of cnn.h names its banners, in their order.
+run_suite "docs table of contents" bash docs/check_toc.sh
 
 # ---- Interoperability: models to and from PyTorch ----
 # tools/cnnh_torch.py converts a cnn.h model file to a torch.nn.Sequential and back; this checks
