@@ -66,8 +66,10 @@
                              to check them (a failed one then aborts: a bug in cnn.h)
        CNN_NO_STDIO          no <stdio.h>: drops save/load to files and printing
        CNN_NO_SIMD           no intrinsics at all: only the portable scalar kernels
-       CNN_NO_THREADS        plain, not atomic, accesses to the kernel-path state (platforms
-                             without atomics; the first build must then not race another)
+       CNN_NO_THREADS        no thread pool (no <pthread.h>): a network with threads > 1 runs
+                             its parts one after another, unless given a parallel_for; and
+                             plain, not atomic, accesses to the kernel-path state (the first
+                             build must then not race another)
        CNN_MAX_LAYERS        layers per network (default 32); it sets sizeof(cnn_net), so every
                              file must use the same value (a mismatch is refused, not trusted)
        CNN_L2_BYTES          the per-core L2 cache the kernels block for (default 1 MB);
@@ -81,11 +83,19 @@
        process; the environment variable CNN_SIMD=scalar (or avx2) makes that path the default.
 
    THREADS
-       A cnn_net is used by one thread at a time. Different networks may be used from different
-       threads, also networks that read one network's weights (cnn_build_opts.shared_weights):
-       one copy of the weights, a small inference network per thread. The kernel path is
-       detected once, atomically (CNN_NO_THREADS: plainly). cnn_last_error() is per thread where
-       the compiler supports thread-local storage.
+       A network uses the threads it is built with (cnn_build_opts.threads, or CNN_THREADS in
+       the environment; default one): its own pool of worker threads, started by cnn_net_build
+       and joined by cnn_net_free, or the caller's pool through cnn_build_opts.parallel_for.
+       Every layer's forward and backward pass and the SGD step split their work over the
+       threads; nothing is started or allocated per batch. Results are bit-identical for every
+       thread count (docs/design.md says how).
+       A cnn_net is still used by one thread at a time: two calls on the same network from two
+       threads at once are not allowed, even read-only ones (forward writes the activations).
+       Different networks may be used from different threads, also networks that read one
+       network's weights (cnn_build_opts.shared_weights): one copy of the weights, a small
+       inference network per thread. The kernel path is detected once, atomically
+       (CNN_NO_THREADS: plainly). cnn_last_error() is per thread where the compiler supports
+       thread-local storage.
 */
 #ifndef CNN_H
 #define CNN_H
@@ -420,6 +430,17 @@ typedef enum cnn_pool_kind { CNN_POOL_MAX = 0, CNN_POOL_AVG } cnn_pool_kind;
 typedef enum cnn_loss { CNN_LOSS_SOFTMAX_CROSS_ENTROPY = 0, CNN_LOSS_MSE } cnn_loss;
 typedef enum cnn_init { CNN_INIT_GLOROT_UNIFORM = 0, CNN_INIT_HE_NORMAL } cnn_init;
 
+/* Threads (see THREADS at the top). A parallel step is a task run once for each index in
+   [0, range), range being the network's thread count: task(context, i) may run on any thread,
+   in any order, and parallel_for returns when every index has run. This is pthreadpool's
+   pthreadpool_parallelize_1d shape, so a program with its own pool passes a short adapter. */
+typedef void (*cnn_parallel_task)(void *context, size_t index);
+typedef void (*cnn_parallel_for_fn)(void *pool, cnn_parallel_task task, void *context, size_t range);
+#define CNN_MAX_THREADS 256
+/* Cores (logical processors) online, 1 where the platform cannot say: a threads value for
+   a program that wants every core. */
+CNNDEF int cnn_cpu_count(void);
+
 /* Options structs: zero-initialise, set what you need; zero means the default. */
 typedef struct cnn_net_opts {
     int channels, height, width;  /* the input image (required)                            */
@@ -527,6 +548,11 @@ typedef struct cnn_net {
     float *grad_first;            /* dL/d(first layer's output) of the last backward, or NULL */
     const struct cnn_net *weights_owner;  /* the network whose parameters this one reads
                                      (cnn_build_opts.shared_weights), NULL: its own        */
+    int threads;                  /* slots of every parallel step (1: none)                  */
+    void *pool;                   /* cnn.h's worker threads (in the arena), or NULL          */
+    cnn_parallel_for_fn parallel_for;   /* the caller's pool, or NULL                        */
+    void *parallel_pool;
+    float *grad_parts;            /* partial parameter gradients of batch parts 1..3         */
 } cnn_net;
 
 /* Starts an empty network for input images of opts->channels x height x width. Fails with
@@ -604,6 +630,14 @@ typedef struct cnn_build_opts {
                                      holding a copy: same architecture, inference_only
                                      required. It must outlive this network, and not be
                                      rebuilt, freed or trained while this one runs.          */
+    int threads;                  /* threads the network's passes use, the caller's included:
+                                     0 or 1 one (unless CNN_THREADS is set in the environment,
+                                     read when threads is 0), at most CNN_MAX_THREADS. More
+                                     than the cores is allowed. Results do not depend on it. */
+    cnn_parallel_for_fn parallel_for;  /* your pool instead of cnn.h's: cnn.h then starts no
+                                     thread and calls parallel_for(parallel_pool, task, ctx,
+                                     threads) for each parallel step (threads >= 2)          */
+    void *parallel_pool;
 } cnn_build_opts;
 
 #define CNN_DEFAULT_MAX_ARENA_BYTES ((size_t)1 << 30)
@@ -910,6 +944,23 @@ CNNDEF cnn_status cnn_load_npy(cnn_net *net, const char *prefix);
 #define CNN__POSIX_FILES 1
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
+#endif
+#endif
+
+/* The thread pool: POSIX threads, or Win32's where _WIN32 (that path is not compiled by the
+   test suite, which runs on Linux). Neither with CNN_NO_THREADS, nor on other systems: there
+   a network's parts run one after another on the caller's thread. */
+#if !defined(CNN_NO_THREADS)
+#if defined(_WIN32)
+#define CNN__THREADS_WIN32 1
+#ifndef WIN32_LEAN_AND_MEAN
+#define WIN32_LEAN_AND_MEAN
+#endif
+#include <windows.h>
+#elif defined(__unix__) || defined(__unix) || defined(__APPLE__)
+#define CNN__THREADS_POSIX 1
+#include <pthread.h>
 #include <unistd.h>
 #endif
 #endif
@@ -2956,6 +3007,250 @@ static cnn_status cnn__check_net(const cnn_net *net, const char *who) {
     return CNN_OK;
 }
 
+/* ---------------------------------------------------------------------------------------------
+   Threads: one pool per network, and one parallel-for over its slots.
+
+   A network built with T threads runs each parallel step as T tasks, task t on slot t: slot 0
+   is the caller's thread, slots 1..T-1 the pool's workers (or whatever threads the caller's
+   parallel_for uses). A task finds its share of the work from (t, T) and uses slot t's part
+   of the convolution workspace, so no two tasks share scratch memory. The workers live as
+   long as the network: between steps they spin a little (the next layer's step usually comes
+   within microseconds), then sleep on a condition variable. Nothing is allocated per step:
+   the pool lives in the network's arena.
+
+   Results do not depend on T: a split that no reduction crosses (images, output channels,
+   planes, elements) gives every output the same arithmetic whatever the split, and the one
+   reduction that crosses images, the parameter gradient, is cut into parts that depend on
+   the batch size only and added in a fixed order (cnn__grad_parts).
+   --------------------------------------------------------------------------------------------- */
+
+#if defined(CNN__THREADS_POSIX) || defined(CNN__THREADS_WIN32)
+#define CNN__HAVE_POOL 1
+
+#if defined(CNN__THREADS_POSIX)
+typedef pthread_t cnn__thread;
+typedef pthread_mutex_t cnn__mutex;
+typedef pthread_cond_t cnn__cond;
+#define CNN__THREAD_MAIN(name, arg) static void *name(void *arg)
+#define CNN__THREAD_END return NULL
+/* Starting a thread; 0 or an error number. The tests replace it to make it fail. */
+#ifndef CNN__THREAD_CREATE
+#define CNN__THREAD_CREATE(thread, main, arg) pthread_create(thread, NULL, main, arg)
+#endif
+static int cnn__mutex_init(cnn__mutex *m) { return pthread_mutex_init(m, NULL); }
+static void cnn__mutex_destroy(cnn__mutex *m) { pthread_mutex_destroy(m); }
+static void cnn__lock(cnn__mutex *m) { pthread_mutex_lock(m); }
+static void cnn__unlock(cnn__mutex *m) { pthread_mutex_unlock(m); }
+static int cnn__cond_init(cnn__cond *c) { return pthread_cond_init(c, NULL); }
+static void cnn__cond_destroy(cnn__cond *c) { pthread_cond_destroy(c); }
+static void cnn__cond_wait(cnn__cond *c, cnn__mutex *m) { pthread_cond_wait(c, m); }
+static void cnn__cond_broadcast(cnn__cond *c) { pthread_cond_broadcast(c); }
+static void cnn__thread_join(cnn__thread t) { pthread_join(t, NULL); }
+#else
+typedef HANDLE cnn__thread;
+typedef SRWLOCK cnn__mutex;
+typedef CONDITION_VARIABLE cnn__cond;
+#define CNN__THREAD_MAIN(name, arg) static DWORD WINAPI name(LPVOID arg)
+#define CNN__THREAD_END return 0
+#ifndef CNN__THREAD_CREATE
+#define CNN__THREAD_CREATE(thread, main, arg) ((*(thread) = CreateThread(NULL, 0, main, arg, 0, NULL)) ? 0 : (int)GetLastError())
+#endif
+static int cnn__mutex_init(cnn__mutex *m) { InitializeSRWLock(m); return 0; }
+static void cnn__mutex_destroy(cnn__mutex *m) { (void)m; }
+static void cnn__lock(cnn__mutex *m) { AcquireSRWLockExclusive(m); }
+static void cnn__unlock(cnn__mutex *m) { ReleaseSRWLockExclusive(m); }
+static int cnn__cond_init(cnn__cond *c) { InitializeConditionVariable(c); return 0; }
+static void cnn__cond_destroy(cnn__cond *c) { (void)c; }
+static void cnn__cond_wait(cnn__cond *c, cnn__mutex *m) { SleepConditionVariableSRW(c, m, INFINITE, 0); }
+static void cnn__cond_broadcast(cnn__cond *c) { WakeAllConditionVariable(c); }
+static void cnn__thread_join(cnn__thread t) { WaitForSingleObject(t, INFINITE); CloseHandle(t); }
+#endif
+
+/* The words threads watch without the lock: atomic loads and stores where the compiler has
+   them (GCC, Clang), which also lets a thread spin on them; elsewhere (MSVC) every access
+   takes the lock, and nobody spins. */
+#if defined(__GNUC__) || defined(__clang__)
+#define CNN__LOAD(p) __atomic_load_n(p, __ATOMIC_ACQUIRE)
+#define CNN__STORE(p, v) __atomic_store_n(p, v, __ATOMIC_RELEASE)
+#define CNN__DECREMENT(p) __atomic_sub_fetch(p, 1, __ATOMIC_ACQ_REL)
+#define CNN__CLAIM(p) __atomic_fetch_add(p, 1, __ATOMIC_ACQ_REL)
+#define CNN__SPINS 4000
+#if defined(__x86_64__) || defined(__i386__)
+#define CNN__PAUSE() __builtin_ia32_pause()
+#elif defined(__aarch64__)
+#define CNN__PAUSE() __asm__ __volatile__("yield")
+#else
+#define CNN__PAUSE() ((void)0)
+#endif
+#else
+#define CNN__LOAD(p) (*(p))          /* under the lock, or beside interlocked operations */
+#define CNN__STORE(p, v) (*(p) = (v))
+#define CNN__DECREMENT(p) InterlockedDecrement((volatile LONG *)(p))
+#define CNN__CLAIM(p) (InterlockedIncrement((volatile LONG *)(p)) - 1)
+#define CNN__SPINS 0
+#define CNN__PAUSE() ((void)0)
+#endif
+
+typedef struct cnn__pool cnn__pool;
+typedef struct cnn__worker {
+    cnn__pool *pool;
+    int slot;
+    cnn__thread thread;
+} cnn__worker;
+
+struct cnn__pool {
+    cnn__mutex lock;
+    cnn__cond wake;               /* a new step (or stop): generation changed          */
+    cnn__cond idle;               /* the last worker finished its task                 */
+    unsigned generation;          /* steps started, watched by the workers             */
+    int busy;                     /* slots 1..T-1 of the current step not finished      */
+    int next;                     /* the next slot to claim                             */
+    int slots;                    /* T                                                  */
+    int stop;
+    int started;                  /* workers running                                   */
+    cnn_parallel_task task;       /* the current step                                  */
+    void *context;
+    cnn__worker *workers;         /* slots 1..T-1 (workers[0] unused)                  */
+};
+
+/* Runs slots of the current step until none is left unclaimed. Slots are claimed, not given
+   to fixed threads: on a loaded machine a worker may not be scheduled for milliseconds, and
+   then the caller runs its slot instead of waiting. (A slot's work and workspace belong to
+   the slot, so who runs it changes nothing.) */
+static void cnn__pool_claim(cnn__pool *p) {
+    int slot;
+    while ((slot = CNN__CLAIM(&p->next)) < p->slots) {
+        p->task(p->context, (size_t)slot);
+        if (CNN__DECREMENT(&p->busy) == 0) {
+            cnn__lock(&p->lock);
+            cnn__cond_broadcast(&p->idle);
+            cnn__unlock(&p->lock);
+        }
+    }
+}
+
+CNN__THREAD_MAIN(cnn__worker_main, arg) {
+    cnn__worker *me = (cnn__worker *)arg;
+    cnn__pool *p = me->pool;
+    unsigned seen = 0, now;
+    int spins;
+    for (;;) {
+        for (spins = 0; spins < CNN__SPINS && (now = CNN__LOAD(&p->generation)) == seen; spins++) CNN__PAUSE();
+        cnn__lock(&p->lock);
+        while ((now = CNN__LOAD(&p->generation)) == seen) cnn__cond_wait(&p->wake, &p->lock);
+        cnn__unlock(&p->lock);
+        seen = now;
+        if (CNN__LOAD(&p->stop)) break;
+        cnn__pool_claim(p);
+    }
+    CNN__THREAD_END;
+}
+
+/* Stops and joins the workers started, and releases the pool's locks. */
+static void cnn__pool_stop(cnn__pool *p) {
+    int i;
+    cnn__lock(&p->lock);
+    CNN__STORE(&p->stop, 1);
+    CNN__STORE(&p->generation, CNN__LOAD(&p->generation) + 1);
+    cnn__cond_broadcast(&p->wake);
+    cnn__unlock(&p->lock);
+    for (i = 1; i <= p->started; i++) cnn__thread_join(p->workers[i].thread);
+    cnn__cond_destroy(&p->idle);
+    cnn__cond_destroy(&p->wake);
+    cnn__mutex_destroy(&p->lock);
+}
+
+/* Starts threads - 1 workers in the pool's memory (from the arena). A thread that cannot be
+   started stops those that were, and fails the build with the system's reason. */
+static cnn_status cnn__pool_start(cnn__pool *p, cnn__worker *workers, int threads) {
+    int i, err;
+    memset(p, 0, sizeof *p);
+    p->workers = workers;
+    p->slots = p->next = threads;     /* nothing to claim until the first step */
+    if (cnn__mutex_init(&p->lock)) return cnn__fail(CNN_ERR_STATE, "net build: cannot create the thread pool's mutex");
+    if (cnn__cond_init(&p->wake)) {
+        cnn__mutex_destroy(&p->lock);
+        return cnn__fail(CNN_ERR_STATE, "net build: cannot create the thread pool's condition variable");
+    }
+    if (cnn__cond_init(&p->idle)) {
+        cnn__cond_destroy(&p->wake);
+        cnn__mutex_destroy(&p->lock);
+        return cnn__fail(CNN_ERR_STATE, "net build: cannot create the thread pool's condition variable");
+    }
+    for (i = 1; i < threads; i++) {
+        workers[i].pool = p;
+        workers[i].slot = i;
+        if ((err = CNN__THREAD_CREATE(&workers[i].thread, cnn__worker_main, &workers[i])) != 0) {
+            cnn__pool_stop(p);
+            return cnn__fail(CNN_ERR_STATE, "net build: could not start worker thread %d of %d (error %d from the system); "
+                             "build with fewer threads (cnn_build_opts.threads, CNN_THREADS)", i, threads - 1, err);
+        }
+        p->started = i;
+    }
+    return CNN_OK;
+}
+
+static cnn__pool *cnn__pool_of(const cnn_net *net) { return (cnn__pool *)net->pool; }
+
+/* One step on every slot: the workers take slots 1.., the caller slot 0, then waits for all. */
+static void cnn__pool_run(cnn__pool *p, cnn_parallel_task task, void *context) {
+    int spins;
+    p->task = task;
+    p->context = context;
+    CNN__STORE(&p->busy, p->slots - 1);
+    CNN__STORE(&p->next, 1);      /* publishes the task to a worker that claims early */
+    cnn__lock(&p->lock);
+    CNN__STORE(&p->generation, CNN__LOAD(&p->generation) + 1);
+    cnn__cond_broadcast(&p->wake);
+    cnn__unlock(&p->lock);
+    task(context, 0);
+    cnn__pool_claim(p);
+    for (spins = 0; spins < CNN__SPINS && CNN__LOAD(&p->busy) != 0; spins++) CNN__PAUSE();
+    cnn__lock(&p->lock);
+    while (CNN__LOAD(&p->busy) != 0) cnn__cond_wait(&p->idle, &p->lock);
+    cnn__unlock(&p->lock);
+}
+#endif /* CNN__THREADS_POSIX || CNN__THREADS_WIN32 */
+
+CNNDEF int cnn_cpu_count(void) {
+#if defined(CNN__THREADS_WIN32)
+    SYSTEM_INFO info;
+    GetSystemInfo(&info);
+    return info.dwNumberOfProcessors > 0 ? (int)info.dwNumberOfProcessors : 1;
+#elif defined(CNN__THREADS_POSIX) && defined(_SC_NPROCESSORS_ONLN)
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)CNN__MIN(n, (long)CNN_MAX_THREADS) : 1;
+#else
+    return 1;
+#endif
+}
+
+/* Runs task on every slot of the network: through the caller's pool, cnn.h's, or (one
+   thread, or no pool) one slot after another on this thread. */
+static void cnn__parallel(const cnn_net *net, cnn_parallel_task task, void *context) {
+    int t;
+    if (net->threads <= 1) { task(context, 0); return; }
+    if (net->parallel_for) { net->parallel_for(net->parallel_pool, task, context, (size_t)net->threads); return; }
+#ifdef CNN__HAVE_POOL
+    if (net->pool) { cnn__pool_run((cnn__pool *)net->pool, task, context); return; }
+#endif
+    for (t = 0; t < net->threads; t++) task(context, (size_t)t);
+}
+
+/* Slot t's share [*begin, *end) of items split over T slots, in steps of 'align' items. */
+static void cnn__share(size_t items, size_t t, int threads, size_t align, size_t *begin, size_t *end) {
+    const size_t units = (items + align - 1) / align;
+    *begin = CNN__MIN(items, units * t / (size_t)threads * align);
+    *end = CNN__MIN(items, units * (t + 1) / (size_t)threads * align);
+}
+
+/* The parameter gradient is summed over the batch in parts of it: part p of P holds the
+   images [p*n/P, (p+1)*n/P), computed alone, and the parts are added in the order 0, 1, ..,
+   P-1. P depends on n only, never on the threads, so every thread count adds the same
+   numbers in the same order. */
+#define CNN__GRAD_PARTS 4
+static int cnn__grad_parts(int n) { return CNN__MIN(n, CNN__GRAD_PARTS); }
+
 static const char *cnn__layer_name(cnn_layer_kind kind) {
     switch (kind) {
     case CNN_LAYER_CONV: return "conv";
@@ -3285,6 +3580,7 @@ static cnn_status cnn__take(cnn_arena *a, size_t count, size_t elem_size, void *
 typedef struct cnn__build_plan {
     int max_batch, training;
     int momentum, early_stopping;   /* training builds: keep velocity, keep the best weights */
+    int threads, own_pool;          /* slots of a parallel step; 1: cnn.h's pool, 0: the caller's */
     const cnn_net *shared;          /* the network whose parameters this one reads, or NULL */
 } cnn__build_plan;
 
@@ -3323,7 +3619,7 @@ static size_t cnn__inference_region(cnn_net *net, size_t batch, float *region, s
 }
 
 static cnn_status cnn__net_layout(cnn_net *net, cnn_arena *a, const cnn__build_plan *plan) {
-    const int max_batch = plan->max_batch, training = plan->training;
+    const int max_batch = plan->max_batch, training = plan->training, threads = plan->threads, own_pool = plan->own_pool;
     size_t offset = 0, largest = 0, floats;
     void *p;
     cnn_status st;
@@ -3425,10 +3721,26 @@ static cnn_status cnn__net_layout(cnn_net *net, cnn_arena *a, const cnn__build_p
         if (net->layers[i].kind == CNN_LAYER_CONV)     /* the first layer needs no data gradient */
             net->scratch_bytes = CNN__MAX(net->scratch_bytes, cnn__conv2d_workspace(&cs, 1, training && i > 0, training, training));
     }
+    net->threads = threads;                       /* a workspace for each thread */
+    net->scratch_bytes = (net->scratch_bytes + CNN_ALIGNMENT - 1) / CNN_ALIGNMENT * CNN_ALIGNMENT;
     if (net->scratch_bytes) {
-        if ((st = cnn__take(a, net->scratch_bytes, 1, &p))) return st;
+        if ((st = cnn__take(a, net->scratch_bytes, (size_t)threads, &p))) return st;
         net->scratch = p;
     }
+    net->grad_parts = NULL;                       /* the batch parts of a parameter gradient */
+    if (training && max_batch > 1) {
+        if ((st = cnn__take(a, net->param_floats, (size_t)(cnn__grad_parts(max_batch) - 1) * sizeof(float), &p))) return st;
+        net->grad_parts = (float *)p;
+    }
+    net->pool = NULL;
+#ifdef CNN__HAVE_POOL
+    if (own_pool && threads > 1) {
+        if ((st = cnn__take(a, sizeof(cnn__pool) + CNN_ALIGNMENT + (size_t)threads * sizeof(cnn__worker), 1, &p))) return st;
+        net->pool = p;
+    }
+#else
+    (void)own_pool;
+#endif
     if (training) {
         if (!cnn__mul(largest, (size_t)max_batch, &floats))
             return cnn__fail(CNN_ERR_OVERFLOW, "net build: gradient buffers overflow");
@@ -3491,6 +3803,25 @@ static cnn_status cnn__check_shared(const cnn_net *net, const cnn_net *src, int 
     return CNN_OK;
 }
 
+/* The thread count: the options', else CNN_THREADS from the environment, else one. */
+static cnn_status cnn__thread_count(const cnn_build_opts *opts, int *threads) {
+    const char *env = opts && opts->threads ? NULL : getenv("CNN_THREADS");
+    *threads = opts && opts->threads ? opts->threads : 1;
+    if (env && *env) {
+        const char *c = env;
+        long v = 0;
+        for (; *c >= '0' && *c <= '9' && v <= CNN_MAX_THREADS; c++) v = v * 10 + (*c - '0');
+        if (*c || v < 1 || v > CNN_MAX_THREADS)
+            return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "net build: CNN_THREADS=\"%s\" in the environment is not a thread count from 1 to %d",
+                             env, CNN_MAX_THREADS);
+        *threads = (int)v;
+    }
+    if (*threads < 0 || *threads > CNN_MAX_THREADS)
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "net build: threads %d must be from 0 (one) to %d", *threads, CNN_MAX_THREADS);
+    *threads = CNN__MAX(*threads, 1);
+    return CNN_OK;
+}
+
 static cnn_status cnn__build_settings(const cnn_net *net, const cnn_build_opts *opts, cnn__build_plan *plan) {
     cnn_status st = cnn__check_net(net, "net build");
     if (st) return st;
@@ -3500,6 +3831,8 @@ static cnn_status cnn__build_settings(const cnn_net *net, const cnn_build_opts *
     plan->max_batch = opts && opts->max_batch ? opts->max_batch : 32;
     plan->training = !(opts && opts->inference_only);
     if (plan->max_batch < 1) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "net build: max_batch %d must be at least 1", plan->max_batch);
+    if ((st = cnn__thread_count(opts, &plan->threads))) return st;
+    plan->own_pool = !(opts && opts->parallel_for);
     if (!opts) return CNN_OK;
     if (opts->init != CNN_INIT_GLOROT_UNIFORM && opts->init != CNN_INIT_HE_NORMAL)
         return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "net build: unknown initialisation %d", (int)opts->init);
@@ -3534,6 +3867,10 @@ CNNDEF size_t cnn_net_required_bytes(const cnn_net *net, const cnn_build_opts *o
 CNNDEF void cnn_net_free(cnn_net *net) {
     int i;
     if (!net || net->layout_stamp != CNN__NET_STAMP) return;   /* not a network this code set up */
+#ifdef CNN__HAVE_POOL
+    if (net->pool) cnn__pool_stop(cnn__pool_of(net));   /* its threads use the arena */
+#endif
+    net->pool = NULL;
     cnn_arena_free(&net->arena);
     for (i = 0; i < net->layer_count; i++) {
         cnn_layer *l = &net->layers[i];
@@ -3542,12 +3879,15 @@ CNNDEF void cnn_net_free(cnn_net *net) {
         l->wino_stamp = 0;
     }
     net->params = net->grads = net->velocity = net->best_params = NULL;
-    net->input = net->grad_a = net->grad_b = NULL;
+    net->input = net->grad_a = net->grad_b = net->grad_parts = NULL;
     net->labels = NULL;
     net->x = NULL;
     net->grad_first = NULL;
     net->weights_owner = NULL;
     net->built = net->training = net->max_batch = net->batch = 0;
+    net->threads = 1;
+    net->parallel_for = NULL;
+    net->parallel_pool = NULL;
 }
 
 /* Initialisation keeps the signal's variance steady from layer to layer:
@@ -3629,8 +3969,20 @@ CNNDEF cnn_status cnn_net_build(cnn_net *net, const cnn_build_opts *opts) {
         st = cnn_arena_create(&next.arena, need - CNN_ALIGNMENT, opts ? opts->alloc_ctx : NULL);
     }
     if (st) return st;
+#ifdef CNN__HAVE_POOL
+    /* The old pool's threads wait inside the old arena, which the new build may reuse: stop
+       them first (a failed rebuild starts them again). */
+    if (net->built && net->pool) cnn__pool_stop(cnn__pool_of(net));
+#endif
     st = cnn__net_layout(&next, &next.arena, &plan);
-    if (st) { cnn_arena_free(&next.arena); return st; }
+    if (st) {
+        if (net->arena.base != next.arena.base) cnn_arena_free(&next.arena);
+#ifdef CNN__HAVE_POOL
+        if (net->built && net->pool && cnn__pool_start(cnn__pool_of(net), (cnn__worker *)(void *)(cnn__pool_of(net) + 1), net->threads))
+            net->pool = NULL;           /* no threads: its steps run one after another */
+#endif
+        return st;
+    }
     CNN_ASSERT(next.arena.used + CNN_ALIGNMENT <= need);   /* the measuring pass was exact */
     /* A rebuild keeps the parameters (its own, or those it read from another network). The
        new buffer may be the old one: memmove, before anything else is written into it. */
@@ -3640,6 +3992,18 @@ CNNDEF cnn_status cnn_net_build(cnn_net *net, const cnn_build_opts *opts) {
     if (net->built && net->arena.base != next.arena.base) cnn_arena_free(&net->arena);
     *net = next;
     net->weights_owner = plan.shared ? (plan.shared->weights_owner ? plan.shared->weights_owner : plan.shared) : NULL;
+    net->parallel_for = opts ? opts->parallel_for : NULL;
+    net->parallel_pool = opts ? opts->parallel_pool : NULL;
+#ifdef CNN__HAVE_POOL
+    if (net->pool) {
+        cnn__pool *pool = cnn__pool_of(net);
+        if ((st = cnn__pool_start(pool, (cnn__worker *)(void *)(pool + 1), net->threads))) {
+            net->pool = NULL;           /* stopped already */
+            cnn_net_free(net);
+            return st;
+        }
+    }
+#endif
     net->built = 1;
     net->training = plan.training;
     net->max_batch = plan.max_batch;
@@ -3767,12 +4131,13 @@ static uint64_t cnn__fingerprint(const float *w, size_t count) {
     return (((h[0] * prime + h[1]) * prime + h[2]) * prime + h[3]) | (uint64_t)1 << 63;
 }
 
-/* A conv layer's forward pass through Winograd, if it runs one: the transformed filters are
+/* A conv layer's Winograd filters, if its forward pass runs Winograd through them: they are
    kept in the arena and computed again only when the weights changed since. That takes one
    pass over the weights to see (the fingerprint), because the library is not the only writer:
-   SGD steps, loading and initialising write them, and so may the caller (layers[i].w). Bias
-   and activation are applied in the output transform. */
-static int cnn__conv_layer_wino(cnn_net *net, cnn_layer *l, const cnn_conv2d_shape *s, const float *x) {
+   SGD steps, loading and initialising write them, and so may the caller (layers[i].w).
+   Returns the tile (0: the layer's forward pass does not use kept filters). Bias and
+   activation are then applied in the output transform. */
+static int cnn__conv_layer_wino(cnn_layer *l, const cnn_conv2d_shape *s) {
     const int m = cnn__wino_tile(s, 0);
     uint64_t stamp;
     if (!m || !l->wino_u) return 0;
@@ -3781,12 +4146,208 @@ static int cnn__conv_layer_wino(cnn_net *net, cnn_layer *l, const cnn_conv2d_sha
         cnn__wino_filters(cnn__wino_of(m), s->k, s->c, l->w, 0, l->wino_u);
         l->wino_stamp = stamp;
     }
-    return cnn__conv2d_wino(s, 0, x, l->w, l->wino_u, l->b, l->act, l->alpha, l->out, net->scratch, net->scratch_bytes);
+    return m;
+}
+
+/* ---- the layers' passes as parallel steps ----
+   Each pass is one or more steps (cnn__parallel); a step's task, on slot t of T, does its
+   share. The shapes a task gives the kernels are parts of the layer's (fewer images, fewer
+   filters), with the algorithm the whole pass would have chosen written in: the automatic
+   choice depends on the batch and the filters, and each output must get the same arithmetic
+   whatever part it falls in. */
+typedef struct cnn__step {
+    cnn_net *net;
+    cnn_layer *l;
+    cnn_conv2d_shape conv;        /* this batch's shape, the forward's algorithm written in */
+    cnn_conv2d_shape conv_dx;     /* the same with the data gradient's algorithm           */
+    const float *in;              /* the layer's input                                     */
+    float *g, *spare;             /* backward: dL/d(output), and dL/d(input) to write      */
+    int n;
+    int by_filter;                /* forward: tasks take filters or units (few images)     */
+    int wino;                     /* forward through the layer's kept Winograd filters     */
+    int need_dx;
+    size_t count;                 /* element-wise steps: values                            */
+    const cnn_sgd_opts *sgd;
+    int bad[CNN_MAX_THREADS];     /* sgd: slot t found an update that is not finite        */
+} cnn__step;
+
+static void *cnn__slot_scratch(const cnn_net *net, size_t t) {
+    return net->scratch ? (unsigned char *)net->scratch + t * net->scratch_bytes : NULL;
+}
+
+/* Filters (dense: units) are split when there are fewer images than threads and they come
+   in 16s, the vector kernels' width, so that every part is laid out as in the whole. */
+static int cnn__split_filters(int n, int filters, int threads) {
+    return n < threads && filters >= 32 && filters % 16 == 0;
+}
+
+/* Where part p of a batch of n begins (cnn__grad_parts) */
+static int cnn__part_start(int n, int parts, int p) { return (int)((long long)n * p / parts); }
+
+/* Where part p of a layer's parameter gradient is written: its own dw for part 0, else a
+   copy of the gradients' layout in net->grad_parts. */
+static float *cnn__part_dw(const cnn_net *net, const cnn_layer *l, int p) {
+    if (p == 0) return l->dw;
+    return net->grad_parts + (size_t)(p - 1) * net->param_floats + (size_t)(l->dw - net->grads);
+}
+
+/* y = act(conv(x, w) + b) for a part (s: its shape; w, b, u start at its first filter). */
+static void cnn__conv_forward_part(const cnn__step *st, const cnn_conv2d_shape *s, const float *x, const float *w,
+                                   const float *b, const float *u, float *y, void *ws) {
+    const cnn_layer *l = st->l;
+    if (st->wino && cnn__conv2d_wino(s, 0, x, w, u, b, l->act, l->alpha, y, ws, st->net->scratch_bytes)) return;
+    cnn__conv2d_forward(s, x, w, b, y, ws, st->net->scratch_bytes);
+    cnn__activation_forward(l->act, l->alpha, (size_t)s->n * s->k * cnn__conv2d_out_h(s) * cnn__conv2d_out_w(s), y, y);
+}
+
+static void cnn__conv_forward_task(void *context, size_t t) {
+    const cnn__step *st = (const cnn__step *)context;
+    const cnn_layer *l = st->l;
+    cnn_conv2d_shape s = st->conv;
+    const size_t in_image = (size_t)s.c * s.h * s.w, plane = (size_t)l->out_h * l->out_w, taps = (size_t)s.c * s.kh * s.kw;
+    void *ws = cnn__slot_scratch(st->net, t);
+    size_t b, e, u_row;
+    int i;
+    if (!st->by_filter) {
+        cnn__share((size_t)st->n, t, st->net->threads, 1, &b, &e);
+        if (b == e) return;
+        s.n = (int)(e - b);
+        cnn__conv_forward_part(st, &s, st->in + b * in_image, l->w, l->b, l->wino_u, l->out + b * s.k * plane, ws);
+        return;
+    }
+    cnn__share((size_t)s.k, t, st->net->threads, 16, &b, &e);
+    if (b == e) return;
+    s.n = 1;
+    s.k = (int)(e - b);
+    u_row = st->wino ? (size_t)cnn__wino_of(st->wino)->a * cnn__wino_of(st->wino)->a * s.c : 0;  /* U is row-major by filter */
+    for (i = 0; i < st->n; i++)
+        cnn__conv_forward_part(st, &s, st->in + i * in_image, l->w + b * taps, l->b ? l->b + b : NULL,
+                               l->wino_u ? l->wino_u + b * u_row : NULL, l->out + ((size_t)i * l->out_c + b) * plane, ws);
+}
+
+/* The weight gradient of the parts the slot takes (into cnn__part_dw), then the data gradient
+   of its images. */
+static void cnn__conv_backward_task(void *context, size_t t) {
+    const cnn__step *st = (const cnn__step *)context;
+    const cnn_net *net = st->net;
+    const cnn_layer *l = st->l;
+    const int parts = cnn__grad_parts(st->n);
+    const size_t in_image = (size_t)st->conv.c * st->conv.h * st->conv.w, out_image = cnn__layer_out_size(l);
+    void *ws = cnn__slot_scratch(net, t);
+    size_t b, e, p;
+    cnn_conv2d_shape s;
+    cnn__share((size_t)parts, t, net->threads, 1, &b, &e);
+    for (p = b; p < e; p++) {
+        const int i0 = cnn__part_start(st->n, parts, (int)p), i1 = cnn__part_start(st->n, parts, (int)p + 1);
+        float *dw = cnn__part_dw(net, l, (int)p);
+        s = st->conv;
+        s.n = i1 - i0;
+        cnn__conv2d_backward_weights(&s, st->in + i0 * in_image, st->g + i0 * out_image, dw,
+                                     l->db ? dw + cnn__round16(l->weight_count) : NULL, ws, net->scratch_bytes);
+    }
+    if (!st->need_dx) return;
+    cnn__share((size_t)st->n, t, net->threads, 1, &b, &e);
+    if (b == e) return;
+    s = st->conv_dx;
+    s.n = (int)(e - b);
+    cnn__conv2d_backward_data(&s, st->g + b * out_image, l->w, st->spare + b * in_image, ws, net->scratch_bytes);
+}
+
+static void cnn__dense_forward_task(void *context, size_t t) {
+    const cnn__step *st = (const cnn__step *)context;
+    const cnn_layer *l = st->l;
+    const int in = (int)cnn__layer_in_size(l), out = l->out_c;
+    size_t b, e;
+    int i;
+    if (!st->by_filter) {
+        cnn__share((size_t)st->n, t, st->net->threads, 1, &b, &e);
+        if (b == e) return;
+        cnn__dense_forward((int)(e - b), in, out, st->in + b * in, l->w, l->b, l->out + b * out);
+        cnn__activation_forward(l->act, l->alpha, (e - b) * out, l->out + b * out, l->out + b * out);
+        return;
+    }
+    cnn__share((size_t)out, t, st->net->threads, 16, &b, &e);
+    if (b == e) return;
+    for (i = 0; i < st->n; i++) {
+        float *y = l->out + (size_t)i * out + b;
+        cnn__dense_forward(1, in, (int)(e - b), st->in + (size_t)i * in, l->w + b * in, l->b ? l->b + b : NULL, y);
+        cnn__activation_forward(l->act, l->alpha, e - b, y, y);
+    }
+}
+
+static void cnn__dense_backward_task(void *context, size_t t) {
+    const cnn__step *st = (const cnn__step *)context;
+    const cnn_net *net = st->net;
+    const cnn_layer *l = st->l;
+    const int parts = cnn__grad_parts(st->n), in = (int)cnn__layer_in_size(l), out = l->out_c;
+    size_t b, e, p;
+    cnn__share((size_t)parts, t, net->threads, 1, &b, &e);
+    for (p = b; p < e; p++) {
+        const int i0 = cnn__part_start(st->n, parts, (int)p), i1 = cnn__part_start(st->n, parts, (int)p + 1);
+        float *dw = cnn__part_dw(net, l, (int)p);
+        cnn__dense_backward_weights(i1 - i0, in, out, st->in + (size_t)i0 * in, st->g + (size_t)i0 * out, dw,
+                                    l->db ? dw + cnn__round16(l->weight_count) : NULL);
+    }
+    if (!st->need_dx) return;
+    cnn__share((size_t)st->n, t, net->threads, 1, &b, &e);
+    if (b < e) cnn__dense_backward_data((int)(e - b), in, out, st->g + b * out, l->w, st->spare + b * in);
+}
+
+/* dw = ((part 0 + part 1) + part 2) + part 3, element by element: the fixed order. */
+static void cnn__grad_sum_task(void *context, size_t t) {
+    const cnn__step *st = (const cnn__step *)context;
+    const cnn_layer *l = st->l;
+    const int parts = cnn__grad_parts(st->n);
+    size_t b, e, j;
+    int p;
+    cnn__share(cnn__round16(l->weight_count) + cnn__round16(l->bias_count), t, st->net->threads, 16, &b, &e);
+    for (p = 1; p < parts; p++) {
+        const float *part = cnn__part_dw(st->net, l, p);
+        for (j = b; j < e; j++) l->dw[j] += part[j];
+    }
+}
+
+/* Pooling works plane by plane: the n*c planes of a batch are one image of n*c channels. */
+static void cnn__pool_task(void *context, size_t t) {
+    const cnn__step *st = (const cnn__step *)context;
+    const cnn_layer *l = st->l;
+    const size_t in_plane = (size_t)l->in_h * l->in_w, out_plane = (size_t)l->out_h * l->out_w;
+    cnn_pool2d_shape s = l->pool;
+    size_t b, e;
+    cnn__share((size_t)st->n * l->in_c, t, st->net->threads, 1, &b, &e);
+    if (b == e) return;
+    s.n = 1;
+    s.c = (int)(e - b);
+    if (l->kind == CNN_LAYER_GLOBAL_AVGPOOL) {
+        if (!st->g) cnn_global_avgpool_forward(1, s.c, (int)in_plane, st->in + b * in_plane, l->out + b);
+        else cnn_global_avgpool_backward(1, s.c, (int)in_plane, st->g + b, st->spare + b * in_plane);
+    } else if (!st->g) {
+        if (l->pool_kind == CNN_POOL_MAX) cnn__maxpool2d_forward(&s, l->out_h, l->out_w, st->in + b * in_plane, l->out + b * out_plane, l->argmax + b * out_plane);
+        else cnn__avgpool2d_forward(&s, l->out_h, l->out_w, st->in + b * in_plane, l->out + b * out_plane);
+    } else {
+        if (l->pool_kind == CNN_POOL_MAX) cnn__maxpool2d_backward(&s, l->out_h, l->out_w, st->g + b * out_plane, l->argmax + b * out_plane, st->spare + b * in_plane);
+        else cnn__avgpool2d_backward(&s, l->out_h, l->out_w, st->g + b * out_plane, st->spare + b * in_plane);
+    }
+}
+
+/* Element-wise: forward, the activation of the layer's input into its output (or in place
+   for a conv or dense layer's fused one); backward (g set), g = g * f'(out), or the dropout
+   mask's product. */
+static void cnn__elementwise_task(void *context, size_t t) {
+    const cnn__step *st = (const cnn__step *)context;
+    const cnn_layer *l = st->l;
+    size_t b, e;
+    cnn__share(st->count, t, st->net->threads, 16, &b, &e);
+    if (b == e) return;
+    if (!st->g) cnn__activation_forward(l->act, l->alpha, e - b, st->in + b, l->out + b);
+    else if (l->kind == CNN_LAYER_DROPOUT) cnn_dropout_backward(e - b, st->g + b, l->mask + b, st->g + b);
+    else cnn__activation_backward(l->act, l->alpha, e - b, l->out + b, st->g + b, st->g + b);
 }
 
 CNNDEF cnn_status cnn_forward(cnn_net *net, const float *x, int n, int training) {
     const float *cur = x;
     int i;
+    cnn__step step;
     cnn_status st = cnn__check_ready(net, "forward", 0);
     if (st) return st;
     if (!x) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "forward: NULL input");
@@ -3797,38 +4358,38 @@ CNNDEF cnn_status cnn_forward(cnn_net *net, const float *x, int n, int training)
         if (net->layers[i].kind == CNN_LAYER_DROPOUT && net->layers[i].rate > 0.0f)
             return cnn__fail(CNN_ERR_STATE, "forward: training mode: layer %d (dropout) needs masks, which an inference_only build does not hold; pass training = 0",
                              i);
+    memset(&step, 0, sizeof step);
+    step.net = net;
+    step.n = n;
     for (i = 0; i < net->layer_count; i++) {
         cnn_layer *l = &net->layers[i];
-        size_t count = (size_t)n * cnn__layer_out_size(l);
+        step.l = l;
+        step.in = cur;
+        step.g = NULL;
         switch (l->kind) {
-        case CNN_LAYER_CONV: {
-            cnn_conv2d_shape s = l->conv;
-            s.n = n;
-            if (cnn__conv_layer_wino(net, l, &s, cur)) break;    /* bias and activation fused */
-            cnn__conv2d_forward(&s, cur, l->w, l->b, l->out, net->scratch, net->scratch_bytes);
-            cnn__activation_forward(l->act, l->alpha, count, l->out, l->out);
+        case CNN_LAYER_CONV:
+            step.conv = l->conv;
+            step.conv.n = n;
+            step.conv.algo = cnn_conv2d_algo_chosen(&step.conv, 0);
+            step.wino = cnn__conv_layer_wino(l, &step.conv);
+            step.by_filter = cnn__split_filters(n, l->conv.k, net->threads);
+            cnn__parallel(net, cnn__conv_forward_task, &step);
             break;
-        }
-        case CNN_LAYER_POOL: {
-            cnn_pool2d_shape s = l->pool;
-            s.n = n;
-            if (l->pool_kind == CNN_POOL_MAX) cnn__maxpool2d_forward(&s, l->out_h, l->out_w, cur, l->out, l->argmax);
-            else cnn__avgpool2d_forward(&s, l->out_h, l->out_w, cur, l->out);
-            break;
-        }
+        case CNN_LAYER_POOL:
         case CNN_LAYER_GLOBAL_AVGPOOL:
-            cnn_global_avgpool_forward(n, l->in_c, l->in_h * l->in_w, cur, l->out);
+            cnn__parallel(net, cnn__pool_task, &step);
             break;
         case CNN_LAYER_DENSE:
-            cnn__dense_forward(n, (int)cnn__layer_in_size(l), l->out_c, cur, l->w, l->b, l->out);
-            cnn__activation_forward(l->act, l->alpha, count, l->out, l->out);
+            step.by_filter = cnn__split_filters(n, l->out_c, net->threads);
+            cnn__parallel(net, cnn__dense_forward_task, &step);
             break;
         case CNN_LAYER_ACTIVATION:
-            cnn__activation_forward(l->act, l->alpha, count, cur, l->out);
+            step.count = (size_t)n * cnn__layer_out_size(l);
+            cnn__parallel(net, cnn__elementwise_task, &step);
             break;
-        case CNN_LAYER_DROPOUT:
+        case CNN_LAYER_DROPOUT:      /* one thread: the mask is drawn from one random sequence */
             if (!net->training) { l->out = (float *)(uintptr_t)cur; break; }   /* the identity: a view */
-            cnn_dropout_forward(count, l->rate, training, &net->rng, cur, l->out, l->mask);
+            cnn_dropout_forward((size_t)n * cnn__layer_out_size(l), l->rate, training, &net->rng, cur, l->out, l->mask);
             break;
         case CNN_LAYER_FLATTEN:
             l->out = (float *)(uintptr_t)cur;   /* a view: the network never writes through it */
@@ -3931,45 +4492,42 @@ CNNDEF cnn_rng *cnn_net_dropout_rng(cnn_net *net) {
 static void cnn__backward(cnn_net *net) {
     float *g = net->grad_a, *spare = net->grad_b, *t;
     int n = net->batch, i;
+    cnn__step step;
     CNN_ASSERT(net->training && g && spare && n >= 1 && n <= net->max_batch);
+    memset(&step, 0, sizeof step);
+    step.net = net;
+    step.n = n;
     for (i = net->layer_count - 1; i >= 0; i--) {
         cnn_layer *l = &net->layers[i];
-        const float *in = i ? net->layers[i - 1].out : net->x;
-        size_t count = (size_t)n * cnn__layer_out_size(l);
-        int need_dx = i > 0, wrote_spare = 0;
+        int wrote_spare = 0;
+        step.l = l;
+        step.in = i ? net->layers[i - 1].out : net->x;
+        step.g = g;
+        step.spare = spare;
+        step.need_dx = i > 0;
+        step.count = (size_t)n * cnn__layer_out_size(l);
         switch (l->kind) {
-        case CNN_LAYER_CONV: {
-            cnn_conv2d_shape s = l->conv;
-            s.n = n;
-            cnn__activation_backward(l->act, l->alpha, count, l->out, g, g);
-            cnn__conv2d_backward_weights(&s, in, g, l->dw, l->db, net->scratch, net->scratch_bytes);
-            if (need_dx) { cnn__conv2d_backward_data(&s, g, l->w, spare, net->scratch, net->scratch_bytes); wrote_spare = 1; }
-            break;
-        }
-        case CNN_LAYER_DENSE: {
-            int in_size = (int)cnn__layer_in_size(l);
-            cnn__activation_backward(l->act, l->alpha, count, l->out, g, g);
-            cnn__dense_backward_weights(n, in_size, l->out_c, in, g, l->dw, l->db);
-            if (need_dx) { cnn__dense_backward_data(n, in_size, l->out_c, g, l->w, spare); wrote_spare = 1; }
-            break;
-        }
-        case CNN_LAYER_POOL:
-            if (need_dx) {
-                cnn_pool2d_shape s = l->pool;
-                s.n = n;
-                if (l->pool_kind == CNN_POOL_MAX) cnn__maxpool2d_backward(&s, l->out_h, l->out_w, g, l->argmax, spare);
-                else cnn__avgpool2d_backward(&s, l->out_h, l->out_w, g, spare);
-                wrote_spare = 1;
+        case CNN_LAYER_CONV:
+        case CNN_LAYER_DENSE:
+            if (l->act != CNN_ACT_NONE) cnn__parallel(net, cnn__elementwise_task, &step);
+            if (l->kind == CNN_LAYER_CONV) {
+                step.conv = step.conv_dx = l->conv;
+                step.conv.n = step.conv_dx.n = n;
+                step.conv_dx.algo = cnn_conv2d_algo_chosen(&step.conv_dx, 1);
+                cnn__parallel(net, cnn__conv_backward_task, &step);
+            } else {
+                cnn__parallel(net, cnn__dense_backward_task, &step);
             }
+            if (cnn__grad_parts(n) > 1) cnn__parallel(net, cnn__grad_sum_task, &step);
+            wrote_spare = step.need_dx;
             break;
+        case CNN_LAYER_POOL:
         case CNN_LAYER_GLOBAL_AVGPOOL:
-            if (need_dx) { cnn_global_avgpool_backward(n, l->in_c, l->in_h * l->in_w, g, spare); wrote_spare = 1; }
+            if (step.need_dx) { cnn__parallel(net, cnn__pool_task, &step); wrote_spare = 1; }
             break;
         case CNN_LAYER_ACTIVATION:
-            cnn__activation_backward(l->act, l->alpha, count, l->out, g, g);
-            break;
         case CNN_LAYER_DROPOUT:
-            cnn_dropout_backward(count, g, l->mask, g);
+            cnn__parallel(net, cnn__elementwise_task, &step);
             break;
         case CNN_LAYER_FLATTEN:
             break;                          /* same numbers, same order */
@@ -4225,12 +4783,42 @@ static size_t cnn__sgd_first_nonfinite(const float *w, const float *dw, const fl
     return count;
 }
 
+/* Slot t's share of every parameter tensor: check (st->bad[t]) or update (update set). The
+   updates are element by element, so any split gives the same weights. */
+static void cnn__sgd_share(cnn__step *st, size_t t, int update) {
+    const cnn_net *net = st->net;
+    const cnn_sgd_opts *o = st->sgd;
+    int i, k;
+    st->bad[t] = 0;
+    for (i = 0; i < net->layer_count; i++) {
+        const cnn_layer *l = &net->layers[i];
+        for (k = 0; k < 2; k++) {
+            float *w = k ? l->b : l->w;
+            const float *dw = k ? l->db : l->dw;
+            const float decay = k ? 0.0f : o->weight_decay;
+            size_t b, e;
+            cnn__share(k ? l->bias_count : l->weight_count, t, net->threads, 16, &b, &e);
+            if (b == e) continue;
+            float *v = net->velocity ? net->velocity + (w - net->params) + b : NULL;     /* NULL: no momentum */
+            if (update) cnn__sgd_update(w + b, dw + b, v, e - b, o, decay);
+            else st->bad[t] |= cnn__sgd_first_nonfinite(w + b, dw + b, v, e - b, o, decay) < e - b;
+        }
+    }
+}
+static void cnn__sgd_check_task(void *context, size_t t) { cnn__sgd_share((cnn__step *)context, t, 0); }
+static void cnn__sgd_update_task(void *context, size_t t) { cnn__sgd_share((cnn__step *)context, t, 1); }
+
 /* The step for settled options (cnn__sgd_settings). Every update is checked before any weight
    changes: a step that would make one NaN or infinite is refused whole, so the network keeps
    the weights of its last good step. */
 static cnn_status cnn__sgd_step(cnn_net *net, const cnn_sgd_opts *o) {
-    int i, t;
-    for (i = 0; i < net->layer_count; i++) {
+    cnn__step step;
+    int i, t, bad = 0;
+    step.net = net;
+    step.sgd = o;
+    cnn__parallel(net, cnn__sgd_check_task, &step);
+    for (t = 0; t < net->threads; t++) bad |= step.bad[t];
+    for (i = 0; bad && i < net->layer_count; i++) {      /* which one, for the message */
         const cnn_layer *l = &net->layers[i];
         for (t = 0; t < 2; t++) {
             const float *w = t ? l->b : l->w, *dw = t ? l->db : l->dw;
@@ -4244,14 +4832,7 @@ static cnn_status cnn__sgd_step(cnn_net *net, const cnn_sgd_opts *o) {
                                  i, cnn__layer_name(l->kind), t ? "bias" : "weights", at, (double)dw[at], (double)o->learning_rate);
         }
     }
-    for (i = 0; i < net->layer_count; i++) {
-        cnn_layer *l = &net->layers[i];
-        float *v;
-        if (!l->weight_count) continue;
-        v = net->velocity ? net->velocity + (l->w - net->params) : NULL;    /* NULL: no momentum */
-        cnn__sgd_update(l->w, l->dw, v, l->weight_count, o, o->weight_decay);
-        if (l->bias_count) cnn__sgd_update(l->b, l->db, v ? v + (l->b - l->w) : NULL, l->bias_count, o, 0.0f);
-    }
+    cnn__parallel(net, cnn__sgd_update_task, &step);
     net->step++;
     return CNN_OK;
 }

@@ -12,7 +12,9 @@
                from anywhere in the data set, as real training does. images_per_second is
                comparable with train_step's; the difference is the cost of the gather and of
                data that comes from memory. Not on the scalar path (an epoch takes minutes).
-   infer, infer_b1: cnn_forward in evaluation mode on 64 images, and on one. */
+   infer, infer_b1: cnn_forward in evaluation mode on 64 images, and on one.
+   A /t2 suffix: the same on a network built with two threads (cnn_build_opts.threads), on
+   the vector paths, for train_step, infer and infer_b1 of the digit model on auto. */
 #include "bench_cnn.h"
 
 #include <stdio.h>
@@ -39,6 +41,7 @@ typedef struct model_case {
     const model_kind *kind;
     cnn_conv_algo algo;
     const bench_isa *isa;
+    int threads;
     char name[BENCH_NAME_MAX];
 } model_case;
 
@@ -118,6 +121,7 @@ static const char *bench__model_setup(const void *arg, void **out) {
     bo.with_momentum = mc->kind->train;
     bo.init = CNN_INIT_HE_NORMAL;
     bo.seed = 1;
+    bo.threads = mc->threads;
     if ((st = cnn_net_build(&ctx->net, &bo)) != CNN_OK) return bench_cnn_error("cnn_net_build", st);
 
     /* Images like MNIST's (pixels in [0, 1)) with random labels: the speed does not depend
@@ -158,22 +162,24 @@ static const char *bench__model_run(void *p) {
 void bench_register_model(void) {
     static model_case *cases;
     int ki, ii, di, count = 0;
-    cases = (model_case *)calloc((size_t)2 * KIND_COUNT * bench_isa_count, sizeof *cases);
+    cases = (model_case *)calloc((size_t)3 * KIND_COUNT * bench_isa_count, sizeof *cases);
     if (cases == NULL) return;
-    for (di = 0; di < 2; di++)
+    for (di = 0; di < 3; di++)          /* auto, direct, auto on two threads */
     for (ki = 0; ki < KIND_COUNT; ki++)
         for (ii = 0; ii < bench_isa_count; ii++) {
             model_case *mc = &cases[count++];
             bench_desc d = {0};
             if (!bench_isa_available(&bench_isas[ii])) continue;
+            if (di == 2 && (bench__model_kinds[ki].images > bench__model_kinds[ki].batch || bench_isas[ii].path == CNN_SIMD_SCALAR)) continue;
             /* One scalar epoch takes over a minute (256 steps of about 0.3 s), and on that
                path the compute hides any cost of the gather: fit runs on the vector paths. */
             if (bench__model_kinds[ki].images > bench__model_kinds[ki].batch && bench_isas[ii].path == CNN_SIMD_SCALAR) continue;
             mc->kind = &bench__model_kinds[ki];
             mc->isa = &bench_isas[ii];
-            mc->algo = di ? CNN_CONV_DIRECT : CNN_CONV_AUTO;
-            snprintf(mc->name, sizeof mc->name, "model/%s/%s/%s", di ? "digits_direct" : "digits",
-                     mc->kind->name, bench_isas[ii].name);
+            mc->algo = di == 1 ? CNN_CONV_DIRECT : CNN_CONV_AUTO;
+            mc->threads = di == 2 ? 2 : 1;
+            snprintf(mc->name, sizeof mc->name, "model/%s/%s/%s%s", di == 1 ? "digits_direct" : "digits",
+                     mc->kind->name, bench_isas[ii].name, di == 2 ? "/t2" : "");
             d.name = mc->name;
             d.label = mc->kind->images > mc->kind->batch ? "one epoch of 16384 shuffled images, batch 64, SGD momentum 0.9" :
                       mc->kind->train ? "batch 64, SGD momentum 0.9" :
@@ -188,4 +194,104 @@ void bench_register_model(void) {
             d.counters[0].flags = BENCH_RATE;
             bench_register(&d);
         }
+}
+
+/* conv_net/<layer>/<pass>/<isa>[/t2]: the VGG-like layers V1-V4 of bench_conv.c as the conv
+   layer of a network (after an identity layer, so that its data gradient is computed), on
+   auto, built with one and two threads: fwd is cnn_forward, bwd cnn_backward_from (weight and
+   data gradients). The ratio of the two figures is what the thread pool gains on a layer. */
+typedef struct conv_net_case {
+    const char *layer;
+    int n, c, hw, k;
+    int backward, threads;
+    const bench_isa *isa;
+    char name[BENCH_NAME_MAX];
+} conv_net_case;
+
+typedef struct conv_net_ctx {
+    cnn_net net;
+    float *x, *dy;
+    int backward;
+} conv_net_ctx;
+
+static void bench__conv_net_teardown(void *p) {
+    conv_net_ctx *ctx = (conv_net_ctx *)p;
+    if (ctx == NULL) return;
+    cnn_net_free(&ctx->net);
+    free(ctx->x);
+    free(ctx->dy);
+    free(ctx);
+}
+
+static const char *bench__conv_net_setup(const void *arg, void **out) {
+    const conv_net_case *cc = (const conv_net_case *)arg;
+    cnn_net_opts no = {0};
+    cnn_activation_opts identity = {0};
+    cnn_conv_opts conv = {0};
+    cnn_build_opts bo = {0};
+    conv_net_ctx *ctx;
+    const char *err;
+    cnn_status st;
+    cnn_rng rng;
+    size_t in, outs, i;
+    if ((err = bench_isa_select(cc->isa)) != NULL) return err;
+    ctx = (conv_net_ctx *)calloc(1, sizeof *ctx);
+    if (ctx == NULL) return "out of memory";
+    *out = ctx;
+    ctx->backward = cc->backward;
+    no.channels = cc->c; no.height = cc->hw; no.width = cc->hw;
+    conv.filters = cc->k; conv.kernel = 3; conv.padding = CNN_PAD_SAME;
+    bo.max_batch = cc->n; bo.inference_only = !cc->backward; bo.threads = cc->threads; bo.seed = 1;
+    if ((st = cnn_net_init(&ctx->net, &no)) || (st = cnn_add_activation_ex(&ctx->net, &identity)) ||
+        (st = cnn_add_conv(&ctx->net, &conv)) || (st = cnn_net_build(&ctx->net, &bo)))
+        return bench_cnn_error("conv net", st);
+    in = (size_t)cc->n * cc->c * cc->hw * cc->hw;
+    outs = (size_t)cc->n * cc->k * cc->hw * cc->hw;
+    ctx->x = (float *)malloc(in * sizeof(float));
+    ctx->dy = (float *)malloc(outs * sizeof(float));
+    if (ctx->x == NULL || ctx->dy == NULL) return "out of memory";
+    cnn_rng_seed(&rng, 3);
+    for (i = 0; i < in; i++) ctx->x[i] = cnn_rng_uniform(&rng) - 0.5f;
+    for (i = 0; i < outs; i++) ctx->dy[i] = cnn_rng_uniform(&rng) - 0.5f;
+    if ((st = cnn_forward(&ctx->net, ctx->x, cc->n, 0)) != CNN_OK) return bench_cnn_error("cnn_forward", st);
+    return NULL;
+}
+
+static const char *bench__conv_net_run(void *p) {
+    conv_net_ctx *ctx = (conv_net_ctx *)p;
+    cnn_status st = ctx->backward ? cnn_backward_from(&ctx->net, ctx->dy) : cnn_forward(&ctx->net, ctx->x, ctx->net.max_batch, 0);
+    return st == CNN_OK ? NULL : bench_cnn_error(ctx->backward ? "cnn_backward_from" : "cnn_forward", st);
+}
+
+void bench_register_conv_net(void) {
+    static const struct { const char *name; int n, c, hw, k; } layers[] = {
+        { "V1", 1, 64, 56, 64 }, { "V2", 1, 128, 28, 128 }, { "V3", 1, 256, 14, 256 }, { "V4", 8, 64, 56, 64 },
+    };
+    static conv_net_case *cases;
+    int li, pi, ti, ii, count = 0;
+    cases = (conv_net_case *)calloc((size_t)4 * 2 * 2 * bench_isa_count, sizeof *cases);
+    if (cases == NULL) return;
+    for (li = 0; li < 4; li++)
+        for (pi = 0; pi < 2; pi++)
+            for (ii = 0; ii < bench_isa_count; ii++)
+                for (ti = 1; ti <= 2; ti++) {
+                    conv_net_case *cc = &cases[count++];
+                    bench_desc d = {0};
+                    if (!bench_isa_available(&bench_isas[ii]) || bench_isas[ii].path == CNN_SIMD_SCALAR) continue;
+                    cc->layer = layers[li].name;
+                    cc->n = layers[li].n; cc->c = layers[li].c; cc->hw = layers[li].hw; cc->k = layers[li].k;
+                    cc->backward = pi;
+                    cc->threads = ti;
+                    cc->isa = &bench_isas[ii];
+                    snprintf(cc->name, sizeof cc->name, "conv_net/%s/%s/%s%s", cc->layer, pi ? "bwd" : "fwd",
+                             bench_isas[ii].name, ti == 2 ? "/t2" : "");
+                    d.name = cc->name;
+                    d.label = pi ? "network conv layer, weight and data gradients" : "network conv layer, forward";
+                    d.arg = cc;
+                    d.setup = bench__conv_net_setup;
+                    d.run = bench__conv_net_run;
+                    d.teardown = bench__conv_net_teardown;
+                    d.unit = BENCH_MS;
+                    bench_register(&d);
+                }
 }

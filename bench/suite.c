@@ -28,6 +28,7 @@ void bench_register_all(void) {
     bench_register_pool();
     bench_register_elementwise();
     bench_register_model();
+    bench_register_conv_net();
 }
 
 float *bench_random_floats(cnn_arena *arena, size_t count, float lo, float hi, cnn_rng *rng) {

@@ -23,6 +23,7 @@ API=docs/api.md
 # Names api.md may mention that cnn.h does not declare, each with its reason.
 NOT_DECLARED=(
     CNN_SIMD            # the environment variable CNN_SIMD=scalar
+    CNN_THREADS         # the environment variable CNN_THREADS=4
     CNN_ERR_UNKNOWN     # the string cnn_status_name returns for an out-of-range status
 )
 GUARDS='^(CNN_H|CNN_IMPLEMENTATION_INCLUDED)$'

@@ -198,6 +198,12 @@ group=examples
 done
 group=library
 
+# ---- threads: ThreadSanitizer --------------------------------------------------------------
+# Every tests/tsan_*.c under -fsanitize=thread (tests/tsan.sh): the thread pool races on nothing.
+if [ "$native" = 1 ]; then
+    source tests/tsan.sh
+fi
+
 # ---- hardening: fuzzing ------------------------------------------------------------------
 # Every libFuzzer target for about a minute (tests/fuzz.sh, docs/testing.md); CNN_FUZZ_SECONDS
 # sets the time per target (0 skips them), `make fuzz` runs only this, for longer.
