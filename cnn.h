@@ -4322,7 +4322,7 @@ static void cnn__pool_task(void *context, size_t t) {
         if (!st->g) cnn_global_avgpool_forward(1, s.c, (int)in_plane, st->in + b * in_plane, l->out + b);
         else cnn_global_avgpool_backward(1, s.c, (int)in_plane, st->g + b, st->spare + b * in_plane);
     } else if (!st->g) {
-        if (l->pool_kind == CNN_POOL_MAX) cnn__maxpool2d_forward(&s, l->out_h, l->out_w, st->in + b * in_plane, l->out + b * out_plane, l->argmax + b * out_plane);
+        if (l->pool_kind == CNN_POOL_MAX) cnn__maxpool2d_forward(&s, l->out_h, l->out_w, st->in + b * in_plane, l->out + b * out_plane, l->argmax ? l->argmax + b * out_plane : NULL);  /* none in an inference build */
         else cnn__avgpool2d_forward(&s, l->out_h, l->out_w, st->in + b * in_plane, l->out + b * out_plane);
     } else {
         if (l->pool_kind == CNN_POOL_MAX) cnn__maxpool2d_backward(&s, l->out_h, l->out_w, st->g + b * out_plane, l->argmax + b * out_plane, st->spare + b * in_plane);

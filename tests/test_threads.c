@@ -131,7 +131,7 @@ static int run_net(describe_fn describe, int threads, int n, outcome *o) {
     int i, ok = 1;
     memset(o, 0, sizeof *o);
     memset(&build, 0, sizeof build);
-    build.max_batch = 9; build.seed = 11; build.threads = threads; build.init = CNN_INIT_HE_NORMAL;
+    build.max_batch = 9; build.seed = 11; build.threads = threads; build.init = CNN_INIT_HE_NORMAL; build.with_momentum = 1;
     memset(&sgd, 0, sizeof sgd); sgd.learning_rate = 0.05f; sgd.momentum = 0.9f; sgd.weight_decay = 0.001f;
     if (describe(&net) != CNN_OK || cnn_net_build(&net, &build) != CNN_OK) {
         fprintf(stderr, "  build failed: %s\n", cnn_last_error());
@@ -218,7 +218,7 @@ static int fit_digits(int threads, float *params, size_t cap, float *val_loss, i
     memset(&pool, 0, sizeof pool); pool.size = 2;
     memset(&d1, 0, sizeof d1); d1.units = 32; d1.activation = CNN_ACT_RELU;
     memset(&d2, 0, sizeof d2); d2.units = 4;
-    memset(&build, 0, sizeof build); build.max_batch = 16; build.seed = 4; build.threads = threads;
+    memset(&build, 0, sizeof build); build.max_batch = 16; build.seed = 4; build.threads = threads; build.with_momentum = 1;
     memset(&fit, 0, sizeof fit);
     fit.epochs = 2; fit.batch_size = 16; fit.sgd.learning_rate = 0.02f; fit.sgd.momentum = 0.9f; fit.sgd.nesterov = 1;
     fit.validation_fraction = 0.2f; fit.seed = 9; fit.quiet = 1;
@@ -280,6 +280,44 @@ TEST(the_callers_parallel_for_is_used_instead_of_the_pool) {
     CHECK(same_floats(a.params, b.params, a.param_floats));
     cnn_net_free(&a);
     cnn_net_free(&b);
+}
+
+/* A trained threaded network rebuilt for inference, in the same caller buffer: the old pool is
+   stopped before its arena is reused, the weights are kept, and the predictions equal a
+   one-thread network's over the same weights. */
+TEST(a_threaded_network_rebuilt_for_inference_keeps_its_weights) {
+    static unsigned char buffer[4 << 20];
+    cnn_net net, one;
+    cnn_build_opts build;
+    static float kept[1 << 16];
+    float x[3 * 13 * 11 * 4], p_many[64], p_one[64];
+    int32_t labels[4] = {0, 1, 2, 3}, c_many[4], c_one[4];
+    size_t outputs;
+    memset(&build, 0, sizeof build); build.max_batch = 4; build.seed = 6; build.threads = 2;
+    build.buffer = buffer; build.buffer_size = sizeof buffer;
+    CHECK_OK(net_pools_and_dense(&net));
+    CHECK_OK(cnn_net_build(&net, &build));
+    fill(x, sizeof x / sizeof x[0], 12);
+    CHECK_OK(cnn_train_batch(&net, x, labels, 4, NULL, NULL));
+    if (net.param_floats > sizeof kept / sizeof kept[0]) { CHECK(!"kept holds the parameters"); cnn_net_free(&net); return; }
+    memcpy(kept, net.params, net.param_floats * sizeof(float));
+    build.inference_only = 1; build.threads = 3;
+    CHECK_OK(cnn_net_build(&net, &build));
+    CHECK(net.threads == 3 && same_floats(kept, net.params, net.param_floats));
+    memset(&build, 0, sizeof build); build.max_batch = 4; build.inference_only = 1; build.shared_weights = &net;
+    CHECK_OK(net_pools_and_dense(&one));
+    CHECK_OK(cnn_net_build(&one, &build));
+    outputs = (size_t)cnn_net_output_size(&net) * 4;
+    CHECK(outputs <= 64);
+    CHECK_OK(cnn_predict(&net, x, 4, NULL, c_many));
+    CHECK_OK(cnn_forward(&net, x, 4, 0));
+    memcpy(p_many, cnn_output(&net), outputs * sizeof(float));
+    CHECK_OK(cnn_predict(&one, x, 4, NULL, c_one));
+    CHECK_OK(cnn_forward(&one, x, 4, 0));
+    memcpy(p_one, cnn_output(&one), outputs * sizeof(float));
+    CHECK(memcmp(c_many, c_one, sizeof c_one) == 0 && same_floats(p_many, p_one, outputs));
+    cnn_net_free(&one);
+    cnn_net_free(&net);
 }
 
 TEST(cnn_threads_in_the_environment_sets_the_default) {
@@ -376,6 +414,7 @@ int main(void) {
     RUN(every_layer_gives_the_same_bits_on_any_thread_count);
     RUN(a_whole_training_run_gives_the_same_weights_on_any_thread_count);
     RUN(the_callers_parallel_for_is_used_instead_of_the_pool);
+    RUN(a_threaded_network_rebuilt_for_inference_keeps_its_weights);
     RUN(cnn_threads_in_the_environment_sets_the_default);
     RUN(a_thousand_threaded_networks_leave_no_thread_behind);
     RUN(a_thread_that_cannot_start_fails_the_build_cleanly);
