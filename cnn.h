@@ -273,7 +273,7 @@ typedef enum cnn_conv_algo {
     /* One direct variant, forced: for benchmarks and tests of the layer functions below, so
        each can be measured and checked alone. It runs on a vector path, or the call fails with
        CNN_ERR_INVALID_ARGUMENT naming the pass and shape it cannot serve (the scalar path has
-       none of them). A network layer runs them as CNN_CONV_DIRECT. */
+       none of them). cnn_add_conv refuses them. */
     CNN_CONV_DIRECT_GRID,        /* over a padded copy, pixels in the lanes: forward at stride 1
                                     and the data gradient; needs the workspace                */
     CNN_CONV_DIRECT_ROWS,        /* output pixels as rows (forward, data gradient) or kernel
@@ -3396,6 +3396,11 @@ CNNDEF cnn_status cnn_add_conv(cnn_net *net, const cnn_conv_opts *opts) {
     s->dilation_h = cnn__pick(o->dilation_h, o->dilation, 1);
     s->dilation_w = cnn__pick(o->dilation_w, o->dilation, 1);
     s->algo = o->algo;
+    if (cnn__direct_variant(s)) {   /* a layer's passes each pick the variant that serves them */
+        cnn__format(why, sizeof why, "algo %s forces one direct variant, for benchmarks and tests of the conv2d functions; "
+                    "a layer takes auto, direct, wino2 or wino4", cnn_conv_algo_name(o->algo));
+        return cnn__layer_fail(net, CNN_LAYER_CONV, CNN_ERR_INVALID_ARGUMENT, why);
+    }
     switch (o->padding) {
     case CNN_PAD_VALID: case CNN_PAD_SAME: case CNN_PAD_FULL:
         cnn_padding_for(o->padding, s->h, s->kh, s->stride_h, s->dilation_h, &s->pad_top, &s->pad_bottom);

@@ -210,6 +210,24 @@ TEST(forcing_on_the_scalar_path_is_refused) {
     cnn_simd_force(CNN_SIMD_AUTO);
 }
 
+/* A network layer takes no forced variant: its three passes would need three different ones. */
+TEST(a_network_layer_refuses_a_forced_variant) {
+    int i;
+    for (i = 0; i < 3; i++) {
+        cnn_net net;
+        cnn_net_opts in;
+        cnn_conv_opts conv;
+        memset(&in, 0, sizeof in); in.channels = 3; in.height = 9; in.width = 9;
+        memset(&conv, 0, sizeof conv); conv.filters = 8; conv.kernel = 3; conv.algo = variants[i];
+        CHECK_OK(cnn_net_init(&net, &in));
+        CHECK_STATUS(cnn_add_conv(&net, &conv), CNN_ERR_INVALID_ARGUMENT);
+        CHECK(strstr(cnn_last_error(), cnn_conv_algo_name(variants[i])) != NULL && strstr(cnn_last_error(), "layer 0") != NULL);
+        conv.algo = CNN_CONV_DIRECT;
+        CHECK_OK(cnn_net_init(&net, &in));
+        CHECK_OK(cnn_add_conv(&net, &conv));
+    }
+}
+
 int main(void) {
     cnn_simd p;
     int i;
@@ -224,5 +242,6 @@ int main(void) {
     RUN(strides_dilations_paddings);
     RUN(digit_model_layers_and_every_variant_served);
     RUN(forcing_on_the_scalar_path_is_refused);
+    RUN(a_network_layer_refuses_a_forced_variant);
     return harness_report();
 }
