@@ -9,6 +9,7 @@
 #define CNN_IMPLEMENTATION
 #include "../cnn.h"
 #include "harness.h"
+#include "util.h"
 
 static cnn_rng rng;
 static int fast_paths[8], fast_count;
@@ -17,24 +18,6 @@ static int served[3][3];        /* [variant][pass]: calls a variant served, so n
 
 #define TOLERANCE 2e-5
 #define SENTINEL 12345.0f
-
-static float *random_floats(size_t n) {
-    float *p = (float *)malloc((n ? n : 1) * sizeof(float));
-    size_t i;
-    for (i = 0; i < n; i++) p[i] = 2.0f * cnn_rng_uniform(&rng) - 1.0f;
-    return p;
-}
-
-static double max_error(const float *got, const float *ref, size_t n) {
-    double worst = 0.0, magnitude = 1.0;
-    size_t i;
-    for (i = 0; i < n; i++) {
-        double d = fabs((double)got[i] - ref[i]);
-        if (!(d <= worst)) worst = d;                 /* NaN counts as the worst */
-        if (fabs(ref[i]) > magnitude) magnitude = fabs(ref[i]);
-    }
-    return worst / magnitude;
-}
 
 static int untouched(const float *p, size_t n) {
     size_t i;
@@ -98,8 +81,8 @@ static void compare_variants(const cnn_conv2d_shape *s) {
     float *x, *w, *b, *dy, *y_ref, *dx_ref, *dw_ref, *db_ref;
     if (cnn_conv2d_check(s, &oh, &ow) != CNN_OK) return;
     nx = (size_t)s->n * s->c * s->h * s->w; ny = (size_t)s->n * s->k * oh * ow; nw = (size_t)s->k * s->c * s->kh * s->kw;
-    x = random_floats(nx); w = random_floats(nw); b = random_floats((size_t)s->k); dy = random_floats(ny);
-    y_ref = random_floats(ny); dx_ref = random_floats(nx); dw_ref = random_floats(nw); db_ref = random_floats((size_t)s->k);
+    x = random_floats(&rng, nx); w = random_floats(&rng, nw); b = random_floats(&rng, (size_t)s->k); dy = random_floats(&rng, ny);
+    y_ref = random_floats(&rng, ny); dx_ref = random_floats(&rng, nx); dw_ref = random_floats(&rng, nw); db_ref = random_floats(&rng, (size_t)s->k);
     cnn_simd_force(CNN_SIMD_SCALAR);
     CHECK_OK(cnn_conv2d_forward(s, x, w, b, y_ref));
     CHECK_OK(cnn_conv2d_backward_data(s, dy, w, dx_ref));

@@ -25,19 +25,13 @@ static void *counting_malloc(size_t size) {
 #define CNN_IMPLEMENTATION
 #include "../cnn.h"
 #include "harness.h"
+#include "util.h"
 #define IDX_IMPLEMENTATION
 #include "../examples/idx.h"
 
 #define DIR "build/tests/"
 
 static cnn_rng rng;
-
-static float *random_floats(size_t n) {
-    float *p = (float *)malloc((n ? n : 1) * sizeof(float));
-    size_t i;
-    for (i = 0; i < n; i++) p[i] = 2.0f * cnn_rng_uniform(&rng) - 1.0f;
-    return p;
-}
 
 /* The three convolution passes on every path, with a workspace, against the scalar reference;
    the shapes are legal (cnn_add_conv and model files accept them), so UBSan must stay quiet. */
@@ -51,9 +45,9 @@ static void conv_paths_agree(const cnn_conv2d_shape *s) {
     nx = (size_t)s->n * s->c * s->h * s->w; ny = (size_t)s->n * s->k * oh * ow; nw = (size_t)s->k * s->c * s->kh * s->kw;
     ws_bytes = cnn_conv2d_workspace_bytes(s);
     ws = malloc(ws_bytes + 1);
-    x = random_floats(nx); w = random_floats(nw); b = random_floats((size_t)s->k); dy = random_floats(ny);
-    y0 = random_floats(ny); dx0 = random_floats(nx); dw0 = random_floats(nw); db0 = random_floats((size_t)s->k);
-    y = random_floats(ny); dx = random_floats(nx); dw = random_floats(nw); db = random_floats((size_t)s->k);
+    x = random_floats(&rng, nx); w = random_floats(&rng, nw); b = random_floats(&rng, (size_t)s->k); dy = random_floats(&rng, ny);
+    y0 = random_floats(&rng, ny); dx0 = random_floats(&rng, nx); dw0 = random_floats(&rng, nw); db0 = random_floats(&rng, (size_t)s->k);
+    y = random_floats(&rng, ny); dx = random_floats(&rng, nx); dw = random_floats(&rng, nw); db = random_floats(&rng, (size_t)s->k);
     CHECK_OK(cnn_simd_force(CNN_SIMD_SCALAR));
     CHECK_OK(cnn_conv2d_forward(s, x, w, b, y0));
     CHECK_OK(cnn_conv2d_backward_data(s, dy, w, dx0));
@@ -220,29 +214,6 @@ TEST(network_with_a_huge_stride_trains) {
 
 /* ---- model files ---- */
 
-static long read_file(const char *path, unsigned char *buf, long cap) {
-    FILE *f = fopen(path, "rb");
-    long n;
-    if (!f) return -1;
-    n = (long)fread(buf, 1, (size_t)cap, f);
-    fclose(f);
-    return n;
-}
-static void write_file(const char *path, const void *buf, long n) {
-    FILE *f = fopen(path, "wb");
-    if (!f) return;
-    fwrite(buf, 1, (size_t)n, f);
-    fclose(f);
-}
-static uint32_t crc32_of(const unsigned char *p, long n) {
-    uint32_t c = 0xffffffffu;
-    long i;
-    int k;
-    for (i = 0; i < n; i++) { c ^= p[i]; for (k = 0; k < 8; k++) c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1; }
-    return c ^ 0xffffffffu;
-}
-static void put_u32(unsigned char *p, uint32_t v) { p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8); p[2] = (unsigned char)(v >> 16); p[3] = (unsigned char)(v >> 24); }
-static void reseal(unsigned char *buf, long n) { put_u32(buf + n - 4, crc32_of(buf, n - 4)); }
 static int count_of(const char *text, const char *word) {
     int n = 0;
     for (; (text = strstr(text, word)) != NULL; text++) n++;

@@ -9,6 +9,7 @@ static void *counting_malloc(size_t size) { alloc_calls++; return malloc(size); 
 #define CNN_IMPLEMENTATION
 #include "../cnn.h"
 #include "harness.h"
+#include "util.h"
 
 #define TMP_MODEL "build/tests/test_net_model.cnn"
 
@@ -502,33 +503,6 @@ TEST(predict_and_evaluate) {
     CHECK(loss > 0.0f);
     cnn_net_free(&net);
 }
-
-static long read_file(const char *path, unsigned char *buf, long cap) {
-    FILE *f = fopen(path, "rb");
-    long n;
-    if (!f) return -1;
-    n = (long)fread(buf, 1, (size_t)cap, f);
-    fclose(f);
-    return n;
-}
-
-static void write_file(const char *path, const unsigned char *buf, long n) {
-    FILE *f = fopen(path, "wb");
-    if (!f) return;
-    fwrite(buf, 1, (size_t)n, f);
-    fclose(f);
-}
-
-/* CRC-32 as the format uses, to forge files whose checksum is right but content wrong. */
-static uint32_t crc32_of(const unsigned char *p, long n) {
-    uint32_t c = 0xffffffffu;
-    long i;
-    int k;
-    for (i = 0; i < n; i++) { c ^= p[i]; for (k = 0; k < 8; k++) c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1; }
-    return c ^ 0xffffffffu;
-}
-static void put_u32(unsigned char *p, uint32_t v) { p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8); p[2] = (unsigned char)(v >> 16); p[3] = (unsigned char)(v >> 24); }
-static void reseal(unsigned char *buf, long n) { put_u32(buf + n - 4, crc32_of(buf, n - 4)); }
 
 TEST(save_load_round_trip) {
     static float x[20 * 144], p1[40], p2[40];

@@ -7,26 +7,9 @@
 #define CNN_IMPLEMENTATION
 #include "../cnn.h"
 #include "harness.h"
+#include "util.h"
 
 static cnn_rng rng;
-
-static float *random_floats(size_t n) {
-    float *p = (float *)malloc((n ? n : 1) * sizeof(float));
-    size_t i;
-    for (i = 0; i < n; i++) p[i] = 2.0f * cnn_rng_uniform(&rng) - 1.0f;
-    return p;
-}
-
-static double max_error(const float *fast, const float *ref, size_t n) {
-    double worst = 0.0, magnitude = 1.0;
-    size_t i;
-    for (i = 0; i < n; i++) {
-        double d = fabs((double)fast[i] - ref[i]);
-        if (!(d <= worst)) worst = d;                 /* NaN counts as the worst */
-        if (fabs(ref[i]) > magnitude) magnitude = fabs(ref[i]);
-    }
-    return worst / magnitude;
-}
 
 #define TOLERANCE 2e-5
 
@@ -44,9 +27,9 @@ static void compare_conv(const cnn_conv2d_shape *s) {
     if (cnn_conv2d_check(s, &oh, &ow) != CNN_OK) return;
     ws = (unsigned char *)malloc(ws_bytes + 1);
     nx = (size_t)s->n * s->c * s->h * s->w; ny = (size_t)s->n * s->k * oh * ow; nw = (size_t)s->k * s->c * s->kh * s->kw;
-    x = random_floats(nx); w = random_floats(nw); b = random_floats((size_t)s->k); dy = random_floats(ny);
-    y_ref = random_floats(ny); dx_ref = random_floats(nx); dw_ref = random_floats(nw); db_ref = random_floats((size_t)s->k);
-    y = random_floats(ny); dx = random_floats(nx); dw = random_floats(nw); db = random_floats((size_t)s->k);
+    x = random_floats(&rng, nx); w = random_floats(&rng, nw); b = random_floats(&rng, (size_t)s->k); dy = random_floats(&rng, ny);
+    y_ref = random_floats(&rng, ny); dx_ref = random_floats(&rng, nx); dw_ref = random_floats(&rng, nw); db_ref = random_floats(&rng, (size_t)s->k);
+    y = random_floats(&rng, ny); dx = random_floats(&rng, nx); dw = random_floats(&rng, nw); db = random_floats(&rng, (size_t)s->k);
     cnn_simd_force(CNN_SIMD_SCALAR);
     CHECK_OK(cnn_conv2d_forward(s, x, w, b, y_ref));
     CHECK_OK(cnn_conv2d_backward_data(s, dy, w, dx_ref));
@@ -134,10 +117,10 @@ TEST(conv_digit_model_and_vgg_like_layers) {
 }
 
 static void compare_dense(int n, int in, int out) {
-    float *x = random_floats((size_t)n * in), *w = random_floats((size_t)out * in), *b = random_floats((size_t)out);
-    float *dy = random_floats((size_t)n * out);
-    float *y_ref = random_floats((size_t)n * out), *dx_ref = random_floats((size_t)n * in), *dw_ref = random_floats((size_t)out * in), *db_ref = random_floats((size_t)out);
-    float *y = random_floats((size_t)n * out), *dx = random_floats((size_t)n * in), *dw = random_floats((size_t)out * in), *db = random_floats((size_t)out);
+    float *x = random_floats(&rng, (size_t)n * in), *w = random_floats(&rng, (size_t)out * in), *b = random_floats(&rng, (size_t)out);
+    float *dy = random_floats(&rng, (size_t)n * out);
+    float *y_ref = random_floats(&rng, (size_t)n * out), *dx_ref = random_floats(&rng, (size_t)n * in), *dw_ref = random_floats(&rng, (size_t)out * in), *db_ref = random_floats(&rng, (size_t)out);
+    float *y = random_floats(&rng, (size_t)n * out), *dx = random_floats(&rng, (size_t)n * in), *dw = random_floats(&rng, (size_t)out * in), *db = random_floats(&rng, (size_t)out);
     int p;
     cnn_simd_force(CNN_SIMD_SCALAR);
     CHECK_OK(cnn_dense_forward(n, in, out, x, w, b, y_ref));
@@ -178,7 +161,7 @@ TEST(pack_transposed_matches_its_definition) {
 #ifdef CNN__SIMD
     static float strip[41 * 16] CNN__ALIGN32;
     float sums[17];
-    float *src = random_floats(16 * 45 + 1);
+    float *src = random_floats(&rng, 16 * 45 + 1);
     int rows, len, r, t, wrong = 0, with_sums;
     for (with_sums = 0; with_sums < 2; with_sums++)
         for (rows = 1; rows <= 16; rows++)
