@@ -222,7 +222,7 @@ static int fit_digits(int threads, float *params, size_t cap, float *val_loss, i
     memset(&fit, 0, sizeof fit);
     fit.epochs = 2; fit.batch_size = 16; fit.sgd.learning_rate = 0.02f; fit.sgd.momentum = 0.9f; fit.sgd.nesterov = 1;
     fit.validation_fraction = 0.2f; fit.seed = 9; fit.quiet = 1;
-    data.images = images; data.labels = labels; data.count = 200;
+    memset(&data, 0, sizeof data); data.images = images; data.labels = labels; data.count = 200;
     if (cnn_net_init(&net, &in) || cnn_add_conv(&net, &c1) || cnn_add_pool(&net, &pool) || cnn_add_conv(&net, &c2) ||
         cnn_add_pool(&net, &pool) || cnn_add_dense(&net, &d1) || cnn_add_dense(&net, &d2) || cnn_net_build(&net, &build))
         return 0;
