@@ -3666,7 +3666,7 @@ static cnn_status cnn__net_layout(cnn_net *net, cnn_arena *a, const cnn__build_p
         l->wino_stamp = 0;
         /* Winograd's transformed filters, kept between training steps if a batch may run it.
            An inference build transforms them in the workspace at every forward pass instead
-           (a few percent of the pass's time), so that it holds one form of the weights, which
+           (its cost is not measured yet), so that it holds one form of the weights, which
            other networks may share, and the workspace is all the scratch it has. */
         if (l->kind == CNN_LAYER_CONV && training) {
             cnn_conv2d_shape cs = l->conv;
