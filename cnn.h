@@ -1082,6 +1082,47 @@ static void cnn__vformat(cnn__out *o, const char *fmt, va_list ap) {
             cnn__put_padded(o, num, n, width, left);
             break;
         }
+        case 'g': {                 /* as printf's %g: prec significant digits (default 6),
+                                       exponent form outside 1e-4 .. 10^prec, no trailing 0s */
+            double v = va_arg(ap, double), scale;
+            unsigned long long digits, limit = 1;
+            int e, frac_digits, shift = 0;
+            if (prec < 0) prec = 6;
+            if (prec == 0) prec = 1;
+            if (prec > 17) prec = 17;
+            if (v != v) { cnn__put_padded(o, "nan", 3, width, left); break; }
+            if (v < 0) { num[n++] = '-'; v = -v; }
+            if (v > DBL_MAX) { memcpy(num + n, "inf", 3); n += 3; cnn__put_padded(o, num, n, width, left); break; }
+            for (i = 0; i < prec; i++) limit *= 10;
+            e = v > 0 ? (int)floor(log10(v)) : 0;
+            if (prec - 1 - e > 300) { v *= 1e300; shift = 300; }     /* tiny: 10^(>308) overflows */
+            scale = pow(10.0, (double)(prec - 1 - e - shift));
+            digits = (unsigned long long)(v * scale + 0.5);          /* prec digits, rounded */
+            if (digits >= limit) { digits /= 10; e++; }
+            else if (v > 0 && digits < limit / 10) { digits = (unsigned long long)(v * scale * 10 + 0.5); e--; }
+            k = cnn__utoa_reversed(tmp, digits);                    /* k == prec (or 1 for 0) */
+            while (k < (size_t)prec) tmp[k++] = '0';
+            for (i = 0; i < prec - 1 && tmp[i] == '0'; i++) {}      /* trailing zeros: skip */
+            if (e < -4 || e >= prec) {                               /* d.ddd e+XX */
+                num[n++] = tmp[prec - 1];
+                if (i < prec - 1) { num[n++] = '.'; for (k = (size_t)prec - 1; k-- > (size_t)i;) num[n++] = tmp[k]; }
+                num[n++] = 'e'; num[n++] = e < 0 ? '-' : '+';
+                if (e < 0) e = -e;
+                if (e < 10) num[n++] = '0';
+                k = cnn__utoa_reversed(tmp + 20, (unsigned long long)e);
+                while (k) num[n++] = tmp[20 + --k];
+            } else {                                                 /* ddd.ddd */
+                frac_digits = prec - 1 - e;                          /* digits after the point */
+                if (e < 0) { num[n++] = '0'; num[n++] = '.'; for (k = 1; k < (size_t)-e; k++) num[n++] = '0'; }
+                for (k = (size_t)prec; k-- > 0;) {
+                    if ((int)k < i && (int)k < frac_digits) break;  /* only trailing zeros left */
+                    if (e >= 0 && (int)k == frac_digits - 1) num[n++] = '.';
+                    num[n++] = tmp[k];
+                }
+            }
+            cnn__put_padded(o, num, n, width, left);
+            break;
+        }
         case 's': {
             const char *s = va_arg(ap, const char *);
             if (!s) s = "(null)";
@@ -3366,7 +3407,7 @@ static int cnn__pick(int specific, int shared, int fallback) { return specific ?
 CNNDEF cnn_status cnn_add_conv(cnn_net *net, const cnn_conv_opts *opts) {
     cnn_conv_opts defaults;
     const cnn_conv_opts *o = opts ? opts : (memset(&defaults, 0, sizeof defaults), &defaults);
-    cnn_layer *l;
+    cnn_layer *l = NULL;            /* set by cnn__begin_layer (gcc -O3 cannot tell) */
     cnn_conv2d_shape *s;
     cnn_status st = cnn__begin_layer(net, CNN_LAYER_CONV, &l);
     char why[300];
@@ -3428,7 +3469,7 @@ CNNDEF cnn_status cnn_add_conv(cnn_net *net, const cnn_conv_opts *opts) {
 CNNDEF cnn_status cnn_add_pool(cnn_net *net, const cnn_pool_opts *opts) {
     cnn_pool_opts defaults;
     const cnn_pool_opts *o = opts ? opts : (memset(&defaults, 0, sizeof defaults), &defaults);
-    cnn_layer *l;
+    cnn_layer *l = NULL;            /* set by cnn__begin_layer (gcc -O3 cannot tell) */
     cnn_pool2d_shape *s;
     cnn_status st = cnn__begin_layer(net, CNN_LAYER_POOL, &l);
     char why[300];
@@ -3466,7 +3507,7 @@ CNNDEF cnn_status cnn_add_pool(cnn_net *net, const cnn_pool_opts *opts) {
 }
 
 CNNDEF cnn_status cnn_add_global_avgpool(cnn_net *net) {
-    cnn_layer *l;
+    cnn_layer *l = NULL;            /* set by cnn__begin_layer (gcc -O3 cannot tell) */
     cnn_status st = cnn__begin_layer(net, CNN_LAYER_GLOBAL_AVGPOOL, &l);
     if (st) return st;
     if (l->flat) return cnn__layer_fail(net, CNN_LAYER_GLOBAL_AVGPOOL, CNN_ERR_SHAPE, "global pooling needs a C x H x W map, not a vector");
@@ -3478,7 +3519,7 @@ CNNDEF cnn_status cnn_add_global_avgpool(cnn_net *net) {
 CNNDEF cnn_status cnn_add_dense(cnn_net *net, const cnn_dense_opts *opts) {
     cnn_dense_opts defaults;
     const cnn_dense_opts *o = opts ? opts : (memset(&defaults, 0, sizeof defaults), &defaults);
-    cnn_layer *l;
+    cnn_layer *l = NULL;            /* set by cnn__begin_layer (gcc -O3 cannot tell) */
     cnn_status st = cnn__begin_layer(net, CNN_LAYER_DENSE, &l);
     char why[300];
     size_t in;
@@ -3504,7 +3545,7 @@ CNNDEF cnn_status cnn_add_dense(cnn_net *net, const cnn_dense_opts *opts) {
 CNNDEF cnn_status cnn_add_activation_ex(cnn_net *net, const cnn_activation_opts *opts) {
     cnn_activation act = opts ? opts->activation : CNN_ACT_NONE;
     float alpha = cnn__slope(opts ? opts->alpha : 0.0f);
-    cnn_layer *l;
+    cnn_layer *l = NULL;            /* set by cnn__begin_layer (gcc -O3 cannot tell) */
     cnn_status st = cnn__begin_layer(net, CNN_LAYER_ACTIVATION, &l);
     if (st) return st;
     st = cnn__check_activation("activation", act, alpha);
@@ -3517,7 +3558,7 @@ CNNDEF cnn_status cnn_add_activation_ex(cnn_net *net, const cnn_activation_opts 
 
 CNNDEF cnn_status cnn_add_dropout_ex(cnn_net *net, const cnn_dropout_opts *opts) {
     float rate = opts ? opts->rate : 0.0f;
-    cnn_layer *l;
+    cnn_layer *l = NULL;            /* set by cnn__begin_layer (gcc -O3 cannot tell) */
     cnn_status st = cnn__begin_layer(net, CNN_LAYER_DROPOUT, &l);
     char why[100];
     if (st) return st;
@@ -3544,7 +3585,7 @@ CNNDEF cnn_status cnn_add_dropout(cnn_net *net, float rate) {
 }
 
 CNNDEF cnn_status cnn_add_flatten(cnn_net *net) {
-    cnn_layer *l;
+    cnn_layer *l = NULL;            /* set by cnn__begin_layer (gcc -O3 cannot tell) */
     cnn_status st = cnn__begin_layer(net, CNN_LAYER_FLATTEN, &l);
     if (st) return st;
     /* NCHW already stores each image as C, H, W in order: flattening moves no data. */
@@ -3950,7 +3991,7 @@ CNNDEF cnn_status cnn_net_build(cnn_net *net, const cnn_build_opts *opts) {
     cnn__build_plan plan;
     cnn_net next;
     const float *kept;
-    size_t need;
+    size_t need = 0;
     cnn_status st = cnn__build_settings(net, opts, &plan);
     if (st) return st;
     if ((st = cnn__measure(net, &plan, &need))) return st;
@@ -6132,7 +6173,7 @@ static cnn_status cnn__npy_values(const unsigned char *p, size_t count, const ch
 CNNDEF cnn_status cnn_npy_decode(const void *buf, size_t size, int ndim, const int *shape, float *data) {
     const unsigned char *p = (const unsigned char *)buf;
     const char *who = "npy decode";
-    size_t count, at = 0, header_len = 0;   /* set by the prefix check (gcc cannot tell) */
+    size_t count = 0, at = 0, header_len = 0;   /* set by the prefix check (gcc cannot tell) */
     cnn_status st;
     if ((st = cnn__npy_check_shape(who, ndim, shape, &count))) return st;
     if (!buf) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "%s: NULL buffer", who);
@@ -6178,7 +6219,7 @@ CNNDEF cnn_status cnn_npy_save(const char *path, const float *data, int ndim, co
 /* One pass over a .npy file: everything checked; the values stored when data is not NULL. */
 static cnn_status cnn__npy_read(FILE *f, const char *who, int ndim, const int *shape, size_t count, float *data) {
     unsigned char buf[CNN__NPY_MAX_HEADER];
-    size_t got, at, header_len, done, k;
+    size_t got, at, header_len = 0, done, k;
     cnn_status st;
     got = fread(buf, 1, 10, f);
     if (got == 10 && buf[6] >= 2 && buf[6] <= 3) got += fread(buf + 10, 1, 2, f);
@@ -6201,7 +6242,7 @@ static cnn_status cnn__npy_read(FILE *f, const char *who, int ndim, const int *s
 
 CNNDEF cnn_status cnn_npy_load(const char *path, int ndim, const int *shape, float *data) {
     char who[300];
-    size_t count;
+    size_t count = 0;
     cnn_status st;
     FILE *f;
     if ((st = cnn__npy_check_shape("npy load", ndim, shape, &count))) return st;

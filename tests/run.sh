@@ -94,6 +94,9 @@ for cc in "${CCS[@]}"; do
     for src in decl_only impl static no_stdio no_simd; do
         check "$cc -std=c99 $src" $cc -std=c99 $WARN -I. -c "$BUILD/$src.c" -o "$BUILD/$src.$cc.o"
     done
+    # -O3 inlines more, and gcc's maybe-uninitialized warnings come with it: a user's -O3
+    # -Werror build must compile too.
+    check "$cc -std=c99 -O3 impl" $cc -std=c99 -O3 $WARN -I. -c "$BUILD/impl.c" -o "$BUILD/impl_o3.$cc.o"
 done
 for cxx in "${CXXS[@]}"; do
     for src in decl_only impl static; do

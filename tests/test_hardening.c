@@ -663,6 +663,8 @@ TEST(fit_options_are_reported_by_name) {
     fo.gamma = 1e5f; fo.step_epochs = 1; fo.epochs = 5;
     CHECK_STATUS(cnn_fit(&net, &data, &fo, NULL), CNN_ERR_INVALID_ARGUMENT);
     CHECKF(strstr(cnn_last_error(), "schedule") && strstr(cnn_last_error(), "gamma"), "%s", cnn_last_error());
+    /* the numbers come out as printf's %g writes them (the formatter is cnn.h's own) */
+    CHECKF(strstr(cnn_last_error(), "lower gamma (100000) or step_epochs (1)"), "%s", cnn_last_error());
     CHECK(net.step == 0);
     fo.gamma = 0.5f;
     CHECK_OK(cnn_fit(&net, &data, &fo, NULL));
