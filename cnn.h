@@ -843,6 +843,14 @@ CNNDEF cnn_status cnn_save_to_callback(const cnn_net *net, cnn_write_fn write, v
    only on success. */
 CNNDEF cnn_status cnn_load_from_memory(cnn_net *net, const void *data, size_t size, const cnn_build_opts *build);
 CNNDEF cnn_status cnn_load_from_callback(cnn_net *net, cnn_read_fn read, void *user, const cnn_build_opts *build);
+/* The loaders write a whole cnn_net into the caller's: like cnn_net_init they are macros that
+   pass the caller's sizeof(cnn_net), and a caller compiled with another CNN_MAX_LAYERS is
+   refused (CNN_ERR_INVALID_ARGUMENT) before anything is written. (In parentheses, (cnn_load)
+   is the function, which trusts the caller's size.) */
+CNNDEF cnn_status cnn__load_from_memory_sized(cnn_net *net, const void *data, size_t size, size_t caller_net_bytes, const cnn_build_opts *build);
+CNNDEF cnn_status cnn__load_from_callback_sized(cnn_net *net, cnn_read_fn read, void *user, size_t caller_net_bytes, const cnn_build_opts *build);
+#define cnn_load_from_memory(net, data, size, ...) cnn__load_from_memory_sized((net), (data), (size), sizeof(cnn_net), __VA_ARGS__)
+#define cnn_load_from_callback(net, read, user, ...) cnn__load_from_callback_sized((net), (read), (user), sizeof(cnn_net), __VA_ARGS__)
 /* cnn_load_weights from memory or a reader. A reader's weights are read into a copy
    (allocated through CNN_MALLOC for the call) and replace the network's only when all of
    them checked out, so a failure changes no weight there either. */
@@ -860,6 +868,8 @@ CNNDEF cnn_status cnn_save(const cnn_net *net, const char *path);
    written only on success; on any failure it is left exactly as it was. To replace a built
    network, load into another cnn_net, then cnn_net_free the old one. */
 CNNDEF cnn_status cnn_load(cnn_net *net, const char *path, const cnn_build_opts *build);
+CNNDEF cnn_status cnn__load_sized(cnn_net *net, const char *path, size_t caller_net_bytes, const cnn_build_opts *build);
+#define cnn_load(net, path, ...) cnn__load_sized((net), (path), sizeof(cnn_net), __VA_ARGS__)   /* see cnn_load_from_memory */
 /* Fills the weights of a built net from a file whose architecture must match, and resets
    the optimizer state (cnn_net_reset_optimizer): momentum gathered for other weights would
    push these. A failure changes no weight. */
@@ -5700,10 +5710,25 @@ static cnn_status cnn__load_stream(cnn_net *net, cnn__stream *io, const cnn_buil
     return st;
 }
 
-CNNDEF cnn_status cnn_load_from_memory(cnn_net *net, const void *data, size_t size, const cnn_build_opts *build) {
+/* A loader's caller compiled with another CNN_MAX_LAYERS has a cnn_net of another size: the
+   loaded network would not fit (or be misread), so nothing is written. */
+static cnn_status cnn__check_caller_net(size_t caller_net_bytes, const char *who) {
+    if (caller_net_bytes != sizeof(cnn_net))
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT,
+                         "%s: the caller's cnn_net is %zu bytes, the implementation's %zu (CNN_MAX_LAYERS %d): compile every file with the same CNN_MAX_LAYERS and cnn.h",
+                         who, caller_net_bytes, sizeof(cnn_net), CNN_MAX_LAYERS);
+    return CNN_OK;
+}
+
+CNNDEF cnn_status (cnn_load_from_memory)(cnn_net *net, const void *data, size_t size, const cnn_build_opts *build) {
+    return cnn__load_from_memory_sized(net, data, size, sizeof(cnn_net), build);
+}
+
+CNNDEF cnn_status cnn__load_from_memory_sized(cnn_net *net, const void *data, size_t size, size_t caller_net_bytes, const cnn_build_opts *build) {
     cnn__stream io;
     cnn__memory m;
     if (!net) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "load from memory: NULL network");
+    if (cnn__check_caller_net(caller_net_bytes, "load from memory")) return CNN_ERR_INVALID_ARGUMENT;
     if (!data && size) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "load from memory: NULL data of %zu bytes", size);
     memset(&m, 0, sizeof m);
     m.in = (const unsigned char *)data; m.size = data ? size : 0;
@@ -5711,9 +5736,14 @@ CNNDEF cnn_status cnn_load_from_memory(cnn_net *net, const void *data, size_t si
     return cnn__load_stream(net, &io, build);
 }
 
-CNNDEF cnn_status cnn_load_from_callback(cnn_net *net, cnn_read_fn read, void *user, const cnn_build_opts *build) {
+CNNDEF cnn_status (cnn_load_from_callback)(cnn_net *net, cnn_read_fn read, void *user, const cnn_build_opts *build) {
+    return cnn__load_from_callback_sized(net, read, user, sizeof(cnn_net), build);
+}
+
+CNNDEF cnn_status cnn__load_from_callback_sized(cnn_net *net, cnn_read_fn read, void *user, size_t caller_net_bytes, const cnn_build_opts *build) {
     cnn__stream io;
     if (!net || !read) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "load from callback: NULL network or read function");
+    if (cnn__check_caller_net(caller_net_bytes, "load from callback")) return CNN_ERR_INVALID_ARGUMENT;
     cnn__stream_start(&io, read, NULL, user, NULL);
     return cnn__load_stream(net, &io, build);
 }
@@ -5959,11 +5989,16 @@ static FILE *cnn__open_model(const char *path, cnn_status *st) {
     return f;
 }
 
-CNNDEF cnn_status cnn_load(cnn_net *net, const char *path, const cnn_build_opts *build) {
+CNNDEF cnn_status (cnn_load)(cnn_net *net, const char *path, const cnn_build_opts *build) {
+    return cnn__load_sized(net, path, sizeof(cnn_net), build);
+}
+
+CNNDEF cnn_status cnn__load_sized(cnn_net *net, const char *path, size_t caller_net_bytes, const cnn_build_opts *build) {
     cnn__stream io;
     cnn_status st = CNN_OK;
     FILE *f;
     if (!net) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "load: NULL network");
+    if (cnn__check_caller_net(caller_net_bytes, "load")) return CNN_ERR_INVALID_ARGUMENT;
     if (!(f = cnn__open_model(path, &st))) return st;
     cnn__stream_start(&io, cnn__file_read, NULL, f, cnn__file_rewind);
     st = cnn__load_stream(net, &io, build);

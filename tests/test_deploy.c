@@ -215,6 +215,8 @@ TEST(a_rebuild_keeps_the_trained_weights) {
     cnn_net_free(&net);
 }
 
+static size_t read_nothing(void *user, void *data, size_t size) { (void)user; (void)data; (void)size; return 0; }
+
 TEST(a_network_of_another_layout_is_refused) {
     cnn_net net;
     cnn_net_opts in;
@@ -238,6 +240,26 @@ TEST(a_network_of_another_layout_is_refused) {
     CHECK_OK(cnn_net_init(&net, &in));
     CHECK_OK(cnn_add_flatten(&net));
     CHECK_OK(cnn_net_build(&net, &b));
+    /* the loaders write a whole cnn_net: a caller of another size is refused before that */
+    {
+        static unsigned char model[4096];
+        size_t size = 0;
+        cnn_net loaded;
+        CHECK_OK(cnn_save_to_memory(&net, model, sizeof model, &size));
+        memset(&loaded, 0x5a, sizeof loaded);
+        CHECK_STATUS(cnn__load_from_memory_sized(&loaded, model, size, sizeof loaded + sizeof(cnn_layer), NULL), CNN_ERR_INVALID_ARGUMENT);
+        CHECK(strstr(cnn_last_error(), "load from memory") && strstr(cnn_last_error(), "CNN_MAX_LAYERS"));
+        CHECK_STATUS(cnn__load_from_callback_sized(&loaded, read_nothing, NULL, sizeof loaded - 8, NULL), CNN_ERR_INVALID_ARGUMENT);
+        CHECK(cnn_save(&net, "build/tests/deploy_layout.cnn") == CNN_OK);
+        CHECK_STATUS(cnn__load_sized(&loaded, "build/tests/deploy_layout.cnn", 1, NULL), CNN_ERR_INVALID_ARGUMENT);
+        CHECK(loaded.in_c == 0x5a5a5a5a);                        /* nothing written */
+        CHECK_OK(cnn_load_from_memory(&loaded, model, size, NULL));   /* the macro passes the right size */
+        CHECK(loaded.layer_count == 1);
+        cnn_net_free(&loaded);
+        CHECK_OK((cnn_load)(&loaded, "build/tests/deploy_layout.cnn", NULL));   /* the function itself */
+        cnn_net_free(&loaded);
+        remove("build/tests/deploy_layout.cnn");
+    }
     cnn_net_free(&net);
 }
 
