@@ -191,6 +191,28 @@ if [ "${CNN_SKIP_AARCH64:-0}" != 1 ]; then
     fi
 fi
 
+# Windows: cross-compile the library's suites with MinGW-w64 and run them under Wine, so the
+# Win32 thread pool (CreateThread, SRW locks, condition variables) and the Windows file code
+# are tested for real. Suites that need POSIX (fork and rlimits in test_hardening, pthreads
+# called directly in test_shared_weights) or zlib (the examples' test_data) are not built.
+# Skipped, and said so, where the cross compiler or Wine is missing; .ci/run installs both.
+WINE=$(command -v wine64 || command -v wine || { [ -x /usr/lib/wine/wine64 ] && echo /usr/lib/wine/wine64; } || true)
+if [ "$native" = 1 ] && [ "${CNN_SKIP_WINDOWS:-0}" != 1 ]; then
+    if have x86_64-w64-mingw32-gcc && [ -n "$WINE" ]; then
+        export WINEDEBUG=-all WINEPREFIX="$PWD/$BUILD/wineprefix"
+        for src in tests/test_*.c; do
+            name=$(basename "$src" .c)
+            case $name in test_hardening|test_shared_weights|test_data) continue ;; esac
+            [ "$(group_of "$src")" = library ] || continue
+            if check "build $name (windows)" x86_64-w64-mingw32-gcc -std=c99 -O2 $WARN -I. "$src" -o "$BUILD/$name.exe" -lm; then
+                run_suite "$name (windows, wine)" "$WINE" "$BUILD/$name.exe"
+            fi
+        done
+    else
+        echo "== windows: SKIPPED (needs x86_64-w64-mingw32-gcc and wine: apt-get install gcc-mingw-w64-x86-64-win32 wine64)"
+    fi
+fi
+
 group=examples
 [ "$native" = 1 ] && for src in examples/*.c; do
     [ -e "$src" ] || continue

@@ -130,14 +130,14 @@ TEST(rng_normal_is_standard_normal) {
     for (seed = 1; seed <= 2; seed++) {
         cnn_rng rng;
         moments m;
-        size_t i, far = 0;
+        size_t i, far_out = 0;
         cnn_rng_seed(&rng, seed);
         for (i = 0; i < n; i++) {
             v[i] = cnn_rng_normal(&rng);
-            far += !(fabsf(v[i]) < 10.0f);                  /* also catches NaN and inf */
+            far_out += !(fabsf(v[i]) < 10.0f);                  /* also catches NaN and inf */
         }
         m = moments_of(v, n);
-        CHECK(far == 0);
+        CHECK(far_out == 0);
         CHECK_NEAR(m.mean, 0.0, 0.01);
         CHECK_NEAR(m.var, 1.0, 0.015);
         CHECK_NEAR(m.within1, 0.6827, 0.005);
