@@ -287,10 +287,14 @@ CNNDEF const char *cnn_conv_algo_name(cnn_conv_algo algo);
 
 /* The shape of one 2-D convolution. Zero-initialise it (memset or = {0}) and set what you
    need: as in the option structs, zero means the default for every field that has one
-   (strides and dilations 1, padding 0, algo auto), so fields added later (algo, groups) keep
-   their default in code written before them. The sizes n, c, h, w, k, kh, kw are required.
-     x: n * c * h * w        w: k * c * kh * kw      b: k (or NULL: no bias)
-     y: n * k * out_h * out_w                        */
+   (strides and dilations 1, padding 0, algo auto, groups 1), so fields added later (algo,
+   groups) keep their default in code written before them. The sizes n, c, h, w, k, kh, kw
+   are required.
+     x: n * c * h * w        w: k * (c/groups) * kh * kw      b: k (or NULL: no bias)
+     y: n * k * out_h * out_w
+   Groups (PyTorch's Conv2d groups): the c input channels and the k filters are cut into
+   'groups' equal runs, and filter k sees only the input channels of its own run, so a filter
+   has c/groups channels. groups = c is a depthwise convolution (k = c * multiplier). */
 typedef struct cnn_conv2d_shape {
     int n, c, h, w;                 /* input batch, channels, rows, columns */
     int k, kh, kw;                  /* filters, kernel rows, kernel columns */
@@ -298,6 +302,7 @@ typedef struct cnn_conv2d_shape {
     int dilation_h, dilation_w;     /* zero: 1 */
     int pad_top, pad_bottom, pad_left, pad_right;
     cnn_conv_algo algo;             /* zero: auto. Winograd needs the workspace (_ws below)  */
+    int groups;                     /* zero: 1. Must divide c and k                          */
 } cnn_conv2d_shape;
 
 /* The algorithm a pass of this shape runs (pass 0 forward, 1 data gradient, 2 weight
@@ -1615,6 +1620,9 @@ static int cnn__conv2d_out_w(const cnn_conv2d_shape *s) {
     return cnn_conv_output_size(s->w, s->kw, s->stride_w, s->dilation_w, s->pad_left + s->pad_right);
 }
 
+/* The group count of a shape (zero: 1). */
+static int cnn__conv2d_groups(const cnn_conv2d_shape *s) { return s->groups > 1 ? s->groups : 1; }
+
 /* A caller's shape with its zero fields given their defaults (strides and dilations 1; the
    other defaults are zero already). Every public entry point works on the settled copy, so
    the kernels never see a zero stride. NULL stays NULL. */
@@ -1625,22 +1633,28 @@ static const cnn_conv2d_shape *cnn__conv2d_settle(const cnn_conv2d_shape *s, cnn
     if (!copy->stride_w) copy->stride_w = 1;
     if (!copy->dilation_h) copy->dilation_h = 1;
     if (!copy->dilation_w) copy->dilation_w = 1;
+    if (!copy->groups) copy->groups = 1;
     return copy;
 }
 
+/* The scalar references serve groups directly, which is their definition: filter k belongs
+   to group k / (k/groups) and sees the input channels c0 .. c0 + c/groups - 1 of that group,
+   its weights w[k][c - c0][r][s]. */
 static void cnn__conv2d_forward_scalar(const cnn_conv2d_shape *s, const float *x, const float *w,
                                        const float *b, float *y) {
     const int oh = cnn__conv2d_out_h(s), ow = cnn__conv2d_out_w(s);
+    const int cg = s->c / cnn__conv2d_groups(s), kg = s->k / cnn__conv2d_groups(s);
     size_t in_plane = (size_t)s->h * s->w, out_plane = (size_t)oh * ow;
     int n, k, c, r, q, i, j;
     for (n = 0; n < s->n; n++) {
         for (k = 0; k < s->k; k++) {
+            const int c0 = k / kg * cg;
             float *yk = y + ((size_t)n * s->k + k) * out_plane;
             float bias = b ? b[k] : 0.0f;
             for (i = 0; i < (int)out_plane; i++) yk[i] = bias;
-            for (c = 0; c < s->c; c++) {
+            for (c = c0; c < c0 + cg; c++) {
                 const float *xc = x + ((size_t)n * s->c + c) * in_plane;
-                const float *wkc = w + ((size_t)k * s->c + c) * s->kh * s->kw;
+                const float *wkc = w + ((size_t)k * cg + c - c0) * s->kh * s->kw;
                 for (r = 0; r < s->kh; r++) {
                     int i_lo, i_hi;
                     cnn__tap_range(oh, s->h, s->stride_h, s->pad_top, r * s->dilation_h, &i_lo, &i_hi);
@@ -1666,15 +1680,17 @@ static void cnn__conv2d_forward_scalar(const cnn_conv2d_shape *s, const float *x
 static void cnn__conv2d_backward_data_scalar(const cnn_conv2d_shape *s, const float *dy,
                                              const float *w, float *dx) {
     const int oh = cnn__conv2d_out_h(s), ow = cnn__conv2d_out_w(s);
+    const int cg = s->c / cnn__conv2d_groups(s), kg = s->k / cnn__conv2d_groups(s);
     size_t in_plane = (size_t)s->h * s->w, out_plane = (size_t)oh * ow;
     int n, k, c, r, q, i, j;
     memset(dx, 0, (size_t)s->n * s->c * in_plane * sizeof(float));
     for (n = 0; n < s->n; n++) {
         for (c = 0; c < s->c; c++) {
+            const int k0 = c / cg * kg, c0 = c / cg * cg;
             float *dxc = dx + ((size_t)n * s->c + c) * in_plane;
-            for (k = 0; k < s->k; k++) {
+            for (k = k0; k < k0 + kg; k++) {
                 const float *dyk = dy + ((size_t)n * s->k + k) * out_plane;
-                const float *wkc = w + ((size_t)k * s->c + c) * s->kh * s->kw;
+                const float *wkc = w + ((size_t)k * cg + c - c0) * s->kh * s->kw;
                 for (r = 0; r < s->kh; r++) {
                     int i_lo, i_hi;
                     cnn__tap_range(oh, s->h, s->stride_h, s->pad_top, r * s->dilation_h, &i_lo, &i_hi);
@@ -1698,15 +1714,17 @@ static void cnn__conv2d_backward_data_scalar(const cnn_conv2d_shape *s, const fl
 static void cnn__conv2d_backward_weights_scalar(const cnn_conv2d_shape *s, const float *x,
                                                 const float *dy, float *dw) {
     const int oh = cnn__conv2d_out_h(s), ow = cnn__conv2d_out_w(s);
+    const int cg = s->c / cnn__conv2d_groups(s), kg = s->k / cnn__conv2d_groups(s);
     size_t in_plane = (size_t)s->h * s->w, out_plane = (size_t)oh * ow;
     int n, k, c, r, q, i, j;
-    memset(dw, 0, (size_t)s->k * s->c * s->kh * s->kw * sizeof(float));
+    memset(dw, 0, (size_t)s->k * cg * s->kh * s->kw * sizeof(float));
     for (n = 0; n < s->n; n++) {
         for (k = 0; k < s->k; k++) {
+            const int c0 = k / kg * cg;
             const float *dyk = dy + ((size_t)n * s->k + k) * out_plane;
-            for (c = 0; c < s->c; c++) {
+            for (c = c0; c < c0 + cg; c++) {
                 const float *xc = x + ((size_t)n * s->c + c) * in_plane;
-                float *dwkc = dw + ((size_t)k * s->c + c) * s->kh * s->kw;
+                float *dwkc = dw + ((size_t)k * cg + c - c0) * s->kh * s->kw;
                 for (r = 0; r < s->kh; r++) {
                     int i_lo, i_hi;
                     cnn__tap_range(oh, s->h, s->stride_h, s->pad_top, r * s->dilation_h, &i_lo, &i_hi);
@@ -1773,6 +1791,9 @@ CNNDEF cnn_status cnn_conv2d_check(const cnn_conv2d_shape *shape, int *out_h, in
                          s->pad_top, s->pad_bottom, s->pad_left, s->pad_right);
     if ((unsigned)s->algo >= CNN_CONV_ALGO_COUNT)
         return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "conv2d: unknown algorithm %d", (int)s->algo);
+    if (s->groups < 1 || s->c % s->groups || s->k % s->groups)
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "conv2d: %d groups must divide both the %d input channels and the %d filters",
+                         s->groups, s->c, s->k);
     if ((s->algo == CNN_CONV_WINOGRAD_2X2 || s->algo == CNN_CONV_WINOGRAD_4X4) && !cnn__wino_serves(s))
         return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "conv2d: %s (Winograd) needs a 3x3 kernel at stride 1 and dilation 1; "
                          "this one is %dx%d at stride %dx%d, dilation %dx%d (use auto or direct)",
@@ -2127,7 +2148,9 @@ static void cnn__wino_conv(const cnn__wino *wt, const cnn__wino_shape *s, const 
 static int cnn__wino_tile(const cnn_conv2d_shape *s, int pass) {
     int in_c, out_c, oh, ow;
     long long tiles;
-    if (pass > 1 || !cnn__wino_serves(s) || s->algo == CNN_CONV_DIRECT || cnn__direct_variant(s)) return 0;
+    /* A grouped shape never runs Winograd whole: the dispatch points give each group its own
+       (an explicit request), and auto takes direct for groups > 1 */
+    if (pass > 1 || !cnn__wino_serves(s) || s->algo == CNN_CONV_DIRECT || cnn__direct_variant(s) || cnn__conv2d_groups(s) > 1) return 0;
     if (s->algo == CNN_CONV_WINOGRAD_2X2) return 2;
     if (s->algo == CNN_CONV_WINOGRAD_4X4) return 4;
     in_c = pass == 0 ? s->c : s->k;
@@ -2225,12 +2248,62 @@ static void cnn__conv2d_bias_gradient(const cnn_conv2d_shape *s, const float *dy
         for (k = 0; k < s->k; k++) db[k] += cnn__sum(dy + ((size_t)n * s->k + k) * pixels, pixels);
 }
 
+/* ---- groups ----
+   The fast kernels know one group only: x, w and y are whole images of c, k x c and k
+   channels. A grouped convolution is groups independent convolutions of c/groups channels
+   into k/groups filters, but in the batch its slices are not laid out as a batch: image n's
+   group g starts at x + (n*c + g*c/groups)*h*w, the next image's c*h*w further, not
+   (c/groups)*h*w. So the dispatch points run the kernels one image and one group at a time
+   (a part: n = 1, c/groups channels, k/groups filters, the group's run of the weights), which
+   are contiguous. The data and output of each part are disjoint; the weight gradient of a
+   group is summed over the images, part 0 written in place and each further image's into
+   scratch at the front of the workspace, then added (a fixed order: images in turn).
+   Depthwise convolutions (one input channel per group) are not split: a product of one
+   channel fills no vector; the depthwise kernels take them whole. */
+static void cnn__conv2d_group_part(const cnn_conv2d_shape *s, cnn_conv2d_shape *part) {
+    *part = *s;
+    part->n = 1;
+    part->groups = 1;
+    part->c = s->c / cnn__conv2d_groups(s);
+    part->k = s->k / cnn__conv2d_groups(s);
+    if (part->algo == CNN_CONV_AUTO) part->algo = CNN_CONV_DIRECT;   /* auto takes direct for groups > 1 */
+}
+
+/* Whether a grouped shape is split into parts for the kernels (the rest run the scalar
+   reference or the depthwise kernels whole). Forced variants and explicit Winograd are split
+   on every path, as they would run ungrouped; the rest on a vector path. */
+static int cnn__conv2d_group_split(const cnn_conv2d_shape *s, int any_path) {
+    const int groups = cnn__conv2d_groups(s);
+    if (groups == 1) return 0;
+    if (cnn__direct_variant(s) || s->algo == CNN_CONV_WINOGRAD_2X2 || s->algo == CNN_CONV_WINOGRAD_4X4) return 1;
+#ifdef CNN__SIMD
+    return s->c / groups > 1 && (any_path || cnn_simd_active() != CNN_SIMD_SCALAR);
+#else
+    (void)any_path;
+    return 0;
+#endif
+}
+
+/* The floats of one group's weights (the weight gradient's scratch), rounded to 16. */
+static size_t cnn__conv2d_group_weights(const cnn_conv2d_shape *s) {
+    return cnn__round16((size_t)(s->k / cnn__conv2d_groups(s)) * (s->c / cnn__conv2d_groups(s)) * s->kh * s->kw);
+}
+
 /* The workspace, in bytes, of the paths for the passes wanted: the largest any of them takes
    (Winograd's without its filters when the caller keeps them). Zero when no path uses one. */
 static size_t cnn__conv2d_workspace(const cnn_conv2d_shape *s, int forward, int backward_data, int backward_weights,
                                     int wino_filters_kept) {
     size_t floats = 0;
     if (!s || cnn_conv2d_check(s, NULL, NULL) != CNN_OK) return 0;
+    if (cnn__conv2d_groups(s) > 1) {     /* a part's, and the weight gradient's scratch */
+        cnn_conv2d_shape part;
+        size_t bytes;
+        if (!cnn__conv2d_group_split(s, 1)) return 0;
+        cnn__conv2d_group_part(s, &part);
+        bytes = cnn__conv2d_workspace(&part, forward, backward_data, backward_weights, 0);
+        if (backward_weights && s->n > 1) bytes += cnn__conv2d_group_weights(s) * sizeof(float) + CNN_ALIGNMENT;
+        return bytes;
+    }
     if (forward) floats = cnn__wino_workspace_floats(s, 0, wino_filters_kept);      /* on every path */
     if (backward_data) floats = CNN__MAX(floats, cnn__wino_workspace_floats(s, 1, 0));
 #ifdef CNN__SIMD
@@ -2253,6 +2326,8 @@ CNNDEF cnn_conv_algo cnn_conv2d_algo_chosen(const cnn_conv2d_shape *shape, int p
     const cnn_conv2d_shape *s = cnn__conv2d_settle(shape, &settled);
     if (!s || cnn_conv2d_check(s, NULL, NULL) != CNN_OK) return CNN_CONV_DIRECT;
     if (cnn__direct_variant(s)) return s->algo;
+    if (cnn__conv2d_groups(s) > 1)      /* each group runs explicit Winograd; auto: direct */
+        return pass < 2 && (s->algo == CNN_CONV_WINOGRAD_2X2 || s->algo == CNN_CONV_WINOGRAD_4X4) ? s->algo : CNN_CONV_DIRECT;
     switch (cnn__wino_tile(s, pass)) {
     case 2: return CNN_CONV_WINOGRAD_2X2;
     case 4: return CNN_CONV_WINOGRAD_4X4;
@@ -2263,9 +2338,17 @@ CNNDEF cnn_conv_algo cnn_conv2d_algo_chosen(const cnn_conv2d_shape *shape, int p
 /* The dispatch points: one per kernel. The scalar code above is the reference the SIMD paths
    are tested against, and the fallback for what they do not handle. With a workspace the
    direct paths come first; without one (or for shapes they do not take) the im2col paths.
-   Winograd, where chosen and the workspace holds it, comes before all, on every path. */
+   Winograd, where chosen and the workspace holds it, comes before all, on every path.
+   Grouped shapes go to cnn__conv2d_grouped (after them), which calls them back per part. */
+static cnn_status cnn__conv2d_grouped(const cnn_conv2d_shape *s, int pass, const float *in, const float *other,
+                                      const float *bias, float *out, float *db, void *ws, size_t ws_bytes);
 static void cnn__conv2d_forward(const cnn_conv2d_shape *s, const float *x, const float *w,
                                 const float *b, float *y, void *ws, size_t ws_bytes) {
+    if (cnn__conv2d_groups(s) > 1) {
+        if (cnn__conv2d_group_split(s, 0)) cnn__conv2d_grouped(s, 0, x, w, b, y, NULL, ws, ws_bytes);
+        else cnn__conv2d_forward_scalar(s, x, w, b, y);
+        return;
+    }
     if (cnn__conv2d_wino(s, 0, x, w, NULL, b, CNN_ACT_NONE, 0.0f, y, ws, ws_bytes)) return;
 #ifdef CNN__SIMD
     if (cnn_simd_active() != CNN_SIMD_SCALAR) {
@@ -2283,6 +2366,11 @@ static void cnn__conv2d_forward(const cnn_conv2d_shape *s, const float *x, const
 }
 static void cnn__conv2d_backward_data(const cnn_conv2d_shape *s, const float *dy, const float *w,
                                       float *dx, void *ws, size_t ws_bytes) {
+    if (cnn__conv2d_groups(s) > 1) {
+        if (cnn__conv2d_group_split(s, 0)) cnn__conv2d_grouped(s, 1, dy, w, NULL, dx, NULL, ws, ws_bytes);
+        else cnn__conv2d_backward_data_scalar(s, dy, w, dx);
+        return;
+    }
     if (cnn__conv2d_wino(s, 1, dy, w, NULL, NULL, CNN_ACT_NONE, 0.0f, dx, ws, ws_bytes)) return;
 #ifdef CNN__SIMD
     if (cnn_simd_active() != CNN_SIMD_SCALAR) {
@@ -2299,6 +2387,12 @@ static void cnn__conv2d_backward_data(const cnn_conv2d_shape *s, const float *dy
 }
 static void cnn__conv2d_backward_weights(const cnn_conv2d_shape *s, const float *x,
                                          const float *dy, float *dw, float *db, void *ws, size_t ws_bytes) {
+    if (cnn__conv2d_groups(s) > 1) {
+        if (cnn__conv2d_group_split(s, 0) && cnn__conv2d_grouped(s, 2, x, dy, NULL, dw, db, ws, ws_bytes) == CNN_OK) return;
+        if (db) cnn__conv2d_bias_gradient(s, dy, db);
+        cnn__conv2d_backward_weights_scalar(s, x, dy, dw);
+        return;
+    }
 #ifdef CNN__SIMD
     if (cnn_simd_active() != CNN_SIMD_SCALAR) {
         if (cnn__conv2d_backward_weights_gather(s, x, dy, dw, db, ws, ws_bytes)) return;
@@ -2349,6 +2443,53 @@ static cnn_status cnn__conv2d_forced(const cnn_conv2d_shape *s, int pass, const 
                      s->pad_right, ws ? ws_bytes : 0, cnn_conv2d_workspace_bytes(s), cnn_simd_name(cnn_simd_active()));
 }
 
+/* The parts of a grouped pass (see "groups" above): pass 0 y from (x, w, b), 1 dx from
+   (dy, w), 2 dw and db from (x, dy), as cnn__conv2d_forced takes them. Each part runs the
+   forced variant the shape names, or the dispatch point. Fails, having done nothing, when a
+   weight gradient over several images has no room for its scratch (the dispatch point then
+   runs the scalar reference), or with the forced variant's failure. */
+static cnn_status cnn__conv2d_grouped(const cnn_conv2d_shape *s, int pass, const float *in, const float *other,
+                                      const float *bias, float *out, float *db, void *ws, size_t ws_bytes) {
+    const int groups = cnn__conv2d_groups(s);
+    const size_t out_plane = (size_t)cnn__conv2d_out_h(s) * cnn__conv2d_out_w(s), in_plane = (size_t)s->h * s->w;
+    cnn_conv2d_shape part;
+    size_t x_group, y_group, w_group, sum_floats = cnn__conv2d_group_weights(s);
+    float *sum = NULL;
+    int g, n;
+    cnn__conv2d_group_part(s, &part);
+    x_group = (size_t)part.c * in_plane;
+    y_group = (size_t)part.k * out_plane;
+    w_group = (size_t)part.k * part.c * s->kh * s->kw;
+    if (pass == 2 && s->n > 1) {
+        if (!ws || !cnn__workspace_fits(ws_bytes, sum_floats))
+            return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "conv2d backward_weights: %d groups over %d images need the workspace "
+                             "(%zu bytes given, cnn_conv2d_workspace_bytes: %zu)", groups, s->n, ws ? ws_bytes : 0,
+                             cnn__conv2d_workspace(s, 0, 0, 1, 0));
+        sum = cnn__workspace_floats(ws);
+        ws_bytes -= (size_t)((unsigned char *)(sum + sum_floats) - (unsigned char *)ws);
+        ws = sum + sum_floats;
+    }
+    if (pass == 2 && db) cnn__conv2d_bias_gradient(s, other, db);
+    for (g = 0; g < groups; g++)
+        for (n = 0; n < s->n; n++) {
+            const size_t xo = (size_t)n * s->c * in_plane + g * x_group, yo = (size_t)n * s->k * out_plane + g * y_group;
+            const float *a = pass == 1 ? in + yo : in + xo, *o = pass == 2 ? other + yo : other + g * w_group;
+            float *dst = pass == 0 ? out + yo : pass == 1 ? out + xo : n == 0 ? out + g * w_group : sum;
+            cnn_status st = CNN_OK;
+            if (cnn__direct_variant(&part)) st = cnn__conv2d_forced(&part, pass, a, o, bias ? bias + g * part.k : NULL, dst, NULL, ws, ws_bytes);
+            else if (pass == 0) cnn__conv2d_forward(&part, a, o, bias ? bias + g * part.k : NULL, dst, ws, ws_bytes);
+            else if (pass == 1) cnn__conv2d_backward_data(&part, a, o, dst, ws, ws_bytes);
+            else cnn__conv2d_backward_weights(&part, a, o, dst, NULL, ws, ws_bytes);
+            if (st) return st;
+            if (pass == 2 && n > 0) {
+                float *acc = out + g * w_group;
+                size_t j;
+                for (j = 0; j < w_group; j++) acc[j] += sum[j];
+            }
+        }
+    return CNN_OK;
+}
+
 CNNDEF cnn_status cnn_conv2d_forward_ws(const cnn_conv2d_shape *shape, const float *x, const float *w,
                                         const float *b, float *y, void *workspace, size_t workspace_bytes) {
     cnn_conv2d_shape settled;
@@ -2356,7 +2497,8 @@ CNNDEF cnn_status cnn_conv2d_forward_ws(const cnn_conv2d_shape *shape, const flo
     cnn_status st = cnn_conv2d_check(s, NULL, NULL);
     if (st) return st;
     if (!x || !w || !y) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "conv2d forward: NULL x, w or y");
-    if (cnn__direct_variant(s)) return cnn__conv2d_forced(s, 0, x, w, b, y, NULL, workspace, workspace_bytes);
+    if (cnn__direct_variant(s)) return cnn__conv2d_groups(s) > 1 ? cnn__conv2d_grouped(s, 0, x, w, b, y, NULL, workspace, workspace_bytes)
+                                                                  : cnn__conv2d_forced(s, 0, x, w, b, y, NULL, workspace, workspace_bytes);
     cnn__conv2d_forward(s, x, w, b, y, workspace, workspace ? workspace_bytes : 0);
     return CNN_OK;
 }
@@ -2368,7 +2510,8 @@ CNNDEF cnn_status cnn_conv2d_backward_data_ws(const cnn_conv2d_shape *shape, con
     cnn_status st = cnn_conv2d_check(s, NULL, NULL);
     if (st) return st;
     if (!dy || !w || !dx) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "conv2d backward_data: NULL dy, w or dx");
-    if (cnn__direct_variant(s)) return cnn__conv2d_forced(s, 1, dy, w, NULL, dx, NULL, workspace, workspace_bytes);
+    if (cnn__direct_variant(s)) return cnn__conv2d_groups(s) > 1 ? cnn__conv2d_grouped(s, 1, dy, w, NULL, dx, NULL, workspace, workspace_bytes)
+                                                                  : cnn__conv2d_forced(s, 1, dy, w, NULL, dx, NULL, workspace, workspace_bytes);
     cnn__conv2d_backward_data(s, dy, w, dx, workspace, workspace ? workspace_bytes : 0);
     return CNN_OK;
 }
@@ -2380,7 +2523,8 @@ CNNDEF cnn_status cnn_conv2d_backward_weights_ws(const cnn_conv2d_shape *shape, 
     cnn_status st = cnn_conv2d_check(s, NULL, NULL);
     if (st) return st;
     if (!x || !dy || !dw) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "conv2d backward_weights: NULL x, dy or dw");
-    if (cnn__direct_variant(s)) return cnn__conv2d_forced(s, 2, x, dy, NULL, dw, db, workspace, workspace_bytes);
+    if (cnn__direct_variant(s)) return cnn__conv2d_groups(s) > 1 ? cnn__conv2d_grouped(s, 2, x, dy, NULL, dw, db, workspace, workspace_bytes)
+                                                                  : cnn__conv2d_forced(s, 2, x, dy, NULL, dw, db, workspace, workspace_bytes);
     cnn__conv2d_backward_weights(s, x, dy, dw, db, workspace, workspace ? workspace_bytes : 0);
     return CNN_OK;
 }
@@ -4377,7 +4521,8 @@ CNNDEF cnn_status cnn_forward(cnn_net *net, const float *x, int n, int training)
             step.conv.n = n;
             step.conv.algo = cnn_conv2d_algo_chosen(&step.conv, 0);
             step.wino = cnn__conv_layer_wino(l, &step.conv);
-            step.by_filter = cnn__split_filters(n, l->conv.k, net->threads);
+            /* a part of a grouped layer's filters would need its groups' channels: by image */
+            step.by_filter = cnn__conv2d_groups(&l->conv) == 1 && cnn__split_filters(n, l->conv.k, net->threads);
             cnn__parallel(net, cnn__conv_forward_task, &step);
             break;
         case CNN_LAYER_POOL:
