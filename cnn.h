@@ -466,6 +466,8 @@ typedef struct cnn_conv_opts {
     cnn_activation activation;    /* fused activation, default none                        */
     float alpha;                  /* leaky-ReLU slope, default 0.01 (CNN_ALPHA_ZERO: 0)    */
     cnn_conv_algo algo;           /* default auto; Winograd only for 3x3, stride 1, dil 1  */
+    int groups;                   /* default 1; must divide the input channels and filters;
+                                     = input channels: depthwise (filters = a multiple)     */
 } cnn_conv_opts;
 
 typedef struct cnn_pool_opts {
@@ -3528,6 +3530,11 @@ CNNDEF cnn_status cnn_add_conv(cnn_net *net, const cnn_conv_opts *opts) {
                     o->kernel, o->kernel_h, o->kernel_w, o->stride, o->stride_h, o->stride_w, o->dilation, o->dilation_h, o->dilation_w);
         return cnn__layer_fail(net, CNN_LAYER_CONV, CNN_ERR_INVALID_ARGUMENT, why);
     }
+    if (o->groups < 0 || l->in_c % (o->groups ? o->groups : 1) || o->filters % (o->groups ? o->groups : 1)) {
+        cnn__format(why, sizeof why, "groups %d must be at least 1 and divide both the %d input channels and the %d filters",
+                    o->groups, l->in_c, o->filters);
+        return cnn__layer_fail(net, CNN_LAYER_CONV, CNN_ERR_INVALID_ARGUMENT, why);
+    }
     st = cnn__check_activation("conv", o->activation, cnn__slope(o->alpha));
     if (st) return cnn__layer_fail(net, CNN_LAYER_CONV, st, cnn_last_error());
     s = &l->conv;
@@ -3540,6 +3547,7 @@ CNNDEF cnn_status cnn_add_conv(cnn_net *net, const cnn_conv_opts *opts) {
     s->dilation_h = cnn__pick(o->dilation_h, o->dilation, 1);
     s->dilation_w = cnn__pick(o->dilation_w, o->dilation, 1);
     s->algo = o->algo;
+    s->groups = o->groups ? o->groups : 1;
     if (cnn__direct_variant(s)) {   /* a layer's passes each pick the variant that serves them */
         cnn__format(why, sizeof why, "algo %s forces one direct variant, for benchmarks and tests of the conv2d functions; "
                     "a layer takes auto, direct, wino2 or wino4", cnn_conv_algo_name(o->algo));
@@ -3563,7 +3571,7 @@ CNNDEF cnn_status cnn_add_conv(cnn_net *net, const cnn_conv_opts *opts) {
     l->act = o->activation;
     l->alpha = cnn__slope(o->alpha);
     l->has_bias = !o->no_bias;
-    l->weight_count = cnn__count4(s->k, s->c, s->kh, s->kw);
+    l->weight_count = cnn__count4(s->k, s->c / s->groups, s->kh, s->kw);
     l->bias_count = l->has_bias ? (size_t)s->k : 0;
     l->flat = 0;
     return cnn__end_layer(net, l);
@@ -4063,7 +4071,8 @@ CNNDEF cnn_status cnn_net_init_weights(cnn_net *net, cnn_init init, uint64_t see
         double fan_in, fan_out;
         if (!l->weight_count) continue;
         if (l->kind == CNN_LAYER_CONV) {
-            fan_in = (double)l->conv.c * l->conv.kh * l->conv.kw;
+            /* a filter sees c/groups channels (PyTorch's fans: the weight's dims 1 and 0) */
+            fan_in = (double)(l->conv.c / cnn__conv2d_groups(&l->conv)) * l->conv.kh * l->conv.kw;
             fan_out = (double)l->conv.k * l->conv.kh * l->conv.kw;
         } else {
             fan_in = (double)cnn__layer_in_size(l);
@@ -4182,14 +4191,16 @@ static void cnn__thousands(char *buf, size_t cap, size_t v) {
 
 static void cnn__describe_layer(const cnn_layer *l, int batch, char *buf, size_t cap) {
     cnn_conv2d_shape cs = l->conv;
-    char act[32] = "";
+    char act[32] = "", groups[24] = "";
     cs.n = CNN__MAX(batch, 1);
     if (l->act) cnn__format(act, sizeof act, ", %s", cnn__activation_name(l->act));
+    if (cnn__conv2d_groups(&l->conv) > 1 && l->conv.groups == l->conv.c) cnn__format(groups, sizeof groups, " dw");
+    else if (cnn__conv2d_groups(&l->conv) > 1) cnn__format(groups, sizeof groups, " g%d", l->conv.groups);
     switch (l->kind) {
     case CNN_LAYER_CONV:   /* with the algorithm its forward pass runs on a batch of 'batch' (if > 0) */
-        cnn__format(buf, cap, "conv %dx%d, %d%s%s%s%s%s", l->conv.kh, l->conv.kw, l->conv.k,
+        cnn__format(buf, cap, "conv %dx%d, %d%s%s%s%s%s%s", l->conv.kh, l->conv.kw, l->conv.k,
                     l->conv.stride_h > 1 || l->conv.stride_w > 1 ? " /s" : "",
-                    l->conv.dilation_h > 1 || l->conv.dilation_w > 1 ? " dil" : "", act, batch > 0 ? ", " : "",
+                    l->conv.dilation_h > 1 || l->conv.dilation_w > 1 ? " dil" : "", groups, act, batch > 0 ? ", " : "",
                     batch > 0 ? cnn_conv_algo_name(cnn_conv2d_algo_chosen(&cs, 0)) : "");
         break;
     case CNN_LAYER_POOL:
@@ -5533,7 +5544,7 @@ static int cnn__layer_tensors(const cnn_layer *l, uint32_t dims[2][4], uint32_t 
     if (!l->weight_count) return 0;
     if (l->kind == CNN_LAYER_CONV) {
         ndim[0] = 4;
-        dims[0][0] = (uint32_t)l->conv.k; dims[0][1] = (uint32_t)l->conv.c;
+        dims[0][0] = (uint32_t)l->conv.k; dims[0][1] = (uint32_t)(l->conv.c / cnn__conv2d_groups(&l->conv));
         dims[0][2] = (uint32_t)l->conv.kh; dims[0][3] = (uint32_t)l->conv.kw;
     } else {
         ndim[0] = 2;
