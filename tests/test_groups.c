@@ -250,6 +250,51 @@ TEST(weight_gradient_with_a_short_workspace) {
     free(x); free(dy); free(dwt); free(db); free(ry); free(rdx); free(rdw); free(rdb);
 }
 
+/* The builder: groups counted in the parameters and the summary, checked with the layer
+   named; a grouped network saved and loaded gives the same outputs (record field 19, the
+   weights k x c/groups x kh x kw). */
+static cnn_net net, back;
+TEST(grouped_layers_in_a_network_save_and_load) {
+    cnn_net_opts in;
+    cnn_conv_opts conv;
+    cnn_dense_opts dense;
+    cnn_build_opts bo;
+    static unsigned char file[1 << 16];
+    char summary[2048];
+    size_t size = 0, count = 0;
+    float x[2 * 6 * 7 * 5], out[2 * 3];
+    int i;
+    memset(&in, 0, sizeof in); in.channels = 6; in.height = 7; in.width = 5;
+    CHECK_OK(cnn_net_init(&net, &in));
+    memset(&conv, 0, sizeof conv); conv.filters = 9; conv.groups = 4; conv.padding = CNN_PAD_SAME;
+    CHECK_STATUS(cnn_add_conv(&net, &conv), CNN_ERR_INVALID_ARGUMENT);
+    CHECKF(strstr(cnn_last_error(), "layer 0") && strstr(cnn_last_error(), "groups 4") && strstr(cnn_last_error(), "6 input channels") &&
+           strstr(cnn_last_error(), "9 filters"), "%s", cnn_last_error());
+    CHECK_OK(cnn_net_init(&net, &in));
+    conv.groups = 3;
+    CHECK_OK(cnn_add_conv(&net, &conv));                        /* 9 x 2 x 3 x 3 weights */
+    conv.filters = 18; conv.groups = 9; conv.stride = 2; conv.activation = CNN_ACT_RELU;
+    CHECK_OK(cnn_add_conv(&net, &conv));                        /* depthwise x2: 18 x 1 x 3 x 3 */
+    memset(&dense, 0, sizeof dense); dense.units = 3;
+    CHECK_OK(cnn_add_dense(&net, &dense));
+    CHECK(cnn_net_param_count(&net) == (size_t)(9 * 18 + 9) + (18 * 9 + 18) + (18 * 4 * 3 * 3 + 3));
+    cnn_net_summary(&net, summary, sizeof summary);
+    CHECKF(strstr(summary, "conv 3x3, 9 g3") && strstr(summary, "conv 3x3, 18 /s dw, relu"), "%s", summary);
+    memset(&bo, 0, sizeof bo); bo.max_batch = 2; bo.seed = 3;
+    CHECK_OK(cnn_net_build(&net, &bo));
+    CHECK(cnn_layer_weights(&net, 0, &count) != NULL && count == 9 * 2 * 9);
+    for (i = 0; i < (int)(sizeof x / sizeof x[0]); i++) x[i] = cnn_rng_uniform(&rng) - 0.5f;
+    CHECK_OK(cnn_forward(&net, x, 2, 0));
+    memcpy(out, cnn_output(&net), sizeof out);
+    CHECK_OK(cnn_save_to_memory(&net, file, sizeof file, &size));
+    CHECK(size > 32 + 3 * 128 && file[32 + 19 * 4] == 3 && file[32 + 128 + 19 * 4] == 9 && file[32 + 256 + 19 * 4] == 0);
+    CHECK_OK(cnn_load_from_memory(&back, file, size, &bo));
+    CHECK(back.layers[0].conv.groups == 3 && back.layers[1].conv.groups == 9);
+    CHECK_OK(cnn_forward(&back, x, 2, 0));
+    CHECK(memcmp(out, cnn_output(&back), sizeof out) == 0);
+    cnn_net_free(&net); cnn_net_free(&back);
+}
+
 int main(void) {
     static const cnn_simd all[3] = { CNN_SIMD_AVX2, CNN_SIMD_AVX512, CNN_SIMD_NEON };
     int i;
@@ -263,5 +308,6 @@ int main(void) {
     RUN(forced_algorithms_run_per_group);
     RUN(groups_that_do_not_divide_are_refused);
     RUN(weight_gradient_with_a_short_workspace);
+    RUN(grouped_layers_in_a_network_save_and_load);
     return harness_report();
 }
