@@ -335,6 +335,47 @@ CNNDEF cnn_status cnn_conv2d_backward_data_ws(const cnn_conv2d_shape *s, const f
 CNNDEF cnn_status cnn_conv2d_backward_weights_ws(const cnn_conv2d_shape *s, const float *x, const float *dy,
                                                  float *dw, float *db, void *workspace, size_t workspace_bytes);
 
+/* Transposed convolution (PyTorch's ConvTranspose2d): the map whose matrix is the transpose
+   of a convolution's, so each input pixel scatters a weighted kernel into the output. It
+   upsamples: per axis
+       out = (in - 1) * stride - 2 * pad + dilation * (kernel - 1) + output_pad + 1
+   (output_pad, smaller than the stride or the dilation, adds rows at the bottom / right that
+   the same convolution would map to the same input size). Zero-initialise and set what you
+   need, as cnn_conv2d_shape (zero strides, dilations, groups: 1).
+     x: n * c * h * w        w: c * (k/groups) * kh * kw (PyTorch's layout)      b: k or NULL
+     y: n * k * out_h * out_w
+   It runs on the convolution kernels: with the convolution C of the same weights from k
+   channels of out_h x out_w to c channels of h x w, its forward is C's data gradient, its data
+   gradient is C's forward, and its weight gradient is C's with x and dy swapped. */
+typedef struct cnn_conv_transpose2d_shape {
+    int n, c, h, w;                 /* input batch, channels, rows, columns */
+    int k, kh, kw;                  /* output channels, kernel rows, kernel columns */
+    int stride_h, stride_w;         /* zero: 1 */
+    int dilation_h, dilation_w;     /* zero: 1 */
+    int pad_h, pad_w;               /* PyTorch's padding: rows (columns) taken off each side */
+    int output_pad_h, output_pad_w; /* added at the bottom (right); < stride or < dilation */
+    int groups;                     /* zero: 1. Must divide c and k                          */
+    cnn_conv_algo algo;             /* zero: auto; the algorithm of the convolution it runs */
+} cnn_conv_transpose2d_shape;
+
+CNNDEF cnn_status cnn_conv_transpose2d_check(const cnn_conv_transpose2d_shape *s, int *out_h, int *out_w);
+/* y = convT(x, w) + b;  dx from dy (overwrites dx);  dw, db (db may be NULL) summed over the
+   batch (overwrites). The _ws forms take a workspace as the convolution's do. */
+CNNDEF cnn_status cnn_conv_transpose2d_forward(const cnn_conv_transpose2d_shape *s, const float *x, const float *w,
+                                               const float *b, float *y);
+CNNDEF cnn_status cnn_conv_transpose2d_backward_data(const cnn_conv_transpose2d_shape *s, const float *dy,
+                                                     const float *w, float *dx);
+CNNDEF cnn_status cnn_conv_transpose2d_backward_weights(const cnn_conv_transpose2d_shape *s, const float *x,
+                                                        const float *dy, float *dw, float *db);
+CNNDEF size_t     cnn_conv_transpose2d_workspace_bytes(const cnn_conv_transpose2d_shape *s);
+CNNDEF cnn_status cnn_conv_transpose2d_forward_ws(const cnn_conv_transpose2d_shape *s, const float *x, const float *w,
+                                                  const float *b, float *y, void *workspace, size_t workspace_bytes);
+CNNDEF cnn_status cnn_conv_transpose2d_backward_data_ws(const cnn_conv_transpose2d_shape *s, const float *dy,
+                                                        const float *w, float *dx, void *workspace, size_t workspace_bytes);
+CNNDEF cnn_status cnn_conv_transpose2d_backward_weights_ws(const cnn_conv_transpose2d_shape *s, const float *x,
+                                                           const float *dy, float *dw, float *db, void *workspace,
+                                                           size_t workspace_bytes);
+
 /* ============================================================================================
    5. Activations, softmax, dropout
    ============================================================================================ */
@@ -428,6 +469,7 @@ typedef enum cnn_layer_kind {
     CNN_LAYER_ACTIVATION,
     CNN_LAYER_DROPOUT,
     CNN_LAYER_FLATTEN,
+    CNN_LAYER_CONV_TRANSPOSE = 8,    /* transposed convolution (cnn_add_conv_transpose)        */
     CNN_LAYER_GLOBAL_AVG_POOL = CNN_LAYER_GLOBAL_AVGPOOL     /* alias, the earlier name */
 } cnn_layer_kind;
 
@@ -469,6 +511,27 @@ typedef struct cnn_conv_opts {
     int groups;                   /* default 1; must divide the input channels and filters;
                                      = input channels: depthwise (filters = a multiple)     */
 } cnn_conv_opts;
+
+/* A transposed convolution (PyTorch's ConvTranspose2d; cnn_conv_transpose2d_shape gives the
+   output size): an upsampling layer, as in a decoder. */
+typedef struct cnn_conv_transpose_opts {
+    int filters;                  /* output channels (required)                          */
+    int kernel;                   /* square kernel size, default 3                        */
+    int kernel_h, kernel_w;       /* a non-square kernel (override 'kernel')              */
+    int stride;                   /* default 1; stride_h/stride_w override per axis       */
+    int stride_h, stride_w;
+    int dilation;                 /* default 1; dilation_h/dilation_w override per axis   */
+    int dilation_h, dilation_w;
+    int pad;                      /* PyTorch's padding, each side, default 0; pad_h/pad_w  */
+    int pad_h, pad_w;
+    int output_padding;           /* default 0; below the stride (or the dilation); _h, _w */
+    int output_padding_h, output_padding_w;
+    int groups;                   /* default 1; must divide the input channels and filters */
+    int no_bias;                  /* set to leave out the bias                             */
+    cnn_activation activation;    /* fused activation, default none                        */
+    float alpha;                  /* leaky-ReLU slope, default 0.01 (CNN_ALPHA_ZERO: 0)    */
+    cnn_conv_algo algo;           /* default auto: the algorithm of the convolution it runs */
+} cnn_conv_transpose_opts;
 
 typedef struct cnn_pool_opts {
     cnn_pool_kind kind;           /* default max                                           */
@@ -519,6 +582,9 @@ typedef struct cnn_layer {
     int32_t *argmax;                  /* max-pool positions                                */
     float *wino_u;                    /* Winograd-transformed filters (forward), or NULL   */
     uint64_t wino_stamp;              /* fingerprint of w when wino_u was computed (0: none) */
+    /* Transposed convolution: 'conv' holds the convolution it is the data gradient of (from
+       out_c x out_h x out_w to in_c x in_h x in_w), and these the output padding. */
+    int out_pad_h, out_pad_w;
 } cnn_layer;
 
 /* A network. Its fields are readable; change its structure only through the functions. The
@@ -572,6 +638,7 @@ CNNDEF cnn_status cnn__net_init_sized(cnn_net *net, const cnn_net_opts *opts, si
    invalid and cnn_net_build refuses it. Dense after a 3-D shape flattens it implicitly
    (C, H, W order), as cnn_add_flatten does. */
 CNNDEF cnn_status cnn_add_conv(cnn_net *net, const cnn_conv_opts *opts);
+CNNDEF cnn_status cnn_add_conv_transpose(cnn_net *net, const cnn_conv_transpose_opts *opts);
 CNNDEF cnn_status cnn_add_pool(cnn_net *net, const cnn_pool_opts *opts);
 CNNDEF cnn_status cnn_add_global_avgpool(cnn_net *net);
 CNNDEF cnn_status cnn_add_dense(cnn_net *net, const cnn_dense_opts *opts);
@@ -2546,6 +2613,167 @@ CNNDEF cnn_status cnn_conv2d_backward_weights(const cnn_conv2d_shape *s, const f
     return cnn_conv2d_backward_weights_ws(s, x, dy, dw, db, NULL, 0);
 }
 
+/* ---------------------------------------------------------------------------------------------
+   Transposed convolution
+
+   Write a convolution C (k channels of H x W in, c channels of h x w out, stride s, pad p,
+   dilation d) as a matrix: y = M x. Its data gradient is dx = M^T dy: every output value
+   scatters back, through the same taps, into the inputs that made it. A transposed
+   convolution is that map M^T used forward, from c channels of h x w up to k channels of
+   H x W. Per axis the sizes are C's turned around: C maps H to h = floor((H + 2p - e)/s) + 1
+   (e = d (kernel - 1) + 1), so
+       H = (h - 1) s - 2p + e + output_pad,       0 <= output_pad < s (or < d)
+   where output_pad picks one of the s sizes C maps to the same h, as PyTorch's
+   ConvTranspose2d does. Its weights are C's, w[c][k/groups][r][s]: PyTorch's layout, and the
+   convolution's (filters c, channels k/groups). Then by the chain rule on y = M^T x:
+       forward            y  = M^T x          C's data gradient, with x in the place of dy
+       data gradient      dx = M dy           C's forward, on dy
+       weight gradient    dw = C's, with C's input (the transposed output's dy) and C's
+                          output gradient (the transposed input x) in their places
+       bias gradient      db[k] = sum over n, i, j of dy[n][k][i][j]
+   so the three passes run on the convolution's dispatch points and every kernel they pick
+   (Winograd at stride 1 included), and the scalar reference of C is the transposed one's.
+   Rows of y that no input reaches (output_pad > p) get the bias only.
+   --------------------------------------------------------------------------------------------- */
+
+/* The convolution C whose data gradient s is (its n, its algorithm). C's bottom (right) pad
+   is p, which maps H back to h when output_pad < stride; PyTorch also allows output_pad up to
+   the dilation, and then C takes p - output_pad + stride - 1 (any pad in
+   [p - output_pad, p - output_pad + stride - 1] gives h; pads change only the size). */
+static void cnn__convt_as_conv(const cnn_conv_transpose2d_shape *s, int out_h, int out_w, cnn_conv2d_shape *c) {
+    memset(c, 0, sizeof *c);
+    c->n = s->n; c->c = s->k; c->h = out_h; c->w = out_w;
+    c->k = s->c; c->kh = s->kh; c->kw = s->kw;
+    c->stride_h = s->stride_h ? s->stride_h : 1; c->stride_w = s->stride_w ? s->stride_w : 1;
+    c->dilation_h = s->dilation_h ? s->dilation_h : 1; c->dilation_w = s->dilation_w ? s->dilation_w : 1;
+    c->pad_top = s->pad_h;
+    c->pad_left = s->pad_w;
+    c->pad_bottom = s->output_pad_h < c->stride_h ? s->pad_h : s->pad_h - s->output_pad_h + c->stride_h - 1;
+    c->pad_right = s->output_pad_w < c->stride_w ? s->pad_w : s->pad_w - s->output_pad_w + c->stride_w - 1;
+    c->groups = s->groups ? s->groups : 1;
+    c->algo = s->algo;
+}
+
+CNNDEF cnn_status cnn_conv_transpose2d_check(const cnn_conv_transpose2d_shape *s, int *out_h, int *out_w) {
+    cnn_conv2d_shape c;
+    long long oh, ow;
+    int sh, sw, dh, dw, ch, cw;
+    cnn_status st;
+    if (!s) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "conv_transpose2d: NULL shape");
+    sh = s->stride_h ? s->stride_h : 1; sw = s->stride_w ? s->stride_w : 1;
+    dh = s->dilation_h ? s->dilation_h : 1; dw = s->dilation_w ? s->dilation_w : 1;
+    if (s->n < 1 || s->c < 1 || s->h < 1 || s->w < 1 || s->k < 1 || s->kh < 1 || s->kw < 1)
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "conv_transpose2d: input %dx%dx%dx%d (NCHW), %d output channels, kernel %dx%d: "
+                         "sizes must be at least 1", s->n, s->c, s->h, s->w, s->k, s->kh, s->kw);
+    if (sh < 1 || sw < 1 || dh < 1 || dw < 1 || s->pad_h < 0 || s->pad_w < 0)
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "conv_transpose2d: stride %dx%d, dilation %dx%d, padding %dx%d: none may be negative",
+                         s->stride_h, s->stride_w, s->dilation_h, s->dilation_w, s->pad_h, s->pad_w);
+    /* PyTorch's rule: output_padding below the stride or below the dilation */
+    if (s->output_pad_h < 0 || s->output_pad_w < 0 || (s->output_pad_h >= sh && s->output_pad_h >= dh) ||
+        (s->output_pad_w >= sw && s->output_pad_w >= dw))
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "conv_transpose2d: output padding %dx%d must be smaller than the stride %dx%d "
+                         "or the dilation %dx%d", s->output_pad_h, s->output_pad_w, sh, sw, dh, dw);
+    if (sh > INT_MAX / 2 || sw > INT_MAX / 2 || dh > INT_MAX / 2 || dw > INT_MAX / 2)
+        return cnn__fail(CNN_ERR_OVERFLOW, "conv_transpose2d: stride %dx%d or dilation %dx%d too large", sh, sw, dh, dw);
+    oh = (long long)(s->h - 1) * sh - 2LL * s->pad_h + (long long)dh * (s->kh - 1) + s->output_pad_h + 1;
+    ow = (long long)(s->w - 1) * sw - 2LL * s->pad_w + (long long)dw * (s->kw - 1) + s->output_pad_w + 1;
+    if (oh < 1 || ow < 1)
+        return cnn__fail(CNN_ERR_SHAPE, "conv_transpose2d: input %dx%d, kernel %dx%d, stride %dx%d, dilation %dx%d, padding %dx%d, "
+                         "output padding %dx%d give an output of %lldx%lld", s->h, s->w, s->kh, s->kw, sh, sw, dh, dw,
+                         s->pad_h, s->pad_w, s->output_pad_h, s->output_pad_w, oh, ow);
+    if (oh > INT_MAX || ow > INT_MAX) return cnn__fail(CNN_ERR_OVERFLOW, "conv_transpose2d: the output %lldx%lld overflows an int", oh, ow);
+    cnn__convt_as_conv(s, (int)oh, (int)ow, &c);
+    if (c.pad_bottom < 0 || c.pad_right < 0)
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "conv_transpose2d: output padding %dx%d, past the stride %dx%d by more than "
+                         "the padding %dx%d, is not supported", s->output_pad_h, s->output_pad_w, sh, sw, s->pad_h, s->pad_w);
+    if ((st = cnn_conv2d_check(&c, &ch, &cw))) return st;      /* groups, sizes, algorithm */
+    if (ch != s->h || cw != s->w)        /* cannot happen with output_pad < stride: a guard */
+        return cnn__fail(CNN_ERR_SHAPE, "conv_transpose2d: the output %lldx%lld does not map back to the input %dx%d", oh, ow, s->h, s->w);
+    if (out_h) *out_h = (int)oh;
+    if (out_w) *out_w = (int)ow;
+    return CNN_OK;
+}
+
+/* The checked shape's convolution; 0 on failure (the check's error set). */
+static cnn_status cnn__convt_settle(const cnn_conv_transpose2d_shape *s, cnn_conv2d_shape *c) {
+    int oh, ow;
+    cnn_status st = cnn_conv_transpose2d_check(s, &oh, &ow);
+    if (!st) cnn__convt_as_conv(s, oh, ow, c);
+    return st;
+}
+
+/* db[k] = sum of dy over the batch and the pixels: C's input channels are the output's. */
+static void cnn__convt_bias_gradient(const cnn_conv2d_shape *c, const float *dy, float *db) {
+    const size_t plane = (size_t)c->h * c->w;
+    int n, k;
+    memset(db, 0, (size_t)c->c * sizeof(float));
+    for (n = 0; n < c->n; n++)
+        for (k = 0; k < c->c; k++) db[k] += cnn__sum(dy + ((size_t)n * c->c + k) * plane, plane);
+}
+
+/* y += b per output channel (C's input channels). */
+static void cnn__convt_add_bias(const cnn_conv2d_shape *c, const float *b, float *y) {
+    const size_t plane = (size_t)c->h * c->w;
+    size_t i;
+    int n, k;
+    for (n = 0; n < c->n; n++)
+        for (k = 0; k < c->c; k++) {
+            float *yk = y + ((size_t)n * c->c + k) * plane;
+            for (i = 0; i < plane; i++) yk[i] += b[k];
+        }
+}
+
+CNNDEF size_t cnn_conv_transpose2d_workspace_bytes(const cnn_conv_transpose2d_shape *s) {
+    cnn_conv2d_shape c;
+    if (!s || cnn__convt_settle(s, &c)) return 0;
+    return cnn__conv2d_workspace(&c, 1, 1, 1, 0);
+}
+
+CNNDEF cnn_status cnn_conv_transpose2d_forward_ws(const cnn_conv_transpose2d_shape *s, const float *x, const float *w,
+                                                  const float *b, float *y, void *workspace, size_t workspace_bytes) {
+    cnn_conv2d_shape c;
+    cnn_status st = cnn__convt_settle(s, &c);
+    if (st) return st;
+    if (!x || !w || !y) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "conv_transpose2d forward: NULL x, w or y");
+    if ((st = cnn_conv2d_backward_data_ws(&c, x, w, y, workspace, workspace_bytes))) return st;   /* y = M^T x */
+    if (b) cnn__convt_add_bias(&c, b, y);
+    return CNN_OK;
+}
+
+CNNDEF cnn_status cnn_conv_transpose2d_backward_data_ws(const cnn_conv_transpose2d_shape *s, const float *dy,
+                                                        const float *w, float *dx, void *workspace, size_t workspace_bytes) {
+    cnn_conv2d_shape c;
+    cnn_status st = cnn__convt_settle(s, &c);
+    if (st) return st;
+    if (!dy || !w || !dx) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "conv_transpose2d backward_data: NULL dy, w or dx");
+    return cnn_conv2d_forward_ws(&c, dy, w, NULL, dx, workspace, workspace_bytes);                /* dx = M dy */
+}
+
+CNNDEF cnn_status cnn_conv_transpose2d_backward_weights_ws(const cnn_conv_transpose2d_shape *s, const float *x,
+                                                           const float *dy, float *dw, float *db, void *workspace,
+                                                           size_t workspace_bytes) {
+    cnn_conv2d_shape c;
+    cnn_status st = cnn__convt_settle(s, &c);
+    if (st) return st;
+    if (!x || !dy || !dw) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "conv_transpose2d backward_weights: NULL x, dy or dw");
+    if ((st = cnn_conv2d_backward_weights_ws(&c, dy, x, dw, NULL, workspace, workspace_bytes))) return st;  /* x, dy swapped */
+    if (db) cnn__convt_bias_gradient(&c, dy, db);
+    return CNN_OK;
+}
+
+CNNDEF cnn_status cnn_conv_transpose2d_forward(const cnn_conv_transpose2d_shape *s, const float *x, const float *w,
+                                               const float *b, float *y) {
+    return cnn_conv_transpose2d_forward_ws(s, x, w, b, y, NULL, 0);
+}
+CNNDEF cnn_status cnn_conv_transpose2d_backward_data(const cnn_conv_transpose2d_shape *s, const float *dy,
+                                                     const float *w, float *dx) {
+    return cnn_conv_transpose2d_backward_data_ws(s, dy, w, dx, NULL, 0);
+}
+CNNDEF cnn_status cnn_conv_transpose2d_backward_weights(const cnn_conv_transpose2d_shape *s, const float *x,
+                                                        const float *dy, float *dw, float *db) {
+    return cnn_conv_transpose2d_backward_weights_ws(s, x, dy, dw, db, NULL, 0);
+}
+
 /* ============================================================================================
    5. Activations, softmax, dropout
 
@@ -3406,6 +3634,7 @@ static const char *cnn__layer_name(cnn_layer_kind kind) {
     case CNN_LAYER_ACTIVATION: return "activation";
     case CNN_LAYER_DROPOUT: return "dropout";
     case CNN_LAYER_FLATTEN: return "flatten";
+    case CNN_LAYER_CONV_TRANSPOSE: return "conv_transpose";
     }
     return "?";
 }
@@ -3573,6 +3802,78 @@ CNNDEF cnn_status cnn_add_conv(cnn_net *net, const cnn_conv_opts *opts) {
     l->has_bias = !o->no_bias;
     l->weight_count = cnn__count4(s->k, s->c / s->groups, s->kh, s->kw);
     l->bias_count = l->has_bias ? (size_t)s->k : 0;
+    l->flat = 0;
+    return cnn__end_layer(net, l);
+}
+
+/* A transposed convolution is stored as the convolution it transposes (l->conv: from its
+   output to its input, see section 4), so the passes, the workspace and the weights' layout
+   (in channels x out channels/groups x kh x kw, PyTorch's) are the convolution's. */
+CNNDEF cnn_status cnn_add_conv_transpose(cnn_net *net, const cnn_conv_transpose_opts *opts) {
+    cnn_conv_transpose_opts defaults;
+    const cnn_conv_transpose_opts *o = opts ? opts : (memset(&defaults, 0, sizeof defaults), &defaults);
+    const cnn_layer_kind kind = CNN_LAYER_CONV_TRANSPOSE;
+    cnn_conv_transpose2d_shape t;
+    cnn_layer *l;
+    cnn_status st = cnn__begin_layer(net, kind, &l);
+    char why[300];
+    int oh, ow;
+    if (st) return st;
+    if (l->flat)
+        return cnn__layer_fail(net, kind, CNN_ERR_SHAPE, "a transposed convolution needs a C x H x W map, not a vector");
+    if (o->filters < 1) {
+        cnn__format(why, sizeof why, "filters is %d; set .filters to the number of output channels (at least 1)", o->filters);
+        return cnn__layer_fail(net, kind, CNN_ERR_INVALID_ARGUMENT, why);
+    }
+    if (o->kernel < 0 || o->kernel_h < 0 || o->kernel_w < 0 || o->stride < 0 || o->stride_h < 0 || o->stride_w < 0 ||
+        o->dilation < 0 || o->dilation_h < 0 || o->dilation_w < 0 || o->pad < 0 || o->pad_h < 0 || o->pad_w < 0 ||
+        o->output_padding < 0 || o->output_padding_h < 0 || o->output_padding_w < 0 || o->groups < 0) {
+        cnn__format(why, sizeof why, "kernel %d (%dx%d), stride %d (%dx%d), dilation %d (%dx%d), pad %d (%dx%d), output_padding %d (%dx%d), "
+                    "groups %d: none may be negative", o->kernel, o->kernel_h, o->kernel_w, o->stride, o->stride_h, o->stride_w,
+                    o->dilation, o->dilation_h, o->dilation_w, o->pad, o->pad_h, o->pad_w, o->output_padding,
+                    o->output_padding_h, o->output_padding_w, o->groups);
+        return cnn__layer_fail(net, kind, CNN_ERR_INVALID_ARGUMENT, why);
+    }
+    memset(&t, 0, sizeof t);
+    t.n = 1; t.c = l->in_c; t.h = l->in_h; t.w = l->in_w;
+    t.k = o->filters;
+    t.kh = cnn__pick(o->kernel_h, o->kernel, 3);
+    t.kw = cnn__pick(o->kernel_w, o->kernel, 3);
+    t.stride_h = cnn__pick(o->stride_h, o->stride, 1);
+    t.stride_w = cnn__pick(o->stride_w, o->stride, 1);
+    t.dilation_h = cnn__pick(o->dilation_h, o->dilation, 1);
+    t.dilation_w = cnn__pick(o->dilation_w, o->dilation, 1);
+    t.pad_h = cnn__pick(o->pad_h, o->pad, 0);
+    t.pad_w = cnn__pick(o->pad_w, o->pad, 0);
+    t.output_pad_h = cnn__pick(o->output_padding_h, o->output_padding, 0);
+    t.output_pad_w = cnn__pick(o->output_padding_w, o->output_padding, 0);
+    t.groups = o->groups ? o->groups : 1;
+    t.algo = o->algo;
+    if ((t.output_pad_h >= t.stride_h && t.output_pad_h >= t.dilation_h) || (t.output_pad_w >= t.stride_w && t.output_pad_w >= t.dilation_w)) {
+        cnn__format(why, sizeof why, "output_padding %dx%d must be smaller than the stride %dx%d or the dilation %dx%d (PyTorch's rule)",
+                    t.output_pad_h, t.output_pad_w, t.stride_h, t.stride_w, t.dilation_h, t.dilation_w);
+        return cnn__layer_fail(net, kind, CNN_ERR_INVALID_ARGUMENT, why);
+    }
+    if (t.groups > 1 && (t.c % t.groups || t.k % t.groups)) {
+        cnn__format(why, sizeof why, "groups %d must divide both the %d input channels and the %d filters", t.groups, t.c, t.k);
+        return cnn__layer_fail(net, kind, CNN_ERR_INVALID_ARGUMENT, why);
+    }
+    if ((unsigned)t.algo >= CNN_CONV_ALGO_COUNT || (t.algo >= CNN_CONV_DIRECT_GRID)) {
+        cnn__format(why, sizeof why, "algo %d: a layer takes auto, direct, wino2 or wino4", (int)t.algo);
+        return cnn__layer_fail(net, kind, CNN_ERR_INVALID_ARGUMENT, why);
+    }
+    st = cnn__check_activation("conv_transpose", o->activation, cnn__slope(o->alpha));
+    if (st) return cnn__layer_fail(net, kind, st, cnn_last_error());
+    st = cnn_conv_transpose2d_check(&t, &oh, &ow);
+    if (st) return cnn__layer_fail(net, kind, st, cnn_last_error());
+    cnn__convt_as_conv(&t, oh, ow, &l->conv);
+    l->out_pad_h = t.output_pad_h; l->out_pad_w = t.output_pad_w;
+    l->out_c = t.k; l->out_h = oh; l->out_w = ow;
+    l->act = o->activation;
+    l->alpha = cnn__slope(o->alpha);
+    l->has_bias = !o->no_bias;
+    l->weight_count = cnn__count4(t.c, t.k / t.groups, t.kh, t.kw);
+    l->bias_count = l->has_bias ? (size_t)t.k : 0;
     l->flat = 0;
     return cnn__end_layer(net, l);
 }
@@ -3877,6 +4178,8 @@ static cnn_status cnn__net_layout(cnn_net *net, cnn_arena *a, const cnn__build_p
         cs.n = max_batch;                                   /* Winograd's chunks span images */
         if (net->layers[i].kind == CNN_LAYER_CONV)     /* the first layer needs no data gradient */
             net->scratch_bytes = CNN__MAX(net->scratch_bytes, cnn__conv2d_workspace(&cs, 1, training && i > 0, training, training));
+        if (net->layers[i].kind == CNN_LAYER_CONV_TRANSPOSE)   /* forward: cs's data gradient; and back */
+            net->scratch_bytes = CNN__MAX(net->scratch_bytes, cnn__conv2d_workspace(&cs, training && i > 0, 1, training, 0));
     }
     net->threads = threads;                       /* a workspace for each thread */
     net->scratch_bytes = (net->scratch_bytes + CNN_ALIGNMENT - 1) / CNN_ALIGNMENT * CNN_ALIGNMENT;
@@ -3927,7 +4230,8 @@ static int cnn__same_layer(const cnn_layer *a, const cnn_layer *b) {
            pa->c == pb->c && pa->h == pb->h && pa->w == pb->w && pa->kh == pb->kh && pa->kw == pb->kw &&
            pa->stride_h == pb->stride_h && pa->stride_w == pb->stride_w && pa->pad_top == pb->pad_top &&
            pa->pad_bottom == pb->pad_bottom && pa->pad_left == pb->pad_left && pa->pad_right == pb->pad_right &&
-           pa->ceil_mode == pb->ceil_mode && pa->count_pad == pb->count_pad;
+           pa->ceil_mode == pb->ceil_mode && pa->count_pad == pb->count_pad &&
+           cnn__conv2d_groups(ca) == cnn__conv2d_groups(cb) && a->out_pad_h == b->out_pad_h && a->out_pad_w == b->out_pad_w;
 }
 
 /* A network may read another's parameters when it is an inference build (nothing of it
@@ -4074,6 +4378,10 @@ CNNDEF cnn_status cnn_net_init_weights(cnn_net *net, cnn_init init, uint64_t see
             /* a filter sees c/groups channels (PyTorch's fans: the weight's dims 1 and 0) */
             fan_in = (double)(l->conv.c / cnn__conv2d_groups(&l->conv)) * l->conv.kh * l->conv.kw;
             fan_out = (double)l->conv.k * l->conv.kh * l->conv.kw;
+        } else if (l->kind == CNN_LAYER_CONV_TRANSPOSE) {
+            /* the weight is in x out/groups x kh x kw; PyTorch's fans read dims 1 and 0 */
+            fan_in = (double)(l->conv.c / cnn__conv2d_groups(&l->conv)) * l->conv.kh * l->conv.kw;
+            fan_out = (double)l->conv.k * l->conv.kh * l->conv.kw;
         } else {
             fan_in = (double)cnn__layer_in_size(l);
             fan_out = (double)l->out_c;
@@ -4202,6 +4510,13 @@ static void cnn__describe_layer(const cnn_layer *l, int batch, char *buf, size_t
                     l->conv.stride_h > 1 || l->conv.stride_w > 1 ? " /s" : "",
                     l->conv.dilation_h > 1 || l->conv.dilation_w > 1 ? " dil" : "", groups, act, batch > 0 ? ", " : "",
                     batch > 0 ? cnn_conv_algo_name(cnn_conv2d_algo_chosen(&cs, 0)) : "");
+        break;
+    case CNN_LAYER_CONV_TRANSPOSE:   /* its forward runs the convolution's data gradient */
+        if (cnn__conv2d_groups(&l->conv) > 1) cnn__format(groups, sizeof groups, " g%d", l->conv.groups);
+        cnn__format(buf, cap, "convT %dx%d, %d%s%s%s%s%s%s", l->conv.kh, l->conv.kw, l->out_c,
+                    l->conv.stride_h > 1 || l->conv.stride_w > 1 ? " /s" : "",
+                    l->conv.dilation_h > 1 || l->conv.dilation_w > 1 ? " dil" : "", groups, act, batch > 0 ? ", " : "",
+                    batch > 0 ? cnn_conv_algo_name(cnn_conv2d_algo_chosen(&cs, 1)) : "");
         break;
     case CNN_LAYER_POOL:
         cnn__format(buf, cap, "%s %dx%d /%d%s", l->pool_kind == CNN_POOL_MAX ? "maxpool" : "avgpool",
@@ -4413,6 +4728,51 @@ static void cnn__conv_backward_task(void *context, size_t t) {
     cnn__conv2d_backward_data(&s, st->g + b * out_image, l->w, st->spare + b * in_image, ws, net->scratch_bytes);
 }
 
+/* A transposed convolution's passes, by images (and batch parts for the weight gradient):
+   its forward is l->conv's data gradient, its data gradient l->conv's forward, its weight
+   gradient l->conv's with the roles of x and dy swapped (section 4). */
+static void cnn__convt_forward_task(void *context, size_t t) {
+    const cnn__step *st = (const cnn__step *)context;
+    const cnn_layer *l = st->l;
+    const size_t in_image = cnn__layer_in_size(l), out_image = cnn__layer_out_size(l);
+    cnn_conv2d_shape s = st->conv;
+    size_t b, e;
+    float *y;
+    cnn__share((size_t)st->n, t, st->net->threads, 1, &b, &e);
+    if (b == e) return;
+    s.n = (int)(e - b);
+    y = l->out + b * out_image;
+    cnn__conv2d_backward_data(&s, st->in + b * in_image, l->w, y, cnn__slot_scratch(st->net, t), st->net->scratch_bytes);
+    if (l->b) cnn__convt_add_bias(&s, l->b, y);
+    cnn__activation_forward(l->act, l->alpha, (e - b) * out_image, y, y);
+}
+
+static void cnn__convt_backward_task(void *context, size_t t) {
+    const cnn__step *st = (const cnn__step *)context;
+    const cnn_net *net = st->net;
+    const cnn_layer *l = st->l;
+    const int parts = cnn__grad_parts(st->n);
+    const size_t in_image = cnn__layer_in_size(l), out_image = cnn__layer_out_size(l);
+    void *ws = cnn__slot_scratch(net, t);
+    size_t b, e, p;
+    cnn_conv2d_shape s;
+    cnn__share((size_t)parts, t, net->threads, 1, &b, &e);
+    for (p = b; p < e; p++) {
+        const int i0 = cnn__part_start(st->n, parts, (int)p), i1 = cnn__part_start(st->n, parts, (int)p + 1);
+        float *dw = cnn__part_dw(net, l, (int)p);
+        s = st->conv;
+        s.n = i1 - i0;
+        cnn__conv2d_backward_weights(&s, st->g + i0 * out_image, st->in + i0 * in_image, dw, NULL, ws, net->scratch_bytes);
+        if (l->db) cnn__convt_bias_gradient(&s, st->g + i0 * out_image, dw + cnn__round16(l->weight_count));
+    }
+    if (!st->need_dx) return;
+    cnn__share((size_t)st->n, t, net->threads, 1, &b, &e);
+    if (b == e) return;
+    s = st->conv_dx;
+    s.n = (int)(e - b);
+    cnn__conv2d_forward(&s, st->g + b * out_image, l->w, NULL, st->spare + b * in_image, ws, net->scratch_bytes);
+}
+
 static void cnn__dense_forward_task(void *context, size_t t) {
     const cnn__step *st = (const cnn__step *)context;
     const cnn_layer *l = st->l;
@@ -4536,6 +4896,12 @@ CNNDEF cnn_status cnn_forward(cnn_net *net, const float *x, int n, int training)
             step.by_filter = cnn__conv2d_groups(&l->conv) == 1 && cnn__split_filters(n, l->conv.k, net->threads);
             cnn__parallel(net, cnn__conv_forward_task, &step);
             break;
+        case CNN_LAYER_CONV_TRANSPOSE:
+            step.conv = l->conv;
+            step.conv.n = n;
+            step.conv.algo = cnn_conv2d_algo_chosen(&step.conv, 1);
+            cnn__parallel(net, cnn__convt_forward_task, &step);
+            break;
         case CNN_LAYER_POOL:
         case CNN_LAYER_GLOBAL_AVGPOOL:
             cnn__parallel(net, cnn__pool_task, &step);
@@ -4595,7 +4961,7 @@ CNNDEF cnn_status cnn_layer_describe(const cnn_net *net, int layer, cnn_layer_in
     info->flat = l->flat;
     info->weight_count = l->weight_count;
     info->bias_count = l->bias_count;
-    if (l->kind == CNN_LAYER_CONV) { info->kernel_h = l->conv.kh; info->kernel_w = l->conv.kw; }
+    if (l->kind == CNN_LAYER_CONV || l->kind == CNN_LAYER_CONV_TRANSPOSE) { info->kernel_h = l->conv.kh; info->kernel_w = l->conv.kw; }
     if (l->kind == CNN_LAYER_POOL) { info->kernel_h = l->pool.kh; info->kernel_w = l->pool.kw; }
     return CNN_OK;
 }
@@ -4669,6 +5035,7 @@ static void cnn__backward(cnn_net *net) {
         step.count = (size_t)n * cnn__layer_out_size(l);
         switch (l->kind) {
         case CNN_LAYER_CONV:
+        case CNN_LAYER_CONV_TRANSPOSE:
         case CNN_LAYER_DENSE:
             if (l->act != CNN_ACT_NONE) cnn__parallel(net, cnn__elementwise_task, &step);
             if (l->kind == CNN_LAYER_CONV) {
@@ -4676,6 +5043,11 @@ static void cnn__backward(cnn_net *net) {
                 step.conv.n = step.conv_dx.n = n;
                 step.conv_dx.algo = cnn_conv2d_algo_chosen(&step.conv_dx, 1);
                 cnn__parallel(net, cnn__conv_backward_task, &step);
+            } else if (l->kind == CNN_LAYER_CONV_TRANSPOSE) {   /* its data gradient: l->conv's forward */
+                step.conv = step.conv_dx = l->conv;
+                step.conv.n = step.conv_dx.n = n;
+                step.conv_dx.algo = cnn_conv2d_algo_chosen(&step.conv_dx, 0);
+                cnn__parallel(net, cnn__convt_backward_task, &step);
             } else {
                 cnn__parallel(net, cnn__dense_backward_task, &step);
             }
@@ -4809,6 +5181,12 @@ CNNDEF cnn_status cnn_input_gradient(cnn_net *net, float *dx) {
         cnn_conv2d_shape s = l->conv;
         s.n = n;           /* (the workspace was sized without this pass: a smaller one is fine) */
         cnn__conv2d_backward_data(&s, g, l->w, dx, net->scratch, net->scratch_bytes);
+        break;
+    }
+    case CNN_LAYER_CONV_TRANSPOSE: {     /* the transposed one's data gradient: the forward */
+        cnn_conv2d_shape s = l->conv;
+        s.n = n;
+        cnn__conv2d_forward(&s, g, l->w, NULL, dx, net->scratch, net->scratch_bytes);
         break;
     }
     case CNN_LAYER_DENSE:
@@ -5476,6 +5854,15 @@ static void cnn__layer_record(const cnn_layer *l, uint32_t r[CNN__RECORD_FIELDS]
         r[10] = (uint32_t)l->conv.dilation_h; r[11] = (uint32_t)l->conv.dilation_w;
         r[12] = (uint32_t)l->conv.pad_top; r[13] = (uint32_t)l->conv.pad_bottom;
         r[14] = (uint32_t)l->conv.pad_left; r[15] = (uint32_t)l->conv.pad_right;
+    } else if (l->kind == CNN_LAYER_CONV_TRANSPOSE) {   /* PyTorch's padding, on both sides */
+        r[5] = (uint32_t)l->out_c;
+        r[6] = (uint32_t)l->conv.kh; r[7] = (uint32_t)l->conv.kw;
+        r[8] = (uint32_t)l->conv.stride_h; r[9] = (uint32_t)l->conv.stride_w;
+        r[10] = (uint32_t)l->conv.dilation_h; r[11] = (uint32_t)l->conv.dilation_w;
+        r[12] = r[13] = (uint32_t)l->conv.pad_top;
+        r[14] = r[15] = (uint32_t)l->conv.pad_left;
+        r[19] = (uint32_t)cnn__conv2d_groups(&l->conv);
+        r[20] = (uint32_t)l->out_pad_h; r[21] = (uint32_t)l->out_pad_w;
     } else if (l->kind == CNN_LAYER_POOL) {
         r[6] = (uint32_t)l->pool.kh; r[7] = (uint32_t)l->pool.kw;
         r[8] = (uint32_t)l->pool.stride_h; r[9] = (uint32_t)l->pool.stride_w;
@@ -5540,6 +5927,26 @@ static cnn_status cnn__add_from_record(cnn_net *net, int index, const uint32_t r
     case CNN_LAYER_ACTIVATION: return cnn_add_activation(net, (cnn_activation)r[1], cnn__bits_float(r[2]));
     case CNN_LAYER_DROPOUT: return cnn_add_dropout(net, cnn__bits_float(r[3]));
     case CNN_LAYER_FLATTEN: return cnn_add_flatten(net);
+    case CNN_LAYER_CONV_TRANSPOSE: {
+        cnn_conv_transpose_opts o;
+        memset(&o, 0, sizeof o);
+        o.filters = (int)r[5];
+        o.kernel_h = (int)r[6]; o.kernel_w = (int)r[7];
+        o.stride_h = (int)r[8]; o.stride_w = (int)r[9];
+        o.dilation_h = (int)r[10]; o.dilation_w = (int)r[11];
+        o.pad_h = (int)r[12]; o.pad_w = (int)r[14];
+        o.output_padding_h = (int)r[20]; o.output_padding_w = (int)r[21];
+        o.groups = (int)r[19];
+        o.no_bias = !r[4];
+        o.activation = (cnn_activation)r[1];
+        o.alpha = cnn__bits_float(r[2]);
+        if (!o.kernel_h || !o.kernel_w || !o.stride_h || !o.stride_w || !o.dilation_h || !o.dilation_w)
+            return cnn__fail(CNN_ERR_FILE_CORRUPT, "layer %d: a conv_transpose layer with a zero kernel, stride or dilation", index);
+        if (r[12] != r[13] || r[14] != r[15])
+            return cnn__fail(CNN_ERR_FILE_CORRUPT, "layer %d: a conv_transpose layer with padding %u, %u, %u, %u: top and bottom, "
+                             "left and right must agree", index, (unsigned)r[12], (unsigned)r[13], (unsigned)r[14], (unsigned)r[15]);
+        return cnn_add_conv_transpose(net, &o);
+    }
     default:
         /* A kind this build does not have: most likely a newer cnn.h wrote the file, so the
            version error, naming the layer where its name is known. */
@@ -5563,7 +5970,7 @@ static int cnn__layer_tensors(const cnn_layer *l, cnn__tensor t[CNN__MAX_LAYER_T
     int n = 0;
     if (!l->weight_count) return 0;
     t[0].name = "weights"; t[0].npy = "weight";
-    if (l->kind == CNN_LAYER_CONV) {
+    if (l->kind == CNN_LAYER_CONV || l->kind == CNN_LAYER_CONV_TRANSPOSE) {   /* transposed: c x k/groups x kh x kw */
         t[0].ndim = 4;
         t[0].dims[0] = (uint32_t)l->conv.k; t[0].dims[1] = (uint32_t)(l->conv.c / cnn__conv2d_groups(&l->conv));
         t[0].dims[2] = (uint32_t)l->conv.kh; t[0].dims[3] = (uint32_t)l->conv.kw;

@@ -76,6 +76,23 @@ static cnn_status net_grouped(cnn_net *net) {
     return cnn_add_dense(net, &dense);
 }
 
+/* Transposed convolutions: stride 2 with output padding and groups, and a wide stride-1 one
+   whose forward (a convolution's data gradient) may take Winograd. */
+static cnn_status net_conv_transpose(cnn_net *net) {
+    cnn_net_opts in;
+    cnn_conv_transpose_opts up, wide;
+    cnn_dense_opts dense;
+    cnn_status st;
+    memset(&in, 0, sizeof in); in.channels = 6; in.height = 5; in.width = 7;
+    memset(&up, 0, sizeof up); up.filters = 32; up.stride = 2; up.pad = 1; up.output_padding = 1; up.groups = 2;
+    up.activation = CNN_ACT_RELU;
+    memset(&wide, 0, sizeof wide); wide.filters = 32; wide.pad = 1; wide.activation = CNN_ACT_TANH;
+    memset(&dense, 0, sizeof dense); dense.units = 3;
+    if ((st = cnn_net_init(net, &in)) || (st = cnn_add_conv_transpose(net, &up)) || (st = cnn_add_conv_transpose(net, &wide)))
+        return st;
+    return cnn_add_dense(net, &dense);
+}
+
 static cnn_status net_pools_and_dense(cnn_net *net) {
     cnn_net_opts in;
     cnn_conv_opts conv;
@@ -126,6 +143,7 @@ static const struct { const char *name; describe_fn describe; } nets[] = {
     {"conv Winograd F(2x2)", net_conv_wino2},
     {"conv Winograd F(4x4) 33 -> 48", net_conv_wino4},
     {"grouped, depthwise and grouped Winograd convolutions", net_grouped},
+    {"transposed convolutions", net_conv_transpose},
     {"max and average pooling, activation, dropout, dense", net_pools_and_dense},
     {"global average pooling", net_global_pool},
 };
