@@ -1497,6 +1497,8 @@ static int    cnn__conv2d_backward_data_gather(const cnn_conv2d_shape *s, const 
 static size_t cnn__backward_weights_floats(const cnn_conv2d_shape *s);
 static int    cnn__conv2d_backward_weights_gather(const cnn_conv2d_shape *s, const float *x, const float *dy, float *dw,
                                                   float *db, void *ws, size_t ws_bytes);
+/* F4. Depthwise convolution forward (one channel per group), every width. */
+CNN__VDECL(void, depthwise_forward, (const cnn_conv2d_shape *s, const float *x, const float *w, const float *b, float *y));
 /* F4. The Winograd transforms (the six matrices, 16 lanes) and products on vectors. */
 static void cnn__wino_sandwich_simd(const float *L, const float *X, ptrdiff_t x_step, float *Y, ptrdiff_t y_step);
 static void cnn__wino_products_simd(int a2, int rows, int kc, int strips, const float *u, const float *v, float *m_out);
@@ -2415,6 +2417,11 @@ static void cnn__conv2d_forward(const cnn_conv2d_shape *s, const float *x, const
                                 const float *b, float *y, void *ws, size_t ws_bytes) {
     if (cnn__conv2d_groups(s) > 1) {
         if (cnn__conv2d_group_split(s, 0)) cnn__conv2d_grouped(s, 0, x, w, b, y, NULL, ws, ws_bytes);
+#ifdef CNN__SIMD
+        /* depthwise: its own kernel, column strides 1 and 2; AVX-512 where a row fills 16 lanes */
+        else if (cnn_simd_active() != CNN_SIMD_SCALAR && s->c == s->groups && s->stride_w <= 2)
+            CNN__VCALL_IF(cnn__conv2d_out_w(s) >= 16, depthwise_forward, (s, x, w, b, y));
+#endif
         else cnn__conv2d_forward_scalar(s, x, w, b, y);
         return;
     }
@@ -8528,6 +8535,92 @@ static void cnn__wino_products_simd(int a2, int rows, int kc, int strips, const 
                                  m_out + (size_t)e * rows * ldm + j * CNN__WL, ldm, CNN__WL, 0, NULL);
 }
 #endif
+
+/* ---------------------------------------------------------------------------------------------
+   Depthwise convolution (one input channel per group, k = c * multiplier) forward, on the
+   element-wise vocabulary: a product of one channel leaves the micro-kernel's lanes empty,
+   and the work is a few taps per loaded value, so this runs at memory speed or near it. Each
+   output row is CNN__VL columns at a time: for each kernel row inside the image, each tap
+   adds w * (CNN__VL input values) to the accumulator, in the scalar reference's order (bias,
+   then the taps row by row), multiply then add as it does. At stride 2 the input columns
+   2j + offset are the even lanes of a load2. The columns where a tap would fall outside the
+   row (the padding; at stride 2 also the last, whose unused odd partner load2 would read)
+   are done one by one, in the same order. Column strides 1 and 2, any kernel, row stride and
+   dilation.
+   --------------------------------------------------------------------------------------------- */
+#ifdef CNN__SIMD
+/* The output columns [lo, hi) whose every tap (and, at stride 2, the value after it) is in
+   the input row. */
+static void cnn__depthwise_columns(const cnn_conv2d_shape *s, int ow, int *lo, int *hi) {
+    int l0, h0, l1, h1;
+    cnn__tap_range(ow, s->w, s->stride_w, s->pad_left, 0, &l0, &h0);
+    cnn__tap_range(ow, s->w - (s->stride_w - 1), s->stride_w, s->pad_left, (s->kw - 1) * s->dilation_w, &l1, &h1);
+    *lo = l0;
+    *hi = CNN__MAX(l0, CNN__MIN(h0, h1));
+    if (s->w - (s->stride_w - 1) < 1) *hi = l0;
+}
+
+/* One output of a depthwise plane, as the scalar reference sums it. */
+static float cnn__depthwise_pixel(const cnn_conv2d_shape *s, const float *xc, const float *wk, float bias, int i, int j) {
+    float sum = bias;
+    int r, q;
+    for (r = 0; r < s->kh; r++) {
+        const int row = i * s->stride_h - s->pad_top + r * s->dilation_h;
+        if (row < 0 || row >= s->h) continue;
+        for (q = 0; q < s->kw; q++) {
+            const int col = j * s->stride_w - s->pad_left + q * s->dilation_w;
+            if (col >= 0 && col < s->w) sum += wk[r * s->kw + q] * xc[(size_t)row * s->w + col];
+        }
+    }
+    return sum;
+}
+
+#define CNN__DEPTHWISE_KERNELS                                                                                        \
+CNN__VEC static void CNN__WN(depthwise_forward)(const cnn_conv2d_shape *s, const float *x, const float *w,            \
+                                                const float *b, float *y) {                                           \
+    const int oh = cnn__conv2d_out_h(s), ow = cnn__conv2d_out_w(s), mult = s->k / s->c, taps = s->kh * s->kw;         \
+    const size_t in_plane = (size_t)s->h * s->w, out_plane = (size_t)oh * ow;                                         \
+    int n, k, i, j, r, q, lo, hi;                                                                                     \
+    cnn__depthwise_columns(s, ow, &lo, &hi);                                                                          \
+    for (n = 0; n < s->n; n++)                                                                                        \
+        for (k = 0; k < s->k; k++) {                                                                                  \
+            const float *xc = x + ((size_t)n * s->c + k / mult) * in_plane, *wk = w + (size_t)k * taps;               \
+            const float bias = b ? b[k] : 0.0f;                                                                       \
+            for (i = 0; i < oh; i++) {                                                                                \
+                float *yrow = y + ((size_t)n * s->k + k) * out_plane + (size_t)i * ow;                                \
+                for (j = 0; j < lo; j++) yrow[j] = cnn__depthwise_pixel(s, xc, wk, bias, i, j);   /* the border */    \
+                for (j = hi; j < ow; j++) yrow[j] = cnn__depthwise_pixel(s, xc, wk, bias, i, j);                      \
+                for (j = lo; j < hi; j += CNN__VL) {                                                                  \
+                    const int lanes = CNN__MIN(CNN__VL, hi - j);                                                      \
+                    cnn__vec acc = cnn__v_set(bias), even, odd;                                                       \
+                    for (r = 0; r < s->kh; r++) {                                                                     \
+                        const int row = i * s->stride_h - s->pad_top + r * s->dilation_h;                             \
+                        const float *xr;                                                                              \
+                        if (row < 0 || row >= s->h) continue;                                                         \
+                        xr = xc + (size_t)row * s->w + (ptrdiff_t)j * s->stride_w - s->pad_left;                      \
+                        for (q = 0; q < s->kw; q++) {                                                                 \
+                            const cnn__vec wv = cnn__v_set(wk[r * s->kw + q]);                                        \
+                            if (s->stride_w == 1) even = cnn__v_load(xr + q * s->dilation_w, lanes);                  \
+                            else cnn__v_load2(xr + q * s->dilation_w, lanes, &even, &odd);                            \
+                            acc = cnn__v_add(acc, cnn__v_mul(wv, even));                                              \
+                        }                                                                                             \
+                    }                                                                                                 \
+                    cnn__v_store(yrow + j, lanes, acc);                                                               \
+                }                                                                                                     \
+            }                                                                                                         \
+        }                                                                                                             \
+}
+
+CNN__DEPTHWISE_KERNELS
+#ifdef CNN__X86_AVX512
+#undef CNN__W
+#define CNN__W cnn__avx512_
+CNN__DEPTHWISE_KERNELS
+#undef CNN__W
+#define CNN__W cnn__avx2_
+#endif
+#undef CNN__DEPTHWISE_KERNELS
+#endif /* CNN__SIMD */
 
 /* ============================================================================================
    F5. Activations: the vector twins

@@ -186,6 +186,12 @@ TEST(depthwise_shapes) {
         compare(&s);
         s.dilation_h = 2;
         compare(&s);
+        s = shape(2, 32, 23, 41, 32, 3, 1, 1, 32);               /* rows of 41 and 21: whole vectors and tails */
+        compare(&s);
+        s.stride_h = s.stride_w = 2;
+        compare(&s);
+        s.stride_h = 1; s.dilation_w = 3; s.pad_left = 0; s.pad_right = 4;   /* stride 2 in columns only */
+        compare(&s);
     }
 }
 
