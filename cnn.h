@@ -1499,6 +1499,8 @@ static int    cnn__conv2d_backward_weights_gather(const cnn_conv2d_shape *s, con
                                                   float *db, void *ws, size_t ws_bytes);
 /* F4. Depthwise convolution forward (one channel per group), every width. */
 CNN__VDECL(void, depthwise_forward, (const cnn_conv2d_shape *s, const float *x, const float *w, const float *b, float *y));
+CNN__VDECL(void, depthwise_backward_data, (const cnn_conv2d_shape *s, const float *dy, const float *w, float *dx));
+CNN__VDECL(void, depthwise_backward_weights, (const cnn_conv2d_shape *s, const float *x, const float *dy, float *dw));
 /* F4. The Winograd transforms (the six matrices, 16 lanes) and products on vectors. */
 static void cnn__wino_sandwich_simd(const float *L, const float *X, ptrdiff_t x_step, float *Y, ptrdiff_t y_step);
 static void cnn__wino_products_simd(int a2, int rows, int kc, int strips, const float *u, const float *v, float *m_out);
@@ -2444,6 +2446,10 @@ static void cnn__conv2d_backward_data(const cnn_conv2d_shape *s, const float *dy
                                       float *dx, void *ws, size_t ws_bytes) {
     if (cnn__conv2d_groups(s) > 1) {
         if (cnn__conv2d_group_split(s, 0)) cnn__conv2d_grouped(s, 1, dy, w, NULL, dx, NULL, ws, ws_bytes);
+#ifdef CNN__SIMD
+        else if (cnn_simd_active() != CNN_SIMD_SCALAR && s->c == s->groups && s->stride_w == 1)   /* depthwise */
+            CNN__VCALL_IF(s->w >= 16, depthwise_backward_data, (s, dy, w, dx));
+#endif
         else cnn__conv2d_backward_data_scalar(s, dy, w, dx);
         return;
     }
@@ -2466,6 +2472,12 @@ static void cnn__conv2d_backward_weights(const cnn_conv2d_shape *s, const float 
     if (cnn__conv2d_groups(s) > 1) {
         if (cnn__conv2d_group_split(s, 0) && cnn__conv2d_grouped(s, 2, x, dy, NULL, dw, db, ws, ws_bytes) == CNN_OK) return;
         if (db) cnn__conv2d_bias_gradient(s, dy, db);
+#ifdef CNN__SIMD
+        if (cnn_simd_active() != CNN_SIMD_SCALAR && s->c == s->groups && s->stride_w <= 2 && !cnn__direct_variant(s)) {
+            CNN__VCALL_IF(cnn__conv2d_out_w(s) >= 16, depthwise_backward_weights, (s, x, dy, dw));   /* depthwise */
+            return;
+        }
+#endif
         cnn__conv2d_backward_weights_scalar(s, x, dy, dw);
         return;
     }
@@ -8537,7 +8549,7 @@ static void cnn__wino_products_simd(int a2, int rows, int kc, int strips, const 
 #endif
 
 /* ---------------------------------------------------------------------------------------------
-   Depthwise convolution (one input channel per group, k = c * multiplier) forward, on the
+   Depthwise convolution (one input channel per group, k = c * multiplier), on the
    element-wise vocabulary: a product of one channel leaves the micro-kernel's lanes empty,
    and the work is a few taps per loaded value, so this runs at memory speed or near it. Each
    output row is CNN__VL columns at a time: for each kernel row inside the image, each tap
@@ -8547,6 +8559,12 @@ static void cnn__wino_products_simd(int a2, int rows, int kc, int strips, const 
    row (the padding; at stride 2 also the last, whose unused odd partner load2 would read)
    are done one by one, in the same order. Column strides 1 and 2, any kernel, row stride and
    dilation.
+   The data gradient gathers at column stride 1 (the input column jj reads output columns
+   jj + pad - q*dil: contiguous), in the reference's order (filters of the channel, then
+   taps); at stride 2 half the columns of each tap are missing, and it stays scalar. The
+   weight gradient is one dot product per filter and tap over the output pixels the tap
+   reaches, CNN__VL columns at a time (load2 at stride 2), its lanes summed at the end: a
+   different order from the reference's, within rounding.
    --------------------------------------------------------------------------------------------- */
 #ifdef CNN__SIMD
 /* The output columns [lo, hi) whose every tap (and, at stride 2, the value after it) is in
@@ -8572,6 +8590,26 @@ static float cnn__depthwise_pixel(const cnn_conv2d_shape *s, const float *xc, co
             if (col >= 0 && col < s->w) sum += wk[r * s->kw + q] * xc[(size_t)row * s->w + col];
         }
     }
+    return sum;
+}
+
+/* One input gradient of a depthwise plane (channel c of image n's dy, dyn), as the scalar
+   reference sums it: over the channel's filters, then the taps whose output reads it. */
+static float cnn__depthwise_data_pixel(const cnn_conv2d_shape *s, int oh, int ow, const float *dyn, const float *w,
+                                       int c, int ii, int jj) {
+    const int mult = s->k / s->c, taps = s->kh * s->kw;
+    float sum = 0.0f;
+    int k, r, q;
+    for (k = c * mult; k < (c + 1) * mult; k++)
+        for (r = 0; r < s->kh; r++) {
+            const int t = ii + s->pad_top - r * s->dilation_h;
+            if (t < 0 || t % s->stride_h || t / s->stride_h >= oh) continue;
+            for (q = 0; q < s->kw; q++) {
+                const int u = jj + s->pad_left - q * s->dilation_w;
+                if (u < 0 || u % s->stride_w || u / s->stride_w >= ow) continue;
+                sum += w[(size_t)k * taps + r * s->kw + q] * dyn[((size_t)k * oh + t / s->stride_h) * ow + u / s->stride_w];
+            }
+        }
     return sum;
 }
 
@@ -8606,6 +8644,80 @@ CNN__VEC static void CNN__WN(depthwise_forward)(const cnn_conv2d_shape *s, const
                         }                                                                                             \
                     }                                                                                                 \
                     cnn__v_store(yrow + j, lanes, acc);                                                               \
+                }                                                                                                     \
+            }                                                                                                         \
+        }                                                                                                             \
+}                                                                                                                     \
+                                                                                                                      \
+                                                                                                                      \
+CNN__VEC static void CNN__WN(depthwise_backward_data)(const cnn_conv2d_shape *s, const float *dy, const float *w,     \
+                                                      float *dx) {                                                    \
+    const int oh = cnn__conv2d_out_h(s), ow = cnn__conv2d_out_w(s), mult = s->k / s->c, taps = s->kh * s->kw;         \
+    const size_t in_plane = (size_t)s->h * s->w, out_plane = (size_t)oh * ow;                                         \
+    const int lo = CNN__MIN(s->w, CNN__MAX(0, (s->kw - 1) * s->dilation_w - s->pad_left));                            \
+    const int hi = CNN__MAX(lo, CNN__MIN(s->w, ow - s->pad_left));                                                    \
+    int n, c, k, ii, jj, r, q;                                                                                        \
+    for (n = 0; n < s->n; n++)                                                                                        \
+        for (c = 0; c < s->c; c++) {                                                                                  \
+            const float *dyn = dy + (size_t)n * s->k * out_plane;                                                     \
+            for (ii = 0; ii < s->h; ii++) {                                                                           \
+                float *dxrow = dx + ((size_t)n * s->c + c) * in_plane + (size_t)ii * s->w;                            \
+                for (jj = 0; jj < lo; jj++) dxrow[jj] = cnn__depthwise_data_pixel(s, oh, ow, dyn, w, c, ii, jj);      \
+                for (jj = hi; jj < s->w; jj++) dxrow[jj] = cnn__depthwise_data_pixel(s, oh, ow, dyn, w, c, ii, jj);   \
+                for (jj = lo; jj < hi; jj += CNN__VL) {                                                               \
+                    const int lanes = CNN__MIN(CNN__VL, hi - jj);                                                     \
+                    cnn__vec acc = cnn__v_set(0.0f);                                                                  \
+                    for (k = c * mult; k < (c + 1) * mult; k++)                                                       \
+                        for (r = 0; r < s->kh; r++) {                                                                 \
+                            const int t = ii + s->pad_top - r * s->dilation_h;                                        \
+                            const float *dyrow;                                                                       \
+                            if (t < 0 || t % s->stride_h || t / s->stride_h >= oh) continue;                          \
+                            dyrow = dyn + (size_t)k * out_plane + (size_t)(t / s->stride_h) * ow + jj + s->pad_left;  \
+                            for (q = 0; q < s->kw; q++)                                                               \
+                                acc = cnn__v_add(acc, cnn__v_mul(cnn__v_set(w[(size_t)k * taps + r * s->kw + q]),     \
+                                                                 cnn__v_load(dyrow - q * s->dilation_w, lanes)));     \
+                        }                                                                                             \
+                    cnn__v_store(dxrow + jj, lanes, acc);                                                             \
+                }                                                                                                     \
+            }                                                                                                         \
+        }                                                                                                             \
+}                                                                                                                     \
+                                                                                                                      \
+CNN__VEC static void CNN__WN(depthwise_backward_weights)(const cnn_conv2d_shape *s, const float *x, const float *dy,  \
+                                                         float *dw) {                                                 \
+    const int oh = cnn__conv2d_out_h(s), ow = cnn__conv2d_out_w(s), mult = s->k / s->c, taps = s->kh * s->kw;         \
+    const size_t in_plane = (size_t)s->h * s->w, out_plane = (size_t)oh * ow;                                         \
+    float lanes_out[16];                                                                                              \
+    int n, k, r, q, i, j, l, i_lo, i_hi, j_lo, j_hi, j_vhi, unused;                                                   \
+    memset(dw, 0, (size_t)s->k * taps * sizeof(float));                                                               \
+    for (n = 0; n < s->n; n++)                                                                                        \
+        for (k = 0; k < s->k; k++) {                                                                                  \
+            const float *xc = x + ((size_t)n * s->c + k / mult) * in_plane, *dyk = dy + ((size_t)n * s->k + k) * out_plane;\
+            for (r = 0; r < s->kh; r++) {                                                                             \
+                cnn__tap_range(oh, s->h, s->stride_h, s->pad_top, r * s->dilation_h, &i_lo, &i_hi);                   \
+                for (q = 0; q < s->kw; q++) {                                                                         \
+                    const ptrdiff_t col0 = (ptrdiff_t)q * s->dilation_w - s->pad_left;                                \
+                    cnn__vec acc = cnn__v_set(0.0f), even, odd;                                                       \
+                    float tail = 0.0f, sum = 0.0f;                                                                    \
+                    cnn__tap_range(ow, s->w, s->stride_w, s->pad_left, q * s->dilation_w, &j_lo, &j_hi);              \
+                    /* at stride 2 a load2 reads the value after the last: that column scalar */                      \
+                    cnn__tap_range(ow, s->w - (s->stride_w - 1), s->stride_w, s->pad_left, q * s->dilation_w, &unused, &j_vhi);\
+                    j_vhi = CNN__MAX(j_lo, CNN__MIN(j_vhi, j_hi));                                                    \
+                    if (s->w - (s->stride_w - 1) < 1) j_vhi = j_lo;                                                   \
+                    for (i = i_lo; i < i_hi; i++) {                                                                   \
+                        const float *xrow = xc + (size_t)(i * s->stride_h - s->pad_top + r * s->dilation_h) * s->w;   \
+                        const float *dyrow = dyk + (size_t)i * ow;                                                    \
+                        for (j = j_lo; j < j_vhi; j += CNN__VL) {                                                     \
+                            const int lanes = CNN__MIN(CNN__VL, j_vhi - j);                                           \
+                            if (s->stride_w == 1) even = cnn__v_load(xrow + j + col0, lanes);                         \
+                            else cnn__v_load2(xrow + (ptrdiff_t)j * s->stride_w + col0, lanes, &even, &odd);          \
+                            acc = cnn__v_add(acc, cnn__v_mul(cnn__v_load(dyrow + j, lanes), even));                   \
+                        }                                                                                             \
+                        for (j = j_vhi; j < j_hi; j++) tail += dyrow[j] * xrow[(ptrdiff_t)j * s->stride_w + col0];    \
+                    }                                                                                                 \
+                    cnn__v_store(lanes_out, CNN__VL, acc);                                                            \
+                    for (l = 0; l < CNN__VL; l++) sum += lanes_out[l];                                                \
+                    dw[(size_t)k * taps + r * s->kw + q] += sum + tail;                                               \
                 }                                                                                                     \
             }                                                                                                         \
         }                                                                                                             \

@@ -22,15 +22,15 @@ typedef struct conv_layer {
 /* M*: the digit model's three convolutions at batch 64. V*: VGG-like 3x3 layers at batch 1
    (V4 at batch 8). S2: a stride-2 downsampling layer. K5: a 5x5 kernel. */
 static const conv_layer bench__layers[] = {
-    { "M1", 64,   1, 28, 28,  32, 3, 1, 0 },
-    { "M2", 64,  32, 13, 13,  64, 3, 1, 0 },
-    { "M3", 64,  64,  5,  5,  64, 3, 1, 0 },
-    { "V1",  1,  64, 56, 56,  64, 3, 1, 1 },
-    { "V2",  1, 128, 28, 28, 128, 3, 1, 1 },
-    { "V3",  1, 256, 14, 14, 256, 3, 1, 1 },
-    { "V4",  8,  64, 56, 56,  64, 3, 1, 1 },
-    { "S2",  1,  64, 56, 56, 128, 3, 2, 1 },
-    { "K5", 64,   1, 28, 28,  32, 5, 1, 0 },
+    { "M1", 64,   1, 28, 28,  32, 3, 1, 0, 0 },
+    { "M2", 64,  32, 13, 13,  64, 3, 1, 0, 0 },
+    { "M3", 64,  64,  5,  5,  64, 3, 1, 0, 0 },
+    { "V1",  1,  64, 56, 56,  64, 3, 1, 1, 0 },
+    { "V2",  1, 128, 28, 28, 128, 3, 1, 1, 0 },
+    { "V3",  1, 256, 14, 14, 256, 3, 1, 1, 0 },
+    { "V4",  8,  64, 56, 56,  64, 3, 1, 1, 0 },
+    { "S2",  1,  64, 56, 56, 128, 3, 2, 1, 0 },
+    { "K5", 64,   1, 28, 28,  32, 5, 1, 0, 0 },
 };
 #define LAYER_COUNT ((int)(sizeof bench__layers / sizeof bench__layers[0]))
 
@@ -171,8 +171,8 @@ static const char *bench__conv_run(void *p) {
     return st == CNN_OK ? NULL : bench_cnn_error(bench__pass_names[ctx->pass], st);
 }
 
-/* conv/DW<i>/<pass>/direct/<isa>: the depthwise layers, every pass (the data and weight
-   gradients run the scalar reference on every path for now), with bytes_per_second. */
+/* conv/DW<i>/<pass>/direct/<isa>: the depthwise layers, every pass, with bytes_per_second
+   (the data gradient at column stride 2, DW2, runs the scalar reference on every path). */
 static void bench__register_depthwise(void) {
     static conv_case cases[DW_LAYER_COUNT * PASS_COUNT * 8];
     int li, pi, ii, count = 0;
