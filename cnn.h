@@ -2470,7 +2470,11 @@ static void cnn__conv2d_backward_data(const cnn_conv2d_shape *s, const float *dy
 static void cnn__conv2d_backward_weights(const cnn_conv2d_shape *s, const float *x,
                                          const float *dy, float *dw, float *db, void *ws, size_t ws_bytes) {
     if (cnn__conv2d_groups(s) > 1) {
-        if (cnn__conv2d_group_split(s, 0) && cnn__conv2d_grouped(s, 2, x, dy, NULL, dw, db, ws, ws_bytes) == CNN_OK) return;
+        /* split when the images' sums have their scratch (or there is one image): a call
+           that succeeds leaves no error message behind */
+        if (cnn__conv2d_group_split(s, 0) && (s->n == 1 || (ws && cnn__workspace_fits(ws_bytes, cnn__conv2d_group_weights(s)))) &&
+            cnn__conv2d_grouped(s, 2, x, dy, NULL, dw, db, ws, ws_bytes) == CNN_OK)
+            return;
         if (db) cnn__conv2d_bias_gradient(s, dy, db);
 #ifdef CNN__SIMD
         if (cnn_simd_active() != CNN_SIMD_SCALAR && s->c == s->groups && s->stride_w <= 2 && !cnn__direct_variant(s)) {
