@@ -287,10 +287,14 @@ CNNDEF const char *cnn_conv_algo_name(cnn_conv_algo algo);
 
 /* The shape of one 2-D convolution. Zero-initialise it (memset or = {0}) and set what you
    need: as in the option structs, zero means the default for every field that has one
-   (strides and dilations 1, padding 0, algo auto), so fields added later (algo, groups) keep
-   their default in code written before them. The sizes n, c, h, w, k, kh, kw are required.
-     x: n * c * h * w        w: k * c * kh * kw      b: k (or NULL: no bias)
-     y: n * k * out_h * out_w                        */
+   (strides and dilations 1, padding 0, algo auto, groups 1), so fields added later (algo,
+   groups) keep their default in code written before them. The sizes n, c, h, w, k, kh, kw
+   are required.
+     x: n * c * h * w        w: k * (c/groups) * kh * kw      b: k (or NULL: no bias)
+     y: n * k * out_h * out_w
+   Groups (PyTorch's Conv2d groups): the c input channels and the k filters are cut into
+   'groups' equal runs, and filter k sees only the input channels of its own run, so a filter
+   has c/groups channels. groups = c is a depthwise convolution (k = c * multiplier). */
 typedef struct cnn_conv2d_shape {
     int n, c, h, w;                 /* input batch, channels, rows, columns */
     int k, kh, kw;                  /* filters, kernel rows, kernel columns */
@@ -298,6 +302,7 @@ typedef struct cnn_conv2d_shape {
     int dilation_h, dilation_w;     /* zero: 1 */
     int pad_top, pad_bottom, pad_left, pad_right;
     cnn_conv_algo algo;             /* zero: auto. Winograd needs the workspace (_ws below)  */
+    int groups;                     /* zero: 1. Must divide c and k                          */
 } cnn_conv2d_shape;
 
 /* The algorithm a pass of this shape runs (pass 0 forward, 1 data gradient, 2 weight
@@ -329,6 +334,47 @@ CNNDEF cnn_status cnn_conv2d_backward_data_ws(const cnn_conv2d_shape *s, const f
                                               float *dx, void *workspace, size_t workspace_bytes);
 CNNDEF cnn_status cnn_conv2d_backward_weights_ws(const cnn_conv2d_shape *s, const float *x, const float *dy,
                                                  float *dw, float *db, void *workspace, size_t workspace_bytes);
+
+/* Transposed convolution (PyTorch's ConvTranspose2d): the map whose matrix is the transpose
+   of a convolution's, so each input pixel scatters a weighted kernel into the output. It
+   upsamples: per axis
+       out = (in - 1) * stride - 2 * pad + dilation * (kernel - 1) + output_pad + 1
+   (output_pad, smaller than the stride or the dilation, adds rows at the bottom / right that
+   the same convolution would map to the same input size). Zero-initialise and set what you
+   need, as cnn_conv2d_shape (zero strides, dilations, groups: 1).
+     x: n * c * h * w        w: c * (k/groups) * kh * kw (PyTorch's layout)      b: k or NULL
+     y: n * k * out_h * out_w
+   It runs on the convolution kernels: with the convolution C of the same weights from k
+   channels of out_h x out_w to c channels of h x w, its forward is C's data gradient, its data
+   gradient is C's forward, and its weight gradient is C's with x and dy swapped. */
+typedef struct cnn_conv_transpose2d_shape {
+    int n, c, h, w;                 /* input batch, channels, rows, columns */
+    int k, kh, kw;                  /* output channels, kernel rows, kernel columns */
+    int stride_h, stride_w;         /* zero: 1 */
+    int dilation_h, dilation_w;     /* zero: 1 */
+    int pad_h, pad_w;               /* PyTorch's padding: rows (columns) taken off each side */
+    int output_pad_h, output_pad_w; /* added at the bottom (right); < stride or < dilation */
+    int groups;                     /* zero: 1. Must divide c and k                          */
+    cnn_conv_algo algo;             /* zero: auto; the algorithm of the convolution it runs */
+} cnn_conv_transpose2d_shape;
+
+CNNDEF cnn_status cnn_conv_transpose2d_check(const cnn_conv_transpose2d_shape *s, int *out_h, int *out_w);
+/* y = convT(x, w) + b;  dx from dy (overwrites dx);  dw, db (db may be NULL) summed over the
+   batch (overwrites). The _ws forms take a workspace as the convolution's do. */
+CNNDEF cnn_status cnn_conv_transpose2d_forward(const cnn_conv_transpose2d_shape *s, const float *x, const float *w,
+                                               const float *b, float *y);
+CNNDEF cnn_status cnn_conv_transpose2d_backward_data(const cnn_conv_transpose2d_shape *s, const float *dy,
+                                                     const float *w, float *dx);
+CNNDEF cnn_status cnn_conv_transpose2d_backward_weights(const cnn_conv_transpose2d_shape *s, const float *x,
+                                                        const float *dy, float *dw, float *db);
+CNNDEF size_t     cnn_conv_transpose2d_workspace_bytes(const cnn_conv_transpose2d_shape *s);
+CNNDEF cnn_status cnn_conv_transpose2d_forward_ws(const cnn_conv_transpose2d_shape *s, const float *x, const float *w,
+                                                  const float *b, float *y, void *workspace, size_t workspace_bytes);
+CNNDEF cnn_status cnn_conv_transpose2d_backward_data_ws(const cnn_conv_transpose2d_shape *s, const float *dy,
+                                                        const float *w, float *dx, void *workspace, size_t workspace_bytes);
+CNNDEF cnn_status cnn_conv_transpose2d_backward_weights_ws(const cnn_conv_transpose2d_shape *s, const float *x,
+                                                           const float *dy, float *dw, float *db, void *workspace,
+                                                           size_t workspace_bytes);
 
 /* ============================================================================================
    5. Activations, softmax, dropout
@@ -423,6 +469,7 @@ typedef enum cnn_layer_kind {
     CNN_LAYER_ACTIVATION,
     CNN_LAYER_DROPOUT,
     CNN_LAYER_FLATTEN,
+    CNN_LAYER_CONV_TRANSPOSE = 8,    /* transposed convolution (cnn_add_conv_transpose)        */
     CNN_LAYER_GLOBAL_AVG_POOL = CNN_LAYER_GLOBAL_AVGPOOL     /* alias, the earlier name */
 } cnn_layer_kind;
 
@@ -461,7 +508,30 @@ typedef struct cnn_conv_opts {
     cnn_activation activation;    /* fused activation, default none                        */
     float alpha;                  /* leaky-ReLU slope, default 0.01 (CNN_ALPHA_ZERO: 0)    */
     cnn_conv_algo algo;           /* default auto; Winograd only for 3x3, stride 1, dil 1  */
+    int groups;                   /* default 1; must divide the input channels and filters;
+                                     = input channels: depthwise (filters = a multiple)     */
 } cnn_conv_opts;
+
+/* A transposed convolution (PyTorch's ConvTranspose2d; cnn_conv_transpose2d_shape gives the
+   output size): an upsampling layer, as in a decoder. */
+typedef struct cnn_conv_transpose_opts {
+    int filters;                  /* output channels (required)                          */
+    int kernel;                   /* square kernel size, default 3                        */
+    int kernel_h, kernel_w;       /* a non-square kernel (override 'kernel')              */
+    int stride;                   /* default 1; stride_h/stride_w override per axis       */
+    int stride_h, stride_w;
+    int dilation;                 /* default 1; dilation_h/dilation_w override per axis   */
+    int dilation_h, dilation_w;
+    int pad;                      /* PyTorch's padding, each side, default 0; pad_h/pad_w  */
+    int pad_h, pad_w;
+    int output_padding;           /* default 0; below the stride (or the dilation); _h, _w */
+    int output_padding_h, output_padding_w;
+    int groups;                   /* default 1; must divide the input channels and filters */
+    int no_bias;                  /* set to leave out the bias                             */
+    cnn_activation activation;    /* fused activation, default none                        */
+    float alpha;                  /* leaky-ReLU slope, default 0.01 (CNN_ALPHA_ZERO: 0)    */
+    cnn_conv_algo algo;           /* default auto: the algorithm of the convolution it runs */
+} cnn_conv_transpose_opts;
 
 typedef struct cnn_pool_opts {
     cnn_pool_kind kind;           /* default max                                           */
@@ -512,6 +582,9 @@ typedef struct cnn_layer {
     int32_t *argmax;                  /* max-pool positions                                */
     float *wino_u;                    /* Winograd-transformed filters (forward), or NULL   */
     uint64_t wino_stamp;              /* fingerprint of w when wino_u was computed (0: none) */
+    /* Transposed convolution: 'conv' holds the convolution it is the data gradient of (from
+       out_c x out_h x out_w to in_c x in_h x in_w), and these the output padding. */
+    int out_pad_h, out_pad_w;
 } cnn_layer;
 
 /* A network. Its fields are readable; change its structure only through the functions. The
@@ -565,6 +638,7 @@ CNNDEF cnn_status cnn__net_init_sized(cnn_net *net, const cnn_net_opts *opts, si
    invalid and cnn_net_build refuses it. Dense after a 3-D shape flattens it implicitly
    (C, H, W order), as cnn_add_flatten does. */
 CNNDEF cnn_status cnn_add_conv(cnn_net *net, const cnn_conv_opts *opts);
+CNNDEF cnn_status cnn_add_conv_transpose(cnn_net *net, const cnn_conv_transpose_opts *opts);
 CNNDEF cnn_status cnn_add_pool(cnn_net *net, const cnn_pool_opts *opts);
 CNNDEF cnn_status cnn_add_global_avgpool(cnn_net *net);
 CNNDEF cnn_status cnn_add_dense(cnn_net *net, const cnn_dense_opts *opts);
@@ -1474,6 +1548,10 @@ static int    cnn__conv2d_backward_data_gather(const cnn_conv2d_shape *s, const 
 static size_t cnn__backward_weights_floats(const cnn_conv2d_shape *s);
 static int    cnn__conv2d_backward_weights_gather(const cnn_conv2d_shape *s, const float *x, const float *dy, float *dw,
                                                   float *db, void *ws, size_t ws_bytes);
+/* F4. Depthwise convolution forward (one channel per group), every width. */
+CNN__VDECL(void, depthwise_forward, (const cnn_conv2d_shape *s, const float *x, const float *w, const float *b, float *y));
+CNN__VDECL(void, depthwise_backward_data, (const cnn_conv2d_shape *s, const float *dy, const float *w, float *dx));
+CNN__VDECL(void, depthwise_backward_weights, (const cnn_conv2d_shape *s, const float *x, const float *dy, float *dw));
 /* F4. The Winograd transforms (the six matrices, 16 lanes) and products on vectors. */
 static void cnn__wino_sandwich_simd(const float *L, const float *X, ptrdiff_t x_step, float *Y, ptrdiff_t y_step);
 static void cnn__wino_products_simd(int a2, int rows, int kc, int strips, const float *u, const float *v, float *m_out);
@@ -1666,6 +1744,9 @@ static int cnn__conv2d_out_w(const cnn_conv2d_shape *s) {
     return cnn_conv_output_size(s->w, s->kw, s->stride_w, s->dilation_w, s->pad_left + s->pad_right);
 }
 
+/* The group count of a shape (zero: 1). */
+static int cnn__conv2d_groups(const cnn_conv2d_shape *s) { return s->groups > 1 ? s->groups : 1; }
+
 /* A caller's shape with its zero fields given their defaults (strides and dilations 1; the
    other defaults are zero already). Every public entry point works on the settled copy, so
    the kernels never see a zero stride. NULL stays NULL. */
@@ -1676,22 +1757,28 @@ static const cnn_conv2d_shape *cnn__conv2d_settle(const cnn_conv2d_shape *s, cnn
     if (!copy->stride_w) copy->stride_w = 1;
     if (!copy->dilation_h) copy->dilation_h = 1;
     if (!copy->dilation_w) copy->dilation_w = 1;
+    if (!copy->groups) copy->groups = 1;
     return copy;
 }
 
+/* The scalar references serve groups directly, which is their definition: filter k belongs
+   to group k / (k/groups) and sees the input channels c0 .. c0 + c/groups - 1 of that group,
+   its weights w[k][c - c0][r][s]. */
 static void cnn__conv2d_forward_scalar(const cnn_conv2d_shape *s, const float *x, const float *w,
                                        const float *b, float *y) {
     const int oh = cnn__conv2d_out_h(s), ow = cnn__conv2d_out_w(s);
+    const int cg = s->c / cnn__conv2d_groups(s), kg = s->k / cnn__conv2d_groups(s);
     size_t in_plane = (size_t)s->h * s->w, out_plane = (size_t)oh * ow;
     int n, k, c, r, q, i, j;
     for (n = 0; n < s->n; n++) {
         for (k = 0; k < s->k; k++) {
+            const int c0 = k / kg * cg;
             float *yk = y + ((size_t)n * s->k + k) * out_plane;
             float bias = b ? b[k] : 0.0f;
             for (i = 0; i < (int)out_plane; i++) yk[i] = bias;
-            for (c = 0; c < s->c; c++) {
+            for (c = c0; c < c0 + cg; c++) {
                 const float *xc = x + ((size_t)n * s->c + c) * in_plane;
-                const float *wkc = w + ((size_t)k * s->c + c) * s->kh * s->kw;
+                const float *wkc = w + ((size_t)k * cg + c - c0) * s->kh * s->kw;
                 for (r = 0; r < s->kh; r++) {
                     int i_lo, i_hi;
                     cnn__tap_range(oh, s->h, s->stride_h, s->pad_top, r * s->dilation_h, &i_lo, &i_hi);
@@ -1717,15 +1804,17 @@ static void cnn__conv2d_forward_scalar(const cnn_conv2d_shape *s, const float *x
 static void cnn__conv2d_backward_data_scalar(const cnn_conv2d_shape *s, const float *dy,
                                              const float *w, float *dx) {
     const int oh = cnn__conv2d_out_h(s), ow = cnn__conv2d_out_w(s);
+    const int cg = s->c / cnn__conv2d_groups(s), kg = s->k / cnn__conv2d_groups(s);
     size_t in_plane = (size_t)s->h * s->w, out_plane = (size_t)oh * ow;
     int n, k, c, r, q, i, j;
     memset(dx, 0, (size_t)s->n * s->c * in_plane * sizeof(float));
     for (n = 0; n < s->n; n++) {
         for (c = 0; c < s->c; c++) {
+            const int k0 = c / cg * kg, c0 = c / cg * cg;
             float *dxc = dx + ((size_t)n * s->c + c) * in_plane;
-            for (k = 0; k < s->k; k++) {
+            for (k = k0; k < k0 + kg; k++) {
                 const float *dyk = dy + ((size_t)n * s->k + k) * out_plane;
-                const float *wkc = w + ((size_t)k * s->c + c) * s->kh * s->kw;
+                const float *wkc = w + ((size_t)k * cg + c - c0) * s->kh * s->kw;
                 for (r = 0; r < s->kh; r++) {
                     int i_lo, i_hi;
                     cnn__tap_range(oh, s->h, s->stride_h, s->pad_top, r * s->dilation_h, &i_lo, &i_hi);
@@ -1749,15 +1838,17 @@ static void cnn__conv2d_backward_data_scalar(const cnn_conv2d_shape *s, const fl
 static void cnn__conv2d_backward_weights_scalar(const cnn_conv2d_shape *s, const float *x,
                                                 const float *dy, float *dw) {
     const int oh = cnn__conv2d_out_h(s), ow = cnn__conv2d_out_w(s);
+    const int cg = s->c / cnn__conv2d_groups(s), kg = s->k / cnn__conv2d_groups(s);
     size_t in_plane = (size_t)s->h * s->w, out_plane = (size_t)oh * ow;
     int n, k, c, r, q, i, j;
-    memset(dw, 0, (size_t)s->k * s->c * s->kh * s->kw * sizeof(float));
+    memset(dw, 0, (size_t)s->k * cg * s->kh * s->kw * sizeof(float));
     for (n = 0; n < s->n; n++) {
         for (k = 0; k < s->k; k++) {
+            const int c0 = k / kg * cg;
             const float *dyk = dy + ((size_t)n * s->k + k) * out_plane;
-            for (c = 0; c < s->c; c++) {
+            for (c = c0; c < c0 + cg; c++) {
                 const float *xc = x + ((size_t)n * s->c + c) * in_plane;
-                float *dwkc = dw + ((size_t)k * s->c + c) * s->kh * s->kw;
+                float *dwkc = dw + ((size_t)k * cg + c - c0) * s->kh * s->kw;
                 for (r = 0; r < s->kh; r++) {
                     int i_lo, i_hi;
                     cnn__tap_range(oh, s->h, s->stride_h, s->pad_top, r * s->dilation_h, &i_lo, &i_hi);
@@ -1824,6 +1915,9 @@ CNNDEF cnn_status cnn_conv2d_check(const cnn_conv2d_shape *shape, int *out_h, in
                          s->pad_top, s->pad_bottom, s->pad_left, s->pad_right);
     if ((unsigned)s->algo >= CNN_CONV_ALGO_COUNT)
         return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "conv2d: unknown algorithm %d", (int)s->algo);
+    if (s->groups < 1 || s->c % s->groups || s->k % s->groups)
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "conv2d: %d groups must divide both the %d input channels and the %d filters",
+                         s->groups, s->c, s->k);
     if ((s->algo == CNN_CONV_WINOGRAD_2X2 || s->algo == CNN_CONV_WINOGRAD_4X4) && !cnn__wino_serves(s))
         return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "conv2d: %s (Winograd) needs a 3x3 kernel at stride 1 and dilation 1; "
                          "this one is %dx%d at stride %dx%d, dilation %dx%d (use auto or direct)",
@@ -2178,7 +2272,9 @@ static void cnn__wino_conv(const cnn__wino *wt, const cnn__wino_shape *s, const 
 static int cnn__wino_tile(const cnn_conv2d_shape *s, int pass) {
     int in_c, out_c, oh, ow;
     long long tiles;
-    if (pass > 1 || !cnn__wino_serves(s) || s->algo == CNN_CONV_DIRECT || cnn__direct_variant(s)) return 0;
+    /* A grouped shape never runs Winograd whole: the dispatch points give each group its own
+       (an explicit request), and auto takes direct for groups > 1 */
+    if (pass > 1 || !cnn__wino_serves(s) || s->algo == CNN_CONV_DIRECT || cnn__direct_variant(s) || cnn__conv2d_groups(s) > 1) return 0;
     if (s->algo == CNN_CONV_WINOGRAD_2X2) return 2;
     if (s->algo == CNN_CONV_WINOGRAD_4X4) return 4;
     in_c = pass == 0 ? s->c : s->k;
@@ -2276,12 +2372,62 @@ static void cnn__conv2d_bias_gradient(const cnn_conv2d_shape *s, const float *dy
         for (k = 0; k < s->k; k++) db[k] += cnn__sum(dy + ((size_t)n * s->k + k) * pixels, pixels);
 }
 
+/* ---- groups ----
+   The fast kernels know one group only: x, w and y are whole images of c, k x c and k
+   channels. A grouped convolution is groups independent convolutions of c/groups channels
+   into k/groups filters, but in the batch its slices are not laid out as a batch: image n's
+   group g starts at x + (n*c + g*c/groups)*h*w, the next image's c*h*w further, not
+   (c/groups)*h*w. So the dispatch points run the kernels one image and one group at a time
+   (a part: n = 1, c/groups channels, k/groups filters, the group's run of the weights), which
+   are contiguous. The data and output of each part are disjoint; the weight gradient of a
+   group is summed over the images, part 0 written in place and each further image's into
+   scratch at the front of the workspace, then added (a fixed order: images in turn).
+   Depthwise convolutions (one input channel per group) are not split: a product of one
+   channel fills no vector; the depthwise kernels take them whole. */
+static void cnn__conv2d_group_part(const cnn_conv2d_shape *s, cnn_conv2d_shape *part) {
+    *part = *s;
+    part->n = 1;
+    part->groups = 1;
+    part->c = s->c / cnn__conv2d_groups(s);
+    part->k = s->k / cnn__conv2d_groups(s);
+    if (part->algo == CNN_CONV_AUTO) part->algo = CNN_CONV_DIRECT;   /* auto takes direct for groups > 1 */
+}
+
+/* Whether a grouped shape is split into parts for the kernels (the rest run the scalar
+   reference or the depthwise kernels whole). Forced variants and explicit Winograd are split
+   on every path, as they would run ungrouped; the rest on a vector path. */
+static int cnn__conv2d_group_split(const cnn_conv2d_shape *s, int any_path) {
+    const int groups = cnn__conv2d_groups(s);
+    if (groups == 1) return 0;
+    if (cnn__direct_variant(s) || s->algo == CNN_CONV_WINOGRAD_2X2 || s->algo == CNN_CONV_WINOGRAD_4X4) return 1;
+#ifdef CNN__SIMD
+    return s->c / groups > 1 && (any_path || cnn_simd_active() != CNN_SIMD_SCALAR);
+#else
+    (void)any_path;
+    return 0;
+#endif
+}
+
+/* The floats of one group's weights (the weight gradient's scratch), rounded to 16. */
+static size_t cnn__conv2d_group_weights(const cnn_conv2d_shape *s) {
+    return cnn__round16((size_t)(s->k / cnn__conv2d_groups(s)) * (s->c / cnn__conv2d_groups(s)) * s->kh * s->kw);
+}
+
 /* The workspace, in bytes, of the paths for the passes wanted: the largest any of them takes
    (Winograd's without its filters when the caller keeps them). Zero when no path uses one. */
 static size_t cnn__conv2d_workspace(const cnn_conv2d_shape *s, int forward, int backward_data, int backward_weights,
                                     int wino_filters_kept) {
     size_t floats = 0;
     if (!s || cnn_conv2d_check(s, NULL, NULL) != CNN_OK) return 0;
+    if (cnn__conv2d_groups(s) > 1) {     /* a part's, and the weight gradient's scratch */
+        cnn_conv2d_shape part;
+        size_t bytes;
+        if (!cnn__conv2d_group_split(s, 1)) return 0;
+        cnn__conv2d_group_part(s, &part);
+        bytes = cnn__conv2d_workspace(&part, forward, backward_data, backward_weights, 0);
+        if (backward_weights && s->n > 1) bytes += cnn__conv2d_group_weights(s) * sizeof(float) + CNN_ALIGNMENT;
+        return bytes;
+    }
     if (forward) floats = cnn__wino_workspace_floats(s, 0, wino_filters_kept);      /* on every path */
     if (backward_data) floats = CNN__MAX(floats, cnn__wino_workspace_floats(s, 1, 0));
 #ifdef CNN__SIMD
@@ -2304,6 +2450,8 @@ CNNDEF cnn_conv_algo cnn_conv2d_algo_chosen(const cnn_conv2d_shape *shape, int p
     const cnn_conv2d_shape *s = cnn__conv2d_settle(shape, &settled);
     if (!s || cnn_conv2d_check(s, NULL, NULL) != CNN_OK) return CNN_CONV_DIRECT;
     if (cnn__direct_variant(s)) return s->algo;
+    if (cnn__conv2d_groups(s) > 1)      /* each group runs explicit Winograd; auto: direct */
+        return pass < 2 && (s->algo == CNN_CONV_WINOGRAD_2X2 || s->algo == CNN_CONV_WINOGRAD_4X4) ? s->algo : CNN_CONV_DIRECT;
     switch (cnn__wino_tile(s, pass)) {
     case 2: return CNN_CONV_WINOGRAD_2X2;
     case 4: return CNN_CONV_WINOGRAD_4X4;
@@ -2314,9 +2462,22 @@ CNNDEF cnn_conv_algo cnn_conv2d_algo_chosen(const cnn_conv2d_shape *shape, int p
 /* The dispatch points: one per kernel. The scalar code above is the reference the SIMD paths
    are tested against, and the fallback for what they do not handle. With a workspace the
    direct paths come first; without one (or for shapes they do not take) the im2col paths.
-   Winograd, where chosen and the workspace holds it, comes before all, on every path. */
+   Winograd, where chosen and the workspace holds it, comes before all, on every path.
+   Grouped shapes go to cnn__conv2d_grouped (after them), which calls them back per part. */
+static cnn_status cnn__conv2d_grouped(const cnn_conv2d_shape *s, int pass, const float *in, const float *other,
+                                      const float *bias, float *out, float *db, void *ws, size_t ws_bytes);
 static void cnn__conv2d_forward(const cnn_conv2d_shape *s, const float *x, const float *w,
                                 const float *b, float *y, void *ws, size_t ws_bytes) {
+    if (cnn__conv2d_groups(s) > 1) {
+        if (cnn__conv2d_group_split(s, 0)) cnn__conv2d_grouped(s, 0, x, w, b, y, NULL, ws, ws_bytes);
+#ifdef CNN__SIMD
+        /* depthwise: its own kernel, column strides 1 and 2; AVX-512 where a row fills 16 lanes */
+        else if (cnn_simd_active() != CNN_SIMD_SCALAR && s->c == s->groups && s->stride_w <= 2)
+            CNN__VCALL_IF(cnn__conv2d_out_w(s) >= 16, depthwise_forward, (s, x, w, b, y));
+#endif
+        else cnn__conv2d_forward_scalar(s, x, w, b, y);
+        return;
+    }
     if (cnn__conv2d_wino(s, 0, x, w, NULL, b, CNN_ACT_NONE, 0.0f, y, ws, ws_bytes)) return;
 #ifdef CNN__SIMD
     if (cnn_simd_active() != CNN_SIMD_SCALAR) {
@@ -2334,6 +2495,15 @@ static void cnn__conv2d_forward(const cnn_conv2d_shape *s, const float *x, const
 }
 static void cnn__conv2d_backward_data(const cnn_conv2d_shape *s, const float *dy, const float *w,
                                       float *dx, void *ws, size_t ws_bytes) {
+    if (cnn__conv2d_groups(s) > 1) {
+        if (cnn__conv2d_group_split(s, 0)) cnn__conv2d_grouped(s, 1, dy, w, NULL, dx, NULL, ws, ws_bytes);
+#ifdef CNN__SIMD
+        else if (cnn_simd_active() != CNN_SIMD_SCALAR && s->c == s->groups && s->stride_w == 1)   /* depthwise */
+            CNN__VCALL_IF(s->w >= 16, depthwise_backward_data, (s, dy, w, dx));
+#endif
+        else cnn__conv2d_backward_data_scalar(s, dy, w, dx);
+        return;
+    }
     if (cnn__conv2d_wino(s, 1, dy, w, NULL, NULL, CNN_ACT_NONE, 0.0f, dx, ws, ws_bytes)) return;
 #ifdef CNN__SIMD
     if (cnn_simd_active() != CNN_SIMD_SCALAR) {
@@ -2350,6 +2520,22 @@ static void cnn__conv2d_backward_data(const cnn_conv2d_shape *s, const float *dy
 }
 static void cnn__conv2d_backward_weights(const cnn_conv2d_shape *s, const float *x,
                                          const float *dy, float *dw, float *db, void *ws, size_t ws_bytes) {
+    if (cnn__conv2d_groups(s) > 1) {
+        /* split when the images' sums have their scratch (or there is one image): a call
+           that succeeds leaves no error message behind */
+        if (cnn__conv2d_group_split(s, 0) && (s->n == 1 || (ws && cnn__workspace_fits(ws_bytes, cnn__conv2d_group_weights(s)))) &&
+            cnn__conv2d_grouped(s, 2, x, dy, NULL, dw, db, ws, ws_bytes) == CNN_OK)
+            return;
+        if (db) cnn__conv2d_bias_gradient(s, dy, db);
+#ifdef CNN__SIMD
+        if (cnn_simd_active() != CNN_SIMD_SCALAR && s->c == s->groups && s->stride_w <= 2 && !cnn__direct_variant(s)) {
+            CNN__VCALL_IF(cnn__conv2d_out_w(s) >= 16, depthwise_backward_weights, (s, x, dy, dw));   /* depthwise */
+            return;
+        }
+#endif
+        cnn__conv2d_backward_weights_scalar(s, x, dy, dw);
+        return;
+    }
 #ifdef CNN__SIMD
     if (cnn_simd_active() != CNN_SIMD_SCALAR) {
         if (cnn__conv2d_backward_weights_gather(s, x, dy, dw, db, ws, ws_bytes)) return;
@@ -2400,6 +2586,53 @@ static cnn_status cnn__conv2d_forced(const cnn_conv2d_shape *s, int pass, const 
                      s->pad_right, ws ? ws_bytes : 0, cnn_conv2d_workspace_bytes(s), cnn_simd_name(cnn_simd_active()));
 }
 
+/* The parts of a grouped pass (see "groups" above): pass 0 y from (x, w, b), 1 dx from
+   (dy, w), 2 dw and db from (x, dy), as cnn__conv2d_forced takes them. Each part runs the
+   forced variant the shape names, or the dispatch point. Fails, having done nothing, when a
+   weight gradient over several images has no room for its scratch (the dispatch point then
+   runs the scalar reference), or with the forced variant's failure. */
+static cnn_status cnn__conv2d_grouped(const cnn_conv2d_shape *s, int pass, const float *in, const float *other,
+                                      const float *bias, float *out, float *db, void *ws, size_t ws_bytes) {
+    const int groups = cnn__conv2d_groups(s);
+    const size_t out_plane = (size_t)cnn__conv2d_out_h(s) * cnn__conv2d_out_w(s), in_plane = (size_t)s->h * s->w;
+    cnn_conv2d_shape part;
+    size_t x_group, y_group, w_group, sum_floats = cnn__conv2d_group_weights(s);
+    float *sum = NULL;
+    int g, n;
+    cnn__conv2d_group_part(s, &part);
+    x_group = (size_t)part.c * in_plane;
+    y_group = (size_t)part.k * out_plane;
+    w_group = (size_t)part.k * part.c * s->kh * s->kw;
+    if (pass == 2 && s->n > 1) {
+        if (!ws || !cnn__workspace_fits(ws_bytes, sum_floats))
+            return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "conv2d backward_weights: %d groups over %d images need the workspace "
+                             "(%zu bytes given, cnn_conv2d_workspace_bytes: %zu)", groups, s->n, ws ? ws_bytes : 0,
+                             cnn__conv2d_workspace(s, 0, 0, 1, 0));
+        sum = cnn__workspace_floats(ws);
+        ws_bytes -= (size_t)((unsigned char *)(sum + sum_floats) - (unsigned char *)ws);
+        ws = sum + sum_floats;
+    }
+    if (pass == 2 && db) cnn__conv2d_bias_gradient(s, other, db);
+    for (g = 0; g < groups; g++)
+        for (n = 0; n < s->n; n++) {
+            const size_t xo = (size_t)n * s->c * in_plane + g * x_group, yo = (size_t)n * s->k * out_plane + g * y_group;
+            const float *a = pass == 1 ? in + yo : in + xo, *o = pass == 2 ? other + yo : other + g * w_group;
+            float *dst = pass == 0 ? out + yo : pass == 1 ? out + xo : n == 0 ? out + g * w_group : sum;
+            cnn_status st = CNN_OK;
+            if (cnn__direct_variant(&part)) st = cnn__conv2d_forced(&part, pass, a, o, bias ? bias + g * part.k : NULL, dst, NULL, ws, ws_bytes);
+            else if (pass == 0) cnn__conv2d_forward(&part, a, o, bias ? bias + g * part.k : NULL, dst, ws, ws_bytes);
+            else if (pass == 1) cnn__conv2d_backward_data(&part, a, o, dst, ws, ws_bytes);
+            else cnn__conv2d_backward_weights(&part, a, o, dst, NULL, ws, ws_bytes);
+            if (st) return st;
+            if (pass == 2 && n > 0) {
+                float *acc = out + g * w_group;
+                size_t j;
+                for (j = 0; j < w_group; j++) acc[j] += sum[j];
+            }
+        }
+    return CNN_OK;
+}
+
 CNNDEF cnn_status cnn_conv2d_forward_ws(const cnn_conv2d_shape *shape, const float *x, const float *w,
                                         const float *b, float *y, void *workspace, size_t workspace_bytes) {
     cnn_conv2d_shape settled;
@@ -2407,7 +2640,8 @@ CNNDEF cnn_status cnn_conv2d_forward_ws(const cnn_conv2d_shape *shape, const flo
     cnn_status st = cnn_conv2d_check(s, NULL, NULL);
     if (st) return st;
     if (!x || !w || !y) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "conv2d forward: NULL x, w or y");
-    if (cnn__direct_variant(s)) return cnn__conv2d_forced(s, 0, x, w, b, y, NULL, workspace, workspace_bytes);
+    if (cnn__direct_variant(s)) return cnn__conv2d_groups(s) > 1 ? cnn__conv2d_grouped(s, 0, x, w, b, y, NULL, workspace, workspace_bytes)
+                                                                  : cnn__conv2d_forced(s, 0, x, w, b, y, NULL, workspace, workspace_bytes);
     cnn__conv2d_forward(s, x, w, b, y, workspace, workspace ? workspace_bytes : 0);
     return CNN_OK;
 }
@@ -2419,7 +2653,8 @@ CNNDEF cnn_status cnn_conv2d_backward_data_ws(const cnn_conv2d_shape *shape, con
     cnn_status st = cnn_conv2d_check(s, NULL, NULL);
     if (st) return st;
     if (!dy || !w || !dx) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "conv2d backward_data: NULL dy, w or dx");
-    if (cnn__direct_variant(s)) return cnn__conv2d_forced(s, 1, dy, w, NULL, dx, NULL, workspace, workspace_bytes);
+    if (cnn__direct_variant(s)) return cnn__conv2d_groups(s) > 1 ? cnn__conv2d_grouped(s, 1, dy, w, NULL, dx, NULL, workspace, workspace_bytes)
+                                                                  : cnn__conv2d_forced(s, 1, dy, w, NULL, dx, NULL, workspace, workspace_bytes);
     cnn__conv2d_backward_data(s, dy, w, dx, workspace, workspace ? workspace_bytes : 0);
     return CNN_OK;
 }
@@ -2431,7 +2666,8 @@ CNNDEF cnn_status cnn_conv2d_backward_weights_ws(const cnn_conv2d_shape *shape, 
     cnn_status st = cnn_conv2d_check(s, NULL, NULL);
     if (st) return st;
     if (!x || !dy || !dw) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "conv2d backward_weights: NULL x, dy or dw");
-    if (cnn__direct_variant(s)) return cnn__conv2d_forced(s, 2, x, dy, NULL, dw, db, workspace, workspace_bytes);
+    if (cnn__direct_variant(s)) return cnn__conv2d_groups(s) > 1 ? cnn__conv2d_grouped(s, 2, x, dy, NULL, dw, db, workspace, workspace_bytes)
+                                                                  : cnn__conv2d_forced(s, 2, x, dy, NULL, dw, db, workspace, workspace_bytes);
     cnn__conv2d_backward_weights(s, x, dy, dw, db, workspace, workspace ? workspace_bytes : 0);
     return CNN_OK;
 }
@@ -2449,6 +2685,167 @@ CNNDEF cnn_status cnn_conv2d_backward_data(const cnn_conv2d_shape *s, const floa
 CNNDEF cnn_status cnn_conv2d_backward_weights(const cnn_conv2d_shape *s, const float *x,
                                               const float *dy, float *dw, float *db) {
     return cnn_conv2d_backward_weights_ws(s, x, dy, dw, db, NULL, 0);
+}
+
+/* ---------------------------------------------------------------------------------------------
+   Transposed convolution
+
+   Write a convolution C (k channels of H x W in, c channels of h x w out, stride s, pad p,
+   dilation d) as a matrix: y = M x. Its data gradient is dx = M^T dy: every output value
+   scatters back, through the same taps, into the inputs that made it. A transposed
+   convolution is that map M^T used forward, from c channels of h x w up to k channels of
+   H x W. Per axis the sizes are C's turned around: C maps H to h = floor((H + 2p - e)/s) + 1
+   (e = d (kernel - 1) + 1), so
+       H = (h - 1) s - 2p + e + output_pad,       0 <= output_pad < s (or < d)
+   where output_pad picks one of the s sizes C maps to the same h, as PyTorch's
+   ConvTranspose2d does. Its weights are C's, w[c][k/groups][r][s]: PyTorch's layout, and the
+   convolution's (filters c, channels k/groups). Then by the chain rule on y = M^T x:
+       forward            y  = M^T x          C's data gradient, with x in the place of dy
+       data gradient      dx = M dy           C's forward, on dy
+       weight gradient    dw = C's, with C's input (the transposed output's dy) and C's
+                          output gradient (the transposed input x) in their places
+       bias gradient      db[k] = sum over n, i, j of dy[n][k][i][j]
+   so the three passes run on the convolution's dispatch points and every kernel they pick
+   (Winograd at stride 1 included), and the scalar reference of C is the transposed one's.
+   Rows of y that no input reaches (output_pad > p) get the bias only.
+   --------------------------------------------------------------------------------------------- */
+
+/* The convolution C whose data gradient s is (its n, its algorithm). C's bottom (right) pad
+   is p, which maps H back to h when output_pad < stride; PyTorch also allows output_pad up to
+   the dilation, and then C takes p - output_pad + stride - 1 (any pad in
+   [p - output_pad, p - output_pad + stride - 1] gives h; pads change only the size). */
+static void cnn__convt_as_conv(const cnn_conv_transpose2d_shape *s, int out_h, int out_w, cnn_conv2d_shape *c) {
+    memset(c, 0, sizeof *c);
+    c->n = s->n; c->c = s->k; c->h = out_h; c->w = out_w;
+    c->k = s->c; c->kh = s->kh; c->kw = s->kw;
+    c->stride_h = s->stride_h ? s->stride_h : 1; c->stride_w = s->stride_w ? s->stride_w : 1;
+    c->dilation_h = s->dilation_h ? s->dilation_h : 1; c->dilation_w = s->dilation_w ? s->dilation_w : 1;
+    c->pad_top = s->pad_h;
+    c->pad_left = s->pad_w;
+    c->pad_bottom = s->output_pad_h < c->stride_h ? s->pad_h : s->pad_h - s->output_pad_h + c->stride_h - 1;
+    c->pad_right = s->output_pad_w < c->stride_w ? s->pad_w : s->pad_w - s->output_pad_w + c->stride_w - 1;
+    c->groups = s->groups ? s->groups : 1;
+    c->algo = s->algo;
+}
+
+CNNDEF cnn_status cnn_conv_transpose2d_check(const cnn_conv_transpose2d_shape *s, int *out_h, int *out_w) {
+    cnn_conv2d_shape c;
+    long long oh, ow;
+    int sh, sw, dh, dw, ch, cw;
+    cnn_status st;
+    if (!s) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "conv_transpose2d: NULL shape");
+    sh = s->stride_h ? s->stride_h : 1; sw = s->stride_w ? s->stride_w : 1;
+    dh = s->dilation_h ? s->dilation_h : 1; dw = s->dilation_w ? s->dilation_w : 1;
+    if (s->n < 1 || s->c < 1 || s->h < 1 || s->w < 1 || s->k < 1 || s->kh < 1 || s->kw < 1)
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "conv_transpose2d: input %dx%dx%dx%d (NCHW), %d output channels, kernel %dx%d: "
+                         "sizes must be at least 1", s->n, s->c, s->h, s->w, s->k, s->kh, s->kw);
+    if (sh < 1 || sw < 1 || dh < 1 || dw < 1 || s->pad_h < 0 || s->pad_w < 0)
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "conv_transpose2d: stride %dx%d, dilation %dx%d, padding %dx%d: none may be negative",
+                         s->stride_h, s->stride_w, s->dilation_h, s->dilation_w, s->pad_h, s->pad_w);
+    /* PyTorch's rule: output_padding below the stride or below the dilation */
+    if (s->output_pad_h < 0 || s->output_pad_w < 0 || (s->output_pad_h >= sh && s->output_pad_h >= dh) ||
+        (s->output_pad_w >= sw && s->output_pad_w >= dw))
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "conv_transpose2d: output padding %dx%d must be smaller than the stride %dx%d "
+                         "or the dilation %dx%d", s->output_pad_h, s->output_pad_w, sh, sw, dh, dw);
+    if (sh > INT_MAX / 2 || sw > INT_MAX / 2 || dh > INT_MAX / 2 || dw > INT_MAX / 2)
+        return cnn__fail(CNN_ERR_OVERFLOW, "conv_transpose2d: stride %dx%d or dilation %dx%d too large", sh, sw, dh, dw);
+    oh = (long long)(s->h - 1) * sh - 2LL * s->pad_h + (long long)dh * (s->kh - 1) + s->output_pad_h + 1;
+    ow = (long long)(s->w - 1) * sw - 2LL * s->pad_w + (long long)dw * (s->kw - 1) + s->output_pad_w + 1;
+    if (oh < 1 || ow < 1)
+        return cnn__fail(CNN_ERR_SHAPE, "conv_transpose2d: input %dx%d, kernel %dx%d, stride %dx%d, dilation %dx%d, padding %dx%d, "
+                         "output padding %dx%d give an output of %lldx%lld", s->h, s->w, s->kh, s->kw, sh, sw, dh, dw,
+                         s->pad_h, s->pad_w, s->output_pad_h, s->output_pad_w, oh, ow);
+    if (oh > INT_MAX || ow > INT_MAX) return cnn__fail(CNN_ERR_OVERFLOW, "conv_transpose2d: the output %lldx%lld overflows an int", oh, ow);
+    cnn__convt_as_conv(s, (int)oh, (int)ow, &c);
+    if (c.pad_bottom < 0 || c.pad_right < 0)
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "conv_transpose2d: output padding %dx%d, past the stride %dx%d by more than "
+                         "the padding %dx%d, is not supported", s->output_pad_h, s->output_pad_w, sh, sw, s->pad_h, s->pad_w);
+    if ((st = cnn_conv2d_check(&c, &ch, &cw))) return st;      /* groups, sizes, algorithm */
+    if (ch != s->h || cw != s->w)        /* cannot happen with output_pad < stride: a guard */
+        return cnn__fail(CNN_ERR_SHAPE, "conv_transpose2d: the output %lldx%lld does not map back to the input %dx%d", oh, ow, s->h, s->w);
+    if (out_h) *out_h = (int)oh;
+    if (out_w) *out_w = (int)ow;
+    return CNN_OK;
+}
+
+/* The checked shape's convolution; 0 on failure (the check's error set). */
+static cnn_status cnn__convt_settle(const cnn_conv_transpose2d_shape *s, cnn_conv2d_shape *c) {
+    int oh, ow;
+    cnn_status st = cnn_conv_transpose2d_check(s, &oh, &ow);
+    if (!st) cnn__convt_as_conv(s, oh, ow, c);
+    return st;
+}
+
+/* db[k] = sum of dy over the batch and the pixels: C's input channels are the output's. */
+static void cnn__convt_bias_gradient(const cnn_conv2d_shape *c, const float *dy, float *db) {
+    const size_t plane = (size_t)c->h * c->w;
+    int n, k;
+    memset(db, 0, (size_t)c->c * sizeof(float));
+    for (n = 0; n < c->n; n++)
+        for (k = 0; k < c->c; k++) db[k] += cnn__sum(dy + ((size_t)n * c->c + k) * plane, plane);
+}
+
+/* y += b per output channel (C's input channels). */
+static void cnn__convt_add_bias(const cnn_conv2d_shape *c, const float *b, float *y) {
+    const size_t plane = (size_t)c->h * c->w;
+    size_t i;
+    int n, k;
+    for (n = 0; n < c->n; n++)
+        for (k = 0; k < c->c; k++) {
+            float *yk = y + ((size_t)n * c->c + k) * plane;
+            for (i = 0; i < plane; i++) yk[i] += b[k];
+        }
+}
+
+CNNDEF size_t cnn_conv_transpose2d_workspace_bytes(const cnn_conv_transpose2d_shape *s) {
+    cnn_conv2d_shape c;
+    if (!s || cnn__convt_settle(s, &c)) return 0;
+    return cnn__conv2d_workspace(&c, 1, 1, 1, 0);
+}
+
+CNNDEF cnn_status cnn_conv_transpose2d_forward_ws(const cnn_conv_transpose2d_shape *s, const float *x, const float *w,
+                                                  const float *b, float *y, void *workspace, size_t workspace_bytes) {
+    cnn_conv2d_shape c;
+    cnn_status st = cnn__convt_settle(s, &c);
+    if (st) return st;
+    if (!x || !w || !y) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "conv_transpose2d forward: NULL x, w or y");
+    if ((st = cnn_conv2d_backward_data_ws(&c, x, w, y, workspace, workspace_bytes))) return st;   /* y = M^T x */
+    if (b) cnn__convt_add_bias(&c, b, y);
+    return CNN_OK;
+}
+
+CNNDEF cnn_status cnn_conv_transpose2d_backward_data_ws(const cnn_conv_transpose2d_shape *s, const float *dy,
+                                                        const float *w, float *dx, void *workspace, size_t workspace_bytes) {
+    cnn_conv2d_shape c;
+    cnn_status st = cnn__convt_settle(s, &c);
+    if (st) return st;
+    if (!dy || !w || !dx) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "conv_transpose2d backward_data: NULL dy, w or dx");
+    return cnn_conv2d_forward_ws(&c, dy, w, NULL, dx, workspace, workspace_bytes);                /* dx = M dy */
+}
+
+CNNDEF cnn_status cnn_conv_transpose2d_backward_weights_ws(const cnn_conv_transpose2d_shape *s, const float *x,
+                                                           const float *dy, float *dw, float *db, void *workspace,
+                                                           size_t workspace_bytes) {
+    cnn_conv2d_shape c;
+    cnn_status st = cnn__convt_settle(s, &c);
+    if (st) return st;
+    if (!x || !dy || !dw) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "conv_transpose2d backward_weights: NULL x, dy or dw");
+    if ((st = cnn_conv2d_backward_weights_ws(&c, dy, x, dw, NULL, workspace, workspace_bytes))) return st;  /* x, dy swapped */
+    if (db) cnn__convt_bias_gradient(&c, dy, db);
+    return CNN_OK;
+}
+
+CNNDEF cnn_status cnn_conv_transpose2d_forward(const cnn_conv_transpose2d_shape *s, const float *x, const float *w,
+                                               const float *b, float *y) {
+    return cnn_conv_transpose2d_forward_ws(s, x, w, b, y, NULL, 0);
+}
+CNNDEF cnn_status cnn_conv_transpose2d_backward_data(const cnn_conv_transpose2d_shape *s, const float *dy,
+                                                     const float *w, float *dx) {
+    return cnn_conv_transpose2d_backward_data_ws(s, dy, w, dx, NULL, 0);
+}
+CNNDEF cnn_status cnn_conv_transpose2d_backward_weights(const cnn_conv_transpose2d_shape *s, const float *x,
+                                                        const float *dy, float *dw, float *db) {
+    return cnn_conv_transpose2d_backward_weights_ws(s, x, dy, dw, db, NULL, 0);
 }
 
 /* ============================================================================================
@@ -3311,6 +3708,7 @@ static const char *cnn__layer_name(cnn_layer_kind kind) {
     case CNN_LAYER_ACTIVATION: return "activation";
     case CNN_LAYER_DROPOUT: return "dropout";
     case CNN_LAYER_FLATTEN: return "flatten";
+    case CNN_LAYER_CONV_TRANSPOSE: return "conv_transpose";
     }
     return "?";
 }
@@ -3435,6 +3833,11 @@ CNNDEF cnn_status cnn_add_conv(cnn_net *net, const cnn_conv_opts *opts) {
                     o->kernel, o->kernel_h, o->kernel_w, o->stride, o->stride_h, o->stride_w, o->dilation, o->dilation_h, o->dilation_w);
         return cnn__layer_fail(net, CNN_LAYER_CONV, CNN_ERR_INVALID_ARGUMENT, why);
     }
+    if (o->groups < 0 || l->in_c % (o->groups ? o->groups : 1) || o->filters % (o->groups ? o->groups : 1)) {
+        cnn__format(why, sizeof why, "groups %d must be at least 1 and divide both the %d input channels and the %d filters",
+                    o->groups, l->in_c, o->filters);
+        return cnn__layer_fail(net, CNN_LAYER_CONV, CNN_ERR_INVALID_ARGUMENT, why);
+    }
     st = cnn__check_activation("conv", o->activation, cnn__slope(o->alpha));
     if (st) return cnn__layer_fail(net, CNN_LAYER_CONV, st, cnn_last_error());
     s = &l->conv;
@@ -3447,6 +3850,7 @@ CNNDEF cnn_status cnn_add_conv(cnn_net *net, const cnn_conv_opts *opts) {
     s->dilation_h = cnn__pick(o->dilation_h, o->dilation, 1);
     s->dilation_w = cnn__pick(o->dilation_w, o->dilation, 1);
     s->algo = o->algo;
+    s->groups = o->groups ? o->groups : 1;
     if (cnn__direct_variant(s)) {   /* a layer's passes each pick the variant that serves them */
         cnn__format(why, sizeof why, "algo %s forces one direct variant, for benchmarks and tests of the conv2d functions; "
                     "a layer takes auto, direct, wino2 or wino4", cnn_conv_algo_name(o->algo));
@@ -3470,8 +3874,80 @@ CNNDEF cnn_status cnn_add_conv(cnn_net *net, const cnn_conv_opts *opts) {
     l->act = o->activation;
     l->alpha = cnn__slope(o->alpha);
     l->has_bias = !o->no_bias;
-    l->weight_count = cnn__count4(s->k, s->c, s->kh, s->kw);
+    l->weight_count = cnn__count4(s->k, s->c / s->groups, s->kh, s->kw);
     l->bias_count = l->has_bias ? (size_t)s->k : 0;
+    l->flat = 0;
+    return cnn__end_layer(net, l);
+}
+
+/* A transposed convolution is stored as the convolution it transposes (l->conv: from its
+   output to its input, see section 4), so the passes, the workspace and the weights' layout
+   (in channels x out channels/groups x kh x kw, PyTorch's) are the convolution's. */
+CNNDEF cnn_status cnn_add_conv_transpose(cnn_net *net, const cnn_conv_transpose_opts *opts) {
+    cnn_conv_transpose_opts defaults;
+    const cnn_conv_transpose_opts *o = opts ? opts : (memset(&defaults, 0, sizeof defaults), &defaults);
+    const cnn_layer_kind kind = CNN_LAYER_CONV_TRANSPOSE;
+    cnn_conv_transpose2d_shape t;
+    cnn_layer *l;
+    cnn_status st = cnn__begin_layer(net, kind, &l);
+    char why[300];
+    int oh, ow;
+    if (st) return st;
+    if (l->flat)
+        return cnn__layer_fail(net, kind, CNN_ERR_SHAPE, "a transposed convolution needs a C x H x W map, not a vector");
+    if (o->filters < 1) {
+        cnn__format(why, sizeof why, "filters is %d; set .filters to the number of output channels (at least 1)", o->filters);
+        return cnn__layer_fail(net, kind, CNN_ERR_INVALID_ARGUMENT, why);
+    }
+    if (o->kernel < 0 || o->kernel_h < 0 || o->kernel_w < 0 || o->stride < 0 || o->stride_h < 0 || o->stride_w < 0 ||
+        o->dilation < 0 || o->dilation_h < 0 || o->dilation_w < 0 || o->pad < 0 || o->pad_h < 0 || o->pad_w < 0 ||
+        o->output_padding < 0 || o->output_padding_h < 0 || o->output_padding_w < 0 || o->groups < 0) {
+        cnn__format(why, sizeof why, "kernel %d (%dx%d), stride %d (%dx%d), dilation %d (%dx%d), pad %d (%dx%d), output_padding %d (%dx%d), "
+                    "groups %d: none may be negative", o->kernel, o->kernel_h, o->kernel_w, o->stride, o->stride_h, o->stride_w,
+                    o->dilation, o->dilation_h, o->dilation_w, o->pad, o->pad_h, o->pad_w, o->output_padding,
+                    o->output_padding_h, o->output_padding_w, o->groups);
+        return cnn__layer_fail(net, kind, CNN_ERR_INVALID_ARGUMENT, why);
+    }
+    memset(&t, 0, sizeof t);
+    t.n = 1; t.c = l->in_c; t.h = l->in_h; t.w = l->in_w;
+    t.k = o->filters;
+    t.kh = cnn__pick(o->kernel_h, o->kernel, 3);
+    t.kw = cnn__pick(o->kernel_w, o->kernel, 3);
+    t.stride_h = cnn__pick(o->stride_h, o->stride, 1);
+    t.stride_w = cnn__pick(o->stride_w, o->stride, 1);
+    t.dilation_h = cnn__pick(o->dilation_h, o->dilation, 1);
+    t.dilation_w = cnn__pick(o->dilation_w, o->dilation, 1);
+    t.pad_h = cnn__pick(o->pad_h, o->pad, 0);
+    t.pad_w = cnn__pick(o->pad_w, o->pad, 0);
+    t.output_pad_h = cnn__pick(o->output_padding_h, o->output_padding, 0);
+    t.output_pad_w = cnn__pick(o->output_padding_w, o->output_padding, 0);
+    t.groups = o->groups ? o->groups : 1;
+    t.algo = o->algo;
+    if ((t.output_pad_h >= t.stride_h && t.output_pad_h >= t.dilation_h) || (t.output_pad_w >= t.stride_w && t.output_pad_w >= t.dilation_w)) {
+        cnn__format(why, sizeof why, "output_padding %dx%d must be smaller than the stride %dx%d or the dilation %dx%d (PyTorch's rule)",
+                    t.output_pad_h, t.output_pad_w, t.stride_h, t.stride_w, t.dilation_h, t.dilation_w);
+        return cnn__layer_fail(net, kind, CNN_ERR_INVALID_ARGUMENT, why);
+    }
+    if (t.groups > 1 && (t.c % t.groups || t.k % t.groups)) {
+        cnn__format(why, sizeof why, "groups %d must divide both the %d input channels and the %d filters", t.groups, t.c, t.k);
+        return cnn__layer_fail(net, kind, CNN_ERR_INVALID_ARGUMENT, why);
+    }
+    if ((unsigned)t.algo >= CNN_CONV_ALGO_COUNT || (t.algo >= CNN_CONV_DIRECT_GRID)) {
+        cnn__format(why, sizeof why, "algo %d: a layer takes auto, direct, wino2 or wino4", (int)t.algo);
+        return cnn__layer_fail(net, kind, CNN_ERR_INVALID_ARGUMENT, why);
+    }
+    st = cnn__check_activation("conv_transpose", o->activation, cnn__slope(o->alpha));
+    if (st) return cnn__layer_fail(net, kind, st, cnn_last_error());
+    st = cnn_conv_transpose2d_check(&t, &oh, &ow);
+    if (st) return cnn__layer_fail(net, kind, st, cnn_last_error());
+    cnn__convt_as_conv(&t, oh, ow, &l->conv);
+    l->out_pad_h = t.output_pad_h; l->out_pad_w = t.output_pad_w;
+    l->out_c = t.k; l->out_h = oh; l->out_w = ow;
+    l->act = o->activation;
+    l->alpha = cnn__slope(o->alpha);
+    l->has_bias = !o->no_bias;
+    l->weight_count = cnn__count4(t.c, t.k / t.groups, t.kh, t.kw);
+    l->bias_count = l->has_bias ? (size_t)t.k : 0;
     l->flat = 0;
     return cnn__end_layer(net, l);
 }
@@ -3776,6 +4252,8 @@ static cnn_status cnn__net_layout(cnn_net *net, cnn_arena *a, const cnn__build_p
         cs.n = max_batch;                                   /* Winograd's chunks span images */
         if (net->layers[i].kind == CNN_LAYER_CONV)     /* the first layer needs no data gradient */
             net->scratch_bytes = CNN__MAX(net->scratch_bytes, cnn__conv2d_workspace(&cs, 1, training && i > 0, training, training));
+        if (net->layers[i].kind == CNN_LAYER_CONV_TRANSPOSE)   /* forward: cs's data gradient; and back */
+            net->scratch_bytes = CNN__MAX(net->scratch_bytes, cnn__conv2d_workspace(&cs, training && i > 0, 1, training, 0));
     }
     net->threads = threads;                       /* a workspace for each thread */
     net->scratch_bytes = (net->scratch_bytes + CNN_ALIGNMENT - 1) / CNN_ALIGNMENT * CNN_ALIGNMENT;
@@ -3826,7 +4304,8 @@ static int cnn__same_layer(const cnn_layer *a, const cnn_layer *b) {
            pa->c == pb->c && pa->h == pb->h && pa->w == pb->w && pa->kh == pb->kh && pa->kw == pb->kw &&
            pa->stride_h == pb->stride_h && pa->stride_w == pb->stride_w && pa->pad_top == pb->pad_top &&
            pa->pad_bottom == pb->pad_bottom && pa->pad_left == pb->pad_left && pa->pad_right == pb->pad_right &&
-           pa->ceil_mode == pb->ceil_mode && pa->count_pad == pb->count_pad;
+           pa->ceil_mode == pb->ceil_mode && pa->count_pad == pb->count_pad &&
+           cnn__conv2d_groups(ca) == cnn__conv2d_groups(cb) && a->out_pad_h == b->out_pad_h && a->out_pad_w == b->out_pad_w;
 }
 
 /* A network may read another's parameters when it is an inference build (nothing of it
@@ -3970,7 +4449,12 @@ CNNDEF cnn_status cnn_net_init_weights(cnn_net *net, cnn_init init, uint64_t see
         double fan_in, fan_out;
         if (!l->weight_count) continue;
         if (l->kind == CNN_LAYER_CONV) {
-            fan_in = (double)l->conv.c * l->conv.kh * l->conv.kw;
+            /* a filter sees c/groups channels (PyTorch's fans: the weight's dims 1 and 0) */
+            fan_in = (double)(l->conv.c / cnn__conv2d_groups(&l->conv)) * l->conv.kh * l->conv.kw;
+            fan_out = (double)l->conv.k * l->conv.kh * l->conv.kw;
+        } else if (l->kind == CNN_LAYER_CONV_TRANSPOSE) {
+            /* the weight is in x out/groups x kh x kw; PyTorch's fans read dims 1 and 0 */
+            fan_in = (double)(l->conv.c / cnn__conv2d_groups(&l->conv)) * l->conv.kh * l->conv.kw;
             fan_out = (double)l->conv.k * l->conv.kh * l->conv.kw;
         } else {
             fan_in = (double)cnn__layer_in_size(l);
@@ -4089,15 +4573,24 @@ static void cnn__thousands(char *buf, size_t cap, size_t v) {
 
 static void cnn__describe_layer(const cnn_layer *l, int batch, char *buf, size_t cap) {
     cnn_conv2d_shape cs = l->conv;
-    char act[32] = "";
+    char act[32] = "", groups[24] = "";
     cs.n = CNN__MAX(batch, 1);
     if (l->act) cnn__format(act, sizeof act, ", %s", cnn__activation_name(l->act));
+    if (cnn__conv2d_groups(&l->conv) > 1 && l->conv.groups == l->conv.c) cnn__format(groups, sizeof groups, " dw");
+    else if (cnn__conv2d_groups(&l->conv) > 1) cnn__format(groups, sizeof groups, " g%d", l->conv.groups);
     switch (l->kind) {
     case CNN_LAYER_CONV:   /* with the algorithm its forward pass runs on a batch of 'batch' (if > 0) */
-        cnn__format(buf, cap, "conv %dx%d, %d%s%s%s%s%s", l->conv.kh, l->conv.kw, l->conv.k,
+        cnn__format(buf, cap, "conv %dx%d, %d%s%s%s%s%s%s", l->conv.kh, l->conv.kw, l->conv.k,
                     l->conv.stride_h > 1 || l->conv.stride_w > 1 ? " /s" : "",
-                    l->conv.dilation_h > 1 || l->conv.dilation_w > 1 ? " dil" : "", act, batch > 0 ? ", " : "",
+                    l->conv.dilation_h > 1 || l->conv.dilation_w > 1 ? " dil" : "", groups, act, batch > 0 ? ", " : "",
                     batch > 0 ? cnn_conv_algo_name(cnn_conv2d_algo_chosen(&cs, 0)) : "");
+        break;
+    case CNN_LAYER_CONV_TRANSPOSE:   /* its forward runs the convolution's data gradient */
+        if (cnn__conv2d_groups(&l->conv) > 1) cnn__format(groups, sizeof groups, " g%d", l->conv.groups);
+        cnn__format(buf, cap, "convT %dx%d, %d%s%s%s%s%s%s", l->conv.kh, l->conv.kw, l->out_c,
+                    l->conv.stride_h > 1 || l->conv.stride_w > 1 ? " /s" : "",
+                    l->conv.dilation_h > 1 || l->conv.dilation_w > 1 ? " dil" : "", groups, act, batch > 0 ? ", " : "",
+                    batch > 0 ? cnn_conv_algo_name(cnn_conv2d_algo_chosen(&cs, 1)) : "");
         break;
     case CNN_LAYER_POOL:
         cnn__format(buf, cap, "%s %dx%d /%d%s", l->pool_kind == CNN_POOL_MAX ? "maxpool" : "avgpool",
@@ -4309,6 +4802,51 @@ static void cnn__conv_backward_task(void *context, size_t t) {
     cnn__conv2d_backward_data(&s, st->g + b * out_image, l->w, st->spare + b * in_image, ws, net->scratch_bytes);
 }
 
+/* A transposed convolution's passes, by images (and batch parts for the weight gradient):
+   its forward is l->conv's data gradient, its data gradient l->conv's forward, its weight
+   gradient l->conv's with the roles of x and dy swapped (section 4). */
+static void cnn__convt_forward_task(void *context, size_t t) {
+    const cnn__step *st = (const cnn__step *)context;
+    const cnn_layer *l = st->l;
+    const size_t in_image = cnn__layer_in_size(l), out_image = cnn__layer_out_size(l);
+    cnn_conv2d_shape s = st->conv;
+    size_t b, e;
+    float *y;
+    cnn__share((size_t)st->n, t, st->net->threads, 1, &b, &e);
+    if (b == e) return;
+    s.n = (int)(e - b);
+    y = l->out + b * out_image;
+    cnn__conv2d_backward_data(&s, st->in + b * in_image, l->w, y, cnn__slot_scratch(st->net, t), st->net->scratch_bytes);
+    if (l->b) cnn__convt_add_bias(&s, l->b, y);
+    cnn__activation_forward(l->act, l->alpha, (e - b) * out_image, y, y);
+}
+
+static void cnn__convt_backward_task(void *context, size_t t) {
+    const cnn__step *st = (const cnn__step *)context;
+    const cnn_net *net = st->net;
+    const cnn_layer *l = st->l;
+    const int parts = cnn__grad_parts(st->n);
+    const size_t in_image = cnn__layer_in_size(l), out_image = cnn__layer_out_size(l);
+    void *ws = cnn__slot_scratch(net, t);
+    size_t b, e, p;
+    cnn_conv2d_shape s;
+    cnn__share((size_t)parts, t, net->threads, 1, &b, &e);
+    for (p = b; p < e; p++) {
+        const int i0 = cnn__part_start(st->n, parts, (int)p), i1 = cnn__part_start(st->n, parts, (int)p + 1);
+        float *dw = cnn__part_dw(net, l, (int)p);
+        s = st->conv;
+        s.n = i1 - i0;
+        cnn__conv2d_backward_weights(&s, st->g + i0 * out_image, st->in + i0 * in_image, dw, NULL, ws, net->scratch_bytes);
+        if (l->db) cnn__convt_bias_gradient(&s, st->g + i0 * out_image, dw + cnn__round16(l->weight_count));
+    }
+    if (!st->need_dx) return;
+    cnn__share((size_t)st->n, t, net->threads, 1, &b, &e);
+    if (b == e) return;
+    s = st->conv_dx;
+    s.n = (int)(e - b);
+    cnn__conv2d_forward(&s, st->g + b * out_image, l->w, NULL, st->spare + b * in_image, ws, net->scratch_bytes);
+}
+
 static void cnn__dense_forward_task(void *context, size_t t) {
     const cnn__step *st = (const cnn__step *)context;
     const cnn_layer *l = st->l;
@@ -4428,8 +4966,15 @@ CNNDEF cnn_status cnn_forward(cnn_net *net, const float *x, int n, int training)
             step.conv.n = n;
             step.conv.algo = cnn_conv2d_algo_chosen(&step.conv, 0);
             step.wino = cnn__conv_layer_wino(l, &step.conv);
-            step.by_filter = cnn__split_filters(n, l->conv.k, net->threads);
+            /* a part of a grouped layer's filters would need its groups' channels: by image */
+            step.by_filter = cnn__conv2d_groups(&l->conv) == 1 && cnn__split_filters(n, l->conv.k, net->threads);
             cnn__parallel(net, cnn__conv_forward_task, &step);
+            break;
+        case CNN_LAYER_CONV_TRANSPOSE:
+            step.conv = l->conv;
+            step.conv.n = n;
+            step.conv.algo = cnn_conv2d_algo_chosen(&step.conv, 1);
+            cnn__parallel(net, cnn__convt_forward_task, &step);
             break;
         case CNN_LAYER_POOL:
         case CNN_LAYER_GLOBAL_AVGPOOL:
@@ -4490,7 +5035,7 @@ CNNDEF cnn_status cnn_layer_describe(const cnn_net *net, int layer, cnn_layer_in
     info->flat = l->flat;
     info->weight_count = l->weight_count;
     info->bias_count = l->bias_count;
-    if (l->kind == CNN_LAYER_CONV) { info->kernel_h = l->conv.kh; info->kernel_w = l->conv.kw; }
+    if (l->kind == CNN_LAYER_CONV || l->kind == CNN_LAYER_CONV_TRANSPOSE) { info->kernel_h = l->conv.kh; info->kernel_w = l->conv.kw; }
     if (l->kind == CNN_LAYER_POOL) { info->kernel_h = l->pool.kh; info->kernel_w = l->pool.kw; }
     return CNN_OK;
 }
@@ -4564,6 +5109,7 @@ static void cnn__backward(cnn_net *net) {
         step.count = (size_t)n * cnn__layer_out_size(l);
         switch (l->kind) {
         case CNN_LAYER_CONV:
+        case CNN_LAYER_CONV_TRANSPOSE:
         case CNN_LAYER_DENSE:
             if (l->act != CNN_ACT_NONE) cnn__parallel(net, cnn__elementwise_task, &step);
             if (l->kind == CNN_LAYER_CONV) {
@@ -4571,6 +5117,11 @@ static void cnn__backward(cnn_net *net) {
                 step.conv.n = step.conv_dx.n = n;
                 step.conv_dx.algo = cnn_conv2d_algo_chosen(&step.conv_dx, 1);
                 cnn__parallel(net, cnn__conv_backward_task, &step);
+            } else if (l->kind == CNN_LAYER_CONV_TRANSPOSE) {   /* its data gradient: l->conv's forward */
+                step.conv = step.conv_dx = l->conv;
+                step.conv.n = step.conv_dx.n = n;
+                step.conv_dx.algo = cnn_conv2d_algo_chosen(&step.conv_dx, 0);
+                cnn__parallel(net, cnn__convt_backward_task, &step);
             } else {
                 cnn__parallel(net, cnn__dense_backward_task, &step);
             }
@@ -4704,6 +5255,12 @@ CNNDEF cnn_status cnn_input_gradient(cnn_net *net, float *dx) {
         cnn_conv2d_shape s = l->conv;
         s.n = n;           /* (the workspace was sized without this pass: a smaller one is fine) */
         cnn__conv2d_backward_data(&s, g, l->w, dx, net->scratch, net->scratch_bytes);
+        break;
+    }
+    case CNN_LAYER_CONV_TRANSPOSE: {     /* the transposed one's data gradient: the forward */
+        cnn_conv2d_shape s = l->conv;
+        s.n = n;
+        cnn__conv2d_forward(&s, g, l->w, NULL, dx, net->scratch, net->scratch_bytes);
         break;
     }
     case CNN_LAYER_DENSE:
@@ -5364,13 +5921,22 @@ static void cnn__layer_record(const cnn_layer *l, uint32_t r[CNN__RECORD_FIELDS]
     r[3] = cnn__float_bits(l->rate);
     r[4] = (uint32_t)l->has_bias;
     if (l->kind == CNN_LAYER_CONV) {
-        r[19] = 1;                                       /* groups */
+        r[19] = (uint32_t)cnn__conv2d_groups(&l->conv);
         r[5] = (uint32_t)l->conv.k;
         r[6] = (uint32_t)l->conv.kh; r[7] = (uint32_t)l->conv.kw;
         r[8] = (uint32_t)l->conv.stride_h; r[9] = (uint32_t)l->conv.stride_w;
         r[10] = (uint32_t)l->conv.dilation_h; r[11] = (uint32_t)l->conv.dilation_w;
         r[12] = (uint32_t)l->conv.pad_top; r[13] = (uint32_t)l->conv.pad_bottom;
         r[14] = (uint32_t)l->conv.pad_left; r[15] = (uint32_t)l->conv.pad_right;
+    } else if (l->kind == CNN_LAYER_CONV_TRANSPOSE) {   /* PyTorch's padding, on both sides */
+        r[5] = (uint32_t)l->out_c;
+        r[6] = (uint32_t)l->conv.kh; r[7] = (uint32_t)l->conv.kw;
+        r[8] = (uint32_t)l->conv.stride_h; r[9] = (uint32_t)l->conv.stride_w;
+        r[10] = (uint32_t)l->conv.dilation_h; r[11] = (uint32_t)l->conv.dilation_w;
+        r[12] = r[13] = (uint32_t)l->conv.pad_top;
+        r[14] = r[15] = (uint32_t)l->conv.pad_left;
+        r[19] = (uint32_t)cnn__conv2d_groups(&l->conv);
+        r[20] = (uint32_t)l->out_pad_h; r[21] = (uint32_t)l->out_pad_w;
     } else if (l->kind == CNN_LAYER_POOL) {
         r[6] = (uint32_t)l->pool.kh; r[7] = (uint32_t)l->pool.kw;
         r[8] = (uint32_t)l->pool.stride_h; r[9] = (uint32_t)l->pool.stride_w;
@@ -5406,9 +5972,7 @@ static cnn_status cnn__add_from_record(cnn_net *net, int index, const uint32_t r
         o.alpha = cnn__bits_float(r[2]);
         if (!o.kernel_h || !o.kernel_w || !o.stride_h || !o.stride_w || !o.dilation_h || !o.dilation_w)
             return cnn__fail(CNN_ERR_FILE_CORRUPT, "layer %d: a conv layer with a zero kernel, stride or dilation", index);
-        if (r[19] > 1)
-            return cnn__fail(CNN_ERR_FILE_VERSION, "layer %d: a conv layer of %u groups, which this cnn.h (%s) cannot run",
-                             index, (unsigned)r[19], CNN_VERSION_STRING);
+        o.groups = (int)r[19];                           /* 0 in a version-1 file: 1 */
         return cnn_add_conv(net, &o);
     }
     case CNN_LAYER_POOL: {
@@ -5437,6 +6001,26 @@ static cnn_status cnn__add_from_record(cnn_net *net, int index, const uint32_t r
     case CNN_LAYER_ACTIVATION: return cnn_add_activation(net, (cnn_activation)r[1], cnn__bits_float(r[2]));
     case CNN_LAYER_DROPOUT: return cnn_add_dropout(net, cnn__bits_float(r[3]));
     case CNN_LAYER_FLATTEN: return cnn_add_flatten(net);
+    case CNN_LAYER_CONV_TRANSPOSE: {
+        cnn_conv_transpose_opts o;
+        memset(&o, 0, sizeof o);
+        o.filters = (int)r[5];
+        o.kernel_h = (int)r[6]; o.kernel_w = (int)r[7];
+        o.stride_h = (int)r[8]; o.stride_w = (int)r[9];
+        o.dilation_h = (int)r[10]; o.dilation_w = (int)r[11];
+        o.pad_h = (int)r[12]; o.pad_w = (int)r[14];
+        o.output_padding_h = (int)r[20]; o.output_padding_w = (int)r[21];
+        o.groups = (int)r[19];
+        o.no_bias = !r[4];
+        o.activation = (cnn_activation)r[1];
+        o.alpha = cnn__bits_float(r[2]);
+        if (!o.kernel_h || !o.kernel_w || !o.stride_h || !o.stride_w || !o.dilation_h || !o.dilation_w)
+            return cnn__fail(CNN_ERR_FILE_CORRUPT, "layer %d: a conv_transpose layer with a zero kernel, stride or dilation", index);
+        if (r[12] != r[13] || r[14] != r[15])
+            return cnn__fail(CNN_ERR_FILE_CORRUPT, "layer %d: a conv_transpose layer with padding %u, %u, %u, %u: top and bottom, "
+                             "left and right must agree", index, (unsigned)r[12], (unsigned)r[13], (unsigned)r[14], (unsigned)r[15]);
+        return cnn_add_conv_transpose(net, &o);
+    }
     default:
         /* A kind this build does not have: most likely a newer cnn.h wrote the file, so the
            version error, naming the layer where its name is known. */
@@ -5460,9 +6044,9 @@ static int cnn__layer_tensors(const cnn_layer *l, cnn__tensor t[CNN__MAX_LAYER_T
     int n = 0;
     if (!l->weight_count) return 0;
     t[0].name = "weights"; t[0].npy = "weight";
-    if (l->kind == CNN_LAYER_CONV) {
+    if (l->kind == CNN_LAYER_CONV || l->kind == CNN_LAYER_CONV_TRANSPOSE) {   /* transposed: c x k/groups x kh x kw */
         t[0].ndim = 4;
-        t[0].dims[0] = (uint32_t)l->conv.k; t[0].dims[1] = (uint32_t)l->conv.c;
+        t[0].dims[0] = (uint32_t)l->conv.k; t[0].dims[1] = (uint32_t)(l->conv.c / cnn__conv2d_groups(&l->conv));
         t[0].dims[2] = (uint32_t)l->conv.kh; t[0].dims[3] = (uint32_t)l->conv.kw;
     } else {
         t[0].ndim = 2;
@@ -8043,6 +8627,192 @@ static void cnn__wino_products_simd(int a2, int rows, int kc, int strips, const 
                                  m_out + (size_t)e * rows * ldm + j * CNN__WL, ldm, CNN__WL, 0, NULL);
 }
 #endif
+
+/* ---------------------------------------------------------------------------------------------
+   Depthwise convolution (one input channel per group, k = c * multiplier), on the
+   element-wise vocabulary: a product of one channel leaves the micro-kernel's lanes empty,
+   and the work is a few taps per loaded value, so this runs at memory speed or near it. Each
+   output row is CNN__VL columns at a time: for each kernel row inside the image, each tap
+   adds w * (CNN__VL input values) to the accumulator, in the scalar reference's order (bias,
+   then the taps row by row), multiply then add as it does. At stride 2 the input columns
+   2j + offset are the even lanes of a load2. The columns where a tap would fall outside the
+   row (the padding; at stride 2 also the last, whose unused odd partner load2 would read)
+   are done one by one, in the same order. Column strides 1 and 2, any kernel, row stride and
+   dilation.
+   The data gradient gathers at column stride 1 (the input column jj reads output columns
+   jj + pad - q*dil: contiguous), in the reference's order (filters of the channel, then
+   taps); at stride 2 half the columns of each tap are missing, and it stays scalar. The
+   weight gradient is one dot product per filter and tap over the output pixels the tap
+   reaches, CNN__VL columns at a time (load2 at stride 2), its lanes summed at the end: a
+   different order from the reference's, within rounding.
+   --------------------------------------------------------------------------------------------- */
+#ifdef CNN__SIMD
+/* The output columns [lo, hi) whose every tap (and, at stride 2, the value after it) is in
+   the input row. */
+static void cnn__depthwise_columns(const cnn_conv2d_shape *s, int ow, int *lo, int *hi) {
+    int l0, h0, l1, h1;
+    cnn__tap_range(ow, s->w, s->stride_w, s->pad_left, 0, &l0, &h0);
+    cnn__tap_range(ow, s->w - (s->stride_w - 1), s->stride_w, s->pad_left, (s->kw - 1) * s->dilation_w, &l1, &h1);
+    *lo = l0;
+    *hi = CNN__MAX(l0, CNN__MIN(h0, h1));
+    if (s->w - (s->stride_w - 1) < 1) *hi = l0;
+}
+
+/* One output of a depthwise plane, as the scalar reference sums it. */
+static float cnn__depthwise_pixel(const cnn_conv2d_shape *s, const float *xc, const float *wk, float bias, int i, int j) {
+    float sum = bias;
+    int r, q;
+    for (r = 0; r < s->kh; r++) {
+        const int row = i * s->stride_h - s->pad_top + r * s->dilation_h;
+        if (row < 0 || row >= s->h) continue;
+        for (q = 0; q < s->kw; q++) {
+            const int col = j * s->stride_w - s->pad_left + q * s->dilation_w;
+            if (col >= 0 && col < s->w) sum += wk[r * s->kw + q] * xc[(size_t)row * s->w + col];
+        }
+    }
+    return sum;
+}
+
+/* One input gradient of a depthwise plane (channel c of image n's dy, dyn), as the scalar
+   reference sums it: over the channel's filters, then the taps whose output reads it. */
+static float cnn__depthwise_data_pixel(const cnn_conv2d_shape *s, int oh, int ow, const float *dyn, const float *w,
+                                       int c, int ii, int jj) {
+    const int mult = s->k / s->c, taps = s->kh * s->kw;
+    float sum = 0.0f;
+    int k, r, q;
+    for (k = c * mult; k < (c + 1) * mult; k++)
+        for (r = 0; r < s->kh; r++) {
+            const int t = ii + s->pad_top - r * s->dilation_h;
+            if (t < 0 || t % s->stride_h || t / s->stride_h >= oh) continue;
+            for (q = 0; q < s->kw; q++) {
+                const int u = jj + s->pad_left - q * s->dilation_w;
+                if (u < 0 || u % s->stride_w || u / s->stride_w >= ow) continue;
+                sum += w[(size_t)k * taps + r * s->kw + q] * dyn[((size_t)k * oh + t / s->stride_h) * ow + u / s->stride_w];
+            }
+        }
+    return sum;
+}
+
+#define CNN__DEPTHWISE_KERNELS                                                                                        \
+CNN__VEC static void CNN__WN(depthwise_forward)(const cnn_conv2d_shape *s, const float *x, const float *w,            \
+                                                const float *b, float *y) {                                           \
+    const int oh = cnn__conv2d_out_h(s), ow = cnn__conv2d_out_w(s), mult = s->k / s->c, taps = s->kh * s->kw;         \
+    const size_t in_plane = (size_t)s->h * s->w, out_plane = (size_t)oh * ow;                                         \
+    int n, k, i, j, r, q, lo, hi;                                                                                     \
+    cnn__depthwise_columns(s, ow, &lo, &hi);                                                                          \
+    for (n = 0; n < s->n; n++)                                                                                        \
+        for (k = 0; k < s->k; k++) {                                                                                  \
+            const float *xc = x + ((size_t)n * s->c + k / mult) * in_plane, *wk = w + (size_t)k * taps;               \
+            const float bias = b ? b[k] : 0.0f;                                                                       \
+            for (i = 0; i < oh; i++) {                                                                                \
+                float *yrow = y + ((size_t)n * s->k + k) * out_plane + (size_t)i * ow;                                \
+                for (j = 0; j < lo; j++) yrow[j] = cnn__depthwise_pixel(s, xc, wk, bias, i, j);   /* the border */    \
+                for (j = hi; j < ow; j++) yrow[j] = cnn__depthwise_pixel(s, xc, wk, bias, i, j);                      \
+                for (j = lo; j < hi; j += CNN__VL) {                                                                  \
+                    const int lanes = CNN__MIN(CNN__VL, hi - j);                                                      \
+                    cnn__vec acc = cnn__v_set(bias), even, odd;                                                       \
+                    for (r = 0; r < s->kh; r++) {                                                                     \
+                        const int row = i * s->stride_h - s->pad_top + r * s->dilation_h;                             \
+                        const float *xr;                                                                              \
+                        if (row < 0 || row >= s->h) continue;                                                         \
+                        xr = xc + (size_t)row * s->w + (ptrdiff_t)j * s->stride_w - s->pad_left;                      \
+                        for (q = 0; q < s->kw; q++) {                                                                 \
+                            const cnn__vec wv = cnn__v_set(wk[r * s->kw + q]);                                        \
+                            if (s->stride_w == 1) even = cnn__v_load(xr + q * s->dilation_w, lanes);                  \
+                            else cnn__v_load2(xr + q * s->dilation_w, lanes, &even, &odd);                            \
+                            acc = cnn__v_add(acc, cnn__v_mul(wv, even));                                              \
+                        }                                                                                             \
+                    }                                                                                                 \
+                    cnn__v_store(yrow + j, lanes, acc);                                                               \
+                }                                                                                                     \
+            }                                                                                                         \
+        }                                                                                                             \
+}                                                                                                                     \
+                                                                                                                      \
+                                                                                                                      \
+CNN__VEC static void CNN__WN(depthwise_backward_data)(const cnn_conv2d_shape *s, const float *dy, const float *w,     \
+                                                      float *dx) {                                                    \
+    const int oh = cnn__conv2d_out_h(s), ow = cnn__conv2d_out_w(s), mult = s->k / s->c, taps = s->kh * s->kw;         \
+    const size_t in_plane = (size_t)s->h * s->w, out_plane = (size_t)oh * ow;                                         \
+    const int lo = CNN__MIN(s->w, CNN__MAX(0, (s->kw - 1) * s->dilation_w - s->pad_left));                            \
+    const int hi = CNN__MAX(lo, CNN__MIN(s->w, ow - s->pad_left));                                                    \
+    int n, c, k, ii, jj, r, q;                                                                                        \
+    for (n = 0; n < s->n; n++)                                                                                        \
+        for (c = 0; c < s->c; c++) {                                                                                  \
+            const float *dyn = dy + (size_t)n * s->k * out_plane;                                                     \
+            for (ii = 0; ii < s->h; ii++) {                                                                           \
+                float *dxrow = dx + ((size_t)n * s->c + c) * in_plane + (size_t)ii * s->w;                            \
+                for (jj = 0; jj < lo; jj++) dxrow[jj] = cnn__depthwise_data_pixel(s, oh, ow, dyn, w, c, ii, jj);      \
+                for (jj = hi; jj < s->w; jj++) dxrow[jj] = cnn__depthwise_data_pixel(s, oh, ow, dyn, w, c, ii, jj);   \
+                for (jj = lo; jj < hi; jj += CNN__VL) {                                                               \
+                    const int lanes = CNN__MIN(CNN__VL, hi - jj);                                                     \
+                    cnn__vec acc = cnn__v_set(0.0f);                                                                  \
+                    for (k = c * mult; k < (c + 1) * mult; k++)                                                       \
+                        for (r = 0; r < s->kh; r++) {                                                                 \
+                            const int t = ii + s->pad_top - r * s->dilation_h;                                        \
+                            const float *dyrow;                                                                       \
+                            if (t < 0 || t % s->stride_h || t / s->stride_h >= oh) continue;                          \
+                            dyrow = dyn + (size_t)k * out_plane + (size_t)(t / s->stride_h) * ow + jj + s->pad_left;  \
+                            for (q = 0; q < s->kw; q++)                                                               \
+                                acc = cnn__v_add(acc, cnn__v_mul(cnn__v_set(w[(size_t)k * taps + r * s->kw + q]),     \
+                                                                 cnn__v_load(dyrow - q * s->dilation_w, lanes)));     \
+                        }                                                                                             \
+                    cnn__v_store(dxrow + jj, lanes, acc);                                                             \
+                }                                                                                                     \
+            }                                                                                                         \
+        }                                                                                                             \
+}                                                                                                                     \
+                                                                                                                      \
+CNN__VEC static void CNN__WN(depthwise_backward_weights)(const cnn_conv2d_shape *s, const float *x, const float *dy,  \
+                                                         float *dw) {                                                 \
+    const int oh = cnn__conv2d_out_h(s), ow = cnn__conv2d_out_w(s), mult = s->k / s->c, taps = s->kh * s->kw;         \
+    const size_t in_plane = (size_t)s->h * s->w, out_plane = (size_t)oh * ow;                                         \
+    float lanes_out[16];                                                                                              \
+    int n, k, r, q, i, j, l, i_lo, i_hi, j_lo, j_hi, j_vhi, unused;                                                   \
+    memset(dw, 0, (size_t)s->k * taps * sizeof(float));                                                               \
+    for (n = 0; n < s->n; n++)                                                                                        \
+        for (k = 0; k < s->k; k++) {                                                                                  \
+            const float *xc = x + ((size_t)n * s->c + k / mult) * in_plane, *dyk = dy + ((size_t)n * s->k + k) * out_plane;\
+            for (r = 0; r < s->kh; r++) {                                                                             \
+                cnn__tap_range(oh, s->h, s->stride_h, s->pad_top, r * s->dilation_h, &i_lo, &i_hi);                   \
+                for (q = 0; q < s->kw; q++) {                                                                         \
+                    const ptrdiff_t col0 = (ptrdiff_t)q * s->dilation_w - s->pad_left;                                \
+                    cnn__vec acc = cnn__v_set(0.0f), even, odd;                                                       \
+                    float tail = 0.0f, sum = 0.0f;                                                                    \
+                    cnn__tap_range(ow, s->w, s->stride_w, s->pad_left, q * s->dilation_w, &j_lo, &j_hi);              \
+                    /* at stride 2 a load2 reads the value after the last: that column scalar */                      \
+                    cnn__tap_range(ow, s->w - (s->stride_w - 1), s->stride_w, s->pad_left, q * s->dilation_w, &unused, &j_vhi);\
+                    j_vhi = CNN__MAX(j_lo, CNN__MIN(j_vhi, j_hi));                                                    \
+                    if (s->w - (s->stride_w - 1) < 1) j_vhi = j_lo;                                                   \
+                    for (i = i_lo; i < i_hi; i++) {                                                                   \
+                        const float *xrow = xc + (size_t)(i * s->stride_h - s->pad_top + r * s->dilation_h) * s->w;   \
+                        const float *dyrow = dyk + (size_t)i * ow;                                                    \
+                        for (j = j_lo; j < j_vhi; j += CNN__VL) {                                                     \
+                            const int lanes = CNN__MIN(CNN__VL, j_vhi - j);                                           \
+                            if (s->stride_w == 1) even = cnn__v_load(xrow + j + col0, lanes);                         \
+                            else cnn__v_load2(xrow + (ptrdiff_t)j * s->stride_w + col0, lanes, &even, &odd);          \
+                            acc = cnn__v_add(acc, cnn__v_mul(cnn__v_load(dyrow + j, lanes), even));                   \
+                        }                                                                                             \
+                        for (j = j_vhi; j < j_hi; j++) tail += dyrow[j] * xrow[(ptrdiff_t)j * s->stride_w + col0];    \
+                    }                                                                                                 \
+                    cnn__v_store(lanes_out, CNN__VL, acc);                                                            \
+                    for (l = 0; l < CNN__VL; l++) sum += lanes_out[l];                                                \
+                    dw[(size_t)k * taps + r * s->kw + q] += sum + tail;                                               \
+                }                                                                                                     \
+            }                                                                                                         \
+        }                                                                                                             \
+}
+
+CNN__DEPTHWISE_KERNELS
+#ifdef CNN__X86_AVX512
+#undef CNN__W
+#define CNN__W cnn__avx512_
+CNN__DEPTHWISE_KERNELS
+#undef CNN__W
+#define CNN__W cnn__avx2_
+#endif
+#undef CNN__DEPTHWISE_KERNELS
+#endif /* CNN__SIMD */
 
 /* ============================================================================================
    F5. Activations: the vector twins

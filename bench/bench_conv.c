@@ -1,7 +1,10 @@
 /* bench_conv.c - conv/<layer>/<pass>/<algo>/<isa>: one convolution layer, one pass.
 
    GFLOPS counts direct-convolution work, 2 * N * K * C * Ho * Wo * kh * kw per pass, for
-   every pass and algorithm, so faster algorithms show as more GFLOP/s on the same layer. */
+   every pass and algorithm, so faster algorithms show as more GFLOP/s on the same layer.
+   The depthwise layers (DW*, groups = C: a few multiply-adds per value loaded, so memory-bound)
+   report bytes_per_second as well: the bytes the pass must read and write at least (input,
+   weights, bias, output), to compare with the machine's measured memory bandwidth. */
 #include "bench_cnn.h"
 
 #include <stdio.h>
@@ -13,22 +16,32 @@ typedef struct conv_layer {
     int n, c, h, w;        /* input: batch, channels, rows, columns */
     int k, kernel;         /* filters, square kernel                */
     int stride, pad;       /* on both axes, pad on every side       */
+    int groups;            /* 0: 1; = c: depthwise                  */
 } conv_layer;
 
 /* M*: the digit model's three convolutions at batch 64. V*: VGG-like 3x3 layers at batch 1
    (V4 at batch 8). S2: a stride-2 downsampling layer. K5: a 5x5 kernel. */
 static const conv_layer bench__layers[] = {
-    { "M1", 64,   1, 28, 28,  32, 3, 1, 0 },
-    { "M2", 64,  32, 13, 13,  64, 3, 1, 0 },
-    { "M3", 64,  64,  5,  5,  64, 3, 1, 0 },
-    { "V1",  1,  64, 56, 56,  64, 3, 1, 1 },
-    { "V2",  1, 128, 28, 28, 128, 3, 1, 1 },
-    { "V3",  1, 256, 14, 14, 256, 3, 1, 1 },
-    { "V4",  8,  64, 56, 56,  64, 3, 1, 1 },
-    { "S2",  1,  64, 56, 56, 128, 3, 2, 1 },
-    { "K5", 64,   1, 28, 28,  32, 5, 1, 0 },
+    { "M1", 64,   1, 28, 28,  32, 3, 1, 0, 0 },
+    { "M2", 64,  32, 13, 13,  64, 3, 1, 0, 0 },
+    { "M3", 64,  64,  5,  5,  64, 3, 1, 0, 0 },
+    { "V1",  1,  64, 56, 56,  64, 3, 1, 1, 0 },
+    { "V2",  1, 128, 28, 28, 128, 3, 1, 1, 0 },
+    { "V3",  1, 256, 14, 14, 256, 3, 1, 1, 0 },
+    { "V4",  8,  64, 56, 56,  64, 3, 1, 1, 0 },
+    { "S2",  1,  64, 56, 56, 128, 3, 2, 1, 0 },
+    { "K5", 64,   1, 28, 28,  32, 5, 1, 0, 0 },
 };
 #define LAYER_COUNT ((int)(sizeof bench__layers / sizeof bench__layers[0]))
+
+/* Depthwise 3x3 (MobileNet's): DW1 a 32-channel 112x112 map, DW2 the same at stride 2, DW3
+   128 channels of 56x56 at batch 8 (12.8 MB in, more than the caches). */
+static const conv_layer bench__dw_layers[] = {
+    { "DW1", 1,  32, 112, 112,  32, 3, 1, 1,  32 },
+    { "DW2", 1,  64, 112, 112,  64, 3, 2, 1,  64 },
+    { "DW3", 8, 128,  56,  56, 128, 3, 1, 1, 128 },
+};
+#define DW_LAYER_COUNT ((int)(sizeof bench__dw_layers / sizeof bench__dw_layers[0]))
 
 typedef enum conv_pass { PASS_FWD, PASS_BWD_DATA, PASS_BWD_WEIGHTS, PASS_COUNT } conv_pass;
 static const char *const bench__pass_names[PASS_COUNT] = { "fwd", "bwd_data", "bwd_weights" };
@@ -77,6 +90,7 @@ static cnn_conv2d_shape bench__shape(const conv_layer *l) {
     s.stride_h = l->stride; s.stride_w = l->stride;
     s.dilation_h = 1; s.dilation_w = 1;
     s.pad_top = l->pad; s.pad_bottom = l->pad; s.pad_left = l->pad; s.pad_right = l->pad;
+    s.groups = l->groups;
     return s;
 }
 
@@ -112,7 +126,7 @@ static const char *bench__conv_setup(const void *arg, void **out) {
     if (st != CNN_OK) return bench_cnn_error("cnn_conv2d_check", st);
 
     xs = (size_t)ctx->s.n * ctx->s.c * ctx->s.h * ctx->s.w;
-    ws = (size_t)ctx->s.k * ctx->s.c * ctx->s.kh * ctx->s.kw;
+    ws = (size_t)ctx->s.k * (ctx->s.c / (ctx->s.groups ? ctx->s.groups : 1)) * ctx->s.kh * ctx->s.kw;
     ys = (size_t)ctx->s.n * ctx->s.k * oh * ow;
     /* x, dx; w, dw; b, db; y, dy; plus alignment padding for each of the 8 blocks */
     ctx->workspace_bytes = cc->algo != ALGO_IM2COL && cc->algo != ALGO_LOWERED ? cnn_conv2d_workspace_bytes(&ctx->s) : 0;
@@ -157,6 +171,44 @@ static const char *bench__conv_run(void *p) {
     return st == CNN_OK ? NULL : bench_cnn_error(bench__pass_names[ctx->pass], st);
 }
 
+/* conv/DW<i>/<pass>/direct/<isa>: the depthwise layers, every pass, with bytes_per_second
+   (the data gradient at column stride 2, DW2, runs the scalar reference on every path). */
+static void bench__register_depthwise(void) {
+    static conv_case cases[DW_LAYER_COUNT * PASS_COUNT * 8];
+    int li, pi, ii, count = 0;
+    for (li = 0; li < DW_LAYER_COUNT; li++)
+        for (pi = 0; pi < PASS_COUNT; pi++)
+            for (ii = 0; ii < bench_isa_count && count < (int)(sizeof cases / sizeof cases[0]); ii++) {
+                const conv_layer *l = &bench__dw_layers[li];
+                conv_case *cc = &cases[count++];
+                bench_desc d = {0};
+                const double ho = bench__out_size(l->h, l), wo = bench__out_size(l->w, l);
+                const double xs = (double)l->n * l->c * l->h * l->w, ys = (double)l->n * l->k * ho * wo;
+                if (!bench_isa_available(&bench_isas[ii])) continue;
+                cc->layer = l;
+                cc->algo = ALGO_DIRECT;
+                cc->pass = (conv_pass)pi;
+                cc->isa = &bench_isas[ii];
+                snprintf(cc->name, sizeof cc->name, "conv/%s/%s/direct/%s", l->name, bench__pass_names[pi], bench_isas[ii].name);
+                snprintf(cc->label, sizeof cc->label, "N%d %d->%d %dx%d k%d s%d p%d dw", l->n, l->c, l->k, l->h, l->w,
+                         l->kernel, l->stride, l->pad);
+                d.name = cc->name;
+                d.label = cc->label;
+                d.arg = cc;
+                d.setup = bench__conv_setup;
+                d.run = bench__conv_run;
+                d.teardown = bench__conv_teardown;
+                d.peak = bench_isas[ii].peak;
+                d.flops = 2.0 * l->n * l->k * ho * wo * l->kernel * l->kernel;
+                d.counters[0].name = "bytes_per_second";
+                /* forward and data gradient read one map and write the other; the weight
+                   gradient reads both; the weights and biases once */
+                d.counters[0].value = 4.0 * (xs + ys + (double)l->k * (l->kernel * l->kernel + 1));
+                d.counters[0].flags = BENCH_RATE | BENCH_BINARY;
+                bench_register(&d);
+            }
+}
+
 void bench_register_conv(void) {
     static conv_case *cases;   /* registered benchmarks keep pointers into it until exit */
     int li, pi, ai, ii, count = 0;
@@ -195,4 +247,5 @@ void bench_register_conv(void) {
                     d.flops = 2.0 * l->n * l->k * l->c * ho * wo * l->kernel * l->kernel;
                     bench_register(&d);
                 }
+    bench__register_depthwise();
 }

@@ -1008,6 +1008,63 @@ TEST(input_gradient_through_each_first_layer) {
     }
 }
 
+/* Grouped and depthwise convolution layers (groups = 3 with 2 channels a group; depthwise
+   with a channel multiplier of 2) and a grouped layer with explicit Winograd run per group. */
+TEST(net_grouped_and_depthwise_conv) {
+    cnn_conv_opts conv;
+    cnn_dense_opts dense;
+    net_begin(3, 8, 7, CNN_LOSS_SOFTMAX_CROSS_ENTROPY);
+    memset(&conv, 0, sizeof conv);
+    conv.filters = 6; conv.kernel = 3; conv.padding = CNN_PAD_SAME; conv.activation = CNN_TANH;
+    CHECK_OK(cnn_add_conv(&test_net, &conv));                                   /* 6x8x7 */
+    memset(&conv, 0, sizeof conv);
+    conv.filters = 9; conv.kernel = 3; conv.groups = 3; conv.stride = 2; conv.padding = CNN_PAD_SAME;
+    conv.activation = CNN_SIGMOID;
+    CHECK_OK(cnn_add_conv(&test_net, &conv));                                   /* 9x4x4, groups of 3 -> 3 */
+    memset(&conv, 0, sizeof conv);
+    conv.filters = 18; conv.kernel = 3; conv.groups = 9; conv.padding = CNN_PAD_SAME; conv.activation = CNN_TANH;
+    CHECK_OK(cnn_add_conv(&test_net, &conv));                                   /* depthwise x2: 18x4x4 */
+    memset(&conv, 0, sizeof conv);
+    conv.filters = 6; conv.kernel = 3; conv.groups = 2; conv.padding = CNN_PAD_SAME; conv.algo = CNN_CONV_WINOGRAD_2X2;
+    CHECK_OK(cnn_add_conv(&test_net, &conv));                                   /* Winograd per group */
+    memset(&dense, 0, sizeof dense);
+    dense.units = 3;
+    CHECK_OK(cnn_add_dense(&test_net, &dense));
+    CHECK(cnn_net_param_count(&test_net) == (size_t)(6 * 27 + 6) + (9 * 18 + 9) + (18 * 9 + 18) + (6 * 81 + 6) + (96 * 3 + 3));
+    check_net("conv tanh, grouped /2 sigmoid, depthwise x2 tanh, grouped Winograd, dense; CE", &test_net, 3, 0, 303, 0);
+}
+
+/* Transposed convolution layers: stride 2 with output padding and groups (an encoder and
+   decoder), then dilation with a stride-1 Winograd-sized one, a first layer included (its
+   input gradient: the convolution's forward). */
+TEST(net_conv_transpose) {
+    cnn_conv_opts conv;
+    cnn_conv_transpose_opts t;
+    cnn_dense_opts dense;
+    net_begin(2, 7, 6, CNN_LOSS_SOFTMAX_CROSS_ENTROPY);
+    memset(&t, 0, sizeof t);
+    t.filters = 4; t.kernel = 2; t.stride = 1; t.activation = CNN_TANH;
+    CHECK_OK(cnn_add_conv_transpose(&test_net, &t));                          /* 4x8x7 */
+    memset(&conv, 0, sizeof conv);
+    conv.filters = 4; conv.kernel = 3; conv.stride = 2; conv.padding = CNN_PAD_SAME; conv.activation = CNN_SIGMOID;
+    CHECK_OK(cnn_add_conv(&test_net, &conv));                                 /* 4x4x4 */
+    memset(&t, 0, sizeof t);
+    t.filters = 6; t.kernel = 3; t.stride = 2; t.pad = 1; t.output_padding = 1; t.groups = 2; t.activation = CNN_TANH;
+    CHECK_OK(cnn_add_conv_transpose(&test_net, &t));                          /* 6x8x8 */
+    memset(&t, 0, sizeof t);
+    t.filters = 3; t.kernel = 3; t.dilation = 2; t.pad = 2; t.no_bias = 1;
+    CHECK_OK(cnn_add_conv_transpose(&test_net, &t));                          /* 3x8x8 */
+    memset(&dense, 0, sizeof dense);
+    dense.units = 3;
+    CHECK_OK(cnn_add_dense(&test_net, &dense));
+    CHECK(test_net.layers[0].out_h == 8 && test_net.layers[0].out_w == 7);
+    CHECK(test_net.layers[2].out_h == 8 && test_net.layers[2].out_w == 8);
+    CHECK(test_net.layers[3].out_h == 8 && test_net.layers[3].out_w == 8);
+    CHECK(cnn_net_param_count(&test_net) == (size_t)(2 * 4 * 4 + 4) + (4 * 36 + 4) + (4 * 3 * 9 + 6) + (6 * 3 * 9) + (192 * 3 + 3));
+    check_net("convT 2x2 tanh, conv /2 sigmoid, convT /2 out pad 1 groups 2 tanh, convT dil 2, dense; CE", &test_net, 3, 0, 404, 0);
+    check_net("the same, through cnn_backward_from", &test_net, 2, 0, 414, 1);
+}
+
 int main(void) {
     const char *v = getenv("TEST_GRAD_VERBOSE");
     verbose = v && *v && *v != '0';
@@ -1025,5 +1082,7 @@ int main(void) {
     RUN(net_single_dense_mse_and_batch_one);
     RUN(net_parameterless_first_and_last_layers);
     RUN(input_gradient_through_each_first_layer);
+    RUN(net_grouped_and_depthwise_conv);
+    RUN(net_conv_transpose);
     return harness_report();
 }

@@ -830,7 +830,7 @@ TEST(every_model_file_check_says_what_is_wrong) {
     DAMAGED(16, 0, CNN_ERR_FILE_CORRUPT, "load: net init");
     DAMAGED(rec + 4, 17, CNN_ERR_FILE_CORRUPT, "layer 0: activation 17");
     DAMAGED(rec + 6 * 4, 0, CNN_ERR_FILE_CORRUPT, "layer 0: a conv layer with a zero kernel");
-    DAMAGED(rec + 19 * 4, 5, CNN_ERR_FILE_VERSION, "layer 0: a conv layer of 5 groups");
+    DAMAGED(rec + 19 * 4, 5, CNN_ERR_FILE_CORRUPT, "groups 5 must be at least 1 and divide both the 1 input channels and the 4 filters");
     DAMAGED(rec + 128 + 8 * 4, 0, CNN_ERR_FILE_CORRUPT, "layer 1: a pool layer with a zero window or stride");
     DAMAGED(rec + 4 * 128, 9, CNN_ERR_FILE_SHAPE, "the file has 9 tensors, its architecture needs 6");
     DAMAGED(rec + 4 * 128 + 4, 3, CNN_ERR_FILE_SHAPE, "layer 0 (conv) weights has 3 dimensions, expected 4");

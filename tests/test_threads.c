@@ -70,6 +70,42 @@ static cnn_status net_conv_auto_wide(cnn_net *net) { return conv_net(net, 32, 14
 static cnn_status net_conv_wino2(cnn_net *net) { return conv_net(net, 7, 10, 32, 3, 1, CNN_PAD_SAME, CNN_CONV_WINOGRAD_2X2); }
 static cnn_status net_conv_wino4(cnn_net *net) { return conv_net(net, 33, 9, 48, 3, 1, CNN_PAD_VALID, CNN_CONV_WINOGRAD_4X4); }
 
+/* Grouped (split per image and group on a vector path), depthwise and grouped Winograd. */
+static cnn_status net_grouped(cnn_net *net) {
+    cnn_net_opts in;
+    cnn_conv_opts grouped, depthwise, wino;
+    cnn_dense_opts dense;
+    cnn_status st;
+    memset(&in, 0, sizeof in); in.channels = 8; in.height = 9; in.width = 11;
+    memset(&grouped, 0, sizeof grouped); grouped.filters = 32; grouped.groups = 4; grouped.padding = CNN_PAD_SAME;
+    grouped.activation = CNN_ACT_RELU;
+    memset(&depthwise, 0, sizeof depthwise); depthwise.filters = 32; depthwise.groups = 32; depthwise.stride = 2;
+    depthwise.padding = CNN_PAD_SAME;
+    memset(&wino, 0, sizeof wino); wino.filters = 16; wino.groups = 2; wino.algo = CNN_CONV_WINOGRAD_4X4;
+    memset(&dense, 0, sizeof dense); dense.units = 3;
+    if ((st = cnn_net_init(net, &in)) || (st = cnn_add_conv(net, &grouped)) || (st = cnn_add_conv(net, &depthwise)) ||
+        (st = cnn_add_conv(net, &wino)))
+        return st;
+    return cnn_add_dense(net, &dense);
+}
+
+/* Transposed convolutions: stride 2 with output padding and groups, and a wide stride-1 one
+   whose forward (a convolution's data gradient) may take Winograd. */
+static cnn_status net_conv_transpose(cnn_net *net) {
+    cnn_net_opts in;
+    cnn_conv_transpose_opts up, wide;
+    cnn_dense_opts dense;
+    cnn_status st;
+    memset(&in, 0, sizeof in); in.channels = 6; in.height = 5; in.width = 7;
+    memset(&up, 0, sizeof up); up.filters = 32; up.stride = 2; up.pad = 1; up.output_padding = 1; up.groups = 2;
+    up.activation = CNN_ACT_RELU;
+    memset(&wide, 0, sizeof wide); wide.filters = 32; wide.pad = 1; wide.activation = CNN_ACT_TANH;
+    memset(&dense, 0, sizeof dense); dense.units = 3;
+    if ((st = cnn_net_init(net, &in)) || (st = cnn_add_conv_transpose(net, &up)) || (st = cnn_add_conv_transpose(net, &wide)))
+        return st;
+    return cnn_add_dense(net, &dense);
+}
+
 static cnn_status net_pools_and_dense(cnn_net *net) {
     cnn_net_opts in;
     cnn_conv_opts conv;
@@ -119,6 +155,8 @@ static const struct { const char *name; describe_fn describe; } nets[] = {
     {"conv auto 32 -> 32, 14x16", net_conv_auto_wide},
     {"conv Winograd F(2x2)", net_conv_wino2},
     {"conv Winograd F(4x4) 33 -> 48", net_conv_wino4},
+    {"grouped, depthwise and grouped Winograd convolutions", net_grouped},
+    {"transposed convolutions", net_conv_transpose},
     {"max and average pooling, activation, dropout, dense", net_pools_and_dense},
     {"global average pooling", net_global_pool},
 };

@@ -103,6 +103,22 @@ def model_b():
     ), 2)
 
 
+# Grouped, depthwise (with a channel multiplier) and transposed convolutions: a small decoder
+# with stride, output_padding, dilation and groups.
+def model_c():
+    return randomise(nn.Sequential(
+        nn.Conv2d(4, 8, 3, padding=1, groups=2),
+        nn.ReLU(),
+        nn.Conv2d(8, 16, 3, stride=2, groups=8),
+        nn.Tanh(),
+        nn.ConvTranspose2d(16, 6, 3, stride=2, padding=1, output_padding=1, groups=2),
+        nn.LeakyReLU(0.1),
+        nn.ConvTranspose2d(6, 3, (2, 3), dilation=(2, 1), bias=False),
+        nn.Flatten(),
+        nn.Linear(3 * 12 * 10, 5),
+    ), 3)
+
+
 @test
 def cnn_model_file_runs_the_same_in_torch():
     path = "tests/data/model_v1.cnn"
@@ -151,6 +167,14 @@ def torch_model_b_runs_the_same_in_cnn_h():
 
 
 @test
+def torch_grouped_and_transposed_convolutions_run_the_same_in_cnn_h():
+    torch_both_ways("model_c", model_c(), (4, 11, 10))
+    m = cnnh_torch.torch_to_model(model_c(), (4, 11, 10))
+    assert [r[0] for r in m["layers"]] == [1, 1, 8, 8, 7, 4], [r[0] for r in m["layers"]]
+    assert [r[19] for r in m["layers"][:4]] == [2, 8, 2, 1] and m["layers"][2][20:22] == [1, 1]
+
+
+@test
 def activations_after_conv_and_linear_are_fused():
     m = cnnh_torch.torch_to_model(model_a(), (2, 13, 11))
     kinds = [r[0] for r in m["layers"]]
@@ -163,7 +187,7 @@ def activations_after_conv_and_linear_are_fused():
 @test
 def unknown_modules_are_refused_by_name():
     for seq, words in ((nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2)), "module 1 (BatchNorm2d)"),
-                       (nn.Sequential(nn.Conv2d(2, 2, 3, groups=2)), "groups"),
+                       (nn.Sequential(nn.Conv2d(1, 2, 3, padding_mode="reflect")), "zero padding"),
                        (nn.Sequential(nn.Conv2d(1, 2, 3), nn.Linear(72, 2)), "Flatten"),
                        (nn.Sequential(nn.Conv2d(3, 2, 3)), "in_channels 3")):
         try:

@@ -23,8 +23,9 @@ the Conv2d; global average pooling becomes AdaptiveAvgPool2d(1) + Flatten (cnn.h
 that layer is a vector); a dense layer after a feature map gets the Flatten cnn.h does
 implicitly. The loss is kept as the attribute `cnn_loss` ("cross_entropy" or "mse").
 
-torch -> cnn.h: the modules cnn.h has: Conv2d (groups 1, zero padding; int, tuple, "valid" or
-"same"), ZeroPad2d right before a Conv2d, MaxPool2d (dilation 1), AvgPool2d (no
+torch -> cnn.h: the modules cnn.h has: Conv2d (any groups, zero padding; int, tuple, "valid" or
+"same"), ConvTranspose2d (zero padding, any groups, output_padding, dilation; no output_size at
+call time), ZeroPad2d right before a Conv2d, MaxPool2d (dilation 1), AvgPool2d (no
 divisor_override), AdaptiveAvgPool2d(1), Linear, ReLU, LeakyReLU, Sigmoid, Tanh, Dropout,
 Flatten, Identity. An activation right after a Conv2d or Linear is fused into it. Anything else
 is refused with the module's index and name.
@@ -37,7 +38,7 @@ MAGIC = b"CNNH\r\n\x1a\n"
 FILE_VERSION = 2                 # written; versions 1 and 2 are read
 FIELDS = 32                      # fields of a layer record (version 1: the first 20)
 FIELDS_V1 = 20
-CONV, POOL, GLOBAL_AVGPOOL, DENSE, ACTIVATION, DROPOUT, FLATTEN = 1, 2, 3, 4, 5, 6, 7
+CONV, POOL, GLOBAL_AVGPOOL, DENSE, ACTIVATION, DROPOUT, FLATTEN, CONV_TRANSPOSE = 1, 2, 3, 4, 5, 6, 7, 8
 ACT_NONE, ACT_RELU, ACT_LEAKY, ACT_SIGMOID, ACT_TANH = 0, 1, 2, 3, 4
 LOSSES = {0: "cross_entropy", 1: "mse"}
 
@@ -161,7 +162,8 @@ def model_to_torch(model):
             else:
                 mods.append(nn.ZeroPad2d((pl, pr, pt, pb)))
                 padding = (0, 0)
-            conv = nn.Conv2d(c, k, (kh, kw), stride=(sh, sw), padding=padding, dilation=(dh, dw), bias=bool(has_bias))
+            conv = nn.Conv2d(c, k, (kh, kw), stride=(sh, sw), padding=padding, dilation=(dh, dw), bias=bool(has_bias),
+                             groups=max(r[19], 1))
             with torch.no_grad():
                 conv.weight.copy_(torch.from_numpy(weight))
                 if has_bias:
@@ -169,6 +171,23 @@ def model_to_torch(model):
             mods.append(conv)
             h = (h + pt + pb - dh * (kh - 1) - 1) // sh + 1
             w = (w + pl + pr - dw * (kw - 1) - 1) // sw + 1
+            c = k
+        elif kind == CONV_TRANSPOSE:
+            k, kh, kw, sh, sw, dh, dw, pt, pb, pl, pr = r[5:16]
+            oph, opw = r[20], r[21]
+            if pt != pb or pl != pr:
+                raise FormatError("layer %d: a transposed convolution with padding %d,%d,%d,%d" % (i, pt, pb, pl, pr))
+            weight = next(tensors)
+            bias = next(tensors) if has_bias else None
+            conv = nn.ConvTranspose2d(c, k, (kh, kw), stride=(sh, sw), padding=(pt, pl), output_padding=(oph, opw),
+                                      dilation=(dh, dw), groups=max(r[19], 1), bias=bool(has_bias))
+            with torch.no_grad():
+                conv.weight.copy_(torch.from_numpy(weight))
+                if has_bias:
+                    conv.bias.copy_(torch.from_numpy(bias))
+            mods.append(conv)
+            h = (h - 1) * sh - 2 * pt + dh * (kh - 1) + oph + 1
+            w = (w - 1) * sw - 2 * pl + dw * (kw - 1) + opw + 1
             c = k
         elif kind == POOL:
             kh, kw, sh, sw = r[6:10]
@@ -208,7 +227,7 @@ def model_to_torch(model):
             c, h, w, flat = c * h * w, 1, 1, True
         else:
             raise FormatError("layer %d: unknown layer kind %d" % (i, kind))
-        if kind in (CONV, DENSE):
+        if kind in (CONV, CONV_TRANSPOSE, DENSE):
             m = _activation_module(act, alpha_bits)
             if m is not None:
                 mods.append(m)
@@ -244,8 +263,8 @@ def _record(kind, **f):
     r[0] = kind
     names = {"act": 1, "alpha": 2, "rate": 3, "bias": 4, "units": 5, "kh": 6, "kw": 7, "sh": 8, "sw": 9,
              "dh": 10, "dw": 11, "pt": 12, "pb": 13, "pl": 14, "pr": 15, "pool": 16, "ceil": 17, "count_pad": 18,
-             "groups": 19}
-    if kind == CONV:
+             "groups": 19, "oph": 20, "opw": 21}
+    if kind in (CONV, CONV_TRANSPOSE):
         r[19] = 1
     for k, v in f.items():
         r[names[k]] = int(v)
@@ -273,11 +292,35 @@ def torch_to_model(seq, input_shape, loss="cross_entropy"):
         if isinstance(m, nn.ZeroPad2d):
             pending_pad = tuple(m.padding)  # left, right, top, bottom
             continue
-        if isinstance(m, nn.Conv2d):
+        if isinstance(m, nn.ConvTranspose2d):
+            if flat:
+                refuse(i, m, "a transposed convolution after the data was flattened")
+            if m.padding_mode != "zeros" or isinstance(m.padding, str):
+                refuse(i, m, "only zero padding given as numbers exists in cnn.h")
+            if m.in_channels != c:
+                refuse(i, m, "in_channels %d, but the input has %d channels" % (m.in_channels, c))
+            kh, kw = m.kernel_size
+            sh, sw = m.stride
+            dh, dw = m.dilation
+            ph, pw = m.padding
+            oph, opw = m.output_padding
+            has_bias = m.bias is not None
+            layers.append(_record(CONV_TRANSPOSE, bias=has_bias, units=m.out_channels, kh=kh, kw=kw, sh=sh, sw=sw,
+                                  dh=dh, dw=dw, pt=ph, pb=ph, pl=pw, pr=pw, groups=m.groups, oph=oph, opw=opw))
+            tensors.append(m.weight.detach().cpu().numpy())
+            if has_bias:
+                tensors.append(m.bias.detach().cpu().numpy())
+            h = (h - 1) * sh - 2 * ph + dh * (kh - 1) + oph + 1
+            w = (w - 1) * sw - 2 * pw + dw * (kw - 1) + opw + 1
+            c = m.out_channels
+            if h < 1 or w < 1:
+                refuse(i, m, "an output below 1 x 1")
+            fusable = len(layers) - 1
+        elif isinstance(m, nn.Conv2d):
             if flat:
                 refuse(i, m, "a convolution after the data was flattened")
-            if m.groups != 1 or m.padding_mode != "zeros":
-                refuse(i, m, "only groups=1 and zero padding exist in cnn.h")
+            if m.padding_mode != "zeros":
+                refuse(i, m, "only zero padding exists in cnn.h")
             if m.in_channels != c:
                 refuse(i, m, "in_channels %d, but the input has %d channels" % (m.in_channels, c))
             kh, kw = m.kernel_size
@@ -299,7 +342,7 @@ def torch_to_model(seq, input_shape, loss="cross_entropy"):
                 pending_pad = None
             has_bias = m.bias is not None
             layers.append(_record(CONV, bias=has_bias, units=m.out_channels, kh=kh, kw=kw, sh=sh, sw=sw,
-                                  dh=dh, dw=dw, pt=pt, pb=pb, pl=pl, pr=pr))
+                                  dh=dh, dw=dw, pt=pt, pb=pb, pl=pl, pr=pr, groups=m.groups))
             tensors.append(m.weight.detach().cpu().numpy())
             if has_bias:
                 tensors.append(m.bias.detach().cpu().numpy())
