@@ -26,6 +26,7 @@
          3. Tensors and shapes
          4. Convolution
          5. Activations, softmax, dropout
+         5b. Batch normalization
          6. Pooling
          7. Dense (fully connected)
          8. Loss functions
@@ -353,6 +354,36 @@ CNNDEF cnn_status cnn_dropout_backward(size_t count, const float *dy, const floa
                                        float *dx);
 
 /* ============================================================================================
+   5b. Batch normalization
+   ============================================================================================ */
+
+/* Batch normalization (PyTorch's BatchNorm2d, and BatchNorm1d with hw = 1), per channel of x,
+   n x c x hw values (NCHW; a batch of vectors of c features is hw = 1):
+       y = (x - mean) / sqrt(var + eps) * gamma + beta
+   Training uses the batch's statistics over the m = n * hw values of each channel (the biased
+   variance, m >= 2) and moves the running ones towards them, with the unbiased variance:
+       running = (1 - momentum) * running + momentum * batch
+   Evaluation uses the running statistics. gamma may be NULL (1), beta NULL (0). eps > 0,
+   momentum in [0, 1] (0: the running statistics stay as they are). save_mean and save_invstd
+   (c each, may be NULL) receive the batch mean and 1 / sqrt(var + eps) for the backward pass;
+   running_mean and running_var may be NULL (not updated). */
+CNNDEF cnn_status cnn_batchnorm_forward_train(int n, int c, int hw, float eps, float momentum,
+                                              const float *x, const float *gamma, const float *beta,
+                                              float *running_mean, float *running_var,
+                                              float *y, float *save_mean, float *save_invstd);
+CNNDEF cnn_status cnn_batchnorm_forward_eval(int n, int c, int hw, float eps, const float *x,
+                                             const float *gamma, const float *beta,
+                                             const float *running_mean, const float *running_var,
+                                             float *y);
+/* dx (may be NULL), dgamma and dbeta (c each, may be NULL; overwritten) from dy. mean and
+   invstd are the statistics the forward pass used: save_mean and save_invstd after training
+   (batch_stats = 1: the gradient flows through them too), or the running mean and
+   1 / sqrt(running_var + eps) after evaluation (batch_stats = 0: they are constants). */
+CNNDEF cnn_status cnn_batchnorm_backward(int n, int c, int hw, int batch_stats, const float *x,
+                                         const float *dy, const float *gamma, const float *mean,
+                                         const float *invstd, float *dx, float *dgamma, float *dbeta);
+
+/* ============================================================================================
    6. Pooling
    ============================================================================================ */
 
@@ -423,6 +454,7 @@ typedef enum cnn_layer_kind {
     CNN_LAYER_ACTIVATION,
     CNN_LAYER_DROPOUT,
     CNN_LAYER_FLATTEN,
+    CNN_LAYER_BATCHNORM = 11,     /* batch normalization (cnn_add_batchnorm)                 */
     CNN_LAYER_GLOBAL_AVG_POOL = CNN_LAYER_GLOBAL_AVGPOOL     /* alias, the earlier name */
 } cnn_layer_kind;
 
@@ -491,6 +523,21 @@ typedef struct cnn_dropout_opts {
     float rate;                   /* probability of zeroing a value, in [0, 1); default 0  */
 } cnn_dropout_opts;
 
+/* Batch normalization after a conv or pooling layer (per channel, PyTorch's BatchNorm2d) or
+   after a vector (per feature, BatchNorm1d). gamma is the layer's weights (initially 1), beta
+   its bias (0); the running mean (0) and variance (1) are buffers: saved, loaded and shared
+   with the weights, never touched by the optimizer. cnn_forward in training mode normalises
+   with the batch's statistics and updates the running ones; evaluation (cnn_predict,
+   cnn_evaluate, training = 0) uses the running ones. */
+typedef struct cnn_batchnorm_opts {
+    float eps;                    /* added to the variance, > 0; default 1e-5               */
+    float momentum;               /* running = (1 - momentum) running + momentum batch, in
+                                     [0, 1]; default 0.1 (CNN_BATCHNORM_MOMENTUM_ZERO: 0,
+                                     the running statistics stay as loaded)                 */
+} cnn_batchnorm_opts;
+/* As CNN_ALPHA_ZERO: the negative zero asks for a momentum of exactly 0. */
+#define CNN_BATCHNORM_MOMENTUM_ZERO (-0.0f)
+
 typedef struct cnn_layer {
     cnn_layer_kind kind;
     int in_c, in_h, in_w;             /* per-image input shape (dense: in_c = features)   */
@@ -512,6 +559,12 @@ typedef struct cnn_layer {
     int32_t *argmax;                  /* max-pool positions                                */
     float *wino_u;                    /* Winograd-transformed filters (forward), or NULL   */
     uint64_t wino_stamp;              /* fingerprint of w when wino_u was computed (0: none) */
+    /* Batch norm (gamma in w, beta in b): */
+    float eps, momentum;
+    float *running_mean, *running_var;  /* buffers, in the network's params after the trained
+                                           ones (cnn_net.buffer_floats)                       */
+    float *bn_mean, *bn_invstd;       /* training builds: the statistics of the last forward */
+    int bn_batch_stats;               /* the last forward normalised with the batch's own    */
 } cnn_layer;
 
 /* A network. Its fields are readable; change its structure only through the functions. The
@@ -553,6 +606,9 @@ typedef struct cnn_net {
     cnn_parallel_for_fn parallel_for;   /* the caller's pool, or NULL                        */
     void *parallel_pool;
     float *grad_parts;            /* partial parameter gradients of batch parts 1..3         */
+    size_t buffer_floats;         /* state that is not trained (batch norm's running
+                                     statistics), at params + param_floats: kept, saved and
+                                     shared with the parameters, never given to the optimizer */
 } cnn_net;
 
 /* Starts an empty network for input images of opts->channels x height x width. Fails with
@@ -571,6 +627,7 @@ CNNDEF cnn_status cnn_add_dense(cnn_net *net, const cnn_dense_opts *opts);
 CNNDEF cnn_status cnn_add_activation_ex(cnn_net *net, const cnn_activation_opts *opts);
 CNNDEF cnn_status cnn_add_dropout_ex(cnn_net *net, const cnn_dropout_opts *opts);
 CNNDEF cnn_status cnn_add_flatten(cnn_net *net);
+CNNDEF cnn_status cnn_add_batchnorm(cnn_net *net, const cnn_batchnorm_opts *opts);
 /* The earlier forms, kept for older code: plain arguments (an alpha of 0 means 0.01 here too),
    and the global pooling layer's earlier name. */
 CNNDEF cnn_status cnn_add_activation(cnn_net *net, cnn_activation act, float alpha);
@@ -601,6 +658,9 @@ CNNDEF float *cnn_layer_weights(cnn_net *net, int layer, size_t *count);
 CNNDEF float *cnn_layer_bias(cnn_net *net, int layer, size_t *count);
 CNNDEF float *cnn_layer_weight_grads(cnn_net *net, int layer, size_t *count);
 CNNDEF float *cnn_layer_bias_grads(cnn_net *net, int layer, size_t *count);
+/* A batch norm layer's running mean and variance (one per channel), as cnn_layer_weights. */
+CNNDEF float *cnn_layer_running_mean(cnn_net *net, int layer, size_t *count);
+CNNDEF float *cnn_layer_running_var(cnn_net *net, int layer, size_t *count);
 
 /* Trainable parameters (weights and biases), known before building. */
 CNNDEF size_t cnn_net_param_count(const cnn_net *net);
@@ -2546,6 +2606,158 @@ CNNDEF cnn_status cnn_dropout_backward(size_t count, const float *dy, const floa
 }
 
 /* ============================================================================================
+   5b. Batch normalization
+
+   Each channel is normalised over the batch. With the m = n * hw values x_i of a channel:
+       mean = 1/m sum x_i,   var = 1/m sum (x_i - mean)^2    (biased: what PyTorch divides by)
+       xhat_i = (x_i - mean) * invstd,   invstd = 1 / sqrt(var + eps)
+       y_i = gamma * xhat_i + beta
+   The running statistics follow the batches with the unbiased variance, m / (m - 1) * var,
+   as PyTorch keeps them: running = (1 - momentum) * running + momentum * batch.
+   Backward, with g_i = dL/dy_i. Every x_i of the channel moves mean and var, so
+       dbeta  = sum g_i,   dgamma = sum g_i xhat_i
+       dx_i   = gamma * invstd / m * (m g_i - dbeta - xhat_i dgamma)
+   (from dL/dxhat_i = gamma g_i, dL/dvar = -1/2 invstd^3 sum gamma g_i (x_i - mean) and
+   dL/dmean = -invstd sum gamma g_i; the term of dL/dvar through the mean sums to 0). In
+   evaluation the statistics are constants: dx_i = gamma * invstd * g_i.
+   Sums are in double, image after image, value after value: the network splits the work by
+   channel, and a channel's arithmetic is the same whatever thread takes it.
+   ============================================================================================ */
+
+static cnn_status cnn__batchnorm_check(const char *who, int n, int c, int hw, float eps, float momentum) {
+    if (n < 1 || c < 1 || hw < 1)
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "%s: n %d, c %d, hw %d: each must be at least 1", who, n, c, hw);
+    if (!cnn__count4(n, c, hw, 1)) return cnn__fail(CNN_ERR_OVERFLOW, "%s: %d x %d x %d values overflow", who, n, c, hw);
+    if (!(eps > 0.0f) || !isfinite(eps))
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "%s: eps %g must be a finite number above 0 (PyTorch's default is 1e-5)", who, (double)eps);
+    if (!(momentum >= 0.0f && momentum <= 1.0f))
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "%s: momentum %g must be in [0, 1] (PyTorch's default is 0.1)", who, (double)momentum);
+    return CNN_OK;
+}
+
+/* Training forward of channels [c0, c1) (arrays indexed by channel, as in the whole). */
+static void cnn__batchnorm_train_range(int n, int c, int hw, int c0, int c1, float eps, float momentum,
+                                       const float *x, const float *gamma, const float *beta, float *running_mean,
+                                       float *running_var, float *y, float *save_mean, float *save_invstd) {
+    const size_t image = (size_t)c * hw;
+    const double m = (double)n * hw;
+    int k, i, j;
+    for (k = c0; k < c1; k++) {
+        double sum = 0.0, squares = 0.0, mean, var;
+        float mean_f, invstd, scale, shift;
+        for (i = 0; i < n; i++) {
+            const float *p = x + i * image + (size_t)k * hw;
+            for (j = 0; j < hw; j++) sum += p[j];
+        }
+        mean = sum / m;
+        for (i = 0; i < n; i++) {
+            const float *p = x + i * image + (size_t)k * hw;
+            for (j = 0; j < hw; j++) { const double d = p[j] - mean; squares += d * d; }
+        }
+        var = squares / m;
+        mean_f = (float)mean;
+        invstd = (float)(1.0 / sqrt(var + eps));
+        scale = (gamma ? gamma[k] : 1.0f) * invstd;
+        shift = beta ? beta[k] : 0.0f;
+        for (i = 0; i < n; i++) {
+            const float *p = x + i * image + (size_t)k * hw;
+            float *q = y + i * image + (size_t)k * hw;
+            for (j = 0; j < hw; j++) q[j] = (p[j] - mean_f) * scale + shift;
+        }
+        if (save_mean) save_mean[k] = mean_f;
+        if (save_invstd) save_invstd[k] = invstd;
+        if (running_mean) running_mean[k] = (float)((1.0 - momentum) * running_mean[k] + (double)momentum * mean);
+        if (running_var) running_var[k] = (float)((1.0 - momentum) * running_var[k] + (double)momentum * var * m / (m - 1.0));
+    }
+}
+
+/* Evaluation forward of channels [c0, c1). */
+static void cnn__batchnorm_eval_range(int n, int c, int hw, int c0, int c1, float eps, const float *x, const float *gamma,
+                                      const float *beta, const float *running_mean, const float *running_var, float *y) {
+    const size_t image = (size_t)c * hw;
+    int k, i, j;
+    for (k = c0; k < c1; k++) {
+        const float invstd = (float)(1.0 / sqrt((double)running_var[k] + eps));
+        const float mean = running_mean[k], scale = (gamma ? gamma[k] : 1.0f) * invstd, shift = beta ? beta[k] : 0.0f;
+        for (i = 0; i < n; i++) {
+            const float *p = x + i * image + (size_t)k * hw;
+            float *q = y + i * image + (size_t)k * hw;
+            for (j = 0; j < hw; j++) q[j] = (p[j] - mean) * scale + shift;
+        }
+    }
+}
+
+/* Backward of channels [c0, c1). */
+static void cnn__batchnorm_backward_range(int n, int c, int hw, int c0, int c1, int batch_stats, const float *x,
+                                          const float *dy, const float *gamma, const float *mean, const float *invstd,
+                                          float *dx, float *dgamma, float *dbeta) {
+    const size_t image = (size_t)c * hw;
+    const double m = (double)n * hw;
+    int k, i, j;
+    for (k = c0; k < c1; k++) {
+        const float mu = mean[k], inv = invstd[k], g = gamma ? gamma[k] : 1.0f;
+        double sum_g = 0.0, sum_gx = 0.0;
+        for (i = 0; i < n; i++) {
+            const float *p = x + i * image + (size_t)k * hw, *d = dy + i * image + (size_t)k * hw;
+            for (j = 0; j < hw; j++) { sum_g += d[j]; sum_gx += (double)d[j] * ((p[j] - mu) * inv); }
+        }
+        if (dgamma) dgamma[k] = (float)sum_gx;
+        if (dbeta) dbeta[k] = (float)sum_g;
+        if (!dx) continue;
+        for (i = 0; i < n; i++) {
+            const float *p = x + i * image + (size_t)k * hw, *d = dy + i * image + (size_t)k * hw;
+            float *q = dx + i * image + (size_t)k * hw;
+            if (batch_stats) {
+                const double a = (double)g * inv / m;
+                for (j = 0; j < hw; j++) q[j] = (float)(a * (m * d[j] - sum_g - (double)((p[j] - mu) * inv) * sum_gx));
+            } else {
+                const float a = g * inv;
+                for (j = 0; j < hw; j++) q[j] = d[j] * a;
+            }
+        }
+    }
+}
+
+CNNDEF cnn_status cnn_batchnorm_forward_train(int n, int c, int hw, float eps, float momentum,
+                                              const float *x, const float *gamma, const float *beta,
+                                              float *running_mean, float *running_var,
+                                              float *y, float *save_mean, float *save_invstd) {
+    cnn_status st = cnn__batchnorm_check("batchnorm forward", n, c, hw, eps, momentum);
+    if (st) return st;
+    if (!x || !y) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "batchnorm forward: NULL x or y");
+    if ((size_t)n * hw < 2)
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "batchnorm forward: training normalises each channel over its n x hw = %zu value(s) in the batch; "
+                         "one value has no variance (PyTorch refuses it too): train with more images or larger maps, or use evaluation", (size_t)n * hw);
+    cnn__batchnorm_train_range(n, c, hw, 0, c, eps, momentum, x, gamma, beta, running_mean, running_var, y, save_mean, save_invstd);
+    return CNN_OK;
+}
+
+CNNDEF cnn_status cnn_batchnorm_forward_eval(int n, int c, int hw, float eps, const float *x,
+                                             const float *gamma, const float *beta,
+                                             const float *running_mean, const float *running_var,
+                                             float *y) {
+    cnn_status st = cnn__batchnorm_check("batchnorm forward", n, c, hw, eps, 0.0f);
+    if (st) return st;
+    if (!x || !y || !running_mean || !running_var)
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "batchnorm forward: evaluation needs x, y, the running mean and the running variance (one is NULL)");
+    cnn__batchnorm_eval_range(n, c, hw, 0, c, eps, x, gamma, beta, running_mean, running_var, y);
+    return CNN_OK;
+}
+
+CNNDEF cnn_status cnn_batchnorm_backward(int n, int c, int hw, int batch_stats, const float *x,
+                                         const float *dy, const float *gamma, const float *mean,
+                                         const float *invstd, float *dx, float *dgamma, float *dbeta) {
+    cnn_status st = cnn__batchnorm_check("batchnorm backward", n, c, hw, 1.0f, 0.0f);
+    if (st) return st;
+    if (!x || !dy || !mean || !invstd)
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "batchnorm backward: NULL x, dy, mean or invstd");
+    if (batch_stats && (size_t)n * hw < 2)
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "batchnorm backward: batch statistics of n x hw = %zu value(s): training needs at least 2", (size_t)n * hw);
+    cnn__batchnorm_backward_range(n, c, hw, 0, c, batch_stats != 0, x, dy, gamma, mean, invstd, dx, dgamma, dbeta);
+    return CNN_OK;
+}
+
+/* ============================================================================================
    6. Pooling
 
    Pooling summarises each window of a feature map by one number: its maximum (max pooling)
@@ -3260,6 +3472,7 @@ static const char *cnn__layer_name(cnn_layer_kind kind) {
     case CNN_LAYER_ACTIVATION: return "activation";
     case CNN_LAYER_DROPOUT: return "dropout";
     case CNN_LAYER_FLATTEN: return "flatten";
+    case CNN_LAYER_BATCHNORM: return "batchnorm";
     }
     return "?";
 }
@@ -3554,6 +3767,32 @@ CNNDEF cnn_status cnn_add_flatten(cnn_net *net) {
     return cnn__end_layer(net, l);
 }
 
+/* Per channel of a map, or per feature of a vector (its c features are c channels of 1 x 1):
+   one code serves BatchNorm2d and BatchNorm1d. */
+CNNDEF cnn_status cnn_add_batchnorm(cnn_net *net, const cnn_batchnorm_opts *opts) {
+    float eps = opts ? opts->eps : 0.0f, momentum = opts ? opts->momentum : 0.0f;
+    cnn_layer *l;
+    cnn_status st = cnn__begin_layer(net, CNN_LAYER_BATCHNORM, &l);
+    char why[160];
+    if (st) return st;
+    if (eps == 0.0f) eps = 1e-5f;
+    if (momentum == 0.0f && !signbit(momentum)) momentum = 0.1f;
+    if (!(eps > 0.0f) || !isfinite(eps)) {
+        cnn__format(why, sizeof why, "eps %g must be a finite number above 0 (0: the default 1e-5)", (double)eps);
+        return cnn__layer_fail(net, CNN_LAYER_BATCHNORM, CNN_ERR_INVALID_ARGUMENT, why);
+    }
+    if (!(momentum >= 0.0f && momentum <= 1.0f)) {
+        cnn__format(why, sizeof why, "momentum %g must be in [0, 1] (0: the default 0.1; CNN_BATCHNORM_MOMENTUM_ZERO: 0)", (double)momentum);
+        return cnn__layer_fail(net, CNN_LAYER_BATCHNORM, CNN_ERR_INVALID_ARGUMENT, why);
+    }
+    l->eps = eps;
+    l->momentum = momentum;
+    l->out_c = l->in_c; l->out_h = l->in_h; l->out_w = l->in_w;
+    l->has_bias = 1;
+    l->weight_count = l->bias_count = (size_t)l->in_c;
+    return cnn__end_layer(net, l);
+}
+
 CNNDEF size_t cnn_net_param_count(const cnn_net *net) {
     size_t total = 0;
     int i;
@@ -3590,10 +3829,12 @@ typedef struct cnn__build_plan {
 } cnn__build_plan;
 
 /* In an inference build, whether a layer's output is its input itself: flatten and dropout
-   (the identity outside training) pass it on, and an activation layer works in place, except
-   on the caller's images, which the network never writes. */
+   (the identity outside training) pass it on, and an activation layer works in place, as does
+   batch norm (value by value in evaluation), except on the caller's images, which the network
+   never writes. */
 static int cnn__inference_view(const cnn_layer *l, int input_is_callers) {
-    return l->kind == CNN_LAYER_FLATTEN || l->kind == CNN_LAYER_DROPOUT || (l->kind == CNN_LAYER_ACTIVATION && !input_is_callers);
+    return l->kind == CNN_LAYER_FLATTEN || l->kind == CNN_LAYER_DROPOUT ||
+           ((l->kind == CNN_LAYER_ACTIVATION || l->kind == CNN_LAYER_BATCHNORM) && !input_is_callers);
 }
 
 /* The activations of an inference build. Nothing goes back, so while a layer runs only its
@@ -3625,7 +3866,7 @@ static size_t cnn__inference_region(cnn_net *net, size_t batch, float *region, s
 
 static cnn_status cnn__net_layout(cnn_net *net, cnn_arena *a, const cnn__build_plan *plan) {
     const int max_batch = plan->max_batch, training = plan->training, threads = plan->threads, own_pool = plan->own_pool;
-    size_t offset = 0, largest = 0, floats;
+    size_t offset = 0, largest = 0, floats, buffers = 0;
     void *p;
     cnn_status st;
     int i;
@@ -3637,12 +3878,15 @@ static cnn_status cnn__net_layout(cnn_net *net, cnn_arena *a, const cnn__build_p
     for (i = 0; i < net->layer_count; i++)
         offset += cnn__round16(net->layers[i].weight_count) + cnn__round16(net->layers[i].bias_count);
     net->param_floats = offset;
+    net->buffer_floats = 0;          /* the buffers follow the parameters, in one block */
+    for (i = 0; i < net->layer_count; i++)
+        if (net->layers[i].kind == CNN_LAYER_BATCHNORM) net->buffer_floats += 2 * cnn__round16((size_t)net->layers[i].out_c);
     if (plan->shared) {
         /* Read only: every function that writes parameters refuses a network whose
            weights_owner is set, and an inference build has no optimizer to write them. */
         net->params = plan->shared->params;
     } else {
-        if ((st = cnn__take(a, offset, sizeof(float), &p))) return st;
+        if ((st = cnn__take(a, offset + net->buffer_floats, sizeof(float), &p))) return st;
         net->params = (float *)p;
     }
     if (training) {
@@ -3652,8 +3896,8 @@ static cnn_status cnn__net_layout(cnn_net *net, cnn_arena *a, const cnn__build_p
             if ((st = cnn__take(a, offset, sizeof(float), &p))) return st;
             net->velocity = (float *)p;
         }
-        if (plan->early_stopping) {
-            if ((st = cnn__take(a, offset, sizeof(float), &p))) return st;
+        if (plan->early_stopping) {   /* the best epoch's buffers too: they belong to its weights */
+            if ((st = cnn__take(a, offset + net->buffer_floats, sizeof(float), &p))) return st;
             net->best_params = (float *)p;
         }
     }
@@ -3662,6 +3906,7 @@ static cnn_status cnn__net_layout(cnn_net *net, cnn_arena *a, const cnn__build_p
         cnn_layer *l = &net->layers[i];
         size_t per_image = cnn__layer_out_size(l);
         l->w = l->b = l->dw = l->db = l->out = l->mask = l->wino_u = NULL;
+        l->running_mean = l->running_var = l->bn_mean = l->bn_invstd = NULL;
         l->argmax = NULL;
         l->wino_stamp = 0;
         /* Winograd's transformed filters, kept between training steps if a batch may run it.
@@ -3688,6 +3933,11 @@ static cnn_status cnn__net_layout(cnn_net *net, cnn_arena *a, const cnn__build_p
             }
             offset += cnn__round16(l->weight_count) + cnn__round16(l->bias_count);
         }
+        if (l->kind == CNN_LAYER_BATCHNORM && net->params) {
+            l->running_mean = net->params + net->param_floats + buffers;
+            l->running_var = l->running_mean + cnn__round16((size_t)l->out_c);
+        }
+        if (l->kind == CNN_LAYER_BATCHNORM) buffers += 2 * cnn__round16((size_t)l->out_c);
         /* (a quarter of the address space at most: sums of two such sizes, in bytes, fit) */
         if (!cnn__mul(per_image, (size_t)max_batch, &floats) || floats > (size_t)-1 / 16)
             return cnn__fail(CNN_ERR_OVERFLOW, "net build: layer %d: %d images of %zu values overflow", i, max_batch, per_image);
@@ -3703,6 +3953,11 @@ static cnn_status cnn__net_layout(cnn_net *net, cnn_arena *a, const cnn__build_p
             if (l->kind == CNN_LAYER_DROPOUT) {
                 if ((st = cnn__take(a, floats, sizeof(float), &p))) return st;
                 l->mask = (float *)p;
+            }
+            if (l->kind == CNN_LAYER_BATCHNORM) {   /* the mean and 1/std backward goes through */
+                if ((st = cnn__take(a, 2 * cnn__round16((size_t)l->out_c), sizeof(float), &p))) return st;
+                l->bn_mean = (float *)p;
+                if (p) l->bn_invstd = l->bn_mean + cnn__round16((size_t)l->out_c);
             }
             if (l->kind == CNN_LAYER_POOL && l->pool_kind == CNN_POOL_MAX) {
                 if ((st = cnn__take(a, floats, sizeof(int32_t), &p))) return st;
@@ -3768,6 +4023,7 @@ static int cnn__same_layer(const cnn_layer *a, const cnn_layer *b) {
            a->out_c == b->out_c && a->out_h == b->out_h && a->out_w == b->out_w && a->flat == b->flat &&
            a->weight_count == b->weight_count && a->bias_count == b->bias_count && a->has_bias == b->has_bias &&
            a->act == b->act && a->alpha == b->alpha && a->rate == b->rate && a->pool_kind == b->pool_kind &&
+           a->eps == b->eps && a->momentum == b->momentum &&
            ca->c == cb->c && ca->h == cb->h && ca->w == cb->w && ca->k == cb->k && ca->kh == cb->kh && ca->kw == cb->kw &&
            ca->stride_h == cb->stride_h && ca->stride_w == cb->stride_w && ca->dilation_h == cb->dilation_h &&
            ca->dilation_w == cb->dilation_w && ca->pad_top == cb->pad_top && ca->pad_bottom == cb->pad_bottom &&
@@ -3880,6 +4136,7 @@ CNNDEF void cnn_net_free(cnn_net *net) {
     for (i = 0; i < net->layer_count; i++) {
         cnn_layer *l = &net->layers[i];
         l->w = l->b = l->dw = l->db = l->out = l->mask = l->wino_u = NULL;
+        l->running_mean = l->running_var = l->bn_mean = l->bn_invstd = NULL;
         l->argmax = NULL;
         l->wino_stamp = 0;
     }
@@ -3911,13 +4168,17 @@ CNNDEF cnn_status cnn_net_init_weights(cnn_net *net, cnn_init init, uint64_t see
     if (init != CNN_INIT_GLOROT_UNIFORM && init != CNN_INIT_HE_NORMAL)
         return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "init weights: unknown initialisation %d", (int)init);
     cnn_rng_seed(&rng, seed);
-    memset(net->params, 0, net->param_floats * sizeof(float));
+    memset(net->params, 0, (net->param_floats + net->buffer_floats) * sizeof(float));
     if (net->grads) memset(net->grads, 0, net->param_floats * sizeof(float));
     if (net->velocity) memset(net->velocity, 0, net->param_floats * sizeof(float));
     for (i = 0; i < net->layer_count; i++) {
         cnn_layer *l = &net->layers[i];
         double fan_in, fan_out;
         if (!l->weight_count) continue;
+        if (l->kind == CNN_LAYER_BATCHNORM) {   /* the identity: gamma 1, beta 0, mean 0, variance 1 */
+            for (j = 0; j < l->weight_count; j++) l->w[j] = l->running_var[j] = 1.0f;
+            continue;
+        }
         if (l->kind == CNN_LAYER_CONV) {
             fan_in = (double)l->conv.c * l->conv.kh * l->conv.kw;
             fan_out = (double)l->conv.k * l->conv.kh * l->conv.kw;
@@ -3933,7 +4194,7 @@ CNNDEF cnn_status cnn_net_init_weights(cnn_net *net, cnn_init init, uint64_t see
             for (j = 0; j < l->weight_count; j++) l->w[j] = limit * (2.0f * cnn_rng_uniform(&rng) - 1.0f);
         }
     }
-    if (net->best_params) memcpy(net->best_params, net->params, net->param_floats * sizeof(float));
+    if (net->best_params) memcpy(net->best_params, net->params, (net->param_floats + net->buffer_floats) * sizeof(float));
     net->step = 0;
     return CNN_OK;
 }
@@ -3992,8 +4253,8 @@ CNNDEF cnn_status cnn_net_build(cnn_net *net, const cnn_build_opts *opts) {
     /* A rebuild keeps the parameters (its own, or those it read from another network). The
        new buffer may be the old one: memmove, before anything else is written into it. */
     kept = net->built && !plan.shared && !(opts && opts->reinit_weights) ? net->params : NULL;
-    if (kept) memmove(next.params, kept, next.param_floats * sizeof(float));
-    cnn__zero_arena_except(&next.arena, kept ? next.params : NULL, next.param_floats);
+    if (kept) memmove(next.params, kept, (next.param_floats + next.buffer_floats) * sizeof(float));
+    cnn__zero_arena_except(&next.arena, kept ? next.params : NULL, next.param_floats + next.buffer_floats);
     if (net->built && net->arena.base != next.arena.base) cnn_arena_free(&net->arena);
     *net = next;
     net->weights_owner = plan.shared ? (plan.shared->weights_owner ? plan.shared->weights_owner : plan.shared) : NULL;
@@ -4016,7 +4277,7 @@ CNNDEF cnn_status cnn_net_build(cnn_net *net, const cnn_build_opts *opts) {
     net->x = NULL;
     cnn_rng_seed(&net->rng, (opts ? opts->seed : 0) ^ 0x9e3779b97f4a7c15ULL);
     if (kept || plan.shared) {   /* the optimizer state starts afresh (zeroed above) */
-        if (net->best_params) memcpy(net->best_params, net->params, net->param_floats * sizeof(float));
+        if (net->best_params) memcpy(net->best_params, net->params, (net->param_floats + net->buffer_floats) * sizeof(float));
         net->step = 0;
         return CNN_OK;
     }
@@ -4349,6 +4610,31 @@ static void cnn__elementwise_task(void *context, size_t t) {
     else cnn__activation_backward(l->act, l->alpha, e - b, l->out + b, st->g + b, st->g + b);
 }
 
+/* Batch norm, channel by channel: a channel's statistics, and its dgamma and dbeta, are one
+   slot's. Forward with the batch's statistics (l->bn_batch_stats) or the running ones; a
+   training build keeps the ones used for backward. Backward (g set) writes dx into spare. */
+static void cnn__batchnorm_task(void *context, size_t t) {
+    const cnn__step *st = (const cnn__step *)context;
+    const cnn_layer *l = st->l;
+    const int c = l->out_c, hw = l->out_h * l->out_w;
+    size_t b, e, k;
+    cnn__share((size_t)c, t, st->net->threads, 1, &b, &e);
+    if (b == e) return;
+    if (st->g) {
+        cnn__batchnorm_backward_range(st->n, c, hw, (int)b, (int)e, l->bn_batch_stats, st->in, st->g, l->w, l->bn_mean,
+                                      l->bn_invstd, st->spare, l->dw, l->db);
+    } else if (l->bn_batch_stats) {
+        cnn__batchnorm_train_range(st->n, c, hw, (int)b, (int)e, l->eps, l->momentum, st->in, l->w, l->b, l->running_mean,
+                                   l->running_var, l->out, l->bn_mean, l->bn_invstd);
+    } else {
+        cnn__batchnorm_eval_range(st->n, c, hw, (int)b, (int)e, l->eps, st->in, l->w, l->b, l->running_mean, l->running_var, l->out);
+        for (k = b; l->bn_mean && k < e; k++) {    /* the constants an evaluation's backward scales by */
+            l->bn_mean[k] = l->running_mean[k];
+            l->bn_invstd[k] = (float)(1.0 / sqrt((double)l->running_var[k] + l->eps));
+        }
+    }
+}
+
 CNNDEF cnn_status cnn_forward(cnn_net *net, const float *x, int n, int training) {
     const float *cur = x;
     int i;
@@ -4363,6 +4649,17 @@ CNNDEF cnn_status cnn_forward(cnn_net *net, const float *x, int n, int training)
         if (net->layers[i].kind == CNN_LAYER_DROPOUT && net->layers[i].rate > 0.0f)
             return cnn__fail(CNN_ERR_STATE, "forward: training mode: layer %d (dropout) needs masks, which an inference_only build does not hold; pass training = 0",
                              i);
+    for (i = 0; training && i < net->layer_count; i++) {
+        const cnn_layer *l = &net->layers[i];
+        if (l->kind != CNN_LAYER_BATCHNORM) continue;
+        if (!net->training)
+            return cnn__fail(CNN_ERR_STATE, "forward: training mode: layer %d (batchnorm) updates its running statistics, which an inference_only build "
+                             "only reads (they may be another network's); pass training = 0", i);
+        if ((size_t)n * l->out_h * l->out_w < 2)
+            return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "forward: training mode: layer %d (batchnorm, input %dx%dx%d) normalises each channel over the batch's "
+                             "%d image(s) x %dx%d values; one value has no variance (PyTorch refuses it too): train with batches of 2 or more, or pass training = 0",
+                             i, l->in_c, l->in_h, l->in_w, n, l->out_h, l->out_w);
+    }
     memset(&step, 0, sizeof step);
     step.net = net;
     step.n = n;
@@ -4398,6 +4695,10 @@ CNNDEF cnn_status cnn_forward(cnn_net *net, const float *x, int n, int training)
             break;
         case CNN_LAYER_FLATTEN:
             l->out = (float *)(uintptr_t)cur;   /* a view: the network never writes through it */
+            break;
+        case CNN_LAYER_BATCHNORM:
+            l->bn_batch_stats = training != 0;
+            cnn__parallel(net, cnn__batchnorm_task, &step);
             break;
         }
         cur = l->out;
@@ -4470,6 +4771,24 @@ CNNDEF float *cnn_layer_bias(cnn_net *net, int layer, size_t *count) { return cn
 CNNDEF float *cnn_layer_weight_grads(cnn_net *net, int layer, size_t *count) { return cnn__layer_array(net, layer, 0, 1, count); }
 CNNDEF float *cnn_layer_bias_grads(cnn_net *net, int layer, size_t *count) { return cnn__layer_array(net, layer, 1, 1, count); }
 
+/* A batch norm layer's running statistics: which 0 the mean, 1 the variance. */
+static float *cnn__layer_running(cnn_net *net, int layer, int which, size_t *count) {
+    const char *who = which ? "layer running var" : "layer running mean";
+    const cnn_layer *l = cnn__layer_at(net, layer, who);
+    if (count) *count = 0;
+    if (!l) return NULL;
+    if (!net->built) { cnn__fail(CNN_ERR_STATE, "%s: the network is not built (cnn_net_build)", who); return NULL; }
+    if (l->kind != CNN_LAYER_BATCHNORM) {
+        cnn__fail(CNN_ERR_INVALID_ARGUMENT, "%s: layer %d is %s, not batchnorm: only batch norm keeps running statistics", who, layer, cnn__layer_name(l->kind));
+        return NULL;
+    }
+    if (count) *count = (size_t)l->out_c;
+    return which ? l->running_var : l->running_mean;
+}
+
+CNNDEF float *cnn_layer_running_mean(cnn_net *net, int layer, size_t *count) { return cnn__layer_running(net, layer, 0, count); }
+CNNDEF float *cnn_layer_running_var(cnn_net *net, int layer, size_t *count) { return cnn__layer_running(net, layer, 1, count); }
+
 CNNDEF const float *cnn_layer_output(const cnn_net *net, int layer, int shape[4]) {
     const cnn_layer *l = cnn__layer_at(net, layer, "layer output");
     if (!l) return NULL;
@@ -4536,6 +4855,10 @@ static void cnn__backward(cnn_net *net) {
             break;
         case CNN_LAYER_FLATTEN:
             break;                          /* same numbers, same order */
+        case CNN_LAYER_BATCHNORM:           /* dx even for the first layer: it comes with dgamma */
+            cnn__parallel(net, cnn__batchnorm_task, &step);
+            wrote_spare = 1;
+            break;
         }
         if (wrote_spare) { t = g; g = spare; spare = t; }
     }
@@ -4633,7 +4956,8 @@ CNNDEF cnn_status cnn_backward_from(cnn_net *net, const float *doutput) {
 
 /* The first layer's data gradient, the step cnn__backward leaves out: from dL/d(its output),
    already through its fused activation's derivative (backward did that in place), to dL/dx.
-   Layers that worked in place (activation, dropout, flatten) left dL/dx itself. */
+   Layers that worked in place (activation, dropout, flatten) left dL/dx itself, and so did
+   batch norm, whose backward computes dx with its parameter gradients. */
 CNNDEF cnn_status cnn_input_gradient(cnn_net *net, float *dx) {
     const cnn_layer *l;
     const float *g;
@@ -5059,7 +5383,7 @@ CNNDEF cnn_status cnn_fit(cnn_net *net, const cnn_dataset *train, const cnn_fit_
     cnn_fit_result res;
     cnn_progress p;
     cnn_rng shuffle;
-    int *index = NULL, n_train, n_val = 0, batch, epoch, since_best = 0, stop = 0, has_val, k;
+    int *index = NULL, n_train, n_val = 0, batch, epoch, since_best = 0, stop = 0, has_val, k, min_batch = 1;
     float best_val = FLT_MAX;
     cnn_status st = cnn__check_ready(net, "fit", 1);
     if (st) return st;
@@ -5103,6 +5427,14 @@ CNNDEF cnn_status cnn_fit(cnn_net *net, const cnn_dataset *train, const cnn_fit_
         return cnn__fail(CNN_ERR_STATE, "fit: early stopping (patience %d) keeps the best epoch's weights, which this network was built without: build it with cnn_build_opts.with_early_stopping = 1",
                          o.patience);
     n_train = train->count - n_val;
+    for (k = 0; k < net->layer_count; k++) {   /* batch norm of 1 x 1 maps (or vectors) needs 2 images */
+        const cnn_layer *l = &net->layers[k];
+        if (l->kind != CNN_LAYER_BATCHNORM || l->out_h * l->out_w > 1) continue;
+        min_batch = 2;
+        if (CNN__MIN(batch, n_train) < 2)
+            return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "fit: layer %d (batchnorm, %d features) normalises each over the batch: it needs batches of 2 or more "
+                             "(batch_size %d, %d training images)", k, l->out_c, batch, n_train);
+    }
 
     index = (int *)CNN_MALLOC((size_t)train->count * sizeof(int), net->arena.alloc_ctx);
     if (!index) return cnn__fail(CNN_ERR_OUT_OF_MEMORY, "fit: cannot allocate the index of %d images", train->count);
@@ -5133,6 +5465,7 @@ CNNDEF cnn_status cnn_fit(cnn_net *net, const cnn_dataset *train, const cnn_fit_
             int start = b * batch, size = CNN__MIN(batch, n_train - start), out = cnn_net_output_size(net);
             float loss;
             const float *logits;
+            if (size < min_batch) continue;   /* a last lone image: PyTorch's drop_last */
             cnn__gather_batch(net, train->images, train->labels, index + start, size);
             if ((st = cnn_forward(net, net->input, size, 1))) goto done;
             logits = cnn_output(net);
@@ -5170,7 +5503,7 @@ CNNDEF cnn_status cnn_fit(cnn_net *net, const cnn_dataset *train, const cnn_fit_
                 best_val = p.val_loss;
                 res.best_epoch = epoch + 1;
                 since_best = 0;
-                if (net->best_params) memcpy(net->best_params, net->params, net->param_floats * sizeof(float));
+                if (net->best_params) memcpy(net->best_params, net->params, (net->param_floats + net->buffer_floats) * sizeof(float));
             } else {
                 since_best++;
             }
@@ -5191,7 +5524,7 @@ CNNDEF cnn_status cnn_fit(cnn_net *net, const cnn_dataset *train, const cnn_fit_
         if (o.patience > 0 && since_best >= o.patience) { res.stopped_early = 1; stop = 1; }
     }
     /* With early stopping, keep the weights of the best validation loss, not the last. */
-    if (o.patience > 0 && res.best_epoch > 0) memcpy(net->params, net->best_params, net->param_floats * sizeof(float));
+    if (o.patience > 0 && res.best_epoch > 0) memcpy(net->params, net->best_params, (net->param_floats + net->buffer_floats) * sizeof(float));
 done:
     CNN_FREE(index, net->arena.alloc_ctx);
     if (result) *result = res;
