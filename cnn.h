@@ -722,6 +722,15 @@ CNNDEF size_t     cnn_net_required_bytes(const cnn_net *net, const cnn_build_opt
 CNNDEF cnn_status cnn_net_build(cnn_net *net, const cnn_build_opts *opts);
 /* Releases the arena if the library allocated it. The description stays; build again. */
 CNNDEF void       cnn_net_free(cnn_net *net);
+/* For inference: a copy of the built network src in which every batch norm that directly
+   follows a convolution without a fused activation is folded into that convolution, with
+   s = gamma / sqrt(running_var + eps) per filter:
+       w' = w * s,   b' = (b - running_mean) * s + beta      (a conv without bias gains one)
+   Other layers (and other batch norms) are copied as they are. dst is set up anew, as by
+   cnn_net_init (cnn_net_free a built one first), and built with 'build' (NULL: the defaults;
+   inference_only = 1 is the usual choice; shared_weights is refused: dst's weights are new).
+   dst's outputs in evaluation mode are src's, within float rounding. */
+CNNDEF cnn_status cnn_net_fold_batchnorm(const cnn_net *src, cnn_net *dst, const cnn_build_opts *build);
 /* Re-draws the weights (zeroes biases, gradients and momentum). Refused on a network that
    reads another's weights (shared_weights). */
 CNNDEF cnn_status cnn_net_init_weights(cnn_net *net, cnn_init init, uint64_t seed);
@@ -2629,9 +2638,9 @@ static cnn_status cnn__batchnorm_check(const char *who, int n, int c, int hw, fl
         return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "%s: n %d, c %d, hw %d: each must be at least 1", who, n, c, hw);
     if (!cnn__count4(n, c, hw, 1)) return cnn__fail(CNN_ERR_OVERFLOW, "%s: %d x %d x %d values overflow", who, n, c, hw);
     if (!(eps > 0.0f) || !isfinite(eps))
-        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "%s: eps %g must be a finite number above 0 (PyTorch's default is 1e-5)", who, (double)eps);
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "%s: eps %f must be a finite number above 0 (PyTorch's default is 1e-5)", who, (double)eps);
     if (!(momentum >= 0.0f && momentum <= 1.0f))
-        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "%s: momentum %g must be in [0, 1] (PyTorch's default is 0.1)", who, (double)momentum);
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "%s: momentum %f must be in [0, 1] (PyTorch's default is 0.1)", who, (double)momentum);
     return CNN_OK;
 }
 
@@ -3778,11 +3787,11 @@ CNNDEF cnn_status cnn_add_batchnorm(cnn_net *net, const cnn_batchnorm_opts *opts
     if (eps == 0.0f) eps = 1e-5f;
     if (momentum == 0.0f && !signbit(momentum)) momentum = 0.1f;
     if (!(eps > 0.0f) || !isfinite(eps)) {
-        cnn__format(why, sizeof why, "eps %g must be a finite number above 0 (0: the default 1e-5)", (double)eps);
+        cnn__format(why, sizeof why, "eps %f must be a finite number above 0 (0: the default 1e-5)", (double)eps);
         return cnn__layer_fail(net, CNN_LAYER_BATCHNORM, CNN_ERR_INVALID_ARGUMENT, why);
     }
     if (!(momentum >= 0.0f && momentum <= 1.0f)) {
-        cnn__format(why, sizeof why, "momentum %g must be in [0, 1] (0: the default 0.1; CNN_BATCHNORM_MOMENTUM_ZERO: 0)", (double)momentum);
+        cnn__format(why, sizeof why, "momentum %f must be in [0, 1] (0: the default 0.1; CNN_BATCHNORM_MOMENTUM_ZERO: 0)", (double)momentum);
         return cnn__layer_fail(net, CNN_LAYER_BATCHNORM, CNN_ERR_INVALID_ARGUMENT, why);
     }
     l->eps = eps;
@@ -4282,6 +4291,69 @@ CNNDEF cnn_status cnn_net_build(cnn_net *net, const cnn_build_opts *opts) {
         return CNN_OK;
     }
     return cnn_net_init_weights(net, opts ? opts->init : CNN_INIT_GLOROT_UNIFORM, opts ? opts->seed : 0);
+}
+
+/* ---- folding batch norm into the convolution before it ---- */
+
+/* Whether layer i of net is a batch norm that cnn_net_fold_batchnorm folds away. */
+static int cnn__bn_folds(const cnn_net *net, int i) {
+    return i > 0 && net->layers[i].kind == CNN_LAYER_BATCHNORM && net->layers[i - 1].kind == CNN_LAYER_CONV &&
+           net->layers[i - 1].act == CNN_ACT_NONE;
+}
+
+CNNDEF cnn_status cnn_net_fold_batchnorm(const cnn_net *src, cnn_net *dst, const cnn_build_opts *build) {
+    cnn_net_opts in;
+    int i, j;
+    size_t f, q;
+    cnn_status st = cnn__check_net(src, "fold batchnorm");
+    if (st) return st;
+    if (!src->built) return cnn__fail(CNN_ERR_STATE, "fold batchnorm: the source network is not built, so it has no weights yet");
+    if (!dst || dst == src) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "fold batchnorm: dst must be another network than src (and not NULL)");
+    if (build && build->shared_weights)
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "fold batchnorm: build->shared_weights: the folded network holds weights of its own");
+    memset(&in, 0, sizeof in);
+    in.channels = src->in_c; in.height = src->in_h; in.width = src->in_w; in.loss = src->loss;
+    if ((st = cnn__net_init_sized(dst, &in, sizeof(cnn_net)))) return st;
+    for (i = j = 0; i < src->layer_count; i++) {
+        cnn_layer *d;
+        if (cnn__bn_folds(src, i)) {             /* the conv before it takes a bias instead */
+            d = &dst->layers[j - 1];
+            d->has_bias = 1;
+            d->bias_count = (size_t)d->conv.k;
+            continue;
+        }
+        d = &dst->layers[j++];
+        *d = src->layers[i];
+        d->w = d->b = d->dw = d->db = d->out = d->mask = d->wino_u = NULL;
+        d->running_mean = d->running_var = d->bn_mean = d->bn_invstd = NULL;
+        d->argmax = NULL;
+        d->wino_stamp = 0;
+    }
+    dst->layer_count = j;
+    if ((st = cnn_net_build(dst, build))) return st;
+    for (i = j = 0; i < src->layer_count; i++) {
+        const cnn_layer *l = &src->layers[i];
+        cnn_layer *d = &dst->layers[j];
+        if (cnn__bn_folds(src, i)) continue;
+        j++;
+        if (l->weight_count) memcpy(d->w, l->w, l->weight_count * sizeof(float));
+        if (l->bias_count) memcpy(d->b, l->b, l->bias_count * sizeof(float));
+        if (l->kind == CNN_LAYER_BATCHNORM) {
+            memcpy(d->running_mean, l->running_mean, (size_t)l->out_c * sizeof(float));
+            memcpy(d->running_var, l->running_var, (size_t)l->out_c * sizeof(float));
+        }
+        if (i + 1 < src->layer_count && cnn__bn_folds(src, i + 1)) {
+            const cnn_layer *bn = &src->layers[i + 1];
+            const size_t taps = l->weight_count / (size_t)l->conv.k;
+            for (f = 0; f < (size_t)l->conv.k; f++) {
+                const double scale = bn->w[f] / sqrt((double)bn->running_var[f] + bn->eps);
+                for (q = 0; q < taps; q++) d->w[f * taps + q] = (float)(l->w[f * taps + q] * scale);
+                d->b[f] = (float)(((l->b ? (double)l->b[f] : 0.0) - bn->running_mean[f]) * scale + bn->b[f]);
+            }
+        }
+    }
+    if (dst->best_params) memcpy(dst->best_params, dst->params, (dst->param_floats + dst->buffer_floats) * sizeof(float));
+    return CNN_OK;
 }
 
 /* ---- the summary table ---- */
