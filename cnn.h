@@ -955,7 +955,8 @@ CNNDEF cnn_status cnn_npy_decode(const void *buf, size_t size, int ndim, const i
 CNNDEF cnn_status cnn_npy_save(const char *path, const float *data, int ndim, const int *shape);
 CNNDEF cnn_status cnn_npy_load(const char *path, int ndim, const int *shape, float *data);
 /* Every parameter tensor of a built network, one file each: <prefix>layer<i>.weight.npy and
-   <prefix>layer<i>.bias.npy, i the layer's index (from 0, as in cnn_net_summary). prefix is
+   <prefix>layer<i>.bias.npy, i the layer's index (from 0, as in cnn_net_summary), and for a
+   batch norm also layer<i>.running_mean.npy and .running_var.npy (PyTorch's names). prefix is
    prepended as given ("dir/" for a directory, which must exist). Loading checks every file
    before it changes any weight, and resets the optimizer state as cnn_load_weights does. */
 CNNDEF cnn_status cnn_save_npy(const cnn_net *net, const char *prefix);
@@ -5616,7 +5617,8 @@ done:
                     dilation h, w, pad top, bottom, left, right, pool kind, ceil mode,
                     count_pad, groups, then the fields of the later layers (docs/design.md)
        tensor count, then per tensor: ndim, dims[ndim], the floats
-                    (conv weights K,C,KH,KW then bias K; dense weights OUT,IN then bias OUT)
+                    (conv weights K,C,KH,KW then bias K; dense weights OUT,IN then bias OUT;
+                    batch norm gamma, beta, running mean, running variance, C each)
        CRC-32 (IEEE 802.3, as zlib) of every byte before it
    A version-1 record is a version-2 record cut after its 20th field: the fields added later
    read as 0, which means their default (groups 0 = 1), so an old file describes the same
@@ -5733,6 +5735,9 @@ static void cnn__layer_record(const cnn_layer *l, uint32_t r[CNN__RECORD_FIELDS]
         r[16] = (uint32_t)l->pool_kind; r[17] = (uint32_t)l->pool.ceil_mode; r[18] = (uint32_t)l->pool.count_pad;
     } else if (l->kind == CNN_LAYER_DENSE) {
         r[5] = (uint32_t)l->out_c;
+    } else if (l->kind == CNN_LAYER_BATCHNORM) {       /* (momentum -0: CNN_BATCHNORM_MOMENTUM_ZERO) */
+        r[28] = cnn__float_bits(l->eps);
+        r[29] = cnn__float_bits(l->momentum);
     }
 }
 
@@ -5791,6 +5796,13 @@ static cnn_status cnn__add_from_record(cnn_net *net, int index, const uint32_t r
     case CNN_LAYER_ACTIVATION: return cnn_add_activation(net, (cnn_activation)r[1], cnn__bits_float(r[2]));
     case CNN_LAYER_DROPOUT: return cnn_add_dropout(net, cnn__bits_float(r[3]));
     case CNN_LAYER_FLATTEN: return cnn_add_flatten(net);
+    case CNN_LAYER_BATCHNORM: {
+        cnn_batchnorm_opts o;
+        if (r[4] != 1) return cnn__fail(CNN_ERR_FILE_CORRUPT, "layer %d: a batchnorm layer without gamma and beta (bias flag 0)", index);
+        o.eps = cnn__bits_float(r[28]);
+        o.momentum = cnn__bits_float(r[29]);
+        return cnn_add_batchnorm(net, &o);
+    }
     default:
         /* A kind this build does not have: most likely a newer cnn.h wrote the file, so the
            version error, naming the layer where its name is known. */
@@ -5814,6 +5826,17 @@ static int cnn__layer_tensors(const cnn_layer *l, cnn__tensor t[CNN__MAX_LAYER_T
     int n = 0;
     if (!l->weight_count) return 0;
     t[0].name = "weights"; t[0].npy = "weight";
+    if (l->kind == CNN_LAYER_BATCHNORM) {    /* gamma, beta, running mean, running variance: C each */
+        static const char *const names[4][2] = { { "gamma", "weight" }, { "beta", "bias" },
+                                                 { "running mean", "running_mean" }, { "running variance", "running_var" } };
+        float *const data[4] = { l->w, l->b, l->running_mean, l->running_var };
+        for (n = 0; n < 4; n++) {
+            t[n].name = names[n][0]; t[n].npy = names[n][1];
+            t[n].ndim = 1; t[n].dims[0] = (uint32_t)l->out_c;
+            t[n].data = data[n]; t[n].count = (size_t)l->out_c;
+        }
+        return 4;
+    }
     if (l->kind == CNN_LAYER_CONV) {
         t[0].ndim = 4;
         t[0].dims[0] = (uint32_t)l->conv.k; t[0].dims[1] = (uint32_t)l->conv.c;
@@ -6111,19 +6134,23 @@ static cnn_status cnn__load_weights_stream(cnn_net *net, cnn__stream *io) {
         if ((st = cnn__rewind(io)) || (st = cnn__parse_architecture(io, &desc)) || (st = cnn__parse_tensors(io, &desc, net))) return st;
     } else {
         cnn_net *stage = (cnn_net *)CNN_MALLOC(sizeof(cnn_net), net->arena.alloc_ctx);
-        float *copy = stage ? (float *)CNN_MALLOC(net->param_floats * sizeof(float) + 1, net->arena.alloc_ctx) : NULL;
+        const size_t floats = net->param_floats + net->buffer_floats;   /* batch norm's statistics too */
+        float *copy = stage ? (float *)CNN_MALLOC(floats * sizeof(float) + 1, net->arena.alloc_ctx) : NULL;
         if (!copy) {
             if (stage) CNN_FREE(stage, net->arena.alloc_ctx);
             return cnn__fail(CNN_ERR_OUT_OF_MEMORY, "load weights: cannot allocate a copy of the %zu parameters to read into", net->param_floats);
         }
+        memcpy(copy, net->params, floats * sizeof(float));   /* the padding between tensors stays 0 */
         *stage = *net;            /* the same layers, their weights pointing into the copy */
         for (i = 0; i < stage->layer_count; i++) {
             cnn_layer *l = &stage->layers[i];
             if (l->w) l->w = copy + (net->layers[i].w - net->params);
             if (l->b) l->b = copy + (net->layers[i].b - net->params);
+            if (l->running_mean) l->running_mean = copy + (net->layers[i].running_mean - net->params);
+            if (l->running_var) l->running_var = copy + (net->layers[i].running_var - net->params);
         }
         st = cnn__parse_tensors(io, &desc, stage);
-        if (!st) memcpy(net->params, copy, net->param_floats * sizeof(float));
+        if (!st) memcpy(net->params, copy, floats * sizeof(float));
         CNN_FREE(copy, net->arena.alloc_ctx);
         CNN_FREE(stage, net->arena.alloc_ctx);
         if (st) return st;

@@ -478,7 +478,7 @@ TEST(layer_threads_bit_identical) {
     for (ci = 0; ci < 4; ci++) {
         const int c = channels[ci], n = 5;
         const size_t in = (size_t)n * 2 * 7 * 5;
-        float *x, *r, *ref_out, *ref_grads, *ref_eval, *ref_state;
+        float *x, *r = NULL, *ref_out = NULL, *ref_grads = NULL, *ref_eval = NULL, *ref_state = NULL;
         size_t out_n, state_n;
         cnn_rng rng;
         cnn_rng_seed(&rng, 70 + (uint64_t)c);
@@ -580,6 +580,95 @@ TEST(layer_state_kept_shared_and_untouched_by_sgd) {
     cnn_net_free(&net_a);
 }
 
+/* A one-pass reader over memory, for the load path that cannot go back. */
+typedef struct reader { const unsigned char *p; size_t size, at; } reader;
+static size_t read_memory(void *user, void *buf, size_t n) {
+    reader *r = (reader *)user;
+    if (n > r->size - r->at) n = r->size - r->at;
+    memcpy(buf, r->p + r->at, n);
+    r->at += n;
+    return n;
+}
+
+static void describe_for_file(cnn_net *net) {
+    cnn_batchnorm_opts o;
+    begin(net, 3, 6, 5, CNN_LOSS_SOFTMAX_CROSS_ENTROPY);
+    add_conv(net, 4, 3, CNN_PAD_SAME, CNN_ACT_NONE, 1);
+    memset(&o, 0, sizeof o);
+    o.eps = 1e-3f; o.momentum = CNN_BATCHNORM_MOMENTUM_ZERO;
+    CHECK_OK(cnn_add_batchnorm(net, &o));
+    CHECK_OK(cnn_add_global_avgpool(net));
+    o.eps = 0.0f; o.momentum = 0.25f;
+    CHECK_OK(cnn_add_batchnorm(net, &o));
+    add_dense(net, 2, CNN_ACT_NONE);
+}
+
+/* Save and load: eps and momentum (a momentum of exactly 0 too) in fields 28 and 29, four
+   tensors per batch norm, the running statistics bit for bit; weights alone, from a stream
+   that can go back and from one that cannot; damaged records refused. */
+TEST(save_and_load) {
+    enum { N = 2 };
+    unsigned char *file;
+    size_t size = 0, i;
+    float x[N * 90], ref[N * 2];
+    cnn_rng rng;
+    reader rd;
+    int k;
+    cnn_rng_seed(&rng, 31);
+    for (k = 0; k < N * 90; k++) x[k] = cnn_rng_uniform(&rng);
+    describe_for_file(&net_a);
+    build(&net_a, N, 0, 1);
+    randomise_bn(&net_a, &rng);
+    CHECK_OK(cnn_forward(&net_a, x, N, 0));
+    memcpy(ref, cnn_output(&net_a), sizeof ref);
+    CHECK_OK(cnn_save_to_memory(&net_a, NULL, 0, &size));
+    file = (unsigned char *)malloc(size);
+    CHECK_OK(cnn_save_to_memory(&net_a, file, size, &size));
+    /* 12 header bytes + 5 header fields, 5 records of 32 fields; batch norm 1 is record 1 */
+    CHECK(file[32 + 128 + 4 * 28] != 0 && memcmp(file + 32 + 128 + 4 * 29, "\0\0\0\x80", 4) == 0);   /* -0.0f */
+    CHECK(file[32 + 5 * 128] == 1 + 4 + 4 + 2);                                                       /* tensors */
+    CHECK_OK(cnn_load_from_memory(&net_b, file, size, NULL));
+    CHECK(net_b.layers[1].eps == 1e-3f && net_b.layers[1].momentum == 0.0f && signbit(net_b.layers[1].momentum));
+    CHECK(net_b.layers[3].eps == 1e-5f && net_b.layers[3].momentum == 0.25f);
+    CHECK(net_b.param_floats == net_a.param_floats && net_b.buffer_floats == net_a.buffer_floats && net_a.buffer_floats > 0);
+    CHECK(memcmp(net_a.params, net_b.params, (net_a.param_floats + net_a.buffer_floats) * sizeof(float)) == 0);
+    CHECK_OK(cnn_forward(&net_b, x, N, 0));
+    CHECK(memcmp(ref, cnn_output(&net_b), sizeof ref) == 0);
+    /* a momentum of 0: training moves nothing */
+    CHECK_OK(cnn_forward(&net_b, x, N, 1));
+    CHECK(memcmp(net_a.layers[1].running_var, net_b.layers[1].running_var, 4 * sizeof(float)) == 0);
+    CHECK(memcmp(net_a.layers[3].running_var, net_b.layers[3].running_var, 4 * sizeof(float)) != 0);
+    cnn_net_free(&net_b);
+    /* weights alone, into a fresh network of the same description: both reading paths */
+    for (k = 0; k < 2; k++) {
+        describe_for_file(&net_b);
+        build(&net_b, N, 0, 1);
+        if (k == 0) CHECK_OK(cnn_load_weights_from_memory(&net_b, file, size));
+        else {
+            rd.p = file; rd.size = size; rd.at = 0;
+            CHECK_OK(cnn_load_weights_from_callback(&net_b, read_memory, &rd));
+        }
+        for (i = 0; i < net_a.param_floats + net_a.buffer_floats; i++)
+            CHECKF(memcmp(net_a.params + i, net_b.params + i, sizeof(float)) == 0, "k %d: float %zu of %zu + %zu: %g, %g", k, i,
+                   net_a.param_floats, net_a.buffer_floats, net_a.params[i], net_b.params[i]);
+        cnn_net_free(&net_b);
+    }
+    /* damaged: no gamma and beta; a NaN eps; a momentum of 2 */
+    for (k = 0; k < 3; k++) {
+        unsigned char *bad = (unsigned char *)malloc(size);
+        memcpy(bad, file, size);
+        if (k == 0) put_u32(bad + 32 + 128 + 4 * 4, 0);
+        if (k == 1) put_u32(bad + 32 + 128 + 4 * 28, 0x7fc00000u);
+        if (k == 2) put_u32(bad + 32 + 128 + 4 * 29, 0x40000000u);
+        reseal(bad, (long)size);
+        CHECK_STATUS(cnn_load_from_memory(&net_b, bad, size, NULL), CNN_ERR_FILE_CORRUPT);
+        CHECK(strstr(cnn_last_error(), "layer 1") != NULL);
+        free(bad);
+    }
+    free(file);
+    cnn_net_free(&net_a);
+}
+
 /* Folding: the same outputs within 1e-5 of the largest, with random statistics, gamma, beta;
    convs with and without bias; a batch norm after a conv with a fused ReLU, after pooling and
    after dense stays a batch norm. */
@@ -654,6 +743,7 @@ int main(void) {
     RUN(layer_gradients_in_a_network);
     RUN(layer_threads_bit_identical);
     RUN(layer_state_kept_shared_and_untouched_by_sgd);
+    RUN(save_and_load);
     RUN(fold_into_convolution);
     return harness_report();
 }
