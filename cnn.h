@@ -3781,7 +3781,7 @@ CNNDEF cnn_status cnn_add_flatten(cnn_net *net) {
    one code serves BatchNorm2d and BatchNorm1d. */
 CNNDEF cnn_status cnn_add_batchnorm(cnn_net *net, const cnn_batchnorm_opts *opts) {
     float eps = opts ? opts->eps : 0.0f, momentum = opts ? opts->momentum : 0.0f;
-    cnn_layer *l;
+    cnn_layer *l = NULL;            /* set by cnn__begin_layer (gcc -O3 cannot tell) */
     cnn_status st = cnn__begin_layer(net, CNN_LAYER_BATCHNORM, &l);
     char why[160];
     if (st) return st;
