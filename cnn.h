@@ -26,6 +26,7 @@
          3. Tensors and shapes
          4. Convolution
          5. Activations, softmax, dropout
+         5b. Batch normalization
          6. Pooling
          7. Dense (fully connected)
          8. Loss functions
@@ -399,6 +400,36 @@ CNNDEF cnn_status cnn_dropout_backward(size_t count, const float *dy, const floa
                                        float *dx);
 
 /* ============================================================================================
+   5b. Batch normalization
+   ============================================================================================ */
+
+/* Batch normalization (PyTorch's BatchNorm2d, and BatchNorm1d with hw = 1), per channel of x,
+   n x c x hw values (NCHW; a batch of vectors of c features is hw = 1):
+       y = (x - mean) / sqrt(var + eps) * gamma + beta
+   Training uses the batch's statistics over the m = n * hw values of each channel (the biased
+   variance, m >= 2) and moves the running ones towards them, with the unbiased variance:
+       running = (1 - momentum) * running + momentum * batch
+   Evaluation uses the running statistics. gamma may be NULL (1), beta NULL (0). eps > 0,
+   momentum in [0, 1] (0: the running statistics stay as they are). save_mean and save_invstd
+   (c each, may be NULL) receive the batch mean and 1 / sqrt(var + eps) for the backward pass;
+   running_mean and running_var may be NULL (not updated). */
+CNNDEF cnn_status cnn_batchnorm_forward_train(int n, int c, int hw, float eps, float momentum,
+                                              const float *x, const float *gamma, const float *beta,
+                                              float *running_mean, float *running_var,
+                                              float *y, float *save_mean, float *save_invstd);
+CNNDEF cnn_status cnn_batchnorm_forward_eval(int n, int c, int hw, float eps, const float *x,
+                                             const float *gamma, const float *beta,
+                                             const float *running_mean, const float *running_var,
+                                             float *y);
+/* dx (may be NULL), dgamma and dbeta (c each, may be NULL; overwritten) from dy. mean and
+   invstd are the statistics the forward pass used: save_mean and save_invstd after training
+   (batch_stats = 1: the gradient flows through them too), or the running mean and
+   1 / sqrt(running_var + eps) after evaluation (batch_stats = 0: they are constants). */
+CNNDEF cnn_status cnn_batchnorm_backward(int n, int c, int hw, int batch_stats, const float *x,
+                                         const float *dy, const float *gamma, const float *mean,
+                                         const float *invstd, float *dx, float *dgamma, float *dbeta);
+
+/* ============================================================================================
    6. Pooling
    ============================================================================================ */
 
@@ -470,6 +501,7 @@ typedef enum cnn_layer_kind {
     CNN_LAYER_DROPOUT,
     CNN_LAYER_FLATTEN,
     CNN_LAYER_CONV_TRANSPOSE = 8,    /* transposed convolution (cnn_add_conv_transpose)        */
+    CNN_LAYER_BATCHNORM = 11,     /* batch normalization (cnn_add_batchnorm)                 */
     CNN_LAYER_GLOBAL_AVG_POOL = CNN_LAYER_GLOBAL_AVGPOOL     /* alias, the earlier name */
 } cnn_layer_kind;
 
@@ -561,6 +593,21 @@ typedef struct cnn_dropout_opts {
     float rate;                   /* probability of zeroing a value, in [0, 1); default 0  */
 } cnn_dropout_opts;
 
+/* Batch normalization after a conv or pooling layer (per channel, PyTorch's BatchNorm2d) or
+   after a vector (per feature, BatchNorm1d). gamma is the layer's weights (initially 1), beta
+   its bias (0); the running mean (0) and variance (1) are buffers: saved, loaded and shared
+   with the weights, never touched by the optimizer. cnn_forward in training mode normalises
+   with the batch's statistics and updates the running ones; evaluation (cnn_predict,
+   cnn_evaluate, training = 0) uses the running ones. */
+typedef struct cnn_batchnorm_opts {
+    float eps;                    /* added to the variance, > 0; default 1e-5               */
+    float momentum;               /* running = (1 - momentum) running + momentum batch, in
+                                     [0, 1]; default 0.1 (CNN_BATCHNORM_MOMENTUM_ZERO: 0,
+                                     the running statistics stay as loaded)                 */
+} cnn_batchnorm_opts;
+/* As CNN_ALPHA_ZERO: the negative zero asks for a momentum of exactly 0. */
+#define CNN_BATCHNORM_MOMENTUM_ZERO (-0.0f)
+
 typedef struct cnn_layer {
     cnn_layer_kind kind;
     int in_c, in_h, in_w;             /* per-image input shape (dense: in_c = features)   */
@@ -585,6 +632,12 @@ typedef struct cnn_layer {
     /* Transposed convolution: 'conv' holds the convolution it is the data gradient of (from
        out_c x out_h x out_w to in_c x in_h x in_w), and these the output padding. */
     int out_pad_h, out_pad_w;
+    /* Batch norm (gamma in w, beta in b): */
+    float eps, momentum;
+    float *running_mean, *running_var;  /* buffers, in the network's params after the trained
+                                           ones (cnn_net.buffer_floats)                       */
+    float *bn_mean, *bn_invstd;       /* training builds: the statistics of the last forward */
+    int bn_batch_stats;               /* the last forward normalised with the batch's own    */
 } cnn_layer;
 
 /* A network. Its fields are readable; change its structure only through the functions. The
@@ -626,6 +679,9 @@ typedef struct cnn_net {
     cnn_parallel_for_fn parallel_for;   /* the caller's pool, or NULL                        */
     void *parallel_pool;
     float *grad_parts;            /* partial parameter gradients of batch parts 1..3         */
+    size_t buffer_floats;         /* state that is not trained (batch norm's running
+                                     statistics), at params + param_floats: kept, saved and
+                                     shared with the parameters, never given to the optimizer */
 } cnn_net;
 
 /* Starts an empty network for input images of opts->channels x height x width. Fails with
@@ -645,6 +701,7 @@ CNNDEF cnn_status cnn_add_dense(cnn_net *net, const cnn_dense_opts *opts);
 CNNDEF cnn_status cnn_add_activation_ex(cnn_net *net, const cnn_activation_opts *opts);
 CNNDEF cnn_status cnn_add_dropout_ex(cnn_net *net, const cnn_dropout_opts *opts);
 CNNDEF cnn_status cnn_add_flatten(cnn_net *net);
+CNNDEF cnn_status cnn_add_batchnorm(cnn_net *net, const cnn_batchnorm_opts *opts);
 /* The earlier forms, kept for older code: plain arguments (an alpha of 0 means 0.01 here too),
    and the global pooling layer's earlier name. */
 CNNDEF cnn_status cnn_add_activation(cnn_net *net, cnn_activation act, float alpha);
@@ -675,6 +732,9 @@ CNNDEF float *cnn_layer_weights(cnn_net *net, int layer, size_t *count);
 CNNDEF float *cnn_layer_bias(cnn_net *net, int layer, size_t *count);
 CNNDEF float *cnn_layer_weight_grads(cnn_net *net, int layer, size_t *count);
 CNNDEF float *cnn_layer_bias_grads(cnn_net *net, int layer, size_t *count);
+/* A batch norm layer's running mean and variance (one per channel), as cnn_layer_weights. */
+CNNDEF float *cnn_layer_running_mean(cnn_net *net, int layer, size_t *count);
+CNNDEF float *cnn_layer_running_var(cnn_net *net, int layer, size_t *count);
 
 /* Trainable parameters (weights and biases), known before building. */
 CNNDEF size_t cnn_net_param_count(const cnn_net *net);
@@ -736,6 +796,15 @@ CNNDEF size_t     cnn_net_required_bytes(const cnn_net *net, const cnn_build_opt
 CNNDEF cnn_status cnn_net_build(cnn_net *net, const cnn_build_opts *opts);
 /* Releases the arena if the library allocated it. The description stays; build again. */
 CNNDEF void       cnn_net_free(cnn_net *net);
+/* For inference: a copy of the built network src in which every batch norm that directly
+   follows a convolution without a fused activation is folded into that convolution, with
+   s = gamma / sqrt(running_var + eps) per filter:
+       w' = w * s,   b' = (b - running_mean) * s + beta      (a conv without bias gains one)
+   Other layers (and other batch norms) are copied as they are. dst is set up anew, as by
+   cnn_net_init (cnn_net_free a built one first), and built with 'build' (NULL: the defaults;
+   inference_only = 1 is the usual choice; shared_weights is refused: dst's weights are new).
+   dst's outputs in evaluation mode are src's, within float rounding. */
+CNNDEF cnn_status cnn_net_fold_batchnorm(const cnn_net *src, cnn_net *dst, const cnn_build_opts *build);
 /* Re-draws the weights (zeroes biases, gradients and momentum). Refused on a network that
    reads another's weights (shared_weights). */
 CNNDEF cnn_status cnn_net_init_weights(cnn_net *net, cnn_init init, uint64_t seed);
@@ -970,7 +1039,8 @@ CNNDEF cnn_status cnn_npy_decode(const void *buf, size_t size, int ndim, const i
 CNNDEF cnn_status cnn_npy_save(const char *path, const float *data, int ndim, const int *shape);
 CNNDEF cnn_status cnn_npy_load(const char *path, int ndim, const int *shape, float *data);
 /* Every parameter tensor of a built network, one file each: <prefix>layer<i>.weight.npy and
-   <prefix>layer<i>.bias.npy, i the layer's index (from 0, as in cnn_net_summary). prefix is
+   <prefix>layer<i>.bias.npy, i the layer's index (from 0, as in cnn_net_summary), and for a
+   batch norm also layer<i>.running_mean.npy and .running_var.npy (PyTorch's names). prefix is
    prepended as given ("dir/" for a directory, which must exist). Loading checks every file
    before it changes any weight, and resets the optimizer state as cnn_load_weights does. */
 CNNDEF cnn_status cnn_save_npy(const cnn_net *net, const char *prefix);
@@ -2994,6 +3064,158 @@ CNNDEF cnn_status cnn_dropout_backward(size_t count, const float *dy, const floa
 }
 
 /* ============================================================================================
+   5b. Batch normalization
+
+   Each channel is normalised over the batch. With the m = n * hw values x_i of a channel:
+       mean = 1/m sum x_i,   var = 1/m sum (x_i - mean)^2    (biased: what PyTorch divides by)
+       xhat_i = (x_i - mean) * invstd,   invstd = 1 / sqrt(var + eps)
+       y_i = gamma * xhat_i + beta
+   The running statistics follow the batches with the unbiased variance, m / (m - 1) * var,
+   as PyTorch keeps them: running = (1 - momentum) * running + momentum * batch.
+   Backward, with g_i = dL/dy_i. Every x_i of the channel moves mean and var, so
+       dbeta  = sum g_i,   dgamma = sum g_i xhat_i
+       dx_i   = gamma * invstd / m * (m g_i - dbeta - xhat_i dgamma)
+   (from dL/dxhat_i = gamma g_i, dL/dvar = -1/2 invstd^3 sum gamma g_i (x_i - mean) and
+   dL/dmean = -invstd sum gamma g_i; the term of dL/dvar through the mean sums to 0). In
+   evaluation the statistics are constants: dx_i = gamma * invstd * g_i.
+   Sums are in double, image after image, value after value: the network splits the work by
+   channel, and a channel's arithmetic is the same whatever thread takes it.
+   ============================================================================================ */
+
+static cnn_status cnn__batchnorm_check(const char *who, int n, int c, int hw, float eps, float momentum) {
+    if (n < 1 || c < 1 || hw < 1)
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "%s: n %d, c %d, hw %d: each must be at least 1", who, n, c, hw);
+    if (!cnn__count4(n, c, hw, 1)) return cnn__fail(CNN_ERR_OVERFLOW, "%s: %d x %d x %d values overflow", who, n, c, hw);
+    if (!(eps > 0.0f) || !isfinite(eps))
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "%s: eps %f must be a finite number above 0 (PyTorch's default is 1e-5)", who, (double)eps);
+    if (!(momentum >= 0.0f && momentum <= 1.0f))
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "%s: momentum %f must be in [0, 1] (PyTorch's default is 0.1)", who, (double)momentum);
+    return CNN_OK;
+}
+
+/* Training forward of channels [c0, c1) (arrays indexed by channel, as in the whole). */
+static void cnn__batchnorm_train_range(int n, int c, int hw, int c0, int c1, float eps, float momentum,
+                                       const float *x, const float *gamma, const float *beta, float *running_mean,
+                                       float *running_var, float *y, float *save_mean, float *save_invstd) {
+    const size_t image = (size_t)c * hw;
+    const double m = (double)n * hw;
+    int k, i, j;
+    for (k = c0; k < c1; k++) {
+        double sum = 0.0, squares = 0.0, mean, var;
+        float mean_f, invstd, scale, shift;
+        for (i = 0; i < n; i++) {
+            const float *p = x + i * image + (size_t)k * hw;
+            for (j = 0; j < hw; j++) sum += p[j];
+        }
+        mean = sum / m;
+        for (i = 0; i < n; i++) {
+            const float *p = x + i * image + (size_t)k * hw;
+            for (j = 0; j < hw; j++) { const double d = p[j] - mean; squares += d * d; }
+        }
+        var = squares / m;
+        mean_f = (float)mean;
+        invstd = (float)(1.0 / sqrt(var + eps));
+        scale = (gamma ? gamma[k] : 1.0f) * invstd;
+        shift = beta ? beta[k] : 0.0f;
+        for (i = 0; i < n; i++) {
+            const float *p = x + i * image + (size_t)k * hw;
+            float *q = y + i * image + (size_t)k * hw;
+            for (j = 0; j < hw; j++) q[j] = (p[j] - mean_f) * scale + shift;
+        }
+        if (save_mean) save_mean[k] = mean_f;
+        if (save_invstd) save_invstd[k] = invstd;
+        if (running_mean) running_mean[k] = (float)((1.0 - momentum) * running_mean[k] + (double)momentum * mean);
+        if (running_var) running_var[k] = (float)((1.0 - momentum) * running_var[k] + (double)momentum * var * m / (m - 1.0));
+    }
+}
+
+/* Evaluation forward of channels [c0, c1). */
+static void cnn__batchnorm_eval_range(int n, int c, int hw, int c0, int c1, float eps, const float *x, const float *gamma,
+                                      const float *beta, const float *running_mean, const float *running_var, float *y) {
+    const size_t image = (size_t)c * hw;
+    int k, i, j;
+    for (k = c0; k < c1; k++) {
+        const float invstd = (float)(1.0 / sqrt((double)running_var[k] + eps));
+        const float mean = running_mean[k], scale = (gamma ? gamma[k] : 1.0f) * invstd, shift = beta ? beta[k] : 0.0f;
+        for (i = 0; i < n; i++) {
+            const float *p = x + i * image + (size_t)k * hw;
+            float *q = y + i * image + (size_t)k * hw;
+            for (j = 0; j < hw; j++) q[j] = (p[j] - mean) * scale + shift;
+        }
+    }
+}
+
+/* Backward of channels [c0, c1). */
+static void cnn__batchnorm_backward_range(int n, int c, int hw, int c0, int c1, int batch_stats, const float *x,
+                                          const float *dy, const float *gamma, const float *mean, const float *invstd,
+                                          float *dx, float *dgamma, float *dbeta) {
+    const size_t image = (size_t)c * hw;
+    const double m = (double)n * hw;
+    int k, i, j;
+    for (k = c0; k < c1; k++) {
+        const float mu = mean[k], inv = invstd[k], g = gamma ? gamma[k] : 1.0f;
+        double sum_g = 0.0, sum_gx = 0.0;
+        for (i = 0; i < n; i++) {
+            const float *p = x + i * image + (size_t)k * hw, *d = dy + i * image + (size_t)k * hw;
+            for (j = 0; j < hw; j++) { sum_g += d[j]; sum_gx += (double)d[j] * ((p[j] - mu) * inv); }
+        }
+        if (dgamma) dgamma[k] = (float)sum_gx;
+        if (dbeta) dbeta[k] = (float)sum_g;
+        if (!dx) continue;
+        for (i = 0; i < n; i++) {
+            const float *p = x + i * image + (size_t)k * hw, *d = dy + i * image + (size_t)k * hw;
+            float *q = dx + i * image + (size_t)k * hw;
+            if (batch_stats) {
+                const double a = (double)g * inv / m;
+                for (j = 0; j < hw; j++) q[j] = (float)(a * (m * d[j] - sum_g - (double)((p[j] - mu) * inv) * sum_gx));
+            } else {
+                const float a = g * inv;
+                for (j = 0; j < hw; j++) q[j] = d[j] * a;
+            }
+        }
+    }
+}
+
+CNNDEF cnn_status cnn_batchnorm_forward_train(int n, int c, int hw, float eps, float momentum,
+                                              const float *x, const float *gamma, const float *beta,
+                                              float *running_mean, float *running_var,
+                                              float *y, float *save_mean, float *save_invstd) {
+    cnn_status st = cnn__batchnorm_check("batchnorm forward", n, c, hw, eps, momentum);
+    if (st) return st;
+    if (!x || !y) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "batchnorm forward: NULL x or y");
+    if ((size_t)n * hw < 2)
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "batchnorm forward: training normalises each channel over its n x hw = %zu value(s) in the batch; "
+                         "one value has no variance (PyTorch refuses it too): train with more images or larger maps, or use evaluation", (size_t)n * hw);
+    cnn__batchnorm_train_range(n, c, hw, 0, c, eps, momentum, x, gamma, beta, running_mean, running_var, y, save_mean, save_invstd);
+    return CNN_OK;
+}
+
+CNNDEF cnn_status cnn_batchnorm_forward_eval(int n, int c, int hw, float eps, const float *x,
+                                             const float *gamma, const float *beta,
+                                             const float *running_mean, const float *running_var,
+                                             float *y) {
+    cnn_status st = cnn__batchnorm_check("batchnorm forward", n, c, hw, eps, 0.0f);
+    if (st) return st;
+    if (!x || !y || !running_mean || !running_var)
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "batchnorm forward: evaluation needs x, y, the running mean and the running variance (one is NULL)");
+    cnn__batchnorm_eval_range(n, c, hw, 0, c, eps, x, gamma, beta, running_mean, running_var, y);
+    return CNN_OK;
+}
+
+CNNDEF cnn_status cnn_batchnorm_backward(int n, int c, int hw, int batch_stats, const float *x,
+                                         const float *dy, const float *gamma, const float *mean,
+                                         const float *invstd, float *dx, float *dgamma, float *dbeta) {
+    cnn_status st = cnn__batchnorm_check("batchnorm backward", n, c, hw, 1.0f, 0.0f);
+    if (st) return st;
+    if (!x || !dy || !mean || !invstd)
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "batchnorm backward: NULL x, dy, mean or invstd");
+    if (batch_stats && (size_t)n * hw < 2)
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "batchnorm backward: batch statistics of n x hw = %zu value(s): training needs at least 2", (size_t)n * hw);
+    cnn__batchnorm_backward_range(n, c, hw, 0, c, batch_stats != 0, x, dy, gamma, mean, invstd, dx, dgamma, dbeta);
+    return CNN_OK;
+}
+
+/* ============================================================================================
    6. Pooling
 
    Pooling summarises each window of a feature map by one number: its maximum (max pooling)
@@ -3709,6 +3931,7 @@ static const char *cnn__layer_name(cnn_layer_kind kind) {
     case CNN_LAYER_DROPOUT: return "dropout";
     case CNN_LAYER_FLATTEN: return "flatten";
     case CNN_LAYER_CONV_TRANSPOSE: return "conv_transpose";
+    case CNN_LAYER_BATCHNORM: return "batchnorm";
     }
     return "?";
 }
@@ -4081,6 +4304,32 @@ CNNDEF cnn_status cnn_add_flatten(cnn_net *net) {
     return cnn__end_layer(net, l);
 }
 
+/* Per channel of a map, or per feature of a vector (its c features are c channels of 1 x 1):
+   one code serves BatchNorm2d and BatchNorm1d. */
+CNNDEF cnn_status cnn_add_batchnorm(cnn_net *net, const cnn_batchnorm_opts *opts) {
+    float eps = opts ? opts->eps : 0.0f, momentum = opts ? opts->momentum : 0.0f;
+    cnn_layer *l = NULL;            /* set by cnn__begin_layer (gcc -O3 cannot tell) */
+    cnn_status st = cnn__begin_layer(net, CNN_LAYER_BATCHNORM, &l);
+    char why[160];
+    if (st) return st;
+    if (eps == 0.0f) eps = 1e-5f;
+    if (momentum == 0.0f && !signbit(momentum)) momentum = 0.1f;
+    if (!(eps > 0.0f) || !isfinite(eps)) {
+        cnn__format(why, sizeof why, "eps %f must be a finite number above 0 (0: the default 1e-5)", (double)eps);
+        return cnn__layer_fail(net, CNN_LAYER_BATCHNORM, CNN_ERR_INVALID_ARGUMENT, why);
+    }
+    if (!(momentum >= 0.0f && momentum <= 1.0f)) {
+        cnn__format(why, sizeof why, "momentum %f must be in [0, 1] (0: the default 0.1; CNN_BATCHNORM_MOMENTUM_ZERO: 0)", (double)momentum);
+        return cnn__layer_fail(net, CNN_LAYER_BATCHNORM, CNN_ERR_INVALID_ARGUMENT, why);
+    }
+    l->eps = eps;
+    l->momentum = momentum;
+    l->out_c = l->in_c; l->out_h = l->in_h; l->out_w = l->in_w;
+    l->has_bias = 1;
+    l->weight_count = l->bias_count = (size_t)l->in_c;
+    return cnn__end_layer(net, l);
+}
+
 CNNDEF size_t cnn_net_param_count(const cnn_net *net) {
     size_t total = 0;
     int i;
@@ -4117,10 +4366,12 @@ typedef struct cnn__build_plan {
 } cnn__build_plan;
 
 /* In an inference build, whether a layer's output is its input itself: flatten and dropout
-   (the identity outside training) pass it on, and an activation layer works in place, except
-   on the caller's images, which the network never writes. */
+   (the identity outside training) pass it on, and an activation layer works in place, as does
+   batch norm (value by value in evaluation), except on the caller's images, which the network
+   never writes. */
 static int cnn__inference_view(const cnn_layer *l, int input_is_callers) {
-    return l->kind == CNN_LAYER_FLATTEN || l->kind == CNN_LAYER_DROPOUT || (l->kind == CNN_LAYER_ACTIVATION && !input_is_callers);
+    return l->kind == CNN_LAYER_FLATTEN || l->kind == CNN_LAYER_DROPOUT ||
+           ((l->kind == CNN_LAYER_ACTIVATION || l->kind == CNN_LAYER_BATCHNORM) && !input_is_callers);
 }
 
 /* The activations of an inference build. Nothing goes back, so while a layer runs only its
@@ -4152,7 +4403,7 @@ static size_t cnn__inference_region(cnn_net *net, size_t batch, float *region, s
 
 static cnn_status cnn__net_layout(cnn_net *net, cnn_arena *a, const cnn__build_plan *plan) {
     const int max_batch = plan->max_batch, training = plan->training, threads = plan->threads, own_pool = plan->own_pool;
-    size_t offset = 0, largest = 0, floats;
+    size_t offset = 0, largest = 0, floats, buffers = 0;
     void *p;
     cnn_status st;
     int i;
@@ -4164,12 +4415,15 @@ static cnn_status cnn__net_layout(cnn_net *net, cnn_arena *a, const cnn__build_p
     for (i = 0; i < net->layer_count; i++)
         offset += cnn__round16(net->layers[i].weight_count) + cnn__round16(net->layers[i].bias_count);
     net->param_floats = offset;
+    net->buffer_floats = 0;          /* the buffers follow the parameters, in one block */
+    for (i = 0; i < net->layer_count; i++)
+        if (net->layers[i].kind == CNN_LAYER_BATCHNORM) net->buffer_floats += 2 * cnn__round16((size_t)net->layers[i].out_c);
     if (plan->shared) {
         /* Read only: every function that writes parameters refuses a network whose
            weights_owner is set, and an inference build has no optimizer to write them. */
         net->params = plan->shared->params;
     } else {
-        if ((st = cnn__take(a, offset, sizeof(float), &p))) return st;
+        if ((st = cnn__take(a, offset + net->buffer_floats, sizeof(float), &p))) return st;
         net->params = (float *)p;
     }
     if (training) {
@@ -4179,8 +4433,8 @@ static cnn_status cnn__net_layout(cnn_net *net, cnn_arena *a, const cnn__build_p
             if ((st = cnn__take(a, offset, sizeof(float), &p))) return st;
             net->velocity = (float *)p;
         }
-        if (plan->early_stopping) {
-            if ((st = cnn__take(a, offset, sizeof(float), &p))) return st;
+        if (plan->early_stopping) {   /* the best epoch's buffers too: they belong to its weights */
+            if ((st = cnn__take(a, offset + net->buffer_floats, sizeof(float), &p))) return st;
             net->best_params = (float *)p;
         }
     }
@@ -4189,6 +4443,7 @@ static cnn_status cnn__net_layout(cnn_net *net, cnn_arena *a, const cnn__build_p
         cnn_layer *l = &net->layers[i];
         size_t per_image = cnn__layer_out_size(l);
         l->w = l->b = l->dw = l->db = l->out = l->mask = l->wino_u = NULL;
+        l->running_mean = l->running_var = l->bn_mean = l->bn_invstd = NULL;
         l->argmax = NULL;
         l->wino_stamp = 0;
         /* Winograd's transformed filters, kept between training steps if a batch may run it.
@@ -4215,6 +4470,11 @@ static cnn_status cnn__net_layout(cnn_net *net, cnn_arena *a, const cnn__build_p
             }
             offset += cnn__round16(l->weight_count) + cnn__round16(l->bias_count);
         }
+        if (l->kind == CNN_LAYER_BATCHNORM && net->params) {
+            l->running_mean = net->params + net->param_floats + buffers;
+            l->running_var = l->running_mean + cnn__round16((size_t)l->out_c);
+        }
+        if (l->kind == CNN_LAYER_BATCHNORM) buffers += 2 * cnn__round16((size_t)l->out_c);
         /* (a quarter of the address space at most: sums of two such sizes, in bytes, fit) */
         if (!cnn__mul(per_image, (size_t)max_batch, &floats) || floats > (size_t)-1 / 16)
             return cnn__fail(CNN_ERR_OVERFLOW, "net build: layer %d: %d images of %zu values overflow", i, max_batch, per_image);
@@ -4230,6 +4490,11 @@ static cnn_status cnn__net_layout(cnn_net *net, cnn_arena *a, const cnn__build_p
             if (l->kind == CNN_LAYER_DROPOUT) {
                 if ((st = cnn__take(a, floats, sizeof(float), &p))) return st;
                 l->mask = (float *)p;
+            }
+            if (l->kind == CNN_LAYER_BATCHNORM) {   /* the mean and 1/std backward goes through */
+                if ((st = cnn__take(a, 2 * cnn__round16((size_t)l->out_c), sizeof(float), &p))) return st;
+                l->bn_mean = (float *)p;
+                if (p) l->bn_invstd = l->bn_mean + cnn__round16((size_t)l->out_c);
             }
             if (l->kind == CNN_LAYER_POOL && l->pool_kind == CNN_POOL_MAX) {
                 if ((st = cnn__take(a, floats, sizeof(int32_t), &p))) return st;
@@ -4297,6 +4562,7 @@ static int cnn__same_layer(const cnn_layer *a, const cnn_layer *b) {
            a->out_c == b->out_c && a->out_h == b->out_h && a->out_w == b->out_w && a->flat == b->flat &&
            a->weight_count == b->weight_count && a->bias_count == b->bias_count && a->has_bias == b->has_bias &&
            a->act == b->act && a->alpha == b->alpha && a->rate == b->rate && a->pool_kind == b->pool_kind &&
+           a->eps == b->eps && a->momentum == b->momentum &&
            ca->c == cb->c && ca->h == cb->h && ca->w == cb->w && ca->k == cb->k && ca->kh == cb->kh && ca->kw == cb->kw &&
            ca->stride_h == cb->stride_h && ca->stride_w == cb->stride_w && ca->dilation_h == cb->dilation_h &&
            ca->dilation_w == cb->dilation_w && ca->pad_top == cb->pad_top && ca->pad_bottom == cb->pad_bottom &&
@@ -4410,6 +4676,7 @@ CNNDEF void cnn_net_free(cnn_net *net) {
     for (i = 0; i < net->layer_count; i++) {
         cnn_layer *l = &net->layers[i];
         l->w = l->b = l->dw = l->db = l->out = l->mask = l->wino_u = NULL;
+        l->running_mean = l->running_var = l->bn_mean = l->bn_invstd = NULL;
         l->argmax = NULL;
         l->wino_stamp = 0;
     }
@@ -4441,13 +4708,17 @@ CNNDEF cnn_status cnn_net_init_weights(cnn_net *net, cnn_init init, uint64_t see
     if (init != CNN_INIT_GLOROT_UNIFORM && init != CNN_INIT_HE_NORMAL)
         return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "init weights: unknown initialisation %d", (int)init);
     cnn_rng_seed(&rng, seed);
-    memset(net->params, 0, net->param_floats * sizeof(float));
+    memset(net->params, 0, (net->param_floats + net->buffer_floats) * sizeof(float));
     if (net->grads) memset(net->grads, 0, net->param_floats * sizeof(float));
     if (net->velocity) memset(net->velocity, 0, net->param_floats * sizeof(float));
     for (i = 0; i < net->layer_count; i++) {
         cnn_layer *l = &net->layers[i];
         double fan_in, fan_out;
         if (!l->weight_count) continue;
+        if (l->kind == CNN_LAYER_BATCHNORM) {   /* the identity: gamma 1, beta 0, mean 0, variance 1 */
+            for (j = 0; j < l->weight_count; j++) l->w[j] = l->running_var[j] = 1.0f;
+            continue;
+        }
         if (l->kind == CNN_LAYER_CONV) {
             /* a filter sees c/groups channels (PyTorch's fans: the weight's dims 1 and 0) */
             fan_in = (double)(l->conv.c / cnn__conv2d_groups(&l->conv)) * l->conv.kh * l->conv.kw;
@@ -4468,7 +4739,7 @@ CNNDEF cnn_status cnn_net_init_weights(cnn_net *net, cnn_init init, uint64_t see
             for (j = 0; j < l->weight_count; j++) l->w[j] = limit * (2.0f * cnn_rng_uniform(&rng) - 1.0f);
         }
     }
-    if (net->best_params) memcpy(net->best_params, net->params, net->param_floats * sizeof(float));
+    if (net->best_params) memcpy(net->best_params, net->params, (net->param_floats + net->buffer_floats) * sizeof(float));
     net->step = 0;
     return CNN_OK;
 }
@@ -4527,8 +4798,8 @@ CNNDEF cnn_status cnn_net_build(cnn_net *net, const cnn_build_opts *opts) {
     /* A rebuild keeps the parameters (its own, or those it read from another network). The
        new buffer may be the old one: memmove, before anything else is written into it. */
     kept = net->built && !plan.shared && !(opts && opts->reinit_weights) ? net->params : NULL;
-    if (kept) memmove(next.params, kept, next.param_floats * sizeof(float));
-    cnn__zero_arena_except(&next.arena, kept ? next.params : NULL, next.param_floats);
+    if (kept) memmove(next.params, kept, (next.param_floats + next.buffer_floats) * sizeof(float));
+    cnn__zero_arena_except(&next.arena, kept ? next.params : NULL, next.param_floats + next.buffer_floats);
     if (net->built && net->arena.base != next.arena.base) cnn_arena_free(&net->arena);
     *net = next;
     net->weights_owner = plan.shared ? (plan.shared->weights_owner ? plan.shared->weights_owner : plan.shared) : NULL;
@@ -4551,11 +4822,74 @@ CNNDEF cnn_status cnn_net_build(cnn_net *net, const cnn_build_opts *opts) {
     net->x = NULL;
     cnn_rng_seed(&net->rng, (opts ? opts->seed : 0) ^ 0x9e3779b97f4a7c15ULL);
     if (kept || plan.shared) {   /* the optimizer state starts afresh (zeroed above) */
-        if (net->best_params) memcpy(net->best_params, net->params, net->param_floats * sizeof(float));
+        if (net->best_params) memcpy(net->best_params, net->params, (net->param_floats + net->buffer_floats) * sizeof(float));
         net->step = 0;
         return CNN_OK;
     }
     return cnn_net_init_weights(net, opts ? opts->init : CNN_INIT_GLOROT_UNIFORM, opts ? opts->seed : 0);
+}
+
+/* ---- folding batch norm into the convolution before it ---- */
+
+/* Whether layer i of net is a batch norm that cnn_net_fold_batchnorm folds away. */
+static int cnn__bn_folds(const cnn_net *net, int i) {
+    return i > 0 && net->layers[i].kind == CNN_LAYER_BATCHNORM && net->layers[i - 1].kind == CNN_LAYER_CONV &&
+           net->layers[i - 1].act == CNN_ACT_NONE;
+}
+
+CNNDEF cnn_status cnn_net_fold_batchnorm(const cnn_net *src, cnn_net *dst, const cnn_build_opts *build) {
+    cnn_net_opts in;
+    int i, j;
+    size_t f, q;
+    cnn_status st = cnn__check_net(src, "fold batchnorm");
+    if (st) return st;
+    if (!src->built) return cnn__fail(CNN_ERR_STATE, "fold batchnorm: the source network is not built, so it has no weights yet");
+    if (!dst || dst == src) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "fold batchnorm: dst must be another network than src (and not NULL)");
+    if (build && build->shared_weights)
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "fold batchnorm: build->shared_weights: the folded network holds weights of its own");
+    memset(&in, 0, sizeof in);
+    in.channels = src->in_c; in.height = src->in_h; in.width = src->in_w; in.loss = src->loss;
+    if ((st = cnn__net_init_sized(dst, &in, sizeof(cnn_net)))) return st;
+    for (i = j = 0; i < src->layer_count; i++) {
+        cnn_layer *d;
+        if (cnn__bn_folds(src, i)) {             /* the conv before it takes a bias instead */
+            d = &dst->layers[j - 1];
+            d->has_bias = 1;
+            d->bias_count = (size_t)d->conv.k;
+            continue;
+        }
+        d = &dst->layers[j++];
+        *d = src->layers[i];
+        d->w = d->b = d->dw = d->db = d->out = d->mask = d->wino_u = NULL;
+        d->running_mean = d->running_var = d->bn_mean = d->bn_invstd = NULL;
+        d->argmax = NULL;
+        d->wino_stamp = 0;
+    }
+    dst->layer_count = j;
+    if ((st = cnn_net_build(dst, build))) return st;
+    for (i = j = 0; i < src->layer_count; i++) {
+        const cnn_layer *l = &src->layers[i];
+        cnn_layer *d = &dst->layers[j];
+        if (cnn__bn_folds(src, i)) continue;
+        j++;
+        if (l->weight_count) memcpy(d->w, l->w, l->weight_count * sizeof(float));
+        if (l->bias_count) memcpy(d->b, l->b, l->bias_count * sizeof(float));
+        if (l->kind == CNN_LAYER_BATCHNORM) {
+            memcpy(d->running_mean, l->running_mean, (size_t)l->out_c * sizeof(float));
+            memcpy(d->running_var, l->running_var, (size_t)l->out_c * sizeof(float));
+        }
+        if (i + 1 < src->layer_count && cnn__bn_folds(src, i + 1)) {
+            const cnn_layer *bn = &src->layers[i + 1];
+            const size_t taps = l->weight_count / (size_t)l->conv.k;
+            for (f = 0; f < (size_t)l->conv.k; f++) {
+                const double scale = bn->w[f] / sqrt((double)bn->running_var[f] + bn->eps);
+                for (q = 0; q < taps; q++) d->w[f * taps + q] = (float)(l->w[f * taps + q] * scale);
+                d->b[f] = (float)(((l->b ? (double)l->b[f] : 0.0) - bn->running_mean[f]) * scale + bn->b[f]);
+            }
+        }
+    }
+    if (dst->best_params) memcpy(dst->best_params, dst->params, (dst->param_floats + dst->buffer_floats) * sizeof(float));
+    return CNN_OK;
 }
 
 /* ---- the summary table ---- */
@@ -4938,6 +5272,31 @@ static void cnn__elementwise_task(void *context, size_t t) {
     else cnn__activation_backward(l->act, l->alpha, e - b, l->out + b, st->g + b, st->g + b);
 }
 
+/* Batch norm, channel by channel: a channel's statistics, and its dgamma and dbeta, are one
+   slot's. Forward with the batch's statistics (l->bn_batch_stats) or the running ones; a
+   training build keeps the ones used for backward. Backward (g set) writes dx into spare. */
+static void cnn__batchnorm_task(void *context, size_t t) {
+    const cnn__step *st = (const cnn__step *)context;
+    const cnn_layer *l = st->l;
+    const int c = l->out_c, hw = l->out_h * l->out_w;
+    size_t b, e, k;
+    cnn__share((size_t)c, t, st->net->threads, 1, &b, &e);
+    if (b == e) return;
+    if (st->g) {
+        cnn__batchnorm_backward_range(st->n, c, hw, (int)b, (int)e, l->bn_batch_stats, st->in, st->g, l->w, l->bn_mean,
+                                      l->bn_invstd, st->spare, l->dw, l->db);
+    } else if (l->bn_batch_stats) {
+        cnn__batchnorm_train_range(st->n, c, hw, (int)b, (int)e, l->eps, l->momentum, st->in, l->w, l->b, l->running_mean,
+                                   l->running_var, l->out, l->bn_mean, l->bn_invstd);
+    } else {
+        cnn__batchnorm_eval_range(st->n, c, hw, (int)b, (int)e, l->eps, st->in, l->w, l->b, l->running_mean, l->running_var, l->out);
+        for (k = b; l->bn_mean && k < e; k++) {    /* the constants an evaluation's backward scales by */
+            l->bn_mean[k] = l->running_mean[k];
+            l->bn_invstd[k] = (float)(1.0 / sqrt((double)l->running_var[k] + l->eps));
+        }
+    }
+}
+
 CNNDEF cnn_status cnn_forward(cnn_net *net, const float *x, int n, int training) {
     const float *cur = x;
     int i;
@@ -4952,6 +5311,17 @@ CNNDEF cnn_status cnn_forward(cnn_net *net, const float *x, int n, int training)
         if (net->layers[i].kind == CNN_LAYER_DROPOUT && net->layers[i].rate > 0.0f)
             return cnn__fail(CNN_ERR_STATE, "forward: training mode: layer %d (dropout) needs masks, which an inference_only build does not hold; pass training = 0",
                              i);
+    for (i = 0; training && i < net->layer_count; i++) {
+        const cnn_layer *l = &net->layers[i];
+        if (l->kind != CNN_LAYER_BATCHNORM) continue;
+        if (!net->training)
+            return cnn__fail(CNN_ERR_STATE, "forward: training mode: layer %d (batchnorm) updates its running statistics, which an inference_only build "
+                             "only reads (they may be another network's); pass training = 0", i);
+        if ((size_t)n * l->out_h * l->out_w < 2)
+            return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "forward: training mode: layer %d (batchnorm, input %dx%dx%d) normalises each channel over the batch's "
+                             "%d image(s) x %dx%d values; one value has no variance (PyTorch refuses it too): train with batches of 2 or more, or pass training = 0",
+                             i, l->in_c, l->in_h, l->in_w, n, l->out_h, l->out_w);
+    }
     memset(&step, 0, sizeof step);
     step.net = net;
     step.n = n;
@@ -4994,6 +5364,10 @@ CNNDEF cnn_status cnn_forward(cnn_net *net, const float *x, int n, int training)
             break;
         case CNN_LAYER_FLATTEN:
             l->out = (float *)(uintptr_t)cur;   /* a view: the network never writes through it */
+            break;
+        case CNN_LAYER_BATCHNORM:
+            l->bn_batch_stats = training != 0;
+            cnn__parallel(net, cnn__batchnorm_task, &step);
             break;
         }
         cur = l->out;
@@ -5065,6 +5439,24 @@ CNNDEF float *cnn_layer_weights(cnn_net *net, int layer, size_t *count) { return
 CNNDEF float *cnn_layer_bias(cnn_net *net, int layer, size_t *count) { return cnn__layer_array(net, layer, 1, 0, count); }
 CNNDEF float *cnn_layer_weight_grads(cnn_net *net, int layer, size_t *count) { return cnn__layer_array(net, layer, 0, 1, count); }
 CNNDEF float *cnn_layer_bias_grads(cnn_net *net, int layer, size_t *count) { return cnn__layer_array(net, layer, 1, 1, count); }
+
+/* A batch norm layer's running statistics: which 0 the mean, 1 the variance. */
+static float *cnn__layer_running(cnn_net *net, int layer, int which, size_t *count) {
+    const char *who = which ? "layer running var" : "layer running mean";
+    const cnn_layer *l = cnn__layer_at(net, layer, who);
+    if (count) *count = 0;
+    if (!l) return NULL;
+    if (!net->built) { cnn__fail(CNN_ERR_STATE, "%s: the network is not built (cnn_net_build)", who); return NULL; }
+    if (l->kind != CNN_LAYER_BATCHNORM) {
+        cnn__fail(CNN_ERR_INVALID_ARGUMENT, "%s: layer %d is %s, not batchnorm: only batch norm keeps running statistics", who, layer, cnn__layer_name(l->kind));
+        return NULL;
+    }
+    if (count) *count = (size_t)l->out_c;
+    return which ? l->running_var : l->running_mean;
+}
+
+CNNDEF float *cnn_layer_running_mean(cnn_net *net, int layer, size_t *count) { return cnn__layer_running(net, layer, 0, count); }
+CNNDEF float *cnn_layer_running_var(cnn_net *net, int layer, size_t *count) { return cnn__layer_running(net, layer, 1, count); }
 
 CNNDEF const float *cnn_layer_output(const cnn_net *net, int layer, int shape[4]) {
     const cnn_layer *l = cnn__layer_at(net, layer, "layer output");
@@ -5138,6 +5530,10 @@ static void cnn__backward(cnn_net *net) {
             break;
         case CNN_LAYER_FLATTEN:
             break;                          /* same numbers, same order */
+        case CNN_LAYER_BATCHNORM:           /* dx even for the first layer: it comes with dgamma */
+            cnn__parallel(net, cnn__batchnorm_task, &step);
+            wrote_spare = 1;
+            break;
         }
         if (wrote_spare) { t = g; g = spare; spare = t; }
     }
@@ -5235,7 +5631,8 @@ CNNDEF cnn_status cnn_backward_from(cnn_net *net, const float *doutput) {
 
 /* The first layer's data gradient, the step cnn__backward leaves out: from dL/d(its output),
    already through its fused activation's derivative (backward did that in place), to dL/dx.
-   Layers that worked in place (activation, dropout, flatten) left dL/dx itself. */
+   Layers that worked in place (activation, dropout, flatten) left dL/dx itself, and so did
+   batch norm, whose backward computes dx with its parameter gradients. */
 CNNDEF cnn_status cnn_input_gradient(cnn_net *net, float *dx) {
     const cnn_layer *l;
     const float *g;
@@ -5667,7 +6064,7 @@ CNNDEF cnn_status cnn_fit(cnn_net *net, const cnn_dataset *train, const cnn_fit_
     cnn_fit_result res;
     cnn_progress p;
     cnn_rng shuffle;
-    int *index = NULL, n_train, n_val = 0, batch, epoch, since_best = 0, stop = 0, has_val, k;
+    int *index = NULL, n_train, n_val = 0, batch, epoch, since_best = 0, stop = 0, has_val, k, min_batch = 1;
     float best_val = FLT_MAX;
     cnn_status st = cnn__check_ready(net, "fit", 1);
     if (st) return st;
@@ -5711,6 +6108,14 @@ CNNDEF cnn_status cnn_fit(cnn_net *net, const cnn_dataset *train, const cnn_fit_
         return cnn__fail(CNN_ERR_STATE, "fit: early stopping (patience %d) keeps the best epoch's weights, which this network was built without: build it with cnn_build_opts.with_early_stopping = 1",
                          o.patience);
     n_train = train->count - n_val;
+    for (k = 0; k < net->layer_count; k++) {   /* batch norm of 1 x 1 maps (or vectors) needs 2 images */
+        const cnn_layer *l = &net->layers[k];
+        if (l->kind != CNN_LAYER_BATCHNORM || l->out_h * l->out_w > 1) continue;
+        min_batch = 2;
+        if (CNN__MIN(batch, n_train) < 2)
+            return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "fit: layer %d (batchnorm, %d features) normalises each over the batch: it needs batches of 2 or more "
+                             "(batch_size %d, %d training images)", k, l->out_c, batch, n_train);
+    }
 
     index = (int *)CNN_MALLOC((size_t)train->count * sizeof(int), net->arena.alloc_ctx);
     if (!index) return cnn__fail(CNN_ERR_OUT_OF_MEMORY, "fit: cannot allocate the index of %d images", train->count);
@@ -5741,6 +6146,7 @@ CNNDEF cnn_status cnn_fit(cnn_net *net, const cnn_dataset *train, const cnn_fit_
             int start = b * batch, size = CNN__MIN(batch, n_train - start), out = cnn_net_output_size(net);
             float loss;
             const float *logits;
+            if (size < min_batch) continue;   /* a last lone image: PyTorch's drop_last */
             cnn__gather_batch(net, train->images, train->labels, index + start, size);
             if ((st = cnn_forward(net, net->input, size, 1))) goto done;
             logits = cnn_output(net);
@@ -5778,7 +6184,7 @@ CNNDEF cnn_status cnn_fit(cnn_net *net, const cnn_dataset *train, const cnn_fit_
                 best_val = p.val_loss;
                 res.best_epoch = epoch + 1;
                 since_best = 0;
-                if (net->best_params) memcpy(net->best_params, net->params, net->param_floats * sizeof(float));
+                if (net->best_params) memcpy(net->best_params, net->params, (net->param_floats + net->buffer_floats) * sizeof(float));
             } else {
                 since_best++;
             }
@@ -5799,7 +6205,7 @@ CNNDEF cnn_status cnn_fit(cnn_net *net, const cnn_dataset *train, const cnn_fit_
         if (o.patience > 0 && since_best >= o.patience) { res.stopped_early = 1; stop = 1; }
     }
     /* With early stopping, keep the weights of the best validation loss, not the last. */
-    if (o.patience > 0 && res.best_epoch > 0) memcpy(net->params, net->best_params, net->param_floats * sizeof(float));
+    if (o.patience > 0 && res.best_epoch > 0) memcpy(net->params, net->best_params, (net->param_floats + net->buffer_floats) * sizeof(float));
 done:
     CNN_FREE(index, net->arena.alloc_ctx);
     if (result) *result = res;
@@ -5819,7 +6225,8 @@ done:
                     dilation h, w, pad top, bottom, left, right, pool kind, ceil mode,
                     count_pad, groups, then the fields of the later layers (docs/design.md)
        tensor count, then per tensor: ndim, dims[ndim], the floats
-                    (conv weights K,C,KH,KW then bias K; dense weights OUT,IN then bias OUT)
+                    (conv weights K,C,KH,KW then bias K; dense weights OUT,IN then bias OUT;
+                    batch norm gamma, beta, running mean, running variance, C each)
        CRC-32 (IEEE 802.3, as zlib) of every byte before it
    A version-1 record is a version-2 record cut after its 20th field: the fields added later
    read as 0, which means their default (groups 0 = 1), so an old file describes the same
@@ -5945,6 +6352,9 @@ static void cnn__layer_record(const cnn_layer *l, uint32_t r[CNN__RECORD_FIELDS]
         r[16] = (uint32_t)l->pool_kind; r[17] = (uint32_t)l->pool.ceil_mode; r[18] = (uint32_t)l->pool.count_pad;
     } else if (l->kind == CNN_LAYER_DENSE) {
         r[5] = (uint32_t)l->out_c;
+    } else if (l->kind == CNN_LAYER_BATCHNORM) {       /* (momentum -0: CNN_BATCHNORM_MOMENTUM_ZERO) */
+        r[28] = cnn__float_bits(l->eps);
+        r[29] = cnn__float_bits(l->momentum);
     }
 }
 
@@ -6021,6 +6431,13 @@ static cnn_status cnn__add_from_record(cnn_net *net, int index, const uint32_t r
                              "left and right must agree", index, (unsigned)r[12], (unsigned)r[13], (unsigned)r[14], (unsigned)r[15]);
         return cnn_add_conv_transpose(net, &o);
     }
+    case CNN_LAYER_BATCHNORM: {
+        cnn_batchnorm_opts o;
+        if (r[4] != 1) return cnn__fail(CNN_ERR_FILE_CORRUPT, "layer %d: a batchnorm layer without gamma and beta (bias flag 0)", index);
+        o.eps = cnn__bits_float(r[28]);
+        o.momentum = cnn__bits_float(r[29]);
+        return cnn_add_batchnorm(net, &o);
+    }
     default:
         /* A kind this build does not have: most likely a newer cnn.h wrote the file, so the
            version error, naming the layer where its name is known. */
@@ -6044,6 +6461,17 @@ static int cnn__layer_tensors(const cnn_layer *l, cnn__tensor t[CNN__MAX_LAYER_T
     int n = 0;
     if (!l->weight_count) return 0;
     t[0].name = "weights"; t[0].npy = "weight";
+    if (l->kind == CNN_LAYER_BATCHNORM) {    /* gamma, beta, running mean, running variance: C each */
+        static const char *const names[4][2] = { { "gamma", "weight" }, { "beta", "bias" },
+                                                 { "running mean", "running_mean" }, { "running variance", "running_var" } };
+        float *const data[4] = { l->w, l->b, l->running_mean, l->running_var };
+        for (n = 0; n < 4; n++) {
+            t[n].name = names[n][0]; t[n].npy = names[n][1];
+            t[n].ndim = 1; t[n].dims[0] = (uint32_t)l->out_c;
+            t[n].data = data[n]; t[n].count = (size_t)l->out_c;
+        }
+        return 4;
+    }
     if (l->kind == CNN_LAYER_CONV || l->kind == CNN_LAYER_CONV_TRANSPOSE) {   /* transposed: c x k/groups x kh x kw */
         t[0].ndim = 4;
         t[0].dims[0] = (uint32_t)l->conv.k; t[0].dims[1] = (uint32_t)(l->conv.c / cnn__conv2d_groups(&l->conv));
@@ -6361,19 +6789,23 @@ static cnn_status cnn__load_weights_stream(cnn_net *net, cnn__stream *io) {
         if ((st = cnn__rewind(io)) || (st = cnn__parse_architecture(io, &desc)) || (st = cnn__parse_tensors(io, &desc, net))) return st;
     } else {
         cnn_net *stage = (cnn_net *)CNN_MALLOC(sizeof(cnn_net), net->arena.alloc_ctx);
-        float *copy = stage ? (float *)CNN_MALLOC(net->param_floats * sizeof(float) + 1, net->arena.alloc_ctx) : NULL;
+        const size_t floats = net->param_floats + net->buffer_floats;   /* batch norm's statistics too */
+        float *copy = stage ? (float *)CNN_MALLOC(floats * sizeof(float) + 1, net->arena.alloc_ctx) : NULL;
         if (!copy) {
             if (stage) CNN_FREE(stage, net->arena.alloc_ctx);
             return cnn__fail(CNN_ERR_OUT_OF_MEMORY, "load weights: cannot allocate a copy of the %zu parameters to read into", net->param_floats);
         }
+        memcpy(copy, net->params, floats * sizeof(float));   /* the padding between tensors stays 0 */
         *stage = *net;            /* the same layers, their weights pointing into the copy */
         for (i = 0; i < stage->layer_count; i++) {
             cnn_layer *l = &stage->layers[i];
             if (l->w) l->w = copy + (net->layers[i].w - net->params);
             if (l->b) l->b = copy + (net->layers[i].b - net->params);
+            if (l->running_mean) l->running_mean = copy + (net->layers[i].running_mean - net->params);
+            if (l->running_var) l->running_var = copy + (net->layers[i].running_var - net->params);
         }
         st = cnn__parse_tensors(io, &desc, stage);
-        if (!st) memcpy(net->params, copy, net->param_floats * sizeof(float));
+        if (!st) memcpy(net->params, copy, floats * sizeof(float));
         CNN_FREE(copy, net->arena.alloc_ctx);
         CNN_FREE(stage, net->arena.alloc_ctx);
         if (st) return st;

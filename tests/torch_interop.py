@@ -166,6 +166,48 @@ def torch_model_b_runs_the_same_in_cnn_h():
     torch_both_ways("model_b", model_b(), (3, 10, 9))
 
 
+def model_bn():
+    """Batch norm after a conv (2d), after a fused activation, and after a Linear (1d), with
+    running statistics of their own; momentum 0 and another eps travel in the record."""
+    seq = randomise(nn.Sequential(
+        nn.Conv2d(3, 7, 3, padding=1, bias=False),
+        nn.BatchNorm2d(7),
+        nn.ReLU(),
+        nn.Conv2d(7, 4, 3),
+        nn.ReLU(),
+        nn.BatchNorm2d(4, eps=1e-3, momentum=0.0),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(4 * 3 * 3, 6),
+        nn.BatchNorm1d(6, momentum=0.3),
+        nn.Tanh(),
+        nn.Linear(6, 3),
+    ), 6)
+    g = torch.Generator().manual_seed(7)
+    with torch.no_grad():
+        for m in seq.modules():
+            if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+                m.weight.copy_(0.5 + torch.rand(m.weight.shape, generator=g))
+                m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=g) * 0.3)
+                m.running_var.copy_(0.5 + torch.rand(m.running_var.shape, generator=g))
+    return seq.eval()
+
+
+@test
+def torch_batchnorm_runs_the_same_in_cnn_h():
+    seq = model_bn()
+    torch_both_ways("model_bn", seq, (3, 8, 8))
+    m = cnnh_torch.torch_to_model(seq, (3, 8, 8))
+    kinds = [r[0] for r in m["layers"]]
+    assert kinds == [1, 11, 5, 1, 11, 2, 7, 4, 11, 5, 4], kinds
+    assert m["layers"][4][28] == cnnh_torch.f32_bits(1e-3) and m["layers"][4][29] == 0x80000000
+    assert m["layers"][8][29] == cnnh_torch.f32_bits(0.3) and len(m["tensors"]) == 1 + 4 + 2 + 4 + 2 + 4 + 2
+    back = cnnh_torch.load_torch(os.path.join(WORK, "model_bn.cnn"))
+    bns = [x for x in back.modules() if isinstance(x, (nn.BatchNorm1d, nn.BatchNorm2d))]
+    assert [type(x).__name__ for x in bns] == ["BatchNorm2d", "BatchNorm2d", "BatchNorm1d"]
+    assert bns[1].momentum == 0.0 and abs(bns[1].eps - 1e-3) < 1e-9 and abs(bns[2].momentum - 0.3) < 1e-7
+
+
 @test
 def torch_grouped_and_transposed_convolutions_run_the_same_in_cnn_h():
     torch_both_ways("model_c", model_c(), (4, 11, 10))
@@ -186,7 +228,11 @@ def activations_after_conv_and_linear_are_fused():
 
 @test
 def unknown_modules_are_refused_by_name():
-    for seq, words in ((nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2)), "module 1 (BatchNorm2d)"),
+    for seq, words in ((nn.Sequential(nn.Conv2d(1, 2, 3), nn.GroupNorm(1, 2)), "module 1 (GroupNorm)"),
+                       (nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2, momentum=None)), "momentum"),
+                       (nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2, affine=False)), "affine"),
+                       (nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm1d(2)), "BatchNorm2d goes after a feature map"),
+                       (nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(3)), "num_features 3"),
                        (nn.Sequential(nn.Conv2d(1, 2, 3, padding_mode="reflect")), "zero padding"),
                        (nn.Sequential(nn.Conv2d(1, 2, 3), nn.Linear(72, 2)), "Flatten"),
                        (nn.Sequential(nn.Conv2d(3, 2, 3)), "in_channels 3")):

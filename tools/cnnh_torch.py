@@ -27,8 +27,10 @@ torch -> cnn.h: the modules cnn.h has: Conv2d (any groups, zero padding; int, tu
 "same"), ConvTranspose2d (zero padding, any groups, output_padding, dilation; no output_size at
 call time), ZeroPad2d right before a Conv2d, MaxPool2d (dilation 1), AvgPool2d (no
 divisor_override), AdaptiveAvgPool2d(1), Linear, ReLU, LeakyReLU, Sigmoid, Tanh, Dropout,
-Flatten, Identity. An activation right after a Conv2d or Linear is fused into it. Anything else
-is refused with the module's index and name.
+Flatten, Identity, BatchNorm2d and BatchNorm1d (affine, with running statistics and a momentum;
+a batch norm in cnn.h is BatchNorm2d after a feature map, BatchNorm1d after a vector). An
+activation right after a Conv2d or Linear is fused into it. Anything else is refused with the
+module's index and name.
 """
 import struct
 import sys
@@ -39,6 +41,7 @@ FILE_VERSION = 2                 # written; versions 1 and 2 are read
 FIELDS = 32                      # fields of a layer record (version 1: the first 20)
 FIELDS_V1 = 20
 CONV, POOL, GLOBAL_AVGPOOL, DENSE, ACTIVATION, DROPOUT, FLATTEN, CONV_TRANSPOSE = 1, 2, 3, 4, 5, 6, 7, 8
+BATCHNORM = 11
 ACT_NONE, ACT_RELU, ACT_LEAKY, ACT_SIGMOID, ACT_TANH = 0, 1, 2, 3, 4
 LOSSES = {0: "cross_entropy", 1: "mse"}
 
@@ -225,6 +228,16 @@ def model_to_torch(model):
         elif kind == FLATTEN:
             mods.append(nn.Flatten())
             c, h, w, flat = c * h * w, 1, 1, True
+        elif kind == BATCHNORM:
+            # fields 28, 29: eps and momentum as float bits, 0 meaning the defaults (the bits
+            # of -0.0 are a momentum of exactly 0)
+            eps = bits_f32(r[28]) if r[28] else 1e-5
+            momentum = bits_f32(r[29]) if r[29] else 0.1
+            bn = (nn.BatchNorm1d if flat else nn.BatchNorm2d)(c, eps=eps, momentum=abs(momentum))
+            with torch.no_grad():
+                for t in (bn.weight, bn.bias, bn.running_mean, bn.running_var):
+                    t.copy_(torch.from_numpy(next(tensors)))
+            mods.append(bn)
         else:
             raise FormatError("layer %d: unknown layer kind %d" % (i, kind))
         if kind in (CONV, CONV_TRANSPOSE, DENSE):
@@ -409,6 +422,21 @@ def torch_to_model(seq, input_shape, loss="cross_entropy"):
                 layers.append(_record(ACTIVATION, act=act, alpha=alpha))
         elif isinstance(m, nn.Dropout):
             layers.append(_record(DROPOUT, rate=f32_bits(float(m.p))))
+        elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            if isinstance(m, nn.BatchNorm2d) == flat:
+                refuse(i, m, "BatchNorm2d goes after a feature map, BatchNorm1d after a vector (of features only)")
+            if m.num_features != c:
+                refuse(i, m, "num_features %d, but the input has %d %s" % (m.num_features, c, "features" if flat else "channels"))
+            if not m.affine or not m.track_running_stats or m.momentum is None:
+                refuse(i, m, "only affine=True, track_running_stats=True and a momentum (not None, the cumulative average)")
+            if not (0.0 <= float(m.momentum) <= 1.0) or not float(m.eps) > 0.0:
+                refuse(i, m, "momentum %g must be in [0, 1] and eps %g above 0" % (m.momentum, m.eps))
+            r = _record(BATCHNORM, bias=1)
+            r[28] = f32_bits(float(m.eps))
+            # cnn.h reads a stored 0 as its default 0.1; a momentum of 0 is stored as -0.0
+            r[29] = 0x80000000 if float(m.momentum) == 0.0 else f32_bits(float(m.momentum))
+            layers.append(r)
+            tensors += [t.detach().cpu().numpy() for t in (m.weight, m.bias, m.running_mean, m.running_var)]
         elif isinstance(m, nn.Identity):
             pass
         else:

@@ -65,5 +65,23 @@ int main(void) {
     dense.units = 3; dense.activation = CNN_ACT_NONE; dense.no_bias = 0;
     cnn_add_dense(&net, &dense);
     bad |= save(&net, "tests/fuzz/corpus/load/global_pool.cnn");
+    {   /* batch norm after a conv, after pooling and after a dense layer (per feature), one
+           with another eps and a momentum of exactly 0 (fields 28, 29; four tensors each) */
+        cnn_batchnorm_opts bn = {0};
+        in.channels = 2; in.height = 6; in.width = 5;
+        cnn_net_init(&net, &in);
+        memset(&conv, 0, sizeof conv);
+        conv.filters = 3; conv.no_bias = 1;
+        cnn_add_conv(&net, &conv);
+        cnn_add_batchnorm(&net, NULL);
+        cnn_add_pool(&net, NULL);
+        bn.eps = 1e-3f; bn.momentum = CNN_BATCHNORM_MOMENTUM_ZERO;
+        cnn_add_batchnorm(&net, &bn);
+        dense.units = 4;
+        cnn_add_dense(&net, &dense);
+        bn.eps = 0.0f; bn.momentum = 0.5f;
+        cnn_add_batchnorm(&net, &bn);
+        bad |= save(&net, "tests/fuzz/corpus/load/batchnorm.cnn");
+    }
     return bad;
 }
