@@ -531,6 +531,61 @@ TEST(threads_bit_identical) {
     }
 }
 
+/* Every pooling option the plain functions have is a layer option and survives a model
+   file: max and average, ceil mode, symmetric and asymmetric padding, count_pad both ways,
+   non-square windows and strides. The loaded network has the same layers and, bit for bit,
+   the same outputs. */
+TEST(pool_options_save_load) {
+    cnn_net net, back;
+    cnn_net_opts in;
+    cnn_conv_opts conv;
+    cnn_pool_opts pool[5];
+    cnn_build_opts build;
+    cnn_rng rng;
+    unsigned char *file;
+    size_t size = 0, cap = 1 << 20;
+    float *x;
+    int i;
+    memset(&in, 0, sizeof in); in.channels = 3; in.height = 23; in.width = 19;
+    memset(&conv, 0, sizeof conv); conv.filters = 5;
+    memset(pool, 0, sizeof pool);
+    pool[0].kind = CNN_POOL_MAX; pool[0].size = 3; pool[0].stride = 2; pool[0].pad = 1; pool[0].ceil_mode = 1;
+    pool[1].kind = CNN_POOL_AVG; pool[1].size = 3; pool[1].stride = 2; pool[1].pad = 1; pool[1].count_pad = 1; pool[1].ceil_mode = 1;
+    pool[2].kind = CNN_POOL_AVG; pool[2].size_h = 2; pool[2].size_w = 3; pool[2].stride_h = 1; pool[2].stride_w = 2;
+    pool[2].pad_top = 1; pool[2].pad_bottom = 0; pool[2].pad_left = 0; pool[2].pad_right = 1; pool[2].count_pad = 0;
+    pool[3].kind = CNN_POOL_AVG; pool[3].size = 2; pool[3].pad_top = 1; pool[3].pad_left = 1; pool[3].count_pad = 1;
+    pool[4].kind = CNN_POOL_MAX; pool[4].size = 2; pool[4].stride = 1; pool[4].pad_right = 1; pool[4].pad_bottom = 1;
+    memset(&build, 0, sizeof build); build.max_batch = 2; build.seed = 4;
+    CHECK_OK(cnn_net_init(&net, &in));
+    CHECK_OK(cnn_add_conv(&net, &conv));
+    for (i = 0; i < 5; i++) CHECK_OK(cnn_add_pool(&net, &pool[i]));
+    CHECK_OK(cnn_add_global_avgpool(&net));
+    CHECK_OK(cnn_net_build(&net, &build));
+    CHECK(net.layers[1].pool.ceil_mode && net.layers[2].pool.count_pad && !net.layers[3].pool.count_pad &&
+          net.layers[3].pool.pad_right == 1 && net.layers[3].pool.pad_left == 0 && net.layers[4].pool.pad_bottom == 0);
+    file = (unsigned char *)malloc(cap);
+    CHECK_OK(cnn_save_to_memory(&net, file, cap, &size));
+    memset(&back, 0, sizeof back);
+    CHECK_OK(cnn_load_from_memory(&back, file, size, &build));
+    CHECK(back.layer_count == net.layer_count);
+    for (i = 0; i < net.layer_count && i < back.layer_count; i++) {
+        const cnn_pool2d_shape *a = &net.layers[i].pool, *b = &back.layers[i].pool;
+        CHECKF(net.layers[i].kind == back.layers[i].kind && net.layers[i].pool_kind == back.layers[i].pool_kind &&
+               a->kh == b->kh && a->kw == b->kw && a->stride_h == b->stride_h && a->stride_w == b->stride_w &&
+               a->pad_top == b->pad_top && a->pad_bottom == b->pad_bottom && a->pad_left == b->pad_left &&
+               a->pad_right == b->pad_right && a->ceil_mode == b->ceil_mode && a->count_pad == b->count_pad &&
+               net.layers[i].out_h == back.layers[i].out_h && net.layers[i].out_w == back.layers[i].out_w,
+               "layer %d differs after loading", i);
+    }
+    cnn_rng_seed(&rng, 9);
+    x = random_floats(&rng, 2 * 3 * 23 * 19);
+    CHECK_OK(cnn_forward(&net, x, 2, 0));
+    CHECK_OK(cnn_forward(&back, x, 2, 0));
+    CHECK(memcmp(cnn_output(&net), cnn_output(&back), sizeof(float) * 2 * 5) == 0);
+    free(x); free(file);
+    cnn_net_free(&net); cnn_net_free(&back);
+}
+
 int main(void) {
     RUN(matches_pytorch);
     RUN(gradients);
@@ -542,5 +597,6 @@ int main(void) {
     RUN(network_gradients);
     RUN(input_gradient);
     RUN(threads_bit_identical);
+    RUN(pool_options_save_load);
     return harness_report();
 }
