@@ -5625,6 +5625,10 @@ static void cnn__layer_record(const cnn_layer *l, uint32_t r[CNN__RECORD_FIELDS]
         r[16] = (uint32_t)l->pool_kind; r[17] = (uint32_t)l->pool.ceil_mode; r[18] = (uint32_t)l->pool.count_pad;
     } else if (l->kind == CNN_LAYER_DENSE) {
         r[5] = (uint32_t)l->out_c;
+    } else if (l->kind == CNN_LAYER_UPSAMPLE) {   /* the scale as asked (0: a size was), the size as resolved */
+        r[22] = (uint32_t)l->up.mode; r[23] = (uint32_t)l->up.align_corners;
+        r[24] = (uint32_t)l->up_scale_h; r[25] = (uint32_t)l->up_scale_w;
+        r[26] = (uint32_t)l->up.out_h; r[27] = (uint32_t)l->up.out_w;
     }
 }
 
@@ -5671,6 +5675,25 @@ static cnn_status cnn__add_from_record(cnn_net *net, int index, const uint32_t r
         return cnn_add_pool(net, &o);
     }
     case CNN_LAYER_GLOBAL_AVG_POOL: return cnn_add_global_avg_pool(net);
+    case CNN_LAYER_GLOBAL_MAXPOOL: return cnn_add_global_maxpool(net);
+    case CNN_LAYER_UPSAMPLE: {
+        cnn_upsample_opts o;
+        cnn_status st;
+        memset(&o, 0, sizeof o);
+        if (r[22] >= (uint32_t)CNN_UPSAMPLE_MODE_COUNT || r[23] > 1 || !r[26] || !r[27] || !r[24] != !r[25])
+            return cnn__fail(CNN_ERR_FILE_CORRUPT, "layer %d: upsampling mode %u, align_corners %u, scale %ux%u, size %ux%u: out of range",
+                             index, (unsigned)r[22], (unsigned)r[23], (unsigned)r[24], (unsigned)r[25], (unsigned)r[26], (unsigned)r[27]);
+        o.mode = (cnn_upsample_mode)r[22];
+        o.align_corners = (int)r[23];
+        if (r[24]) { o.scale_h = (int)r[24]; o.scale_w = (int)r[25]; }
+        else { o.out_h = (int)r[26]; o.out_w = (int)r[27]; }
+        if ((st = cnn_add_upsample(net, &o))) return st;
+        if (net->layers[net->layer_count - 1].out_h != (int)r[26] || net->layers[net->layer_count - 1].out_w != (int)r[27])
+            return cnn__fail(CNN_ERR_FILE_CORRUPT, "layer %d: upsampling by %ux%u gives %dx%d, the file says %ux%u", index, (unsigned)r[24],
+                             (unsigned)r[25], net->layers[net->layer_count - 1].out_h, net->layers[net->layer_count - 1].out_w,
+                             (unsigned)r[26], (unsigned)r[27]);
+        return CNN_OK;
+    }
     case CNN_LAYER_DENSE: {
         cnn_dense_opts o;
         memset(&o, 0, sizeof o);

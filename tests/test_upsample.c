@@ -586,6 +586,70 @@ TEST(pool_options_save_load) {
     cnn_net_free(&net); cnn_net_free(&back);
 }
 
+/* Upsampling (each mode, a scale and a size) and global max pooling survive a model file:
+   the same records, the same outputs; a record with a mode this cnn.h does not know, or a
+   size that does not match its scale, is refused as corrupt, naming the layer. */
+TEST(save_load) {
+    cnn_net net, back;
+    cnn_net_opts in;
+    cnn_conv_opts conv;
+    cnn_upsample_opts up[3];
+    cnn_build_opts build;
+    cnn_rng rng;
+    unsigned char *file;
+    size_t size = 0, cap = 1 << 20;
+    float *x;
+    int i;
+    memset(&in, 0, sizeof in); in.channels = 2; in.height = 3; in.width = 5;
+    memset(&conv, 0, sizeof conv); conv.filters = 3; conv.padding = CNN_PAD_SAME;
+    memset(up, 0, sizeof up);
+    up[0].scale = 2;
+    up[1].mode = CNN_UPSAMPLE_BILINEAR; up[1].scale_h = 1; up[1].scale_w = 3;
+    up[2].mode = CNN_UPSAMPLE_BILINEAR; up[2].align_corners = 1; up[2].out_h = 7; up[2].out_w = 11;
+    memset(&build, 0, sizeof build); build.max_batch = 2; build.seed = 4;
+    CHECK_OK(cnn_net_init(&net, &in));
+    CHECK_OK(cnn_add_conv(&net, &conv));
+    for (i = 0; i < 3; i++) CHECK_OK(cnn_add_upsample(&net, &up[i]));
+    CHECK_OK(cnn_add_conv(&net, &conv));
+    CHECK_OK(cnn_add_global_maxpool(&net));
+    CHECK_OK(cnn_net_build(&net, &build));
+    file = (unsigned char *)malloc(cap);
+    CHECK_OK(cnn_save_to_memory(&net, file, cap, &size));
+    memset(&back, 0, sizeof back);
+    CHECK_OK(cnn_load_from_memory(&back, file, size, &build));
+    CHECK(back.layer_count == net.layer_count);
+    for (i = 0; i < net.layer_count && i < back.layer_count; i++) {
+        const cnn_layer *a = &net.layers[i], *b = &back.layers[i];
+        CHECKF(a->kind == b->kind && a->out_c == b->out_c && a->out_h == b->out_h && a->out_w == b->out_w &&
+               a->up.mode == b->up.mode && a->up.align_corners == b->up.align_corners &&
+               a->up_scale_h == b->up_scale_h && a->up_scale_w == b->up_scale_w, "layer %d differs after loading", i);
+    }
+    cnn_rng_seed(&rng, 9);
+    x = random_floats(&rng, 2 * 2 * 3 * 5);
+    CHECK_OK(cnn_forward(&net, x, 2, 0));
+    CHECK_OK(cnn_forward(&back, x, 2, 0));
+    CHECK(memcmp(cnn_output(&net), cnn_output(&back), sizeof(float) * 2 * 3) == 0);
+    cnn_net_free(&back);
+    {   /* the records: 32 bytes of header, 32 fields of 4 bytes each; layer 2 is the x1x3 one */
+        unsigned char *bad = (unsigned char *)malloc(size);
+        const size_t rec = 32 + 2 * 128;
+        memcpy(bad, file, size);
+        CHECK(bad[rec] == CNN_LAYER_UPSAMPLE && bad[rec + 4 * 22] == 1 && bad[rec + 4 * 25] == 3 && bad[rec + 4 * 27] == 30);
+        put_u32(bad + rec + 4 * 22, 5);                  /* a mode nobody knows */
+        reseal(bad, (long)size);
+        CHECK_STATUS(cnn_load_from_memory(&back, bad, size, &build), CNN_ERR_FILE_CORRUPT);
+        CHECKF(mentions(cnn_last_error(), "layer 2") && mentions(cnn_last_error(), "mode 5"), "%s", cnn_last_error());
+        memcpy(bad, file, size);
+        put_u32(bad + rec + 4 * 27, 31);                 /* 10 columns x 3 are not 31 */
+        reseal(bad, (long)size);
+        CHECK_STATUS(cnn_load_from_memory(&back, bad, size, &build), CNN_ERR_FILE_CORRUPT);
+        CHECKF(mentions(cnn_last_error(), "layer 2") && mentions(cnn_last_error(), "31"), "%s", cnn_last_error());
+        free(bad);
+    }
+    free(x); free(file);
+    cnn_net_free(&net);
+}
+
 int main(void) {
     RUN(matches_pytorch);
     RUN(gradients);
@@ -598,5 +662,6 @@ int main(void) {
     RUN(input_gradient);
     RUN(threads_bit_identical);
     RUN(pool_options_save_load);
+    RUN(save_load);
     return harness_report();
 }
