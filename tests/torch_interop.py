@@ -150,6 +150,32 @@ def torch_model_b_runs_the_same_in_cnn_h():
     torch_both_ways("model_b", model_b(), (3, 10, 9))
 
 
+# Upsampling in each mode (a scale, a size, both align_corners) and global max pooling.
+def model_c():
+    return randomise(nn.Sequential(
+        nn.Conv2d(2, 4, 3, padding=1),
+        nn.Tanh(),
+        nn.Upsample(scale_factor=2, mode="nearest"),
+        nn.Conv2d(4, 3, 3),
+        nn.Upsample(scale_factor=(3, 1), mode="bilinear", align_corners=False),
+        nn.UpsamplingBilinear2d(size=(17, 13)),
+        nn.Conv2d(3, 5, 2),
+        nn.Upsample(size=(9, 20), mode="bilinear"),
+        nn.AdaptiveMaxPool2d(1),
+        nn.Flatten(),
+        nn.Linear(5, 3),
+    ), 3)
+
+
+@test
+def torch_model_c_runs_the_same_in_cnn_h():
+    torch_both_ways("model_c", model_c(), (2, 5, 7))
+    m = cnnh_torch.torch_to_model(model_c(), (2, 5, 7))
+    assert [r[0] for r in m["layers"]] == [1, 9, 1, 9, 9, 1, 9, 10, 4], [r[0] for r in m["layers"]]
+    assert m["layers"][3][22:28] == [1, 0, 3, 1, 24, 12], m["layers"][3][22:28]
+    assert m["layers"][4][22:28] == [1, 1, 0, 0, 17, 13], m["layers"][4][22:28]
+
+
 @test
 def activations_after_conv_and_linear_are_fused():
     m = cnnh_torch.torch_to_model(model_a(), (2, 13, 11))
@@ -164,6 +190,8 @@ def activations_after_conv_and_linear_are_fused():
 def unknown_modules_are_refused_by_name():
     for seq, words in ((nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2)), "module 1 (BatchNorm2d)"),
                        (nn.Sequential(nn.Conv2d(2, 2, 3, groups=2)), "groups"),
+                       (nn.Sequential(nn.Upsample(scale_factor=1.5)), "scale_factor"),
+                       (nn.Sequential(nn.Upsample(scale_factor=2, mode="bicubic")), "bicubic"),
                        (nn.Sequential(nn.Conv2d(1, 2, 3), nn.Linear(72, 2)), "Flatten"),
                        (nn.Sequential(nn.Conv2d(3, 2, 3)), "in_channels 3")):
         try:
