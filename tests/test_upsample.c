@@ -650,6 +650,41 @@ TEST(save_load) {
     cnn_net_free(&net);
 }
 
+/* An inference-only build (two shared buffers, no argmax) and a network reading another's
+   weights (shared_weights) give the training build's outputs bit for bit. small_net draws
+   the same weights from the same seed; a rebuild keeps them. */
+TEST(inference_build) {
+    int m;
+    for (m = 0; m < 3; m++) {
+        const cnn_upsample_mode mode = m ? CNN_UPSAMPLE_BILINEAR : CNN_UPSAMPLE_NEAREST;
+        const int n = 4;
+        cnn_net train, lean, shared;
+        cnn_build_opts b;
+        cnn_rng rng;
+        float *x;
+        CHECK_OK(small_net(&train, mode, m == 2, 1, n));
+        cnn_rng_seed(&rng, 12);
+        x = random_floats(&rng, (size_t)n * 90);
+        CHECK_OK(cnn_forward(&train, x, n, 0));
+        memset(&b, 0, sizeof b); b.max_batch = n; b.inference_only = 1;
+        CHECK_OK(small_net(&lean, mode, m == 2, 1, n));
+        CHECK_OK(cnn_net_build(&lean, &b));            /* a rebuild keeps the weights */
+        CHECK(!lean.training);
+        CHECK_OK(cnn_forward(&lean, x, n, 0));
+        CHECK(memcmp(cnn_output(&train), cnn_output(&lean), sizeof(float) * n * 3) == 0);
+        CHECK_OK(small_net(&shared, mode, m == 2, 1, n));
+        cnn_net_free(&shared);                          /* the description stays */
+        b.shared_weights = &train;
+        CHECK_OK(cnn_net_build(&shared, &b));
+        CHECK_OK(cnn_forward(&shared, x, n, 0));
+        CHECK(memcmp(cnn_output(&train), cnn_output(&shared), sizeof(float) * n * 3) == 0);
+        free(x);
+        cnn_net_free(&shared);
+        cnn_net_free(&lean);
+        cnn_net_free(&train);
+    }
+}
+
 int main(void) {
     RUN(matches_pytorch);
     RUN(gradients);
@@ -663,5 +698,6 @@ int main(void) {
     RUN(threads_bit_identical);
     RUN(pool_options_save_load);
     RUN(save_load);
+    RUN(inference_build);
     return harness_report();
 }
