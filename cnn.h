@@ -2935,24 +2935,34 @@ static void cnn__upsample_source(const cnn_upsample2d_shape *s, int in, int out,
     }
 }
 
+/* Both passes walk the output in strips of columns whose sources are looked up once for
+   the whole batch (a table on the stack: nothing allocated), then every plane and row. */
+#define CNN__UPSAMPLE_STRIP 64
+
 static void cnn__upsample2d_forward(const cnn_upsample2d_shape *s, const float *x, float *y) {
     const size_t planes = (size_t)s->n * s->c, in_plane = (size_t)s->h * s->w, out_plane = (size_t)s->out_h * s->out_w;
+    int c0[CNN__UPSAMPLE_STRIP], c1[CNN__UPSAMPLE_STRIP], j0, k, i;
+    float fc[CNN__UPSAMPLE_STRIP];
     size_t p;
-    int i, j;
-    for (p = 0; p < planes; p++) {
-        const float *xp = x + p * in_plane;
-        float *yp = y + p * out_plane;
-        for (i = 0; i < s->out_h; i++) {
-            int r0, r1;
-            float fr;
-            cnn__upsample_source(s, s->h, s->out_h, i, &r0, &r1, &fr);
-            for (j = 0; j < s->out_w; j++) {
-                int c0, c1;
-                float fc;
-                const float *top = xp + (size_t)r0 * s->w, *bottom = xp + (size_t)r1 * s->w;
-                cnn__upsample_source(s, s->w, s->out_w, j, &c0, &c1, &fc);
-                yp[(size_t)i * s->out_w + j] = (1.0f - fr) * ((1.0f - fc) * top[c0] + fc * top[c1]) +
-                                               fr * ((1.0f - fc) * bottom[c0] + fc * bottom[c1]);
+    for (j0 = 0; j0 < s->out_w; j0 += CNN__UPSAMPLE_STRIP) {
+        const int strip = CNN__MIN(CNN__UPSAMPLE_STRIP, s->out_w - j0);
+        for (k = 0; k < strip; k++) cnn__upsample_source(s, s->w, s->out_w, j0 + k, &c0[k], &c1[k], &fc[k]);
+        for (p = 0; p < planes; p++) {
+            for (i = 0; i < s->out_h; i++) {
+                int r0, r1;
+                float fr;
+                const float *top, *bottom;
+                float *yr = y + p * out_plane + (size_t)i * s->out_w + j0;
+                cnn__upsample_source(s, s->h, s->out_h, i, &r0, &r1, &fr);
+                top = x + p * in_plane + (size_t)r0 * s->w;
+                bottom = x + p * in_plane + (size_t)r1 * s->w;
+                if (s->mode == CNN_UPSAMPLE_NEAREST) {   /* a copy: exact, infinities too */
+                    for (k = 0; k < strip; k++) yr[k] = top[c0[k]];
+                    continue;
+                }
+                for (k = 0; k < strip; k++)
+                    yr[k] = (1.0f - fr) * ((1.0f - fc[k]) * top[c0[k]] + fc[k] * top[c1[k]]) +
+                            fr * ((1.0f - fc[k]) * bottom[c0[k]] + fc[k] * bottom[c1[k]]);
             }
         }
     }
@@ -2960,27 +2970,32 @@ static void cnn__upsample2d_forward(const cnn_upsample2d_shape *s, const float *
 
 static void cnn__upsample2d_backward(const cnn_upsample2d_shape *s, const float *dy, float *dx) {
     const size_t planes = (size_t)s->n * s->c, in_plane = (size_t)s->h * s->w, out_plane = (size_t)s->out_h * s->out_w;
+    int c0[CNN__UPSAMPLE_STRIP], c1[CNN__UPSAMPLE_STRIP], j0, k, i;
+    float fc[CNN__UPSAMPLE_STRIP];
     size_t p;
-    int i, j;
     memset(dx, 0, planes * in_plane * sizeof(float));
-    for (p = 0; p < planes; p++) {
-        float *dxp = dx + p * in_plane;
-        const float *dyp = dy + p * out_plane;
-        for (i = 0; i < s->out_h; i++) {
-            int r0, r1;
-            float fr;
-            cnn__upsample_source(s, s->h, s->out_h, i, &r0, &r1, &fr);
-            for (j = 0; j < s->out_w; j++) {
-                int c0, c1;
-                float fc;
-                const float g = dyp[(size_t)i * s->out_w + j];
-                float *top = dxp + (size_t)r0 * s->w, *bottom = dxp + (size_t)r1 * s->w;
-                cnn__upsample_source(s, s->w, s->out_w, j, &c0, &c1, &fc);
-                if (s->mode == CNN_UPSAMPLE_NEAREST) { top[c0] += g; continue; }
-                top[c0] += (1.0f - fr) * (1.0f - fc) * g;
-                top[c1] += (1.0f - fr) * fc * g;
-                bottom[c0] += fr * (1.0f - fc) * g;
-                bottom[c1] += fr * fc * g;
+    for (j0 = 0; j0 < s->out_w; j0 += CNN__UPSAMPLE_STRIP) {
+        const int strip = CNN__MIN(CNN__UPSAMPLE_STRIP, s->out_w - j0);
+        for (k = 0; k < strip; k++) cnn__upsample_source(s, s->w, s->out_w, j0 + k, &c0[k], &c1[k], &fc[k]);
+        for (p = 0; p < planes; p++) {
+            for (i = 0; i < s->out_h; i++) {
+                int r0, r1;
+                float fr;
+                float *top, *bottom;
+                const float *g = dy + p * out_plane + (size_t)i * s->out_w + j0;
+                cnn__upsample_source(s, s->h, s->out_h, i, &r0, &r1, &fr);
+                top = dx + p * in_plane + (size_t)r0 * s->w;
+                bottom = dx + p * in_plane + (size_t)r1 * s->w;
+                if (s->mode == CNN_UPSAMPLE_NEAREST) {
+                    for (k = 0; k < strip; k++) top[c0[k]] += g[k];
+                    continue;
+                }
+                for (k = 0; k < strip; k++) {
+                    top[c0[k]] += (1.0f - fr) * (1.0f - fc[k]) * g[k];
+                    top[c1[k]] += (1.0f - fr) * fc[k] * g[k];
+                    bottom[c0[k]] += fr * (1.0f - fc[k]) * g[k];
+                    bottom[c1[k]] += fr * fc[k] * g[k];
+                }
             }
         }
     }

@@ -256,6 +256,9 @@ TEST(identity_and_blocks) {
         CHECK(blocks_ok);
         CHECK_OK(cnn_upsample2d_backward(&s, y, dx));
         for (i = 0; i < 35; i++) CHECK_NEAR(dx[i], 4.0f * x[i], 1e-6);
+        x[3] = INFINITY;                    /* nearest copies: an infinity stays one, no NaN */
+        CHECK_OK(cnn_upsample2d_forward(&s, x, y));
+        CHECK(isinf(y[6]) && isinf(y[7]) && isinf(y[16]) && isinf(y[17]) && y[8] == y[8] && y[5] == y[5]);
     }
     free(x);
 }
