@@ -2930,8 +2930,7 @@ static void cnn__upsample_source(const cnn_upsample2d_shape *s, int in, int out,
         else src = CNN__MAX(((float)i + 0.5f) * ((float)in / (float)out) - 0.5f, 0.0f);
         *i0 = CNN__MIN((int)src, in - 1);
         *i1 = CNN__MIN(*i0 + 1, in - 1);
-        *f = src - (float)*i0;
-        if (*i1 == *i0) *f = 0.0f;     /* the last input: its whole weight stays on it */
+        *f = src - (float)*i0;   /* past the last input (i1 = i0) both weights fall on it, as in PyTorch */
     }
 }
 
