@@ -3686,7 +3686,7 @@ CNNDEF cnn_status cnn_add_global_avgpool(cnn_net *net) {
 }
 
 CNNDEF cnn_status cnn_add_global_maxpool(cnn_net *net) {
-    cnn_layer *l;
+    cnn_layer *l = NULL;            /* set by cnn__begin_layer (gcc -O3 cannot tell) */
     cnn_status st = cnn__begin_layer(net, CNN_LAYER_GLOBAL_MAXPOOL, &l);
     if (st) return st;
     if (l->flat) return cnn__layer_fail(net, CNN_LAYER_GLOBAL_MAXPOOL, CNN_ERR_SHAPE, "global pooling needs a C x H x W map, not a vector");
@@ -3699,7 +3699,7 @@ CNNDEF cnn_status cnn_add_global_maxpool(cnn_net *net) {
 CNNDEF cnn_status cnn_add_upsample(cnn_net *net, const cnn_upsample_opts *opts) {
     cnn_upsample_opts defaults;
     const cnn_upsample_opts *o = opts ? opts : (memset(&defaults, 0, sizeof defaults), &defaults);
-    cnn_layer *l;
+    cnn_layer *l = NULL;            /* set by cnn__begin_layer (gcc -O3 cannot tell) */
     cnn_upsample2d_shape *s;
     cnn_status st = cnn__begin_layer(net, CNN_LAYER_UPSAMPLE, &l);
     char why[300];

@@ -264,7 +264,7 @@ TEST(identity_and_blocks) {
 }
 
 TEST(plain_checks) {
-    float buf[64];
+    float buf[64] = {0};
     cnn_upsample2d_shape s = shape_of(1, 1, 2, 2, 4, 4, CNN_UPSAMPLE_NEAREST, 0);
     CHECK_OK(cnn_upsample2d_check(&s));
     s.out_w = 0;
