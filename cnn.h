@@ -28,6 +28,7 @@
          5. Activations, softmax, dropout
          5b. Batch normalization
          6. Pooling
+         6b. Upsampling
          7. Dense (fully connected)
          8. Loss functions
          9. The network
@@ -460,6 +461,31 @@ CNNDEF cnn_status cnn_avgpool2d_backward(const cnn_pool2d_shape *s, const float 
 /* Global average pooling: n*c planes of hw values -> n*c values. */
 CNNDEF cnn_status cnn_global_avgpool_forward(int n, int c, int hw, const float *x, float *y);
 CNNDEF cnn_status cnn_global_avgpool_backward(int n, int c, int hw, const float *dy, float *dx);
+/* Global max pooling: n*c planes of hw values -> n*c values, each its plane's maximum (the
+   first one in memory order; a NaN in the plane is the result, as max pooling). argmax (may
+   be NULL) receives its index within the plane; backward routes each dy there (overwrites dx). */
+CNNDEF cnn_status cnn_global_maxpool_forward(int n, int c, int hw, const float *x, float *y, int32_t *argmax);
+CNNDEF cnn_status cnn_global_maxpool_backward(int n, int c, int hw, const float *dy, const int32_t *argmax, float *dx);
+
+/* Upsampling (section 6b): each plane resized to out_h x out_w, PyTorch's nn.Upsample /
+   F.interpolate. Nearest: y[i][j] = x[floor(i * h / out_h)][floor(j * w / out_w)] (PyTorch's
+   'nearest'). Bilinear: the source position of output row i is
+     align_corners 0:  (i + 0.5) * h / out_h - 0.5, clamped at 0  (pixel centres line up)
+     align_corners 1:  i * (h - 1) / (out_h - 1)                   (corner pixels line up)
+   and likewise for columns; y is the weighted mean of the four inputs around it. Backward is
+   the adjoint: each dy is added back to the inputs it read, with the same weights. */
+typedef enum cnn_upsample_mode { CNN_UPSAMPLE_NEAREST = 0, CNN_UPSAMPLE_BILINEAR, CNN_UPSAMPLE_MODE_COUNT } cnn_upsample_mode;
+typedef struct cnn_upsample2d_shape {
+    int n, c, h, w;               /* the input, NCHW                                        */
+    int out_h, out_w;             /* the output plane (smaller than the input also works)  */
+    cnn_upsample_mode mode;
+    int align_corners;            /* bilinear only (PyTorch refuses it with nearest too)     */
+} cnn_upsample2d_shape;
+CNNDEF cnn_status cnn_upsample2d_check(const cnn_upsample2d_shape *s);
+/* y (n*c*out_h*out_w) from x (n*c*h*w) */
+CNNDEF cnn_status cnn_upsample2d_forward(const cnn_upsample2d_shape *s, const float *x, float *y);
+/* dx (n*c*h*w, overwritten) from dy (n*c*out_h*out_w) */
+CNNDEF cnn_status cnn_upsample2d_backward(const cnn_upsample2d_shape *s, const float *dy, float *dx);
 
 /* ============================================================================================
    7. Dense (fully connected)
@@ -502,6 +528,8 @@ typedef enum cnn_layer_kind {
     CNN_LAYER_FLATTEN,
     CNN_LAYER_CONV_TRANSPOSE = 8,    /* transposed convolution (cnn_add_conv_transpose)        */
     CNN_LAYER_BATCHNORM = 11,     /* batch normalization (cnn_add_batchnorm)                 */
+    CNN_LAYER_UPSAMPLE = 9,
+    CNN_LAYER_GLOBAL_MAXPOOL = 10,
     CNN_LAYER_GLOBAL_AVG_POOL = CNN_LAYER_GLOBAL_AVGPOOL     /* alias, the earlier name */
 } cnn_layer_kind;
 
@@ -577,6 +605,15 @@ typedef struct cnn_pool_opts {
     int count_pad;                /* average pooling: padding counts in the divisor         */
 } cnn_pool_opts;
 
+/* Upsampling: give a scale (integer, per axis) or an output size, not both. */
+typedef struct cnn_upsample_opts {
+    cnn_upsample_mode mode;       /* default nearest                                       */
+    int align_corners;            /* bilinear: PyTorch's align_corners=True (default False) */
+    int scale;                    /* the factor on both axes; scale_h/scale_w per axis      */
+    int scale_h, scale_w;
+    int out_h, out_w;             /* an explicit output size instead (both)                 */
+} cnn_upsample_opts;
+
 typedef struct cnn_dense_opts {
     int units;                    /* outputs (required)                                    */
     int no_bias;
@@ -626,7 +663,7 @@ typedef struct cnn_layer {
     float *dw, *db;                   /* their gradients (training builds)                 */
     float *out;                       /* max_batch * out_size activations                  */
     float *mask;                      /* dropout factors                                   */
-    int32_t *argmax;                  /* max-pool positions                                */
+    int32_t *argmax;                  /* max-pool and global max-pool positions            */
     float *wino_u;                    /* Winograd-transformed filters (forward), or NULL   */
     uint64_t wino_stamp;              /* fingerprint of w when wino_u was computed (0: none) */
     /* Transposed convolution: 'conv' holds the convolution it is the data gradient of (from
@@ -638,6 +675,10 @@ typedef struct cnn_layer {
                                            ones (cnn_net.buffer_floats)                       */
     float *bn_mean, *bn_invstd;       /* training builds: the statistics of the last forward */
     int bn_batch_stats;               /* the last forward normalised with the batch's own    */
+    /* Upsampling (n set per batch), and the scale it was asked for: 0 when an output size
+       was given instead (what the file records). Global max pooling keeps argmax above. */
+    cnn_upsample2d_shape up;
+    int up_scale_h, up_scale_w;
 } cnn_layer;
 
 /* A network. Its fields are readable; change its structure only through the functions. The
@@ -697,6 +738,8 @@ CNNDEF cnn_status cnn_add_conv(cnn_net *net, const cnn_conv_opts *opts);
 CNNDEF cnn_status cnn_add_conv_transpose(cnn_net *net, const cnn_conv_transpose_opts *opts);
 CNNDEF cnn_status cnn_add_pool(cnn_net *net, const cnn_pool_opts *opts);
 CNNDEF cnn_status cnn_add_global_avgpool(cnn_net *net);
+CNNDEF cnn_status cnn_add_global_maxpool(cnn_net *net);
+CNNDEF cnn_status cnn_add_upsample(cnn_net *net, const cnn_upsample_opts *opts);
 CNNDEF cnn_status cnn_add_dense(cnn_net *net, const cnn_dense_opts *opts);
 CNNDEF cnn_status cnn_add_activation_ex(cnn_net *net, const cnn_activation_opts *opts);
 CNNDEF cnn_status cnn_add_dropout_ex(cnn_net *net, const cnn_dropout_opts *opts);
@@ -3478,6 +3521,171 @@ CNNDEF cnn_status cnn_global_avgpool_backward(int n, int c, int hw, const float 
     return CNN_OK;
 }
 
+CNNDEF cnn_status cnn_global_maxpool_forward(int n, int c, int hw, const float *x, float *y, int32_t *argmax) {
+    size_t p, planes;
+    int i;
+    cnn_status st = cnn__check_planes("global_maxpool forward", n, c, hw);
+    if (st) return st;
+    if (!x || !y) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "global_maxpool forward: NULL x or y");
+    planes = (size_t)n * c;
+    for (p = 0; p < planes; p++) {
+        const float *xp = x + p * hw;
+        int best_at = 0;
+        for (i = 1; i < hw && xp[best_at] == xp[best_at]; i++)   /* stops at the first NaN */
+            if (xp[i] > xp[best_at] || xp[i] != xp[i]) best_at = i;
+        y[p] = xp[best_at];
+        if (argmax) argmax[p] = best_at;
+    }
+    return CNN_OK;
+}
+
+CNNDEF cnn_status cnn_global_maxpool_backward(int n, int c, int hw, const float *dy, const int32_t *argmax, float *dx) {
+    size_t p, planes;
+    cnn_status st = cnn__check_planes("global_maxpool backward", n, c, hw);
+    if (st) return st;
+    if (!dy || !argmax || !dx)
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "global_maxpool backward: NULL dy, argmax or dx (the forward pass must record argmax)");
+    planes = (size_t)n * c;
+    memset(dx, 0, planes * hw * sizeof(float));
+    for (p = 0; p < planes; p++) dx[p * hw + argmax[p]] = dy[p];
+    return CNN_OK;
+}
+
+/* --------------------------------------------------------------------------------------------
+   6b. Upsampling
+
+   The decoder's way back up: each plane resized to a larger one, with no weights, as
+   PyTorch's nn.Upsample (F.interpolate). An output pixel i looks up the source position
+   src(i) along each axis, in input pixels:
+       nearest:                    floor(i * in / out)            (PyTorch's 'nearest')
+       bilinear, align_corners 0:  max(0, (i + 0.5) * in / out - 0.5)
+       bilinear, align_corners 1:  i * (in - 1) / (out - 1)       (0 when out is 1)
+   Align_corners 0 treats pixels as unit squares whose centres map onto each other; 1 maps
+   the first and last pixel centres exactly onto each other. Bilinear reads the inputs i0 =
+   floor(src) and i1 = min(i0 + 1, in - 1) with the weights 1 - f and f, f = src - i0, in both
+   axes: y = sum over the 2 x 2 of wr * wc * x. The ratios are computed in float as PyTorch's
+   CPU kernels do, so that the positions, and hence the outputs, agree with it.
+   Backward: the forward pass is linear in x, y = A x, and dx = A^T dy: every dy is added to
+   the inputs it was read from, with the same weights (nearest: each input sums the dy of
+   the outputs that copied it).
+   -------------------------------------------------------------------------------------------- */
+
+CNNDEF cnn_status cnn_upsample2d_check(const cnn_upsample2d_shape *s) {
+    if (!s) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "upsample2d: NULL shape");
+    if (s->n < 1 || s->c < 1 || s->h < 1 || s->w < 1 || s->out_h < 1 || s->out_w < 1)
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "upsample2d: input %dx%dx%dx%d (NCHW), output %dx%d: each size must be at least 1",
+                         s->n, s->c, s->h, s->w, s->out_h, s->out_w);
+    if ((unsigned)s->mode >= (unsigned)CNN_UPSAMPLE_MODE_COUNT)
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "upsample2d: unknown mode %d (CNN_UPSAMPLE_NEAREST 0, CNN_UPSAMPLE_BILINEAR 1)", (int)s->mode);
+    if (s->align_corners && s->mode != CNN_UPSAMPLE_BILINEAR)
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "upsample2d: align_corners %d is for bilinear upsampling only (nearest has no corners to align, PyTorch refuses it too)",
+                         s->align_corners);
+    if ((long long)s->h * s->w > INT_MAX || (long long)s->out_h * s->out_w > INT_MAX)
+        return cnn__fail(CNN_ERR_OVERFLOW, "upsample2d: a plane of %dx%d (output %dx%d) overflows an int", s->h, s->w, s->out_h, s->out_w);
+    if (!cnn__count4(s->n, s->c, s->h, s->w) || !cnn__count4(s->n, s->c, s->out_h, s->out_w))
+        return cnn__fail(CNN_ERR_OVERFLOW, "upsample2d: tensor sizes overflow");
+    return CNN_OK;
+}
+
+/* Output pixel i along an axis of in -> out pixels: the two inputs *i0, *i1 it reads and the
+   weight *f of i1 (1 - f of i0). Nearest reads one input: i1 = i0, f = 0. */
+static void cnn__upsample_source(const cnn_upsample2d_shape *s, int in, int out, int i, int *i0, int *i1, float *f) {
+    if (s->mode == CNN_UPSAMPLE_NEAREST) {
+        const float scale = (float)in / (float)out;
+        *i0 = *i1 = CNN__MIN((int)floorf((float)i * scale), in - 1);
+        *f = 0.0f;
+    } else {
+        float src;
+        if (s->align_corners) src = out > 1 ? (float)i * ((float)(in - 1) / (float)(out - 1)) : 0.0f;
+        else src = CNN__MAX(((float)i + 0.5f) * ((float)in / (float)out) - 0.5f, 0.0f);
+        *i0 = CNN__MIN((int)src, in - 1);
+        *i1 = CNN__MIN(*i0 + 1, in - 1);
+        *f = src - (float)*i0;   /* past the last input (i1 = i0) both weights fall on it, as in PyTorch */
+    }
+}
+
+/* Both passes walk the output in strips of columns whose sources are looked up once for
+   the whole batch (a table on the stack: nothing allocated), then every plane and row. */
+#define CNN__UPSAMPLE_STRIP 64
+
+static void cnn__upsample2d_forward(const cnn_upsample2d_shape *s, const float *x, float *y) {
+    const size_t planes = (size_t)s->n * s->c, in_plane = (size_t)s->h * s->w, out_plane = (size_t)s->out_h * s->out_w;
+    int c0[CNN__UPSAMPLE_STRIP], c1[CNN__UPSAMPLE_STRIP], j0, k, i;
+    float fc[CNN__UPSAMPLE_STRIP];
+    size_t p;
+    for (j0 = 0; j0 < s->out_w; j0 += CNN__UPSAMPLE_STRIP) {
+        const int strip = CNN__MIN(CNN__UPSAMPLE_STRIP, s->out_w - j0);
+        for (k = 0; k < strip; k++) cnn__upsample_source(s, s->w, s->out_w, j0 + k, &c0[k], &c1[k], &fc[k]);
+        for (p = 0; p < planes; p++) {
+            for (i = 0; i < s->out_h; i++) {
+                int r0, r1;
+                float fr;
+                const float *top, *bottom;
+                float *yr = y + p * out_plane + (size_t)i * s->out_w + j0;
+                cnn__upsample_source(s, s->h, s->out_h, i, &r0, &r1, &fr);
+                top = x + p * in_plane + (size_t)r0 * s->w;
+                bottom = x + p * in_plane + (size_t)r1 * s->w;
+                if (s->mode == CNN_UPSAMPLE_NEAREST) {   /* a copy: exact, infinities too */
+                    for (k = 0; k < strip; k++) yr[k] = top[c0[k]];
+                    continue;
+                }
+                for (k = 0; k < strip; k++)
+                    yr[k] = (1.0f - fr) * ((1.0f - fc[k]) * top[c0[k]] + fc[k] * top[c1[k]]) +
+                            fr * ((1.0f - fc[k]) * bottom[c0[k]] + fc[k] * bottom[c1[k]]);
+            }
+        }
+    }
+}
+
+static void cnn__upsample2d_backward(const cnn_upsample2d_shape *s, const float *dy, float *dx) {
+    const size_t planes = (size_t)s->n * s->c, in_plane = (size_t)s->h * s->w, out_plane = (size_t)s->out_h * s->out_w;
+    int c0[CNN__UPSAMPLE_STRIP], c1[CNN__UPSAMPLE_STRIP], j0, k, i;
+    float fc[CNN__UPSAMPLE_STRIP];
+    size_t p;
+    memset(dx, 0, planes * in_plane * sizeof(float));
+    for (j0 = 0; j0 < s->out_w; j0 += CNN__UPSAMPLE_STRIP) {
+        const int strip = CNN__MIN(CNN__UPSAMPLE_STRIP, s->out_w - j0);
+        for (k = 0; k < strip; k++) cnn__upsample_source(s, s->w, s->out_w, j0 + k, &c0[k], &c1[k], &fc[k]);
+        for (p = 0; p < planes; p++) {
+            for (i = 0; i < s->out_h; i++) {
+                int r0, r1;
+                float fr;
+                float *top, *bottom;
+                const float *g = dy + p * out_plane + (size_t)i * s->out_w + j0;
+                cnn__upsample_source(s, s->h, s->out_h, i, &r0, &r1, &fr);
+                top = dx + p * in_plane + (size_t)r0 * s->w;
+                bottom = dx + p * in_plane + (size_t)r1 * s->w;
+                if (s->mode == CNN_UPSAMPLE_NEAREST) {
+                    for (k = 0; k < strip; k++) top[c0[k]] += g[k];
+                    continue;
+                }
+                for (k = 0; k < strip; k++) {
+                    top[c0[k]] += (1.0f - fr) * (1.0f - fc[k]) * g[k];
+                    top[c1[k]] += (1.0f - fr) * fc[k] * g[k];
+                    bottom[c0[k]] += fr * (1.0f - fc[k]) * g[k];
+                    bottom[c1[k]] += fr * fc[k] * g[k];
+                }
+            }
+        }
+    }
+}
+
+CNNDEF cnn_status cnn_upsample2d_forward(const cnn_upsample2d_shape *s, const float *x, float *y) {
+    cnn_status st = cnn_upsample2d_check(s);
+    if (st) return st;
+    if (!x || !y) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "upsample2d forward: NULL x or y");
+    cnn__upsample2d_forward(s, x, y);
+    return CNN_OK;
+}
+
+CNNDEF cnn_status cnn_upsample2d_backward(const cnn_upsample2d_shape *s, const float *dy, float *dx) {
+    cnn_status st = cnn_upsample2d_check(s);
+    if (st) return st;
+    if (!dy || !dx) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "upsample2d backward: NULL dy or dx");
+    cnn__upsample2d_backward(s, dy, dx);
+    return CNN_OK;
+}
+
 /* ============================================================================================
    7. Dense (fully connected) layers
 
@@ -3932,6 +4140,8 @@ static const char *cnn__layer_name(cnn_layer_kind kind) {
     case CNN_LAYER_FLATTEN: return "flatten";
     case CNN_LAYER_CONV_TRANSPOSE: return "conv_transpose";
     case CNN_LAYER_BATCHNORM: return "batchnorm";
+    case CNN_LAYER_UPSAMPLE: return "upsample";
+    case CNN_LAYER_GLOBAL_MAXPOOL: return "global_maxpool";
     }
     return "?";
 }
@@ -4225,6 +4435,63 @@ CNNDEF cnn_status cnn_add_global_avgpool(cnn_net *net) {
     return cnn__end_layer(net, l);
 }
 
+CNNDEF cnn_status cnn_add_global_maxpool(cnn_net *net) {
+    cnn_layer *l = NULL;            /* set by cnn__begin_layer (gcc -O3 cannot tell) */
+    cnn_status st = cnn__begin_layer(net, CNN_LAYER_GLOBAL_MAXPOOL, &l);
+    if (st) return st;
+    if (l->flat) return cnn__layer_fail(net, CNN_LAYER_GLOBAL_MAXPOOL, CNN_ERR_SHAPE, "global pooling needs a C x H x W map, not a vector");
+    l->out_c = l->in_c; l->out_h = 1; l->out_w = 1;
+    l->flat = 1;
+    return cnn__end_layer(net, l);
+}
+
+/* A scale or an output size, as PyTorch's nn.Upsample takes one or the other. */
+CNNDEF cnn_status cnn_add_upsample(cnn_net *net, const cnn_upsample_opts *opts) {
+    cnn_upsample_opts defaults;
+    const cnn_upsample_opts *o = opts ? opts : (memset(&defaults, 0, sizeof defaults), &defaults);
+    cnn_layer *l = NULL;            /* set by cnn__begin_layer (gcc -O3 cannot tell) */
+    cnn_upsample2d_shape *s;
+    cnn_status st = cnn__begin_layer(net, CNN_LAYER_UPSAMPLE, &l);
+    char why[300];
+    const int scale_h = cnn__pick(o->scale_h, o->scale, 0), scale_w = cnn__pick(o->scale_w, o->scale, 0);
+    const int sized = o->out_h || o->out_w, scaled = o->scale || o->scale_h || o->scale_w;
+    if (st) return st;
+    if (l->flat) return cnn__layer_fail(net, CNN_LAYER_UPSAMPLE, CNN_ERR_SHAPE, "upsampling needs a C x H x W map, not a vector");
+    if ((unsigned)o->mode >= (unsigned)CNN_UPSAMPLE_MODE_COUNT) {
+        cnn__format(why, sizeof why, "unknown mode %d (CNN_UPSAMPLE_NEAREST 0, CNN_UPSAMPLE_BILINEAR 1)", (int)o->mode);
+        return cnn__layer_fail(net, CNN_LAYER_UPSAMPLE, CNN_ERR_INVALID_ARGUMENT, why);
+    }
+    if (o->align_corners && o->mode != CNN_UPSAMPLE_BILINEAR) {
+        cnn__format(why, sizeof why, "align_corners %d is for bilinear upsampling only", o->align_corners);
+        return cnn__layer_fail(net, CNN_LAYER_UPSAMPLE, CNN_ERR_INVALID_ARGUMENT, why);
+    }
+    if (sized && scaled) {
+        cnn__format(why, sizeof why, "both a scale (%d, %dx%d) and an output size (%dx%d): give one or the other",
+                    o->scale, o->scale_h, o->scale_w, o->out_h, o->out_w);
+        return cnn__layer_fail(net, CNN_LAYER_UPSAMPLE, CNN_ERR_INVALID_ARGUMENT, why);
+    }
+    if (sized ? o->out_h < 1 || o->out_w < 1 : scale_h < 1 || scale_w < 1) {
+        if (sized) cnn__format(why, sizeof why, "output size %dx%d: both must be at least 1", o->out_h, o->out_w);
+        else cnn__format(why, sizeof why, "scale %dx%d: set .scale (or .scale_h and .scale_w) to at least 1, or give .out_h and .out_w", scale_h, scale_w);
+        return cnn__layer_fail(net, CNN_LAYER_UPSAMPLE, CNN_ERR_INVALID_ARGUMENT, why);
+    }
+    if (!sized && ((long long)l->in_h * scale_h > INT_MAX || (long long)l->in_w * scale_w > INT_MAX))
+        return cnn__layer_fail(net, CNN_LAYER_UPSAMPLE, CNN_ERR_OVERFLOW, "the scaled output overflows an int");
+    s = &l->up;
+    s->n = 1; s->c = l->in_c; s->h = l->in_h; s->w = l->in_w;
+    s->out_h = sized ? o->out_h : l->in_h * scale_h;
+    s->out_w = sized ? o->out_w : l->in_w * scale_w;
+    s->mode = o->mode;
+    s->align_corners = o->align_corners != 0;
+    st = cnn_upsample2d_check(s);
+    if (st) return cnn__layer_fail(net, CNN_LAYER_UPSAMPLE, st, cnn_last_error());
+    l->up_scale_h = sized ? 0 : scale_h;
+    l->up_scale_w = sized ? 0 : scale_w;
+    l->out_c = l->in_c; l->out_h = s->out_h; l->out_w = s->out_w;
+    l->flat = 0;
+    return cnn__end_layer(net, l);
+}
+
 CNNDEF cnn_status cnn_add_dense(cnn_net *net, const cnn_dense_opts *opts) {
     cnn_dense_opts defaults;
     const cnn_dense_opts *o = opts ? opts : (memset(&defaults, 0, sizeof defaults), &defaults);
@@ -4496,7 +4763,7 @@ static cnn_status cnn__net_layout(cnn_net *net, cnn_arena *a, const cnn__build_p
                 l->bn_mean = (float *)p;
                 if (p) l->bn_invstd = l->bn_mean + cnn__round16((size_t)l->out_c);
             }
-            if (l->kind == CNN_LAYER_POOL && l->pool_kind == CNN_POOL_MAX) {
+            if ((l->kind == CNN_LAYER_POOL && l->pool_kind == CNN_POOL_MAX) || l->kind == CNN_LAYER_GLOBAL_MAXPOOL) {
                 if ((st = cnn__take(a, floats, sizeof(int32_t), &p))) return st;
                 l->argmax = (int32_t *)p;
             }
@@ -4571,7 +4838,9 @@ static int cnn__same_layer(const cnn_layer *a, const cnn_layer *b) {
            pa->stride_h == pb->stride_h && pa->stride_w == pb->stride_w && pa->pad_top == pb->pad_top &&
            pa->pad_bottom == pb->pad_bottom && pa->pad_left == pb->pad_left && pa->pad_right == pb->pad_right &&
            pa->ceil_mode == pb->ceil_mode && pa->count_pad == pb->count_pad &&
-           cnn__conv2d_groups(ca) == cnn__conv2d_groups(cb) && a->out_pad_h == b->out_pad_h && a->out_pad_w == b->out_pad_w;
+           cnn__conv2d_groups(ca) == cnn__conv2d_groups(cb) && a->out_pad_h == b->out_pad_h && a->out_pad_w == b->out_pad_w &&
+           a->up.out_h == b->up.out_h && a->up.out_w == b->up.out_w && a->up.mode == b->up.mode &&
+           a->up.align_corners == b->up.align_corners && a->up_scale_h == b->up_scale_h && a->up_scale_w == b->up_scale_w;
 }
 
 /* A network may read another's parameters when it is an inference build (nothing of it
@@ -4933,6 +5202,13 @@ static void cnn__describe_layer(const cnn_layer *l, int batch, char *buf, size_t
     case CNN_LAYER_DENSE: cnn__format(buf, cap, "dense %d%s", l->out_c, act); break;
     case CNN_LAYER_ACTIVATION: cnn__format(buf, cap, "%s", cnn__activation_name(l->act)); break;
     case CNN_LAYER_DROPOUT: cnn__format(buf, cap, "dropout %.2f", (double)l->rate); break;
+    case CNN_LAYER_UPSAMPLE:   /* "upsample x2 nearest", "upsample 7x9 bilinear ac" */
+        if (l->up_scale_h == l->up_scale_w && l->up_scale_h) cnn__format(buf, cap, "upsample x%d", l->up_scale_h);
+        else if (l->up_scale_h) cnn__format(buf, cap, "upsample x%dx%d", l->up_scale_h, l->up_scale_w);
+        else cnn__format(buf, cap, "upsample %dx%d", l->up.out_h, l->up.out_w);
+        cnn__format(buf + strlen(buf), cap - strlen(buf), " %s%s", l->up.mode == CNN_UPSAMPLE_BILINEAR ? "bilinear" : "nearest",
+                    l->up.align_corners ? " ac" : "");
+        break;
     default: cnn__format(buf, cap, "%s", cnn__layer_name(l->kind)); break;
     }
 }
@@ -5249,6 +5525,9 @@ static void cnn__pool_task(void *context, size_t t) {
     if (l->kind == CNN_LAYER_GLOBAL_AVGPOOL) {
         if (!st->g) cnn_global_avgpool_forward(1, s.c, (int)in_plane, st->in + b * in_plane, l->out + b);
         else cnn_global_avgpool_backward(1, s.c, (int)in_plane, st->g + b, st->spare + b * in_plane);
+    } else if (l->kind == CNN_LAYER_GLOBAL_MAXPOOL) {   /* no argmax in an inference build */
+        if (!st->g) cnn_global_maxpool_forward(1, s.c, (int)in_plane, st->in + b * in_plane, l->out + b, l->argmax ? l->argmax + b : NULL);
+        else cnn_global_maxpool_backward(1, s.c, (int)in_plane, st->g + b, l->argmax + b, st->spare + b * in_plane);
     } else if (!st->g) {
         if (l->pool_kind == CNN_POOL_MAX) cnn__maxpool2d_forward(&s, l->out_h, l->out_w, st->in + b * in_plane, l->out + b * out_plane, l->argmax ? l->argmax + b * out_plane : NULL);  /* none in an inference build */
         else cnn__avgpool2d_forward(&s, l->out_h, l->out_w, st->in + b * in_plane, l->out + b * out_plane);
@@ -5256,6 +5535,21 @@ static void cnn__pool_task(void *context, size_t t) {
         if (l->pool_kind == CNN_POOL_MAX) cnn__maxpool2d_backward(&s, l->out_h, l->out_w, st->g + b * out_plane, l->argmax + b * out_plane, st->spare + b * in_plane);
         else cnn__avgpool2d_backward(&s, l->out_h, l->out_w, st->g + b * out_plane, st->spare + b * in_plane);
     }
+}
+
+/* Upsampling works plane by plane too (forward, or backward when g is set). */
+static void cnn__upsample_task(void *context, size_t t) {
+    const cnn__step *st = (const cnn__step *)context;
+    const cnn_layer *l = st->l;
+    const size_t in_plane = (size_t)l->in_h * l->in_w, out_plane = (size_t)l->out_h * l->out_w;
+    cnn_upsample2d_shape s = l->up;
+    size_t b, e;
+    cnn__share((size_t)st->n * l->in_c, t, st->net->threads, 1, &b, &e);
+    if (b == e) return;
+    s.n = 1;
+    s.c = (int)(e - b);
+    if (!st->g) cnn__upsample2d_forward(&s, st->in + b * in_plane, l->out + b * out_plane);
+    else cnn__upsample2d_backward(&s, st->g + b * out_plane, st->spare + b * in_plane);
 }
 
 /* Element-wise: forward, the activation of the layer's input into its output (or in place
@@ -5348,7 +5642,11 @@ CNNDEF cnn_status cnn_forward(cnn_net *net, const float *x, int n, int training)
             break;
         case CNN_LAYER_POOL:
         case CNN_LAYER_GLOBAL_AVGPOOL:
+        case CNN_LAYER_GLOBAL_MAXPOOL:
             cnn__parallel(net, cnn__pool_task, &step);
+            break;
+        case CNN_LAYER_UPSAMPLE:
+            cnn__parallel(net, cnn__upsample_task, &step);
             break;
         case CNN_LAYER_DENSE:
             step.by_filter = cnn__split_filters(n, l->out_c, net->threads);
@@ -5522,7 +5820,11 @@ static void cnn__backward(cnn_net *net) {
             break;
         case CNN_LAYER_POOL:
         case CNN_LAYER_GLOBAL_AVGPOOL:
+        case CNN_LAYER_GLOBAL_MAXPOOL:
             if (step.need_dx) { cnn__parallel(net, cnn__pool_task, &step); wrote_spare = 1; }
+            break;
+        case CNN_LAYER_UPSAMPLE:
+            if (step.need_dx) { cnn__parallel(net, cnn__upsample_task, &step); wrote_spare = 1; }
             break;
         case CNN_LAYER_ACTIVATION:
         case CNN_LAYER_DROPOUT:
@@ -5673,6 +5975,15 @@ CNNDEF cnn_status cnn_input_gradient(cnn_net *net, float *dx) {
     case CNN_LAYER_GLOBAL_AVGPOOL:
         cnn_global_avgpool_backward(n, l->in_c, l->in_h * l->in_w, g, dx);
         break;
+    case CNN_LAYER_GLOBAL_MAXPOOL:
+        cnn_global_maxpool_backward(n, l->in_c, l->in_h * l->in_w, g, l->argmax, dx);
+        break;
+    case CNN_LAYER_UPSAMPLE: {
+        cnn_upsample2d_shape s = l->up;
+        s.n = n;
+        cnn__upsample2d_backward(&s, g, dx);
+        break;
+    }
     default:
         memmove(dx, g, in_count * sizeof(float));
         break;
@@ -6355,6 +6666,10 @@ static void cnn__layer_record(const cnn_layer *l, uint32_t r[CNN__RECORD_FIELDS]
     } else if (l->kind == CNN_LAYER_BATCHNORM) {       /* (momentum -0: CNN_BATCHNORM_MOMENTUM_ZERO) */
         r[28] = cnn__float_bits(l->eps);
         r[29] = cnn__float_bits(l->momentum);
+    } else if (l->kind == CNN_LAYER_UPSAMPLE) {   /* the scale as asked (0: a size was), the size as resolved */
+        r[22] = (uint32_t)l->up.mode; r[23] = (uint32_t)l->up.align_corners;
+        r[24] = (uint32_t)l->up_scale_h; r[25] = (uint32_t)l->up_scale_w;
+        r[26] = (uint32_t)l->up.out_h; r[27] = (uint32_t)l->up.out_w;
     }
 }
 
@@ -6399,6 +6714,25 @@ static cnn_status cnn__add_from_record(cnn_net *net, int index, const uint32_t r
         return cnn_add_pool(net, &o);
     }
     case CNN_LAYER_GLOBAL_AVG_POOL: return cnn_add_global_avg_pool(net);
+    case CNN_LAYER_GLOBAL_MAXPOOL: return cnn_add_global_maxpool(net);
+    case CNN_LAYER_UPSAMPLE: {
+        cnn_upsample_opts o;
+        cnn_status st;
+        memset(&o, 0, sizeof o);
+        if (r[22] >= (uint32_t)CNN_UPSAMPLE_MODE_COUNT || r[23] > 1 || !r[26] || !r[27] || !r[24] != !r[25])
+            return cnn__fail(CNN_ERR_FILE_CORRUPT, "layer %d: upsampling mode %u, align_corners %u, scale %ux%u, size %ux%u: out of range",
+                             index, (unsigned)r[22], (unsigned)r[23], (unsigned)r[24], (unsigned)r[25], (unsigned)r[26], (unsigned)r[27]);
+        o.mode = (cnn_upsample_mode)r[22];
+        o.align_corners = (int)r[23];
+        if (r[24]) { o.scale_h = (int)r[24]; o.scale_w = (int)r[25]; }
+        else { o.out_h = (int)r[26]; o.out_w = (int)r[27]; }
+        if ((st = cnn_add_upsample(net, &o))) return st;
+        if (net->layers[net->layer_count - 1].out_h != (int)r[26] || net->layers[net->layer_count - 1].out_w != (int)r[27])
+            return cnn__fail(CNN_ERR_FILE_CORRUPT, "layer %d: upsampling by %ux%u gives %dx%d, the file says %ux%u", index, (unsigned)r[24],
+                             (unsigned)r[25], net->layers[net->layer_count - 1].out_h, net->layers[net->layer_count - 1].out_w,
+                             (unsigned)r[26], (unsigned)r[27]);
+        return CNN_OK;
+    }
     case CNN_LAYER_DENSE: {
         cnn_dense_opts o;
         memset(&o, 0, sizeof o);

@@ -41,6 +41,7 @@ void bench_register_peak(void);
 void bench_register_conv(void);
 void bench_register_dense(void);
 void bench_register_pool(void);
+void bench_register_upsample(void);
 void bench_register_model(void);
 void bench_register_conv_net(void);   /* bench_model.c: V1-V4 as a network layer, 1 and 2 threads */
 void bench_register_elementwise(void);

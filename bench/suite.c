@@ -26,6 +26,7 @@ void bench_register_all(void) {
     bench_register_conv();
     bench_register_dense();
     bench_register_pool();
+    bench_register_upsample();
     bench_register_elementwise();
     bench_register_batchnorm();
     bench_register_model();

@@ -214,6 +214,30 @@ def torch_grouped_and_transposed_convolutions_run_the_same_in_cnn_h():
     m = cnnh_torch.torch_to_model(model_c(), (4, 11, 10))
     assert [r[0] for r in m["layers"]] == [1, 1, 8, 8, 7, 4], [r[0] for r in m["layers"]]
     assert [r[19] for r in m["layers"][:4]] == [2, 8, 2, 1] and m["layers"][2][20:22] == [1, 1]
+# Upsampling in each mode (a scale, a size, both align_corners) and global max pooling.
+def model_c():
+    return randomise(nn.Sequential(
+        nn.Conv2d(2, 4, 3, padding=1),
+        nn.Tanh(),
+        nn.Upsample(scale_factor=2, mode="nearest"),
+        nn.Conv2d(4, 3, 3),
+        nn.Upsample(scale_factor=(3, 1), mode="bilinear", align_corners=False),
+        nn.UpsamplingBilinear2d(size=(17, 13)),
+        nn.Conv2d(3, 5, 2),
+        nn.Upsample(size=(9, 20), mode="bilinear"),
+        nn.AdaptiveMaxPool2d(1),
+        nn.Flatten(),
+        nn.Linear(5, 3),
+    ), 3)
+
+
+@test
+def torch_model_c_runs_the_same_in_cnn_h():
+    torch_both_ways("model_c", model_c(), (2, 5, 7))
+    m = cnnh_torch.torch_to_model(model_c(), (2, 5, 7))
+    assert [r[0] for r in m["layers"]] == [1, 9, 1, 9, 9, 1, 9, 10, 4], [r[0] for r in m["layers"]]
+    assert m["layers"][3][22:28] == [1, 0, 3, 1, 24, 12], m["layers"][3][22:28]
+    assert m["layers"][4][22:28] == [1, 1, 0, 0, 17, 13], m["layers"][4][22:28]
 
 
 @test
@@ -234,6 +258,8 @@ def unknown_modules_are_refused_by_name():
                        (nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm1d(2)), "BatchNorm2d goes after a feature map"),
                        (nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(3)), "num_features 3"),
                        (nn.Sequential(nn.Conv2d(1, 2, 3, padding_mode="reflect")), "zero padding"),
+                       (nn.Sequential(nn.Upsample(scale_factor=1.5)), "scale_factor"),
+                       (nn.Sequential(nn.Upsample(scale_factor=2, mode="bicubic")), "bicubic"),
                        (nn.Sequential(nn.Conv2d(1, 2, 3), nn.Linear(72, 2)), "Flatten"),
                        (nn.Sequential(nn.Conv2d(3, 2, 3)), "in_channels 3")):
         try:

@@ -19,18 +19,20 @@ input flattened in C, H, W order) are PyTorch's.
 
 cnn.h -> torch: a conv or dense layer with a fused activation becomes Conv2d/Linear followed by
 the activation module; padding that differs between the two sides becomes a ZeroPad2d before
-the Conv2d; global average pooling becomes AdaptiveAvgPool2d(1) + Flatten (cnn.h's output of
-that layer is a vector); a dense layer after a feature map gets the Flatten cnn.h does
+the Conv2d; global average (max) pooling becomes AdaptiveAvgPool2d(1) (AdaptiveMaxPool2d(1)) +
+Flatten (cnn.h's output of that layer is a vector); upsampling becomes nn.Upsample with the
+scale or the size it was given; a dense layer after a feature map gets the Flatten cnn.h does
 implicitly. The loss is kept as the attribute `cnn_loss` ("cross_entropy" or "mse").
 
 torch -> cnn.h: the modules cnn.h has: Conv2d (any groups, zero padding; int, tuple, "valid" or
 "same"), ConvTranspose2d (zero padding, any groups, output_padding, dilation; no output_size at
 call time), ZeroPad2d right before a Conv2d, MaxPool2d (dilation 1), AvgPool2d (no
-divisor_override), AdaptiveAvgPool2d(1), Linear, ReLU, LeakyReLU, Sigmoid, Tanh, Dropout,
-Flatten, Identity, BatchNorm2d and BatchNorm1d (affine, with running statistics and a momentum;
-a batch norm in cnn.h is BatchNorm2d after a feature map, BatchNorm1d after a vector). An
-activation right after a Conv2d or Linear is fused into it. Anything else is refused with the
-module's index and name.
+divisor_override), AdaptiveAvgPool2d(1), AdaptiveMaxPool2d(1), Upsample (and
+UpsamplingNearest2d, UpsamplingBilinear2d: modes nearest and bilinear, integer scale factors or
+an output size), Linear, ReLU, LeakyReLU, Sigmoid, Tanh, Dropout, Flatten, Identity,
+BatchNorm2d and BatchNorm1d (affine, with running statistics and a momentum; a batch norm in
+cnn.h is BatchNorm2d after a feature map, BatchNorm1d after a vector). An activation right after
+a Conv2d or Linear is fused into it. Anything else is refused with the module's index and name.
 """
 import struct
 import sys
@@ -41,7 +43,8 @@ FILE_VERSION = 2                 # written; versions 1 and 2 are read
 FIELDS = 32                      # fields of a layer record (version 1: the first 20)
 FIELDS_V1 = 20
 CONV, POOL, GLOBAL_AVGPOOL, DENSE, ACTIVATION, DROPOUT, FLATTEN, CONV_TRANSPOSE = 1, 2, 3, 4, 5, 6, 7, 8
-BATCHNORM = 11
+UPSAMPLE, GLOBAL_MAXPOOL, BATCHNORM = 9, 10, 11
+UPSAMPLE_MODES = {0: "nearest", 1: "bilinear"}
 ACT_NONE, ACT_RELU, ACT_LEAKY, ACT_SIGMOID, ACT_TANH = 0, 1, 2, 3, 4
 LOSSES = {0: "cross_entropy", 1: "mse"}
 
@@ -206,6 +209,19 @@ def model_to_torch(model):
         elif kind == GLOBAL_AVGPOOL:
             mods += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
             flat, h, w = True, 1, 1
+        elif kind == GLOBAL_MAXPOOL:
+            mods += [nn.AdaptiveMaxPool2d(1), nn.Flatten()]
+            flat, h, w = True, 1, 1
+        elif kind == UPSAMPLE:
+            mode, ac, sch, scw, oh, ow = r[22:28]
+            if mode not in UPSAMPLE_MODES:
+                raise FormatError("layer %d: unknown upsampling mode %d" % (i, mode))
+            ac = bool(ac) if mode == 1 else None
+            if sch:   # an integer scale: PyTorch's positions i / scale are cnn.h's i * in / out
+                mods.append(nn.Upsample(scale_factor=(float(sch), float(scw)), mode=UPSAMPLE_MODES[mode], align_corners=ac))
+            else:
+                mods.append(nn.Upsample(size=(oh, ow), mode=UPSAMPLE_MODES[mode], align_corners=ac))
+            h, w = oh, ow
         elif kind == DENSE:
             units = r[5]
             weight = next(tensors)
@@ -276,7 +292,8 @@ def _record(kind, **f):
     r[0] = kind
     names = {"act": 1, "alpha": 2, "rate": 3, "bias": 4, "units": 5, "kh": 6, "kw": 7, "sh": 8, "sw": 9,
              "dh": 10, "dw": 11, "pt": 12, "pb": 13, "pl": 14, "pr": 15, "pool": 16, "ceil": 17, "count_pad": 18,
-             "groups": 19, "oph": 20, "opw": 21}
+             "groups": 19, "oph": 20, "opw": 21,
+             "mode": 22, "align_corners": 23, "scale_h": 24, "scale_w": 25, "out_h": 26, "out_w": 27}
     if kind in (CONV, CONV_TRANSPOSE):
         r[19] = 1
     for k, v in f.items():
@@ -387,6 +404,29 @@ def torch_to_model(seq, input_shape, loss="cross_entropy"):
                 refuse(i, m, "only AdaptiveAvgPool2d(1) (global average pooling) on a feature map")
             layers.append(_record(GLOBAL_AVGPOOL))
             flat, h, w = True, 1, 1
+        elif isinstance(m, nn.AdaptiveMaxPool2d):
+            if _pair(m.output_size) != (1, 1) or flat or m.return_indices:
+                refuse(i, m, "only AdaptiveMaxPool2d(1) (global max pooling) on a feature map, without return_indices")
+            layers.append(_record(GLOBAL_MAXPOOL))
+            flat, h, w = True, 1, 1
+        elif isinstance(m, nn.Upsample):   # also UpsamplingNearest2d, UpsamplingBilinear2d
+            if flat:
+                refuse(i, m, "upsampling after the data was flattened")
+            modes = {v: k for k, v in UPSAMPLE_MODES.items()}
+            if m.mode not in modes:
+                refuse(i, m, "mode '%s': cnn.h has nearest and bilinear" % m.mode)
+            ac = bool(m.align_corners) if m.mode == "bilinear" else False
+            if m.size is not None:
+                oh, ow = _pair(m.size)
+                layers.append(_record(UPSAMPLE, mode=modes[m.mode], align_corners=ac, out_h=oh, out_w=ow))
+            else:
+                sf = tuple(m.scale_factor) if isinstance(m.scale_factor, (tuple, list)) else (m.scale_factor,) * 2
+                if any(float(v) != int(v) or int(v) < 1 for v in sf):
+                    refuse(i, m, "scale_factor %s: cnn.h takes whole factors (or give a size)" % (sf,))
+                sch, scw = int(sf[0]), int(sf[1])
+                oh, ow = h * sch, w * scw
+                layers.append(_record(UPSAMPLE, mode=modes[m.mode], align_corners=ac, scale_h=sch, scale_w=scw, out_h=oh, out_w=ow))
+            h, w = oh, ow
         elif isinstance(m, nn.Flatten):
             if m.start_dim != 1 or m.end_dim != -1:
                 refuse(i, m, "only Flatten(1, -1)")

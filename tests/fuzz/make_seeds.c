@@ -21,6 +21,7 @@ int main(void) {
     cnn_conv_opts conv = {0};
     cnn_pool_opts pool = {0};
     cnn_dense_opts dense = {0};
+    cnn_upsample_opts up;
     int bad = 0;
     /* the architecture fuzz_load_weights builds */
     in.channels = 1; in.height = 8; in.width = 8;
@@ -83,5 +84,19 @@ int main(void) {
         cnn_add_batchnorm(&net, &bn);
         bad |= save(&net, "tests/fuzz/corpus/load/batchnorm.cnn");
     }
+    /* upsampling by a scale and to a size, bilinear with align_corners, global max pooling */
+    in.channels = 2; in.height = 3; in.width = 4;
+    cnn_net_init(&net, &in);
+    conv.filters = 3; conv.stride = 1;
+    cnn_add_conv(&net, &conv);
+    memset(&up, 0, sizeof up);
+    up.scale_h = 2; up.scale_w = 3;
+    cnn_add_upsample(&net, &up);
+    memset(&up, 0, sizeof up);
+    up.mode = CNN_UPSAMPLE_BILINEAR; up.align_corners = 1; up.out_h = 7; up.out_w = 5;
+    cnn_add_upsample(&net, &up);
+    cnn_add_global_maxpool(&net);
+    cnn_add_dense(&net, &dense);
+    bad |= save(&net, "tests/fuzz/corpus/load/upsample.cnn");
     return bad;
 }
