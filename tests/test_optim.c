@@ -137,6 +137,56 @@ TEST(adam_defaults) {
     CHECK(sizeof(cnn_optim_opts) == 64);
 }
 
+/* Five steps of torch.optim.Adam and AdamW (PyTorch 1.13, foreach=False, float32) on one
+   dense unit, weight decay 0.1 on the weights and none on the bias, lr 0.01, default betas
+   and eps; gradients at step t: weights 0.3t - 1, 0.05t, -0.7, 0.001t, bias 0.2 - 0.1t. The
+   figures came from this script:
+       w = torch.tensor([[0.5, -1.5, 2.0, 0.01]], requires_grad=True)
+       b = torch.tensor([0.25], requires_grad=True)
+       opt = torch.optim.Adam([{'params': [w], 'weight_decay': 0.1},
+                               {'params': [b], 'weight_decay': 0.0}], lr=0.01, foreach=False)
+       for t in range(1, 6):
+           w.grad = torch.tensor([[0.3 * t - 1.0, 0.05 * t, -0.7, 1e-3 * t]])
+           b.grad = torch.tensor([0.2 - 0.1 * t]); opt.step()
+   PyTorch updates the first moment as a lerp and takes the betas in double: the same
+   results within a few float roundings, not bit for bit. */
+TEST(adam_matches_torch) {
+    static const float expect[2][5] = {
+        {0.530836999f, -1.47260571f, 2.04999113f, -0.0399997607f, 0.246290028f},    /* Adam  */
+        {0.530896664f, -1.54092574f, 2.03992009f, -0.0384603217f, 0.246290028f}};   /* AdamW */
+    static const float w0[4] = {0.5f, -1.5f, 2.0f, 0.01f};
+    int k, t, i;
+    for (k = 0; k < 2; k++) {
+        cnn_net net;
+        cnn_net_opts no = {0};
+        cnn_dense_opts d = {0};
+        cnn_build_opts bo = {0};
+        cnn_optim_opts o;
+        no.channels = 4; no.height = 1; no.width = 1;
+        d.units = 1;
+        bo.with_adam = 1;
+        CHECK_OK(cnn_net_init(&net, &no));
+        CHECK_OK(cnn_add_dense(&net, &d));
+        CHECK_OK(cnn_net_build(&net, &bo));
+        memcpy(net.layers[0].w, w0, sizeof w0);
+        net.layers[0].b[0] = 0.25f;
+        memset(&o, 0, sizeof o);
+        o.optimizer = k ? CNN_OPTIM_ADAMW : CNN_OPTIM_ADAM; o.learning_rate = 0.01f; o.weight_decay = 0.1f;
+        for (t = 1; t <= 5; t++) {
+            const float g[5] = {(float)(0.3 * t - 1.0), (float)(0.05 * t), -0.7f, (float)(1e-3 * t), (float)(0.2 - 0.1 * t)};
+            memcpy(net.layers[0].dw, g, 4 * sizeof(float));
+            net.layers[0].db[0] = g[4];
+            CHECK_OK(cnn_optimizer_step(&net, &o));
+        }
+        for (i = 0; i < 5; i++) {
+            const float got = i < 4 ? net.layers[0].w[i] : net.layers[0].b[0];
+            CHECKF(fabs((double)got - expect[k][i]) <= 1e-6, "%s parameter %d: %.9g, torch %.9g", k ? "AdamW" : "Adam", i,
+                   (double)got, (double)expect[k][i]);
+        }
+        cnn_net_free(&net);
+    }
+}
+
 /* The old SGD path is untouched: cnn_sgd_step and cnn_optimizer_step agree bit for bit. */
 TEST(sgd_unchanged) {
     cnn_net a, b;
@@ -416,6 +466,7 @@ int main(void) {
     toy_data();
     RUN(adam_matches_the_formula_in_double);
     RUN(adam_defaults);
+    RUN(adam_matches_torch);
     RUN(sgd_unchanged);
     RUN(options_are_checked);
     RUN(nonfinite_step_changes_nothing);
