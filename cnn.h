@@ -151,7 +151,7 @@ typedef enum cnn_status {
     CNN_ERR_NUMERIC,            /* a NaN or infinite loss or update, NaN outputs, NaN weights  */
     CNN_ERR_IO,                 /* the file could not be opened, read, written or renamed      */
     CNN_ERR_FILE_MAGIC,         /* not a cnn.h model file                                      */
-    CNN_ERR_FILE_VERSION,       /* a model file of a version this code does not know           */
+    CNN_ERR_FILE_VERSION,       /* a model file of a version, or with a layer, this code lacks  */
     CNN_ERR_FILE_TRUNCATED,     /* the file ends early                                         */
     CNN_ERR_FILE_CORRUPT,       /* a field holds an impossible value                           */
     CNN_ERR_FILE_SHAPE,         /* a tensor's shape differs from what the architecture needs   */
@@ -848,7 +848,7 @@ CNNDEF float cnn_schedule_lr(const cnn_fit_opts *opts, int epoch);
    11. Save and load (see docs/design.md for the file format)
    ============================================================================================ */
 
-#define CNN_FILE_VERSION 1
+#define CNN_FILE_VERSION 2        /* written; versions 1 and 2 are read */
 
 /* A model goes to and comes from a file (below), a buffer in memory, or the caller's own
    reader or writer (a socket, a compressed stream, flash memory): all three run the same code
@@ -5436,18 +5436,22 @@ done:
    The file, every integer a little-endian uint32 and every float a little-endian IEEE-754
    float32 (see docs/design.md):
        magic        8 bytes "CNNH\r\n\x1a\n" (the \r\n and \x1a catch text-mode mangling)
-       version      1
+       version      2 (version 1 is still read: its records have the first 20 fields)
        loss, input channels, height, width, layer count
-       per layer    20 fields: kind, activation, alpha (float bits), dropout rate (float
+       per layer    32 fields: kind, activation, alpha (float bits), dropout rate (float
                     bits), has_bias, filters/units, kernel or window h, w, stride h, w,
                     dilation h, w, pad top, bottom, left, right, pool kind, ceil mode,
-                    count_pad, 0
+                    count_pad, groups, then the fields of the later layers (docs/design.md)
        tensor count, then per tensor: ndim, dims[ndim], the floats
                     (conv weights K,C,KH,KW then bias K; dense weights OUT,IN then bias OUT)
        CRC-32 (IEEE 802.3, as zlib) of every byte before it
+   A version-1 record is a version-2 record cut after its 20th field: the fields added later
+   read as 0, which means their default (groups 0 = 1), so an old file describes the same
+   network. Fields a layer does not use are 0.
    ============================================================================================ */
 
-#define CNN__RECORD_FIELDS 20
+#define CNN__RECORD_FIELDS 32           /* in a version-2 file                                */
+#define CNN__RECORD_FIELDS_V1 20
 static const unsigned char cnn__magic[8] = {'C', 'N', 'N', 'H', '\r', '\n', 0x1a, '\n'};
 
 /* Every load and save goes through one stream: a reader or a writer callback (memory, a file,
@@ -5541,6 +5545,7 @@ static void cnn__layer_record(const cnn_layer *l, uint32_t r[CNN__RECORD_FIELDS]
     r[3] = cnn__float_bits(l->rate);
     r[4] = (uint32_t)l->has_bias;
     if (l->kind == CNN_LAYER_CONV) {
+        r[19] = 1;                                       /* groups */
         r[5] = (uint32_t)l->conv.k;
         r[6] = (uint32_t)l->conv.kh; r[7] = (uint32_t)l->conv.kw;
         r[8] = (uint32_t)l->conv.stride_h; r[9] = (uint32_t)l->conv.stride_w;
@@ -5563,8 +5568,8 @@ static void cnn__layer_record(const cnn_layer *l, uint32_t r[CNN__RECORD_FIELDS]
    or, for what is checked here, "layer <index>: ...". */
 static cnn_status cnn__add_from_record(cnn_net *net, int index, const uint32_t r[CNN__RECORD_FIELDS]) {
     int i;
-    for (i = 5; i < CNN__RECORD_FIELDS; i++)
-        if (r[i] > (uint32_t)INT_MAX) return cnn__fail(CNN_ERR_FILE_CORRUPT, "layer %d: field %d holds %u", index, i, (unsigned)r[i]);
+    for (i = 5; i < CNN__RECORD_FIELDS; i++)          /* 28 and 29 hold the bits of floats */
+        if (i != 28 && i != 29 && r[i] > (uint32_t)INT_MAX) return cnn__fail(CNN_ERR_FILE_CORRUPT, "layer %d: field %d holds %u", index, i, (unsigned)r[i]);
     if (r[1] >= (uint32_t)CNN_ACTIVATION_COUNT || r[4] > 1)
         return cnn__fail(CNN_ERR_FILE_CORRUPT, "layer %d: activation %u or bias flag %u is out of range", index, (unsigned)r[1], (unsigned)r[4]);
     switch (r[0]) {
@@ -5582,6 +5587,9 @@ static cnn_status cnn__add_from_record(cnn_net *net, int index, const uint32_t r
         o.alpha = cnn__bits_float(r[2]);
         if (!o.kernel_h || !o.kernel_w || !o.stride_h || !o.stride_w || !o.dilation_h || !o.dilation_w)
             return cnn__fail(CNN_ERR_FILE_CORRUPT, "layer %d: a conv layer with a zero kernel, stride or dilation", index);
+        if (r[19] > 1)
+            return cnn__fail(CNN_ERR_FILE_VERSION, "layer %d: a conv layer of %u groups, which this cnn.h (%s) cannot run",
+                             index, (unsigned)r[19], CNN_VERSION_STRING);
         return cnn_add_conv(net, &o);
     }
     case CNN_LAYER_POOL: {
@@ -5610,31 +5618,49 @@ static cnn_status cnn__add_from_record(cnn_net *net, int index, const uint32_t r
     case CNN_LAYER_ACTIVATION: return cnn_add_activation(net, (cnn_activation)r[1], cnn__bits_float(r[2]));
     case CNN_LAYER_DROPOUT: return cnn_add_dropout(net, cnn__bits_float(r[3]));
     case CNN_LAYER_FLATTEN: return cnn_add_flatten(net);
-    default: return cnn__fail(CNN_ERR_FILE_CORRUPT, "layer %d: unknown layer kind %u", index, (unsigned)r[0]);
+    default:
+        /* A kind this build does not have: most likely a newer cnn.h wrote the file, so the
+           version error, naming the layer where its name is known. */
+        return cnn__fail(CNN_ERR_FILE_VERSION, "layer %d: layer kind %u is not known to this cnn.h (%s); a newer cnn.h may have written the file",
+                         index, (unsigned)r[0], CNN_VERSION_STRING);
     }
 }
 
-/* The tensors of a layer in file order: weights then bias, with their dimensions. */
-static int cnn__layer_tensors(const cnn_layer *l, uint32_t dims[2][4], uint32_t ndim[2], float *data[2], size_t count[2]) {
+/* The tensors a layer stores, in file order: weights, then the bias if it has one (a later
+   layer kind may add more after them). 'name' is how messages call the tensor, 'npy' its part
+   of a .npy file name (PyTorch's state_dict names: layer0.weight, layer0.bias). */
+#define CNN__MAX_LAYER_TENSORS 4
+typedef struct cnn__tensor {
+    const char *name, *npy;
+    uint32_t ndim, dims[4];
+    float *data;
+    size_t count;
+} cnn__tensor;
+
+static int cnn__layer_tensors(const cnn_layer *l, cnn__tensor t[CNN__MAX_LAYER_TENSORS]) {
     int n = 0;
     if (!l->weight_count) return 0;
+    t[0].name = "weights"; t[0].npy = "weight";
     if (l->kind == CNN_LAYER_CONV) {
-        ndim[0] = 4;
-        dims[0][0] = (uint32_t)l->conv.k; dims[0][1] = (uint32_t)l->conv.c;
-        dims[0][2] = (uint32_t)l->conv.kh; dims[0][3] = (uint32_t)l->conv.kw;
+        t[0].ndim = 4;
+        t[0].dims[0] = (uint32_t)l->conv.k; t[0].dims[1] = (uint32_t)l->conv.c;
+        t[0].dims[2] = (uint32_t)l->conv.kh; t[0].dims[3] = (uint32_t)l->conv.kw;
     } else {
-        ndim[0] = 2;
-        dims[0][0] = (uint32_t)l->out_c; dims[0][1] = (uint32_t)cnn__layer_in_size(l);
+        t[0].ndim = 2;
+        t[0].dims[0] = (uint32_t)l->out_c; t[0].dims[1] = (uint32_t)cnn__layer_in_size(l);
     }
-    data[0] = l->w; count[0] = l->weight_count; n = 1;
-    if (l->bias_count) { ndim[1] = 1; dims[1][0] = (uint32_t)l->bias_count; data[1] = l->b; count[1] = l->bias_count; n = 2; }
+    t[0].data = l->w; t[0].count = l->weight_count; n = 1;
+    if (l->bias_count) {
+        t[1].name = "bias"; t[1].npy = "bias";
+        t[1].ndim = 1; t[1].dims[0] = (uint32_t)l->bias_count; t[1].data = l->b; t[1].count = l->bias_count;
+        n = 2;
+    }
     return n;
 }
 
 static cnn_status cnn__save_to(const cnn_net *net, cnn__stream *io) {
-    uint32_t r[CNN__RECORD_FIELDS], dims[2][4], ndim[2], tensors = 0;
-    float *data[2];
-    size_t count[2];
+    uint32_t r[CNN__RECORD_FIELDS], tensors = 0;
+    cnn__tensor ts[CNN__MAX_LAYER_TENSORS];
     int i, t, d, n;
     unsigned char crc[4];
     cnn__write(io, cnn__magic, sizeof cnn__magic);
@@ -5647,15 +5673,15 @@ static cnn_status cnn__save_to(const cnn_net *net, cnn__stream *io) {
     for (i = 0; i < net->layer_count; i++) {
         cnn__layer_record(&net->layers[i], r);
         for (t = 0; t < CNN__RECORD_FIELDS; t++) cnn__write_u32(io, r[t]);
-        tensors += (uint32_t)cnn__layer_tensors(&net->layers[i], dims, ndim, data, count);
+        tensors += (uint32_t)cnn__layer_tensors(&net->layers[i], ts);
     }
     cnn__write_u32(io, tensors);
     for (i = 0; i < net->layer_count; i++) {
-        n = cnn__layer_tensors(&net->layers[i], dims, ndim, data, count);
+        n = cnn__layer_tensors(&net->layers[i], ts);
         for (t = 0; t < n; t++) {
-            cnn__write_u32(io, ndim[t]);
-            for (d = 0; d < (int)ndim[t]; d++) cnn__write_u32(io, dims[t][d]);
-            cnn__write_floats(io, data[t], count[t]);
+            cnn__write_u32(io, ts[t].ndim);
+            for (d = 0; d < (int)ts[t].ndim; d++) cnn__write_u32(io, ts[t].dims[d]);
+            cnn__write_floats(io, ts[t].data, ts[t].count);
         }
     }
     cnn__put_u32_le(crc, io->crc ^ 0xffffffffu);
@@ -5666,16 +5692,14 @@ static cnn_status cnn__save_to(const cnn_net *net, cnn__stream *io) {
 /* The first parameter that is NaN or infinite: its layer (-1 if none) and its index there.
    cnn_load refuses such a file, so cnn_save refuses to write one. */
 static int cnn__nonfinite_parameter(const cnn_net *net, const char **which, size_t *at) {
-    int i, t;
+    cnn__tensor ts[CNN__MAX_LAYER_TENSORS];
+    int i, t, n;
     size_t j;
     for (i = 0; i < net->layer_count; i++) {
-        const cnn_layer *l = &net->layers[i];
-        for (t = 0; t < 2; t++) {
-            const float *v = t ? l->b : l->w;
-            const size_t n = t ? l->bias_count : l->weight_count;
-            for (j = 0; j < n; j++)
-                if (!(v[j] - v[j] == 0.0f)) { *which = t ? "bias" : "weights"; *at = j; return i; }
-        }
+        n = cnn__layer_tensors(&net->layers[i], ts);
+        for (t = 0; t < n; t++)
+            for (j = 0; j < ts[t].count; j++)
+                if (!(ts[t].data[j] - ts[t].data[j] == 0.0f)) { *which = ts[t].name; *at = j; return i; }
     }
     return -1;
 }
@@ -5747,7 +5771,7 @@ static cnn_status cnn__parse_architecture(cnn__stream *io, cnn_net *desc) {
     uint32_t version, header[5], r[CNN__RECORD_FIELDS];
     cnn_net_opts nopts;
     cnn_status st;
-    int i, t;
+    int i, t, fields;
     char msg[400];
     size_t got;
     io->crc = 0xffffffffu;
@@ -5759,8 +5783,10 @@ static cnn_status cnn__parse_architecture(cnn__stream *io, cnn_net *desc) {
         return cnn__fail(CNN_ERR_FILE_MAGIC, "load: not a cnn.h model file (wrong magic bytes)");
     cnn__crc_update(io, magic, 8);
     if ((st = cnn__read_u32(io, &version, "the header"))) return st;
-    if (version != CNN_FILE_VERSION)
-        return cnn__fail(CNN_ERR_FILE_VERSION, "load: file format version %u, this cnn.h reads version %d", (unsigned)version, CNN_FILE_VERSION);
+    if (version < 1 || version > CNN_FILE_VERSION)
+        return cnn__fail(CNN_ERR_FILE_VERSION, "load: file format version %u, this cnn.h (%s) reads versions 1 to %d",
+                         (unsigned)version, CNN_VERSION_STRING, CNN_FILE_VERSION);
+    fields = version == 1 ? CNN__RECORD_FIELDS_V1 : CNN__RECORD_FIELDS;
     for (i = 0; i < 5; i++) if ((st = cnn__read_u32(io, &header[i], "the header"))) return st;
     if (header[0] > 1 || header[1] > (uint32_t)INT_MAX || header[2] > (uint32_t)INT_MAX || header[3] > (uint32_t)INT_MAX ||
         header[4] < 1 || header[4] > (uint32_t)CNN_MAX_LAYERS)
@@ -5774,10 +5800,11 @@ static cnn_status cnn__parse_architecture(cnn__stream *io, cnn_net *desc) {
         return cnn__fail(CNN_ERR_FILE_CORRUPT, "load: %s", msg);
     }
     for (i = 0; i < (int)header[4]; i++) {
-        for (t = 0; t < CNN__RECORD_FIELDS; t++) if ((st = cnn__read_u32(io, &r[t], "a layer record"))) return st;
-        if (cnn__add_from_record(desc, i, r)) {
+        memset(r, 0, sizeof r);                    /* a version-1 record's later fields */
+        for (t = 0; t < fields; t++) if ((st = cnn__read_u32(io, &r[t], "a layer record"))) return st;
+        if ((st = cnn__add_from_record(desc, i, r))) {
             cnn__format(msg, sizeof msg, "%s", cnn_last_error());
-            return cnn__fail(CNN_ERR_FILE_CORRUPT, "load: %s", msg);
+            return cnn__fail(st == CNN_ERR_FILE_VERSION ? st : CNN_ERR_FILE_CORRUPT, "load: %s", msg);
         }
     }
     return CNN_OK;
@@ -5790,39 +5817,37 @@ static cnn_status cnn__parse_architecture(cnn__stream *io, cnn_net *desc) {
 static cnn_status cnn__parse_tensors(cnn__stream *io, const cnn_net *desc, cnn_net *target) {
     unsigned char buf[4096];
     uint32_t tensors, expect_tensors = 0, ndim, dim, stored_crc, computed;
-    uint32_t dims[2][4], ndims[2];
-    float *data[2];
-    size_t count[2], got;
+    cnn__tensor ts[CNN__MAX_LAYER_TENSORS], into[CNN__MAX_LAYER_TENSORS];
+    size_t got;
     cnn_status st;
     int i, t, d, n;
-    for (i = 0; i < desc->layer_count; i++)
-        expect_tensors += (uint32_t)(desc->layers[i].weight_count ? 1 + (desc->layers[i].bias_count != 0) : 0);
+    for (i = 0; i < desc->layer_count; i++) expect_tensors += (uint32_t)cnn__layer_tensors(&desc->layers[i], ts);
     if ((st = cnn__read_u32(io, &tensors, "the tensor count"))) return st;
     if (tensors != expect_tensors)
         return cnn__fail(CNN_ERR_FILE_SHAPE, "load: the file has %u tensors, its architecture needs %u", (unsigned)tensors, (unsigned)expect_tensors);
     for (i = 0; i < desc->layer_count; i++) {
-        n = cnn__layer_tensors(&desc->layers[i], dims, ndims, data, count);
-        if (target) cnn__layer_tensors(&target->layers[i], dims, ndims, data, count);
+        n = cnn__layer_tensors(&desc->layers[i], ts);
+        if (target) cnn__layer_tensors(&target->layers[i], into);
         for (t = 0; t < n; t++) {
             size_t done, k;
             if ((st = cnn__read_u32(io, &ndim, "a tensor header"))) return st;
-            if (ndim != ndims[t])
+            if (ndim != ts[t].ndim)
                 return cnn__fail(CNN_ERR_FILE_SHAPE, "load: layer %d (%s) %s has %u dimensions, expected %u",
-                                 i, cnn__layer_name(desc->layers[i].kind), t ? "bias" : "weights", (unsigned)ndim, (unsigned)ndims[t]);
+                                 i, cnn__layer_name(desc->layers[i].kind), ts[t].name, (unsigned)ndim, (unsigned)ts[t].ndim);
             for (d = 0; d < (int)ndim; d++) {
                 if ((st = cnn__read_u32(io, &dim, "a tensor header"))) return st;
-                if (dim != dims[t][d])
+                if (dim != ts[t].dims[d])
                     return cnn__fail(CNN_ERR_FILE_SHAPE, "load: layer %d (%s) %s dimension %d is %u, expected %u",
-                                     i, cnn__layer_name(desc->layers[i].kind), t ? "bias" : "weights", d, (unsigned)dim, (unsigned)dims[t][d]);
+                                     i, cnn__layer_name(desc->layers[i].kind), ts[t].name, d, (unsigned)dim, (unsigned)ts[t].dims[d]);
             }
-            for (done = 0; done < count[t]; done += k) {
-                size_t chunk = CNN__MIN(count[t] - done, sizeof buf / 4);
+            for (done = 0; done < ts[t].count; done += k) {
+                size_t chunk = CNN__MIN(ts[t].count - done, sizeof buf / 4);
                 if ((st = cnn__read(io, buf, 4 * chunk, "a tensor's values"))) return st;
                 for (k = 0; k < chunk; k++) {
                     float v = cnn__bits_float(cnn__get_u32_le(buf + 4 * k));
                     if (!(v > -FLT_MAX && v < FLT_MAX) && !(v == FLT_MAX || v == -FLT_MAX))
                         return cnn__fail(CNN_ERR_FILE_CORRUPT, "load: layer %d holds a NaN or infinite parameter", i);
-                    if (target) data[t][done + k] = v;
+                    if (target) into[t].data[done + k] = v;
                 }
             }
         }
@@ -6424,54 +6449,50 @@ CNNDEF cnn_status cnn_npy_load(const char *path, int ndim, const int *shape, flo
 }
 
 /* The path of tensor t (0 weights, 1 bias) of layer i. */
-static cnn_status cnn__npy_path(char *buf, size_t cap, const char *who, const char *prefix, int layer, int t) {
+static cnn_status cnn__npy_path(char *buf, size_t cap, const char *who, const char *prefix, int layer, const char *tensor) {
     if (!prefix) return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "%s: NULL prefix", who);
-    if (cnn__format(buf, cap, "%slayer%d.%s.npy", prefix, layer, t ? "bias" : "weight") >= cap)
+    if (cnn__format(buf, cap, "%slayer%d.%s.npy", prefix, layer, tensor) >= cap)
         return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "%s: the prefix is longer than %zu bytes", who, cap - 32);
     return CNN_OK;
 }
 
 CNNDEF cnn_status cnn_save_npy(const cnn_net *net, const char *prefix) {
-    uint32_t dims[2][4], ndim[2];
-    float *data[2];
-    size_t count[2];
+    cnn__tensor ts[CNN__MAX_LAYER_TENSORS];
     char path[4096];
     int i, t, d, n, shape[4];
     cnn_status st = cnn__check_ready(net, "save npy", 0);
     for (i = 0; !st && i < net->layer_count; i++) {
-        n = cnn__layer_tensors(&net->layers[i], dims, ndim, data, count);
+        n = cnn__layer_tensors(&net->layers[i], ts);
         for (t = 0; !st && t < n; t++) {
-            for (d = 0; d < (int)ndim[t]; d++) shape[d] = (int)dims[t][d];
-            if (!(st = cnn__npy_path(path, sizeof path, "save npy", prefix, i, t)))
-                st = cnn_npy_save(path, data[t], (int)ndim[t], shape);
+            for (d = 0; d < (int)ts[t].ndim; d++) shape[d] = (int)ts[t].dims[d];
+            if (!(st = cnn__npy_path(path, sizeof path, "save npy", prefix, i, ts[t].npy)))
+                st = cnn_npy_save(path, ts[t].data, (int)ts[t].ndim, shape);
         }
     }
     return st;
 }
 
 CNNDEF cnn_status cnn_load_npy(cnn_net *net, const char *prefix) {
-    uint32_t dims[2][4], ndim[2];
-    float *data[2];
-    size_t count[2];
+    cnn__tensor ts[CNN__MAX_LAYER_TENSORS];
     char path[4096];
     int i, t, d, n, pass, shape[4];
     cnn_status st = cnn__check_ready(net, "load npy", 2);
     /* Pass 0 checks every file, pass 1 stores: a bad file changes no weight. */
     for (pass = 0; !st && pass < 2; pass++) {
         for (i = 0; !st && i < net->layer_count; i++) {
-            n = cnn__layer_tensors(&net->layers[i], dims, ndim, data, count);
+            n = cnn__layer_tensors(&net->layers[i], ts);
             for (t = 0; !st && t < n; t++) {
                 FILE *f;
                 char who[4200];
-                for (d = 0; d < (int)ndim[t]; d++) shape[d] = (int)dims[t][d];
-                if ((st = cnn__npy_path(path, sizeof path, "load npy", prefix, i, t))) break;
+                for (d = 0; d < (int)ts[t].ndim; d++) shape[d] = (int)ts[t].dims[d];
+                if ((st = cnn__npy_path(path, sizeof path, "load npy", prefix, i, ts[t].npy))) break;
                 if (!(f = fopen(path, "rb"))) {
                     st = cnn__fail(CNN_ERR_IO, "load npy: layer %d (%s) %s: cannot open '%s': %s", i,
-                                   cnn__layer_name(net->layers[i].kind), t ? "bias" : "weights", path, strerror(errno));
+                                   cnn__layer_name(net->layers[i].kind), ts[t].name, path, strerror(errno));
                     break;
                 }
-                cnn__format(who, sizeof who, "load npy: layer %d (%s) %s '%s'", i, cnn__layer_name(net->layers[i].kind), t ? "bias" : "weights", path);
-                st = cnn__npy_read(f, who, (int)ndim[t], shape, count[t], pass ? data[t] : NULL);
+                cnn__format(who, sizeof who, "load npy: layer %d (%s) %s '%s'", i, cnn__layer_name(net->layers[i].kind), ts[t].name, path);
+                st = cnn__npy_read(f, who, (int)ts[t].ndim, shape, ts[t].count, pass ? ts[t].data : NULL);
                 fclose(f);
             }
         }

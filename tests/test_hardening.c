@@ -408,20 +408,26 @@ TEST(load_messages_say_what_is_wrong) {
     CHECK_OK(cnn_save(&net, DIR "hardening.cnn"));
     n = read_file(DIR "hardening.cnn", good, sizeof good);
     memcpy(bad, good, (size_t)n);
-    put_u32(bad + 32 + 2 * 80 + 6 * 4, 9);
-    put_u32(bad + 32 + 2 * 80 + 7 * 4, 9);
+    put_u32(bad + 32 + 2 * 128 + 6 * 4, 9);
+    put_u32(bad + 32 + 2 * 128 + 7 * 4, 9);
     reseal(bad, n);
     write_file(DIR "bad.cnn", bad, n);
     CHECK_STATUS(cnn_load(&other, DIR "bad.cnn", NULL), CNN_ERR_FILE_CORRUPT);
     CHECKF(count_of(cnn_last_error(), "layer 2") == 1 && strstr(cnn_last_error(), "load: layer 2 (conv"),
            "%s", cnn_last_error());
     memcpy(bad, good, (size_t)n);
-    put_u32(bad + 32 + 1 * 80, 77);               /* layer 1: an unknown kind */
+    put_u32(bad + 32 + 1 * 128, 77);              /* layer 1: a kind this cnn.h does not know */
     reseal(bad, n);
     write_file(DIR "bad.cnn", bad, n);
-    CHECK_STATUS(cnn_load(&other, DIR "bad.cnn", NULL), CNN_ERR_FILE_CORRUPT);
-    CHECKF(count_of(cnn_last_error(), "layer 1") == 1 && strstr(cnn_last_error(), "load: layer 1: unknown layer kind 77"),
+    CHECK_STATUS(cnn_load(&other, DIR "bad.cnn", NULL), CNN_ERR_FILE_VERSION);
+    CHECKF(count_of(cnn_last_error(), "layer 1") == 1 && strstr(cnn_last_error(), "load: layer 1: layer kind 77 is not known"),
            "%s", cnn_last_error());
+    memcpy(bad, good, (size_t)n);
+    put_u32(bad + 8, 3);                          /* a format version from the future */
+    reseal(bad, n);
+    write_file(DIR "bad.cnn", bad, n);
+    CHECK_STATUS(cnn_load(&other, DIR "bad.cnn", NULL), CNN_ERR_FILE_VERSION);
+    CHECKF(strstr(cnn_last_error(), "file format version 3") && strstr(cnn_last_error(), "reads versions 1 to 2"), "%s", cnn_last_error());
     cnn_net_free(&net);
 }
 
@@ -822,10 +828,11 @@ TEST(every_model_file_check_says_what_is_wrong) {
     DAMAGED(16, 0, CNN_ERR_FILE_CORRUPT, "load: net init");
     DAMAGED(rec + 4, 17, CNN_ERR_FILE_CORRUPT, "layer 0: activation 17");
     DAMAGED(rec + 6 * 4, 0, CNN_ERR_FILE_CORRUPT, "layer 0: a conv layer with a zero kernel");
-    DAMAGED(rec + 80 + 8 * 4, 0, CNN_ERR_FILE_CORRUPT, "layer 1: a pool layer with a zero window or stride");
-    DAMAGED(rec + 4 * 80, 9, CNN_ERR_FILE_SHAPE, "the file has 9 tensors, its architecture needs 6");
-    DAMAGED(rec + 4 * 80 + 4, 3, CNN_ERR_FILE_SHAPE, "layer 0 (conv) weights has 3 dimensions, expected 4");
-    DAMAGED(rec + 4 * 80 + 4 + 5 * 4, 0x7fc00000u, CNN_ERR_FILE_CORRUPT, "layer 0 holds a NaN or infinite parameter");
+    DAMAGED(rec + 19 * 4, 5, CNN_ERR_FILE_VERSION, "layer 0: a conv layer of 5 groups");
+    DAMAGED(rec + 128 + 8 * 4, 0, CNN_ERR_FILE_CORRUPT, "layer 1: a pool layer with a zero window or stride");
+    DAMAGED(rec + 4 * 128, 9, CNN_ERR_FILE_SHAPE, "the file has 9 tensors, its architecture needs 6");
+    DAMAGED(rec + 4 * 128 + 4, 3, CNN_ERR_FILE_SHAPE, "layer 0 (conv) weights has 3 dimensions, expected 4");
+    DAMAGED(rec + 4 * 128 + 4 + 5 * 4, 0x7fc00000u, CNN_ERR_FILE_CORRUPT, "layer 0 holds a NaN or infinite parameter");
     /* records of the parameterless kinds load back */
     {
         cnn_net_opts no;

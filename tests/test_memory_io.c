@@ -74,9 +74,9 @@ TEST(save_to_memory_reports_the_size_and_refuses_a_small_buffer) {
     int untouched = 1;
     CHECK_OK(make_net(&net, 1, 0));
     CHECK_OK(cnn_save_to_memory(&net, NULL, 0, &size));
-    /* magic 8, version 4, header 20, 4 records of 80, tensor count 4, then conv w (4 + 16 +
+    /* magic 8, version 4, header 20, 4 records of 128 (32 fields), tensor count 4, then conv w (4 + 16 +
        144), conv b (4 + 4 + 16), dense w (4 + 8 + 4*3*36), dense b (4 + 4 + 12), CRC 4 */
-    CHECK(size == 8 + 4 + 20 + 4 * 80 + 4 + (20 + 144) + (8 + 16) + (12 + 432) + (8 + 12) + 4);
+    CHECK(size == 8 + 4 + 20 + 4 * 128 + 4 + (20 + 144) + (8 + 16) + (12 + 432) + (8 + 12) + 4);
     CHECK(size <= sizeof image);
     memset(image, 0xab, sizeof image);
     CHECK_STATUS(cnn_save_to_memory(&net, image, size - 1, &again), CNN_ERR_OUT_OF_MEMORY);

@@ -567,9 +567,9 @@ TEST(corrupt_model_files_are_rejected) {
     CHECK_STATUS(cnn_load(&other, path, &b), CNN_ERR_FILE_CHECKSUM);
 
     /* A tensor dimension that disagrees with the architecture (checksum made right). The
-       first tensor header follows 8 + 6*4 header bytes, 3 layers * 80 bytes and a count. */
+       first tensor header follows 8 + 6*4 header bytes, 3 layer records of 128 bytes and a count. */
     memcpy(bad, good, (size_t)n);
-    put_u32(bad + 8 + 24 + 3 * 80 + 4 + 4, 7);                   /* conv weights: K = 7, not 6 */
+    put_u32(bad + 8 + 24 + 3 * 128 + 4 + 4, 7);                   /* conv weights: K = 7, not 6 */
     reseal(bad, n);
     write_file(path, bad, n);
     CHECK_STATUS(cnn_load(&other, path, &b), CNN_ERR_FILE_SHAPE);

@@ -34,8 +34,9 @@ import sys
 import zlib
 
 MAGIC = b"CNNH\r\n\x1a\n"
-FILE_VERSION = 1
-FIELDS = 20
+FILE_VERSION = 2                 # written; versions 1 and 2 are read
+FIELDS = 32                      # fields of a layer record (version 1: the first 20)
+FIELDS_V1 = 20
 CONV, POOL, GLOBAL_AVGPOOL, DENSE, ACTIVATION, DROPOUT, FLATTEN = 1, 2, 3, 4, 5, 6, 7
 ACT_NONE, ACT_RELU, ACT_LEAKY, ACT_SIGMOID, ACT_TANH = 0, 1, 2, 3, 4
 LOSSES = {0: "cross_entropy", 1: "mse"}
@@ -56,7 +57,8 @@ def bits_f32(u):
 # ---- the model file -------------------------------------------------------------------------
 
 def read_model(path):
-    """The file as a dict: loss, input (c, h, w), layers (lists of 20 ints), tensors (numpy
+    """The file as a dict: loss, input (c, h, w), layers (lists of 32 ints; a version-1 file's
+    records are padded with zeros, which mean the later fields' defaults), tensors (numpy
     arrays, in file order)."""
     import numpy as np
     data = open(path, "rb").read()
@@ -78,10 +80,11 @@ def read_model(path):
         return v
 
     (version,) = u32()
-    if version != FILE_VERSION:
-        raise FormatError("%s: format version %d, this tool reads %d" % (path, version, FILE_VERSION))
+    if version < 1 or version > FILE_VERSION:
+        raise FormatError("%s: format version %d, this tool reads versions 1 to %d" % (path, version, FILE_VERSION))
+    fields = FIELDS_V1 if version == 1 else FIELDS
     loss, c, h, w, count = u32(5)
-    layers = [list(u32(FIELDS)) for _ in range(count)]
+    layers = [list(u32(fields)) + [0] * (FIELDS - fields) for _ in range(count)]
     (ntensors,) = u32()
     tensors = []
     for _ in range(ntensors):
@@ -98,12 +101,14 @@ def read_model(path):
 
 
 def write_model(path, model):
-    """Writes the dict read_model returns (layers as 20-int records, tensors in file order)."""
+    """Writes the dict read_model returns (layers as 32-int records, tensors in file order) in
+    format version 2."""
     import numpy as np
     loss = {v: k for k, v in LOSSES.items()}[model["loss"]]
     out = bytearray(MAGIC)
     out += struct.pack("<6I", FILE_VERSION, loss, *model["input"], len(model["layers"]))
     for r in model["layers"]:
+        r = list(r) + [0] * (FIELDS - len(r))
         out += struct.pack("<%dI" % FIELDS, *r)
     out += struct.pack("<I", len(model["tensors"]))
     for t in model["tensors"]:
@@ -238,7 +243,10 @@ def _record(kind, **f):
     r = [0] * FIELDS
     r[0] = kind
     names = {"act": 1, "alpha": 2, "rate": 3, "bias": 4, "units": 5, "kh": 6, "kw": 7, "sh": 8, "sw": 9,
-             "dh": 10, "dw": 11, "pt": 12, "pb": 13, "pl": 14, "pr": 15, "pool": 16, "ceil": 17, "count_pad": 18}
+             "dh": 10, "dw": 11, "pt": 12, "pb": 13, "pl": 14, "pr": 15, "pool": 16, "ceil": 17, "count_pad": 18,
+             "groups": 19}
+    if kind == CONV:
+        r[19] = 1
     for k, v in f.items():
         r[names[k]] = int(v)
     return r

@@ -67,8 +67,8 @@ int main(void) {
     printf("  28  layers   %u\n", layers);
     for (i = 0; i < layers; i++) {
         printf("%4zu  record  ", at);
-        for (f = 0; f < 20; f++) {
-            if (f == 2 || f == 3) printf(" %g", f32());     /* alpha, dropout rate: float bits */
+        for (f = 0; f < 32; f++) {
+            if (f == 2 || f == 3 || f == 28 || f == 29) printf(" %g", f32());   /* float bits */
             else printf(" %u", u32());
         }
         printf("\n");
