@@ -5444,6 +5444,10 @@ done:
                     count_pad, groups, then the fields of the later layers (docs/design.md)
        tensor count, then per tensor: ndim, dims[ndim], the floats
                     (conv weights K,C,KH,KW then bias K; dense weights OUT,IN then bias OUT)
+       optimizer    (version 2) the state kind (0 none, 1 SGD velocity, 2 Adam's moments),
+                    the step count, then for each trainable tensor (each layer's weights,
+                    then its bias) its state tensors, stored as the tensor is: kind 1 its
+                    velocity, kind 2 its first moment m, then its second moment v
        CRC-32 (IEEE 802.3, as zlib) of every byte before it
    A version-1 record is a version-2 record cut after its 20th field: the fields added later
    read as 0, which means their default (groups 0 = 1), so an old file describes the same
@@ -5464,6 +5468,7 @@ typedef struct cnn__stream {
     uint32_t crc;
     uint32_t table[256];
     int failed;                 /* a write failed: the writes after it are skipped */
+    uint32_t version;           /* reading: the file's format version */
 } cnn__stream;
 
 static void cnn__stream_start(cnn__stream *io, cnn_read_fn read, cnn_write_fn write, void *user, int (*rewind)(void *)) {
@@ -5658,6 +5663,39 @@ static int cnn__layer_tensors(const cnn_layer *l, cnn__tensor t[CNN__MAX_LAYER_T
     return n;
 }
 
+/* The tensors an optimizer steps, of those a layer stores: its weights and its bias, the
+   first ones. Returns how many. */
+static int cnn__trainable_tensors(const cnn_layer *l, cnn__tensor t[CNN__MAX_LAYER_TENSORS]) {
+    const int n = cnn__layer_tensors(l, t), trainable = (l->weight_count != 0) + (l->bias_count != 0);
+    return CNN__MIN(n, trainable);
+}
+
+/* Where the state of kind 1 (velocity) or 2 (moment 'which': 0 m, 1 v) of a parameter tensor
+   lies: at the tensor's offset in params. */
+static float *cnn__state_of(const cnn_net *net, uint32_t kind, int which, const float *param) {
+    float *base = kind == 1 ? net->velocity : which ? net->adam_v : net->adam_m;
+    return base + (param - net->params);
+}
+
+/* The optimizer section: the state the last step moved (kind 0 when the network holds none,
+   or no step has moved any since build or reset), so that training resumes where it was. */
+static void cnn__save_state(const cnn_net *net, cnn__stream *io) {
+    const uint32_t kind = (net->state_kind == 1 && net->velocity) ? 1 : (net->state_kind == 2 && net->adam_m) ? 2 : 0;
+    cnn__tensor ts[CNN__MAX_LAYER_TENSORS];
+    int i, t, d, n, s;
+    cnn__write_u32(io, kind);
+    cnn__write_u32(io, net->step);
+    for (i = 0; kind && i < net->layer_count; i++) {
+        n = cnn__trainable_tensors(&net->layers[i], ts);
+        for (t = 0; t < n; t++)
+            for (s = 0; s < (int)kind; s++) {
+                cnn__write_u32(io, ts[t].ndim);
+                for (d = 0; d < (int)ts[t].ndim; d++) cnn__write_u32(io, ts[t].dims[d]);
+                cnn__write_floats(io, cnn__state_of(net, kind, s, ts[t].data), ts[t].count);
+            }
+    }
+}
+
 static cnn_status cnn__save_to(const cnn_net *net, cnn__stream *io) {
     uint32_t r[CNN__RECORD_FIELDS], tensors = 0;
     cnn__tensor ts[CNN__MAX_LAYER_TENSORS];
@@ -5684,6 +5722,7 @@ static cnn_status cnn__save_to(const cnn_net *net, cnn__stream *io) {
             cnn__write_floats(io, ts[t].data, ts[t].count);
         }
     }
+    cnn__save_state(net, io);
     cnn__put_u32_le(crc, io->crc ^ 0xffffffffu);
     cnn__write(io, crc, 4);              /* (the CRC it adds to is not used again) */
     return io->failed ? CNN_ERR_IO : CNN_OK;
@@ -5783,6 +5822,7 @@ static cnn_status cnn__parse_architecture(cnn__stream *io, cnn_net *desc) {
         return cnn__fail(CNN_ERR_FILE_MAGIC, "load: not a cnn.h model file (wrong magic bytes)");
     cnn__crc_update(io, magic, 8);
     if ((st = cnn__read_u32(io, &version, "the header"))) return st;
+    io->version = version;
     if (version < 1 || version > CNN_FILE_VERSION)
         return cnn__fail(CNN_ERR_FILE_VERSION, "load: file format version %u, this cnn.h (%s) reads versions 1 to %d",
                          (unsigned)version, CNN_VERSION_STRING, CNN_FILE_VERSION);
@@ -5810,17 +5850,78 @@ static cnn_status cnn__parse_architecture(cnn__stream *io, cnn_net *desc) {
     return CNN_OK;
 }
 
-/* The rest: the tensors, the checksum, the end. When target is not NULL (a built network
-   with desc's architecture), the weights are stored into it; otherwise they are only
-   checked. Every count is checked against the architecture before anything is read into
-   memory, so no file can make the reader go out of bounds. */
-static cnn_status cnn__parse_tensors(cnn__stream *io, const cnn_net *desc, cnn_net *target) {
+/* One stored tensor of layer i, which must have the header (ndim, dims) of 'expect': its
+   values are checked (finite) and stored at into when not NULL. 'state' prefixes the
+   tensor's name in messages ("" for a parameter). */
+static cnn_status cnn__read_tensor(cnn__stream *io, const cnn_net *desc, int i, const cnn__tensor *expect, const char *state, float *into) {
     unsigned char buf[4096];
-    uint32_t tensors, expect_tensors = 0, ndim, dim, stored_crc, computed;
+    uint32_t ndim, dim;
+    size_t done, k;
+    cnn_status st;
+    int d;
+    if ((st = cnn__read_u32(io, &ndim, "a tensor header"))) return st;
+    if (ndim != expect->ndim)
+        return cnn__fail(CNN_ERR_FILE_SHAPE, "load: layer %d (%s) %s%s has %u dimensions, expected %u",
+                         i, cnn__layer_name(desc->layers[i].kind), state, expect->name, (unsigned)ndim, (unsigned)expect->ndim);
+    for (d = 0; d < (int)ndim; d++) {
+        if ((st = cnn__read_u32(io, &dim, "a tensor header"))) return st;
+        if (dim != expect->dims[d])
+            return cnn__fail(CNN_ERR_FILE_SHAPE, "load: layer %d (%s) %s%s dimension %d is %u, expected %u",
+                             i, cnn__layer_name(desc->layers[i].kind), state, expect->name, d, (unsigned)dim, (unsigned)expect->dims[d]);
+    }
+    for (done = 0; done < expect->count; done += k) {
+        size_t chunk = CNN__MIN(expect->count - done, sizeof buf / 4);
+        if ((st = cnn__read(io, buf, 4 * chunk, "a tensor's values"))) return st;
+        for (k = 0; k < chunk; k++) {
+            float v = cnn__bits_float(cnn__get_u32_le(buf + 4 * k));
+            if (!(v > -FLT_MAX && v < FLT_MAX) && !(v == FLT_MAX || v == -FLT_MAX))
+                return cnn__fail(CNN_ERR_FILE_CORRUPT, "load: layer %d holds a NaN or infinite %s", i, *state ? "optimizer state" : "parameter");
+            if (into) into[done + k] = v;
+        }
+    }
+    return CNN_OK;
+}
+
+/* The optimizer section (version 2). Its state goes into target when that is a training
+   build holding the state of the file's kind (velocity: with_momentum; Adam's moments:
+   with_adam), with the step count; otherwise it is only checked, and the target's
+   optimizer starts afresh. */
+static cnn_status cnn__parse_state(cnn__stream *io, const cnn_net *desc, cnn_net *target) {
+    static const char *const names[3][2] = {{"", ""}, {"velocity of ", ""}, {"first moment of ", "second moment of "}};
+    cnn__tensor ts[CNN__MAX_LAYER_TENSORS], into[CNN__MAX_LAYER_TENSORS];
+    uint32_t kind, step;
+    cnn_status st;
+    int i, t, n, s, keep;
+    if ((st = cnn__read_u32(io, &kind, "the optimizer state")) || (st = cnn__read_u32(io, &step, "the optimizer state"))) return st;
+    if (kind > 2) return cnn__fail(CNN_ERR_FILE_CORRUPT, "load: optimizer state of kind %u (0 none, 1 SGD velocity, 2 Adam's moments)", (unsigned)kind);
+    keep = target && target->training && (kind == 0 || (kind == 1 && target->velocity) || (kind == 2 && target->adam_m));
+    for (i = 0; kind && i < desc->layer_count; i++) {
+        n = cnn__trainable_tensors(&desc->layers[i], ts);
+        if (keep) cnn__trainable_tensors(&target->layers[i], into);
+        for (t = 0; t < n; t++)
+            for (s = 0; s < (int)kind; s++)
+                if ((st = cnn__read_tensor(io, desc, i, &ts[t], names[kind][s], keep ? cnn__state_of(target, kind, s, into[t].data) : NULL)))
+                    return st;
+    }
+    if (keep) {
+        target->step = step;
+        target->state_kind = (int)kind;
+    }
+    return CNN_OK;
+}
+
+/* The rest: the tensors, the optimizer state, the checksum, the end. When target is not NULL
+   (a built network with desc's architecture), the weights are stored into it, and with
+   with_state the optimizer state (cnn__parse_state); otherwise they are only checked. Every
+   count is checked against the architecture before anything is read into memory, so no file
+   can make the reader go out of bounds. */
+static cnn_status cnn__parse_tensors(cnn__stream *io, const cnn_net *desc, cnn_net *target, int with_state) {
+    unsigned char buf[4];
+    uint32_t tensors, expect_tensors = 0, stored_crc, computed;
     cnn__tensor ts[CNN__MAX_LAYER_TENSORS], into[CNN__MAX_LAYER_TENSORS];
     size_t got;
     cnn_status st;
-    int i, t, d, n;
+    int i, t, n;
     for (i = 0; i < desc->layer_count; i++) expect_tensors += (uint32_t)cnn__layer_tensors(&desc->layers[i], ts);
     if ((st = cnn__read_u32(io, &tensors, "the tensor count"))) return st;
     if (tensors != expect_tensors)
@@ -5828,30 +5929,10 @@ static cnn_status cnn__parse_tensors(cnn__stream *io, const cnn_net *desc, cnn_n
     for (i = 0; i < desc->layer_count; i++) {
         n = cnn__layer_tensors(&desc->layers[i], ts);
         if (target) cnn__layer_tensors(&target->layers[i], into);
-        for (t = 0; t < n; t++) {
-            size_t done, k;
-            if ((st = cnn__read_u32(io, &ndim, "a tensor header"))) return st;
-            if (ndim != ts[t].ndim)
-                return cnn__fail(CNN_ERR_FILE_SHAPE, "load: layer %d (%s) %s has %u dimensions, expected %u",
-                                 i, cnn__layer_name(desc->layers[i].kind), ts[t].name, (unsigned)ndim, (unsigned)ts[t].ndim);
-            for (d = 0; d < (int)ndim; d++) {
-                if ((st = cnn__read_u32(io, &dim, "a tensor header"))) return st;
-                if (dim != ts[t].dims[d])
-                    return cnn__fail(CNN_ERR_FILE_SHAPE, "load: layer %d (%s) %s dimension %d is %u, expected %u",
-                                     i, cnn__layer_name(desc->layers[i].kind), ts[t].name, d, (unsigned)dim, (unsigned)ts[t].dims[d]);
-            }
-            for (done = 0; done < ts[t].count; done += k) {
-                size_t chunk = CNN__MIN(ts[t].count - done, sizeof buf / 4);
-                if ((st = cnn__read(io, buf, 4 * chunk, "a tensor's values"))) return st;
-                for (k = 0; k < chunk; k++) {
-                    float v = cnn__bits_float(cnn__get_u32_le(buf + 4 * k));
-                    if (!(v > -FLT_MAX && v < FLT_MAX) && !(v == FLT_MAX || v == -FLT_MAX))
-                        return cnn__fail(CNN_ERR_FILE_CORRUPT, "load: layer %d holds a NaN or infinite parameter", i);
-                    if (target) into[t].data[done + k] = v;
-                }
-            }
-        }
+        for (t = 0; t < n; t++)
+            if ((st = cnn__read_tensor(io, desc, i, &ts[t], "", target ? into[t].data : NULL))) return st;
     }
+    if (io->version >= 2 && (st = cnn__parse_state(io, desc, with_state ? target : NULL))) return st;
     computed = io->crc ^ 0xffffffffu;
     got = io->read(io->user, buf, 4);
     if (got == CNN_READ_ERROR) return cnn__fail(CNN_ERR_IO, "load: reading failed before the checksum");
@@ -5880,12 +5961,12 @@ static cnn_status cnn__load_stream(cnn_net *net, cnn__stream *io, const cnn_buil
     cnn_net loaded, scratch;
     cnn_status st = cnn__parse_architecture(io, &loaded);
     if (!st && io->rewind) {
-        if (!(st = cnn__parse_tensors(io, &loaded, NULL)) && !(st = cnn_net_build(&loaded, build))) {
-            if ((st = cnn__rewind(io)) || (st = cnn__parse_architecture(io, &scratch)) || (st = cnn__parse_tensors(io, &scratch, &loaded)))
+        if (!(st = cnn__parse_tensors(io, &loaded, NULL, 0)) && !(st = cnn_net_build(&loaded, build))) {
+            if ((st = cnn__rewind(io)) || (st = cnn__parse_architecture(io, &scratch)) || (st = cnn__parse_tensors(io, &scratch, &loaded, 1)))
                 cnn_net_free(&loaded);
         }
     } else if (!st && !(st = cnn_net_build(&loaded, build))) {
-        if ((st = cnn__parse_tensors(io, &loaded, &loaded))) cnn_net_free(&loaded);
+        if ((st = cnn__parse_tensors(io, &loaded, &loaded, 1))) cnn_net_free(&loaded);
     }
     if (!st) *net = loaded;
     return st;
@@ -5934,8 +6015,8 @@ static cnn_status cnn__load_weights_stream(cnn_net *net, cnn__stream *io) {
     }
     if (st) return st;
     if (io->rewind) {
-        if ((st = cnn__parse_tensors(io, &desc, NULL))) return st;
-        if ((st = cnn__rewind(io)) || (st = cnn__parse_architecture(io, &desc)) || (st = cnn__parse_tensors(io, &desc, net))) return st;
+        if ((st = cnn__parse_tensors(io, &desc, NULL, 0))) return st;
+        if ((st = cnn__rewind(io)) || (st = cnn__parse_architecture(io, &desc)) || (st = cnn__parse_tensors(io, &desc, net, 0))) return st;
     } else {
         cnn_net *stage = (cnn_net *)CNN_MALLOC(sizeof(cnn_net), net->arena.alloc_ctx);
         float *copy = stage ? (float *)CNN_MALLOC(net->param_floats * sizeof(float) + 1, net->arena.alloc_ctx) : NULL;
@@ -5949,7 +6030,7 @@ static cnn_status cnn__load_weights_stream(cnn_net *net, cnn__stream *io) {
             if (l->w) l->w = copy + (net->layers[i].w - net->params);
             if (l->b) l->b = copy + (net->layers[i].b - net->params);
         }
-        st = cnn__parse_tensors(io, &desc, stage);
+        st = cnn__parse_tensors(io, &desc, stage, 0);
         if (!st) memcpy(net->params, copy, net->param_floats * sizeof(float));
         CNN_FREE(copy, net->arena.alloc_ctx);
         CNN_FREE(stage, net->arena.alloc_ctx);

@@ -438,6 +438,100 @@ TEST(same_bits_for_any_thread_count) {
     free(ref);
 }
 
+/* Training resumes exactly from a saved model: k steps, save, load (into a build holding
+   the state), m more steps give the weights and state of k + m steps straight, bit for bit:
+   Adam, AdamW, and SGD with momentum (state kinds 2 and 1). */
+TEST(save_and_load_resume_exactly) {
+    static unsigned char image[1 << 16];
+    int mode, k;
+    for (mode = 0; mode < 3; mode++) {
+        cnn_net straight, first, resumed;
+        cnn_optim_opts o;
+        cnn_build_opts bo = {0};
+        size_t size = 0, n;
+        memset(&o, 0, sizeof o);
+        o.optimizer = mode == 0 ? CNN_OPTIM_ADAM : mode == 1 ? CNN_OPTIM_ADAMW : CNN_OPTIM_SGD;
+        o.weight_decay = 0.01f;
+        if (mode == 2) { o.momentum = 0.9f; o.nesterov = 1; }
+        conv_net(&straight, 1, 1);
+        conv_net(&first, 1, 1);
+        for (k = 0; k < 5; k++) CHECK_OK(cnn_train_batch(&straight, toy_x + (size_t)k * 11 * 189, toy_y + k * 11, 11, &o, NULL));
+        for (k = 0; k < 2; k++) CHECK_OK(cnn_train_batch(&first, toy_x + (size_t)k * 11 * 189, toy_y + k * 11, 11, &o, NULL));
+        CHECK_OK(cnn_save_to_memory(&first, image, sizeof image, &size));
+        bo.max_batch = 11; bo.with_adam = 1; bo.with_momentum = 1;
+        CHECK_OK(cnn_load_from_memory(&resumed, image, size, &bo));
+        n = resumed.param_floats;
+        CHECK(resumed.step == 2 && resumed.state_kind == (mode == 2 ? 1 : 2));
+        CHECK(memcmp(resumed.params, first.params, n * sizeof(float)) == 0);
+        if (mode < 2) CHECK(memcmp(resumed.adam_m, first.adam_m, 2 * n * sizeof(float)) == 0);
+        else CHECK(memcmp(resumed.velocity, first.velocity, n * sizeof(float)) == 0);
+        for (k = 2; k < 5; k++) CHECK_OK(cnn_train_batch(&resumed, toy_x + (size_t)k * 11 * 189, toy_y + k * 11, 11, &o, NULL));
+        CHECKF(memcmp(resumed.params, straight.params, n * sizeof(float)) == 0, "mode %d: the resumed weights differ", mode);
+        if (mode < 2) CHECK(memcmp(resumed.adam_m, straight.adam_m, 2 * n * sizeof(float)) == 0);
+        else CHECK(memcmp(resumed.velocity, straight.velocity, n * sizeof(float)) == 0);
+        CHECK(resumed.step == 5);
+        cnn_net_free(&resumed);
+        /* a build without that state checks the section and starts its optimizer afresh */
+        bo.with_adam = mode == 2; bo.with_momentum = mode != 2;
+        CHECK_OK(cnn_load_from_memory(&resumed, image, size, &bo));
+        CHECK(resumed.step == 0 && resumed.state_kind == 0);
+        CHECK(memcmp(resumed.params, first.params, n * sizeof(float)) == 0);
+        cnn_net_free(&resumed);
+        bo.inference_only = 1;
+        CHECK_OK(cnn_load_from_memory(&resumed, image, size, &bo));
+        CHECK(resumed.step == 0 && !resumed.adam_m && !resumed.velocity);
+        cnn_net_free(&resumed);
+        /* loading weights alone resets the optimizer */
+        CHECK_OK(cnn_load_weights_from_memory(&straight, image, size));
+        CHECK(straight.step == 0 && straight.state_kind == 0 && memcmp(straight.params, first.params, n * sizeof(float)) == 0);
+        cnn_net_free(&straight);
+        cnn_net_free(&first);
+    }
+}
+
+/* The state through a file, and a damaged state refused. */
+TEST(state_in_files) {
+    static unsigned char image[1 << 16];
+    cnn_net net, back;
+    cnn_optim_opts o;
+    cnn_build_opts bo = {0};
+    size_t size = 0, plain_size = 0, n;
+    long len;
+    memset(&o, 0, sizeof o);
+    o.optimizer = CNN_OPTIM_ADAM;
+    conv_net(&net, 1, 0);
+    CHECK_OK(cnn_save_to_memory(&net, NULL, 0, &plain_size));       /* no step yet: no state */
+    CHECK_OK(cnn_train_batch(&net, toy_x, toy_y, 11, &o, NULL));
+    CHECK_OK(cnn_save_to_memory(&net, image, sizeof image, &size));
+    n = net.param_floats;
+    /* the state: per trainable tensor m and v, each with the tensor's header: conv weights
+       (4 + 16 + 17*3*3*3 floats), conv bias (4 + 4 + 17), dense weights (4 + 8 + 5*17*3*2), bias (4 + 4 + 5) */
+    CHECK(size - plain_size == 2 * ((20 + 4 * 459) + (8 + 4 * 17) + (12 + 4 * 510) + (8 + 4 * 5)));
+    CHECK_OK(cnn_save(&net, "build/tests/test_optim.cnn"));
+    bo.max_batch = 11; bo.with_adam = 1;
+    CHECK_OK(cnn_load(&back, "build/tests/test_optim.cnn", &bo));
+    CHECK(back.step == 1 && memcmp(back.adam_m, net.adam_m, 2 * n * sizeof(float)) == 0);
+    cnn_net_free(&back);
+    /* the first moment's first value made NaN, the checksum made right */
+    len = (long)size;
+    {
+        const size_t state = plain_size - 12;             /* where the section starts: kind, step */
+        unsigned char *p = image + state + 8 + 20;       /* the first tensor's first value */
+        const float nan = NAN;
+        uint32_t kind = (uint32_t)p[-28] | (uint32_t)p[-27] << 8;
+        CHECK(kind == 2);
+        memcpy(p, &nan, 4);
+        reseal(image, len);
+        CHECK_STATUS(cnn_load_from_memory(&back, image, size, &bo), CNN_ERR_FILE_CORRUPT);
+        CHECK(strstr(cnn_last_error(), "optimizer state") != NULL);
+        p[-28] = 3;                                       /* an unknown kind */
+        reseal(image, len);
+        CHECK_STATUS(cnn_load_from_memory(&back, image, size, &bo), CNN_ERR_FILE_CORRUPT);
+        CHECK(strstr(cnn_last_error(), "kind 3") != NULL);
+    }
+    cnn_net_free(&net);
+}
+
 /* cnn_fit with Adam at its default rate learns a toy problem faster than plain SGD at 0.01
    (losses after 10 epochs here: about 0.67 and 0.45). */
 TEST(fit_with_adam_learns_faster) {
@@ -473,6 +567,8 @@ int main(void) {
     RUN(state_in_the_arena);
     RUN(vector_update_matches_scalar);
     RUN(same_bits_for_any_thread_count);
+    RUN(save_and_load_resume_exactly);
+    RUN(state_in_files);
     RUN(fit_with_adam_learns_faster);
     return harness_report();
 }
