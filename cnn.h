@@ -56,7 +56,7 @@
        One arena per network holds the weights, gradients, optimizer state, the activations of a
        batch and scratch. cnn_net_required_bytes() tells how much; the arena can be a buffer
        you own (a static array: no malloc at all) or one allocated through CNN_MALLOC. After
-       cnn_net_build(), forward, backward and an SGD step allocate nothing.
+       cnn_net_build(), forward, backward and an optimizer step allocate nothing.
 
    CONFIGURATION (define before including the implementation)
        CNN_STATIC            make every function static (private to the including file)
@@ -86,7 +86,7 @@
        A network uses the threads it is built with (cnn_build_opts.threads, or CNN_THREADS in
        the environment; default one): its own pool of worker threads, started by cnn_net_build
        and joined by cnn_net_free, or the caller's pool through cnn_build_opts.parallel_for.
-       Every layer's forward and backward pass and the SGD step split their work over the
+       Every layer's forward and backward pass and the optimizer step split their work over the
        threads; nothing is started or allocated per batch. Results are bit-identical for every
        thread count (docs/design.md says how).
        A cnn_net is still used by one thread at a time: two calls on the same network from two
