@@ -3699,7 +3699,7 @@ static cnn_status cnn__net_layout(cnn_net *net, cnn_arena *a, const cnn__build_p
         if (plan->adam) {
             if ((st = cnn__take(a, offset, 2 * sizeof(float), &p))) return st;
             net->adam_m = (float *)p;
-            net->adam_v = net->adam_m + offset;
+            net->adam_v = p ? net->adam_m + offset : NULL;     /* (a measuring arena has no memory) */
         }
     }
     offset = 0;
