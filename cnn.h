@@ -58,7 +58,7 @@
        One arena per network holds the weights, gradients, optimizer state, the activations of a
        batch and scratch. cnn_net_required_bytes() tells how much; the arena can be a buffer
        you own (a static array: no malloc at all) or one allocated through CNN_MALLOC. After
-       cnn_net_build(), forward, backward and an SGD step allocate nothing.
+       cnn_net_build(), forward, backward and an optimizer step allocate nothing.
 
    CONFIGURATION (define before including the implementation)
        CNN_STATIC            make every function static (private to the including file)
@@ -88,7 +88,7 @@
        A network uses the threads it is built with (cnn_build_opts.threads, or CNN_THREADS in
        the environment; default one): its own pool of worker threads, started by cnn_net_build
        and joined by cnn_net_free, or the caller's pool through cnn_build_opts.parallel_for.
-       Every layer's forward and backward pass and the SGD step split their work over the
+       Every layer's forward and backward pass and the optimizer step split their work over the
        threads; nothing is started or allocated per batch. Results are bit-identical for every
        thread count (docs/design.md says how).
        A cnn_net is still used by one thread at a time: two calls on the same network from two
@@ -702,6 +702,9 @@ typedef struct cnn_net {
     int built, training, max_batch;
     cnn_arena arena;
     float *params, *grads, *velocity, *best_params;  /* contiguous: params[param_floats]    */
+    float *adam_m, *adam_v;       /* Adam's first and second moments (with_adam), as params  */
+    int state_kind;               /* the state the last step moved: 0 none, 1 SGD velocity,
+                                     2 Adam's moments (what cnn_save writes)                 */
     size_t param_floats;          /* including the 64-byte alignment padding of each tensor */
     float *input;                 /* max_batch input images (fit gathers batches here)       */
     int32_t *labels;              /* max_batch labels                                        */
@@ -711,7 +714,7 @@ typedef struct cnn_net {
     const float *x;               /* input of the last forward                               */
     int batch;                    /* its batch size (0: no forward yet)                      */
     cnn_rng rng;                  /* dropout masks                                           */
-    uint32_t step;                /* SGD steps taken                                         */
+    uint32_t step;                /* optimizer steps taken since build or reset (Adam's t)   */
     float *grad_first;            /* dL/d(first layer's output) of the last backward, or NULL */
     const struct cnn_net *weights_owner;  /* the network whose parameters this one reads
                                      (cnn_build_opts.shared_weights), NULL: its own        */
@@ -815,6 +818,8 @@ typedef struct cnn_build_opts {
                                      thread and calls parallel_for(parallel_pool, task, ctx,
                                      threads) for each parallel step (threads >= 2)          */
     void *parallel_pool;
+    int with_adam;                /* training: keep Adam's moments m and v (two floats per
+                                     parameter), which CNN_OPTIM_ADAM and _ADAMW need        */
 } cnn_build_opts;
 
 #define CNN_DEFAULT_MAX_ARENA_BYTES ((size_t)1 << 30)
@@ -826,8 +831,8 @@ typedef struct cnn_build_opts {
        (each output is written at the opposite end of the region from its input), and the
        convolutions' forward workspace. Nothing else: no per-layer outputs, no max-pool
        argmax, no dropout masks, no batch buffers.
-     training: the parameters and their gradients, velocity (with_momentum), the best
-       epoch's weights (with_early_stopping), every layer's output for max_batch images,
+     training: the parameters and their gradients, velocity (with_momentum), Adam's two
+       moments (with_adam), the best epoch's weights (with_early_stopping), every layer's output for max_batch images,
        dropout masks, max-pool argmax, the batch cnn_fit gathers, two gradient buffers and
        the workspace of all three passes. docs/design.md gives the figures. */
 CNNDEF size_t     cnn_net_required_bytes(const cnn_net *net, const cnn_build_opts *opts);
@@ -848,7 +853,7 @@ CNNDEF void       cnn_net_free(cnn_net *net);
    inference_only = 1 is the usual choice; shared_weights is refused: dst's weights are new).
    dst's outputs in evaluation mode are src's, within float rounding. */
 CNNDEF cnn_status cnn_net_fold_batchnorm(const cnn_net *src, cnn_net *dst, const cnn_build_opts *build);
-/* Re-draws the weights (zeroes biases, gradients and momentum). Refused on a network that
+/* Re-draws the weights (zeroes biases, gradients and the optimizer state). Refused on a network that
    reads another's weights (shared_weights). */
 CNNDEF cnn_status cnn_net_init_weights(cnn_net *net, cnn_init init, uint64_t seed);
 
@@ -899,25 +904,51 @@ typedef enum cnn_schedule {
     CNN_SCHEDULE_COSINE           /* lr * (1 + cos(pi * epoch / epochs)) / 2                 */
 } cnn_schedule;
 
-/* Its size is fixed (checked at compile time): cnn_fit_opts holds one by value, so a field
-   added here takes the place of reserved entries and no field of cnn_fit_opts moves. */
-typedef struct cnn_sgd_opts {
-    float learning_rate;          /* default 0.01                                            */
-    float momentum;               /* 0: plain SGD; above 0 the build needs with_momentum     */
-    int nesterov;                 /* Nesterov momentum                                       */
-    float weight_decay;           /* L2 on weights (not biases), added to the gradient       */
-    uint32_t reserved[12];        /* zero: room for other optimizers' settings               */
-} cnn_sgd_opts;
+/* The optimizers (torch.optim's SGD, Adam and AdamW). */
+typedef enum cnn_optimizer {
+    CNN_OPTIM_SGD = 0,            /* with momentum and Nesterov as asked                     */
+    CNN_OPTIM_ADAM,               /* Adam; weight_decay is L2, added to the gradient         */
+    CNN_OPTIM_ADAMW,              /* Adam with decoupled weight decay: w *= 1 - lr * wd      */
+    CNN_OPTIMIZER_COUNT
+} cnn_optimizer;
 
-/* One SGD update from the current gradients (PyTorch's formulation):
-     g = dw + weight_decay * w;  v = momentum * v + g;
-     w -= lr * v                 (classic)   or   w -= lr * (g + momentum * v)   (Nesterov) */
+/* An optimizer and its settings: SGD's (the name it had first) and Adam's. Its size is fixed
+   (checked at compile time): cnn_fit_opts holds one by value, so a field added here takes the
+   place of reserved entries and no field of cnn_fit_opts moves. */
+typedef struct cnn_sgd_opts {
+    float learning_rate;          /* default 0.01 for SGD, 0.001 for Adam and AdamW           */
+    float momentum;               /* SGD: 0 plain; above 0 the build needs with_momentum.
+                                     Adam's counterpart is beta1: must be 0 there            */
+    int nesterov;                 /* SGD: Nesterov momentum (Adam: must be 0)                */
+    float weight_decay;           /* on weights, not biases; 0: none, for every optimizer
+                                     (PyTorch's AdamW defaults to 0.01: ask for it here).
+                                     SGD and Adam add weight_decay * w to the gradient,
+                                     AdamW shrinks the weights by 1 - lr * weight_decay      */
+    cnn_optimizer optimizer;      /* default CNN_OPTIM_SGD; Adam's need with_adam at build   */
+    float beta1, beta2;           /* Adam: the moments' decay, defaults 0.9 and 0.999 (-0.0f:
+                                     exactly 0, as CNN_ALPHA_ZERO)                           */
+    float eps;                    /* Adam: added to the root of the second moment, 1e-8      */
+    uint32_t reserved[8];         /* zero: room for other optimizers' settings               */
+} cnn_sgd_opts;
+/* The same struct under the name of what it now is. */
+typedef cnn_sgd_opts cnn_optim_opts;
+
+/* One update from the current gradients with the optimizer opts names (PyTorch's
+   formulations; t counts the steps, this one included, since build or reset):
+   SGD:    g = dw + weight_decay * w;  v = momentum * v + g;
+           w -= lr * v               (classic)   or   w -= lr * (g + momentum * v)   (Nesterov)
+   Adam:   g = dw + weight_decay * w   (AdamW: w *= 1 - lr * weight_decay, then g = dw)
+           m = beta1 * m + (1 - beta1) * g;   v = beta2 * v + (1 - beta2) * g^2
+           w -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+   A step whose update would make a weight or state NaN or infinite changes nothing
+   (CNN_ERR_NUMERIC). cnn_sgd_step is the earlier name: it steps whichever opts names. */
+CNNDEF cnn_status cnn_optimizer_step(cnn_net *net, const cnn_optim_opts *opts);
 CNNDEF cnn_status cnn_sgd_step(cnn_net *net, const cnn_sgd_opts *opts);
-/* Forgets the optimizer's state: zeroes the momentum (velocity) of every parameter and the
-   step count, as at build. For a new run from the current weights (fine-tuning, a new
-   learning rate). cnn_load_weights does it; a network built inference-only has no state. */
+/* Forgets the optimizer's state: zeroes the momentum (velocity), Adam's moments and the step
+   count, as at build. For a new run from the current weights (fine-tuning, a new learning
+   rate, another optimizer). cnn_load_weights does it; an inference-only build has no state. */
 CNNDEF cnn_status cnn_net_reset_optimizer(cnn_net *net);
-/* forward (training) + backward + SGD step on one batch. loss may be NULL. */
+/* forward (training) + backward + optimizer step on one batch. loss may be NULL. */
 CNNDEF cnn_status cnn_train_batch(cnn_net *net, const float *x, const int32_t *labels, int n,
                                   const cnn_sgd_opts *opts, float *loss);
 
@@ -966,7 +997,8 @@ CNNDEF int cnn_progress_bar(const cnn_progress *progress, void *user);
 typedef struct cnn_fit_opts {
     int epochs;                   /* default 10                                              */
     int batch_size;               /* default and at most the network's max_batch             */
-    cnn_sgd_opts sgd;
+    cnn_sgd_opts sgd;             /* the optimizer (.optimizer: SGD, Adam, AdamW) and its
+                                     settings; its learning rate is the schedule's base      */
     cnn_schedule schedule;
     float gamma;                  /* step schedule factor, default 0.1                       */
     int step_epochs;              /* step schedule period, default 10                        */
@@ -990,7 +1022,7 @@ typedef struct cnn_fit_result {
     int stopped_early;
 } cnn_fit_result;
 
-/* Trains with mini-batch SGD. The training data is shuffled every epoch (seeded); the
+/* Trains with mini-batch SGD, Adam or AdamW (opts->sgd). The training data is shuffled every epoch (seeded); the
    validation fraction is taken from a seeded permutation once. Allocates one index array
    (CNN_MALLOC) at its start; the steps allocate nothing. result may be NULL. */
 CNNDEF cnn_status cnn_fit(cnn_net *net, const cnn_dataset *train, const cnn_fit_opts *opts,
@@ -1689,6 +1721,12 @@ static void cnn__dense_backward_weights_simd(int n, int in, int out, const float
 CNN__VDECL(void, sgd_update, (float *w, const float *dw, float *v, size_t count, const cnn_sgd_opts *o, float decay));
 CNN__VDEFAULT static int cnn__sgd_any_nonfinite_simd(const float *w, const float *dw, const float *v, size_t count,
                                                      const cnn_sgd_opts *o, float decay);
+/* F10. Adam's update and its finiteness check, every width. */
+struct cnn__adam;
+CNN__VDECL(void, adam_update, (float *w, const float *dw, float *m, float *v, size_t count, const struct cnn__adam *a,
+                               float decay, float shrink));
+CNN__VDECL(int, adam_any_nonfinite, (const float *w, const float *dw, const float *m, const float *v, size_t count,
+                                     const struct cnn__adam *a, float decay, float shrink));
 #endif /* CNN__SIMD */
 
 /* ============================================================================================
@@ -3859,6 +3897,7 @@ CNNDEF cnn_status cnn_mean_squared_error(int n, int size, const float *pred, con
    carves every tensor out of one arena:
 
        training:  params | grads | velocity (with_momentum) | best params (with_early_stopping)
+                  | Adam's m and v (with_adam)
                   Winograd's transformed filters; per layer: output activations for max_batch
                   images, dropout masks, max-pool argmax; the fit batch (images and labels);
                   the workspace; two gradient buffers for backward
@@ -4628,6 +4667,7 @@ static cnn_status cnn__take(cnn_arena *a, size_t count, size_t elem_size, void *
 typedef struct cnn__build_plan {
     int max_batch, training;
     int momentum, early_stopping;   /* training builds: keep velocity, keep the best weights */
+    int adam;                       /* training builds: keep Adam's moments                 */
     int threads, own_pool;          /* slots of a parallel step; 1: cnn.h's pool, 0: the caller's */
     const cnn_net *shared;          /* the network whose parameters this one reads, or NULL */
 } cnn__build_plan;
@@ -4674,7 +4714,7 @@ static cnn_status cnn__net_layout(cnn_net *net, cnn_arena *a, const cnn__build_p
     void *p;
     cnn_status st;
     int i;
-    net->params = net->grads = net->velocity = net->best_params = NULL;
+    net->params = net->grads = net->velocity = net->best_params = net->adam_m = net->adam_v = NULL;
     net->input = net->grad_a = net->grad_b = NULL;
     net->labels = NULL;
     net->scratch = NULL;
@@ -4703,6 +4743,11 @@ static cnn_status cnn__net_layout(cnn_net *net, cnn_arena *a, const cnn__build_p
         if (plan->early_stopping) {   /* the best epoch's buffers too: they belong to its weights */
             if ((st = cnn__take(a, offset + net->buffer_floats, sizeof(float), &p))) return st;
             net->best_params = (float *)p;
+        }
+        if (plan->adam) {
+            if ((st = cnn__take(a, offset, 2 * sizeof(float), &p))) return st;
+            net->adam_m = (float *)p;
+            net->adam_v = p ? net->adam_m + offset : NULL;     /* (a measuring arena has no memory) */
         }
     }
     offset = 0;
@@ -4908,6 +4953,7 @@ static cnn_status cnn__build_settings(const cnn_net *net, const cnn_build_opts *
         return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "net build: unknown initialisation %d", (int)opts->init);
     plan->momentum = plan->training && opts->with_momentum;
     plan->early_stopping = plan->training && opts->with_early_stopping;
+    plan->adam = plan->training && opts->with_adam;
     if (opts->shared_weights) {
         if ((st = cnn__check_shared(net, opts->shared_weights, plan->training))) return st;
         plan->shared = opts->shared_weights;
@@ -4949,7 +4995,7 @@ CNNDEF void cnn_net_free(cnn_net *net) {
         l->argmax = NULL;
         l->wino_stamp = 0;
     }
-    net->params = net->grads = net->velocity = net->best_params = NULL;
+    net->params = net->grads = net->velocity = net->best_params = net->adam_m = net->adam_v = NULL;
     net->input = net->grad_a = net->grad_b = net->grad_parts = NULL;
     net->labels = NULL;
     net->x = NULL;
@@ -4980,6 +5026,7 @@ CNNDEF cnn_status cnn_net_init_weights(cnn_net *net, cnn_init init, uint64_t see
     memset(net->params, 0, (net->param_floats + net->buffer_floats) * sizeof(float));
     if (net->grads) memset(net->grads, 0, net->param_floats * sizeof(float));
     if (net->velocity) memset(net->velocity, 0, net->param_floats * sizeof(float));
+    if (net->adam_m) memset(net->adam_m, 0, 2 * net->param_floats * sizeof(float));
     for (i = 0; i < net->layer_count; i++) {
         cnn_layer *l = &net->layers[i];
         double fan_in, fan_out;
@@ -5010,6 +5057,7 @@ CNNDEF cnn_status cnn_net_init_weights(cnn_net *net, cnn_init init, uint64_t see
     }
     if (net->best_params) memcpy(net->best_params, net->params, (net->param_floats + net->buffer_floats) * sizeof(float));
     net->step = 0;
+    net->state_kind = 0;
     return CNN_OK;
 }
 
@@ -5093,6 +5141,7 @@ CNNDEF cnn_status cnn_net_build(cnn_net *net, const cnn_build_opts *opts) {
     if (kept || plan.shared) {   /* the optimizer state starts afresh (zeroed above) */
         if (net->best_params) memcpy(net->best_params, net->params, (net->param_floats + net->buffer_floats) * sizeof(float));
         net->step = 0;
+        net->state_kind = 0;
         return CNN_OK;
     }
     return cnn_net_init_weights(net, opts ? opts->init : CNN_INIT_GLOROT_UNIFORM, opts ? opts->seed : 0);
@@ -5327,7 +5376,8 @@ typedef struct cnn__step {
     int need_dx;
     size_t count;                 /* element-wise steps: values                            */
     const cnn_sgd_opts *sgd;
-    int bad[CNN_MAX_THREADS];     /* sgd: slot t found an update that is not finite        */
+    const struct cnn__adam *adam; /* Adam's step: its coefficients (section 10)            */
+    int bad[CNN_MAX_THREADS];     /* optimizers: slot t found an update that is not finite */
 } cnn__step;
 
 static void *cnn__slot_scratch(const cnn_net *net, size_t t) {
@@ -5999,29 +6049,70 @@ CNNDEF cnn_status cnn_input_gradient(cnn_net *net, float *dx) {
    (velocity), which damps zig-zags and speeds travel along shallow valleys. Weight decay adds
    lambda * w to the gradient of each weight: the gradient of (lambda/2) * |w|^2, which keeps
    weights small. Biases are not decayed.
+
+   Adam (Kingma and Ba, 2015) gives every parameter its own step size. It keeps two running
+   means per parameter, of the gradient (m, the first moment) and of its square (v, the
+   second), and moves each weight by about lr in the direction of m / sqrt(v): a parameter
+   whose gradient is steady moves at lr whatever its scale, one whose gradient keeps changing
+   sign moves less. Both means start at zero, so early on they are too small by the factor
+   1 - beta^t; dividing by it (bias correction) makes the first steps full-sized. AdamW
+   (Loshchilov and Hutter, 2019) takes weight decay out of the gradient, where Adam's scaling
+   would weaken it for parameters with large gradients, and shrinks the weights directly.
    ============================================================================================ */
 
 /* cnn_fit_opts holds a cnn_sgd_opts by value: its size must not change (see its comment). */
 typedef char cnn__sgd_opts_size_is_fixed[sizeof(cnn_sgd_opts) == 64 ? 1 : -1];
 
-/* Momentum needs the velocity buffer, which a build holds only when asked (with_momentum). */
+/* The state an optimizer keeps is held only when the build was asked for it: momentum needs
+   the velocity buffer (with_momentum), Adam its two moments (with_adam). */
 static cnn_status cnn__check_optimizer(const cnn_net *net, const cnn_sgd_opts *o, const char *who) {
+    if (o->optimizer != CNN_OPTIM_SGD && !net->adam_m)
+        return cnn__fail(CNN_ERR_STATE, "%s: %s keeps two moments per parameter, which this network was built without: build it with cnn_build_opts.with_adam = 1",
+                         who, o->optimizer == CNN_OPTIM_ADAM ? "Adam" : "AdamW");
     if (o->momentum > 0.0f && !net->velocity)
         return cnn__fail(CNN_ERR_STATE, "%s: momentum %.3f needs SGD velocity, which this network was built without: build it with cnn_build_opts.with_momentum = 1",
                          who, (double)o->momentum);
     return CNN_OK;
 }
 
+/* A zero setting means its default d; a negative zero means exactly 0 (as CNN_ALPHA_ZERO). */
+static float cnn__setting(float v, float d) { return v != 0.0f ? v : signbit(v) ? 0.0f : d; }
+
+/* The options settled: defaults filled in (Adam's too), every value checked. */
 static cnn_status cnn__sgd_settings(const cnn_sgd_opts *opts, cnn_sgd_opts *out) {
+    int adam;
     if (opts) *out = *opts;
     else memset(out, 0, sizeof *out);
-    if (out->learning_rate == 0.0f) out->learning_rate = 0.01f;
+    if ((unsigned)out->optimizer >= (unsigned)CNN_OPTIMIZER_COUNT)
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "optimizer: unknown optimizer %d (CNN_OPTIM_SGD, _ADAM or _ADAMW)", (int)out->optimizer);
+    adam = out->optimizer != CNN_OPTIM_SGD;
+    if (out->learning_rate == 0.0f) out->learning_rate = adam ? 0.001f : 0.01f;
     if (!(out->learning_rate > 0.0f) || out->learning_rate > 1e6f)
         return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "sgd: learning rate %f must be positive and finite", (double)out->learning_rate);
     if (!(out->momentum >= 0.0f && out->momentum < 1.0f))
         return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "sgd: momentum %f must be in [0, 1)", (double)out->momentum);
     if (!(out->weight_decay >= 0.0f && out->weight_decay < 1e6f))
         return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "sgd: weight decay %f must be zero or positive", (double)out->weight_decay);
+    if (!adam) {
+        if (out->beta1 != 0.0f || out->beta2 != 0.0f || out->eps != 0.0f)
+            return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "sgd: beta1 %.4f, beta2 %.4f and eps %.9f are Adam's settings: set optimizer to CNN_OPTIM_ADAM or _ADAMW, or leave them 0",
+                             (double)out->beta1, (double)out->beta2, (double)out->eps);
+        return CNN_OK;
+    }
+    if (out->momentum != 0.0f || out->nesterov)
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "adam: momentum %.4f and nesterov %d are SGD's settings; Adam's momentum is beta1: leave them 0",
+                         (double)out->momentum, out->nesterov);
+    out->beta1 = cnn__setting(out->beta1, 0.9f);
+    out->beta2 = cnn__setting(out->beta2, 0.999f);
+    out->eps = cnn__setting(out->eps, 1e-8f);
+    if (!(out->beta1 >= 0.0f && out->beta1 < 1.0f) || !(out->beta2 >= 0.0f && out->beta2 < 1.0f))
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "adam: beta1 %.4f and beta2 %.4f must be in [0, 1) (0: the defaults 0.9 and 0.999)",
+                         (double)out->beta1, (double)out->beta2);
+    if (!(out->eps >= 0.0f && out->eps < 1e6f))
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "adam: eps %.9f must be zero (-0.0f) or positive and finite (0: the default 1e-8)", (double)out->eps);
+    if (out->optimizer == CNN_OPTIM_ADAMW && !((double)out->learning_rate * out->weight_decay <= 1.0))
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "adamw: learning rate %g times weight decay %g is above 1: the weights would be scaled by a negative factor",
+                         (double)out->learning_rate, (double)out->weight_decay);
     return CNN_OK;
 }
 
@@ -6155,7 +6246,145 @@ static cnn_status cnn__sgd_step(cnn_net *net, const cnn_sgd_opts *o) {
     }
     cnn__parallel(net, cnn__sgd_update_task, &step);
     net->step++;
+    net->state_kind = o->momentum > 0.0f ? 1 : 0;
     return CNN_OK;
+}
+
+/* ---- Adam and AdamW ---- */
+
+/* One step's coefficients, the same for every parameter. The bias corrections are computed
+   in double, as PyTorch computes them (Python floats), then rounded once. */
+typedef struct cnn__adam {
+    float b1, one_b1, b2, one_b2;   /* beta1, 1 - beta1, beta2, 1 - beta2                      */
+    float step;                     /* lr / (1 - beta1^t)                                      */
+    float root2;                    /* sqrt(1 - beta2^t)                                       */
+    float eps;
+    float decay, shrink;            /* for weights (biases: 0 and 1): Adam's L2 coefficient,
+                                       AdamW's factor 1 - lr * weight_decay                    */
+} cnn__adam;
+
+static void cnn__adam_coefficients(const cnn_sgd_opts *o, uint32_t t, cnn__adam *a) {
+    const int decoupled = o->optimizer == CNN_OPTIM_ADAMW;
+    a->b1 = o->beta1; a->one_b1 = 1.0f - o->beta1;
+    a->b2 = o->beta2; a->one_b2 = 1.0f - o->beta2;
+    a->step = (float)((double)o->learning_rate / (1.0 - pow((double)o->beta1, (double)t)));
+    a->root2 = (float)sqrt(1.0 - pow((double)o->beta2, (double)t));
+    a->eps = o->eps;
+    a->decay = decoupled ? 0.0f : o->weight_decay;
+    a->shrink = decoupled ? (float)(1.0 - (double)o->learning_rate * o->weight_decay) : 1.0f;
+}
+
+/* The scalar reference, the formula above with decay and shrink for the tensor: weights
+   (a->decay, a->shrink) or biases (0, 1). Multiplying by 1 and adding 0 * w change no finite
+   value, so one loop serves Adam, AdamW and the biases. */
+static void cnn__adam_update_scalar(float *w, const float *dw, float *m, float *v, size_t count, const cnn__adam *a,
+                                    float decay, float shrink) {
+    size_t i;
+    for (i = 0; i < count; i++) {
+        const float wi = w[i] * shrink, g = dw[i] + decay * wi;
+        m[i] = a->b1 * m[i] + a->one_b1 * g;
+        v[i] = a->b2 * v[i] + a->one_b2 * g * g;
+        w[i] = wi - a->step * (m[i] / (sqrtf(v[i]) / a->root2 + a->eps));
+    }
+}
+
+static void cnn__adam_update(float *w, const float *dw, float *m, float *v, size_t count, const cnn__adam *a,
+                             float decay, float shrink) {
+#ifdef CNN__SIMD
+    if (cnn_simd_active() != CNN_SIMD_SCALAR) { CNN__VCALL(adam_update, (w, dw, m, v, count, a, decay, shrink)); return; }
+#endif
+    cnn__adam_update_scalar(w, dw, m, v, count, a, decay, shrink);
+}
+
+/* Whether the update of parameter i would make its weight or a moment NaN or infinite (a NaN
+   gradient, or one whose square overflows), the update's operations in its order. */
+static int cnn__adam_update_nonfinite(const float *w, const float *dw, const float *m, const float *v, size_t i,
+                                      const cnn__adam *a, float decay, float shrink) {
+    const float wi = w[i] * shrink, g = dw[i] + decay * wi;
+    const float mi = a->b1 * m[i] + a->one_b1 * g, vi = a->b2 * v[i] + a->one_b2 * g * g;
+    const float wn = wi - a->step * (mi / (sqrtf(vi) / a->root2 + a->eps));
+    return !cnn__finite(wn) || !cnn__finite(mi) || !cnn__finite(vi);
+}
+
+static int cnn__adam_any_nonfinite(const float *w, const float *dw, const float *m, const float *v, size_t count,
+                                   const cnn__adam *a, float decay, float shrink) {
+    int bad = 0;
+    size_t i;
+#ifdef CNN__SIMD
+    if (cnn_simd_active() != CNN_SIMD_SCALAR) return CNN__VCALL(adam_any_nonfinite, (w, dw, m, v, count, a, decay, shrink));
+#endif
+    for (i = 0; i < count; i++) bad |= cnn__adam_update_nonfinite(w, dw, m, v, i, a, decay, shrink);
+    return bad;
+}
+
+/* Slot t's share of every parameter tensor, as cnn__sgd_share: check or update. */
+static void cnn__adam_share(cnn__step *st, size_t t, int update) {
+    const cnn_net *net = st->net;
+    const cnn__adam *a = st->adam;
+    int i, k;
+    st->bad[t] = 0;
+    for (i = 0; i < net->layer_count; i++) {
+        const cnn_layer *l = &net->layers[i];
+        for (k = 0; k < 2; k++) {
+            float *w = k ? l->b : l->w;
+            const float *dw = k ? l->db : l->dw;
+            const float decay = k ? 0.0f : a->decay, shrink = k ? 1.0f : a->shrink;
+            size_t b, e, at;
+            cnn__share(k ? l->bias_count : l->weight_count, t, net->threads, 16, &b, &e);
+            if (b == e) continue;
+            at = (size_t)(w - net->params) + b;
+            if (update) cnn__adam_update(w + b, dw + b, net->adam_m + at, net->adam_v + at, e - b, a, decay, shrink);
+            else st->bad[t] |= cnn__adam_any_nonfinite(w + b, dw + b, net->adam_m + at, net->adam_v + at, e - b, a, decay, shrink);
+        }
+    }
+}
+static void cnn__adam_check_task(void *context, size_t t) { cnn__adam_share((cnn__step *)context, t, 0); }
+static void cnn__adam_update_task(void *context, size_t t) { cnn__adam_share((cnn__step *)context, t, 1); }
+
+/* Adam's step for settled options, checked whole before any weight changes (as SGD's). */
+static cnn_status cnn__adam_step(cnn_net *net, const cnn_sgd_opts *o) {
+    cnn__step step;
+    cnn__adam a;
+    int i, t, bad = 0;
+    if (!((double)o->learning_rate * o->weight_decay <= 1.0) && o->optimizer == CNN_OPTIM_ADAMW)
+        return cnn__fail(CNN_ERR_INVALID_ARGUMENT, "adamw step: learning rate %g times weight decay %g is above 1: the weights would be scaled by a negative factor",
+                         (double)o->learning_rate, (double)o->weight_decay);
+    cnn__adam_coefficients(o, net->step + 1, &a);
+    step.net = net;
+    step.adam = &a;
+    cnn__parallel(net, cnn__adam_check_task, &step);
+    for (t = 0; t < net->threads; t++) bad |= step.bad[t];
+    for (i = 0; bad && i < net->layer_count; i++) {      /* which one, for the message */
+        const cnn_layer *l = &net->layers[i];
+        for (t = 0; t < 2; t++) {
+            const float *w = t ? l->b : l->w, *dw = t ? l->db : l->dw;
+            const size_t count = t ? l->bias_count : l->weight_count, off = count ? (size_t)(w - net->params) : 0;
+            size_t at;
+            for (at = 0; at < count; at++)
+                if (cnn__adam_update_nonfinite(w, dw, net->adam_m + off, net->adam_v + off, at, &a, t ? 0.0f : a.decay, t ? 1.0f : a.shrink))
+                    return cnn__fail(CNN_ERR_NUMERIC,
+                                     "%s step: layer %d (%s) %s[%zu]: gradient %g, learning rate %g: the update would be NaN or infinite; no weight was changed",
+                                     o->optimizer == CNN_OPTIM_ADAM ? "adam" : "adamw", i, cnn__layer_name(l->kind), t ? "bias" : "weights",
+                                     at, (double)dw[at], (double)o->learning_rate);
+        }
+    }
+    cnn__parallel(net, cnn__adam_update_task, &step);
+    net->step++;
+    net->state_kind = 2;
+    return CNN_OK;
+}
+
+/* The step of the optimizer settled options name. */
+static cnn_status cnn__optimizer_step(cnn_net *net, const cnn_sgd_opts *o) {
+    return o->optimizer == CNN_OPTIM_SGD ? cnn__sgd_step(net, o) : cnn__adam_step(net, o);
+}
+
+CNNDEF cnn_status cnn_optimizer_step(cnn_net *net, const cnn_optim_opts *opts) {
+    cnn_sgd_opts o;
+    cnn_status st = cnn__check_ready(net, "optimizer step", 1);
+    if (st) return st;
+    if ((st = cnn__sgd_settings(opts, &o)) || (st = cnn__check_optimizer(net, &o, "optimizer step"))) return st;
+    return cnn__optimizer_step(net, &o);
 }
 
 CNNDEF cnn_status cnn_sgd_step(cnn_net *net, const cnn_sgd_opts *opts) {
@@ -6163,14 +6392,16 @@ CNNDEF cnn_status cnn_sgd_step(cnn_net *net, const cnn_sgd_opts *opts) {
     cnn_status st = cnn__check_ready(net, "sgd step", 1);
     if (st) return st;
     if ((st = cnn__sgd_settings(opts, &o)) || (st = cnn__check_optimizer(net, &o, "sgd step"))) return st;
-    return cnn__sgd_step(net, &o);
+    return cnn__optimizer_step(net, &o);
 }
 
 CNNDEF cnn_status cnn_net_reset_optimizer(cnn_net *net) {
     cnn_status st = cnn__check_ready(net, "reset optimizer", 0);
     if (st) return st;
     if (net->velocity) memset(net->velocity, 0, net->param_floats * sizeof(float));
+    if (net->adam_m) memset(net->adam_m, 0, 2 * net->param_floats * sizeof(float));
     net->step = 0;
+    net->state_kind = 0;
     return CNN_OK;
 }
 
@@ -6182,7 +6413,7 @@ CNNDEF cnn_status cnn_train_batch(cnn_net *net, const float *x, const int32_t *l
     if ((st = cnn__sgd_settings(opts, &o)) || (st = cnn__check_optimizer(net, &o, "train batch"))) return st;
     if ((st = cnn_forward(net, x, n, 1))) return st;
     if ((st = cnn_backward(net, labels, loss))) return st;
-    return cnn__sgd_step(net, &o);
+    return cnn__optimizer_step(net, &o);
 }
 
 static int cnn__argmax(const float *v, int n) {
@@ -6303,7 +6534,8 @@ static double cnn__seconds(void) {
 }
 
 CNNDEF float cnn_schedule_lr(const cnn_fit_opts *opts, int epoch) {
-    float lr = opts && opts->sgd.learning_rate > 0.0f ? opts->sgd.learning_rate : 0.01f;
+    const float base = opts && opts->sgd.optimizer != CNN_OPTIM_SGD ? 0.001f : 0.01f;
+    float lr = opts && opts->sgd.learning_rate > 0.0f ? opts->sgd.learning_rate : base;
     if (!opts) return lr;
     switch (opts->schedule) {
     case CNN_SCHEDULE_STEP: {
@@ -6469,7 +6701,7 @@ CNNDEF cnn_status cnn_fit(cnn_net *net, const cnn_dataset *train, const cnn_fit_
                 for (k = 0; k < size; k++) correct += cnn__argmax(logits + (size_t)k * out, out) == net->labels[k];
                 st = cnn_backward(net, net->labels, &loss);
             }
-            if (st == CNN_OK) st = cnn__sgd_step(net, &sgd);
+            if (st == CNN_OK) st = cnn__optimizer_step(net, &sgd);
             if (st == CNN_ERR_NUMERIC) {   /* the weights are those of the last good step */
                 char why[400];
                 cnn__format(why, sizeof why, "%s", cnn_last_error());
@@ -6538,6 +6770,10 @@ done:
        tensor count, then per tensor: ndim, dims[ndim], the floats
                     (conv weights K,C,KH,KW then bias K; dense weights OUT,IN then bias OUT;
                     batch norm gamma, beta, running mean, running variance, C each)
+       optimizer    (version 2) the state kind (0 none, 1 SGD velocity, 2 Adam's moments),
+                    the step count, then for each trainable tensor (each layer's weights,
+                    then its bias) its state tensors, stored as the tensor is: kind 1 its
+                    velocity, kind 2 its first moment m, then its second moment v
        CRC-32 (IEEE 802.3, as zlib) of every byte before it
    A version-1 record is a version-2 record cut after its 20th field: the fields added later
    read as 0, which means their default (groups 0 = 1), so an old file describes the same
@@ -6558,6 +6794,7 @@ typedef struct cnn__stream {
     uint32_t crc;
     uint32_t table[256];
     int failed;                 /* a write failed: the writes after it are skipped */
+    uint32_t version;           /* reading: the file's format version */
 } cnn__stream;
 
 static void cnn__stream_start(cnn__stream *io, cnn_read_fn read, cnn_write_fn write, void *user, int (*rewind)(void *)) {
@@ -6823,6 +7060,39 @@ static int cnn__layer_tensors(const cnn_layer *l, cnn__tensor t[CNN__MAX_LAYER_T
     return n;
 }
 
+/* The tensors an optimizer steps, of those a layer stores: its weights and its bias, the
+   first ones. Returns how many. */
+static int cnn__trainable_tensors(const cnn_layer *l, cnn__tensor t[CNN__MAX_LAYER_TENSORS]) {
+    const int n = cnn__layer_tensors(l, t), trainable = (l->weight_count != 0) + (l->bias_count != 0);
+    return CNN__MIN(n, trainable);
+}
+
+/* Where the state of kind 1 (velocity) or 2 (moment 'which': 0 m, 1 v) of a parameter tensor
+   lies: at the tensor's offset in params. */
+static float *cnn__state_of(const cnn_net *net, uint32_t kind, int which, const float *param) {
+    float *base = kind == 1 ? net->velocity : which ? net->adam_v : net->adam_m;
+    return base + (param - net->params);
+}
+
+/* The optimizer section: the state the last step moved (kind 0 when the network holds none,
+   or no step has moved any since build or reset), so that training resumes where it was. */
+static void cnn__save_state(const cnn_net *net, cnn__stream *io) {
+    const uint32_t kind = (net->state_kind == 1 && net->velocity) ? 1 : (net->state_kind == 2 && net->adam_m) ? 2 : 0;
+    cnn__tensor ts[CNN__MAX_LAYER_TENSORS];
+    int i, t, d, n, s;
+    cnn__write_u32(io, kind);
+    cnn__write_u32(io, net->step);
+    for (i = 0; kind && i < net->layer_count; i++) {
+        n = cnn__trainable_tensors(&net->layers[i], ts);
+        for (t = 0; t < n; t++)
+            for (s = 0; s < (int)kind; s++) {
+                cnn__write_u32(io, ts[t].ndim);
+                for (d = 0; d < (int)ts[t].ndim; d++) cnn__write_u32(io, ts[t].dims[d]);
+                cnn__write_floats(io, cnn__state_of(net, kind, s, ts[t].data), ts[t].count);
+            }
+    }
+}
+
 static cnn_status cnn__save_to(const cnn_net *net, cnn__stream *io) {
     uint32_t r[CNN__RECORD_FIELDS], tensors = 0;
     cnn__tensor ts[CNN__MAX_LAYER_TENSORS];
@@ -6849,6 +7119,7 @@ static cnn_status cnn__save_to(const cnn_net *net, cnn__stream *io) {
             cnn__write_floats(io, ts[t].data, ts[t].count);
         }
     }
+    cnn__save_state(net, io);
     cnn__put_u32_le(crc, io->crc ^ 0xffffffffu);
     cnn__write(io, crc, 4);              /* (the CRC it adds to is not used again) */
     return io->failed ? CNN_ERR_IO : CNN_OK;
@@ -6948,6 +7219,7 @@ static cnn_status cnn__parse_architecture(cnn__stream *io, cnn_net *desc) {
         return cnn__fail(CNN_ERR_FILE_MAGIC, "load: not a cnn.h model file (wrong magic bytes)");
     cnn__crc_update(io, magic, 8);
     if ((st = cnn__read_u32(io, &version, "the header"))) return st;
+    io->version = version;
     if (version < 1 || version > CNN_FILE_VERSION)
         return cnn__fail(CNN_ERR_FILE_VERSION, "load: file format version %u, this cnn.h (%s) reads versions 1 to %d",
                          (unsigned)version, CNN_VERSION_STRING, CNN_FILE_VERSION);
@@ -6975,17 +7247,78 @@ static cnn_status cnn__parse_architecture(cnn__stream *io, cnn_net *desc) {
     return CNN_OK;
 }
 
-/* The rest: the tensors, the checksum, the end. When target is not NULL (a built network
-   with desc's architecture), the weights are stored into it; otherwise they are only
-   checked. Every count is checked against the architecture before anything is read into
-   memory, so no file can make the reader go out of bounds. */
-static cnn_status cnn__parse_tensors(cnn__stream *io, const cnn_net *desc, cnn_net *target) {
+/* One stored tensor of layer i, which must have the header (ndim, dims) of 'expect': its
+   values are checked (finite) and stored at into when not NULL. 'state' prefixes the
+   tensor's name in messages ("" for a parameter). */
+static cnn_status cnn__read_tensor(cnn__stream *io, const cnn_net *desc, int i, const cnn__tensor *expect, const char *state, float *into) {
     unsigned char buf[4096];
-    uint32_t tensors, expect_tensors = 0, ndim, dim, stored_crc, computed;
+    uint32_t ndim, dim;
+    size_t done, k;
+    cnn_status st;
+    int d;
+    if ((st = cnn__read_u32(io, &ndim, "a tensor header"))) return st;
+    if (ndim != expect->ndim)
+        return cnn__fail(CNN_ERR_FILE_SHAPE, "load: layer %d (%s) %s%s has %u dimensions, expected %u",
+                         i, cnn__layer_name(desc->layers[i].kind), state, expect->name, (unsigned)ndim, (unsigned)expect->ndim);
+    for (d = 0; d < (int)ndim; d++) {
+        if ((st = cnn__read_u32(io, &dim, "a tensor header"))) return st;
+        if (dim != expect->dims[d])
+            return cnn__fail(CNN_ERR_FILE_SHAPE, "load: layer %d (%s) %s%s dimension %d is %u, expected %u",
+                             i, cnn__layer_name(desc->layers[i].kind), state, expect->name, d, (unsigned)dim, (unsigned)expect->dims[d]);
+    }
+    for (done = 0; done < expect->count; done += k) {
+        size_t chunk = CNN__MIN(expect->count - done, sizeof buf / 4);
+        if ((st = cnn__read(io, buf, 4 * chunk, "a tensor's values"))) return st;
+        for (k = 0; k < chunk; k++) {
+            float v = cnn__bits_float(cnn__get_u32_le(buf + 4 * k));
+            if (!(v > -FLT_MAX && v < FLT_MAX) && !(v == FLT_MAX || v == -FLT_MAX))
+                return cnn__fail(CNN_ERR_FILE_CORRUPT, "load: layer %d holds a NaN or infinite %s", i, *state ? "optimizer state" : "parameter");
+            if (into) into[done + k] = v;
+        }
+    }
+    return CNN_OK;
+}
+
+/* The optimizer section (version 2). Its state goes into target when that is a training
+   build holding the state of the file's kind (velocity: with_momentum; Adam's moments:
+   with_adam), with the step count; otherwise it is only checked, and the target's
+   optimizer starts afresh. */
+static cnn_status cnn__parse_state(cnn__stream *io, const cnn_net *desc, cnn_net *target) {
+    static const char *const names[3][2] = {{"", ""}, {"velocity of ", ""}, {"first moment of ", "second moment of "}};
+    cnn__tensor ts[CNN__MAX_LAYER_TENSORS], into[CNN__MAX_LAYER_TENSORS];
+    uint32_t kind, step;
+    cnn_status st;
+    int i, t, n, s, keep;
+    if ((st = cnn__read_u32(io, &kind, "the optimizer state")) || (st = cnn__read_u32(io, &step, "the optimizer state"))) return st;
+    if (kind > 2) return cnn__fail(CNN_ERR_FILE_CORRUPT, "load: optimizer state of kind %u (0 none, 1 SGD velocity, 2 Adam's moments)", (unsigned)kind);
+    keep = target && target->training && (kind == 0 || (kind == 1 && target->velocity) || (kind == 2 && target->adam_m));
+    for (i = 0; kind && i < desc->layer_count; i++) {
+        n = cnn__trainable_tensors(&desc->layers[i], ts);
+        if (keep) cnn__trainable_tensors(&target->layers[i], into);
+        for (t = 0; t < n; t++)
+            for (s = 0; s < (int)kind; s++)
+                if ((st = cnn__read_tensor(io, desc, i, &ts[t], names[kind][s], keep ? cnn__state_of(target, kind, s, into[t].data) : NULL)))
+                    return st;
+    }
+    if (keep) {
+        target->step = step;
+        target->state_kind = (int)kind;
+    }
+    return CNN_OK;
+}
+
+/* The rest: the tensors, the optimizer state, the checksum, the end. When target is not NULL
+   (a built network with desc's architecture), the weights are stored into it, and with
+   with_state the optimizer state (cnn__parse_state); otherwise they are only checked. Every
+   count is checked against the architecture before anything is read into memory, so no file
+   can make the reader go out of bounds. */
+static cnn_status cnn__parse_tensors(cnn__stream *io, const cnn_net *desc, cnn_net *target, int with_state) {
+    unsigned char buf[4];
+    uint32_t tensors, expect_tensors = 0, stored_crc, computed;
     cnn__tensor ts[CNN__MAX_LAYER_TENSORS], into[CNN__MAX_LAYER_TENSORS];
     size_t got;
     cnn_status st;
-    int i, t, d, n;
+    int i, t, n;
     for (i = 0; i < desc->layer_count; i++) expect_tensors += (uint32_t)cnn__layer_tensors(&desc->layers[i], ts);
     if ((st = cnn__read_u32(io, &tensors, "the tensor count"))) return st;
     if (tensors != expect_tensors)
@@ -6993,30 +7326,10 @@ static cnn_status cnn__parse_tensors(cnn__stream *io, const cnn_net *desc, cnn_n
     for (i = 0; i < desc->layer_count; i++) {
         n = cnn__layer_tensors(&desc->layers[i], ts);
         if (target) cnn__layer_tensors(&target->layers[i], into);
-        for (t = 0; t < n; t++) {
-            size_t done, k;
-            if ((st = cnn__read_u32(io, &ndim, "a tensor header"))) return st;
-            if (ndim != ts[t].ndim)
-                return cnn__fail(CNN_ERR_FILE_SHAPE, "load: layer %d (%s) %s has %u dimensions, expected %u",
-                                 i, cnn__layer_name(desc->layers[i].kind), ts[t].name, (unsigned)ndim, (unsigned)ts[t].ndim);
-            for (d = 0; d < (int)ndim; d++) {
-                if ((st = cnn__read_u32(io, &dim, "a tensor header"))) return st;
-                if (dim != ts[t].dims[d])
-                    return cnn__fail(CNN_ERR_FILE_SHAPE, "load: layer %d (%s) %s dimension %d is %u, expected %u",
-                                     i, cnn__layer_name(desc->layers[i].kind), ts[t].name, d, (unsigned)dim, (unsigned)ts[t].dims[d]);
-            }
-            for (done = 0; done < ts[t].count; done += k) {
-                size_t chunk = CNN__MIN(ts[t].count - done, sizeof buf / 4);
-                if ((st = cnn__read(io, buf, 4 * chunk, "a tensor's values"))) return st;
-                for (k = 0; k < chunk; k++) {
-                    float v = cnn__bits_float(cnn__get_u32_le(buf + 4 * k));
-                    if (!(v > -FLT_MAX && v < FLT_MAX) && !(v == FLT_MAX || v == -FLT_MAX))
-                        return cnn__fail(CNN_ERR_FILE_CORRUPT, "load: layer %d holds a NaN or infinite parameter", i);
-                    if (target) into[t].data[done + k] = v;
-                }
-            }
-        }
+        for (t = 0; t < n; t++)
+            if ((st = cnn__read_tensor(io, desc, i, &ts[t], "", target ? into[t].data : NULL))) return st;
     }
+    if (io->version >= 2 && (st = cnn__parse_state(io, desc, with_state ? target : NULL))) return st;
     computed = io->crc ^ 0xffffffffu;
     got = io->read(io->user, buf, 4);
     if (got == CNN_READ_ERROR) return cnn__fail(CNN_ERR_IO, "load: reading failed before the checksum");
@@ -7045,12 +7358,12 @@ static cnn_status cnn__load_stream(cnn_net *net, cnn__stream *io, const cnn_buil
     cnn_net loaded, scratch;
     cnn_status st = cnn__parse_architecture(io, &loaded);
     if (!st && io->rewind) {
-        if (!(st = cnn__parse_tensors(io, &loaded, NULL)) && !(st = cnn_net_build(&loaded, build))) {
-            if ((st = cnn__rewind(io)) || (st = cnn__parse_architecture(io, &scratch)) || (st = cnn__parse_tensors(io, &scratch, &loaded)))
+        if (!(st = cnn__parse_tensors(io, &loaded, NULL, 0)) && !(st = cnn_net_build(&loaded, build))) {
+            if ((st = cnn__rewind(io)) || (st = cnn__parse_architecture(io, &scratch)) || (st = cnn__parse_tensors(io, &scratch, &loaded, 1)))
                 cnn_net_free(&loaded);
         }
     } else if (!st && !(st = cnn_net_build(&loaded, build))) {
-        if ((st = cnn__parse_tensors(io, &loaded, &loaded))) cnn_net_free(&loaded);
+        if ((st = cnn__parse_tensors(io, &loaded, &loaded, 1))) cnn_net_free(&loaded);
     }
     if (!st) *net = loaded;
     return st;
@@ -7119,8 +7432,8 @@ static cnn_status cnn__load_weights_stream(cnn_net *net, cnn__stream *io) {
     }
     if (st) return st;
     if (io->rewind) {
-        if ((st = cnn__parse_tensors(io, &desc, NULL))) return st;
-        if ((st = cnn__rewind(io)) || (st = cnn__parse_architecture(io, &desc)) || (st = cnn__parse_tensors(io, &desc, net))) return st;
+        if ((st = cnn__parse_tensors(io, &desc, NULL, 0))) return st;
+        if ((st = cnn__rewind(io)) || (st = cnn__parse_architecture(io, &desc)) || (st = cnn__parse_tensors(io, &desc, net, 0))) return st;
     } else {
         cnn_net *stage = (cnn_net *)CNN_MALLOC(sizeof(cnn_net), net->arena.alloc_ctx);
         const size_t floats = net->param_floats + net->buffer_floats;   /* batch norm's statistics too */
@@ -7138,7 +7451,7 @@ static cnn_status cnn__load_weights_stream(cnn_net *net, cnn__stream *io) {
             if (l->running_mean) l->running_mean = copy + (net->layers[i].running_mean - net->params);
             if (l->running_var) l->running_var = copy + (net->layers[i].running_var - net->params);
         }
-        st = cnn__parse_tensors(io, &desc, stage);
+        st = cnn__parse_tensors(io, &desc, stage, 0);
         if (!st) memcpy(net->params, copy, floats * sizeof(float));
         CNN_FREE(copy, net->arena.alloc_ctx);
         CNN_FREE(stage, net->arena.alloc_ctx);
@@ -8321,6 +8634,7 @@ static void cnn__pack_transposed(const float *src, ptrdiff_t src_row, int rows, 
 #define cnn__v_addi CNN__WN(v_addi)
 #define cnn__v_selecti CNN__WN(v_selecti)
 #define cnn__v_div CNN__WN(v_div)
+#define cnn__v_sqrt CNN__WN(v_sqrt)
 #define cnn__v_min CNN__WN(v_min)
 #define cnn__v_max CNN__WN(v_max)
 #define cnn__v_abs CNN__WN(v_abs)
@@ -8377,6 +8691,7 @@ CNN__AVX2 static cnn__veci cnn__v_selecti(cnn__vmask m, cnn__veci a, cnn__veci b
     return _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(b), _mm256_castsi256_ps(a), m));
 }
 CNN__AVX2 static cnn__vec cnn__v_div(cnn__vec a, cnn__vec b) { return _mm256_div_ps(a, b); }
+CNN__AVX2 static cnn__vec cnn__v_sqrt(cnn__vec a) { return _mm256_sqrt_ps(a); }
 CNN__AVX2 static cnn__vec cnn__v_min(cnn__vec a, cnn__vec b) { return _mm256_min_ps(a, b); }
 CNN__AVX2 static cnn__vec cnn__v_max(cnn__vec a, cnn__vec b) { return _mm256_max_ps(a, b); }
 CNN__AVX2 static cnn__vec cnn__v_abs(cnn__vec a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a); }
@@ -8441,6 +8756,7 @@ CNN__AVX512 static __m512i cnn__avx512_v_lanes(int32_t step) {
 CNN__AVX512 static __m512i cnn__avx512_v_addi(__m512i a, __m512i b) { return _mm512_add_epi32(a, b); }
 CNN__AVX512 static __m512i cnn__avx512_v_selecti(__mmask16 m, __m512i a, __m512i b) { return _mm512_mask_blend_epi32(m, b, a); }
 CNN__AVX512 static __m512 cnn__avx512_v_div(__m512 a, __m512 b) { return _mm512_div_ps(a, b); }
+CNN__AVX512 static __m512 cnn__avx512_v_sqrt(__m512 a) { return _mm512_maskz_sqrt_ps(0xffff, a); }
 CNN__AVX512 static __m512 cnn__avx512_v_min(__m512 a, __m512 b) { return _mm512_maskz_min_ps(0xffff, a, b); }
 CNN__AVX512 static __m512 cnn__avx512_v_max(__m512 a, __m512 b) { return _mm512_maskz_max_ps(0xffff, a, b); }
 CNN__AVX512 static __m512 cnn__avx512_v_abs(__m512 a) { return _mm512_abs_ps(a); }
@@ -8505,6 +8821,7 @@ static cnn__veci cnn__v_lanes(int32_t step) { const int32_t t[4] = {0, step, 2 *
 static cnn__veci cnn__v_addi(cnn__veci a, cnn__veci b) { return vaddq_s32(a, b); }
 static cnn__veci cnn__v_selecti(cnn__vmask m, cnn__veci a, cnn__veci b) { return vbslq_s32(m, a, b); }
 static cnn__vec cnn__v_div(cnn__vec a, cnn__vec b) { return vdivq_f32(a, b); }
+static cnn__vec cnn__v_sqrt(cnn__vec a) { return vsqrtq_f32(a); }
 static cnn__vec cnn__v_min(cnn__vec a, cnn__vec b) { return vminq_f32(a, b); }
 static cnn__vec cnn__v_max(cnn__vec a, cnn__vec b) { return vmaxq_f32(a, b); }
 static cnn__vec cnn__v_abs(cnn__vec a) { return vabsq_f32(a); }
@@ -9878,7 +10195,7 @@ static void cnn__dense_backward_weights_simd(int n, int in, int out, const float
 #endif /* CNN__SIMD */
 
 /* ============================================================================================
-   F10. Training: the vector SGD update
+   F10. Training: the vector SGD and Adam updates
    ============================================================================================ */
 
 #ifdef CNN__SIMD
@@ -9944,6 +10261,59 @@ CNN__VEC static int cnn__sgd_any_nonfinite_simd(const float *w, const float *dw,
     }
     return cnn__v_any(cnn__v_unordered(sum, sum));
 }
+#endif /* CNN__SIMD */
+
+#ifdef CNN__SIMD
+/* Adam's update and its check, with the scalar reference's operations in its order: division
+   and square root are correctly rounded in every ISA, as in C, so the weights and moments
+   come out the same as the scalar path's. */
+#define CNN__ADAM_KERNELS                                                                                             \
+CNN__VEC static void CNN__WN(adam_update)(float *w, const float *dw, float *m, float *v, size_t count, const cnn__adam *a, \
+                                          float decay, float shrink) {                                               \
+    const cnn__vec b1 = cnn__v_set(a->b1), c1 = cnn__v_set(a->one_b1), b2 = cnn__v_set(a->b2), c2 = cnn__v_set(a->one_b2); \
+    const cnn__vec step = cnn__v_set(a->step), root2 = cnn__v_set(a->root2), eps = cnn__v_set(a->eps);               \
+    const cnn__vec wd = cnn__v_set(decay), keep = cnn__v_set(shrink);                                                 \
+    size_t i;                                                                                                         \
+    for (i = 0; i < count; i += CNN__VL) {                                                                            \
+        const int n = cnn__v_left(i, count);                                                                          \
+        const cnn__vec wi = cnn__v_mul(cnn__v_load(w + i, n), keep);                                                  \
+        const cnn__vec g = cnn__v_add(cnn__v_load(dw + i, n), cnn__v_mul(wd, wi));                                    \
+        const cnn__vec mi = cnn__v_add(cnn__v_mul(b1, cnn__v_load(m + i, n)), cnn__v_mul(c1, g));                     \
+        const cnn__vec vi = cnn__v_add(cnn__v_mul(b2, cnn__v_load(v + i, n)), cnn__v_mul(cnn__v_mul(c2, g), g));      \
+        const cnn__vec den = cnn__v_add(cnn__v_div(cnn__v_sqrt(vi), root2), eps);                                     \
+        cnn__v_store(m + i, n, mi);                                                                                   \
+        cnn__v_store(v + i, n, vi);                                                                                   \
+        cnn__v_store(w + i, n, cnn__v_sub(wi, cnn__v_mul(step, cnn__v_div(mi, den))));                                \
+    }                                                                                                                 \
+}                                                                                                                     \
+/* x - x is 0 for a finite x and NaN otherwise, and a NaN stays in a sum. */                                          \
+CNN__VEC static int CNN__WN(adam_any_nonfinite)(const float *w, const float *dw, const float *m, const float *v,       \
+                                                size_t count, const cnn__adam *a, float decay, float shrink) {       \
+    const cnn__vec b1 = cnn__v_set(a->b1), c1 = cnn__v_set(a->one_b1), b2 = cnn__v_set(a->b2), c2 = cnn__v_set(a->one_b2); \
+    const cnn__vec step = cnn__v_set(a->step), root2 = cnn__v_set(a->root2), eps = cnn__v_set(a->eps);               \
+    const cnn__vec wd = cnn__v_set(decay), keep = cnn__v_set(shrink);                                                 \
+    cnn__vec sum = cnn__v_set(0.0f);                                                                                  \
+    size_t i;                                                                                                         \
+    for (i = 0; i < count; i += CNN__VL) {                                                                            \
+        const int n = cnn__v_left(i, count);                                                                          \
+        const cnn__vec wi = cnn__v_mul(cnn__v_load(w + i, n), keep);                                                  \
+        const cnn__vec g = cnn__v_add(cnn__v_load(dw + i, n), cnn__v_mul(wd, wi));                                    \
+        const cnn__vec mi = cnn__v_add(cnn__v_mul(b1, cnn__v_load(m + i, n)), cnn__v_mul(c1, g));                     \
+        const cnn__vec vi = cnn__v_add(cnn__v_mul(b2, cnn__v_load(v + i, n)), cnn__v_mul(cnn__v_mul(c2, g), g));      \
+        const cnn__vec den = cnn__v_add(cnn__v_div(cnn__v_sqrt(vi), root2), eps);                                     \
+        const cnn__vec wn = cnn__v_sub(wi, cnn__v_mul(step, cnn__v_div(mi, den)));                                    \
+        sum = cnn__v_add(sum, cnn__v_add(cnn__v_sub(wn, wn), cnn__v_add(cnn__v_sub(mi, mi), cnn__v_sub(vi, vi))));    \
+    }                                                                                                                 \
+    return cnn__v_any(cnn__v_unordered(sum, sum));                                                                    \
+}
+CNN__ADAM_KERNELS
+#ifdef CNN__X86_AVX512
+#undef CNN__W
+#define CNN__W cnn__avx512_
+CNN__ADAM_KERNELS
+#undef CNN__W
+#define CNN__W cnn__avx2_
+#endif
 #endif /* CNN__SIMD */
 
 #ifdef __cplusplus

@@ -6,10 +6,12 @@
                                 64x10 (the digit model) and 256x1000 (an ImageNet-size head)
      sgd/update_93322/<isa>     cnn_sgd_step on the digit model (momentum 0.9, weight decay
                                 5e-4): the update of its 93,322 parameters
+     adam/update_93322/<isa>    cnn_optimizer_step, AdamW (lr 0.001, weight decay 0.01), on
+                                the same parameters
 
    These kernels do a few operations per value, so the counter is bytes_per_second: the bytes
    the pass must read and write (x and y forward; y, dy and dx backward; logits, labels and
-   dlogits; w, dw and v read, w and v written). */
+   dlogits; w, dw and v read, w and v written; Adam: w, dw, m and v read, w, m and v written). */
 #include "bench_cnn.h"
 
 #include <stdio.h>
@@ -42,7 +44,7 @@ static const loss_size bench__loss_sizes[] = {
 };
 #define LOSS_SIZE_COUNT ((int)(sizeof bench__loss_sizes / sizeof bench__loss_sizes[0]))
 
-typedef enum elem_kind { ELEM_ACT, ELEM_LOSS, ELEM_SGD } elem_kind;
+typedef enum elem_kind { ELEM_ACT, ELEM_LOSS, ELEM_SGD, ELEM_ADAM } elem_kind;
 
 typedef struct elem_case {
     elem_kind kind;
@@ -60,7 +62,7 @@ typedef struct elem_ctx {
     float *x, *y, *dy, *dx;        /* ELEM_ACT */
     float *logits, *dlogits;       /* ELEM_LOSS */
     int32_t *labels;
-    cnn_net net;                   /* ELEM_SGD */
+    cnn_net net;                   /* ELEM_SGD, ELEM_ADAM */
     cnn_sgd_opts sgd;
 } elem_ctx;
 
@@ -121,7 +123,8 @@ static const char *bench__sgd_setup(elem_ctx *ctx) {
         return msg;
     }
     bo.max_batch = 64;
-    bo.with_momentum = 1;
+    bo.with_momentum = ctx->ec->kind == ELEM_SGD;
+    bo.with_adam = ctx->ec->kind == ELEM_ADAM;
     bo.init = CNN_INIT_HE_NORMAL;
     bo.seed = 1;
     if ((st = cnn_net_build(&ctx->net, &bo)) != CNN_OK) return bench_cnn_error("cnn_net_build", st);
@@ -130,6 +133,12 @@ static const char *bench__sgd_setup(elem_ctx *ctx) {
        is finite; the velocity never gets small enough to be subnormal. */
     cnn_rng_seed(&rng, 13);
     for (i = 0; i < ctx->net.param_floats; i++) ctx->net.grads[i] = -1.f + 2.f * cnn_rng_uniform(&rng);
+    if (ctx->ec->kind == ELEM_ADAM) {   /* fixed gradients: the moments settle, finite */
+        ctx->sgd.optimizer = CNN_OPTIM_ADAMW;
+        ctx->sgd.learning_rate = 0.001f;
+        ctx->sgd.weight_decay = 0.01f;
+        return NULL;
+    }
     ctx->sgd.learning_rate = 0.01f;
     ctx->sgd.momentum = 0.9f;
     ctx->sgd.weight_decay = 5e-4f;
@@ -148,7 +157,8 @@ static const char *bench__elem_setup(const void *arg, void **out) {
     switch (ec->kind) {
     case ELEM_ACT:  return bench__act_setup(ctx);
     case ELEM_LOSS: return bench__loss_setup(ctx);
-    case ELEM_SGD:  return bench__sgd_setup(ctx);
+    case ELEM_SGD:
+    case ELEM_ADAM: return bench__sgd_setup(ctx);
     }
     return "unknown element-wise benchmark";
 }
@@ -175,6 +185,10 @@ static const char *bench__elem_run(void *p) {
         st = cnn_sgd_step(&ctx->net, &ctx->sgd);
         if (st != CNN_OK) return bench_cnn_error("cnn_sgd_step", st);
         break;
+    case ELEM_ADAM:
+        st = cnn_optimizer_step(&ctx->net, &ctx->sgd);
+        if (st != CNN_OK) return bench_cnn_error("cnn_optimizer_step", st);
+        break;
     }
     return NULL;
 }
@@ -197,7 +211,7 @@ static void bench__elem_register(elem_case *ec, double bytes) {
 
 void bench_register_elementwise(void) {
     static elem_case *cases;
-    const int per_isa = ACT_KIND_COUNT * 2 + LOSS_SIZE_COUNT + 1;
+    const int per_isa = ACT_KIND_COUNT * 2 + LOSS_SIZE_COUNT + 2;
     int ki, pi, si, ii, count = 0;
     cases = (elem_case *)calloc((size_t)per_isa * bench_isa_count, sizeof *cases);
     if (cases == NULL) return;
@@ -245,5 +259,17 @@ void bench_register_elementwise(void) {
         snprintf(ec->label, sizeof ec->label, "digit model, momentum 0.9, weight decay 5e-4");
         /* per parameter: w, dw and v read, w and v written */
         bench__elem_register(ec, 4.0 * 5.0 * BENCH_DIGITS_PARAMS);
+    }
+
+    for (ii = 0; ii < bench_isa_count; ii++) {
+        elem_case *ec = &cases[count++];
+        if (!bench_isa_available(&bench_isas[ii])) continue;
+        ec->kind = ELEM_ADAM;
+        ec->isa = &bench_isas[ii];
+        snprintf(ec->name, sizeof ec->name, "adam/update_%d/%s", BENCH_DIGITS_PARAMS,
+                 bench_isas[ii].name);
+        snprintf(ec->label, sizeof ec->label, "digit model, AdamW, lr 0.001, weight decay 0.01");
+        /* per parameter: w, dw, m and v read, w, m and v written */
+        bench__elem_register(ec, 4.0 * 7.0 * BENCH_DIGITS_PARAMS);
     }
 }

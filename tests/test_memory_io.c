@@ -75,8 +75,9 @@ TEST(save_to_memory_reports_the_size_and_refuses_a_small_buffer) {
     CHECK_OK(make_net(&net, 1, 0));
     CHECK_OK(cnn_save_to_memory(&net, NULL, 0, &size));
     /* magic 8, version 4, header 20, 4 records of 128 (32 fields), tensor count 4, then conv w (4 + 16 +
-       144), conv b (4 + 4 + 16), dense w (4 + 8 + 4*3*36), dense b (4 + 4 + 12), CRC 4 */
-    CHECK(size == 8 + 4 + 20 + 4 * 128 + 4 + (20 + 144) + (8 + 16) + (12 + 432) + (8 + 12) + 4);
+       144), conv b (4 + 4 + 16), dense w (4 + 8 + 4*3*36), dense b (4 + 4 + 12), the optimizer section
+       with no state (kind and step count, 8), CRC 4 */
+    CHECK(size == 8 + 4 + 20 + 4 * 128 + 4 + (20 + 144) + (8 + 16) + (12 + 432) + (8 + 12) + 8 + 4);
     CHECK(size <= sizeof image);
     memset(image, 0xab, sizeof image);
     CHECK_STATUS(cnn_save_to_memory(&net, image, size - 1, &again), CNN_ERR_OUT_OF_MEMORY);
@@ -138,7 +139,7 @@ TEST(damaged_images_fail_and_leave_the_network_untouched) {
     }
     CHECK(ok_memory && ok_callback && untouched);
     memcpy(other, image, size);
-    other[size - 10] ^= 0x10;                       /* a bit of the last bias */
+    other[size - 18] ^= 0x10;       /* a bit of the last bias (8 bytes of optimizer section, no state, follow) */
     CHECK_STATUS(cnn_load_from_memory(&out, other, size, NULL), CNN_ERR_FILE_CHECKSUM);
     src = source_of(other, size);
     CHECK_STATUS(cnn_load_from_callback(&out, source_read, &src, NULL), CNN_ERR_FILE_CHECKSUM);
@@ -186,7 +187,7 @@ TEST(load_weights_from_memory_and_callbacks_reset_the_momentum) {
     CHECK_OK(cnn_train_batch(&b, x, labels, 2, &sgd, NULL));      /* b now carries momentum */
     CHECK(b.step == 1);
     memcpy(other, image, size);
-    other[size - 10] ^= 0x10;
+    other[size - 18] ^= 0x10;
     memcpy(before, b.params, b.param_floats * sizeof(float));
     CHECK_STATUS(cnn_load_weights_from_memory(&b, other, size), CNN_ERR_FILE_CHECKSUM);
     src = source_of(other, size);

@@ -562,7 +562,7 @@ TEST(corrupt_model_files_are_rejected) {
     write_file(path, good, n - 1);
     CHECK_STATUS(cnn_load(&other, path, &b), CNN_ERR_FILE_TRUNCATED);
 
-    memcpy(bad, good, (size_t)n); bad[n - 11] ^= 0x40;            /* a flipped bit in the last bias */
+    memcpy(bad, good, (size_t)n); bad[n - 19] ^= 0x40;   /* a flipped bit in the last bias (before 8 bytes of optimizer section) */
     write_file(path, bad, n);
     CHECK_STATUS(cnn_load(&other, path, &b), CNN_ERR_FILE_CHECKSUM);
 

@@ -92,16 +92,28 @@ def read_model(path):
     fields = FIELDS_V1 if version == 1 else FIELDS
     loss, c, h, w, count = u32(5)
     layers = [list(u32(fields)) + [0] * (FIELDS - fields) for _ in range(count)]
-    (ntensors,) = u32()
-    tensors = []
-    for _ in range(ntensors):
+    def tensor():
+        nonlocal at
         (ndim,) = u32()
         dims = u32(ndim)
         n = int(np.prod(dims)) if dims else 1
         if at + 4 * n > len(data) - 4:
             raise FormatError("%s: the file ends in a tensor" % path)
-        tensors.append(np.frombuffer(data, dtype="<f4", count=n, offset=at).reshape(dims).copy())
+        t = np.frombuffer(data, dtype="<f4", count=n, offset=at).reshape(dims).copy()
         at += 4 * n
+        return t
+
+    (ntensors,) = u32()
+    tensors = [tensor() for _ in range(ntensors)]
+    if version >= 2:
+        # The optimizer section: state kind (0 none, 1 SGD velocity, 2 Adam's moments), step
+        # count, then the state tensors, each stored like a tensor. PyTorch keeps optimizer
+        # state apart from the model, so they are read past, not returned.
+        kind, _step = u32(2)
+        if kind > 2:
+            raise FormatError("%s: optimizer state of kind %d" % (path, kind))
+        while kind and at < len(data) - 4:
+            tensor()
     if at != len(data) - 4:
         raise FormatError("%s: unexpected bytes before the checksum" % path)
     return {"loss": LOSSES.get(loss, loss), "input": (c, h, w), "layers": layers, "tensors": tensors}
@@ -124,6 +136,7 @@ def write_model(path, model):
             raise FormatError("a tensor holds NaN or infinite values; cnn.h refuses them")
         out += struct.pack("<%dI" % (1 + t.ndim), t.ndim, *t.shape)
         out += t.tobytes()
+    out += struct.pack("<2I", 0, 0)       # the optimizer section: no state, no steps taken
     out += struct.pack("<I", zlib.crc32(bytes(out)) & 0xFFFFFFFF)
     with open(path, "wb") as f:
         f.write(out)

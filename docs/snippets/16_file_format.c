@@ -86,6 +86,9 @@ int main(void) {
         for (d = 0; d < count; d++) printf(" %g", f32());
         printf("\n");
     }
+    printf("%4zu  optimizer", at);                 /* state kind (0: none), steps taken */
+    printf(" %u", u32());
+    printf(", %u steps\n", u32());
     printf("%4zu  crc-32  ", at);
     printf(" %08x, computed %08x\n", (unsigned)u32(), (unsigned)crc32(file, size - 4));
     printf("bytes left after the checksum: %zu\n", size - at);

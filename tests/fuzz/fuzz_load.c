@@ -1,7 +1,8 @@
 /* fuzz_load.c - cnn_load_from_memory on any bytes (cnn_load and the reader callbacks run the
    same parser). A model that loads must also run: one forward pass, one backward pass and an
    SGD step (when the network is small enough to run quickly), and save again, to the same
-   bytes; a model that fails must leave the output network untouched. */
+   bytes; a model that fails must leave the output network untouched. Its build holds the
+   optimizer state a file may carry, so that it is restored, not only checked. */
 #include "fuzz.h"
 #define CNN_IMPLEMENTATION
 #include "../../cnn.h"
@@ -15,6 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     cnn_status st;
     memset(&build, 0, sizeof build);
     build.max_batch = 1;
+    build.with_momentum = build.with_adam = 1;       /* optimizer state is restored, not skipped */
     build.max_arena_bytes = (size_t)1 << 24;         /* 16 MB: a fuzzer must not wait on memory */
     memset(&net, 0x5a, sizeof net);
     memcpy(&untouched, &net, sizeof net);

@@ -15,6 +15,25 @@ static int save(cnn_net *net, const char *path) {
     return 0;
 }
 
+/* A model with optimizer state: built to hold it, one step of the optimizer taken (kind 1:
+   SGD with momentum, 2: Adam) from made-up gradients, saved with its state. */
+static int save_stepped(cnn_net *net, const char *path, int kind) {
+    cnn_build_opts b = {0};
+    cnn_sgd_opts o = {0};
+    size_t i;
+    b.max_batch = 1;
+    b.seed = 5;
+    b.with_momentum = kind == 1;
+    b.with_adam = kind == 2;
+    o.momentum = kind == 1 ? 0.9f : 0.0f;
+    o.optimizer = kind == 2 ? CNN_OPTIM_ADAM : CNN_OPTIM_SGD;
+    if (cnn_net_build(net, &b)) { fprintf(stderr, "%s: %s\n", path, cnn_last_error()); return 1; }
+    for (i = 0; i < net->param_floats; i++) net->grads[i] = (float)(i % 7) * 0.1f - 0.3f;
+    if (cnn_optimizer_step(net, &o) || cnn_save(net, path)) { fprintf(stderr, "%s: %s\n", path, cnn_last_error()); return 1; }
+    cnn_net_free(net);
+    return 0;
+}
+
 int main(void) {
     cnn_net net;
     cnn_net_opts in = {0};
@@ -66,6 +85,16 @@ int main(void) {
     dense.units = 3; dense.activation = CNN_ACT_NONE; dense.no_bias = 0;
     cnn_add_dense(&net, &dense);
     bad |= save(&net, "tests/fuzz/corpus/load/global_pool.cnn");
+    cnn_net_init(&net, &in);                        /* the same, with optimizer state */
+    cnn_add_conv(&net, &conv);
+    cnn_add_global_avg_pool(&net);
+    cnn_add_dense(&net, &dense);
+    bad |= save_stepped(&net, "tests/fuzz/corpus/load/sgd_state.cnn", 1);
+    cnn_net_init(&net, &in);
+    cnn_add_conv(&net, &conv);
+    cnn_add_global_avg_pool(&net);
+    cnn_add_dense(&net, &dense);
+    bad |= save_stepped(&net, "tests/fuzz/corpus/load/adam_state.cnn", 2);
     {   /* batch norm after a conv, after pooling and after a dense layer (per feature), one
            with another eps and a momentum of exactly 0 (fields 28, 29; four tensors each) */
         cnn_batchnorm_opts bn = {0};
