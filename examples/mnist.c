@@ -10,12 +10,17 @@
        --out DIR     where the model and the pictures go                           (out)
        --epochs N    at most N epochs; early stopping may end sooner               (12)
        --batch N     images per SGD step                                           (32)
-       --lr X        first learning rate, lowered along a cosine; momentum 0.9     (0.01)
-       --decay X     weight decay (L2), pulls every weight a little towards 0      (0.002)
+       --lr X        first learning rate, lowered along a cosine     (sgd 0.01, adam 0.001)
+       --decay X     weight decay, pulls every weight a little towards 0
+                                                         (sgd, adam 0.002; adamw 0.01)
        --seed N      weights, shuffling, the validation split and the shifts       (1)
        --shifts N    train on N more copies of each image, moved by up to 2 pixels (2)
        --limit N     train on the first N training images only                     (all)
        --algo A      how the convolutions run: auto, direct, wino2 or wino4       (auto)
+       --model M     lecture: the lecture's model above; bn: the same with batch
+                     normalization after each convolution; separable: depthwise-
+                     separable convolutions with batch norm (MobileNet's block)  (lecture)
+       --optimizer O sgd (momentum 0.9), adam or adamw; Adam's --lr default is 0.001 (sgd)
        --threads N   threads for training and testing; the results are the same
                      for every N (bit for bit), only faster           (every core)
        --quiet       no model summary and no progress bar
@@ -51,7 +56,10 @@
    In cnn.h the last layer outputs logits: the softmax lives in the loss (softmax cross-entropy)
    and in cnn_predict, which returns probabilities. 28x28 -> 26 -> 13 -> 11 -> 5 -> 3, so the
    flattened vector is 3 * 3 * 64 = 576 values and the model has 93,322 parameters. */
-static cnn_status add_model_layers(cnn_net *net, int rows, int cols, cnn_conv_algo algo) {
+typedef enum model_kind { MODEL_LECTURE, MODEL_BN, MODEL_SEPARABLE } model_kind;
+static const char *const model_names[] = { "lecture", "bn", "separable" };
+
+static cnn_status add_lecture_model(cnn_net *net, int rows, int cols, cnn_conv_algo algo) {
     cnn_net_opts input = {0};
     cnn_conv_opts conv32 = {0}, conv64 = {0};
     cnn_pool_opts pool = {0};              /* zero: max pooling, 2x2 window, stride 2 */
@@ -78,6 +86,89 @@ static cnn_status add_model_layers(cnn_net *net, int rows, int cols, cnn_conv_al
         (st = cnn_add_dense(net, &classes)))
         return st;
     return CNN_OK;
+}
+
+/* A convolution followed by batch normalization, then ReLU: the convolution has no bias (the
+   batch norm's shift takes its place) and no activation of its own, because the batch norm
+   must see the convolution's raw output. This order is also what cnn_net_fold_batchnorm
+   folds back into one convolution for deployment. */
+static cnn_status add_conv_bn_relu(cnn_net *net, cnn_conv_opts conv) {
+    cnn_batchnorm_opts bn = {0};              /* zero: PyTorch's eps 1e-5 and momentum 0.1 */
+    cnn_status st;
+    conv.no_bias = 1;
+    conv.activation = CNN_ACT_NONE;
+    if ((st = cnn_add_conv(net, &conv)) || (st = cnn_add_batchnorm(net, &bn)) ||
+        (st = cnn_add_activation(net, CNN_ACT_RELU, 0.0f)))
+        return st;
+    return CNN_OK;
+}
+
+/* The lecture's model with batch normalization after each convolution: 320 parameters more
+   (a scale and a shift per channel), and each layer's input keeps a steady scale while the
+   layers before it learn, so larger steps are safe. */
+static cnn_status add_bn_model(cnn_net *net, int rows, int cols, cnn_conv_algo algo) {
+    cnn_net_opts input = {0};
+    cnn_conv_opts conv32 = {0}, conv64 = {0};
+    cnn_pool_opts pool = {0};
+    cnn_dense_opts hidden = {0}, classes = {0};
+    cnn_status st;
+    input.channels = 1; input.height = rows; input.width = cols;
+    conv32.filters = 32; conv64.filters = 64;
+    conv32.algo = conv64.algo = algo;
+    hidden.units = 64; hidden.activation = CNN_ACT_RELU;
+    classes.units = 10;
+    if ((st = cnn_net_init(net, &input)) || (st = add_conv_bn_relu(net, conv32)) ||
+        (st = cnn_add_pool(net, &pool)) || (st = add_conv_bn_relu(net, conv64)) ||
+        (st = cnn_add_pool(net, &pool)) || (st = add_conv_bn_relu(net, conv64)) ||
+        (st = cnn_add_flatten(net)) || (st = cnn_add_dense(net, &hidden)) ||
+        (st = cnn_add_dense(net, &classes)))
+        return st;
+    return CNN_OK;
+}
+
+/* Depthwise-separable: after the first convolution (one input channel: nothing to separate),
+   each 3x3 convolution of C channels into K becomes a depthwise 3x3 (groups = C: each channel
+   filtered alone, 9 C weights) followed by a pointwise 1x1 mixing the channels (C K weights),
+   instead of 9 C K weights: MobileNet's block. Same shapes as the lecture's model (28 -> 26 ->
+   13 -> 11 -> 5 -> 3), about half its parameters, most of them now in the dense layer. */
+static cnn_status add_separable_block(cnn_net *net, int in_channels, int out_channels, cnn_conv_algo algo) {
+    cnn_conv_opts depthwise = {0}, pointwise = {0};
+    cnn_status st;
+    depthwise.filters = in_channels;
+    depthwise.groups = in_channels;
+    depthwise.algo = algo;
+    depthwise.no_bias = 1;                    /* the pointwise's batch norm shifts */
+    pointwise.filters = out_channels;
+    pointwise.kernel = 1;
+    st = cnn_add_conv(net, &depthwise);
+    return st ? st : add_conv_bn_relu(net, pointwise);
+}
+
+static cnn_status add_separable_model(cnn_net *net, int rows, int cols, cnn_conv_algo algo) {
+    cnn_net_opts input = {0};
+    cnn_conv_opts conv32 = {0};
+    cnn_pool_opts pool = {0};
+    cnn_dense_opts hidden = {0}, classes = {0};
+    cnn_status st;
+    input.channels = 1; input.height = rows; input.width = cols;
+    conv32.filters = 32; conv32.algo = algo;
+    hidden.units = 64; hidden.activation = CNN_ACT_RELU;
+    classes.units = 10;
+    if ((st = cnn_net_init(net, &input)) || (st = add_conv_bn_relu(net, conv32)) ||
+        (st = cnn_add_pool(net, &pool)) || (st = add_separable_block(net, 32, 64, algo)) ||
+        (st = cnn_add_pool(net, &pool)) || (st = add_separable_block(net, 64, 64, algo)) ||
+        (st = cnn_add_flatten(net)) || (st = cnn_add_dense(net, &hidden)) ||
+        (st = cnn_add_dense(net, &classes)))
+        return st;
+    return CNN_OK;
+}
+
+static cnn_status add_model_layers(cnn_net *net, model_kind model, int rows, int cols, cnn_conv_algo algo) {
+    switch (model) {
+    case MODEL_BN: return add_bn_model(net, rows, cols, algo);
+    case MODEL_SEPARABLE: return add_separable_model(net, rows, cols, algo);
+    default: return add_lecture_model(net, rows, cols, algo);
+    }
 }
 
 /* Prints what failed and why. Every cnn_ call that returns a status goes through this. */
@@ -648,7 +739,9 @@ typedef struct options {
     const char *data, *out;
     int epochs, batch, shifts, limit, quiet, threads;
     cnn_conv_algo algo;
-    float lr, decay;
+    model_kind model;
+    cnn_optimizer optimizer;
+    float lr, decay;                 /* 0, -1: the optimizer's default */
     unsigned long seed;
 } options;
 
@@ -656,6 +749,7 @@ static int usage(void) {
     fprintf(stderr,
             "usage: mnist [--data DIR] [--out DIR] [--epochs N] [--batch N] [--lr X] [--seed N]\n"
             "             [--decay X] [--shifts N] [--limit N] [--algo A] [--threads N] [--quiet]\n"
+            "             [--model lecture|bn|separable] [--optimizer sgd|adam|adamw]\n"
             "       mnist predict MODEL IMAGE.pgm\n");
     return 2;
 }
@@ -666,8 +760,10 @@ static int parse_options(int argc, char **argv, options *o) {
     o->out = "out";
     o->epochs = 12;
     o->batch = 32;
-    o->lr = 0.01f;
-    o->decay = 0.002f;
+    o->lr = 0.0f;                            /* sgd 0.01, adam and adamw 0.001 */
+    o->decay = -1.0f;                        /* sgd and adam 0.002 (L2), adamw 0.01 */
+    o->model = MODEL_LECTURE;
+    o->optimizer = CNN_OPTIM_SGD;
     o->seed = 1;
     o->shifts = 2;
     o->limit = 0;
@@ -688,6 +784,18 @@ static int parse_options(int argc, char **argv, options *o) {
         else if (!strcmp(a, "--shifts")) o->shifts = atoi(v);
         else if (!strcmp(a, "--limit")) o->limit = atoi(v);
         else if (!strcmp(a, "--threads")) o->threads = atoi(v);
+        else if (!strcmp(a, "--model")) {
+            int k;
+            for (k = 0; k < 3 && strcmp(v, model_names[k]); k++) {}
+            if (k == 3) return 1;
+            o->model = (model_kind)k;
+        }
+        else if (!strcmp(a, "--optimizer")) {
+            if (!strcmp(v, "sgd")) o->optimizer = CNN_OPTIM_SGD;
+            else if (!strcmp(v, "adam")) o->optimizer = CNN_OPTIM_ADAM;
+            else if (!strcmp(v, "adamw")) o->optimizer = CNN_OPTIM_ADAMW;
+            else return 1;
+        }
         else if (!strcmp(a, "--algo")) {
             int k;
             for (k = 0; k < CNN_CONV_ALGO_COUNT && strcmp(v, cnn_conv_algo_name((cnn_conv_algo)k)); k++) {}
@@ -697,6 +805,8 @@ static int parse_options(int argc, char **argv, options *o) {
         else return 1;
         i++;
     }
+    if (o->lr == 0.0f) o->lr = o->optimizer == CNN_OPTIM_SGD ? 0.01f : 0.001f;
+    if (o->decay == -1.0f) o->decay = o->optimizer == CNN_OPTIM_ADAMW ? 0.01f : 0.002f;
     if (o->epochs < 1 || o->batch < 1 || !(o->lr > 0.0f) || !(o->decay >= 0.0f) || o->shifts < 0 ||
         o->limit < 0 || o->threads < 1 || o->threads > CNN_MAX_THREADS)
         return 1;
@@ -735,12 +845,13 @@ int main(int argc, char **argv) {
     }
 
     /* 2. The model, built for batches of opt.batch images, weights drawn from the seed. */
-    if ((st = add_model_layers(&net, train.rows, train.cols, opt.algo)))
+    if ((st = add_model_layers(&net, opt.model, train.rows, train.cols, opt.algo)))
         return cnn_failed("describing the model", st);
     build.max_batch = opt.batch;
     build.seed = opt.seed;
-    build.with_momentum = 1;                          /* the state the training below uses: */
-    build.with_early_stopping = 1;                    /* velocity and the best epoch's weights */
+    build.with_momentum = opt.optimizer == CNN_OPTIM_SGD;   /* the state the training below */
+    build.with_adam = opt.optimizer != CNN_OPTIM_SGD;       /* uses: SGD's velocity or Adam's */
+    build.with_early_stopping = 1;                          /* moments; the best epoch's weights */
     build.threads = opt.threads;
     if ((st = cnn_net_build(&net, &build))) return cnn_failed("building the model", st);
     printf("using %d thread%s (%d core%s online; --threads N to change)\n", opt.threads, opt.threads == 1 ? "" : "s",
@@ -757,8 +868,9 @@ int main(int argc, char **argv) {
           98.5-98.8% over seeds 1-4). */
     fit.epochs = opt.epochs;
     fit.batch_size = opt.batch;
+    fit.sgd.optimizer = opt.optimizer;
     fit.sgd.learning_rate = opt.lr;
-    fit.sgd.momentum = 0.9f;
+    if (opt.optimizer == CNN_OPTIM_SGD) fit.sgd.momentum = 0.9f;
     fit.sgd.weight_decay = opt.decay;
     fit.schedule = CNN_SCHEDULE_COSINE;
     if (opt.shifts > 0) fit.validation = &val.set;
