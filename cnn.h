@@ -4360,7 +4360,7 @@ CNNDEF cnn_status cnn_add_conv_transpose(cnn_net *net, const cnn_conv_transpose_
     const cnn_conv_transpose_opts *o = opts ? opts : (memset(&defaults, 0, sizeof defaults), &defaults);
     const cnn_layer_kind kind = CNN_LAYER_CONV_TRANSPOSE;
     cnn_conv_transpose2d_shape t;
-    cnn_layer *l;
+    cnn_layer *l = NULL;            /* set by cnn__begin_layer (gcc -O3 cannot tell) */
     cnn_status st = cnn__begin_layer(net, kind, &l);
     char why[300];
     int oh, ow;
