@@ -26,9 +26,10 @@
        --quiet       no model summary and no progress bar
 
    Any MNIST-style IDX files work: the full MNIST (60,000/10,000), or Fashion-MNIST, for
-   which `make demo-fashion` runs (60,000 images need fewer shifted copies and less decay):
+   which `make demo-fashion` runs (60,000 images need fewer shifted copies and less decay; batch
+   norm takes a larger learning rate; 92.39% on its 10,000 test images, seed 1):
        build/examples/mnist --data /usr/share/datasets/fashion-mnist --out out/fashion \
-           --shifts 1 --decay 0.0005 --lr 0.02
+           --model bn --shifts 1 --decay 0.0005 --lr 0.05
 
    What it writes into --out:
        mnist.cnn              the trained model (cnn_load reads it back; see `predict`)

