@@ -304,11 +304,8 @@ TEST(grouped_layers_in_a_network_save_and_load) {
 }
 
 int main(void) {
-    static const cnn_simd all[3] = { CNN_SIMD_AVX2, CNN_SIMD_AVX512, CNN_SIMD_NEON };
-    int i;
     cnn_rng_seed(&rng, 17);
-    paths[path_count++] = CNN_SIMD_SCALAR;
-    for (i = 0; i < 3; i++) if (cnn_simd_available(all[i])) paths[path_count++] = all[i];
+    path_count = available_paths(paths);
     RUN(groups_one_and_zero_are_the_plain_convolution);
     RUN(grouped_awkward_shapes);
     RUN(grouped_random_strides_dilations_paddings);

@@ -67,4 +67,13 @@ UTIL_FN void put_u32(unsigned char *p, uint32_t v) {
 /* A model file of n bytes whose last 4 are its CRC-32: the CRC written anew after an edit. */
 UTIL_FN void reseal(unsigned char *buf, long n) { put_u32(buf + n - 4, crc32_of(buf, n - 4)); }
 
+/* The kernel paths this CPU runs, scalar (the reference) first: paths needs room for 4. */
+UTIL_FN int available_paths(cnn_simd *paths) {
+    static const cnn_simd vector[3] = { CNN_SIMD_AVX2, CNN_SIMD_AVX512, CNN_SIMD_NEON };
+    int i, count = 0;
+    paths[count++] = CNN_SIMD_SCALAR;
+    for (i = 0; i < 3; i++) if (cnn_simd_available(vector[i])) paths[count++] = vector[i];
+    return count;
+}
+
 #endif
