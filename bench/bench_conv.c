@@ -171,6 +171,80 @@ static const char *bench__conv_run(void *p) {
     return st == CNN_OK ? NULL : bench_cnn_error(bench__pass_names[ctx->pass], st);
 }
 
+/* bandwidth/DW<i> and bandwidth/dram: the memory bandwidth a depthwise layer is compared with,
+   measured, not taken from a data sheet. Each copies, with the C library's memcpy (glibc picks
+   the widest vector moves the CPU has, and non-temporal stores for large blocks: the fastest
+   way this core moves bytes from one buffer to another), half of a layer's counted bytes, so
+   it reads and writes as many bytes as the layer's pass and from the same level of the cache
+   hierarchy: DW1's 3.3 MB sit in L2 and L3, DW3's 25.7 MB in L3 or memory. bandwidth/dram
+   copies 256 MiB, far past any cache. A pass's bytes/s over its layer's copy is how close it
+   gets to the bandwidth it is bound by (docs/benchmarks.md shows both). */
+typedef struct copy_case {
+    size_t bytes;                     /* copied: read once and written once */
+    char name[BENCH_NAME_MAX];
+    char label[BENCH_NAME_MAX];
+} copy_case;
+
+typedef struct copy_ctx { size_t bytes; unsigned char *from, *to; } copy_ctx;
+
+static void bench__copy_teardown(void *p) {
+    copy_ctx *ctx = (copy_ctx *)p;
+    if (ctx == NULL) return;
+    free(ctx->from);
+    free(ctx->to);
+    free(ctx);
+}
+
+static const char *bench__copy_setup(const void *arg, void **out) {
+    const copy_case *cc = (const copy_case *)arg;
+    copy_ctx *ctx = (copy_ctx *)calloc(1, sizeof *ctx);
+    if (ctx == NULL) return "out of memory";
+    *out = ctx;
+    ctx->bytes = cc->bytes;
+    ctx->from = (unsigned char *)malloc(cc->bytes);
+    ctx->to = (unsigned char *)malloc(cc->bytes);
+    if (ctx->from == NULL || ctx->to == NULL) return "out of memory";
+    memset(ctx->from, 1, cc->bytes);         /* every page touched before timing */
+    memset(ctx->to, 2, cc->bytes);
+    return NULL;
+}
+
+static const char *bench__copy_run(void *p) {
+    copy_ctx *ctx = (copy_ctx *)p;
+    memcpy(ctx->to, ctx->from, ctx->bytes);
+    return ctx->to[ctx->bytes - 1] == 1 ? NULL : "copy failed";
+}
+
+/* The bytes a depthwise pass must read and write at least: input, weights, bias, output.
+   Forward and data gradient read one map and write the other; the weight gradient reads both. */
+static double bench__dw_bytes(const conv_layer *l) {
+    const double ho = bench__out_size(l->h, l), wo = bench__out_size(l->w, l);
+    const double xs = (double)l->n * l->c * l->h * l->w, ys = (double)l->n * l->k * ho * wo;
+    return 4.0 * (xs + ys + (double)l->k * (l->kernel * l->kernel + 1));
+}
+
+static void bench__register_bandwidth(void) {
+    static copy_case cases[DW_LAYER_COUNT + 1];
+    int i;
+    for (i = 0; i <= DW_LAYER_COUNT; i++) {
+        copy_case *cc = &cases[i];
+        bench_desc d = {0};
+        cc->bytes = i < DW_LAYER_COUNT ? (size_t)(bench__dw_bytes(&bench__dw_layers[i]) / 2) : (size_t)256 << 20;
+        snprintf(cc->name, sizeof cc->name, "bandwidth/%s", i < DW_LAYER_COUNT ? bench__dw_layers[i].name : "dram");
+        snprintf(cc->label, sizeof cc->label, "memcpy of %.1f MB", cc->bytes / 1e6);
+        d.name = cc->name;
+        d.label = cc->label;
+        d.arg = cc;
+        d.setup = bench__copy_setup;
+        d.run = bench__copy_run;
+        d.teardown = bench__copy_teardown;
+        d.counters[0].name = "bytes_per_second";
+        d.counters[0].value = 2.0 * (double)cc->bytes;
+        d.counters[0].flags = BENCH_RATE | BENCH_BINARY;
+        bench_register(&d);
+    }
+}
+
 /* conv/DW<i>/<pass>/direct/<isa>: the depthwise layers, every pass, with bytes_per_second
    (the data gradient at column stride 2, DW2, runs the scalar reference on every path). */
 static void bench__register_depthwise(void) {
@@ -183,7 +257,6 @@ static void bench__register_depthwise(void) {
                 conv_case *cc = &cases[count++];
                 bench_desc d = {0};
                 const double ho = bench__out_size(l->h, l), wo = bench__out_size(l->w, l);
-                const double xs = (double)l->n * l->c * l->h * l->w, ys = (double)l->n * l->k * ho * wo;
                 if (!bench_isa_available(&bench_isas[ii])) continue;
                 cc->layer = l;
                 cc->algo = ALGO_DIRECT;
@@ -201,9 +274,7 @@ static void bench__register_depthwise(void) {
                 d.peak = bench_isas[ii].peak;
                 d.flops = 2.0 * l->n * l->k * ho * wo * l->kernel * l->kernel;
                 d.counters[0].name = "bytes_per_second";
-                /* forward and data gradient read one map and write the other; the weight
-                   gradient reads both; the weights and biases once */
-                d.counters[0].value = 4.0 * (xs + ys + (double)l->k * (l->kernel * l->kernel + 1));
+                d.counters[0].value = bench__dw_bytes(l);
                 d.counters[0].flags = BENCH_RATE | BENCH_BINARY;
                 bench_register(&d);
             }
@@ -248,4 +319,5 @@ void bench_register_conv(void) {
                     bench_register(&d);
                 }
     bench__register_depthwise();
+    bench__register_bandwidth();
 }

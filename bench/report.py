@@ -240,6 +240,13 @@ def markdown(doc, runs, source, png):
                 for r in by_family["peak"]]
         lines += table(["benchmark", "GFLOP/s", "kernel"], rows) + [""]
 
+    # The depthwise layers get their own table: memory-bound, so bytes/s against a copy of the
+    # same bytes (bandwidth/DW<i>), not GFLOP/s against the FMA peak.
+    depthwise = [r for r in by_family.get("conv", []) if r["layer"].startswith("DW")]
+    if depthwise:
+        by_family["conv"] = [r for r in by_family["conv"] if not r["layer"].startswith("DW")]
+    copies = {r["layer"]: r for r in by_family.get("bandwidth", []) if not r["error"]}
+
     if "conv" in by_family:
         lines += ["## Convolution", "",
                   "GFLOP/s count direct-convolution work, 2·N·K·C·Ho·Wo·kh·kw, for every "
@@ -250,6 +257,33 @@ def markdown(doc, runs, source, png):
             by_family["conv"], lambda r: (r["layer"], r["pass"], r["path"].split("/")[0]),
             lambda r: ["layer", "shape", "pass", "algorithm"] if r is None else
             [r["layer"], r.get("label", ""), r["pass"], r["path"].split("/")[0]]) + [""]
+
+    if depthwise or copies:
+        lines += ["## Depthwise convolution and memory bandwidth", "",
+                  "DW1: 32 channels of 112x112, DW2: 64 at stride 2, DW3: 128 of 56x56 at batch 8; "
+                  "3x3, groups = channels. A depthwise pass does 9 multiply-adds per value it "
+                  "loads, so it is bound by bandwidth, not by the FMA peak. GiB/s count the bytes "
+                  "a pass must read and write at least (input, output, weights, bias); "
+                  "`bandwidth/DW<i>` copies as many bytes with memcpy (the fastest way the core "
+                  "moves them, from the same cache level), and \"of copy\" is the pass's GiB/s "
+                  "over that copy's. `bandwidth/dram` copies 256 MiB, past every cache.", ""]
+        rows = [err_or(r, [r["name"], fmt(r.get("ms"), 3),
+                           fmt(r["bytes_per_second"] / 2**30, 1) if "bytes_per_second" in r else "",
+                           r.get("label", "")])
+                for r in by_family.get("bandwidth", [])]
+        lines += table(["copy", "time (ms)", "GiB/s", "what"], rows) + [""]
+
+        def of_copy(r):
+            c = copies.get(r["layer"])
+            if c is None or "bytes_per_second" not in r or not c.get("bytes_per_second"):
+                return ""
+            return "%.0f%%" % (100 * r["bytes_per_second"] / c["bytes_per_second"])
+
+        rows = [err_or(r, [r["layer"], r["pass"], r["path"].split("/")[-1], fmt(r.get("ms"), 3),
+                           fmt(r["bytes_per_second"] / 2**30, 1) if "bytes_per_second" in r else "",
+                           of_copy(r), fmt(r.get("GFLOPS"), 1)])
+                for r in depthwise]
+        lines += table(["layer", "pass", "isa", "time (ms)", "GiB/s", "of copy", "GFLOP/s"], rows) + [""]
 
     if "dense" in by_family:
         lines += ["## Dense", "", "Batch 64; GFLOP/s count 2·N·in·out per pass.", ""]
