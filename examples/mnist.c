@@ -14,6 +14,8 @@
        --decay X     weight decay, pulls every weight a little towards 0
                                                          (sgd, adam 0.002; adamw 0.01)
        --seed N      weights, shuffling, the validation split and the shifts       (1)
+       --patience N  stop after N epochs without a lower validation loss and keep
+                     the best epoch's weights; 0 trains every epoch, keeps the last  (3)
        --shifts N    train on N more copies of each image, moved by up to 2 pixels (2)
        --limit N     train on the first N training images only                     (all)
        --algo A      how the convolutions run: auto, direct, wino2 or wino4       (auto)
@@ -738,7 +740,7 @@ static int predict(const char *model_path, const char *image_path) {
 
 typedef struct options {
     const char *data, *out;
-    int epochs, batch, shifts, limit, quiet, threads;
+    int epochs, batch, shifts, limit, quiet, threads, patience;
     cnn_conv_algo algo;
     model_kind model;
     cnn_optimizer optimizer;
@@ -750,7 +752,7 @@ static int usage(void) {
     fprintf(stderr,
             "usage: mnist [--data DIR] [--out DIR] [--epochs N] [--batch N] [--lr X] [--seed N]\n"
             "             [--decay X] [--shifts N] [--limit N] [--algo A] [--threads N] [--quiet]\n"
-            "             [--model lecture|bn|separable] [--optimizer sgd|adam|adamw]\n"
+            "             [--patience N] [--model lecture|bn|separable] [--optimizer sgd|adam|adamw]\n"
             "       mnist predict MODEL IMAGE.pgm\n");
     return 2;
 }
@@ -769,6 +771,7 @@ static int parse_options(int argc, char **argv, options *o) {
     o->shifts = 2;
     o->limit = 0;
     o->quiet = 0;
+    o->patience = 3;
     o->algo = CNN_CONV_AUTO;
     o->threads = cnn_cpu_count();            /* a demonstration of speed: every core */
     for (i = 1; i < argc; i++) {
@@ -785,6 +788,7 @@ static int parse_options(int argc, char **argv, options *o) {
         else if (!strcmp(a, "--shifts")) o->shifts = atoi(v);
         else if (!strcmp(a, "--limit")) o->limit = atoi(v);
         else if (!strcmp(a, "--threads")) o->threads = atoi(v);
+        else if (!strcmp(a, "--patience")) o->patience = atoi(v);
         else if (!strcmp(a, "--model")) {
             int k;
             for (k = 0; k < 3 && strcmp(v, model_names[k]); k++) {}
@@ -809,7 +813,7 @@ static int parse_options(int argc, char **argv, options *o) {
     if (o->lr == 0.0f) o->lr = o->optimizer == CNN_OPTIM_SGD ? 0.01f : 0.001f;
     if (o->decay == -1.0f) o->decay = o->optimizer == CNN_OPTIM_ADAMW ? 0.01f : 0.002f;
     if (o->epochs < 1 || o->batch < 1 || !(o->lr > 0.0f) || !(o->decay >= 0.0f) || o->shifts < 0 ||
-        o->limit < 0 || o->threads < 1 || o->threads > CNN_MAX_THREADS)
+        o->limit < 0 || o->patience < 0 || o->threads < 1 || o->threads > CNN_MAX_THREADS)
         return 1;
     return 0;
 }
@@ -876,7 +880,7 @@ int main(int argc, char **argv) {
     fit.schedule = CNN_SCHEDULE_COSINE;
     if (opt.shifts > 0) fit.validation = &val.set;
     else fit.validation_fraction = 0.1f;
-    fit.patience = 3;
+    fit.patience = opt.patience;
     fit.seed = opt.seed;
     fit.progress = on_progress;
     fit.user = &h;
@@ -888,10 +892,10 @@ int main(int argc, char **argv) {
     h.val_accuracy = h.val_loss + opt.epochs;
     fflush(stdout);
     if ((st = cnn_fit(&net, &train.set, &fit, &result))) return cnn_failed("training", st);
-    h.best = result.best_epoch;
+    h.best = opt.patience > 0 ? result.best_epoch : result.epochs_run;
     printf("trained %d epochs%s; kept the weights of epoch %d (validation accuracy %.2f%%)\n",
            result.epochs_run, result.epochs_run < opt.epochs ? " (stopped early)" : "",
-           result.best_epoch, 100.0 * result.val_accuracy);
+           h.best, 100.0 * result.val_accuracy);
 
     /* 4. Test on images the network has never seen, and save the model. */
     img_make_dirs(opt.out);
