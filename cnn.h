@@ -2622,9 +2622,11 @@ static void cnn__conv2d_forward(const cnn_conv2d_shape *s, const float *x, const
     if (cnn__conv2d_groups(s) > 1) {
         if (cnn__conv2d_group_split(s, 0)) cnn__conv2d_grouped(s, 0, x, w, b, y, NULL, ws, ws_bytes);
 #ifdef CNN__SIMD
-        /* depthwise: its own kernel, column strides 1 and 2; AVX-512 where a row fills 16 lanes */
+        /* depthwise: its own kernel, column strides 1 and 2; AVX-512 where a row fills the
+           kernel's block of four 16-lane vectors (narrower rows ran slower on it than on
+           AVX2: bench conv/DW3, 56 columns) */
         else if (cnn_simd_active() != CNN_SIMD_SCALAR && s->c == s->groups && s->stride_w <= 2)
-            CNN__VCALL_IF(cnn__conv2d_out_w(s) >= 16, depthwise_forward, (s, x, w, b, y));
+            CNN__VCALL_IF(cnn__conv2d_out_w(s) >= 64, depthwise_forward, (s, x, w, b, y));
 #endif
         else cnn__conv2d_forward_scalar(s, x, w, b, y);
         return;
@@ -2650,7 +2652,7 @@ static void cnn__conv2d_backward_data(const cnn_conv2d_shape *s, const float *dy
         if (cnn__conv2d_group_split(s, 0)) cnn__conv2d_grouped(s, 1, dy, w, NULL, dx, NULL, ws, ws_bytes);
 #ifdef CNN__SIMD
         else if (cnn_simd_active() != CNN_SIMD_SCALAR && s->c == s->groups && s->stride_w == 1)   /* depthwise */
-            CNN__VCALL_IF(s->w >= 16, depthwise_backward_data, (s, dy, w, dx));
+            CNN__VCALL_IF(s->w >= 64, depthwise_backward_data, (s, dy, w, dx));   /* as the forward */
 #endif
         else cnn__conv2d_backward_data_scalar(s, dy, w, dx);
         return;
@@ -2680,7 +2682,8 @@ static void cnn__conv2d_backward_weights(const cnn_conv2d_shape *s, const float 
         if (db) cnn__conv2d_bias_gradient(s, dy, db);
 #ifdef CNN__SIMD
         if (cnn_simd_active() != CNN_SIMD_SCALAR && s->c == s->groups && s->stride_w <= 2 && !cnn__direct_variant(s)) {
-            CNN__VCALL_IF(cnn__conv2d_out_w(s) >= 16, depthwise_backward_weights, (s, x, dy, dw));   /* depthwise */
+            /* depthwise; at column stride 2 (no block of four) AVX-512 pays from 16 columns */
+            CNN__VCALL_IF(cnn__conv2d_out_w(s) >= (s->stride_w == 1 ? 64 : 16), depthwise_backward_weights, (s, x, dy, dw));
             return;
         }
 #endif
@@ -9714,10 +9717,11 @@ static void cnn__wino_products_simd(int a2, int rows, int kc, int strips, const 
 /* ---------------------------------------------------------------------------------------------
    Depthwise convolution (one input channel per group, k = c * multiplier), on the
    element-wise vocabulary: a product of one channel leaves the micro-kernel's lanes empty,
-   and the work is a few taps per loaded value, so this runs at memory speed or near it. Each
-   output row is CNN__VL columns at a time: for each kernel row inside the image, each tap
-   adds w * (CNN__VL input values) to the accumulator, in the scalar reference's order (bias,
-   then the taps row by row), multiply then add as it does. At stride 2 the input columns
+   and the work is a few taps per loaded value, so memory bandwidth is its ceiling (bench:
+   bandwidth/DW<i>). Each output row is 4 * CNN__VL columns at a time (four independent sums,
+   so the adds' latency overlaps; then CNN__VL at a time): for each kernel row inside the
+   image, each tap adds w * (CNN__VL input values) to the accumulator, in the scalar
+   reference's order (bias, then the taps row by row), multiply then add as it does. At stride 2 the input columns
    2j + offset are the even lanes of a load2. The columns where a tap would fall outside the
    row (the padding; at stride 2 also the last, whose unused odd partner load2 would read)
    are done one by one, in the same order. Column strides 1 and 2, any kernel, row stride and
@@ -9726,8 +9730,9 @@ static void cnn__wino_products_simd(int a2, int rows, int kc, int strips, const 
    jj + pad - q*dil: contiguous), in the reference's order (filters of the channel, then
    taps); at stride 2 half the columns of each tap are missing, and it stays scalar. The
    weight gradient is one dot product per filter and tap over the output pixels the tap
-   reaches, CNN__VL columns at a time (load2 at stride 2), its lanes summed at the end: a
-   different order from the reference's, within rounding.
+   reaches, 4 * CNN__VL columns at a time at stride 1 (four partial sums), CNN__VL at a time
+   after that and at stride 2 (load2), the partial sums and then the lanes added at the end:
+   a different order from the reference's, within rounding, the same for every thread count.
    --------------------------------------------------------------------------------------------- */
 #ifdef CNN__SIMD
 /* The output columns [lo, hi) whose every tap (and, at stride 2, the value after it) is in
@@ -9791,7 +9796,40 @@ CNN__VEC static void CNN__WN(depthwise_forward)(const cnn_conv2d_shape *s, const
                 float *yrow = y + ((size_t)n * s->k + k) * out_plane + (size_t)i * ow;                                \
                 for (j = 0; j < lo; j++) yrow[j] = cnn__depthwise_pixel(s, xc, wk, bias, i, j);   /* the border */    \
                 for (j = hi; j < ow; j++) yrow[j] = cnn__depthwise_pixel(s, xc, wk, bias, i, j);                      \
-                for (j = lo; j < hi; j += CNN__VL) {                                                                  \
+                /* four vectors at a time: four independent sums in flight, not one chain */                          \
+                for (j = lo; j + 4 * CNN__VL <= hi; j += 4 * CNN__VL) {                                               \
+                    cnn__vec a0 = cnn__v_set(bias), a1 = a0, a2 = a0, a3 = a0, e0, e1, e2, e3, odd;                   \
+                    for (r = 0; r < s->kh; r++) {                                                                     \
+                        const int row = i * s->stride_h - s->pad_top + r * s->dilation_h;                             \
+                        const float *xr;                                                                              \
+                        if (row < 0 || row >= s->h) continue;                                                         \
+                        xr = xc + (size_t)row * s->w + (ptrdiff_t)j * s->stride_w - s->pad_left;                      \
+                        for (q = 0; q < s->kw; q++) {                                                                 \
+                            const cnn__vec wv = cnn__v_set(wk[r * s->kw + q]);                                        \
+                            const float *xq = xr + q * s->dilation_w;                                                 \
+                            if (s->stride_w == 1) {                                                                   \
+                                e0 = cnn__v_load(xq, CNN__VL);                                                        \
+                                e1 = cnn__v_load(xq + CNN__VL, CNN__VL);                                              \
+                                e2 = cnn__v_load(xq + 2 * CNN__VL, CNN__VL);                                          \
+                                e3 = cnn__v_load(xq + 3 * CNN__VL, CNN__VL);                                          \
+                            } else {                                                                                  \
+                                cnn__v_load2(xq, CNN__VL, &e0, &odd);                                                 \
+                                cnn__v_load2(xq + 2 * CNN__VL, CNN__VL, &e1, &odd);                                   \
+                                cnn__v_load2(xq + 4 * CNN__VL, CNN__VL, &e2, &odd);                                   \
+                                cnn__v_load2(xq + 6 * CNN__VL, CNN__VL, &e3, &odd);                                   \
+                            }                                                                                         \
+                            a0 = cnn__v_add(a0, cnn__v_mul(wv, e0));                                                  \
+                            a1 = cnn__v_add(a1, cnn__v_mul(wv, e1));                                                  \
+                            a2 = cnn__v_add(a2, cnn__v_mul(wv, e2));                                                  \
+                            a3 = cnn__v_add(a3, cnn__v_mul(wv, e3));                                                  \
+                        }                                                                                             \
+                    }                                                                                                 \
+                    cnn__v_store(yrow + j, CNN__VL, a0);                                                              \
+                    cnn__v_store(yrow + j + CNN__VL, CNN__VL, a1);                                                    \
+                    cnn__v_store(yrow + j + 2 * CNN__VL, CNN__VL, a2);                                                \
+                    cnn__v_store(yrow + j + 3 * CNN__VL, CNN__VL, a3);                                                \
+                }                                                                                                     \
+                for (; j < hi; j += CNN__VL) {                                                                        \
                     const int lanes = CNN__MIN(CNN__VL, hi - j);                                                      \
                     cnn__vec acc = cnn__v_set(bias), even, odd;                                                       \
                     for (r = 0; r < s->kh; r++) {                                                                     \
@@ -9827,7 +9865,29 @@ CNN__VEC static void CNN__WN(depthwise_backward_data)(const cnn_conv2d_shape *s,
                 float *dxrow = dx + ((size_t)n * s->c + c) * in_plane + (size_t)ii * s->w;                            \
                 for (jj = 0; jj < lo; jj++) dxrow[jj] = cnn__depthwise_data_pixel(s, oh, ow, dyn, w, c, ii, jj);      \
                 for (jj = hi; jj < s->w; jj++) dxrow[jj] = cnn__depthwise_data_pixel(s, oh, ow, dyn, w, c, ii, jj);   \
-                for (jj = lo; jj < hi; jj += CNN__VL) {                                                               \
+                for (jj = lo; jj + 4 * CNN__VL <= hi; jj += 4 * CNN__VL) {          /* four sums in flight */         \
+                    cnn__vec a0 = cnn__v_set(0.0f), a1 = a0, a2 = a0, a3 = a0;                                        \
+                    for (k = c * mult; k < (c + 1) * mult; k++)                                                       \
+                        for (r = 0; r < s->kh; r++) {                                                                 \
+                            const int t = ii + s->pad_top - r * s->dilation_h;                                        \
+                            const float *dyrow;                                                                       \
+                            if (t < 0 || t % s->stride_h || t / s->stride_h >= oh) continue;                          \
+                            dyrow = dyn + (size_t)k * out_plane + (size_t)(t / s->stride_h) * ow + jj + s->pad_left;  \
+                            for (q = 0; q < s->kw; q++) {                                                             \
+                                const cnn__vec wv = cnn__v_set(w[(size_t)k * taps + r * s->kw + q]);                  \
+                                const float *dq = dyrow - q * s->dilation_w;                                          \
+                                a0 = cnn__v_add(a0, cnn__v_mul(wv, cnn__v_load(dq, CNN__VL)));                        \
+                                a1 = cnn__v_add(a1, cnn__v_mul(wv, cnn__v_load(dq + CNN__VL, CNN__VL)));              \
+                                a2 = cnn__v_add(a2, cnn__v_mul(wv, cnn__v_load(dq + 2 * CNN__VL, CNN__VL)));          \
+                                a3 = cnn__v_add(a3, cnn__v_mul(wv, cnn__v_load(dq + 3 * CNN__VL, CNN__VL)));          \
+                            }                                                                                         \
+                        }                                                                                             \
+                    cnn__v_store(dxrow + jj, CNN__VL, a0);                                                            \
+                    cnn__v_store(dxrow + jj + CNN__VL, CNN__VL, a1);                                                  \
+                    cnn__v_store(dxrow + jj + 2 * CNN__VL, CNN__VL, a2);                                              \
+                    cnn__v_store(dxrow + jj + 3 * CNN__VL, CNN__VL, a3);                                              \
+                }                                                                                                     \
+                for (; jj < hi; jj += CNN__VL) {                                                                      \
                     const int lanes = CNN__MIN(CNN__VL, hi - jj);                                                     \
                     cnn__vec acc = cnn__v_set(0.0f);                                                                  \
                     for (k = c * mult; k < (c + 1) * mult; k++)                                                       \
@@ -9860,7 +9920,7 @@ CNN__VEC static void CNN__WN(depthwise_backward_weights)(const cnn_conv2d_shape 
                 cnn__tap_range(oh, s->h, s->stride_h, s->pad_top, r * s->dilation_h, &i_lo, &i_hi);                   \
                 for (q = 0; q < s->kw; q++) {                                                                         \
                     const ptrdiff_t col0 = (ptrdiff_t)q * s->dilation_w - s->pad_left;                                \
-                    cnn__vec acc = cnn__v_set(0.0f), even, odd;                                                       \
+                    cnn__vec acc = cnn__v_set(0.0f), a1 = acc, a2 = acc, a3 = acc, even, odd;                         \
                     float tail = 0.0f, sum = 0.0f;                                                                    \
                     cnn__tap_range(ow, s->w, s->stride_w, s->pad_left, q * s->dilation_w, &j_lo, &j_hi);              \
                     /* at stride 2 a load2 reads the value after the last: that column scalar */                      \
@@ -9870,7 +9930,14 @@ CNN__VEC static void CNN__WN(depthwise_backward_weights)(const cnn_conv2d_shape 
                     for (i = i_lo; i < i_hi; i++) {                                                                   \
                         const float *xrow = xc + (size_t)(i * s->stride_h - s->pad_top + r * s->dilation_h) * s->w;   \
                         const float *dyrow = dyk + (size_t)i * ow;                                                    \
-                        for (j = j_lo; j < j_vhi; j += CNN__VL) {                                                     \
+                        for (j = j_lo; s->stride_w == 1 && j + 4 * CNN__VL <= j_vhi; j += 4 * CNN__VL) {              \
+                            const float *xj = xrow + j + col0, *dyj = dyrow + j;     /* four sums in flight */        \
+                            acc = cnn__v_add(acc, cnn__v_mul(cnn__v_load(dyj, CNN__VL), cnn__v_load(xj, CNN__VL)));   \
+                            a1 = cnn__v_add(a1, cnn__v_mul(cnn__v_load(dyj + CNN__VL, CNN__VL), cnn__v_load(xj + CNN__VL, CNN__VL)));\
+                            a2 = cnn__v_add(a2, cnn__v_mul(cnn__v_load(dyj + 2 * CNN__VL, CNN__VL), cnn__v_load(xj + 2 * CNN__VL, CNN__VL)));\
+                            a3 = cnn__v_add(a3, cnn__v_mul(cnn__v_load(dyj + 3 * CNN__VL, CNN__VL), cnn__v_load(xj + 3 * CNN__VL, CNN__VL)));\
+                        }                                                                                             \
+                        for (; j < j_vhi; j += CNN__VL) {                                                             \
                             const int lanes = CNN__MIN(CNN__VL, j_vhi - j);                                           \
                             if (s->stride_w == 1) even = cnn__v_load(xrow + j + col0, lanes);                         \
                             else cnn__v_load2(xrow + (ptrdiff_t)j * s->stride_w + col0, lanes, &even, &odd);          \
@@ -9878,6 +9945,7 @@ CNN__VEC static void CNN__WN(depthwise_backward_weights)(const cnn_conv2d_shape 
                         }                                                                                             \
                         for (j = j_vhi; j < j_hi; j++) tail += dyrow[j] * xrow[(ptrdiff_t)j * s->stride_w + col0];    \
                     }                                                                                                 \
+                    acc = cnn__v_add(cnn__v_add(acc, a1), cnn__v_add(a2, a3));                                        \
                     cnn__v_store(lanes_out, CNN__VL, acc);                                                            \
                     for (l = 0; l < CNN__VL; l++) sum += lanes_out[l];                                                \
                     dw[(size_t)k * taps + r * s->kw + q] += sum + tail;                                               \

@@ -192,6 +192,14 @@ TEST(depthwise_shapes) {
         compare(&s);
         s.stride_h = 1; s.dilation_w = 3; s.pad_left = 0; s.pad_right = 4;   /* stride 2 in columns only */
         compare(&s);
+        /* rows of 149 (prime) and 75 columns: the kernels' blocks of four vectors (64 columns
+           on AVX-512) with the one-vector loop and the border after them; multiplier 2 */
+        s = shape(2, 5, 7, 149, 10, 3, 1, 1, 5);
+        compare(&s);
+        s.stride_h = s.stride_w = 2;
+        compare(&s);
+        s.stride_h = s.stride_w = 1; s.dilation_w = 2; s.pad_right = 3;
+        compare(&s);
     }
 }
 
