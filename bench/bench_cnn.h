@@ -39,6 +39,7 @@ cnn_status bench_digits_model(cnn_net *net);
 /* The registration functions of each file, called by bench_register_all() (suite.c). */
 void bench_register_peak(void);
 void bench_register_conv(void);
+void bench_register_conv_transpose(void);
 void bench_register_dense(void);
 void bench_register_pool(void);
 void bench_register_upsample(void);

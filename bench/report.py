@@ -74,8 +74,8 @@ def fields(row):
 def split_name(name):
     """{'family', 'layer', 'pass', 'path'} from the suite's naming scheme."""
     p = name.split("/")
-    if p[0] == "conv" and len(p) == 5:
-        return {"family": "conv", "layer": p[1], "pass": p[2], "path": p[3] + "/" + p[4]}
+    if p[0] in ("conv", "convt") and len(p) == 5:
+        return {"family": p[0], "layer": p[1], "pass": p[2], "path": p[3] + "/" + p[4]}
     if p[0] in ("dense", "pool") and len(p) == 4:
         # A dense layer is one matrix product: the direct algorithm, like conv's.
         path = ("direct/" + p[3]) if p[0] == "dense" else p[3]
@@ -257,6 +257,17 @@ def markdown(doc, runs, source, png):
             by_family["conv"], lambda r: (r["layer"], r["pass"], r["path"].split("/")[0]),
             lambda r: ["layer", "shape", "pass", "algorithm"] if r is None else
             [r["layer"], r.get("label", ""), r["pass"], r["path"].split("/")[0]]) + [""]
+
+    if "convt" in by_family:
+        lines += ["## Transposed convolution", "",
+                  "`cnn_conv_transpose2d_*` with a workspace (the algorithm cnn.h picks). T1: a "
+                  "3x3 stride-2 decoder layer, 8x64x28x28 to 32 channels of 56x56 (pad 1, "
+                  "output_padding 1); T2: DCGAN's 4x4 stride-2 layer, 1x128x28x28 to 64x56x56 "
+                  "(pad 1). GFLOP/s count 2·N·C·K·H·W·kh·kw per pass.", ""]
+        lines += side_by_side(
+            by_family["convt"], lambda r: (r["layer"], r["pass"]),
+            lambda r: ["layer", "shape", "pass"] if r is None else
+            [r["layer"], r.get("label", ""), r["pass"]]) + [""]
 
     if depthwise or copies:
         lines += ["## Depthwise convolution and memory bandwidth", "",

@@ -24,6 +24,7 @@ void bench_register_all(void) {
     bench_add_context("cnn_simd_auto", cnn_simd_name(cnn_simd_active()));
     bench_register_peak();
     bench_register_conv();
+    bench_register_conv_transpose();
     bench_register_dense();
     bench_register_pool();
     bench_register_upsample();
