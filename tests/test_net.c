@@ -1,5 +1,15 @@
 /* test_net.c - the network API: building and shape checks, memory, training, save/load. */
 #include <stdlib.h>
+#ifdef _WIN32
+#include <direct.h>
+#define make_dir(path) _mkdir(path)
+#define remove_dir(path) _rmdir(path)
+#else
+#include <sys/stat.h>
+#include <unistd.h>
+#define make_dir(path) mkdir(path, 0755)
+#define remove_dir(path) rmdir(path)
+#endif
 
 /* Count every allocation the library makes, to prove forward/backward/step make none. */
 static int alloc_calls;
@@ -615,9 +625,10 @@ TEST(failed_save_keeps_the_old_file) {
     n1 = read_file(TMP_MODEL, before, sizeof before);
     net.layers[0].w[0] += 1.0f;
     /* The target is a directory: the rename fails, the temporary file is removed. */
-    CHECK(system("mkdir -p build/tests/test_net_dir.cnn") == 0);
+    remove_dir("build/tests/test_net_dir.cnn");          /* a run that stopped here left it */
+    CHECK(make_dir("build/tests/test_net_dir.cnn") == 0);   /* not system("mkdir -p"): Windows' mkdir has no -p */
     CHECK_STATUS(cnn_save(&net, "build/tests/test_net_dir.cnn"), CNN_ERR_IO);
-    CHECK(system("rmdir build/tests/test_net_dir.cnn") == 0);
+    CHECK(remove_dir("build/tests/test_net_dir.cnn") == 0);
     CHECK(system("ls build/tests/test_net_dir.cnn.tmp-* >/dev/null 2>&1") != 0);   /* no temporary file left */
     n2 = read_file(TMP_MODEL, after, sizeof after);
     CHECK(n1 == n2 && memcmp(before, after, (size_t)n1) == 0);
