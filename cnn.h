@@ -9781,11 +9781,21 @@ static float cnn__depthwise_data_pixel(const cnn_conv2d_shape *s, int oh, int ow
     return sum;
 }
 
+#define cnn__dw_load CNN__WN(dw_load)
 #define CNN__DEPTHWISE_KERNELS                                                                                        \
+/* 'lanes' input values at column stride 1 or 2: consecutive, or the even ones of twice as many */                    \
+CNN__VEC static cnn__vec CNN__WN(dw_load)(const float *p, int stride, int lanes) {                                    \
+    cnn__vec even, odd;                                                                                               \
+    if (stride == 1) return cnn__v_load(p, lanes);                                                                    \
+    cnn__v_load2(p, lanes, &even, &odd);                                                                              \
+    return even;                                                                                                      \
+}                                                                                                                     \
+                                                                                                                      \
 CNN__VEC static void CNN__WN(depthwise_forward)(const cnn_conv2d_shape *s, const float *x, const float *w,            \
                                                 const float *b, float *y) {                                           \
     const int oh = cnn__conv2d_out_h(s), ow = cnn__conv2d_out_w(s), mult = s->k / s->c, taps = s->kh * s->kw;         \
     const size_t in_plane = (size_t)s->h * s->w, out_plane = (size_t)oh * ow;                                         \
+    const ptrdiff_t step = (ptrdiff_t)CNN__VL * s->stride_w;          /* input columns of one vector */               \
     int n, k, i, j, r, q, lo, hi;                                                                                     \
     cnn__depthwise_columns(s, ow, &lo, &hi);                                                                          \
     for (n = 0; n < s->n; n++)                                                                                        \
@@ -9798,7 +9808,7 @@ CNN__VEC static void CNN__WN(depthwise_forward)(const cnn_conv2d_shape *s, const
                 for (j = hi; j < ow; j++) yrow[j] = cnn__depthwise_pixel(s, xc, wk, bias, i, j);                      \
                 /* four vectors at a time: four independent sums in flight, not one chain */                          \
                 for (j = lo; j + 4 * CNN__VL <= hi; j += 4 * CNN__VL) {                                               \
-                    cnn__vec a0 = cnn__v_set(bias), a1 = a0, a2 = a0, a3 = a0, e0, e1, e2, e3, odd;                   \
+                    cnn__vec a0 = cnn__v_set(bias), a1 = a0, a2 = a0, a3 = a0;                                        \
                     for (r = 0; r < s->kh; r++) {                                                                     \
                         const int row = i * s->stride_h - s->pad_top + r * s->dilation_h;                             \
                         const float *xr;                                                                              \
@@ -9807,21 +9817,10 @@ CNN__VEC static void CNN__WN(depthwise_forward)(const cnn_conv2d_shape *s, const
                         for (q = 0; q < s->kw; q++) {                                                                 \
                             const cnn__vec wv = cnn__v_set(wk[r * s->kw + q]);                                        \
                             const float *xq = xr + q * s->dilation_w;                                                 \
-                            if (s->stride_w == 1) {                                                                   \
-                                e0 = cnn__v_load(xq, CNN__VL);                                                        \
-                                e1 = cnn__v_load(xq + CNN__VL, CNN__VL);                                              \
-                                e2 = cnn__v_load(xq + 2 * CNN__VL, CNN__VL);                                          \
-                                e3 = cnn__v_load(xq + 3 * CNN__VL, CNN__VL);                                          \
-                            } else {                                                                                  \
-                                cnn__v_load2(xq, CNN__VL, &e0, &odd);                                                 \
-                                cnn__v_load2(xq + 2 * CNN__VL, CNN__VL, &e1, &odd);                                   \
-                                cnn__v_load2(xq + 4 * CNN__VL, CNN__VL, &e2, &odd);                                   \
-                                cnn__v_load2(xq + 6 * CNN__VL, CNN__VL, &e3, &odd);                                   \
-                            }                                                                                         \
-                            a0 = cnn__v_add(a0, cnn__v_mul(wv, e0));                                                  \
-                            a1 = cnn__v_add(a1, cnn__v_mul(wv, e1));                                                  \
-                            a2 = cnn__v_add(a2, cnn__v_mul(wv, e2));                                                  \
-                            a3 = cnn__v_add(a3, cnn__v_mul(wv, e3));                                                  \
+                            a0 = cnn__v_add(a0, cnn__v_mul(wv, cnn__dw_load(xq, s->stride_w, CNN__VL)));              \
+                            a1 = cnn__v_add(a1, cnn__v_mul(wv, cnn__dw_load(xq + step, s->stride_w, CNN__VL)));       \
+                            a2 = cnn__v_add(a2, cnn__v_mul(wv, cnn__dw_load(xq + 2 * step, s->stride_w, CNN__VL)));   \
+                            a3 = cnn__v_add(a3, cnn__v_mul(wv, cnn__dw_load(xq + 3 * step, s->stride_w, CNN__VL)));   \
                         }                                                                                             \
                     }                                                                                                 \
                     cnn__v_store(yrow + j, CNN__VL, a0);                                                              \
@@ -9831,7 +9830,7 @@ CNN__VEC static void CNN__WN(depthwise_forward)(const cnn_conv2d_shape *s, const
                 }                                                                                                     \
                 for (; j < hi; j += CNN__VL) {                                                                        \
                     const int lanes = CNN__MIN(CNN__VL, hi - j);                                                      \
-                    cnn__vec acc = cnn__v_set(bias), even, odd;                                                       \
+                    cnn__vec acc = cnn__v_set(bias);                                                                  \
                     for (r = 0; r < s->kh; r++) {                                                                     \
                         const int row = i * s->stride_h - s->pad_top + r * s->dilation_h;                             \
                         const float *xr;                                                                              \
@@ -9839,9 +9838,7 @@ CNN__VEC static void CNN__WN(depthwise_forward)(const cnn_conv2d_shape *s, const
                         xr = xc + (size_t)row * s->w + (ptrdiff_t)j * s->stride_w - s->pad_left;                      \
                         for (q = 0; q < s->kw; q++) {                                                                 \
                             const cnn__vec wv = cnn__v_set(wk[r * s->kw + q]);                                        \
-                            if (s->stride_w == 1) even = cnn__v_load(xr + q * s->dilation_w, lanes);                  \
-                            else cnn__v_load2(xr + q * s->dilation_w, lanes, &even, &odd);                            \
-                            acc = cnn__v_add(acc, cnn__v_mul(wv, even));                                              \
+                            acc = cnn__v_add(acc, cnn__v_mul(wv, cnn__dw_load(xr + q * s->dilation_w, s->stride_w, lanes)));\
                         }                                                                                             \
                     }                                                                                                 \
                     cnn__v_store(yrow + j, lanes, acc);                                                               \
@@ -9920,7 +9917,7 @@ CNN__VEC static void CNN__WN(depthwise_backward_weights)(const cnn_conv2d_shape 
                 cnn__tap_range(oh, s->h, s->stride_h, s->pad_top, r * s->dilation_h, &i_lo, &i_hi);                   \
                 for (q = 0; q < s->kw; q++) {                                                                         \
                     const ptrdiff_t col0 = (ptrdiff_t)q * s->dilation_w - s->pad_left;                                \
-                    cnn__vec acc = cnn__v_set(0.0f), a1 = acc, a2 = acc, a3 = acc, even, odd;                         \
+                    cnn__vec acc = cnn__v_set(0.0f), a1 = acc, a2 = acc, a3 = acc;                                    \
                     float tail = 0.0f, sum = 0.0f;                                                                    \
                     cnn__tap_range(ow, s->w, s->stride_w, s->pad_left, q * s->dilation_w, &j_lo, &j_hi);              \
                     /* at stride 2 a load2 reads the value after the last: that column scalar */                      \
@@ -9939,9 +9936,8 @@ CNN__VEC static void CNN__WN(depthwise_backward_weights)(const cnn_conv2d_shape 
                         }                                                                                             \
                         for (; j < j_vhi; j += CNN__VL) {                                                             \
                             const int lanes = CNN__MIN(CNN__VL, j_vhi - j);                                           \
-                            if (s->stride_w == 1) even = cnn__v_load(xrow + j + col0, lanes);                         \
-                            else cnn__v_load2(xrow + (ptrdiff_t)j * s->stride_w + col0, lanes, &even, &odd);          \
-                            acc = cnn__v_add(acc, cnn__v_mul(cnn__v_load(dyrow + j, lanes), even));                   \
+                            const cnn__vec xv = cnn__dw_load(xrow + (ptrdiff_t)j * s->stride_w + col0, s->stride_w, lanes);\
+                            acc = cnn__v_add(acc, cnn__v_mul(cnn__v_load(dyrow + j, lanes), xv));                     \
                         }                                                                                             \
                         for (j = j_vhi; j < j_hi; j++) tail += dyrow[j] * xrow[(ptrdiff_t)j * s->stride_w + col0];    \
                     }                                                                                                 \
@@ -9963,6 +9959,7 @@ CNN__DEPTHWISE_KERNELS
 #define CNN__W cnn__avx2_
 #endif
 #undef CNN__DEPTHWISE_KERNELS
+#undef cnn__dw_load
 #endif /* CNN__SIMD */
 
 /* ============================================================================================
