@@ -7752,7 +7752,7 @@ static void cnn__npy_put_floats(unsigned char *out, const float *v, size_t n) {
 
 CNNDEF size_t cnn_npy_encode(const float *data, int ndim, const int *shape, void *buf, size_t cap) {
     unsigned char header[10 + 256], *out = (unsigned char *)buf;
-    size_t count, at;
+    size_t count = 0, at;
     if (cnn__npy_check_shape("npy encode", ndim, shape, &count)) return 0;
     if (count && !data) { cnn__fail(CNN_ERR_INVALID_ARGUMENT, "npy encode: NULL data"); return 0; }
     at = cnn__npy_header(header, ndim, shape);
@@ -7894,7 +7894,7 @@ CNNDEF cnn_status cnn_npy_decode(const void *buf, size_t size, int ndim, const i
 #ifndef CNN_NO_STDIO
 CNNDEF cnn_status cnn_npy_save(const char *path, const float *data, int ndim, const int *shape) {
     unsigned char header[10 + 256], buf[4096];
-    size_t count, at, i, k;
+    size_t count = 0, at, i, k;
     cnn_status st;
     FILE *f;
     int failed;
