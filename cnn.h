@@ -1697,9 +1697,18 @@ static int    cnn__conv2d_backward_weights_gather(const cnn_conv2d_shape *s, con
 CNN__VDECL(void, depthwise_forward, (const cnn_conv2d_shape *s, const float *x, const float *w, const float *b, float *y));
 CNN__VDECL(void, depthwise_backward_data, (const cnn_conv2d_shape *s, const float *dy, const float *w, float *dx));
 CNN__VDECL(void, depthwise_backward_weights, (const cnn_conv2d_shape *s, const float *x, const float *dy, float *dw));
-/* F4. The Winograd transforms (the six matrices, 16 lanes) and products on vectors. */
-static void cnn__wino_sandwich_simd(const float *L, const float *X, ptrdiff_t x_step, float *Y, ptrdiff_t y_step);
-static void cnn__wino_products_simd(int a2, int rows, int kc, int strips, const float *u, const float *v, float *m_out);
+/* F4. Winograd on vectors: the six sandwiches (16 lanes), the input and output transforms of
+   a chunk's tiles a tile row at a time, and the products on the micro-kernel. */
+struct cnn__wino;
+struct cnn__wino_shape;
+CNN__VDECL(void, wino_sandwich_simd, (const float *L, const float *X, ptrdiff_t x_step, float *Y, ptrdiff_t y_step));
+CNN__VDECL(void, wino_input_rows, (const struct cnn__wino *wt, const struct cnn__wino_shape *s, const float *x, long long g0,
+                                   int tiles, float *v, ptrdiff_t ldv, float *rows));
+CNN__VDECL(void, wino_output_rows, (const struct cnn__wino *wt, const struct cnn__wino_shape *s, long long g0, int tiles,
+                                    const float *m_out, ptrdiff_t ldm, const float *bias, cnn_activation act, float alpha,
+                                    float *y));
+static void cnn__wino_products_simd(int a2, int rows, int kc, int strips, const float *u, const float *v,
+                                    ptrdiff_t ldv, const int32_t *v_rows, float *m_out, ptrdiff_t ldm);
 
 /* F5. Activations, every width. */
 CNN__VDECL(void, activation_forward, (cnn_activation act, float alpha, size_t count, const float *x, float *y));
@@ -2146,13 +2155,15 @@ CNNDEF cnn_status cnn_conv2d_check(const cnn_conv2d_shape *shape, int *out_h, in
    data gradient's, 2 - pad, when pad > 2).
 
    Layout. The tiles of all images are numbered in one sequence and taken in chunks that keep
-   a chunk's V and M in L2; in a chunk, strips of 16 tiles (the micro-kernel's 16 columns):
-        U[k][e][c]                   transformed filters: A of element e's product (K x C)
-        V[e][strip][c][16 tiles]     transformed input: B, packed strips of C rows of 16
-        M[e][k][tile]                the products
-   Each transform works on 16 tiles (or filters) at once, one per lane, so the one scalar
-   routine Y = L X L^T serves all three transforms; its vector twins (one body on the
-   element-wise vocabulary, expanded for the six matrices) are in F4.
+   a chunk's V and M in L2; the micro-kernel takes a chunk 16 tiles (its 16 columns) at a time:
+        U[k][e][c]          transformed filters: A of element e's product (K x C)
+        V[e][c][tile]       transformed input: B (C x tiles), rows ldv apart
+        M[e][k][tile]       the products, rows ldm apart
+   The scalar transforms work on 16 tiles (or filters) at once, one per lane, gathered from
+   anywhere in the input, so the one routine Y = L X L^T serves all three; its vector twins
+   (one body on the element-wise vocabulary, expanded for the six matrices) are in F4, and so
+   are the input and output transforms that take a tile row at a time, with its consecutive
+   tiles in the lanes (cnn__wino_by_rows says when).
    --------------------------------------------------------------------------------------------- */
 #define CNN__WL 16   /* tiles (or filters) transformed together */
 
@@ -2221,43 +2232,36 @@ static void cnn__wino_sandwich_scalar(int p, int q, const float *L, const float 
         }
 }
 
-/* M_e[k][t] = sum_c U_e[k][c] * V_e[strip][c][t] for every element e and strip: plain loops.
-   u is U[rows][a2][kc]; v is V[a2][strips][kc][16]; m_out is M[a2][rows][strips * 16]. */
-static void cnn__wino_products_scalar(int a2, int rows, int kc, int strips, const float *u, const float *v, float *m_out) {
-    const ptrdiff_t ldm = (ptrdiff_t)strips * CNN__WL;
+/* M_e[k][t] = sum_c U_e[k][c] * V_e[c][t] for every element e and strip of 16 tiles: plain
+   loops. u is U[rows][a2][kc]; v is V[a2][kc][ldv]; m_out is M[a2][rows][ldm]. */
+static void cnn__wino_products_scalar(int a2, int rows, int kc, int strips, const float *u, const float *v, ptrdiff_t ldv,
+                                      float *m_out, ptrdiff_t ldm) {
     int e, j, k, c, t;
     for (e = 0; e < a2; e++)
         for (j = 0; j < strips; j++)
             for (k = 0; k < rows; k++) {
                 const float *uk = u + ((size_t)k * a2 + e) * kc;
-                const float *vj = v + ((size_t)e * strips + j) * kc * CNN__WL;
+                const float *vj = v + (size_t)e * kc * ldv + j * CNN__WL;
                 float *out = m_out + ((size_t)e * rows + k) * ldm + j * CNN__WL;
                 for (t = 0; t < CNN__WL; t++) out[t] = 0.0f;
                 for (c = 0; c < kc; c++)
-                    for (t = 0; t < CNN__WL; t++) out[t] += uk[c] * vj[c * CNN__WL + t];
+                    for (t = 0; t < CNN__WL; t++) out[t] += uk[c] * vj[c * ldv + t];
             }
 }
 
-/* The dispatch points of the transform and of the products: the vector twins (F4) unless the
-   scalar path is active. */
+/* The dispatch point of the sandwiches: the vector twins (F4) unless the scalar path is
+   active. (The tile-row transforms dispatch in cnn__wino_conv, a chunk at a time.) The filter
+   transform runs the AVX2 twin on the AVX-512 path too: its 16 lanes are stored a float at a
+   time by cnn__wino_filters just before, and one 16-float load waiting for those stores made
+   V3's data gradient (U transformed on every call) 10-20% slower than two 8-float ones. */
 static void cnn__wino_sandwich(int p, int q, const float *L, const float *X, ptrdiff_t x_step, float *Y, ptrdiff_t y_step) {
 #ifdef CNN__SIMD
     if (cnn_simd_active() != CNN_SIMD_SCALAR) {
-        cnn__wino_sandwich_simd(L, X, x_step, Y, y_step);
+        CNN__VCALL_IF(L != cnn__wino2_g && L != cnn__wino4_g, wino_sandwich_simd, (L, X, x_step, Y, y_step));
         return;
     }
 #endif
     cnn__wino_sandwich_scalar(p, q, L, X, x_step, Y, y_step);
-}
-
-static void cnn__wino_products(int a2, int rows, int kc, int strips, const float *u, const float *v, float *m_out) {
-#ifdef CNN__SIMD
-    if (cnn_simd_active() != CNN_SIMD_SCALAR) {
-        cnn__wino_products_simd(a2, rows, kc, strips, u, v, m_out);
-        return;
-    }
-#endif
-    cnn__wino_products_scalar(a2, rows, kc, strips, u, v, m_out);
 }
 
 /* Section 5's, for the activation fused into the output transform. */
@@ -2316,10 +2320,31 @@ static int cnn__wino_chunk(const cnn__wino *wt, const cnn__wino_shape *s) {
     return (int)CNN__MIN(CNN__MAX(fit, (long long)CNN__WL), (tiles + CNN__WL - 1) / CNN__WL * CNN__WL);
 }
 
-/* The workspace: U (unless the caller keeps it), then V and M of one chunk. */
+/* A chunk's rows: M[e][k] holds ldm floats, the strips' 16 lanes each; V[e][c] holds ldv, as
+   many or one strip more, so that ldv is an odd number of 64-byte lines. The micro-kernel
+   reads a strip of V down C rows ldv apart: at an even number of lines (2 KB apart, say)
+   those rows fall on a few cache sets only and evict each other. With one strip, V's rows
+   are consecutive, as a packed strip. */
+static ptrdiff_t cnn__wino_ldm(int tiles) { return (ptrdiff_t)(tiles + CNN__WL - 1) / CNN__WL * CNN__WL; }
+static ptrdiff_t cnn__wino_ldv(int tiles) {
+    const ptrdiff_t ldm = cnn__wino_ldm(tiles);
+    return ldm / CNN__WL % 2 ? ldm : ldm + CNN__WL;
+}
+
+/* Floats of the vector input transform's rows (one tile row's a rows of B^T d, section F4). */
+static size_t cnn__wino_rows_floats(const cnn__wino *wt, const cnn__wino_shape *s) {
+    const size_t tw = (size_t)(s->out_w + wt->m - 1) / wt->m;
+    return (size_t)wt->a * wt->m * cnn__round16(tw + CNN__WL + 1);
+}
+
+/* The workspace: U (unless the caller keeps it), then V and M of one chunk (M with 16 floats
+   of slack: the vector output transform reads whole vectors), the vector transform's rows,
+   and the row offsets of V for the micro-kernel (c of them). */
 static size_t cnn__wino_floats(const cnn__wino *wt, const cnn__wino_shape *s) {
     const size_t a2 = (size_t)wt->a * wt->a, chunk = (size_t)cnn__wino_chunk(wt, s);
-    return cnn__round16(a2 * s->k * s->c) + a2 * s->c * chunk + a2 * s->k * chunk;
+    return cnn__round16(a2 * s->k * s->c) + a2 * s->c * (size_t)cnn__wino_ldv((int)chunk) +
+           cnn__round16(a2 * s->k * (size_t)cnn__wino_ldm((int)chunk) + CNN__WL) + cnn__wino_rows_floats(wt, s) +
+           cnn__round16((size_t)s->c);
 }
 
 /* Lane t of the input transform's X: the a x a window at (row0, col0) of one plane, zero
@@ -2346,74 +2371,130 @@ static void cnn__wino_gather(const float *plane, int h, int w, int row0, int col
     }
 }
 
+/* Tile g of the sequence: its image, and the top-left output (input: minus the pads). */
+static void cnn__wino_where(const cnn__wino *wt, const cnn__wino_shape *s, long long g, int *img, int *row0, int *col0) {
+    const int tw = (s->out_w + wt->m - 1) / wt->m;
+    const long long per_image = (long long)((s->out_h + wt->m - 1) / wt->m) * tw;
+    *img = (int)(g / per_image);
+    *row0 = (int)(g % per_image / tw) * wt->m;
+    *col0 = (int)(g % per_image % tw) * wt->m;
+}
+
+/* V = B^T d B for the chunk's tiles g0 .. g0 + tiles - 1, element e of tile g0 + t, channel c
+   at v[(e * C + c) * ldv + t]: 16 tiles of one channel at a time, gathered into the lanes of
+   the transform's X. Lanes past the chunk's last tile are zeros. The scalar reference, and
+   (through cnn__wino_sandwich) the vector path's where tile rows are short (cnn__wino_by_rows). */
+static void cnn__wino_input_tiles(const cnn__wino *wt, const cnn__wino_shape *s, const float *x, long long g0,
+                                  int tiles, float *v, ptrdiff_t ldv) {
+    const int a = wt->a, a2 = a * a;
+    const size_t in_plane = (size_t)s->h * s->w;
+    float x_lanes[36 * CNN__WL];
+    int img[CNN__WL], row0[CNN__WL], col0[CNN__WL];
+    int j, t, c, i, lanes;
+    for (j = 0; j * CNN__WL < tiles; j++) {
+        lanes = CNN__MIN(CNN__WL, tiles - j * CNN__WL);
+        for (t = 0; t < lanes; t++) cnn__wino_where(wt, s, g0 + (long long)j * CNN__WL + t, img + t, row0 + t, col0 + t);
+        for (c = 0; c < s->c; c++) {
+            for (t = 0; t < CNN__WL; t++) {
+                if (t < lanes) cnn__wino_gather(x + ((size_t)img[t] * s->c + c) * in_plane, s->h, s->w,
+                                                row0[t] - s->pad_top, col0[t] - s->pad_left, a, x_lanes, t);
+                else for (i = 0; i < a2; i++) x_lanes[i * CNN__WL + t] = 0.0f;
+            }
+            cnn__wino_sandwich(a, a, wt->bt, x_lanes, CNN__WL, v + (size_t)c * ldv + j * CNN__WL, s->c * ldv);
+        }
+    }
+}
+
+/* Y = A^T M A + bias, through the activation, into the outputs of the chunk's tiles, with
+   M_e[k][t] at m_out[(e * K + k) * ldm + t]. Column 1 of A^T (the point 1) is all ones, so b
+   added to element (1, 1) of M comes out added to every output: 16 additions instead of 256.
+   As cnn__wino_input_tiles, the scalar reference and the vector path's for short tile rows. */
+static void cnn__wino_output_tiles(const cnn__wino *wt, const cnn__wino_shape *s, long long g0, int tiles,
+                                   float *m_out, ptrdiff_t ldm, const float *bias, cnn_activation act, float alpha, float *y) {
+    const int m = wt->m, a = wt->a;
+    const size_t out_plane = (size_t)s->out_h * s->out_w;
+    const ptrdiff_t m_step = (ptrdiff_t)s->k * ldm;
+    float y_lanes[16 * CNN__WL];
+    int img[CNN__WL], row0[CNN__WL], col0[CNN__WL];
+    int j, t, k, i, q, lanes;
+    for (j = 0; j * CNN__WL < tiles; j++) {
+        lanes = CNN__MIN(CNN__WL, tiles - j * CNN__WL);
+        for (t = 0; t < lanes; t++) cnn__wino_where(wt, s, g0 + (long long)j * CNN__WL + t, img + t, row0 + t, col0 + t);
+        for (k = 0; k < s->k; k++) {
+            float *mk = m_out + k * ldm + j * CNN__WL;
+            if (bias)
+                for (t = 0; t < CNN__WL; t++) mk[(a + 1) * m_step + t] += bias[k];
+            cnn__wino_sandwich(m, a, wt->at, mk, m_step, y_lanes, CNN__WL);
+            if (act != CNN_ACT_NONE) cnn__activation_forward(act, alpha, (size_t)m * m * CNN__WL, y_lanes, y_lanes);
+            for (t = 0; t < lanes; t++) {
+                float *out = y + ((size_t)img[t] * s->k + k) * out_plane + (size_t)row0[t] * s->out_w + col0[t];
+                const float *yt = y_lanes + t;
+                const int rows = CNN__MIN(m, s->out_h - row0[t]), cols = CNN__MIN(m, s->out_w - col0[t]);
+                if (m == 4 && rows == 4 && cols == 4)          /* a whole tile, the common case */
+                    for (i = 0; i < 4; i++, out += s->out_w, yt += 4 * CNN__WL) {
+                        out[0] = yt[0]; out[1] = yt[CNN__WL]; out[2] = yt[2 * CNN__WL]; out[3] = yt[3 * CNN__WL];
+                    }
+                else
+                    for (i = 0; i < rows; i++)
+                        for (q = 0; q < cols; q++) out[(size_t)i * s->out_w + q] = yt[(i * m + q) * CNN__WL];
+            }
+        }
+    }
+}
+
+#ifdef CNN__SIMD
+/* Whether the vector path transforms a tile row at a time (F4) rather than a tile at a time:
+   when the tile rows fill at least 3/4 of the lanes they take (VL of them at a time), except
+   F(4x4) on AVX2. The rows' transforms load and store whole vectors where the tiles' gather
+   and scatter one float at a time, but a row of 3 tiles leaves 13 of AVX-512's 16 lanes idle.
+   Measured on the benchmark layers against the tile-at-a-time code (min of two runs of
+   medians of 3, one core, Zen 5): by rows, F(2x2) runs V1, V2, V4 and M1 1.2-2.0x faster on
+   both widths and M2 1.3x on AVX2 (6 tiles a row of 8 lanes); F(4x4) on AVX-512 runs V1 (14
+   tiles a row) 1.08x faster, while V3 (4 tiles a row) ran up to 1.3x slower by rows than by
+   tiles. F(4x4) on AVX2 ran V1 1.15-1.2x slower by rows: its transforms' 36 values do not fit in
+   16 registers, and the compiler's spills (some stored in halves and reloaded whole) cost
+   more than the gather. */
+static int cnn__wino_by_rows(const cnn__wino *wt, const cnn__wino_shape *s) {
+    const int tw = (s->out_w + wt->m - 1) / wt->m;
+    const int vl = cnn_simd_active() == CNN_SIMD_AVX512 ? 16 : cnn_simd_active() == CNN_SIMD_NEON ? 4 : 8;
+    if (wt->m == 4 && vl == 8) return 0;
+    return 4 * tw >= 3 * ((tw + vl - 1) / vl * vl);
+}
+#endif
+
 /* y = act(conv(x, filters) + bias) through Winograd, with u the transformed filters
-   (cnn__wino_filters) and work the chunk's V and M (cnn__wino_floats minus U). */
+   (cnn__wino_filters) and work the chunk's V and M and the rest of the workspace after U
+   (cnn__wino_floats). Chunk by chunk: the input transform, the products, the output
+   transform; on vectors (F4) unless the scalar path is active. */
 static void cnn__wino_conv(const cnn__wino *wt, const cnn__wino_shape *s, const float *x, const float *u,
                            const float *bias, cnn_activation act, float alpha, float *y, float *work) {
-    const int m = wt->m, a = wt->a, a2 = a * a, chunk = cnn__wino_chunk(wt, s);
-    const int th = (s->out_h + m - 1) / m, tw = (s->out_w + m - 1) / m;
-    const long long per_image = (long long)th * tw, total = s->n * per_image;
-    const size_t in_plane = (size_t)s->h * s->w, out_plane = (size_t)s->out_h * s->out_w;
-    float *v = work, *prod = work + (size_t)a2 * s->c * chunk;
-    float x_lanes[36 * CNN__WL], y_lanes[16 * CNN__WL];
-    int img[CNN__WL], row0[CNN__WL], col0[CNN__WL];
+    const int a2 = wt->a * wt->a, chunk = cnn__wino_chunk(wt, s);
+    const long long total = (long long)s->n * ((s->out_h + wt->m - 1) / wt->m) * ((s->out_w + wt->m - 1) / wt->m);
+    float *v = work, *prod = v + (size_t)a2 * s->c * cnn__wino_ldv(chunk);
+    float *rows = prod + cnn__round16((size_t)a2 * s->k * cnn__wino_ldm(chunk) + CNN__WL);
+    int32_t *v_rows = (int32_t *)(void *)(rows + cnn__wino_rows_floats(wt, s));
     long long g0;
+#ifdef CNN__SIMD
+    const int simd = cnn_simd_active() != CNN_SIMD_SCALAR, by_rows = simd && cnn__wino_by_rows(wt, s);
+#endif
     for (g0 = 0; g0 < total; g0 += chunk) {
-        const int tiles = (int)CNN__MIN((long long)chunk, total - g0), strips = (tiles + CNN__WL - 1) / CNN__WL;
-        const ptrdiff_t v_step = (ptrdiff_t)strips * s->c * CNN__WL, ldm = (ptrdiff_t)strips * CNN__WL;
-        const ptrdiff_t m_step = (ptrdiff_t)s->k * ldm;
-        int j, t, c, k, i, q, lanes;
-        for (j = 0; j < strips; j++) {
-            /* The strip's tiles: image, and the top-left output (input: minus the pads). */
-            lanes = CNN__MIN(CNN__WL, tiles - j * CNN__WL);
-            for (t = 0; t < lanes; t++) {
-                const long long g = g0 + (long long)j * CNN__WL + t;
-                img[t] = (int)(g / per_image);
-                row0[t] = (int)(g % per_image / tw) * m;
-                col0[t] = (int)(g % per_image % tw) * m;
-            }
-            /* V = B^T d B, one channel of 16 tiles at a time, stored as the strip's row c */
-            for (c = 0; c < s->c; c++) {
-                for (t = 0; t < CNN__WL; t++) {
-                    if (t < lanes) cnn__wino_gather(x + ((size_t)img[t] * s->c + c) * in_plane, s->h, s->w,
-                                                    row0[t] - s->pad_top, col0[t] - s->pad_left, a, x_lanes, t);
-                    else for (i = 0; i < a2; i++) x_lanes[i * CNN__WL + t] = 0.0f;
-                }
-                cnn__wino_sandwich(a, a, wt->bt, x_lanes, CNN__WL, v + ((size_t)j * s->c + c) * CNN__WL, v_step);
-            }
+        const int tiles = (int)CNN__MIN((long long)chunk, total - g0);
+        const ptrdiff_t ldv = cnn__wino_ldv(tiles), ldm = cnn__wino_ldm(tiles);
+        int c;
+        for (c = 0; c < s->c; c++) v_rows[c] = (int32_t)(c * ldv);
+#ifdef CNN__SIMD
+        if (simd) {
+            if (by_rows) CNN__VCALL(wino_input_rows, (wt, s, x, g0, tiles, v, ldv, rows));
+            else cnn__wino_input_tiles(wt, s, x, g0, tiles, v, ldv);
+            cnn__wino_products_simd(a2, s->k, s->c, (int)(ldm / CNN__WL), u, v, ldv, v_rows, prod, ldm);
+            if (by_rows) CNN__VCALL(wino_output_rows, (wt, s, g0, tiles, prod, ldm, bias, act, alpha, y));
+            else cnn__wino_output_tiles(wt, s, g0, tiles, prod, ldm, bias, act, alpha, y);
+            continue;
         }
-        cnn__wino_products(a2, s->k, s->c, strips, u, v, prod);
-        for (j = 0; j < strips; j++) {
-            lanes = CNN__MIN(CNN__WL, tiles - j * CNN__WL);
-            for (t = 0; t < lanes; t++) {
-                const long long g = g0 + (long long)j * CNN__WL + t;
-                img[t] = (int)(g / per_image);
-                row0[t] = (int)(g % per_image / tw) * m;
-                col0[t] = (int)(g % per_image % tw) * m;
-            }
-            /* Y = A^T M A + bias, through the activation, into the tiles' outputs. Column 1 of
-               A^T (the point 1) is all ones, so b added to element (1, 1) of M comes out
-               added to every output: 16 additions instead of 256. */
-            for (k = 0; k < s->k; k++) {
-                float *mk = prod + k * ldm + j * CNN__WL;
-                if (bias)
-                    for (t = 0; t < CNN__WL; t++) mk[(a + 1) * m_step + t] += bias[k];
-                cnn__wino_sandwich(m, a, wt->at, mk, m_step, y_lanes, CNN__WL);
-                if (act != CNN_ACT_NONE) cnn__activation_forward(act, alpha, (size_t)m * m * CNN__WL, y_lanes, y_lanes);
-                for (t = 0; t < lanes; t++) {
-                    float *out = y + ((size_t)img[t] * s->k + k) * out_plane + (size_t)row0[t] * s->out_w + col0[t];
-                    const float *yt = y_lanes + t;
-                    const int rows = CNN__MIN(m, s->out_h - row0[t]), cols = CNN__MIN(m, s->out_w - col0[t]);
-                    if (m == 4 && rows == 4 && cols == 4)          /* a whole tile, the common case */
-                        for (i = 0; i < 4; i++, out += s->out_w, yt += 4 * CNN__WL) {
-                            out[0] = yt[0]; out[1] = yt[CNN__WL]; out[2] = yt[2 * CNN__WL]; out[3] = yt[3 * CNN__WL];
-                        }
-                    else
-                        for (i = 0; i < rows; i++)
-                            for (q = 0; q < cols; q++) out[(size_t)i * s->out_w + q] = yt[(i * m + q) * CNN__WL];
-                }
-            }
-        }
+#endif
+        cnn__wino_input_tiles(wt, s, x, g0, tiles, v, ldv);
+        cnn__wino_products_scalar(a2, s->k, s->c, (int)(ldm / CNN__WL), u, v, ldv, prod, ldm);
+        cnn__wino_output_tiles(wt, s, g0, tiles, prod, ldm, bias, act, alpha, y);
     }
 }
 
@@ -8622,6 +8703,9 @@ static void cnn__pack_transposed(const float *src, ptrdiff_t src_row, int rows, 
 #define cnn__v_storei CNN__WN(v_storei)
 #define cnn__v_load2 CNN__WN(v_load2)
 #define cnn__v_store2 CNN__WN(v_store2)
+#define cnn__v_load4 CNN__WN(v_load4)
+#define cnn__v_load_at CNN__WN(v_load_at)
+#define cnn__v_store4 CNN__WN(v_store4)
 #define cnn__v_set CNN__WN(v_set)
 #define cnn__v_add CNN__WN(v_add)
 #define cnn__v_sub CNN__WN(v_sub)
@@ -8676,6 +8760,47 @@ CNN__AVX2 static void cnn__v_store2(float *p, int m, cnn__vec even, cnn__vec odd
     const __m256 lo = _mm256_unpacklo_ps(even, odd), hi = _mm256_unpackhi_ps(even, odd);
     cnn__v_store(p, m, _mm256_permute2f128_ps(lo, hi, 0x20));
     if (m > 8) cnn__v_store(p + 8, m - 8, _mm256_permute2f128_ps(lo, hi, 0x31));
+}
+/* n quadruples p[4t .. 4t + 3] into q[0][t] .. q[3][t]; and back, storing m floats (up to 32).
+   Each 8-float load holds two quadruples: the 128-bit permutes pair the halves so that each
+   half of R_i holds a 4 x 4 block of tiles by phase, which the in-lane transpose turns. */
+CNN__AVX2 static inline __attribute__((always_inline)) void cnn__v_load4(const float *p, int n, cnn__vec *q) {
+    __m256 l[4], r[4], lo01, hi01, lo23, hi23;
+    int i;
+    for (i = 0; i < 4; i++) l[i] = 4 * n > 8 * i ? cnn__v_load(p + 8 * i, 4 * n - 8 * i) : _mm256_setzero_ps();
+    r[0] = _mm256_permute2f128_ps(l[0], l[2], 0x20);    /* tiles 0 | 4 */
+    r[1] = _mm256_permute2f128_ps(l[0], l[2], 0x31);    /* tiles 1 | 5 */
+    r[2] = _mm256_permute2f128_ps(l[1], l[3], 0x20);    /* tiles 2 | 6 */
+    r[3] = _mm256_permute2f128_ps(l[1], l[3], 0x31);    /* tiles 3 | 7 */
+    lo01 = _mm256_unpacklo_ps(r[0], r[1]); hi01 = _mm256_unpackhi_ps(r[0], r[1]);
+    lo23 = _mm256_unpacklo_ps(r[2], r[3]); hi23 = _mm256_unpackhi_ps(r[2], r[3]);
+    q[0] = _mm256_shuffle_ps(lo01, lo23, _MM_SHUFFLE(1, 0, 1, 0));
+    q[1] = _mm256_shuffle_ps(lo01, lo23, _MM_SHUFFLE(3, 2, 3, 2));
+    q[2] = _mm256_shuffle_ps(hi01, hi23, _MM_SHUFFLE(1, 0, 1, 0));
+    q[3] = _mm256_shuffle_ps(hi01, hi23, _MM_SHUFFLE(3, 2, 3, 2));
+}
+CNN__AVX2 static inline __attribute__((always_inline)) void cnn__v_store4(float *p, int m, const cnn__vec *q) {
+    const __m256 lo01 = _mm256_unpacklo_ps(q[0], q[1]), hi01 = _mm256_unpackhi_ps(q[0], q[1]);
+    const __m256 lo23 = _mm256_unpacklo_ps(q[2], q[3]), hi23 = _mm256_unpackhi_ps(q[2], q[3]);
+    const __m256 r0 = _mm256_shuffle_ps(lo01, lo23, _MM_SHUFFLE(1, 0, 1, 0));   /* tiles 0 | 4 */
+    const __m256 r1 = _mm256_shuffle_ps(lo01, lo23, _MM_SHUFFLE(3, 2, 3, 2));   /* tiles 1 | 5 */
+    const __m256 r2 = _mm256_shuffle_ps(hi01, hi23, _MM_SHUFFLE(1, 0, 1, 0));   /* tiles 2 | 6 */
+    const __m256 r3 = _mm256_shuffle_ps(hi01, hi23, _MM_SHUFFLE(3, 2, 3, 2));   /* tiles 3 | 7 */
+    const __m256 out[4] = {_mm256_permute2f128_ps(r0, r1, 0x20), _mm256_permute2f128_ps(r2, r3, 0x20),
+                           _mm256_permute2f128_ps(r0, r1, 0x31), _mm256_permute2f128_ps(r2, r3, 0x31)};
+    int i;
+    for (i = 0; i < 4 && m > 8 * i; i++) cnn__v_store(p + 8 * i, m - 8 * i, out[i]);
+}
+/* Lanes j of row[x0 + j] for 0 <= x0 + j < w, zeros elsewhere (a row's padding on either
+   side): the lanes left of the row come from a load at the row's start moved up -x0 lanes. */
+CNN__AVX2 static inline __attribute__((always_inline)) cnn__vec cnn__v_load_at(const float *row, int x0, int w) {
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    __m256 v;
+    if (x0 >= 0) return x0 + 8 <= w ? _mm256_loadu_ps(row + x0) : x0 >= w ? _mm256_setzero_ps() : cnn__v_load(row + x0, w - x0);
+    if (x0 <= -8) return _mm256_setzero_ps();
+    v = cnn__v_load(row, CNN__MIN(8 + x0, w));
+    v = _mm256_permutevar8x32_ps(v, _mm256_add_epi32(lane, _mm256_set1_epi32(x0)));
+    return _mm256_and_ps(v, _mm256_castsi256_ps(_mm256_cmpgt_epi32(lane, _mm256_set1_epi32(-x0 - 1))));
 }
 CNN__AVX2 static cnn__vec cnn__v_set(float f) { return _mm256_set1_ps(f); }
 CNN__AVX2 static cnn__vec cnn__v_add(cnn__vec a, cnn__vec b) { return _mm256_add_ps(a, b); }
@@ -8734,6 +8859,34 @@ CNN__AVX512 static void cnn__avx512_v_store2(float *p, int m, __m512 even, __m51
     const __m512i first = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
     cnn__avx512_v_store(p, m, _mm512_permutex2var_ps(even, first, odd));
     if (m > 16) cnn__avx512_v_store(p + 16, m - 16, _mm512_permutex2var_ps(even, _mm512_add_epi32(first, _mm512_set1_epi32(8)), odd));
+}
+/* Quadruples: two rounds of pairs, each two-source permute taking even or odd lanes. */
+CNN__AVX512 static inline __attribute__((always_inline)) void cnn__avx512_v_load4(const float *p, int n, __m512 *q) {
+    const __m512i evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odds = _mm512_add_epi32(evens, _mm512_set1_epi32(1));
+    __m512 l[4], e01, o01, e23, o23;
+    int i;
+    for (i = 0; i < 4; i++) l[i] = 4 * n > 16 * i ? cnn__avx512_v_load(p + 16 * i, 4 * n - 16 * i) : _mm512_setzero_ps();
+    e01 = _mm512_permutex2var_ps(l[0], evens, l[1]); o01 = _mm512_permutex2var_ps(l[0], odds, l[1]);   /* phases 0, 2 | 1, 3 */
+    e23 = _mm512_permutex2var_ps(l[2], evens, l[3]); o23 = _mm512_permutex2var_ps(l[2], odds, l[3]);
+    q[0] = _mm512_permutex2var_ps(e01, evens, e23); q[2] = _mm512_permutex2var_ps(e01, odds, e23);
+    q[1] = _mm512_permutex2var_ps(o01, evens, o23); q[3] = _mm512_permutex2var_ps(o01, odds, o23);
+}
+CNN__AVX512 static inline __attribute__((always_inline)) void cnn__avx512_v_store4(float *p, int m, const __m512 *q) {
+    const __m512i first = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const __m512i second = _mm512_add_epi32(first, _mm512_set1_epi32(8));
+    const __m512 e01 = _mm512_permutex2var_ps(q[0], first, q[2]), e23 = _mm512_permutex2var_ps(q[0], second, q[2]);
+    const __m512 o01 = _mm512_permutex2var_ps(q[1], first, q[3]), o23 = _mm512_permutex2var_ps(q[1], second, q[3]);
+    const __m512 out[4] = {_mm512_permutex2var_ps(e01, first, o01), _mm512_permutex2var_ps(e01, second, o01),
+                           _mm512_permutex2var_ps(e23, first, o23), _mm512_permutex2var_ps(e23, second, o23)};
+    int i;
+    for (i = 0; i < 4 && m > 16 * i; i++) cnn__avx512_v_store(p + 16 * i, m - 16 * i, out[i]);
+}
+/* Left of the row, an expanding load puts row[0 ..] into the lanes from -x0 up. */
+CNN__AVX512 static inline __attribute__((always_inline)) __m512 cnn__avx512_v_load_at(const float *row, int x0, int w) {
+    if (x0 >= 0) return x0 + 16 <= w ? _mm512_loadu_ps(row + x0) : x0 >= w ? _mm512_setzero_ps() : cnn__avx512_v_load(row + x0, w - x0);
+    if (x0 <= -16) return _mm512_setzero_ps();
+    return _mm512_maskz_expandloadu_ps((__mmask16)(cnn__avx512_tail(CNN__MIN(16 + x0, w)) << -x0), row);
 }
 CNN__AVX512 static __m512 cnn__avx512_v_set(float f) { return _mm512_set1_ps(f); }
 /* a + b with a as the first source: of two NaNs, a's comes out, as in the scalar code. The
@@ -8808,6 +8961,28 @@ static void cnn__v_store2(float *p, int m, cnn__vec even, cnn__vec odd) {
     v.val[1] = odd;
     vst2q_f32(m >= 8 ? p : t, v);
     if (m < 8) memcpy(p, t, (size_t)m * sizeof(float));
+}
+static void cnn__v_load4(const float *p, int n, cnn__vec *q) {
+    float t[16] = {0.0f};
+    float32x4x4_t v;
+    if (n < 4) memcpy(t, p, (size_t)(4 * n) * sizeof(float));
+    v = vld4q_f32(n >= 4 ? p : t);
+    q[0] = v.val[0]; q[1] = v.val[1]; q[2] = v.val[2]; q[3] = v.val[3];
+}
+static void cnn__v_store4(float *p, int m, const cnn__vec *q) {
+    float t[16];
+    float32x4x4_t v;
+    v.val[0] = q[0]; v.val[1] = q[1]; v.val[2] = q[2]; v.val[3] = q[3];
+    vst4q_f32(m >= 16 ? p : t, v);
+    if (m < 16) memcpy(p, t, (size_t)m * sizeof(float));
+}
+static cnn__vec cnn__v_load_at(const float *row, int x0, int w) {
+    float t[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    int j;
+    if (x0 >= 0 && x0 + 4 <= w) return vld1q_f32(row + x0);
+    for (j = 0; j < 4; j++)
+        if (x0 + j >= 0 && x0 + j < w) t[j] = row[x0 + j];
+    return vld1q_f32(t);
 }
 static cnn__vec cnn__v_set(float f) { return vdupq_n_f32(f); }
 static cnn__vec cnn__v_add(cnn__vec a, cnn__vec b) { return vaddq_f32(a, b); }
@@ -9609,63 +9784,42 @@ static int cnn__conv2d_backward_weights_gather(const cnn_conv2d_shape *s, const 
 #endif /* CNN__SIMD */
 
 #ifdef CNN__SIMD
-/* The vector twins of the transforms, written once on the element-wise vocabulary (lanes are
-   tiles or filters, CNN__VL at a time). Each is the scalar sandwich Y = L X L^T applied as two
-   rounds of the 1-D transform (columns, then rows), with the 1-D transforms written out by
-   hand: the zeros and ones of the matrices cost nothing, and rows that share terms share them
-   (B^T's rows 1 and 2 are (d4 - 4 d2) +- (d3 - 4 d1), rows 3 and 4 (d4 - d2) +- 2 (d3 - d1)). */
-#define CNN__V(x) cnn__v_set(x)
-#define CNN__INLINE inline __attribute__((always_inline))   /* into the 2-D loops below */
-CNN__VEC static CNN__INLINE void cnn__wino2_bt_1d(const cnn__vec *d, cnn__vec *o) {
-    o[0] = cnn__v_sub(d[0], d[2]);
-    o[1] = cnn__v_add(d[1], d[2]);
-    o[2] = cnn__v_sub(d[2], d[1]);
-    o[3] = cnn__v_sub(d[1], d[3]);
-}
-CNN__VEC static CNN__INLINE void cnn__wino2_at_1d(const cnn__vec *d, cnn__vec *o) {
-    o[0] = cnn__v_add(cnn__v_add(d[0], d[1]), d[2]);
-    o[1] = cnn__v_sub(cnn__v_sub(d[1], d[2]), d[3]);
-}
-CNN__VEC static CNN__INLINE void cnn__wino2_g_1d(const cnn__vec *g, cnn__vec *o) {
-    const cnn__vec half = CNN__V(0.5f), g02 = cnn__v_add(g[0], g[2]);
-    o[0] = g[0];
-    o[1] = cnn__v_mul(half, cnn__v_add(g02, g[1]));
-    o[2] = cnn__v_mul(half, cnn__v_sub(g02, g[1]));
-    o[3] = g[2];
-}
-CNN__VEC static CNN__INLINE void cnn__wino4_bt_1d(const cnn__vec *d, cnn__vec *o) {
-    const cnn__vec four = CNN__V(4.0f), five = CNN__V(5.0f);
-    const cnn__vec t1 = cnn__v_sub(d[4], cnn__v_mul(four, d[2])), t2 = cnn__v_sub(d[3], cnn__v_mul(four, d[1]));
-    const cnn__vec t3 = cnn__v_sub(d[4], d[2]), t4 = cnn__v_mul(CNN__V(2.0f), cnn__v_sub(d[3], d[1]));
-    o[0] = cnn__v_add(cnn__v_sub(cnn__v_mul(four, d[0]), cnn__v_mul(five, d[2])), d[4]);
-    o[1] = cnn__v_add(t1, t2);
-    o[2] = cnn__v_sub(t1, t2);
-    o[3] = cnn__v_add(t3, t4);
-    o[4] = cnn__v_sub(t3, t4);
-    o[5] = cnn__v_add(cnn__v_sub(cnn__v_mul(four, d[1]), cnn__v_mul(five, d[3])), d[5]);
-}
-CNN__VEC static CNN__INLINE void cnn__wino4_at_1d(const cnn__vec *d, cnn__vec *o) {
-    const cnn__vec s12 = cnn__v_add(d[1], d[2]), d12 = cnn__v_sub(d[1], d[2]);
-    const cnn__vec s34 = cnn__v_add(d[3], d[4]), d34 = cnn__v_sub(d[3], d[4]);
-    o[0] = cnn__v_add(cnn__v_add(d[0], s12), s34);
-    o[1] = cnn__v_add(d12, cnn__v_mul(CNN__V(2.0f), d34));
-    o[2] = cnn__v_add(s12, cnn__v_mul(CNN__V(4.0f), s34));
-    o[3] = cnn__v_add(cnn__v_add(d12, cnn__v_mul(CNN__V(8.0f), d34)), d[5]);
-}
-CNN__VEC static CNN__INLINE void cnn__wino4_g_1d(const cnn__vec *g, cnn__vec *o) {
-    const cnn__vec g02 = cnn__v_add(g[0], g[2]);
-    const cnn__vec a = cnn__v_add(cnn__v_mul(CNN__V(1.0f / 24), g[0]), cnn__v_mul(CNN__V(1.0f / 6), g[2]));
-    const cnn__vec b = cnn__v_mul(CNN__V(1.0f / 12), g[1]);
-    o[0] = cnn__v_mul(CNN__V(1.0f / 4), g[0]);
-    o[1] = cnn__v_mul(CNN__V(-1.0f / 6), cnn__v_add(g02, g[1]));
-    o[2] = cnn__v_mul(CNN__V(-1.0f / 6), cnn__v_sub(g02, g[1]));
-    o[3] = cnn__v_add(a, b);
-    o[4] = cnn__v_sub(a, b);
-    o[5] = g[2];
-}
-#undef CNN__V
+/* The vector twins of the transforms, written once on the element-wise vocabulary for every
+   width. Each is the scalar sandwich Y = L X L^T applied as two rounds of the 1-D transform,
+   with the 1-D transforms written out by hand: the zeros and ones of the matrices cost
+   nothing, and rows that share terms share them (B^T's rows 1 and 2 are
+   (d4 - 4 d2) +- (d3 - 4 d1), rows 3 and 4 (d4 - d2) +- 2 (d3 - d1)).
 
-/* Y (p x p) = L X L^T from the 1-D transform ONE_D of L (p x q): columns, then rows. */
+   The filter transform has the filters in the lanes (16 at a time, as the scalar reference).
+   The input and output transforms work a tile row at a time, with the tiles in the lanes:
+   - input: the first round runs down the columns of the a input rows under the tile row,
+     CNN__VL columns at a time, into a rows of B^T d; the second runs along those rows, where
+     tile t's a values start at column m t: with m = 4 they are the four phases of a load4 at
+     4 t and the first two of one at 4 t + 4 (m = 2: two load2s). Each element of CNN__VL tiles
+     is then one vector store into its row of V.
+   - output: the rows of M hold consecutive tiles, so each element of CNN__VL tiles is one
+     vector load; after both rounds the m outputs of a tile's row are m phases, which one
+     store4 (store2) interleaves into the output row.
+   No tile is gathered or scattered a float at a time (that was a quarter of V1's forward
+   pass, perf). A tile row of one image is a run of the chunk's tiles; a chunk may start or
+   end in the middle of one. */
+#define CNN__V(x) cnn__v_set(x)
+#define CNN__INLINE inline __attribute__((always_inline))   /* into the loops below */
+#define cnn__wino2_bt_1d CNN__WN(wino2_bt_1d)
+#define cnn__wino2_at_1d CNN__WN(wino2_at_1d)
+#define cnn__wino2_g_1d CNN__WN(wino2_g_1d)
+#define cnn__wino4_bt_1d CNN__WN(wino4_bt_1d)
+#define cnn__wino4_at_1d CNN__WN(wino4_at_1d)
+#define cnn__wino4_g_1d CNN__WN(wino4_g_1d)
+#define cnn__wino_columns CNN__WN(wino_columns)
+/* The m phases of m CNN__VL consecutive floats (column m t + q of the block to phase[q][t]). */
+#define CNN__WINO4_UNZIP(p, phase) cnn__v_load4(p, CNN__VL, phase)
+#define CNN__WINO2_UNZIP(p, phase) cnn__v_load2(p, CNN__VL, phase, phase + 1)
+#define CNN__WINO4_STORE(p, count, o) cnn__v_store4(p, count, o)
+#define CNN__WINO2_STORE(p, count, o) cnn__v_store2(p, count, o[0], o[1])
+
+/* Y (p x p) = L X L^T from the 1-D transform ONE_D of L (p x q): columns, then rows. X and Y
+   hold 16 lanes per element, x_step and y_step floats apart. */
 #define CNN__WINO_2D(name, P, Q, ONE_D)                                                                   \
 CNN__VEC static void name(const float *X, ptrdiff_t x_step, float *Y, ptrdiff_t y_step) {                \
     cnn__vec in[Q], out[P], lx[P * Q];                                                                    \
@@ -9682,34 +9836,225 @@ CNN__VEC static void name(const float *X, ptrdiff_t x_step, float *Y, ptrdiff_t 
         }                                                                                                 \
     }                                                                                                     \
 }
-CNN__WINO_2D(cnn__wino2_input_simd, 4, 4, cnn__wino2_bt_1d)
-CNN__WINO_2D(cnn__wino2_output_simd, 2, 4, cnn__wino2_at_1d)
-CNN__WINO_2D(cnn__wino2_filter_simd, 4, 3, cnn__wino2_g_1d)
-CNN__WINO_2D(cnn__wino4_input_simd, 6, 6, cnn__wino4_bt_1d)
-CNN__WINO_2D(cnn__wino4_output_simd, 4, 6, cnn__wino4_at_1d)
-CNN__WINO_2D(cnn__wino4_filter_simd, 6, 3, cnn__wino4_g_1d)
-#undef CNN__WINO_2D
-#undef CNN__INLINE
 
-/* The vector sandwich of one of the six matrices (L says which; p and q follow from it). */
-static void cnn__wino_sandwich_simd(const float *L, const float *X, ptrdiff_t x_step, float *Y, ptrdiff_t y_step) {
-    if (L == cnn__wino2_bt) cnn__wino2_input_simd(X, x_step, Y, y_step);
-    else if (L == cnn__wino2_at) cnn__wino2_output_simd(X, x_step, Y, y_step);
-    else if (L == cnn__wino2_g) cnn__wino2_filter_simd(X, x_step, Y, y_step);
-    else if (L == cnn__wino4_bt) cnn__wino4_input_simd(X, x_step, Y, y_step);
-    else if (L == cnn__wino4_at) cnn__wino4_output_simd(X, x_step, Y, y_step);
-    else cnn__wino4_filter_simd(X, x_step, Y, y_step);
+/* V of the chunk's tiles g0 .. g0 + tiles - 1, a tile row at a time (cnn__wino_input_tiles
+   says where each element goes). rows holds the run's B^T d by phase: rows[(i * M + q) * fw + t]
+   is row i, column M t + q. */
+#define CNN__WINO_INPUT_ROWS(M, A, BT_1D, UNZIP)                                                                       \
+CNN__VEC static void CNN__WN(wino##M##_input_rows)(const cnn__wino *wt, const cnn__wino_shape *s, const float *x,      \
+                                                   long long g0, int tiles, float *v, ptrdiff_t ldv, float *rows) {    \
+    const int tw = (s->out_w + M - 1) / M;                                                                             \
+    const size_t in_plane = (size_t)s->h * s->w;                                                                       \
+    const ptrdiff_t e_step = (ptrdiff_t)s->c * ldv;           /* from one element's rows of V to the next */           \
+    float block[A * M * 16];                                                                                           \
+    int at, count, c, e, i, j, q, r, t0;                                                                               \
+    for (at = 0; at < tiles; at += count) {                                                                            \
+        int img, row0, col0, fw, x0, y0;                                                                               \
+        cnn__wino_where(wt, s, g0 + at, &img, &row0, &col0);                                                           \
+        count = CNN__MIN(tiles - at, tw - col0 / M);                  /* the run's tiles, up to the row's end */       \
+        fw = (count + CNN__VL) / CNN__VL * CNN__VL;          /* tiles 0 .. count (the last one's columns M, M + 1) */  \
+        x0 = col0 - s->pad_left;                                                                                       \
+        y0 = row0 - s->pad_top;                                                                                        \
+        for (c = 0; c < s->c; c++) {                                                                                   \
+            const float *plane = x + ((size_t)img * s->c + c) * in_plane, *in[A];                                      \
+            float *vc = v + (size_t)c * ldv + at;                                                                      \
+            for (r = 0; r < A; r++) in[r] = y0 + r >= 0 && y0 + r < s->h ? plane + (size_t)(y0 + r) * s->w : NULL;    \
+            for (t0 = 0; t0 < fw; t0 += CNN__VL) {        /* down the columns: B^T d, M CNN__VL columns at a time */   \
+                for (q = 0; q < M; q++) {                                                                              \
+                    cnn__vec d[A], o[A];                                                                               \
+                    for (r = 0; r < A; r++) d[r] = cnn__wino_columns(in[r], x0 + M * t0 + q * CNN__VL, s->w);          \
+                    BT_1D(d, o);                                                                                       \
+                    for (i = 0; i < A; i++) cnn__v_store(block + (i * M + q) * CNN__VL, CNN__VL, o[i]);                \
+                }                                                                                                      \
+                for (i = 0; i < A; i++) {                 /* ... split by phase */                                     \
+                    cnn__vec phase[M];                                                                                 \
+                    UNZIP(block + i * M * CNN__VL, phase);                                                             \
+                    for (q = 0; q < M; q++) cnn__v_store(rows + (i * M + q) * fw + t0, CNN__VL, phase[q]);             \
+                }                                                                                                      \
+            }                                                                                                          \
+            for (t0 = 0; t0 < count; t0 += CNN__VL)       /* along the rows: V = (B^T d) B */                          \
+                for (i = 0; i < A; i++) {                                                                              \
+                    const int lanes = CNN__MIN(CNN__VL, count - t0);                                                   \
+                    const float *row = rows + i * M * fw + t0;                                                         \
+                    cnn__vec d[A], o[A];                                                                               \
+                    for (q = 0; q < M; q++) d[q] = cnn__v_load(row + q * fw, CNN__VL);                                 \
+                    d[M] = cnn__v_load(row + 1, CNN__VL);           /* columns M and M + 1: the next tile's 0 and 1 */ \
+                    d[M + 1] = cnn__v_load(row + fw + 1, CNN__VL);                                                     \
+                    BT_1D(d, o);                                                                                       \
+                    for (j = 0; j < A; j++) cnn__v_store(vc + (i * A + j) * e_step + t0, lanes, o[j]);                 \
+                }                                                                                                      \
+        }                                                                                                              \
+    }                                                                                                                  \
+    for (e = 0; e < A * A; e++)                     /* lanes past the chunk's last tile, for the last strip */         \
+        for (c = 0; c < s->c; c++) {                                                                                   \
+            float *past = v + e * e_step + (ptrdiff_t)c * ldv + tiles;                                                 \
+            for (j = 0; j < (-tiles & (CNN__WL - 1)); j++) past[j] = 0.0f;                                             \
+        }                                                                                                              \
 }
 
-/* The products on the micro-kernel: for each element e and strip, C (K x 16) = U_e (K x C,
-   read in place, rows a^2 C apart) * the strip (C rows of 16). */
-static void cnn__wino_products_simd(int a2, int rows, int kc, int strips, const float *u, const float *v, float *m_out) {
-    const ptrdiff_t ldm = (ptrdiff_t)strips * CNN__WL;
+/* Y = A^T M A + bias through the activation, into the outputs of the chunk's tiles, a tile
+   row at a time (the bias added to element (1, 1), as in cnn__wino_output_tiles). */
+#define CNN__WINO_OUTPUT_ROWS(M, A, AT_1D, STORE)                                                                      \
+CNN__VEC static void CNN__WN(wino##M##_output_rows)(const cnn__wino *wt, const cnn__wino_shape *s, long long g0,       \
+                                                    int tiles, const float *m_out, ptrdiff_t ldm, const float *bias,   \
+                                                    cnn_activation act, float alpha, float *y) {                       \
+    const int tw = (s->out_w + M - 1) / M;                                                                             \
+    const size_t out_plane = (size_t)s->out_h * s->out_w;                                                              \
+    const ptrdiff_t e_step = (ptrdiff_t)s->k * ldm;                                                                    \
+    int at, count, k, i, j, t0;                                                                                        \
+    for (at = 0; at < tiles; at += count) {                                                                            \
+        int img, row0, col0, rows_in, cols_in;                                                                         \
+        cnn__wino_where(wt, s, g0 + at, &img, &row0, &col0);                                                           \
+        count = CNN__MIN(tiles - at, tw - col0 / M);                                                                   \
+        rows_in = CNN__MIN(M, s->out_h - row0);              /* the output rows and columns inside the output */       \
+        cols_in = CNN__MIN(M * count, s->out_w - col0);                                                                \
+        for (k = 0; k < s->k; k++) {                                                                                   \
+            const float *mk = m_out + (size_t)k * ldm + at;                                                            \
+            float *yk = y + ((size_t)img * s->k + k) * out_plane + (size_t)row0 * s->out_w + col0;                     \
+            for (t0 = 0; t0 < count; t0 += CNN__VL) {                                                                  \
+                const int lanes = CNN__MIN(CNN__VL, count - t0);                                                       \
+                cnn__vec d[A], o[M], am[M * A];                                                                        \
+                for (j = 0; j < A; j++) {                      /* down the columns: A^T M */                           \
+                    for (i = 0; i < A; i++) d[i] = cnn__v_load(mk + (i * A + j) * e_step + t0, lanes);                 \
+                    if (bias && j == 1) d[1] = cnn__v_add(d[1], cnn__v_set(bias[k]));                                  \
+                    AT_1D(d, o);                                                                                       \
+                    for (i = 0; i < M; i++) am[i * A + j] = o[i];                                                      \
+                }                                                                                                      \
+                for (i = 0; i < rows_in; i++) {                /* along the rows: (A^T M) A, into output row i */      \
+                    AT_1D(am + i * A, o);                                                                              \
+                    STORE(yk + (size_t)i * s->out_w + M * t0, CNN__MIN(M * lanes, cols_in - M * t0), o);               \
+                }                                                                                                      \
+            }                                                                                                          \
+            if (act != CNN_ACT_NONE)                                                                                   \
+                for (i = 0; i < rows_in; i++)                                                                          \
+                    cnn__activation_forward(act, alpha, (size_t)cols_in, yk + (size_t)i * s->out_w, yk + (size_t)i * s->out_w); \
+        }                                                                                                              \
+    }                                                                                                                  \
+}
+
+#define CNN__WINO_KERNELS                                                                                             \
+CNN__VEC static CNN__INLINE void cnn__wino2_bt_1d(const cnn__vec *d, cnn__vec *o) {                                    \
+    o[0] = cnn__v_sub(d[0], d[2]);                                                                                    \
+    o[1] = cnn__v_add(d[1], d[2]);                                                                                    \
+    o[2] = cnn__v_sub(d[2], d[1]);                                                                                    \
+    o[3] = cnn__v_sub(d[1], d[3]);                                                                                    \
+}                                                                                                                     \
+CNN__VEC static CNN__INLINE void cnn__wino2_at_1d(const cnn__vec *d, cnn__vec *o) {                                    \
+    o[0] = cnn__v_add(cnn__v_add(d[0], d[1]), d[2]);                                                                  \
+    o[1] = cnn__v_sub(cnn__v_sub(d[1], d[2]), d[3]);                                                                  \
+}                                                                                                                     \
+CNN__VEC static CNN__INLINE void cnn__wino2_g_1d(const cnn__vec *g, cnn__vec *o) {                                     \
+    const cnn__vec half = CNN__V(0.5f), g02 = cnn__v_add(g[0], g[2]);                                                 \
+    o[0] = g[0];                                                                                                      \
+    o[1] = cnn__v_mul(half, cnn__v_add(g02, g[1]));                                                                   \
+    o[2] = cnn__v_mul(half, cnn__v_sub(g02, g[1]));                                                                   \
+    o[3] = g[2];                                                                                                      \
+}                                                                                                                     \
+CNN__VEC static CNN__INLINE void cnn__wino4_bt_1d(const cnn__vec *d, cnn__vec *o) {                                    \
+    const cnn__vec four = CNN__V(4.0f), five = CNN__V(5.0f);                                                          \
+    const cnn__vec t1 = cnn__v_sub(d[4], cnn__v_mul(four, d[2])), t2 = cnn__v_sub(d[3], cnn__v_mul(four, d[1]));      \
+    const cnn__vec t3 = cnn__v_sub(d[4], d[2]), t4 = cnn__v_mul(CNN__V(2.0f), cnn__v_sub(d[3], d[1]));                \
+    o[0] = cnn__v_add(cnn__v_sub(cnn__v_mul(four, d[0]), cnn__v_mul(five, d[2])), d[4]);                              \
+    o[1] = cnn__v_add(t1, t2);                                                                                        \
+    o[2] = cnn__v_sub(t1, t2);                                                                                        \
+    o[3] = cnn__v_add(t3, t4);                                                                                        \
+    o[4] = cnn__v_sub(t3, t4);                                                                                        \
+    o[5] = cnn__v_add(cnn__v_sub(cnn__v_mul(four, d[1]), cnn__v_mul(five, d[3])), d[5]);                              \
+}                                                                                                                     \
+CNN__VEC static CNN__INLINE void cnn__wino4_at_1d(const cnn__vec *d, cnn__vec *o) {                                    \
+    const cnn__vec s12 = cnn__v_add(d[1], d[2]), d12 = cnn__v_sub(d[1], d[2]);                                        \
+    const cnn__vec s34 = cnn__v_add(d[3], d[4]), d34 = cnn__v_sub(d[3], d[4]);                                        \
+    o[0] = cnn__v_add(cnn__v_add(d[0], s12), s34);                                                                    \
+    o[1] = cnn__v_add(d12, cnn__v_mul(CNN__V(2.0f), d34));                                                            \
+    o[2] = cnn__v_add(s12, cnn__v_mul(CNN__V(4.0f), s34));                                                            \
+    o[3] = cnn__v_add(cnn__v_add(d12, cnn__v_mul(CNN__V(8.0f), d34)), d[5]);                                          \
+}                                                                                                                     \
+CNN__VEC static CNN__INLINE void cnn__wino4_g_1d(const cnn__vec *g, cnn__vec *o) {                                     \
+    const cnn__vec g02 = cnn__v_add(g[0], g[2]);                                                                      \
+    const cnn__vec a = cnn__v_add(cnn__v_mul(CNN__V(1.0f / 24), g[0]), cnn__v_mul(CNN__V(1.0f / 6), g[2]));           \
+    const cnn__vec b = cnn__v_mul(CNN__V(1.0f / 12), g[1]);                                                           \
+    o[0] = cnn__v_mul(CNN__V(1.0f / 4), g[0]);                                                                        \
+    o[1] = cnn__v_mul(CNN__V(-1.0f / 6), cnn__v_add(g02, g[1]));                                                      \
+    o[2] = cnn__v_mul(CNN__V(-1.0f / 6), cnn__v_sub(g02, g[1]));                                                      \
+    o[3] = cnn__v_add(a, b);                                                                                          \
+    o[4] = cnn__v_sub(a, b);                                                                                          \
+    o[5] = g[2];                                                                                                      \
+}                                                                                                                     \
+                                                                                                                      \
+CNN__WINO_2D(CNN__WN(wino2_input_2d), 4, 4, cnn__wino2_bt_1d)                                                        \
+CNN__WINO_2D(CNN__WN(wino2_output_2d), 2, 4, cnn__wino2_at_1d)                                                        \
+CNN__WINO_2D(CNN__WN(wino2_filter_2d), 4, 3, cnn__wino2_g_1d)                                                         \
+CNN__WINO_2D(CNN__WN(wino4_input_2d), 6, 6, cnn__wino4_bt_1d)                                                         \
+CNN__WINO_2D(CNN__WN(wino4_output_2d), 4, 6, cnn__wino4_at_1d)                                                        \
+CNN__WINO_2D(CNN__WN(wino4_filter_2d), 6, 3, cnn__wino4_g_1d)                                                         \
+/* The sandwich of one of the six matrices (L says which; p and q follow from it). */                                \
+CNN__VEC static void CNN__WN(wino_sandwich_simd)(const float *L, const float *X, ptrdiff_t x_step, float *Y,          \
+                                                 ptrdiff_t y_step) {                                                  \
+    if (L == cnn__wino2_bt) CNN__WN(wino2_input_2d)(X, x_step, Y, y_step);                                            \
+    else if (L == cnn__wino2_at) CNN__WN(wino2_output_2d)(X, x_step, Y, y_step);                                      \
+    else if (L == cnn__wino2_g) CNN__WN(wino2_filter_2d)(X, x_step, Y, y_step);                                       \
+    else if (L == cnn__wino4_bt) CNN__WN(wino4_input_2d)(X, x_step, Y, y_step);                                       \
+    else if (L == cnn__wino4_at) CNN__WN(wino4_output_2d)(X, x_step, Y, y_step);                                      \
+    else CNN__WN(wino4_filter_2d)(X, x_step, Y, y_step);                                                              \
+}                                                                                                                     \
+                                                                                                                      \
+/* CNN__VL columns from x0 of an input row (NULL: a row of the padding), zero outside 0 .. w - 1 */                   \
+CNN__VEC static CNN__INLINE cnn__vec cnn__wino_columns(const float *row, int x0, int w) {                              \
+    return row ? cnn__v_load_at(row, x0, w) : CNN__V(0.0f);                                                           \
+}                                                                                                                     \
+CNN__WINO_INPUT_ROWS(2, 4, cnn__wino2_bt_1d, CNN__WINO2_UNZIP)                                                       \
+CNN__WINO_INPUT_ROWS(4, 6, cnn__wino4_bt_1d, CNN__WINO4_UNZIP)                                                       \
+CNN__WINO_OUTPUT_ROWS(2, 4, cnn__wino2_at_1d, CNN__WINO2_STORE)                                                       \
+CNN__WINO_OUTPUT_ROWS(4, 6, cnn__wino4_at_1d, CNN__WINO4_STORE)                                                       \
+CNN__VEC static void CNN__WN(wino_input_rows)(const cnn__wino *wt, const cnn__wino_shape *s, const float *x,          \
+                                              long long g0, int tiles, float *v, ptrdiff_t ldv, float *rows) {        \
+    if (wt->m == 4) CNN__WN(wino4_input_rows)(wt, s, x, g0, tiles, v, ldv, rows);                                     \
+    else CNN__WN(wino2_input_rows)(wt, s, x, g0, tiles, v, ldv, rows);                                                \
+}                                                                                                                     \
+CNN__VEC static void CNN__WN(wino_output_rows)(const cnn__wino *wt, const cnn__wino_shape *s, long long g0, int tiles, \
+                                               const float *m_out, ptrdiff_t ldm, const float *bias,                  \
+                                               cnn_activation act, float alpha, float *y) {                           \
+    if (wt->m == 4) CNN__WN(wino4_output_rows)(wt, s, g0, tiles, m_out, ldm, bias, act, alpha, y);                    \
+    else CNN__WN(wino2_output_rows)(wt, s, g0, tiles, m_out, ldm, bias, act, alpha, y);                               \
+}
+
+CNN__WINO_KERNELS
+#ifdef CNN__X86_AVX512
+#undef CNN__W
+#define CNN__W cnn__avx512_
+CNN__WINO_KERNELS
+#undef CNN__W
+#define CNN__W cnn__avx2_
+#endif
+#undef CNN__WINO_KERNELS
+#undef CNN__WINO_INPUT_ROWS
+#undef CNN__WINO_OUTPUT_ROWS
+#undef CNN__WINO_2D
+#undef CNN__WINO4_UNZIP
+#undef CNN__WINO2_UNZIP
+#undef CNN__WINO4_STORE
+#undef CNN__WINO2_STORE
+#undef cnn__wino2_bt_1d
+#undef cnn__wino2_at_1d
+#undef cnn__wino2_g_1d
+#undef cnn__wino4_bt_1d
+#undef cnn__wino4_at_1d
+#undef cnn__wino4_g_1d
+#undef cnn__wino_columns
+#undef CNN__INLINE
+#undef CNN__V
+
+/* The products on the micro-kernel: for each element e and strip j of 16 tiles,
+   M_e[.][strip j] (K x 16) = U_e (K x C, read in place, rows a^2 C apart) * V_e[.][strip j]
+   (C rows of 16, ldv apart: v_rows[c] = c ldv). */
+static void cnn__wino_products_simd(int a2, int rows, int kc, int strips, const float *u, const float *v,
+                                    ptrdiff_t ldv, const int32_t *v_rows, float *m_out, ptrdiff_t ldm) {
+    const int32_t *b_rows = ldv == CNN__WL ? NULL : v_rows;    /* one strip: V_e is a packed strip */
     int e, j;
     for (e = 0; e < a2; e++)
         for (j = 0; j < strips; j++)
             cnn__simd_gemm_strip(rows, kc, u + (size_t)e * kc, (ptrdiff_t)a2 * kc, 1, NULL, NULL,
-                                 v + ((size_t)e * strips + j) * kc * CNN__WL, NULL,
+                                 v + (size_t)e * kc * ldv + j * CNN__WL, b_rows,
                                  m_out + (size_t)e * rows * ldm + j * CNN__WL, ldm, CNN__WL, 0, NULL);
 }
 #endif

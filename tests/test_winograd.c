@@ -222,17 +222,28 @@ TEST(many_channels_stay_within_bound) {
 /* The vector transforms (one body on the AVX2 and NEON vocabulary) against the scalar ones:
    the same Winograd algorithm on each path, compared closely. */
 TEST(vector_paths_match_scalar) {
-    static const int shapes[][5] = {{1, 1, 1, 1, 1}, {3, 17, 7, 5, 3}, {2, 7, 17, 13, 17}, {1, 64, 11, 9, 7}, {8, 3, 5, 6, 64}};
-    static const cnn_simd paths[] = {CNN_SIMD_AVX2, CNN_SIMD_NEON};
+    /* n, c, h, w, k: single pixels, prime widths, and tile rows of every length, short ones
+       (transformed a tile at a time) and long ones (a tile row at a time, cnn__wino_by_rows:
+       F(2x2) from width 13 on AVX2, F(4x4) at widths 60 to 64 on AVX-512); the last three have more
+       tiles than one chunk holds, so that chunks start inside a tile row */
+    static const int shapes[][5] = {{1, 1, 1, 1, 1},   {3, 17, 7, 5, 3},   {2, 7, 17, 13, 17}, {1, 64, 11, 9, 7},
+                                    {8, 3, 5, 6, 64},  {1, 3, 1, 17, 5},   {2, 5, 31, 29, 3},  {1, 5, 23, 64, 4},
+                                    {2, 17, 9, 60, 7}, {1, 3, 97, 131, 3}, {2, 64, 61, 67, 16}};
+    /* top, bottom, left, right: asymmetric, none, and 3 (its data gradient pads by -1) */
+    static const int pads[][4] = {{1, 2, 2, 0}, {0, 0, 0, 0}, {3, 3, 3, 3}};
+    static const cnn_simd paths[] = {CNN_SIMD_AVX2, CNN_SIMD_AVX512, CNN_SIMD_NEON};
+    const int n_shapes = (int)(sizeof shapes / sizeof shapes[0]);
     int algo, i, p, compared = 0;
     for (algo = CNN_CONV_WINOGRAD_2X2; algo <= CNN_CONV_WINOGRAD_4X4; algo++)
-        for (i = 0; i < 5; i++) {
-            cnn_conv2d_shape s = shape3x3(shapes[i][0], shapes[i][1], shapes[i][2], shapes[i][3], shapes[i][4], (cnn_conv_algo)algo);
+        for (i = 0; i < 3 * n_shapes; i++) {
+            const int *sh = shapes[i % n_shapes], *pad = pads[i / n_shapes];
+            cnn_conv2d_shape s = shape3x3(sh[0], sh[1], sh[2], sh[3], sh[4], (cnn_conv_algo)algo);
             size_t nx, ny, nw, ws_bytes;
             float *x, *w, *b, *dy, *y0, *dx0, *y1, *dx1;
             void *ws;
             int oh, ow;
-            s.pad_top = 1; s.pad_bottom = 2; s.pad_left = 2; s.pad_right = 0;
+            s.pad_top = pad[0]; s.pad_bottom = pad[1]; s.pad_left = pad[2]; s.pad_right = pad[3];
+            if (s.h + pad[0] + pad[1] < 3 || s.w + pad[2] + pad[3] < 3) continue;   /* no output */
             CHECK_OK(cnn_conv2d_check(&s, &oh, &ow));
             nx = (size_t)s.n * s.c * s.h * s.w; ny = (size_t)s.n * s.k * oh * ow; nw = (size_t)s.k * s.c * 9;
             x = normal_floats(nx); w = normal_floats(nw); b = normal_floats((size_t)s.k); dy = normal_floats(ny);
@@ -242,7 +253,7 @@ TEST(vector_paths_match_scalar) {
             CHECK_OK(cnn_simd_force(CNN_SIMD_SCALAR));
             CHECK_OK(cnn_conv2d_forward_ws(&s, x, w, b, y0, ws, ws_bytes));
             CHECK_OK(cnn_conv2d_backward_data_ws(&s, dy, w, dx0, ws, ws_bytes));
-            for (p = 0; p < 2; p++) {
+            for (p = 0; p < 3; p++) {
                 double ey = 0.0, ex = 0.0, top = 1.0;
                 if (!cnn_simd_available(paths[p])) continue;
                 CHECK_OK(cnn_simd_force(paths[p]));
@@ -250,8 +261,8 @@ TEST(vector_paths_match_scalar) {
                 CHECK_OK(cnn_conv2d_backward_data_ws(&s, dy, w, dx1, ws, ws_bytes));
                 ey = largest_difference(y1, y0, ny, &top);
                 ex = largest_difference(dx1, dx0, nx, &top);
-                CHECKF(ey <= 1e-5 * top && ex <= 1e-5 * top, "%s %s shape %d: forward off by %g, data gradient by %g (scale %g)",
-                       cnn_conv_algo_name(s.algo), cnn_simd_name(paths[p]), i, ey, ex, top);
+                CHECKF(ey <= 1e-5 * top && ex <= 1e-5 * top, "%s %s shape %d, pads %d: forward off by %g, data gradient by %g (scale %g)",
+                       cnn_conv_algo_name(s.algo), cnn_simd_name(paths[p]), i % n_shapes, i / n_shapes, ey, ex, top);
                 compared++;
             }
             CHECK_OK(cnn_simd_force(CNN_SIMD_AUTO));
