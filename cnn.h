@@ -2312,12 +2312,21 @@ typedef struct cnn__wino_shape {
     int out_h, out_w;
 } cnn__wino_shape;
 
-/* Tiles per chunk: V and M of a chunk, a^2 (c + k) floats a tile, fill about half of L2. */
-static int cnn__wino_chunk(const cnn__wino *wt, const cnn__wino_shape *s) {
-    const long long tiles = (long long)s->n * ((s->out_h + wt->m - 1) / wt->m) * ((s->out_w + wt->m - 1) / wt->m);
+/* Tiles per chunk: V and M of a chunk, a^2 (c + k) floats a tile, fill about half of L2;
+   a multiple of 16 (one strip of the products), or, for F(4x4) on the AVX-512 path
+   (whole_rows), whole tile rows where a row has 8 tiles or more. There the products take 32
+   tiles at a time (cnn__simd_gemm_wide), and a chunk of whole rows has no run of a few tiles
+   that costs the row transforms as much as a whole row: V1's forward and data gradient, 14
+   tiles a row, ran 1.25-1.3x faster in chunks of 2 rows (28 tiles) than in chunks of 16
+   tiles, V4 1.1-1.2x, V2 (2 rows of 7) the same (medians of 3, two alternated runs). F(2x2)
+   (V1: 28 tiles a row, already two vectors) ran 0-10% slower by whole rows, and AVX2 (16
+   columns to a product) 1.1-1.2x slower on V1 and V4, with 4 lanes of every 32 empty. */
+static int cnn__wino_chunk(const cnn__wino *wt, const cnn__wino_shape *s, int whole_rows) {
+    const long long tw = (s->out_w + wt->m - 1) / wt->m, tiles = (long long)s->n * ((s->out_h + wt->m - 1) / wt->m) * tw;
     const long long per_tile = (long long)wt->a * wt->a * (s->c + s->k) * (long long)sizeof(float);
-    const long long fit = (long long)CNN_L2_BYTES / 2 / per_tile / CNN__WL * CNN__WL;
-    return (int)CNN__MIN(CNN__MAX(fit, (long long)CNN__WL), (tiles + CNN__WL - 1) / CNN__WL * CNN__WL);
+    const long long fit = (long long)CNN_L2_BYTES / 2 / per_tile, rows = fit / tw;
+    if (whole_rows && wt->m == 4 && tw >= CNN__WL / 2 && rows >= 1) return (int)CNN__MIN(tiles, rows * tw);
+    return (int)CNN__MIN(CNN__MAX(fit / CNN__WL * CNN__WL, (long long)CNN__WL), (tiles + CNN__WL - 1) / CNN__WL * CNN__WL);
 }
 
 /* A chunk's rows: M[e][k] holds ldm floats, the strips' 16 lanes each; V[e][c] holds ldv, as
@@ -2341,9 +2350,10 @@ static size_t cnn__wino_rows_floats(const cnn__wino *wt, const cnn__wino_shape *
    of slack: the vector output transform reads whole vectors), the vector transform's rows,
    and the row offsets of V for the micro-kernel (c of them). */
 static size_t cnn__wino_floats(const cnn__wino *wt, const cnn__wino_shape *s) {
-    const size_t a2 = (size_t)wt->a * wt->a, chunk = (size_t)cnn__wino_chunk(wt, s);
-    return cnn__round16(a2 * s->k * s->c) + a2 * s->c * (size_t)cnn__wino_ldv((int)chunk) +
-           cnn__round16(a2 * s->k * (size_t)cnn__wino_ldm((int)chunk) + CNN__WL) + cnn__wino_rows_floats(wt, s) +
+    const size_t a2 = (size_t)wt->a * wt->a;
+    const int chunk = CNN__MAX(cnn__wino_chunk(wt, s, 0), cnn__wino_chunk(wt, s, 1));  /* whichever path runs */
+    return cnn__round16(a2 * s->k * s->c) + a2 * s->c * (size_t)cnn__wino_ldv(chunk) +
+           cnn__round16(a2 * s->k * (size_t)cnn__wino_ldm(chunk) + CNN__WL) + cnn__wino_rows_floats(wt, s) +
            cnn__round16((size_t)s->c);
 }
 
@@ -2468,7 +2478,7 @@ static int cnn__wino_by_rows(const cnn__wino *wt, const cnn__wino_shape *s) {
    transform; on vectors (F4) unless the scalar path is active. */
 static void cnn__wino_conv(const cnn__wino *wt, const cnn__wino_shape *s, const float *x, const float *u,
                            const float *bias, cnn_activation act, float alpha, float *y, float *work) {
-    const int a2 = wt->a * wt->a, chunk = cnn__wino_chunk(wt, s);
+    const int a2 = wt->a * wt->a, chunk = cnn__wino_chunk(wt, s, cnn_simd_active() == CNN_SIMD_AVX512);
     const long long total = (long long)s->n * ((s->out_h + wt->m - 1) / wt->m) * ((s->out_w + wt->m - 1) / wt->m);
     float *v = work, *prod = v + (size_t)a2 * s->c * cnn__wino_ldv(chunk);
     float *rows = prod + cnn__round16((size_t)a2 * s->k * cnn__wino_ldm(chunk) + CNN__WL);
@@ -8142,14 +8152,19 @@ static int cnn__simd_tile_max(void) {
    or one ZMM), broadcasts MR values of A and issues 12 independent FMAs, enough to keep both
    FMA pipes busy (an FMA has 4 cycles of latency; two pipes need at least 8 independent
    chains). On AVX2 that is 6 rows x 2 vectors (12 of the 16 YMM registers); on AVX-512 a row
-   is one vector, so the tile is 12 rows x 1 (12 of 32 ZMM), and the drivers' 16-float strips
-   are the same for both. Measured on Zen 5 (one core, loaded machine): 8, 10 and 12 rows run
-   the V1 and M2 layers within noise of one another, 14 rows no better; with A and B in L1 a
-   12 x 16 tile does 182 GFLOP/s against 195 for a 6 x 32 one (two ZMM a row, half the
-   broadcasts), which would need 32-float strips in every driver.
+   of 16 is one vector, so the tile is 12 rows x 1 (12 of 32 ZMM). But then every FMA needs a
+   broadcast of its own: a step loads 1 + 12 values for 12 FMAs, and it stays well below
+   the peak (12 x 16 in L1: 173-179 GFLOP/s of a 216 peak, Zen 5). So the drivers that
+   can hand over 32 columns at once (cnn__simd_gemm_wide: the direct grid, the Winograd
+   products, the pixel-row and weight-gradient products, dense) get, on AVX-512, a tile of
+   12 rows x 2 ZMM (24 of 32 registers): 2 + 12 loads for 24 FMAs, 214-222 GFLOP/s in L1.
+   8 to 14 rows measured within noise of one another for both shapes. Both AVX-512 tiles
+   come from the one template (NV vectors a row: KIND tile with 1, wide with 2).
    B is a packed strip, kc rows of 16 floats, or, when an offset table b_off is given, row q
    is the 16 floats at b + b_off[q], read in place (the direct convolution reads its input
-   that way, without packing it). A is read in place too, at
+   that way, without packing it); a wide tile's columns 16..31 are b_next floats after its
+   columns 0..15 (the next packed strip, or the next 16 floats of a row read in place).
+   A is read in place too, at
        A[m][q] = a[row(m) + col(q)],  row(m) = a_rows ? a_rows[m] : m * a_row,
                                       col(q) = a_off ? a_off[q] : q * a_col,
    so with offset tables a row of the product need not be a row of any array: the data
@@ -8206,8 +8221,8 @@ CNN__AVX512 static __m512 cnn__avx512_add(__m512 a, __m512 b) { return _mm512_ad
 
 /* A tile's kernel, and the table of a width's kernels by rows (entry MR - 1). */
 typedef void (*cnn__tile_fn)(int kc, const float *a, ptrdiff_t a_row, ptrdiff_t a_col, const int32_t *a_rows,
-                             const int32_t *a_off, const float *b, const int32_t *b_off, float *c, ptrdiff_t c_row,
-                             int nc, int accumulate, const float *row_bias);
+                             const int32_t *a_off, const float *b, const int32_t *b_off, ptrdiff_t b_next, float *c,
+                             ptrdiff_t c_row, int nc, int accumulate, const float *row_bias);
 
 /* The rows are spelled out (CNN__ROWS) rather than looped over, so that even at -O2 every
    accumulator is its own register: a loop over an accumulator array left un-unrolled keeps
@@ -8241,38 +8256,40 @@ typedef void (*cnn__tile_fn)(int kc, const float *a, ptrdiff_t a_row, ptrdiff_t 
     if (a_off && b_off) {                                                                                 \
         for (q = 0; q < kc; q++) {                                                                        \
             const float *bq = b + b_off[q];                                                               \
-            const P##_vec b0 = P##_loadu(bq), b1 = nv > 1 ? P##_loadu(bq + vl) : b0;                      \
+            const P##_vec b0 = P##_loadu(bq), b1 = nv > 1 ? P##_loadu(bq + b_half) : b0;                      \
             const float *aq = a + a_off[q];                                                               \
             CNN__ROWS(FMA, P)                                                                             \
         }                                                                                                 \
     } else if (a_off) {                                                                                   \
         for (q = 0; q < kc; q++) {                                                                        \
             const float *bq = b + (ptrdiff_t)16 * q;                                                      \
-            const P##_vec b0 = P##_loadu(bq), b1 = nv > 1 ? P##_loadu(bq + vl) : b0;                      \
+            const P##_vec b0 = P##_loadu(bq), b1 = nv > 1 ? P##_loadu(bq + b_half) : b0;                      \
             const float *aq = a + a_off[q];                                                               \
             CNN__ROWS(FMA, P)                                                                             \
         }                                                                                                 \
     } else if (b_off) {                                                                                   \
         for (q = 0; q < kc; q++) {                                                                        \
             const float *bq = b + b_off[q];                                                               \
-            const P##_vec b0 = P##_loadu(bq), b1 = nv > 1 ? P##_loadu(bq + vl) : b0;                      \
+            const P##_vec b0 = P##_loadu(bq), b1 = nv > 1 ? P##_loadu(bq + b_half) : b0;                      \
             const float *aq = a + q * a_col;                                                              \
             CNN__ROWS(FMA, P)                                                                             \
         }                                                                                                 \
     } else {                                                                                              \
         for (q = 0; q < kc; q++) {                                                                        \
             const float *bq = b + (ptrdiff_t)16 * q;                                                      \
-            const P##_vec b0 = P##_loadu(bq), b1 = nv > 1 ? P##_loadu(bq + vl) : b0;                      \
+            const P##_vec b0 = P##_loadu(bq), b1 = nv > 1 ? P##_loadu(bq + b_half) : b0;                      \
             const float *aq = a + q * a_col;                                                              \
             CNN__ROWS(FMA, P)                                                                             \
         }                                                                                                 \
     }
-#define CNN__X86_TILE(P, ATTR, VL, MR)                                                                    \
-ATTR static void P##_tile_##MR(int kc, const float *a, ptrdiff_t a_row, ptrdiff_t a_col,                  \
-                               const int32_t *a_rows, const int32_t *a_off, const float *b,               \
-                               const int32_t *b_off, float *c, ptrdiff_t c_row, int nc,                   \
-                               int accumulate, const float *row_bias) {                                   \
-    enum { tile_rows = MR, vl = VL, nv = 16 / VL };                                                       \
+#define CNN__X86_TILE(P, ATTR, VL, NV, KIND, MR)                                                          \
+ATTR static void P##_##KIND##_##MR(int kc, const float *a, ptrdiff_t a_row, ptrdiff_t a_col,              \
+                                   const int32_t *a_rows, const int32_t *a_off, const float *b,           \
+                                   const int32_t *b_off, ptrdiff_t b_next, float *c, ptrdiff_t c_row,     \
+                                   int nc, int accumulate, const float *row_bias) {                       \
+    enum { tile_rows = MR, vl = VL, nv = NV };                                                            \
+    /* a 16-column tile's second vector is the rest of the row; a 32-column one's is b_next on */         \
+    const ptrdiff_t b_half = nv * vl == 16 ? (ptrdiff_t)vl : b_next;                                      \
     P##_vec c0_0, c1_0, c0_1, c1_1, c0_2, c1_2, c0_3, c1_3, c0_4, c1_4, c0_5, c1_5;                       \
     P##_vec c0_6, c1_6, c0_7, c1_7, c0_8, c1_8, c0_9, c1_9, c0_10, c1_10, c0_11, c1_11;                   \
     const P##_tailmask m0 = P##_tail(nc), m1 = P##_tail(nc - vl);                                         \
@@ -8291,17 +8308,18 @@ ATTR static void P##_tile_##MR(int kc, const float *a, ptrdiff_t a_row, ptrdiff_
 
 /* C (rows x nc, nc <= 16) (+)= A (rows x kc) * B (kc x 16): up to MR_MAX rows at a time,
    each tile by the kernel of its row count from the width's table P##_tiles. */
-#define CNN__X86_GEMM_STRIP(P, ATTR, MR_MAX)                                                              \
-ATTR static void P##_gemm_strip(int rows, int kc, const float *a, ptrdiff_t a_row, ptrdiff_t a_col,       \
-                                const int32_t *a_rows, const int32_t *a_off, const float *b,              \
-                                const int32_t *b_off, float *c, ptrdiff_t c_row, int nc,                  \
-                                int accumulate, const float *row_bias) {                                  \
+#define CNN__X86_GEMM(P, ATTR, NAME, KIND, MR_MAX)                                                           \
+ATTR static void P##_gemm_##NAME(int rows, int kc, const float *a, ptrdiff_t a_row, ptrdiff_t a_col,      \
+                                 const int32_t *a_rows, const int32_t *a_off, const float *b,             \
+                                 const int32_t *b_off, ptrdiff_t b_next, float *c, ptrdiff_t c_row,       \
+                                 int nc, int accumulate, const float *row_bias) {                         \
     int m0, mr;                                                                                           \
     for (m0 = 0; m0 < rows; m0 += mr) {                                                                   \
         const float *am = a_rows ? a : a + m0 * a_row, *bias = row_bias ? row_bias + m0 : NULL;           \
         const int32_t *rm = a_rows ? a_rows + m0 : NULL;                                                  \
         mr = cnn__tile_rows(rows, m0, MR_MAX);                                                            \
-        P##_tiles[mr - 1](kc, am, a_row, a_col, rm, a_off, b, b_off, c + m0 * c_row, c_row, nc, accumulate, bias); \
+        P##_##KIND##s[mr - 1](kc, am, a_row, a_col, rm, a_off, b, b_off, b_next, c + m0 * c_row, c_row, nc,   \
+                              accumulate, bias);                                                          \
     }                                                                                                     \
 }
 
@@ -8330,43 +8348,60 @@ ATTR static void P##_gemm_row(int kc, const float *a, ptrdiff_t a_col, const int
     CNN__EIGHT(CNN__ROW_STORE, P)                                                                         \
 }
 
-CNN__X86_TILE(cnn__avx2, CNN__AVX2, 8, 1)
-CNN__X86_TILE(cnn__avx2, CNN__AVX2, 8, 2)
-CNN__X86_TILE(cnn__avx2, CNN__AVX2, 8, 3)
-CNN__X86_TILE(cnn__avx2, CNN__AVX2, 8, 4)
-CNN__X86_TILE(cnn__avx2, CNN__AVX2, 8, 5)
-CNN__X86_TILE(cnn__avx2, CNN__AVX2, 8, 6)
+CNN__X86_TILE(cnn__avx2, CNN__AVX2, 8, 2, tile, 1)
+CNN__X86_TILE(cnn__avx2, CNN__AVX2, 8, 2, tile, 2)
+CNN__X86_TILE(cnn__avx2, CNN__AVX2, 8, 2, tile, 3)
+CNN__X86_TILE(cnn__avx2, CNN__AVX2, 8, 2, tile, 4)
+CNN__X86_TILE(cnn__avx2, CNN__AVX2, 8, 2, tile, 5)
+CNN__X86_TILE(cnn__avx2, CNN__AVX2, 8, 2, tile, 6)
 static const cnn__tile_fn cnn__avx2_tiles[6] = {
     cnn__avx2_tile_1, cnn__avx2_tile_2, cnn__avx2_tile_3, cnn__avx2_tile_4, cnn__avx2_tile_5, cnn__avx2_tile_6
 };
-CNN__X86_GEMM_STRIP(cnn__avx2, CNN__AVX2, 6)
+CNN__X86_GEMM(cnn__avx2, CNN__AVX2, strip, tile, 6)
 CNN__X86_GEMM_ROW(cnn__avx2, CNN__AVX2, 8)
 
 #ifdef CNN__X86_AVX512
-CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 1)
-CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 2)
-CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 3)
-CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 4)
-CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 5)
-CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 6)
-CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 7)
-CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 8)
-CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 9)
-CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 10)
-CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 11)
-CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 12)
+CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 1, tile, 1)
+CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 1, tile, 2)
+CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 1, tile, 3)
+CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 1, tile, 4)
+CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 1, tile, 5)
+CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 1, tile, 6)
+CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 1, tile, 7)
+CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 1, tile, 8)
+CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 1, tile, 9)
+CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 1, tile, 10)
+CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 1, tile, 11)
+CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 1, tile, 12)
 static const cnn__tile_fn cnn__avx512_tiles[12] = {
     cnn__avx512_tile_1, cnn__avx512_tile_2, cnn__avx512_tile_3, cnn__avx512_tile_4, cnn__avx512_tile_5,  cnn__avx512_tile_6,
     cnn__avx512_tile_7, cnn__avx512_tile_8, cnn__avx512_tile_9, cnn__avx512_tile_10, cnn__avx512_tile_11, cnn__avx512_tile_12
 };
-CNN__X86_GEMM_STRIP(cnn__avx512, CNN__AVX512, CNN__TILE_MAX)
+CNN__X86_GEMM(cnn__avx512, CNN__AVX512, strip, tile, CNN__TILE_MAX)
+CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 2, wide, 1)
+CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 2, wide, 2)
+CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 2, wide, 3)
+CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 2, wide, 4)
+CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 2, wide, 5)
+CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 2, wide, 6)
+CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 2, wide, 7)
+CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 2, wide, 8)
+CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 2, wide, 9)
+CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 2, wide, 10)
+CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 2, wide, 11)
+CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 2, wide, 12)
+static const cnn__tile_fn cnn__avx512_wides[12] = {
+    cnn__avx512_wide_1, cnn__avx512_wide_2, cnn__avx512_wide_3, cnn__avx512_wide_4, cnn__avx512_wide_5,  cnn__avx512_wide_6,
+    cnn__avx512_wide_7, cnn__avx512_wide_8, cnn__avx512_wide_9, cnn__avx512_wide_10, cnn__avx512_wide_11, cnn__avx512_wide_12
+};
+CNN__X86_GEMM(cnn__avx512, CNN__AVX512, wide, wide, CNN__TILE_MAX)
 CNN__X86_GEMM_ROW(cnn__avx512, CNN__AVX512, 16)
 #endif
 
 #undef CNN__X86_TILE
 #undef CNN__TILE_LOOPS
 #undef CNN__TILE_FMA_STRIDED
-#undef CNN__X86_GEMM_STRIP
+#undef CNN__X86_GEMM
 #undef CNN__X86_GEMM_ROW
 #undef CNN__TILE_INIT
 #undef CNN__TILE_FMA
@@ -8492,14 +8527,38 @@ static void cnn__simd_gemm_strip(int rows, int kc, const float *a, ptrdiff_t a_r
 #ifdef CNN__X86_AVX2
 #ifdef CNN__X86_AVX512
     if (cnn_simd_active() == CNN_SIMD_AVX512) {
-        cnn__avx512_gemm_strip(rows, kc, a, a_row, a_col, a_rows, a_off, b, b_off, c, c_row, nc, accumulate, row_bias);
+        cnn__avx512_gemm_strip(rows, kc, a, a_row, a_col, a_rows, a_off, b, b_off, 0, c, c_row, nc, accumulate, row_bias);
         return;
     }
 #endif
-    cnn__avx2_gemm_strip(rows, kc, a, a_row, a_col, a_rows, a_off, b, b_off, c, c_row, nc, accumulate, row_bias);
+    cnn__avx2_gemm_strip(rows, kc, a, a_row, a_col, a_rows, a_off, b, b_off, 0, c, c_row, nc, accumulate, row_bias);
 #else
     cnn__neon_gemm_strip(rows, kc, a, a_row, a_col, a_rows, a_off, b, b_off, c, c_row, nc, accumulate, row_bias);
 #endif
+}
+
+/* The same product over up to 32 columns (nc <= 32): columns 16..31 of B's row q are the 16
+   floats b_next after its columns 0..15 (16 on for a row read in place, one packed strip on
+   for packed strips), and those of C are at c + 16. AVX-512 runs such a pair of strips as
+   one tile of two ZMM a row: each broadcast value of A then feeds two FMAs instead of one,
+   and the step loads 2 + MR values for 2 * MR FMAs (1 + MR for MR), which is what kept the
+   16-column tile below the AVX-512 peak. Measured on Zen 5, one core, A and B in L1: 12 x 16
+   tiles 173-179 GFLOP/s, 12 x 32 tiles 214-222, of a 216 peak; in V1's pattern (B read in
+   place from the padded input, A 64 x 256 of 576-tap rows) 158-159 against 211-213. Other
+   paths run the two strips one after the other. */
+static void cnn__simd_gemm_wide(int rows, int kc, const float *a, ptrdiff_t a_row, ptrdiff_t a_col,
+                                const int32_t *a_rows, const int32_t *a_off, const float *b, const int32_t *b_off,
+                                ptrdiff_t b_next, float *c, ptrdiff_t c_row, int nc, int accumulate, const float *row_bias) {
+#ifdef CNN__X86_AVX512
+    if (cnn_simd_active() == CNN_SIMD_AVX512 && nc > 16) {
+        cnn__avx512_gemm_wide(rows, kc, a, a_row, a_col, a_rows, a_off, b, b_off, b_next, c, c_row, nc, accumulate, row_bias);
+        return;
+    }
+#endif
+    cnn__simd_gemm_strip(rows, kc, a, a_row, a_col, a_rows, a_off, b, b_off, c, c_row, CNN__MIN(nc, 16), accumulate, row_bias);
+    if (nc > 16)
+        cnn__simd_gemm_strip(rows, kc, a, a_row, a_col, a_rows, a_off, b + b_next, b_off, c + 16, c_row, nc - 16, accumulate,
+                             row_bias);
 }
 
 static void cnn__simd_gemm_row(int kc, const float *a, ptrdiff_t a_col, const int32_t *a_off, const float *b,
@@ -9294,9 +9353,9 @@ static void cnn__direct_conv(int rows, const float *a, int flipped, const float 
                 cnn__simd_gemm_row_run(q1 - q0, a0 + m * a_row, 1, flipped ? a_offsets : NULL, pin, offsets,
                                        wide + (size_t)m * oh * wp, positions, q0 > 0, q0 == 0 && bias ? bias[m] : 0.0f);
         else
-            for (p0 = 0; p0 < positions; p0 += 16)
-                cnn__simd_gemm_strip(rows, q1 - q0, a0, a_row, 1, NULL, flipped ? a_offsets : NULL, pin + p0, offsets,
-                                     wide + p0, (ptrdiff_t)oh * wp, CNN__MIN(16, positions - p0), q0 > 0, q0 == 0 ? bias : NULL);
+            for (p0 = 0; p0 < positions; p0 += 32)
+                cnn__simd_gemm_wide(rows, q1 - q0, a0, a_row, 1, NULL, flipped ? a_offsets : NULL, pin + p0, offsets, 16,
+                                    wide + p0, (ptrdiff_t)oh * wp, CNN__MIN(32, positions - p0), q0 > 0, q0 == 0 ? bias : NULL);
     }
     for (m = 0; m < rows; m++)           /* drop the wrapped columns */
         for (i = 0; i < oh; i++)
@@ -9391,23 +9450,24 @@ static int cnn__conv2d_backward_data_direct(const cnn_conv2d_shape *s, const flo
 static void cnn__gather_tile(int mr, int steps, const float *a, const int32_t *rows, const int32_t *a_off,
                              const float *bt, size_t block, const int32_t *b_off, const float *bias, int c_lo,
                              int c_hi, const size_t *dst, size_t plane, float *out) {
-    float tile[CNN__TILE_MAX * 16] CNN__ALIGN32;
+    float tile[CNN__TILE_MAX * 32] CNN__ALIGN32;
     int c0, m, l, strided = mr > 1;
     /* Pixels evenly spaced (in one output row, most tiles of a wide image) are read m * step
        from the first: the micro-kernel then needs no register per row (measured on AVX-512). */
     for (m = 2; m < mr; m++) strided &= rows[m] - rows[m - 1] == rows[1] - rows[0];
-    for (c0 = c_lo; c0 < c_hi; c0 += 16) {
-        const int nc = CNN__MIN(16, c_hi - c0);
+    for (c0 = c_lo; c0 < c_hi; c0 += 32) {      /* two blocks of B at a time (c_lo is a multiple of 16) */
+        const int nc = CNN__MIN(32, c_hi - c0);
         if (strided)
-            cnn__simd_gemm_strip(mr, steps, a + rows[0], rows[1] - rows[0], 0, NULL, a_off, bt + (size_t)c0 / 16 * block, b_off,
-                                 tile, 16, nc, 0, NULL);
+            cnn__simd_gemm_wide(mr, steps, a + rows[0], rows[1] - rows[0], 0, NULL, a_off, bt + (size_t)c0 / 16 * block, b_off,
+                                (ptrdiff_t)block, tile, 32, nc, 0, NULL);
         else
-            cnn__simd_gemm_strip(mr, steps, a, 0, 0, rows, a_off, bt + (size_t)c0 / 16 * block, b_off, tile, 16, nc, 0, NULL);
+            cnn__simd_gemm_wide(mr, steps, a, 0, 0, rows, a_off, bt + (size_t)c0 / 16 * block, b_off, (ptrdiff_t)block, tile, 32,
+                                nc, 0, NULL);
         /* channel by channel: a channel's pixels of the tile are near one another in out */
         for (l = 0; l < nc; l++) {
             float *o = out + (size_t)(c0 + l) * plane;
             const float add = bias ? bias[c0 + l] : 0.0f;
-            for (m = 0; m < mr; m++) o[dst[m]] = tile[m * 16 + l] + add;
+            for (m = 0; m < mr; m++) o[dst[m]] = tile[m * 32 + l] + add;
         }
     }
 }
@@ -9761,16 +9821,17 @@ static int cnn__conv2d_backward_weights_gather(const cnn_conv2d_shape *s, const 
             if (by_channel)     /* rows: a tile of channels at one kernel tap, a plane apart */
                 for (c0 = 0; c0 < s->c; c0 += rows)
                     for (rows = cnn__tile_rows(s->c, c0, tile), rs = 0; rs < area; rs++)
-                        for (k0 = 0; k0 < s->k; k0 += 16) {
+                        for (k0 = 0; k0 < s->k; k0 += 32) {
                             const size_t q = (size_t)c0 * area + rs;
-                            cnn__simd_gemm_strip(rows, len, a + tap_off[q], (ptrdiff_t)hp * wp, 0, NULL, pix, strips + (size_t)k0 * len,
-                                                 NULL, dwt + q * k16 + k0, (ptrdiff_t)area * k16, CNN__MIN(16, s->k - k0), !first, NULL);
+                            cnn__simd_gemm_wide(rows, len, a + tap_off[q], (ptrdiff_t)hp * wp, 0, NULL, pix, strips + (size_t)k0 * len,
+                                                NULL, (ptrdiff_t)16 * len, dwt + q * k16 + k0, (ptrdiff_t)area * k16,
+                                                CNN__MIN(32, s->k - k0), !first, NULL);
                         }
             else
                 for (q0 = 0; q0 < taps; q0 += tile)
-                    for (k0 = 0; k0 < s->k; k0 += 16)
-                        cnn__simd_gemm_strip(CNN__MIN(tile, taps - q0), len, a, 0, 0, tap_off + q0, pix, strips + (size_t)k0 * len, NULL,
-                                             dwt + (size_t)q0 * k16 + k0, k16, CNN__MIN(16, s->k - k0), !first, NULL);
+                    for (k0 = 0; k0 < s->k; k0 += 32)
+                        cnn__simd_gemm_wide(CNN__MIN(tile, taps - q0), len, a, 0, 0, tap_off + q0, pix, strips + (size_t)k0 * len, NULL,
+                                            (ptrdiff_t)16 * len, dwt + (size_t)q0 * k16 + k0, k16, CNN__MIN(32, s->k - k0), !first, NULL);
             first = 0;
             next += len;
         }
@@ -10044,18 +10105,19 @@ CNN__WINO_KERNELS
 #undef CNN__INLINE
 #undef CNN__V
 
-/* The products on the micro-kernel: for each element e and strip j of 16 tiles,
-   M_e[.][strip j] (K x 16) = U_e (K x C, read in place, rows a^2 C apart) * V_e[.][strip j]
-   (C rows of 16, ldv apart: v_rows[c] = c ldv). */
+/* The products on the micro-kernel: for each element e and strips j, j + 1 of 16 tiles,
+   M_e[.][strips j, j+1] (K x 32) = U_e (K x C, read in place, rows a^2 C apart) *
+   V_e[.][strips j, j+1] (C rows of 32, ldv apart: v_rows[c] = c ldv; strip j + 1 is the 16
+   floats after strip j). */
 static void cnn__wino_products_simd(int a2, int rows, int kc, int strips, const float *u, const float *v,
                                     ptrdiff_t ldv, const int32_t *v_rows, float *m_out, ptrdiff_t ldm) {
     const int32_t *b_rows = ldv == CNN__WL ? NULL : v_rows;    /* one strip: V_e is a packed strip */
     int e, j;
     for (e = 0; e < a2; e++)
-        for (j = 0; j < strips; j++)
-            cnn__simd_gemm_strip(rows, kc, u + (size_t)e * kc, (ptrdiff_t)a2 * kc, 1, NULL, NULL,
-                                 v + (size_t)e * kc * ldv + j * CNN__WL, b_rows,
-                                 m_out + (size_t)e * rows * ldm + j * CNN__WL, ldm, CNN__WL, 0, NULL);
+        for (j = 0; j < strips; j += 2)
+            cnn__simd_gemm_wide(rows, kc, u + (size_t)e * kc, (ptrdiff_t)a2 * kc, 1, NULL, NULL,
+                                v + (size_t)e * kc * ldv + j * CNN__WL, b_rows, CNN__WL,
+                                m_out + (size_t)e * rows * ldm + j * CNN__WL, ldm, CNN__WL * CNN__MIN(2, strips - j), 0, NULL);
 }
 #endif
 
@@ -10548,52 +10610,61 @@ static void cnn__pack_columns(const float *src, int cols, int rows, int col0, in
     }
 }
 
+/* The dense products take 32 columns of B at a time (two packed strips, one after the other,
+   for cnn__simd_gemm_wide) and half as many steps per chunk, so the strips still take 16 KB. */
+#define CNN__DENSE_QC (CNN__QC / 2)
+
 /* Y (n x out) = X (n x in) * W^T + b */
 static void cnn__dense_forward_simd(int n, int in, int out, const float *x, const float *w, const float *b, float *y) {
-    float strip[CNN__QC * 16] CNN__ALIGN32;
+    float strip[CNN__DENSE_QC * 32] CNN__ALIGN32;
     int o0, i0, r;
     for (r = 0; r < n; r++) {
         if (b) memcpy(y + (size_t)r * out, b, (size_t)out * sizeof(float));
         else memset(y + (size_t)r * out, 0, (size_t)out * sizeof(float));
     }
-    /* Chunks of the inner dimension outermost: a chunk of X (n x CNN__QC) then stays in the
-       L2 cache while every strip of W passes over it, where the other order would read the
-       whole of X from memory again for every 16 outputs. */
-    for (i0 = 0; i0 < in; i0 += CNN__QC) {
-        const int ni = CNN__MIN(CNN__QC, in - i0);
-        for (o0 = 0; o0 < out; o0 += 16) {
-            const int no = CNN__MIN(16, out - o0);
-            cnn__pack_transposed(w + (size_t)o0 * in + i0, in, no, ni, strip, NULL);   /* 16 rows of W, transposed */
-            cnn__simd_gemm_strip(n, ni, x + i0, in, 1, NULL, NULL, strip, NULL, y + o0, out, no, 1, NULL);
+    /* Chunks of the inner dimension outermost: a chunk of X (n x CNN__DENSE_QC) then stays in
+       the L2 cache while every strip of W passes over it, where the other order would read
+       the whole of X from memory again for every 32 outputs. */
+    for (i0 = 0; i0 < in; i0 += CNN__DENSE_QC) {
+        const int ni = CNN__MIN(CNN__DENSE_QC, in - i0);
+        for (o0 = 0; o0 < out; o0 += 32) {
+            const int no = CNN__MIN(32, out - o0);
+            /* 16 rows of W, transposed, and the next 16 after them */
+            cnn__pack_transposed(w + (size_t)o0 * in + i0, in, CNN__MIN(16, no), ni, strip, NULL);
+            if (no > 16) cnn__pack_transposed(w + (size_t)(o0 + 16) * in + i0, in, no - 16, ni, strip + (size_t)16 * ni, NULL);
+            cnn__simd_gemm_wide(n, ni, x + i0, in, 1, NULL, NULL, strip, NULL, (ptrdiff_t)16 * ni, y + o0, out, no, 1, NULL);
         }
     }
 }
 
 /* dX (n x in) = dY (n x out) * W (out x in) */
 static void cnn__dense_backward_data_simd(int n, int in, int out, const float *dy, const float *w, float *dx) {
-    float strip[CNN__QC * 16] CNN__ALIGN32;
+    float strip[CNN__DENSE_QC * 32] CNN__ALIGN32;
     int i0, o0;
-    for (i0 = 0; i0 < in; i0 += 16) {
-        const int ni = CNN__MIN(16, in - i0);
-        for (o0 = 0; o0 < out; o0 += CNN__QC) {
-            const int no = CNN__MIN(CNN__QC, out - o0);
-            cnn__pack_columns(w + (size_t)o0 * in, in, no, i0, ni, strip);
-            cnn__simd_gemm_strip(n, no, dy + o0, out, 1, NULL, NULL, strip, NULL, dx + i0, in, ni, o0 > 0, NULL);
+    for (i0 = 0; i0 < in; i0 += 32) {
+        const int ni = CNN__MIN(32, in - i0);
+        for (o0 = 0; o0 < out; o0 += CNN__DENSE_QC) {
+            const int no = CNN__MIN(CNN__DENSE_QC, out - o0);
+            cnn__pack_columns(w + (size_t)o0 * in, in, no, i0, CNN__MIN(16, ni), strip);
+            if (ni > 16) cnn__pack_columns(w + (size_t)o0 * in, in, no, i0 + 16, ni - 16, strip + (size_t)16 * no);
+            cnn__simd_gemm_wide(n, no, dy + o0, out, 1, NULL, NULL, strip, NULL, (ptrdiff_t)16 * no, dx + i0, in, ni, o0 > 0, NULL);
         }
     }
 }
 
 /* dW (out x in) = dY^T (out x n) * X (n x in); db = column sums of dY */
 static void cnn__dense_backward_weights_simd(int n, int in, int out, const float *x, const float *dy, float *dw, float *db) {
-    float strip[CNN__QC * 16] CNN__ALIGN32;
+    float strip[CNN__DENSE_QC * 32] CNN__ALIGN32;
     int i0, n0, o, r;
-    for (i0 = 0; i0 < in; i0 += 16) {
-        const int ni = CNN__MIN(16, in - i0);
-        for (n0 = 0; n0 < n; n0 += CNN__QC) {
-            const int nn = CNN__MIN(CNN__QC, n - n0);
-            cnn__pack_columns(x + (size_t)n0 * in, in, nn, i0, ni, strip);
+    for (i0 = 0; i0 < in; i0 += 32) {
+        const int ni = CNN__MIN(32, in - i0);
+        for (n0 = 0; n0 < n; n0 += CNN__DENSE_QC) {
+            const int nn = CNN__MIN(CNN__DENSE_QC, n - n0);
+            cnn__pack_columns(x + (size_t)n0 * in, in, nn, i0, CNN__MIN(16, ni), strip);
+            if (ni > 16) cnn__pack_columns(x + (size_t)n0 * in, in, nn, i0 + 16, ni - 16, strip + (size_t)16 * nn);
             /* A = dY^T: row o is column o of dY, so rows are 1 apart and steps are 'out' apart */
-            cnn__simd_gemm_strip(out, nn, dy + (size_t)n0 * out, 1, out, NULL, NULL, strip, NULL, dw + i0, in, ni, n0 > 0, NULL);
+            cnn__simd_gemm_wide(out, nn, dy + (size_t)n0 * out, 1, out, NULL, NULL, strip, NULL, (ptrdiff_t)16 * nn, dw + i0, in, ni,
+                                n0 > 0, NULL);
         }
     }
     if (db) {
