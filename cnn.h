@@ -9472,16 +9472,17 @@ static void cnn__gather_tile(int mr, int steps, const float *a, const int32_t *r
     }
 }
 
-/* Channels per pass over the pixels: as many 16-channel blocks of B (block floats each) as
-   fit in CNN__PASS_BYTES, at least one. A tile reads every block of its pass, so when B is
-   larger than L2, passes keep it from being read from L3 once per tile (measured, forward and
-   data gradient of a stride-2 256 -> 512 layer on 28 x 28, W 4.7 MB: best of 30 8.1-8.2 ms,
-   8.6-10.9 ms in one pass); when B fits, one pass keeps each tile's A values in L1 across
-   all the channels. */
+/* Channels per pass over the pixels: as many pairs of 16-channel blocks of B (block floats
+   each) as fit in CNN__PASS_BYTES, at least one pair. A tile reads every block of its pass, so
+   when B is larger than L2, passes keep it from being read from L3 once per tile (measured,
+   forward and data gradient of a stride-2 256 -> 512 layer on 28 x 28, W 4.7 MB: best of 30
+   8.1-8.2 ms, 8.6-10.9 ms in one pass); when B fits, one pass keeps each tile's A values in L1
+   across all the channels. Pairs, because the tiles take 32 channels at a time on AVX-512: V3's
+   passes of 3 blocks left a third of its products on the 16-column tile. */
 #define CNN__PASS_BYTES (CNN_L2_BYTES / 2)
 static int cnn__channels_per_pass(size_t block, int chans) {
     const size_t blocks = CNN__PASS_BYTES / (block * sizeof(float));
-    return blocks >= (size_t)(chans + 15) / 16 ? chans : 16 * (int)CNN__MAX(1, blocks);
+    return blocks >= (size_t)(chans + 15) / 16 ? chans : 32 * (int)CNN__MAX(1, blocks / 2);
 }
 
 /* out[img][k][o] = bias[k] + sum_q W[k][q] * pin[img * image + pix(o) + tap_off[q]] for

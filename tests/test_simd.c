@@ -109,9 +109,10 @@ TEST(conv_digit_model_and_vgg_like_layers) {
     cnn_conv2d_shape m3 = conv_shape(5, 64, 5, 5, 64, 3, 3, 1, 0), v = conv_shape(1, 64, 20, 20, 64, 3, 3, 1, 1);
     cnn_conv2d_shape s2 = conv_shape(1, 64, 21, 21, 128, 3, 3, 2, 1), k5 = conv_shape(2, 1, 28, 28, 32, 5, 5, 1, 0);
     cnn_conv2d_shape deep = conv_shape(1, 300, 6, 6, 7, 3, 3, 1, 1);          /* more taps than one strip chunk */
+    cnn_conv2d_shape passes = conv_shape(2, 260, 5, 5, 70, 3, 3, 1, 1);       /* more filters than one pass holds */
     SKIP_IF(!fast_count, "no vector path on this CPU/build to compare with the scalar reference");
     compare_conv(&m1); compare_conv(&m2); compare_conv(&m3); compare_conv(&v); compare_conv(&s2); compare_conv(&k5);
-    compare_conv(&deep);
+    compare_conv(&deep); compare_conv(&passes);
     /* The direct paths ran: with a fast path, the digit and VGG-like layers wrote their workspace. */
     CHECKF(fast_count == 0 || workspace_used >= 7, "the workspace was used for %d shapes", workspace_used);
 }
