@@ -80,8 +80,10 @@ def split_name(name):
         # A dense layer is one matrix product: the direct algorithm, like conv's.
         path = ("direct/" + p[3]) if p[0] == "dense" else p[3]
         return {"family": p[0], "layer": p[1], "pass": p[2], "path": path}
-    if p[0] == "model" and len(p) == 4:
-        return {"family": "model", "layer": p[1], "pass": p[2], "path": p[3]}
+    if p[0] == "model" and len(p) in (4, 5):
+        # model/<model>/<what>/<isa>[/t<threads>]
+        return {"family": "model", "layer": p[1], "pass": p[2], "path": p[3],
+                "threads": int(p[4][1:]) if len(p) == 5 and p[4][1:].isdigit() else 1}
     # The element-wise kernels: act/<fn>/<pass>/<isa>, loss/<what>/<isa>, sgd/<what>/<isa>.
     # Their "layer" is the kernel, the name without the pass and the isa.
     if p[0] == "act" and len(p) == 4:
@@ -346,20 +348,25 @@ def markdown(doc, runs, source, png):
                   "`train_step` is `cnn_train_batch` (forward, backward, SGD with momentum) "
                   "on the same 64 cached images; `fit` is one epoch of `cnn_fit` over 16,384 "
                   "shuffled images (51 MB, more than the caches); "
-                  "`infer` is `cnn_forward` in evaluation mode.", ""]
-        avx2_ms = {r["pass"]: r["ms"] for r in by_family["model"]
-                   if r["path"] == "avx2" and not r["error"] and r.get("ms")}
+                  "`infer` is `cnn_forward` in evaluation mode. `digits` runs each convolution "
+                  "with the algorithm auto picks, `digits_direct` every one direct. \"vs avx2\" "
+                  "and \"vs 1 thread\" compare with the same model and pass of the same run.", ""]
+        ms = {(r["layer"], r["pass"], r["path"], r.get("threads", 1)): r["ms"]
+              for r in by_family["model"] if not r["error"] and r.get("ms")}
 
-        def vs_avx2(r):
-            base = avx2_ms.get(r["pass"])
-            if r["path"] != "avx512" or base is None or not r.get("ms"):
+        def ratio(r, key):
+            base = ms.get(key)
+            if base is None or not r.get("ms") or key == (r["layer"], r["pass"], r["path"], r.get("threads", 1)):
                 return ""
             return "%.2fx" % (base / r["ms"])
 
-        rows = [err_or(r, [r["pass"], r.get("label", ""), r["path"], fmt(r.get("ms"), 3),
-                           fmt(r.get("images_per_second"), 0), vs_avx2(r)])
+        rows = [err_or(r, [r["layer"], r["pass"], r.get("label", ""), r["path"], str(r.get("threads", 1)),
+                           fmt(r.get("ms"), 3), fmt(r.get("images_per_second"), 0),
+                           ratio(r, (r["layer"], r["pass"], "avx2", r.get("threads", 1))) if r["path"] == "avx512" else "",
+                           ratio(r, (r["layer"], r["pass"], r["path"], 1))])
                 for r in by_family["model"]]
-        lines += table(["what", "setting", "isa", "time (ms)", "images/s", "vs avx2"], rows) + [""]
+        lines += table(["model", "what", "setting", "isa", "threads", "time (ms)", "images/s", "vs avx2",
+                        "vs 1 thread"], rows) + [""]
 
     if png:
         lines += ["## Chart", "", "![GFLOP/s per layer, pass and path](%s)" % png, ""]
