@@ -2155,7 +2155,8 @@ CNNDEF cnn_status cnn_conv2d_check(const cnn_conv2d_shape *shape, int *out_h, in
    data gradient's, 2 - pad, when pad > 2).
 
    Layout. The tiles of all images are numbered in one sequence and taken in chunks that keep
-   a chunk's V and M in L2; the micro-kernel takes a chunk 16 tiles (its 16 columns) at a time:
+   a chunk's V and M in L2; the micro-kernel takes a chunk 32 tiles at a time on AVX-512 (its
+   wide tile), 16 elsewhere:
         U[k][e][c]          transformed filters: A of element e's product (K x C)
         V[e][c][tile]       transformed input: B (C x tiles), rows ldv apart
         M[e][k][tile]       the products, rows ldm apart
@@ -2317,8 +2318,9 @@ typedef struct cnn__wino_shape {
    (whole_rows), whole tile rows where a row has 8 tiles or more. There the products take 32
    tiles at a time (cnn__simd_gemm_wide), and a chunk of whole rows has no run of a few tiles
    that costs the row transforms as much as a whole row: V1's forward and data gradient, 14
-   tiles a row, ran 1.25-1.3x faster in chunks of 2 rows (28 tiles) than in chunks of 16
-   tiles, V4 1.1-1.2x, V2 (2 rows of 7) the same (medians of 3, two alternated runs). F(2x2)
+   tiles a row, ran 1.3x faster in chunks of 2 rows (28 tiles) than in chunks of 16 tiles
+   (1.02 -> 0.79 ms), V4 1.17x, V2 (2 rows of 7) the same (min of two alternated runs of
+   medians of 3). F(2x2)
    (V1: 28 tiles a row, already two vectors) ran 0-10% slower by whole rows, and AVX2 (16
    columns to a product) 1.1-1.2x slower on V1 and V4, with 4 lanes of every 32 empty. */
 static int cnn__wino_chunk(const cnn__wino *wt, const cnn__wino_shape *s, int whole_rows) {
@@ -2483,6 +2485,7 @@ static void cnn__wino_conv(const cnn__wino *wt, const cnn__wino_shape *s, const 
     float *v = work, *prod = v + (size_t)a2 * s->c * cnn__wino_ldv(chunk);
     float *rows = prod + cnn__round16((size_t)a2 * s->k * cnn__wino_ldm(chunk) + CNN__WL);
     int32_t *v_rows = (int32_t *)(void *)(rows + cnn__wino_rows_floats(wt, s));
+    ptrdiff_t ldv_rows = 0;              /* the ldv v_rows holds (only the last chunk may differ) */
     long long g0;
 #ifdef CNN__SIMD
     const int simd = cnn_simd_active() != CNN_SIMD_SCALAR, by_rows = simd && cnn__wino_by_rows(wt, s);
@@ -2491,7 +2494,10 @@ static void cnn__wino_conv(const cnn__wino *wt, const cnn__wino_shape *s, const 
         const int tiles = (int)CNN__MIN((long long)chunk, total - g0);
         const ptrdiff_t ldv = cnn__wino_ldv(tiles), ldm = cnn__wino_ldm(tiles);
         int c;
-        for (c = 0; c < s->c; c++) v_rows[c] = (int32_t)(c * ldv);
+        if (ldv != ldv_rows) {
+            for (c = 0; c < s->c; c++) v_rows[c] = (int32_t)(c * ldv);
+            ldv_rows = ldv;
+        }
 #ifdef CNN__SIMD
         if (simd) {
             if (by_rows) CNN__VCALL(wino_input_rows, (wt, s, x, g0, tiles, v, ldv, rows));
@@ -8256,28 +8262,28 @@ typedef void (*cnn__tile_fn)(int kc, const float *a, ptrdiff_t a_row, ptrdiff_t 
     if (a_off && b_off) {                                                                                 \
         for (q = 0; q < kc; q++) {                                                                        \
             const float *bq = b + b_off[q];                                                               \
-            const P##_vec b0 = P##_loadu(bq), b1 = nv > 1 ? P##_loadu(bq + b_half) : b0;                      \
+            const P##_vec b0 = P##_loadu(bq), b1 = nv > 1 ? P##_loadu(bq + b_half) : b0;                  \
             const float *aq = a + a_off[q];                                                               \
             CNN__ROWS(FMA, P)                                                                             \
         }                                                                                                 \
     } else if (a_off) {                                                                                   \
         for (q = 0; q < kc; q++) {                                                                        \
             const float *bq = b + (ptrdiff_t)16 * q;                                                      \
-            const P##_vec b0 = P##_loadu(bq), b1 = nv > 1 ? P##_loadu(bq + b_half) : b0;                      \
+            const P##_vec b0 = P##_loadu(bq), b1 = nv > 1 ? P##_loadu(bq + b_half) : b0;                  \
             const float *aq = a + a_off[q];                                                               \
             CNN__ROWS(FMA, P)                                                                             \
         }                                                                                                 \
     } else if (b_off) {                                                                                   \
         for (q = 0; q < kc; q++) {                                                                        \
             const float *bq = b + b_off[q];                                                               \
-            const P##_vec b0 = P##_loadu(bq), b1 = nv > 1 ? P##_loadu(bq + b_half) : b0;                      \
+            const P##_vec b0 = P##_loadu(bq), b1 = nv > 1 ? P##_loadu(bq + b_half) : b0;                  \
             const float *aq = a + q * a_col;                                                              \
             CNN__ROWS(FMA, P)                                                                             \
         }                                                                                                 \
     } else {                                                                                              \
         for (q = 0; q < kc; q++) {                                                                        \
             const float *bq = b + (ptrdiff_t)16 * q;                                                      \
-            const P##_vec b0 = P##_loadu(bq), b1 = nv > 1 ? P##_loadu(bq + b_half) : b0;                      \
+            const P##_vec b0 = P##_loadu(bq), b1 = nv > 1 ? P##_loadu(bq + b_half) : b0;                  \
             const float *aq = a + q * a_col;                                                              \
             CNN__ROWS(FMA, P)                                                                             \
         }                                                                                                 \
@@ -8348,6 +8354,19 @@ ATTR static void P##_gemm_row(int kc, const float *a, ptrdiff_t a_col, const int
     CNN__EIGHT(CNN__ROW_STORE, P)                                                                         \
 }
 
+/* The twelve row counts of a KIND of tile and their table, P##_##KIND##s (AVX-512's two). */
+#define CNN__X86_TILES_12(P, ATTR, VL, NV, KIND)                                                          \
+CNN__X86_TILE(P, ATTR, VL, NV, KIND, 1) CNN__X86_TILE(P, ATTR, VL, NV, KIND, 2)                           \
+CNN__X86_TILE(P, ATTR, VL, NV, KIND, 3) CNN__X86_TILE(P, ATTR, VL, NV, KIND, 4)                           \
+CNN__X86_TILE(P, ATTR, VL, NV, KIND, 5) CNN__X86_TILE(P, ATTR, VL, NV, KIND, 6)                           \
+CNN__X86_TILE(P, ATTR, VL, NV, KIND, 7) CNN__X86_TILE(P, ATTR, VL, NV, KIND, 8)                           \
+CNN__X86_TILE(P, ATTR, VL, NV, KIND, 9) CNN__X86_TILE(P, ATTR, VL, NV, KIND, 10)                          \
+CNN__X86_TILE(P, ATTR, VL, NV, KIND, 11) CNN__X86_TILE(P, ATTR, VL, NV, KIND, 12)                         \
+static const cnn__tile_fn P##_##KIND##s[12] = {                                                           \
+    P##_##KIND##_1, P##_##KIND##_2, P##_##KIND##_3, P##_##KIND##_4, P##_##KIND##_5, P##_##KIND##_6,       \
+    P##_##KIND##_7, P##_##KIND##_8, P##_##KIND##_9, P##_##KIND##_10, P##_##KIND##_11, P##_##KIND##_12     \
+};
+
 CNN__X86_TILE(cnn__avx2, CNN__AVX2, 8, 2, tile, 1)
 CNN__X86_TILE(cnn__avx2, CNN__AVX2, 8, 2, tile, 2)
 CNN__X86_TILE(cnn__avx2, CNN__AVX2, 8, 2, tile, 3)
@@ -8361,44 +8380,15 @@ CNN__X86_GEMM(cnn__avx2, CNN__AVX2, strip, tile, 6)
 CNN__X86_GEMM_ROW(cnn__avx2, CNN__AVX2, 8)
 
 #ifdef CNN__X86_AVX512
-CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 1, tile, 1)
-CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 1, tile, 2)
-CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 1, tile, 3)
-CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 1, tile, 4)
-CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 1, tile, 5)
-CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 1, tile, 6)
-CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 1, tile, 7)
-CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 1, tile, 8)
-CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 1, tile, 9)
-CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 1, tile, 10)
-CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 1, tile, 11)
-CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 1, tile, 12)
-static const cnn__tile_fn cnn__avx512_tiles[12] = {
-    cnn__avx512_tile_1, cnn__avx512_tile_2, cnn__avx512_tile_3, cnn__avx512_tile_4, cnn__avx512_tile_5,  cnn__avx512_tile_6,
-    cnn__avx512_tile_7, cnn__avx512_tile_8, cnn__avx512_tile_9, cnn__avx512_tile_10, cnn__avx512_tile_11, cnn__avx512_tile_12
-};
+CNN__X86_TILES_12(cnn__avx512, CNN__AVX512, 16, 1, tile)
 CNN__X86_GEMM(cnn__avx512, CNN__AVX512, strip, tile, CNN__TILE_MAX)
-CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 2, wide, 1)
-CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 2, wide, 2)
-CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 2, wide, 3)
-CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 2, wide, 4)
-CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 2, wide, 5)
-CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 2, wide, 6)
-CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 2, wide, 7)
-CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 2, wide, 8)
-CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 2, wide, 9)
-CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 2, wide, 10)
-CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 2, wide, 11)
-CNN__X86_TILE(cnn__avx512, CNN__AVX512, 16, 2, wide, 12)
-static const cnn__tile_fn cnn__avx512_wides[12] = {
-    cnn__avx512_wide_1, cnn__avx512_wide_2, cnn__avx512_wide_3, cnn__avx512_wide_4, cnn__avx512_wide_5,  cnn__avx512_wide_6,
-    cnn__avx512_wide_7, cnn__avx512_wide_8, cnn__avx512_wide_9, cnn__avx512_wide_10, cnn__avx512_wide_11, cnn__avx512_wide_12
-};
+CNN__X86_TILES_12(cnn__avx512, CNN__AVX512, 16, 2, wide)
 CNN__X86_GEMM(cnn__avx512, CNN__AVX512, wide, wide, CNN__TILE_MAX)
 CNN__X86_GEMM_ROW(cnn__avx512, CNN__AVX512, 16)
 #endif
 
 #undef CNN__X86_TILE
+#undef CNN__X86_TILES_12
 #undef CNN__TILE_LOOPS
 #undef CNN__TILE_FMA_STRIDED
 #undef CNN__X86_GEMM
@@ -10615,6 +10605,13 @@ static void cnn__pack_columns(const float *src, int cols, int rows, int col0, in
    for cnn__simd_gemm_wide) and half as many steps per chunk, so the strips still take 16 KB. */
 #define CNN__DENSE_QC (CNN__QC / 2)
 
+/* Columns col0 .. col0 + ncols - 1 (ncols <= 32) of src as two strips, the second (columns
+   16 .. 31, when there are any) 16 * rows floats after the first. */
+static void cnn__pack_column_pair(const float *src, int cols, int rows, int col0, int ncols, float *strip) {
+    cnn__pack_columns(src, cols, rows, col0, CNN__MIN(16, ncols), strip);
+    if (ncols > 16) cnn__pack_columns(src, cols, rows, col0 + 16, ncols - 16, strip + (size_t)16 * rows);
+}
+
 /* Y (n x out) = X (n x in) * W^T + b */
 static void cnn__dense_forward_simd(int n, int in, int out, const float *x, const float *w, const float *b, float *y) {
     float strip[CNN__DENSE_QC * 32] CNN__ALIGN32;
@@ -10646,8 +10643,7 @@ static void cnn__dense_backward_data_simd(int n, int in, int out, const float *d
         const int ni = CNN__MIN(32, in - i0);
         for (o0 = 0; o0 < out; o0 += CNN__DENSE_QC) {
             const int no = CNN__MIN(CNN__DENSE_QC, out - o0);
-            cnn__pack_columns(w + (size_t)o0 * in, in, no, i0, CNN__MIN(16, ni), strip);
-            if (ni > 16) cnn__pack_columns(w + (size_t)o0 * in, in, no, i0 + 16, ni - 16, strip + (size_t)16 * no);
+            cnn__pack_column_pair(w + (size_t)o0 * in, in, no, i0, ni, strip);
             cnn__simd_gemm_wide(n, no, dy + o0, out, 1, NULL, NULL, strip, NULL, (ptrdiff_t)16 * no, dx + i0, in, ni, o0 > 0, NULL);
         }
     }
@@ -10661,8 +10657,7 @@ static void cnn__dense_backward_weights_simd(int n, int in, int out, const float
         const int ni = CNN__MIN(32, in - i0);
         for (n0 = 0; n0 < n; n0 += CNN__DENSE_QC) {
             const int nn = CNN__MIN(CNN__DENSE_QC, n - n0);
-            cnn__pack_columns(x + (size_t)n0 * in, in, nn, i0, CNN__MIN(16, ni), strip);
-            if (ni > 16) cnn__pack_columns(x + (size_t)n0 * in, in, nn, i0 + 16, ni - 16, strip + (size_t)16 * nn);
+            cnn__pack_column_pair(x + (size_t)n0 * in, in, nn, i0, ni, strip);
             /* A = dY^T: row o is column o of dY, so rows are 1 apart and steps are 'out' apart */
             cnn__simd_gemm_wide(out, nn, dy + (size_t)n0 * out, 1, out, NULL, NULL, strip, NULL, (ptrdiff_t)16 * nn, dw + i0, in, ni,
                                 n0 > 0, NULL);
