@@ -21,11 +21,25 @@ if ! command -v clang >/dev/null 2>&1 || ! printf 'int LLVMFuzzerTestOneInput(co
     echo "== fuzz: SKIPPED (needs clang with libFuzzer: apt-get install clang libclang-rt-dev, or .ci/run)"
 else
     FUZZ_JOBS=${CNN_FUZZ_JOBS:-2}
+    # in a target's build: waits for the implementation's object (a sibling job's, so polled)
+    wait_impl() { while kill -0 "$impl_pid" 2>/dev/null; do sleep 0.2; done; [ -s "$FUZZ_DIR/impl.o" ] || { cat "$FUZZ_DIR/impl.build.log"; return 1; }; }
     echo "== fuzz: each target ${FUZZ_SECONDS} s from tests/fuzz/corpus, $FUZZ_JOBS at a time (CNN_FUZZ_SECONDS, CNN_FUZZ_JOBS; make fuzz for longer)"
     targets=()
+    # The targets that include cnn.h link one instrumented copy of its implementation (built
+    # first), as tests/run.sh's suites do: the compiler reads it once, not once per target.
+    printf '#define CNN_IMPLEMENTATION\n#include "cnn.h"\n' > "$FUZZ_DIR/impl_only.c"
+    rm -f "$FUZZ_DIR/impl.o"
+    clang $FUZZ_FLAGS -c "$FUZZ_DIR/impl_only.c" -o "$FUZZ_DIR/impl.o" > "$FUZZ_DIR/impl.build.log" 2>&1 &
+    impl_pid=$!
     for src in tests/fuzz/fuzz_*.c; do          # the builds, in parallel too
         name=$(basename "$src" .c)
-        ( clang $FUZZ_FLAGS "$src" -o "$FUZZ_DIR/$name" -lm $(extra_of "$src") > "$FUZZ_DIR/$name.build.log" 2>&1; echo $? > "$FUZZ_DIR/$name.build.rc" ) &
+        if grep -q 'include "\.\./\.\./cnn\.h"' "$src"; then
+            ( clang $FUZZ_FLAGS -DCNN_IMPLEMENTATION_INCLUDED -c "$src" -o "$FUZZ_DIR/$name.o" &&
+              wait_impl && clang $FUZZ_FLAGS "$FUZZ_DIR/$name.o" "$FUZZ_DIR/impl.o" -o "$FUZZ_DIR/$name" -lm $(extra_of "$src")
+            ) > "$FUZZ_DIR/$name.build.log" 2>&1; echo $? > "$FUZZ_DIR/$name.build.rc"
+        else
+            clang $FUZZ_FLAGS "$src" -o "$FUZZ_DIR/$name" -lm $(extra_of "$src") > "$FUZZ_DIR/$name.build.log" 2>&1; echo $? > "$FUZZ_DIR/$name.build.rc"
+        fi &
     done
     wait
     for src in tests/fuzz/fuzz_*.c; do

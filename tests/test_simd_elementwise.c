@@ -14,6 +14,7 @@
    (a fused multiply-add moves a result by at most an ulp, 6e-8 relative; a wrong formula moves
    it by the step itself, 1e-3 here). Every output buffer is followed by guard values that must
    survive, so a tail written past its end is caught. */
+#include <float.h>
 #include <stdlib.h>
 #define CNN_IMPLEMENTATION
 #include "../cnn.h"

@@ -3,6 +3,7 @@
    INT_MAX, ...), then cnn_net_required_bytes and cnn_net_build. Every refusal must come with
    a message; a network that builds must run forward, backward and an SGD step on every path. */
 #include <limits.h>
+#include <math.h>
 #include "fuzz.h"
 #define CNN_IMPLEMENTATION
 #include "../../cnn.h"
