@@ -308,7 +308,8 @@ typedef struct cnn_conv2d_shape {
 } cnn_conv2d_shape;
 
 /* The algorithm a pass of this shape runs (pass 0 forward, 1 data gradient, 2 weight
-   gradient): algo resolved by the auto rule, and direct where Winograd cannot serve. */
+   gradient): algo resolved by the auto rule (from the shape and the active kernel path:
+   cnn_simd_active), and direct where Winograd cannot serve. */
 CNNDEF cnn_conv_algo cnn_conv2d_algo_chosen(const cnn_conv2d_shape *s, int pass);
 
 /* Checks a shape; out_h and out_w (either may be NULL) receive the output size. */
@@ -2535,15 +2536,18 @@ static int cnn__wino_tile(const cnn_conv2d_shape *s, int pass) {
        - 32 channels or more in and out: the transforms cost per tile and channel what the
          product costs per tile, channel and filter, so with few channels they are not paid
          back (a 1-channel first layer runs 6x slower);
-       - 75% or more of the tiles' outputs are kept in the forward pass, 80% in the data
-         gradient: 11 x 11 outputs keep 84% (121 of 144), 13 x 13 keep 66% and run 1.2-2x
-         slower than direct, 3 x 3 keep 56%. V3's 14 x 14 keep 77%: its forward pass ran
-         1.37x faster than direct on a quiet machine (bench at 20757f1; 1.1-1.2x on a loaded
-         one), its data gradient 0.92x, whose filter transform reads the filters transposed;
+       - 75% or more of the tiles' outputs are kept (80% on AVX-512): 11 x 11 outputs keep
+         84% (121 of 144), 13 x 13 keep 66% and run 1.2-2x slower than direct, 3 x 3 keep
+         56%. V3's 14 x 14 keep 77%, the one benchmark layer between the two bars: on AVX2
+         F(4x4) ran its data gradient 1.10-1.34x faster than direct (four interleaved runs
+         at 3bec291), its forward pass 1.4x (two runs); on AVX-512, whose direct kernels run nearer
+         their peak, direct won both passes (forward 1.02-1.38x, data gradient 1.0-1.5x:
+         U, 9.4 MB there, makes F(4x4)'s time swing with the machine's load, direct's not);
        - 16 tiles or more in the batch (one strip of the products): U, 4x the weights, is
          written and read once per call; 16 tiles of 256 x 256 channels (V3) still gain
          1.0-1.2x, fewer tiles leave lanes of every product empty. */
-    if (in_c < 32 || out_c < 32 || (long long)oh * ow * 100 < tiles * 16 * (pass == 0 ? 75 : 80) || tiles * s->n < 16) return 0;
+    if (in_c < 32 || out_c < 32 || (long long)oh * ow * 100 < tiles * 16 * (cnn_simd_active() == CNN_SIMD_AVX512 ? 80 : 75) ||
+        tiles * s->n < 16) return 0;
     return 4;
 }
 
