@@ -5549,7 +5549,22 @@ static void cnn__conv_backward_task(void *context, size_t t) {
     void *ws = cnn__slot_scratch(net, t);
     size_t b, e, p;
     cnn_conv2d_shape s;
-    cnn__share((size_t)parts, t, net->threads, 1, &b, &e);
+    if (parts == 1 && cnn__conv2d_groups(&st->conv) == 1 && cnn__split_filters(st->n, st->conv.k, net->threads)) {
+        /* One image and more threads: its weight gradient is cut by filters instead, in 16s as
+           the forward pass's (a filter's sums over the positions run as in the whole); at one
+           image, dy and dw are contiguous per filter. */
+        const size_t taps = (size_t)st->conv.c * st->conv.kh * st->conv.kw, plane = (size_t)l->out_h * l->out_w;
+        cnn__share((size_t)st->conv.k, t, net->threads, 16, &b, &e);
+        if (b < e) {
+            s = st->conv;
+            s.k = (int)(e - b);
+            cnn__conv2d_backward_weights(&s, st->in, st->g + b * plane, l->dw + b * taps,
+                                         l->db ? l->dw + cnn__round16(l->weight_count) + b : NULL, ws, net->scratch_bytes);
+        }
+        b = e = 0;                       /* no part left for the loop below */
+    } else {
+        cnn__share((size_t)parts, t, net->threads, 1, &b, &e);
+    }
     for (p = b; p < e; p++) {
         const int i0 = cnn__part_start(st->n, parts, (int)p), i1 = cnn__part_start(st->n, parts, (int)p + 1);
         float *dw = cnn__part_dw(net, l, (int)p);
