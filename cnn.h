@@ -2314,6 +2314,11 @@ typedef struct cnn__wino_shape {
     int out_h, out_w;
 } cnn__wino_shape;
 
+/* The tiles of m x m outputs in a batch: per image, ceil(out_h/m) rows of ceil(out_w/m). */
+static long long cnn__wino_tile_count(int m, const cnn__wino_shape *s) {
+    return (long long)s->n * ((s->out_h + m - 1) / m) * ((s->out_w + m - 1) / m);
+}
+
 /* Tiles per chunk: V and M of a chunk, a^2 (c + k) floats a tile, fill about half of L2;
    a multiple of 16 (one strip of the products), or, for F(4x4) on the AVX-512 path
    (whole_rows), whole tile rows where a row has 8 tiles or more. There the products take 32
@@ -2478,11 +2483,14 @@ static int cnn__wino_by_rows(const cnn__wino *wt, const cnn__wino_shape *s) {
 /* y = act(conv(x, filters) + bias) through Winograd, with u the transformed filters
    (cnn__wino_filters) and work the chunk's V and M and the rest of the workspace after U
    (cnn__wino_floats). Chunk by chunk: the input transform, the products, the output
-   transform; on vectors (F4) unless the scalar path is active. */
+   transform; on vectors (F4) unless the scalar path is active. Only the tiles [first, last)
+   of the batch (image by image, row by row) are computed: a thread's share of one image.
+   A tile's arithmetic does not depend on the chunk it falls in. */
 static void cnn__wino_conv(const cnn__wino *wt, const cnn__wino_shape *s, const float *x, const float *u,
-                           const float *bias, cnn_activation act, float alpha, float *y, float *work) {
+                           const float *bias, cnn_activation act, float alpha, float *y, float *work,
+                           long long first, long long last) {
     const int a2 = wt->a * wt->a, chunk = cnn__wino_chunk(wt, s, cnn_simd_active() == CNN_SIMD_AVX512);
-    const long long total = (long long)s->n * ((s->out_h + wt->m - 1) / wt->m) * ((s->out_w + wt->m - 1) / wt->m);
+    const long long total = CNN__MIN(last, cnn__wino_tile_count(wt->m, s));
     float *v = work, *prod = v + (size_t)a2 * s->c * cnn__wino_ldv(chunk);
     float *rows = prod + cnn__round16((size_t)a2 * s->k * cnn__wino_ldm(chunk) + CNN__WL);
     int32_t *v_rows = (int32_t *)(void *)(rows + cnn__wino_rows_floats(wt, s));
@@ -2491,7 +2499,7 @@ static void cnn__wino_conv(const cnn__wino *wt, const cnn__wino_shape *s, const 
 #ifdef CNN__SIMD
     const int simd = cnn_simd_active() != CNN_SIMD_SCALAR, by_rows = simd && cnn__wino_by_rows(wt, s);
 #endif
-    for (g0 = 0; g0 < total; g0 += chunk) {
+    for (g0 = first; g0 < total; g0 += chunk) {
         const int tiles = (int)CNN__MIN((long long)chunk, total - g0);
         const ptrdiff_t ldv = cnn__wino_ldv(tiles), ldm = cnn__wino_ldm(tiles);
         int c;
@@ -2581,9 +2589,12 @@ static size_t cnn__wino_workspace_floats(const cnn_conv2d_shape *s, int pass, in
 
 /* Pass 0 (y = act(conv(x, w) + b)) or 1 (dx from dy, with x = dy, y = dx, no bias) through
    Winograd, if the pass runs it and the workspace holds it; 0, doing nothing, otherwise. u:
-   the forward's transformed filters when the caller keeps them (the network), else NULL. */
-static int cnn__conv2d_wino(const cnn_conv2d_shape *s, int pass, const float *x, const float *w, const float *u,
-                            const float *b, cnn_activation act, float alpha, float *y, void *ws, size_t ws_bytes) {
+   the forward's transformed filters when the caller keeps them (the network), else NULL.
+   Only the output tiles [first, last) are computed (cnn__wino_conv): 0 and
+   cnn__wino_tile_count for all of them. */
+static int cnn__conv2d_wino_tiles(const cnn_conv2d_shape *s, int pass, const float *x, const float *w, const float *u,
+                                  const float *b, cnn_activation act, float alpha, float *y, void *ws, size_t ws_bytes,
+                                  long long first, long long last) {
     const int m = cnn__wino_tile(s, pass);
     const cnn__wino *wt = cnn__wino_of(m);
     cnn__wino_shape p;
@@ -2596,8 +2607,18 @@ static int cnn__conv2d_wino(const cnn_conv2d_shape *s, int pass, const float *x,
         u = work;
         work += cnn__round16((size_t)wt->a * wt->a * p.k * p.c);
     }
-    cnn__wino_conv(wt, &p, x, u, pass == 0 ? b : NULL, act, alpha, y, work);
+    cnn__wino_conv(wt, &p, x, u, pass == 0 ? b : NULL, act, alpha, y, work, first, last);
     return 1;
+}
+
+/* The same over every tile. */
+static int cnn__conv2d_wino(const cnn_conv2d_shape *s, int pass, const float *x, const float *w, const float *u,
+                            const float *b, cnn_activation act, float alpha, float *y, void *ws, size_t ws_bytes) {
+    const int m = cnn__wino_tile(s, pass);
+    cnn__wino_shape p;
+    if (!m) return 0;
+    cnn__wino_problem(s, pass, &p);
+    return cnn__conv2d_wino_tiles(s, pass, x, w, u, b, act, alpha, y, ws, ws_bytes, 0, cnn__wino_tile_count(m, &p));
 }
 
 /* The sum of count floats, in eight running sums: one sum is a chain of dependent additions,
@@ -4233,6 +4254,15 @@ static void cnn__pool_run(cnn__pool *p, cnn_parallel_task task, void *context) {
 }
 #endif /* CNN__THREADS_POSIX || CNN__THREADS_WIN32 */
 
+/* The counter the slots of a step claim its pieces from (cnn__claim): an atomic increment
+   where the compiler (GCC, Clang) or Windows has one; elsewhere none, and each slot takes its
+   fixed share of the pieces. Relaxed: the step's end (the pool's wait) orders the rest. */
+#if defined(__GNUC__) || defined(__clang__)
+#define CNN__FETCH_INC(p) __atomic_fetch_add(p, 1, __ATOMIC_RELAXED)
+#elif defined(CNN__THREADS_WIN32)
+#define CNN__FETCH_INC(p) (InterlockedIncrement((volatile LONG *)(p)) - 1)
+#endif
+
 CNNDEF int cnn_cpu_count(void) {
 #if defined(CNN__THREADS_WIN32)
     SYSTEM_INFO info;
@@ -4812,6 +4842,14 @@ static size_t cnn__inference_region(cnn_net *net, size_t batch, float *region, s
     return need;
 }
 
+/* Whether a layer keeps its Winograd filters (l->wino_u): a conv layer whose forward pass
+   runs Winograd at the largest batch. */
+static int cnn__keeps_wino_filters(const cnn_layer *l, int max_batch) {
+    cnn_conv2d_shape cs = l->conv;
+    cs.n = max_batch;
+    return l->kind == CNN_LAYER_CONV && cnn__wino_tile(&cs, 0) != 0;
+}
+
 static cnn_status cnn__net_layout(cnn_net *net, cnn_arena *a, const cnn__build_plan *plan) {
     const int max_batch = plan->max_batch, training = plan->training, threads = plan->threads, own_pool = plan->own_pool;
     size_t offset = 0, largest = 0, floats, buffers = 0;
@@ -4862,14 +4900,15 @@ static cnn_status cnn__net_layout(cnn_net *net, cnn_arena *a, const cnn__build_p
         l->running_mean = l->running_var = l->bn_mean = l->bn_invstd = NULL;
         l->argmax = NULL;
         l->wino_stamp = 0;
-        /* Winograd's transformed filters, kept between training steps if a batch may run it.
-           An inference build transforms them in the workspace at every forward pass instead
-           (its cost is not measured yet), so that it holds one form of the weights, which
-           other networks may share, and the workspace is all the scratch it has. */
-        if (l->kind == CNN_LAYER_CONV && training) {
+        /* Winograd's transformed filters, kept between forward passes if a batch may run it,
+           in inference builds too: transformed at every pass, they took 12% of the digit
+           model's inference of 2 images (perf, one thread, AVX-512), and with T threads each
+           slot transformed them again. U (4x the layer's weights for F(4x4)) comes out of the
+           workspace, which then need not hold it, once for every thread. */
+        if (cnn__keeps_wino_filters(l, max_batch)) {
             cnn_conv2d_shape cs = l->conv;
             cs.n = max_batch;
-            if (cnn__wino_tile(&cs, 0)) {
+            {
                 const size_t tile_in = (size_t)cnn__wino_of(cnn__wino_tile(&cs, 0))->a;
                 if ((st = cnn__take(a, tile_in * tile_in * l->conv.k * l->conv.c, sizeof(float), &p))) return st;
                 l->wino_u = (float *)p;
@@ -4932,7 +4971,8 @@ static cnn_status cnn__net_layout(cnn_net *net, cnn_arena *a, const cnn__build_p
         cnn_conv2d_shape cs = net->layers[i].conv;
         cs.n = max_batch;                                   /* Winograd's chunks span images */
         if (net->layers[i].kind == CNN_LAYER_CONV)     /* the first layer needs no data gradient */
-            net->scratch_bytes = CNN__MAX(net->scratch_bytes, cnn__conv2d_workspace(&cs, 1, training && i > 0, training, training));
+            net->scratch_bytes = CNN__MAX(net->scratch_bytes, cnn__conv2d_workspace(&cs, 1, training && i > 0, training,
+                                                                                    cnn__keeps_wino_filters(&net->layers[i], max_batch)));
         if (net->layers[i].kind == CNN_LAYER_CONV_TRANSPOSE)   /* forward: cs's data gradient; and back */
             net->scratch_bytes = CNN__MAX(net->scratch_bytes, cnn__conv2d_workspace(&cs, training && i > 0, 1, training, 0));
     }
@@ -5477,12 +5517,56 @@ typedef struct cnn__step {
     int n;
     int by_filter;                /* forward: tasks take filters or units (few images)     */
     int wino;                     /* forward through the layer's kept Winograd filters     */
+    long long by_tile;            /* forward on Winograd, few images: its tiles, to split  */
     int need_dx;
     size_t count;                 /* element-wise steps: values                            */
     const cnn_sgd_opts *sgd;
     const struct cnn__adam *adam; /* Adam's step: its coefficients (section 10)            */
     int bad[CNN_MAX_THREADS];     /* optimizers: slot t found an update that is not finite */
+    int claimed;                  /* pieces of the step claimed so far (cnn__claim)        */
 } cnn__step;
+
+/* Runs a step on every slot of the network, its pieces all unclaimed. */
+static void cnn__run_step(cnn__step *st, cnn_parallel_task task) {
+    st->claimed = 0;
+    cnn__parallel(st->net, task, st);
+}
+
+/* Pieces: the heavy steps (convolutions, dense layers) cut their work into CNN__PIECES
+   pieces per thread, and each slot claims the next unclaimed piece until none is left,
+   instead of doing a fixed 1/T of it. Threads do not run at the same speed: a core is shared
+   with another program, or with the other hyperthread, a worker wakes late, and with fixed
+   shares the step waits for the slowest. A piece's outputs get the same arithmetic whoever
+   computes it, so the results still do not depend on T or on who was fast. Fewer pieces than
+   that waste lanes: Winograd's products run 16 tiles at a time, and a piece of 8 digit
+   images (72 tiles of 4x4) leaves half a strip empty. One thread takes one piece: the whole.
+   Splits by filters take one piece per thread: every piece packs the whole input again
+   (the digit model's inference of one image ran 1.25x slower in pieces of 16 filters than
+   in halves). Returns the number of pieces of items, cut in steps of align items. */
+#define CNN__PIECES 3
+static int cnn__pieces(const cnn_net *net, size_t items, size_t align, int per_thread) {
+    const size_t units = (items + align - 1) / align;
+    return net->threads <= 1 ? 1 : (int)CNN__MIN(units, (size_t)per_thread * net->threads);
+}
+
+/* The next of a step's count pieces for slot t, or -1 when none is left. round counts the
+   slot's calls: without an atomic counter, slot t takes its fixed share of the pieces. */
+static int cnn__claim(cnn__step *st, size_t t, int *round, int count) {
+    size_t b, e;
+#ifdef CNN__FETCH_INC
+    if (st->net->threads > 1) {
+        const int p = CNN__FETCH_INC(&st->claimed);
+        return p < count ? p : -1;
+    }
+#endif
+    cnn__share((size_t)count, t, st->net->threads, 1, &b, &e);
+    return b + (size_t)*round < e ? (int)b + (*round)++ : -1;
+}
+
+/* Piece p of pieces of items: [*begin, *end), in steps of align. */
+static void cnn__piece(size_t items, int p, int pieces, size_t align, size_t *begin, size_t *end) {
+    cnn__share(items, (size_t)p, pieces, align, begin, end);
+}
 
 static void *cnn__slot_scratch(const cnn_net *net, size_t t) {
     return net->scratch ? (unsigned char *)net->scratch + t * net->scratch_bytes : NULL;
@@ -5518,67 +5602,73 @@ static void cnn__conv_forward_task(void *context, size_t t) {
     const cnn_layer *l = st->l;
     cnn_conv2d_shape s = st->conv;
     const size_t in_image = (size_t)s.c * s.h * s.w, plane = (size_t)l->out_h * l->out_w, taps = (size_t)s.c * s.kh * s.kw;
+    const size_t u_row = st->wino ? (size_t)cnn__wino_of(st->wino)->a * cnn__wino_of(st->wino)->a * s.c : 0;  /* U: by filter */
+    const size_t items = st->by_tile ? (size_t)st->by_tile : st->by_filter ? (size_t)l->out_c : (size_t)st->n;
+    const size_t align = st->by_tile || st->by_filter ? 16 : 1;
+    const int pieces = cnn__pieces(st->net, items, align, st->by_filter && !st->by_tile ? 1 : CNN__PIECES);
     void *ws = cnn__slot_scratch(st->net, t);
-    size_t b, e, u_row;
-    int i;
-    if (!st->by_filter) {
-        cnn__share((size_t)st->n, t, st->net->threads, 1, &b, &e);
-        if (b == e) return;
-        s.n = (int)(e - b);
-        cnn__conv_forward_part(st, &s, st->in + b * in_image, l->w, l->b, l->wino_u, l->out + b * s.k * plane, ws);
-        return;
+    size_t b, e;
+    int i, p, round = 0;
+    while ((p = cnn__claim((cnn__step *)context, t, &round, pieces)) >= 0) {
+        cnn__piece(items, p, pieces, align, &b, &e);
+        if (st->by_tile) {               /* the tiles [b, e) of the batch, all filters */
+            cnn__conv2d_wino_tiles(&s, 0, st->in, l->w, l->wino_u, l->b, l->act, l->alpha, l->out, ws, st->net->scratch_bytes,
+                                   (long long)b, (long long)e);
+            continue;
+        }
+        if (!st->by_filter) {
+            s.n = (int)(e - b);
+            cnn__conv_forward_part(st, &s, st->in + b * in_image, l->w, l->b, l->wino_u, l->out + b * s.k * plane, ws);
+            continue;
+        }
+        s.n = 1;
+        s.k = (int)(e - b);
+        for (i = 0; i < st->n; i++)
+            cnn__conv_forward_part(st, &s, st->in + i * in_image, l->w + b * taps, l->b ? l->b + b : NULL,
+                                   l->wino_u ? l->wino_u + b * u_row : NULL, l->out + ((size_t)i * l->out_c + b) * plane, ws);
     }
-    cnn__share((size_t)s.k, t, st->net->threads, 16, &b, &e);
-    if (b == e) return;
-    s.n = 1;
-    s.k = (int)(e - b);
-    u_row = st->wino ? (size_t)cnn__wino_of(st->wino)->a * cnn__wino_of(st->wino)->a * s.c : 0;  /* U is row-major by filter */
-    for (i = 0; i < st->n; i++)
-        cnn__conv_forward_part(st, &s, st->in + i * in_image, l->w + b * taps, l->b ? l->b + b : NULL,
-                               l->wino_u ? l->wino_u + b * u_row : NULL, l->out + ((size_t)i * l->out_c + b) * plane, ws);
 }
 
-/* The weight gradient of the parts the slot takes (into cnn__part_dw), then the data gradient
-   of its images. */
+/* Pieces of two kinds, claimed from one counter: the weight gradient's parts (into
+   cnn__part_dw), then the data gradient's pieces of the batch. */
 static void cnn__conv_backward_task(void *context, size_t t) {
     const cnn__step *st = (const cnn__step *)context;
     const cnn_net *net = st->net;
     const cnn_layer *l = st->l;
     const int parts = cnn__grad_parts(st->n);
+    /* One image and more threads: its weight gradient is cut by filters instead, in 16s as the
+       forward pass's (a filter's sums over the positions run as in the whole); at one image,
+       dy and dw are contiguous per filter. */
+    const int by_filter = parts == 1 && cnn__conv2d_groups(&st->conv) == 1 && cnn__split_filters(st->n, st->conv.k, net->threads);
+    const int weight_pieces = by_filter ? cnn__pieces(net, (size_t)st->conv.k, 16, 1) : parts;
+    const int data_pieces = st->need_dx ? cnn__pieces(net, (size_t)st->n, 1, CNN__PIECES) : 0;
     const size_t in_image = (size_t)st->conv.c * st->conv.h * st->conv.w, out_image = cnn__layer_out_size(l);
+    const size_t taps = (size_t)st->conv.c * st->conv.kh * st->conv.kw, plane = (size_t)l->out_h * l->out_w;
     void *ws = cnn__slot_scratch(net, t);
-    size_t b, e, p;
+    size_t b, e;
+    int p, round = 0;
     cnn_conv2d_shape s;
-    if (parts == 1 && cnn__conv2d_groups(&st->conv) == 1 && cnn__split_filters(st->n, st->conv.k, net->threads)) {
-        /* One image and more threads: its weight gradient is cut by filters instead, in 16s as
-           the forward pass's (a filter's sums over the positions run as in the whole); at one
-           image, dy and dw are contiguous per filter. */
-        const size_t taps = (size_t)st->conv.c * st->conv.kh * st->conv.kw, plane = (size_t)l->out_h * l->out_w;
-        cnn__share((size_t)st->conv.k, t, net->threads, 16, &b, &e);
-        if (b < e) {
+    while ((p = cnn__claim((cnn__step *)context, t, &round, weight_pieces + data_pieces)) >= 0) {
+        if (p >= weight_pieces) {
+            cnn__piece((size_t)st->n, p - weight_pieces, data_pieces, 1, &b, &e);
+            s = st->conv_dx;
+            s.n = (int)(e - b);
+            cnn__conv2d_backward_data(&s, st->g + b * out_image, l->w, st->spare + b * in_image, ws, net->scratch_bytes);
+        } else if (by_filter) {
+            cnn__piece((size_t)st->conv.k, p, weight_pieces, 16, &b, &e);
             s = st->conv;
             s.k = (int)(e - b);
             cnn__conv2d_backward_weights(&s, st->in, st->g + b * plane, l->dw + b * taps,
                                          l->db ? l->dw + cnn__round16(l->weight_count) + b : NULL, ws, net->scratch_bytes);
+        } else {
+            const int i0 = cnn__part_start(st->n, parts, p), i1 = cnn__part_start(st->n, parts, p + 1);
+            float *dw = cnn__part_dw(net, l, p);
+            s = st->conv;
+            s.n = i1 - i0;
+            cnn__conv2d_backward_weights(&s, st->in + i0 * in_image, st->g + i0 * out_image, dw,
+                                         l->db ? dw + cnn__round16(l->weight_count) : NULL, ws, net->scratch_bytes);
         }
-        b = e = 0;                       /* no part left for the loop below */
-    } else {
-        cnn__share((size_t)parts, t, net->threads, 1, &b, &e);
     }
-    for (p = b; p < e; p++) {
-        const int i0 = cnn__part_start(st->n, parts, (int)p), i1 = cnn__part_start(st->n, parts, (int)p + 1);
-        float *dw = cnn__part_dw(net, l, (int)p);
-        s = st->conv;
-        s.n = i1 - i0;
-        cnn__conv2d_backward_weights(&s, st->in + i0 * in_image, st->g + i0 * out_image, dw,
-                                     l->db ? dw + cnn__round16(l->weight_count) : NULL, ws, net->scratch_bytes);
-    }
-    if (!st->need_dx) return;
-    cnn__share((size_t)st->n, t, net->threads, 1, &b, &e);
-    if (b == e) return;
-    s = st->conv_dx;
-    s.n = (int)(e - b);
-    cnn__conv2d_backward_data(&s, st->g + b * out_image, l->w, st->spare + b * in_image, ws, net->scratch_bytes);
 }
 
 /* A transposed convolution's passes, by images (and batch parts for the weight gradient):
@@ -5588,63 +5678,68 @@ static void cnn__convt_forward_task(void *context, size_t t) {
     const cnn__step *st = (const cnn__step *)context;
     const cnn_layer *l = st->l;
     const size_t in_image = cnn__layer_in_size(l), out_image = cnn__layer_out_size(l);
+    const int pieces = cnn__pieces(st->net, (size_t)st->n, 1, CNN__PIECES);
     cnn_conv2d_shape s = st->conv;
     size_t b, e;
-    float *y;
-    cnn__share((size_t)st->n, t, st->net->threads, 1, &b, &e);
-    if (b == e) return;
-    s.n = (int)(e - b);
-    y = l->out + b * out_image;
-    cnn__conv2d_backward_data(&s, st->in + b * in_image, l->w, y, cnn__slot_scratch(st->net, t), st->net->scratch_bytes);
-    if (l->b) cnn__convt_add_bias(&s, l->b, y);
-    cnn__activation_forward(l->act, l->alpha, (e - b) * out_image, y, y);
+    int p, round = 0;
+    while ((p = cnn__claim((cnn__step *)context, t, &round, pieces)) >= 0) {
+        float *y;
+        cnn__piece((size_t)st->n, p, pieces, 1, &b, &e);
+        s.n = (int)(e - b);
+        y = l->out + b * out_image;
+        cnn__conv2d_backward_data(&s, st->in + b * in_image, l->w, y, cnn__slot_scratch(st->net, t), st->net->scratch_bytes);
+        if (l->b) cnn__convt_add_bias(&s, l->b, y);
+        cnn__activation_forward(l->act, l->alpha, (e - b) * out_image, y, y);
+    }
 }
 
 static void cnn__convt_backward_task(void *context, size_t t) {
     const cnn__step *st = (const cnn__step *)context;
     const cnn_net *net = st->net;
     const cnn_layer *l = st->l;
-    const int parts = cnn__grad_parts(st->n);
+    const int parts = cnn__grad_parts(st->n), data_pieces = st->need_dx ? cnn__pieces(net, (size_t)st->n, 1, CNN__PIECES) : 0;
     const size_t in_image = cnn__layer_in_size(l), out_image = cnn__layer_out_size(l);
     void *ws = cnn__slot_scratch(net, t);
-    size_t b, e, p;
+    size_t b, e;
+    int p, round = 0;
     cnn_conv2d_shape s;
-    cnn__share((size_t)parts, t, net->threads, 1, &b, &e);
-    for (p = b; p < e; p++) {
-        const int i0 = cnn__part_start(st->n, parts, (int)p), i1 = cnn__part_start(st->n, parts, (int)p + 1);
-        float *dw = cnn__part_dw(net, l, (int)p);
-        s = st->conv;
-        s.n = i1 - i0;
-        cnn__conv2d_backward_weights(&s, st->g + i0 * out_image, st->in + i0 * in_image, dw, NULL, ws, net->scratch_bytes);
-        if (l->db) cnn__convt_bias_gradient(&s, st->g + i0 * out_image, dw + cnn__round16(l->weight_count));
+    while ((p = cnn__claim((cnn__step *)context, t, &round, parts + data_pieces)) >= 0) {
+        if (p >= parts) {                /* the data gradient of a piece of the batch */
+            cnn__piece((size_t)st->n, p - parts, data_pieces, 1, &b, &e);
+            s = st->conv_dx;
+            s.n = (int)(e - b);
+            cnn__conv2d_forward(&s, st->g + b * out_image, l->w, NULL, st->spare + b * in_image, ws, net->scratch_bytes);
+        } else {                         /* the weight gradient of part p */
+            const int i0 = cnn__part_start(st->n, parts, p), i1 = cnn__part_start(st->n, parts, p + 1);
+            float *dw = cnn__part_dw(net, l, p);
+            s = st->conv;
+            s.n = i1 - i0;
+            cnn__conv2d_backward_weights(&s, st->g + i0 * out_image, st->in + i0 * in_image, dw, NULL, ws, net->scratch_bytes);
+            if (l->db) cnn__convt_bias_gradient(&s, st->g + i0 * out_image, dw + cnn__round16(l->weight_count));
+        }
     }
-    if (!st->need_dx) return;
-    cnn__share((size_t)st->n, t, net->threads, 1, &b, &e);
-    if (b == e) return;
-    s = st->conv_dx;
-    s.n = (int)(e - b);
-    cnn__conv2d_forward(&s, st->g + b * out_image, l->w, NULL, st->spare + b * in_image, ws, net->scratch_bytes);
 }
 
 static void cnn__dense_forward_task(void *context, size_t t) {
     const cnn__step *st = (const cnn__step *)context;
     const cnn_layer *l = st->l;
     const int in = (int)cnn__layer_in_size(l), out = l->out_c;
+    const size_t items = st->by_filter ? (size_t)out : (size_t)st->n, align = st->by_filter ? 16 : 1;
+    const int pieces = cnn__pieces(st->net, items, align, st->by_filter ? 1 : CNN__PIECES);
     size_t b, e;
-    int i;
-    if (!st->by_filter) {
-        cnn__share((size_t)st->n, t, st->net->threads, 1, &b, &e);
-        if (b == e) return;
-        cnn__dense_forward((int)(e - b), in, out, st->in + b * in, l->w, l->b, l->out + b * out);
-        cnn__activation_forward(l->act, l->alpha, (e - b) * out, l->out + b * out, l->out + b * out);
-        return;
-    }
-    cnn__share((size_t)out, t, st->net->threads, 16, &b, &e);
-    if (b == e) return;
-    for (i = 0; i < st->n; i++) {
-        float *y = l->out + (size_t)i * out + b;
-        cnn__dense_forward(1, in, (int)(e - b), st->in + (size_t)i * in, l->w + b * in, l->b ? l->b + b : NULL, y);
-        cnn__activation_forward(l->act, l->alpha, e - b, y, y);
+    int i, p, round = 0;
+    while ((p = cnn__claim((cnn__step *)context, t, &round, pieces)) >= 0) {
+        cnn__piece(items, p, pieces, align, &b, &e);
+        if (!st->by_filter) {
+            cnn__dense_forward((int)(e - b), in, out, st->in + b * in, l->w, l->b, l->out + b * out);
+            cnn__activation_forward(l->act, l->alpha, (e - b) * out, l->out + b * out, l->out + b * out);
+            continue;
+        }
+        for (i = 0; i < st->n; i++) {
+            float *y = l->out + (size_t)i * out + b;
+            cnn__dense_forward(1, in, (int)(e - b), st->in + (size_t)i * in, l->w + b * in, l->b ? l->b + b : NULL, y);
+            cnn__activation_forward(l->act, l->alpha, e - b, y, y);
+        }
     }
 }
 
@@ -5653,17 +5748,20 @@ static void cnn__dense_backward_task(void *context, size_t t) {
     const cnn_net *net = st->net;
     const cnn_layer *l = st->l;
     const int parts = cnn__grad_parts(st->n), in = (int)cnn__layer_in_size(l), out = l->out_c;
-    size_t b, e, p;
-    cnn__share((size_t)parts, t, net->threads, 1, &b, &e);
-    for (p = b; p < e; p++) {
-        const int i0 = cnn__part_start(st->n, parts, (int)p), i1 = cnn__part_start(st->n, parts, (int)p + 1);
-        float *dw = cnn__part_dw(net, l, (int)p);
-        cnn__dense_backward_weights(i1 - i0, in, out, st->in + (size_t)i0 * in, st->g + (size_t)i0 * out, dw,
-                                    l->db ? dw + cnn__round16(l->weight_count) : NULL);
+    const int data_pieces = st->need_dx ? cnn__pieces(net, (size_t)st->n, 1, CNN__PIECES) : 0;
+    size_t b, e;
+    int p, round = 0;
+    while ((p = cnn__claim((cnn__step *)context, t, &round, parts + data_pieces)) >= 0) {
+        if (p >= parts) {                /* the data gradient of a piece of the batch */
+            cnn__piece((size_t)st->n, p - parts, data_pieces, 1, &b, &e);
+            cnn__dense_backward_data((int)(e - b), in, out, st->g + b * out, l->w, st->spare + b * in);
+        } else {                         /* the weight gradient of part p */
+            const int i0 = cnn__part_start(st->n, parts, p), i1 = cnn__part_start(st->n, parts, p + 1);
+            float *dw = cnn__part_dw(net, l, p);
+            cnn__dense_backward_weights(i1 - i0, in, out, st->in + (size_t)i0 * in, st->g + (size_t)i0 * out, dw,
+                                        l->db ? dw + cnn__round16(l->weight_count) : NULL);
+        }
     }
-    if (!st->need_dx) return;
-    cnn__share((size_t)st->n, t, net->threads, 1, &b, &e);
-    if (b < e) cnn__dense_backward_data((int)(e - b), in, out, st->g + b * out, l->w, st->spare + b * in);
 }
 
 /* dw = ((part 0 + part 1) + part 2) + part 3, element by element: the fixed order. */
@@ -5801,13 +5899,21 @@ CNNDEF cnn_status cnn_forward(cnn_net *net, const float *x, int n, int training)
             step.wino = cnn__conv_layer_wino(l, &step.conv);
             /* a part of a grouped layer's filters would need its groups' channels: by image */
             step.by_filter = cnn__conv2d_groups(&l->conv) == 1 && cnn__split_filters(n, l->conv.k, net->threads);
-            cnn__parallel(net, cnn__conv_forward_task, &step);
+            step.by_tile = 0;
+            if (step.wino && n < net->threads && cnn__workspace_fits(net->scratch_bytes, cnn__wino_workspace_floats(&step.conv, 0, 1))) {
+                /* few images on Winograd: by tiles (split by filters, every thread would
+                   transform the whole input) */
+                cnn__wino_shape p;
+                cnn__wino_problem(&step.conv, 0, &p);
+                step.by_tile = cnn__wino_tile_count(step.wino, &p);
+            }
+            cnn__run_step(&step, cnn__conv_forward_task);
             break;
         case CNN_LAYER_CONV_TRANSPOSE:
             step.conv = l->conv;
             step.conv.n = n;
             step.conv.algo = cnn_conv2d_algo_chosen(&step.conv, 1);
-            cnn__parallel(net, cnn__convt_forward_task, &step);
+            cnn__run_step(&step, cnn__convt_forward_task);
             break;
         case CNN_LAYER_POOL:
         case CNN_LAYER_GLOBAL_AVGPOOL:
@@ -5819,7 +5925,7 @@ CNNDEF cnn_status cnn_forward(cnn_net *net, const float *x, int n, int training)
             break;
         case CNN_LAYER_DENSE:
             step.by_filter = cnn__split_filters(n, l->out_c, net->threads);
-            cnn__parallel(net, cnn__dense_forward_task, &step);
+            cnn__run_step(&step, cnn__dense_forward_task);
             break;
         case CNN_LAYER_ACTIVATION:
             step.count = (size_t)n * cnn__layer_out_size(l);
@@ -5975,14 +6081,14 @@ static void cnn__backward(cnn_net *net) {
                 step.conv = step.conv_dx = l->conv;
                 step.conv.n = step.conv_dx.n = n;
                 step.conv_dx.algo = cnn_conv2d_algo_chosen(&step.conv_dx, 1);
-                cnn__parallel(net, cnn__conv_backward_task, &step);
+                cnn__run_step(&step, cnn__conv_backward_task);
             } else if (l->kind == CNN_LAYER_CONV_TRANSPOSE) {   /* its data gradient: l->conv's forward */
                 step.conv = step.conv_dx = l->conv;
                 step.conv.n = step.conv_dx.n = n;
                 step.conv_dx.algo = cnn_conv2d_algo_chosen(&step.conv_dx, 0);
-                cnn__parallel(net, cnn__convt_backward_task, &step);
+                cnn__run_step(&step, cnn__convt_backward_task);
             } else {
-                cnn__parallel(net, cnn__dense_backward_task, &step);
+                cnn__run_step(&step, cnn__dense_backward_task);
             }
             if (cnn__grad_parts(n) > 1) cnn__parallel(net, cnn__grad_sum_task, &step);
             wrote_spare = step.need_dx;

@@ -49,9 +49,11 @@ static cnn_status odd_model(cnn_net *net) {
 static size_t round16(size_t n) { return (n + 15) / 16 * 16; }
 static size_t align64(size_t n) { return (n + 63) / 64 * 64; }
 
-/* What an inference build should need, from the layer shapes alone: weights, one region of
+/* What an inference build should need, from the layer shapes alone: weights, the Winograd
+   layers' transformed filters (kept from one forward pass to the next), one region of
    max_batch x the largest two adjacent outputs (views and in-place layers are no outputs),
-   the forward workspace, 64 bytes of slack. *liveness: the same without any rounding. */
+   the forward workspace (without the transformed filters), 64 bytes of slack. *liveness: the
+   same without any rounding. */
 static size_t inference_formula(const cnn_net *net, int batch, size_t *liveness) {
     size_t weights = 0, region = 0, exact = 0, held = 0, held_exact = 0, ws = 0;
     int i;
@@ -63,7 +65,11 @@ static size_t inference_formula(const cnn_net *net, int batch, size_t *liveness)
             cnn_conv2d_shape s = l->conv;
             size_t bytes;
             s.n = batch;
-            bytes = cnn__conv2d_workspace(&s, 1, 0, 0, 0);   /* the kernels' own need, forward only */
+            if (cnn__wino_tile(&s, 0)) {
+                const size_t a = (size_t)cnn__wino_of(cnn__wino_tile(&s, 0))->a;
+                weights += round16(a * a * s.k * s.c);
+            }
+            bytes = cnn__conv2d_workspace(&s, 1, 0, 0, cnn__wino_tile(&s, 0) != 0);   /* the kernels' own need, forward only */
             if (bytes > ws) ws = bytes;
         }
         if (l->kind == CNN_LAYER_FLATTEN || l->kind == CNN_LAYER_DROPOUT || (l->kind == CNN_LAYER_ACTIVATION && held))

@@ -69,6 +69,10 @@ static cnn_status net_conv_direct(cnn_net *net) { return conv_net(net, 32, 13, 6
 static cnn_status net_conv_auto_wide(cnn_net *net) { return conv_net(net, 32, 14, 32, 3, 1, CNN_PAD_SAME, CNN_CONV_AUTO); }
 static cnn_status net_conv_wino2(cnn_net *net) { return conv_net(net, 7, 10, 32, 3, 1, CNN_PAD_SAME, CNN_CONV_WINOGRAD_2X2); }
 static cnn_status net_conv_wino4(cnn_net *net) { return conv_net(net, 33, 9, 48, 3, 1, CNN_PAD_VALID, CNN_CONV_WINOGRAD_4X4); }
+/* Images with more tiles than one piece of 16: with fewer images than threads, the forward
+   pass is split by tiles, and pieces begin and end inside an image and inside a tile row. */
+static cnn_status net_conv_wino4_tiles(cnn_net *net) { return conv_net(net, 32, 23, 32, 3, 1, CNN_PAD_SAME, CNN_CONV_WINOGRAD_4X4); }
+static cnn_status net_conv_wino2_tiles(cnn_net *net) { return conv_net(net, 17, 15, 32, 3, 1, CNN_PAD_SAME, CNN_CONV_WINOGRAD_2X2); }
 
 /* Grouped (split per image and group on a vector path), depthwise and grouped Winograd. */
 static cnn_status net_grouped(cnn_net *net) {
@@ -155,6 +159,8 @@ static const struct { const char *name; describe_fn describe; } nets[] = {
     {"conv auto 32 -> 32, 14x16", net_conv_auto_wide},
     {"conv Winograd F(2x2)", net_conv_wino2},
     {"conv Winograd F(4x4) 33 -> 48", net_conv_wino4},
+    {"conv Winograd F(4x4) 32 -> 32, 23x25 (42 tiles an image)", net_conv_wino4_tiles},
+    {"conv Winograd F(2x2) 17 -> 32, 15x17 (72 tiles an image)", net_conv_wino2_tiles},
     {"grouped, depthwise and grouped Winograd convolutions", net_grouped},
     {"transposed convolutions", net_conv_transpose},
     {"max and average pooling, activation, dropout, dense", net_pools_and_dense},
