@@ -150,6 +150,59 @@ static cnn_status net_global_pool(cnn_net *net) {
     return cnn_add_dense(net, &dense);
 }
 
+/* Evaluation's awkward ends: an activation on the caller's images (not in place), batch norm
+   in place after a conv layer, and after the last dense layer an activation and a dropout
+   that work in place (in an inference build the output is then the dense layer's). */
+static cnn_status net_eval_tail(cnn_net *net) {
+    cnn_net_opts in;
+    cnn_conv_opts conv;
+    cnn_pool_opts pool;
+    cnn_dense_opts dense;
+    cnn_activation_opts tanh_act, sigmoid_act;
+    cnn_dropout_opts drop;
+    cnn_status st;
+    memset(&in, 0, sizeof in); in.channels = 3; in.height = 9; in.width = 8;
+    memset(&conv, 0, sizeof conv); conv.filters = 16; conv.padding = CNN_PAD_SAME;
+    memset(&pool, 0, sizeof pool); pool.size = 2;
+    memset(&dense, 0, sizeof dense); dense.units = 5;
+    memset(&tanh_act, 0, sizeof tanh_act); tanh_act.activation = CNN_ACT_TANH;
+    memset(&sigmoid_act, 0, sizeof sigmoid_act); sigmoid_act.activation = CNN_ACT_SIGMOID;
+    memset(&drop, 0, sizeof drop); drop.rate = 0.5f;
+    if ((st = cnn_net_init(net, &in)) || (st = cnn_add_activation_ex(net, &tanh_act)) || (st = cnn_add_conv(net, &conv)) ||
+        (st = cnn_add_batchnorm(net, NULL)) || (st = cnn_add_pool(net, &pool)) || (st = cnn_add_flatten(net)) ||
+        (st = cnn_add_dense(net, &dense)) || (st = cnn_add_activation_ex(net, &sigmoid_act)))
+        return st;
+    return cnn_add_dropout_ex(net, &drop);
+}
+
+/* Images large enough that a block holds at most 3 (64 KB of input, 480 KB of conv output
+   each), so that a slot runs block after block through its own buffers. */
+static cnn_status net_big_images(cnn_net *net) {
+    cnn_net_opts in;
+    cnn_conv_opts conv;
+    cnn_dense_opts dense;
+    cnn_status st;
+    memset(&in, 0, sizeof in); in.channels = 4; in.height = 64; in.width = 64;
+    memset(&conv, 0, sizeof conv); conv.filters = 32; conv.activation = CNN_ACT_RELU;
+    memset(&dense, 0, sizeof dense); dense.units = 3;
+    if ((st = cnn_net_init(net, &in)) || (st = cnn_add_conv(net, &conv)) || (st = cnn_add_global_avgpool(net))) return st;
+    return cnn_add_dense(net, &dense);
+}
+
+/* Two 4x4 tiles an image: auto picks Winograd for 8 images or more (16 tiles), direct for
+   fewer, so the blocks of a batch of 9 must run what the batch chose, not what they would. */
+static cnn_status net_wino_by_batch(cnn_net *net) {
+    cnn_net_opts in;
+    cnn_conv_opts conv;
+    cnn_dense_opts dense;
+    cnn_status st;
+    memset(&in, 0, sizeof in); in.channels = 32; in.height = 6; in.width = 10;
+    memset(&conv, 0, sizeof conv); conv.filters = 32; conv.activation = CNN_ACT_RELU;
+    memset(&dense, 0, sizeof dense); dense.units = 3;
+    if ((st = cnn_net_init(net, &in)) || (st = cnn_add_conv(net, &conv))) return st;
+    return cnn_add_dense(net, &dense);
+}
+
 static const struct { const char *name; describe_fn describe; } nets[] = {
     {"conv 1 channel, 32 filters", net_conv_1ch},
     {"conv 3 channels, 17 filters, same", net_conv_3ch},
@@ -246,6 +299,73 @@ TEST(every_layer_gives_the_same_bits_on_any_thread_count) {
             }
             outcome_free(&one);
         }
+}
+
+/* Evaluation (training = 0) on T threads runs each block of images through every layer
+   (cnn__forward_blocks): in training builds each layer's output for the batch, and in
+   inference builds the output, must be what one thread computes layer by layer, for batches
+   from 1 (no blocks) to 9, trained weights (batch norm's running statistics moved). */
+static int eval_net(describe_fn describe, int threads, int inference, int n, const float *params, float *out, size_t cap,
+                    size_t *count) {
+    cnn_net net;
+    cnn_build_opts build;
+    static float x[9 * 4 * 64 * 64];
+    int i, ok;
+    memset(&build, 0, sizeof build);
+    build.max_batch = 9; build.seed = 11; build.threads = threads; build.inference_only = inference;
+    if (describe(&net) != CNN_OK || cnn_net_build(&net, &build) != CNN_OK) return 0;
+    if ((size_t)net.in_c * net.in_h * net.in_w > 4 * 64 * 64) { cnn_net_free(&net); return 0; }
+    memcpy(net.params, params, (net.param_floats + net.buffer_floats) * sizeof(float));
+    fill(x, (size_t)n * net.in_c * net.in_h * net.in_w, 21);
+    ok = cnn_forward(&net, x, n, 0) == CNN_OK;
+    *count = 0;
+    for (i = 0; ok && i < net.layer_count; i++) {   /* every layer's output in a training build */
+        const cnn_layer *l = &net.layers[i];
+        const size_t size = (size_t)n * l->out_c * l->out_h * l->out_w;
+        const float *y = inference ? (i == net.layer_count - 1 ? cnn_output(&net) : NULL) : cnn_layer_output(&net, i, NULL);
+        if (!y) continue;
+        if (*count + size > cap) { ok = 0; break; }
+        memcpy(out + *count, y, size * sizeof(float));
+        *count += size;
+    }
+    cnn_net_free(&net);
+    return ok;
+}
+
+TEST(evaluation_gives_the_same_bits_on_any_thread_count) {
+    static const int batches[] = {1, 2, 3, 5, 9};
+    static float one[1 << 21], many[1 << 21], params[1 << 16];
+    static const describe_fn described[] = {net_eval_tail, net_big_images, net_wino_by_batch, net_pools_and_dense, net_conv_transpose, net_grouped,
+                                            net_conv_wino4, net_conv_auto_wide, net_global_pool};
+    int k, b, t, inference;
+    for (k = 0; k < (int)(sizeof described / sizeof described[0]); k++) {
+        /* weights and running statistics of a network trained for a step */
+        cnn_net trained;
+        cnn_build_opts build;
+        static float x[9 * 4 * 64 * 64];
+        int32_t labels[9] = {0, 1, 2, 0, 1, 2, 0, 1, 2};
+        memset(&build, 0, sizeof build); build.max_batch = 9; build.seed = 3;
+        CHECK_OK(described[k](&trained));
+        CHECK_OK(cnn_net_build(&trained, &build));
+        if (trained.param_floats + trained.buffer_floats > sizeof params / sizeof params[0]) { CHECK(!"params holds them"); return; }
+        fill(x, (size_t)9 * trained.in_c * trained.in_h * trained.in_w, 4);
+        CHECK_OK(cnn_train_batch(&trained, x, labels, 9, NULL, NULL));
+        memcpy(params, trained.params, (trained.param_floats + trained.buffer_floats) * sizeof(float));
+        cnn_net_free(&trained);
+        for (inference = 0; inference < 2; inference++)
+            for (b = 0; b < 5; b++) {
+                size_t n_one = 0, n_many = 0;
+                CHECKF(eval_net(described[k], 1, inference, batches[b], params, one, 1 << 21, &n_one), "net %d, batch %d, 1 thread",
+                       k, batches[b]);
+                CHECK(n_one > 0);
+                for (t = 0; t < 3; t++) {
+                    CHECKF(eval_net(described[k], thread_counts[t], inference, batches[b], params, many, 1 << 21, &n_many),
+                           "net %d, batch %d, %d threads", k, batches[b], thread_counts[t]);
+                    CHECKF(n_many == n_one && same_floats(one, many, n_one), "net %d, %s build, batch %d: outputs with %d threads", k,
+                           inference ? "inference" : "training", batches[b], thread_counts[t]);
+                }
+            }
+    }
 }
 
 /* The digit model of the lecture, trained by cnn_fit for two epochs with validation, then
@@ -497,6 +617,7 @@ TEST(a_thread_that_cannot_start_fails_the_build_cleanly) {
 
 int main(void) {
     RUN(every_layer_gives_the_same_bits_on_any_thread_count);
+    RUN(evaluation_gives_the_same_bits_on_any_thread_count);
     RUN(a_whole_training_run_gives_the_same_weights_on_any_thread_count);
     RUN(the_callers_parallel_for_is_used_instead_of_the_pool);
     RUN(a_threaded_network_rebuilt_for_inference_keeps_its_weights);

@@ -1,5 +1,5 @@
 /* tsan_threads.c - the thread pool under ThreadSanitizer (tests/tsan.sh): training and
-   inference steps on 2 and 3 threads, which must race on nothing (every task writes only
+   inference steps (layer by layer, and depth first in blocks of images) on 2 and 3 threads, which must race on nothing (every task writes only
    its own share, the workspace slot of its own), a network built and freed while its
    workers sleep, and two networks used from two threads at once. */
 #include <pthread.h>
@@ -39,7 +39,21 @@ static int train(int threads, int steps) {
     for (i = 0; i < steps && ok; i++) {
         ok &= cnn_train_batch(&net, images, labels, i % 2 ? 8 : 3, NULL, NULL) == CNN_OK;
         ok &= cnn_forward(&net, images, 1, 0) == CNN_OK;
+        ok &= cnn_forward(&net, images, i % 2 ? 8 : 5, 0) == CNN_OK;   /* blocks of images, depth first */
     }
+    cnn_net_free(&net);
+    return ok;
+}
+
+/* An inference build: its blocks go through each slot's own buffers. */
+static int infer(int threads) {
+    cnn_net net;
+    cnn_build_opts build;
+    int ok;
+    memset(&build, 0, sizeof build); build.max_batch = 8; build.threads = threads; build.seed = 3; build.inference_only = 1;
+    if (describe(&net) || cnn_net_build(&net, &build)) return 0;
+    ok = cnn_forward(&net, images, 8, 0) == CNN_OK && cnn_forward(&net, images, 3, 0) == CNN_OK &&
+         cnn_forward(&net, images, 1, 0) == CNN_OK && cnn_forward(&net, images, 7, 0) == CNN_OK;
     cnn_net_free(&net);
     return ok;
 }
@@ -47,6 +61,8 @@ static int train(int threads, int steps) {
 TEST(training_and_inference_steps_race_on_nothing) {
     CHECK(train(2, 4));
     CHECK(train(3, 3));
+    CHECK(infer(2));
+    CHECK(infer(3));
 }
 
 TEST(building_and_freeing_while_workers_sleep) {
