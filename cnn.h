@@ -1159,6 +1159,12 @@ CNNDEF cnn_status cnn_load_npy(cnn_net *net, const char *prefix);
 #ifndef CNN_L2_BYTES
 #define CNN_L2_BYTES (1024 * 1024)
 #endif
+/* A hint to fetch the cache line at p for reading; nothing where the compiler has none. */
+#if defined(__GNUC__) || defined(__clang__)
+#define CNN__PREFETCH(p) __builtin_prefetch((p), 0, 3)
+#else
+#define CNN__PREFETCH(p) ((void)(p))
+#endif
 /* Internal invariants (true unless cnn.h has a bug) are not checked by default: assert()
    would abort in every build without NDEBUG, and the library promises never to abort.
    Define CNN_ASSERT(x) as assert(x) to check them; the test suite's sanitizer build makes
@@ -10238,6 +10244,18 @@ CNN__VEC static void CNN__WN(wino##M##_input_rows)(const cnn__wino *wt, const cn
             const float *plane = x + ((size_t)img * s->c + c) * in_plane, *in[A];                                      \
             float *vc = v + (size_t)c * ldv + at;                                                                      \
             for (r = 0; r < A; r++) in[r] = y0 + r >= 0 && y0 + r < s->h ? plane + (size_t)(y0 + r) * s->w : NULL;    \
+            /* The next channel's rows, fetched during this one's: U, streamed through L2 by every     \
+               chunk's products, evicts the input, and each row is a stream of a few lines, too many      \
+               and too short for the hardware prefetcher. V4 (8 images of 56 x 56) ran 1.19x faster on    \
+               AVX-512 (forward and data gradient, medians of 5 interleaved runs); V1 and V2 the same. */ \
+            if (c + 1 < s->c)                                                                                          \
+                for (r = 0; r < A; r++)                                                                                \
+                    if (in[r]) {                                                                                       \
+                        const char *first = (const char *)(in[r] + in_plane + CNN__MAX(x0, 0));                        \
+                        const char *last = (const char *)(in[r] + in_plane + CNN__MIN(x0 + M * count + A - M, s->w) - 1); \
+                        for (; first < last; first += 64) CNN__PREFETCH(first);                                        \
+                        CNN__PREFETCH(last);                                                                           \
+                    }                                                                                                  \
             for (t0 = 0; t0 < fw; t0 += CNN__VL) {        /* down the columns: B^T d, M CNN__VL columns at a time */   \
                 for (q = 0; q < M; q++) {                                                                              \
                     cnn__vec d[A], o[A];                                                                               \
