@@ -74,6 +74,24 @@ static cnn_status net_conv_wino4(cnn_net *net) { return conv_net(net, 33, 9, 48,
 static cnn_status net_conv_wino4_tiles(cnn_net *net) { return conv_net(net, 32, 23, 32, 3, 1, CNN_PAD_SAME, CNN_CONV_WINOGRAD_4X4); }
 static cnn_status net_conv_wino2_tiles(cnn_net *net) { return conv_net(net, 17, 15, 32, 3, 1, CNN_PAD_SAME, CNN_CONV_WINOGRAD_2X2); }
 
+/* A Winograd layer after another, so that its data gradient is computed: with fewer images
+   than threads and 64 tiles a thread (156 tiles an image here: on 2 threads) it is split by
+   tiles (pieces begin inside tile rows). */
+static cnn_status wino_second(cnn_net *net, int c, int h, int w, cnn_conv_algo algo) {
+    cnn_net_opts in;
+    cnn_conv_opts first, wino;
+    cnn_dense_opts dense;
+    cnn_status st;
+    memset(&in, 0, sizeof in); in.channels = 3; in.height = h; in.width = w;
+    memset(&first, 0, sizeof first); first.filters = c; first.padding = CNN_PAD_SAME; first.activation = CNN_ACT_TANH;
+    memset(&wino, 0, sizeof wino); wino.filters = 8; wino.padding = CNN_PAD_SAME; wino.algo = algo; wino.activation = CNN_ACT_RELU;
+    memset(&dense, 0, sizeof dense); dense.units = 3;
+    if ((st = cnn_net_init(net, &in)) || (st = cnn_add_conv(net, &first)) || (st = cnn_add_conv(net, &wino))) return st;
+    return cnn_add_dense(net, &dense);
+}
+static cnn_status net_wino4_data_gradient(cnn_net *net) { return wino_second(net, 4, 48, 50, CNN_CONV_WINOGRAD_4X4); }
+static cnn_status net_wino2_data_gradient(cnn_net *net) { return wino_second(net, 5, 24, 26, CNN_CONV_WINOGRAD_2X2); }
+
 /* Grouped (split per image and group on a vector path), depthwise and grouped Winograd. */
 static cnn_status net_grouped(cnn_net *net) {
     cnn_net_opts in;
@@ -214,6 +232,8 @@ static const struct { const char *name; describe_fn describe; } nets[] = {
     {"conv Winograd F(4x4) 33 -> 48", net_conv_wino4},
     {"conv Winograd F(4x4) 32 -> 32, 23x25 (42 tiles an image)", net_conv_wino4_tiles},
     {"conv Winograd F(2x2) 17 -> 32, 15x17 (72 tiles an image)", net_conv_wino2_tiles},
+    {"conv, then Winograd F(4x4) 4 -> 8, 48x50: its data gradient", net_wino4_data_gradient},
+    {"conv, then Winograd F(2x2) 5 -> 8, 24x26: its data gradient", net_wino2_data_gradient},
     {"grouped, depthwise and grouped Winograd convolutions", net_grouped},
     {"transposed convolutions", net_conv_transpose},
     {"max and average pooling, activation, dropout, dense", net_pools_and_dense},
