@@ -667,9 +667,8 @@ typedef struct cnn_layer {
     int32_t *argmax;                  /* max-pool and global max-pool positions            */
     float *wino_u;                    /* Winograd-transformed filters (forward), or NULL   */
     uint64_t wino_stamp;              /* fingerprint of w when wino_u was computed (0: none) */
-    cnn_conv_algo run_algo;           /* conv: the algorithm of the last forward and its     */
-    int run_wino;                     /* Winograd tile on the kept filters, which its blocks
-                                         of images run (cnn__forward_blocks)               */
+    cnn_conv_algo run_algo;           /* conv: the algorithm of the last forward, which its
+                                         blocks of images run (cnn__forward_blocks)        */
     /* Transposed convolution: 'conv' holds the convolution it is the data gradient of (from
        out_c x out_h x out_w to in_c x in_h x in_w), and these the output padding. */
     int out_pad_h, out_pad_w;
@@ -4953,12 +4952,11 @@ static cnn_status cnn__net_layout(cnn_net *net, cnn_arena *a, const cnn__build_p
            workspace, which then need not hold it, once for every thread. */
         if (cnn__keeps_wino_filters(l, max_batch)) {
             cnn_conv2d_shape cs = l->conv;
+            size_t tile_in;
             cs.n = max_batch;
-            {
-                const size_t tile_in = (size_t)cnn__wino_of(cnn__wino_tile(&cs, 0))->a;
-                if ((st = cnn__take(a, tile_in * tile_in * l->conv.k * l->conv.c, sizeof(float), &p))) return st;
-                l->wino_u = (float *)p;
-            }
+            tile_in = (size_t)cnn__wino_of(cnn__wino_tile(&cs, 0))->a;
+            if ((st = cnn__take(a, tile_in * tile_in * l->conv.k * l->conv.c, sizeof(float), &p))) return st;
+            l->wino_u = (float *)p;
         }
         if (l->weight_count) {
             if (net->params) {
@@ -5690,24 +5688,25 @@ static void cnn__conv_forward_task(void *context, size_t t) {
     }
 }
 
-/* The tiles of a conv layer's data gradient to split among the threads, or 0 to split it by
-   images: with fewer images than threads, where it runs Winograd (and the workspace holds
-   it) on 64 tiles or more a thread, it is cut by tiles as the forward pass is; a split by
-   images leaves every thread but one idle. Each piece transforms the filters again, which
-   fewer tiles do not pay back: measured on two threads, forward and backward of one image
-   (backward alone, one thread's time over two's; medians of 60, alternated), V1 (196 tiles
-   of 64 x 64 channels) went from 1.44x to 1.67x, V2 (49 tiles of 128 x 128) from 1.32x
-   down to 1.24x. */
-static long long cnn__backward_data_tiles(const cnn_net *net, const cnn_conv2d_shape *dx_shape) {
-    const int m = cnn__wino_tile(dx_shape, 1);
+/* The tiles of a Winograd pass (0 forward, through the layer's kept filters; 1 data
+   gradient) to split among the threads, or 0 to split it otherwise: with fewer images than
+   threads, where the pass runs Winograd and the workspace holds it, a split by images would
+   leave every thread but one idle, and one by filters makes every thread transform the whole
+   input. The data gradient needs 64 tiles or more a thread: each of its pieces transforms
+   the filters again, which fewer tiles do not pay back. Measured on two threads, backward of
+   one image (one thread's time over two's; medians of 60, alternated): V1 (196 tiles of
+   64 x 64 channels) went from 1.44x to 1.67x, V2 (49 tiles of 128 x 128) from 1.32x down to
+   1.24x. The forward pass has its filters transformed already: V2's ran 1.12-1.54x by tiles,
+   0.89-1.44x by filters. */
+static long long cnn__wino_split_tiles(const cnn_net *net, const cnn_conv2d_shape *s, int pass) {
+    const int m = cnn__wino_tile(s, pass);
     long long tiles;
     cnn__wino_shape p;
-    if (!m || dx_shape->n >= net->threads ||
-        !cnn__workspace_fits(net->scratch_bytes, cnn__wino_workspace_floats(dx_shape, 1, 0)))
+    if (!m || s->n >= net->threads || !cnn__workspace_fits(net->scratch_bytes, cnn__wino_workspace_floats(s, pass, pass == 0)))
         return 0;
-    cnn__wino_problem(dx_shape, 1, &p);
+    cnn__wino_problem(s, pass, &p);
     tiles = cnn__wino_tile_count(m, &p);
-    return tiles >= 64LL * net->threads ? tiles : 0;
+    return pass == 0 || tiles >= 64LL * net->threads ? tiles : 0;
 }
 
 /* Pieces of two kinds, claimed from one counter: the weight gradient's parts (into
@@ -5722,7 +5721,7 @@ static void cnn__conv_backward_task(void *context, size_t t) {
        dy and dw are contiguous per filter. */
     const int by_filter = parts == 1 && cnn__conv2d_groups(&st->conv) == 1 && cnn__split_filters(st->n, st->conv.k, net->threads);
     const int weight_pieces = by_filter ? cnn__pieces(net, (size_t)st->conv.k, 16, 1) : parts;
-    const long long dx_tiles = st->need_dx ? cnn__backward_data_tiles(net, &st->conv_dx) : 0;
+    const long long dx_tiles = st->need_dx ? cnn__wino_split_tiles(net, &st->conv_dx, 1) : 0;
     const int data_pieces = !st->need_dx ? 0 : dx_tiles ? cnn__pieces(net, (size_t)dx_tiles, 16, 1)
                                                         : cnn__pieces(net, (size_t)st->n, 1, CNN__PIECES);
     const size_t in_image = (size_t)st->conv.c * st->conv.h * st->conv.w, out_image = cnn__layer_out_size(l);
@@ -5758,6 +5757,21 @@ static void cnn__conv_backward_task(void *context, size_t t) {
     }
 }
 
+/* A transposed convolution's forward of s->n images x into y: l->conv's data gradient, then
+   the bias and the activation. */
+static void cnn__convt_forward_images(const cnn_net *net, const cnn_layer *l, const cnn_conv2d_shape *s, const float *x,
+                                      float *y, void *ws) {
+    cnn__conv2d_backward_data(s, x, l->w, y, ws, net->scratch_bytes);
+    if (l->b) cnn__convt_add_bias(s, l->b, y);
+    cnn__activation_forward(l->act, l->alpha, (size_t)s->n * cnn__layer_out_size(l), y, y);
+}
+
+/* A dense layer's forward of count images x into y, its activation fused. */
+static void cnn__dense_forward_images(const cnn_layer *l, size_t count, const float *x, float *y) {
+    cnn__dense_forward((int)count, (int)cnn__layer_in_size(l), l->out_c, x, l->w, l->b, y);
+    cnn__activation_forward(l->act, l->alpha, count * l->out_c, y, y);
+}
+
 /* A transposed convolution's passes, by images (and batch parts for the weight gradient):
    its forward is l->conv's data gradient, its data gradient l->conv's forward, its weight
    gradient l->conv's with the roles of x and dy swapped (section 4). */
@@ -5770,13 +5784,9 @@ static void cnn__convt_forward_task(void *context, size_t t) {
     size_t b, e;
     int p, round = 0;
     while ((p = cnn__claim((cnn__step *)context, t, &round, pieces)) >= 0) {
-        float *y;
         cnn__piece((size_t)st->n, p, pieces, 1, &b, &e);
         s.n = (int)(e - b);
-        y = l->out + b * out_image;
-        cnn__conv2d_backward_data(&s, st->in + b * in_image, l->w, y, cnn__slot_scratch(st->net, t), st->net->scratch_bytes);
-        if (l->b) cnn__convt_add_bias(&s, l->b, y);
-        cnn__activation_forward(l->act, l->alpha, (e - b) * out_image, y, y);
+        cnn__convt_forward_images(st->net, l, &s, st->in + b * in_image, l->out + b * out_image, cnn__slot_scratch(st->net, t));
     }
 }
 
@@ -5818,8 +5828,7 @@ static void cnn__dense_forward_task(void *context, size_t t) {
     while ((p = cnn__claim((cnn__step *)context, t, &round, pieces)) >= 0) {
         cnn__piece(items, p, pieces, align, &b, &e);
         if (!st->by_filter) {
-            cnn__dense_forward((int)(e - b), in, out, st->in + b * in, l->w, l->b, l->out + b * out);
-            cnn__activation_forward(l->act, l->alpha, (e - b) * out, l->out + b * out, l->out + b * out);
+            cnn__dense_forward_images(l, e - b, st->in + b * in, l->out + b * out);
             continue;
         }
         for (i = 0; i < st->n; i++) {
@@ -5932,11 +5941,21 @@ static void cnn__elementwise_task(void *context, size_t t) {
 /* Batch norm, channel by channel: a channel's statistics, and its dgamma and dbeta, are one
    slot's. Forward with the batch's statistics (l->bn_batch_stats) or the running ones; a
    training build keeps the ones used for backward. Backward (g set) writes dx into spare. */
+/* The constants an evaluation's backward pass scales channels [c0, c1) by (training builds):
+   the running statistics the forward pass normalised with. */
+static void cnn__batchnorm_eval_constants(const cnn_layer *l, size_t c0, size_t c1) {
+    size_t k;
+    for (k = c0; l->bn_mean && k < c1; k++) {
+        l->bn_mean[k] = l->running_mean[k];
+        l->bn_invstd[k] = (float)(1.0 / sqrt((double)l->running_var[k] + l->eps));
+    }
+}
+
 static void cnn__batchnorm_task(void *context, size_t t) {
     const cnn__step *st = (const cnn__step *)context;
     const cnn_layer *l = st->l;
     const int c = l->out_c, hw = l->out_h * l->out_w;
-    size_t b, e, k;
+    size_t b, e;
     cnn__share((size_t)c, t, st->net->threads, 1, &b, &e);
     if (b == e) return;
     if (st->g) {
@@ -5947,10 +5966,7 @@ static void cnn__batchnorm_task(void *context, size_t t) {
                                    l->running_var, l->out, l->bn_mean, l->bn_invstd);
     } else {
         cnn__batchnorm_eval_range(st->n, c, hw, (int)b, (int)e, l->eps, st->in, l->w, l->b, l->running_mean, l->running_var, l->out);
-        for (k = b; l->bn_mean && k < e; k++) {    /* the constants an evaluation's backward scales by */
-            l->bn_mean[k] = l->running_mean[k];
-            l->bn_invstd[k] = (float)(1.0 / sqrt((double)l->running_var[k] + l->eps));
-        }
+        cnn__batchnorm_eval_constants(l, b, e);
     }
 }
 
@@ -5978,12 +5994,10 @@ static void cnn__layer_forward_block(const cnn_net *net, const cnn_layer *l, siz
     s.algo = l->run_algo;
     switch (l->kind) {
     case CNN_LAYER_CONV:
-        cnn__conv_forward_part(net, l, l->run_wino, &s, x, l->w, l->b, l->wino_u, y, ws);
+        cnn__conv_forward_part(net, l, l->wino_u ? cnn__wino_tile(&s, 0) : 0, &s, x, l->w, l->b, l->wino_u, y, ws);
         break;
     case CNN_LAYER_CONV_TRANSPOSE:
-        cnn__conv2d_backward_data(&s, x, l->w, y, ws, net->scratch_bytes);
-        if (l->b) cnn__convt_add_bias(&s, l->b, y);
-        cnn__activation_forward(l->act, l->alpha, count * size, y, y);
+        cnn__convt_forward_images(net, l, &s, x, y, ws);
         break;
     case CNN_LAYER_POOL:
     case CNN_LAYER_GLOBAL_AVGPOOL:
@@ -5998,8 +6012,7 @@ static void cnn__layer_forward_block(const cnn_net *net, const cnn_layer *l, siz
         break;
     }
     case CNN_LAYER_DENSE:
-        cnn__dense_forward((int)count, (int)cnn__layer_in_size(l), l->out_c, x, l->w, l->b, y);
-        cnn__activation_forward(l->act, l->alpha, count * size, y, y);
+        cnn__dense_forward_images(l, count, x, y);
         break;
     case CNN_LAYER_ACTIVATION:
         cnn__activation_forward(l->act, l->alpha, count * size, x, y);
@@ -6058,7 +6071,6 @@ static void cnn__forward_blocks_task(void *context, size_t t) {
 static void cnn__forward_blocks(cnn_net *net, const float *x, int n) {
     const float *cur = x;
     int i, callers = 1;
-    size_t k;
     cnn__step step;
     memset(&step, 0, sizeof step);
     step.net = net;
@@ -6071,14 +6083,11 @@ static void cnn__forward_blocks(cnn_net *net, const float *x, int n) {
             cnn_conv2d_shape s = l->conv;
             s.n = n;
             s.algo = l->run_algo = cnn_conv2d_algo_chosen(&s, l->kind == CNN_LAYER_CONV_TRANSPOSE);
-            l->run_wino = l->kind == CNN_LAYER_CONV ? cnn__conv_layer_wino(l, &s) : 0;
+            if (l->kind == CNN_LAYER_CONV) cnn__conv_layer_wino(l, &s);    /* the kept filters, up to date */
         }
         if (l->kind == CNN_LAYER_BATCHNORM) {
             l->bn_batch_stats = 0;
-            for (k = 0; l->bn_mean && k < (size_t)l->out_c; k++) {
-                l->bn_mean[k] = l->running_mean[k];
-                l->bn_invstd[k] = (float)(1.0 / sqrt((double)l->running_var[k] + l->eps));
-            }
+            cnn__batchnorm_eval_constants(l, 0, (size_t)l->out_c);
         }
         if (net->training ? l->kind == CNN_LAYER_FLATTEN : cnn__inference_view(l, callers)) {
             l->out = (float *)(uintptr_t)cur;
@@ -6148,14 +6157,7 @@ CNNDEF cnn_status cnn_forward(cnn_net *net, const float *x, int n, int training)
             step.wino = cnn__conv_layer_wino(l, &step.conv);
             /* a part of a grouped layer's filters would need its groups' channels: by image */
             step.by_filter = cnn__conv2d_groups(&l->conv) == 1 && cnn__split_filters(n, l->conv.k, net->threads);
-            step.by_tile = 0;
-            if (step.wino && n < net->threads && cnn__workspace_fits(net->scratch_bytes, cnn__wino_workspace_floats(&step.conv, 0, 1))) {
-                /* few images on Winograd: by tiles (split by filters, every thread would
-                   transform the whole input) */
-                cnn__wino_shape p;
-                cnn__wino_problem(&step.conv, 0, &p);
-                step.by_tile = cnn__wino_tile_count(step.wino, &p);
-            }
+            step.by_tile = step.wino ? cnn__wino_split_tiles(net, &step.conv, 0) : 0;   /* few images */
             cnn__run_step(&step, cnn__conv_forward_task);
             break;
         case CNN_LAYER_CONV_TRANSPOSE:
