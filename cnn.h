@@ -1710,11 +1710,13 @@ static int    cnn__conv2d_backward_weights_gather(const cnn_conv2d_shape *s, con
 CNN__VDECL(void, depthwise_forward, (const cnn_conv2d_shape *s, const float *x, const float *w, const float *b, float *y));
 CNN__VDECL(void, depthwise_backward_data, (const cnn_conv2d_shape *s, const float *dy, const float *w, float *dx));
 CNN__VDECL(void, depthwise_backward_weights, (const cnn_conv2d_shape *s, const float *x, const float *dy, float *dw));
-/* F4. Winograd on vectors: the six sandwiches (16 lanes), the input and output transforms of
-   a chunk's tiles a tile row at a time, and the products on the micro-kernel. */
+/* F4. Winograd on vectors: the input and output sandwiches (16 lanes), the filter transform,
+   the input and output transforms of a chunk's tiles a tile row at a time, and the products
+   on the micro-kernel. */
 struct cnn__wino;
 struct cnn__wino_shape;
 CNN__VDECL(void, wino_sandwich_simd, (const float *L, const float *X, ptrdiff_t x_step, float *Y, ptrdiff_t y_step));
+CNN__VDECL(void, wino_filters, (const struct cnn__wino *wt, int rows, int cols, const float *w, int flipped, float *u));
 CNN__VDECL(void, wino_input_rows, (const struct cnn__wino *wt, const struct cnn__wino_shape *s, const float *x, long long g0,
                                    int tiles, float *v, ptrdiff_t ldv, float *rows));
 CNN__VDECL(void, wino_output_rows, (const struct cnn__wino *wt, const struct cnn__wino_shape *s, long long g0, int tiles,
@@ -2278,15 +2280,13 @@ static void cnn__wino_products_scalar(int a2, int rows, int kc, int strips, cons
             }
 }
 
-/* The dispatch point of the sandwiches: the vector twins (F4) unless the scalar path is
-   active. (The tile-row transforms dispatch in cnn__wino_conv, a chunk at a time.) The filter
-   transform runs the AVX2 twin on the AVX-512 path too: its 16 lanes are stored a float at a
-   time by cnn__wino_filters just before, and one 16-float load waiting for those stores made
-   V3's data gradient (U transformed on every call) 10-20% slower than two 8-float ones. */
+/* The dispatch point of the input and output sandwiches: the vector twins (F4) unless the
+   scalar path is active. (The tile-row transforms dispatch in cnn__wino_conv, a chunk at a
+   time; the filter transform in cnn__wino_filters.) */
 static void cnn__wino_sandwich(int p, int q, const float *L, const float *X, ptrdiff_t x_step, float *Y, ptrdiff_t y_step) {
 #ifdef CNN__SIMD
     if (cnn_simd_active() != CNN_SIMD_SCALAR) {
-        CNN__VCALL_IF(L != cnn__wino2_g && L != cnn__wino4_g, wino_sandwich_simd, (L, X, x_step, Y, y_step));
+        CNN__VCALL(wino_sandwich_simd, (L, X, x_step, Y, y_step));
         return;
     }
 #endif
@@ -2300,11 +2300,21 @@ static void cnn__activation_forward(cnn_activation act, float alpha, size_t coun
    at a time. Forward: row k, column c, g = w[k][c]. For the data gradient (flipped), row c,
    column k, and g[r][s] = w[k][c][2-r][2-s]: the filters flipped and transposed. (Row-major
    by filter, so a row's a^2 transformed elements are written to one place; the products
-   read U_e[row][col] at row * a^2 * cols + e * cols + col.) */
+   read U_e[row][col] at row * a^2 * cols + e * cols + col.) The vector twins (F4) load each
+   tap of CNN__VL filters with one gather, not by the scalar copy into x below, whose 16-lane
+   loads each waited for 16 scalar stores: the transform runs 1.9-2.3x faster so on AVX-512,
+   1.6-1.7x on AVX2 (64 x 64 and 256 x 256 filters, one core, medians of 41), and V3's
+   Winograd pass (65,536 filters for 16 tiles) 1.3x. */
 static void cnn__wino_filters(const cnn__wino *wt, int rows, int cols, const float *w, int flipped, float *u) {
     float x[9 * CNN__WL], y[36 * CNN__WL];
     const int a2 = wt->a * wt->a;
     int row, c0, t, r, e;
+#ifdef CNN__SIMD
+    if (cnn_simd_active() != CNN_SIMD_SCALAR && (long long)rows * 9 * CNN__WL <= INT32_MAX) {  /* gather offsets */
+        CNN__VCALL(wino_filters, (wt, rows, cols, w, flipped, u));
+        return;
+    }
+#endif
     for (row = 0; row < rows; row++)
         for (c0 = 0; c0 < cols; c0 += CNN__WL) {
             const int lanes = CNN__MIN(CNN__WL, cols - c0);
@@ -2317,10 +2327,10 @@ static void cnn__wino_filters(const cnn__wino *wt, int rows, int cols, const flo
                 else for (r = 0; r < 9; r++) x[r * CNN__WL + t] = g[r];
             }
             if (lanes == CNN__WL) {
-                cnn__wino_sandwich(wt->a, 3, wt->g, x, CNN__WL, out, cols);
+                cnn__wino_sandwich_scalar(wt->a, 3, wt->g, x, CNN__WL, out, cols);
                 continue;
             }
-            cnn__wino_sandwich(wt->a, 3, wt->g, x, CNN__WL, y, CNN__WL);
+            cnn__wino_sandwich_scalar(wt->a, 3, wt->g, x, CNN__WL, y, CNN__WL);
             for (e = 0; e < a2; e++) memcpy(out + (size_t)e * cols, y + e * CNN__WL, (size_t)lanes * sizeof(float));
         }
 }
@@ -2571,18 +2581,16 @@ static int cnn__wino_tile(const cnn_conv2d_shape *s, int pass) {
        - 32 channels or more in and out: the transforms cost per tile and channel what the
          product costs per tile, channel and filter, so with few channels they are not paid
          back (a 1-channel first layer runs 6x slower);
-       - 75% or more of the tiles' outputs are kept (80% on AVX-512): 11 x 11 outputs keep
-         84% (121 of 144), 13 x 13 keep 66% and run 1.2-2x slower than direct, 3 x 3 keep
-         56%. V3's 14 x 14 keep 77%, the one benchmark layer between the two bars: on AVX2
-         F(4x4) ran its data gradient 1.10-1.34x faster than direct (four interleaved runs
-         at 3bec291), its forward pass 1.4x (two runs); on AVX-512, whose direct kernels run nearer
-         their peak, direct won both passes (forward 1.02-1.38x, data gradient 1.0-1.5x:
-         U, 9.4 MB there, makes F(4x4)'s time swing with the machine's load, direct's not);
+       - 75% or more of the tiles' outputs are kept: 11 x 11 outputs keep 84% (121 of 144),
+         13 x 13 keep 66% and run 1.2-2x slower than direct, 3 x 3 keep 56%. V3's 14 x 14
+         keep 77%: F(4x4) runs its forward pass 1.6x faster than direct on AVX2 and 1.2-1.3x
+         on AVX-512, its data gradient 1.3-1.5x and 1.1-1.2x (two runs, medians of 3). (The
+         bar was 80% on AVX-512 until the filter transform gathered its taps: direct won V3
+         there by 1.02-1.38x.)
        - 16 tiles or more in the batch (one strip of the products): U, 4x the weights, is
          written and read once per call; 16 tiles of 256 x 256 channels (V3) still gain
          1.0-1.2x, fewer tiles leave lanes of every product empty. */
-    if (in_c < 32 || out_c < 32 || (long long)oh * ow * 100 < tiles * 16 * (cnn_simd_active() == CNN_SIMD_AVX512 ? 80 : 75) ||
-        tiles * s->n < 16) return 0;
+    if (in_c < 32 || out_c < 32 || (long long)oh * ow * 100 < tiles * 16 * 75 || tiles * s->n < 16) return 0;
     return 4;
 }
 
@@ -9096,6 +9104,7 @@ static void cnn__pack_transposed(const float *src, ptrdiff_t src_row, int rows, 
                    on AVX2 and NEON, an opmask on AVX-512)
    Loads and stores take how many lanes are real (1..CNN__VL), so a row's tail needs no scalar
    loop: AVX2 and AVX-512 mask the other lanes out, NEON goes through a small buffer.
+   load_strided(p, stride, n) reads lanes t < n from p[t * stride] (a gather on x86).
    Comparisons are the scalar code's (ordered: false when a NaN is involved), select(m, a, b)
    is m ? a : b, and no multiply-add is fused: each kernel rounds exactly as its scalar twin
    does when that is compiled without FMA contraction (the default for ISO C).
@@ -9130,6 +9139,7 @@ static void cnn__pack_transposed(const float *src, ptrdiff_t src_row, int rows, 
 #define cnn__v_store2 CNN__WN(v_store2)
 #define cnn__v_load4 CNN__WN(v_load4)
 #define cnn__v_load_at CNN__WN(v_load_at)
+#define cnn__v_load_strided CNN__WN(v_load_strided)
 #define cnn__v_store4 CNN__WN(v_store4)
 #define cnn__v_set CNN__WN(v_set)
 #define cnn__v_add CNN__WN(v_add)
@@ -9215,6 +9225,13 @@ CNN__AVX2 static inline __attribute__((always_inline)) void cnn__v_store4(float 
                            _mm256_permute2f128_ps(r0, r1, 0x31), _mm256_permute2f128_ps(r2, r3, 0x31)};
     int i;
     for (i = 0; i < 4 && m > 8 * i; i++) cnn__v_store(p + 8 * i, m - 8 * i, out[i]);
+}
+/* Lanes t < n of p[t * stride], zeros elsewhere, by one gather: the lanes past n are not
+   read. (Scalar stores into a buffer that one vector load then reads cost more: the load
+   waits for every store to reach the cache.) t * stride must fit an int32. */
+CNN__AVX2 static cnn__vec cnn__v_load_strided(const float *p, ptrdiff_t stride, int n) {
+    const __m256i at = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32((int)stride));
+    return _mm256_mask_i32gather_ps(_mm256_setzero_ps(), p, at, _mm256_castsi256_ps(cnn__avx2_mask(n)), 4);
 }
 /* Lanes j of row[x0 + j] for 0 <= x0 + j < w, zeros elsewhere (a row's padding on either
    side): the lanes left of the row come from a load at the row's start moved up -x0 lanes. */
@@ -9306,6 +9323,11 @@ CNN__AVX512 static inline __attribute__((always_inline)) void cnn__avx512_v_stor
                            _mm512_permutex2var_ps(e23, first, o23), _mm512_permutex2var_ps(e23, second, o23)};
     int i;
     for (i = 0; i < 4 && m > 16 * i; i++) cnn__avx512_v_store(p + 16 * i, m - 16 * i, out[i]);
+}
+CNN__AVX512 static __m512 cnn__avx512_v_load_strided(const float *p, ptrdiff_t stride, int n) {
+    const __m512i at = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                          _mm512_set1_epi32((int)stride));
+    return _mm512_mask_i32gather_ps(_mm512_setzero_ps(), cnn__avx512_tail(n), at, p, 4);
 }
 /* Left of the row, an expanding load puts row[0 ..] into the lanes from -x0 up. */
 CNN__AVX512 static inline __attribute__((always_inline)) __m512 cnn__avx512_v_load_at(const float *row, int x0, int w) {
@@ -9400,6 +9422,14 @@ static void cnn__v_store4(float *p, int m, const cnn__vec *q) {
     v.val[0] = q[0]; v.val[1] = q[1]; v.val[2] = q[2]; v.val[3] = q[3];
     vst4q_f32(m >= 16 ? p : t, v);
     if (m < 16) memcpy(p, t, (size_t)m * sizeof(float));
+}
+static cnn__vec cnn__v_load_strided(const float *p, ptrdiff_t stride, int n) {
+    cnn__vec v = vdupq_n_f32(0.0f);             /* lane by lane into the register */
+    if (n > 0) v = vsetq_lane_f32(p[0], v, 0);
+    if (n > 1) v = vsetq_lane_f32(p[stride], v, 1);
+    if (n > 2) v = vsetq_lane_f32(p[2 * stride], v, 2);
+    if (n > 3) v = vsetq_lane_f32(p[3 * stride], v, 3);
+    return v;
 }
 static cnn__vec cnn__v_load_at(const float *row, int x0, int w) {
     float t[4] = {0.0f, 0.0f, 0.0f, 0.0f};
@@ -10218,7 +10248,7 @@ static int cnn__conv2d_backward_weights_gather(const cnn_conv2d_shape *s, const 
    nothing, and rows that share terms share them (B^T's rows 1 and 2 are
    (d4 - 4 d2) +- (d3 - 4 d1), rows 3 and 4 (d4 - d2) +- 2 (d3 - d1)).
 
-   The filter transform has the filters in the lanes (16 at a time, as the scalar reference).
+   The filter transform has the filters in the lanes, CNN__VL of them, each tap gathered.
    The input and output transforms work a tile row at a time, with the tiles in the lanes:
    - input: the first round runs down the columns of the a input rows under the tile row,
      CNN__VL columns at a time, into a rows of B^T d; the second runs along those rows, where
@@ -10233,6 +10263,8 @@ static int cnn__conv2d_backward_weights_gather(const cnn_conv2d_shape *s, const 
    end in the middle of one. */
 #define CNN__V(x) cnn__v_set(x)
 #define CNN__INLINE inline __attribute__((always_inline))   /* into the loops below */
+#define CNN__PRAGMA(x) _Pragma(#x)
+#define CNN__UNROLL(n) CNN__PRAGMA(GCC unroll n)             /* whole: the arrays of vectors stay in registers */
 #define cnn__wino2_bt_1d CNN__WN(wino2_bt_1d)
 #define cnn__wino2_at_1d CNN__WN(wino2_at_1d)
 #define cnn__wino2_g_1d CNN__WN(wino2_g_1d)
@@ -10263,6 +10295,35 @@ CNN__VEC static void name(const float *X, ptrdiff_t x_step, float *Y, ptrdiff_t 
             for (j = 0; j < P; j++) cnn__v_store(Y + (i * P + j) * y_step + t0, CNN__VL, out[j]);         \
         }                                                                                                 \
     }                                                                                                     \
+}
+
+/* The filter transform (cnn__wino_filters says what goes where), CNN__VL filters of a row at
+   a time, one per lane: each of the 9 taps is one strided load of CNN__VL filters (9 floats
+   apart, or a whole column of filters apart when flipped), G g down the 3 columns, then
+   (G g) G^T along the A rows, all in registers; each element is one store into U. */
+#define CNN__WINO_FILTERS(M, A, G_1D)                                                                     \
+CNN__VEC static void CNN__WN(wino##M##_filters)(int rows, int cols, const float *w, int flipped,        \
+                                                float *u) {                                               \
+    const ptrdiff_t u_row = (ptrdiff_t)A * A * cols;                 /* from one row's filters on */      \
+    const ptrdiff_t lane_step = flipped ? (ptrdiff_t)rows * 9 : 9;  /* from one column's filter on */     \
+    int row, c0, i, j;                                                                                    \
+    for (row = 0; row < rows; row++)                                                                      \
+        for (c0 = 0; c0 < cols; c0 += CNN__VL) {                                                          \
+            const int lanes = CNN__MIN(CNN__VL, cols - c0);                                               \
+            const float *g = w + (flipped ? (size_t)c0 * rows + row : (size_t)row * cols + c0) * 9;       \
+            float *out = u + row * u_row + c0;                                                            \
+            cnn__vec in[3], o[A], gg[A * 3];                                                              \
+            CNN__UNROLL(3) for (j = 0; j < 3; j++) {           /* down the columns: G g */                \
+                CNN__UNROLL(3) for (i = 0; i < 3; i++)                                                    \
+                    in[i] = cnn__v_load_strided(g + (flipped ? 8 - (i * 3 + j) : i * 3 + j), lane_step, lanes); \
+                G_1D(in, o);                                                                              \
+                CNN__UNROLL(6) for (i = 0; i < A; i++) gg[i * 3 + j] = o[i];                              \
+            }                                                                                             \
+            CNN__UNROLL(6) for (i = 0; i < A; i++) {           /* along the rows: (G g) G^T */            \
+                G_1D(gg + i * 3, o);                                                                      \
+                CNN__UNROLL(6) for (j = 0; j < A; j++) cnn__v_store(out + (size_t)(i * A + j) * cols, lanes, o[j]); \
+            }                                                                                             \
+        }                                                                                                 \
 }
 
 /* V of the chunk's tiles g0 .. g0 + tiles - 1, a tile row at a time (cnn__wino_input_tiles
@@ -10423,24 +10484,27 @@ CNN__VEC static CNN__INLINE void cnn__wino4_g_1d(const cnn__vec *g, cnn__vec *o)
                                                                                                                       \
 CNN__WINO_2D(CNN__WN(wino2_input_2d), 4, 4, cnn__wino2_bt_1d)                                                        \
 CNN__WINO_2D(CNN__WN(wino2_output_2d), 2, 4, cnn__wino2_at_1d)                                                        \
-CNN__WINO_2D(CNN__WN(wino2_filter_2d), 4, 3, cnn__wino2_g_1d)                                                         \
 CNN__WINO_2D(CNN__WN(wino4_input_2d), 6, 6, cnn__wino4_bt_1d)                                                         \
 CNN__WINO_2D(CNN__WN(wino4_output_2d), 4, 6, cnn__wino4_at_1d)                                                        \
-CNN__WINO_2D(CNN__WN(wino4_filter_2d), 6, 3, cnn__wino4_g_1d)                                                         \
-/* The sandwich of one of the six matrices (L says which; p and q follow from it). */                                \
+/* The sandwich of one of the input and output matrices (L says which; p and q follow). */                                \
 CNN__VEC static void CNN__WN(wino_sandwich_simd)(const float *L, const float *X, ptrdiff_t x_step, float *Y,          \
                                                  ptrdiff_t y_step) {                                                  \
     if (L == cnn__wino2_bt) CNN__WN(wino2_input_2d)(X, x_step, Y, y_step);                                            \
     else if (L == cnn__wino2_at) CNN__WN(wino2_output_2d)(X, x_step, Y, y_step);                                      \
-    else if (L == cnn__wino2_g) CNN__WN(wino2_filter_2d)(X, x_step, Y, y_step);                                       \
     else if (L == cnn__wino4_bt) CNN__WN(wino4_input_2d)(X, x_step, Y, y_step);                                       \
-    else if (L == cnn__wino4_at) CNN__WN(wino4_output_2d)(X, x_step, Y, y_step);                                      \
-    else CNN__WN(wino4_filter_2d)(X, x_step, Y, y_step);                                                              \
+    else CNN__WN(wino4_output_2d)(X, x_step, Y, y_step);                                                              \
 }                                                                                                                     \
                                                                                                                       \
 /* CNN__VL columns from x0 of an input row (NULL: a row of the padding), zero outside 0 .. w - 1 */                   \
 CNN__VEC static CNN__INLINE cnn__vec cnn__wino_columns(const float *row, int x0, int w) {                              \
     return row ? cnn__v_load_at(row, x0, w) : CNN__V(0.0f);                                                           \
+}                                                                                                                     \
+CNN__WINO_FILTERS(2, 4, cnn__wino2_g_1d)                                                                              \
+CNN__WINO_FILTERS(4, 6, cnn__wino4_g_1d)                                                                              \
+CNN__VEC static void CNN__WN(wino_filters)(const cnn__wino *wt, int rows, int cols, const float *w, int flipped,       \
+                                           float *u) {                                                                \
+    if (wt->m == 4) CNN__WN(wino4_filters)(rows, cols, w, flipped, u);                                                \
+    else CNN__WN(wino2_filters)(rows, cols, w, flipped, u);                                                           \
 }                                                                                                                     \
 CNN__WINO_INPUT_ROWS(2, 4, cnn__wino2_bt_1d, CNN__WINO2_UNZIP)                                                       \
 CNN__WINO_INPUT_ROWS(4, 6, cnn__wino4_bt_1d, CNN__WINO4_UNZIP)                                                       \
@@ -10469,6 +10533,7 @@ CNN__WINO_KERNELS
 #undef CNN__WINO_KERNELS
 #undef CNN__WINO_INPUT_ROWS
 #undef CNN__WINO_OUTPUT_ROWS
+#undef CNN__WINO_FILTERS
 #undef CNN__WINO_2D
 #undef CNN__WINO4_UNZIP
 #undef CNN__WINO2_UNZIP
@@ -10482,6 +10547,8 @@ CNN__WINO_KERNELS
 #undef cnn__wino4_g_1d
 #undef cnn__wino_columns
 #undef CNN__INLINE
+#undef CNN__UNROLL
+#undef CNN__PRAGMA
 #undef CNN__V
 
 /* The products on the micro-kernel: for each element e and strips j, j + 1 of 16 tiles,
