@@ -2357,21 +2357,25 @@ static long long cnn__wino_tile_count(int m, const cnn__wino_shape *s) {
 }
 
 /* Tiles per chunk: V and M of a chunk, a^2 (c + k) floats a tile, fill about half of L2;
-   a multiple of 16 (one strip of the products), or, for F(4x4) on the AVX-512 path
-   (whole_rows), whole tile rows where a row has 8 tiles or more. There the products take 32
-   tiles at a time (cnn__simd_gemm_wide), and a chunk of whole rows has no run of a few tiles
-   that costs the row transforms as much as a whole row: V1's forward and data gradient, 14
-   tiles a row, ran 1.3x faster in chunks of 2 rows (28 tiles) than in chunks of 16 tiles
-   (1.02 -> 0.79 ms), V4 1.17x, V2 (2 rows of 7) the same (min of two alternated runs of
-   medians of 3). F(2x2)
-   (V1: 28 tiles a row, already two vectors) ran 0-10% slower by whole rows, and AVX2 (16
-   columns to a product) 1.1-1.2x slower on V1 and V4, with 4 lanes of every 32 empty. */
-static int cnn__wino_chunk(const cnn__wino *wt, const cnn__wino_shape *s, int whole_rows) {
+   a multiple of 16 (one strip of the products), or, for F(4x4) on the AVX-512 path (wide),
+   whole tile rows where a row has 8 tiles or more. There the products take 32 tiles at a time
+   (cnn__simd_gemm_wide), and a chunk of whole rows has no run of a few tiles that costs the
+   row transforms as much as a whole row: V1's forward and data gradient, 14 tiles a row, ran
+   1.3x faster in chunks of 2 rows (28 tiles) than in chunks of 16 tiles (1.02 -> 0.79 ms), V4
+   1.17x, V2 (2 rows of 7) the same (min of two alternated runs of medians of 3). F(2x2) (V1:
+   28 tiles a row, already two vectors) ran 0-10% slower by whole rows, and AVX2 (16 columns
+   to a product) 1.1-1.2x slower on V1 and V4, with 4 lanes of every 32 empty. Otherwise a
+   chunk on the AVX-512 path holds 32 tiles or more, even past half of L2: V2 (49 tiles; 14
+   fit) ran its forward pass and data gradient 1.06-1.07x faster in chunks of 32 than 16 (the
+   products go wide and U, 2.4 MB, is streamed twice instead of 4 times), V1 and V4 the same
+   (medians of 6 alternated runs). */
+static int cnn__wino_chunk(const cnn__wino *wt, const cnn__wino_shape *s, int wide) {
     const long long tw = (s->out_w + wt->m - 1) / wt->m, tiles = (long long)s->n * ((s->out_h + wt->m - 1) / wt->m) * tw;
     const long long per_tile = (long long)wt->a * wt->a * (s->c + s->k) * (long long)sizeof(float);
     const long long fit = (long long)CNN_L2_BYTES / 2 / per_tile, rows = fit / tw;
-    if (whole_rows && wt->m == 4 && tw >= CNN__WL / 2 && rows >= 1) return (int)CNN__MIN(tiles, rows * tw);
-    return (int)CNN__MIN(CNN__MAX(fit / CNN__WL * CNN__WL, (long long)CNN__WL), (tiles + CNN__WL - 1) / CNN__WL * CNN__WL);
+    if (wide && wt->m == 4 && tw >= CNN__WL / 2 && rows >= 1) return (int)CNN__MIN(tiles, rows * tw);
+    return (int)CNN__MIN(CNN__MAX(fit / CNN__WL * CNN__WL, (long long)CNN__WL * (wide ? 2 : 1)),
+                         (tiles + CNN__WL - 1) / CNN__WL * CNN__WL);
 }
 
 /* A chunk's rows: M[e][k] holds ldm floats, the strips' 16 lanes each; V[e][c] holds ldv, as
