@@ -1716,14 +1716,15 @@ CNN__VDECL(void, depthwise_backward_weights, (const cnn_conv2d_shape *s, const f
 struct cnn__wino;
 struct cnn__wino_shape;
 CNN__VDECL(void, wino_sandwich_simd, (const float *L, const float *X, ptrdiff_t x_step, float *Y, ptrdiff_t y_step));
-CNN__VDECL(void, wino_filters, (const struct cnn__wino *wt, int rows, int cols, const float *w, int flipped, float *u));
+CNN__VDECL(void, wino_filters, (const struct cnn__wino *wt, int rows, int cols, const float *w, int flipped, int row0,
+                                int count, float *u));
 CNN__VDECL(void, wino_input_rows, (const struct cnn__wino *wt, const struct cnn__wino_shape *s, const float *x, long long g0,
                                    int tiles, float *v, ptrdiff_t ldv, float *rows));
 CNN__VDECL(void, wino_output_rows, (const struct cnn__wino *wt, const struct cnn__wino_shape *s, long long g0, int tiles,
                                     const float *m_out, ptrdiff_t ldm, const float *bias, cnn_activation act, float alpha,
                                     float *y));
 static void cnn__wino_products_simd(int a2, int rows, int kc, int strips, const float *u, const float *v,
-                                    ptrdiff_t ldv, const int32_t *v_rows, float *m_out, ptrdiff_t ldm);
+                                    ptrdiff_t ldv, const int32_t *v_rows, float *m_out, ptrdiff_t ldm, ptrdiff_t m_step);
 
 /* F5. Activations, every width. */
 CNN__VDECL(void, activation_forward, (cnn_activation act, float alpha, size_t count, const float *x, float *y));
@@ -2263,17 +2264,17 @@ static ptrdiff_t cnn__wino_step(int rows, ptrdiff_t ld) {
 }
 
 /* M_e[k][t] = sum_c U_e[k][c] * V_e[c][t] for every element e and strip of 16 tiles: plain
-   loops. u is U[rows][a2][kc]; v is V[a2][kc][ldv]; m_out is M[a2][rows][ldm] (elements a
-   cnn__wino_step apart). */
+   loops. u is U[rows][a2][kc]; v is V[a2][kc][ldv]; m_out is M[a2][rows][ldm] (elements
+   m_step apart: cnn__wino_step of all of M's rows, of which these may be a block). */
 static void cnn__wino_products_scalar(int a2, int rows, int kc, int strips, const float *u, const float *v, ptrdiff_t ldv,
-                                      float *m_out, ptrdiff_t ldm) {
+                                      float *m_out, ptrdiff_t ldm, ptrdiff_t m_step) {
     int e, j, k, c, t;
     for (e = 0; e < a2; e++)
         for (j = 0; j < strips; j++)
             for (k = 0; k < rows; k++) {
                 const float *uk = u + ((size_t)k * a2 + e) * kc;
                 const float *vj = v + e * cnn__wino_step(kc, ldv) + j * CNN__WL;
-                float *out = m_out + e * cnn__wino_step(rows, ldm) + k * ldm + j * CNN__WL;
+                float *out = m_out + e * m_step + k * ldm + j * CNN__WL;
                 for (t = 0; t < CNN__WL; t++) out[t] = 0.0f;
                 for (c = 0; c < kc; c++)
                     for (t = 0; t < CNN__WL; t++) out[t] += uk[c] * vj[c * ldv + t];
@@ -2296,8 +2297,8 @@ static void cnn__wino_sandwich(int p, int q, const float *L, const float *X, ptr
 /* Section 5's, for the activation fused into the output transform. */
 static void cnn__activation_forward(cnn_activation act, float alpha, size_t count, const float *x, float *y);
 
-/* The filter transform, U[row][e][col] = (G g G^T)[e] for rows x cols filters g, 16 of a row
-   at a time. Forward: row k, column c, g = w[k][c]. For the data gradient (flipped), row c,
+/* The filter transform, U[row][e][col] = (G g G^T)[e] for the rows [row0, row0 + count) of
+   rows x cols filters g (row row0 at u), 16 of a row at a time. Forward: row k, column c, g = w[k][c]. For the data gradient (flipped), row c,
    column k, and g[r][s] = w[k][c][2-r][2-s]: the filters flipped and transposed. (Row-major
    by filter, so a row's a^2 transformed elements are written to one place; the products
    read U_e[row][col] at row * a^2 * cols + e * cols + col.) The vector twins (F4) load each
@@ -2305,20 +2306,21 @@ static void cnn__activation_forward(cnn_activation act, float alpha, size_t coun
    loads each waited for 16 scalar stores: the transform runs 1.9-2.3x faster so on AVX-512,
    1.6-1.7x on AVX2 (64 x 64 and 256 x 256 filters, one core, medians of 41), and V3's
    Winograd pass (65,536 filters for 16 tiles) 1.3x. */
-static void cnn__wino_filters(const cnn__wino *wt, int rows, int cols, const float *w, int flipped, float *u) {
+static void cnn__wino_filters(const cnn__wino *wt, int rows, int cols, const float *w, int flipped, int row0, int count,
+                              float *u) {
     float x[9 * CNN__WL], y[36 * CNN__WL];
     const int a2 = wt->a * wt->a;
     int row, c0, t, r, e;
 #ifdef CNN__SIMD
     if (cnn_simd_active() != CNN_SIMD_SCALAR && (long long)rows * 9 * CNN__WL <= INT32_MAX) {  /* gather offsets */
-        CNN__VCALL(wino_filters, (wt, rows, cols, w, flipped, u));
+        CNN__VCALL(wino_filters, (wt, rows, cols, w, flipped, row0, count, u));
         return;
     }
 #endif
-    for (row = 0; row < rows; row++)
+    for (row = row0; row < row0 + count; row++)
         for (c0 = 0; c0 < cols; c0 += CNN__WL) {
             const int lanes = CNN__MIN(CNN__WL, cols - c0);
-            float *out = u + ((size_t)row * a2) * cols + c0;
+            float *out = u + ((size_t)(row - row0) * a2) * cols + c0;
             for (t = 0; t < CNN__WL; t++) {
                 const int col = c0 + t;
                 const float *g = flipped ? w + ((size_t)col * rows + row) * 9 : w + ((size_t)row * cols + col) * 9;
@@ -2521,15 +2523,52 @@ static int cnn__wino_by_rows(const cnn__wino *wt, const cnn__wino_shape *s) {
 }
 #endif
 
+/* Filter rows a block of the products takes when it transforms them on the way
+   (cnn__wino_products): a multiple of the micro-kernel's 12 rows whose U fills at most a
+   quarter of L2, and 12 at least (442 KB of U at 256 channels). */
+static int cnn__wino_block_rows(const cnn__wino *wt, int c) {
+    const long long fit = (long long)CNN_L2_BYTES / 4 / ((long long)wt->a * wt->a * c * (long long)sizeof(float));
+    return (int)CNN__MAX(12, fit / 12 * 12);
+}
+
+/* M = U V for a chunk's tiles: every element, all K rows of U (ldm and the element step of M
+   for those rows). With u NULL, the filters are transformed on the way, a block of rows at
+   a time into u_block (cnn__wino_filters, from w, flipped or not), each block's products
+   right after it: U then never leaves L2. The whole of U of a 256 x 256 layer is 9.4 MB, and
+   written out and read back once per call it made V3's Winograd pass up to 1.4x slower than
+   direct whenever the machine's memory was busy, 1.2x faster when it was not. A row's
+   products do not depend on the block it falls in. */
+static void cnn__wino_products(const cnn__wino *wt, const cnn__wino_shape *s, const float *u, const float *w, int flipped,
+                               float *u_block, const float *v, ptrdiff_t ldv, const int32_t *v_rows, float *prod,
+                               ptrdiff_t ldm) {
+    const int a2 = wt->a * wt->a, strips = (int)(ldm / CNN__WL), block = u ? s->k : cnn__wino_block_rows(wt, s->c);
+    const ptrdiff_t m_step = cnn__wino_step(s->k, ldm);
+    int k0;
+    for (k0 = 0; k0 < s->k; k0 += block) {
+        const int rows = CNN__MIN(block, s->k - k0);
+        const float *uk = u ? u : u_block;
+        if (!u) cnn__wino_filters(wt, s->k, s->c, w, flipped, k0, rows, u_block);
+#ifdef CNN__SIMD
+        if (cnn_simd_active() != CNN_SIMD_SCALAR) {
+            cnn__wino_products_simd(a2, rows, s->c, strips, uk, v, ldv, v_rows, prod + k0 * ldm, ldm, m_step);
+            continue;
+        }
+#endif
+        (void)v_rows;
+        cnn__wino_products_scalar(a2, rows, s->c, strips, uk, v, ldv, prod + k0 * ldm, ldm, m_step);
+    }
+}
+
 /* y = act(conv(x, filters) + bias) through Winograd, with u the transformed filters
-   (cnn__wino_filters) and work the chunk's V and M and the rest of the workspace after U
+   (cnn__wino_filters), or NULL to transform them from w (flipped or not) a block at a time
+   into u_block, and work the chunk's V and M and the rest of the workspace after U
    (cnn__wino_floats). Chunk by chunk: the input transform, the products, the output
    transform; on vectors (F4) unless the scalar path is active. Only the tiles [first, last)
    of the batch (image by image, row by row) are computed: a thread's share of one image.
    A tile's arithmetic does not depend on the chunk it falls in. */
 static void cnn__wino_conv(const cnn__wino *wt, const cnn__wino_shape *s, const float *x, const float *u,
-                           const float *bias, cnn_activation act, float alpha, float *y, float *work,
-                           long long first, long long last) {
+                           const float *w, int flipped, float *u_block, const float *bias, cnn_activation act,
+                           float alpha, float *y, float *work, long long first, long long last) {
     const int a2 = wt->a * wt->a, chunk = cnn__wino_chunk(wt, s, cnn_simd_active() == CNN_SIMD_AVX512);
     const long long total = CNN__MIN(last, cnn__wino_tile_count(wt->m, s));
     float *v = work, *prod = v + (size_t)a2 * cnn__wino_step(s->c, cnn__wino_ldv(chunk));
@@ -2552,14 +2591,14 @@ static void cnn__wino_conv(const cnn__wino *wt, const cnn__wino_shape *s, const 
         if (simd) {
             if (by_rows) CNN__VCALL(wino_input_rows, (wt, s, x, g0, tiles, v, ldv, rows));
             else cnn__wino_input_tiles(wt, s, x, g0, tiles, v, ldv);
-            cnn__wino_products_simd(a2, s->k, s->c, (int)(ldm / CNN__WL), u, v, ldv, v_rows, prod, ldm);
+            cnn__wino_products(wt, s, u, w, flipped, u_block, v, ldv, v_rows, prod, ldm);
             if (by_rows) CNN__VCALL(wino_output_rows, (wt, s, g0, tiles, prod, ldm, bias, act, alpha, y));
             else cnn__wino_output_tiles(wt, s, g0, tiles, prod, ldm, bias, act, alpha, y);
             continue;
         }
 #endif
         cnn__wino_input_tiles(wt, s, x, g0, tiles, v, ldv);
-        cnn__wino_products_scalar(a2, s->k, s->c, (int)(ldm / CNN__WL), u, v, ldv, prod, ldm);
+        cnn__wino_products(wt, s, u, w, flipped, u_block, v, ldv, v_rows, prod, ldm);
         cnn__wino_output_tiles(wt, s, g0, tiles, prod, ldm, bias, act, alpha, y);
     }
 }
@@ -2628,25 +2667,31 @@ static size_t cnn__wino_workspace_floats(const cnn_conv2d_shape *s, int pass, in
 
 /* Pass 0 (y = act(conv(x, w) + b)) or 1 (dx from dy, with x = dy, y = dx, no bias) through
    Winograd, if the pass runs it and the workspace holds it; 0, doing nothing, otherwise. u:
-   the forward's transformed filters when the caller keeps them (the network), else NULL.
-   Only the output tiles [first, last) are computed (cnn__wino_conv): 0 and
-   cnn__wino_tile_count for all of them. */
+   the forward's transformed filters when the caller keeps them (the network), else NULL:
+   then they are transformed into the workspace, all at once where the tiles take several
+   chunks, else on the way, block by block (cnn__wino_products). Only the output tiles
+   [first, last) are computed (cnn__wino_conv): 0 and cnn__wino_tile_count for all of them. */
 static int cnn__conv2d_wino_tiles(const cnn_conv2d_shape *s, int pass, const float *x, const float *w, const float *u,
                                   const float *b, cnn_activation act, float alpha, float *y, void *ws, size_t ws_bytes,
                                   long long first, long long last) {
     const int m = cnn__wino_tile(s, pass);
     const cnn__wino *wt = cnn__wino_of(m);
     cnn__wino_shape p;
-    float *work;
+    float *work, *u_block = NULL;
     if (!m || !ws || !cnn__workspace_fits(ws_bytes, cnn__wino_workspace_floats(s, pass, u != NULL))) return 0;
     cnn__wino_problem(s, pass, &p);
     work = cnn__workspace_floats(ws);
     if (!u) {
-        cnn__wino_filters(wt, p.k, p.c, w, pass == 1, work);
-        u = work;
+        const long long tiles = CNN__MIN(last, cnn__wino_tile_count(m, &p)) - first;
+        if (tiles > cnn__wino_chunk(wt, &p, cnn_simd_active() == CNN_SIMD_AVX512)) {
+            cnn__wino_filters(wt, p.k, p.c, w, pass == 1, 0, p.k, work);   /* once, for every chunk */
+            u = work;
+        } else {
+            u_block = work;
+        }
         work += cnn__round16((size_t)wt->a * wt->a * p.k * p.c);
     }
-    cnn__wino_conv(wt, &p, x, u, pass == 0 ? b : NULL, act, alpha, y, work, first, last);
+    cnn__wino_conv(wt, &p, x, u, w, pass == 1, u_block, pass == 0 ? b : NULL, act, alpha, y, work, first, last);
     return 1;
 }
 
@@ -5562,7 +5607,7 @@ static int cnn__conv_layer_wino(cnn_layer *l, const cnn_conv2d_shape *s) {
     if (!m || !l->wino_u) return 0;
     stamp = cnn__fingerprint(l->w, l->weight_count);
     if (stamp != l->wino_stamp) {
-        cnn__wino_filters(cnn__wino_of(m), s->k, s->c, l->w, 0, l->wino_u);
+        cnn__wino_filters(cnn__wino_of(m), s->k, s->c, l->w, 0, 0, s->k, l->wino_u);
         l->wino_stamp = stamp;
     }
     return m;
@@ -10307,15 +10352,15 @@ CNN__VEC static void name(const float *X, ptrdiff_t x_step, float *Y, ptrdiff_t 
    (G g) G^T along the A rows, all in registers; each element is one store into U. */
 #define CNN__WINO_FILTERS(M, A, G_1D)                                                                     \
 CNN__VEC static void CNN__WN(wino##M##_filters)(int rows, int cols, const float *w, int flipped,        \
-                                                float *u) {                                               \
+                                                int row0, int count, float *u) {                          \
     const ptrdiff_t u_row = (ptrdiff_t)A * A * cols;                 /* from one row's filters on */      \
     const ptrdiff_t lane_step = flipped ? (ptrdiff_t)rows * 9 : 9;  /* from one column's filter on */     \
     int row, c0, i, j;                                                                                    \
-    for (row = 0; row < rows; row++)                                                                      \
+    for (row = row0; row < row0 + count; row++)                                                           \
         for (c0 = 0; c0 < cols; c0 += CNN__VL) {                                                          \
             const int lanes = CNN__MIN(CNN__VL, cols - c0);                                               \
             const float *g = w + (flipped ? (size_t)c0 * rows + row : (size_t)row * cols + c0) * 9;       \
-            float *out = u + row * u_row + c0;                                                            \
+            float *out = u + (row - row0) * u_row + c0;                                                   \
             cnn__vec in[3], o[A], gg[A * 3];                                                              \
             CNN__UNROLL(3) for (j = 0; j < 3; j++) {           /* down the columns: G g */                \
                 CNN__UNROLL(3) for (i = 0; i < 3; i++)                                                    \
@@ -10506,9 +10551,9 @@ CNN__VEC static CNN__INLINE cnn__vec cnn__wino_columns(const float *row, int x0,
 CNN__WINO_FILTERS(2, 4, cnn__wino2_g_1d)                                                                              \
 CNN__WINO_FILTERS(4, 6, cnn__wino4_g_1d)                                                                              \
 CNN__VEC static void CNN__WN(wino_filters)(const cnn__wino *wt, int rows, int cols, const float *w, int flipped,       \
-                                           float *u) {                                                                \
-    if (wt->m == 4) CNN__WN(wino4_filters)(rows, cols, w, flipped, u);                                                \
-    else CNN__WN(wino2_filters)(rows, cols, w, flipped, u);                                                           \
+                                           int row0, int count, float *u) {                                           \
+    if (wt->m == 4) CNN__WN(wino4_filters)(rows, cols, w, flipped, row0, count, u);                                   \
+    else CNN__WN(wino2_filters)(rows, cols, w, flipped, row0, count, u);                                              \
 }                                                                                                                     \
 CNN__WINO_INPUT_ROWS(2, 4, cnn__wino2_bt_1d, CNN__WINO2_UNZIP)                                                       \
 CNN__WINO_INPUT_ROWS(4, 6, cnn__wino4_bt_1d, CNN__WINO4_UNZIP)                                                       \
@@ -10560,14 +10605,14 @@ CNN__WINO_KERNELS
    V_e[.][strips j, j+1] (C rows of 32, ldv apart: v_rows[c] = c ldv; strip j + 1 is the 16
    floats after strip j). */
 static void cnn__wino_products_simd(int a2, int rows, int kc, int strips, const float *u, const float *v,
-                                    ptrdiff_t ldv, const int32_t *v_rows, float *m_out, ptrdiff_t ldm) {
+                                    ptrdiff_t ldv, const int32_t *v_rows, float *m_out, ptrdiff_t ldm, ptrdiff_t m_step) {
     const int32_t *b_rows = ldv == CNN__WL ? NULL : v_rows;    /* one strip: V_e is a packed strip */
     int e, j;
     for (e = 0; e < a2; e++)
         for (j = 0; j < strips; j += 2)
             cnn__simd_gemm_wide(rows, kc, u + (size_t)e * kc, (ptrdiff_t)a2 * kc, 1, NULL, NULL,
                                 v + e * cnn__wino_step(kc, ldv) + j * CNN__WL, b_rows, CNN__WL,
-                                m_out + e * cnn__wino_step(rows, ldm) + j * CNN__WL, ldm, CNN__WL * CNN__MIN(2, strips - j), 0, NULL);
+                                m_out + e * m_step + j * CNN__WL, ldm, CNN__WL * CNN__MIN(2, strips - j), 0, NULL);
 }
 #endif
 
