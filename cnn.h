@@ -1710,12 +1710,11 @@ static int    cnn__conv2d_backward_weights_gather(const cnn_conv2d_shape *s, con
 CNN__VDECL(void, depthwise_forward, (const cnn_conv2d_shape *s, const float *x, const float *w, const float *b, float *y));
 CNN__VDECL(void, depthwise_backward_data, (const cnn_conv2d_shape *s, const float *dy, const float *w, float *dx));
 CNN__VDECL(void, depthwise_backward_weights, (const cnn_conv2d_shape *s, const float *x, const float *dy, float *dw));
-/* F4. Winograd on vectors: the input and output sandwiches (16 lanes), the filter transform,
-   the input and output transforms of a chunk's tiles a tile row at a time, and the products
-   on the micro-kernel. */
+/* F4. Winograd on vectors: the filter transform, the input and output transforms of a chunk's
+   tiles (CNN__VL tiles at a time, or a tile row at a time), and the products on the
+   micro-kernel. */
 struct cnn__wino;
 struct cnn__wino_shape;
-CNN__VDECL(void, wino_sandwich_simd, (const float *L, const float *X, ptrdiff_t x_step, float *Y, ptrdiff_t y_step));
 CNN__VDECL(void, wino_filters, (const struct cnn__wino *wt, int rows, int cols, const float *w, int flipped, int row0,
                                 int count, float *u));
 CNN__VDECL(void, wino_input_gather, (const struct cnn__wino *wt, const struct cnn__wino_shape *s, const float *x,
@@ -2183,12 +2182,13 @@ CNNDEF cnn_status cnn_conv2d_check(const cnn_conv2d_shape *shape, int *out_h, in
                             cnn__wino_step(C, ldv) apart
         M[e][k][tile]       the products, rows ldm apart, elements cnn__wino_step(K, ldm) apart
    The scalar transforms work on 16 tiles (or filters) at once, one per lane, gathered from
-   anywhere in the input, so the one routine Y = L X L^T serves all three; its vector twins
-   (one body on the element-wise vocabulary, expanded for the six matrices) are in F4, and so
-   are the input and output transforms that take a tile row at a time, with its consecutive
-   tiles in the lanes (cnn__wino_by_rows says when).
+   anywhere in the input, so the one routine Y = L X L^T serves all three. The vector twins
+   are in F4, one body per transform on the element-wise vocabulary: CNN__VL filters or
+   tiles in the lanes, gathered straight into registers, or a tile row at a time with its
+   consecutive tiles in the lanes (cnn__wino_by_rows says when).
    --------------------------------------------------------------------------------------------- */
 #define CNN__WL 16   /* tiles (or filters) transformed together */
+#define CNN__WINO_GATHER_MOST 0x40000000   /* input floats the vector input transform's offsets reach */
 
 typedef struct cnn__wino {
     int m, a;                    /* m x m outputs from an a x a input tile, a = m + 2 */
@@ -2286,18 +2286,6 @@ static void cnn__wino_products_scalar(int a2, int rows, int kc, int strips, cons
             }
 }
 
-/* The dispatch point of the input and output sandwiches: the vector twins (F4) unless the
-   scalar path is active. (The tile-row transforms dispatch in cnn__wino_conv, a chunk at a
-   time; the filter transform in cnn__wino_filters.) */
-static void cnn__wino_sandwich(int p, int q, const float *L, const float *X, ptrdiff_t x_step, float *Y, ptrdiff_t y_step) {
-#ifdef CNN__SIMD
-    if (cnn_simd_active() != CNN_SIMD_SCALAR) {
-        CNN__VCALL(wino_sandwich_simd, (L, X, x_step, Y, y_step));
-        return;
-    }
-#endif
-    cnn__wino_sandwich_scalar(p, q, L, X, x_step, Y, y_step);
-}
 
 /* Section 5's, for the activation fused into the output transform. */
 static void cnn__activation_forward(cnn_activation act, float alpha, size_t count, const float *x, float *y);
@@ -2451,7 +2439,8 @@ static void cnn__wino_where(const cnn__wino *wt, const cnn__wino_shape *s, long 
    the transform's X. Lanes past the chunk's last tile are zeros. The scalar reference; the
    vector paths gather straight into their lanes where tile rows are short (F4's input_gather:
    M2's forward pass 1.10-1.15x faster, its data gradient 1.5-1.6x, than through this copy and
-   cnn__wino_sandwich) and come here only for inputs of 2^30 floats or more. */
+   a vector sandwich) and come here, scalar, only for inputs of CNN__WINO_GATHER_MOST floats
+   or more. */
 static void cnn__wino_input_tiles(const cnn__wino *wt, const cnn__wino_shape *s, const float *x, long long g0,
                                   int tiles, float *v, ptrdiff_t ldv) {
     const int a = wt->a, a2 = a * a;
@@ -2468,7 +2457,7 @@ static void cnn__wino_input_tiles(const cnn__wino *wt, const cnn__wino_shape *s,
                                                 row0[t] - s->pad_top, col0[t] - s->pad_left, a, x_lanes, t);
                 else for (i = 0; i < a2; i++) x_lanes[i * CNN__WL + t] = 0.0f;
             }
-            cnn__wino_sandwich(a, a, wt->bt, x_lanes, CNN__WL, v + (size_t)c * ldv + j * CNN__WL, cnn__wino_step(s->c, ldv));
+            cnn__wino_sandwich_scalar(a, a, wt->bt, x_lanes, CNN__WL, v + (size_t)c * ldv + j * CNN__WL, cnn__wino_step(s->c, ldv));
         }
     }
 }
@@ -2477,7 +2466,7 @@ static void cnn__wino_input_tiles(const cnn__wino *wt, const cnn__wino_shape *s,
    M_e[k][t] at m_out[e * cnn__wino_step(K, ldm) + k * ldm + t]. Column 1 of A^T (the point 1) is all ones, so b
    added to element (1, 1) of M comes out added to every output: 16 additions instead of 256.
    The scalar reference; the vector paths' twin for short tile rows is F4's output_strips
-   (a tile row of 16 or 8 tiles at a time copied whole: M2's forward pass 1.07-1.09x faster). */
+   (a tile row of 16 or 8 tiles at a time copied whole: M2's forward pass 1.07-1.10x faster). */
 static void cnn__wino_output_tiles(const cnn__wino *wt, const cnn__wino_shape *s, long long g0, int tiles,
                                    float *m_out, ptrdiff_t ldm, const float *bias, cnn_activation act, float alpha, float *y) {
     const int m = wt->m, a = wt->a;
@@ -2493,7 +2482,7 @@ static void cnn__wino_output_tiles(const cnn__wino *wt, const cnn__wino_shape *s
             float *mk = m_out + k * ldm + j * CNN__WL;
             if (bias)
                 for (t = 0; t < CNN__WL; t++) mk[(a + 1) * m_step + t] += bias[k];
-            cnn__wino_sandwich(m, a, wt->at, mk, m_step, y_lanes, CNN__WL);
+            cnn__wino_sandwich_scalar(m, a, wt->at, mk, m_step, y_lanes, CNN__WL);
             if (act != CNN_ACT_NONE) cnn__activation_forward(act, alpha, (size_t)m * m * CNN__WL, y_lanes, y_lanes);
             for (t = 0; t < lanes; t++) {
                 float *out = y + ((size_t)img[t] * s->k + k) * out_plane + (size_t)row0[t] * s->out_w + col0[t];
@@ -2586,7 +2575,7 @@ static void cnn__wino_conv(const cnn__wino *wt, const cnn__wino_shape *s, const 
     long long g0;
 #ifdef CNN__SIMD
     const int simd = cnn_simd_active() != CNN_SIMD_SCALAR, by_rows = simd && cnn__wino_by_rows(wt, s);
-    const int gather = (long long)s->n * s->c * s->h * s->w < 0x40000000;   /* the gathers' int32 offsets */
+    const int gather = (long long)s->n * s->c * s->h * s->w < CNN__WINO_GATHER_MOST;   /* int32 offsets */
 #endif
     for (g0 = first; g0 < total; g0 += chunk) {
         const int tiles = (int)CNN__MIN((long long)chunk, total - g0);
@@ -2637,7 +2626,8 @@ static int cnn__wino_tile(const cnn_conv2d_shape *s, int pass) {
        - 75% or more of the tiles' outputs are kept: 11 x 11 outputs keep 84% (121 of 144),
          13 x 13 keep 66% and run 1.2-2x slower than direct, 3 x 3 keep 56%. V3's 14 x 14
          keep 77%: F(4x4) runs its forward pass 1.6x faster than direct on AVX2 and 1.2-1.3x
-         on AVX-512, its data gradient 1.3-1.5x and 1.1-1.2x (two runs, medians of 3). (The
+         on AVX-512, its data gradient 1.3-1.5x and 1.1-1.2x (two runs, medians of 3; in
+         minutes when the machine's memory is busy, AVX-512's ties direct, 0.98-1.04x). (The
          bar was 80% on AVX-512 until the filter transform gathered its taps: direct won V3
          there by 1.02-1.38x.)
        - 16 tiles or more in the batch (one strip of the products): U, 4x the weights, is
@@ -10323,13 +10313,15 @@ static int cnn__conv2d_backward_weights_gather(const cnn_conv2d_shape *s, const 
 
 #ifdef CNN__SIMD
 /* The vector twins of the transforms, written once on the element-wise vocabulary for every
-   width. Each is the scalar sandwich Y = L X L^T applied as two rounds of the 1-D transform,
-   with the 1-D transforms written out by hand: the zeros and ones of the matrices cost
-   nothing, and rows that share terms share them (B^T's rows 1 and 2 are
+   width. Each is the scalar sandwich Y = L X L^T applied as two rounds of the 1-D transform
+   in registers, with the 1-D transforms written out by hand: the zeros and ones of the
+   matrices cost nothing, and rows that share terms share them (B^T's rows 1 and 2 are
    (d4 - 4 d2) +- (d3 - 4 d1), rows 3 and 4 (d4 - d2) +- 2 (d3 - d1)).
 
    The filter transform has the filters in the lanes, CNN__VL of them, each tap gathered.
-   The input and output transforms work a tile row at a time, with the tiles in the lanes:
+   Where tile rows are short, the input and output transforms take CNN__VL tiles from
+   anywhere (input_gather, output_strips). Otherwise they work a tile row at a time, with
+   the tiles in the lanes:
    - input: the first round runs down the columns of the a input rows under the tile row,
      CNN__VL columns at a time, into a rows of B^T d; the second runs along those rows, where
      tile t's a values start at column m t: with m = 4 they are the four phases of a load4 at
@@ -10357,25 +10349,6 @@ static int cnn__conv2d_backward_weights_gather(const cnn_conv2d_shape *s, const 
 #define CNN__WINO2_UNZIP(p, phase) cnn__v_load2(p, CNN__VL, phase, phase + 1)
 #define CNN__WINO4_STORE(p, count, o) cnn__v_store4(p, count, o)
 #define CNN__WINO2_STORE(p, count, o) cnn__v_store2(p, count, o[0], o[1])
-
-/* Y (p x p) = L X L^T from the 1-D transform ONE_D of L (p x q): columns, then rows. X and Y
-   hold 16 lanes per element, x_step and y_step floats apart. */
-#define CNN__WINO_2D(name, P, Q, ONE_D)                                                                   \
-CNN__VEC static void name(const float *X, ptrdiff_t x_step, float *Y, ptrdiff_t y_step) {                \
-    cnn__vec in[Q], out[P], lx[P * Q];                                                                    \
-    int t0, i, j;                                                                                         \
-    for (t0 = 0; t0 < CNN__WL; t0 += CNN__VL) {                                                           \
-        for (j = 0; j < Q; j++) {                                                                         \
-            for (i = 0; i < Q; i++) in[i] = cnn__v_load(X + (i * Q + j) * x_step + t0, CNN__VL);          \
-            ONE_D(in, out);                                                                               \
-            for (i = 0; i < P; i++) lx[i * Q + j] = out[i];                                               \
-        }                                                                                                 \
-        for (i = 0; i < P; i++) {                                                                         \
-            ONE_D(lx + i * Q, out);                                                                       \
-            for (j = 0; j < P; j++) cnn__v_store(Y + (i * P + j) * y_step + t0, CNN__VL, out[j]);         \
-        }                                                                                                 \
-    }                                                                                                     \
-}
 
 /* The filter transform (cnn__wino_filters says what goes where), CNN__VL filters of a row at
    a time, one per lane: each of the 9 taps is one strided load of CNN__VL filters (9 floats
@@ -10414,7 +10387,7 @@ CNN__VEC static void CNN__WN(wino##M##_filters)(int rows, int cols, const float 
    t is padding (or t is past the chunk's last tile: its lanes are zeros up to the strip's
    end), which stays negative with c h w added for any channel (the caller checks that the
    input is under 2^30 floats). */
-#define CNN__WINO_OUTSIDE (-0x40000000)
+#define CNN__WINO_OUTSIDE (-CNN__WINO_GATHER_MOST)
 #define CNN__WINO_INPUT_GATHER(M, A, BT_1D)                                                                  \
 CNN__VEC static void CNN__WN(wino##M##_input_gather)(const cnn__wino *wt, const cnn__wino_shape *s,          \
                                                      const float *x, long long g0, int tiles, float *v,       \
@@ -10656,19 +10629,6 @@ CNN__VEC static CNN__INLINE void cnn__wino4_g_1d(const cnn__vec *g, cnn__vec *o)
     o[5] = g[2];                                                                                                      \
 }                                                                                                                     \
                                                                                                                       \
-CNN__WINO_2D(CNN__WN(wino2_input_2d), 4, 4, cnn__wino2_bt_1d)                                                        \
-CNN__WINO_2D(CNN__WN(wino2_output_2d), 2, 4, cnn__wino2_at_1d)                                                        \
-CNN__WINO_2D(CNN__WN(wino4_input_2d), 6, 6, cnn__wino4_bt_1d)                                                         \
-CNN__WINO_2D(CNN__WN(wino4_output_2d), 4, 6, cnn__wino4_at_1d)                                                        \
-/* The sandwich of one of the input and output matrices (L says which; p and q follow). */                                \
-CNN__VEC static void CNN__WN(wino_sandwich_simd)(const float *L, const float *X, ptrdiff_t x_step, float *Y,          \
-                                                 ptrdiff_t y_step) {                                                  \
-    if (L == cnn__wino2_bt) CNN__WN(wino2_input_2d)(X, x_step, Y, y_step);                                            \
-    else if (L == cnn__wino2_at) CNN__WN(wino2_output_2d)(X, x_step, Y, y_step);                                      \
-    else if (L == cnn__wino4_bt) CNN__WN(wino4_input_2d)(X, x_step, Y, y_step);                                       \
-    else CNN__WN(wino4_output_2d)(X, x_step, Y, y_step);                                                              \
-}                                                                                                                     \
-                                                                                                                      \
 /* CNN__VL columns from x0 of an input row (NULL: a row of the padding), zero outside 0 .. w - 1 */                   \
 CNN__VEC static CNN__INLINE cnn__vec cnn__wino_columns(const float *row, int x0, int w) {                              \
     return row ? cnn__v_load_at(row, x0, w) : CNN__V(0.0f);                                                           \
@@ -10726,7 +10686,6 @@ CNN__WINO_KERNELS
 #undef CNN__WINO_FILTERS
 #undef CNN__WINO_INPUT_GATHER
 #undef CNN__WINO_OUTSIDE
-#undef CNN__WINO_2D
 #undef CNN__WINO4_UNZIP
 #undef CNN__WINO2_UNZIP
 #undef CNN__WINO4_STORE
