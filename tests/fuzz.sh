@@ -18,30 +18,38 @@ FUZZ_FLAGS="-std=c99 -g -O1 -Wall -Wextra -Werror -fsanitize=fuzzer,address,unde
 . tests/extra_flags.sh
 if ! command -v clang >/dev/null 2>&1 || ! printf 'int LLVMFuzzerTestOneInput(const unsigned char *d, unsigned long n) { (void)d; (void)n; return 0; }\n' \
         | clang -x c -fsanitize=fuzzer - -o "$FUZZ_DIR/probe" >/dev/null 2>&1; then
+    [ "${CNN_FUZZ_BUILD_ONLY:-0}" = 1 ] && exit 0
     echo "== fuzz: SKIPPED (needs clang with libFuzzer: apt-get install clang libclang-rt-dev, or .ci/run)"
 else
     FUZZ_JOBS=${CNN_FUZZ_JOBS:-2}
     # in a target's build: waits for the implementation's object (a sibling job's, so polled)
     wait_impl() { while kill -0 "$impl_pid" 2>/dev/null; do sleep 0.2; done; [ -s "$FUZZ_DIR/impl.o" ] || { cat "$FUZZ_DIR/impl.build.log"; return 1; }; }
-    echo "== fuzz: each target ${FUZZ_SECONDS} s from tests/fuzz/corpus, $FUZZ_JOBS at a time (CNN_FUZZ_SECONDS, CNN_FUZZ_JOBS; make fuzz for longer)"
     targets=()
     # The targets that include cnn.h link one instrumented copy of its implementation (built
     # first), as tests/run.sh's suites do: the compiler reads it once, not once per target.
-    printf '#define CNN_IMPLEMENTATION\n#include "cnn.h"\n' > "$FUZZ_DIR/impl_only.c"
-    rm -f "$FUZZ_DIR/impl.o"
-    clang $FUZZ_FLAGS -c "$FUZZ_DIR/impl_only.c" -o "$FUZZ_DIR/impl.o" > "$FUZZ_DIR/impl.build.log" 2>&1 &
-    impl_pid=$!
-    for src in tests/fuzz/fuzz_*.c; do          # the builds, in parallel too
-        name=$(basename "$src" .c)
-        if grep -q 'include "\.\./\.\./cnn\.h"' "$src"; then
-            ( clang $FUZZ_FLAGS -DCNN_IMPLEMENTATION_INCLUDED -c "$src" -o "$FUZZ_DIR/$name.o" &&
-              wait_impl && clang $FUZZ_FLAGS "$FUZZ_DIR/$name.o" "$FUZZ_DIR/impl.o" -o "$FUZZ_DIR/$name" -lm $(extra_of "$src")
-            ) > "$FUZZ_DIR/$name.build.log" 2>&1; echo $? > "$FUZZ_DIR/$name.build.rc"
-        else
-            clang $FUZZ_FLAGS "$src" -o "$FUZZ_DIR/$name" -lm $(extra_of "$src") > "$FUZZ_DIR/$name.build.log" 2>&1; echo $? > "$FUZZ_DIR/$name.build.rc"
-        fi &
-    done
-    wait
+    # The builds (the implementation compiled once with the sanitizers, the longest part)
+    # write their output and exit code beside the binaries. CNN_FUZZ_BUILD_ONLY=1 does only
+    # them: tests/run.sh starts that early among its other builds (fuzz_prebuilt=1), so that
+    # no core idles through them at the end of the run.
+    if [ "${fuzz_prebuilt:-0}" != 1 ]; then
+        printf '#define CNN_IMPLEMENTATION\n#include "cnn.h"\n' > "$FUZZ_DIR/impl_only.c"
+        rm -f "$FUZZ_DIR/impl.o" "$FUZZ_DIR"/*.build.rc
+        clang $FUZZ_FLAGS -c "$FUZZ_DIR/impl_only.c" -o "$FUZZ_DIR/impl.o" > "$FUZZ_DIR/impl.build.log" 2>&1 &
+        impl_pid=$!
+        for src in tests/fuzz/fuzz_*.c; do          # the builds, in parallel too
+            name=$(basename "$src" .c)
+            if grep -q 'include "\.\./\.\./cnn\.h"' "$src"; then
+                ( clang $FUZZ_FLAGS -DCNN_IMPLEMENTATION_INCLUDED -c "$src" -o "$FUZZ_DIR/$name.o" &&
+                  wait_impl && clang $FUZZ_FLAGS "$FUZZ_DIR/$name.o" "$FUZZ_DIR/impl.o" -o "$FUZZ_DIR/$name" -lm $(extra_of "$src")
+                ) > "$FUZZ_DIR/$name.build.log" 2>&1; echo $? > "$FUZZ_DIR/$name.build.rc"
+            else
+                clang $FUZZ_FLAGS "$src" -o "$FUZZ_DIR/$name" -lm $(extra_of "$src") > "$FUZZ_DIR/$name.build.log" 2>&1; echo $? > "$FUZZ_DIR/$name.build.rc"
+            fi &
+        done
+        wait
+    fi
+    [ "${CNN_FUZZ_BUILD_ONLY:-0}" = 1 ] && exit 0
+    echo "== fuzz: each target ${FUZZ_SECONDS} s from tests/fuzz/corpus, $FUZZ_JOBS at a time (CNN_FUZZ_SECONDS, CNN_FUZZ_JOBS; make fuzz for longer)"
     for src in tests/fuzz/fuzz_*.c; do
         name=$(basename "$src" .c)
         if [ "$(cat "$FUZZ_DIR/$name.build.rc" 2>/dev/null)" != 0 ]; then

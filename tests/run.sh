@@ -112,7 +112,7 @@ start_builds() {
         for entry in "${queued[@]}"; do
             key=${entry%% *}
             while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n; done
-            ( eval "${entry#* }" > "$LOGS/$key.log" 2>&1; echo $? > "$LOGS/$key.rc.part"; mv "$LOGS/$key.rc.part" "$LOGS/$key.rc" ) &
+            ( date +%s > "$LOGS/$key.start"; eval "${entry#* }" > "$LOGS/$key.log" 2>&1; echo $? > "$LOGS/$key.rc.part"; mv "$LOGS/$key.rc.part" "$LOGS/$key.rc" ) &
         done
         wait
     ) &
@@ -286,6 +286,12 @@ if [ "$native" = 1 ]; then
         queue "example.$(basename "$src" .c)" $CC -std=c99 -O2 $WARN -I. -Iexamples $STB_CFLAGS "$src" -o "$BUILD/example_$(basename "$src" .c)" $(libs_of "$src")
     done
 fi
+# The ThreadSanitizer and libFuzzer builds (run at the end) are built here among the others.
+if [ "$native" = 1 ]; then
+    rm -f build/tsan/*.build.rc build/fuzz/*.build.rc
+    queue tsan.build env CNN_TSAN_BUILD_ONLY=1 bash tests/tsan.sh
+    [ "${CNN_FUZZ_SECONDS:-40}" != 0 ] && queue fuzz.build env CNN_FUZZ_BUILD_ONLY=1 bash tests/fuzz.sh
+fi
 start_builds
 
 if [ "$native" = 1 ]; then
@@ -408,6 +414,7 @@ group=library
 # ---- threads: ThreadSanitizer --------------------------------------------------------------
 # Every tests/tsan_*.c under -fsanitize=thread (tests/tsan.sh): the thread pool races on nothing.
 if [ "$native" = 1 ]; then
+    finished tsan.build; tsan_prebuilt=1
     source tests/tsan.sh
 fi
 
@@ -416,6 +423,7 @@ fi
 # 15-minute budget); CNN_FUZZ_SECONDS
 # sets the time per target (0 skips them), `make fuzz` runs only this, for longer.
 if [ "$native" = 1 ] && [ "${CNN_FUZZ_SECONDS:-40}" != 0 ]; then
+    finished fuzz.build; fuzz_prebuilt=1
     source tests/fuzz.sh
 fi
 # ---- end of hardening ---------------------------------------------------------------------
