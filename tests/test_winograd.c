@@ -224,11 +224,13 @@ TEST(many_channels_stay_within_bound) {
 TEST(vector_paths_match_scalar) {
     /* n, c, h, w, k: single pixels, prime widths, and tile rows of every length, short ones
        (transformed a tile at a time) and long ones (a tile row at a time, cnn__wino_by_rows:
-       F(2x2) from width 13 on AVX2, F(4x4) at widths 60 to 64 on AVX-512); the last three have more
-       tiles than one chunk holds, so that chunks start inside a tile row */
-    static const int shapes[][5] = {{1, 1, 1, 1, 1},   {3, 17, 7, 5, 3},   {2, 7, 17, 13, 17}, {1, 64, 11, 9, 7},
-                                    {8, 3, 5, 6, 64},  {1, 3, 1, 17, 5},   {2, 5, 31, 29, 3},  {1, 5, 23, 64, 4},
-                                    {2, 17, 9, 60, 7}, {1, 3, 97, 131, 3}, {2, 64, 61, 67, 16}};
+       F(2x2) from width 13 on AVX2, F(4x4) at widths 60 to 64 on AVX-512); the last five have
+       more tiles than one chunk holds, so that chunks start inside a tile row (the last three
+       with 3, 6 and 7 tiles a row) */
+    static const int shapes[][5] = {{1, 1, 1, 1, 1},   {3, 17, 7, 5, 3},    {2, 7, 17, 13, 17}, {1, 64, 11, 9, 7},
+                                    {8, 3, 5, 6, 64},  {1, 3, 1, 17, 5},    {2, 5, 31, 29, 3},  {1, 5, 23, 64, 4},
+                                    {2, 17, 9, 60, 7}, {1, 3, 97, 131, 3},  {2, 64, 61, 67, 16}, {2, 64, 61, 27, 16},
+                                    {4, 64, 13, 11, 32}, {3, 64, 9, 23, 16}};
     /* top, bottom, left, right: asymmetric, none, and 3 (its data gradient pads by -1) */
     static const int pads[][4] = {{1, 2, 2, 0}, {0, 0, 0, 0}, {3, 3, 3, 3}};
     static const cnn_simd paths[] = {CNN_SIMD_AVX2, CNN_SIMD_AVX512, CNN_SIMD_NEON};
