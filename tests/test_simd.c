@@ -154,7 +154,8 @@ TEST(dense_many_shapes) {
 }
 
 /* The transposed pack is a copy, so it must match its definition exactly, on every row count,
-   lengths around the vector blocks (4 and 8 wide), an odd row stride and a misaligned source;
+   lengths around the vector blocks (4, 8 and 16 wide), an odd row stride and a misaligned source,
+   on each vector path this machine has;
    nothing past the last row of the strip may be written. The row sums it can add on the way
    are sums in another order: they must match to 1e-5 of the sum of magnitudes, be added to
    what was there, and leave the entries past the last row alone. */
@@ -162,9 +163,11 @@ TEST(pack_transposed_matches_its_definition) {
 #ifdef CNN__SIMD
     static float strip[41 * 16] CNN__ALIGN32;
     float sums[17];
+    static const cnn_simd paths[] = {CNN_SIMD_AVX2, CNN_SIMD_AVX512, CNN_SIMD_NEON};
     float *src = random_floats(&rng, 16 * 45 + 1);
-    int rows, len, r, t, wrong = 0, with_sums;
-    for (with_sums = 0; with_sums < 2; with_sums++)
+    int rows, len, r, t, wrong = 0, with_sums, p;
+    for (p = 0; p < 3; p++)
+    for (with_sums = 0; with_sums < 2 && cnn_simd_available(paths[p]) && cnn_simd_force(paths[p]) == CNN_OK; with_sums++)
         for (rows = 1; rows <= 16; rows++)
             for (len = 1; len <= 40; len++) {
                 const ptrdiff_t src_row = len % 2 ? len : len + 5;       /* always odd */
@@ -183,9 +186,10 @@ TEST(pack_transposed_matches_its_definition) {
                     }
                     wrong += fabs(sums[r] - want) > 1e-5 * size;
                 }
-                CHECKF(wrong == 0, "rows %d, len %d, sums %d: %d cells wrong", rows, len, with_sums, wrong);
-                if (wrong) { free(src); return; }
+                CHECKF(wrong == 0, "%s: rows %d, len %d, sums %d: %d cells wrong", cnn_simd_name(paths[p]), rows, len, with_sums, wrong);
+                if (wrong) { free(src); cnn_simd_force(CNN_SIMD_AUTO); return; }
             }
+    cnn_simd_force(CNN_SIMD_AUTO);
     free(src);
 #endif
 }
