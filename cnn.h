@@ -5754,7 +5754,10 @@ static void cnn__conv_forward_task(void *context, size_t t) {
    one image (one thread's time over two's; medians of 60, alternated): V1 (196 tiles of
    64 x 64 channels) went from 1.44x to 1.67x, V2 (49 tiles of 128 x 128) from 1.32x down to
    1.24x. The forward pass has its filters transformed already: V2's ran 1.12-1.54x by tiles,
-   0.89-1.44x by filters. */
+   0.89-1.44x by filters. It needs a strip of 16 tiles a thread (pieces are whole strips):
+   V3's 16 tiles made one piece, so one thread ran the whole pass while the other waited (two
+   threads 0.96x one's); by filters it ran 1.59x faster on two threads than by tiles (medians
+   of 5 alternated runs). */
 static long long cnn__wino_split_tiles(const cnn_net *net, const cnn_conv2d_shape *s, int pass) {
     const int m = cnn__wino_tile(s, pass);
     long long tiles;
@@ -5763,7 +5766,7 @@ static long long cnn__wino_split_tiles(const cnn_net *net, const cnn_conv2d_shap
         return 0;
     cnn__wino_problem(s, pass, &p);
     tiles = cnn__wino_tile_count(m, &p);
-    return pass == 0 || tiles >= 64LL * net->threads ? tiles : 0;
+    return tiles >= (pass == 0 ? (long long)CNN__WL : 64LL) * net->threads ? tiles : 0;
 }
 
 /* Pieces of two kinds, claimed from one counter: the weight gradient's parts (into
@@ -9134,7 +9137,10 @@ static void cnn__neon_pack_transposed(const float *src, ptrdiff_t src_row, int r
 /* strip[t * 16 + r] = src[r * src_row + t] for r < rows (rows <= 16) and t < len; strip[t * 16 + r] = 0 for rows <= r < 16;
    and, when sums is not NULL, sums[r] += the sum of row r's len values. strip is 32-byte aligned.
    The AVX-512 path uses the AVX2 transpose: a strip row is 16 floats, one 8 x 8 block's
-   two halves, and the pack costs a few percent of the products it feeds. */
+   two halves, and the pack costs a few percent of the products it feeds. A 16 x 16 transpose
+   in ZMM (row loads, two in-lane rounds, two rounds of 128-bit quarter shuffles) measured
+   slower: dense 576x64 and 9216x128 forward 0.84x, the digit model's training step 0.95x
+   (medians of 5 alternated runs, pinned). */
 static void cnn__pack_transposed(const float *src, ptrdiff_t src_row, int rows, int len, float *strip, float *sums) {
 #ifdef CNN__X86_AVX2
     cnn__avx2_pack_transposed(src, src_row, rows, len, strip, sums);
