@@ -10448,6 +10448,7 @@ CNN__VEC static void CNN__WN(wino##M##_input_rows)(const cnn__wino *wt, const cn
     const int tw = (s->out_w + M - 1) / M;                                                                             \
     const size_t in_plane = (size_t)s->h * s->w;                                                                       \
     const ptrdiff_t e_step = cnn__wino_step(s->c, ldv);       /* from one element's rows of V to the next */           \
+    const int past_end = -tiles & (CNN__WL - 1);          /* lanes past the last tile, to the strip's end */          \
     float block[A * M * 16];                                                                                           \
     int at, count, c, e, i, j, q, r, t0;                                                                               \
     for (at = 0; at < tiles; at += count) {                                                                            \
@@ -10502,11 +10503,25 @@ CNN__VEC static void CNN__WN(wino##M##_input_rows)(const cnn__wino *wt, const cn
     /* Lanes past the chunk's last tile, for the last strip: vector stores (as a loop of floats,    \
        gcc made it a call to memset per row: 4% of V4's forward pass, perf). */                        \
     for (e = 0; e < A * A; e++)                                                                                        \
-        for (c = 0; c < s->c; c++) {                                                                                   \
-            float *past = v + e * e_step + (ptrdiff_t)c * ldv + tiles;                                                 \
-            for (j = 0; j < (-tiles & (CNN__WL - 1)); j += CNN__VL)                                                    \
-                cnn__v_store(past + j, CNN__MIN(CNN__VL, (-tiles & (CNN__WL - 1)) - j), CNN__V(0.0f));                 \
-        }                                                                                                              \
+        for (c = 0; c < s->c; c++)                                                                                     \
+            for (j = 0; j < past_end; j += CNN__VL)                                                                    \
+                cnn__v_store(v + e * e_step + (ptrdiff_t)c * ldv + tiles + j, CNN__MIN(CNN__VL, past_end - j), CNN__V(0.0f)); \
+}
+
+/* The output transform's first round for CNN__VL tiles of one filter (lanes of them real),
+   shared by the two kernels below: am = A^T M down the A columns, element j of column q at
+   m[(q * A + j) * e_step], and bias (when given) added to element (1, 1). */
+#define CNN__WINO_OUTPUT_COLUMNS(M, A, AT_1D)                                                                 \
+CNN__VEC static CNN__INLINE void CNN__WN(wino##M##_output_columns)(const float *m, ptrdiff_t e_step, int lanes, \
+                                                                   const float *bias, cnn__vec *am) {         \
+    cnn__vec d[A], o[M];                                                                                     \
+    int i, j;                                                                                                \
+    CNN__UNROLL(6) for (j = 0; j < A; j++) {                                                                 \
+        CNN__UNROLL(6) for (i = 0; i < A; i++) d[i] = cnn__v_load(m + (i * A + j) * e_step, lanes);          \
+        if (bias && j == 1) d[1] = cnn__v_add(d[1], cnn__v_set(*bias));                                      \
+        AT_1D(d, o);                                                                                         \
+        CNN__UNROLL(4) for (i = 0; i < M; i++) am[i * A + j] = o[i];                                         \
+    }                                                                                                        \
 }
 
 /* Y = A^T M A + bias through the activation, into the outputs of the chunk's tiles, CNN__VL
@@ -10529,14 +10544,8 @@ CNN__VEC static void CNN__WN(wino##M##_output_strips)(const cnn__wino *wt, const
         n = CNN__MIN(CNN__VL, tiles - j0);                                                                  \
         for (t = 0; t < n; t++) cnn__wino_where(wt, s, g0 + j0 + t, img + t, row0 + t, col0 + t);           \
         for (k = 0; k < s->k; k++) {                                                                        \
-            const float *mk = m_out + (size_t)k * ldm + j0;                                                 \
-            cnn__vec d[A], o[M], am[M * A];                                                                 \
-            CNN__UNROLL(6) for (j = 0; j < A; j++) {           /* down the columns: A^T M */                \
-                CNN__UNROLL(6) for (i = 0; i < A; i++) d[i] = cnn__v_load(mk + (i * A + j) * e_step, CNN__VL); \
-                if (bias && j == 1) d[1] = cnn__v_add(d[1], cnn__v_set(bias[k]));                           \
-                AT_1D(d, o);                                                                                \
-                CNN__UNROLL(4) for (i = 0; i < M; i++) am[i * A + j] = o[i];                                \
-            }                                                                                               \
+            cnn__vec o[M], am[M * A];                                                                       \
+            CNN__WN(wino##M##_output_columns)(m_out + (size_t)k * ldm + j0, e_step, CNN__VL, bias ? bias + k : NULL, am); \
             CNN__UNROLL(4) for (i = 0; i < M; i++) {           /* along the rows: (A^T M) A */              \
                 AT_1D(am + i * A, o);                                                                       \
                 STORE(out + i * M * CNN__VL, M * CNN__VL, o);                                               \
@@ -10564,7 +10573,7 @@ CNN__VEC static void CNN__WN(wino##M##_output_rows)(const cnn__wino *wt, const c
     const int tw = (s->out_w + M - 1) / M;                                                                             \
     const size_t out_plane = (size_t)s->out_h * s->out_w;                                                              \
     const ptrdiff_t e_step = cnn__wino_step(s->k, ldm);                                                                \
-    int at, count, k, i, j, t0;                                                                                        \
+    int at, count, k, i, t0;                                                                                           \
     for (at = 0; at < tiles; at += count) {                                                                            \
         int img, row0, col0, rows_in, cols_in;                                                                         \
         cnn__wino_where(wt, s, g0 + at, &img, &row0, &col0);                                                           \
@@ -10576,13 +10585,8 @@ CNN__VEC static void CNN__WN(wino##M##_output_rows)(const cnn__wino *wt, const c
             float *yk = y + ((size_t)img * s->k + k) * out_plane + (size_t)row0 * s->out_w + col0;                     \
             for (t0 = 0; t0 < count; t0 += CNN__VL) {                                                                  \
                 const int lanes = CNN__MIN(CNN__VL, count - t0);                                                       \
-                cnn__vec d[A], o[M], am[M * A];                                                                        \
-                CNN__UNROLL(6) for (j = 0; j < A; j++) {       /* down the columns: A^T M */                           \
-                    CNN__UNROLL(6) for (i = 0; i < A; i++) d[i] = cnn__v_load(mk + (i * A + j) * e_step + t0, lanes);  \
-                    if (bias && j == 1) d[1] = cnn__v_add(d[1], cnn__v_set(bias[k]));                                  \
-                    AT_1D(d, o);                                                                                       \
-                    CNN__UNROLL(4) for (i = 0; i < M; i++) am[i * A + j] = o[i];                                       \
-                }                                                                                                      \
+                cnn__vec o[M], am[M * A];                                                                              \
+                CNN__WN(wino##M##_output_columns)(mk + t0, e_step, lanes, bias ? bias + k : NULL, am);                 \
                 CNN__UNROLL(4) for (i = 0; i < M; i++)         /* along the rows: (A^T M) A, into output row i */      \
                     if (i < rows_in) {                                                                                 \
                         AT_1D(am + i * A, o);                                                                          \
@@ -10665,6 +10669,8 @@ CNN__VEC static void CNN__WN(wino_input_gather)(const cnn__wino *wt, const cnn__
 }                                                                                                                     \
 CNN__WINO_INPUT_ROWS(2, 4, cnn__wino2_bt_1d, CNN__WINO2_UNZIP)                                                       \
 CNN__WINO_INPUT_ROWS(4, 6, cnn__wino4_bt_1d, CNN__WINO4_UNZIP)                                                       \
+CNN__WINO_OUTPUT_COLUMNS(2, 4, cnn__wino2_at_1d)                                                                     \
+CNN__WINO_OUTPUT_COLUMNS(4, 6, cnn__wino4_at_1d)                                                                     \
 CNN__WINO_OUTPUT_ROWS(2, 4, cnn__wino2_at_1d, CNN__WINO2_STORE)                                                       \
 CNN__WINO_OUTPUT_ROWS(4, 6, cnn__wino4_at_1d, CNN__WINO4_STORE)                                                       \
 CNN__WINO_OUTPUT_STRIPS(2, 4, cnn__wino2_at_1d, CNN__WINO2_STORE)                                                     \
@@ -10699,6 +10705,7 @@ CNN__WINO_KERNELS
 #undef CNN__WINO_INPUT_ROWS
 #undef CNN__WINO_OUTPUT_ROWS
 #undef CNN__WINO_OUTPUT_STRIPS
+#undef CNN__WINO_OUTPUT_COLUMNS
 #undef CNN__WINO_FILTERS
 #undef CNN__WINO_INPUT_GATHER
 #undef CNN__WINO_OUTSIDE
