@@ -53,8 +53,8 @@ static const char *const bench__pass_names[PASS_COUNT] = { "fwd", "bwd_data", "b
    force one direct variant (CNN_CONV_DIRECT_GRID, _ROWS, _LOWERED: the padded grid, pixels or
    taps as rows, im2col strips), only on the passes and layers it serves, so the figures the
    cost models in cnn.h quote can be reproduced. "wino2" and "wino4" force Winograd
-   F(2x2, 3x3) and F(4x4, 3x3), only on the layers and passes it serves (3x3, stride 1;
-   forward and data gradient), the filter transform included in every call. "auto" is what
+   F(2x2, 3x3) and F(4x4, 3x3), only on the layers it serves (3x3, stride 1), every
+   pass, the filter transform included in every call. "auto" is what
    the network runs: the library's choice, on every layer and pass. */
 enum { ALGO_DIRECT, ALGO_IM2COL, ALGO_WINO2, ALGO_WINO4, ALGO_AUTO, ALGO_GRID, ALGO_ROWS, ALGO_LOWERED };
 static const char *const bench__algos[] = { "direct", "im2col", "wino2", "wino4", "auto", "grid", "rows", "lowered" };
@@ -296,7 +296,7 @@ void bench_register_conv(void) {
                     double ho = bench__out_size(l->h, l), wo = bench__out_size(l->w, l);
                     if (!bench_isa_available(&bench_isas[ii])) continue;
                     if (ai > 0 && strcmp(bench_isas[ii].name, "scalar") == 0) continue;
-                    if ((ai == ALGO_WINO2 || ai == ALGO_WINO4) && (l->kernel != 3 || l->stride != 1 || pi == PASS_BWD_WEIGHTS)) continue;
+                    if ((ai == ALGO_WINO2 || ai == ALGO_WINO4) && (l->kernel != 3 || l->stride != 1)) continue;
                     /* the passes each direct variant serves (cnn.h, cnn_conv_algo) */
                     if (ai == ALGO_GRID && (pi == PASS_BWD_WEIGHTS || (pi == PASS_FWD && l->stride != 1))) continue;
                     if (ai == ALGO_LOWERED && pi == PASS_BWD_DATA && l->stride != 1) continue;

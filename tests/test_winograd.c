@@ -10,6 +10,7 @@
 
 static cnn_rng rng;
 static double worst[2];            /* the largest relative error seen, F(2x2) and F(4x4) */
+static double worst_weights[2];    /* the same of the weight gradient */
 
 static float *normal_floats(size_t n) {
     float *p = (float *)malloc((n ? n : 1) * sizeof(float));
@@ -58,6 +59,25 @@ static void reference_backward_data(const cnn_conv2d_shape *s, int oh, int ow, c
                 }
 }
 
+/* dw = dL/dw for dy = dL/dy in double: each tap sums input times output gradient. */
+static void reference_backward_weights(const cnn_conv2d_shape *s, int oh, int ow, const float *x, const float *dy, double *dw) {
+    int n, k, c, i, j, r, q;
+    memset(dw, 0, (size_t)s->k * s->c * 9 * sizeof(double));
+    for (n = 0; n < s->n; n++)
+        for (k = 0; k < s->k; k++)
+            for (i = 0; i < oh; i++)
+                for (j = 0; j < ow; j++) {
+                    const double g = dy[(((size_t)n * s->k + k) * oh + i) * ow + j];
+                    for (c = 0; c < s->c; c++)
+                        for (r = 0; r < 3; r++)
+                            for (q = 0; q < 3; q++) {
+                                const int ii = i - s->pad_top + r, jj = j - s->pad_left + q;
+                                if (ii < 0 || ii >= s->h || jj < 0 || jj >= s->w) continue;
+                                dw[((size_t)(k * s->c + c) * 3 + r) * 3 + q] += g * x[(((size_t)n * s->c + c) * s->h + ii) * s->w + jj];
+                            }
+                }
+}
+
 /* max|got - ref| / max|ref| */
 static double relative_error(const float *got, const double *ref, size_t count) {
     double diff = 0.0, top = 0.0;
@@ -97,34 +117,41 @@ static void describe(const cnn_conv2d_shape *s, char *buf, size_t cap) {
              cnn_simd_name(cnn_simd_active()), s->n, s->c, s->h, s->w, s->k, s->pad_top, s->pad_bottom, s->pad_left, s->pad_right);
 }
 
-/* Both passes of one shape through Winograd, against the double reference. Returns 0 when
-   the shape does not exist (the kernel does not fit the padded input). */
+/* The three passes of one shape through Winograd, against the double reference. Returns 0
+   when the shape does not exist (the kernel does not fit the padded input). */
 static int check_shape(const cnn_conv2d_shape *s) {
     int oh, ow;
     size_t nx, ny, nw, ws_bytes;
-    float *x, *w, *b, *dy, *y, *dx;
-    double *ref_y, *ref_dx, e_fwd, e_data;
+    float *x, *w, *b, *dy, *y, *dx, *dw;
+    double *ref_y, *ref_dx, *ref_dw, e_fwd, e_data, e_weights;
     void *ws;
     char what[160];
     if (cnn_conv2d_check(s, &oh, &ow) != CNN_OK) return 0;
     nx = (size_t)s->n * s->c * s->h * s->w; ny = (size_t)s->n * s->k * oh * ow; nw = (size_t)s->k * s->c * 9;
     x = normal_floats(nx); w = normal_floats(nw); b = normal_floats((size_t)s->k); dy = normal_floats(ny);
-    y = normal_floats(ny); dx = normal_floats(nx);
+    y = normal_floats(ny); dx = normal_floats(nx); dw = normal_floats(nw);
     ref_y = (double *)malloc(ny * sizeof(double)); ref_dx = (double *)malloc(nx * sizeof(double));
+    ref_dw = (double *)malloc(nw * sizeof(double));
     ws_bytes = cnn_conv2d_workspace_bytes(s);
     ws = malloc(ws_bytes + 1);
     memset(ws, 0xff, ws_bytes + 1);            /* NaNs: a cell read before written shows */
     reference_forward(s, oh, ow, x, w, b, ref_y);
     reference_backward_data(s, oh, ow, dy, w, ref_dx);
-    CHECK(cnn_conv2d_algo_chosen(s, 0) == s->algo && cnn_conv2d_algo_chosen(s, 1) == s->algo);
+    reference_backward_weights(s, oh, ow, x, dy, ref_dw);
+    CHECK(cnn_conv2d_algo_chosen(s, 0) == s->algo && cnn_conv2d_algo_chosen(s, 1) == s->algo &&
+          cnn_conv2d_algo_chosen(s, 2) == s->algo);
     CHECK_OK(cnn_conv2d_forward_ws(s, x, w, b, y, (char *)ws + 1, ws_bytes));
     CHECK_OK(cnn_conv2d_backward_data_ws(s, dy, w, dx, (char *)ws + 1, ws_bytes));
+    CHECK_OK(cnn_conv2d_backward_weights_ws(s, x, dy, dw, NULL, (char *)ws + 1, ws_bytes));
     e_fwd = relative_error(y, ref_y, ny);
     e_data = relative_error(dx, ref_dx, nx);
+    e_weights = relative_error(dw, ref_dw, nw);
     worst[s->algo == CNN_CONV_WINOGRAD_4X4] = fmax(worst[s->algo == CNN_CONV_WINOGRAD_4X4], fmax(e_fwd, e_data));
+    worst_weights[s->algo == CNN_CONV_WINOGRAD_4X4] = fmax(worst_weights[s->algo == CNN_CONV_WINOGRAD_4X4], e_weights);
     describe(s, what, sizeof what);
-    CHECKF(e_fwd <= bound_of(s->algo) && e_data <= bound_of(s->algo), "%s: relative error forward %g, data gradient %g", what, e_fwd, e_data);
-    free(x); free(w); free(b); free(dy); free(y); free(dx); free(ref_y); free(ref_dx); free(ws);
+    CHECKF(e_fwd <= bound_of(s->algo) && e_data <= bound_of(s->algo) && e_weights <= bound_of(s->algo),
+           "%s: relative error forward %g, data gradient %g, weight gradient %g", what, e_fwd, e_data, e_weights);
+    free(x); free(w); free(b); free(dy); free(y); free(dx); free(dw); free(ref_y); free(ref_dx); free(ref_dw); free(ws);
     return 1;
 }
 
@@ -205,18 +232,22 @@ TEST(prime_sizes_and_batches) {
 }
 
 /* Deep sums: the error bound holds up to 512 input channels (and the data gradient sums over
-   512 filters). */
+   512 filters), and the weight gradient's sum over 2,176 tiles of 8 images. */
 TEST(many_channels_stay_within_bound) {
     int algo;
     for (algo = CNN_CONV_WINOGRAD_2X2; algo <= CNN_CONV_WINOGRAD_4X4; algo++) {
         cnn_conv2d_shape s = shape3x3(1, 512, 9, 10, 4, (cnn_conv_algo)algo);
         cnn_conv2d_shape t = shape3x3(1, 4, 9, 10, 512, (cnn_conv_algo)algo);
+        cnn_conv2d_shape u = shape3x3(8, 5, 61, 67, 3, (cnn_conv_algo)algo);
         s.pad_top = s.pad_bottom = s.pad_left = s.pad_right = 1;
         t.pad_top = t.pad_bottom = t.pad_left = t.pad_right = 1;
+        u.pad_top = u.pad_bottom = u.pad_left = u.pad_right = 1;
         CHECK(check_shape(&s));
         CHECK(check_shape(&t));
+        CHECK(check_shape(&u));
     }
-    printf("     worst relative error so far: F(2x2) %.2g, F(4x4) %.2g\n", worst[0], worst[1]);
+    printf("     worst relative error so far: F(2x2) %.2g, F(4x4) %.2g; weight gradient %.2g, %.2g\n", worst[0], worst[1],
+           worst_weights[0], worst_weights[1]);
 }
 
 /* The vector transforms (one body on the AVX2 and NEON vocabulary) against the scalar ones:
@@ -241,7 +272,7 @@ TEST(vector_paths_match_scalar) {
             const int *sh = shapes[i % n_shapes], *pad = pads[i / n_shapes];
             cnn_conv2d_shape s = shape3x3(sh[0], sh[1], sh[2], sh[3], sh[4], (cnn_conv_algo)algo);
             size_t nx, ny, nw, ws_bytes;
-            float *x, *w, *b, *dy, *y0, *dx0, *y1, *dx1;
+            float *x, *w, *b, *dy, *y0, *dx0, *y1, *dx1, *dw0, *dw1;
             void *ws;
             int oh, ow;
             s.pad_top = pad[0]; s.pad_bottom = pad[1]; s.pad_left = pad[2]; s.pad_right = pad[3];
@@ -250,25 +281,30 @@ TEST(vector_paths_match_scalar) {
             nx = (size_t)s.n * s.c * s.h * s.w; ny = (size_t)s.n * s.k * oh * ow; nw = (size_t)s.k * s.c * 9;
             x = normal_floats(nx); w = normal_floats(nw); b = normal_floats((size_t)s.k); dy = normal_floats(ny);
             y0 = normal_floats(ny); y1 = normal_floats(ny); dx0 = normal_floats(nx); dx1 = normal_floats(nx);
+            dw0 = normal_floats(nw); dw1 = normal_floats(nw);
             ws_bytes = cnn_conv2d_workspace_bytes(&s);
             ws = malloc(ws_bytes);
             CHECK_OK(cnn_simd_force(CNN_SIMD_SCALAR));
             CHECK_OK(cnn_conv2d_forward_ws(&s, x, w, b, y0, ws, ws_bytes));
             CHECK_OK(cnn_conv2d_backward_data_ws(&s, dy, w, dx0, ws, ws_bytes));
+            CHECK_OK(cnn_conv2d_backward_weights_ws(&s, x, dy, dw0, NULL, ws, ws_bytes));
             for (p = 0; p < 3; p++) {
-                double ey = 0.0, ex = 0.0, top = 1.0;
+                double ey = 0.0, ex = 0.0, ew = 0.0, top = 1.0, top_w = 1.0;
                 if (!cnn_simd_available(paths[p])) continue;
                 CHECK_OK(cnn_simd_force(paths[p]));
                 CHECK_OK(cnn_conv2d_forward_ws(&s, x, w, b, y1, ws, ws_bytes));
                 CHECK_OK(cnn_conv2d_backward_data_ws(&s, dy, w, dx1, ws, ws_bytes));
                 ey = largest_difference(y1, y0, ny, &top);
                 ex = largest_difference(dx1, dx0, nx, &top);
-                CHECKF(ey <= 1e-5 * top && ex <= 1e-5 * top, "%s %s shape %d, pads %d: forward off by %g, data gradient by %g (scale %g)",
-                       cnn_conv_algo_name(s.algo), cnn_simd_name(paths[p]), i % n_shapes, i / n_shapes, ey, ex, top);
+                CHECK_OK(cnn_conv2d_backward_weights_ws(&s, x, dy, dw1, NULL, ws, ws_bytes));
+                ew = largest_difference(dw1, dw0, nw, &top_w);
+                CHECKF(ey <= 1e-5 * top && ex <= 1e-5 * top && ew <= 1e-5 * top_w,
+                       "%s %s shape %d, pads %d: forward off by %g, data gradient by %g (scale %g), weight gradient by %g (scale %g)",
+                       cnn_conv_algo_name(s.algo), cnn_simd_name(paths[p]), i % n_shapes, i / n_shapes, ey, ex, top, ew, top_w);
                 compared++;
             }
             CHECK_OK(cnn_simd_force(CNN_SIMD_AUTO));
-            free(x); free(w); free(b); free(dy); free(y0); free(y1); free(dx0); free(dx1); free(ws);
+            free(x); free(w); free(b); free(dy); free(y0); free(y1); free(dx0); free(dx1); free(dw0); free(dw1); free(ws);
         }
     printf("     vector paths compared with scalar: %d\n", compared);
 }
