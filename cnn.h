@@ -2624,7 +2624,7 @@ static void cnn__wino_conv(const cnn__wino *wt, const cnn__wino_shape *s, const 
     }
 }
 
-/* The Winograd tile (2 or 4) pass 'pass' of s runs (0 forward, 1 data gradient), 0 for
+/* The Winograd tile (2 or 4) pass 'pass' of s runs (0 forward, 1 data gradient, 2 weight gradient), 0 for
    direct. Explicit requests are honoured (cnn_conv2d_check refused those Winograd cannot
    serve); auto follows the rule measured on the benchmark layers (docs/design.md). */
 static int cnn__wino_tile(const cnn_conv2d_shape *s, int pass) {
@@ -2635,7 +2635,18 @@ static int cnn__wino_tile(const cnn_conv2d_shape *s, int pass) {
     if (pass > 2 || !cnn__wino_serves(s) || s->algo == CNN_CONV_DIRECT || cnn__direct_variant(s) || cnn__conv2d_groups(s) > 1) return 0;
     if (s->algo == CNN_CONV_WINOGRAD_2X2) return 2;
     if (s->algo == CNN_CONV_WINOGRAD_4X4) return 4;
-    if (pass == 2) return 0;
+    if (pass == 2) {
+        /* The weight gradient: F(4x4) with 32 channels or more in and out (as above) and 32
+           tiles or more in the call. Its products sum over the tiles and cost a^2 per tile,
+           channel and filter against direct's 9 per output, so kept outputs matter less than
+           in the other passes (M3's 3 x 3 outputs keep 56% and gain 1.36x at 64 tiles); but
+           the filter-gradient transform and dU (a^2 K C) are paid once per call, and below
+           about 16 tiles they are not paid back (M3: 1.0x at 16 tiles, 2.3x slower at 4; V3,
+           16 tiles of 256 x 256 channels: 1.05x faster; M2: 1.9x faster at 144 tiles and even
+           at 18, 1.2x slower at 9; AVX2, medians of 41 alternated calls). */
+        tiles = (long long)s->n * ((cnn__conv2d_out_h(s) + 3) / 4) * ((cnn__conv2d_out_w(s) + 3) / 4);
+        return s->c >= 32 && s->k >= 32 && tiles >= 32 ? 4 : 0;
+    }
     in_c = pass == 0 ? s->c : s->k;
     out_c = pass == 0 ? s->k : s->c;
     oh = pass == 0 ? cnn__conv2d_out_h(s) : s->h;
@@ -2646,8 +2657,13 @@ static int cnn__wino_tile(const cnn_conv2d_shape *s, int pass) {
        - 32 channels or more in and out: the transforms cost per tile and channel what the
          product costs per tile, channel and filter, so with few channels they are not paid
          back (a 1-channel first layer runs 6x slower);
-       - 75% or more of the tiles' outputs are kept: 11 x 11 outputs keep 84% (121 of 144),
-         13 x 13 keep 66% and run 1.2-2x slower than direct, 3 x 3 keep 56%. V3's 14 x 14
+       - 65% or more of the tiles' outputs are kept: 11 x 11 outputs keep 84% (121 of 144),
+         13 x 13 (M2's data gradient) keep 66%: since the input transform loads window rows
+         whole (3dc8467), F(4x4) runs it 1.16x faster than direct on AVX-512 and 1.44x on
+         AVX2 (Zen 5), 1.15-1.2x on AVX2 on a Zen 3 machine (medians of 41 alternated calls);
+         before, 1.2-2x slower, and the bar was 75%. 3 x 3 (M3's forward) keep 56%: 1.1x
+         faster on that Zen 3; on AVX-512 (Zen 5) 1.5x slower than direct
+         before 3dc8467, which gained it 1.1-1.2x. V3's 14 x 14
          keep 77%: F(4x4) runs its forward pass 1.6x faster than direct on AVX2 and 1.2-1.3x
          on AVX-512, its data gradient 1.3-1.5x and 1.1-1.2x (two runs, medians of 3; in
          minutes when the machine's memory is busy, AVX-512's ties direct, 0.98-1.04x). (The
@@ -2656,7 +2672,7 @@ static int cnn__wino_tile(const cnn_conv2d_shape *s, int pass) {
        - 16 tiles or more in the batch (one strip of the products): U, 4x the weights, is
          written and read once per call; 16 tiles of 256 x 256 channels (V3) still gain
          1.0-1.2x, fewer tiles leave lanes of every product empty. */
-    if (in_c < 32 || out_c < 32 || (long long)oh * ow * 100 < tiles * 16 * 75 || tiles * s->n < 16) return 0;
+    if (in_c < 32 || out_c < 32 || (long long)oh * ow * 100 < tiles * 16 * 65 || tiles * s->n < 16) return 0;
     return 4;
 }
 
@@ -6556,7 +6572,11 @@ static void cnn__backward(cnn_net *net) {
             if (l->kind == CNN_LAYER_CONV) {
                 step.conv = step.conv_dx = l->conv;
                 step.conv.n = step.conv_dx.n = n;
-                step.conv.algo = cnn_conv2d_algo_chosen(&step.conv, 2);   /* every part runs the whole batch's */
+                {   /* the weight gradient's algorithm, for the smallest part of the batch: every part runs it */
+                    cnn_conv2d_shape part = step.conv;
+                    part.n = n / cnn__grad_parts(n);
+                    step.conv.algo = cnn_conv2d_algo_chosen(&part, 2);
+                }
                 step.conv_dx.algo = cnn_conv2d_algo_chosen(&step.conv_dx, 1);
                 cnn__run_step(&step, cnn__conv_backward_task);
             } else if (l->kind == CNN_LAYER_CONV_TRANSPOSE) {   /* its data gradient: l->conv's forward */
