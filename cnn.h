@@ -9491,13 +9491,6 @@ CNN__AVX2 static cnn__vec cnn__v_load_strided(const float *p, ptrdiff_t stride, 
     const __m256i at = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32((int)stride));
     return _mm256_mask_i32gather_ps(_mm256_setzero_ps(), p, at, _mm256_castsi256_ps(cnn__avx2_mask(n)), 4);
 }
-/* The 9 taps of CNN__VL consecutive 3x3 filters, where a width loads them faster than by 9
-   strided loads (AVX-512's twin, below): 0 here, the caller loads them a tap at a time. AVX2
-   has no two-register permute: the one-register vpermps would take 9 for every tap. */
-CNN__AVX2 static inline __attribute__((always_inline)) int cnn__v_load_taps(const float *g, cnn__vec *taps) {
-    (void)g; (void)taps;
-    return 0;
-}
 /* Lanes j of row[x0 + j] for 0 <= x0 + j < w, zeros elsewhere (a row's padding on either
    side): the lanes left of the row come from a load at the row's start moved up -x0 lanes. */
 CNN__AVX2 static inline __attribute__((always_inline)) cnn__vec cnn__v_load_at(const float *row, int x0, int w) {
@@ -9543,6 +9536,22 @@ CNN__AVX2 static inline __attribute__((always_inline)) void cnn__v_transpose8(co
     }
     _Pragma("GCC unroll 8") for (i = 0; i < count; i++) /* the low halves: columns 0 .. 3; the high ones: 4 .. 7 */
         out[i] = i < 4 ? _mm256_permute2f128_ps(u[i], u[4 + i], 0x20) : _mm256_permute2f128_ps(u[i - 4], u[i], 0x31);
+}
+/* The 9 taps of CNN__VL 3x3 filters stride floats apart (taps[i] lane t = g[t stride + i]:
+   9 for consecutive filters, a column of them for the data gradient's flipped ones), where a
+   width loads them faster than by 9 strided loads (AVX-512's twin, below). Filter t's taps
+   0..7 are one unaligned load at g + t stride, so the 8 filters' are an 8 x 8 block that
+   cnn__v_transpose8 turns into taps 0..7 across the lanes; tap 8 is one gather. (AVX2 has no
+   two-register permute, AVX-512's way.) Against 9 gathers, V3's F(4x4) forward pass (65,536
+   filters transformed per call) ran 1.08-1.25x faster, its data gradient 1.06-1.08x (direct
+   over Winograd time in alternated calls, medians of 21, one core of a Zen 3). */
+CNN__AVX2 static inline __attribute__((always_inline)) int cnn__v_load_taps(const float *g, ptrdiff_t stride, cnn__vec *taps) {
+    cnn__v8 rows[8];
+    int t;
+    _Pragma("GCC unroll 8") for (t = 0; t < 8; t++) rows[t] = _mm256_loadu_ps(g + stride * t);
+    cnn__v_transpose8(rows, taps, 8);
+    taps[8] = cnn__v_load_strided(g + 8, stride, 8);
+    return 1;
 }
 CNN__AVX2 static cnn__vec cnn__v_set(float f) { return _mm256_set1_ps(f); }
 CNN__AVX2 static cnn__vec cnn__v_add(cnn__vec a, cnn__vec b) { return _mm256_add_ps(a, b); }
@@ -9638,11 +9647,13 @@ CNN__AVX512 static __m512 cnn__avx512_v_load_strided(const float *p, ptrdiff_t s
    of 12 rows as V3 takes them), V3's Winograd forward pass 1.18x. (Filters a column apart,
    the data gradient's, by masked loads of each filter's 9 floats into the 9 vectors: no
    faster than the gathers at 256 x 256, whose time goes to the 16 lines they touch.) */
-CNN__AVX512 static inline __attribute__((always_inline)) int cnn__avx512_v_load_taps(const float *g, __m512 *taps) {
+CNN__AVX512 static inline __attribute__((always_inline)) int cnn__avx512_v_load_taps(const float *g, ptrdiff_t stride,
+                                                                                   __m512 *taps) {
     const __m512i lane9 = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
                                              _mm512_set1_epi32(9));
     __m512 v[9];
     int i, p;
+    if (stride != 9) return 0;                              /* filters a column apart: gathered */
     _Pragma("GCC unroll 9") for (i = 0; i < 9; i++) v[i] = _mm512_loadu_ps(g + 16 * i);
     _Pragma("GCC unroll 9") for (i = 0; i < 9; i++) {       /* whole: v and taps stay in registers */
         const __m512i at = _mm512_add_epi32(lane9, _mm512_set1_epi32(i));     /* float 9 t + i of the 144 */
@@ -9792,7 +9803,9 @@ static cnn__vec cnn__v_load_strided(const float *p, ptrdiff_t stride, int n) {
     if (n > 3) v = vsetq_lane_f32(p[3 * stride], v, 3);
     return v;
 }
-static int cnn__v_load_taps(const float *g, cnn__vec *taps) { (void)g; (void)taps; return 0; }   /* as AVX2 */
+/* AVX2's 8 x 8 transpose would be two 4 x 4 transposes a tap here, each after 4 loads of
+   two vectors: not tried; the taps are loaded a tap at a time. */
+static int cnn__v_load_taps(const float *g, ptrdiff_t stride, cnn__vec *taps) { (void)g; (void)stride; (void)taps; return 0; }
 static cnn__vec cnn__v_load_at(const float *row, int x0, int w) {
     float t[4] = {0.0f, 0.0f, 0.0f, 0.0f};
     int j;
@@ -10680,12 +10693,12 @@ static int cnn__conv2d_backward_weights_gather(const cnn_conv2d_shape *s, const 
 #define CNN__WINO2_STORE(p, count, o) cnn__v_store2(p, count, o[0], o[1])
 
 /* The filter transform (cnn__wino_filters says what goes where), CNN__VL filters of a row at
-   a time, one per lane: the 9 taps of CNN__VL consecutive filters of a row by cnn__v_load_taps
-   where the width has it (AVX-512; their 9 CNN__VL floats are contiguous), else each tap by
-   one strided load, a column's 3 at a time (a whole column of filters apart when flipped;
-   fewer lanes at a row's end; AVX2 ran 1.3x slower with its 9 gathers issued first: 16
-   registers), G g down the 3 columns, then (G g) G^T along the A rows, all in registers;
-   each element is one store into U. */
+   a time, one per lane: the 9 taps of CNN__VL filters of a row by cnn__v_load_taps where the
+   width has it (AVX2, consecutive or a column apart; AVX-512, consecutive: their 9 CNN__VL
+   floats are contiguous), else each tap by one strided load, a column's 3 at a time (a whole
+   column of filters apart when flipped; fewer lanes at a row's end; AVX2 ran 1.3x slower with
+   its 9 gathers issued first: 16 registers), G g down the 3 columns, then (G g) G^T along the
+   A rows, all in registers; each element is one store into U. */
 #define CNN__WINO_FILTERS(M, A, G_1D)                                                                     \
 CNN__VEC static void CNN__WN(wino##M##_filters)(int rows, int cols, const float *w, int flipped,        \
                                                 int row0, int count, float *u) {                          \
@@ -10698,10 +10711,10 @@ CNN__VEC static void CNN__WN(wino##M##_filters)(int rows, int cols, const float 
             const float *g = w + (flipped ? (size_t)c0 * rows + row : (size_t)row * cols + c0) * 9;       \
             float *out = u + (row - row0) * u_row + c0;                                                   \
             cnn__vec taps[9], in[3], o[A], gg[A * 3];                                                     \
-            const int whole = !flipped && lanes == CNN__VL && cnn__v_load_taps(g, taps);                  \
+            const int whole = lanes == CNN__VL && cnn__v_load_taps(g, lane_step, taps);                   \
             CNN__UNROLL(3) for (j = 0; j < 3; j++) {           /* down the columns: G g */                \
                 CNN__UNROLL(3) for (i = 0; i < 3; i++)                                                    \
-                    in[i] = whole ? taps[i * 3 + j]                                                       \
+                    in[i] = whole ? taps[flipped ? 8 - (i * 3 + j) : i * 3 + j]                           \
                                   : cnn__v_load_strided(g + (flipped ? 8 - (i * 3 + j) : i * 3 + j), lane_step, lanes); \
                 G_1D(in, o);                                                                              \
                 CNN__UNROLL(6) for (i = 0; i < A; i++) gg[i * 3 + j] = o[i];                              \
