@@ -2408,14 +2408,16 @@ static size_t cnn__wino_floats(const cnn__wino *wt, const cnn__wino_shape *s) {
 /* The weight gradient's workspace: dU, the packed strips of V^T the vector products read
    (32 columns of the chunk's tiles), then V, dM (as the forward's M) and the rows of the
    vector input transform. */
-/* The weight gradient's chunk: 256 tiles, or the forward's where it is more. Its products sum
+/* The weight gradient's chunk: 256 tiles (all of them where there are fewer). Its products sum
    over the chunk's tiles, so a chunk is one run of the micro-kernel's inner loop, and the
    forward's chunks (16 tiles for V1, whose V and M fill half of L2) make it too short: with
    chunks of 256 tiles (V and dM 4.7 MB for V1, past L2), V1's weight gradient ran 1.8x faster
-   on AVX2 and V4's 1.7x (medians of 3, one core; 64 and 128 tiles lay between). */
+   on AVX2 and V4's 1.7x (medians of 3, one core; 64 and 128 tiles lay between). It depends on
+   the tile count only, not on the filters: a filter's sums are then the same in a call on
+   some of the filters (a one-image backward pass cut by filters across threads). */
 static int cnn__wino_weights_chunk(const cnn__wino *wt, const cnn__wino_shape *s) {
     const long long tiles = cnn__wino_tile_count(wt->m, s);
-    return (int)CNN__MIN((tiles + CNN__WL - 1) / CNN__WL * CNN__WL, CNN__MAX(256LL, (long long)cnn__wino_chunk(wt, s, 0)));
+    return (int)CNN__MIN((tiles + CNN__WL - 1) / CNN__WL * CNN__WL, 256LL);
 }
 static size_t cnn__wino_weights_floats(const cnn__wino *wt, const cnn__wino_shape *s) {
     const size_t a2 = (size_t)wt->a * wt->a;
@@ -5963,10 +5965,9 @@ static void cnn__conv_backward_task(void *context, size_t t) {
     const int parts = cnn__grad_parts(st->n);
     /* One image and more threads: its weight gradient is cut by filters instead, in 16s as the
        forward pass's (a filter's sums over the positions run as in the whole); at one image,
-       dy and dw are contiguous per filter. Not through Winograd: its chunks of tiles, and so
-       the order of a filter's sums, depend on the filter count. */
-    const int by_filter = parts == 1 && cnn__conv2d_groups(&st->conv) == 1 && !cnn__wino_tile(&st->conv, 2) &&
-                          cnn__split_filters(st->n, st->conv.k, net->threads);
+       dy and dw are contiguous per filter. (Through Winograd too: its chunks of tiles do not
+       depend on the filter count, cnn__wino_weights_chunk.) */
+    const int by_filter = parts == 1 && cnn__conv2d_groups(&st->conv) == 1 && cnn__split_filters(st->n, st->conv.k, net->threads);
     const int weight_pieces = by_filter ? cnn__pieces(net, (size_t)st->conv.k, 16, 1) : parts;
     const long long dx_tiles = st->need_dx ? cnn__wino_split_tiles(net, &st->conv_dx, 1) : 0;
     const int data_pieces = !st->need_dx ? 0 : dx_tiles ? cnn__pieces(net, (size_t)dx_tiles, 16, 1)
