@@ -40,28 +40,12 @@ static void reference_forward(const cnn_conv2d_shape *s, int oh, int ow, const f
                 }
 }
 
-/* dx = dL/dx for dy = dL/dy in double: every output scatters back through its taps. */
-static void reference_backward_data(const cnn_conv2d_shape *s, int oh, int ow, const float *dy, const float *w, double *dx) {
+/* dx = dL/dx and dw = dL/dw for dy = dL/dy in double: every output's gradient scatters back
+   through its taps to the input (times the tap) and to the tap (times the input). */
+static void reference_backward(const cnn_conv2d_shape *s, int oh, int ow, const float *x, const float *dy, const float *w,
+                               double *dx, double *dw) {
     int n, k, c, i, j, r, q;
     memset(dx, 0, (size_t)s->n * s->c * s->h * s->w * sizeof(double));
-    for (n = 0; n < s->n; n++)
-        for (k = 0; k < s->k; k++)
-            for (i = 0; i < oh; i++)
-                for (j = 0; j < ow; j++) {
-                    const double g = dy[(((size_t)n * s->k + k) * oh + i) * ow + j];
-                    for (c = 0; c < s->c; c++)
-                        for (r = 0; r < 3; r++)
-                            for (q = 0; q < 3; q++) {
-                                const int ii = i - s->pad_top + r, jj = j - s->pad_left + q;
-                                if (ii < 0 || ii >= s->h || jj < 0 || jj >= s->w) continue;
-                                dx[(((size_t)n * s->c + c) * s->h + ii) * s->w + jj] += g * w[((size_t)(k * s->c + c) * 3 + r) * 3 + q];
-                            }
-                }
-}
-
-/* dw = dL/dw for dy = dL/dy in double: each tap sums input times output gradient. */
-static void reference_backward_weights(const cnn_conv2d_shape *s, int oh, int ow, const float *x, const float *dy, double *dw) {
-    int n, k, c, i, j, r, q;
     memset(dw, 0, (size_t)s->k * s->c * 9 * sizeof(double));
     for (n = 0; n < s->n; n++)
         for (k = 0; k < s->k; k++)
@@ -72,8 +56,12 @@ static void reference_backward_weights(const cnn_conv2d_shape *s, int oh, int ow
                         for (r = 0; r < 3; r++)
                             for (q = 0; q < 3; q++) {
                                 const int ii = i - s->pad_top + r, jj = j - s->pad_left + q;
+                                size_t at_x, at_w;
                                 if (ii < 0 || ii >= s->h || jj < 0 || jj >= s->w) continue;
-                                dw[((size_t)(k * s->c + c) * 3 + r) * 3 + q] += g * x[(((size_t)n * s->c + c) * s->h + ii) * s->w + jj];
+                                at_x = (((size_t)n * s->c + c) * s->h + ii) * s->w + jj;
+                                at_w = ((size_t)(k * s->c + c) * 3 + r) * 3 + q;
+                                dx[at_x] += g * w[at_w];
+                                dw[at_w] += g * x[at_x];
                             }
                 }
 }
@@ -136,8 +124,7 @@ static int check_shape(const cnn_conv2d_shape *s) {
     ws = malloc(ws_bytes + 1);
     memset(ws, 0xff, ws_bytes + 1);            /* NaNs: a cell read before written shows */
     reference_forward(s, oh, ow, x, w, b, ref_y);
-    reference_backward_data(s, oh, ow, dy, w, ref_dx);
-    reference_backward_weights(s, oh, ow, x, dy, ref_dw);
+    reference_backward(s, oh, ow, x, dy, w, ref_dx, ref_dw);
     CHECK(cnn_conv2d_algo_chosen(s, 0) == s->algo && cnn_conv2d_algo_chosen(s, 1) == s->algo &&
           cnn_conv2d_algo_chosen(s, 2) == s->algo);
     CHECK_OK(cnn_conv2d_forward_ws(s, x, w, b, y, (char *)ws + 1, ws_bytes));
