@@ -2644,7 +2644,7 @@ static int cnn__wino_tile(const cnn_conv2d_shape *s, int pass) {
            in the other passes (M3's 3 x 3 outputs keep 56% and gain 1.36x at 64 tiles); but
            the filter-gradient transform and dU (a^2 K C) are paid once per call, and below
            about 16 tiles they are not paid back (M3: 1.0x at 16 tiles, 2.3x slower at 4; V3,
-           16 tiles of 256 x 256 channels: 1.05x faster; M2: 1.9x faster at 144 tiles and even
+           16 tiles of 256 x 256 channels: 1.05x faster; M2: 1.9x faster at 144 tiles, 1.02x
            at 18, 1.2x slower at 9; AVX2, medians of 41 alternated calls). */
         tiles = (long long)s->n * ((cnn__conv2d_out_h(s) + 3) / 4) * ((cnn__conv2d_out_w(s) + 3) / 4);
         return s->c >= 32 && s->k >= 32 && tiles >= 32 ? 4 : 0;
