@@ -2405,9 +2405,6 @@ static size_t cnn__wino_floats(const cnn__wino *wt, const cnn__wino_shape *s) {
            cnn__round16((size_t)s->c);
 }
 
-/* The weight gradient's workspace: dU, the packed strips of V^T the vector products read
-   (32 columns of the chunk's tiles), then V, dM (as the forward's M) and the rows of the
-   vector input transform. */
 /* The weight gradient's chunk: 256 tiles (all of them where there are fewer). Its products sum
    over the chunk's tiles, so a chunk is one run of the micro-kernel's inner loop, and the
    forward's chunks (16 tiles for V1, whose V and M fill half of L2) make it too short: with
@@ -2419,12 +2416,20 @@ static int cnn__wino_weights_chunk(const cnn__wino *wt, const cnn__wino_shape *s
     const long long tiles = cnn__wino_tile_count(wt->m, s);
     return (int)CNN__MIN((tiles + CNN__WL - 1) / CNN__WL * CNN__WL, 256LL);
 }
-static size_t cnn__wino_weights_floats(const cnn__wino *wt, const cnn__wino_shape *s) {
+
+/* The weight gradient's workspace, in floats from its start: dU, the packed strips of V^T
+   the vector products read (32 columns of the chunk's tiles), V, dM (as the forward's M) and
+   the rows of the vector input transform; at[] receives where each of those five begins, and
+   the total is returned (the workspace query and the pass both take it from here). */
+static size_t cnn__wino_weights_layout(const cnn__wino *wt, const cnn__wino_shape *s, size_t at[5]) {
     const size_t a2 = (size_t)wt->a * wt->a;
     const int chunk = cnn__wino_weights_chunk(wt, s);
-    return cnn__round16(a2 * s->k * s->c) + cnn__round16((size_t)32 * cnn__wino_ldm(chunk)) +
-           a2 * (size_t)cnn__wino_step(s->c, cnn__wino_ldv(chunk)) +
-           cnn__round16(a2 * (size_t)cnn__wino_step(s->k, cnn__wino_ldm(chunk)) + CNN__WL) + cnn__wino_rows_floats(wt, s);
+    at[0] = 0;
+    at[1] = at[0] + cnn__round16(a2 * s->k * s->c);
+    at[2] = at[1] + cnn__round16((size_t)32 * cnn__wino_ldm(chunk));
+    at[3] = at[2] + a2 * (size_t)cnn__wino_step(s->c, cnn__wino_ldv(chunk));
+    at[4] = at[3] + cnn__round16(a2 * (size_t)cnn__wino_step(s->k, cnn__wino_ldm(chunk)) + CNN__WL);
+    return at[4] + cnn__wino_rows_floats(wt, s);
 }
 
 /* Lane t of the input transform's X: the a x a window at (row0, col0) of one plane, zero
@@ -2466,26 +2471,33 @@ static void cnn__wino_where(const cnn__wino *wt, const cnn__wino_shape *s, long 
    vector paths' twin for short tile rows is F4's input_windows (window rows loaded whole and
    transposed into the lanes: gathers of one value at a time, the version before, already ran
    M2's forward pass 1.10-1.15x faster and its data gradient 1.5-1.6x than this copy and a
-   vector sandwich). */
-static void cnn__wino_input_tiles(const cnn__wino *wt, const cnn__wino_shape *s, const float *x, long long g0,
-                                  int tiles, float *v, ptrdiff_t ldv) {
-    const int a = wt->a, a2 = a * a;
-    const size_t in_plane = (size_t)s->h * s->w;
+   vector sandwich). One body, as there: cnn__wino_windows maps each tile's win x win window of
+   'channels' planes of h x w (pads subtracted) by Y = L X L^T, L a x win; the weight
+   gradient's dM = A dY A^T is the same with L = A and win = m (cnn__wino_output_grad_tiles). */
+static void cnn__wino_windows(const cnn__wino *wt, const cnn__wino_shape *s, const float *x, int channels, int h, int w,
+                              int pad_top, int pad_left, int win, const float *L, long long g0, int tiles, float *v,
+                              ptrdiff_t ldv) {
+    const int a = wt->a;
+    const size_t in_plane = (size_t)h * w;
     float x_lanes[36 * CNN__WL];
     int img[CNN__WL], row0[CNN__WL], col0[CNN__WL];
     int j, t, c, i, lanes;
     for (j = 0; j * CNN__WL < tiles; j++) {
         lanes = CNN__MIN(CNN__WL, tiles - j * CNN__WL);
         for (t = 0; t < lanes; t++) cnn__wino_where(wt, s, g0 + (long long)j * CNN__WL + t, img + t, row0 + t, col0 + t);
-        for (c = 0; c < s->c; c++) {
+        for (c = 0; c < channels; c++) {
             for (t = 0; t < CNN__WL; t++) {
-                if (t < lanes) cnn__wino_gather(x + ((size_t)img[t] * s->c + c) * in_plane, s->h, s->w,
-                                                row0[t] - s->pad_top, col0[t] - s->pad_left, a, x_lanes, t);
-                else for (i = 0; i < a2; i++) x_lanes[i * CNN__WL + t] = 0.0f;
+                if (t < lanes) cnn__wino_gather(x + ((size_t)img[t] * channels + c) * in_plane, h, w,
+                                                row0[t] - pad_top, col0[t] - pad_left, win, x_lanes, t);
+                else for (i = 0; i < win * win; i++) x_lanes[i * CNN__WL + t] = 0.0f;
             }
-            cnn__wino_sandwich_scalar(a, a, wt->bt, x_lanes, CNN__WL, v + (size_t)c * ldv + j * CNN__WL, cnn__wino_step(s->c, ldv));
+            cnn__wino_sandwich_scalar(a, win, L, x_lanes, CNN__WL, v + (size_t)c * ldv + j * CNN__WL, cnn__wino_step(channels, ldv));
         }
     }
+}
+static void cnn__wino_input_tiles(const cnn__wino *wt, const cnn__wino_shape *s, const float *x, long long g0,
+                                  int tiles, float *v, ptrdiff_t ldv) {
+    cnn__wino_windows(wt, s, x, s->c, s->h, s->w, s->pad_top, s->pad_left, wt->a, wt->bt, g0, tiles, v, ldv);
 }
 
 /* Y = A^T M A + bias, through the activation, into the outputs of the chunk's tiles, with
@@ -2703,7 +2715,10 @@ static size_t cnn__wino_workspace_floats(const cnn_conv2d_shape *s, int pass, in
     const size_t a = m ? (size_t)cnn__wino_of(m)->a : 0;
     if (!m) return 0;
     cnn__wino_problem(s, pass, &p);
-    if (pass == 2) return cnn__wino_weights_floats(cnn__wino_of(m), &p);
+    if (pass == 2) {
+        size_t at[5];
+        return cnn__wino_weights_layout(cnn__wino_of(m), &p, at);
+    }
     return cnn__wino_floats(cnn__wino_of(m), &p) - (u_kept ? cnn__round16(a * a * p.k * p.c) : 0);
 }
 
@@ -2769,26 +2784,11 @@ static int cnn__conv2d_wino(const cnn_conv2d_shape *s, int pass, const float *x,
    windows: this code took 43% of M2's weight gradient on AVX2, the vector kernel 13%, perf). */
 static void cnn__wino_output_grad_tiles(const cnn__wino *wt, const cnn__wino_shape *s, const float *dy, long long g0, int tiles,
                                         float *dm, ptrdiff_t ldm) {
-    const int m = wt->m, a = wt->a;
-    const size_t out_plane = (size_t)s->out_h * s->out_w;
-    const ptrdiff_t m_step = cnn__wino_step(s->k, ldm);
-    float a_mat[24], y_lanes[16 * CNN__WL];
-    int img[CNN__WL], row0[CNN__WL], col0[CNN__WL];
-    int i, j, t, k, lanes;
-    for (i = 0; i < m; i++)                  /* A (a x m), the transpose of the output transform's A^T */
-        for (j = 0; j < a; j++) a_mat[j * m + i] = wt->at[i * a + j];
-    for (j = 0; j * CNN__WL < tiles; j++) {
-        lanes = CNN__MIN(CNN__WL, tiles - j * CNN__WL);
-        for (t = 0; t < lanes; t++) cnn__wino_where(wt, s, g0 + (long long)j * CNN__WL + t, img + t, row0 + t, col0 + t);
-        for (k = 0; k < s->k; k++) {
-            for (t = 0; t < CNN__WL; t++) {
-                if (t < lanes) cnn__wino_gather(dy + ((size_t)img[t] * s->k + k) * out_plane, s->out_h, s->out_w, row0[t], col0[t],
-                                                m, y_lanes, t);
-                else for (i = 0; i < m * m; i++) y_lanes[i * CNN__WL + t] = 0.0f;
-            }
-            cnn__wino_sandwich_scalar(a, m, a_mat, y_lanes, CNN__WL, dm + (size_t)k * ldm + j * CNN__WL, m_step);
-        }
-    }
+    float a_mat[24];
+    int i, j;
+    for (i = 0; i < wt->m; i++)              /* A (a x m), the transpose of the output transform's A^T */
+        for (j = 0; j < wt->a; j++) a_mat[j * wt->m + i] = wt->at[i * wt->a + j];
+    cnn__wino_windows(wt, s, dy, s->k, s->out_h, s->out_w, 0, 0, wt->m, a_mat, g0, tiles, dm, ldm);
 }
 
 /* dU_e[k][c] (+)= sum over t < tiles of dM_e[k][t] V_e[c][t], for every element e: plain
@@ -2842,14 +2842,14 @@ static void cnn__wino_weights(const cnn__wino *wt, const cnn__wino_shape *s, con
                               float *work) {
     const int a2 = wt->a * wt->a, chunk = cnn__wino_weights_chunk(wt, s);
     const long long total = cnn__wino_tile_count(wt->m, s);
-    float *du = work, *strip = du + cnn__round16((size_t)a2 * s->k * s->c);
-    float *v = strip + cnn__round16((size_t)32 * cnn__wino_ldm(chunk));
-    float *dm = v + (size_t)a2 * cnn__wino_step(s->c, cnn__wino_ldv(chunk));
-    float *rows = dm + cnn__round16((size_t)a2 * cnn__wino_step(s->k, cnn__wino_ldm(chunk)) + CNN__WL);
+    size_t at[5];
+    float *du, *strip, *v, *dm, *rows;
     long long g0;
 #ifdef CNN__SIMD
     const int simd = cnn_simd_active() != CNN_SIMD_SCALAR, by_rows = simd && cnn__wino_by_rows(wt, s);
 #endif
+    cnn__wino_weights_layout(wt, s, at);
+    du = work + at[0]; strip = work + at[1]; v = work + at[2]; dm = work + at[3]; rows = work + at[4];
     (void)rows; (void)strip;
     for (g0 = 0; g0 < total; g0 += chunk) {
         const int tiles = (int)CNN__MIN((long long)chunk, total - g0);
@@ -5258,7 +5258,7 @@ static cnn_status cnn__net_layout(cnn_net *net, cnn_arena *a, const cnn__build_p
                                                                                     cnn__keeps_wino_filters(&net->layers[i], max_batch)));
             /* the weight gradient runs on parts of the batch (cnn__grad_parts), the largest a
                quarter of it rounded up: Winograd's chunks of tiles are sized for that */
-            cs.n = (max_batch + CNN__GRAD_PARTS - 1) / CNN__GRAD_PARTS;
+            cs.n = (max_batch + cnn__grad_parts(max_batch) - 1) / cnn__grad_parts(max_batch);
             if (training) net->scratch_bytes = CNN__MAX(net->scratch_bytes, cnn__conv2d_workspace(&cs, 0, 0, 1, 0));
         }
         if (net->layers[i].kind == CNN_LAYER_CONV_TRANSPOSE)   /* forward: cs's data gradient; and back */
@@ -9354,10 +9354,11 @@ static void cnn__pack_transposed(const float *src, ptrdiff_t src_row, int rows, 
    loop: AVX2 and AVX-512 mask the other lanes out, NEON goes through a small buffer.
    load_strided(p, stride, n) reads lanes t < n from p[t * stride] (a gather on x86),
    load_at(row, x0, w) lanes j from row[x0 + j] where that is inside 0 .. w - 1 (zeros
-   outside); load_taps the 9 taps of CNN__VL consecutive 3x3 filters where a width has a
+   outside); load_taps the 9 taps of CNN__VL 3x3 filters a stride apart where a width has a
    faster way than 9 strided loads. cnn__v8 holds 8 floats (a window row of the Winograd
-   input transform), v8_load_at loads one as load_at does, and transpose8 turns CNN__VL of
-   them into vectors: lane t of out[q] is row t's float q.
+   window transforms), v8_load_cols loads one into the lanes v8_columns(lo, n) names (zeros
+   in the others), and transpose8 turns CNN__VL of them into vectors: lane t of out[q] is
+   row t's float q.
    Comparisons are the scalar code's (ordered: false when a NaN is involved), select(m, a, b)
    is m ? a : b, and no multiply-add is fused: each kernel rounds exactly as its scalar twin
    does when that is compiled without FMA contraction (the default for ISO C).
@@ -9544,8 +9545,9 @@ CNN__AVX2 static inline __attribute__((always_inline)) void cnn__v_transpose8(co
    0..7 are one unaligned load at g + t stride, so the 8 filters' are an 8 x 8 block that
    cnn__v_transpose8 turns into taps 0..7 across the lanes; tap 8 is one gather. (AVX2 has no
    two-register permute, AVX-512's way.) Against 9 gathers, V3's F(4x4) forward pass (65,536
-   filters transformed per call) ran 1.08-1.25x faster, its data gradient 1.06-1.08x (direct
-   over Winograd time in alternated calls, medians of 21, one core of a Zen 3). */
+   filters transformed per call) ran 1.08-1.28x faster, its data gradient 1.06-1.07x (direct
+   over Winograd time in alternated calls, medians of 21, one core of a Zen 3, five and three
+   pairs of runs). */
 CNN__AVX2 static inline __attribute__((always_inline)) int cnn__v_load_taps(const float *g, ptrdiff_t stride, cnn__vec *taps) {
     cnn__v8 rows[8];
     int t;
