@@ -2641,8 +2641,8 @@ static void cnn__wino_conv(const cnn__wino *wt, const cnn__wino_shape *s, const 
 /* The Winograd tile (2 or 4) pass 'pass' of s runs (0 forward, 1 data gradient, 2 weight gradient), 0 for
    direct. Explicit requests are honoured (cnn_conv2d_check refused those Winograd cannot
    serve); auto follows the rule measured on the benchmark layers (docs/design.md). */
-static int cnn__wino_tile(const cnn_conv2d_shape *s, int pass) {
-    int in_c, out_c, oh, ow;
+static int cnn__wino_tile_on(const cnn_conv2d_shape *s, int pass, int any_path) {
+    int in_c, out_c, oh, ow, kept;
     long long tiles;
     /* A grouped shape never runs Winograd whole: the dispatch points give each group its own
        (an explicit request), and auto takes direct for groups > 1 */
@@ -2650,16 +2650,18 @@ static int cnn__wino_tile(const cnn_conv2d_shape *s, int pass) {
     if (s->algo == CNN_CONV_WINOGRAD_2X2) return 2;
     if (s->algo == CNN_CONV_WINOGRAD_4X4) return 4;
     if (pass == 2) {
-        /* The weight gradient: F(4x4) with 32 channels or more in and out (as above) and 32
+        /* The weight gradient: F(4x4) with 32 channels or more in and out (as above) and 16
            tiles or more in the call. Its products sum over the tiles and cost a^2 per tile,
            channel and filter against direct's 9 per output, so kept outputs matter less than
-           in the other passes (M3's 3 x 3 outputs keep 56% and gain 1.36x at 64 tiles); but
+           in the other passes (M3's 3 x 3 outputs keep 56% and gain 1.4x at 64 tiles); but
            the filter-gradient transform and dU (a^2 K C) are paid once per call, and below
-           about 16 tiles they are not paid back (M3: 1.0x at 16 tiles, 2.3x slower at 4; V3,
-           16 tiles of 256 x 256 channels: 1.05x faster; M2: 1.9x faster at 144 tiles, 1.02x
-           at 18, 1.2x slower at 9; AVX2, medians of 41 alternated calls). */
+           16 tiles they are not paid back. AVX2 on Zen 3, medians of 41 alternated calls,
+           since whole micro-kernel tiles store without masks: M3 0.95-1.06x at 16 tiles, 1.3x
+           slower at 8; V3 (16 tiles of 256 x 256 channels) 1.4x faster; M2 1.2x at 18 tiles,
+           1.3-1.8x at 144. (Before, the products' masked stores set the bar at 32: M3 1.0x
+           and V3 1.05x at 16 tiles.) */
         tiles = (long long)s->n * ((cnn__conv2d_out_h(s) + 3) / 4) * ((cnn__conv2d_out_w(s) + 3) / 4);
-        return s->c >= 32 && s->k >= 32 && tiles >= 32 ? 4 : 0;
+        return s->c >= 32 && s->k >= 32 && tiles >= 16 ? 4 : 0;
     }
     in_c = pass == 0 ? s->c : s->k;
     out_c = pass == 0 ? s->k : s->c;
@@ -2671,13 +2673,16 @@ static int cnn__wino_tile(const cnn_conv2d_shape *s, int pass) {
        - 32 channels or more in and out: the transforms cost per tile and channel what the
          product costs per tile, channel and filter, so with few channels they are not paid
          back (a 1-channel first layer runs 6x slower);
-       - 65% or more of the tiles' outputs are kept: 11 x 11 outputs keep 84% (121 of 144),
-         13 x 13 (M2's data gradient) keep 66%: since the input transform loads window rows
-         whole (3dc8467), F(4x4) runs it 1.16x faster than direct on AVX-512 and 1.44x on
-         AVX2 (Zen 5), 1.15-1.2x on AVX2 on a Zen 3 machine (medians of 41 alternated calls);
-         before, 1.2-2x slower, and the bar was 75%. 3 x 3 (M3's forward) keep 56%: 1.1x
-         faster on that Zen 3; on AVX-512 (Zen 5) 1.5x slower than direct
-         before 3dc8467, which gained it 1.1-1.2x. V3's 14 x 14
+       - enough of the tiles' outputs are kept: 50% on AVX2, 65% on the other paths. On
+         AVX2 (Zen 3, medians of 11-21 alternated calls, after whole micro-kernel tiles
+         stopped storing through masks), 3 x 3 outputs (M3's forward, 56% kept) run
+         1.1-1.4x faster in F(4x4) than direct and 9 x 9 (56%) 1.5x; 5 x 5 (39%) tie and
+         M3's data gradient (5 x 5 in 8 x 8, 39%) runs 1.7x slower. On AVX-512 (Zen 5, not
+         measured since) M3's forward ran 1.5x slower than direct before 3dc8467, which sped
+         it up 1.1-1.2x: still slower, so it stays direct there. 13 x 13 (M2's data gradient) keep 66%:
+         since the input transform loads window rows whole (3dc8467), F(4x4) runs it 1.16x
+         faster than direct on AVX-512 and 1.44x on AVX2 (Zen 5), 1.6x on AVX2 on Zen 3
+         now; before, 1.2-2x slower, and the bar was 75%. V3's 14 x 14
          keep 77%: F(4x4) runs its forward pass 1.6x faster than direct on AVX2 and 1.2-1.3x
          on AVX-512, its data gradient 1.3-1.5x and 1.1-1.2x (two runs, medians of 3; in
          minutes when the machine's memory is busy, AVX-512's ties direct, 0.98-1.04x). (The
@@ -2686,9 +2691,16 @@ static int cnn__wino_tile(const cnn_conv2d_shape *s, int pass) {
        - 16 tiles or more in the batch (one strip of the products): U, 4x the weights, is
          written and read once per call; 16 tiles of 256 x 256 channels (V3) still gain
          1.0-1.2x, fewer tiles leave lanes of every product empty. */
-    if (in_c < 32 || out_c < 32 || (long long)oh * ow * 100 < tiles * 16 * 65 || tiles * s->n < 16) return 0;
+    kept = any_path || cnn_simd_active() == CNN_SIMD_AVX2 ? 50 : 65;
+    if (in_c < 32 || out_c < 32 || (long long)oh * ow * 100 < tiles * 16 * kept || tiles * s->n < 16) return 0;
     return 4;
 }
+
+/* The algorithm pass 'pass' of s runs on the active path, and the one to size memory for: the
+   workspace and the network's arena are the same on every path (any_path: Winograd wherever
+   some path takes it), so a buffer sized on one machine serves the same program on another. */
+static int cnn__wino_tile(const cnn_conv2d_shape *s, int pass) { return cnn__wino_tile_on(s, pass, 0); }
+static int cnn__wino_tile_sized(const cnn_conv2d_shape *s, int pass) { return cnn__wino_tile_on(s, pass, 1); }
 
 /* The Winograd problem of a pass. The data gradient of a stride-1 3x3 convolution is the
    convolution of dy with the flipped, transposed filters, padded by 2 - pad on each side: its
@@ -2711,7 +2723,7 @@ static const cnn__wino *cnn__wino_of(int m) { return m == 2 ? &cnn__wino_f2 : &c
 /* The workspace of a pass through Winograd; without U when the caller keeps it (u_kept). */
 static size_t cnn__wino_workspace_floats(const cnn_conv2d_shape *s, int pass, int u_kept) {
     cnn__wino_shape p;
-    const int m = cnn__wino_tile(s, pass);
+    const int m = cnn__wino_tile_sized(s, pass);
     const size_t a = m ? (size_t)cnn__wino_of(m)->a : 0;
     if (!m) return 0;
     cnn__wino_problem(s, pass, &p);
@@ -5131,7 +5143,7 @@ static int cnn__block_images(cnn_net *net, int max_batch) {
 static int cnn__keeps_wino_filters(const cnn_layer *l, int max_batch) {
     cnn_conv2d_shape cs = l->conv;
     cs.n = max_batch;
-    return l->kind == CNN_LAYER_CONV && cnn__wino_tile(&cs, 0) != 0;
+    return l->kind == CNN_LAYER_CONV && cnn__wino_tile_sized(&cs, 0) != 0;
 }
 
 static cnn_status cnn__net_layout(cnn_net *net, cnn_arena *a, const cnn__build_plan *plan) {
@@ -5193,7 +5205,7 @@ static cnn_status cnn__net_layout(cnn_net *net, cnn_arena *a, const cnn__build_p
             cnn_conv2d_shape cs = l->conv;
             size_t tile_in;
             cs.n = max_batch;
-            tile_in = (size_t)cnn__wino_of(cnn__wino_tile(&cs, 0))->a;
+            tile_in = (size_t)cnn__wino_of(cnn__wino_tile_sized(&cs, 0))->a;
             if ((st = cnn__take(a, tile_in * tile_in * l->conv.k * l->conv.c, sizeof(float), &p))) return st;
             l->wino_u = (float *)p;
         }

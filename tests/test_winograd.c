@@ -319,12 +319,15 @@ TEST(winograd_refused_where_it_cannot_serve) {
 }
 
 /* Auto: direct for few channels (a 1-channel first layer), Winograd for wide layers; the
-   weight gradient through Winograd from 32 tiles. Winograd asks for more workspace than
-   direct, and without it the same call computes the same convolution directly. */
+   weight gradient through Winograd from 16 tiles; 3 x 3 outputs (56% of a tile kept) through
+   Winograd on AVX2 only, with the workspace sized alike on every path. Winograd asks for more
+   workspace than direct, and without it the same call computes the same convolution directly. */
 TEST(auto_choice_and_workspace) {
     cnn_conv2d_shape first = shape3x3(64, 1, 28, 28, 32, CNN_CONV_AUTO);
     cnn_conv2d_shape wide = shape3x3(1, 64, 56, 56, 64, CNN_CONV_AUTO), direct = wide;
-    cnn_conv2d_shape few_tiles = shape3x3(16, 64, 5, 5, 64, CNN_CONV_AUTO);
+    cnn_conv2d_shape few_tiles = shape3x3(8, 64, 5, 5, 64, CNN_CONV_AUTO), tiles16 = few_tiles, small_out;
+    const cnn_simd was = cnn_simd_active();
+    size_t small_ws;
     cnn_conv2d_shape s = shape3x3(2, 16, 12, 12, 16, CNN_CONV_WINOGRAD_4X4);
     size_t ny = (size_t)2 * 16 * 10 * 10, nx = (size_t)2 * 16 * 144;
     float *x = normal_floats(nx), *w = normal_floats((size_t)16 * 16 * 9), *y_wino = normal_floats(ny), *y_plain = normal_floats(ny);
@@ -336,7 +339,22 @@ TEST(auto_choice_and_workspace) {
     CHECK(cnn_conv2d_algo_chosen(&wide, 0) != CNN_CONV_DIRECT);
     CHECK(cnn_conv2d_algo_chosen(&wide, 2) == CNN_CONV_WINOGRAD_4X4);   /* 196 tiles */
     CHECK(cnn_conv2d_algo_chosen(&first, 2) == CNN_CONV_DIRECT);         /* one channel */
-    CHECK(cnn_conv2d_algo_chosen(&few_tiles, 2) == CNN_CONV_DIRECT);     /* 16 tiles */
+    CHECK(cnn_conv2d_algo_chosen(&few_tiles, 2) == CNN_CONV_DIRECT);     /* 8 tiles */
+    tiles16.n = 16;
+    CHECK(cnn_conv2d_algo_chosen(&tiles16, 2) == CNN_CONV_WINOGRAD_4X4); /* 16 tiles */
+    small_out = tiles16;                                                 /* 3 x 3 outputs */
+    small_out.n = 64;
+    CHECK_OK(cnn_simd_force(CNN_SIMD_SCALAR));
+    CHECK(cnn_conv2d_algo_chosen(&small_out, 0) == CNN_CONV_DIRECT);
+    CHECK(cnn_conv2d_algo_chosen(&small_out, 1) == CNN_CONV_DIRECT);     /* 5 x 5 in 8 x 8 */
+    small_ws = cnn_conv2d_workspace_bytes(&small_out);
+    if (cnn_simd_available(CNN_SIMD_AVX2)) {
+        CHECK_OK(cnn_simd_force(CNN_SIMD_AVX2));
+        CHECK(cnn_conv2d_algo_chosen(&small_out, 0) == CNN_CONV_WINOGRAD_4X4);
+        CHECK(cnn_conv2d_algo_chosen(&small_out, 1) == CNN_CONV_DIRECT);
+        CHECK(cnn_conv2d_workspace_bytes(&small_out) == small_ws);
+    }
+    CHECK_OK(cnn_simd_force(was));
     CHECK(cnn_conv2d_workspace_bytes(&wide) > 0);   /* Winograd's, on every build (CNN_NO_SIMD too) */
     CHECK(cnn_conv2d_workspace_bytes(&direct) <= cnn_conv2d_workspace_bytes(&wide));
     CHECK_OK(cnn_conv2d_forward_ws(&s, x, w, NULL, y_wino, ws, ws_bytes));
