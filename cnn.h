@@ -6566,9 +6566,34 @@ CNNDEF cnn_rng *cnn_net_dropout_rng(cnn_net *net) {
    layers from last to first, each turns dL/d(its output) into its parameter gradients and
    dL/d(its input), which is the previous layer's dL/d(output). The first layer's input is
    the data: nobody needs its gradient, so it is not computed. */
+/* Whether layer i is a max pool whose predecessor's activation (ReLU or leaky ReLU) can be
+   differentiated at the pool's outputs rather than at its own, 4x fewer of them under a 2x2
+   pool. The pool routes each output's gradient to the input its maximum came from (argmax)
+   and gives every other input 0; there the activation's derivative keeps 0 (0 or alpha x 0),
+   and at the argmax the input is the pool's output itself, so f'(y) is the same number.
+   Masking dy at the pool's outputs first and skipping the predecessor's pass over its own
+   gradient gives the same floats (no sum is reordered: a pool adds dy to 0). The digit
+   model's training step spent 4% of its time in that pass (perf, AVX2). */
+static int cnn__pool_takes_activation(const cnn_net *net, int i) {
+    const cnn_layer *l = &net->layers[i], *prev = i > 0 ? &net->layers[i - 1] : NULL;
+    if (!prev || !((l->kind == CNN_LAYER_POOL && l->pool_kind == CNN_POOL_MAX) || l->kind == CNN_LAYER_GLOBAL_MAXPOOL))
+        return 0;
+    if (prev->kind != CNN_LAYER_CONV && prev->kind != CNN_LAYER_CONV_TRANSPOSE && prev->kind != CNN_LAYER_DENSE) return 0;
+    return prev->act == CNN_ACT_RELU || prev->act == CNN_ACT_LEAKY_RELU;
+}
+
+/* dy (+)= f'(y) of the layer before a max pool, at the pool's outputs (the step's layer). */
+static void cnn__pooled_activation_task(void *context, size_t t) {
+    const cnn__step *st = (const cnn__step *)context;
+    const cnn_layer *l = st->l, *prev = st->l - 1;
+    size_t b, e;
+    cnn__share(st->count, t, st->net->threads, 16, &b, &e);
+    if (b < e) cnn__activation_backward(prev->act, prev->alpha, e - b, l->out + b, st->g + b, st->g + b);
+}
+
 static void cnn__backward(cnn_net *net) {
     float *g = net->grad_a, *spare = net->grad_b, *t;
-    int n = net->batch, i;
+    int n = net->batch, i, activation_done = 0;
     cnn__step step;
     CNN_ASSERT(net->training && g && spare && n >= 1 && n <= net->max_batch);
     memset(&step, 0, sizeof step);
@@ -6576,7 +6601,7 @@ static void cnn__backward(cnn_net *net) {
     step.n = n;
     for (i = net->layer_count - 1; i >= 0; i--) {
         cnn_layer *l = &net->layers[i];
-        int wrote_spare = 0;
+        int wrote_spare = 0, pooled_activation = 0;
         step.l = l;
         step.in = i ? net->layers[i - 1].out : net->x;
         step.g = g;
@@ -6587,7 +6612,7 @@ static void cnn__backward(cnn_net *net) {
         case CNN_LAYER_CONV:
         case CNN_LAYER_CONV_TRANSPOSE:
         case CNN_LAYER_DENSE:
-            if (l->act != CNN_ACT_NONE) cnn__parallel(net, cnn__elementwise_task, &step);
+            if (l->act != CNN_ACT_NONE && !activation_done) cnn__parallel(net, cnn__elementwise_task, &step);
             if (l->kind == CNN_LAYER_CONV) {
                 step.conv = step.conv_dx = l->conv;
                 step.conv.n = step.conv_dx.n = n;
@@ -6612,7 +6637,12 @@ static void cnn__backward(cnn_net *net) {
         case CNN_LAYER_POOL:
         case CNN_LAYER_GLOBAL_AVGPOOL:
         case CNN_LAYER_GLOBAL_MAXPOOL:
-            if (step.need_dx) { cnn__parallel(net, cnn__pool_task, &step); wrote_spare = 1; }
+            if (step.need_dx) {
+                pooled_activation = cnn__pool_takes_activation(net, i);
+                if (pooled_activation) cnn__parallel(net, cnn__pooled_activation_task, &step);
+                cnn__parallel(net, cnn__pool_task, &step);
+                wrote_spare = 1;
+            }
             break;
         case CNN_LAYER_UPSAMPLE:
             if (step.need_dx) { cnn__parallel(net, cnn__upsample_task, &step); wrote_spare = 1; }
@@ -6629,6 +6659,7 @@ static void cnn__backward(cnn_net *net) {
             break;
         }
         if (wrote_spare) { t = g; g = spare; spare = t; }
+        activation_done = pooled_activation;
     }
     net->grad_first = g;                 /* what cnn_input_gradient starts from */
 }

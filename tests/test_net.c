@@ -387,6 +387,52 @@ TEST(same_seed_same_network) {
     cnn_net_free(&b);
 }
 
+/* Pool-then-activation: a (leaky) ReLU before a max pool, in the conv layer or as a layer of
+   its own, trains to the same bits. Fused into the conv layer, backward differentiates it at
+   the pool's outputs (cnn__pool_takes_activation); as a layer, at its own. */
+static cnn_status pooled_model(cnn_net *net, int separate) {
+    cnn_net_opts in = input(1, 12, 12);
+    cnn_conv_opts c1 = conv(6, 3, separate ? CNN_ACT_NONE : CNN_RELU), c2 = conv(8, 3, separate ? CNN_ACT_NONE : CNN_ACT_LEAKY_RELU);
+    cnn_dense_opts d = dense(2, CNN_ACT_NONE);
+    cnn_build_opts b = build_opts(16, 21);
+    cnn_status st = cnn_net_init(net, &in);
+    c2.alpha = 0.1f;
+    b.with_momentum = 1;
+    if (!st) st = cnn_add_conv(net, &c1);
+    if (!st && separate) st = cnn_add_activation(net, CNN_RELU, 0.0f);
+    if (!st) st = cnn_add_pool(net, NULL);
+    if (!st) st = cnn_add_conv(net, &c2);
+    if (!st && separate) st = cnn_add_activation(net, CNN_ACT_LEAKY_RELU, 0.1f);
+    if (!st) st = cnn_add_global_maxpool(net);
+    if (!st) st = cnn_add_dense(net, &d);
+    if (!st) st = cnn_net_build(net, &b);
+    return st;
+}
+
+TEST(activation_before_a_max_pool_trains_the_same_fused_or_not) {
+    static float x[64 * 144];
+    static int32_t y[64];
+    cnn_net fused, separate;
+    cnn_sgd_opts sgd;
+    int i;
+    make_bars(x, y, 64, 9);
+    for (i = 0; i < 64 * 144; i++) x[i] -= 0.4f;      /* negative inputs: both sides of 0 */
+    memset(&sgd, 0, sizeof sgd);
+    sgd.learning_rate = 0.1f;
+    sgd.momentum = 0.9f;
+    CHECK_OK(pooled_model(&fused, 0));
+    CHECK_OK(pooled_model(&separate, 1));
+    CHECK(fused.param_floats == separate.param_floats);
+    CHECK(memcmp(fused.params, separate.params, fused.param_floats * sizeof(float)) == 0);
+    for (i = 0; i < 4; i++) {
+        CHECK_OK(cnn_train_batch(&fused, x + i * 16 * 144, y + i * 16, 16, &sgd, NULL));
+        CHECK_OK(cnn_train_batch(&separate, x + i * 16 * 144, y + i * 16, 16, &sgd, NULL));
+    }
+    CHECK(memcmp(fused.params, separate.params, fused.param_floats * sizeof(float)) == 0);
+    cnn_net_free(&fused);
+    cnn_net_free(&separate);
+}
+
 TEST(sgd_momentum_nesterov_and_decay_follow_the_formulas) {
     cnn_net net;
     cnn_net_opts in = input(1, 1, 3);
@@ -768,6 +814,7 @@ int main(void) {
     RUN(state_errors);
     RUN(training_learns_bars);
     RUN(same_seed_same_network);
+    RUN(activation_before_a_max_pool_trains_the_same_fused_or_not);
     RUN(sgd_momentum_nesterov_and_decay_follow_the_formulas);
     RUN(learning_rate_schedules);
     RUN(nan_loss_stops_training_with_an_error);
