@@ -9577,15 +9577,18 @@ CNN__AVX2 static inline __attribute__((always_inline)) cnn__vec cnn__v_load_at(c
    (cnn__v8_columns, worked out once for many loads): a masked load of n floats, then a
    permute that moves them up lo lanes and brings zeros (the lanes from n up) below. */
 typedef __m256 cnn__v8;
-typedef struct { __m256i mask, move; } cnn__v8_cols;
+typedef struct { __m256i mask, move; int whole; } cnn__v8_cols;
 CNN__AVX2 static inline __attribute__((always_inline)) cnn__v8_cols cnn__v8_columns(int lo, int n) {
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     cnn__v8_cols c;
     c.mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(n), lane);
     c.move = _mm256_and_si256(_mm256_sub_epi32(lane, _mm256_set1_epi32(lo)), _mm256_set1_epi32(7));
+    c.whole = lo == 0 && n == 8;
     return c;
 }
+/* A window row wholly inside the image (the most of them) is one plain load. */
 CNN__AVX2 static inline __attribute__((always_inline)) cnn__v8 cnn__v8_load_cols(const float *src, const cnn__v8_cols *c) {
+    if (c->whole) return _mm256_loadu_ps(src);
     return _mm256_permutevar8x32_ps(_mm256_maskload_ps(src, c->mask), c->move);
 }
 /* out[q] lane t = rows[t][q] for q < count: the 8 x 8 transpose, in-lane unpacks and
