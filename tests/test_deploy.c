@@ -65,11 +65,11 @@ static size_t inference_formula(const cnn_net *net, int batch, size_t *liveness)
             cnn_conv2d_shape s = l->conv;
             size_t bytes;
             s.n = batch;
-            if (cnn__wino_tile(&s, 0)) {
-                const size_t a = (size_t)cnn__wino_of(cnn__wino_tile(&s, 0))->a;
+            if (cnn__wino_tile_sized(&s, 0)) {  /* memory is sized for Winograd wherever a path takes it */
+                const size_t a = (size_t)cnn__wino_of(cnn__wino_tile_sized(&s, 0))->a;
                 weights += round16(a * a * s.k * s.c);
             }
-            bytes = cnn__conv2d_workspace(&s, 1, 0, 0, cnn__wino_tile(&s, 0) != 0);   /* the kernels' own need, forward only */
+            bytes = cnn__conv2d_workspace(&s, 1, 0, 0, cnn__wino_tile_sized(&s, 0) != 0);   /* the kernels' own need, forward only */
             if (bytes > ws) ws = bytes;
         }
         if (l->kind == CNN_LAYER_FLATTEN || l->kind == CNN_LAYER_DROPOUT || (l->kind == CNN_LAYER_ACTIVATION && held))
