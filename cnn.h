@@ -5988,9 +5988,12 @@ static void cnn__conv_backward_task(void *context, size_t t) {
     const size_t taps = (size_t)st->conv.c * st->conv.kh * st->conv.kw, plane = (size_t)l->out_h * l->out_w;
     void *ws = cnn__slot_scratch(net, t);
     size_t b, e;
-    int p, round = 0;
+    int p, q, round = 0;
     cnn_conv2d_shape s;
-    while ((p = cnn__claim((cnn__step *)context, t, &round, weight_pieces + data_pieces)) >= 0) {
+    /* The data gradient's pieces are claimed first: at one image it is a single piece (V3's,
+       16 tiles, is not cut), and started last it left the other thread idle while it ran. */
+    while ((q = cnn__claim((cnn__step *)context, t, &round, weight_pieces + data_pieces)) >= 0) {
+        p = q < data_pieces ? weight_pieces + q : q - data_pieces;   /* p < weight_pieces: a weight piece */
         if (p >= weight_pieces && dx_tiles) {        /* tiles [b, e) of the data gradient */
             cnn__piece((size_t)dx_tiles, p - weight_pieces, data_pieces, 16, &b, &e);
             cnn__conv2d_wino_tiles(&st->conv_dx, 1, st->g, l->w, NULL, NULL, CNN_ACT_NONE, 0.0f, st->spare, ws, net->scratch_bytes,
