@@ -2679,10 +2679,10 @@ static int cnn__wino_tile_on(const cnn_conv2d_shape *s, int pass, int any_path) 
          1.1-1.4x faster in F(4x4) than direct and 9 x 9 (56%) 1.5x; 5 x 5 (39%) tie and
          M3's data gradient (5 x 5 in 8 x 8, 39%) runs 1.7x slower. On AVX-512 (Zen 5, not
          measured since) M3's forward ran 1.5x slower than direct before 3dc8467, which sped
-         it up 1.1-1.2x: still slower, so it stays direct there. 13 x 13 (M2's data gradient) keep 66%:
-         since the input transform loads window rows whole (3dc8467), F(4x4) runs it 1.16x
-         faster than direct on AVX-512 and 1.44x on AVX2 (Zen 5), 1.6x on AVX2 on Zen 3
-         now; before, 1.2-2x slower, and the bar was 75%. V3's 14 x 14
+         it up 1.1-1.2x: still slower, so it stays direct there. 13 x 13 (M2's data
+         gradient) keep 66%: since the input transform loads window rows whole (3dc8467),
+         F(4x4) runs it 1.16x faster than direct on AVX-512 and 1.44x on AVX2 (Zen 5),
+         1.2-1.4x on AVX2 on Zen 3 now; before, 1.2-2x slower, and the bar was 75%. V3's 14 x 14
          keep 77%: F(4x4) runs its forward pass 1.6x faster than direct on AVX2 and 1.2-1.3x
          on AVX-512, its data gradient 1.3-1.5x and 1.1-1.2x (two runs, medians of 3; in
          minutes when the machine's memory is busy, AVX-512's ties direct, 0.98-1.04x). (The
@@ -6585,7 +6585,7 @@ static int cnn__pool_takes_activation(const cnn_net *net, int i) {
     return prev->act == CNN_ACT_RELU || prev->act == CNN_ACT_LEAKY_RELU;
 }
 
-/* dy (+)= f'(y) of the layer before a max pool, at the pool's outputs (the step's layer). */
+/* dy = f'(y) dy at the pool's outputs (the step's layer), f the activation of the layer before. */
 static void cnn__pooled_activation_task(void *context, size_t t) {
     const cnn__step *st = (const cnn__step *)context;
     const cnn_layer *l = st->l, *prev = st->l - 1;
@@ -9409,7 +9409,8 @@ static void cnn__pack_transposed(const float *src, ptrdiff_t src_row, int rows, 
        cnn__vmask  CNN__VL lanes, each on or off (the result of a comparison: all-ones lanes
                    on AVX2 and NEON, an opmask on AVX-512)
    Loads and stores take how many lanes are real (1..CNN__VL), so a row's tail needs no scalar
-   loop: AVX2 and AVX-512 mask the other lanes out, NEON goes through a small buffer.
+   loop: AVX-512 masks the other lanes out, AVX2 masks its loads and stores a tail through a
+   small buffer (its masked store is microcode on AMD), NEON goes through a small buffer.
    load_strided(p, stride, n) reads lanes t < n from p[t * stride] (a gather on x86),
    load_at(row, x0, w) lanes j from row[x0 + j] where that is inside 0 .. w - 1 (zeros
    outside); load_taps the 9 taps of CNN__VL 3x3 filters a stride apart where a width has a
@@ -9495,8 +9496,8 @@ CNN__AVX2 static cnn__vec cnn__v_load(const float *p, int n) {
     return n >= 8 ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, cnn__avx2_mask(n));
 }
 /* A tail is stored through a copy on the stack: AMD runs vmaskmovps's store as microcode, and
-   a 2x2 max-pooling of 11 x 11 maps (5 outputs a row, every store a tail) ran 2.6x slower
-   with it (Zen 3). */
+   a 2x2 max-pooling of 11 x 11 maps (5 outputs a row, every store a tail) ran 1.16x faster
+   without it (Zen 3, 364 -> 314 us at batch 64). */
 CNN__AVX2 static void cnn__v_store(float *p, int n, cnn__vec v) {
     if (n >= 8) _mm256_storeu_ps(p, v);
     else if (n > 0) {
