@@ -6150,6 +6150,22 @@ static void cnn__pool_forward_planes(const cnn_layer *l, size_t planes, const fl
     else cnn__avgpool2d_forward(&s, l->out_h, l->out_w, x, y);
 }
 
+/* Whether layer i is a max pool whose predecessor's activation (ReLU or leaky ReLU) can be
+   differentiated at the pool's outputs rather than at its own, 4x fewer of them under a 2x2
+   pool. The pool routes each output's gradient to the input its maximum came from (argmax)
+   and gives every other input 0; there the activation's derivative keeps 0 (0 or alpha x 0),
+   and at the argmax the input is the pool's output itself, so f'(y) is the same number.
+   Masking dy at the pool's outputs first and skipping the predecessor's pass over its own
+   gradient gives the same floats (no sum is reordered: a pool adds dy to 0). The digit
+   model's training step spent 4% of its time in that pass (perf, AVX2). */
+static int cnn__pool_takes_activation(const cnn_net *net, int i) {
+    const cnn_layer *l = &net->layers[i], *prev = i > 0 ? &net->layers[i - 1] : NULL;
+    if (!prev || !((l->kind == CNN_LAYER_POOL && l->pool_kind == CNN_POOL_MAX) || l->kind == CNN_LAYER_GLOBAL_MAXPOOL))
+        return 0;
+    if (prev->kind != CNN_LAYER_CONV && prev->kind != CNN_LAYER_CONV_TRANSPOSE && prev->kind != CNN_LAYER_DENSE) return 0;
+    return prev->act == CNN_ACT_RELU || prev->act == CNN_ACT_LEAKY_RELU;
+}
+
 static void cnn__pool_task(void *context, size_t t) {
     const cnn__step *st = (const cnn__step *)context;
     const cnn_layer *l = st->l;
@@ -6165,8 +6181,13 @@ static void cnn__pool_task(void *context, size_t t) {
     } else if (l->kind == CNN_LAYER_GLOBAL_AVGPOOL) {
         cnn_global_avgpool_backward(1, s.c, (int)in_plane, st->g + b, st->spare + b * in_plane);
     } else if (l->kind == CNN_LAYER_GLOBAL_MAXPOOL) {
+        if (cnn__pool_takes_activation(st->net, (int)(l - st->net->layers)))
+            cnn__activation_backward(l[-1].act, l[-1].alpha, e - b, l->out + b, st->g + b, st->g + b);
         cnn_global_maxpool_backward(1, s.c, (int)in_plane, st->g + b, l->argmax + b, st->spare + b * in_plane);
     } else {
+        if (cnn__pool_takes_activation(st->net, (int)(l - st->net->layers)))   /* dy = f'(y) dy, f the layer before's */
+            cnn__activation_backward(l[-1].act, l[-1].alpha, (e - b) * out_plane, l->out + b * out_plane, st->g + b * out_plane,
+                                     st->g + b * out_plane);
         if (l->pool_kind == CNN_POOL_MAX) cnn__maxpool2d_backward(&s, l->out_h, l->out_w, st->g + b * out_plane, l->argmax + b * out_plane, st->spare + b * in_plane);
         else cnn__avgpool2d_backward(&s, l->out_h, l->out_w, st->g + b * out_plane, st->spare + b * in_plane);
     }
@@ -6569,31 +6590,6 @@ CNNDEF cnn_rng *cnn_net_dropout_rng(cnn_net *net) {
    layers from last to first, each turns dL/d(its output) into its parameter gradients and
    dL/d(its input), which is the previous layer's dL/d(output). The first layer's input is
    the data: nobody needs its gradient, so it is not computed. */
-/* Whether layer i is a max pool whose predecessor's activation (ReLU or leaky ReLU) can be
-   differentiated at the pool's outputs rather than at its own, 4x fewer of them under a 2x2
-   pool. The pool routes each output's gradient to the input its maximum came from (argmax)
-   and gives every other input 0; there the activation's derivative keeps 0 (0 or alpha x 0),
-   and at the argmax the input is the pool's output itself, so f'(y) is the same number.
-   Masking dy at the pool's outputs first and skipping the predecessor's pass over its own
-   gradient gives the same floats (no sum is reordered: a pool adds dy to 0). The digit
-   model's training step spent 4% of its time in that pass (perf, AVX2). */
-static int cnn__pool_takes_activation(const cnn_net *net, int i) {
-    const cnn_layer *l = &net->layers[i], *prev = i > 0 ? &net->layers[i - 1] : NULL;
-    if (!prev || !((l->kind == CNN_LAYER_POOL && l->pool_kind == CNN_POOL_MAX) || l->kind == CNN_LAYER_GLOBAL_MAXPOOL))
-        return 0;
-    if (prev->kind != CNN_LAYER_CONV && prev->kind != CNN_LAYER_CONV_TRANSPOSE && prev->kind != CNN_LAYER_DENSE) return 0;
-    return prev->act == CNN_ACT_RELU || prev->act == CNN_ACT_LEAKY_RELU;
-}
-
-/* dy = f'(y) dy at the pool's outputs (the step's layer), f the activation of the layer before. */
-static void cnn__pooled_activation_task(void *context, size_t t) {
-    const cnn__step *st = (const cnn__step *)context;
-    const cnn_layer *l = st->l, *prev = st->l - 1;
-    size_t b, e;
-    cnn__share(st->count, t, st->net->threads, 16, &b, &e);
-    if (b < e) cnn__activation_backward(prev->act, prev->alpha, e - b, l->out + b, st->g + b, st->g + b);
-}
-
 static void cnn__backward(cnn_net *net) {
     float *g = net->grad_a, *spare = net->grad_b, *t;
     int n = net->batch, i, activation_done = 0;
@@ -6641,8 +6637,7 @@ static void cnn__backward(cnn_net *net) {
         case CNN_LAYER_GLOBAL_AVGPOOL:
         case CNN_LAYER_GLOBAL_MAXPOOL:
             if (step.need_dx) {
-                pooled_activation = cnn__pool_takes_activation(net, i);
-                if (pooled_activation) cnn__parallel(net, cnn__pooled_activation_task, &step);
+                pooled_activation = cnn__pool_takes_activation(net, i);   /* cnn__pool_task applies it */
                 cnn__parallel(net, cnn__pool_task, &step);
                 wrote_spare = 1;
             }
