@@ -2655,10 +2655,10 @@ static int cnn__wino_tile_on(const cnn_conv2d_shape *s, int pass, int any_path) 
            channel and filter against direct's 9 per output, so kept outputs matter less than
            in the other passes (M3's 3 x 3 outputs keep 56% and gain 1.4x at 64 tiles); but
            the filter-gradient transform and dU (a^2 K C) are paid once per call, and below
-           16 tiles they are not paid back. AVX2 on Zen 3, medians of 41 alternated calls,
-           since whole micro-kernel tiles store without masks: M3 0.95-1.06x at 16 tiles, 1.3x
-           slower at 8; V3 (16 tiles of 256 x 256 channels) 1.4x faster; M2 1.2x at 18 tiles,
-           1.3-1.8x at 144. (Before, the products' masked stores set the bar at 32: M3 1.0x
+           16 tiles they are not paid back. AVX2 on Zen 3, medians of 11-41 alternated calls,
+           since whole micro-kernel tiles store without masks: M3 0.95-1.06x at 16 tiles,
+           1.3-1.4x slower at 8; V3 (16 tiles of 256 x 256 channels) 1.4x faster; M2 1.2x at
+           18 tiles, 1.7-1.8x at 144. (Before, the products' masked stores set the bar at 32: M3 1.0x
            and V3 1.05x at 16 tiles.) */
         tiles = (long long)s->n * ((cnn__conv2d_out_h(s) + 3) / 4) * ((cnn__conv2d_out_w(s) + 3) / 4);
         return s->c >= 32 && s->k >= 32 && tiles >= 16 ? 4 : 0;
@@ -5830,6 +5830,7 @@ typedef struct cnn__step {
     int wino;                     /* forward through the layer's kept Winograd filters     */
     long long by_tile;            /* forward on Winograd, few images: its tiles, to split  */
     int need_dx;
+    int pooled_activation;        /* max pool backward: apply the layer before's f' first  */
     size_t count;                 /* element-wise steps: values                            */
     const cnn_sgd_opts *sgd;
     const struct cnn__adam *adam; /* Adam's step: its coefficients (section 10)            */
@@ -6181,11 +6182,10 @@ static void cnn__pool_task(void *context, size_t t) {
     } else if (l->kind == CNN_LAYER_GLOBAL_AVGPOOL) {
         cnn_global_avgpool_backward(1, s.c, (int)in_plane, st->g + b, st->spare + b * in_plane);
     } else if (l->kind == CNN_LAYER_GLOBAL_MAXPOOL) {
-        if (cnn__pool_takes_activation(st->net, (int)(l - st->net->layers)))
-            cnn__activation_backward(l[-1].act, l[-1].alpha, e - b, l->out + b, st->g + b, st->g + b);
+        if (st->pooled_activation) cnn__activation_backward(l[-1].act, l[-1].alpha, e - b, l->out + b, st->g + b, st->g + b);
         cnn_global_maxpool_backward(1, s.c, (int)in_plane, st->g + b, l->argmax + b, st->spare + b * in_plane);
     } else {
-        if (cnn__pool_takes_activation(st->net, (int)(l - st->net->layers)))   /* dy = f'(y) dy, f the layer before's */
+        if (st->pooled_activation)           /* dy = f'(y) dy, f the layer before's */
             cnn__activation_backward(l[-1].act, l[-1].alpha, (e - b) * out_plane, l->out + b * out_plane, st->g + b * out_plane,
                                      st->g + b * out_plane);
         if (l->pool_kind == CNN_POOL_MAX) cnn__maxpool2d_backward(&s, l->out_h, l->out_w, st->g + b * out_plane, l->argmax + b * out_plane, st->spare + b * in_plane);
@@ -6600,8 +6600,9 @@ static void cnn__backward(cnn_net *net) {
     step.n = n;
     for (i = net->layer_count - 1; i >= 0; i--) {
         cnn_layer *l = &net->layers[i];
-        int wrote_spare = 0, pooled_activation = 0;
+        int wrote_spare = 0;
         step.l = l;
+        step.pooled_activation = 0;
         step.in = i ? net->layers[i - 1].out : net->x;
         step.g = g;
         step.spare = spare;
@@ -6637,7 +6638,7 @@ static void cnn__backward(cnn_net *net) {
         case CNN_LAYER_GLOBAL_AVGPOOL:
         case CNN_LAYER_GLOBAL_MAXPOOL:
             if (step.need_dx) {
-                pooled_activation = cnn__pool_takes_activation(net, i);   /* cnn__pool_task applies it */
+                step.pooled_activation = cnn__pool_takes_activation(net, i);   /* cnn__pool_task applies it */
                 cnn__parallel(net, cnn__pool_task, &step);
                 wrote_spare = 1;
             }
@@ -6657,7 +6658,7 @@ static void cnn__backward(cnn_net *net) {
             break;
         }
         if (wrote_spare) { t = g; g = spare; spare = t; }
-        activation_done = pooled_activation;
+        activation_done = step.pooled_activation;
     }
     net->grad_first = g;                 /* what cnn_input_gradient starts from */
 }

@@ -363,22 +363,27 @@ TEST(training_learns_bars) {
     cnn_net_free(&net);
 }
 
+/* Four steps of 16 bars images each on two networks alike, side by side. */
+static void train_side_by_side(cnn_net *a, cnn_net *b, const float *x, const int32_t *y, const cnn_sgd_opts *sgd) {
+    int i;
+    for (i = 0; i < 4; i++) {
+        CHECK_OK(cnn_train_batch(a, x + i * 16 * 144, y + i * 16, 16, sgd, NULL));
+        CHECK_OK(cnn_train_batch(b, x + i * 16 * 144, y + i * 16, 16, sgd, NULL));
+    }
+}
+
 TEST(same_seed_same_network) {
     static float x[64 * 144];
     static int32_t y[64];
     cnn_net a, b;
     cnn_sgd_opts sgd;
-    int i;
     make_bars(x, y, 64, 5);
     memset(&sgd, 0, sizeof sgd);
     sgd.momentum = 0.5f;
     CHECK_OK(bars_model(&a, 11, 16));
     CHECK_OK(bars_model(&b, 11, 16));
     CHECK(memcmp(a.params, b.params, a.param_floats * sizeof(float)) == 0);
-    for (i = 0; i < 4; i++) {
-        CHECK_OK(cnn_train_batch(&a, x + i * 16 * 144, y + i * 16, 16, &sgd, NULL));
-        CHECK_OK(cnn_train_batch(&b, x + i * 16 * 144, y + i * 16, 16, &sgd, NULL));
-    }
+    train_side_by_side(&a, &b, x, y, &sgd);
     CHECK(memcmp(a.params, b.params, a.param_floats * sizeof(float)) == 0);
     cnn_net_free(&b);
     CHECK_OK(bars_model(&b, 12, 16));                 /* another seed, other weights */
@@ -424,10 +429,7 @@ TEST(activation_before_a_max_pool_trains_the_same_fused_or_not) {
     CHECK_OK(pooled_model(&separate, 1));
     CHECK(fused.param_floats == separate.param_floats);
     CHECK(memcmp(fused.params, separate.params, fused.param_floats * sizeof(float)) == 0);
-    for (i = 0; i < 4; i++) {
-        CHECK_OK(cnn_train_batch(&fused, x + i * 16 * 144, y + i * 16, 16, &sgd, NULL));
-        CHECK_OK(cnn_train_batch(&separate, x + i * 16 * 144, y + i * 16, 16, &sgd, NULL));
-    }
+    train_side_by_side(&fused, &separate, x, y, &sgd);
     CHECK(memcmp(fused.params, separate.params, fused.param_floats * sizeof(float)) == 0);
     cnn_net_free(&fused);
     cnn_net_free(&separate);
