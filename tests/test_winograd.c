@@ -388,6 +388,53 @@ static double largest_output_difference(const cnn_net *a, const cnn_net *b, int 
     return largest_difference(cnn_output(a), cnn_output(b), (size_t)n * 5, &top);
 }
 
+/* The weights' fingerprint, which tells whether the kept Winograd filters are current: the
+   same on every path for any count (the vector twin takes whole groups of 32, the scalar code
+   the rest), and changed by every kind of change a caller may make: one float by one unit in
+   the last place, a sign, two signs in the same lane (32 floats apart), two floats swapped. */
+TEST(fingerprint_same_on_every_path_and_sees_every_change) {
+    static const size_t counts[] = {0, 1, 5, 31, 32, 33, 63, 64, 100, 1000, 65537, 200003};
+    static const cnn_simd paths[] = {CNN_SIMD_AVX2, CNN_SIMD_AVX512, CNN_SIMD_NEON};
+    static float w[200003];
+    const cnn_simd was = cnn_simd_active();
+    size_t c, i;
+    int p;
+    for (i = 0; i < sizeof w / sizeof w[0]; i++) w[i] = cnn_rng_normal(&rng);
+    for (c = 0; c < sizeof counts / sizeof counts[0]; c++) {
+        uint64_t scalar;
+        CHECK_OK(cnn_simd_force(CNN_SIMD_SCALAR));
+        scalar = cnn__fingerprint(w, counts[c]);
+        CHECK(scalar >> 63 == 1);        /* never 0: the stamp of filters not yet computed */
+        for (p = 0; p < 3; p++) {
+            if (!cnn_simd_available(paths[p])) continue;
+            CHECK_OK(cnn_simd_force(paths[p]));
+            CHECKF(cnn__fingerprint(w, counts[c]) == scalar, "%s, %zu floats", cnn_simd_name(paths[p]), counts[c]);
+        }
+    }
+    CHECK_OK(cnn_simd_force(was));
+    {
+        const size_t n = 1000;
+        const uint64_t before = cnn__fingerprint(w, n);
+        static const size_t at[] = {0, 1, 31, 32, 500, 968, 999};
+        float keep;
+        for (i = 0; i < sizeof at / sizeof at[0]; i++) {
+            keep = w[at[i]];
+            w[at[i]] = nextafterf(keep, 1e30f);
+            CHECKF(cnn__fingerprint(w, n) != before, "one ulp at %zu", at[i]);
+            w[at[i]] = -keep;
+            CHECKF(cnn__fingerprint(w, n) != before, "sign at %zu", at[i]);
+            w[at[i]] = keep;
+        }
+        w[7] = -w[7]; w[39] = -w[39];
+        CHECK(cnn__fingerprint(w, n) != before);
+        w[7] = -w[7]; w[39] = -w[39];
+        keep = w[3]; w[3] = w[4]; w[4] = keep;
+        CHECK(cnn__fingerprint(w, n) != before);
+        w[4] = w[3]; w[3] = keep;
+        CHECK(cnn__fingerprint(w, n) == before);
+    }
+}
+
 /* The network's Winograd layer (transformed filters kept in the arena, bias and activation
    fused) against the same network run directly: after building, after the caller writes a
    weight, after SGD steps, and after loading the weights back. */
@@ -465,6 +512,7 @@ int main(void) {
     RUN(vector_paths_match_scalar);
     RUN(winograd_refused_where_it_cannot_serve);
     RUN(auto_choice_and_workspace);
+    RUN(fingerprint_same_on_every_path_and_sees_every_change);
     RUN(network_winograd_matches_direct_twin);
     RUN(network_refuses_winograd_where_it_cannot_serve);
     return harness_report();
