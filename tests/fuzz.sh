@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The libFuzzer targets (tests/fuzz/fuzz_*.c), each run for CNN_FUZZ_SECONDS (default 40) from
+# The libFuzzer targets (tests/fuzz/fuzz_*.c), each run for CNN_FUZZ_SECONDS (default 20) from
 # its committed seed corpus, tests/fuzz/corpus/<target>/; what they discover grows a scratch
 # corpus under build/fuzz/ (kept between runs, never committed). A crash, a sanitizer report,
 # a leak, a time-out or a failed FUZZ_CHECK fails the run and prints the reproducer.
@@ -12,7 +12,7 @@ if [ -z "${BASH_SOURCE[1]:-}" ]; then   # run alone: counters of our own
     fuzz_alone=1
 fi
 FUZZ_DIR=build/fuzz
-FUZZ_SECONDS=${CNN_FUZZ_SECONDS:-40}
+FUZZ_SECONDS=${CNN_FUZZ_SECONDS:-20}
 mkdir -p "$FUZZ_DIR"
 FUZZ_FLAGS="-std=c99 -g -O1 -Wall -Wextra -Werror -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I."
 . tests/extra_flags.sh

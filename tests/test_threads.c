@@ -73,10 +73,10 @@ static cnn_status net_conv_wino4(cnn_net *net) { return conv_net(net, 33, 9, 48,
    pass is split by tiles, and pieces begin and end inside an image and inside a tile row. */
 static cnn_status net_conv_wino4_tiles(cnn_net *net) { return conv_net(net, 32, 23, 32, 3, 1, CNN_PAD_SAME, CNN_CONV_WINOGRAD_4X4); }
 static cnn_status net_conv_wino2_tiles(cnn_net *net) { return conv_net(net, 17, 15, 32, 3, 1, CNN_PAD_SAME, CNN_CONV_WINOGRAD_2X2); }
-/* 144 x 96 x 9 = 124,416 weights: the fingerprint that tells whether the kept Winograd filters
-   are current is cut into two pieces (of 65,536 floats), and the filters' transform into
-   pieces of filters, both claimed by the threads. */
-static cnn_status net_conv_wino4_big(cnn_net *net) { return conv_net(net, 96, 5, 144, 3, 1, CNN_PAD_SAME, CNN_CONV_WINOGRAD_4X4); }
+/* 128 x 64 x 9 = 73,728 weights: the fingerprint that tells whether the kept Winograd filters
+   are current is cut into two pieces (of 65,536 floats and the rest), and the filters'
+   transform into pieces of filters, both claimed by the threads. */
+static cnn_status net_conv_wino4_big(cnn_net *net) { return conv_net(net, 64, 3, 128, 3, 1, CNN_PAD_SAME, CNN_CONV_WINOGRAD_4X4); }
 
 /* A Winograd layer after another, so that its data gradient is computed: with fewer images
    than threads and 64 tiles a thread (156 tiles an image here: on 2 threads) it is split by
@@ -236,7 +236,7 @@ static const struct { const char *name; describe_fn describe; } nets[] = {
     {"conv Winograd F(4x4) 33 -> 48", net_conv_wino4},
     {"conv Winograd F(4x4) 32 -> 32, 23x25 (42 tiles an image)", net_conv_wino4_tiles},
     {"conv Winograd F(2x2) 17 -> 32, 15x17 (72 tiles an image)", net_conv_wino2_tiles},
-    {"conv Winograd F(4x4) 96 -> 144, 5x7: fingerprint and filter transform in pieces", net_conv_wino4_big},
+    {"conv Winograd F(4x4) 64 -> 128, 3x5: fingerprint and filter transform in pieces", net_conv_wino4_big},
     {"conv, then Winograd F(4x4) 4 -> 8, 48x50: its data gradient", net_wino4_data_gradient},
     {"conv, then Winograd F(2x2) 5 -> 8, 24x26: its data gradient", net_wino2_data_gradient},
     {"grouped, depthwise and grouped Winograd convolutions", net_grouped},
