@@ -5802,6 +5802,13 @@ static void cnn__stamp_lanes_scalar(uint32_t h[32], const float *w, size_t count
     }
 }
 
+/* One step of folding 64-bit values into a fingerprint, in order (the lanes, then the pieces:
+   cnn__conv_layer_wino). */
+static uint64_t cnn__stamp_fold(uint64_t f, uint64_t x) {
+    f = (f ^ x) * 0x9E3779B97F4A7C15ull;
+    return f ^ (f >> 29);
+}
+
 static uint64_t cnn__fingerprint(const float *w, size_t count) {
     uint32_t h[32];
     uint64_t f = count;
@@ -5812,10 +5819,7 @@ static uint64_t cnn__fingerprint(const float *w, size_t count) {
     if (cnn_simd_active() != CNN_SIMD_SCALAR) done = cnn__stamp_lanes_simd(h, w, count);   /* whole groups of 32 */
 #endif
     cnn__stamp_lanes_scalar(h, w + done, count - done);
-    for (j = 0; j < 32; j++) {
-        f = (f ^ h[j]) * 0x9E3779B97F4A7C15ull;
-        f ^= f >> 29;
-    }
+    for (j = 0; j < 32; j++) f = cnn__stamp_fold(f, h[j]);
     return f | (uint64_t)1 << 63;
 }
 
@@ -5901,16 +5905,19 @@ static void *cnn__slot_scratch(const cnn_net *net, size_t t) {
 /* The fingerprint of a layer's weights, in pieces that the threads share: piece p of the
    weights is p * piece .. (p + 1) * piece - 1, its fingerprint goes to stamps[p], and the
    stamp folds those in order. The pieces depend on the weight count alone (at most
-   CNN__STAMP_PIECES, of 65,536 floats or more), so every thread count gets the same stamp. */
-static size_t cnn__stamp_piece(size_t count) {
+   CNN__STAMP_PIECES, of 65,536 floats or more), so every thread count gets the same stamp.
+   Returns the floats of a piece; *pieces, how many there are. */
+static size_t cnn__stamp_piece(size_t count, int *pieces) {
     const size_t even = (count + CNN__STAMP_PIECES - 1) / CNN__STAMP_PIECES;
-    return CNN__MAX((size_t)65536, (even + 31) / 32 * 32);
+    const size_t piece = CNN__MAX((size_t)65536, (even + 31) / 32 * 32);
+    if (pieces) *pieces = (int)((count + piece - 1) / piece);
+    return piece;
 }
 
 static void cnn__stamp_task(void *context, size_t t) {
     cnn__step *st = (cnn__step *)context;
     const cnn_layer *l = st->l;
-    const size_t piece = cnn__stamp_piece(l->weight_count);
+    const size_t piece = cnn__stamp_piece(l->weight_count, NULL);
     int p, round = 0;
     while ((p = cnn__claim(st, t, &round, st->stamp_pieces)) >= 0) {
         const size_t b = (size_t)p * piece;
@@ -5929,7 +5936,7 @@ static void cnn__kept_filters_task(void *context, size_t t) {
     int p, round = 0;
     while ((p = cnn__claim(st, t, &round, pieces)) >= 0) {
         cnn__piece((size_t)k, p, pieces, 1, &b, &e);
-        if (b < e) cnn__wino_filters(wt, k, c, l->w, 0, (int)b, (int)(e - b), l->wino_u + b * (size_t)wt->a * wt->a * c);
+        cnn__wino_filters(wt, k, c, l->w, 0, (int)b, (int)(e - b), l->wino_u + b * (size_t)wt->a * wt->a * c);
     }
 }
 
@@ -5952,12 +5959,9 @@ static int cnn__conv_layer_wino(cnn_net *net, cnn_layer *l, const cnn_conv2d_sha
     st.l = l;
     st.conv = *s;
     st.wino = m;
-    st.stamp_pieces = (int)((l->weight_count + cnn__stamp_piece(l->weight_count) - 1) / cnn__stamp_piece(l->weight_count));
+    cnn__stamp_piece(l->weight_count, &st.stamp_pieces);
     cnn__run_step(&st, cnn__stamp_task);
-    for (p = 0; p < st.stamp_pieces; p++) {
-        stamp = (stamp ^ st.stamps[p]) * 0x9E3779B97F4A7C15ull;
-        stamp ^= stamp >> 29;
-    }
+    for (p = 0; p < st.stamp_pieces; p++) stamp = cnn__stamp_fold(stamp, st.stamps[p]);
     stamp |= (uint64_t)1 << 63;
     if (stamp != l->wino_stamp) {
         cnn__run_step(&st, cnn__kept_filters_task);
