@@ -105,10 +105,14 @@ void run_entry(benchmark::State &state, Entry *e) {
         if (best > 0 && seconds > 0)
             state.counters["peak_frac_cpu"] = double(state.iterations()) * e->desc.flops / (seconds * best * 1e9);
     }
-    for (int i = 0; i < BENCH_MAX_COUNTERS && e->desc.counters[i].name != nullptr; i++) {
-        const bench_counter &c = e->desc.counters[i];
+    bench_counter counters[BENCH_MAX_COUNTERS];
+    std::copy(e->desc.counters, e->desc.counters + BENCH_MAX_COUNTERS, counters);
+    if (e->desc.measured != nullptr) e->desc.measured(e->ctx, counters);
+    for (int i = 0; i < BENCH_MAX_COUNTERS && counters[i].name != nullptr; i++) {
+        const bench_counter &c = counters[i];
+        const bool as_rate = (c.flags & BENCH_RATE) && e->desc.measured == nullptr;
         state.counters[c.name] = benchmark::Counter(
-            c.value, (c.flags & BENCH_RATE) ? rate : benchmark::Counter::kDefaults,
+            c.value, as_rate ? rate : benchmark::Counter::kDefaults,
             (c.flags & BENCH_BINARY) ? benchmark::Counter::kIs1024 : benchmark::Counter::kIs1000);
     }
     if (!e->label.empty()) state.SetLabel(e->label);
@@ -171,6 +175,12 @@ extern "C" void bench_register(const bench_desc *desc) {
 
 extern "C" void bench_add_context(const char *key, const char *value) {
     benchmark::AddCustomContext(key, value);
+}
+
+extern "C" double bench_wall_seconds(void) {
+    timespec ts;
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0) return 0.0;
+    return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
 }
 
 extern "C" double bench_peak_gflops(int peak) {

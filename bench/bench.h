@@ -48,6 +48,16 @@
        but Google Benchmark then appends "/min_time:0.500" or "/iterations:10" to its name,
        which breaks the naming scheme: the suite does not use them. A user's
        --benchmark_min_time (flag or variable) wins over both, for every benchmark.
+
+   MEASURED COUNTERS
+       A benchmark may compute counters from what its runs measured, rather than give them
+       beforehand: desc.measured, when set, is called after each timed run (Google Benchmark's
+       trial run and every repetition) with a copy of desc.counters, whose values it sets.
+       It should then forget what it measured, so that the next run starts afresh. Such
+       counters are plain values, whatever their flags. The ratio benchmarks of
+       bench_model.c use it: they alternate two networks inside the run and report the
+       median of the ratios of their times (bench_wall_seconds() times them, since a thread
+       pool's work is not the calling thread's CPU time).
 */
 #ifndef BENCH_H
 #define BENCH_H
@@ -85,6 +95,10 @@ typedef struct bench_counter {
 
 typedef enum bench_unit { BENCH_MS = 0, BENCH_US, BENCH_NS } bench_unit;
 
+/* Sets the values of 'counters' (BENCH_MAX_COUNTERS, a copy of desc.counters) from the run
+   that just ended; see MEASURED COUNTERS. */
+typedef void (*bench_measured_fn)(void *ctx, bench_counter *counters);
+
 /* Zero-initialise and set what you need; name and run are required. The strings must live
    until the program ends (string literals, or static buffers that are not reused). */
 typedef struct bench_desc {
@@ -100,6 +114,7 @@ typedef struct bench_desc {
     int64_t iterations;               /* a fixed count instead of min_time; 0: off   */
     bench_unit unit;                  /* default milliseconds                        */
     int peak;                         /* BENCH_PEAK_BASE or BENCH_PEAK_AVX512        */
+    bench_measured_fn measured;       /* may be NULL: counters as given              */
 } bench_desc;
 
 /* Copies the description (not the strings it points to). */
@@ -112,6 +127,9 @@ void bench_add_context(const char *key, const char *value);
    names (BENCH_PEAK_BASE, BENCH_PEAK_AVX512; 0 when the CPU lacks it), or, for -1, the best
    of them. */
 double bench_peak_gflops(int peak);
+
+/* Seconds on a monotonic wall clock, from an arbitrary start: for timing inside a run. */
+double bench_wall_seconds(void);
 
 /* Written by the benchmark sources: registers every benchmark. Called once by main(). */
 void bench_register_all(void);

@@ -65,7 +65,8 @@ def fields(row):
     out = {"label": row.get("label", "")}
     scale = UNIT_TO_MS.get(row.get("time_unit", "ns"), 1e-6)
     out["ms"] = row.get("cpu_time", 0.0) * scale
-    for k in ("GFLOPS", "peak_frac", "peak_frac_cpu", "images_per_second", "bytes_per_second"):
+    for k in ("GFLOPS", "peak_frac", "peak_frac_cpu", "images_per_second", "bytes_per_second",
+              "speedup", "t1_ms", "t2_ms"):
         if k in row:
             out[k] = row[k]
     return out
@@ -74,6 +75,9 @@ def fields(row):
 def split_name(name):
     """{'family', 'layer', 'pass', 'path'} from the suite's naming scheme."""
     p = name.split("/")
+    if p[-1] == "t2_vs_t1":
+        # <model or conv_net benchmark>/t2_vs_t1: one and two threads alternated in one run.
+        return {"family": "pair", "layer": "/".join(p[:-2]), "pass": "", "path": p[-2]}
     if p[0] in ("conv", "convt") and len(p) == 5:
         return {"family": p[0], "layer": p[1], "pass": p[2], "path": p[3] + "/" + p[4]}
     if p[0] in ("dense", "pool") and len(p) == 4:
@@ -367,6 +371,17 @@ def markdown(doc, runs, source, png):
                 for r in by_family["model"]]
         lines += table(["model", "what", "setting", "isa", "threads", "time (ms)", "images/s", "vs avx2",
                         "vs 1 thread"], rows) + [""]
+
+    if "pair" in by_family:
+        lines += ["## Two threads over one, alternated", "",
+                  "Each benchmark's one- and two-thread networks run in turn, in blocks of about "
+                  "5 ms (after an untimed call that wakes the pool), in one process; `speedup` is "
+                  "the median over the blocks of one thread's time over two threads' "
+                  "(bench/README.md). Times are the median of one call, wall clock.", ""]
+        rows = [err_or(r, [r["layer"], r["path"], fmt(r.get("t1_ms"), 3), fmt(r.get("t2_ms"), 3),
+                           "%.2fx" % r["speedup"] if "speedup" in r else ""])
+                for r in by_family["pair"]]
+        lines += table(["benchmark", "isa", "1 thread (ms)", "2 threads (ms)", "speedup"], rows) + [""]
 
     if png:
         lines += ["## Chart", "", "![GFLOP/s per layer, pass and path](%s)" % png, ""]
