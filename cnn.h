@@ -75,7 +75,8 @@
                              build must then not race another)
        CNN_MAX_LAYERS        layers per network (default 32); it sets sizeof(cnn_net), so every
                              file must use the same value (a mismatch is refused, not trusted)
-       CNN_L2_BYTES          the per-core L2 cache the kernels block for (default 1 MB);
+       CNN_L2_BYTES          the per-core L2 cache the kernels block for (default: what
+                             the CPU reports, read once; 1 MB where it reports nothing);
                              a convolution whose packed weights pass half of it works
                              through its filters in several passes over the pixels
 
@@ -1156,9 +1157,6 @@ CNNDEF cnn_status cnn_load_npy(cnn_net *net, const char *prefix);
 #define CNN_MALLOC(size, ctx) ((void)(ctx), malloc(size))
 #define CNN_FREE(ptr, ctx) ((void)(ctx), free(ptr))
 #endif
-#ifndef CNN_L2_BYTES
-#define CNN_L2_BYTES (1024 * 1024)
-#endif
 /* A hint to fetch the cache line at p for reading; nothing where the compiler has none. */
 #if defined(__GNUC__) || defined(__clang__)
 #define CNN__PREFETCH(p) __builtin_prefetch((p), 0, 3)
@@ -1607,6 +1605,39 @@ static int cnn__simd_detect(void) {
 }
 
 static cnn_simd cnn__simd_best(void) { return (cnn_simd)(cnn__simd_detect() >> 8); }
+
+/* The per-core L2 cache, in bytes, the convolution kernels block for (Winograd's chunks of
+   tiles and the filter blocks it transforms on the way, the direct kernels' passes over the
+   filters, the images of a depth-first block): CNN_L2_BYTES where the program defines it,
+   else what the CPU reports, read once as the kernel path is (x86: CPUID leaf 0x80000006,
+   the L2 per core in KB in ECX bits 31-16, on AMD and Intel alike; elsewhere the C library's
+   sysconf(_SC_LEVEL2_CACHE_SIZE) where it has one), within 256 KB to 4 MB, and 1 MB where
+   nothing tells. The kernels were tuned on a 1 MB L2 (Zen 5); on this project's Zen 3
+   machines (512 KB) the F(4x4) data gradient of the digit model's second layer (M2) ran
+   1.056x faster blocked for 512 KB than for 1 MB (one program alternating the two, medians
+   of 61 rounds, twice), the other benchmark layers within 2% either way. Where results
+   could depend on it they do not: a tile's, a filter's and an image's arithmetic is the same
+   in any chunk, block or pass. */
+#ifdef CNN_L2_BYTES
+#define CNN__L2_BYTES ((size_t)(CNN_L2_BYTES))
+#else
+static cnn__atomic_int cnn__l2_kb;        /* 0 until read */
+static size_t cnn__l2_bytes(void) {
+    int kb = CNN__LOAD_ACQUIRE(&cnn__l2_kb);
+    if (!kb) {
+        long found = 0;
+#if defined(CNN__X86_AVX2)
+        unsigned a, b, c, d;
+        if (__get_cpuid(0x80000006u, &a, &b, &c, &d)) found = (long)(c >> 16);   /* 0 past the highest leaf */
+#elif defined(_SC_LEVEL2_CACHE_SIZE)
+        found = sysconf(_SC_LEVEL2_CACHE_SIZE) / 1024;
+#endif
+        kb = cnn__publish_once(&cnn__l2_kb, found > 0 ? (int)CNN__MAX(256L, CNN__MIN(4096L, found)) : 1024);
+    }
+    return (size_t)kb * 1024;
+}
+#define CNN__L2_BYTES cnn__l2_bytes()
+#endif
 
 CNNDEF int cnn_simd_available(cnn_simd path) {
     switch (path) {
@@ -2375,7 +2406,7 @@ static long long cnn__wino_tile_count(int m, const cnn__wino_shape *s) {
 static int cnn__wino_chunk(const cnn__wino *wt, const cnn__wino_shape *s, int wide) {
     const long long tw = (s->out_w + wt->m - 1) / wt->m, tiles = (long long)s->n * ((s->out_h + wt->m - 1) / wt->m) * tw;
     const long long per_tile = (long long)wt->a * wt->a * (s->c + s->k) * (long long)sizeof(float);
-    const long long fit = (long long)CNN_L2_BYTES / 2 / per_tile, rows = fit / tw;
+    const long long fit = (long long)CNN__L2_BYTES / 2 / per_tile, rows = fit / tw;
     if (wide && wt->m == 4 && tw >= CNN__WL / 2 && rows >= 1) return (int)CNN__MIN(tiles, rows * tw);
     return (int)CNN__MIN(CNN__MAX(fit / CNN__WL * CNN__WL, (long long)CNN__WL * (wide ? 2 : 1)),
                          (tiles + CNN__WL - 1) / CNN__WL * CNN__WL);
@@ -2566,7 +2597,7 @@ static int cnn__wino_by_rows(const cnn__wino *wt, const cnn__wino_shape *s) {
    (cnn__wino_products): a multiple of the micro-kernel's 12 rows whose U fills at most a
    quarter of L2, and 12 at least (442 KB of U at 256 channels). */
 static int cnn__wino_block_rows(const cnn__wino *wt, int c) {
-    const long long fit = (long long)CNN_L2_BYTES / 4 / ((long long)wt->a * wt->a * c * (long long)sizeof(float));
+    const long long fit = (long long)CNN__L2_BYTES / 4 / ((long long)wt->a * wt->a * c * (long long)sizeof(float));
     return (int)CNN__MAX(12, fit / 12 * 12);
 }
 
@@ -5132,13 +5163,15 @@ static size_t cnn__inference_region(cnn_net *net, size_t batch, float *region, s
    weights (and Winograd's transformed filters) through the cache, and the Winograd products
    run 16 tiles at a time, which a layer with one tile per image (the digit model's third)
    fills with 16 images. So a block holds up to 16 images, fewer where two adjacent layers'
-   outputs for them would pass twice the L2. Measured on the digit model (inference, 64
+   outputs for them would pass four times the L2. Measured on the digit model (inference, 64
    images, two threads, one process alternating; medians of 100): layer by layer 1,548 us,
-   blocks of 16 1,357, of 11 1,439, of 32 1,393; one thread 2,671. */
+   blocks of 16 1,357, of 11 1,439, of 32 1,393; one thread 2,671 (Zen 5, 1 MB of L2). On
+   Zen 3 (512 KB) blocks of 16 (1.7 MB of adjacent outputs) still beat the 9 that twice the
+   L2 allows by 5-8% (medians of 61, three runs). */
 #define CNN__BLOCK_MOST 16
 static int cnn__block_images(cnn_net *net, int max_batch) {
     const size_t pair = cnn__inference_region(net, 1, NULL, 0) * sizeof(float);
-    const size_t fit = pair ? (size_t)CNN_L2_BYTES * 2 / pair : (size_t)CNN__BLOCK_MOST;
+    const size_t fit = pair ? CNN__L2_BYTES * 4 / pair : (size_t)CNN__BLOCK_MOST;
     return (int)CNN__MAX(1, CNN__MIN(fit, (size_t)CNN__MIN(CNN__BLOCK_MOST, max_batch)));
 }
 
@@ -10451,7 +10484,7 @@ static void cnn__gather_tile(int mr, int steps, const float *a, const int32_t *r
    8.1-8.2 ms, 8.6-10.9 ms in one pass); when B fits, one pass keeps each tile's A values in L1
    across all the channels. Pairs, because the tiles take 32 channels at a time on AVX-512: V3's
    passes of 3 blocks left a third of its products on the 16-column tile. */
-#define CNN__PASS_BYTES (CNN_L2_BYTES / 2)
+#define CNN__PASS_BYTES (CNN__L2_BYTES / 2)
 static int cnn__channels_per_pass(size_t block, int chans) {
     const size_t blocks = CNN__PASS_BYTES / (block * sizeof(float));
     return blocks >= (size_t)(chans + 15) / 16 ? chans : 32 * (int)CNN__MAX(1, blocks / 2);

@@ -32,6 +32,13 @@ float *bench_random_floats(cnn_arena *arena, size_t count, float lo, float hi, c
    static buffer (benchmarks run one at a time). */
 const char *bench_cnn_error(const char *what, cnn_status status);
 
+/* bench_pair.c: registers 'name' (copied), the benchmarks of the setup arguments first and
+   second (one setup, run and teardown) alternated in blocks within each run. Counters:
+   speedup, the median over the blocks of first's time over second's, and the median time
+   of a call of each side in ms, named first_ms and second_ms (string literals). */
+void bench_register_pair(const char *name, const char *first_ms, const char *second_ms, const void *first,
+                         const void *second, bench_setup_fn setup, bench_run_fn run, bench_teardown_fn teardown);
+
 /* The digit model (bench_model.c), described in net but not built: 93,322 parameters. */
 #define BENCH_DIGITS_PARAMS 93322
 cnn_status bench_digits_model(cnn_net *net);

@@ -4,7 +4,10 @@
    every pass and algorithm, so faster algorithms show as more GFLOP/s on the same layer.
    The depthwise layers (DW*, groups = C: a few multiply-adds per value loaded, so memory-bound)
    report bytes_per_second as well: the bytes the pass must read and write at least (input,
-   weights, bias, output), to compare with the machine's measured memory bandwidth. */
+   weights, bias, output), to compare with the machine's measured memory bandwidth.
+   conv/<layer>/<pass>/wino4_vs_direct/<isa>: the direct and F(4x4) benchmarks of a pass
+   alternated in one run (bench_pair.c), speedup = direct's time over Winograd's: the ratio
+   issue targets are stated in, which two separate figures measure badly on a shared machine. */
 #include "bench_cnn.h"
 
 #include <stdio.h>
@@ -282,6 +285,7 @@ static void bench__register_depthwise(void) {
 
 void bench_register_conv(void) {
     static conv_case *cases;   /* registered benchmarks keep pointers into it until exit */
+    char pair[BENCH_NAME_MAX + 8];
     int li, pi, ai, ii, count = 0;
     cases = (conv_case *)calloc((size_t)LAYER_COUNT * PASS_COUNT * ALGO_COUNT * bench_isa_count,
                                 sizeof *cases);
@@ -317,6 +321,12 @@ void bench_register_conv(void) {
                     d.peak = bench_isas[ii].peak;
                     d.flops = 2.0 * l->n * l->k * l->c * ho * wo * l->kernel * l->kernel;
                     bench_register(&d);
+                    if (ai == ALGO_WINO4) {   /* with its direct twin, registered above */
+                        snprintf(pair, sizeof pair, "conv/%s/%s/wino4_vs_direct/%s", l->name, bench__pass_names[pi],
+                                 bench_isas[ii].name);
+                        bench_register_pair(pair, "direct_ms", "wino4_ms", cc - (ALGO_WINO4 - ALGO_DIRECT) * bench_isa_count, cc,
+                                            bench__conv_setup, bench__conv_run, bench__conv_teardown);
+                    }
                 }
     bench__register_depthwise();
     bench__register_bandwidth();

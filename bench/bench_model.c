@@ -15,13 +15,12 @@
    infer, infer_b1: cnn_forward in evaluation mode on 64 images, and on one.
    A /t2 suffix: the same on a network built with two threads (cnn_build_opts.threads), on
    the vector paths, for train_step, infer and infer_b1 of the digit model on auto; a
-   /t2_vs_t1 suffix: both, alternated in one process (bench__pair below), with the speedup
-   of two threads over one as a counter. */
+   /t2_vs_t1 suffix: both, alternated in one process (bench_pair.c), with the speedup of two
+   threads over one as a counter. */
 #include "bench_cnn.h"
 
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #define FIT_IMAGES 16384
 
@@ -162,146 +161,12 @@ static const char *bench__model_run(void *p) {
     return st == CNN_OK ? NULL : bench_cnn_error(ctx->kind->train ? "cnn_train_batch" : "cnn_forward", st);
 }
 
-/* <benchmark>/t2_vs_t1: a benchmark's one- and two-thread networks alternated in one process.
-   Figures of the one- and two-thread benchmarks are taken at different moments, and on a
-   shared machine the speed of the memory and of the caches changes from one minute to the
-   next: their ratio swung from 1.2x to 2.0x between runs here. This one runs blocks of the
-   same number of calls (about 5 ms, after one untimed call) on each network in turn, and
-   reports the median of the blocks' ratios (speedup: one thread's time over two threads'),
-   so slow changes of the machine cancel out. Timed on the wall clock: a pool's work is not the caller's CPU time.
-   Each iteration is one block of each, the first of the two alternating (a network that
-   runs right after the other may find its data evicted). Counters: speedup, and the median
-   time of one call on one thread (t1_ms) and on two (t2_ms). */
-#define PAIR_BLOCKS_MAX 8192
-#define PAIR_BLOCK_SECONDS 0.005
-
-typedef struct pair_case {
-    bench_setup_fn setup;
-    bench_run_fn run;
-    bench_teardown_fn teardown;
-    const void *one, *two;                      /* the cases of one and two threads */
-    char name[BENCH_NAME_MAX];
-} pair_case;
-
-typedef struct pair_ctx {
-    const pair_case *pc;
-    void *one, *two;
-    int calls;                                  /* per network and block */
-    int blocks;
-    double ratio[PAIR_BLOCKS_MAX], one_s[PAIR_BLOCKS_MAX], two_s[PAIR_BLOCKS_MAX];
-} pair_ctx;
-
-static void bench__pair_teardown(void *p) {
-    pair_ctx *ctx = (pair_ctx *)p;
-    if (ctx == NULL) return;
-    if (ctx->one) ctx->pc->teardown(ctx->one);
-    if (ctx->two) ctx->pc->teardown(ctx->two);
-    free(ctx);
-}
-
-/* Runs one untimed call and then 'calls' timed calls on one side; the seconds the timed
-   ones took into *seconds. The untimed call wakes the side's workers, idle (asleep) while the
-   other side ran: on this VM a vCPU that has been idle for milliseconds can take as long to
-   run again (README, Threads), and the figure sought is two threads back to back. */
-static const char *bench__pair_block(const pair_case *pc, void *side, int calls, double *seconds) {
-    const char *err = pc->run(side);
-    const double t0 = bench_wall_seconds();
-    int i;
-    for (i = 0; i < calls && err == NULL; i++) err = pc->run(side);
-    *seconds = bench_wall_seconds() - t0;
-    return err;
-}
-
-/* BENCH_PAIR_CONTROL=1 in the environment: the two-thread side is a second one-thread
-   network, so speedup must read 1.00; a check of the method on the machine at hand. */
-static int bench__pair_control(void) {
-    const char *v = getenv("BENCH_PAIR_CONTROL");
-    return v != NULL && v[0] != '\0' && strcmp(v, "0") != 0;
-}
-
-static const char *bench__pair_setup(const void *arg, void **out) {
-    const pair_case *pc = (const pair_case *)arg;
-    pair_ctx *ctx = (pair_ctx *)calloc(1, sizeof *ctx);
-    const char *err;
-    double one, two;
-    if (ctx == NULL) return "out of memory";
-    *out = ctx;
-    ctx->pc = pc;
-    if ((err = pc->setup(pc->one, &ctx->one)) != NULL) return err;
-    if ((err = pc->setup(bench__pair_control() ? pc->one : pc->two, &ctx->two)) != NULL) return err;
-    /* A call on each (the first touches everything), then one timed call sizes the blocks. */
-    if ((err = bench__pair_block(pc, ctx->two, 1, &two)) != NULL || (err = bench__pair_block(pc, ctx->one, 1, &one)) != NULL)
-        return err;
-    ctx->calls = one >= PAIR_BLOCK_SECONDS ? 1 : (int)(PAIR_BLOCK_SECONDS / (one > 1e-7 ? one : 1e-7)) + 1;
-    return NULL;
-}
-
-static const char *bench__pair_run(void *p) {
-    pair_ctx *ctx = (pair_ctx *)p;
-    const pair_case *pc = ctx->pc;
-    const int two_first = ctx->blocks % 2;
-    const char *err;
-    double one, two;
-    if (two_first && (err = bench__pair_block(pc, ctx->two, ctx->calls, &two)) != NULL) return err;
-    if ((err = bench__pair_block(pc, ctx->one, ctx->calls, &one)) != NULL) return err;
-    if (!two_first && (err = bench__pair_block(pc, ctx->two, ctx->calls, &two)) != NULL) return err;
-    if (ctx->blocks < PAIR_BLOCKS_MAX && one > 0 && two > 0) {
-        ctx->ratio[ctx->blocks] = one / two;
-        ctx->one_s[ctx->blocks] = one / ctx->calls;
-        ctx->two_s[ctx->blocks] = two / ctx->calls;
-        ctx->blocks++;
-    }
-    return NULL;
-}
-
-static int bench__compare_doubles(const void *a, const void *b) {
-    const double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* The median of v[0 .. n-1] (n > 0), which it sorts. */
-static double bench__median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, bench__compare_doubles);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-static void bench__pair_measured(void *p, bench_counter *counters) {
-    pair_ctx *ctx = (pair_ctx *)p;
-    if (ctx->blocks > 0) {
-        counters[0].value = bench__median(ctx->ratio, ctx->blocks);
-        counters[1].value = 1e3 * bench__median(ctx->one_s, ctx->blocks);
-        counters[2].value = 1e3 * bench__median(ctx->two_s, ctx->blocks);
-    }
-    ctx->blocks = 0;                            /* the next run starts afresh */
-}
-
-/* Registers <name of two>_vs_t1 over the cases one and two (their setup, run, teardown). */
-static void bench__register_pair(pair_case *pc, const char *two_name, const void *one, const void *two,
-                                 bench_setup_fn setup, bench_run_fn run, bench_teardown_fn teardown) {
-    bench_desc d = {0};
-    pc->setup = setup; pc->run = run; pc->teardown = teardown;
-    pc->one = one; pc->two = two;
-    snprintf(pc->name, sizeof pc->name, "%s_vs_t1", two_name);
-    d.name = pc->name;
-    d.label = "blocks of ~5 ms on 1 and 2 threads alternated; speedup = median of t1 / t2";
-    d.arg = pc;
-    d.setup = bench__pair_setup;
-    d.run = bench__pair_run;
-    d.teardown = bench__pair_teardown;
-    d.measured = bench__pair_measured;
-    d.counters[0].name = "speedup";
-    d.counters[1].name = "t1_ms";
-    d.counters[2].name = "t2_ms";
-    bench_register(&d);
-}
-
 void bench_register_model(void) {
     static model_case *cases;
-    static pair_case *pairs;
+    char pair[BENCH_NAME_MAX + 8];
     int ki, ii, di, count = 0;
     cases = (model_case *)calloc((size_t)3 * KIND_COUNT * bench_isa_count, sizeof *cases);
-    pairs = (pair_case *)calloc((size_t)KIND_COUNT * bench_isa_count, sizeof *pairs);
-    if (cases == NULL || pairs == NULL) return;
+    if (cases == NULL) return;
     for (di = 0; di < 3; di++)          /* auto, direct, auto on two threads */
     for (ki = 0; ki < KIND_COUNT; ki++)
         for (ii = 0; ii < bench_isa_count; ii++) {
@@ -331,9 +196,11 @@ void bench_register_model(void) {
             d.counters[0].value = mc->kind->images > mc->kind->batch ? mc->kind->images : mc->kind->batch;
             d.counters[0].flags = BENCH_RATE;
             bench_register(&d);
-            if (di == 2)      /* its one-thread twin: the same kind and path on auto */
-                bench__register_pair(&pairs[ki * bench_isa_count + ii], mc->name, &cases[ki * bench_isa_count + ii], mc,
-                                     bench__model_setup, bench__model_run, bench__model_teardown);
+            if (di == 2) {    /* with its one-thread twin: the same kind and path on auto */
+                snprintf(pair, sizeof pair, "%s_vs_t1", mc->name);
+                bench_register_pair(pair, "t1_ms", "t2_ms", &cases[ki * bench_isa_count + ii], mc, bench__model_setup,
+                                    bench__model_run, bench__model_teardown);
+            }
         }
 }
 
@@ -341,7 +208,7 @@ void bench_register_model(void) {
    layer of a network (after an identity layer, so that its data gradient is computed), on
    auto, built with one and two threads: fwd is cnn_forward, bwd cnn_backward_from (weight and
    data gradients). The ratio of the two figures is what the thread pool gains on a layer;
-   the /t2_vs_t1 twin measures it alternating the two (bench__pair). */
+   the /t2_vs_t1 twin measures it alternating the two (bench_pair.c). */
 typedef struct conv_net_case {
     const char *layer;
     int n, c, hw, k;
@@ -410,11 +277,10 @@ void bench_register_conv_net(void) {
         { "V1", 1, 64, 56, 64 }, { "V2", 1, 128, 28, 128 }, { "V3", 1, 256, 14, 256 }, { "V4", 8, 64, 56, 64 },
     };
     static conv_net_case *cases;
-    static pair_case *pairs;
+    char pair[BENCH_NAME_MAX + 8];
     int li, pi, ti, ii, count = 0;
     cases = (conv_net_case *)calloc((size_t)4 * 2 * 2 * bench_isa_count, sizeof *cases);
-    pairs = (pair_case *)calloc((size_t)4 * 2 * 2 * bench_isa_count, sizeof *pairs);
-    if (cases == NULL || pairs == NULL) return;
+    if (cases == NULL) return;
     for (li = 0; li < 4; li++)
         for (pi = 0; pi < 2; pi++)
             for (ii = 0; ii < bench_isa_count; ii++)
@@ -437,8 +303,10 @@ void bench_register_conv_net(void) {
                     d.teardown = bench__conv_net_teardown;
                     d.unit = BENCH_MS;
                     bench_register(&d);
-                    if (ti == 2)      /* the one-thread twin was the case just before */
-                        bench__register_pair(&pairs[count - 1], cc->name, cc - 1, cc, bench__conv_net_setup,
-                                             bench__conv_net_run, bench__conv_net_teardown);
+                    if (ti == 2) {    /* with its one-thread twin, the case just before */
+                        snprintf(pair, sizeof pair, "%s_vs_t1", cc->name);
+                        bench_register_pair(pair, "t1_ms", "t2_ms", cc - 1, cc, bench__conv_net_setup, bench__conv_net_run,
+                                            bench__conv_net_teardown);
+                    }
                 }
 }

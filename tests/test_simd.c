@@ -219,6 +219,26 @@ TEST(paths_can_be_forced_and_named) {
 #endif
 }
 
+/* The L2 the kernels block for (CNN__L2_BYTES): CNN_L2_BYTES where the program defines it,
+   else what the CPU reports, read once. glibc's sysconf reads the same CPUID leaf on x86, so
+   where it answers within the range cnn.h accepts the two must agree. */
+TEST(l2_cache_size_is_the_cpus) {
+    const size_t l2 = CNN__L2_BYTES;
+#ifdef CNN_L2_BYTES
+    CHECK(l2 == (size_t)CNN_L2_BYTES);
+#else
+    CHECK(l2 >= (size_t)256 * 1024 && l2 <= (size_t)4096 * 1024 && l2 % 1024 == 0);
+    CHECK(CNN__L2_BYTES == l2);
+#if defined(_SC_LEVEL2_CACHE_SIZE)
+    {
+        const long reported = sysconf(_SC_LEVEL2_CACHE_SIZE);
+        printf("L2 per core: %lu KB (sysconf: %ld KB)\n", (unsigned long)(l2 / 1024), reported / 1024);
+        if (reported >= 256L * 1024 && reported <= 4096L * 1024) CHECK(l2 == (size_t)reported);
+    }
+#endif
+#endif
+}
+
 int main(void) {
     cnn_simd p;
     int i;
@@ -234,6 +254,7 @@ int main(void) {
     if (!cnn_simd_available(CNN_SIMD_AVX2)) printf("avx2: SKIPPED (this CPU or OS has no AVX2+FMA)\n");
 #endif
     RUN(paths_can_be_forced_and_named);
+    RUN(l2_cache_size_is_the_cpus);
     RUN(conv_awkward_channels_and_sizes);
     RUN(conv_strides_dilations_paddings);
     RUN(conv_digit_model_and_vgg_like_layers);
