@@ -65,19 +65,22 @@ def fields(row):
     out = {"label": row.get("label", "")}
     scale = UNIT_TO_MS.get(row.get("time_unit", "ns"), 1e-6)
     out["ms"] = row.get("cpu_time", 0.0) * scale
-    for k in ("GFLOPS", "peak_frac", "peak_frac_cpu", "images_per_second", "bytes_per_second",
-              "speedup", "t1_ms", "t2_ms"):
+    for k in ("GFLOPS", "peak_frac", "peak_frac_cpu", "images_per_second", "bytes_per_second", "speedup"):
         if k in row:
             out[k] = row[k]
+    # A pair's two sides' times (bench_pair.c): t1_ms and t2_ms, direct_ms and wino4_ms.
+    out["sides"] = [(k[:-3], row[k]) for k in sorted(row) if k.endswith("_ms") and isinstance(row[k], (int, float))]
     return out
 
 
 def split_name(name):
     """{'family', 'layer', 'pass', 'path'} from the suite's naming scheme."""
     p = name.split("/")
-    if p[-1] == "t2_vs_t1":
-        # <model or conv_net benchmark>/t2_vs_t1: one and two threads alternated in one run.
-        return {"family": "pair", "layer": "/".join(p[:-2]), "pass": "", "path": p[-2]}
+    if any("_vs_" in q for q in p):
+        # Two benchmarks alternated in one run (bench_pair.c): <model or conv_net>/<isa>/t2_vs_t1,
+        # conv/<layer>/<pass>/wino4_vs_direct/<isa>. The path is the isa, wherever it is.
+        isa = p[-2] if p[-1].endswith("_vs_t1") else p[-1]
+        return {"family": "pair", "layer": "/".join(q for q in p if q != isa), "pass": "", "path": isa}
     if p[0] in ("conv", "convt") and len(p) == 5:
         return {"family": p[0], "layer": p[1], "pass": p[2], "path": p[3] + "/" + p[4]}
     if p[0] in ("dense", "pool") and len(p) == 4:
@@ -373,15 +376,17 @@ def markdown(doc, runs, source, png):
                         "vs 1 thread"], rows) + [""]
 
     if "pair" in by_family:
-        lines += ["## Two threads over one, alternated", "",
-                  "Each benchmark's one- and two-thread networks run in turn, in blocks of about "
-                  "5 ms (after an untimed call that wakes the pool), in one process; `speedup` is "
-                  "the median over the blocks of one thread's time over two threads' "
-                  "(bench/README.md). Times are the median of one call, wall clock.", ""]
-        rows = [err_or(r, [r["layer"], r["path"], fmt(r.get("t1_ms"), 3), fmt(r.get("t2_ms"), 3),
+        lines += ["## Ratios measured inside one run", "",
+                  "Two benchmarks run in turn, in blocks of about 5 ms (after an untimed call), in "
+                  "one process: one and two threads (`t2_vs_t1`), direct and F(4x4) "
+                  "(`wino4_vs_direct`). `speedup` is the median over the blocks of the first "
+                  "side's time over the second's (bench/README.md); the times are the median of "
+                  "one call of each side, wall clock.", ""]
+        rows = [err_or(r, [r["layer"], r["path"],
+                           ", ".join("%s %.3f" % (name, v) for name, v in r.get("sides", [])),
                            "%.2fx" % r["speedup"] if "speedup" in r else ""])
                 for r in by_family["pair"]]
-        lines += table(["benchmark", "isa", "1 thread (ms)", "2 threads (ms)", "speedup"], rows) + [""]
+        lines += table(["benchmark", "isa", "time of a call (ms)", "speedup"], rows) + [""]
 
     if png:
         lines += ["## Chart", "", "![GFLOP/s per layer, pass and path](%s)" % png, ""]
