@@ -16,7 +16,8 @@
    A /t2 suffix: the same on a network built with two threads (cnn_build_opts.threads), on
    the vector paths, for train_step, infer and infer_b1 of the digit model on auto; a
    /t2_vs_t1 suffix: both, alternated in one process (bench_pair.c), with the speedup of two
-   threads over one as a counter. */
+   threads over one as a counter; model/digits/<what>/auto_vs_direct/<isa> the same for
+   digits_direct against digits (not for fit, whose calls last seconds). */
 #include "bench_cnn.h"
 
 #include <stdio.h>
@@ -196,6 +197,11 @@ void bench_register_model(void) {
             d.counters[0].value = mc->kind->images > mc->kind->batch ? mc->kind->images : mc->kind->batch;
             d.counters[0].flags = BENCH_RATE;
             bench_register(&d);
+            if (di == 1 && mc->kind->images == mc->kind->batch && bench_isas[ii].path != CNN_SIMD_SCALAR) {  /* with auto */
+                snprintf(pair, sizeof pair, "model/digits/%s/auto_vs_direct/%s", mc->kind->name, bench_isas[ii].name);
+                bench_register_pair(pair, "direct_ms", "auto_ms", mc, &cases[ki * bench_isa_count + ii], bench__model_setup,
+                                    bench__model_run, bench__model_teardown);
+            }
             if (di == 2) {    /* with its one-thread twin: the same kind and path on auto */
                 snprintf(pair, sizeof pair, "%s_vs_t1", mc->name);
                 bench_register_pair(pair, "t1_ms", "t2_ms", &cases[ki * bench_isa_count + ii], mc, bench__model_setup,
