@@ -379,7 +379,7 @@ def markdown(doc, runs, source, png):
         lines += ["## Ratios measured inside one run", "",
                   "Two benchmarks run in turn, in blocks of about 5 ms (after an untimed call), in "
                   "one process: one and two threads (`t2_vs_t1`), direct and F(4x4) "
-                  "(`wino4_vs_direct`). `speedup` is the median over the blocks of the first "
+                  "(`wino4_vs_direct`), the digit model all direct and on auto (`auto_vs_direct`). `speedup` is the median over the blocks of the first "
                   "side's time over the second's (bench/README.md); the times are the median of "
                   "one call of each side, wall clock.", ""]
         rows = [err_or(r, [r["layer"], r["path"],
