@@ -7,7 +7,9 @@
    weights, bias, output), to compare with the machine's measured memory bandwidth.
    conv/<layer>/<pass>/wino4_vs_direct/<isa>: the direct and F(4x4) benchmarks of a pass
    alternated in one run (bench_pair.c), speedup = direct's time over Winograd's: the ratio
-   issue targets are stated in, which two separate figures measure badly on a shared machine. */
+   issue targets are stated in, which two separate figures measure badly on a shared machine.
+   conv/<layer>/<pass>/auto_vs_<direct, wino2, wino4>/<isa>: the same for each algorithm
+   against auto (speedup = the algorithm's time over auto's; below 1, auto lost to it). */
 #include "bench_cnn.h"
 
 #include <stdio.h>
@@ -326,6 +328,17 @@ void bench_register_conv(void) {
                                  bench_isas[ii].name);
                         bench_register_pair(pair, "direct_ms", "wino4_ms", cc - (ALGO_WINO4 - ALGO_DIRECT) * bench_isa_count, cc,
                                             bench__conv_setup, bench__conv_run, bench__conv_teardown);
+                    }
+                    if (ai == ALGO_AUTO && l->kernel == 3 && l->stride == 1) {   /* auto against each algorithm */
+                        static const int others[3] = { ALGO_DIRECT, ALGO_WINO2, ALGO_WINO4 };
+                        static const char *const other_ms[3] = { "direct_ms", "wino2_ms", "wino4_ms" };
+                        int oi;
+                        for (oi = 0; oi < 3; oi++) {
+                            snprintf(pair, sizeof pair, "conv/%s/%s/auto_vs_%s/%s", l->name, bench__pass_names[pi],
+                                     bench__algos[others[oi]], bench_isas[ii].name);
+                            bench_register_pair(pair, other_ms[oi], "auto_ms", cc - (ALGO_AUTO - others[oi]) * bench_isa_count, cc,
+                                                bench__conv_setup, bench__conv_run, bench__conv_teardown);
+                        }
                     }
                 }
     bench__register_depthwise();
