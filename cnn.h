@@ -2696,21 +2696,7 @@ static int cnn__wino_tile_on(const cnn_conv2d_shape *s, int pass, int any_path) 
            18 tiles, 1.7-1.8x at 144. (Before, the products' masked stores set the bar at 32: M3 1.0x
            and V3 1.05x at 16 tiles.) */
         tiles = (long long)s->n * ((cnn__conv2d_out_h(s) + 3) / 4) * ((cnn__conv2d_out_w(s) + 3) / 4);
-        if (s->c < 32 || s->k < 32 || tiles < 16) return 0;
-        /* F(2x2) instead, with 128 channels or more in and out, where it costs less by this
-           count per filter and channel: each tile's a^2 products (36 against 16), and dU's
-           a^2 values (written, summed, transformed), which with that many channels no longer
-           fit the caches and cost about 14 products each (fitted to V3 below). One image of
-           14 x 14 has 16 tiles of F(4x4) (77% of their outputs kept) and 49 of F(2x2):
-           36 * 16 + 36 * 14 > 16 * 49 + 16 * 14. AVX2 on Zen 3, F(4x4)'s time over F(2x2)'s
-           (one program alternating them, medians of 31): 256 x 256 channels (V3) 1.20
-           (auto_vs_wino2 in the suite: 1.03-1.08), 128 and 512 1.04 and 1.01, 64 0.86
-           (hence the 128); where the count keeps F(4x4), 16 x 16 (every output kept) 0.98, two
-           images of 14 x 14 0.97, 28 x 28 0.71. Not measured on AVX-512 or NEON. */
-        {
-            const long long tiles2 = (long long)s->n * ((cnn__conv2d_out_h(s) + 1) / 2) * ((cnn__conv2d_out_w(s) + 1) / 2);
-            return s->c >= 128 && s->k >= 128 && 36 * (tiles + 14) > 16 * (tiles2 + 14) ? 2 : 4;
-        }
+        return s->c >= 32 && s->k >= 32 && tiles >= 16 ? 4 : 0;
     }
     in_c = pass == 0 ? s->c : s->k;
     out_c = pass == 0 ? s->k : s->c;

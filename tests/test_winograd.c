@@ -342,18 +342,6 @@ TEST(auto_choice_and_workspace) {
     CHECK(cnn_conv2d_algo_chosen(&few_tiles, 2) == CNN_CONV_DIRECT);     /* 8 tiles */
     tiles16.n = 16;
     CHECK(cnn_conv2d_algo_chosen(&tiles16, 2) == CNN_CONV_WINOGRAD_4X4); /* 16 tiles */
-    {   /* the weight gradient of 16 tiles of F(4x4) and 128 channels or more (V3): F(2x2) */
-        cnn_conv2d_shape v3 = shape3x3(1, 256, 14, 14, 256, CNN_CONV_AUTO), v3_64 = v3, v3_16 = v3, v3_2 = v3;
-        v3.pad_top = v3.pad_bottom = v3.pad_left = v3.pad_right = 1;
-        v3_64 = v3; v3_64.c = v3_64.k = 64;
-        v3_16 = v3; v3_16.h = v3_16.w = 16;
-        v3_2 = v3; v3_2.n = 2;
-        CHECK(cnn_conv2d_algo_chosen(&v3, 2) == CNN_CONV_WINOGRAD_2X2);
-        CHECK(cnn_conv2d_algo_chosen(&v3_64, 2) == CNN_CONV_WINOGRAD_4X4);   /* 64 channels */
-        CHECK(cnn_conv2d_algo_chosen(&v3_16, 2) == CNN_CONV_WINOGRAD_4X4);   /* every output kept */
-        CHECK(cnn_conv2d_algo_chosen(&v3_2, 2) == CNN_CONV_WINOGRAD_4X4);    /* 32 tiles */
-        CHECK(cnn_conv2d_algo_chosen(&v3, 0) == CNN_CONV_WINOGRAD_4X4);      /* the other passes stay */
-    }
     small_out = tiles16;                                                 /* 3 x 3 outputs */
     small_out.n = 64;
     CHECK_OK(cnn_simd_force(CNN_SIMD_SCALAR));
