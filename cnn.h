@@ -1615,7 +1615,8 @@ static cnn_simd cnn__simd_best(void) { return (cnn_simd)(cnn__simd_detect() >> 8
    nothing tells. The kernels were tuned on a 1 MB L2 (Zen 5); on this project's Zen 3
    machines (512 KB) the F(4x4) data gradient of the digit model's second layer (M2) ran
    1.056x faster blocked for 512 KB than for 1 MB (one program alternating the two, medians
-   of 61 rounds, twice), the other benchmark layers within 2% either way. Where results
+   of 61 rounds, twice), the other layers measured (M2's forward, M3, V1-V4, direct M1 and M2)
+   within 3% either way. Where results
    could depend on it they do not: a tile's, a filter's and an image's arithmetic is the same
    in any chunk, block or pass. */
 #ifdef CNN_L2_BYTES
@@ -10979,7 +10980,8 @@ CNN__VEC static void CNN__WN(wino##M##_weight_grads)(int k, int c, const float *
    group over all the channels (AVX2's 8 tiles, half a line) left each line's first half to
    fall out of L1 before its second was written (M2's data gradient: 64 channels x 36 lines,
    147 KB, between the two). Line by line, that pass ran 1.04x faster (one program
-   alternating the two, medians of 61 rounds, twice); the other benchmark layers within 1.5%.
+   alternating the two, medians of 61 rounds, twice); the other benchmark layers 0.99-1.02x
+   (M1's data gradient read 0.93x once, 0.99x when run again).
    One body, two transforms: NAME maps each tile's WIN x WIN window of 'channels' planes of
    h x w (pads subtracted) to A x A by the 1-D transform T_1D (WIN values to A) along the
    rows, then down the columns. The input's is B^T d B (WIN = A); the weight gradient's
