@@ -69,6 +69,9 @@
                              to check them (a failed one then aborts: a bug in cnn.h)
        CNN_NO_STDIO          no <stdio.h>: drops save/load to files and printing
        CNN_NO_SIMD           no intrinsics at all: only the portable scalar kernels
+       CNN_NO_AVX512         x86-64 without the AVX-512 kernels (AVX2+FMA and scalar only):
+                             for targets known to lack AVX-512; it is over a third of the
+                             code the compiler optimizes, more under sanitizers
        CNN_NO_THREADS        no thread pool (no <pthread.h>): a network with threads > 1 runs
                              its parts one after another, unless given a parallel_for; and
                              plain, not atomic, accesses to the kernel-path state (the first
@@ -1499,7 +1502,7 @@ CNNDEF float cnn_rng_normal(cnn_rng *rng) {
 #include <immintrin.h>
 #include <cpuid.h>
 #define CNN__AVX2 __attribute__((target("avx2,fma")))
-#if (defined(__clang__) && __clang_major__ >= 5) || (!defined(__clang__) && __GNUC__ >= 7)
+#if !defined(CNN_NO_AVX512) && ((defined(__clang__) && __clang_major__ >= 5) || (!defined(__clang__) && __GNUC__ >= 7))
 #define CNN__X86_AVX512 1
 /* AVX-512F only: its masked loads and stores, FMA and compares are all the kernels use. */
 #define CNN__AVX512 __attribute__((target("avx512f,avx2,fma")))

@@ -14,8 +14,8 @@ fi
 FUZZ_DIR=build/fuzz
 FUZZ_SECONDS=${CNN_FUZZ_SECONDS:-20}
 mkdir -p "$FUZZ_DIR"
-FUZZ_FLAGS="-std=c99 -g -O1 -Wall -Wextra -Werror -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I."
 . tests/extra_flags.sh
+FUZZ_FLAGS="-std=c99 -g -O1 -Wall -Wextra -Werror -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I. $(unrun_isa_flags)"
 if ! command -v clang >/dev/null 2>&1 || ! printf 'int LLVMFuzzerTestOneInput(const unsigned char *d, unsigned long n) { (void)d; (void)n; return 0; }\n' \
         | clang -x c -fsanitize=fuzzer - -o "$FUZZ_DIR/probe" >/dev/null 2>&1; then
     [ "${CNN_FUZZ_BUILD_ONLY:-0}" = 1 ] && exit 0

@@ -224,7 +224,9 @@ skip_without_stb() {
 
 native=1
 [ "${CNN_ONLY_AARCH64:-0}" = 1 ] && native=0
-SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
+. tests/extra_flags.sh
+# (unrun_isa_flags: on a CPU without AVX-512, the instrumented builds leave those kernels out)
+SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer $(unrun_isa_flags)"
 # The sanitizer build also checks cnn.h's internal invariants (off by default: see CNN_ASSERT).
 ASSERTS='-DCNN_ASSERT(x)=((x)?(void)0:__builtin_trap())'
 WINE=$(command -v wine64 || command -v wine || { [ -x /usr/lib/wine/wine64 ] && echo /usr/lib/wine/wine64; } || true)
@@ -361,6 +363,7 @@ if built "build test_simd (CNN_L2_BYTES=2048)" l2small; then
     ran "test_simd (CNN_L2_BYTES=2048)" run.l2small
 fi
 
+[ -n "$(unrun_isa_flags)" ] && echo "== asan+ubsan, tsan and fuzz builds leave out the AVX-512 kernels: this CPU has no AVX-512F ($(unrun_isa_flags))"
 for src in tests/test_*.c; do
     name=$(basename "$src" .c); group=$(group_of "$src")
     skip_without_stb "$src" "$name (asan+ubsan)" && continue

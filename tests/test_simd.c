@@ -250,7 +250,7 @@ int main(void) {
     printf("%s\n", fast_count ? "" : " (none on this CPU/build)");
 #if defined(__x86_64__) && !defined(CNN_NO_SIMD)
     /* Each x86 path this CPU has is compared; the ones it lacks are said to be skipped. */
-    if (!cnn_simd_available(CNN_SIMD_AVX512)) printf("avx512: SKIPPED (this CPU, OS or compiler has no AVX-512F)\n");
+    if (!cnn_simd_available(CNN_SIMD_AVX512)) printf("avx512: SKIPPED (this CPU, OS or compiler has no AVX-512F, or the build defines CNN_NO_AVX512)\n");
     if (!cnn_simd_available(CNN_SIMD_AVX2)) printf("avx2: SKIPPED (this CPU or OS has no AVX2+FMA)\n");
 #endif
     RUN(paths_can_be_forced_and_named);

@@ -26,6 +26,7 @@ fi
 TSAN_DIR=build/tsan
 mkdir -p "$TSAN_DIR"
 TSAN_CC=${CC:-cc}
+. tests/extra_flags.sh
 if ! printf 'int main(void) { return 0; }\n' | $TSAN_CC -x c -fsanitize=thread - -o "$TSAN_DIR/probe" >/dev/null 2>&1; then
     [ "${CNN_TSAN_BUILD_ONLY:-0}" = 1 ] && exit 0
     echo "== tsan: SKIPPED (the compiler has no ThreadSanitizer runtime: apt-get install libtsan2)"
@@ -39,7 +40,7 @@ else
         for src in tests/tsan_*.c; do
             [ -e "$src" ] || continue
             name=$(basename "$src" .c)
-            $TSAN_CC -std=c99 -O1 -g -Wall -Wextra -Wpedantic -Werror -fsanitize=thread -I. "$src" -o "$TSAN_DIR/$name" -lm \
+            $TSAN_CC -std=c99 -O1 -g -Wall -Wextra -Wpedantic -Werror -fsanitize=thread $(unrun_isa_flags) -I. "$src" -o "$TSAN_DIR/$name" -lm \
                 > "$TSAN_DIR/$name.build.log" 2>&1
             echo $? > "$TSAN_DIR/$name.build.rc"
         done
