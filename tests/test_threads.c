@@ -81,20 +81,23 @@ static cnn_status net_conv_wino4_big(cnn_net *net) { return conv_net(net, 64, 3,
 /* A Winograd layer after another, so that its data gradient is computed: with fewer images
    than threads and 64 tiles a thread (156 tiles an image here: on 2 threads) it is split by
    tiles (pieces begin inside tile rows). */
-static cnn_status wino_second(cnn_net *net, int c, int h, int w, cnn_conv_algo algo) {
+static cnn_status wino_second(cnn_net *net, int c, int h, int w, cnn_conv_algo algo, cnn_padding pad) {
     cnn_net_opts in;
     cnn_conv_opts first, wino;
     cnn_dense_opts dense;
     cnn_status st;
     memset(&in, 0, sizeof in); in.channels = 3; in.height = h; in.width = w;
     memset(&first, 0, sizeof first); first.filters = c; first.padding = CNN_PAD_SAME; first.activation = CNN_ACT_TANH;
-    memset(&wino, 0, sizeof wino); wino.filters = 8; wino.padding = CNN_PAD_SAME; wino.algo = algo; wino.activation = CNN_ACT_RELU;
+    memset(&wino, 0, sizeof wino); wino.filters = 8; wino.padding = pad; wino.algo = algo; wino.activation = CNN_ACT_RELU;
     memset(&dense, 0, sizeof dense); dense.units = 3;
     if ((st = cnn_net_init(net, &in)) || (st = cnn_add_conv(net, &first)) || (st = cnn_add_conv(net, &wino))) return st;
     return cnn_add_dense(net, &dense);
 }
-static cnn_status net_wino4_data_gradient(cnn_net *net) { return wino_second(net, 4, 48, 50, CNN_CONV_WINOGRAD_4X4); }
-static cnn_status net_wino2_data_gradient(cnn_net *net) { return wino_second(net, 5, 24, 26, CNN_CONV_WINOGRAD_2X2); }
+static cnn_status net_wino4_data_gradient(cnn_net *net) { return wino_second(net, 4, 48, 50, CNN_CONV_WINOGRAD_4X4, CNN_PAD_SAME); }
+static cnn_status net_wino2_data_gradient(cnn_net *net) { return wino_second(net, 5, 24, 26, CNN_CONV_WINOGRAD_2X2, CNN_PAD_SAME); }
+/* Valid padding, 49 x 53: the data gradient's last row and column are peeled off
+   (cnn__wino_peels), and the 12 x 13 tiles an image are split by tiles on 2 threads. */
+static cnn_status net_wino4_peeled_data_gradient(cnn_net *net) { return wino_second(net, 4, 49, 53, CNN_CONV_WINOGRAD_4X4, CNN_PAD_VALID); }
 
 /* Grouped (split per image and group on a vector path), depthwise and grouped Winograd. */
 static cnn_status net_grouped(cnn_net *net) {
@@ -238,6 +241,7 @@ static const struct { const char *name; describe_fn describe; } nets[] = {
     {"conv Winograd F(2x2) 17 -> 32, 15x17 (72 tiles an image)", net_conv_wino2_tiles},
     {"conv Winograd F(4x4) 64 -> 128, 3x5: fingerprint and filter transform in pieces", net_conv_wino4_big},
     {"conv, then Winograd F(4x4) 4 -> 8, 48x50: its data gradient", net_wino4_data_gradient},
+    {"conv, then Winograd F(4x4) 4 -> 8, valid, 49x53: its peeled data gradient", net_wino4_peeled_data_gradient},
     {"conv, then Winograd F(2x2) 5 -> 8, 24x26: its data gradient", net_wino2_data_gradient},
     {"grouped, depthwise and grouped Winograd convolutions", net_grouped},
     {"transposed convolutions", net_conv_transpose},
