@@ -2737,7 +2737,9 @@ static int cnn__wino_tile_on(const cnn_conv2d_shape *s, int pass, int any_path) 
          it up 1.1-1.2x: still slower, so it stays direct there. 13 x 13 (M2's data
          gradient) keep 66%: since the input transform loads window rows whole (3dc8467),
          F(4x4) runs it 1.16x faster than direct on AVX-512 and 1.44x on AVX2 (Zen 5),
-         1.2-1.4x on AVX2 on Zen 3 now; before, 1.2-2x slower, and the bar was 75%. V3's 14 x 14
+         1.2-1.4x on AVX2 on Zen 3, and 1.8-1.9x there since its last row and column are
+         peeled (cnn__wino_peels; the rule still counts them as tiles); before 3dc8467,
+         1.2-2x slower, and the bar was 75%. V3's 14 x 14
          keep 77%: F(4x4) runs its forward pass 1.6x faster than direct on AVX2 and 1.2-1.3x
          on AVX-512, its data gradient 1.3-1.5x and 1.1-1.2x (two runs, medians of 3; in
          minutes when the machine's memory is busy, AVX-512's ties direct, 0.98-1.04x). (The
