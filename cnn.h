@@ -1768,7 +1768,7 @@ CNN__VDECL(void, wino_output_rows, (const struct cnn__wino *wt, const struct cnn
                                     float *y));
 static void cnn__wino_products_simd(int a2, int rows, int kc, int strips, const float *u, const float *v,
                                     ptrdiff_t ldv, const int32_t *v_rows, float *m_out, ptrdiff_t ldm, ptrdiff_t m_step);
-static void cnn__wino_peel_simd(const struct cnn__wino_shape *s, const float *x, const float *w, float *y, float *column,
+static void cnn__wino_peel_simd(const struct cnn__wino_shape *s, const float *x, const float *w, float *y, float *work,
                                 int i0, int i1);
 static void cnn__wino_weight_products_simd(int a2, int k, int c, int tiles, const float *dm, ptrdiff_t ldm, const float *v,
                                            ptrdiff_t ldv, float *strip, int accumulate, float *du);
@@ -2394,10 +2394,11 @@ typedef struct cnn__wino_shape {
     int y_h, y_w;                /* the output planes */
 } cnn__wino_shape;
 
-/* The tiles of m x m outputs in a batch: per image, ceil(out_h/m) rows of ceil(out_w/m). */
-static long long cnn__wino_tile_count(int m, const cnn__wino_shape *s) {
-    return (long long)s->n * ((s->out_h + m - 1) / m) * ((s->out_w + m - 1) / m);
+/* The tiles of m x m outputs of an image, ceil(out_h/m) rows of ceil(out_w/m), and of a batch. */
+static long long cnn__wino_image_tiles(int m, const cnn__wino_shape *s) {
+    return (long long)((s->out_h + m - 1) / m) * ((s->out_w + m - 1) / m);
 }
+static long long cnn__wino_tile_count(int m, const cnn__wino_shape *s) { return s->n * cnn__wino_image_tiles(m, s); }
 
 /* Tiles per chunk: V and M of a chunk, a^2 (c + k) floats a tile, fill about half of L2;
    a multiple of 16 (one strip of the products), or, for F(4x4) on the AVX-512 path (wide),
@@ -2438,9 +2439,10 @@ static size_t cnn__wino_rows_floats(const cnn__wino *wt, const cnn__wino_shape *
     return (size_t)wt->a * wt->m * cnn__round16(tw + CNN__WL + 1);
 }
 
-/* The workspace: U (unless the caller keeps it), then V and M of one chunk (M with 16 floats
-   of slack: the vector output transform reads whole vectors), the vector transform's rows,
-   and the row offsets of V for the micro-kernel (c of them). */
+/* The workspace (cnn__wino_floats): U (unless the caller keeps it), then V and M of one chunk
+   (M with 16 floats of slack: the vector output transform reads whole vectors), the vector
+   transform's rows and the row offsets of V for the micro-kernel (c of them): those after U
+   are cnn__wino_chunk_floats. Then the peel's (cnn__wino_peel_floats). */
 static size_t cnn__wino_chunk_floats(const cnn__wino *wt, const cnn__wino_shape *s) {
     const size_t a2 = (size_t)wt->a * wt->a;
     const int chunk = CNN__MAX(cnn__wino_chunk(wt, s, 0), cnn__wino_chunk(wt, s, 1));  /* whichever path runs */
@@ -2448,13 +2450,13 @@ static size_t cnn__wino_chunk_floats(const cnn__wino *wt, const cnn__wino_shape 
            cnn__round16(a2 * (size_t)cnn__wino_step(s->k, cnn__wino_ldm(chunk)) + CNN__WL) + cnn__wino_rows_floats(wt, s) +
            cnn__round16((size_t)s->c);
 }
-/* After the chunk's, the peel's (cnn__wino_peel_simd): the peeled column's outputs, 16 of each
-   output channel at a time, and each input channel's line, ld floats (its outputs, the 2
-   taps past them and a vector's slack). */
+/* The peel's (cnn__wino_peel_simd): each input channel's line, ld floats (its outputs, the 2
+   taps past them and a vector's slack), and the peeled column's outputs, ld of each output
+   channel (their products run along it; the column's outputs are ld floats apart in y). */
 static ptrdiff_t cnn__wino_peel_ld(const cnn__wino_shape *s) { return (ptrdiff_t)cnn__round16((size_t)CNN__MAX(s->y_h, s->y_w) + 17); }
 static size_t cnn__wino_peel_floats(const cnn__wino_shape *s) {
     if (s->out_h == s->y_h && s->out_w == s->y_w) return 0;
-    return cnn__round16((size_t)s->k * 16) + (size_t)s->c * (size_t)cnn__wino_peel_ld(s);
+    return (size_t)(s->c + s->k) * (size_t)cnn__wino_peel_ld(s);
 }
 static size_t cnn__wino_floats(const cnn__wino *wt, const cnn__wino_shape *s) {
     return cnn__round16((size_t)wt->a * wt->a * s->k * s->c) + cnn__wino_chunk_floats(wt, s) + cnn__wino_peel_floats(s);
@@ -2514,7 +2516,7 @@ static void cnn__wino_gather(const float *plane, int h, int w, int row0, int col
 /* Tile g of the sequence: its image, and the top-left output (input: minus the pads). */
 static void cnn__wino_where(const cnn__wino *wt, const cnn__wino_shape *s, long long g, int *img, int *row0, int *col0) {
     const int tw = (s->out_w + wt->m - 1) / wt->m;
-    const long long per_image = (long long)((s->out_h + wt->m - 1) / wt->m) * tw;
+    const long long per_image = cnn__wino_image_tiles(wt->m, s);
     *img = (int)(g / per_image);
     *row0 = (int)(g % per_image / tw) * wt->m;
     *col0 = (int)(g % per_image % tw) * wt->m;
@@ -2770,14 +2772,14 @@ static int cnn__wino_tile_sized(const cnn_conv2d_shape *s, int pass) { return cn
    in F(2x2), M3's (5 x 5, 4 tiles, then 1) 1.17x in F(4x4), and the digit model's training
    step 1.06-1.07x on one thread, 1.05x on two (AVX2 on Zen 3; old and new code alternated in
    one program, medians of 61). Packing a strip of 16 inputs a tap (the direct
-   kernels' im2col) made the peel 18% of M2's pass; its lines read in place, 6% (perf). */
+   kernels' im2col) made the peel 18% of M2's pass; its lines read in place, 6%, and 3% more
+   in the copies of the lines (memcpy and memset; perf). */
 static int cnn__wino_peels(int m, int size, int pad_after) { return pad_after == 0 && size > m && size % m == 1; }
 
 /* The Winograd problem of a pass. The data gradient of a stride-1 3x3 convolution is the
    convolution of dy with the flipped, transposed filters, padded by 2 - pad on each side: its
    output is the input's h x w, less the row and column it peels (cnn__wino_peels). */
 static void cnn__wino_problem(const cnn_conv2d_shape *s, int pass, cnn__wino_shape *p) {
-    const int m = cnn__wino_tile_sized(s, pass);
     p->n = s->n;
     if (pass != 1) {
         p->c = s->c; p->h = s->h; p->w = s->w; p->k = s->k;
@@ -2787,8 +2789,11 @@ static void cnn__wino_problem(const cnn_conv2d_shape *s, int pass, cnn__wino_sha
         p->c = s->k; p->h = cnn__conv2d_out_h(s); p->w = cnn__conv2d_out_w(s); p->k = s->c;
         p->pad_top = 2 - s->pad_top; p->pad_left = 2 - s->pad_left;
         p->y_h = p->out_h = s->h; p->y_w = p->out_w = s->w;
-        if (m && cnn__wino_peels(m, s->h, s->pad_bottom)) p->out_h--;
-        if (m && cnn__wino_peels(m, s->w, s->pad_right)) p->out_w--;
+        {   /* the tile the workspace is sized for: the one that runs, whenever one does */
+            const int m = cnn__wino_tile_sized(s, pass);
+            if (m && cnn__wino_peels(m, s->h, s->pad_bottom)) p->out_h--;
+            if (m && cnn__wino_peels(m, s->w, s->pad_right)) p->out_w--;
+        }
     }
 }
 
@@ -2808,15 +2813,41 @@ static size_t cnn__wino_workspace_floats(const cnn_conv2d_shape *s, int pass, in
     return cnn__wino_floats(cnn__wino_of(m), &p) - (u_kept ? cnn__round16(a * a * p.k * p.c) : 0);
 }
 
-/* The peeled outputs of images [i0, i1) (cnn__wino_peels; the data gradient, so x is dy, w
-   the forward's filters, read flipped and transposed: tap (r, q) of the filter from input
-   channel c to output o is w[(c K + o) 9 + 8 - 3 r - q]). The last row, if peeled, meets
-   input row h - 1 with the filter's row 0 only, every column of it (the corner too); the
-   last column, if peeled, meets input column w - 1 with the filter's column 0 only, in the
-   rows the tiles compute. The vector paths run both as products of the micro-kernel. */
+/* A peeled line of outputs (cnn__wino_peels; the data gradient, so x is dy and w the forward's
+   filters, read flipped and transposed: tap (r, q) of the filter from input channel c to
+   output o is w[(c K + o) 9 + 8 - 3 r - q]). Line 0, the last row, if peeled: every column of
+   it (the corner too) meets input row h - 1 with the filter's row 0 only, at taps 8 - j.
+   Line 1, the last column, if peeled: the rows the tiles compute meet input column w - 1
+   with the filter's column 0 only, at taps 8 - 3 j. Output p of the line reads input p - pad
+   + j (j = 0, 1, 2) of the input line, zero outside 0 .. length - 1. */
+typedef struct cnn__wino_line {
+    int count;                   /* outputs (0: the line is not peeled) */
+    int pad, length;             /* the input line: its pad before, its length */
+    int tap_step;                /* the filter's tap j is 8 - tap_step j */
+    ptrdiff_t in_first, in_step; /* input p of the line in a plane */
+    ptrdiff_t out_first, out_step; /* output p of the line in a plane */
+} cnn__wino_line;
+static cnn__wino_line cnn__wino_peeled_line(const cnn__wino_shape *s, int side) {
+    cnn__wino_line l;
+    if (side == 0) {
+        l.count = s->out_h < s->y_h ? s->y_w : 0;
+        l.pad = s->pad_left; l.length = s->w; l.tap_step = 1;
+        l.in_first = (ptrdiff_t)(s->h - 1) * s->w; l.in_step = 1;
+        l.out_first = (ptrdiff_t)(s->y_h - 1) * s->y_w; l.out_step = 1;
+    } else {
+        l.count = s->out_w < s->y_w ? s->out_h : 0;
+        l.pad = s->pad_top; l.length = s->h; l.tap_step = 3;
+        l.in_first = s->w - 1; l.in_step = s->w;
+        l.out_first = s->y_w - 1; l.out_step = s->y_w;
+    }
+    return l;
+}
+
+/* The peeled outputs of images [i0, i1): both lines, each output a sum over the input
+   channels of 3 taps. The vector paths run each line as products of the micro-kernel. */
 static void cnn__wino_peel(const cnn__wino_shape *s, const float *x, const float *w, float *y, float *work, int i0, int i1) {
     const size_t in_plane = (size_t)s->h * s->w, out_plane = (size_t)s->y_h * s->y_w;
-    int i, o, c, j, q;
+    int i, side, o, c, j, p;
 #ifdef CNN__SIMD
     if (cnn_simd_active() != CNN_SIMD_SCALAR) {
         cnn__wino_peel_simd(s, x, w, y, work, i0, i1);
@@ -2825,33 +2856,20 @@ static void cnn__wino_peel(const cnn__wino_shape *s, const float *x, const float
 #endif
     (void)work;
     for (i = i0; i < i1; i++)
-        for (o = 0; o < s->k; o++) {
-            float *yo = y + ((size_t)i * s->k + o) * out_plane;
-            if (s->out_h < s->y_h)
-                for (q = 0; q < s->y_w; q++) {              /* output (y_h - 1, q) */
+        for (side = 0; side < 2; side++) {
+            const cnn__wino_line l = cnn__wino_peeled_line(s, side);
+            for (o = 0; o < s->k; o++)
+                for (p = 0; p < l.count; p++) {
                     float sum = 0.0f;
                     for (c = 0; c < s->c; c++) {
-                        const float *row = x + ((size_t)i * s->c + c) * in_plane + (size_t)(s->h - 1) * s->w;
+                        const float *line = x + ((size_t)i * s->c + c) * in_plane + l.in_first;
                         const float *f = w + ((size_t)c * s->k + o) * 9;
                         for (j = 0; j < 3; j++) {
-                            const int col = q - s->pad_left + j;
-                            if (col >= 0 && col < s->w) sum += row[col] * f[8 - j];
+                            const int at = p - l.pad + j;
+                            if (at >= 0 && at < l.length) sum += line[at * l.in_step] * f[8 - l.tap_step * j];
                         }
                     }
-                    yo[(size_t)(s->y_h - 1) * s->y_w + q] = sum;
-                }
-            if (s->out_w < s->y_w)
-                for (q = 0; q < s->out_h; q++) {            /* output (q, y_w - 1) */
-                    float sum = 0.0f;
-                    for (c = 0; c < s->c; c++) {
-                        const float *column = x + ((size_t)i * s->c + c) * in_plane + (s->w - 1);
-                        const float *f = w + ((size_t)c * s->k + o) * 9;
-                        for (j = 0; j < 3; j++) {
-                            const int row = q - s->pad_top + j;
-                            if (row >= 0 && row < s->h) sum += column[(size_t)row * s->w] * f[8 - 3 * j];
-                        }
-                    }
-                    yo[(size_t)q * s->y_w + s->y_w - 1] = sum;
+                    y[((size_t)i * s->k + o) * out_plane + l.out_first + p * l.out_step] = sum;
                 }
         }
 }
@@ -2884,9 +2902,9 @@ static int cnn__conv2d_wino_tiles(const cnn_conv2d_shape *s, int pass, const flo
     }
     cnn__wino_conv(wt, &p, x, u, w, pass == 1, u_block, pass == 0 ? b : NULL, act, alpha, y, work, first, last);
     if (p.out_h < p.y_h || p.out_w < p.y_w) {    /* the peeled outputs of the images whose last tile is here */
-        const long long per_image = cnn__wino_tile_count(m, &p) / p.n;
+        const long long per_image = cnn__wino_image_tiles(m, &p);
         cnn__wino_peel(&p, x, w, y, work + cnn__wino_chunk_floats(wt, &p), (int)(first / per_image),
-                       (int)(CNN__MIN(last, cnn__wino_tile_count(m, &p)) / per_image));
+                       (int)(CNN__MIN(last, p.n * per_image) / per_image));
     }
     return 1;
 }
@@ -6101,9 +6119,9 @@ static int cnn__conv_layer_wino(cnn_net *net, cnn_layer *l, const cnn_conv2d_sha
    Pieces of any size give the same results. The digit model's third convolution (one tile
    an image) ran its forward pass only 1.16x faster on two threads than on one, in 6 pieces
    of 10-11 tiles: 6 strips of 16 where one thread runs 4. In 4 pieces of 16 images it ran
-   1.25x faster than before on two threads, and the training step 1.04-1.05x (old and new
-   code alternated in one program, medians of 61; 1.02x on one thread, where nothing
-   changed: the method's floor). */
+   1.24-1.33x faster than before on two threads (three runs of 200 training steps, a timer
+   around each step), and the training step 1.04-1.05x (old and new code alternated in one
+   program, medians of 61; 1.02x on one thread, where nothing changed: the method's floor). */
 static size_t cnn__wino_image_align(const cnn_net *net, const cnn_conv2d_shape *s, int pass) {
     const int m = cnn__wino_tile(s, pass);
     cnn__wino_shape p;
@@ -6111,7 +6129,7 @@ static size_t cnn__wino_image_align(const cnn_net *net, const cnn_conv2d_shape *
     size_t align;
     if (!m || net->threads <= 1 || s->n < 1) return 1;
     cnn__wino_problem(s, pass, &p);
-    per_image = cnn__wino_tile_count(m, &p) / p.n;
+    per_image = cnn__wino_image_tiles(m, &p);
     if (per_image >= CNN__WL) return 1;
     align = (size_t)CNN__WL / (size_t)CNN__MIN((long long)CNN__WL, per_image & -per_image);   /* 16 / gcd(16, per_image) */
     while (align > 1 && ((size_t)s->n + align - 1) / align < 2 * (size_t)net->threads) align /= 2;
@@ -10340,54 +10358,51 @@ static int cnn__conv2d_backward_data_simd(const cnn_conv2d_shape *s, const float
     return 1;
 }
 
-/* cnn__wino_peel on the vector paths: each peeled row or column is a product of the
-   micro-kernel, the filters as A read in place through tap offsets (as the data gradient
-   above reads them), and B read in place too: each input channel's line (dy's last row or
-   column) is first copied into lines[], zero-padded on both sides, so that the 16 inputs
-   under tap (c, j) of outputs p0 .. p0 + 15 are the 16 floats at line c + p0 + j. The row's
-   products go straight into the output row; the column's into column[] (16 a channel),
-   then down the output column. */
+/* cnn__wino_peel on the vector paths: each peeled line is a product of the micro-kernel, the
+   filters as A read in place through tap offsets (as the data gradient above reads them),
+   and B read in place too: each input channel's line is first copied into lines[],
+   zero-padded on both sides, so that the 16 inputs under tap (c, j) of outputs p0 .. p0 + 15
+   are the 16 floats at line c + p0 + j. The taps come in blocks of whole channels (the
+   offsets are computed once per block); the row's products go straight into the output row,
+   the column's into column[], then down the output column. */
 static void cnn__wino_peel_simd(const cnn__wino_shape *s, const float *x, const float *w, float *y, float *work,
                                 int i0, int i1) {
     int32_t a_off[CNN__QC], b_off[CNN__QC];
     const size_t in_plane = (size_t)s->h * s->w, out_plane = (size_t)s->y_h * s->y_w;
     const ptrdiff_t ld = cnn__wino_peel_ld(s);
-    const int taps = 3 * s->c;
-    float *column = work, *lines = work + cnn__round16((size_t)s->k * 16);
-    int i, side, p0, q0, t, p, o, c;
+    const int block = CNN__QC / 3;                  /* input channels a block of taps takes */
+    float *lines = work, *column = work + (size_t)s->c * ld;
+    int i, side, p0, c0, c, j, p, o;
     for (i = i0; i < i1; i++) {
         const float *xi = x + (size_t)i * s->c * in_plane;
         float *yi = y + (size_t)i * s->k * out_plane;
-        for (side = 0; side < 2; side++) {          /* 0: the last row; 1: the last column */
-            const int count = side == 0 ? (s->out_h < s->y_h ? s->y_w : 0) : (s->out_w < s->y_w ? s->out_h : 0);
-            const int pad = side == 0 ? s->pad_left : s->pad_top, length = side == 0 ? s->w : s->h;
-            const ptrdiff_t first = side == 0 ? (ptrdiff_t)(s->h - 1) * s->w : s->w - 1, step = side == 0 ? 1 : s->w;
-            if (!count) continue;
+        for (side = 0; side < 2; side++) {
+            const cnn__wino_line l = cnn__wino_peeled_line(s, side);
+            float *out = side == 0 ? yi + l.out_first : column;
+            if (!l.count) continue;
             for (c = 0; c < s->c; c++) {            /* line c at j: input j - pad of the line, 0 outside */
-                const float *src = xi + (size_t)c * in_plane + first;
+                const float *src = xi + (size_t)c * in_plane + l.in_first;
                 float *line = lines + c * ld;
-                const int j0 = (int)CNN__MIN(ld, CNN__MAX(0, pad)), j1 = (int)CNN__MIN(ld, CNN__MAX(j0, pad + length));
+                const int j0 = (int)CNN__MIN(ld, CNN__MAX(0, l.pad)), j1 = (int)CNN__MIN(ld, CNN__MAX(j0, l.pad + l.length));
                 memset(line, 0, (size_t)j0 * sizeof(float));
-                if (step == 1) memcpy(line + j0, src + (j0 - pad), (size_t)(j1 - j0) * sizeof(float));
-                else for (p = j0; p < j1; p++) line[p] = src[(ptrdiff_t)(p - pad) * step];
+                if (l.in_step == 1) memcpy(line + j0, src + (j0 - l.pad), (size_t)(j1 - j0) * sizeof(float));
+                else for (p = j0; p < j1; p++) line[p] = src[(ptrdiff_t)(p - l.pad) * l.in_step];
                 memset(line + j1, 0, (size_t)(ld - j1) * sizeof(float));
             }
-            for (p0 = 0; p0 < count; p0 += 16) {
-                const int np = CNN__MIN(16, count - p0);
-                float *out = side == 0 ? yi + (size_t)(s->y_h - 1) * s->y_w + p0 : column;
-                for (q0 = 0; q0 < taps; q0 += CNN__QC) {
-                    const int q1 = CNN__MIN(taps, q0 + CNN__QC);
-                    for (t = q0; t < q1; t++) {         /* tap t: input channel t / 3, filter row or column t % 3 */
-                        a_off[t - q0] = (int32_t)((size_t)(t / 3) * s->k * 9 + 8 - (side == 0 ? t % 3 : 3 * (t % 3)));
-                        b_off[t - q0] = (int32_t)((t / 3) * ld + t % 3);
+            for (c0 = 0; c0 < s->c; c0 += block) {
+                const int c1 = CNN__MIN(s->c, c0 + block);
+                for (c = c0; c < c1; c++)               /* tap 3 (c - c0) + j: channel c, filter row or column j */
+                    for (j = 0; j < 3; j++) {
+                        a_off[3 * (c - c0) + j] = (int32_t)((size_t)c * s->k * 9 + 8 - l.tap_step * j);
+                        b_off[3 * (c - c0) + j] = (int32_t)(c * ld + j);
                     }
-                    cnn__simd_gemm_strip(s->k, q1 - q0, w, 9, 0, NULL, a_off, lines + p0, b_off, out,
-                                         side == 0 ? (ptrdiff_t)out_plane : 16, np, q0 > 0, NULL);
-                }
-                if (side == 1)
-                    for (o = 0; o < s->k; o++)
-                        for (p = 0; p < np; p++) yi[o * out_plane + (size_t)(p0 + p) * s->y_w + s->y_w - 1] = column[o * 16 + p];
+                for (p0 = 0; p0 < l.count; p0 += 16)
+                    cnn__simd_gemm_strip(s->k, 3 * (c1 - c0), w, 9, 0, NULL, a_off, lines + p0, b_off, out + p0,
+                                         side == 0 ? (ptrdiff_t)out_plane : ld, CNN__MIN(16, l.count - p0), c0 > 0, NULL);
             }
+            if (side == 1)
+                for (o = 0; o < s->k; o++)
+                    for (p = 0; p < l.count; p++) yi[o * out_plane + l.out_first + (size_t)p * l.out_step] = column[o * ld + p];
         }
     }
 }
